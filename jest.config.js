@@ -1,0 +1,35 @@
+// TypeScript runs as native ESM: swc strips the types and keeps the imports.
+/** @type {import('jest').Config['transform']} */
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2024' }, module: { type: 'es6' } }],
+};
+/** @type {import('jest').Config} */
+const common = {
+  transform,
+  extensionsToTreatAsEsm: ['.ts'],
+  testEnvironment: 'node',
+  roots: ['<rootDir>/scripts', '<rootDir>/services', '<rootDir>/operator'],
+};
+
+/** @type {import('jest').Config} */
+const config = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['**/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.int\\.test\\.ts$'],
+    },
+    {
+      // Against real servers on loopback, started once by the harness.
+      ...common,
+      displayName: 'integration',
+      testMatch: ['**/test/**/*.int.test.ts'],
+      globalSetup: '<rootDir>/scripts/jest/global-setup.ts',
+      globalTeardown: '<rootDir>/scripts/jest/global-teardown.ts',
+      testTimeout: 120_000,
+    },
+  ],
+};
+
+export default config;

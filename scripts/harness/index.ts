@@ -1,0 +1,96 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { installHelm, installKubeBinaries } from './go-tools.ts';
+import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
+import { elapsed, step } from './log.ts';
+import { installMariaDb, type MariaDbEnv, startMariaDbPair } from './mariadb.ts';
+import { type AwsEnv, installMoto, startMoto } from './moto.ts';
+import { runDir } from './paths.ts';
+import { type Server, stopServers } from './proc.ts';
+import { installRedis, type RedisEnv, startRedis } from './redis.ts';
+
+/**
+ * The local harness: real servers on loopback for tests and the playground.
+ * `installHarness` makes sure everything is installed or built (slow once, then cached);
+ * `startHarness` starts the servers in a throwaway directory and returns their settings.
+ */
+
+export const COMPONENTS = ['mysql', 'redis', 'aws', 'kube'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & AwsEnv & KubeEnv>;
+
+export interface Harness {
+  readonly dir: string;
+  readonly env: HarnessEnv;
+  /** Stops every server and removes the run directory (unless HARNESS_KEEP_DIR is set). */
+  stop(): Promise<void>;
+}
+
+/** Components named in HARNESS_COMPONENTS (comma-separated), or all of them. */
+export function selectedComponents(value = process.env.HARNESS_COMPONENTS): Component[] {
+  if (!value) return [...COMPONENTS];
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(COMPONENTS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new Error(`HARNESS_COMPONENTS: unknown ${unknown.join(', ')} (known: ${COMPONENTS.join(', ')})`);
+  }
+  return names as Component[];
+}
+
+/** An existing cluster to use instead of starting a local control plane. */
+const existingKubeconfig = () => process.env.HARNESS_KUBECONFIG || undefined;
+
+export async function installHarness(components: readonly Component[] = COMPONENTS, { helm = true } = {}): Promise<void> {
+  const started = Date.now();
+  // Debian packages first (apt holds a lock, so one at a time), then the slow Go builds.
+  if (components.includes('mysql')) await installMariaDb();
+  if (components.includes('redis')) await installRedis();
+  if (components.includes('aws')) await installMoto();
+  if (components.includes('kube') && !existingKubeconfig()) {
+    await installOpenssl();
+    await installKubeBinaries();
+  }
+  if (helm) await installHelm();
+  step('setup', `everything installed (${elapsed(started)})`);
+}
+
+export async function startHarness(components: readonly Component[] = COMPONENTS): Promise<Harness> {
+  const started = Date.now();
+  const dir = runDir();
+  const starters: Record<Component, () => Promise<{ env: Partial<HarnessEnv>; servers: Server[] }>> = {
+    mysql: () => startMariaDbPair(dir),
+    redis: () => startRedis(dir),
+    aws: () => startMoto(dir),
+    kube: () => {
+      const kubeconfig = existingKubeconfig();
+      if (kubeconfig) return Promise.resolve({ env: { KUBECONFIG: kubeconfig }, servers: [] });
+      return startKubeControlPlane(join(dir, 'kube'));
+    },
+  };
+  const results = await Promise.allSettled(components.map((c) => starters[c]()));
+  const servers = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.servers : []));
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const stop = async () => {
+    await stopServers(servers);
+    if (!process.env.HARNESS_KEEP_DIR) rmSync(dir, { recursive: true, force: true });
+  };
+  if (failures.length > 0) {
+    await stop();
+    throw failures[0];
+  }
+  const env = Object.assign({}, ...results.map((r) => (r.status === 'fulfilled' ? r.value.env : {}))) as HarnessEnv;
+  writeFileSync(join(dir, 'harness.env'), envFile(env));
+  step('harness', `${components.join(', ')} up in ${elapsed(started)}; settings in ${join(dir, 'harness.env')}`);
+  return { dir, env, stop };
+}
+
+/** `export NAME='value'` lines that a shell can source. */
+export function envFile(env: HarnessEnv): string {
+  return `${Object.entries(env)
+    .map(([k, v]) => `export ${k}='${String(v).replaceAll("'", "'\\''")}'`)
+    .join('\n')}\n`;
+}
