@@ -23,7 +23,8 @@ export const ETCD_VERSION = requiredVersion('go.etcd.io/etcd/server/v3');
 export const KWOK_VERSION = 'v0.8.0';
 export const HELM_VERSION = 'v3.22.0';
 
-export const CONTROL_PLANE = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+/** What `go build` makes from scripts/kube-binaries; kubectl is for people using the playground. */
+export const CONTROL_PLANE = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
 export type ControlPlaneBinary = (typeof CONTROL_PLANE)[number] | 'kwok';
 
 function ensureGo(component: string): string {
@@ -32,7 +33,7 @@ function ensureGo(component: string): string {
   return go;
 }
 
-/** Directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok. */
+/** Directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok. */
 export function kubeBinDir(): string {
   return process.env.HARNESS_KUBE_BIN_DIR || cachePath('kube', `${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}`);
 }
@@ -105,6 +106,7 @@ async function buildControlPlane(go: string, dir: string): Promise<void> {
       'k8s.io/kubernetes/cmd/kube-apiserver',
       'k8s.io/kubernetes/cmd/kube-controller-manager',
       'k8s.io/kubernetes/cmd/kube-scheduler',
+      'k8s.io/kubernetes/cmd/kubectl',
       'go.etcd.io/etcd/server/v3',
     ],
     { cwd: kubeModuleDir, env: { ...process.env, CGO_ENABLED: '0' }, progress: { component: 'kube', what: 'building the control plane' } },
