@@ -13,6 +13,8 @@ const common = {
 
 /** @type {import('jest').Config} */
 const config = {
+  // A global option (projects cannot set it): generous, since integration tests wait on real servers.
+  testTimeout: 60_000,
   projects: [
     {
       ...common,
@@ -27,7 +29,6 @@ const config = {
       testMatch: ['**/test/**/*.int.test.ts'],
       globalSetup: '<rootDir>/scripts/jest/global-setup.ts',
       globalTeardown: '<rootDir>/scripts/jest/global-teardown.ts',
-      testTimeout: 120_000,
     },
   ],
 };

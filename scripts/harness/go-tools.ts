@@ -92,7 +92,7 @@ async function buildControlPlane(go: string, dir: string): Promise<void> {
   mkdirSync(out, { recursive: true });
   step(
     'kube',
-    `building kube-apiserver, kube-controller-manager, kube-scheduler ${KUBERNETES_VERSION} and etcd ${ETCD_VERSION} with Go (cold: ~5-10 min on 2 cores)`,
+    `building ${CONTROL_PLANE.join(', ')} (Kubernetes ${KUBERNETES_VERSION}, etcd ${ETCD_VERSION}) with Go (cold: ~5-10 min on 2 cores)`,
   );
   await run(
     go,

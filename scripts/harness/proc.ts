@@ -139,10 +139,10 @@ export interface RunResult {
 export async function run(
   command: string,
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; progress?: { component: string; what: string } } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; progress?: { component: string; what: string } } = {},
 ): Promise<RunResult> {
   const started = Date.now();
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: 'pipe' });
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -151,7 +151,6 @@ export async function run(
   child.stderr.on('data', (d: Buffer) => {
     stderr += d;
   });
-  child.stdin.end(options.input ?? '');
   const heartbeat = options.progress
     ? setInterval(() => {
         const { component, what } = options.progress ?? { component: '', what: '' };

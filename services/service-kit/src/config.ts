@@ -1,0 +1,82 @@
+import type { ErrorObject } from 'ajv';
+import envSchema from 'env-schema';
+import { type Static, type TObject, type TProperties, type TSchema, Type } from 'typebox';
+
+/** Settings every service has; a service adds its own with `serviceConfig({...})`. */
+export const baseConfigProperties = {
+  HOST: Type.String({ default: '0.0.0.0', description: 'address the API and admin servers listen on' }),
+  PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 3000, description: 'API port' }),
+  ADMIN_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 9090, description: 'admin port: /healthz, /readyz, /metrics' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    {
+      default: 'info',
+      description: 'pino log level',
+    },
+  ),
+  SHUTDOWN_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 5000,
+    description:
+      'after SIGTERM, how long /readyz answers 503 while the API still serves, so endpoints and load balancers drop this pod first',
+  }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    default: 20000,
+    description: 'how long in-flight requests may take to finish after the API stops accepting; then the process exits anyway',
+  }),
+};
+
+export const BaseConfig = Type.Object(baseConfigProperties);
+export type BaseConfig = Static<typeof BaseConfig>;
+
+/** Marks a setting whose value must never be printed, such as a URL with a password. */
+export function secret<T extends TSchema>(schema: T): T {
+  return { ...schema, writeOnly: true };
+}
+
+export function serviceConfig<P extends TProperties>(properties: P) {
+  return Type.Object({ ...baseConfigProperties, ...properties });
+}
+
+/** A setting is missing or malformed; the message names every offending variable on one line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads `schema` from `env` (strings coerced to the declared types, defaults applied, other
+ * variables ignored), or throws a ConfigError naming each bad variable.
+ */
+export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = process.env): Static<T> {
+  try {
+    // env-schema mutates the schema it is given (additionalProperties), so give it a copy.
+    return envSchema({ schema: structuredClone(schema) as object, data: { ...env }, env: false }) as Static<T>;
+  } catch (err) {
+    const errors = (err as { errors?: ErrorObject[] }).errors;
+    if (!errors) throw err;
+    // One complaint per variable: a bad enum value fails each branch and then the anyOf.
+    const byVariable = new Map<string, string>();
+    for (const e of errors) {
+      const name = e.keyword === 'required' ? String(e.params.missingProperty) : (e.instancePath.split('/')[1] ?? '');
+      if (!byVariable.has(name) || e.keyword === 'anyOf') byVariable.set(name, describe(name, e, schema, env));
+    }
+    throw new ConfigError(`invalid configuration: ${[...byVariable.values()].join('; ')}`);
+  }
+}
+
+/** The JSON Schema annotations a setting may carry (TypeBox passes them through untyped). */
+type Annotated = { description?: string; writeOnly?: boolean; anyOf?: { const?: unknown }[] };
+
+function describe(name: string, error: ErrorObject, schema: TObject, env: NodeJS.ProcessEnv): string {
+  const property = schema.properties[name] as Annotated | undefined;
+  if (error.keyword === 'required') {
+    const about = property?.description;
+    return `${name} is required${about ? ` (${about})` : ''}`;
+  }
+  const allowed =
+    error.keyword === 'anyOf' ? `must be one of ${(property?.anyOf ?? []).map((o) => String(o.const)).join(', ')}` : error.message;
+  // A secret's value (a URL with a password, a key) never reaches the log.
+  const shown = property?.writeOnly ? ' (value hidden)' : `=${JSON.stringify(env[name])}`;
+  return `${name}${shown} ${allowed}`;
+}

@@ -1,0 +1,48 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import closeWithGrace from 'close-with-grace';
+import type { FastifyInstance } from 'fastify';
+import type { TObject } from 'typebox';
+import type { AdminServer } from './admin-server.ts';
+import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
+
+/** Loads the configuration, or ends the process with one line naming what is wrong. */
+export function loadConfigOrExit<T extends TObject>(service: string, schema: T, env = process.env) {
+  try {
+    return loadConfig(schema, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+/**
+ * Serves the API (not yet listening: this adds a hook) and the admin port until SIGTERM or
+ * SIGINT, then shuts down gracefully:
+ * /readyz turns 503 at once, the API keeps serving for SHUTDOWN_DELAY_MS (so Kubernetes
+ * endpoints and load balancers stop routing here first), then stops accepting, lets in-flight
+ * requests finish (Fastify answers 503 + `Connection: close` to new requests on kept-alive
+ * connections), runs the API's onClose hooks (which close pools), and exits. Past
+ * SHUTDOWN_TIMEOUT_MS it exits anyway, with status 1.
+ */
+export async function runService({ config, api, admin }: { config: BaseConfig; api: FastifyInstance; admin: AdminServer }) {
+  let draining = false;
+  // Responses sent once draining has begun tell keep-alive clients to reconnect (RFC 9112
+  // §9.6), so each connection closes after its in-flight request instead of idling until
+  // the keep-alive timeout and holding the shutdown up.
+  api.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+  await api.listen({ host: config.HOST, port: config.PORT });
+  await admin.app.listen({ host: config.HOST, port: config.ADMIN_PORT });
+  closeWithGrace({ delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS, logger: api.log }, async ({ signal, err }) => {
+    if (err) api.log.error({ err }, 'shutting down after an uncaught error');
+    else api.log.info({ signal, delayMs: config.SHUTDOWN_DELAY_MS }, 'shutting down: readiness is 503, draining');
+    admin.markShuttingDown();
+    draining = true;
+    await sleep(config.SHUTDOWN_DELAY_MS);
+    await api.close();
+    await admin.app.close();
+    api.log.info('shut down cleanly');
+  });
+}
