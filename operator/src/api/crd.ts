@@ -1,0 +1,105 @@
+import { GROUP, KIND, PLURAL, ReservationSpec, ReservationStatus, VERSION } from './v1alpha1/reservation.ts';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+/**
+ * Turns a TypeBox schema into the structural OpenAPI v3 schema a CRD accepts:
+ * unions of literals become `enum`, defaulted properties leave `required` (the API server
+ * fills them in first), object defaults include their properties' defaults, and what CRDs forbid (`additionalProperties: false`, `$id`,
+ * annotations like `writeOnly`) goes. Unknown fields are pruned by the API server anyway.
+ */
+export function toStructuralSchema(schema: unknown): JsonObject {
+  const plain = JSON.parse(JSON.stringify(schema)) as JsonObject; // drops TypeBox's symbol keys
+  return convert(plain);
+}
+
+function convert(node: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  const literals = Array.isArray(node.anyOf) && node.anyOf.every((o) => isObject(o) && 'const' in o);
+  if (literals) {
+    const values = (node.anyOf as JsonObject[]).map((o) => o.const as Json);
+    out.type = typeof values[0] === 'number' ? 'integer' : 'string';
+    out.enum = values;
+  }
+  for (const [key, value] of Object.entries(node)) {
+    if (literals && key === 'anyOf') continue;
+    if (['additionalProperties', '$id', '$schema', 'writeOnly', 'readOnly'].includes(key)) continue;
+    if (key === 'properties' && isObject(value)) {
+      out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, convert(v as JsonObject)]));
+    } else if (key === 'items' && isObject(value)) {
+      out.items = convert(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  // The API server validates a default as it stands, without the defaults nested inside it
+  // (a rule on `replicas` would see `{}`), so an object's default spells them all out.
+  if (isObject(out.default) && isObject(out.properties)) {
+    const filled: JsonObject = { ...out.default };
+    for (const [name, property] of Object.entries(out.properties)) {
+      if (!(name in filled) && isObject(property) && 'default' in property) filled[name] = property.default as Json;
+    }
+    out.default = filled;
+  }
+  if (Array.isArray(out.required) && isObject(out.properties)) {
+    const properties = out.properties;
+    const required = out.required.filter((name) => !('default' in (properties[String(name)] as JsonObject)));
+    if (required.length > 0) out.required = required;
+    else delete out.required;
+  }
+  return out;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The Reservation CustomResourceDefinition, as `crds/` holds it. */
+export function reservationCrd() {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: 'reservation', shortNames: ['rsv'], categories: ['all'] },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            {
+              name: 'Ready',
+              type: 'string',
+              jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+              description: 'all services available',
+            },
+            { name: 'Replicas', type: 'string', jsonPath: '.status.replicas', description: 'available/desired pods' },
+            { name: 'Weight', type: 'integer', jsonPath: '.spec.traffic.weight', description: "this cluster's Route53 weight" },
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'traffic phase' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'Reservation is one installation of the reservation platform in this cluster, and its traffic.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string', description: 'APIVersion of this object' },
+                kind: { type: 'string', description: 'Kind of this object' },
+                metadata: { type: 'object' },
+                spec: toStructuralSchema(ReservationSpec),
+                status: toStructuralSchema(ReservationStatus),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

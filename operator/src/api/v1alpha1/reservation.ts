@@ -1,0 +1,366 @@
+import { type Static, Type } from 'typebox';
+
+/**
+ * The `Reservation` API, v1alpha1: one installation of the platform in one cluster.
+ *
+ * This file is the single source of truth: the TypeScript types below are `Static<>` of these
+ * schemas, and `crds/` is generated from them (`npm run generate:crds`, checked by a test).
+ * Conventions the generator relies on:
+ * - every property has a description (it is what `kubectl explain rsv.spec...` prints);
+ * - a property with a `default` is written as required here, because the API server fills it
+ *   in before anyone reads the object; the generator drops it from the CRD's `required`;
+ * - cross-field rules are CEL (`x-kubernetes-validations`) with messages for an SRE.
+ */
+
+export const GROUP = 'platform.reservations.dev';
+export const VERSION = 'v1alpha1';
+export const KIND = 'Reservation';
+export const PLURAL = 'reservations';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** The services the platform runs; their keys in `spec.services` and `status.services`. */
+export const SERVICE_NAMES = ['reservationApi', 'queryApi', 'notifier'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+type Rule = { rule: string; message: string; fieldPath?: string; reason?: string };
+const rules = (...list: Rule[]) => ({ 'x-kubernetes-validations': list });
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const HOSTNAME = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,63}$';
+const QUANTITY = '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$';
+const DURATION = '^([0-9]+(s|m|h))+$';
+
+const Enum = <const T extends readonly string[]>(values: T, options: { description: string; default?: T[number] }) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  );
+
+const SecretKeyRef = (what: string, defaultKey: string) =>
+  Type.Object(
+    {
+      name: Type.String({
+        pattern: DNS_LABEL,
+        maxLength: 253,
+        description: `name of the Secret, in the Reservation's namespace, that holds ${what}`,
+      }),
+      key: Type.String({ minLength: 1, default: defaultKey, description: `key in that Secret (default "${defaultKey}")` }),
+    },
+    { description: `where ${what} comes from; credentials are never inline` },
+  );
+
+const Resources = Type.Object(
+  {
+    requests: Type.Object(
+      {
+        cpu: Type.String({ pattern: QUANTITY, default: '100m', description: 'CPU the scheduler reserves per pod, e.g. 250m' }),
+        memory: Type.String({ pattern: QUANTITY, default: '128Mi', description: 'memory the scheduler reserves per pod, e.g. 256Mi' }),
+      },
+      { default: {}, description: 'what each pod is guaranteed; HPA CPU utilisation is a percentage of requests.cpu' },
+    ),
+    limits: Type.Object(
+      {
+        memory: Type.String({ pattern: QUANTITY, default: '512Mi', description: 'memory limit per pod; above it the container is killed' }),
+      },
+      { default: {}, description: 'hard limits per pod; CPU is deliberately not limited (throttling hurts latency)' },
+    ),
+  },
+  { default: {}, description: 'compute resources of each pod of this service' },
+);
+
+const EnvVar = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'environment variable name' }),
+    value: Type.String({ description: 'its value (use backends.* Secret references for credentials, not this)' }),
+  },
+  { description: 'an extra environment variable' },
+);
+
+const serviceProperties = (defaults: { min: number; max: number }) => ({
+  image: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'full image reference for this service; default <spec.image.repository>/<service>:<spec.version>',
+    }),
+  ),
+  replicas: Type.Object(
+    {
+      min: Type.Integer({ minimum: 1, maximum: 1000, default: defaults.min, description: 'fewest pods the autoscaler keeps' }),
+      max: Type.Integer({ minimum: 1, maximum: 1000, default: defaults.max, description: 'most pods the autoscaler may run' }),
+    },
+    {
+      default: {},
+      description: 'replica bounds of the HorizontalPodAutoscaler',
+      ...rules({ rule: 'self.min <= self.max', message: 'replicas.min must not be greater than replicas.max' }),
+    },
+  ),
+  targetCPUUtilization: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 70,
+    description: 'average CPU use, in percent of requests.cpu, that the autoscaler aims for',
+  }),
+  resources: Resources,
+  env: Type.Array(EnvVar, {
+    maxItems: 64,
+    default: [],
+    description: 'extra environment variables for this service',
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  }),
+});
+
+const ApiService = (what: string, defaults: { min: number; max: number }) =>
+  Type.Object(serviceProperties(defaults), { default: {}, description: what });
+
+const NotifierService = Type.Object(
+  {
+    ...serviceProperties({ min: 1, max: 10 }),
+    targetQueueDepthPerReplica: Type.Integer({
+      minimum: 1,
+      default: 100,
+      description: 'visible SQS messages per notifier pod that the autoscaler aims for (an External metric)',
+    }),
+  },
+  { default: {}, description: 'the SQS consumer that notifies providers (webhook and SSE)' },
+);
+
+const Edge = Type.Object(
+  {
+    host: Type.String({
+      pattern: HOSTNAME,
+      description: "this cluster's public hostname for the API, e.g. api.blue.reservations.example.com",
+    }),
+    kind: Enum(['HTTPRoute', 'Ingress'] as const, {
+      default: 'HTTPRoute',
+      description: 'HTTPRoute (Gateway API, method matches) or Ingress (AWS Load Balancer Controller, method conditions)',
+    }),
+    parentRef: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ pattern: DNS_LABEL, description: 'name of the Gateway' }),
+          namespace: Type.Optional(
+            Type.String({ pattern: DNS_LABEL, description: "the Gateway's namespace (default: the Reservation's)" }),
+          ),
+          sectionName: Type.Optional(Type.String({ pattern: DNS_LABEL, description: 'a listener of that Gateway' })),
+        },
+        { description: 'the Gateway the HTTPRoute attaches to (kind HTTPRoute only)' },
+      ),
+    ),
+    ingressClassName: Type.String({ default: 'alb', description: 'IngressClass (kind Ingress only)' }),
+    certificateArn: Type.Optional(
+      Type.String({ pattern: '^arn:aws:acm:', description: 'ACM certificate for HTTPS on the ALB (kind Ingress only)' }),
+    ),
+  },
+  {
+    description: 'the public entry: writes go to reservation-api, reads to query-api, the notification stream to notifier',
+    ...rules({
+      rule: "self.kind != 'HTTPRoute' || has(self.parentRef)",
+      message: 'edge.parentRef (the Gateway) is required when edge.kind is HTTPRoute',
+    }),
+  },
+);
+
+const Step = Type.Object(
+  {
+    setShare: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: "set this cluster's share of traffic to this percent" })),
+    pause: Type.Optional(
+      Type.Object(
+        {
+          duration: Type.Optional(
+            Type.String({ pattern: DURATION, description: 'how long to wait, e.g. 5m; without it, wait for a promote' }),
+          ),
+        },
+        { description: 'wait, for a duration or until promoted' },
+      ),
+    ),
+    analysis: Type.Optional(
+      Type.Object(
+        { template: Type.String({ minLength: 1, description: 'name of an analysis in spec.traffic.cutover.analysis' }) },
+        { description: 'check the SLOs before going on' },
+      ),
+    ),
+  },
+  {
+    description: 'one step of the plan: exactly one of setShare, pause or analysis',
+    ...rules({
+      rule: '[has(self.setShare), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
+      message: 'each cutover step must set exactly one of setShare, pause or analysis',
+    }),
+  },
+);
+
+const Cutover = Type.Object(
+  {
+    from: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: 'set identifier of the peer cluster whose traffic moves here' }),
+    steps: Type.Optional(Type.Array(Step, { minItems: 1, maxItems: 64, description: 'the plan, step by step' })),
+    stepPercent: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: raise the share by this many points per step' }),
+    ),
+    maxPercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: stop at this share (default 100)' })),
+  },
+  {
+    description: 'moving traffic here from a peer cluster (the traffic controller runs it)',
+    ...rules(
+      {
+        rule: 'has(self.steps) != has(self.stepPercent)',
+        message: 'a cutover needs either steps or stepPercent (the shortcut form), not both',
+      },
+      { rule: '!has(self.maxPercent) || has(self.stepPercent)', message: 'maxPercent only goes with stepPercent' },
+    ),
+  },
+);
+
+const Traffic = Type.Object(
+  {
+    cluster: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: "this cluster's Route53 set identifier, e.g. eks-green" }),
+    dns: Type.Object(
+      {
+        hostedZoneId: Type.String({ pattern: '^Z[A-Z0-9]{1,32}$', description: 'Route53 hosted zone of the name' }),
+        name: Type.String({ pattern: HOSTNAME, description: 'the weighted record name clients use, e.g. api.reservations.example.com' }),
+        ttl: Type.Integer({ minimum: 1, maximum: 86400, default: 60, description: 'TTL of the weighted records, seconds' }),
+      },
+      { description: 'the weighted DNS record shared by the clusters' },
+    ),
+    weight: Type.Integer({
+      minimum: 0,
+      maximum: 255,
+      default: 0,
+      description: "this cluster's Route53 weight when no cutover runs (0-255)",
+    }),
+    target: Type.Optional(Type.String({ pattern: HOSTNAME, description: "record target; default: the edge's load balancer hostname" })),
+    cutover: Type.Optional(Cutover),
+  },
+  {
+    description: "this cluster's weighted Route53 record and the cutover plan",
+    ...rules({
+      rule: '!has(self.cutover) || self.cutover.from != self.cluster',
+      message: 'traffic.cutover.from must name the peer cluster, not this one (traffic.cluster)',
+    }),
+  },
+);
+
+export const ReservationSpec = Type.Object(
+  {
+    version: Type.String({
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$',
+      description: 'image tag of every service unless a service sets its own image',
+    }),
+    image: Type.Object(
+      {
+        repository: Type.String({ minLength: 1, description: 'registry and path; each image is <repository>/<service>:<version>' }),
+        pullPolicy: Enum(['IfNotPresent', 'Always', 'Never'] as const, {
+          default: 'IfNotPresent',
+          description: 'imagePullPolicy of every container',
+        }),
+      },
+      { description: 'where the images come from' },
+    ),
+    services: Type.Object(
+      {
+        reservationApi: ApiService('the command side: create, confirm, cancel, reschedule', { min: 2, max: 20 }),
+        queryApi: ApiService('the read side: cached reads from the replica', { min: 2, max: 40 }),
+        notifier: NotifierService,
+      },
+      { default: {}, description: 'per service: image, replica bounds, autoscaling target, resources, extra env' },
+    ),
+    backends: Type.Object(
+      {
+        mysql: Type.Object(
+          {
+            primarySecretRef: SecretKeyRef('the MySQL primary URL (mysql://user:password@host:port/db)', 'url'),
+            replicaSecretRef: SecretKeyRef('the MySQL read replica URL', 'url'),
+          },
+          { description: 'MySQL: writes to the primary, reads from the replica' },
+        ),
+        redis: Type.Object({ secretRef: SecretKeyRef('the Redis URL (redis://...)', 'url') }, { description: 'Redis, the read cache' }),
+        sqs: Type.Object(
+          {
+            queueUrl: Type.String({ pattern: '^https?://', description: 'URL of the event queue (FIFO)' }),
+            deadLetterQueueUrl: Type.String({ pattern: '^https?://', description: 'URL of its dead-letter queue' }),
+          },
+          { description: 'SQS queues of the event pipeline; access comes from the pod identity (IRSA)' },
+        ),
+        jwt: Type.Object({ secretRef: SecretKeyRef('the JWT verification key', 'key') }, { description: 'API authentication' }),
+      },
+      { description: 'the data stores and queues the services use' },
+    ),
+    edge: Type.Optional(Edge),
+    traffic: Type.Optional(Traffic),
+  },
+  { description: 'the desired installation of the reservation platform in this cluster' },
+);
+
+const Condition = Type.Object(
+  {
+    type: Type.String({ description: 'Ready, Progressing or Degraded' }),
+    status: Enum(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown' }),
+    reason: Type.String({ description: 'CamelCase reason for the last transition' }),
+    message: Type.String({ description: 'what happened, for people' }),
+    lastTransitionTime: Type.String({ format: 'date-time', description: 'when status last changed' }),
+    observedGeneration: Type.Optional(Type.Integer({ description: 'the generation this condition was computed from' })),
+  },
+  { description: 'a metav1.Condition' },
+);
+
+const ServiceStatus = Type.Object(
+  {
+    desired: Type.Integer({ description: 'replicas the Deployment wants' }),
+    ready: Type.Integer({ description: 'pods passing readiness' }),
+    available: Type.Integer({ description: 'pods ready for at least minReadySeconds' }),
+    updated: Type.Integer({ description: 'pods running the current template' }),
+  },
+  { description: "a service's replica counts" },
+);
+
+export const ReservationStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ description: 'the spec generation this status describes' })),
+    phase: Type.Optional(Type.String({ description: 'Idle, Progressing, Paused, Analyzing, Succeeded, Aborted or Degraded' })),
+    replicas: Type.Optional(Type.String({ description: 'available/desired pods over all services, e.g. 5/6' })),
+    conditions: Type.Optional(
+      Type.Array(Condition, {
+        description: 'Ready, Progressing, Degraded',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+    ),
+    services: Type.Optional(
+      Type.Object(
+        { reservationApi: Type.Optional(ServiceStatus), queryApi: Type.Optional(ServiceStatus), notifier: Type.Optional(ServiceStatus) },
+        { description: 'replica counts per service' },
+      ),
+    ),
+    edge: Type.Optional(
+      Type.Object(
+        { hostname: Type.Optional(Type.String({ description: "the load balancer's hostname, where the weighted record points" })) },
+        { description: 'the public entry' },
+      ),
+    ),
+  },
+  { description: 'what the operator observed' },
+);
+
+export type ReservationSpec = Static<typeof ReservationSpec>;
+export type ReservationStatus = Static<typeof ReservationStatus>;
+export type Condition = Static<typeof Condition>;
+export type ServiceStatus = Static<typeof ServiceStatus>;
+export type ServiceSpec = ReservationSpec['services'][ServiceName];
+
+export interface Reservation {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string | Date;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: ReservationSpec;
+  status?: ReservationStatus;
+}

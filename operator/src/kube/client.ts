@@ -1,0 +1,102 @@
+import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import { type KubeObject, resourcePath, resourceTypeOf } from './resources.ts';
+
+/**
+ * A thin JSON client for the Kubernetes API. The generated typed clients serialize through
+ * their models and silently drop fields they don't know (CRD schema extensions, fields newer
+ * than the client), which is wrong for server-side apply; this sends and returns JSON as is.
+ * Authentication and TLS come from the KubeConfig, as for the typed clients.
+ */
+
+/** The API server refused a request; `status`, `reason` and `message` come from its Status. */
+export class KubeApiError extends Error {
+  override name = 'KubeApiError';
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export const isNotFound = (err: unknown) => err instanceof KubeApiError && err.status === 404;
+export const isConflict = (err: unknown) => err instanceof KubeApiError && err.status === 409;
+
+export const PATCH = {
+  apply: 'application/apply-patch+yaml',
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+} as const;
+
+export interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+}
+
+export interface KubeClient {
+  request<T = unknown>(method: keyof typeof HttpMethod, path: string, options?: RequestOptions): Promise<T>;
+  /** Server-side apply of `obj` (or of its status) as `fieldManager`, taking over conflicting fields. */
+  apply<T extends KubeObject>(obj: KubeObject, fieldManager: string, options?: { subresource?: 'status' }): Promise<T>;
+  /** Deletes an object; true if it was there. */
+  remove(
+    obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>,
+    options?: { propagationPolicy?: 'Background' | 'Foreground' },
+  ): Promise<boolean>;
+}
+
+export function createKubeClient(kc: KubeConfig): KubeClient {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('kubeconfig: no current cluster');
+
+  async function request<T>(method: keyof typeof HttpMethod, path: string, { body, contentType, query }: RequestOptions = {}): Promise<T> {
+    const url = new URL(server + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
+    await kc.applySecurityAuthentication(ctx);
+    const headers: Record<string, string> = { accept: 'application/json', ...ctx.getHeaders() };
+    if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
+    const response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: ctx.getDispatcher(),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      let status: { reason?: string; message?: string } = {};
+      try {
+        status = JSON.parse(text) as typeof status;
+      } catch {
+        // not a Status (a proxy in between, say): keep the raw text
+      }
+      throw new KubeApiError(
+        response.status,
+        status.reason ?? response.statusText,
+        status.message ?? `${method} ${path}: ${response.status} ${text}`,
+      );
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  return {
+    request,
+    apply<T extends KubeObject>(obj: KubeObject, fieldManager: string, { subresource }: { subresource?: 'status' } = {}) {
+      const path = resourcePath(resourceTypeOf(obj), obj.metadata.namespace, obj.metadata.name) + (subresource ? `/${subresource}` : '');
+      return request<T>('PATCH', path, { body: obj, contentType: PATCH.apply, query: { fieldManager, force: true } });
+    },
+    async remove(obj, { propagationPolicy = 'Background' } = {}) {
+      try {
+        await request('DELETE', resourcePath(resourceTypeOf(obj), obj.metadata.namespace, obj.metadata.name), {
+          body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
+        });
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { waitUntil } from '../../../scripts/harness/proc.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { createKubeClient, KubeApiError } from '../../src/kube/client.ts';
+import { type KubeObject, RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
+
+const crdDir = join(import.meta.dirname, '..', '..', '..', 'crds');
+
+/** The harness cluster's admin kubeconfig. */
+export function testKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(harnessEnv('KUBECONFIG'));
+  return kc;
+}
+
+/** A namespace of its own for a test file (the harness cluster is shared by the whole run). */
+export async function createTestNamespace(kc: KubeConfig, prefix: string): Promise<string> {
+  const name = `${prefix}-${randomUUID().slice(0, 8)}`;
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+/** Installs the CRDs from crds/ (as an SRE would) and waits until they are served. */
+export async function installCrds(kc: KubeConfig): Promise<void> {
+  const client = createKubeClient(kc);
+  for (const file of readdirSync(crdDir).filter((f) => f.endsWith('.yaml'))) {
+    const crd = parse(readFileSync(join(crdDir, file), 'utf8')) as KubeObject;
+    await client.apply(crd, 'reservation-tests');
+    const path = resourcePath(RESOURCE_TYPES.CustomResourceDefinition, undefined, crd.metadata.name);
+    await waitUntil(`CRD ${crd.metadata.name} established`, async () => {
+      const live = await client.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', path);
+      return live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+    });
+  }
+}
+
+/** The message of the Status an API call was refused with. */
+export function apiErrorMessage(err: unknown): string {
+  if (err instanceof KubeApiError) return err.message;
+  if (err instanceof ApiException) {
+    try {
+      return String((JSON.parse(String(err.body)) as { message?: string }).message);
+    } catch {
+      return String(err.body);
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
