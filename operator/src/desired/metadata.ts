@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import { API_VERSION, KIND, type Reservation, type ServiceName } from '../api/v1alpha1/reservation.ts';
+import type { KubeObject, OwnerReference } from '../kube/resources.ts';
+
+/** The field manager of every write the operator makes (server-side apply). */
+export const FIELD_MANAGER = 'reservation-operator';
+export const MANAGED_BY = 'reservation-operator';
+/** Selects everything the operator made, for its informers. */
+export const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
+
+/** Each service's name in Kubernetes and in images, and what it needs from the backends. */
+export const SERVICES: Record<ServiceName, { component: string; needs: readonly Backend[] }> = {
+  reservationApi: { component: 'reservation-api', needs: ['mysqlPrimary', 'redis', 'jwt'] },
+  queryApi: { component: 'query-api', needs: ['mysqlReplica', 'mysqlPrimary', 'redis', 'jwt'] },
+  notifier: { component: 'notifier', needs: ['mysqlPrimary', 'sqs', 'jwt'] },
+};
+export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt';
+
+export const API_PORT = 3000;
+export const ADMIN_PORT = 9090;
+
+export function objectName(cr: Reservation, service?: ServiceName): string {
+  return service ? `${cr.metadata.name}-${SERVICES[service].component}` : cr.metadata.name;
+}
+
+export function selectorLabels(cr: Reservation, service: ServiceName): Record<string, string> {
+  return { 'app.kubernetes.io/name': SERVICES[service].component, 'app.kubernetes.io/instance': cr.metadata.name };
+}
+
+export function commonLabels(cr: Reservation, service?: ServiceName): Record<string, string> {
+  return {
+    ...(service ? selectorLabels(cr, service) : { 'app.kubernetes.io/instance': cr.metadata.name }),
+    'app.kubernetes.io/part-of': 'reservation-platform',
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+  };
+}
+
+export function ownerReference(cr: Reservation): OwnerReference {
+  return { apiVersion: API_VERSION, kind: KIND, name: cr.metadata.name, uid: cr.metadata.uid, controller: true, blockOwnerDeletion: true };
+}
+
+/** metadata for an object the Reservation owns: deleting the Reservation deletes it (GC). */
+export function ownedMetadata(cr: Reservation, name: string, service?: ServiceName): KubeObject['metadata'] {
+  return { name, namespace: cr.metadata.namespace, labels: commonLabels(cr, service), ownerReferences: [ownerReference(cr)] };
+}
+
+/** A short stable hash, to roll pods when the configuration they read changes. */
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}

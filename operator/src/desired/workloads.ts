@@ -1,0 +1,206 @@
+import { type Reservation, SERVICE_NAMES, type ServiceName } from '../api/v1alpha1/reservation.ts';
+import type { KubeObject } from '../kube/resources.ts';
+import {
+  ADMIN_PORT,
+  API_PORT,
+  type Backend,
+  commonLabels,
+  contentHash,
+  objectName,
+  ownedMetadata,
+  SERVICES,
+  selectorLabels,
+} from './metadata.ts';
+
+/**
+ * Shutdown timings that fit together: the kubelet runs preStop (pods leave Service
+ * endpoints and load balancer targets meanwhile), then SIGTERM: the service turns unready,
+ * waits SHUTDOWN_DELAY_MS, finishes in-flight requests within SHUTDOWN_TIMEOUT_MS, and exits
+ * before terminationGracePeriodSeconds runs out. ALB target deregistration is the slowest
+ * of these, hence the preStop sleep.
+ */
+export const SHUTDOWN = { preStopSeconds: 10, delayMs: 1000, timeoutMs: 20_000, slackSeconds: 4 } as const;
+
+export function terminationGraceSeconds(t: typeof SHUTDOWN = SHUTDOWN): number {
+  return t.preStopSeconds + Math.ceil((t.delayMs + t.timeoutMs) / 1000) + t.slackSeconds;
+}
+
+/** Settings every service reads, from one ConfigMap (no credentials here). */
+export function configMap(cr: Reservation): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: ownedMetadata(cr, `${objectName(cr)}-config`),
+    data: {
+      HOST: '0.0.0.0',
+      PORT: String(API_PORT),
+      ADMIN_PORT: String(ADMIN_PORT),
+      LOG_LEVEL: 'info',
+      SHUTDOWN_DELAY_MS: String(SHUTDOWN.delayMs),
+      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN.timeoutMs),
+      SQS_QUEUE_URL: cr.spec.backends.sqs.queueUrl,
+      SQS_DLQ_URL: cr.spec.backends.sqs.deadLetterQueueUrl,
+    },
+  };
+}
+
+export function serviceAccount(cr: Reservation): KubeObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: ownedMetadata(cr, objectName(cr)) };
+}
+
+function secretEnv(cr: Reservation, backend: Backend) {
+  const b = cr.spec.backends;
+  const refs: Record<Exclude<Backend, 'sqs'>, [string, { name: string; key: string }]> = {
+    mysqlPrimary: ['MYSQL_PRIMARY_URL', b.mysql.primarySecretRef],
+    mysqlReplica: ['MYSQL_REPLICA_URL', b.mysql.replicaSecretRef],
+    redis: ['REDIS_URL', b.redis.secretRef],
+    jwt: ['JWT_KEY', b.jwt.secretRef],
+  };
+  if (backend === 'sqs') return []; // URLs come from the ConfigMap, access from IRSA
+  const [name, ref] = refs[backend];
+  return [{ name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }];
+}
+
+export function imageOf(cr: Reservation, service: ServiceName): string {
+  return cr.spec.services[service].image ?? `${cr.spec.image.repository}/${SERVICES[service].component}:${cr.spec.version}`;
+}
+
+export function deployment(cr: Reservation, service: ServiceName, config: KubeObject): KubeObject {
+  const spec = cr.spec.services[service];
+  const { component, needs } = SERVICES[service];
+  const httpGet = (path: string) => ({ httpGet: { path, port: 'admin' } });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: ownedMetadata(cr, objectName(cr, service), service),
+    spec: {
+      // No replicas: the HorizontalPodAutoscaler owns that field.
+      selector: { matchLabels: selectorLabels(cr, service) },
+      revisionHistoryLimit: 5,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
+      template: {
+        metadata: {
+          labels: { ...commonLabels(cr, service), 'app.kubernetes.io/version': cr.spec.version },
+          annotations: { 'platform.reservations.dev/config-hash': contentHash(config.data) },
+        },
+        spec: {
+          serviceAccountName: objectName(cr),
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: terminationGraceSeconds(),
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'topology.kubernetes.io/zone',
+              whenUnsatisfiable: 'ScheduleAnyway',
+              labelSelector: { matchLabels: selectorLabels(cr, service) },
+            },
+          ],
+          containers: [
+            {
+              name: component,
+              image: imageOf(cr, service),
+              imagePullPolicy: cr.spec.image.pullPolicy,
+              ports: [
+                { name: 'http', containerPort: API_PORT, protocol: 'TCP' },
+                { name: 'admin', containerPort: ADMIN_PORT, protocol: 'TCP' },
+              ],
+              envFrom: [{ configMapRef: { name: config.metadata.name } }],
+              env: [...needs.flatMap((b) => secretEnv(cr, b)), ...spec.env],
+              resources: spec.resources,
+              startupProbe: { ...httpGet('/healthz'), periodSeconds: 2, failureThreshold: 30 },
+              readinessProbe: { ...httpGet('/readyz'), periodSeconds: 5, failureThreshold: 2 },
+              livenessProbe: { ...httpGet('/healthz'), periodSeconds: 10, failureThreshold: 3 },
+              lifecycle: { preStop: { sleep: { seconds: SHUTDOWN.preStopSeconds } } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
+
+export function service(cr: Reservation, name: ServiceName): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: ownedMetadata(cr, objectName(cr, name), name),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(cr, name),
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'admin', port: ADMIN_PORT, targetPort: 'admin', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+export function horizontalPodAutoscaler(cr: Reservation, name: ServiceName): KubeObject {
+  const spec = cr.spec.services[name];
+  const cpu = {
+    type: 'Resource',
+    resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: spec.targetCPUUtilization } },
+  };
+  // The notifier scales on its backlog: visible messages per pod, as an External metric
+  // (served by an external metrics adapter such as KEDA or prometheus-adapter).
+  const queueDepth =
+    name === 'notifier'
+      ? [
+          {
+            type: 'External',
+            external: {
+              metric: { name: 'sqs_messages_visible', selector: { matchLabels: { queue_url: queueLabel(cr.spec.backends.sqs.queueUrl) } } },
+              target: { type: 'AverageValue', averageValue: String(cr.spec.services.notifier.targetQueueDepthPerReplica) },
+            },
+          },
+        ]
+      : [];
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: ownedMetadata(cr, objectName(cr, name), name),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: objectName(cr, name) },
+      minReplicas: spec.replicas.min,
+      maxReplicas: spec.replicas.max,
+      metrics: [cpu, ...queueDepth],
+    },
+  };
+}
+
+/** Label values allow no '/' or ':'; the queue's name is its last path segment. */
+function queueLabel(queueUrl: string): string {
+  return (queueUrl.split('/').pop() ?? '').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63);
+}
+
+export function podDisruptionBudget(cr: Reservation, name: ServiceName): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: ownedMetadata(cr, objectName(cr, name), name),
+    spec: {
+      maxUnavailable: 1,
+      selector: { matchLabels: selectorLabels(cr, name) },
+      // A pod that is not ready protects nothing; don't let it block node drains.
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    },
+  };
+}
+
+export function workloads(cr: Reservation): KubeObject[] {
+  const config = configMap(cr);
+  return [
+    serviceAccount(cr),
+    config,
+    ...SERVICE_NAMES.flatMap((s) => [
+      deployment(cr, s, config),
+      service(cr, s),
+      horizontalPodAutoscaler(cr, s),
+      podDisruptionBudget(cr, s),
+    ]),
+  ];
+}

@@ -1,0 +1,167 @@
+import { describe, expect, it } from '@jest/globals';
+import { desiredObjects } from '../../src/desired/index.ts';
+import { SHUTDOWN, terminationGraceSeconds } from '../../src/desired/workloads.ts';
+import type { KubeObject } from '../../src/kube/resources.ts';
+import { sampleReservation } from '../support/fixtures.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
+type Json = any;
+
+const find = (objects: KubeObject[], kind: string, name: string) => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found as KubeObject & { spec: Record<string, Json> };
+};
+const container = (d: KubeObject & { spec: Record<string, Json> }) => d.spec.template.spec.containers[0];
+
+describe('desiredObjects', () => {
+  const cr = sampleReservation({ edge: { host: 'api.green.example.com', kind: 'HTTPRoute', parentRef: { name: 'public' } } });
+  const objects = desiredObjects(cr);
+
+  it('makes a Deployment, Service, HPA and PDB per service, plus the shared ServiceAccount, ConfigMap and edge', () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        'ConfigMap/booking-config',
+        'HTTPRoute/booking',
+        'ServiceAccount/booking',
+        ...['reservation-api', 'query-api', 'notifier'].flatMap((c) => [
+          `Deployment/booking-${c}`,
+          `Service/booking-${c}`,
+          `HorizontalPodAutoscaler/booking-${c}`,
+          `PodDisruptionBudget/booking-${c}`,
+        ]),
+      ].sort(),
+    );
+  });
+
+  it('makes the Reservation the controlling owner of everything, in its namespace', () => {
+    for (const o of objects) {
+      expect(o.metadata.namespace).toBe('reservations');
+      expect(o.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: 'platform.reservations.dev/v1alpha1',
+          kind: 'Reservation',
+          name: 'booking',
+          uid: cr.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('reservation-operator');
+    }
+  });
+
+  it('probes the admin port and leaves the replica count to the autoscaler', () => {
+    const d = find(objects, 'Deployment', 'booking-query-api');
+    expect(d.spec.replicas).toBeUndefined();
+    const c = container(d);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(c.ports).toContainEqual({ name: 'admin', containerPort: 9090, protocol: 'TCP' });
+    expect(c.image).toBe('registry.example.com/reservations/query-api:1.4.2');
+  });
+
+  it('gives the pod time for preStop, the readiness delay and in-flight requests before SIGKILL', () => {
+    const d = find(objects, 'Deployment', 'booking-reservation-api');
+    expect(container(d).lifecycle.preStop).toEqual({ sleep: { seconds: SHUTDOWN.preStopSeconds } });
+    expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(terminationGraceSeconds());
+    expect(terminationGraceSeconds()).toBeGreaterThan(SHUTDOWN.preStopSeconds + (SHUTDOWN.delayMs + SHUTDOWN.timeoutMs) / 1000);
+    const config = find(objects, 'ConfigMap', 'booking-config');
+    expect(config.data).toMatchObject({ SHUTDOWN_DELAY_MS: '1000', SHUTDOWN_TIMEOUT_MS: '20000' });
+  });
+
+  it('passes each service only the credentials it needs, by Secret reference', () => {
+    const names = (c: string) => container(find(objects, 'Deployment', `booking-${c}`)).env.map((e: { name: string }) => e.name);
+    expect(names('reservation-api')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_KEY']);
+    expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_KEY']);
+    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'JWT_KEY']);
+    expect(container(find(objects, 'Deployment', 'booking-query-api')).env[0]).toEqual({
+      name: 'MYSQL_REPLICA_URL',
+      valueFrom: { secretKeyRef: { name: 'mysql-replica', key: 'url' } },
+    });
+  });
+
+  it('rolls the pods when the shared configuration changes', () => {
+    const hash = (o: KubeObject[]) =>
+      find(o, 'Deployment', 'booking-notifier').spec.template.metadata.annotations['platform.reservations.dev/config-hash'];
+    const other = sampleReservation({
+      backends: { ...cr.spec.backends, sqs: { ...cr.spec.backends.sqs, queueUrl: 'https://sqs.eu-west-1.amazonaws.com/1/other.fifo' } },
+    });
+    expect(hash(desiredObjects(other))).not.toBe(hash(objects));
+    expect(hash(desiredObjects(cr))).toBe(hash(objects));
+  });
+
+  it('honours a per-service image, replica bounds and extra env', () => {
+    const custom = sampleReservation({
+      services: {
+        notifier: {
+          image: 'registry.example.com/notifier@sha256:abc',
+          replicas: { min: 3, max: 7 },
+          env: [{ name: 'FEATURE_X', value: 'on' }],
+        },
+      },
+    });
+    const o = desiredObjects(custom);
+    const d = find(o, 'Deployment', 'booking-notifier');
+    expect(container(d).image).toBe('registry.example.com/notifier@sha256:abc');
+    expect(container(d).env).toContainEqual({ name: 'FEATURE_X', value: 'on' });
+    const hpa = find(o, 'HorizontalPodAutoscaler', 'booking-notifier');
+    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 7]);
+  });
+
+  it('scales the notifier on queue depth per pod as well as CPU', () => {
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'booking-notifier');
+    expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(['Resource', 'External']);
+    expect(hpa.spec.metrics[1].external.target).toEqual({ type: 'AverageValue', averageValue: '100' });
+    expect(find(objects, 'HorizontalPodAutoscaler', 'booking-query-api').spec.metrics).toHaveLength(1);
+  });
+
+  it('routes the stream to notifier, reads to query-api and the rest to reservation-api (HTTPRoute)', () => {
+    const route = find(objects, 'HTTPRoute', 'booking');
+    expect(route.spec.parentRefs).toEqual([{ name: 'public' }]);
+    expect(route.spec.hostnames).toEqual(['api.green.example.com']);
+    expect(route.spec.rules.map((r: { matches: unknown; backendRefs: { name: string }[] }) => [r.matches, r.backendRefs[0]?.name])).toEqual(
+      [
+        [[{ path: { type: 'PathPrefix', value: '/v1/providers' }, method: 'GET' }], 'booking-notifier'],
+        [
+          [
+            { path: { type: 'PathPrefix', value: '/' }, method: 'GET' },
+            { path: { type: 'PathPrefix', value: '/' }, method: 'HEAD' },
+          ],
+          'booking-query-api',
+        ],
+        [[{ path: { type: 'PathPrefix', value: '/' } }], 'booking-reservation-api'],
+      ],
+    );
+  });
+
+  it('routes by method through ALB conditions (Ingress)', () => {
+    const ingress = find(
+      desiredObjects(sampleReservation({ edge: { host: 'api.blue.example.com', kind: 'Ingress' } })),
+      'Ingress',
+      'booking',
+    );
+    const a = ingress.metadata.annotations ?? {};
+    expect(JSON.parse(a['alb.ingress.kubernetes.io/conditions.reads'] ?? '')).toEqual([
+      { field: 'http-request-method', httpRequestMethodConfig: { Values: ['GET', 'HEAD'] } },
+    ]);
+    expect(JSON.parse(a['alb.ingress.kubernetes.io/actions.reads'] ?? '').forwardConfig.targetGroups[0].serviceName).toBe(
+      'booking-query-api',
+    );
+    expect(ingress.spec.ingressClassName).toBe('alb');
+    expect(
+      ingress.spec.rules[0].http.paths.map((p: { path: string; backend: { service: { name: string } } }) => [
+        p.path,
+        p.backend.service.name,
+      ]),
+    ).toEqual([
+      ['/v1/providers', 'stream'],
+      ['/', 'reads'],
+      ['/', 'booking-reservation-api'],
+    ]);
+  });
+
+  it('makes no edge object without spec.edge', () => {
+    expect(desiredObjects(sampleReservation()).some((o) => ['HTTPRoute', 'Ingress'].includes(o.kind))).toBe(false);
+  });
+});

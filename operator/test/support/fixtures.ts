@@ -1,0 +1,30 @@
+import { Value } from 'typebox/value';
+import { API_VERSION, KIND, type Reservation, ReservationSpec } from '../../src/api/v1alpha1/reservation.ts';
+
+/** A spec as the API server returns it: what the test gives, with the CRD's defaults filled in. */
+export function sampleSpec(extra: Record<string, unknown> = {}): ReservationSpec {
+  const spec = {
+    version: '1.4.2',
+    image: { repository: 'registry.example.com/reservations' },
+    backends: {
+      mysql: { primarySecretRef: { name: 'mysql-primary' }, replicaSecretRef: { name: 'mysql-replica' } },
+      redis: { secretRef: { name: 'redis' } },
+      sqs: {
+        queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events.fifo',
+        deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events-dlq.fifo',
+      },
+      jwt: { secretRef: { name: 'jwt' } },
+    },
+    ...extra,
+  };
+  return Value.Default(ReservationSpec, spec) as ReservationSpec;
+}
+
+export function sampleReservation(extra: Record<string, unknown> = {}, name = 'booking'): Reservation {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace: 'reservations', uid: '7f0c1a52-0000-4000-8000-000000000001', generation: 1 },
+    spec: sampleSpec(extra),
+  };
+}
