@@ -4,8 +4,8 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 /**
- * Turns a TypeBox schema into the structural OpenAPI v3 schema a CRD accepts:
- * unions of literals become `enum`, defaulted properties leave `required` (the API server
+ * Turns a TypeBox schema into the structural OpenAPI v3 schema a CRD accepts: every node
+ * typed, defaulted properties leave `required` (the API server
  * fills them in first), object defaults include their properties' defaults, and what CRDs forbid (`additionalProperties: false`, `$id`,
  * annotations like `writeOnly`) goes. Unknown fields are pruned by the API server anyway.
  */
@@ -16,14 +16,9 @@ export function toStructuralSchema(schema: unknown): JsonObject {
 
 function convert(node: JsonObject): JsonObject {
   const out: JsonObject = {};
-  const literals = Array.isArray(node.anyOf) && node.anyOf.every((o) => isObject(o) && 'const' in o);
-  if (literals) {
-    const values = (node.anyOf as JsonObject[]).map((o) => o.const as Json);
-    out.type = typeof values[0] === 'number' ? 'integer' : 'string';
-    out.enum = values;
-  }
+  // A structural schema gives every node a type; TypeBox's Enum leaves it implied.
+  if (Array.isArray(node.enum) && node.type === undefined) out.type = typeof node.enum[0] === 'number' ? 'integer' : 'string';
   for (const [key, value] of Object.entries(node)) {
-    if (literals && key === 'anyOf') continue;
     if (['additionalProperties', '$id', '$schema', 'writeOnly', 'readOnly'].includes(key)) continue;
     if (key === 'properties' && isObject(value)) {
       out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, convert(v as JsonObject)]));

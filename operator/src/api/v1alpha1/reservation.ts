@@ -30,11 +30,8 @@ const HOSTNAME = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,63}$';
 const QUANTITY = '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$';
 const DURATION = '^([0-9]+(s|m|h))+$';
 
-const Enum = <const T extends readonly string[]>(values: T, options: { description: string; default?: T[number] }) =>
-  Type.Union(
-    values.map((v) => Type.Literal(v)),
-    options,
-  );
+const Enum = <const T extends string[]>(values: readonly [...T], options: { description: string; default?: T[number] }) =>
+  Type.Enum(values, options);
 
 const SecretKeyRef = (what: string, defaultKey: string) =>
   Type.Object(

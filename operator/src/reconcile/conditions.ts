@@ -1,0 +1,26 @@
+import type { Condition } from '../api/v1alpha1/reservation.ts';
+
+/** Condition types and reasons, in one place (metav1.Condition: CamelCase reasons). */
+export const CONDITION = { Ready: 'Ready', Progressing: 'Progressing', Degraded: 'Degraded' } as const;
+
+export const REASON = {
+  AllServicesAvailable: 'AllServicesAvailable',
+  ServicesUnavailable: 'ServicesUnavailable',
+  RollingOut: 'RollingOut',
+  RolloutComplete: 'RolloutComplete',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  ApplyFailed: 'ApplyFailed',
+  AsExpected: 'AsExpected',
+} as const;
+
+/**
+ * Sets a condition in a list the metav1 way: lastTransitionTime moves only when the status
+ * flips; reason, message and observedGeneration follow the latest reconcile.
+ */
+export function setCondition(conditions: readonly Condition[], next: Omit<Condition, 'lastTransitionTime'>, now: Date): Condition[] {
+  const previous = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime =
+    previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const updated = { ...next, lastTransitionTime };
+  return previous ? conditions.map((c) => (c.type === next.type ? updated : c)) : [...conditions, updated];
+}
