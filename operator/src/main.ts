@@ -1,0 +1,89 @@
+// The operator's process: configuration, leader election, the manager, the admin port.
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createAdminServer, createRegistry, loadConfigOrExit } from '@reservations/service-kit';
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import { Type } from 'typebox';
+import { createKubeClient } from './kube/client.ts';
+import { createLeaderElector } from './leader-election.ts';
+import { startManager } from './manager.ts';
+
+const config = loadConfigOrExit(
+  'reservation-operator',
+  Type.Object({
+    KUBECONFIG: Type.Optional(Type.String({ minLength: 1, description: 'kubeconfig file; in-cluster credentials when unset' })),
+    WATCH_NAMESPACE: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'watch only this namespace; all when unset' })),
+    ADMIN_HOST: Type.String({ default: '0.0.0.0', description: 'address of the admin port' }),
+    ADMIN_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8081, description: 'admin port: /healthz, /readyz, /metrics' }),
+    LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
+    WORKERS: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Reservations reconciled at once' }),
+    RESYNC_SECONDS: Type.Integer({ minimum: 10, default: 600, description: 'how often every Reservation is reconciled even without a change' }),
+    LEADER_ELECT: Type.Boolean({ default: true, description: 'run only while holding the leader Lease' }),
+    LEADER_ELECTION_NAMESPACE: Type.String({ default: 'reservation-system', description: 'namespace of the leader Lease' }),
+    POD_NAME: Type.String({ default: hostname(), description: 'this instance, as the Lease holder' }),
+  }),
+);
+
+const kc = new KubeConfig();
+if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
+else kc.loadFromCluster();
+
+const app = Fastify({ logger: { level: config.LOG_LEVEL, base: { service: 'reservation-operator' } } });
+const logger = app.log as unknown as Logger;
+const registry = createRegistry('reservation-operator');
+let manager: Awaited<ReturnType<typeof startManager>> | undefined;
+const admin = createAdminServer({
+  registry,
+  logger: app.log,
+  checks: [
+    {
+      // A standby is ready too: it is healthy, just not leading.
+      name: 'caches',
+      check: async () => {
+        if (manager && !manager.synced) throw new Error('informer caches not synced');
+      },
+    },
+  ],
+});
+await admin.app.listen({ host: config.ADMIN_HOST, port: config.ADMIN_PORT });
+
+const elector = config.LEADER_ELECT
+  ? createLeaderElector({ client: createKubeClient(kc), namespace: config.LEADER_ELECTION_NAMESPACE, name: 'reservation-operator', identity: config.POD_NAME, logger })
+  : undefined;
+
+async function lead() {
+  manager = await startManager({
+    kc,
+    namespace: config.WATCH_NAMESPACE,
+    workers: config.WORKERS,
+    resyncMs: config.RESYNC_SECONDS * 1000,
+    identity: config.POD_NAME,
+    logger,
+    registry,
+  });
+  manager.metrics.leader.set({ name: 'reservation-operator' }, 1);
+}
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  admin.markShuttingDown();
+  await manager?.stop();
+  await elector?.release();
+  await admin.app.close();
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+
+if (elector) {
+  void elector.run(lead, () => {
+    // Another instance may lead now: stop at once rather than reconcile alongside it.
+    process.exit(1);
+  });
+} else {
+  await lead();
+}

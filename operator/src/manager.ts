@@ -1,0 +1,104 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { runController } from './controller/controller.ts';
+import { createInformer, type Informer } from './controller/informer.ts';
+import { WorkQueue } from './controller/workqueue.ts';
+import { MANAGED_SELECTOR } from './desired/metadata.ts';
+import { createKubeClient, isNotFound, type KubeClient } from './kube/client.ts';
+import { type KindName, RESOURCE_TYPES } from './kube/resources.ts';
+import { createControllerMetrics } from './metrics.ts';
+import { createEventRecorder } from './reconcile/events.ts';
+import { createReconciler, type ExternalCleanup, ownerKey } from './reconcile/reconciler.ts';
+
+/** The kinds a Reservation owns, watched through the operator's own label. */
+export const OWNED_KINDS: readonly KindName[] = [
+  'ServiceAccount',
+  'ConfigMap',
+  'Deployment',
+  'Service',
+  'HorizontalPodAutoscaler',
+  'PodDisruptionBudget',
+  'Ingress',
+  'HTTPRoute',
+];
+
+export interface ManagerOptions {
+  kc: KubeConfig;
+  /** Watch one namespace, or every namespace when undefined. */
+  namespace?: string;
+  workers: number;
+  resyncMs: number;
+  identity: string;
+  logger: Logger;
+  registry: Registry;
+  cleanups?: ExternalCleanup[];
+  /** The API client (tests wrap it to count requests). */
+  client?: KubeClient;
+}
+
+/**
+ * Caches, queue and reconciler wired together (controller-runtime's manager): informers
+ * feed keys into the queue (an owned object wakes its owner), workers reconcile, and a
+ * periodic resync re-queues every Reservation as a safety net.
+ */
+export async function startManager(options: ManagerOptions) {
+  const { kc, namespace, workers, resyncMs, identity, logger, registry, cleanups } = options;
+  const client = options.client ?? createKubeClient(kc);
+  const metrics = createControllerMetrics(registry, 'reservation');
+  const queue = new WorkQueue({ observer: metrics.queueObserver });
+  const keyOf = (obj: { metadata: { namespace?: string; name: string } }) => `${obj.metadata.namespace}/${obj.metadata.name}`;
+
+  const reservations = createInformer(kc, client, RESOURCE_TYPES.Reservation, { namespace, logger });
+  reservations.onChange((obj) => queue.add(keyOf(obj)));
+  const owned = new Map<string, Informer>();
+  for (const kind of OWNED_KINDS) {
+    if (!(await served(client, kind))) {
+      logger.warn({ kind }, 'the cluster does not serve this kind; Reservations that need it will report Degraded');
+      continue;
+    }
+    const informer = createInformer(kc, client, RESOURCE_TYPES[kind], { namespace, labelSelector: MANAGED_SELECTOR, logger });
+    informer.onChange((obj) => {
+      const key = ownerKey(obj);
+      if (key) queue.add(key);
+    });
+    owned.set(kind, informer);
+  }
+  const informers = [reservations, ...owned.values()];
+  await Promise.all(informers.map((i) => i.start()));
+  logger.info({ kinds: [...owned.keys()], namespace: namespace ?? '(all)' }, 'caches synced');
+
+  const events = createEventRecorder(client, { instance: identity, logger });
+  const reconciler = createReconciler({ client, reservations, owned, events, logger, cleanups });
+  const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });
+  const resync = setInterval(() => {
+    for (const r of reservations.list()) queue.add(keyOf(r));
+  }, resyncMs);
+  resync.unref();
+
+  return {
+    metrics,
+    get synced() {
+      return informers.every((i) => i.synced);
+    },
+    async stop() {
+      clearInterval(resync);
+      await controller.stop();
+      await Promise.all(informers.map((i) => i.stop()));
+    },
+  };
+}
+
+/** Whether the API server serves `kind` (the Gateway API's CRDs may not be installed). */
+async function served(client: KubeClient, kind: KindName): Promise<boolean> {
+  const type = RESOURCE_TYPES[kind];
+  if (!type.apiVersion.includes('.')) return true; // core and built-in groups are always there
+  if (['apps/v1', 'autoscaling/v2', 'policy/v1', 'networking.k8s.io/v1', 'coordination.k8s.io/v1'].includes(type.apiVersion)) return true;
+  try {
+    const list = await client.request<{ resources: { name: string }[] }>('GET', `/apis/${type.apiVersion}`);
+    return list.resources.some((r) => r.name === type.plural);
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,54 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { QueueObserver } from './controller/workqueue.ts';
+
+/** controller-runtime's metric names, so existing dashboards and alerts fit. */
+export function createControllerMetrics(registry: Registry, controller: string) {
+  const registers = [registry];
+  const reconcileTotal = new Counter({
+    name: 'controller_runtime_reconcile_total',
+    help: 'Reconciles per controller and result',
+    labelNames: ['controller', 'result'] as const,
+    registers,
+  });
+  const reconcileErrors = new Counter({
+    name: 'controller_runtime_reconcile_errors_total',
+    help: 'Reconciles that returned an error',
+    labelNames: ['controller'] as const,
+    registers,
+  });
+  const reconcileTime = new Histogram({
+    name: 'controller_runtime_reconcile_time_seconds',
+    help: 'Time per reconcile',
+    labelNames: ['controller'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const depth = new Gauge({ name: 'workqueue_depth', help: 'Keys waiting in the work queue', labelNames: ['name'] as const, registers });
+  const adds = new Counter({ name: 'workqueue_adds_total', help: 'Keys added to the work queue', labelNames: ['name'] as const, registers });
+  const retries = new Counter({ name: 'workqueue_retries_total', help: 'Rate-limited re-adds (failures)', labelNames: ['name'] as const, registers });
+  const queueDuration = new Histogram({
+    name: 'workqueue_queue_duration_seconds',
+    help: 'How long a key waits in the queue before a worker takes it',
+    labelNames: ['name'] as const,
+    buckets: [0.001, 0.01, 0.1, 1, 10, 100],
+    registers,
+  });
+  const workDuration = new Histogram({
+    name: 'workqueue_work_duration_seconds',
+    help: 'How long a worker holds a key',
+    labelNames: ['name'] as const,
+    buckets: [0.001, 0.01, 0.1, 1, 10, 100],
+    registers,
+  });
+  const leader = new Gauge({ name: 'leader_election_master_status', help: '1 while this instance leads', labelNames: ['name'] as const, registers });
+  const queueObserver: QueueObserver = {
+    depth: (n) => depth.set({ name: controller }, n),
+    added: () => adds.inc({ name: controller }),
+    retried: () => retries.inc({ name: controller }),
+    waited: (ms) => queueDuration.observe({ name: controller }, ms / 1000),
+    worked: (ms) => workDuration.observe({ name: controller }, ms / 1000),
+  };
+  return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver };
+}
+
+export type ControllerMetrics = ReturnType<typeof createControllerMetrics>;
