@@ -13,12 +13,21 @@ const config = loadConfigOrExit(
   'reservation-operator',
   Type.Object({
     KUBECONFIG: Type.Optional(Type.String({ minLength: 1, description: 'kubeconfig file; in-cluster credentials when unset' })),
-    WATCH_NAMESPACE: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'watch only this namespace; all when unset' })),
+    WATCH_NAMESPACE: Type.Optional(
+      Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'watch only this namespace; all when unset' }),
+    ),
     ADMIN_HOST: Type.String({ default: '0.0.0.0', description: 'address of the admin port' }),
     ADMIN_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8081, description: 'admin port: /healthz, /readyz, /metrics' }),
-    LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
+    LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      default: 'info',
+      description: 'pino log level',
+    }),
     WORKERS: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Reservations reconciled at once' }),
-    RESYNC_SECONDS: Type.Integer({ minimum: 10, default: 600, description: 'how often every Reservation is reconciled even without a change' }),
+    RESYNC_SECONDS: Type.Integer({
+      minimum: 10,
+      default: 600,
+      description: 'how often every Reservation is reconciled even without a change',
+    }),
     LEADER_ELECT: Type.Boolean({ default: true, description: 'run only while holding the leader Lease' }),
     LEADER_ELECTION_NAMESPACE: Type.String({ default: 'reservation-system', description: 'namespace of the leader Lease' }),
     POD_NAME: Type.String({ default: hostname(), description: 'this instance, as the Lease holder' }),
@@ -49,7 +58,13 @@ const admin = createAdminServer({
 await admin.app.listen({ host: config.ADMIN_HOST, port: config.ADMIN_PORT });
 
 const elector = config.LEADER_ELECT
-  ? createLeaderElector({ client: createKubeClient(kc), namespace: config.LEADER_ELECTION_NAMESPACE, name: 'reservation-operator', identity: config.POD_NAME, logger })
+  ? createLeaderElector({
+      client: createKubeClient(kc),
+      namespace: config.LEADER_ELECTION_NAMESPACE,
+      name: 'reservation-operator',
+      identity: config.POD_NAME,
+      logger,
+    })
   : undefined;
 
 async function lead() {

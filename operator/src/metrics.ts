@@ -24,8 +24,18 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     registers,
   });
   const depth = new Gauge({ name: 'workqueue_depth', help: 'Keys waiting in the work queue', labelNames: ['name'] as const, registers });
-  const adds = new Counter({ name: 'workqueue_adds_total', help: 'Keys added to the work queue', labelNames: ['name'] as const, registers });
-  const retries = new Counter({ name: 'workqueue_retries_total', help: 'Rate-limited re-adds (failures)', labelNames: ['name'] as const, registers });
+  const adds = new Counter({
+    name: 'workqueue_adds_total',
+    help: 'Keys added to the work queue',
+    labelNames: ['name'] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'workqueue_retries_total',
+    help: 'Rate-limited re-adds (failures)',
+    labelNames: ['name'] as const,
+    registers,
+  });
   const queueDuration = new Histogram({
     name: 'workqueue_queue_duration_seconds',
     help: 'How long a key waits in the queue before a worker takes it',
@@ -40,7 +50,12 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     buckets: [0.001, 0.01, 0.1, 1, 10, 100],
     registers,
   });
-  const leader = new Gauge({ name: 'leader_election_master_status', help: '1 while this instance leads', labelNames: ['name'] as const, registers });
+  const leader = new Gauge({
+    name: 'leader_election_master_status',
+    help: '1 while this instance leads',
+    labelNames: ['name'] as const,
+    registers,
+  });
   const queueObserver: QueueObserver = {
     depth: (n) => depth.set({ name: controller }, n),
     added: () => adds.inc({ name: controller }),

@@ -64,7 +64,10 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
     if (stopped) return;
     const delay = restartDelayMs(failures);
     failures += 1;
-    logger.warn({ err: err instanceof Error ? err.message : err, kind: type.kind, retryInMs: delay }, 'watch failed; relisting after a delay');
+    logger.warn(
+      { err: err instanceof Error ? err.message : err, kind: type.kind, retryInMs: delay },
+      'watch failed; relisting after a delay',
+    );
     setTimeout(() => {
       if (!stopped) watch.start().catch(() => {}); // a failure lands in this same handler
     }, delay).unref();

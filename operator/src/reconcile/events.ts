@@ -14,7 +14,10 @@ export interface EventRecorder {
   warning(target: EventTarget, reason: string, message: string): Promise<void>;
 }
 
-export function createEventRecorder(client: KubeClient, { instance, logger, now = () => new Date() }: { instance: string; logger: Logger; now?: () => Date }): EventRecorder {
+export function createEventRecorder(
+  client: KubeClient,
+  { instance, logger, now = () => new Date() }: { instance: string; logger: Logger; now?: () => Date },
+): EventRecorder {
   async function record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string) {
     const time = now().toISOString();
     const namespace = target.metadata.namespace ?? 'default';
@@ -24,7 +27,13 @@ export function createEventRecorder(client: KubeClient, { instance, logger, now 
           apiVersion: 'v1',
           kind: 'Event',
           metadata: { generateName: `${target.metadata.name}.`, namespace },
-          involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.metadata.name, namespace, uid: target.metadata.uid },
+          involvedObject: {
+            apiVersion: target.apiVersion,
+            kind: target.kind,
+            name: target.metadata.name,
+            namespace,
+            uid: target.metadata.uid,
+          },
           type,
           reason,
           message: message.slice(0, 1024),

@@ -92,12 +92,17 @@ export function createReconciler(deps: ReconcilerDeps) {
     const applyError = failures.length > 0 ? failures.join('; ') : undefined;
     const status = computeStatus(cr, { deployments, edgeHostname: edgeHostname(cr, namespace), applyError }, now());
     if (!isDeepStrictEqual(status, cr.status)) {
-      await client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, FIELD_MANAGER, { subresource: 'status' });
+      await client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, FIELD_MANAGER, {
+        subresource: 'status',
+      });
     }
 
     if (applied.length > 0) await events.normal(cr, 'Applied', `applied ${applied.join(', ')}`);
     if (pruned.length > 0) await events.normal(cr, 'Pruned', `deleted what the spec no longer asks for: ${pruned.join(', ')}`);
-    await recordReadiness(cr, status.conditions?.find((c) => c.type === CONDITION.Ready));
+    await recordReadiness(
+      cr,
+      status.conditions?.find((c) => c.type === CONDITION.Ready),
+    );
     if (applyError) {
       await events.warning(cr, 'ApplyFailed', applyError);
       throw new Error(applyError); // retried with backoff
@@ -137,7 +142,9 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   function edgeHostname(cr: Reservation, namespace: string): string | undefined {
     if (cr.spec.edge?.kind !== 'Ingress') return undefined;
-    const ingress = owned.get('Ingress')?.get(namespace, objectName(cr)) as { status?: { loadBalancer?: { ingress?: { hostname?: string }[] } } } | undefined;
+    const ingress = owned.get('Ingress')?.get(namespace, objectName(cr)) as
+      | { status?: { loadBalancer?: { ingress?: { hostname?: string }[] } } }
+      | undefined;
     return ingress?.status?.loadBalancer?.ingress?.[0]?.hostname;
   }
 

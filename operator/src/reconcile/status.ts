@@ -40,14 +40,16 @@ export function computeStatus(cr: Reservation, observed: Observed, now: Date): R
   for (const name of SERVICE_NAMES) {
     const d = observed.deployments[name];
     const s = d?.status;
-    const desired = d?.spec?.replicas ?? 0;
+    // The autoscaler raises a new Deployment from 1 to the spec's minimum; until it has, the
+    // service is not yet what was asked for.
+    const desired = Math.max(d?.spec?.replicas ?? 0, cr.spec.services[name].replicas.min);
     services[name] = {
       desired,
       ready: s?.readyReplicas ?? 0,
       available: s?.availableReplicas ?? 0,
       updated: s?.updatedReplicas ?? 0,
     };
-    if (!d || (s?.availableReplicas ?? 0) < Math.max(desired, 1)) unavailable.push(component[name]);
+    if (!d || (s?.availableReplicas ?? 0) < desired) unavailable.push(component[name]);
     const current = (s?.observedGeneration ?? 0) >= (d?.metadata.generation ?? 1);
     if (!d || !current || (s?.updatedReplicas ?? 0) < desired || (s?.replicas ?? 0) > desired) rolling.push(component[name]);
     const progress = s?.conditions?.find((c) => c.type === 'Progressing');

@@ -49,6 +49,12 @@ describe('computeStatus', () => {
     expect(status.replicas).toBe('5/6');
   });
 
+  it('is not Ready while the autoscaler has yet to raise a new Deployment to the minimum', () => {
+    const status = computeStatus(cr, { deployments: { ...all(deployment(2, 2)), queryApi: deployment(1, 1) } }, t0);
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', message: 'waiting for available replicas: query-api' });
+    expect(status.services?.queryApi?.desired).toBe(2);
+  });
+
   it('counts a service with no Deployment yet as unavailable', () => {
     const status = computeStatus(cr, { deployments: {} }, t0);
     expect(condition(status, 'Ready')?.message).toBe('waiting for available replicas: reservation-api, query-api, notifier');

@@ -1,0 +1,231 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
+import { waitUntil } from '../../../scripts/harness/proc.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
+import { FIELD_MANAGER } from '../../src/desired/metadata.ts';
+import { createKubeClient, isNotFound, type KubeClient, PATCH } from '../../src/kube/client.ts';
+import { type KubeObject, RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
+import { startManager } from '../../src/manager.ts';
+import { FINALIZER } from '../../src/reconcile/reconciler.ts';
+import { sampleSpec } from '../support/fixtures.ts';
+import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
+
+const kc = testKubeConfig();
+const raw = createKubeClient(kc);
+let namespace: string;
+let manager: Awaited<ReturnType<typeof startManager>>;
+let writes = 0;
+let holdDeletion = false;
+const cleanupsRun: string[] = [];
+
+/** The operator's client, counting every request that writes. */
+const countingClient: KubeClient = {
+  request: (method, path, options) => {
+    if (method !== 'GET') writes += 1;
+    return raw.request(method, path, options);
+  },
+  apply: (obj, fieldManager, options) => {
+    writes += 1;
+    return raw.apply(obj, fieldManager, options);
+  },
+  remove: (obj, options) => {
+    writes += 1;
+    return raw.remove(obj, options);
+  },
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
+type Json = any;
+const get = <T = KubeObject & Record<string, Json>>(kind: keyof typeof RESOURCE_TYPES, name: string) =>
+  raw.request<T>('GET', resourcePath(RESOURCE_TYPES[kind], namespace, name));
+const exists = async (kind: keyof typeof RESOURCE_TYPES, name: string) => {
+  try {
+    await get(kind, name);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+};
+const reservation = () => get<Reservation & { metadata: { resourceVersion: string } }>('Reservation', 'booking');
+const ready = async () => (await reservation()).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+
+async function kubectl(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(kubeBinary('kubectl'), [...args, '-n', namespace], {
+    env: { ...process.env, KUBECONFIG: harnessEnv('KUBECONFIG') },
+  });
+  return stdout;
+}
+
+beforeAll(async () => {
+  await installCrds(kc);
+  namespace = await createTestNamespace(kc, 'operator');
+  manager = await startManager({
+    kc,
+    namespace,
+    workers: 2,
+    resyncMs: 500, // resync often, to show that resyncs of a converged Reservation write nothing
+    identity: 'test',
+    logger: pino({ level: 'warn' }),
+    registry: new Registry(),
+    client: countingClient,
+    cleanups: [
+      {
+        name: 'route53-records',
+        cleanup: async (cr) => {
+          cleanupsRun.push(cr.metadata.name);
+          return holdDeletion ? { done: false, reason: 'this cluster still has weight 10' } : { done: true };
+        },
+      },
+    ],
+  });
+});
+afterAll(() => manager?.stop());
+
+const components = ['reservation-api', 'query-api', 'notifier'];
+
+describe('the Reservation controller against a real API server', () => {
+  it('creates every object, owned by the Reservation and applied by the operator, and turns Ready', async () => {
+    await raw.request('POST', resourcePath(RESOURCE_TYPES.Reservation, namespace), {
+      body: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: 'booking' },
+        spec: sampleSpec({
+          edge: { host: 'api.blue.example.com', kind: 'Ingress' },
+          services: { notifier: { replicas: { min: 1, max: 3 } } },
+        }),
+      },
+    });
+    await waitUntil('every Deployment exists', async () =>
+      (await Promise.all(components.map((c) => exists('Deployment', `booking-${c}`)))).every(Boolean),
+    );
+    const cr = await reservation();
+    expect(cr.metadata.finalizers).toContain(FINALIZER);
+    for (const [kind, name] of [
+      ['Deployment', 'booking-query-api'],
+      ['Service', 'booking-notifier'],
+      ['HorizontalPodAutoscaler', 'booking-reservation-api'],
+      ['PodDisruptionBudget', 'booking-query-api'],
+      ['ConfigMap', 'booking-config'],
+      ['ServiceAccount', 'booking'],
+      ['Ingress', 'booking'],
+    ] as const) {
+      await waitUntil(`${kind} ${name}`, () => exists(kind, name));
+      const obj = await get(kind, name);
+      expect(obj.metadata.ownerReferences).toEqual([
+        expect.objectContaining({ kind: 'Reservation', name: 'booking', uid: cr.metadata.uid, controller: true }),
+      ]);
+      expect(
+        (obj.metadata.managedFields as { manager: string; operation: string }[]).some(
+          (m) => m.manager === FIELD_MANAGER && m.operation === 'Apply',
+        ),
+      ).toBe(true);
+    }
+
+    // The autoscaler scales each Deployment to its minimum; kwok runs the pods.
+    await waitUntil('Ready', ready, { timeoutMs: 90_000, intervalMs: 500 });
+    const status = (await reservation()).status;
+    expect(status?.replicas).toBe('5/5');
+    expect(status?.observedGeneration).toBe(cr.metadata.generation);
+    expect(status?.services?.queryApi).toEqual({ desired: 2, ready: 2, available: 2, updated: 2 });
+  });
+
+  it('shows the story in kubectl get and in the events', async () => {
+    const table = await kubectl('get', 'rsv');
+    expect(table.split('\n')[0]?.split(/\s{2,}/)).toEqual(['NAME', 'READY', 'REPLICAS', 'WEIGHT', 'PHASE', 'AGE']);
+    // No traffic section yet, so no weight.
+    expect(table.split('\n')[1]).toMatch(/^booking\s+True\s+5\/5\s+Idle\s+\d+s$/);
+    const events = JSON.parse(await kubectl('get', 'events', '--field-selector', 'involvedObject.name=booking', '-o', 'json')) as {
+      items: { reason: string; type: string }[];
+    };
+    expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['Applied', 'Ready']));
+  });
+
+  it('writes nothing while nothing changes, through many resyncs', async () => {
+    const before = writes;
+    const version = (await reservation()).metadata.resourceVersion;
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // six resyncs at 500 ms
+    expect(writes - before).toBe(0);
+    expect((await reservation()).metadata.resourceVersion).toBe(version);
+  });
+
+  it('rolls a spec change out to the objects', async () => {
+    await raw.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, namespace, 'booking'), {
+      contentType: PATCH.merge,
+      body: { spec: { version: '1.5.0', services: { queryApi: { replicas: { min: 2, max: 9 } } } } },
+    });
+    await waitUntil(
+      'new image',
+      async () =>
+        (await get('Deployment', 'booking-query-api')).spec.template.spec.containers[0].image ===
+        'registry.example.com/reservations/query-api:1.5.0',
+    );
+    await waitUntil('new bound', async () => (await get('HorizontalPodAutoscaler', 'booking-query-api')).spec.maxReplicas === 9);
+  });
+
+  it('puts back a hand edit and leaves alone what another tool added', async () => {
+    await raw.request('PATCH', resourcePath(RESOURCE_TYPES.Deployment, namespace, 'booking-notifier'), {
+      contentType: PATCH.merge,
+      query: { fieldManager: 'kubectl-edit' },
+      body: {
+        metadata: { annotations: { 'team.example.com/oncall': 'sre-blue' } },
+        spec: { template: { spec: { containers: [{ name: 'notifier', image: 'evil/notifier:latest' }] } } },
+      },
+    });
+    await waitUntil(
+      'image restored',
+      async () =>
+        (await get('Deployment', 'booking-notifier')).spec.template.spec.containers[0].image ===
+        'registry.example.com/reservations/notifier:1.5.0',
+    );
+    expect((await get('Deployment', 'booking-notifier')).metadata.annotations?.['team.example.com/oncall']).toBe('sre-blue');
+  });
+
+  it('recreates an object deleted by hand', async () => {
+    const before = await get('Service', 'booking-query-api');
+    await raw.remove(before);
+    await waitUntil(
+      'Service recreated',
+      async () =>
+        (await exists('Service', 'booking-query-api')) && (await get('Service', 'booking-query-api')).metadata.uid !== before.metadata.uid,
+    );
+  });
+
+  it('deletes what the spec no longer asks for', async () => {
+    await raw.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, namespace, 'booking'), {
+      contentType: PATCH.json,
+      body: [{ op: 'remove', path: '/spec/edge' }],
+    });
+    await waitUntil('Ingress pruned', async () => !(await exists('Ingress', 'booking')));
+    expect(await exists('Deployment', 'booking-reservation-api')).toBe(true);
+  });
+
+  it('holds deletion while the external cleanup says no, then lets the garbage collector take the rest', async () => {
+    holdDeletion = true;
+    await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'booking', namespace } });
+    await waitUntil('cleanup tried', async () => cleanupsRun.length > 0);
+    const held = await reservation();
+    expect(held.metadata.deletionTimestamp).toBeDefined();
+    expect(held.metadata.finalizers).toContain(FINALIZER);
+    const events = JSON.parse(await kubectl('get', 'events', '--field-selector', 'reason=DeletionHeld', '-o', 'json')) as {
+      items: { message: string }[];
+    };
+    expect(events.items[0]?.message).toBe('route53-records: this cluster still has weight 10');
+
+    holdDeletion = false;
+    await waitUntil('Reservation gone', async () => !(await exists('Reservation', 'booking')), { timeoutMs: 30_000 });
+    await waitUntil(
+      'owned objects collected',
+      async () => !(await exists('Deployment', 'booking-query-api')) && !(await exists('ConfigMap', 'booking-config')),
+      {
+        timeoutMs: 60_000,
+      },
+    );
+  });
+});
