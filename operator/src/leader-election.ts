@@ -107,12 +107,16 @@ export function createLeaderElector(options: LeaderElectionOptions) {
      * until a renewal has failed for longer than the renew deadline: then `onStoppedLeading`
      * (which should end the process, as controller-runtime does).
      */
-    async run(onStartedLeading: () => void | Promise<void>, onStoppedLeading: () => void): Promise<void> {
+    async run(onStartedLeading: () => Promise<void>, onStoppedLeading: () => void): Promise<void> {
       while (!stopped && !(await attempt())) await wait(retryPeriodMs);
       if (stopped) return;
       leading = true;
       logger.info({ lease: `${namespace}/${name}`, identity }, 'became leader');
-      await onStartedLeading();
+      // Renewing must not wait for the work to start up (caches can take a while to sync).
+      onStartedLeading().catch((err: unknown) => {
+        logger.fatal({ err }, 'could not start leading');
+        onStoppedLeading();
+      });
       let lastRenew = now();
       while (!stopped) {
         await wait(retryPeriodMs);

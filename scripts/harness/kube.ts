@@ -160,37 +160,42 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
     await waitUntil('etcd', async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok, { server: etcd });
 
     const apiServer = `https://127.0.0.1:${apiPort}`;
-    const apiserver = startServer(
-      `${name}-kube-apiserver`,
-      kubeBinary('kube-apiserver'),
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiPort}`,
-        `--cert-dir=${dir}`,
-        `--tls-cert-file=${pki.serverCert}`,
-        `--tls-private-key-file=${pki.serverKey}`,
-        `--client-ca-file=${pki.caCert}`,
-        '--service-account-issuer=https://kubernetes.default.svc',
-        `--service-account-key-file=${pki.saPub}`,
-        `--service-account-signing-key-file=${pki.saKey}`,
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        '--authorization-mode=RBAC',
-        '--allow-privileged=true',
-        '--profiling=false',
-      ],
-      log('kube-apiserver'),
-    );
-    servers.push(apiserver);
-    await waitUntil(
-      'kube-apiserver',
-      async () => {
-        const res = await apiGet(apiServer, pki, '/readyz');
-        return res.status === 200;
-      },
-      { server: apiserver, timeoutMs: 120_000, intervalMs: 500 },
-    );
+    const startApiServer = async () => {
+      const server = startServer(
+        `${name}-kube-apiserver`,
+        kubeBinary('kube-apiserver'),
+        [
+          `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          `--secure-port=${apiPort}`,
+          `--cert-dir=${dir}`,
+          `--tls-cert-file=${pki.serverCert}`,
+          `--tls-private-key-file=${pki.serverKey}`,
+          `--client-ca-file=${pki.caCert}`,
+          '--service-account-issuer=https://kubernetes.default.svc',
+          `--service-account-key-file=${pki.saPub}`,
+          `--service-account-signing-key-file=${pki.saKey}`,
+          `--service-cluster-ip-range=${SERVICE_CIDR}`,
+          '--authorization-mode=RBAC',
+          '--allow-privileged=true',
+          '--profiling=false',
+        ],
+        log('kube-apiserver'),
+      );
+      await waitUntil('kube-apiserver', async () => (await apiGet(apiServer, pki, '/readyz')).status === 200, {
+        server,
+        timeoutMs: 120_000,
+        intervalMs: 500,
+      });
+      return server;
+    };
+    const apiserverIndex = servers.push(await startApiServer()) - 1;
+    /** Stops and starts kube-apiserver on the same port, the way a control-plane upgrade does. */
+    const restartApiServer = async () => {
+      await servers[apiserverIndex]?.stop();
+      servers[apiserverIndex] = await startApiServer();
+    };
     const kubeconfig = join(dir, 'admin.kubeconfig');
     writeKubeconfig(kubeconfig, apiServer, pki, name);
     const asAdmin = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`];
@@ -256,7 +261,7 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
     });
     step('kube', `${name}: ${apiServer} ready in ${elapsed(started)} (KUBECONFIG=${kubeconfig})`);
     const env: KubeEnv = { KUBECONFIG: kubeconfig };
-    return { env, servers };
+    return { env, servers, restartApiServer };
   } catch (err) {
     await stopServers(servers);
     throw err;

@@ -56,7 +56,8 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
     await kc.applySecurityAuthentication(ctx);
-    const headers: Record<string, string> = { accept: 'application/json', ...ctx.getHeaders() };
+    // The user agent names the default field manager of plain writes (Leases, Events).
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'reservation-operator', ...ctx.getHeaders() };
     if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
     const response = await fetch(url, {
       method,

@@ -1,0 +1,182 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startKubeControlPlane } from '../../scripts/harness/kube.ts';
+import { runDir } from '../../scripts/harness/paths.ts';
+import { stopServers, waitUntil } from '../../scripts/harness/proc.ts';
+import { harnessEnv } from '../../scripts/harness/test/env.ts';
+import { API_VERSION, KIND, type Reservation } from '../src/api/v1alpha1/reservation.ts';
+import { desiredObjects } from '../src/desired/index.ts';
+import { createKubeClient, isNotFound, type KubeClient, PATCH } from '../src/kube/client.ts';
+import { type KubeObject, RESOURCE_TYPES, resourcePath } from '../src/kube/resources.ts';
+import { OWNED_KINDS } from '../src/manager.ts';
+import { sampleSpec } from './support/fixtures.ts';
+import { createTestNamespace, installCrds, testKubeConfig } from './support/kube.ts';
+import { metric, type OperatorProcess, startOperator } from './support/operator-process.ts';
+
+const running: OperatorProcess[] = [];
+afterEach(() => {
+  for (const op of running.splice(0)) op.kill();
+});
+
+const operatorEnv = (kubeconfig: string, namespace: string, extra: Record<string, string> = {}) => ({
+  KUBECONFIG: kubeconfig,
+  WATCH_NAMESPACE: namespace,
+  LEADER_ELECTION_NAMESPACE: namespace,
+  ...extra,
+});
+async function operator(env: Record<string, string>) {
+  const op = await startOperator(env);
+  running.push(op);
+  return op;
+}
+
+function createReservation(client: KubeClient, namespace: string, name: string, extra: Record<string, unknown> = {}) {
+  return client.request('POST', resourcePath(RESOURCE_TYPES.Reservation, namespace), {
+    body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: sampleSpec(extra) },
+  });
+}
+
+async function exists(client: KubeClient, kind: keyof typeof RESOURCE_TYPES, namespace: string, name: string) {
+  try {
+    await client.request('GET', resourcePath(RESOURCE_TYPES[kind], namespace, name));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Every object the operator labels as its own in `namespace`, as kind/name. */
+async function ownedObjects(client: KubeClient, namespace: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const kind of OWNED_KINDS.filter((k) => k !== 'HTTPRoute')) {
+    const list = await client.request<{ items: KubeObject[] }>('GET', resourcePath(RESOURCE_TYPES[kind], namespace), {
+      query: { labelSelector: 'app.kubernetes.io/managed-by=reservation-operator' },
+    });
+    found.push(...list.items.map((o) => `${kind}/${o.metadata.name}`));
+  }
+  return found.sort();
+}
+
+const leaseHolder = async (client: KubeClient, namespace: string) => {
+  try {
+    const lease = await client.request<{ spec: { holderIdentity?: string } }>(
+      'GET',
+      resourcePath(RESOURCE_TYPES.Lease, namespace, 'reservation-operator'),
+    );
+    return lease.spec.holderIdentity;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+};
+
+describe('the operator process on the shared cluster', () => {
+  const kc = testKubeConfig();
+  const client = createKubeClient(kc);
+  beforeAll(() => installCrds(kc));
+
+  it('refuses a bad configuration with one line naming the variable', async () => {
+    const op = await operator({ KUBECONFIG: harnessEnv('KUBECONFIG'), WORKERS: '0' });
+    expect(await op.exited).toBe(1);
+    expect(op.log()).toBe('reservation-operator: invalid configuration: WORKERS="0" must be >= 1\n');
+  });
+
+  it('runs exactly one leader; when the leader is killed the standby takes over within the lease', async () => {
+    const namespace = await createTestNamespace(kc, 'leader');
+    const a = await operator(operatorEnv(harnessEnv('KUBECONFIG'), namespace, { POD_NAME: 'operator-a' }));
+    await waitUntil('a leads', async () => (await leaseHolder(client, namespace)) === 'operator-a');
+    const b = await operator(operatorEnv(harnessEnv('KUBECONFIG'), namespace, { POD_NAME: 'operator-b' }));
+    await waitUntil('b is up', async () => (await fetch(`${b.admin}/readyz`)).ok);
+
+    await createReservation(client, namespace, 'booking');
+    await waitUntil('converged', () => exists(client, 'Deployment', namespace, 'booking-notifier'));
+    await waitUntil('a reconciled', async () => ((await metric(a, 'controller_runtime_reconcile_total', { result: 'success' })) ?? 0) > 0);
+    expect(await metric(a, 'leader_election_master_status')).toBe(1);
+    expect(await metric(b, 'controller_runtime_reconcile_total', { result: 'success' })).toBeUndefined();
+
+    a.kill('SIGKILL');
+    await waitUntil('b leads', async () => (await leaseHolder(client, namespace)) === 'operator-b', { timeoutMs: 30_000, intervalMs: 500 });
+    await client.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, namespace, 'booking'), {
+      contentType: PATCH.merge,
+      body: { spec: { version: '2.0.0' } },
+    });
+    await waitUntil('b rolled the change out', async () => {
+      const d = await client.request<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+        'GET',
+        resourcePath(RESOURCE_TYPES.Deployment, namespace, 'booking-notifier'),
+      );
+      return d.spec.template.spec.containers[0]?.image.endsWith(':2.0.0') ?? false;
+    });
+  });
+
+  it('converges with no stray object after being killed in the middle of creating them', async () => {
+    const namespace = await createTestNamespace(kc, 'crash');
+    const names = Array.from({ length: 8 }, (_, i) => `shop-${i}`);
+    for (const name of names) await createReservation(client, namespace, name);
+    const first = await operator(operatorEnv(harnessEnv('KUBECONFIG'), namespace, { LEADER_ELECT: 'false', WORKERS: '1' }));
+    await waitUntil('some objects exist', async () => (await ownedObjects(client, namespace)).length > 0, { intervalMs: 20 });
+    first.kill('SIGKILL');
+    const partial = (await ownedObjects(client, namespace)).length;
+    const expected = names
+      .flatMap((name) =>
+        desiredObjects({
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name, namespace, uid: 'x' },
+          spec: sampleSpec(),
+        } as Reservation),
+      )
+      .map((o) => `${o.kind}/${o.metadata.name}`)
+      .sort();
+    expect(partial).toBeLessThan(expected.length);
+
+    await operator(operatorEnv(harnessEnv('KUBECONFIG'), namespace, { LEADER_ELECT: 'false' }));
+    await waitUntil('all converged', async () => (await ownedObjects(client, namespace)).length === expected.length, { timeoutMs: 60_000 });
+    expect(await ownedObjects(client, namespace)).toEqual(expected);
+  });
+});
+
+describe('an operator whose API server restarts', () => {
+  const dir = runDir();
+  let plane: Awaited<ReturnType<typeof startKubeControlPlane>>;
+  let client: KubeClient;
+  beforeAll(async () => {
+    plane = await startKubeControlPlane(join(dir, 'kube'), 'restart');
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.env.KUBECONFIG);
+    client = createKubeClient(kc);
+    await installCrds(kc);
+  });
+  afterAll(async () => {
+    await stopServers(plane.servers);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('picks up a change made after the restart', async () => {
+    await client.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } } });
+    const op = await operator(operatorEnv(plane.env.KUBECONFIG, 'shop', { LEADER_ELECT: 'false' }));
+    await createReservation(client, 'shop', 'booking');
+    await waitUntil('converged', () => exists(client, 'Deployment', 'shop', 'booking-query-api'));
+
+    await plane.restartApiServer();
+    await client.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, 'shop', 'booking'), {
+      contentType: PATCH.merge,
+      body: { spec: { services: { queryApi: { replicas: { min: 3, max: 12 } } } } },
+    });
+    await waitUntil(
+      'the change reached the HPA',
+      async () =>
+        (
+          await client.request<{ spec: { maxReplicas: number } }>(
+            'GET',
+            resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, 'shop', 'booking-query-api'),
+          )
+        ).spec.maxReplicas === 12,
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(op.log()).toContain('watch failed; relisting after a delay');
+  });
+});
