@@ -179,4 +179,21 @@ describe('an operator whose API server restarts', () => {
     );
     expect(op.log()).toContain('watch failed; relisting after a delay');
   });
+
+  it('reports Degraded, naming what is missing, for an HTTPRoute on a cluster without the Gateway API', async () => {
+    await operator(operatorEnv(plane.env.KUBECONFIG, 'shop', { LEADER_ELECT: 'false' }));
+    await createReservation(client, 'shop', 'routed', {
+      edge: { host: 'api.example.com', kind: 'HTTPRoute', parentRef: { name: 'public' } },
+    });
+    const degraded = async () => {
+      const cr = await client.request<Reservation>('GET', resourcePath(RESOURCE_TYPES.Reservation, 'shop', 'routed'));
+      return cr.status?.conditions?.find((c) => c.type === 'Degraded');
+    };
+    await waitUntil('Degraded', async () => (await degraded())?.status === 'True');
+    expect(await degraded()).toMatchObject({
+      reason: 'ApplyFailed',
+      message: "HTTPRoute is not served by this cluster (install its CRDs, e.g. the Gateway API's)",
+    });
+    expect(await exists(client, 'Deployment', 'shop', 'routed-query-api')).toBe(true);
+  });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elapsed, step } from './log.ts';
 import { cachePath, repoRoot } from './paths.ts';
@@ -22,6 +22,7 @@ export const KUBERNETES_VERSION = requiredVersion('k8s.io/kubernetes');
 export const ETCD_VERSION = requiredVersion('go.etcd.io/etcd/server/v3');
 export const KWOK_VERSION = 'v0.8.0';
 export const HELM_VERSION = 'v3.22.0';
+export const GATEWAY_API_VERSION = 'v1.6.3';
 
 /** What `go build` makes from scripts/kube-binaries; kubectl is for people using the playground. */
 export const CONTROL_PLANE = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
@@ -135,4 +136,21 @@ export async function installHelm(): Promise<void> {
   // helm reports its version from a variable its release build stamps.
   const stamp = `-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`;
   await goInstall(ensureGo('helm'), 'helm', 'helm.sh/helm/v3/cmd/helm', HELM_VERSION, cachePath('helm', HELM_VERSION), stamp);
+}
+
+const GATEWAY_API_CRDS = ['gatewayclasses', 'gateways', 'httproutes'].map((p) => `gateway.networking.k8s.io_${p}.yaml`);
+
+/**
+ * The Gateway API's standard CRDs (GatewayClass, Gateway, HTTPRoute), taken from its Go module
+ * so tests can check the operator's HTTPRoutes against the real schema.
+ */
+export async function gatewayApiCrds(): Promise<string[]> {
+  const dir = cachePath('gateway-api', GATEWAY_API_VERSION);
+  const files = GATEWAY_API_CRDS.map((f) => join(dir, f));
+  if (files.every((f) => existsSync(f))) return files;
+  step('gateway-api', `go mod download sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`);
+  const { stdout } = await run(ensureGo('gateway-api'), ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`]);
+  const source = join((JSON.parse(stdout) as { Dir: string }).Dir, 'config', 'crd', 'standard');
+  for (const f of GATEWAY_API_CRDS) copyFileSync(join(source, f), join(dir, f));
+  return files;
 }

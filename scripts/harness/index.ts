@@ -1,6 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { installHelm, installKubeBinaries } from './go-tools.ts';
+import { gatewayApiCrds, installHelm, installKubeBinaries } from './go-tools.ts';
 import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
 import { elapsed, step } from './log.ts';
 import { installMariaDb, type MariaDbEnv, startMariaDbPair } from './mariadb.ts';
@@ -53,6 +53,7 @@ export async function installHarness(components: readonly Component[] = COMPONEN
   if (components.includes('kube') && !existingKubeconfig()) {
     await installOpenssl();
     await installKubeBinaries();
+    await gatewayApiCrds();
   }
   if (helm) await installHelm();
   step('setup', `everything installed (${elapsed(started)})`);

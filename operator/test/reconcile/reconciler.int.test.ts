@@ -63,7 +63,7 @@ async function kubectl(...args: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  await installCrds(kc);
+  await installCrds(kc, { gatewayApi: true });
   namespace = await createTestNamespace(kc, 'operator');
   manager = await startManager({
     kc,
@@ -134,6 +134,28 @@ describe('the Reservation controller against a real API server', () => {
     expect(status?.replicas).toBe('5/5');
     expect(status?.observedGeneration).toBe(cr.metadata.generation);
     expect(status?.services?.queryApi).toEqual({ desired: 2, ready: 2, available: 2, updated: 2 });
+  });
+
+  it('makes an HTTPRoute that the Gateway API schema accepts', async () => {
+    await raw.request('POST', resourcePath(RESOURCE_TYPES.Reservation, namespace), {
+      body: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: 'gateway' },
+        spec: sampleSpec({
+          edge: { host: 'api.green.example.com', kind: 'HTTPRoute', parentRef: { name: 'public', namespace: 'gateways' } },
+        }),
+      },
+    });
+    await waitUntil('HTTPRoute', () => exists('HTTPRoute', 'gateway'));
+    const route = await get('HTTPRoute', 'gateway');
+    expect(route.spec.parentRefs).toEqual([expect.objectContaining({ name: 'public', namespace: 'gateways' })]);
+    expect(route.spec.rules.map((r: Json) => r.backendRefs[0].name)).toEqual([
+      'gateway-notifier',
+      'gateway-query-api',
+      'gateway-reservation-api',
+    ]);
+    await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'gateway', namespace } });
   });
 
   it('shows the story in kubectl get and in the events', async () => {

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { gatewayApiCrds } from '../../../scripts/harness/go-tools.ts';
 import { waitUntil } from '../../../scripts/harness/proc.ts';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { createKubeClient, KubeApiError } from '../../src/kube/client.ts';
@@ -24,11 +25,18 @@ export async function createTestNamespace(kc: KubeConfig, prefix: string): Promi
   return name;
 }
 
-/** Installs the CRDs from crds/ (as an SRE would) and waits until they are served. */
-export async function installCrds(kc: KubeConfig): Promise<void> {
+/**
+ * Installs the CRDs from crds/ (as an SRE would), and the Gateway API's when asked, and waits
+ * until they are served.
+ */
+export async function installCrds(kc: KubeConfig, { gatewayApi = false } = {}): Promise<void> {
   const client = createKubeClient(kc);
-  for (const file of readdirSync(crdDir).filter((f) => f.endsWith('.yaml'))) {
-    const crd = parse(readFileSync(join(crdDir, file), 'utf8')) as KubeObject;
+  const files = readdirSync(crdDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(crdDir, f));
+  if (gatewayApi) files.push(...(await gatewayApiCrds()));
+  for (const file of files) {
+    const crd = parse(readFileSync(file, 'utf8')) as KubeObject;
     await client.apply(crd, 'reservation-tests');
     const path = resourcePath(RESOURCE_TYPES.CustomResourceDefinition, undefined, crd.metadata.name);
     await waitUntil(`CRD ${crd.metadata.name} established`, async () => {
