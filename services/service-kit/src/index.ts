@@ -1,8 +1,41 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
+export { type AuthOptions, auth, type Principal, ROLES, type Role, requireRole } from './auth.ts';
 export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
 export { createRedis, redisCheck } from './clients/redis.ts';
 export { createSqsClient, sqsCheck } from './clients/sqs.ts';
 export { BaseConfig, baseConfigProperties, ConfigError, loadConfig, secret, serviceConfig } from './config.ts';
 export { loggerOptions, REDACTED_PATHS } from './logger.ts';
 export { createRegistry, httpMetrics } from './metrics.ts';
+export { loadMigrations, type Migration, migrate, requireSchemaVersion, SchemaTooOldError } from './migrations.ts';
+export {
+  defineProblems,
+  type FieldError,
+  fieldErrors,
+  KIT_PROBLEM_BASE,
+  kitProblems,
+  PROBLEM_CONTENT_TYPE,
+  Problem,
+  type ProblemRegistry,
+  type ProblemSpec,
+  problemHandler,
+  sendProblem,
+} from './problem.ts';
 export { loadConfigOrExit, runService } from './service-runner.ts';
+export {
+  backoffDelay,
+  ER_DUP_ENTRY,
+  ER_LOCK_DEADLOCK,
+  ER_LOCK_WAIT_TIMEOUT,
+  isMysqlError,
+  type RetryOptions,
+  withTransaction,
+} from './transaction.ts';
+export { createValidatorCompiler } from './validation.ts';
+export {
+  createSingleFlight,
+  createVersionedCache,
+  jitteredTtl,
+  type Versioned,
+  type VersionedCache,
+  type VersionedCacheOptions,
+} from './versioned-cache.ts';

@@ -1,0 +1,77 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import underPressure from '@fastify/under-pressure';
+import { type AuthOptions, auth, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ReservationApiConfig } from './config.ts';
+import { bookingMetrics } from './plugins/booking-metrics.ts';
+import { cachePublisher } from './plugins/cache-publisher.ts';
+import { commands } from './plugins/commands.ts';
+import { db } from './plugins/db.ts';
+import { reservationStore } from './plugins/reservation-store.ts';
+import reservationRoutes from './routes/reservations.ts';
+import resourceRoutes from './routes/resources.ts';
+
+export type AppConfig = Pick<
+  ReservationApiConfig,
+  | 'MYSQL_PRIMARY_URL'
+  | 'REDIS_URL'
+  | 'JWT_SECRET'
+  | 'JWT_PUBLIC_KEY'
+  | 'HOLD_TTL_SECONDS'
+  | 'IDEMPOTENCY_TTL_HOURS'
+  | 'BODY_LIMIT_BYTES'
+  | 'MYSQL_POOL_SIZE'
+  | 'MAX_EVENT_LOOP_DELAY_MS'
+  | 'LOG_LEVEL'
+>;
+
+/** The read side keeps a published version this long (it is also refreshed on every read miss). */
+const CACHE_TTL_MS = 5 * 60_000;
+
+export function authOptions(config: Pick<AppConfig, 'JWT_SECRET' | 'JWT_PUBLIC_KEY'>): AuthOptions {
+  if (config.JWT_PUBLIC_KEY) return { publicKey: config.JWT_PUBLIC_KEY };
+  if (config.JWT_SECRET) return { secret: config.JWT_SECRET };
+  throw new Error('set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)');
+}
+
+/** The reservation API without a listener: server.ts listens, tests inject. */
+export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
+  const app = Fastify({
+    logger: logger ?? loggerOptions('reservation-api', config.LOG_LEVEL),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // Requests are cancelled by the client's timeout, not by ours; this only bounds stuck sockets.
+    requestTimeout: 30_000,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(createValidatorCompiler());
+
+  await app.register(problemHandler);
+  await app.register(httpMetrics, { registry });
+  if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {
+    await app.register(underPressure, { maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS, retryAfter: 1, exposeStatusRoute: false });
+  }
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'reservation-api',
+        version: '1',
+        description: 'Commands of the booking core: book, hold, confirm, cancel, reschedule',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(auth, { ...authOptions(config), publicPrefixes: ['/docs'] });
+
+  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE });
+  await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS });
+  await app.register(bookingMetrics, { registry });
+  await app.register(reservationStore, { holdTtlMs: config.HOLD_TTL_SECONDS * 1000 });
+  await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
+
+  await app.register(reservationRoutes);
+  await app.register(resourceRoutes);
+  return app;
+}

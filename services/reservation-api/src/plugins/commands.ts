@@ -1,0 +1,113 @@
+import { PROBLEM_CONTENT_TYPE, Problem, withTransaction } from '@reservations/service-kit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { requestHash } from '../domain/request-hash.ts';
+import type { CommandResult } from './booking-metrics.ts';
+import { claimKey, type KeyScope, type StoredResponse, storeResponse } from './idempotency-store.ts';
+
+/** What a command hands back: the status, the body (serialised by the route's response schema) and headers. */
+export interface CommandOutcome {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  /** For `reservations_total`; resource commands leave it out. */
+  result?: CommandResult;
+  /** Runs after the commit, with what was sent (e.g. publish the new version to the cache). */
+  afterCommit?: () => Promise<void>;
+}
+
+/** Header carrying the commit's GTID: query-api waits for its replica to reach it (read-your-writes). */
+export const CONSISTENCY_HEADER = 'x-consistency-token';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    commands: ReturnType<typeof createCommandRunner>;
+  }
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Runs every state-changing request the same way: one transaction holding the Idempotency-Key
+ * row, the change and its outbox event. A domain refusal (4xx) with a key is stored too (the
+ * change is rolled back to a savepoint, the key row kept), so a retry gets the same answer; a
+ * 5xx or a crash stores nothing and the key can be retried.
+ */
+export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: { idempotencyTtlMs: number }) {
+  return {
+    async run(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      work: (conn: PoolConnection) => Promise<CommandOutcome>,
+    ): Promise<FastifyReply> {
+      const header = request.headers['idempotency-key'];
+      const scope: KeyScope | undefined =
+        typeof header === 'string'
+          ? { caller: request.principal.id, route: `${request.method} ${request.routeOptions.url}`, key: header }
+          : undefined;
+      let gtid = '';
+      let outcome: CommandOutcome | undefined;
+      const response = await withTransaction(
+        app.db,
+        async (conn): Promise<StoredResponse & { replayed?: boolean }> => {
+          outcome = undefined;
+          if (scope) {
+            const claim = await claimKey(conn, scope, requestHash(request), idempotencyTtlMs);
+            if (claim.kind === 'replay') return { ...claim.response, replayed: true };
+            await conn.query('SAVEPOINT command');
+          }
+          let stored: StoredResponse;
+          try {
+            outcome = await work(conn);
+            reply.code(outcome.status);
+            stored = {
+              status: outcome.status,
+              headers: { 'content-type': JSON_TYPE, ...outcome.headers },
+              body: reply.serialize(outcome.body) as string,
+            };
+          } catch (err) {
+            if (!(scope && err instanceof Problem && err.status < 500)) throw err;
+            await conn.query('ROLLBACK TO SAVEPOINT command');
+            app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
+            stored = {
+              status: err.status,
+              headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers },
+              body: JSON.stringify(err.toJSON()),
+            };
+          }
+          if (scope) await storeResponse(conn, scope, stored);
+          return stored;
+        },
+        {
+          afterCommit: async (conn) => {
+            const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@last_gtid AS gtid');
+            gtid = String(row?.gtid ?? '');
+          },
+        },
+      ).catch((err: unknown) => {
+        if (err instanceof Problem) app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
+        throw err;
+      });
+
+      if (response.replayed) app.bookingMetrics.count('replayed');
+      else if (outcome) {
+        if (outcome.result) app.bookingMetrics.count(outcome.result);
+        await outcome
+          .afterCommit?.()
+          .catch((err: unknown) => request.log.warn({ err }, 'after-commit step failed; readers fall back to the database'));
+      }
+      if (gtid) reply.header(CONSISTENCY_HEADER, gtid);
+      if (response.replayed) reply.header('idempotent-replayed', 'true');
+      for (const [name, value] of Object.entries(response.headers)) reply.header(name, value);
+      return reply.code(response.status).send(response.body);
+    },
+  };
+}
+
+export const commands = fp<{ idempotencyTtlMs: number }>(
+  async (app: FastifyInstance, options) => {
+    app.decorate('commands', createCommandRunner(app, options));
+  },
+  { name: 'commands', dependencies: ['db', 'booking-metrics'] },
+);

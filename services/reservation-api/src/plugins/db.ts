@@ -1,0 +1,31 @@
+import { createMysqlPool, requireSchemaVersion } from '@reservations/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Pool } from 'mysql2/promise';
+
+/** The schema version (highest migration number) this build reads and writes. */
+export const REQUIRED_SCHEMA_VERSION = 1;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Pool;
+  }
+}
+
+/**
+ * The primary's pool. READ COMMITTED: every command locks its resource row first, so each
+ * statement after that must see what the previous holder of the lock committed, and it keeps
+ * InnoDB from taking gap locks on the reservations index.
+ */
+export const db = fp<{ url: string; poolSize: number }>(
+  async (app: FastifyInstance, { url, poolSize }) => {
+    const pool = createMysqlPool(url, { connectionLimit: poolSize });
+    pool.on('connection', (conn) => {
+      conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    });
+    app.addHook('onClose', async () => pool.end());
+    await requireSchemaVersion(pool, REQUIRED_SCHEMA_VERSION, 'the primary');
+    app.decorate('db', pool);
+  },
+  { name: 'db' },
+);

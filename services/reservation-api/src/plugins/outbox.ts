@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolConnection } from 'mysql2/promise';
+
+/** Event types the outbox carries; the relay (issue 4) and consumers switch on these. */
+export type EventType =
+  | 'reservation.created'
+  | 'reservation.confirmed'
+  | 'reservation.cancelled'
+  | 'reservation.rescheduled'
+  | 'resource.created'
+  | 'resource.updated';
+
+export interface OutboxEvent {
+  aggregateType: 'reservation' | 'resource';
+  aggregateId: string;
+  type: EventType;
+  /** The aggregate's version after the change: consumers drop anything not newer than what they have. */
+  version: number;
+  /** The aggregate as the API renders it after the change. */
+  payload: unknown;
+}
+
+/** Appends an event in the caller's transaction, so it commits (or not) with the change it describes. */
+export async function appendEvent(conn: PoolConnection, event: OutboxEvent): Promise<string> {
+  const eventId = randomUUID();
+  await conn.query('INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES (?, ?, ?, ?, ?, ?)', [
+    eventId,
+    event.aggregateType,
+    event.aggregateId,
+    event.type,
+    event.version,
+    JSON.stringify(event.payload),
+  ]);
+  return eventId;
+}

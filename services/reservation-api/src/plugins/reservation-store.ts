@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+import { type Principal, Problem } from '@reservations/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Static } from 'typebox';
+import { mayAccessReservation } from '../domain/access.ts';
+import type { Interval } from '../domain/interval.ts';
+import { problems } from '../errors.ts';
+import type { ReservationSchema } from '../schemas/reservation.ts';
+import { appendEvent, type EventType } from './outbox.ts';
+import { lockResource, type Resource } from './resource-store.ts';
+
+export type Reservation = Static<typeof ReservationSchema>;
+
+interface ReservationRow extends RowDataPacket {
+  id: string;
+  resource_id: string;
+  customer_id: string;
+  starts_at: Date;
+  ends_at: Date;
+  status: 'held' | 'confirmed' | 'cancelled';
+  expires_at: Date | null;
+  version: number;
+  notes: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toReservation(row: ReservationRow): Reservation {
+  return {
+    id: row.id,
+    resourceId: row.resource_id,
+    customerId: row.customer_id,
+    startsAt: row.starts_at.toISOString(),
+    endsAt: row.ends_at.toISOString(),
+    status: row.status,
+    expiresAt: row.expires_at ? row.expires_at.toISOString() : null,
+    version: Number(row.version),
+    notes: row.notes,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** A reservation takes time while confirmed, or held and not yet expired; the database clock decides. */
+const ACTIVE = (alias: string) => `(${alias}.status = 'confirmed' OR (${alias}.status = 'held' AND ${alias}.expires_at > NOW(3)))`;
+
+/**
+ * The most active reservations of the resource (other than `:self`) covering any one instant of
+ * `[:start, :end)`. Coverage only rises where a reservation starts, so the peak is at `:start` or
+ * at a start inside the window (the same reasoning as `peakOverlap`, unit-tested there).
+ */
+const PEAK_OVERLAP = `(
+  SELECT COALESCE(MAX(covering), 0) FROM (
+    SELECT (SELECT COUNT(*) FROM reservations c
+            WHERE c.resource_id = :resource AND c.id <> :self AND ${ACTIVE('c')} AND c.starts_at <= p.t AND c.ends_at > p.t) AS covering
+    FROM (SELECT CAST(:start AS DATETIME(3)) AS t
+          UNION SELECT s.starts_at FROM reservations s
+          WHERE s.resource_id = :resource AND s.id <> :self AND ${ACTIVE('s')} AND s.starts_at > :start AND s.starts_at < :end) p
+  ) peaks
+)`;
+
+export interface StoreOptions {
+  holdTtlMs: number;
+}
+
+export interface Change {
+  reservation: Reservation;
+  resource: Resource;
+  /** False when the command changed nothing (confirming a confirmed reservation). */
+  changed: boolean;
+}
+
+export function createReservationStore({ holdTtlMs }: StoreOptions) {
+  async function readRow(conn: PoolConnection, id: string, lock: boolean): Promise<ReservationRow | undefined> {
+    const [[row]] = await conn.query<ReservationRow[]>(`SELECT * FROM reservations WHERE id = ?${lock ? ' FOR UPDATE' : ''}`, [id]);
+    return row;
+  }
+
+  /** Reads, locks (resource first, then reservation: the order every command takes) and checks access. */
+  async function lockForChange(conn: PoolConnection, principal: Principal, id: string) {
+    const unlocked = await readRow(conn, id, false);
+    const notFound = new Problem(problems, 'reservation-not-found', `reservation ${id} does not exist`);
+    if (!unlocked) throw notFound;
+    const resource = await lockResource(conn, unlocked.resource_id);
+    const row = await readRow(conn, id, true);
+    if (!row || !mayAccessReservation(principal, toReservation(row), resource)) throw notFound;
+    return { row, resource };
+  }
+
+  /** The first active reservation in the way, for the 409's `conflict` member. */
+  async function conflictFor(conn: PoolConnection, resourceId: string, self: string, window: Interval) {
+    const [[row]] = await conn.query<RowDataPacket[]>(
+      `SELECT r.starts_at, r.ends_at FROM reservations r
+       WHERE r.resource_id = ? AND r.id <> ? AND ${ACTIVE('r')} AND r.starts_at < ? AND r.ends_at > ?
+       ORDER BY r.starts_at LIMIT 1`,
+      [resourceId, self, window.end, window.start],
+    );
+    const conflict = row ? { startsAt: (row.starts_at as Date).toISOString(), endsAt: (row.ends_at as Date).toISOString() } : undefined;
+    return new Problem(
+      problems,
+      'slot-unavailable',
+      conflict
+        ? `the resource is taken from ${conflict.startsAt} to ${conflict.endsAt}`
+        : `the resource is taken between ${window.start.toISOString()} and ${window.end.toISOString()}`,
+      { extensions: conflict ? { conflict } : {} },
+    );
+  }
+
+  async function finish(conn: PoolConnection, id: string, resource: Resource, type: EventType): Promise<Change> {
+    const row = await readRow(conn, id, false);
+    if (!row) throw new Error(`reservation ${id} vanished inside its own transaction`);
+    const reservation = toReservation(row);
+    await appendEvent(conn, { aggregateType: 'reservation', aggregateId: id, type, version: reservation.version, payload: reservation });
+    return { reservation, resource, changed: true };
+  }
+
+  function checkVersion(row: ReservationRow, expected: number | undefined | null) {
+    if (expected !== undefined && expected !== Number(row.version)) {
+      throw new Problem(
+        problems,
+        'version-mismatch',
+        `If-Match names version ${expected ?? '(unparsable)'}, the reservation is at ${row.version}`,
+      );
+    }
+  }
+
+  return {
+    /**
+     * Inserts only if, with the resource row locked, fewer than `capacity` active reservations
+     * cover any instant of the window: one conditional INSERT … SELECT, so the check and the
+     * write are the same statement (issue 3: never a check in application code, then an insert).
+     */
+    async create(
+      conn: PoolConnection,
+      input: { resourceId: string; customerId: string; window: Interval; hold: boolean; notes: string | null },
+    ): Promise<Change> {
+      const resource = await lockResource(conn, input.resourceId);
+      const id = randomUUID();
+      const [result] = await conn.query<ResultSetHeader>(
+        {
+          sql: `INSERT INTO reservations (id, resource_id, customer_id, starts_at, ends_at, status, expires_at, notes)
+                SELECT :id, :resource, :customer, :start, :end, :status,
+                       IF(:hold, NOW(3) + INTERVAL :holdMs * 1000 MICROSECOND, NULL), :notes
+                FROM DUAL WHERE ${PEAK_OVERLAP} < :capacity`,
+          namedPlaceholders: true,
+        },
+        {
+          id,
+          self: id,
+          resource: resource.id,
+          customer: input.customerId,
+          start: input.window.start,
+          end: input.window.end,
+          status: input.hold ? 'held' : 'confirmed',
+          hold: input.hold,
+          holdMs: holdTtlMs,
+          notes: input.notes,
+          capacity: resource.capacity,
+        },
+      );
+      if (result.affectedRows === 0) throw await conflictFor(conn, resource.id, id, input.window);
+      return finish(conn, id, resource, 'reservation.created');
+    },
+
+    async confirm(conn: PoolConnection, principal: Principal, id: string, expectedVersion?: number | null): Promise<Change> {
+      const { row, resource } = await lockForChange(conn, principal, id);
+      checkVersion(row, expectedVersion);
+      if (row.status === 'confirmed') return { reservation: toReservation(row), resource, changed: false };
+      if (row.status === 'cancelled') throw new Problem(problems, 'reservation-cancelled', `reservation ${id} is cancelled`);
+      // The expiry is decided by the same clock (NOW(3)) that lets a new booking take the time.
+      const [result] = await conn.query<ResultSetHeader>(
+        `UPDATE reservations SET status = 'confirmed', expires_at = NULL, version = version + 1, updated_at = NOW(3)
+         WHERE id = ? AND status = 'held' AND expires_at > NOW(3)`,
+        [id],
+      );
+      if (result.affectedRows === 0) {
+        throw new Problem(problems, 'hold-expired', `the hold on reservation ${id} expired at ${row.expires_at?.toISOString()}`);
+      }
+      return finish(conn, id, resource, 'reservation.confirmed');
+    },
+
+    /** Cancelling frees the time at once: cancelled rows never count as active. */
+    async cancel(conn: PoolConnection, principal: Principal, id: string, expectedVersion?: number | null): Promise<Change> {
+      const { row, resource } = await lockForChange(conn, principal, id);
+      checkVersion(row, expectedVersion);
+      if (row.status === 'cancelled') return { reservation: toReservation(row), resource, changed: false };
+      await conn.query(
+        `UPDATE reservations SET status = 'cancelled', expires_at = NULL, version = version + 1, updated_at = NOW(3) WHERE id = ?`,
+        [id],
+      );
+      return finish(conn, id, resource, 'reservation.cancelled');
+    },
+
+    /** Moves the window under the same rule as create, not counting the reservation's own old window. */
+    async reschedule(
+      conn: PoolConnection,
+      principal: Principal,
+      id: string,
+      expectedVersion: number | null,
+      change: { start?: Date; end?: Date; notes?: string | null },
+    ): Promise<Change & { window: Interval }> {
+      const { row, resource } = await lockForChange(conn, principal, id);
+      checkVersion(row, expectedVersion);
+      if (row.status === 'cancelled') throw new Problem(problems, 'reservation-cancelled', `reservation ${id} is cancelled`);
+      const window = { start: change.start ?? row.starts_at, end: change.end ?? row.ends_at };
+      if (window.end <= window.start) {
+        throw new Problem(problems, 'validation-failed', 'endsAt must be after startsAt', {
+          extensions: { errors: [{ field: 'body/endsAt', message: 'must be after startsAt' }] },
+        });
+      }
+      const [result] = await conn.query<ResultSetHeader>(
+        {
+          sql: `UPDATE reservations SET starts_at = :start, ends_at = :end, notes = :notes, version = version + 1, updated_at = NOW(3)
+                WHERE id = :self AND ${ACTIVE('reservations')} AND ${PEAK_OVERLAP} < :capacity`,
+          namedPlaceholders: true,
+        },
+        {
+          self: id,
+          resource: resource.id,
+          start: window.start,
+          end: window.end,
+          notes: change.notes === undefined ? row.notes : change.notes,
+          capacity: resource.capacity,
+        },
+      );
+      if (result.affectedRows === 0) {
+        if (row.status === 'held' && row.expires_at && row.expires_at <= new Date()) {
+          throw new Problem(problems, 'hold-expired', `the hold on reservation ${id} has expired`);
+        }
+        throw await conflictFor(conn, resource.id, id, window);
+      }
+      return { ...(await finish(conn, id, resource, 'reservation.rescheduled')), window };
+    },
+  };
+}
+
+export type ReservationStore = ReturnType<typeof createReservationStore>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    reservations: ReservationStore;
+  }
+}
+
+export const reservationStore = fp<StoreOptions>(
+  async (app: FastifyInstance, options) => {
+    app.decorate('reservations', createReservationStore(options));
+  },
+  { name: 'reservation-store' },
+);

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { Problem } from '@reservations/service-kit';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { Static } from 'typebox';
+import { problems } from '../errors.ts';
+import type { CreateResourceBody, ResourceSchema, UpdateResourceBody } from '../schemas/resource.ts';
+import { appendEvent } from './outbox.ts';
+
+export type Resource = Static<typeof ResourceSchema>;
+
+interface ResourceRow extends RowDataPacket {
+  id: string;
+  name: string;
+  provider_id: string;
+  time_zone: string;
+  capacity: number;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toResource(row: ResourceRow): Resource {
+  return {
+    id: row.id,
+    name: row.name,
+    providerId: row.provider_id,
+    timeZone: row.time_zone,
+    capacity: Number(row.capacity),
+    version: Number(row.version),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/**
+ * Locks the resource row for the rest of the transaction. Every change that can take time on a
+ * resource goes through here first, which serialises them per resource (and only per resource).
+ */
+export async function lockResource(conn: PoolConnection, id: string): Promise<Resource> {
+  const [[row]] = await conn.query<ResourceRow[]>('SELECT * FROM resources WHERE id = ? FOR UPDATE', [id]);
+  if (!row) throw new Problem(problems, 'resource-not-found', `resource ${id} does not exist`);
+  return toResource(row);
+}
+
+export async function createResource(conn: PoolConnection, body: Static<typeof CreateResourceBody>): Promise<Resource> {
+  const id = randomUUID();
+  await conn.query('INSERT INTO resources (id, name, provider_id, time_zone, capacity) VALUES (?, ?, ?, ?, ?)', [
+    id,
+    body.name,
+    body.providerId,
+    body.timeZone,
+    body.capacity ?? 1,
+  ]);
+  const resource = await lockResource(conn, id);
+  await appendEvent(conn, { aggregateType: 'resource', aggregateId: id, type: 'resource.created', version: 1, payload: resource });
+  return resource;
+}
+
+/** Lowering the capacity leaves existing reservations alone; it only limits new ones. */
+export async function updateResource(conn: PoolConnection, id: string, body: Static<typeof UpdateResourceBody>): Promise<Resource> {
+  await lockResource(conn, id);
+  await conn.query(
+    `UPDATE resources SET name = COALESCE(?, name), time_zone = COALESCE(?, time_zone), capacity = COALESCE(?, capacity),
+       version = version + 1, updated_at = NOW(3) WHERE id = ?`,
+    [body.name ?? null, body.timeZone ?? null, body.capacity ?? null, id],
+  );
+  const resource = await lockResource(conn, id);
+  await appendEvent(conn, {
+    aggregateType: 'resource',
+    aggregateId: id,
+    type: 'resource.updated',
+    version: resource.version,
+    payload: resource,
+  });
+  return resource;
+}

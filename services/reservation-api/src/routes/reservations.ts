@@ -1,0 +1,153 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Problem, requireRole } from '@reservations/service-kit';
+import { etag, ifMatchVersion } from '../domain/etag.ts';
+import { parseWindow } from '../domain/window.ts';
+import { problems } from '../errors.ts';
+import type { Change } from '../plugins/reservation-store.ts';
+import { commonProblems, IdempotencyHeaders, IdParams, ProblemSchema } from '../schemas/common.ts';
+import { CreateReservationBody, IfMatchHeaders, RescheduleBody, ReservationSchema } from '../schemas/reservation.ts';
+
+const security = [{ bearer: [] }];
+const changeResponses = {
+  200: ReservationSchema,
+  ...commonProblems,
+  404: { ...ProblemSchema, description: 'no such reservation, or not one of yours' },
+  409: { ...ProblemSchema, description: 'the reservation cannot change this way (cancelled, hold expired, time taken)' },
+  412: { ...ProblemSchema, description: 'If-Match names another version' },
+  422: { ...ProblemSchema, description: 'the Idempotency-Key was used with another request' },
+};
+
+const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const location = (id: string) => `/v1/reservations/${id}`;
+  const respond = (change: Change, status: number, result: 'created' | 'confirmed' | 'cancelled' | 'rescheduled') => ({
+    status,
+    body: change.reservation,
+    headers: { etag: etag(change.reservation.version), ...(status === 201 ? { location: location(change.reservation.id) } : {}) },
+    result: change.changed ? result : ('unchanged' as const),
+    afterCommit: () => app.cachePublisher.publish(change.reservation),
+  });
+
+  app.post(
+    '/v1/reservations',
+    {
+      preHandler: requireRole('customer', 'admin'),
+      schema: {
+        summary: 'Book a window on a resource (or hold it until confirmed)',
+        tags: ['reservations'],
+        security,
+        headers: IdempotencyHeaders,
+        body: CreateReservationBody,
+        response: {
+          201: ReservationSchema,
+          ...commonProblems,
+          404: { ...ProblemSchema, description: 'no such resource' },
+          409: { ...ProblemSchema, description: 'the window is taken (`conflict` names it), or the Idempotency-Key is in use' },
+          422: changeResponses[422],
+        },
+      },
+    },
+    async (request, reply) => {
+      const { principal, body } = request;
+      const window = parseWindow(body.startsAt, body.endsAt);
+      if (principal.role !== 'admin' && body.customerId !== undefined && body.customerId !== principal.id) {
+        throw new Problem(problems, 'forbidden', 'only an admin may book on behalf of another customer');
+      }
+      const customerId = body.customerId ?? principal.id;
+      return app.commands.run(request, reply, async (conn) =>
+        respond(
+          await app.reservations.create(conn, {
+            resourceId: body.resourceId,
+            customerId,
+            window,
+            hold: body.hold ?? false,
+            notes: body.notes ?? null,
+          }),
+          201,
+          'created',
+        ),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/reservations/:id/confirm',
+    {
+      schema: {
+        summary: 'Confirm a held reservation before its hold expires',
+        tags: ['reservations'],
+        security,
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        response: changeResponses,
+      },
+    },
+    async (request, reply) =>
+      app.commands.run(request, reply, async (conn) =>
+        respond(
+          await app.reservations.confirm(conn, request.principal, request.params.id, ifMatch(request.headers['if-match'])),
+          200,
+          'confirmed',
+        ),
+      ),
+  );
+
+  app.post(
+    '/v1/reservations/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a reservation; its time is free at once',
+        tags: ['reservations'],
+        security,
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        response: changeResponses,
+      },
+    },
+    async (request, reply) =>
+      app.commands.run(request, reply, async (conn) =>
+        respond(
+          await app.reservations.cancel(conn, request.principal, request.params.id, ifMatch(request.headers['if-match'])),
+          200,
+          'cancelled',
+        ),
+      ),
+  );
+
+  app.patch(
+    '/v1/reservations/:id',
+    {
+      schema: {
+        summary: 'Reschedule (and/or change the notes); needs If-Match with the current version',
+        tags: ['reservations'],
+        security,
+        params: IdParams,
+        headers: IfMatchHeaders,
+        body: RescheduleBody,
+        response: { ...changeResponses, 428: { ...ProblemSchema, description: 'If-Match is missing' } },
+      },
+    },
+    async (request, reply) => {
+      const expected = ifMatch(request.headers['if-match']);
+      if (expected === undefined) throw new Problem(problems, 'precondition-required', 'send If-Match with the version you read');
+      const { startsAt, endsAt, notes } = request.body;
+      if (startsAt && endsAt) parseWindow(startsAt, endsAt);
+      return app.commands.run(request, reply, async (conn) =>
+        respond(
+          await app.reservations.reschedule(conn, request.principal, request.params.id, expected, {
+            ...(startsAt ? { start: new Date(startsAt) } : {}),
+            ...(endsAt ? { end: new Date(endsAt) } : {}),
+            ...(notes !== undefined ? { notes } : {}),
+          }),
+          200,
+          'rescheduled',
+        ),
+      );
+    },
+  );
+};
+
+function ifMatch(header: string | string[] | undefined): number | null | undefined {
+  return ifMatchVersion(Array.isArray(header) ? header.join(',') : header);
+}
+
+export default reservationRoutes;

@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Problem, requireRole } from '@reservations/service-kit';
+import { etag } from '../domain/etag.ts';
+import { isTimeZone } from '../domain/time-zone.ts';
+import { problems } from '../errors.ts';
+import { createResource, updateResource } from '../plugins/resource-store.ts';
+import { commonProblems, IdempotencyHeaders, IdParams, ProblemSchema } from '../schemas/common.ts';
+import { CreateResourceBody, ResourceSchema, UpdateResourceBody } from '../schemas/resource.ts';
+
+const security = [{ bearer: [] }];
+
+function checkTimeZone(timeZone: string | undefined) {
+  if (timeZone !== undefined && !isTimeZone(timeZone)) {
+    throw new Problem(problems, 'validation-failed', `body/timeZone ${timeZone} is not an IANA time zone`, {
+      extensions: { errors: [{ field: 'body/timeZone', message: 'is not an IANA time zone' }] },
+    });
+  }
+}
+
+/** Resources are configuration: only admins create and change them. */
+const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/resources',
+    {
+      preHandler: requireRole('admin'),
+      schema: {
+        summary: 'Create a bookable resource (admin)',
+        tags: ['resources'],
+        security,
+        headers: IdempotencyHeaders,
+        body: CreateResourceBody,
+        response: { 201: ResourceSchema, ...commonProblems, 409: ProblemSchema, 422: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      checkTimeZone(request.body.timeZone);
+      return app.commands.run(request, reply, async (conn) => {
+        const resource = await createResource(conn, request.body);
+        return {
+          status: 201,
+          body: resource,
+          headers: { location: `/v1/resources/${resource.id}`, etag: etag(resource.version) },
+        };
+      });
+    },
+  );
+
+  app.patch(
+    '/v1/resources/:id',
+    {
+      preHandler: requireRole('admin'),
+      schema: {
+        summary: 'Rename a resource, move its time zone or change its capacity (admin)',
+        tags: ['resources'],
+        security,
+        params: IdParams,
+        body: UpdateResourceBody,
+        response: { 200: ResourceSchema, ...commonProblems, 404: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      checkTimeZone(request.body.timeZone);
+      return app.commands.run(request, reply, async (conn) => {
+        const resource = await updateResource(conn, request.params.id, request.body);
+        return { status: 200, body: resource, headers: { etag: etag(resource.version) } };
+      });
+    },
+  );
+};
+
+export default resourceRoutes;

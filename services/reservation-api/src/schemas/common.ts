@@ -1,0 +1,34 @@
+import { Type } from 'typebox';
+
+/** RFC 9457 problem details; `errors` lists offending fields, `conflict` the window that is taken. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ format: 'uri' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    conflict: Type.Optional(Type.Object({ startsAt: Type.String({ format: 'date-time' }), endsAt: Type.String({ format: 'date-time' }) })),
+  },
+  { additionalProperties: true },
+);
+
+const problem = (description: string) => ({ ...ProblemSchema, description });
+
+/** The problem responses every authenticated route may give, for the OpenAPI document. */
+export const commonProblems = {
+  400: problem('invalid request: every offending field is listed in `errors`'),
+  401: problem('missing, malformed or expired bearer token'),
+  403: problem('the token’s role may not do this'),
+  413: problem('body larger than the limit'),
+  503: problem('overloaded: retry after the Retry-After delay'),
+};
+
+/** Idempotency-Key on every POST (draft-ietf-httpapi-idempotency-key-header). */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })),
+});
+
+export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+
+export const Instant = (description: string) => Type.String({ format: 'date-time', description });

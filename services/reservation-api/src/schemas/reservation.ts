@@ -1,0 +1,48 @@
+import { Type } from 'typebox';
+import { Instant } from './common.ts';
+
+export const ReservationStatus = Type.Union([Type.Literal('held'), Type.Literal('confirmed'), Type.Literal('cancelled')]);
+
+export const ReservationSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    resourceId: Type.String({ format: 'uuid' }),
+    customerId: Type.String(),
+    startsAt: Instant('start, inclusive (UTC)'),
+    endsAt: Instant('end, exclusive (UTC)'),
+    status: ReservationStatus,
+    expiresAt: Type.Union([Instant('when an unconfirmed hold stops holding the time'), Type.Null()]),
+    version: Type.Integer({ minimum: 1, description: 'increases with every change; send it back in If-Match' }),
+    notes: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Instant('creation time'),
+    updatedAt: Instant('last change'),
+  },
+  { description: 'a reservation' },
+);
+
+const notes = Type.String({ maxLength: 1000 });
+
+export const CreateReservationBody = Type.Object(
+  {
+    resourceId: Type.String({ format: 'uuid' }),
+    startsAt: Instant('start, ISO 8601 with an offset'),
+    endsAt: Instant('end (exclusive), ISO 8601 with an offset, after startsAt'),
+    hold: Type.Optional(
+      Type.Boolean({ description: 'hold the time until confirmed (or until the hold expires) instead of confirming now' }),
+    ),
+    notes: Type.Optional(notes),
+    customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'admins only: book on behalf of this customer' })),
+  },
+  { additionalProperties: false },
+);
+
+export const RescheduleBody = Type.Object(
+  {
+    startsAt: Type.Optional(Instant('new start')),
+    endsAt: Type.Optional(Instant('new end')),
+    notes: Type.Optional(Type.Union([notes, Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 64 })) });

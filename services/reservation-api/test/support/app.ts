@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { loadMigrations, migrate } from '@reservations/service-kit';
+import { createSigner } from 'fast-jwt';
+import mysql from 'mysql2/promise';
+import { Registry } from 'prom-client';
+import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
+import { type AppConfig, buildApp } from '../../src/app.ts';
+import { MIGRATIONS_DIR } from '../../src/migrate.ts';
+
+export const JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
+const sign = createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
+
+export function token(role: 'customer' | 'provider' | 'admin', sub: string): string {
+  return sign({ sub, role });
+}
+
+export const bearer = (role: 'customer' | 'provider' | 'admin', sub: string) => ({ authorization: `Bearer ${token(role, sub)}` });
+
+/** A database of its own on the primary (it replicates to the replica), migrated; the URLs for the app account. */
+export async function freshDatabase(prefix: string) {
+  const name = `${prefix}_${randomUUID().slice(0, 8)}`;
+  const admin = await mysql.createConnection(harnessEnv('MYSQL_PRIMARY_ADMIN_URL'));
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`GRANT ALL ON ${name}.* TO 'app'@'%'`);
+  await admin.end();
+  const withDb = (url: string) => url.replace(/\/[^/]*$/, `/${name}`);
+  const primaryUrl = withDb(harnessEnv('MYSQL_PRIMARY_URL'));
+  return {
+    name,
+    primaryUrl,
+    replicaUrl: withDb(harnessEnv('MYSQL_REPLICA_URL')),
+    migrate: () => migrate(primaryUrl, loadMigrations(MIGRATIONS_DIR)),
+  };
+}
+
+export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
+    REDIS_URL: harnessEnv('REDIS_URL'),
+    JWT_SECRET,
+    JWT_PUBLIC_KEY: undefined,
+    HOLD_TTL_SECONDS: 600,
+    IDEMPOTENCY_TTL_HOURS: 24,
+    BODY_LIMIT_BYTES: 16384,
+    MYSQL_POOL_SIZE: 20,
+    MAX_EVENT_LOOP_DELAY_MS: 0,
+    LOG_LEVEL: 'silent' as never,
+    ...overrides,
+  };
+}
+
+export async function testApp(overrides: Partial<AppConfig> = {}) {
+  const registry = new Registry();
+  const app = await buildApp(appConfig(overrides), { registry, logger: false });
+  await app.ready();
+  return { app, registry };
+}

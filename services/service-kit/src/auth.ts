@@ -1,0 +1,75 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { kitProblems, Problem } from './problem.ts';
+
+export const ROLES = ['customer', 'provider', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling: the token's `sub` and its single role. */
+export interface Principal {
+  id: string;
+  role: Role;
+}
+
+/** HS256 with a shared secret, or RS256 with the issuer's public key (PEM); exactly one of them. */
+export type AuthOptions = ({ secret: string; publicKey?: undefined } | { publicKey: string; secret?: undefined }) & {
+  /** URL prefixes served without a token (the docs UI registers its own routes, which cannot carry `config`). */
+  publicPrefixes?: string[];
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** Routes that need no token (the OpenAPI document and its UI). */
+    public?: boolean;
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string; role: Role };
+    user: { sub: string; role: Role };
+  }
+}
+
+/**
+ * Verifies the bearer token on every route unless the route says `config: { public: true }`;
+ * a missing, malformed, expired or badly signed token is a 401, a token without a known role too.
+ */
+export const auth = fp<AuthOptions>(
+  async (app: FastifyInstance, options) => {
+    const publicPrefixes = options.publicPrefixes ?? [];
+    if (options.publicKey) {
+      await app.register(fastifyJwt, { secret: { public: options.publicKey }, verify: { algorithms: ['RS256'] } });
+    } else if (options.secret) {
+      await app.register(fastifyJwt, { secret: options.secret, verify: { algorithms: ['HS256'] }, sign: { algorithm: 'HS256' } });
+    } else {
+      throw new Error('auth needs a secret (HS256) or a public key (RS256)');
+    }
+    app.decorateRequest('principal', null as unknown as Principal);
+    app.addHook('onRequest', async (request) => {
+      if (request.routeOptions.config.public || publicPrefixes.some((p) => request.url.startsWith(p))) return;
+      await request.jwtVerify();
+      const { sub, role } = request.user;
+      if (typeof sub !== 'string' || sub === '' || !ROLES.includes(role)) {
+        throw new Problem(kitProblems, 'unauthorized', 'the token needs a subject and a role of customer, provider or admin', {
+          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+        });
+      }
+      request.principal = { id: sub, role };
+    });
+  },
+  { name: 'auth', fastify: '5.x' },
+);
+
+/** A preHandler that lets only these roles through (403 otherwise). */
+export function requireRole(...roles: Role[]) {
+  return async (request: FastifyRequest) => {
+    if (!roles.includes(request.principal.role)) {
+      throw new Problem(kitProblems, 'forbidden', `this needs the role ${roles.join(' or ')}, the token has ${request.principal.role}`);
+    }
+  };
+}

@@ -1,0 +1,146 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import fp from 'fastify-plugin';
+
+/** One entry of a package's error registry: the HTTP status and the title every instance shares. */
+export interface ProblemSpec {
+  status: number;
+  title: string;
+}
+
+export interface FieldError {
+  /** JSON Pointer-ish location of the offending value: `body/startsAt`, `querystring/limit`. */
+  field: string;
+  message: string;
+}
+
+/** The registry of a package: `code → {status, title}`; the problem `type` is `${base}${code}`. */
+export type ProblemRegistry<C extends string = string> = { base: string; specs: Record<C, ProblemSpec> };
+
+export function defineProblems<C extends string>(base: string, specs: Record<C, ProblemSpec>): ProblemRegistry<C> {
+  return { base, specs };
+}
+
+/**
+ * An RFC 9457 problem an application throws; the error handler renders it as
+ * `application/problem+json`. `extensions` become top-level members (RFC 9457 §3.2).
+ */
+export class Problem extends Error {
+  override name = 'Problem';
+  readonly type: string;
+  readonly code: string;
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  readonly extensions: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    registry: ProblemRegistry,
+    code: string,
+    detail: string,
+    { extensions = {}, headers = {} }: { extensions?: Record<string, unknown>; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    const spec = registry.specs[code];
+    if (!spec) throw new Error(`problem code ${code} is not in the registry`);
+    this.code = code;
+    this.type = `${registry.base}${code}`;
+    this.status = spec.status;
+    this.title = spec.title;
+    this.detail = detail;
+    this.extensions = extensions;
+    this.headers = headers;
+  }
+
+  toJSON() {
+    return { type: this.type, title: this.title, status: this.status, detail: this.detail, ...this.extensions };
+  }
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+/** The problems the plumbing itself raises; a service's own registry adds its domain codes. */
+export const KIT_PROBLEM_BASE = 'https://reservations.dev/problems/';
+export const kitProblems = defineProblems(KIT_PROBLEM_BASE, {
+  'validation-failed': { status: 400, title: 'The request is not valid' },
+  'malformed-json': { status: 400, title: 'The body is not valid JSON' },
+  'body-too-large': { status: 413, title: 'The body is larger than this API accepts' },
+  'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
+  unauthorized: { status: 401, title: 'A valid bearer token is required' },
+  forbidden: { status: 403, title: 'Your role may not do this' },
+  'not-found': { status: 404, title: 'No such resource' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  overloaded: { status: 503, title: 'The service is overloaded; retry later' },
+  internal: { status: 500, title: 'Internal error' },
+});
+
+/** Renders a problem; the body is a string so it can be stored (idempotency) and replayed as is. */
+export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value);
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.toJSON()));
+}
+
+/** Ajv's errors → one entry per offending field, so a client can fix all of them at once. */
+export function fieldErrors(error: FastifyError): FieldError[] {
+  const context = error.validationContext ?? 'body';
+  return (error.validation ?? []).map((v) => {
+    const missing = v.keyword === 'required' ? `/${String((v.params as { missingProperty?: string }).missingProperty)}` : '';
+    const extra =
+      v.keyword === 'additionalProperties' ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}` : '';
+    const path = `${v.instancePath}${missing}${extra}`;
+    const message = v.keyword === 'additionalProperties' ? 'is not a known field' : (v.message ?? 'is invalid');
+    return { field: `${context}${path}`, message };
+  });
+}
+
+/** Maps every error Fastify or the app raises to problem+json; unknown errors become an opaque 500. */
+export const problemHandler = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      if (error instanceof Problem) return sendProblem(reply, error);
+      if (error.validation) {
+        const errors = fieldErrors(error);
+        return sendProblem(
+          reply,
+          new Problem(kitProblems, 'validation-failed', errors.map((e) => `${e.field} ${e.message}`).join('; '), {
+            extensions: { errors },
+          }),
+        );
+      }
+      switch (error.code) {
+        case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+          return sendProblem(reply, new Problem(kitProblems, 'malformed-json', error.message));
+        case 'FST_ERR_CTP_BODY_TOO_LARGE':
+          return sendProblem(reply, new Problem(kitProblems, 'body-too-large', error.message));
+        case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+          return sendProblem(reply, new Problem(kitProblems, 'unsupported-media-type', error.message));
+        case 'FST_JWT_NO_AUTHORIZATION_IN_HEADER':
+        case 'FST_JWT_AUTHORIZATION_TOKEN_INVALID':
+        case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
+        case 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED':
+        case 'FST_JWT_BAD_REQUEST':
+        case 'FST_JWT_BAD_COOKIE_REQUEST':
+        case 'FAST_JWT_INVALID_SIGNATURE':
+          return sendProblem(reply, new Problem(kitProblems, 'unauthorized', error.message, { headers: { 'www-authenticate': 'Bearer' } }));
+      }
+      if (error.statusCode === 503) {
+        return sendProblem(reply, new Problem(kitProblems, 'overloaded', error.message, { headers: { 'retry-after': '1' } }));
+      }
+      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+        request.log.info({ err: error }, 'client error');
+        return reply
+          .code(error.statusCode)
+          .type(PROBLEM_CONTENT_TYPE)
+          .send(JSON.stringify({ type: 'about:blank', title: error.message, status: error.statusCode, detail: error.message }));
+      }
+      request.log.error({ err: error }, 'unhandled error');
+      return sendProblem(reply, new Problem(kitProblems, 'internal', 'The server failed to handle this request'));
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, new Problem(kitProblems, 'not-found', `${request.method} ${request.url} matches no route`)),
+    );
+  },
+  { name: 'problem-handler', fastify: '5.x' },
+);
