@@ -46,6 +46,8 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     requestTimeout: 30_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
+  // JSON only: a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(problemHandler);
   await app.register(httpMetrics, { registry });

@@ -1,0 +1,38 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { SchemaTooOldError } from '@reservations/service-kit';
+import { freshDatabase, testApp } from './support/app.ts';
+import { sql } from './support/fixtures.ts';
+
+function runMigrate(url: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'migrate.ts')], {
+      env: { PATH: process.env.PATH, MYSQL_PRIMARY_URL: url },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+describe('migrations', () => {
+  it('the migrate command applies every file once; running it again, even twice at once, changes nothing', async () => {
+    const db = await freshDatabase('rsv_migrate');
+    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 1 (applied 1)\n' });
+    const [a, b] = await Promise.all([runMigrate(db.primaryUrl), runMigrate(db.primaryUrl)]);
+    expect([a, b]).toEqual([
+      { code: 0, out: 'schema already at version 1\n' },
+      { code: 0, out: 'schema already at version 1\n' },
+    ]);
+    expect(await sql(db.primaryUrl, 'SELECT version, name FROM schema_migrations')).toEqual([{ version: 1, name: 'booking_core' }]);
+  });
+
+  it('the service refuses to start on a schema older than it needs, saying what to run', async () => {
+    const db = await freshDatabase('rsv_old_schema');
+    const boot = testApp({ MYSQL_PRIMARY_URL: db.primaryUrl });
+    await expect(boot).rejects.toThrow(SchemaTooOldError);
+    await expect(boot).rejects.toThrow(/schema version 0 in the primary is older than the 1 this build needs: run `npm run migrate/);
+  });
+});

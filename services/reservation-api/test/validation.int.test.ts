@@ -1,0 +1,186 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { FastifyInstance } from 'fastify';
+import { bearer, freshDatabase, testApp } from './support/app.ts';
+import { ADMIN, createResource, tableCounts } from './support/fixtures.ts';
+
+let app: FastifyInstance;
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let resourceId: string;
+
+beforeAll(async () => {
+  db = await freshDatabase('rsv_validation');
+  await db.migrate();
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, BODY_LIMIT_BYTES: 2048 }));
+  resourceId = await createResource(app);
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const valid = () => ({ resourceId: '$RESOURCE', startsAt: '2033-01-01T10:00:00+02:00', endsAt: '2033-01-01T11:00:00+02:00' });
+const customer = bearer('customer', 'customer-1');
+
+interface Case {
+  name: string;
+  url?: string;
+  method?: 'POST' | 'PATCH';
+  headers?: Record<string, string>;
+  payload: unknown;
+  status: number;
+  type: string;
+  fields?: string[];
+}
+
+const cases: Case[] = [
+  { name: 'unknown field', payload: { ...valid(), colour: 'red' }, status: 400, type: 'validation-failed', fields: ['body/colour'] },
+  {
+    name: 'missing fields, all named',
+    payload: { notes: 'x' },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/resourceId', 'body/startsAt', 'body/endsAt'],
+  },
+  { name: 'wrong type', payload: { ...valid(), hold: 'yes' }, status: 400, type: 'validation-failed', fields: ['body/hold'] },
+  {
+    name: 'number where a string belongs (no coercion)',
+    payload: { ...valid(), notes: 42 },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/notes'],
+  },
+  {
+    name: 'not a uuid',
+    payload: { ...valid(), resourceId: 'room-1' },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/resourceId'],
+  },
+  {
+    name: 'instant without an offset',
+    payload: { ...valid(), startsAt: '2033-01-01T10:00:00' },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/startsAt'],
+  },
+  { name: 'not an instant', payload: { ...valid(), endsAt: 'tomorrow' }, status: 400, type: 'validation-failed', fields: ['body/endsAt'] },
+  {
+    name: 'endsAt equal to startsAt',
+    payload: { ...valid(), endsAt: valid().startsAt },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/endsAt'],
+  },
+  {
+    name: 'endsAt before startsAt',
+    payload: { ...valid(), endsAt: '2033-01-01T09:00:00+02:00' },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/endsAt'],
+  },
+  {
+    name: 'notes too long',
+    payload: { ...valid(), notes: 'x'.repeat(1001) },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/notes'],
+  },
+  {
+    name: 'malformed JSON',
+    payload: '{"resourceId": ',
+    headers: { 'content-type': 'application/json' },
+    status: 400,
+    type: 'malformed-json',
+  },
+  { name: 'body over the limit', payload: { ...valid(), notes: 'x'.repeat(4000) }, status: 413, type: 'body-too-large' },
+  {
+    name: 'not JSON at all',
+    payload: 'resourceId=1',
+    headers: { 'content-type': 'text/plain' },
+    status: 415,
+    type: 'unsupported-media-type',
+  },
+  {
+    name: 'empty Idempotency-Key',
+    payload: valid(),
+    headers: { 'idempotency-key': '' },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['headers/idempotency-key'],
+  },
+  {
+    name: 'unknown resource',
+    payload: { ...valid(), resourceId: '00000000-0000-4000-8000-000000000000' },
+    status: 404,
+    type: 'resource-not-found',
+  },
+  { name: 'customer booking for someone else', payload: { ...valid(), customerId: 'mallory' }, status: 403, type: 'forbidden' },
+  {
+    name: 'bad time zone',
+    url: '/v1/resources',
+    headers: ADMIN,
+    payload: { name: 'X', providerId: 'p', timeZone: 'Mars/Olympus' },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/timeZone'],
+  },
+  {
+    name: 'capacity 0',
+    url: '/v1/resources',
+    headers: ADMIN,
+    payload: { name: 'X', providerId: 'p', timeZone: 'UTC', capacity: 0 },
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body/capacity'],
+  },
+  {
+    name: 'bad id in the path',
+    url: '/v1/reservations/nope/cancel',
+    payload: undefined,
+    status: 400,
+    type: 'validation-failed',
+    fields: ['params/id'],
+  },
+  {
+    name: 'empty reschedule',
+    method: 'PATCH',
+    url: '/v1/reservations/00000000-0000-4000-8000-000000000000',
+    headers: { 'if-match': '"1"' },
+    payload: {},
+    status: 400,
+    type: 'validation-failed',
+    fields: ['body'],
+  },
+];
+
+describe('bad input is refused with problem+json and writes nothing', () => {
+  it.each(cases)(
+    '$name → $status $type',
+    async ({ url = '/v1/reservations', method = 'POST', headers = {}, payload, status, type, fields }) => {
+      const before = await tableCounts(db.primaryUrl);
+      const response = await app.inject({
+        method,
+        url,
+        headers: { ...customer, ...headers },
+        ...(payload === undefined
+          ? {}
+          : {
+              payload: typeof payload === 'string' ? payload : JSON.stringify(payload).replace('"$RESOURCE"', JSON.stringify(resourceId)),
+            }),
+        ...(typeof payload === 'object' && !headers['content-type']
+          ? { headers: { ...customer, 'content-type': 'application/json', ...headers } }
+          : {}),
+      });
+      expect(response.statusCode).toBe(status);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const problem = response.json();
+      expect(problem).toMatchObject({
+        type: `https://reservations.dev/problems/${type}`,
+        status,
+        title: expect.any(String),
+        detail: expect.any(String),
+      });
+      if (fields) expect([...new Set(problem.errors.map((e: { field: string }) => e.field))].sort()).toEqual([...fields].sort());
+      expect(await tableCounts(db.primaryUrl)).toEqual(before);
+    },
+  );
+});
