@@ -44,8 +44,8 @@ export interface ManagerOptions {
  */
 export async function startManager(options: ManagerOptions) {
   const { kc, namespace, workers, resyncMs, identity, logger, registry, cleanups } = options;
-  const client = options.client ?? createKubeClient(kc);
   const metrics = createControllerMetrics(registry, 'reservation');
+  const client = options.client ?? createKubeClient(kc, metrics.requestObserver);
   const queue = new WorkQueue({ observer: metrics.queueObserver });
   const keyOf = (obj: { metadata: { namespace?: string; name: string } }) => `${obj.metadata.namespace}/${obj.metadata.name}`;
 

@@ -50,6 +50,12 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     buckets: [0.001, 0.01, 0.1, 1, 10, 100],
     registers,
   });
+  const requests = new Counter({
+    name: 'rest_client_requests_total',
+    help: 'Requests to the Kubernetes API by method and HTTP status (0: no answer); watches not included',
+    labelNames: ['method', 'code'] as const,
+    registers,
+  });
   const leader = new Gauge({
     name: 'leader_election_master_status',
     help: '1 while this instance leads',
@@ -63,7 +69,8 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     waited: (ms) => queueDuration.observe({ name: controller }, ms / 1000),
     worked: (ms) => workDuration.observe({ name: controller }, ms / 1000),
   };
-  return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver };
+  const requestObserver = (method: string, status: number) => requests.inc({ method, code: String(status) });
+  return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver, requestObserver };
 }
 
 export type ControllerMetrics = ReturnType<typeof createControllerMetrics>;

@@ -43,7 +43,10 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
     const list = await client.request<{ items: KubeObject[]; metadata: { resourceVersion?: string } }>('GET', path, {
       query: { labelSelector: options.labelSelector },
     });
-    for (const item of list.items) Object.assign(item, { apiVersion: type.apiVersion, kind: type.kind });
+    for (const item of list.items) {
+      Object.assign(item, { apiVersion: type.apiVersion, kind: type.kind });
+      stripManagedFields(item);
+    }
     synced = true;
     markSynced();
     return list;
@@ -54,6 +57,7 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
   let stopped = false;
   let failures = 0;
   const emit = (obj: KubernetesObject) => {
+    stripManagedFields(obj as unknown as KubeObject); // the cached object itself: it stays lean
     for (const handler of handlers) handler(obj as unknown as KubeObject);
   };
   for (const verb of ['add', 'update', 'delete'] as const) watch.on(verb, emit);
@@ -91,4 +95,13 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
       return synced;
     },
   };
+}
+
+/**
+ * managedFields are often the biggest part of an object and the operator never reads them:
+ * dropping them from the cache (controller-runtime's TransformStripManagedFields) keeps the
+ * memory of thousands of cached objects down.
+ */
+function stripManagedFields(obj: KubeObject): void {
+  delete obj.metadata.managedFields;
 }

@@ -47,7 +47,10 @@ export interface KubeClient {
   ): Promise<boolean>;
 }
 
-export function createKubeClient(kc: KubeConfig): KubeClient {
+/** Sees every request's method and HTTP status (or 0 when no answer came), for metrics. */
+export type RequestObserver = (method: string, status: number) => void;
+
+export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () => {}): KubeClient {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig: no current cluster');
 
@@ -59,12 +62,19 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
     // The user agent names the default field manager of plain writes (Leases, Events).
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'reservation-operator', ...ctx.getHeaders() };
     if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
-    const response = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher: ctx.getDispatcher(),
-    });
+    let response: Awaited<ReturnType<typeof fetch>>;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        dispatcher: ctx.getDispatcher(),
+      });
+    } catch (err) {
+      observe(method, 0);
+      throw err;
+    }
+    observe(method, response.status);
     const text = await response.text();
     if (!response.ok) {
       let status: { reason?: string; message?: string } = {};

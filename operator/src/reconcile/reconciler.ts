@@ -60,21 +60,24 @@ export function createReconciler(deps: ReconcilerDeps) {
     const desired = desiredObjects(cr);
     const applied: string[] = [];
     const failures: string[] = [];
-    for (const obj of desired) {
-      const cache = owned.get(obj.kind);
-      if (!cache) {
-        failures.push(`${obj.kind} is not served by this cluster (install its CRDs, e.g. the Gateway API's)`);
-        continue;
-      }
-      const { apiVersion: _v, kind: _k, ...fields } = obj;
-      if (hasAllFields(fields, cache.get(namespace, obj.metadata.name))) continue;
-      try {
-        await client.apply(obj, FIELD_MANAGER);
-        applied.push(`${obj.kind}/${obj.metadata.name}`);
-      } catch (err) {
-        failures.push(`${obj.kind} ${obj.metadata.name}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    // Independent objects: applied together, so a change costs one round trip, not fourteen.
+    await Promise.all(
+      desired.map(async (obj) => {
+        const cache = owned.get(obj.kind);
+        if (!cache) {
+          failures.push(`${obj.kind} is not served by this cluster (install its CRDs, e.g. the Gateway API's)`);
+          return;
+        }
+        const { apiVersion: _v, kind: _k, ...fields } = obj;
+        if (hasAllFields(fields, cache.get(namespace, obj.metadata.name))) return;
+        try {
+          await client.apply(obj, FIELD_MANAGER);
+          applied.push(`${obj.kind}/${obj.metadata.name}`);
+        } catch (err) {
+          failures.push(`${obj.kind} ${obj.metadata.name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }),
+    );
 
     const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
     const pruned: string[] = [];
@@ -97,7 +100,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       });
     }
 
-    if (applied.length > 0) await events.normal(cr, 'Applied', `applied ${applied.join(', ')}`);
+    if (applied.length > 0) await events.normal(cr, 'Applied', `applied ${applied.sort().join(', ')}`);
     if (pruned.length > 0) await events.normal(cr, 'Pruned', `deleted what the spec no longer asks for: ${pruned.join(', ')}`);
     await recordReadiness(
       cr,

@@ -1,0 +1,196 @@
+// Operator benchmark: `npm run bench:operator` (a script, not a test; takes a few minutes).
+// On its own local control plane, with the operator running as a process:
+//  1. spec change → Deployment updated, p50/p99 over 100 changes, against a baseline measured
+//     in the same run: one server-side apply of a Deployment straight to the API server;
+//  2. 1,000 Reservations created at once: time until the operator has applied every object
+//     and written every status, and the operator's RSS then;
+//  3. an idle minute once every Reservation is Ready: API requests the operator makes (writes must be 0).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type Reservation } from '../../operator/src/api/v1alpha1/reservation.ts';
+import { createKubeClient, type KubeClient, PATCH } from '../../operator/src/kube/client.ts';
+import { RESOURCE_TYPES, resourcePath } from '../../operator/src/kube/resources.ts';
+import { sampleSpec } from '../../operator/test/support/fixtures.ts';
+import { installCrds } from '../../operator/test/support/kube.ts';
+import { metric, startOperator } from '../../operator/test/support/operator-process.ts';
+import { installHarness } from '../harness/index.ts';
+import { startKubeControlPlane } from '../harness/kube.ts';
+import { runDir } from '../harness/paths.ts';
+import { stopServers, waitUntil } from '../harness/proc.ts';
+
+const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
+const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 1000);
+const NAMESPACES = 10;
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+};
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+const say = (line: string) => console.log(line);
+
+await installHarness(['kube'], { helm: false });
+const plane = await startKubeControlPlane(join(runDir(), 'kube'), 'bench');
+const kc = new KubeConfig();
+kc.loadFromFile(plane.env.KUBECONFIG);
+const client = createKubeClient(kc);
+await installCrds(kc);
+const operator = await startOperator({ KUBECONFIG: plane.env.KUBECONFIG, LEADER_ELECT: 'false', WORKERS: '8', LOG_LEVEL: 'warn' });
+
+try {
+  for (let i = 0; i < NAMESPACES; i++) await createNamespace(client, `bench-${i}`);
+
+  // 1. Latency of one change, and the baseline: the same kind of write without the operator.
+  await createReservation(client, 'bench-0', 'latency');
+  await waitUntil('first convergence', () => deploymentImageIs('bench-0', 'latency-query-api', ':1.4.2'), { timeoutMs: 60_000 });
+  const arrivals = watchImages(kc, 'bench-0');
+  const latencies: number[] = [];
+  for (let i = 0; i < CHANGES; i++) {
+    const version = `2.0.${i}`;
+    const seen = arrivals.next(`latency-query-api:${version}`);
+    const start = performance.now();
+    await client.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, 'bench-0', 'latency'), {
+      contentType: PATCH.merge,
+      body: { spec: { version } },
+    });
+    await seen;
+    latencies.push(performance.now() - start);
+  }
+  const baseline: number[] = [];
+  for (let i = 0; i < CHANGES; i++) {
+    const start = performance.now();
+    await client.apply(
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'baseline', namespace: 'bench-0' },
+        // No pods: only the API write is measured.
+        spec: { replicas: 0, selector: { matchLabels: { app: 'baseline' } }, template: baselineTemplate(i) },
+      },
+      'bench',
+    );
+    baseline.push(performance.now() - start);
+  }
+  arrivals.stop();
+  say(
+    `spec change -> Deployment updated, ${CHANGES} changes: p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))} (target p99 < 50 ms)`,
+  );
+  say(`baseline, one Deployment apply to the API server: p50 ${ms(percentile(baseline, 50))}, p99 ${ms(percentile(baseline, 99))}`);
+  say(
+    `ratio p50 ${(percentile(latencies, 50) / percentile(baseline, 50)).toFixed(2)}x, p99 ${(percentile(latencies, 99) / percentile(baseline, 99)).toFixed(2)}x the baseline`,
+  );
+
+  // 2. Many Reservations at once.
+  const names = Array.from({ length: RESERVATIONS }, (_, i) => ({ namespace: `bench-${i % NAMESPACES}`, name: `shop-${i}` }));
+  const start = performance.now();
+  await inBatches(names, 25, ({ namespace, name }) => createReservation(client, namespace, name));
+  const created = performance.now() - start;
+  await waitUntil(
+    `${RESERVATIONS} Reservations converged`,
+    async () => {
+      let done = 0;
+      for (let i = 0; i < NAMESPACES; i++) {
+        const list = await client.request<{ items: Reservation[] }>('GET', resourcePath(RESOURCE_TYPES.Reservation, `bench-${i}`));
+        done += list.items.filter(
+          (r) => r.metadata.name.startsWith('shop-') && r.status?.observedGeneration === r.metadata.generation,
+        ).length;
+      }
+      return done === RESERVATIONS;
+    },
+    { timeoutMs: 30 * 60_000, intervalMs: 250 },
+  );
+  const converged = performance.now() - start;
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${operator.child.pid}/status`, 'utf8'))?.[1]) / 1024;
+  say(
+    `${RESERVATIONS} Reservations: created in ${(created / 1000).toFixed(1)} s, converged (every object applied, every status written) in ${(converged / 1000).toFixed(1)} s (target < 30 s)`,
+  );
+  say(`operator RSS after converging: ${rssMb.toFixed(0)} MB (target < 150 MB)`);
+
+  // 3. An idle minute, once the cluster has settled: every Reservation Ready (the autoscalers
+  // have reached their minimums and kwok runs every pod), so nothing is left to do.
+  await waitUntil(
+    'every Reservation Ready',
+    async () => {
+      let ready = 0;
+      for (let i = 0; i < NAMESPACES; i++) {
+        const list = await client.request<{ items: Reservation[] }>('GET', resourcePath(RESOURCE_TYPES.Reservation, `bench-${i}`));
+        ready += list.items.filter((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+      }
+      return ready === RESERVATIONS + 1;
+    },
+    { timeoutMs: 30 * 60_000, intervalMs: 1000 },
+  );
+  say(`every Reservation Ready (all pods available on the kwok node) after ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const count = async (method: string) => (await metric(operator, 'rest_client_requests_total', { method, code: '200' })) ?? 0;
+  const before = { get: await count('GET'), patch: await count('PATCH'), post: await count('POST'), del: await count('DELETE') };
+  await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+  const after = { get: await count('GET'), patch: await count('PATCH'), post: await count('POST'), del: await count('DELETE') };
+  const writes = after.patch - before.patch + after.post - before.post + after.del - before.del;
+  say(
+    `idle ${IDLE_SECONDS} s with ${RESERVATIONS + 1} Reservations: ${writes} writes, ${after.get - before.get} reads besides the watches (target: 0 writes)`,
+  );
+} finally {
+  operator.kill('SIGTERM');
+  await operator.exited;
+  await stopServers(plane.servers);
+}
+
+async function createNamespace(c: KubeClient, name: string) {
+  await c.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+}
+
+function createReservation(c: KubeClient, namespace: string, name: string) {
+  return c.request('POST', resourcePath(RESOURCE_TYPES.Reservation, namespace), {
+    body: {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name },
+      spec: sampleSpec({ services: { reservationApi: { replicas: { min: 1, max: 2 } }, queryApi: { replicas: { min: 1, max: 2 } } } }),
+    },
+  });
+}
+
+async function deploymentImageIs(namespace: string, name: string, suffix: string) {
+  const d = await client.request<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+    'GET',
+    resourcePath(RESOURCE_TYPES.Deployment, namespace, name),
+  );
+  return d.spec.template.spec.containers[0]?.image.endsWith(suffix) ?? false;
+}
+
+/** Watches Deployments and resolves `next(name:tag)` when one shows that image. */
+function watchImages(config: KubeConfig, namespace: string) {
+  const waiting = new Map<string, () => void>();
+  let request: { abort(): void } | undefined;
+  void new Watch(config)
+    .watch(
+      resourcePath(RESOURCE_TYPES.Deployment, namespace),
+      {},
+      (_phase, obj: { metadata: { name: string }; spec: { template: { spec: { containers: { image: string }[] } } } }) => {
+        const tag = obj.spec.template.spec.containers[0]?.image.split(':').pop();
+        waiting.get(`${obj.metadata.name}:${tag}`)?.();
+      },
+      () => {},
+    )
+    .then((r) => {
+      request = r;
+    });
+  return {
+    next: (key: string) => new Promise<void>((resolve) => waiting.set(key, resolve)),
+    stop: () => request?.abort(),
+  };
+}
+
+function baselineTemplate(i: number) {
+  return {
+    metadata: { labels: { app: 'baseline' } },
+    spec: { containers: [{ name: 'app', image: `registry.example.com/baseline:${i}` }] },
+  };
+}
+
+async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>) {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
