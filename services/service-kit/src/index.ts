@@ -1,5 +1,16 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 export { type AuthOptions, auth, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export {
+  type CachedReservation,
+  CONSISTENCY_HEADER,
+  mayAccessReservation,
+  RESERVATION_CACHE_PREFIX,
+  type Reservation,
+  type ReservationRow,
+  ReservationSchema,
+  ReservationStatus,
+  toReservation,
+} from './booking-contract.ts';
 export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
 export { createRedis, redisCheck } from './clients/redis.ts';
 export { createSqsClient, sqsCheck } from './clients/sqs.ts';

@@ -1,16 +1,13 @@
-import { createRedis, createVersionedCache } from '@reservations/service-kit';
+import { type CachedReservation, createRedis, createVersionedCache, RESERVATION_CACHE_PREFIX } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import type { Reservation } from './reservation-store.ts';
-
-/** Shared with query-api: the key prefix and the entry format (`version:json` of the API's Reservation). */
-export const RESERVATION_CACHE_PREFIX = 'reservation:v1:';
+import type { Change } from './reservation-store.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
-    cachePublisher: { publish(reservation: Reservation): Promise<void> };
+    cachePublisher: { publish(change: Change): Promise<void> };
   }
 }
 
@@ -25,11 +22,11 @@ export const cachePublisher = fp<{ url: string; ttlMs: number }>(
     app.addHook('onClose', async () => {
       redis.disconnect();
     });
-    const cache = createVersionedCache<Reservation>(redis, { prefix: RESERVATION_CACHE_PREFIX, ttlMs });
+    const cache = createVersionedCache<CachedReservation>(redis, { prefix: RESERVATION_CACHE_PREFIX, ttlMs });
     app.decorate('redis', redis);
     app.decorate('cachePublisher', {
-      publish: async (reservation: Reservation) => {
-        await cache.setIfNewer(reservation.id, reservation.version, reservation);
+      publish: async ({ reservation, resource }: Change) => {
+        await cache.setIfNewer(reservation.id, reservation.version, { reservation, providerId: resource.providerId });
       },
     });
   },

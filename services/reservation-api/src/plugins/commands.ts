@@ -1,4 +1,4 @@
-import { PROBLEM_CONTENT_TYPE, Problem, withTransaction } from '@reservations/service-kit';
+import { CONSISTENCY_HEADER, PROBLEM_CONTENT_TYPE, Problem, withTransaction } from '@reservations/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
@@ -16,9 +16,6 @@ export interface CommandOutcome {
   /** Runs after the commit, with what was sent (e.g. publish the new version to the cache). */
   afterCommit?: () => Promise<void>;
 }
-
-/** Header carrying the commit's GTID: query-api waits for its replica to reach it (read-your-writes). */
-export const CONSISTENCY_HEADER = 'x-consistency-token';
 
 declare module 'fastify' {
   interface FastifyInstance {

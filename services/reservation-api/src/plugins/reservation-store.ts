@@ -1,47 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { type Principal, Problem } from '@reservations/service-kit';
+import {
+  mayAccessReservation,
+  type Principal,
+  Problem,
+  type Reservation,
+  type ReservationRow as Row,
+  toReservation,
+} from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { Static } from 'typebox';
-import { mayAccessReservation } from '../domain/access.ts';
 import type { Interval } from '../domain/interval.ts';
 import { problems } from '../errors.ts';
-import type { ReservationSchema } from '../schemas/reservation.ts';
 import { appendEvent, type EventType } from './outbox.ts';
 import { lockResource, type Resource } from './resource-store.ts';
 
-export type Reservation = Static<typeof ReservationSchema>;
+export type { Reservation };
 
-interface ReservationRow extends RowDataPacket {
-  id: string;
-  resource_id: string;
-  customer_id: string;
-  starts_at: Date;
-  ends_at: Date;
-  status: 'held' | 'confirmed' | 'cancelled';
-  expires_at: Date | null;
-  version: number;
-  notes: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export function toReservation(row: ReservationRow): Reservation {
-  return {
-    id: row.id,
-    resourceId: row.resource_id,
-    customerId: row.customer_id,
-    startsAt: row.starts_at.toISOString(),
-    endsAt: row.ends_at.toISOString(),
-    status: row.status,
-    expiresAt: row.expires_at ? row.expires_at.toISOString() : null,
-    version: Number(row.version),
-    notes: row.notes,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
+type ReservationRow = Row & RowDataPacket;
 
 /** A reservation takes time while confirmed, or held and not yet expired; the database clock decides. */
 const ACTIVE = (alias: string) => `(${alias}.status = 'confirmed' OR (${alias}.status = 'held' AND ${alias}.expires_at > NOW(3)))`;

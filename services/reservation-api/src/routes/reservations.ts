@@ -24,7 +24,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     body: change.reservation,
     headers: { etag: etag(change.reservation.version), ...(status === 201 ? { location: location(change.reservation.id) } : {}) },
     result: change.changed ? result : ('unchanged' as const),
-    afterCommit: () => app.cachePublisher.publish(change.reservation),
+    afterCommit: () => app.cachePublisher.publish(change),
   });
 
   app.post(

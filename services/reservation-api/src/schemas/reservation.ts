@@ -1,24 +1,7 @@
 import { Type } from 'typebox';
 import { Instant } from './common.ts';
 
-export const ReservationStatus = Type.Union([Type.Literal('held'), Type.Literal('confirmed'), Type.Literal('cancelled')]);
-
-export const ReservationSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    resourceId: Type.String({ format: 'uuid' }),
-    customerId: Type.String(),
-    startsAt: Instant('start, inclusive (UTC)'),
-    endsAt: Instant('end, exclusive (UTC)'),
-    status: ReservationStatus,
-    expiresAt: Type.Union([Instant('when an unconfirmed hold stops holding the time'), Type.Null()]),
-    version: Type.Integer({ minimum: 1, description: 'increases with every change; send it back in If-Match' }),
-    notes: Type.Union([Type.String(), Type.Null()]),
-    createdAt: Instant('creation time'),
-    updatedAt: Instant('last change'),
-  },
-  { description: 'a reservation' },
-);
+export { ReservationSchema, ReservationStatus } from '@reservations/service-kit';
 
 const notes = Type.String({ maxLength: 1000 });
 

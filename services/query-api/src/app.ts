@@ -1,0 +1,51 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import underPressure from '@fastify/under-pressure';
+import { auth, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { QueryApiConfig } from './config.ts';
+import { db } from './plugins/db.ts';
+import { reservationCache } from './plugins/reservation-cache.ts';
+import { reservationReader } from './plugins/reservation-reader.ts';
+import availabilityRoutes from './routes/availability.ts';
+import reservationRoutes from './routes/reservations.ts';
+
+export type AppConfig = Omit<QueryApiConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'SHUTDOWN_DELAY_MS' | 'SHUTDOWN_TIMEOUT_MS'>;
+
+/** The query API without a listener: server.ts listens, tests inject. */
+export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
+  const app = Fastify({ logger: logger ?? loggerOptions('query-api', config.LOG_LEVEL) }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(createValidatorCompiler());
+
+  await app.register(problemHandler);
+  await app.register(httpMetrics, { registry });
+  if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {
+    await app.register(underPressure, { maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS, retryAfter: 1, exposeStatusRoute: false });
+  }
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'query-api', version: '1', description: 'Reads of the booking core: reservations, history, availability' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  const keys = config.JWT_PUBLIC_KEY ? { publicKey: config.JWT_PUBLIC_KEY } : config.JWT_SECRET ? { secret: config.JWT_SECRET } : undefined;
+  if (!keys) throw new Error('set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)');
+  await app.register(auth, { ...keys, publicPrefixes: ['/docs'] });
+
+  await app.register(db, {
+    replicaUrl: config.MYSQL_REPLICA_URL,
+    primaryUrl: config.MYSQL_PRIMARY_URL,
+    poolSize: config.MYSQL_POOL_SIZE,
+    waitMs: config.CONSISTENCY_WAIT_MS,
+    registry,
+  });
+  await app.register(reservationCache, { url: config.REDIS_URL, ttlMs: config.CACHE_TTL_SECONDS * 1000, registry });
+  await app.register(reservationReader);
+
+  await app.register(reservationRoutes);
+  await app.register(availabilityRoutes);
+  return app;
+}

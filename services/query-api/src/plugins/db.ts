@@ -1,0 +1,63 @@
+import { createMysqlPool, requireSchemaVersion } from '@reservations/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Pool } from 'mysql2/promise';
+import { Counter, type Registry } from 'prom-client';
+
+/** The schema version (highest migration number of reservation-api) this build reads. */
+export const REQUIRED_SCHEMA_VERSION = 1;
+
+/** A GTID list as MariaDB prints it: `domain-server-sequence[,…]`. */
+const GTID = /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/;
+
+export interface Databases {
+  replica: Pool;
+  primary: Pool;
+  /**
+   * The pool to read from for a client that holds a consistency token (the GTID of its last
+   * write): the replica once it has applied that GTID (MASTER_GTID_WAIT), the primary if it has
+   * not within `waitMs`. Without a token, the replica.
+   */
+  poolFor(token: string | undefined): Promise<Pool>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    dbs: Databases;
+  }
+}
+
+export function isConsistencyToken(value: string): boolean {
+  return GTID.test(value) && value.length <= 512;
+}
+
+export const db = fp<{ replicaUrl: string; primaryUrl: string; poolSize: number; waitMs: number; registry: Registry }>(
+  async (app: FastifyInstance, { replicaUrl, primaryUrl, poolSize, waitMs, registry }) => {
+    const replica = createMysqlPool(replicaUrl, { connectionLimit: poolSize });
+    const primary = createMysqlPool(primaryUrl, { connectionLimit: poolSize });
+    app.addHook('onClose', async () => {
+      await Promise.all([replica.end(), primary.end()]);
+    });
+    await requireSchemaVersion(replica, REQUIRED_SCHEMA_VERSION, 'the replica');
+    const routed = new Counter({
+      name: 'consistent_reads_total',
+      help: 'reads with a consistency token, by where they were served',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    });
+    app.decorate('dbs', {
+      replica,
+      primary,
+      async poolFor(token) {
+        if (!token) return replica;
+        const [[row]] = (await replica.query('SELECT MASTER_GTID_WAIT(?, ?) AS waited', [token, waitMs / 1000])) as unknown as [
+          { waited: number }[],
+        ];
+        const caughtUp = Number(row?.waited) === 0;
+        routed.inc({ source: caughtUp ? 'replica' : 'primary' });
+        return caughtUp ? replica : primary;
+      },
+    } satisfies Databases);
+  },
+  { name: 'db' },
+);

@@ -1,0 +1,108 @@
+import { type CachedReservation, type ReservationRow, toReservation } from '@reservations/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Cursor } from '../domain/cursor.ts';
+import type { Interval } from '../domain/free-windows.ts';
+
+type Row = ReservationRow & RowDataPacket & { provider_id: string };
+
+export interface ListFilter {
+  resourceId?: string;
+  customerId?: string;
+  providerId?: string;
+  status?: 'held' | 'confirmed' | 'cancelled';
+  from?: Date;
+  to?: Date;
+  after?: Cursor;
+  limit: number;
+}
+
+export interface ResourceInfo {
+  id: string;
+  providerId: string;
+  timeZone: string;
+  capacity: number;
+}
+
+const ACTIVE = `(r.status = 'confirmed' OR (r.status = 'held' AND r.expires_at > NOW(3)))`;
+
+/** Plain reads; which pool (replica or primary) is the caller's choice. */
+export function createReservationReader() {
+  return {
+    async byId(pool: Pool, id: string): Promise<CachedReservation | undefined> {
+      const [[row]] = await pool.query<Row[]>(
+        'SELECT r.*, s.provider_id FROM reservations r JOIN resources s ON s.id = r.resource_id WHERE r.id = ?',
+        [id],
+      );
+      return row ? { reservation: toReservation(row), providerId: row.provider_id } : undefined;
+    },
+
+    /** Keyset pagination on (starts_at, id): stable under inserts, no OFFSET scans. */
+    async list(pool: Pool, f: ListFilter) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (clause: string, ...values: unknown[]) => {
+        where.push(clause);
+        params.push(...values);
+      };
+      if (f.resourceId) add('r.resource_id = ?', f.resourceId);
+      if (f.customerId) add('r.customer_id = ?', f.customerId);
+      if (f.providerId) add('s.provider_id = ?', f.providerId);
+      if (f.status) add('r.status = ?', f.status);
+      if (f.from) add('r.ends_at > ?', f.from);
+      if (f.to) add('r.starts_at < ?', f.to);
+      if (f.after) add('(r.starts_at, r.id) > (?, ?)', new Date(f.after.startsAt), f.after.id);
+      const [rows] = await pool.query<Row[]>(
+        `SELECT r.*, s.provider_id FROM reservations r JOIN resources s ON s.id = r.resource_id
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.starts_at, r.id LIMIT ?`,
+        [...params, f.limit + 1],
+      );
+      const page = rows.slice(0, f.limit).map(toReservation);
+      const last = page.at(-1);
+      return { items: page, next: rows.length > f.limit && last ? { startsAt: last.startsAt, id: last.id } : undefined };
+    },
+
+    async resource(pool: Pool, id: string): Promise<ResourceInfo | undefined> {
+      const [[row]] = await pool.query<RowDataPacket[]>('SELECT id, provider_id, time_zone, capacity FROM resources WHERE id = ?', [id]);
+      return row ? { id: row.id, providerId: row.provider_id, timeZone: row.time_zone, capacity: Number(row.capacity) } : undefined;
+    },
+
+    async taken(pool: Pool, resourceId: string, window: Interval): Promise<Interval[]> {
+      const [rows] = await pool.query<RowDataPacket[]>(
+        `SELECT r.starts_at, r.ends_at FROM reservations r WHERE r.resource_id = ? AND ${ACTIVE} AND r.starts_at < ? AND r.ends_at > ?`,
+        [resourceId, window.end, window.start],
+      );
+      return rows.map((r) => ({ start: r.starts_at as Date, end: r.ends_at as Date }));
+    },
+
+    /** The reservation's history: its outbox events, in order (what the event pipeline also delivers). */
+    async events(pool: Pool, id: string) {
+      const [rows] = await pool.query<RowDataPacket[]>(
+        `SELECT event_id, type, version, occurred_at, payload FROM outbox
+         WHERE aggregate_type = 'reservation' AND aggregate_id = ? ORDER BY id`,
+        [id],
+      );
+      return rows.map((r) => ({
+        eventId: r.event_id as string,
+        type: r.type as string,
+        version: Number(r.version),
+        occurredAt: (r.occurred_at as Date).toISOString(),
+        reservation: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
+      }));
+    },
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    reader: ReturnType<typeof createReservationReader>;
+  }
+}
+
+export const reservationReader = fp(
+  async (app: FastifyInstance) => {
+    app.decorate('reader', createReservationReader());
+  },
+  { name: 'reservation-reader' },
+);

@@ -1,0 +1,160 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  type CachedReservation,
+  CONSISTENCY_HEADER,
+  mayAccessReservation,
+  type Principal,
+  Problem,
+  ReservationSchema,
+  ReservationStatus,
+} from '@reservations/service-kit';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { decodeCursor, encodeCursor } from '../domain/cursor.ts';
+import { problems } from '../errors.ts';
+import { isConsistencyToken } from '../plugins/db.ts';
+import { ConsistencyHeaders, commonProblems, IdParams, security } from '../schemas/common.ts';
+
+const ListQuery = Type.Object(
+  {
+    resourceId: Type.Optional(Type.String({ format: 'uuid' })),
+    customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    status: Type.Optional(ReservationStatus),
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'only reservations ending after this instant' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'only reservations starting before this instant' })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+const EventSchema = Type.Object({
+  eventId: Type.String({ format: 'uuid' }),
+  type: Type.String(),
+  version: Type.Integer(),
+  occurredAt: Type.String({ format: 'date-time' }),
+  reservation: ReservationSchema,
+});
+
+function invalid(field: string, message: string): Problem {
+  return new Problem(problems, 'validation-failed', `${field} ${message}`, { extensions: { errors: [{ field, message }] } });
+}
+
+export function consistencyToken(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !isConsistencyToken(header))
+    throw invalid(`headers/${CONSISTENCY_HEADER}`, 'is not a consistency token');
+  return header;
+}
+
+/**
+ * One reservation, as its reader may see it. With a consistency token the cache is skipped and
+ * the read goes where the token's write already is (replica if caught up, else primary); the
+ * result is then published to the cache version-checked, like any miss.
+ */
+async function readReservation(
+  app: FastifyInstance,
+  principal: Principal,
+  id: string,
+  token: string | undefined,
+): Promise<CachedReservation> {
+  let entry: CachedReservation | undefined;
+  if (token) {
+    entry = await app.reader.byId(await app.dbs.poolFor(token), id);
+    if (entry) await app.reservationCache.put(entry);
+  } else {
+    entry = await app.reservationCache.get(id, () => app.reader.byId(app.dbs.replica, id));
+  }
+  if (!entry || !mayAccessReservation(principal, entry.reservation, entry)) {
+    throw new Problem(problems, 'reservation-not-found', `reservation ${id} does not exist`);
+  }
+  return entry;
+}
+
+const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/reservations/:id',
+    {
+      schema: {
+        summary: 'One reservation (cached; send the write’s consistency token to read your own write)',
+        tags: ['reservations'],
+        security,
+        params: IdParams,
+        headers: ConsistencyHeaders,
+        response: { 200: ReservationSchema, ...commonProblems },
+      },
+    },
+    async (request, reply) => {
+      const { reservation } = await readReservation(
+        app,
+        request.principal,
+        request.params.id,
+        consistencyToken(request.headers[CONSISTENCY_HEADER]),
+      );
+      reply.header('etag', `"${reservation.version}"`);
+      return reservation;
+    },
+  );
+
+  app.get(
+    '/v1/reservations',
+    {
+      schema: {
+        summary: 'Reservations by resource, customer, status and time, oldest start first, cursor-paginated',
+        tags: ['reservations'],
+        security,
+        querystring: ListQuery,
+        headers: ConsistencyHeaders,
+        response: {
+          200: Type.Object({ items: Type.Array(ReservationSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...commonProblems,
+        },
+      },
+    },
+    async (request) => {
+      const { principal, query } = request;
+      if (principal.role === 'customer' && query.customerId !== undefined && query.customerId !== principal.id) {
+        throw new Problem(problems, 'forbidden', 'a customer lists only its own reservations');
+      }
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (query.cursor !== undefined && !after) throw invalid('querystring/cursor', 'is not a cursor this API handed out');
+      const from = query.from ? new Date(query.from) : undefined;
+      const to = query.to ? new Date(query.to) : undefined;
+      if (from && to && to <= from) throw invalid('querystring/to', 'must be after from');
+      const pool = await app.dbs.poolFor(consistencyToken(request.headers[CONSISTENCY_HEADER]));
+      const page = await app.reader.list(pool, {
+        limit: query.limit,
+        ...(query.resourceId ? { resourceId: query.resourceId } : {}),
+        ...(query.customerId ? { customerId: query.customerId } : {}),
+        ...(query.status ? { status: query.status } : {}),
+        ...(principal.role === 'customer' ? { customerId: principal.id } : {}),
+        ...(principal.role === 'provider' ? { providerId: principal.id } : {}),
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+        ...(after ? { after } : {}),
+      });
+      return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+    },
+  );
+
+  app.get(
+    '/v1/reservations/:id/events',
+    {
+      schema: {
+        summary: 'The history of a reservation: every event its changes emitted, in order',
+        tags: ['reservations'],
+        security,
+        params: IdParams,
+        headers: ConsistencyHeaders,
+        response: { 200: Type.Object({ items: Type.Array(EventSchema) }), ...commonProblems },
+      },
+    },
+    async (request) => {
+      const token = consistencyToken(request.headers[CONSISTENCY_HEADER]);
+      await readReservation(app, request.principal, request.params.id, token);
+      return { items: await app.reader.events(await app.dbs.poolFor(token), request.params.id) };
+    },
+  );
+};
+
+export default reservationRoutes;

@@ -1,0 +1,45 @@
+import { describe, expect, it } from '@jest/globals';
+import { decodeCursor, encodeCursor } from '../../src/domain/cursor.ts';
+import { freeWindows } from '../../src/domain/free-windows.ts';
+import { formatInZone } from '../../src/domain/zoned-time.ts';
+
+const t = (h: number) => new Date(Date.UTC(2030, 0, 1) + h * 3_600_000);
+const iv = (a: number, b: number) => ({ start: t(a), end: t(b) });
+
+describe('freeWindows', () => {
+  it('capacity 1: the gaps between bookings, adjacent bookings leave no gap', () => {
+    expect(freeWindows([iv(10, 11), iv(11, 12), iv(14, 15)], iv(8, 18), 1)).toEqual([iv(8, 10), iv(12, 14), iv(15, 18)]);
+  });
+
+  it('capacity 2: only where two overlap is the time gone', () => {
+    expect(freeWindows([iv(10, 12), iv(11, 13)], iv(8, 18), 2)).toEqual([iv(8, 11), iv(12, 18)]);
+  });
+
+  it('clips bookings that stick out of the window, and a full window has nothing free', () => {
+    expect(freeWindows([iv(6, 20)], iv(8, 18), 1)).toEqual([]);
+    expect(freeWindows([], iv(8, 18), 1)).toEqual([iv(8, 18)]);
+  });
+});
+
+describe('cursor', () => {
+  it('round-trips and refuses anything it did not make', () => {
+    const cursor = { startsAt: '2030-01-01T10:00:00.000Z', id: '5f0c6a0e-2f7a-4c1e-9b1a-0d6c2a7b9e11' };
+    expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
+    for (const bad of ['', 'nope', Buffer.from('{"a":1}').toString('base64url'), Buffer.from('["x","y"]').toString('base64url')]) {
+      expect(decodeCursor(bad)).toBeUndefined();
+    }
+  });
+});
+
+describe('formatInZone', () => {
+  it.each([
+    ['2030-01-01T10:00:00.000Z', 'Europe/Paris', '2030-01-01T11:00:00.000+01:00'],
+    ['2030-07-01T10:00:00.000Z', 'Europe/Paris', '2030-07-01T12:00:00.000+02:00'],
+    ['2030-01-01T10:00:00.250Z', 'America/St_Johns', '2030-01-01T06:30:00.250-03:30'],
+    ['2030-01-01T23:30:00.000Z', 'Asia/Kolkata', '2030-01-02T05:00:00.000+05:30'],
+    ['2030-01-01T10:00:00.000Z', 'UTC', '2030-01-01T10:00:00.000+00:00'],
+  ])('%s in %s → %s', (iso, zone, expected) => {
+    expect(formatInZone(new Date(iso), zone)).toBe(expected);
+    expect(new Date(expected).toISOString()).toBe(iso);
+  });
+});

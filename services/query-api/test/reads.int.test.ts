@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { FastifyInstance } from 'fastify';
+import { waitForReplica } from '../../../scripts/harness/mariadb.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { ADMIN, book, createResource } from '../../reservation-api/test/support/fixtures.ts';
+import { bearer, bothApps } from './support/apps.ts';
+
+let writer: FastifyInstance;
+let reader: FastifyInstance;
+let registry: import('prom-client').Registry;
+let resourceId: string;
+const ids: Record<string, string> = {};
+
+const replicated = () =>
+  waitForReplica({
+    MYSQL_PRIMARY_ADMIN_URL: harnessEnv('MYSQL_PRIMARY_ADMIN_URL'),
+    MYSQL_REPLICA_ADMIN_URL: harnessEnv('MYSQL_REPLICA_ADMIN_URL'),
+  });
+
+beforeAll(async () => {
+  ({ writer, reader, registry } = await bothApps('qry_reads'));
+  resourceId = await createResource(writer, { providerId: 'prov-a', timeZone: 'Europe/Paris', capacity: 1 });
+  // Alice books 10:00–11:00 and 13:00–14:00 UTC on 2030-01-01, Bob 15:00–16:00.
+  ids.a1 = (await book(writer, resourceId, '2030-01-01T10:00:00Z', '2030-01-01T11:00:00Z', { customer: 'alice' })).json().id;
+  ids.a2 = (await book(writer, resourceId, '2030-01-01T13:00:00Z', '2030-01-01T14:00:00Z', { customer: 'alice' })).json().id;
+  ids.b1 = (await book(writer, resourceId, '2030-01-01T15:00:00Z', '2030-01-01T16:00:00Z', { customer: 'bob' })).json().id;
+  await replicated();
+});
+afterAll(async () => {
+  await Promise.all([writer?.close(), reader?.close()]);
+});
+
+const get = (url: string, headers: Record<string, string> = bearer('customer', 'alice')) => reader.inject({ method: 'GET', url, headers });
+
+describe('GET /v1/reservations/:id', () => {
+  it.each([
+    ['its customer', bearer('customer', 'alice'), 200],
+    ['another customer', bearer('customer', 'bob'), 404],
+    ['the provider of its resource', bearer('provider', 'prov-a'), 200],
+    ['another provider', bearer('provider', 'prov-b'), 404],
+    ['an admin', ADMIN, 200],
+  ])('alice’s reservation read by %s → %i', async (_who, headers, status) => {
+    expect((await get(`/v1/reservations/${ids.a1}`, headers)).statusCode).toBe(status);
+  });
+
+  it('without a token → 401', async () => {
+    expect((await get(`/v1/reservations/${ids.a1}`, {})).statusCode).toBe(401);
+  });
+
+  it('serves from the cache after the first read, and counts hits and misses', async () => {
+    const first = await get(`/v1/reservations/${ids.b1}`, ADMIN);
+    const second = await get(`/v1/reservations/${ids.b1}`, ADMIN);
+    expect(second.body).toBe(first.body);
+    expect(second.headers.etag).toBe('"1"');
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/cache_lookups_total\{result="hit"\} [1-9]/);
+  });
+
+  it('a bad consistency token is a 400 naming the header', async () => {
+    const response = await get(`/v1/reservations/${ids.a1}`, { ...bearer('customer', 'alice'), 'x-consistency-token': 'drop table' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().errors).toEqual([{ field: 'headers/x-consistency-token', message: 'is not a consistency token' }]);
+  });
+});
+
+describe('GET /v1/reservations', () => {
+  it('a customer sees only its own, oldest first, page by page with an opaque cursor', async () => {
+    const page1 = await get('/v1/reservations?limit=1');
+    expect(page1.statusCode).toBe(200);
+    expect(page1.json().items.map((r: { id: string }) => r.id)).toEqual([ids.a1]);
+    const page2 = await get(`/v1/reservations?limit=1&cursor=${page1.json().nextCursor}`);
+    // The last page says so: no cursor to an empty page.
+    expect(page2.json()).toMatchObject({ items: [{ id: ids.a2 }], nextCursor: null });
+  });
+
+  it('a customer asking for another customer → 403; a provider sees its resources; filters by time', async () => {
+    expect((await get('/v1/reservations?customerId=bob')).statusCode).toBe(403);
+    const provider = await get(`/v1/reservations?resourceId=${resourceId}`, bearer('provider', 'prov-a'));
+    expect(provider.json().items).toHaveLength(3);
+    expect((await get(`/v1/reservations?resourceId=${resourceId}`, bearer('provider', 'prov-b'))).json().items).toHaveLength(0);
+    const window = await get(`/v1/reservations?from=2030-01-01T12:00:00Z&to=2030-01-01T15:30:00Z`, ADMIN);
+    expect(window.json().items.map((r: { id: string }) => r.id)).toEqual([ids.a2, ids.b1]);
+  });
+
+  it.each([
+    ['cursor=garbage', 'querystring/cursor'],
+    ['limit=0', 'querystring/limit'],
+    ['limit=abc', 'querystring/limit'],
+    ['status=lost', 'querystring/status'],
+    ['from=yesterday', 'querystring/from'],
+    ['from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z', 'querystring/to'],
+    ['colour=red', 'querystring/colour'],
+  ])('?%s → 400 naming %s', async (query, field) => {
+    const response = await get(`/v1/reservations?${query}`, ADMIN);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+});
+
+describe('GET /v1/resources/:id/availability', () => {
+  it('free windows in the resource’s time zone (Paris is UTC+1 in January)', async () => {
+    const response = await get(`/v1/resources/${resourceId}/availability?from=2030-01-01T09:00:00Z&to=2030-01-01T17:00:00Z`);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({
+      resourceId,
+      timeZone: 'Europe/Paris',
+      capacity: 1,
+      free: [
+        { startsAt: '2030-01-01T10:00:00.000+01:00', endsAt: '2030-01-01T11:00:00.000+01:00' },
+        { startsAt: '2030-01-01T12:00:00.000+01:00', endsAt: '2030-01-01T14:00:00.000+01:00' },
+        { startsAt: '2030-01-01T15:00:00.000+01:00', endsAt: '2030-01-01T16:00:00.000+01:00' },
+        { startsAt: '2030-01-01T17:00:00.000+01:00', endsAt: '2030-01-01T18:00:00.000+01:00' },
+      ],
+    });
+  });
+
+  it('a range over 31 days or backwards is a 400; an unknown resource a 404', async () => {
+    expect((await get(`/v1/resources/${resourceId}/availability?from=2030-01-01T00:00:00Z&to=2030-03-01T00:00:00Z`)).statusCode).toBe(400);
+    expect((await get(`/v1/resources/${resourceId}/availability?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z`)).statusCode).toBe(400);
+    const unknown = await get(
+      '/v1/resources/00000000-0000-4000-8000-000000000000/availability?from=2030-01-01T00:00:00Z&to=2030-01-02T00:00:00Z',
+    );
+    expect(unknown.statusCode).toBe(404);
+  });
+});
+
+describe('GET /v1/reservations/:id/events', () => {
+  it('lists the reservation’s events in order, to those who may see it', async () => {
+    const cancel = await writer.inject({ method: 'POST', url: `/v1/reservations/${ids.a2}/cancel`, headers: bearer('customer', 'alice') });
+    const token = cancel.headers['x-consistency-token'] as string;
+    const events = await get(`/v1/reservations/${ids.a2}/events`, { ...bearer('customer', 'alice'), 'x-consistency-token': token });
+    expect(events.statusCode).toBe(200);
+    expect(events.json().items.map((e: { type: string; version: number }) => [e.type, e.version])).toEqual([
+      ['reservation.created', 1],
+      ['reservation.cancelled', 2],
+    ]);
+    expect((await get(`/v1/reservations/${ids.a2}/events`, bearer('customer', 'bob'))).statusCode).toBe(404);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents every route', async () => {
+    const doc = await reader.inject({ method: 'GET', url: '/docs/json' });
+    expect(Object.keys(doc.json().paths).sort()).toEqual([
+      '/v1/reservations',
+      '/v1/reservations/{id}',
+      '/v1/reservations/{id}/events',
+      '/v1/resources/{id}/availability',
+    ]);
+  });
+});

@@ -1,0 +1,40 @@
+import { Registry } from 'prom-client';
+import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
+import { freshDatabase, JWT_SECRET, testApp as writerApp } from '../../../reservation-api/test/support/app.ts';
+import { type AppConfig, buildApp } from '../../src/app.ts';
+
+export { bearer, freshDatabase } from '../../../reservation-api/test/support/app.ts';
+
+export async function queryApp(overrides: Partial<AppConfig> = {}) {
+  const registry = new Registry();
+  const app = await buildApp(
+    {
+      MYSQL_REPLICA_URL: harnessEnv('MYSQL_REPLICA_URL'),
+      MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
+      REDIS_URL: harnessEnv('REDIS_URL'),
+      JWT_SECRET,
+      JWT_PUBLIC_KEY: undefined,
+      CACHE_TTL_SECONDS: 300,
+      CONSISTENCY_WAIT_MS: 500,
+      MYSQL_POOL_SIZE: 10,
+      MAX_EVENT_LOOP_DELAY_MS: 0,
+      LOG_LEVEL: 'silent' as never,
+      ...overrides,
+    },
+    { registry, logger: false },
+  );
+  await app.ready();
+  return { app, registry };
+}
+
+/** The real write side (reservation-api) and the read side on one database of their own. */
+export async function bothApps(prefix: string, urls?: { primary: string; replica: string; redis: string }) {
+  const db = urls ? undefined : await freshDatabase(prefix);
+  if (db) await db.migrate();
+  const primary = urls?.primary ?? (db?.primaryUrl as string);
+  const replica = urls?.replica ?? (db?.replicaUrl as string);
+  const redis = urls?.redis ?? harnessEnv('REDIS_URL');
+  const writer = await writerApp({ MYSQL_PRIMARY_URL: primary, REDIS_URL: redis });
+  const reader = await queryApp({ MYSQL_PRIMARY_URL: primary, MYSQL_REPLICA_URL: replica, REDIS_URL: redis });
+  return { writer: writer.app, reader: reader.app, registry: reader.registry, primary, replica };
+}
