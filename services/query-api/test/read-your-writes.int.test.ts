@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loadMigrations, migrate } from '@reservations/service-kit';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { type MariaDbEnv, setReplicaDelay, startMariaDbPair, waitForReplica } from '../../../scripts/harness/mariadb.ts';
+import { runDir } from '../../../scripts/harness/paths.ts';
+import type { Server } from '../../../scripts/harness/proc.ts';
+import { stopServers } from '../../../scripts/harness/proc.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { MIGRATIONS_DIR } from '../../reservation-api/src/migrate.ts';
+import { book, createResource } from '../../reservation-api/test/support/fixtures.ts';
+import { bearer, bothApps } from './support/apps.ts';
+
+// A MariaDB pair of its own: delaying the shared replica would slow every other test file.
+let servers: Server[] = [];
+let env: MariaDbEnv;
+let writer: FastifyInstance;
+let reader: FastifyInstance;
+let registry: Registry;
+// Far longer than the test needs, so "the replica is behind" holds even on a slow machine; it is reset before the end.
+const DELAY_SECONDS = 10;
+
+beforeAll(async () => {
+  const pair = await startMariaDbPair(runDir());
+  servers = pair.servers;
+  env = pair.env;
+  await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
+  ({ writer, reader, registry } = await bothApps('unused', {
+    primary: env.MYSQL_PRIMARY_URL,
+    replica: env.MYSQL_REPLICA_URL,
+    redis: harnessEnv('REDIS_URL'),
+  }));
+  await waitForReplica(env);
+  await setReplicaDelay(env.MYSQL_REPLICA_ADMIN_URL, DELAY_SECONDS);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([writer?.close(), reader?.close()]);
+  await stopServers(servers);
+});
+
+const alice = bearer('customer', 'alice');
+const read = (id: string, token?: string) =>
+  reader.inject({
+    method: 'GET',
+    url: `/v1/reservations/${id}`,
+    headers: { ...alice, ...(token ? { 'x-consistency-token': token } : {}) },
+  });
+
+describe('read-your-writes with the replica 10 s behind', () => {
+  it('a create, then a cancel, are visible on the very next read, with the token and through the cache', async () => {
+    const resource = await createResource(writer);
+    const created = await book(writer, resource, '2030-05-01T10:00:00Z', '2030-05-01T11:00:00Z', { customer: 'alice' });
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id;
+    const token = created.headers['x-consistency-token'] as string;
+    expect(token).toMatch(/^\d+-\d+-\d+$/);
+
+    // The replica really is behind: a read that can only use it finds nothing yet.
+    await reader.redis.del(`reservation:v1:${id}`);
+    const [[lagging]] = (await reader.dbs.replica.query('SELECT COUNT(*) AS n FROM reservations WHERE id = ?', [id])) as unknown as [
+      { n: number }[],
+    ];
+    expect(Number(lagging?.n)).toBe(0);
+
+    // With the token: the replica cannot reach the GTID in time, so the primary answers.
+    const withToken = await read(id, token);
+    expect(withToken.statusCode).toBe(200);
+    expect(withToken.json()).toMatchObject({ id, status: 'confirmed', version: 1 });
+    expect(await registry.metrics()).toMatch(/consistent_reads_total\{source="primary"\} 1/);
+
+    // The cancel publishes version 2 to the cache; a read without a token sees it at once.
+    const cancelled = await writer.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: alice });
+    expect(cancelled.statusCode).toBe(200);
+    const viaCache = await read(id);
+    expect(viaCache.json()).toMatchObject({ status: 'cancelled', version: 2 });
+
+    // A reader that fetched version 1 from somewhere stale cannot write it back over version 2.
+    await reader.reservationCache.put({ reservation: withToken.json(), providerId: 'provider-1' });
+    expect((await read(id)).json()).toMatchObject({ status: 'cancelled', version: 2 });
+
+    // Once the replica has caught up, a token is served by the replica.
+    await setReplicaDelay(env.MYSQL_REPLICA_ADMIN_URL, 0);
+    await waitForReplica(env);
+    const later = await read(id, cancelled.headers['x-consistency-token'] as string);
+    expect(later.json()).toMatchObject({ status: 'cancelled', version: 2 });
+    expect(await registry.metrics()).toMatch(/consistent_reads_total\{source="replica"\} 1/);
+  });
+});
