@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1/reservation.ts';
+import { minimalSpec } from '../support/fixtures.ts';
 import { apiErrorMessage, createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 
 const kc = testKubeConfig();
@@ -13,19 +14,7 @@ beforeAll(async () => {
 });
 
 type Spec = Record<string, unknown>;
-const validSpec = (): Spec => ({
-  version: '1.4.2',
-  image: { repository: 'registry.example.com/reservations' },
-  backends: {
-    mysql: { primarySecretRef: { name: 'mysql-primary' }, replicaSecretRef: { name: 'mysql-replica' } },
-    redis: { secretRef: { name: 'redis' } },
-    sqs: {
-      queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/events.fifo',
-      deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/events-dlq.fifo',
-    },
-    jwt: { secretRef: { name: 'jwt' } },
-  },
-});
+const validSpec = (): Spec => minimalSpec();
 const traffic = (extra: Spec = {}) => ({
   cluster: 'eks-green',
   dns: { hostedZoneId: 'Z0123456789ABC', name: 'api.reservations.example.com' },

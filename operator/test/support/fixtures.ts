@@ -1,9 +1,9 @@
 import { Value } from 'typebox/value';
 import { API_VERSION, KIND, type Reservation, ReservationSpec } from '../../src/api/v1alpha1/reservation.ts';
 
-/** A spec as the API server returns it: what the test gives, with the CRD's defaults filled in. */
-export function sampleSpec(extra: Record<string, unknown> = {}): ReservationSpec {
-  const spec = {
+/** The least a user writes: what the CRD requires, nothing it defaults. */
+export function minimalSpec(): Record<string, unknown> {
+  return {
     version: '1.4.2',
     image: { repository: 'registry.example.com/reservations' },
     backends: {
@@ -15,9 +15,12 @@ export function sampleSpec(extra: Record<string, unknown> = {}): ReservationSpec
       },
       jwt: { secretRef: { name: 'jwt' } },
     },
-    ...extra,
   };
-  return Value.Default(ReservationSpec, spec) as ReservationSpec;
+}
+
+/** A spec as the API server returns it: the minimal one plus `extra`, with the CRD's defaults filled in. */
+export function sampleSpec(extra: Record<string, unknown> = {}): ReservationSpec {
+  return Value.Default(ReservationSpec, { ...minimalSpec(), ...extra }) as ReservationSpec;
 }
 
 export function sampleReservation(extra: Record<string, unknown> = {}, name = 'booking'): Reservation {
