@@ -106,7 +106,8 @@ try {
   say(
     `${RESERVATIONS} Reservations: created in ${(created / 1000).toFixed(1)} s, converged (every object applied, every status written) in ${(converged / 1000).toFixed(1)} s (target < 30 s)`,
   );
-  say(`operator RSS after converging: ${rssMb.toFixed(0)} MB (target < 150 MB)`);
+  const heapMb = ((await metric(operator, 'nodejs_heap_size_used_bytes')) ?? Number.NaN) / 2 ** 20;
+  say(`operator RSS after converging: ${rssMb.toFixed(0)} MB, of it V8 heap in use ${heapMb.toFixed(0)} MB (target RSS < 150 MB)`);
 
   // 3. An idle minute, once the cluster has settled: every Reservation Ready (the autoscalers
   // have reached their minimums and kwok runs every pod), so nothing is left to do.

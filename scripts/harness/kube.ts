@@ -269,7 +269,8 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
 }
 
 function fakeNode(name: string) {
-  const resources = { cpu: '32', memory: '256Gi', pods: '250' };
+  // Room for thousands of fake pods (the operator benchmark runs 1,000 Reservations).
+  const resources = { cpu: '1000', memory: '4Ti', pods: '10000' };
   return {
     apiVersion: 'v1',
     kind: 'Node',
