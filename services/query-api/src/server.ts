@@ -17,7 +17,6 @@ const api = await buildApp(config, { registry }).catch((err: unknown) => {
   process.stderr.write(`query-api: ${err.message}\n`);
   process.exit(1);
 });
-await api.ready();
 const admin = createAdminServer({
   registry,
   checks: [mysqlCheck(api.dbs.replica, 'mysql-replica'), mysqlCheck(api.dbs.primary, 'mysql-primary'), redisCheck(api.redis)],

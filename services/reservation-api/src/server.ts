@@ -17,6 +17,5 @@ const api = await buildApp(config, { registry }).catch((err: unknown) => {
   process.stderr.write(`reservation-api: ${err.message}\n`);
   process.exit(1);
 });
-await api.ready();
 const admin = createAdminServer({ registry, checks: [mysqlCheck(api.db, 'mysql-primary'), redisCheck(api.redis)], logger: api.log });
 await runService({ config, api, admin });
