@@ -53,6 +53,10 @@ export type RequestObserver = (method: string, status: number) => void;
 export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () => {}): KubeClient {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig: no current cluster');
+  // client-node makes a new connection pool (undici Agent) for every request it authenticates:
+  // a TLS handshake per request, and idle sockets piling up. One pool serves every request;
+  // authentication still runs per request, for credentials that rotate.
+  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
 
   async function request<T>(method: keyof typeof HttpMethod, path: string, { body, contentType, query }: RequestOptions = {}): Promise<T> {
     const url = new URL(server + path);
@@ -68,7 +72,7 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher: ctx.getDispatcher(),
+        dispatcher: (dispatcher ??= ctx.getDispatcher()),
       });
     } catch (err) {
       observe(method, 0);
