@@ -4,12 +4,13 @@ import { bearer, freshDatabase, testApp } from './support/app.ts';
 import { book, createResource, sql } from './support/fixtures.ts';
 
 let app: FastifyInstance;
+let registry: import('prom-client').Registry;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 
 beforeAll(async () => {
   db = await freshDatabase('rsv_concurrency');
   await db.migrate();
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, HOLD_TTL_SECONDS: 0.5 }));
+  ({ app, registry } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, HOLD_TTL_SECONDS: 0.5 }));
 });
 afterAll(async () => {
   await app?.close();
@@ -41,6 +42,9 @@ describe('no double booking', () => {
       rows[0]?.id,
     ]);
     expect(events).toEqual([{ type: 'reservation.created' }]);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('reservations_total{result="created"} 1');
+    expect(metrics).toContain('reservations_total{result="conflict"} 199');
   });
 
   it('200 concurrent creates for different windows that all share an instant: exactly one 201', async () => {
