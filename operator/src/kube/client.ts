@@ -66,13 +66,14 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
     // The user agent names the default field manager of plain writes (Leases, Events).
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'reservation-operator', ...ctx.getHeaders() };
     if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
+    dispatcher ??= ctx.getDispatcher();
     let response: Awaited<ReturnType<typeof fetch>>;
     try {
       response = await fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        dispatcher: (dispatcher ??= ctx.getDispatcher()),
+        dispatcher,
       });
     } catch (err) {
       observe(method, 0);

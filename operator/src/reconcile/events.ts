@@ -8,10 +8,13 @@ export interface EventTarget {
   metadata: { name: string; namespace?: string; uid?: string };
 }
 
-/** Kubernetes Events on an object, for `kubectl describe` and `kubectl get events`. */
+/**
+ * Kubernetes Events on an object, for `kubectl describe` and `kubectl get events`. Recording
+ * does not wait for the API server: an event is a courtesy and must not slow a reconcile.
+ */
 export interface EventRecorder {
-  normal(target: EventTarget, reason: string, message: string): Promise<void>;
-  warning(target: EventTarget, reason: string, message: string): Promise<void>;
+  normal(target: EventTarget, reason: string, message: string): void;
+  warning(target: EventTarget, reason: string, message: string): void;
 }
 
 export function createEventRecorder(
@@ -51,7 +54,7 @@ export function createEventRecorder(
     }
   }
   return {
-    normal: (target, reason, message) => record(target, 'Normal', reason, message),
-    warning: (target, reason, message) => record(target, 'Warning', reason, message),
+    normal: (target, reason, message) => void record(target, 'Normal', reason, message),
+    warning: (target, reason, message) => void record(target, 'Warning', reason, message),
   };
 }

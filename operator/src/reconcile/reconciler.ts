@@ -100,24 +100,24 @@ export function createReconciler(deps: ReconcilerDeps) {
       });
     }
 
-    if (applied.length > 0) await events.normal(cr, 'Applied', `applied ${applied.sort().join(', ')}`);
-    if (pruned.length > 0) await events.normal(cr, 'Pruned', `deleted what the spec no longer asks for: ${pruned.join(', ')}`);
-    await recordReadiness(
+    if (applied.length > 0) events.normal(cr, 'Applied', `applied ${applied.sort().join(', ')}`);
+    if (pruned.length > 0) events.normal(cr, 'Pruned', `deleted what the spec no longer asks for: ${pruned.join(', ')}`);
+    recordReadiness(
       cr,
       status.conditions?.find((c) => c.type === CONDITION.Ready),
     );
     if (applyError) {
-      await events.warning(cr, 'ApplyFailed', applyError);
+      events.warning(cr, 'ApplyFailed', applyError);
       throw new Error(applyError); // retried with backoff
     }
     return {};
   }
 
-  async function recordReadiness(cr: Reservation, ready: { status: string; message: string } | undefined) {
+  function recordReadiness(cr: Reservation, ready: { status: string; message: string } | undefined) {
     const before = cr.status?.conditions?.find((c) => c.type === CONDITION.Ready)?.status;
     if (!ready || ready.status === before) return;
-    if (ready.status === 'True') await events.normal(cr, 'Ready', ready.message);
-    else if (before === 'True') await events.warning(cr, 'NotReady', ready.message);
+    if (ready.status === 'True') events.normal(cr, 'Ready', ready.message);
+    else if (before === 'True') events.warning(cr, 'NotReady', ready.message);
   }
 
   async function finalize(cr: Reservation): Promise<ReconcileResult> {
@@ -126,7 +126,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       const result = await step.cleanup(cr);
       if (!result.done) {
         logger.info({ reservation: cr.metadata.name, cleanup: step.name, reason: result.reason }, 'deletion held');
-        await events.warning(cr, 'DeletionHeld', `${step.name}: ${result.reason}`);
+        events.warning(cr, 'DeletionHeld', `${step.name}: ${result.reason}`);
         return { requeueAfterMs: HOLD_RETRY_MS };
       }
     }

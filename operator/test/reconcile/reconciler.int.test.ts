@@ -163,10 +163,16 @@ describe('the Reservation controller against a real API server', () => {
     expect(table.split('\n')[0]?.split(/\s{2,}/)).toEqual(['NAME', 'READY', 'REPLICAS', 'WEIGHT', 'PHASE', 'AGE']);
     // No traffic section yet, so no weight.
     expect(table.split('\n')[1]).toMatch(/^booking\s+True\s+5\/5\s+Idle\s+\d+s$/);
-    const events = JSON.parse(await kubectl('get', 'events', '--field-selector', 'involvedObject.name=booking', '-o', 'json')) as {
-      items: { reason: string; type: string }[];
-    };
-    expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['Applied', 'Ready']));
+    const reasons = async () =>
+      (
+        JSON.parse(await kubectl('get', 'events', '--field-selector', 'involvedObject.name=booking', '-o', 'json')) as {
+          items: { reason: string }[];
+        }
+      ).items.map((e) => e.reason);
+    await waitUntil('Applied and Ready events', async () => {
+      const seen = await reasons();
+      return ['Applied', 'Ready'].every((r) => seen.includes(r));
+    });
   });
 
   it('writes nothing while nothing changes, through many resyncs', async () => {
