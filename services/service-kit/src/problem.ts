@@ -114,16 +114,12 @@ export const problemHandler = fp(
         case 'FST_ERR_CTP_BODY_TOO_LARGE':
           return sendProblem(reply, new Problem(kitProblems, 'body-too-large', error.message));
         case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
           return sendProblem(reply, new Problem(kitProblems, 'unsupported-media-type', error.message));
-        case 'FST_JWT_NO_AUTHORIZATION_IN_HEADER':
-        case 'FST_JWT_AUTHORIZATION_TOKEN_INVALID':
-        case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
-        case 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED':
-        case 'FST_JWT_BAD_REQUEST':
-        case 'FST_JWT_BAD_COOKIE_REQUEST':
-        case 'FAST_JWT_INVALID_SIGNATURE':
-          return sendProblem(reply, new Problem(kitProblems, 'unauthorized', error.message, { headers: { 'www-authenticate': 'Bearer' } }));
+      }
+      // Every token failure of @fastify/jwt (FST_JWT_*) and of fast-jwt underneath (FAST_JWT_*: bad signature,
+      // wrong algorithm, expired…) is the caller's missing or bad credential: 401 (RFC 6750 §3.1).
+      if (error.code?.startsWith('FST_JWT_') || error.code?.startsWith('FAST_JWT_')) {
+        return sendProblem(reply, new Problem(kitProblems, 'unauthorized', error.message, { headers: { 'www-authenticate': 'Bearer' } }));
       }
       if (error.statusCode === 503) {
         return sendProblem(reply, new Problem(kitProblems, 'overloaded', error.message, { headers: { 'retry-after': '1' } }));
