@@ -29,7 +29,7 @@ if (env.KUBECONFIG) {
     ['mysql-primary', 'url', env.MYSQL_PRIMARY_URL],
     ['mysql-replica', 'url', env.MYSQL_REPLICA_URL],
     ['redis', 'url', env.REDIS_URL],
-    ['jwt', 'key', 'local-development-only-secret'],
+    ['jwt', 'key', 'local-development-only-secret-0123456789'],
   ];
   for (const [name, key, value] of secrets) {
     await kubectl('create', 'secret', 'generic', name, '-n', 'reservations', `--from-literal=${key}=${value ?? 'unset'}`);

@@ -54,7 +54,7 @@ function secretEnv(cr: Reservation, backend: Backend) {
     mysqlPrimary: ['MYSQL_PRIMARY_URL', b.mysql.primarySecretRef],
     mysqlReplica: ['MYSQL_REPLICA_URL', b.mysql.replicaSecretRef],
     redis: ['REDIS_URL', b.redis.secretRef],
-    jwt: ['JWT_KEY', b.jwt.secretRef],
+    jwt: [b.jwt.algorithm === 'HS256' ? 'JWT_SECRET' : 'JWT_PUBLIC_KEY', b.jwt.secretRef],
   };
   if (backend === 'sqs') return []; // URLs come from the ConfigMap, access from IRSA
   const [name, ref] = refs[backend];

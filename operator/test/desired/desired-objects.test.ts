@@ -72,9 +72,13 @@ describe('desiredObjects', () => {
 
   it('passes each service only the credentials it needs, by Secret reference', () => {
     const names = (c: string) => container(find(objects, 'Deployment', `booking-${c}`)).env.map((e: { name: string }) => e.name);
-    expect(names('reservation-api')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_KEY']);
-    expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_KEY']);
-    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'JWT_KEY']);
+    expect(names('reservation-api')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
+    expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
+    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'JWT_PUBLIC_KEY']);
+    const hs256 = desiredObjects(
+      sampleReservation({ backends: { ...cr.spec.backends, jwt: { algorithm: 'HS256', secretRef: { name: 'jwt', key: 'key' } } } }),
+    );
+    expect(container(find(hs256, 'Deployment', 'booking-notifier')).env.map((e: { name: string }) => e.name)).toContain('JWT_SECRET');
     expect(container(find(objects, 'Deployment', 'booking-query-api')).env[0]).toEqual({
       name: 'MYSQL_REPLICA_URL',
       valueFrom: { secretKeyRef: { name: 'mysql-replica', key: 'url' } },

@@ -278,7 +278,16 @@ export const ReservationSpec = Type.Object(
           },
           { description: 'SQS queues of the event pipeline; access comes from the pod identity (IRSA)' },
         ),
-        jwt: Type.Object({ secretRef: SecretKeyRef('the JWT verification key', 'key') }, { description: 'API authentication' }),
+        jwt: Type.Object(
+          {
+            algorithm: Enum(['RS256', 'HS256'] as const, {
+              default: 'RS256',
+              description: "RS256: the Secret holds the issuer's public key (PEM); HS256: a shared secret of 32+ characters",
+            }),
+            secretRef: SecretKeyRef('the JWT verification key', 'key'),
+          },
+          { description: 'how the APIs verify bearer tokens' },
+        ),
       },
       { description: 'the data stores and queues the services use' },
     ),
