@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 
 /** InnoDB chose this transaction as a deadlock victim; it was rolled back and may simply run again. */
 export const ER_LOCK_DEADLOCK = 1213;
@@ -15,8 +15,11 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Injected so tests can make the jitter deterministic. */
   random?: () => number;
-  /** Runs right after COMMIT on the same connection, e.g. to read the session's `@@last_gtid`. */
-  afterCommit?: (conn: PoolConnection) => Promise<void>;
+  /**
+   * Runs right after COMMIT on the same connection, with COMMIT's OK packet (whose session state
+   * changes carry `last_gtid` when the session tracks it).
+   */
+  afterCommit?: (conn: PoolConnection, commit: ResultSetHeader) => Promise<void>;
 }
 
 /** Full jitter (AWS architecture blog, "Exponential Backoff and Jitter"): a random delay up to base·2^attempt. */
@@ -38,8 +41,8 @@ export async function withTransaction<T>(
     try {
       await conn.query('START TRANSACTION');
       const result = await work(conn);
-      await conn.query('COMMIT');
-      await afterCommit?.(conn);
+      const [commit] = await conn.query<ResultSetHeader>('COMMIT');
+      await afterCommit?.(conn, commit);
       return result;
     } catch (err) {
       // After a failed afterCommit this is a harmless no-op.

@@ -77,8 +77,15 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
           return stored;
         },
         {
-          afterCommit: async (conn) => {
-            const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@last_gtid AS gtid');
+          afterCommit: async (conn, commit) => {
+            const tracked = (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables
+              ?.last_gtid;
+            if (tracked !== undefined) {
+              gtid = tracked;
+              return;
+            }
+            // Nothing was logged (a replay): the current binlog position includes the original write.
+            const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS gtid');
             gtid = String(row?.gtid ?? '');
           },
         },

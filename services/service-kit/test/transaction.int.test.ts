@@ -1,0 +1,59 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { createMysqlPool } from '../src/clients/mysql.ts';
+import { ER_LOCK_DEADLOCK, withTransaction } from '../src/transaction.ts';
+
+const pool = createMysqlPool(harnessEnv('MYSQL_PRIMARY_URL'), { connectionLimit: 4 });
+pool.on('connection', (conn) => {
+  conn.query("SET SESSION session_track_system_variables = 'last_gtid'");
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+describe('withTransaction (real MariaDB)', () => {
+  it('commits, and hands afterCommit the GTID of the commit from the OK packet', async () => {
+    await pool.query('CREATE TABLE IF NOT EXISTS tx_test (id INT PRIMARY KEY, n INT)');
+    let tracked: string | undefined;
+    let selected: string | undefined;
+    await withTransaction(
+      pool,
+      async (conn) => {
+        await conn.query('REPLACE INTO tx_test VALUES (1, 1)');
+      },
+      {
+        afterCommit: async (conn, commit: ResultSetHeader) => {
+          tracked = (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables?.last_gtid;
+          const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@last_gtid AS g');
+          selected = row?.g;
+        },
+      },
+    );
+    expect(tracked).toMatch(/^\d+-\d+-\d+$/);
+    expect(tracked).toBe(selected);
+  });
+
+  it('rolls back on an error and reruns a deadlock victim', async () => {
+    let attempts = 0;
+    const result = await withTransaction(
+      pool,
+      async (conn) => {
+        attempts++;
+        await conn.query('REPLACE INTO tx_test VALUES (2, ?)', [attempts]);
+        if (attempts < 3) throw Object.assign(new Error('deadlock'), { errno: ER_LOCK_DEADLOCK });
+        return attempts;
+      },
+      { random: () => 0 },
+    );
+    expect(result).toBe(3);
+    await expect(
+      withTransaction(pool, async (conn) => {
+        await conn.query('REPLACE INTO tx_test VALUES (3, 3)');
+        throw new Error('nope');
+      }),
+    ).rejects.toThrow('nope');
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT id, n FROM tx_test WHERE id IN (2, 3) ORDER BY id');
+    expect(rows).toEqual([{ id: 2, n: 3 }]);
+  });
+});
