@@ -10,6 +10,7 @@ import { bookingMetrics } from './plugins/booking-metrics.ts';
 import { cachePublisher } from './plugins/cache-publisher.ts';
 import { commands } from './plugins/commands.ts';
 import { db } from './plugins/db.ts';
+import { idempotencySweeper } from './plugins/idempotency-sweeper.ts';
 import { reservationStore } from './plugins/reservation-store.ts';
 import reservationRoutes from './routes/reservations.ts';
 import resourceRoutes from './routes/resources.ts';
@@ -72,6 +73,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(bookingMetrics, { registry });
   await app.register(reservationStore, { holdTtlMs: config.HOLD_TTL_SECONDS * 1000 });
   await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
+  await app.register(idempotencySweeper, { intervalMs: 60_000 });
 
   await app.register(reservationRoutes);
   await app.register(resourceRoutes);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
+import { sweepExpiredKeys } from '../src/plugins/idempotency-sweeper.ts';
 import { bearer, freshDatabase, testApp } from './support/app.ts';
 import { book, createResource, sql } from './support/fixtures.ts';
 
@@ -72,6 +73,18 @@ describe('Idempotency-Key', () => {
     const again = await book(app, resource, at(21), at(22), { key: 'k-expired' });
     expect(again.statusCode).toBe(201);
     expect(again.json().id).not.toBe(first.json().id);
+  });
+
+  it('the sweeper deletes expired keys only', async () => {
+    await book(app, resource, at(30), at(31), { key: 'k-old' });
+    await book(app, resource, at(32), at(33), { key: 'k-fresh' });
+    await sql(db.primaryUrl, "UPDATE idempotency_keys SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE idempotency_key = 'k-old'");
+    expect(await sweepExpiredKeys(app.db, 1)).toBeGreaterThanOrEqual(1);
+    const left = await sql<{ idempotency_key: string }>(
+      db.primaryUrl,
+      "SELECT idempotency_key FROM idempotency_keys WHERE idempotency_key IN ('k-old', 'k-fresh')",
+    );
+    expect(left).toEqual([{ idempotency_key: 'k-fresh' }]);
   });
 
   it('confirm and cancel honour the key per reservation', async () => {
