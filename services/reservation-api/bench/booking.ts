@@ -124,7 +124,10 @@ async function serve() {
 /** The parent: autocannon against the child's ports. */
 async function drive() {
   const child = fork(import.meta.filename, ['serve'], { stdio: 'inherit' });
-  const [{ writerUrl, readerUrl, bareUrl, resources }] = await once(child, 'message');
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the server process exited (${code}) before it was ready`);
+  });
+  const [{ writerUrl, readerUrl, bareUrl, resources }] = await Promise.race([once(child, 'message'), exited]);
   const customer = { authorization: `Bearer ${sign({ sub: 'bench', role: 'customer' })}`, 'content-type': 'application/json' };
   const first = await fetch(`${writerUrl}/v1/reservations`, {
     method: 'POST',

@@ -42,10 +42,13 @@ declare module '@fastify/jwt' {
 export const auth = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     const publicPrefixes = options.publicPrefixes ?? [];
+    // fast-jwt's LRU of verified tokens (expiry still enforced on each hit): clients send the same
+    // token for many requests, and signature checks dominate a cached read.
+    const cache = { cache: 10_000 };
     if (options.publicKey) {
-      await app.register(fastifyJwt, { secret: { public: options.publicKey }, verify: { algorithms: ['RS256'] } });
+      await app.register(fastifyJwt, { secret: { public: options.publicKey }, verify: { algorithms: ['RS256'], ...cache } });
     } else if (options.secret) {
-      await app.register(fastifyJwt, { secret: options.secret, verify: { algorithms: ['HS256'] }, sign: { algorithm: 'HS256' } });
+      await app.register(fastifyJwt, { secret: options.secret, verify: { algorithms: ['HS256'], ...cache }, sign: { algorithm: 'HS256' } });
     } else {
       throw new Error('auth needs a secret (HS256) or a public key (RS256)');
     }
