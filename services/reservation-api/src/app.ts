@@ -68,7 +68,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { ...authOptions(config), publicPrefixes: ['/docs'] });
 
-  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE });
+  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
   await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS });
   await app.register(bookingMetrics, { registry });
   await app.register(reservationStore, { holdTtlMs: config.HOLD_TTL_SECONDS * 1000 });

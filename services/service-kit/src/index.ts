@@ -18,6 +18,7 @@ export { BaseConfig, baseConfigProperties, ConfigError, loadConfig, secret, serv
 export { loggerOptions, REDACTED_PATHS } from './logger.ts';
 export { createRegistry, httpMetrics } from './metrics.ts';
 export { loadMigrations, type Migration, migrate, requireSchemaVersion, SchemaTooOldError } from './migrations.ts';
+export { registerPoolMetrics } from './pool-metrics.ts';
 export {
   defineProblems,
   type FieldError,

@@ -1,4 +1,4 @@
-import { createMysqlPool, requireSchemaVersion } from '@reservations/service-kit';
+import { createMysqlPool, registerPoolMetrics, requireSchemaVersion } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
@@ -39,6 +39,7 @@ export const db = fp<{ replicaUrl: string; primaryUrl: string; poolSize: number;
       await Promise.all([replica.end(), primary.end()]);
     });
     await requireSchemaVersion(replica, REQUIRED_SCHEMA_VERSION, 'the replica');
+    registerPoolMetrics(registry, { replica, primary });
     const routed = new Counter({
       name: 'consistent_reads_total',
       help: 'reads with a consistency token, by where they were served',

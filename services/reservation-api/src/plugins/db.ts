@@ -1,7 +1,8 @@
-import { createMysqlPool, requireSchemaVersion } from '@reservations/service-kit';
+import { createMysqlPool, registerPoolMetrics, requireSchemaVersion } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
+import type { Registry } from 'prom-client';
 
 /** The schema version (highest migration number) this build reads and writes. */
 export const REQUIRED_SCHEMA_VERSION = 1;
@@ -18,14 +19,15 @@ declare module 'fastify' {
  * InnoDB from taking gap locks on the reservations index. Tracking `last_gtid` makes MariaDB
  * return the commit's GTID in COMMIT's OK packet, the consistency token without another round trip.
  */
-export const db = fp<{ url: string; poolSize: number }>(
-  async (app: FastifyInstance, { url, poolSize }) => {
+export const db = fp<{ url: string; poolSize: number; registry: Registry }>(
+  async (app: FastifyInstance, { url, poolSize, registry }) => {
     const pool = createMysqlPool(url, { connectionLimit: poolSize });
     pool.on('connection', (conn) => {
       conn.query("SET SESSION tx_isolation = 'READ-COMMITTED', session_track_system_variables = 'last_gtid'");
     });
     app.addHook('onClose', async () => pool.end());
     await requireSchemaVersion(pool, REQUIRED_SCHEMA_VERSION, 'the primary');
+    registerPoolMetrics(registry, { primary: pool });
     app.decorate('db', pool);
   },
   { name: 'db' },
