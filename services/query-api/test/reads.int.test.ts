@@ -56,6 +56,16 @@ describe('GET /v1/reservations/:id', () => {
     expect(metrics).toMatch(/cache_lookups_total\{result="hit"\} [1-9]/);
   });
 
+  it('concurrent misses on one key make one database read (single flight)', async () => {
+    await reader.redis.del(`reservation:v1:${ids.a1}`);
+    const fills = async () => Number(/cache_fills_total\S* (\d+)/.exec(await registry.metrics())?.[1] ?? 0);
+    const before = await fills();
+    const responses = await Promise.all(Array.from({ length: 30 }, () => get(`/v1/reservations/${ids.a1}`, ADMIN)));
+    expect(new Set(responses.map((r) => r.statusCode))).toEqual(new Set([200]));
+    expect(new Set(responses.map((r) => r.body)).size).toBe(1);
+    expect((await fills()) - before).toBe(1);
+  });
+
   it('a bad consistency token is a 400 naming the header', async () => {
     const response = await get(`/v1/reservations/${ids.a1}`, { ...bearer('customer', 'alice'), 'x-consistency-token': 'drop table' });
     expect(response.statusCode).toBe(400);

@@ -38,6 +38,11 @@ export const reservationCache = fp<{ url: string; ttlMs: number; registry: Regis
       labelNames: ['result'] as const,
       registers: [registry],
     });
+    const fills = new Counter({
+      name: 'cache_fills_total',
+      help: 'database reads made to fill the reservation cache',
+      registers: [registry],
+    });
 
     const put = async (entry: CachedReservation) => {
       await cache.setIfNewer(entry.reservation.id, entry.reservation.version, entry).catch((err: unknown) => {
@@ -55,6 +60,7 @@ export const reservationCache = fp<{ url: string; ttlMs: number; registry: Regis
         lookups.inc({ result: hit ? 'hit' : 'miss' });
         if (hit) return hit.value;
         return singleFlight(id, async () => {
+          fills.inc();
           const entry = await load();
           if (entry) await put(entry);
           return entry;
