@@ -134,6 +134,17 @@ try {
     `idle ${IDLE_SECONDS} s with ${RESERVATIONS + 1} Reservations: ${writes} writes, ${after.get - before.get} reads besides the watches (target: 0 writes)`,
   );
 } finally {
+  // What went wrong along the way, if anything: the operator's warnings, most frequent first.
+  const warnings = new Map<string, number>();
+  for (const line of operator.log().split('\n')) {
+    const entry = /"level":(\d+).*"msg":"([^"]*)"/.exec(line);
+    if (entry && Number(entry[1]) >= 40) {
+      const err = /"err":"([^"]{0,160})/.exec(line)?.[1] ?? '';
+      const key = `${entry[2]}: ${err}`;
+      warnings.set(key, (warnings.get(key) ?? 0) + 1);
+    }
+  }
+  for (const [warning, n] of [...warnings].sort((a, b) => b[1] - a[1]).slice(0, 5)) say(`operator warned ${n}x: ${warning}`);
   operator.kill('SIGTERM');
   await operator.exited;
   await stopServers(plane.servers);

@@ -16,7 +16,8 @@ export interface OperatorProcess {
 export async function startOperator(env: Record<string, string>): Promise<OperatorProcess> {
   const port = await freePort();
   const output: string[] = [];
-  const child = spawn(process.execPath, [main], {
+  // Under setpriv --pdeathsig, like the harness's servers: it dies with whoever started it.
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, main], {
     env: { PATH: process.env.PATH, ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
