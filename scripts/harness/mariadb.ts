@@ -85,11 +85,16 @@ export async function startMariaDbPair(dir: string, { replicaDelaySeconds = 0 } 
 }
 
 async function startInstance(dataDir: string, serverId: number): Promise<Instance> {
+  // Each instance gets its own tmpdir: with the shared /tmp, two runs side by side collide on
+  // MariaDB's temporary table names ("Could not remove temporary table").
+  const tmpDir = `${dataDir}-tmp`;
   mkdirSync(dataDir, { recursive: true });
+  mkdirSync(tmpDir, { recursive: true });
   const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
   await run('mariadb-install-db', [
     '--no-defaults',
     `--datadir=${dataDir}`,
+    `--tmpdir=${tmpDir}`,
     '--auth-root-authentication-method=normal',
     '--skip-test-db',
     '--skip-name-resolve',
@@ -105,6 +110,7 @@ async function startInstance(dataDir: string, serverId: number): Promise<Instanc
       '--no-defaults',
       ...asRoot,
       `--datadir=${dataDir}`,
+      `--tmpdir=${tmpDir}`,
       `--socket=${socket}`,
       `--pid-file=${join(dataDir, 'mysqld.pid')}`,
       `--port=${port}`,

@@ -12,8 +12,9 @@ import { loadMigrations, migrate, withTransaction } from '@reservations/service-
 import autocannon from 'autocannon';
 import { createSigner } from 'fast-jwt';
 import Fastify from 'fastify';
+import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
-import { startHarness } from '../../../scripts/harness/index.ts';
+import { type HarnessEnv, startHarness } from '../../../scripts/harness/index.ts';
 import { buildApp as buildQueryApp } from '../../query-api/src/app.ts';
 import { buildApp } from '../src/app.ts';
 import { MIGRATIONS_DIR } from '../src/migrate.ts';
@@ -25,7 +26,15 @@ const RESOURCES = 50;
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
 const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
 
-function cannon(name, opts) {
+interface Figures {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function cannon(name: string, opts: Omit<autocannon.Options, 'connections' | 'pipelining' | 'duration'>): Promise<Figures> {
   return new Promise((resolve, reject) => {
     autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION_S, ...opts }, (err, result) => {
       if (err) return reject(err);
@@ -36,19 +45,19 @@ function cannon(name, opts) {
 }
 
 /** The same transaction POST runs (lock the resource, conditional insert, outbox), minus HTTP, auth, validation and idempotency. */
-async function rawLoop(pool, resources) {
+async function rawLoop(pool: Pool, resources: string[]): Promise<Figures> {
   const store = createReservationStore({ holdTtlMs: 600_000 });
-  const latencies = [];
+  const latencies: number[] = [];
   let slot = 1_000_000;
   const until = Date.now() + DURATION_S * 1000;
-  const worker = async (w) => {
+  const worker = async (w: number) => {
     while (Date.now() < until) {
       const n = slot++;
       const start = new Date(Date.UTC(2050, 0, 1) + n * 60_000);
       const t0 = performance.now();
       await withTransaction(pool, async (conn) => {
         const change = await store.create(conn, {
-          resourceId: resources[n % resources.length],
+          resourceId: resources[n % resources.length] ?? '',
           customerId: `raw-${w}`,
           window: { start, end: new Date(start.getTime() + 60_000) },
           hold: false,
@@ -61,21 +70,27 @@ async function rawLoop(pool, resources) {
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
   latencies.sort((a, b) => a - b);
-  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 100) / 100;
+  const at = (q: number) =>
+    Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN) * 100) / 100;
   return { name: 'raw mysql2 insert transaction', rps: latencies.length / DURATION_S, p50: at(0.5), p99: at(0.99), errors: 0 };
 }
 
 /** The child: harness, migrations, both apps and the bare route on real ports; runs the raw loop when asked. */
 async function serve() {
   const harness = await startHarness(['mysql', 'redis']);
-  const env = harness.env;
+  const need = (name: keyof HarnessEnv): string => {
+    const value = harness.env[name];
+    if (!value) throw new Error(`the harness did not export ${name}`);
+    return value;
+  };
+  const env = { MYSQL_PRIMARY_URL: need('MYSQL_PRIMARY_URL'), MYSQL_REPLICA_URL: need('MYSQL_REPLICA_URL'), REDIS_URL: need('REDIS_URL') };
   await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
   const common = {
     REDIS_URL: env.REDIS_URL,
     JWT_SECRET: SECRET,
     JWT_PUBLIC_KEY: undefined,
     MAX_EVENT_LOOP_DELAY_MS: 0,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: 'silent' as const,
     MYSQL_POOL_SIZE: CONNECTIONS,
   };
   const writer = await buildApp(
@@ -100,7 +115,7 @@ async function serve() {
     bare.listen({ port: 0, host: '127.0.0.1' }),
   ]);
   const admin = { authorization: `Bearer ${sign({ sub: 'admin', role: 'admin' })}`, 'content-type': 'application/json' };
-  const resources = [];
+  const resources: string[] = [];
   for (let i = 0; i < RESOURCES; i++) {
     const r = await writer.inject({
       method: 'POST',
@@ -108,17 +123,17 @@ async function serve() {
       headers: admin,
       payload: { name: `r${i}`, providerId: 'p', timeZone: 'UTC' },
     });
-    resources.push(r.json().id);
+    resources.push((r.json() as { id: string }).id);
   }
   process.on('message', async (message) => {
-    if (message === 'raw') process.send({ raw: await rawLoop(writer.db, resources) });
+    if (message === 'raw') process.send?.({ raw: await rawLoop(writer.db, resources) });
     if (message === 'stop') {
       await Promise.all([writer.close(), reader.close(), bare.close()]);
       await harness.stop();
       process.exit(0);
     }
   });
-  process.send({ writerUrl, readerUrl, bareUrl, resources });
+  process.send?.({ writerUrl, readerUrl, bareUrl, resources });
 }
 
 /** The parent: autocannon against the child's ports. */
@@ -127,17 +142,19 @@ async function drive() {
   const exited = once(child, 'exit').then(([code]) => {
     throw new Error(`the server process exited (${code}) before it was ready`);
   });
-  const [{ writerUrl, readerUrl, bareUrl, resources }] = await Promise.race([once(child, 'message'), exited]);
+  const [{ writerUrl, readerUrl, bareUrl, resources }] = (await Promise.race([once(child, 'message'), exited])) as [
+    { writerUrl: string; readerUrl: string; bareUrl: string; resources: string[] },
+  ];
   const customer = { authorization: `Bearer ${sign({ sub: 'bench', role: 'customer' })}`, 'content-type': 'application/json' };
   const first = await fetch(`${writerUrl}/v1/reservations`, {
     method: 'POST',
     headers: customer,
     body: JSON.stringify({ resourceId: resources[0], startsAt: '2049-01-01T10:00:00Z', endsAt: '2049-01-01T11:00:00Z' }),
   });
-  const { id } = await first.json();
+  const { id } = (await first.json()) as { id: string };
   await fetch(`${readerUrl}/v1/reservations/${id}`, { headers: customer });
 
-  const results = [];
+  const results: Figures[] = [];
   results.push(await cannon('bare Fastify route', { url: `${bareUrl}/bare` }));
   results.push(await cannon('cached GET /v1/reservations/:id', { url: `${readerUrl}/v1/reservations/${id}`, headers: customer }));
   let slot = 0;
@@ -147,7 +164,7 @@ async function drive() {
       method: 'POST',
       requests: [
         {
-          setupRequest: (req) => {
+          setupRequest: (req: autocannon.Request) => {
             const n = slot++;
             const start = new Date(Date.UTC(2040, 0, 1) + n * 60_000);
             return {
@@ -165,15 +182,15 @@ async function drive() {
     }),
   );
   child.send('raw');
-  const [{ raw }] = await once(child, 'message');
+  const [{ raw }] = (await once(child, 'message')) as [{ raw: Figures }];
   results.push(raw);
   child.send('stop');
   await once(child, 'exit');
 
-  const row = (f) =>
+  const row = (f: Figures) =>
     `${f.name.padEnd(58)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${String(f.p50).padStart(6)} ms  p99 ${String(f.p99).padStart(6)} ms  errors ${f.errors}`;
   process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each, no pipelining\n${results.map(row).join('\n')}\n`);
-  const [b, g, p, rawFigures] = results;
+  const [b, g, p, rawFigures] = results as [Figures, Figures, Figures, Figures];
   process.stdout.write(
     `cached GET / bare route: ${(g.rps / b.rps).toFixed(2)} (target ≥ 0.6, p99 ${g.p99} ms, target < 10 ms)\n` +
       `POST / raw insert transaction: ${(p.rps / rawFigures.rps).toFixed(2)} (target ≥ 0.8)\n`,
