@@ -1,8 +1,11 @@
 // `npm start`: the local platform. Starts every harness server (MariaDB primary + replica,
-// Redis, moto for SQS and Route53, a Kubernetes control plane with a kwok node), installs the
-// CRDs, runs the operator against the local cluster and applies the sample Reservation, then
-// keeps everything up until Ctrl-C. Settings are printed and written as a file a shell can source.
+// Redis, moto for SQS and Route53, a Kubernetes control plane with a kwok node), migrates the
+// database and runs reservation-api and query-api against them, installs the CRDs, runs the
+// operator against the local cluster and applies the sample Reservation, then keeps everything
+// up until Ctrl-C. Settings are printed and written as a file a shell can source.
 import { join } from 'node:path';
+import { loadMigrations, migrate } from '@reservations/service-kit';
+import { MIGRATIONS_DIR } from '../services/reservation-api/src/migrate.ts';
 import { kubeBinary } from './harness/go-tools.ts';
 import { installHarness, selectedComponents, startHarness } from './harness/index.ts';
 import { step } from './harness/log.ts';
@@ -14,9 +17,38 @@ const components = selectedComponents();
 await installHarness(components, { helm: false });
 const harness = await startHarness(components);
 const env = harness.env;
+const JWT_SECRET = 'local-development-only-secret-0123456789';
+const processes: Server[] = [];
+
+/** Runs one of the repo's Node entry points as a server, its log in the run directory. */
+async function startNode(name: string, entry: string, extraEnv: Record<string, string>, readyUrl: string): Promise<Server> {
+  const server = startServer(name, process.execPath, [join(repoRoot, entry)], {
+    logFile: join(harness.dir, `${name}.log`),
+    env: { ...process.env, ...env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...extraEnv },
+  });
+  processes.push(server);
+  await waitUntil(name, async () => (await fetch(readyUrl)).ok, { server, timeoutMs: 60_000 });
+  return server;
+}
+
+const services: string[] = [];
+if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
+  step('up', 'migrating the database');
+  await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
+  for (const name of ['reservation-api', 'query-api']) {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    step('up', `starting ${name}`);
+    await startNode(
+      name,
+      `services/${name}/src/server.ts`,
+      { PORT: String(port), ADMIN_PORT: String(adminPort), JWT_SECRET, SHUTDOWN_DELAY_MS: '0' },
+      `http://127.0.0.1:${adminPort}/readyz`,
+    );
+    services.push(`  ${name.padEnd(16)} http://127.0.0.1:${port}  (docs /docs, admin http://127.0.0.1:${adminPort}/metrics)`);
+  }
+}
 
 let operatorLog: string | undefined;
-let operator: Server | undefined;
 let operatorAdmin: string | undefined;
 if (env.KUBECONFIG) {
   const kubectl = (...args: string[]) => run(kubeBinary('kubectl'), args, { env: { ...process.env, KUBECONFIG: env.KUBECONFIG } });
@@ -29,7 +61,7 @@ if (env.KUBECONFIG) {
     ['mysql-primary', 'url', env.MYSQL_PRIMARY_URL],
     ['mysql-replica', 'url', env.MYSQL_REPLICA_URL],
     ['redis', 'url', env.REDIS_URL],
-    ['jwt', 'key', 'local-development-only-secret-0123456789'],
+    ['jwt', 'key', JWT_SECRET],
   ];
   for (const [name, key, value] of secrets) {
     await kubectl('create', 'secret', 'generic', name, '-n', 'reservations', `--from-literal=${key}=${value ?? 'unset'}`);
@@ -38,18 +70,28 @@ if (env.KUBECONFIG) {
   operatorLog = join(harness.dir, 'operator.log');
   const adminPort = await freePort();
   operatorAdmin = `http://127.0.0.1:${adminPort}`;
-  operator = startServer('operator', process.execPath, [join(repoRoot, 'operator', 'src', 'main.ts')], {
-    logFile: operatorLog,
-    env: { ...process.env, KUBECONFIG: env.KUBECONFIG, LEADER_ELECT: 'false', ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(adminPort) },
-  });
-  await waitUntil('operator ready', async () => (await fetch(`${operatorAdmin}/readyz`)).ok, { server: operator });
+  await startNode(
+    'operator',
+    'operator/src/main.ts',
+    { LEADER_ELECT: 'false', ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(adminPort) },
+    `${operatorAdmin}/readyz`,
+  );
   await kubectl('apply', '-f', join(repoRoot, 'operator', 'samples', 'reservation.yaml'));
   step('up', 'waiting for the sample Reservation to be Ready');
   await kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', 'reservations', 'rsv/booking');
 }
 
 const envFile = join(harness.dir, 'harness.env');
-console.log(`
+const servicesText = services.length
+  ? `
+The services:
+${services.join('\n')}
+
+  TOKEN=$(JWT_SECRET=${JWT_SECRET} npm run -s mint-token -w @reservations/reservation-api -- admin me)
+  curl -H "authorization: Bearer $TOKEN" ${services[0]?.match(/http:\S+/)?.[0]}/docs/json
+`
+  : '';
+console.log(`${servicesText}
 The local platform is up. From another shell:
 
   source ${envFile}
@@ -70,7 +112,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return;
     stopping = true;
     console.log('\nstopping…');
-    await operator?.stop();
+    for (const server of processes.reverse()) await server.stop();
     await harness.stop();
     process.exit(0);
   });
