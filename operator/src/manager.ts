@@ -89,11 +89,13 @@ export async function startManager(options: ManagerOptions) {
   };
 }
 
+/** Kinds that come from add-on CRDs and may be missing from a cluster. */
+const OPTIONAL_KINDS: readonly KindName[] = ['HTTPRoute'];
+
 /** Whether the API server serves `kind` (the Gateway API's CRDs may not be installed). */
 async function served(client: KubeClient, kind: KindName): Promise<boolean> {
+  if (!OPTIONAL_KINDS.includes(kind)) return true;
   const type = RESOURCE_TYPES[kind];
-  if (!type.apiVersion.includes('.')) return true; // core and built-in groups are always there
-  if (['apps/v1', 'autoscaling/v2', 'policy/v1', 'networking.k8s.io/v1', 'coordination.k8s.io/v1'].includes(type.apiVersion)) return true;
   try {
     const list = await client.request<{ resources: { name: string }[] }>('GET', `/apis/${type.apiVersion}`);
     return list.resources.some((r) => r.name === type.plural);
