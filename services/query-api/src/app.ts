@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
-import { auth, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
+import { auth, authKeys, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
@@ -31,9 +31,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  const keys = config.JWT_PUBLIC_KEY ? { publicKey: config.JWT_PUBLIC_KEY } : config.JWT_SECRET ? { secret: config.JWT_SECRET } : undefined;
-  if (!keys) throw new Error('set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)');
-  await app.register(auth, { ...keys, publicPrefixes: ['/docs'] });
+  await app.register(auth, { ...authKeys(config), publicPrefixes: ['/docs'] });
 
   await app.register(db, {
     replicaUrl: config.MYSQL_REPLICA_URL,

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import underPressure from '@fastify/under-pressure';
-import { type AuthOptions, auth, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
+import { auth, authKeys, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
@@ -32,12 +32,6 @@ export type AppConfig = Pick<
 /** The read side keeps a published version this long (it is also refreshed on every read miss). */
 const CACHE_TTL_MS = 5 * 60_000;
 
-export function authOptions(config: Pick<AppConfig, 'JWT_SECRET' | 'JWT_PUBLIC_KEY'>): AuthOptions {
-  if (config.JWT_PUBLIC_KEY) return { publicKey: config.JWT_PUBLIC_KEY };
-  if (config.JWT_SECRET) return { secret: config.JWT_SECRET };
-  throw new Error('set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)');
-}
-
 /** The reservation API without a listener: server.ts listens, tests inject. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
   const app = Fastify({
@@ -66,7 +60,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { ...authOptions(config), publicPrefixes: ['/docs'] });
+  await app.register(auth, { ...authKeys(config), publicPrefixes: ['/docs'] });
 
   await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
   await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS });

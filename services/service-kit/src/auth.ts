@@ -1,6 +1,7 @@
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { ConfigError } from './config.ts';
 import { kitProblems, Problem } from './problem.ts';
 
 export const ROLES = ['customer', 'provider', 'admin'] as const;
@@ -13,7 +14,9 @@ export interface Principal {
 }
 
 /** HS256 with a shared secret, or RS256 with the issuer's public key (PEM); exactly one of them. */
-export type AuthOptions = ({ secret: string; publicKey?: undefined } | { publicKey: string; secret?: undefined }) & {
+export type AuthKeys = { secret: string; publicKey?: undefined } | { publicKey: string; secret?: undefined };
+
+export type AuthOptions = AuthKeys & {
   /** URL prefixes served without a token (the docs UI registers its own routes, which cannot carry `config`). */
   publicPrefixes?: string[];
 };
@@ -39,6 +42,13 @@ declare module '@fastify/jwt' {
  * Verifies the bearer token on every route unless the route says `config: { public: true }`;
  * a missing, malformed, expired or badly signed token is a 401, a token without a known role too.
  */
+/** The verification key from the services' JWT_PUBLIC_KEY (RS256) or JWT_SECRET (HS256) setting. */
+export function authKeys(config: { JWT_SECRET?: string | undefined; JWT_PUBLIC_KEY?: string | undefined }): AuthKeys {
+  if (config.JWT_PUBLIC_KEY) return { publicKey: config.JWT_PUBLIC_KEY };
+  if (config.JWT_SECRET) return { secret: config.JWT_SECRET };
+  throw new ConfigError('set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)');
+}
+
 export const auth = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     const publicPrefixes = options.publicPrefixes ?? [];

@@ -1,5 +1,5 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
-export { type AuthOptions, auth, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export { type AuthOptions, auth, authKeys, type Principal, ROLES, type Role, requireRole } from './auth.ts';
 export {
   type CachedReservation,
   CONSISTENCY_HEADER,
@@ -32,7 +32,7 @@ export {
   problemHandler,
   sendProblem,
 } from './problem.ts';
-export { loadConfigOrExit, runService } from './service-runner.ts';
+export { loadConfigOrExit, runService, startService } from './service-runner.ts';
 export {
   backoffDelay,
   ER_DUP_ENTRY,

@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
-import type { TObject } from 'typebox';
-import type { AdminServer } from './admin-server.ts';
+import type { Registry } from 'prom-client';
+import type { Static, TObject } from 'typebox';
+import { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
+import { createRegistry } from './metrics.ts';
+import { SchemaTooOldError } from './migrations.ts';
 
 /** Loads the configuration, or ends the process with one line naming what is wrong. */
 export function loadConfigOrExit<T extends TObject>(service: string, schema: T, env = process.env) {
@@ -45,4 +48,26 @@ export async function runService({ config, api, admin }: { config: BaseConfig; a
     await admin.app.close();
     api.log.info('shut down cleanly');
   });
+}
+
+/**
+ * A service's whole server.ts: configuration, the app, the admin port with `checks`, and the
+ * process lifecycle. A setting that is missing or wrong, or a database schema older than the
+ * service needs, ends the process with one line naming it.
+ */
+export async function startService<S extends TObject, A extends FastifyInstance>(
+  name: string,
+  schema: S,
+  build: (config: Static<S>, registry: Registry) => Promise<A>,
+  checks: (api: A) => ReadinessCheck[],
+): Promise<void> {
+  const config = loadConfigOrExit(name, schema);
+  const registry = createRegistry(name);
+  const api = await build(config, registry).catch((err: unknown) => {
+    if (!(err instanceof ConfigError || err instanceof SchemaTooOldError)) throw err;
+    process.stderr.write(`${name}: ${err.message}\n`);
+    process.exit(1);
+  });
+  const admin = createAdminServer({ registry, checks: checks(api), logger: api.log });
+  await runService({ config: config as BaseConfig, api, admin });
 }
