@@ -4,11 +4,6 @@ import type { ControllerMetrics } from '../metrics.ts';
 import type { ReconcileResult } from '../reconcile/reconciler.ts';
 import type { WorkQueue } from './workqueue.ts';
 
-/** A failure that retrying cannot fix (a spec the API accepted but that can never work). */
-export class TerminalError extends Error {
-  override name = 'TerminalError';
-}
-
 export interface ControllerOptions {
   name: string;
   queue: WorkQueue;
@@ -21,8 +16,8 @@ export interface ControllerOptions {
 
 /**
  * Runs `workers` loops that take keys from the queue and reconcile them: success forgets the
- * key's failures; `requeueAfterMs` brings it back later; an error retries it with backoff
- * (a TerminalError does not); a reconcile that hangs past `timeoutMs` counts as an error.
+ * key's failures; `requeueAfterMs` brings it back later; an error retries it with backoff;
+ * a reconcile that hangs past `timeoutMs` counts as an error.
  * Each reconcile logs with its own id.
  */
 export function runController({ name, queue, reconcile, workers, logger, metrics, timeoutMs = 60_000 }: ControllerOptions) {
@@ -43,13 +38,8 @@ export function runController({ name, queue, reconcile, workers, logger, metrics
       } catch (err) {
         result = 'error';
         metrics.reconcileErrors.inc({ controller: name });
-        if (err instanceof TerminalError) {
-          queue.forget(key);
-          log.error({ err }, 'reconcile failed for good');
-        } else {
-          queue.addRateLimited(key);
-          log.warn({ err: err instanceof Error ? err.message : err, retries: queue.retries(key) }, 'reconcile failed; will retry');
-        }
+        queue.addRateLimited(key);
+        log.warn({ err: err instanceof Error ? err.message : err, retries: queue.retries(key) }, 'reconcile failed; will retry');
       } finally {
         queue.done(key);
         metrics.reconcileTotal.inc({ controller: name, result });

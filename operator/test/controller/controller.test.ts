@@ -1,0 +1,86 @@
+import { describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { runController } from '../../src/controller/controller.ts';
+import { exponentialFailureRateLimiter, WorkQueue } from '../../src/controller/workqueue.ts';
+import { createControllerMetrics } from '../../src/metrics.ts';
+import { ManualClock } from '../support/manual-clock.ts';
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function setup(reconcile: (key: string) => Promise<{ requeueAfterMs?: number }>) {
+  const clock = new ManualClock();
+  const registry = new Registry();
+  const metrics = createControllerMetrics(registry, 'test');
+  const queue = new WorkQueue({ clock, rateLimiter: exponentialFailureRateLimiter(100, 10_000), observer: metrics.queueObserver });
+  const controller = runController({ name: 'test', queue, reconcile, workers: 2, logger: pino({ level: 'silent' }), metrics });
+  const total = async (result: string) =>
+    (await registry.getSingleMetric('controller_runtime_reconcile_total')?.get())?.values.find((v) => v.labels.result === result)?.value ??
+    0;
+  return { clock, queue, controller, total };
+}
+
+describe('runController', () => {
+  it('retries a failing key with backoff until it succeeds, then forgets its failures', async () => {
+    const calls: string[] = [];
+    let failuresLeft = 2;
+    const { clock, queue, controller, total } = setup(async (key) => {
+      calls.push(key);
+      if (failuresLeft-- > 0) throw new Error('API server said no');
+      return {};
+    });
+    queue.add('ns/a');
+    await settle();
+    expect(calls).toEqual(['ns/a']);
+    clock.advance(99);
+    await settle();
+    expect(calls).toHaveLength(1); // the first retry waits 100 ms
+    clock.advance(1);
+    await settle();
+    expect(calls).toHaveLength(2);
+    clock.advance(200); // the second waits 200 ms
+    await settle();
+    expect(calls).toHaveLength(3);
+    expect(queue.retries('ns/a')).toBe(0);
+    expect(await total('error')).toBe(2);
+    expect(await total('success')).toBe(1);
+    await controller.stop();
+  });
+
+  it('brings a key back after requeueAfterMs', async () => {
+    let calls = 0;
+    const { clock, queue, controller, total } = setup(async () => {
+      calls += 1;
+      return calls === 1 ? { requeueAfterMs: 5000 } : {};
+    });
+    queue.add('ns/a');
+    await settle();
+    clock.advance(4999);
+    await settle();
+    expect(calls).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect(calls).toBe(2);
+    expect(await total('requeue_after')).toBe(1);
+    await controller.stop();
+  });
+
+  it('stops taking work once stopped, after the reconcile in flight', async () => {
+    let release: () => void = () => {};
+    const started: string[] = [];
+    const { queue, controller } = setup(async (key) => {
+      started.push(key);
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return {};
+    });
+    queue.add('ns/a');
+    await settle();
+    const stopped = controller.stop();
+    queue.add('ns/b');
+    release();
+    await stopped;
+    expect(started).toEqual(['ns/a']);
+  });
+});
