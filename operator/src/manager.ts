@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Reservation } from './api/v1alpha1/reservation.ts';
 import { runController } from './controller/controller.ts';
 import { createInformer, type Informer } from './controller/informer.ts';
 import { WorkQueue } from './controller/workqueue.ts';
@@ -64,12 +65,23 @@ export async function startManager(options: ManagerOptions) {
     });
     owned.set(kind, informer);
   }
-  const informers = [reservations, ...owned.values()];
+  // The Gateways that HTTPRoutes attach to: their address is the edge's hostname.
+  const gateways = (await served(client, 'Gateway'))
+    ? createInformer(kc, client, RESOURCE_TYPES.Gateway, { namespace, logger })
+    : undefined;
+  gateways?.onChange((gateway) => {
+    for (const r of reservations.list() as unknown as Reservation[]) {
+      const parent = r.spec.edge?.kind === 'HTTPRoute' ? r.spec.edge.parentRef : undefined;
+      if (parent?.name === gateway.metadata.name && (parent.namespace ?? r.metadata.namespace) === gateway.metadata.namespace)
+        queue.add(keyOf(r));
+    }
+  });
+  const informers = [reservations, ...owned.values(), ...(gateways ? [gateways] : [])];
   await Promise.all(informers.map((i) => i.start()));
   logger.info({ kinds: [...owned.keys()], namespace: namespace ?? '(all)' }, 'caches synced');
 
   const events = createEventRecorder(client, { instance: identity, logger });
-  const reconciler = createReconciler({ client, reservations, owned, events, logger, cleanups });
+  const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups });
   const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });
   const resync = setInterval(() => {
     for (const r of reservations.list()) queue.add(keyOf(r));
@@ -90,7 +102,7 @@ export async function startManager(options: ManagerOptions) {
 }
 
 /** Kinds that come from add-on CRDs and may be missing from a cluster. */
-const OPTIONAL_KINDS: readonly KindName[] = ['HTTPRoute'];
+const OPTIONAL_KINDS: readonly KindName[] = ['HTTPRoute', 'Gateway'];
 
 /** Whether the API server serves `kind` (the Gateway API's CRDs may not be installed). */
 async function served(client: KubeClient, kind: KindName): Promise<boolean> {

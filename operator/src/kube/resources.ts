@@ -59,6 +59,7 @@ export const RESOURCE_TYPES = {
   PodDisruptionBudget: type('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
   Ingress: type('networking.k8s.io/v1', 'Ingress', 'ingresses'),
   HTTPRoute: type('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes'),
+  Gateway: type('gateway.networking.k8s.io/v1', 'Gateway', 'gateways'),
   Lease: type('coordination.k8s.io/v1', 'Lease', 'leases'),
   CustomResourceDefinition: type('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'customresourcedefinitions', false),
 } as const;

@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   reservations: Informer;
   /** One cache per kind the operator owns, by kind name; a kind the cluster doesn't serve is absent. */
   owned: ReadonlyMap<string, Informer>;
+  /** Gateways, when the cluster serves the Gateway API: an HTTPRoute edge's address is its Gateway's. */
+  gateways?: Informer;
   events: EventRecorder;
   logger: Logger;
   cleanups?: ExternalCleanup[];
@@ -46,7 +48,7 @@ const HOLD_RETRY_MS = 10_000;
  * triggered: it acts on what is, never on the event that woke it.
  */
 export function createReconciler(deps: ReconcilerDeps) {
-  const { client, reservations, owned, events, logger } = deps;
+  const { client, reservations, owned, gateways, events, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const cleanups = deps.cleanups ?? [];
 
@@ -143,12 +145,22 @@ export function createReconciler(deps: ReconcilerDeps) {
     );
   }
 
+  /** Where the edge's load balancer answers: the Ingress's, or the HTTPRoute's Gateway's address. */
   function edgeHostname(cr: Reservation, namespace: string): string | undefined {
-    if (cr.spec.edge?.kind !== 'Ingress') return undefined;
-    const ingress = owned.get('Ingress')?.get(namespace, objectName(cr)) as
-      | { status?: { loadBalancer?: { ingress?: { hostname?: string }[] } } }
-      | undefined;
-    return ingress?.status?.loadBalancer?.ingress?.[0]?.hostname;
+    const edge = cr.spec.edge;
+    if (edge?.kind === 'Ingress') {
+      const ingress = owned.get('Ingress')?.get(namespace, objectName(cr)) as
+        | { status?: { loadBalancer?: { ingress?: { hostname?: string }[] } } }
+        | undefined;
+      return ingress?.status?.loadBalancer?.ingress?.[0]?.hostname;
+    }
+    if (edge?.kind === 'HTTPRoute' && edge.parentRef) {
+      const gateway = gateways?.get(edge.parentRef.namespace ?? namespace, edge.parentRef.name) as
+        | { status?: { addresses?: { value?: string }[] } }
+        | undefined;
+      return gateway?.status?.addresses?.[0]?.value;
+    }
+    return undefined;
   }
 
   return { reconcile };

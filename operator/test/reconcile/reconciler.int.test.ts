@@ -136,25 +136,41 @@ describe('the Reservation controller against a real API server', () => {
     expect(status?.services?.queryApi).toEqual({ desired: 2, ready: 2, available: 2, updated: 2 });
   });
 
-  it('makes an HTTPRoute that the Gateway API schema accepts', async () => {
+  it("makes an HTTPRoute that the Gateway API schema accepts, and reports its Gateway's address", async () => {
+    await raw.request('POST', resourcePath(RESOURCE_TYPES.Gateway, namespace), {
+      body: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'public' },
+        spec: { gatewayClassName: 'aws-alb', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+      },
+    });
     await raw.request('POST', resourcePath(RESOURCE_TYPES.Reservation, namespace), {
       body: {
         apiVersion: API_VERSION,
         kind: KIND,
         metadata: { name: 'gateway' },
-        spec: sampleSpec({
-          edge: { host: 'api.green.example.com', kind: 'HTTPRoute', parentRef: { name: 'public', namespace: 'gateways' } },
-        }),
+        spec: sampleSpec({ edge: { host: 'api.green.example.com', kind: 'HTTPRoute', parentRef: { name: 'public' } } }),
       },
     });
     await waitUntil('HTTPRoute', () => exists('HTTPRoute', 'gateway'));
     const route = await get('HTTPRoute', 'gateway');
-    expect(route.spec.parentRefs).toEqual([expect.objectContaining({ name: 'public', namespace: 'gateways' })]);
+    expect(route.spec.parentRefs).toEqual([expect.objectContaining({ name: 'public' })]);
     expect(route.spec.rules.map((r: Json) => r.backendRefs[0].name)).toEqual([
       'gateway-notifier',
       'gateway-query-api',
       'gateway-reservation-api',
     ]);
+
+    // The gateway controller (AWS Load Balancer Controller, say) publishes the address later.
+    await raw.request('PATCH', `${resourcePath(RESOURCE_TYPES.Gateway, namespace, 'public')}/status`, {
+      contentType: PATCH.merge,
+      body: { status: { addresses: [{ type: 'Hostname', value: 'k8s-public-0123.elb.eu-west-1.amazonaws.com' }] } },
+    });
+    await waitUntil('edge hostname', async () => {
+      const cr = await get<Reservation>('Reservation', 'gateway');
+      return cr.status?.edge?.hostname === 'k8s-public-0123.elb.eu-west-1.amazonaws.com';
+    });
     await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'gateway', namespace } });
   });
 
