@@ -1,8 +1,5 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import underPressure from '@fastify/under-pressure';
-import { auth, authKeys, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
+import { loggerOptions, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
@@ -17,21 +14,13 @@ export type AppConfig = Omit<QueryApiConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'S
 /** The query API without a listener: server.ts listens, tests inject. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
   const app = Fastify({ logger: logger ?? loggerOptions('query-api', config.LOG_LEVEL) }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(createValidatorCompiler());
-
-  await app.register(problemHandler);
-  await app.register(httpMetrics, { registry });
-  if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {
-    await app.register(underPressure, { maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS, retryAfter: 1, exposeStatusRoute: false });
-  }
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'query-api', version: '1', description: 'Reads of the booking core: reservations, history, availability' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
+  await registerApiFoundation(app, {
+    title: 'query-api',
+    description: 'Reads of the booking core: reservations, history, availability',
+    registry,
+    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    jwt: config,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { ...authKeys(config), publicPrefixes: ['/docs'] });
 
   await app.register(db, {
     replicaUrl: config.MYSQL_REPLICA_URL,

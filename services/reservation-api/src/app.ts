@@ -1,8 +1,5 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import underPressure from '@fastify/under-pressure';
-import { auth, authKeys, createValidatorCompiler, httpMetrics, loggerOptions, problemHandler } from '@reservations/service-kit';
+import { loggerOptions, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
@@ -40,27 +37,16 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     // Requests are cancelled by the client's timeout, not by ours; this only bounds stuck sockets.
     requestTimeout: 30_000,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(createValidatorCompiler());
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
 
-  await app.register(problemHandler);
-  await app.register(httpMetrics, { registry });
-  if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {
-    await app.register(underPressure, { maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS, retryAfter: 1, exposeStatusRoute: false });
-  }
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'reservation-api',
-        version: '1',
-        description: 'Commands of the booking core: book, hold, confirm, cancel, reschedule',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
+  await registerApiFoundation(app, {
+    title: 'reservation-api',
+    description: 'Commands of the booking core: book, hold, confirm, cancel, reschedule',
+    registry,
+    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    jwt: config,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { ...authKeys(config), publicPrefixes: ['/docs'] });
 
   await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
   await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS });

@@ -1,4 +1,5 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
+export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
 export { type AuthOptions, auth, authKeys, type Principal, ROLES, type Role, requireRole } from './auth.ts';
 export {
   type CachedReservation,

@@ -69,49 +69,24 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.post(
-    '/v1/reservations/:id/confirm',
-    {
-      schema: {
-        summary: 'Confirm a held reservation before its hold expires',
-        tags: ['reservations'],
-        security,
-        params: IdParams,
-        headers: IdempotencyHeaders,
-        response: changeResponses,
-      },
-    },
-    async (request, reply) =>
-      app.commands.run(request, reply, async (conn) =>
-        respond(
-          await app.reservations.confirm(conn, request.principal, request.params.id, ifMatch(request.headers['if-match'])),
-          200,
-          'confirmed',
+  const transitions = [
+    { verb: 'confirm', summary: 'Confirm a held reservation before its hold expires', result: 'confirmed' },
+    { verb: 'cancel', summary: 'Cancel a reservation; its time is free at once', result: 'cancelled' },
+  ] as const;
+  for (const { verb, summary, result } of transitions) {
+    app.post(
+      `/v1/reservations/:id/${verb}`,
+      { schema: { summary, tags: ['reservations'], security, params: IdParams, headers: IdempotencyHeaders, response: changeResponses } },
+      async (request, reply) =>
+        app.commands.run(request, reply, async (conn) =>
+          respond(
+            await app.reservations[verb](conn, request.principal, request.params.id, ifMatch(request.headers['if-match'])),
+            200,
+            result,
+          ),
         ),
-      ),
-  );
-
-  app.post(
-    '/v1/reservations/:id/cancel',
-    {
-      schema: {
-        summary: 'Cancel a reservation; its time is free at once',
-        tags: ['reservations'],
-        security,
-        params: IdParams,
-        headers: IdempotencyHeaders,
-        response: changeResponses,
-      },
-    },
-    async (request, reply) =>
-      app.commands.run(request, reply, async (conn) =>
-        respond(
-          await app.reservations.cancel(conn, request.principal, request.params.id, ifMatch(request.headers['if-match'])),
-          200,
-          'cancelled',
-        ),
-      ),
-  );
+    );
+  }
 
   app.patch(
     '/v1/reservations/:id',

@@ -1,0 +1,42 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { auth, authKeys } from './auth.ts';
+import { httpMetrics } from './metrics.ts';
+import { problemHandler } from './problem.ts';
+import { createValidatorCompiler } from './validation.ts';
+
+export interface ApiFoundationOptions {
+  /** The OpenAPI document's title and description. */
+  title: string;
+  description: string;
+  registry: Registry;
+  /** Shed load (503 + Retry-After) past this event loop delay; 0 disables. */
+  maxEventLoopDelayMs: number;
+  /** The JWT settings: JWT_PUBLIC_KEY (RS256) or JWT_SECRET (HS256). */
+  jwt: { JWT_SECRET?: string | undefined; JWT_PUBLIC_KEY?: string | undefined };
+}
+
+/**
+ * What every API of the platform registers before its own plugins, in this order: strict
+ * validation, problem+json errors, RED metrics, load shedding, the OpenAPI document with its UI
+ * at /docs, and bearer-token auth on everything but /docs.
+ */
+export async function registerApiFoundation(app: FastifyInstance, options: ApiFoundationOptions): Promise<void> {
+  app.setValidatorCompiler(createValidatorCompiler());
+  await app.register(problemHandler);
+  await app.register(httpMetrics, { registry: options.registry });
+  if (options.maxEventLoopDelayMs > 0) {
+    await app.register(underPressure, { maxEventLoopDelay: options.maxEventLoopDelayMs, retryAfter: 1, exposeStatusRoute: false });
+  }
+  await app.register(swagger, {
+    openapi: {
+      info: { title: options.title, version: '1', description: options.description },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(auth, { ...authKeys(options.jwt), publicPrefixes: ['/docs'] });
+}
