@@ -31,6 +31,7 @@ export {
   type ProblemRegistry,
   type ProblemSpec,
   problemHandler,
+  problemResponse,
   sendProblem,
 } from './problem.ts';
 export { loadConfigOrExit, runService, startService } from './service-runner.ts';

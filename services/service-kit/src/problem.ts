@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
+import { type TProperties, Type } from 'typebox';
 
 /** One entry of a package's error registry: the HTTP status and the title every instance shares. */
 export interface ProblemSpec {
@@ -140,3 +141,21 @@ export const problemHandler = fp(
   },
   { name: 'problem-handler', fastify: '5.x' },
 );
+
+/**
+ * A problem response for a route's schema (and so the OpenAPI document): RFC 9457 fields,
+ * `errors` listing offending fields, and whatever `extra` members a service adds.
+ */
+export function problemResponse(description: string, extra: TProperties = {}) {
+  return Type.Object(
+    {
+      type: Type.String({ format: 'uri' }),
+      title: Type.String(),
+      status: Type.Integer(),
+      detail: Type.String(),
+      errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+      ...extra,
+    },
+    { additionalProperties: true, description },
+  );
+}

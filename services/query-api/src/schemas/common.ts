@@ -1,19 +1,7 @@
-import { CONSISTENCY_HEADER } from '@reservations/service-kit';
+import { CONSISTENCY_HEADER, problemResponse } from '@reservations/service-kit';
 import { Type } from 'typebox';
 
-/** RFC 9457 problem details; `errors` lists the offending fields. */
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String({ format: 'uri' }),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-  },
-  { additionalProperties: true },
-);
-
-const problem = (description: string) => ({ ...ProblemSchema, description });
+const problem = (description: string) => problemResponse(description);
 
 export const commonProblems = {
   400: problem('invalid request: every offending field is listed in `errors`'),

@@ -4,17 +4,17 @@ import { etag, ifMatchVersion } from '../domain/etag.ts';
 import { parseWindow } from '../domain/window.ts';
 import { problems } from '../errors.ts';
 import type { Change } from '../plugins/reservation-store.ts';
-import { commonProblems, IdempotencyHeaders, IdParams, ProblemSchema } from '../schemas/common.ts';
+import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
 import { CreateReservationBody, IfMatchHeaders, RescheduleBody, ReservationSchema } from '../schemas/reservation.ts';
 
 const security = [{ bearer: [] }];
 const changeResponses = {
   200: ReservationSchema,
   ...commonProblems,
-  404: { ...ProblemSchema, description: 'no such reservation, or not one of yours' },
-  409: { ...ProblemSchema, description: 'the reservation cannot change this way (cancelled, hold expired, time taken)' },
-  412: { ...ProblemSchema, description: 'If-Match names another version' },
-  422: { ...ProblemSchema, description: 'the Idempotency-Key was used with another request' },
+  404: problem('no such reservation, or not one of yours'),
+  409: problem('the reservation cannot change this way (cancelled, hold expired, time taken)'),
+  412: problem('If-Match names another version'),
+  422: problem('the Idempotency-Key was used with another request'),
 };
 
 const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -40,8 +40,8 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           201: ReservationSchema,
           ...commonProblems,
-          404: { ...ProblemSchema, description: 'no such resource' },
-          409: { ...ProblemSchema, description: 'the window is taken (`conflict` names it), or the Idempotency-Key is in use' },
+          404: problem('no such resource'),
+          409: problem('the window is taken (`conflict` names it), or the Idempotency-Key is in use'),
           422: changeResponses[422],
         },
       },
@@ -98,7 +98,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParams,
         headers: IfMatchHeaders,
         body: RescheduleBody,
-        response: { ...changeResponses, 428: { ...ProblemSchema, description: 'If-Match is missing' } },
+        response: { ...changeResponses, 428: problem('If-Match is missing') },
       },
     },
     async (request, reply) => {

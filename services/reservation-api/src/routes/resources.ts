@@ -4,7 +4,7 @@ import { etag } from '../domain/etag.ts';
 import { isTimeZone } from '../domain/time-zone.ts';
 import { problems } from '../errors.ts';
 import { createResource, updateResource } from '../plugins/resource-store.ts';
-import { commonProblems, IdempotencyHeaders, IdParams, ProblemSchema } from '../schemas/common.ts';
+import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
 import { CreateResourceBody, ResourceSchema, UpdateResourceBody } from '../schemas/resource.ts';
 
 const security = [{ bearer: [] }];
@@ -29,7 +29,12 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         headers: IdempotencyHeaders,
         body: CreateResourceBody,
-        response: { 201: ResourceSchema, ...commonProblems, 409: ProblemSchema, 422: ProblemSchema },
+        response: {
+          201: ResourceSchema,
+          ...commonProblems,
+          409: problem('the Idempotency-Key is in use by a request still running'),
+          422: problem('the Idempotency-Key was used with another request'),
+        },
       },
     },
     async (request, reply) => {
@@ -55,7 +60,7 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         params: IdParams,
         body: UpdateResourceBody,
-        response: { 200: ResourceSchema, ...commonProblems, 404: ProblemSchema },
+        response: { 200: ResourceSchema, ...commonProblems, 404: problem('no such resource') },
       },
     },
     async (request, reply) => {

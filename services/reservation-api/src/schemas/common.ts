@@ -1,19 +1,11 @@
+import { problemResponse } from '@reservations/service-kit';
 import { Type } from 'typebox';
 
-/** RFC 9457 problem details; `errors` lists offending fields, `conflict` the window that is taken. */
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String({ format: 'uri' }),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+/** Problem responses; a 409 for a taken slot also names the window (`conflict`). */
+export const problem = (description: string) =>
+  problemResponse(description, {
     conflict: Type.Optional(Type.Object({ startsAt: Type.String({ format: 'date-time' }), endsAt: Type.String({ format: 'date-time' }) })),
-  },
-  { additionalProperties: true },
-);
-
-const problem = (description: string) => ({ ...ProblemSchema, description });
+  });
 
 /** The problem responses every authenticated route may give, for the OpenAPI document. */
 export const commonProblems = {
