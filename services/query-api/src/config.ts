@@ -1,14 +1,13 @@
-import { secret, serviceConfig } from '@reservations/service-kit';
+import { apiConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 export const QueryApiConfig = serviceConfig({
+  ...apiConfigProperties,
   MYSQL_REPLICA_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL replica every read goes to first' })),
   MYSQL_PRIMARY_URL: secret(
     Type.String({ pattern: '^mysql://', description: 'the primary, for reads the replica has not caught up with' }),
   ),
   REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'Redis, the read cache' }),
-  JWT_SECRET: Type.Optional(secret(Type.String({ minLength: 32, description: 'HS256 secret that signs bearer tokens' }))),
-  JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: 'BEGIN PUBLIC KEY', description: 'RS256 public key (PEM) of the token issuer' })),
   CACHE_TTL_SECONDS: Type.Number({
     exclusiveMinimum: 0,
     default: 300,
@@ -20,10 +19,5 @@ export const QueryApiConfig = serviceConfig({
     description: 'how long a read with a consistency token waits for the replica before it reads the primary',
   }),
   MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to each of replica and primary' }),
-  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
-    minimum: 0,
-    default: 1000,
-    description: 'shed load (503) past this event loop delay; 0 disables',
-  }),
 });
 export type QueryApiConfig = Static<typeof QueryApiConfig>;

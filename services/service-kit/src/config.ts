@@ -32,6 +32,17 @@ export function secret<T extends TSchema>(schema: T): T {
   return { ...schema, writeOnly: true };
 }
 
+/** Settings of every HTTP API (what `registerApiFoundation` reads): token verification and load shedding. */
+export const apiConfigProperties = {
+  JWT_SECRET: Type.Optional(secret(Type.String({ minLength: 32, description: 'HS256 secret that signs bearer tokens' }))),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: 'BEGIN PUBLIC KEY', description: 'RS256 public key (PEM) of the token issuer' })),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 1000,
+    description: 'shed load (503) past this event loop delay; 0 disables',
+  }),
+};
+
 export function serviceConfig<P extends TProperties>(properties: P) {
   return Type.Object({ ...baseConfigProperties, ...properties });
 }
