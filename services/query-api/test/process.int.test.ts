@@ -6,8 +6,9 @@ import { createSigner } from 'fast-jwt';
 import type { FastifyInstance } from 'fastify';
 import { freePort } from '../../../scripts/harness/ports.ts';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
-import { JWT_SECRET } from '../../reservation-api/test/support/app.ts';
-import { freshDatabase, queryApp } from './support/apps.ts';
+import { JWT_SECRET, token } from '../../reservation-api/test/support/app.ts';
+import { REFUSALS, sigtermUnderLoad, startServiceProcess } from '../../service-kit/test/support/service-process.ts';
+import { bothApps, freshDatabase, queryApp } from './support/apps.ts';
 
 function runServer(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -45,6 +46,52 @@ describe('query-api process', () => {
       REDIS_URL: 'redis://127.0.0.1:1',
     });
     expect(result).toEqual({ code: 1, out: 'query-api: set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)\n' });
+  });
+});
+
+describe('query-api on SIGTERM', () => {
+  it('under load: readiness 503, every read it accepted is answered, then it exits 0', async () => {
+    const { writer, reader, primary, replica } = await bothApps('qry_shutdown');
+    const admin = { authorization: `Bearer ${token('admin', 'admin-1')}` };
+    const resource = (
+      await writer.inject({
+        method: 'POST',
+        url: '/v1/resources',
+        headers: admin,
+        payload: { name: 'r', providerId: 'p', timeZone: 'UTC' },
+      })
+    ).json<{ id: string }>();
+    const created = (
+      await writer.inject({
+        method: 'POST',
+        url: '/v1/reservations',
+        headers: { authorization: `Bearer ${token('customer', 'c')}` },
+        payload: { resourceId: resource.id, startsAt: '2040-01-01T10:00:00Z', endsAt: '2040-01-01T11:00:00Z' },
+      })
+    ).json<{ id: string }>();
+    await Promise.all([writer.close(), reader.close()]);
+    const service = await startServiceProcess(join(import.meta.dirname, '..', 'src', 'server.ts'), {
+      MYSQL_PRIMARY_URL: primary,
+      MYSQL_REPLICA_URL: replica,
+      REDIS_URL: harnessEnv('REDIS_URL'),
+      JWT_SECRET,
+      SHUTDOWN_DELAY_MS: '300',
+    });
+    try {
+      // Cached reads of one reservation and uncached list queries, to keep both pools busy.
+      const headers = { authorization: `Bearer ${token('customer', 'c')}` };
+      const { code, answered, refused } = await sigtermUnderLoad(service, (n) =>
+        fetch(n % 2 ? `${service.api}/v1/reservations/${created.id}` : `${service.api}/v1/reservations?limit=5`, { headers }),
+      );
+      expect(code).toBe(0);
+      expect(service.log()).toContain('shut down cleanly');
+      // Once closing, Fastify refuses new requests on kept-alive connections with 503 + Connection: close.
+      expect([...new Set(answered)].filter((s) => s !== 200 && s !== 503)).toEqual([]);
+      expect(answered.filter((s) => s === 200).length).toBeGreaterThanOrEqual(100);
+      for (const reason of refused) expect(REFUSALS).toContain(reason);
+    } finally {
+      service.child.kill('SIGKILL');
+    }
   });
 });
 
