@@ -8,7 +8,7 @@ import { stopServers, waitUntil } from '../../scripts/harness/proc.ts';
 import { harnessEnv } from '../../scripts/harness/test/env.ts';
 import { API_VERSION, KIND, type Reservation } from '../src/api/v1alpha1/reservation.ts';
 import { desiredObjects } from '../src/desired/index.ts';
-import { createKubeClient, isNotFound, type KubeClient, PATCH } from '../src/kube/client.ts';
+import { createKubeClient, isNotFound, KubeApiError, type KubeClient, PATCH } from '../src/kube/client.ts';
 import { type KubeObject, RESOURCE_TYPES, resourcePath } from '../src/kube/resources.ts';
 import { OWNED_KINDS } from '../src/manager.ts';
 import { sampleSpec } from './support/fixtures.ts';
@@ -180,6 +180,40 @@ describe('an operator whose API server restarts', () => {
     expect(op.log()).toContain('watch failed; relisting after a delay');
   });
 
+  it('relists after 410 Gone and catches a change made while it could not watch', async () => {
+    await client.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gone' } } });
+    await operator(operatorEnv(plane.env.KUBECONFIG, 'gone', { LEADER_ELECT: 'false' }));
+    await createReservation(client, 'gone', 'booking');
+    await waitUntil('converged', () => exists(client, 'Deployment', 'gone', 'booking-query-api'));
+    const reservations = resourcePath(RESOURCE_TYPES.Reservation, 'gone');
+    const { metadata } = await client.request<{ metadata: { resourceVersion: string } }>('GET', reservations);
+
+    // The operator's API server goes away; the change goes through the other one, on the
+    // same etcd. The restarted server's watch cache starts after it, so a watch resuming from
+    // where the operator was is answered 410 Gone: only a relist can see the change.
+    const second = new KubeConfig();
+    second.loadFromFile(await plane.startSecondApiServer());
+    await plane.restartApiServer(async () => {
+      await createKubeClient(second).request('PATCH', `${reservations}/booking`, {
+        contentType: PATCH.merge,
+        body: { spec: { version: '9.9.9' } },
+      });
+    });
+    expect(await watchAnswer(client, reservations, metadata.resourceVersion)).toBe(410);
+
+    await waitUntil(
+      'the missed change reached the Deployment',
+      async () =>
+        (
+          await client.request<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+            'GET',
+            resourcePath(RESOURCE_TYPES.Deployment, 'gone', 'booking-query-api'),
+          )
+        ).spec.template.spec.containers[0]?.image.endsWith(':9.9.9') ?? false,
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  });
+
   it('reports Degraded, naming what is missing, for an HTTPRoute on a cluster without the Gateway API', async () => {
     await operator(operatorEnv(plane.env.KUBECONFIG, 'shop', { LEADER_ELECT: 'false' }));
     await createReservation(client, 'shop', 'routed', {
@@ -197,3 +231,15 @@ describe('an operator whose API server restarts', () => {
     expect(await exists(client, 'Deployment', 'shop', 'routed-query-api')).toBe(true);
   });
 });
+
+/** The HTTP status of a watch from `resourceVersion` (410 Gone arrives as a status or as an ERROR event). */
+async function watchAnswer(client: KubeClient, path: string, resourceVersion: string): Promise<number> {
+  try {
+    const event = await client.request<{ type: string; object: { code?: number } } | undefined>('GET', path, {
+      query: { watch: 1, resourceVersion, timeoutSeconds: 1 },
+    });
+    return event?.type === 'ERROR' ? (event.object.code ?? 500) : 200;
+  } catch (err) {
+    return err instanceof KubeApiError ? err.status : 0;
+  }
+}

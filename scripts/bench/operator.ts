@@ -23,6 +23,12 @@ const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
 const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 1000);
 const NAMESPACES = 10;
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+// `paused` stops the controller manager (SIGSTOP) for parts 1 and 2, so they measure the
+// operator and the API server rather than the cluster rolling out pods on the same two cores;
+// it resumes for part 3. `running` keeps it going throughout.
+const CLUSTER_CONTROLLERS = process.env.BENCH_CLUSTER_CONTROLLERS ?? 'paused';
+// The operator's Node flags, e.g. `--max-old-space-size=128`, as the chart's memory limit sets.
+const OPERATOR_NODE_OPTIONS = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '';
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -37,7 +43,16 @@ const kc = new KubeConfig();
 kc.loadFromFile(plane.env.KUBECONFIG);
 const client = createKubeClient(kc);
 await installCrds(kc);
-const operator = await startOperator({ KUBECONFIG: plane.env.KUBECONFIG, LEADER_ELECT: 'false', WORKERS: '8', LOG_LEVEL: 'warn' });
+const operator = await startOperator({
+  KUBECONFIG: plane.env.KUBECONFIG,
+  LEADER_ELECT: 'false',
+  WORKERS: '8',
+  LOG_LEVEL: 'warn',
+  NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
+});
+const controllerManager = plane.servers.find((s) => s.name.endsWith('kube-controller-manager'));
+const signalControllerManager = (signal: NodeJS.Signals) => controllerManager && process.kill(-controllerManager.pid, signal);
+say(`cluster controllers ${CLUSTER_CONTROLLERS} during parts 1 and 2; operator NODE_OPTIONS '${OPERATOR_NODE_OPTIONS}'`);
 
 try {
   for (let i = 0; i < NAMESPACES; i++) await createNamespace(client, `bench-${i}`);
@@ -45,6 +60,7 @@ try {
   // 1. Latency of one change, and the baseline: the same kind of write without the operator.
   await createReservation(client, 'bench-0', 'latency');
   await waitUntil('first convergence', () => deploymentImageIs('bench-0', 'latency-query-api', ':1.4.2'), { timeoutMs: 60_000 });
+  if (CLUSTER_CONTROLLERS === 'paused') signalControllerManager('SIGSTOP');
   const arrivals = watchImages(kc, 'bench-0');
   const latencies: number[] = [];
   for (let i = 0; i < CHANGES; i++) {
@@ -106,8 +122,11 @@ try {
   say(
     `${RESERVATIONS} Reservations: created in ${(created / 1000).toFixed(1)} s, converged (every object applied, every status written) in ${(converged / 1000).toFixed(1)} s (target < 30 s)`,
   );
-  const heapMb = ((await metric(operator, 'nodejs_heap_size_used_bytes')) ?? Number.NaN) / 2 ** 20;
-  say(`operator RSS after converging: ${rssMb.toFixed(0)} MB, of it V8 heap in use ${heapMb.toFixed(0)} MB (target RSS < 150 MB)`);
+  const mb = async (name: string) => ((await metric(operator, name)) ?? Number.NaN) / 2 ** 20;
+  say(
+    `operator RSS after converging: ${rssMb.toFixed(0)} MB; V8 heap ${(await mb('nodejs_heap_size_used_bytes')).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB, external ${(await mb('nodejs_external_memory_bytes')).toFixed(0)} MB (target RSS < 150 MB)`,
+  );
+  signalControllerManager('SIGCONT');
 
   // 3. An idle minute, once the cluster has settled: every Reservation Ready (the autoscalers
   // have reached their minimums and kwok runs every pod), so nothing is left to do.
@@ -145,6 +164,7 @@ try {
     }
   }
   for (const [warning, n] of [...warnings].sort((a, b) => b[1] - a[1]).slice(0, 5)) say(`operator warned ${n}x: ${warning}`);
+  signalControllerManager('SIGCONT');
   operator.kill('SIGTERM');
   await operator.exited;
   await stopServers(plane.servers);

@@ -160,15 +160,15 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
     await waitUntil('etcd', async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok, { server: etcd });
 
     const apiServer = `https://127.0.0.1:${apiPort}`;
-    const startApiServer = async () => {
+    const startApiServer = async (port = apiPort, serverName = `${name}-kube-apiserver`, logName = 'kube-apiserver') => {
       const server = startServer(
-        `${name}-kube-apiserver`,
+        serverName,
         kubeBinary('kube-apiserver'),
         [
           `--etcd-servers=http://127.0.0.1:${etcdPort}`,
           '--bind-address=127.0.0.1',
           '--advertise-address=127.0.0.1',
-          `--secure-port=${apiPort}`,
+          `--secure-port=${port}`,
           `--cert-dir=${dir}`,
           `--tls-cert-file=${pki.serverCert}`,
           `--tls-private-key-file=${pki.serverKey}`,
@@ -181,9 +181,10 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
           '--allow-privileged=true',
           '--profiling=false',
         ],
-        log('kube-apiserver'),
+        log(logName),
       );
-      await waitUntil('kube-apiserver', async () => (await apiGet(apiServer, pki, '/readyz')).status === 200, {
+      const url = `https://127.0.0.1:${port}`;
+      await waitUntil(serverName, async () => (await apiGet(url, pki, '/readyz')).status === 200, {
         server,
         timeoutMs: 120_000,
         intervalMs: 500,
@@ -191,13 +192,25 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
       return server;
     };
     const apiserverIndex = servers.push(await startApiServer()) - 1;
-    /** Stops and starts kube-apiserver on the same port, the way a control-plane upgrade does. */
-    const restartApiServer = async () => {
+    /**
+     * Stops and starts kube-apiserver on the same port, the way a control-plane upgrade does;
+     * `whileDown` runs in between (e.g. writes through a second API server that its clients miss).
+     */
+    const restartApiServer = async (whileDown: () => Promise<void> = async () => {}) => {
       await servers[apiserverIndex]?.stop();
+      await whileDown();
       servers[apiserverIndex] = await startApiServer();
     };
     const kubeconfig = join(dir, 'admin.kubeconfig');
     writeKubeconfig(kubeconfig, apiServer, pki, name);
+    /** A second kube-apiserver on the same etcd, as in an HA control plane; returns its admin kubeconfig. */
+    const startSecondApiServer = async () => {
+      const port = await freePort();
+      servers.push(await startApiServer(port, `${name}-kube-apiserver-2`, 'kube-apiserver-2'));
+      const file = join(dir, 'admin-2.kubeconfig');
+      writeKubeconfig(file, `https://127.0.0.1:${port}`, pki, name);
+      return file;
+    };
     const asAdmin = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`];
 
     servers.push(
@@ -261,7 +274,7 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
     });
     step('kube', `${name}: ${apiServer} ready in ${elapsed(started)} (KUBECONFIG=${kubeconfig})`);
     const env: KubeEnv = { KUBECONFIG: kubeconfig };
-    return { env, servers, restartApiServer };
+    return { env, servers, restartApiServer, startSecondApiServer };
   } catch (err) {
     await stopServers(servers);
     throw err;
