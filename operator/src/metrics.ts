@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { QueueObserver } from './controller/workqueue.ts';
+import type { RequestObserver } from './kube/client.ts';
 
 /** controller-runtime's metric names, so existing dashboards and alerts fit. */
 export function createControllerMetrics(registry: Registry, controller: string) {
@@ -56,6 +57,13 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     labelNames: ['method', 'code'] as const,
     registers,
   });
+  const requestDuration = new Histogram({
+    name: 'rest_client_request_duration_seconds',
+    help: 'Latency of requests to the Kubernetes API by method, answered or not; watches not included',
+    labelNames: ['verb'] as const,
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+    registers,
+  });
   const leader = new Gauge({
     name: 'leader_election_master_status',
     help: '1 while this instance leads',
@@ -69,7 +77,10 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     waited: (ms) => queueDuration.observe({ name: controller }, ms / 1000),
     worked: (ms) => workDuration.observe({ name: controller }, ms / 1000),
   };
-  const requestObserver = (method: string, status: number) => requests.inc({ method, code: String(status) });
+  const requestObserver: RequestObserver = (method, status, seconds) => {
+    requests.inc({ method, code: String(status) });
+    requestDuration.observe({ verb: method }, seconds);
+  };
   return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver, requestObserver };
 }
 

@@ -47,8 +47,8 @@ export interface KubeClient {
   ): Promise<boolean>;
 }
 
-/** Sees every request's method and HTTP status (or 0 when no answer came), for metrics. */
-export type RequestObserver = (method: string, status: number) => void;
+/** Sees every request's method, HTTP status (or 0 when no answer came) and duration, for metrics. */
+export type RequestObserver = (method: string, status: number, seconds: number) => void;
 
 export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () => {}): KubeClient {
   const server = kc.getCurrentCluster()?.server;
@@ -68,6 +68,8 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
     if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
     dispatcher ??= ctx.getDispatcher();
     let response: Awaited<ReturnType<typeof fetch>>;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       response = await fetch(url, {
         method,
@@ -76,11 +78,11 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
         dispatcher,
       });
     } catch (err) {
-      observe(method, 0);
+      observe(method, 0, seconds());
       throw err;
     }
-    observe(method, response.status);
     const text = await response.text();
+    observe(method, response.status, seconds());
     if (!response.ok) {
       let status: { reason?: string; message?: string } = {};
       try {
