@@ -138,19 +138,60 @@ export async function installHelm(): Promise<void> {
   await goInstall(ensureGo('helm'), 'helm', 'helm.sh/helm/v3/cmd/helm', HELM_VERSION, cachePath('helm', HELM_VERSION), stamp);
 }
 
-const GATEWAY_API_CRDS = ['gatewayclasses', 'gateways', 'httproutes'].map((p) => `gateway.networking.k8s.io_${p}.yaml`);
+/** Files shipped inside a Go module, copied once into the cache (`go mod download`, no build). */
+async function filesFromGoModule(name: string, module: string, version: string, subdir: string, files: string[]): Promise<string[]> {
+  const dir = cachePath(name, version);
+  const paths = files.map((f) => join(dir, f));
+  if (paths.every((f) => existsSync(f))) return paths;
+  step(name, `go mod download ${module}@${version}`);
+  const { stdout } = await run(ensureGo(name), ['mod', 'download', '-json', `${module}@${version}`]);
+  const source = join((JSON.parse(stdout) as { Dir: string }).Dir, subdir);
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) copyFileSync(join(source, f), join(dir, f));
+  return paths;
+}
 
 /**
  * The Gateway API's standard CRDs (GatewayClass, Gateway, HTTPRoute), taken from its Go module
  * so tests can check the operator's HTTPRoutes against the real schema.
  */
-export async function gatewayApiCrds(): Promise<string[]> {
-  const dir = cachePath('gateway-api', GATEWAY_API_VERSION);
-  const files = GATEWAY_API_CRDS.map((f) => join(dir, f));
-  if (files.every((f) => existsSync(f))) return files;
-  step('gateway-api', `go mod download sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`);
-  const { stdout } = await run(ensureGo('gateway-api'), ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`]);
-  const source = join((JSON.parse(stdout) as { Dir: string }).Dir, 'config', 'crd', 'standard');
-  for (const f of GATEWAY_API_CRDS) copyFileSync(join(source, f), join(dir, f));
-  return files;
+export function gatewayApiCrds(): Promise<string[]> {
+  const files = ['gatewayclasses', 'gateways', 'httproutes'].map((p) => `gateway.networking.k8s.io_${p}.yaml`);
+  return filesFromGoModule('gateway-api', 'sigs.k8s.io/gateway-api', GATEWAY_API_VERSION, 'config/crd/standard', files);
+}
+
+export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
+
+/** The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, for the operator chart's optional objects. */
+export function prometheusOperatorCrds(): Promise<string[]> {
+  const files = ['servicemonitors', 'prometheusrules'].map((p) => `monitoring.coreos.com_${p}.yaml`);
+  return filesFromGoModule(
+    'prometheus-operator',
+    'github.com/prometheus-operator/prometheus-operator',
+    PROMETHEUS_OPERATOR_VERSION,
+    'example/prometheus-operator-crd',
+    files,
+  );
+}
+
+/** The skaffold release whose config schema skaffold.yaml is checked against (see skaffoldSchema). */
+export const SKAFFOLD_VERSION = 'v2.16.1';
+export const SKAFFOLD_API_VERSION = 'skaffold/v4beta13';
+
+/**
+ * Skaffold's published JSON schema for SKAFFOLD_API_VERSION, from its Go module's docs. Skaffold
+ * itself cannot be built here (its module is only served by exact version, which `go install`
+ * refuses, and a build from the module dir needs dependencies the proxy does not serve), so
+ * tests check skaffold.yaml against the schema skaffold generates from its own config types.
+ */
+export async function skaffoldSchema(): Promise<string> {
+  const file = `${SKAFFOLD_API_VERSION.split('/')[1]}.json`;
+  const [path] = await filesFromGoModule(
+    'skaffold',
+    'github.com/GoogleContainerTools/skaffold/v2',
+    SKAFFOLD_VERSION,
+    'docs-v2/content/en/schemas',
+    [file],
+  );
+  return path as string;
 }
