@@ -1,153 +1,141 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { Ajv } from 'ajv';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import type { Reservation } from '../../operator/src/api/v1alpha1/reservation.ts';
 import { desiredObjects } from '../../operator/src/desired/index.ts';
 import type { KubeObject } from '../../operator/src/kube/resources.ts';
-import { SKAFFOLD_API_VERSION, skaffoldSchema } from '../../scripts/harness/go-tools.ts';
+import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
+import { helmBinary, SKAFFOLD_VERSION, skaffoldBinary } from '../../scripts/harness/go-tools.ts';
 import { repoRoot } from '../../scripts/harness/paths.ts';
-import { find, render } from './support/charts.ts';
+import { exec, find } from './support/charts.ts';
+import { dryRunApply, installChartCrds } from './support/cluster.ts';
 
 /**
- * skaffold.yaml, checked without a skaffold binary (it cannot be built here: see
- * skaffoldSchema): against the JSON schema skaffold publishes for the file's apiVersion, then
- * against what it points at: Dockerfiles, charts, the values it sets, the Services it forwards.
+ * skaffold.yaml through skaffold's own parser and renderer (`skaffold render`, which runs the
+ * real helm), then against what it points at: the Dockerfiles, the images in place, the
+ * Services the port-forwards name.
  */
 
-interface Release {
-  name: string;
-  chartPath: string;
-  namespace: string;
-  setValueTemplates?: Record<string, string>;
-  valuesFiles?: string[];
-}
 interface SkaffoldConfig {
   apiVersion: string;
   build: { artifacts: { image: string; context: string; docker: { dockerfile: string } }[] };
-  deploy: { helm: { releases: Release[] } };
   portForward: { resourceType: string; resourceName: string; namespace: string; port: number; localPort: number }[];
-  profiles: { name: string; patches: { op: 'add' | 'replace'; path: string; value: unknown }[] }[];
+  profiles: { name: string }[];
 }
 
 const config = parse(readFileSync(join(repoRoot, 'skaffold.yaml'), 'utf8')) as SkaffoldConfig;
+const EKS_SETTINGS = { OPERATOR_ROLE_ARN: 'arn:aws:iam::123456789012:role/reservation-operator', AWS_REGION: 'eu-west-1' };
 
-/** The JSON Patch subset skaffold profiles use here (add, replace; `-` appends). */
-function applyPatches(base: SkaffoldConfig, patches: SkaffoldConfig['profiles'][number]['patches']): SkaffoldConfig {
-  const doc = structuredClone(base) as unknown as Record<string, unknown>;
-  for (const { op, path, value } of patches) {
-    const keys = path
-      .split('/')
-      .slice(1)
-      .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
-    const last = keys.pop() as string;
-    let node = doc as Record<string, unknown> | unknown[];
-    for (const k of keys) {
-      const next = Array.isArray(node) ? node[Number(k)] : node[k];
-      if (next === undefined) throw new Error(`profile patch ${path}: nothing at ${k}`);
-      node = next as Record<string, unknown>;
-    }
-    if (Array.isArray(node)) {
-      if (last === '-') node.push(value);
-      else node.splice(Number(last), op === 'replace' ? 1 : 0, value);
-    } else {
-      if (op === 'replace' && !(last in node)) throw new Error(`profile patch ${path}: replace of a missing key`);
-      node[last] = value;
-    }
-  }
-  return doc as unknown as SkaffoldConfig;
-}
-
-/** What skaffold would put in the templates: each artifact's built image, and the profiles' settings. */
-function fillTemplate(template: string): string {
-  return template.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, name: string) => {
-    const digest = `sha256:${'a'.repeat(64)}`;
-    const artifact = (prefix: string) => name.slice(prefix.length);
-    if (name.startsWith('IMAGE_REPO_')) return `registry.local/${artifact('IMAGE_REPO_')}`;
-    if (name.startsWith('IMAGE_TAG_')) return 'v0.1.0-3-gabcdef0';
-    if (name.startsWith('IMAGE_DIGEST_')) return digest;
-    if (name.startsWith('IMAGE_FULLY_QUALIFIED_')) return `registry.local/${artifact('IMAGE_FULLY_QUALIFIED_')}:dev@${digest}`;
-    const settings: Record<string, string> = {
-      OPERATOR_ROLE_ARN: 'arn:aws:iam::123456789012:role/reservation-operator',
-      AWS_REGION: 'eu-west-1',
-    };
-    if (!(name in settings)) throw new Error(`skaffold.yaml uses {{.${name}}}, which this test does not know`);
-    return settings[name] as string;
+function skaffold(args: string[], env: Record<string, string> = {}) {
+  return exec(skaffoldBinary(), [...args, '--interactive=false', '--update-check=false'], {
+    env: {
+      ...process.env,
+      ...env,
+      PATH: `${dirname(helmBinary())}:${process.env.PATH}`,
+      SKAFFOLD_DEFAULT_REPO: 'registry.local/reservations',
+    },
   });
 }
 
-/** Every release rendered as skaffold would deploy it under a profile (undefined: no profile). */
-async function renderReleases(profile?: string) {
-  const patched = profile ? applyPatches(config, config.profiles.find((p) => p.name === profile)?.patches ?? []) : config;
-  const out: Record<string, KubeObject[]> = {};
-  for (const release of patched.deploy.helm.releases) {
-    const set = Object.fromEntries(Object.entries(release.setValueTemplates ?? {}).map(([k, v]) => [k, fillTemplate(v)]));
-    const { objects } = await render(join(repoRoot, release.chartPath), {
-      release: release.name,
-      namespace: release.namespace,
-      valuesFiles: (release.valuesFiles ?? []).map((f) => join(repoRoot, f)),
-      set,
-    });
-    out[release.name] = objects;
+const DIGEST = `sha256:${'0'.repeat(63)}1`;
+
+/**
+ * `skaffold render` of a profile, offline, on the images a `skaffold build --file-output` would
+ * have listed (no engine here to build them): the objects both releases make.
+ */
+async function renderProfile(profile: string): Promise<KubeObject[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'skaffold-'));
+  try {
+    const builds = join(dir, 'builds.json');
+    const tag = (image: string) => `registry.local/reservations/${image}:v1.4.2@${DIGEST}`;
+    writeFileSync(builds, JSON.stringify({ builds: config.build.artifacts.map((a) => ({ imageName: a.image, tag: tag(a.image) })) }));
+    const r = await skaffold(
+      [
+        'render',
+        '-p',
+        profile,
+        '--digest-source=none',
+        '--offline=true',
+        `--build-artifacts=${builds}`,
+        '--filename',
+        join(repoRoot, 'skaffold.yaml'),
+      ],
+      EKS_SETTINGS,
+    );
+    if (r.code !== 0) throw new Error(`skaffold render -p ${profile} failed:\n${r.stderr}`);
+    return parseAllDocuments(r.stdout)
+      .map((d) => d.toJS() as KubeObject | null)
+      .filter((o): o is KubeObject => o !== null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return out;
 }
 
 describe('skaffold.yaml', () => {
-  let schema: object;
-  beforeAll(async () => {
-    schema = JSON.parse(readFileSync(await skaffoldSchema(), 'utf8')) as object;
-  });
+  beforeAll(() => installChartCrds());
 
-  it(`is a valid ${SKAFFOLD_API_VERSION} config, with each profile applied too, by skaffold's published schema`, () => {
-    expect(config.apiVersion).toBe(SKAFFOLD_API_VERSION);
-    const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
-    for (const doc of [config, ...config.profiles.map((p) => applyPatches(config, p.patches))]) {
-      validate(doc);
-      expect(validate.errors ?? []).toEqual([]);
+  it(`is read by skaffold ${SKAFFOLD_VERSION}, with every profile`, async () => {
+    for (const profile of ['', ...config.profiles.map((p) => p.name)]) {
+      const r = await skaffold([
+        'diagnose',
+        '--yaml-only',
+        '--filename',
+        join(repoRoot, 'skaffold.yaml'),
+        ...(profile ? ['-p', profile] : []),
+      ]);
+      expect([profile, r.code, r.stderr]).toEqual([profile, 0, '']);
     }
   });
 
-  it('is refused by that schema when a field is misspelt (the check has teeth)', () => {
-    const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
-    expect(validate({ ...config, deploy: { helm: { relases: [] } } })).toBe(false);
+  it('is refused by skaffold when a field is misspelt (the check has teeth)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skaffold-'));
+    try {
+      const file = join(dir, 'skaffold.yaml');
+      writeFileSync(file, readFileSync(join(repoRoot, 'skaffold.yaml'), 'utf8').replace('releases:', 'relases:'));
+      const r = await skaffold(['diagnose', '--yaml-only', '--filename', file]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('relases');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
-  it('builds the four images from their Dockerfiles and hands each to a chart', () => {
+  it('builds the four images from their Dockerfiles', () => {
     expect(config.build.artifacts.map((a) => a.image).sort()).toEqual(['notifier', 'query-api', 'reservation-api', 'reservation-operator']);
     for (const a of config.build.artifacts) expect(existsSync(join(repoRoot, a.context, a.docker.dockerfile))).toBe(true);
-    const templates = JSON.stringify(config.deploy.helm.releases.map((r) => r.setValueTemplates));
-    for (const a of config.build.artifacts)
-      expect(templates).toContain(
-        `IMAGE_${a.image === 'reservation-operator' ? 'REPO' : 'FULLY_QUALIFIED'}_${a.image.replaceAll('-', '_')}`,
-      );
   });
 
-  it.each(['local', 'eks'])('deploys through the two charts with the %s profile, the built images in place', async (profile) => {
-    const rendered = await renderReleases(profile);
-    const operator = find(rendered['reservation-operator'] ?? [], 'Deployment') as unknown as {
-      spec: { template: { spec: { containers: { image: string }[] } } };
-    };
-    expect(operator.spec.template.spec.containers[0]?.image).toBe(`registry.local/reservation_operator@sha256:${'a'.repeat(64)}`);
-    const cr = find(rendered.booking ?? [], 'Reservation') as unknown as Reservation;
-    expect(cr.spec.services.reservationApi.image).toMatch(/^registry\.local\/reservation_api:dev@sha256:/);
+  it.each(['local', 'eks'])('deploys through the two charts with the %s profile, each built image in its place', async (profile) => {
+    const objects = await renderProfile(profile);
+    const image = (o: KubeObject) =>
+      (o.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]?.image;
+    expect(image(find(objects, 'Deployment'))).toBe(`registry.local/reservations/reservation-operator:v1.4.2@${DIGEST}`);
+    const cr = find(objects, 'Reservation') as unknown as Reservation;
+    expect([cr.spec.services.reservationApi.image, cr.spec.services.queryApi.image, cr.spec.services.notifier.image]).toEqual(
+      ['reservation-api', 'query-api', 'notifier'].map((s) => `registry.local/reservations/${s}:v1.4.2@${DIGEST}`),
+    );
     if (profile === 'eks') {
-      expect(find(rendered['reservation-operator'] ?? [], 'ServiceAccount').metadata.annotations).toEqual({
-        'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/reservation-operator',
+      expect(find(objects, 'ServiceAccount').metadata.annotations).toEqual({
+        'eks.amazonaws.com/role-arn': EKS_SETTINGS.OPERATOR_ROLE_ARN,
       });
+      expect(JSON.stringify(find(objects, 'Deployment'))).toContain('{"name":"AWS_REGION","value":"eu-west-1"}');
+    } else {
+      expect((find(objects, 'Deployment').spec as { replicas: number }).replicas).toBe(1);
     }
   });
 
   it('forwards ports of Services that exist once the operator has acted on the Reservation', async () => {
-    const rendered = await renderReleases('local');
-    const cr = find(rendered.booking ?? [], 'Reservation') as unknown as Reservation;
-    const services = [
-      ...desiredObjects({ ...cr, metadata: { ...cr.metadata, uid: 'uid' } }),
-      ...(rendered['reservation-operator'] ?? []).map(
-        (o): KubeObject => ({ ...o, metadata: { ...o.metadata, namespace: 'reservation-system' } }),
-      ),
-    ].filter((o) => o.kind === 'Service');
+    const objects = await renderProfile('local');
+    const cr = find(objects, 'Reservation') as unknown as Reservation;
+    // As the API server would store it (its defaults filled in), in a namespace of the test's.
+    const namespace = await createTestNamespace(testKubeConfig(), 'skaffold');
+    const applied = await dryRunApply(stringify({ ...cr, metadata: { ...cr.metadata, namespace } }), namespace);
+    expect(applied).toMatchObject({ code: 0, error: '' });
+    const stored = find(applied.objects, 'Reservation') as unknown as Reservation;
+    const wanted = desiredObjects({ ...stored, metadata: { ...stored.metadata, namespace: cr.metadata.namespace } });
+    const services = [...wanted, ...objects].filter((o) => o.kind === 'Service');
     for (const forward of config.portForward) {
       const svc = services.find((s) => s.metadata.name === forward.resourceName && s.metadata.namespace === forward.namespace);
       const ports = (svc?.spec as { ports: { port: number }[] } | undefined)?.ports ?? [];
