@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, matchesGlob } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { SERVICE_NAMES } from '../../operator/src/api/v1alpha1/reservation.ts';
@@ -7,6 +8,7 @@ import { configMap, deployment } from '../../operator/src/desired/workloads.ts';
 import { sampleReservation } from '../../operator/test/support/fixtures.ts';
 import { repoRoot } from '../../scripts/harness/paths.ts';
 import { find, OPERATOR_CHART, render } from './support/charts.ts';
+import { buildImageTree, finalStage, type Instruction, parseDockerfile } from './support/image-tree.ts';
 
 /**
  * No container engine runs here, so the images are checked where they meet the charts: each
@@ -16,27 +18,16 @@ import { find, OPERATOR_CHART, render } from './support/charts.ts';
 
 interface Dockerfile {
   stages: string[];
-  instructions: { op: string; args: string }[];
+  instructions: Instruction[];
 }
 
-function parseDockerfile(path: string): Dockerfile {
-  const text = readFileSync(path, 'utf8').replace(/\\\n/g, ' ');
-  const instructions = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const [op = '', ...rest] = l.split(/\s+/);
-      return { op: op.toUpperCase(), args: rest.join(' ') };
-    });
+function dockerfileAt(path: string): Dockerfile {
+  const instructions = parseDockerfile(path);
   return { stages: instructions.filter((i) => i.op === 'FROM').map((i) => i.args), instructions };
 }
 
 /** What the last stage (the image) says for `op`. */
-const final = (d: Dockerfile, op: string) => {
-  const lastFrom = d.instructions.map((i) => i.op).lastIndexOf('FROM');
-  return d.instructions.slice(lastFrom).filter((i) => i.op === op);
-};
+const final = (d: Dockerfile, op: string) => finalStage(d.instructions).filter((i) => i.op === op);
 
 const nodeVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { devDependencies: { node: string } })
   .devDependencies.node;
@@ -101,7 +92,7 @@ describe('the Dockerfiles', () => {
     '%s: pinned Node LTS base in every stage, production dependencies only, no HEALTHCHECK, the pod’s user, entry point and ports',
     async (file) => {
       const e = (await expectations()).find((x) => x.dockerfile === file) as Expected;
-      const d = parseDockerfile(join(repoRoot, file));
+      const d = dockerfileAt(join(repoRoot, file));
       expect(d.stages.length).toBeGreaterThanOrEqual(2);
       for (const stage of d.stages) expect(stage.split(' ')[0]).toBe(`node:${nodeVersion}-bookworm-slim`);
       expect(d.instructions.some((i) => i.op === 'HEALTHCHECK')).toBe(false);
@@ -122,6 +113,31 @@ describe('the Dockerfiles', () => {
       expect(copied.some((src) => e.entry.startsWith(`${src}/`))).toBe(true);
       for (const src of copied) expect(dockerignore.filter((pattern) => matchesGlob(src, pattern))).toEqual([]);
     },
+  );
+
+  // No engine: each instruction done by hand on the host (support/image-tree.ts), then the entry
+  // point started with one bad setting, so it stops at its configuration check having loaded
+  // everything it imports: production dependencies alone are enough.
+  it.each([
+    ['operator/Dockerfile', { WORKERS: '0' }, 'reservation-operator: invalid configuration: WORKERS="0" must be >= 1\n'],
+    ['services/reservation-api/Dockerfile', {}, /^reservation-api: invalid configuration: .*MYSQL_PRIMARY_URL is required/],
+    ['services/query-api/Dockerfile', {}, /^query-api: invalid configuration: .*MYSQL_REPLICA_URL is required/],
+  ])(
+    '%s: the image it builds starts on production dependencies only',
+    async (file, env, message) => {
+      const dir = mkdtempSync(join(tmpdir(), 'image-'));
+      try {
+        const image = await buildImageTree(file, dir);
+        const devOnly = ['jest', 'typescript', '@biomejs/biome', '@swc/core'];
+        expect(devOnly.filter((p) => existsSync(join(image.root, image.workdir, 'node_modules', p)))).toEqual([]);
+        const r = await image.run(env);
+        expect(r.code).toBe(1);
+        expect(`${r.stdout}${r.stderr}`).toMatch(message);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
   );
 
   it.each(['operator/src/main.ts', 'services/reservation-api/src/server.ts', 'services/query-api/src/server.ts'])(
