@@ -129,6 +129,7 @@ describe('charts/reservation-operator', () => {
     ['workers out of range', { workers: '100' }, "at '/workers': maximum: got 100, want 64"],
     ['a memory limit with a typo', { 'resources.limits.memory': '256MB' }, "at '/resources/limits/memory'"],
     ['an alert duration without a unit', { 'prometheusRule.reconcileErrors.for': '15' }, "at '/prometheusRule/reconcileErrors/for'"],
+    ['two replicas without leader election', { 'leaderElection.enabled': 'false' }, "at '/replicaCount': value must be 1"],
     ['a metric name with a dash', { 'prometheusRule.outboxLag.metric': 'outbox-lag' }, "at '/prometheusRule/outboxLag/metric'"],
   ])('refuses %s with a message naming the value', async (_what, set, message) => {
     const r = await helmTemplateResult(OPERATOR_CHART, { namespace, set });
