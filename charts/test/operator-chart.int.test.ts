@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { operatorRbac, type PolicyRule } from '../../operator/src/rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
-import { find, helm, helmTemplateResult, OPERATOR_CHART, render } from './support/charts.ts';
+import { harnessEnv } from '../../scripts/harness/test/env.ts';
+import { find, helm, helmTemplateResult, OPERATOR_CHART, PLATFORM_CHART, render } from './support/charts.ts';
 import { dryRunApply, installChartCrds } from './support/cluster.ts';
 
 const FULL = join(OPERATOR_CHART, 'examples', 'eks.yaml');
@@ -35,6 +36,33 @@ describe('charts/reservation-operator', () => {
     const result = await dryRunApply(yaml, namespace);
     expect(result).toMatchObject({ code: 0, error: '' });
     expect(result.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`));
+  });
+
+  it('installs with helm, tells the next command, and the platform chart installs beside it', async () => {
+    const kubeconfig = ['--kubeconfig', harnessEnv('KUBECONFIG')];
+    const release = `op-${namespace}`;
+    const operator = await helm('install', release, OPERATOR_CHART, '-n', namespace, '--wait', '--timeout', '2m', ...kubeconfig);
+    expect(operator).toMatchObject({ code: 0, stderr: '' });
+    expect(operator.stdout).toContain('STATUS: deployed');
+    expect(operator.stdout).toContain(`kubectl -n ${namespace} rollout status deployment/${release}-reservation-operator`);
+    expect(operator.stdout).toContain('helm install booking charts/reservation-platform');
+    expect(operator.stdout).toContain('No serviceAccount.roleArn is set');
+
+    const platform = await helm(
+      'install',
+      'booking',
+      PLATFORM_CHART,
+      '-n',
+      namespace,
+      '--values',
+      join(PLATFORM_CHART, 'examples', 'local.yaml'),
+      ...kubeconfig,
+    );
+    expect(platform).toMatchObject({ code: 0, stderr: '' });
+    expect(platform.stdout).toContain(`kubectl -n ${namespace} get rsv booking -w`);
+
+    for (const r of ['booking', release])
+      expect(await helm('uninstall', r, '-n', namespace, '--wait', ...kubeconfig)).toMatchObject({ code: 0 });
   });
 
   it('renders the optional monitoring objects and the IRSA annotation only when asked', async () => {
