@@ -226,8 +226,12 @@ describe('the operator chart watching one namespace (Role)', () => {
     await admin.request('PATCH', rsv, { contentType: PATCH.json, body: [{ op: 'remove', path: '/spec/edge' }] });
     await waitUntil('Ingress pruned', async () => !(await exists(ingress)));
 
-    const events = await admin.request<{ items: { reason: string }[] }>('GET', resourcePath(RESOURCE_TYPES.Event, ns.apps));
-    expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['Applied', 'Pruned']));
+    // Events are recorded without waiting for them: they come a moment later.
+    await waitUntil('Applied and Pruned events', async () => {
+      const events = await admin.request<{ items: { reason: string }[] }>('GET', resourcePath(RESOURCE_TYPES.Event, ns.apps));
+      const reasons = new Set(events.items.map((e) => e.reason));
+      return reasons.has('Applied') && reasons.has('Pruned');
+    });
 
     // Deleting waits for the finalizer, which the operator then removes.
     await admin.request('DELETE', rsv);
