@@ -1,11 +1,14 @@
-// Writes crds/ from the operator's API types (operator/src/api): `npm run generate:crds`.
-// A test fails when crds/ and the types disagree.
+// Writes crds/ from the operator's API types (operator/src/api), and the chart files derived
+// from them (the operator chart's copy of the CRDs, the platform chart's values schema):
+// `npm run generate:crds`. A test fails when any of them and the types disagree.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crdFiles } from '../operator/src/api/crd-files.ts';
+import { generatedChartFiles } from './charts/generated.ts';
 import { repoRoot } from './harness/paths.ts';
 
-for (const { file, yaml } of crdFiles()) {
-  writeFileSync(join(repoRoot, 'crds', file), yaml);
-  console.log(`wrote crds/${file}`);
+const files = [...crdFiles().map(({ file, yaml }) => ({ path: join('crds', file), content: yaml })), ...generatedChartFiles()];
+for (const { path, content } of files) {
+  writeFileSync(join(repoRoot, path), content);
+  console.log(`wrote ${path}`);
 }

@@ -38,6 +38,9 @@ interface Lease {
   spec: LeaseSpec;
 }
 
+/** The Lease the operator's instances compete for (RBAC names it: operator/src/rbac.ts). */
+export const LEASE_NAME = 'reservation-operator';
+
 /** controller-runtime's defaults: 15 s lease, 10 s renew deadline, 2 s between tries. */
 export const LEASE_DEFAULTS = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 

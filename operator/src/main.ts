@@ -6,7 +6,7 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { createKubeClient } from './kube/client.ts';
-import { createLeaderElector } from './leader-election.ts';
+import { createLeaderElector, LEASE_NAME } from './leader-election.ts';
 import { startManager } from './manager.ts';
 
 const config = loadConfigOrExit(
@@ -61,7 +61,7 @@ const elector = config.LEADER_ELECT
   ? createLeaderElector({
       client: createKubeClient(kc),
       namespace: config.LEADER_ELECTION_NAMESPACE,
-      name: 'reservation-operator',
+      name: LEASE_NAME,
       identity: config.POD_NAME,
       logger,
     })

@@ -138,19 +138,69 @@ export async function installHelm(): Promise<void> {
   await goInstall(ensureGo('helm'), 'helm', 'helm.sh/helm/v3/cmd/helm', HELM_VERSION, cachePath('helm', HELM_VERSION), stamp);
 }
 
-const GATEWAY_API_CRDS = ['gatewayclasses', 'gateways', 'httproutes'].map((p) => `gateway.networking.k8s.io_${p}.yaml`);
+/** Files shipped inside a Go module, copied once into the cache (`go mod download`, no build). */
+async function filesFromGoModule(name: string, module: string, version: string, subdir: string, files: string[]): Promise<string[]> {
+  const dir = cachePath(name, version);
+  const paths = files.map((f) => join(dir, f));
+  if (paths.every((f) => existsSync(f))) return paths;
+  step(name, `go mod download ${module}@${version}`);
+  const { stdout } = await run(ensureGo(name), ['mod', 'download', '-json', `${module}@${version}`]);
+  const source = join((JSON.parse(stdout) as { Dir: string }).Dir, subdir);
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) copyFileSync(join(source, f), join(dir, f));
+  return paths;
+}
 
 /**
  * The Gateway API's standard CRDs (GatewayClass, Gateway, HTTPRoute), taken from its Go module
  * so tests can check the operator's HTTPRoutes against the real schema.
  */
-export async function gatewayApiCrds(): Promise<string[]> {
-  const dir = cachePath('gateway-api', GATEWAY_API_VERSION);
-  const files = GATEWAY_API_CRDS.map((f) => join(dir, f));
-  if (files.every((f) => existsSync(f))) return files;
-  step('gateway-api', `go mod download sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`);
-  const { stdout } = await run(ensureGo('gateway-api'), ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`]);
-  const source = join((JSON.parse(stdout) as { Dir: string }).Dir, 'config', 'crd', 'standard');
-  for (const f of GATEWAY_API_CRDS) copyFileSync(join(source, f), join(dir, f));
-  return files;
+export function gatewayApiCrds(): Promise<string[]> {
+  const files = ['gatewayclasses', 'gateways', 'httproutes'].map((p) => `gateway.networking.k8s.io_${p}.yaml`);
+  return filesFromGoModule('gateway-api', 'sigs.k8s.io/gateway-api', GATEWAY_API_VERSION, 'config/crd/standard', files);
+}
+
+export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
+
+/** The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, for the operator chart's optional objects. */
+export function prometheusOperatorCrds(): Promise<string[]> {
+  const files = ['servicemonitors', 'prometheusrules'].map((p) => `monitoring.coreos.com_${p}.yaml`);
+  return filesFromGoModule(
+    'prometheus-operator',
+    'github.com/prometheus-operator/prometheus-operator',
+    PROMETHEUS_OPERATOR_VERSION,
+    'example/prometheus-operator-crd',
+    files,
+  );
+}
+
+export const SKAFFOLD_VERSION = 'v2.16.1';
+
+export function skaffoldBinary(): string {
+  return process.env.HARNESS_SKAFFOLD || join(cachePath('skaffold', SKAFFOLD_VERSION), 'skaffold');
+}
+
+/**
+ * skaffold, for the tests that render skaffold.yaml with skaffold's own parser. Built from its
+ * module's directory rather than with `go install`: the proxy serves its versions only by exact
+ * version, and `go install` first asks for the version list (to check for a deprecation) and
+ * stops at the refusal. Cold: ~10 min on 2 cores.
+ */
+export async function installSkaffold(): Promise<void> {
+  const binary = skaffoldBinary();
+  if (existsSync(binary)) return;
+  if (process.env.HARNESS_SKAFFOLD) throw new Error(`skaffold: HARNESS_SKAFFOLD=${process.env.HARNESS_SKAFFOLD} does not exist`);
+  const go = ensureGo('skaffold');
+  const started = Date.now();
+  mkdirSync(cachePath('skaffold', SKAFFOLD_VERSION), { recursive: true });
+  const module = 'github.com/GoogleContainerTools/skaffold/v2';
+  step('skaffold', `go build ${module}/cmd/skaffold@${SKAFFOLD_VERSION} (cold: ~10 min on 2 cores)`);
+  const { stdout } = await run(go, ['mod', 'download', '-json', `${module}@${SKAFFOLD_VERSION}`]);
+  const stamp = `-X ${module}/pkg/skaffold/version.version=${SKAFFOLD_VERSION}`;
+  await run(go, ['build', '-trimpath', '-ldflags', `-s -w ${stamp}`, '-o', binary, './cmd/skaffold'], {
+    cwd: (JSON.parse(stdout) as { Dir: string }).Dir,
+    env: { ...process.env, CGO_ENABLED: '0' },
+    progress: { component: 'skaffold', what: 'building skaffold' },
+  });
+  step('skaffold', `built in ${elapsed(started)}`);
 }

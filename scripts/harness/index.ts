@@ -1,6 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gatewayApiCrds, installHelm, installKubeBinaries } from './go-tools.ts';
+import { gatewayApiCrds, installHelm, installKubeBinaries, installSkaffold, prometheusOperatorCrds } from './go-tools.ts';
 import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
 import { elapsed, step } from './log.ts';
 import { installMariaDb, type MariaDbEnv, startMariaDbPair } from './mariadb.ts';
@@ -55,7 +55,12 @@ export async function installHarness(components: readonly Component[] = COMPONEN
     await installKubeBinaries();
     await gatewayApiCrds();
   }
-  if (helm) await installHelm();
+  if (helm) {
+    // What the chart and skaffold.yaml tests use besides the API server.
+    await installHelm();
+    await prometheusOperatorCrds();
+    await installSkaffold();
+  }
   step('setup', `everything installed (${elapsed(started)})`);
 }
 

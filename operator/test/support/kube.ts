@@ -30,11 +30,16 @@ export async function createTestNamespace(kc: KubeConfig, prefix: string): Promi
  * until they are served.
  */
 export async function installCrds(kc: KubeConfig, { gatewayApi = false } = {}): Promise<void> {
-  const client = createKubeClient(kc);
   const files = readdirSync(crdDir)
     .filter((f) => f.endsWith('.yaml'))
     .map((f) => join(crdDir, f));
   if (gatewayApi) files.push(...(await gatewayApiCrds()));
+  await applyCrdFiles(kc, files);
+}
+
+/** Applies CRD files (server-side: big CRDs overflow client-side apply's annotation) and waits until each is served. */
+export async function applyCrdFiles(kc: KubeConfig, files: readonly string[]): Promise<void> {
+  const client = createKubeClient(kc);
   for (const file of files) {
     const crd = parse(readFileSync(file, 'utf8')) as KubeObject;
     await client.apply(crd, 'reservation-tests');

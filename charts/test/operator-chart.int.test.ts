@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { operatorRbac, type PolicyRule } from '../../operator/src/rbac.ts';
+import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
+import { harnessEnv } from '../../scripts/harness/test/env.ts';
+import { find, helm, helmTemplateResult, OPERATOR_CHART, PLATFORM_CHART, render } from './support/charts.ts';
+import { dryRunApply, installChartCrds } from './support/cluster.ts';
+
+const FULL = join(OPERATOR_CHART, 'examples', 'eks.yaml');
+
+/** Rules in a canonical order, so the chart may group them as it likes to read well. */
+const canonical = (rules: readonly PolicyRule[]) =>
+  rules.map((r) => JSON.stringify([r.apiGroups, r.resources, [...(r.resourceNames ?? [])].sort(), [...r.verbs].sort()])).sort();
+
+let namespace: string;
+beforeAll(async () => {
+  await installChartCrds();
+  namespace = await createTestNamespace(testKubeConfig(), 'operator-chart');
+});
+
+describe('charts/reservation-operator', () => {
+  it.each([
+    ['the default values', []],
+    ['the full example', [FULL]],
+  ])('lints clean with %s', async (_what, valuesFiles) => {
+    const r = await helm('lint', '--strict', OPERATOR_CHART, ...valuesFiles.flatMap((f) => ['--values', f]));
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+
+  it.each([
+    ['the default values', []],
+    ['the full example', [FULL]],
+  ])('renders with %s into objects the API server accepts (server-side dry-run)', async (_what, valuesFiles) => {
+    const { yaml, objects } = await render(OPERATOR_CHART, { namespace, valuesFiles });
+    const result = await dryRunApply(yaml, namespace);
+    expect(result).toMatchObject({ code: 0, error: '' });
+    expect(result.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`));
+  });
+
+  it('installs with helm, tells the next command, and the platform chart installs beside it', async () => {
+    const kubeconfig = ['--kubeconfig', harnessEnv('KUBECONFIG')];
+    const release = `op-${namespace}`;
+    const operator = await helm('install', release, OPERATOR_CHART, '-n', namespace, '--wait', '--timeout', '2m', ...kubeconfig);
+    expect(operator).toMatchObject({ code: 0, stderr: '' });
+    expect(operator.stdout).toContain('STATUS: deployed');
+    expect(operator.stdout).toContain(`kubectl -n ${namespace} rollout status deployment/${release}-reservation-operator`);
+    expect(operator.stdout).toContain('helm install booking charts/reservation-platform');
+    expect(operator.stdout).toContain('No serviceAccount.roleArn is set');
+
+    const platform = await helm(
+      'install',
+      'booking',
+      PLATFORM_CHART,
+      '-n',
+      namespace,
+      '--values',
+      join(PLATFORM_CHART, 'examples', 'local.yaml'),
+      ...kubeconfig,
+    );
+    expect(platform).toMatchObject({ code: 0, stderr: '' });
+    expect(platform.stdout).toContain(`kubectl -n ${namespace} get rsv booking -w`);
+
+    for (const r of ['booking', release])
+      expect(await helm('uninstall', r, '-n', namespace, '--wait', ...kubeconfig)).toMatchObject({ code: 0 });
+  });
+
+  it('renders the optional monitoring objects and the IRSA annotation only when asked', async () => {
+    const plain = (await render(OPERATOR_CHART, { namespace })).objects;
+    expect(plain.map((o) => o.kind)).not.toEqual(expect.arrayContaining(['ServiceMonitor']));
+    expect(plain.map((o) => o.kind)).not.toEqual(expect.arrayContaining(['PrometheusRule']));
+    expect(find(plain, 'ServiceAccount').metadata.annotations).toBeUndefined();
+
+    const full = (await render(OPERATOR_CHART, { namespace, valuesFiles: [FULL] })).objects;
+    expect(find(full, 'ServiceAccount').metadata.annotations).toEqual({
+      'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/reservation-operator-route53',
+    });
+    const rule = find(full, 'PrometheusRule') as unknown as { spec: { groups: { rules: { alert: string; expr: string }[] }[] } };
+    const exprs = Object.fromEntries(rule.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r.expr]));
+    expect(Object.keys(exprs).sort()).toEqual([
+      'ReservationCutoverAborted',
+      'ReservationOperatorNoLeader',
+      'ReservationOutboxLag',
+      'ReservationReconcileErrors',
+    ]);
+    // The outbox-lag metric comes from another component: its name is a setting.
+    const renamed = (
+      await render(OPERATOR_CHART, { namespace, valuesFiles: [FULL], set: { 'prometheusRule.outboxLag.metric': 'relay_lag_seconds' } })
+    ).objects;
+    expect(JSON.stringify(find(renamed, 'PrometheusRule'))).toContain('max by (namespace) (relay_lag_seconds) > 60');
+  });
+
+  it('runs the operator as a Deployment with leader election, probes on the admin port and a locked-down pod', async () => {
+    const { objects } = await render(OPERATOR_CHART, { namespace, release: 'reservation-operator' });
+    const deployment = find(objects, 'Deployment') as unknown as {
+      spec: { replicas: number; template: { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } };
+    };
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template.spec;
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const [container] = pod.containers;
+    expect(container?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(container?.env).toEqual(
+      expect.arrayContaining([
+        { name: 'LEADER_ELECT', value: 'true' },
+        { name: 'LEADER_ELECTION_NAMESPACE', value: namespace },
+        { name: 'ADMIN_PORT', value: '8081' },
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ]),
+    );
+    expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'admin' } });
+    expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'admin' } });
+    expect(find(objects, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+    expect(find(objects, 'Service', 'reservation-operator-metrics').spec).toMatchObject({ ports: [{ name: 'admin', port: 8081 }] });
+  });
+
+  describe('RBAC', () => {
+    it('grants exactly the rules the operator code needs (operator/src/rbac.ts), cluster-wide by default', async () => {
+      const { objects } = await render(OPERATOR_CHART, { namespace });
+      const expected = operatorRbac();
+      expect(canonical(find(objects, 'ClusterRole').rules as PolicyRule[])).toEqual(canonical(expected.reconcile));
+      const lease = find(objects, 'Role') as unknown as KubeObjectWithRules;
+      expect(lease.metadata.namespace).toBe(namespace);
+      expect(canonical(lease.rules)).toEqual(canonical(expected.leaderElection));
+      const text = JSON.stringify(objects.filter((o) => o.kind.endsWith('Role')));
+      expect(text).not.toContain('"*"');
+      expect(text).not.toContain('secrets');
+    });
+
+    it('becomes a Role in the one namespace the operator watches when watchNamespace is set', async () => {
+      const { objects } = await render(OPERATOR_CHART, { namespace, set: { watchNamespace: 'reservations' } });
+      expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+      const role = objects.find((o) => o.kind === 'Role' && o.metadata.namespace === 'reservations') as unknown as KubeObjectWithRules;
+      expect(canonical(role.rules)).toEqual(canonical(operatorRbac().reconcile));
+      const deployment = JSON.stringify(find(objects, 'Deployment'));
+      expect(deployment).toContain('{"name":"WATCH_NAMESPACE","value":"reservations"}');
+    });
+  });
+
+  // What helm prints for values the schema refuses: the path and what is wrong with it.
+  it.each([
+    ['replicaCount: 0', { replicaCount: '0' }, "at '/replicaCount': minimum: got 0, want 1"],
+    ['a typo in a key', { replicas: '2' }, "additional properties 'replicas' not allowed"],
+    ['an unknown log level', { logLevel: 'verbose' }, "at '/logLevel': value must be one of"],
+    ['a role ARN that is not one', { 'serviceAccount.roleArn': 'reservation-operator' }, "at '/serviceAccount/roleArn'"],
+    ['a watchNamespace that is not a namespace name', { watchNamespace: 'Reservations' }, "at '/watchNamespace'"],
+    ['a digest without its algorithm', { 'image.digest': 'abc123' }, "at '/image/digest'"],
+    ['workers out of range', { workers: '100' }, "at '/workers': maximum: got 100, want 64"],
+    ['a memory limit with a typo', { 'resources.limits.memory': '256MB' }, "at '/resources/limits/memory'"],
+    ['an alert duration without a unit', { 'prometheusRule.reconcileErrors.for': '15' }, "at '/prometheusRule/reconcileErrors/for'"],
+    ['two replicas without leader election', { 'leaderElection.enabled': 'false' }, "at '/replicaCount': value must be 1"],
+    ['a metric name with a dash', { 'prometheusRule.outboxLag.metric': 'outbox-lag' }, "at '/prometheusRule/outboxLag/metric'"],
+  ])('refuses %s with a message naming the value', async (_what, set, message) => {
+    const r = await helmTemplateResult(OPERATOR_CHART, { namespace, set });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("values don't meet the specifications of the schema");
+    expect(r.stderr).toContain(message);
+  });
+});
+
+type KubeObjectWithRules = { metadata: { namespace?: string }; rules: PolicyRule[] };

@@ -1,0 +1,158 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import type { Reservation } from '../../operator/src/api/v1alpha1/reservation.ts';
+import { desiredObjects } from '../../operator/src/desired/index.ts';
+import type { KubeObject } from '../../operator/src/kube/resources.ts';
+import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
+import { find, helm, helmTemplateResult, PLATFORM_CHART, render } from './support/charts.ts';
+import { dryRunApply, installChartCrds } from './support/cluster.ts';
+
+const EKS = join(PLATFORM_CHART, 'examples', 'eks.yaml');
+const LOCAL = join(PLATFORM_CHART, 'examples', 'local.yaml');
+const QUEUES = {
+  'backends.sqs.queueUrl': 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events.fifo',
+  'backends.sqs.deadLetterQueueUrl': 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events-dlq.fifo',
+};
+/** The least an SRE sets: the queues and where each credential is. */
+const MINIMAL = {
+  ...QUEUES,
+  'backends.mysql.primary.existingSecret': 'mysql',
+  'backends.mysql.replica.existingSecret': 'mysql-replica',
+  'backends.redis.existingSecret': 'redis',
+  'backends.jwt.existingSecret': 'jwt',
+};
+
+let namespace: string;
+beforeAll(async () => {
+  await installChartCrds();
+  namespace = await createTestNamespace(testKubeConfig(), 'platform-chart');
+});
+
+/** The env var → Secret key references of every container the operator will run for this Reservation. */
+function secretRefs(cr: Reservation): string[] {
+  const deployments = desiredObjects({ ...cr, metadata: { ...cr.metadata, uid: 'uid' } }).filter((o) => o.kind === 'Deployment');
+  return deployments.flatMap((d) =>
+    (
+      d.spec as { template: { spec: { containers: { env: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } }
+    ).template.spec.containers
+      .flatMap((c) => c.env)
+      .flatMap((e) => (e.valueFrom?.secretKeyRef ? [`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`] : [])),
+  );
+}
+
+const secretKeys = (objects: KubeObject[]) =>
+  objects.filter((o) => o.kind === 'Secret').flatMap((s) => Object.keys(s.data as object).map((k) => `${s.metadata.name}/${k}`));
+
+describe('charts/reservation-platform', () => {
+  it.each([
+    ['the EKS example', EKS],
+    ['the local example', LOCAL],
+  ])('lints clean with %s', async (_what, file) => {
+    const r = await helm('lint', '--strict', PLATFORM_CHART, '--values', file);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+
+  it('needs the credentials and the queues from the SRE, and says which is missing', async () => {
+    const defaults = await helmTemplateResult(PLATFORM_CHART, { namespace });
+    expect(defaults.code).not.toBe(0);
+    expect(defaults.stderr).toContain(
+      'backends: mysql.primary needs existingSecret (a Secret that exists) or value (this chart creates the Secret)',
+    );
+    const { 'backends.sqs.queueUrl': _queue, ...noQueue } = MINIMAL;
+    const r = await helmTemplateResult(PLATFORM_CHART, { namespace, set: noQueue });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('backends.sqs.queueUrl is required: the URL of the event queue (FIFO)');
+  });
+
+  it('renders the minimal values into a Reservation that references existing Secrets, which the API server accepts', async () => {
+    const { yaml, objects } = await render(PLATFORM_CHART, { release: 'booking', namespace, set: MINIMAL });
+    expect(objects.map((o) => o.kind)).toEqual(['Reservation']);
+    const cr = find(objects, 'Reservation') as unknown as Reservation;
+    expect(cr.metadata).toMatchObject({ name: 'booking', namespace });
+    expect(cr.spec.version).toBe('0.1.0'); // the chart's appVersion
+    expect(cr.spec.backends.mysql.primarySecretRef).toEqual({ name: 'mysql', key: 'url' });
+    expect(await dryRunApply(yaml, namespace)).toMatchObject({ code: 0, error: '' });
+  });
+
+  it('renders the EKS example (every field) into the Reservation it describes, which the API server accepts', async () => {
+    const { yaml, objects } = await render(PLATFORM_CHART, { release: 'green', namespace, valuesFiles: [EKS] });
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]); // credentials come from existing Secrets
+    const applied = await dryRunApply(yaml, namespace);
+    expect(applied).toMatchObject({ code: 0, error: '' });
+    // As the API server would store it (defaults filled in): what the operator will act on.
+    const cr = find(applied.objects, 'Reservation') as unknown as Reservation;
+    expect(cr.metadata.name).toBe('booking'); // nameOverride
+    expect(cr.spec.traffic?.cutover?.steps?.length).toBe(6);
+    expect(cr.spec.edge).toMatchObject({
+      host: 'api.green.reservations.example.com',
+      kind: 'HTTPRoute',
+      parentRef: { name: 'public', namespace: 'gateways', sectionName: 'https' },
+    });
+    expect(secretRefs(cr).sort()).toEqual(
+      expect.arrayContaining(['booking-jwt/public.pem', 'booking-mysql/primary-url', 'booking-mysql/replica-url', 'booking-redis/url']),
+    );
+  });
+
+  it('creates a Secret for each credential given by value, holding exactly what the pods read', async () => {
+    const { yaml, objects } = await render(PLATFORM_CHART, { release: 'dev', namespace, valuesFiles: [LOCAL] });
+    const applied = await dryRunApply(yaml, namespace);
+    expect(applied).toMatchObject({ code: 0, error: '' });
+    const cr = find(applied.objects, 'Reservation') as unknown as Reservation;
+    expect(secretKeys(objects).sort()).toEqual(['dev-jwt/key', 'dev-mysql-primary/url', 'dev-mysql-replica/url', 'dev-redis/url']);
+    expect([...new Set(secretRefs(cr))].sort()).toEqual(secretKeys(objects).sort());
+    const redis = find(objects, 'Secret', 'dev-redis') as unknown as { data: { url: string } };
+    expect(Buffer.from(redis.data.url, 'base64').toString()).toBe('redis://host.docker.internal:6379');
+  });
+
+  it('leaves cross-field rules to the API server, whose dry run names them', async () => {
+    const { yaml } = await render(PLATFORM_CHART, {
+      namespace,
+      set: { ...MINIMAL, 'services.queryApi.replicas.min': '10', 'services.queryApi.replicas.max': '2' },
+    });
+    const applied = await dryRunApply(yaml, namespace);
+    expect(applied.code).not.toBe(0);
+    expect(applied.error).toContain('replicas.min must not be greater than replicas.max');
+  });
+
+  // values.schema.json is generated from the Reservation API: helm refuses these before the API server sees them.
+  it.each([
+    ['a replica minimum of 0', { 'services.queryApi.replicas.min': '0' }, "at '/services/queryApi/replicas/min': minimum: got 0, want 1"],
+    ['a misspelt service', { 'services.queryAPI.replicas.min': '2' }, "additional properties 'queryAPI' not allowed"],
+    [
+      'a JWT algorithm it does not verify',
+      { 'backends.jwt.algorithm': 'ES256' },
+      "at '/backends/jwt/algorithm': value must be one of 'RS256', 'HS256'",
+    ],
+    ['a queue URL without its scheme', { 'backends.sqs.queueUrl': 'sqs.eu-west-1.amazonaws.com/1/q.fifo' }, "at '/backends/sqs/queueUrl'"],
+    [
+      'a Route53 weight above 255',
+      { 'traffic.cluster': 'eks-green', 'traffic.weight': '300' },
+      "at '/traffic/weight': maximum: got 300, want 255",
+    ],
+    ['a Secret name with capitals', { 'backends.redis.existingSecret': 'Redis' }, "at '/backends/redis/existingSecret'"],
+    [
+      'an edge kind it cannot make',
+      { 'edge.host': 'api.example.com', 'edge.kind': 'Service' },
+      "at '/edge/kind': value must be one of 'HTTPRoute', 'Ingress'",
+    ],
+    [
+      'a memory request with a typo',
+      { 'services.notifier.resources.requests.memory': '128MB' },
+      "at '/services/notifier/resources/requests/memory'",
+    ],
+    ['an edge without its host', { 'edge.kind': 'Ingress' }, "at '/edge': missing property 'host'"],
+  ])('refuses %s with a message naming the value', async (_what, set, message) => {
+    const r = await helmTemplateResult(PLATFORM_CHART, { namespace, set: { ...MINIMAL, ...set } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("values don't meet the specifications of the schema");
+    expect(r.stderr).toContain(message);
+  });
+
+  it('refuses a credential given neither as a Secret nor as a value, naming it', async () => {
+    const { 'backends.redis.existingSecret': _redis, ...rest } = MINIMAL;
+    const r = await helmTemplateResult(PLATFORM_CHART, { namespace, set: rest });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('backends: redis needs existingSecret (a Secret that exists) or value (this chart creates the Secret)');
+  });
+});
