@@ -138,7 +138,10 @@ async function serve() {
 
 /** The parent: autocannon against the child's ports. */
 async function drive() {
-  const child = fork(import.meta.filename, ['serve'], { stdio: 'inherit' });
+  const child = fork(import.meta.filename, ['serve'], {
+    stdio: 'inherit',
+    execArgv: (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+  });
   const exited = once(child, 'exit').then(([code]) => {
     throw new Error(`the server process exited (${code}) before it was ready`);
   });
