@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -12,6 +12,7 @@ import { createKubeClient, isNotFound, KubeApiError, type KubeClient, PATCH } fr
 import { type KubeObject, RESOURCE_TYPES, resourcePath } from '../src/kube/resources.ts';
 import { OWNED_KINDS } from '../src/manager.ts';
 import { sampleSpec } from './support/fixtures.ts';
+import { startFreezableTcpProxy } from './support/freezable-proxy.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from './support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from './support/operator-process.ts';
 
@@ -212,6 +213,40 @@ describe('an operator whose API server restarts', () => {
         ).spec.template.spec.containers[0]?.image.endsWith(':9.9.9') ?? false,
       { timeoutMs: 60_000, intervalMs: 500 },
     );
+  });
+
+  it('reconnects a watch that went silent and catches the change it missed', async () => {
+    await client.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'silent' } } });
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.env.KUBECONFIG);
+    const proxy = await startFreezableTcpProxy(new URL(kc.getCurrentCluster()?.server ?? ''));
+    try {
+      const proxied = join(dir, 'proxied.kubeconfig');
+      writeFileSync(proxied, kc.exportConfig().replace(kc.getCurrentCluster()?.server ?? '', proxy.url));
+      await operator(operatorEnv(proxied, 'silent', { LEADER_ELECT: 'false' }));
+      await createReservation(client, 'silent', 'booking');
+      await waitUntil('converged', () => exists(client, 'Deployment', 'silent', 'booking-query-api'));
+
+      // Every connection the operator has open goes quiet, its watches among them (one per kind).
+      expect(proxy.freeze()).toBeGreaterThanOrEqual(OWNED_KINDS.length);
+      await client.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, 'silent', 'booking'), {
+        contentType: PATCH.merge,
+        body: { spec: { version: '7.7.7' } },
+      });
+      await waitUntil(
+        'the change reached the Deployment once the silent watch was replaced',
+        async () =>
+          (
+            await client.request<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+              'GET',
+              resourcePath(RESOURCE_TYPES.Deployment, 'silent', 'booking-query-api'),
+            )
+          ).spec.template.spec.containers[0]?.image.endsWith(':7.7.7') ?? false,
+        { timeoutMs: 120_000, intervalMs: 1000 },
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('reports Degraded, naming what is missing, for an HTTPRoute on a cluster without the Gateway API', async () => {
