@@ -247,7 +247,7 @@ describe('an operator whose API server restarts', () => {
     } finally {
       await proxy.close();
     }
-  });
+  }, 180_000); // the silence lasts client-node's 30 s watch inactivity timeout
 
   it('reports Degraded, naming what is missing, for an HTTPRoute on a cluster without the Gateway API', async () => {
     await operator(operatorEnv(plane.env.KUBECONFIG, 'shop', { LEADER_ELECT: 'false' }));
