@@ -223,7 +223,7 @@ describe('an operator whose API server restarts', () => {
     try {
       const proxied = join(dir, 'proxied.kubeconfig');
       writeFileSync(proxied, kc.exportConfig().replace(kc.getCurrentCluster()?.server ?? '', proxy.url));
-      await operator(operatorEnv(proxied, 'silent', { LEADER_ELECT: 'false' }));
+      const op = await operator(operatorEnv(proxied, 'silent', { LEADER_ELECT: 'false' }));
       await createReservation(client, 'silent', 'booking');
       await waitUntil('converged', () => exists(client, 'Deployment', 'silent', 'booking-query-api'));
 
@@ -243,7 +243,9 @@ describe('an operator whose API server restarts', () => {
             )
           ).spec.template.spec.containers[0]?.image.endsWith(':7.7.7') ?? false,
         { timeoutMs: 120_000, intervalMs: 1000 },
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${err}\noperator log:\n${op.log().slice(-3000)}`);
+      });
     } finally {
       await proxy.close();
     }

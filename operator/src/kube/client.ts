@@ -50,7 +50,14 @@ export interface KubeClient {
 /** Sees every request's method, HTTP status (or 0 when no answer came) and duration, for metrics. */
 export type RequestObserver = (method: string, status: number, seconds: number) => void;
 
-export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () => {}): KubeClient {
+/**
+ * How long a request may wait for its answer. A connection that died without a reset (a
+ * half-open path) would otherwise hold a reconcile for undici's 300 s; failing sooner lets the
+ * retry take a fresh connection (what HTTP/2 pings do for client-go).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () => {}, timeoutMs = REQUEST_TIMEOUT_MS): KubeClient {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('kubeconfig: no current cluster');
   // client-node makes a new connection pool (undici Agent) for every request it authenticates:
@@ -76,9 +83,13 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       observe(method, 0, seconds());
+      if (err instanceof DOMException && err.name === 'TimeoutError') {
+        throw new Error(`${method} ${path}: no answer from the API server in ${timeoutMs / 1000} s`, { cause: err });
+      }
       throw err;
     }
     const text = await response.text();

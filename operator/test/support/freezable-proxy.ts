@@ -44,6 +44,7 @@ export async function startFreezableTcpProxy(target: URL) {
           client.resetAndDestroy();
           upstream.destroy();
         });
+        client.resume(); // unpipe left it paused: without this, the 'data' above would never come
       }
       return pairs.size;
     },

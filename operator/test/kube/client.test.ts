@@ -1,0 +1,40 @@
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeClient } from '../../src/kube/client.ts';
+
+// A real listener on loopback that takes connections and never answers: a half-dead path.
+const held: Socket[] = [];
+const silent = createServer((socket) => {
+  held.push(socket);
+});
+let port = 0;
+beforeAll(async () => {
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  port = (silent.address() as { port: number }).port;
+});
+afterAll(async () => {
+  for (const socket of held) socket.destroy();
+  silent.close();
+  await once(silent, 'close');
+});
+
+it('fails a request that gets no answer after its timeout, saying so, and counts it as unanswered', async () => {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'silent', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'nobody' }],
+    contexts: [{ name: 'silent', cluster: 'silent', user: 'nobody' }],
+    currentContext: 'silent',
+  });
+  const seen: [string, number][] = [];
+  const client = createKubeClient(kc, (method, status) => seen.push([method, status]), 300);
+
+  await expect(client.request('GET', '/api/v1/namespaces')).rejects.toThrow(
+    'GET /api/v1/namespaces: no answer from the API server in 0.3 s',
+  );
+  expect(seen).toEqual([['GET', 0]]);
+  expect(held.length).toBeGreaterThan(0); // it did connect: the answer is what never came
+});
