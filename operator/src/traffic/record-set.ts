@@ -62,8 +62,8 @@ export const sameRecord = (a: DnsRecord | undefined, b: DnsRecord | undefined) =
 const normalizeValue = (v: string) => v.replace(/\.$/, '').toLowerCase();
 
 /**
- * The batch from `current` to `desired`: each record that differs as DELETE (exactly as read) +
- * CREATE, each missing one as CREATE; the record and its TXT always together, so Route53 never
+ * The batch from `current` to `desired`: each live record DELETEd exactly as read, then both
+ * CREATEd; the record and its TXT always together, so Route53 never
  * holds a record without its owner or an owner claim without its record. Empty when in sync.
  */
 export function recordSetChanges(
@@ -71,13 +71,9 @@ export function recordSetChanges(
   desired: { record: DnsRecord; txt: DnsRecord },
 ): DnsChange[] {
   if (sameRecord(current.record, desired.record) && sameRecord(current.txt, desired.txt)) return [];
-  const changes: DnsChange[] = [];
-  for (const part of ['record', 'txt'] as const) {
-    const live = current[part];
-    if (live) changes.push({ action: 'DELETE', record: live });
-    changes.push({ action: 'CREATE', record: desired[part] });
-  }
-  return changes;
+  // Deletes first, then creates: one atomic batch either way in Route53 (moto deletes by set
+  // identifier alone, so there a create between the deletes would be undone).
+  return [...removalChanges(current), { action: 'CREATE', record: desired.record }, { action: 'CREATE', record: desired.txt }];
 }
 
 /** The batch that removes both records, exactly as read. */

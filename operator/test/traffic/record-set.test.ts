@@ -55,8 +55,8 @@ describe("this cluster's record set", () => {
     const after = desiredRecordSet(key, { ...want, weight: 50 });
     expect(recordSetChanges(before, after)).toEqual([
       { action: 'DELETE', record: before.record },
-      { action: 'CREATE', record: after.record },
       { action: 'DELETE', record: before.txt },
+      { action: 'CREATE', record: after.record },
       { action: 'CREATE', record: after.txt },
     ]);
   });
