@@ -66,6 +66,13 @@ export function createTrafficController(options: TrafficControllerOptions) {
   };
   /** When each Reservation's record set was last read from Route53 (by uid). */
   const lastRead = new Map<string, number>();
+  /**
+   * The traffic status this instance last computed, by uid. The informer's copy of the status can
+   * lag our own write by a watch event; a reconcile in that gap must not forget a PENDING change
+   * (and take records it can read for records Route53 serves everywhere). The status is the copy
+   * that survives a restart.
+   */
+  const known = new Map<string, TrafficStatus>();
 
   const ownerOf = (cr: Reservation) => options.ownerId ?? `reservation-operator-${cr.spec.traffic?.cluster}`;
   const keyOf = (cr: Reservation): RecordSetKey => {
@@ -75,12 +82,18 @@ export function createTrafficController(options: TrafficControllerOptions) {
   const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
   async function reconcile(cr: Reservation, edgeHostname: string | undefined): Promise<TrafficOutcome> {
+    const result = await sync(cr, edgeHostname);
+    known.set(cr.metadata.uid, result.status);
+    return result;
+  }
+
+  async function sync(cr: Reservation, edgeHostname: string | undefined): Promise<TrafficOutcome> {
     const t = cr.spec.traffic;
     if (!t) throw new Error('traffic.reconcile called for a Reservation without spec.traffic');
     const key = keyOf(cr);
     const owner = ownerOf(cr);
     const target = t.target ?? edgeHostname;
-    const previous = cr.status?.traffic;
+    const previous = known.get(cr.metadata.uid) ?? cr.status?.traffic;
     const sameRecordSet = previous?.recordName === t.dns.name && previous.setIdentifier === t.cluster;
     let status: TrafficStatus = {
       recordName: t.dns.name,
@@ -251,7 +264,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
     );
     if (ownership.kind !== 'ours') {
       logger.info({ reservation: resourceLabel(cr), ownership }, 'no records of ours to remove');
-      lastRead.delete(cr.metadata.uid);
+      forget(cr);
       return { done: true };
     }
     const current = currentRecordSet(key, seen);
@@ -265,7 +278,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
           '(or cut over to the peer) and deletion continues once weight 0 is verified INSYNC and one TTL has passed',
       };
     }
-    const status = cr.status?.traffic;
+    const status = known.get(cr.metadata.uid) ?? cr.status?.traffic;
     if (status?.lastChange?.status === 'PENDING' || status?.verifiedWeight !== 0 || !status.verifiedAt) {
       return { done: false, reason: `${where} has weight 0 in Route53 but it is not verified INSYNC yet`, retryAfterMs: pendingPollMs };
     }
@@ -285,8 +298,13 @@ export function createTrafficController(options: TrafficControllerOptions) {
       `reservation-operator: ${resourceLabel(cr)} deleted`,
     );
     logger.info({ reservation: resourceLabel(cr), change: change.id }, 'route53 records removed');
-    lastRead.delete(cr.metadata.uid);
+    forget(cr);
     return { done: true };
+  }
+
+  function forget(cr: Reservation) {
+    lastRead.delete(cr.metadata.uid);
+    known.delete(cr.metadata.uid);
   }
 
   return { reconcile, cleanup };

@@ -12,6 +12,7 @@ import { createKubeClient, isNotFound, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
 import { FINALIZER } from '../../src/reconcile/reconciler.ts';
+import type { DnsProvider } from '../../src/traffic/dns-provider.ts';
 import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
@@ -25,6 +26,30 @@ let namespace: string;
 let manager: Awaited<ReturnType<typeof startManager>>;
 let zone: { id: string; name: string };
 let api: string;
+/** How many more times Route53 changes look PENDING (moto's are INSYNC at once; real ones take up to a minute). */
+let pendingPolls = 0;
+
+/**
+ * The real Route53 provider (against moto), except that while `pendingPolls` > 0 new changes and
+ * GetChange report PENDING, as Route53 does until every server has a change: moto cannot.
+ */
+function pendingInjectingProvider(real: DnsProvider): DnsProvider {
+  return {
+    records: (zoneId, names) => real.records(zoneId, names),
+    async change(zoneId, changes, comment) {
+      const result = await real.change(zoneId, changes, comment);
+      return pendingPolls > 0 ? { ...result, status: 'PENDING' } : result;
+    },
+    async changeStatus(id) {
+      const status = await real.changeStatus(id);
+      if (pendingPolls > 0) {
+        pendingPolls -= 1;
+        return 'PENDING';
+      }
+      return status;
+    },
+  };
+}
 
 // biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
 type Json = any;
@@ -74,10 +99,12 @@ beforeAll(async () => {
     registry: new Registry(),
     traffic: {
       provider: () =>
-        createRoute53Provider({
-          client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1 }),
-          gate: { baseDelayMs: 50, qps: 20, burst: 20 },
-        }),
+        pendingInjectingProvider(
+          createRoute53Provider({
+            client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1 }),
+            gate: { baseDelayMs: 50, qps: 20, burst: 20 },
+          }),
+        ),
       pendingPollMs: 200,
     },
   });
@@ -160,6 +187,30 @@ describe("this cluster's weighted Route53 record", () => {
       verifiedWeight: 50,
       lastChange: { status: 'INSYNC', weight: 50 },
     });
+  });
+
+  it('counts a change as applied only once GetChange says INSYNC, polling without holding a worker', async () => {
+    pendingPolls = Number.POSITIVE_INFINITY; // until the test has seen the PENDING state
+    await patchSpec('booking', { weight: 55 });
+    await waitUntil('the change is submitted', async () => (await reservation('booking')).status?.traffic?.lastChange?.weight === 55);
+    const pending = (await reservation('booking')).status;
+    expect(pending.traffic).toMatchObject({ desiredWeight: 55, verifiedWeight: 50, lastChange: { status: 'PENDING', weight: 55 } });
+    expect(pending.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({
+      status: 'False',
+      reason: 'ChangePending',
+      message: `waiting for Route53 change ${pending.traffic.lastChange.id} (weight 55) to be INSYNC`,
+    });
+    expect(await kubectl('get', 'rsv', 'booking')).toMatch(/\nbooking\s+\S+\s+\S+\s+50\s+Idle/);
+    const polls = proxy.calls.filter((c) => c.path.includes('/change/')).length;
+    await waitUntil('GetChange polled again', async () => proxy.calls.filter((c) => c.path.includes('/change/')).length > polls + 2);
+    expect((await reservation('booking')).status.traffic).toMatchObject({ verifiedWeight: 50, lastChange: { status: 'PENDING' } });
+
+    pendingPolls = 0; // Route53 has it everywhere now
+
+    await waitUntil('weight 55 verified', async () => (await reservation('booking')).status?.traffic?.verifiedWeight === 55);
+    expect((await reservation('booking')).status.traffic.lastChange).toMatchObject({ status: 'INSYNC', weight: 55 });
+    expect(await condition('booking', 'TrafficReady')).toMatchObject({ status: 'True', reason: 'RecordInSync' });
+    await waitUntil('a WeightVerified event', async () => (await events('WeightVerified')).some((m) => m.includes('weight 55')));
   });
 
   it('backs off when Route53 throttles, and completes', async () => {
