@@ -64,8 +64,14 @@ export function createTrafficController(options: TrafficControllerOptions) {
     dns ??= options.provider();
     return dns;
   };
-  /** When each Reservation's record set was last read from Route53 (by uid). */
-  const lastRead = new Map<string, number>();
+  /**
+   * Per Reservation (by uid), when its record set was last read and found settled, for which
+   * generation (a spec change re-reads) and target, and the condition it gave.
+   */
+  const lastRead = new Map<
+    string,
+    { at: number; generation: number | undefined; target: string; condition: TrafficOutcome['condition'] }
+  >();
   /**
    * The traffic status this instance last computed, by uid. The informer's copy of the status can
    * lag our own write by a watch event; a reconcile in that gap must not forget a PENDING change
@@ -144,22 +150,26 @@ export function createTrafficController(options: TrafficControllerOptions) {
         });
       }
 
-      // 2. Converged and read recently: nothing to ask Route53.
-      const converged =
-        sameRecordSet &&
-        previous?.target === target &&
-        status.owner === owner &&
-        status.verifiedWeight === t.weight &&
-        status.lastChange?.status !== 'PENDING' &&
-        !pending;
-      const readAt = lastRead.get(cr.metadata.uid);
-      if (converged && readAt !== undefined && now().getTime() - readAt < driftCheckMs && !ttlChanged(cr)) {
-        return outcome(inSync(cr));
+      // 2. Settled (in sync, or refused as someone else's) for this spec and target, and read
+      // recently: nothing to ask Route53. Reconciles woken by Deployment status churn cost no call.
+      const settled = lastRead.get(cr.metadata.uid);
+      if (
+        !pending &&
+        settled &&
+        settled.generation === cr.metadata.generation &&
+        settled.target === target &&
+        now().getTime() - settled.at < driftCheckMs
+      ) {
+        return outcome(settled.condition);
       }
+      lastRead.delete(cr.metadata.uid);
+      const settle = (condition: TrafficOutcome['condition']) => {
+        lastRead.set(cr.metadata.uid, { at: now().getTime(), generation: cr.metadata.generation, target, condition });
+        return outcome(condition);
+      };
 
       // 3. Read what Route53 has, and whose it is.
       const seen = await provider().records(t.dns.hostedZoneId, namesToRead(key));
-      lastRead.set(cr.metadata.uid, now().getTime());
       const ownership = classifyOwnership(
         { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, affix },
         seen.filter((r) => r.setIdentifier === key.setIdentifier),
@@ -168,7 +178,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
         status = { ...status, owner: ownership.owner ?? '(unknown)' };
         delete status.verifiedWeight;
         delete status.verifiedAt;
-        return outcome({ status: 'False', reason: REASON.RecordOwnedByOther, message: `not touching ${t.dns.name}: ${ownership.reason}` });
+        return settle({ status: 'False', reason: REASON.RecordOwnedByOther, message: `not touching ${t.dns.name}: ${ownership.reason}` });
       }
       status = { ...status, owner };
 
@@ -178,7 +188,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
       const changes = recordSetChanges(current, desired);
       if (changes.length === 0) {
         if (status.verifiedWeight !== t.weight) status = { ...status, verifiedWeight: t.weight, verifiedAt: iso(now()) };
-        return outcome(inSync(cr));
+        return settle(inSync(cr));
       }
       const rejected = liveWeightsError(t.dns.name, liveWeightsAfter(key, seen, t.weight));
       if (rejected) return outcome({ status: 'False', reason: REASON.WeightRejected, message: rejected });
@@ -221,11 +231,6 @@ export function createTrafficController(options: TrafficControllerOptions) {
       }
       return outcome({ status: 'False', reason: REASON.Route53Error, message: `Route53: ${message}` }, { error: `Route53: ${message}` });
     }
-  }
-
-  function ttlChanged(cr: Reservation): boolean {
-    // The TTL is not kept in status; a spec change bumps the generation, which re-reads.
-    return cr.status?.observedGeneration !== cr.metadata.generation;
   }
 
   function inSync(cr: Reservation): TrafficOutcome['condition'] {

@@ -28,6 +28,10 @@ let zone: { id: string; name: string };
 let api: string;
 /** How many more times Route53 changes look PENDING (moto's are INSYNC at once; real ones take up to a minute). */
 let pendingPolls = 0;
+const registry = new Registry();
+/** Reconciles finished so far (controller_runtime_reconcile_total, all results). */
+const reconciles = async () =>
+  (await registry.getSingleMetric('controller_runtime_reconcile_total')?.get())?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
 
 /**
  * The real Route53 provider (against moto), except that while `pendingPolls` > 0 new changes and
@@ -96,7 +100,7 @@ beforeAll(async () => {
     resyncMs: 60_000,
     identity: 'test',
     logger: pino({ level: 'warn' }),
-    registry: new Registry(),
+    registry,
     traffic: {
       provider: () =>
         pendingInjectingProvider(
@@ -161,6 +165,18 @@ describe("this cluster's weighted Route53 record", () => {
       /^NAME\s+READY\s+REPLICAS\s+WEIGHT\s+PHASE\s+AGE\nbooking\s+\S+\s+\S+\s+10\s+Idle\s+/,
     );
     expect((await events('RecordChanged')).join('\n')).toContain(`created ${api} (eks-green): weight - → 10`);
+  });
+
+  it('makes no Route53 call while the record set is settled, however often the Reservation is reconciled', async () => {
+    await waitUntil('settled', async () => (await condition('booking', 'TrafficReady'))?.reason === 'RecordInSync');
+    const before = proxy.calls.length;
+    const reconciled = await reconciles();
+    for (let i = 0; i < 5; i++) {
+      // A metadata change wakes a reconcile without changing the spec.
+      await kube.request('PATCH', path('booking'), { body: { metadata: { annotations: { poke: String(i) } } }, contentType: PATCH.merge });
+    }
+    await waitUntil('the pokes are reconciled', async () => (await reconciles()) >= reconciled + 2);
+    expect(proxy.calls.slice(before)).toEqual([]);
   });
 
   it('changes the weight in one batch (record and TXT together) and shows it verified after INSYNC', async () => {
