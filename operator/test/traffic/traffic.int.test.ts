@@ -102,11 +102,11 @@ beforeAll(async () => {
     logger: pino({ level: 'warn' }),
     registry,
     traffic: {
-      provider: () =>
+      provider: (gate) =>
         pendingInjectingProvider(
           createRoute53Provider({
             client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1 }),
-            gate: { baseDelayMs: 50, qps: 20, burst: 20 },
+            gate: { ...gate, baseDelayMs: 50, qps: 20, burst: 20 },
           }),
         ),
       pendingPollMs: 200,
@@ -238,6 +238,9 @@ describe("this cluster's weighted Route53 record", () => {
     expect(calls.filter((c) => c.throttled)).toHaveLength(3);
     expect(calls.filter((c) => c.method === 'POST' && c.path.endsWith('/rrset') && !c.throttled)).toHaveLength(1);
     expect((await listRecords(route53, zone.id)).find((r) => r.setIdentifier === 'eks-green' && r.type === 'CNAME')?.weight).toBe(60);
+    const requests = await registry.getSingleMetric('route53_requests_total')?.get();
+    const throttled = requests?.values.filter((v) => v.labels.result === 'Throttling').reduce((sum, v) => sum + v.value, 0);
+    expect(throttled).toBe(3);
   });
 
   it("refuses a record set another owner's TXT claims, reports the owner and leaves it untouched", async () => {

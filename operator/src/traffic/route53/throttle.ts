@@ -26,8 +26,10 @@ export interface GateOptions {
   clock?: Clock;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Told about every retried call (for metrics and logs). */
+  /** Told about every retried call (for logs). */
   onRetry?: (info: { operation: string; error: string; attempt: number; delayMs: number }) => void;
+  /** Told about every attempt: `ok` or the error's name, and how long it took (for metrics). */
+  onAttempt?: (info: { operation: string; result: string; seconds: number }) => void;
 }
 
 export type CallGate = <T>(operation: string, call: () => Promise<T>) => Promise<T>;
@@ -38,16 +40,21 @@ export const errorName = (err: unknown): string => (err instanceof Error ? err.n
 
 export function createCallGate(options: GateOptions = {}): CallGate {
   const { qps = 2, burst = 5, maxAttempts = 6, baseDelayMs = 250, maxDelayMs = 10_000 } = options;
-  const { clock = realClock, sleep = realSleep, random = Math.random, onRetry } = options;
+  const { clock = realClock, sleep = realSleep, random = Math.random, onRetry, onAttempt } = options;
   const bucket = bucketRateLimiter(qps, burst, clock);
   return async (operation, call) => {
     for (let attempt = 0; ; attempt++) {
       const wait = bucket.when(operation);
       if (wait > 0) await sleep(wait);
+      const started = clock.now();
+      const observe = (result: string) => onAttempt?.({ operation, result, seconds: (clock.now() - started) / 1000 });
       try {
-        return await call();
+        const answer = await call();
+        observe('ok');
+        return answer;
       } catch (err) {
         const name = errorName(err);
+        observe(name);
         if (!RETRYABLE_ERRORS.has(name) || attempt + 1 >= maxAttempts) throw err;
         const delayMs = Math.min(maxDelayMs, backoffDelay(attempt, baseDelayMs, random));
         onRetry?.({ operation, error: name, attempt: attempt + 1, delayMs });
