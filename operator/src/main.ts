@@ -33,7 +33,7 @@ const config = loadConfigOrExit(
     POD_NAME: Type.String({ default: hostname(), description: 'this instance, as the Lease holder' }),
     TXT_OWNER_ID: Type.Optional(
       Type.String({
-        pattern: '^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,126}$',
+        pattern: '^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,252}$',
         description: 'ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>',
       }),
     ),

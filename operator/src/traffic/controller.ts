@@ -226,8 +226,10 @@ export function createTrafficController(options: TrafficControllerOptions) {
       if (err instanceof DnsNotConfiguredError)
         return outcome({ status: 'False', reason: REASON.Route53NotConfigured, message }, { error: message });
       if (err instanceof DnsChangeRejectedError) {
-        // Someone changed the records between our read and our write: read again soon.
-        return outcome({ status: 'False', reason: REASON.Route53Error, message }, { requeueAfterMs: pendingPollMs });
+        // Someone changed the records between our read and our write (read again and retry), or
+        // Route53 will never take this batch (a plain record at the name, say): either way the
+        // queue's growing backoff, not a fixed poll.
+        return outcome({ status: 'False', reason: REASON.Route53Error, message }, { error: message });
       }
       return outcome({ status: 'False', reason: REASON.Route53Error, message: `Route53: ${message}` }, { error: `Route53: ${message}` });
     }

@@ -83,8 +83,8 @@ export function parseOwnership(value: string): Labels | undefined {
 
 /** Owner ids are label values: no separators of the format in them. */
 export function ownerIdError(owner: string): string | undefined {
-  if (!/^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,126}$/.test(owner)) {
-    return `owner id "${owner}" must be 1-127 letters, digits or - _ . : / (it goes into an ExternalDNS TXT value)`;
+  if (!/^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,252}$/.test(owner)) {
+    return `owner id "${owner}" must be 1-253 letters, digits or - _ . : / (it goes into an ExternalDNS TXT value)`;
   }
   return undefined;
 }
