@@ -190,6 +190,11 @@ export function createTrafficController(options: TrafficControllerOptions) {
         if (status.verifiedWeight !== t.weight) status = { ...status, verifiedWeight: t.weight, verifiedAt: iso(now()) };
         return settle(inSync(cr));
       }
+      if (current.record?.weight !== status.verifiedWeight) {
+        // Changed behind our back (or never ours yet): what Route53 serves is not what we verified.
+        delete status.verifiedWeight;
+        delete status.verifiedAt;
+      }
       const rejected = liveWeightsError(t.dns.name, liveWeightsAfter(key, seen, t.weight));
       if (rejected) return outcome({ status: 'False', reason: REASON.WeightRejected, message: rejected });
 
