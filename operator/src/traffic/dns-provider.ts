@@ -18,11 +18,12 @@ export interface DnsRecord {
 
 /**
  * `DELETE` must match the live record exactly and `CREATE` fails when the record exists, so a
- * DELETE + CREATE pair in one batch is a compare-and-swap: if anyone changed the record since it
- * was read, the whole batch is refused and nothing changes.
+ * DELETE of what was read followed by a write of the new record, in one batch, is a
+ * compare-and-swap: if anyone changed the record since it was read, the whole batch is refused
+ * and nothing changes. `UPSERT` only ever follows the DELETE of the same record.
  */
 export interface DnsChange {
-  action: 'CREATE' | 'DELETE';
+  action: 'CREATE' | 'UPSERT' | 'DELETE';
   record: DnsRecord;
 }
 

@@ -63,7 +63,7 @@ const normalizeValue = (v: string) => v.replace(/\.$/, '').toLowerCase();
 
 /**
  * The batch from `current` to `desired`: each live record DELETEd exactly as read, then both
- * CREATEd; the record and its TXT always together, so Route53 never
+ * written; the record and its TXT always together, so Route53 never
  * holds a record without its owner or an owner claim without its record. Empty when in sync.
  */
 export function recordSetChanges(
@@ -71,9 +71,17 @@ export function recordSetChanges(
   desired: { record: DnsRecord; txt: DnsRecord },
 ): DnsChange[] {
   if (sameRecord(current.record, desired.record) && sameRecord(current.txt, desired.txt)) return [];
-  // Deletes first, then creates: one atomic batch either way in Route53 (moto deletes by set
-  // identifier alone, so there a create between the deletes would be undone).
-  return [...removalChanges(current), { action: 'CREATE', record: desired.record }, { action: 'CREATE', record: desired.txt }];
+  // Deletes first, then writes: one atomic batch either way in Route53 (moto deletes by set
+  // identifier alone, so there a write between the deletes would be undone). A record that was
+  // there is written back with UPSERT after its exact DELETE: the DELETE keeps the
+  // compare-and-swap, and moto refuses a CREATE that repeats an earlier one even when the same
+  // batch deletes the record first. A record that was not there is a CREATE, which fails if
+  // someone made it meanwhile.
+  return [
+    ...removalChanges(current),
+    { action: current.record ? 'UPSERT' : 'CREATE', record: desired.record },
+    { action: current.txt ? 'UPSERT' : 'CREATE', record: desired.txt },
+  ];
 }
 
 /** The batch that removes both records, exactly as read. */

@@ -50,14 +50,14 @@ describe("this cluster's record set", () => {
     ]);
   });
 
-  it('changes weight by DELETE-exactly-as-read + CREATE of both, so a concurrent change fails the whole batch', () => {
+  it('changes weight by DELETE-exactly-as-read then UPSERT of both, so a concurrent change fails the whole batch', () => {
     const before = desiredRecordSet(key, want);
     const after = desiredRecordSet(key, { ...want, weight: 50 });
     expect(recordSetChanges(before, after)).toEqual([
       { action: 'DELETE', record: before.record },
       { action: 'DELETE', record: before.txt },
-      { action: 'CREATE', record: after.record },
-      { action: 'CREATE', record: after.txt },
+      { action: 'UPSERT', record: after.record },
+      { action: 'UPSERT', record: after.txt },
     ]);
   });
 

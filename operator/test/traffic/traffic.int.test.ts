@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Route53Client } from '@aws-sdk/client-route-53';
+import { ChangeResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -189,7 +189,7 @@ describe("this cluster's weighted Route53 record", () => {
     const actions = [
       ...(batches[0]?.body ?? '').matchAll(/<Action>(\w+)<\/Action>\s*<ResourceRecordSet>\s*<Name>([^<]+)<\/Name>\s*<Type>(\w+)/g),
     ].map((m) => `${m[1]} ${m[3]} ${m[2]}`);
-    expect(actions).toEqual([`DELETE CNAME ${api}.`, `DELETE TXT cname-${api}.`, `CREATE CNAME ${api}.`, `CREATE TXT cname-${api}.`]);
+    expect(actions).toEqual([`DELETE CNAME ${api}.`, `DELETE TXT cname-${api}.`, `UPSERT CNAME ${api}.`, `UPSERT TXT cname-${api}.`]);
     const mine = (await listRecords(route53, zone.id)).filter((r) => r.setIdentifier === 'eks-green');
     expect(mine.map((r) => [r.type, r.weight])).toEqual(
       expect.arrayContaining([
@@ -338,5 +338,90 @@ describe("this cluster's weighted Route53 record", () => {
         .map((r) => r.type)
         .sort(),
     ).toEqual(['CNAME', 'TXT']);
+  });
+});
+
+describe('a record set changed by hand in Route53', () => {
+  let drift: Awaited<ReturnType<typeof startManager>>;
+  let driftNamespace: string;
+  const name = () => `drift.${zone.name}`;
+
+  beforeAll(async () => {
+    driftNamespace = await createTestNamespace(kc, 'drift');
+    await putWeighted(route53, zone.id, {
+      name: name(),
+      setIdentifier: 'eks-blue',
+      weight: 90,
+      target: 'blue.elb.example.com',
+      owner: 'reservation-operator-eks-blue',
+    });
+    drift = await startManager({
+      kc,
+      namespace: driftNamespace,
+      workers: 1,
+      resyncMs: 200, // a resync is what brings a settled Reservation back to look
+      identity: 'drift',
+      logger: pino({ level: 'warn' }),
+      registry: new Registry(),
+      traffic: { driftCheckMs: 300, pendingPollMs: 200 },
+    });
+  });
+  afterAll(() => drift?.stop());
+
+  it('is put back as the spec says at the next drift check (through the provider the environment configures)', async () => {
+    const rsv = (n: string) => kube.request<Reservation & Json>('GET', resourcePath(RESOURCE_TYPES.Reservation, driftNamespace, n));
+    await kube.request('POST', resourcePath(RESOURCE_TYPES.Reservation, driftNamespace), {
+      body: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: 'booking' },
+        spec: sampleSpec({
+          traffic: {
+            cluster: 'eks-green',
+            dns: { hostedZoneId: zone.id, name: name(), ttl: 30 },
+            weight: 10,
+            target: 'green.elb.example.com',
+          },
+        }),
+      },
+    });
+    await waitUntil('weight 10 verified', async () => (await rsv('booking')).status?.traffic?.verifiedWeight === 10);
+
+    // Someone sets our weight to 77 by hand (the TXT still says the record is ours).
+    const mine = (await listRecords(route53, zone.id)).filter((r) => r.name === name() && r.setIdentifier === 'eks-green');
+    const cname = mine.find((r) => r.type === 'CNAME');
+    await route53.send(
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: zone.id,
+        ChangeBatch: {
+          Changes: [
+            {
+              Action: 'UPSERT',
+              ResourceRecordSet: {
+                Name: `${name()}.`,
+                Type: 'CNAME',
+                SetIdentifier: 'eks-green',
+                Weight: 77,
+                TTL: 30,
+                ResourceRecords: [{ Value: cname?.values[0] }],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    await waitUntil('weight 10 again in Route53', async () =>
+      (await listRecords(route53, zone.id)).some(
+        (r) => r.name === name() && r.type === 'CNAME' && r.setIdentifier === 'eks-green' && r.weight === 10,
+      ),
+    );
+    await waitUntil('a RecordChanged event for the repair', async () => {
+      const list = await kube.request<{ items: { reason: string; message: string }[] }>(
+        'GET',
+        resourcePath(RESOURCE_TYPES.Event, driftNamespace),
+      );
+      return list.items.some((e) => e.reason === 'RecordChanged' && e.message.includes('weight 77 → 10'));
+    });
+    expect((await rsv('booking')).status.traffic).toMatchObject({ verifiedWeight: 10, lastChange: { status: 'INSYNC', weight: 10 } });
   });
 });
