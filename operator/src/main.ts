@@ -31,8 +31,22 @@ const config = loadConfigOrExit(
     LEADER_ELECT: Type.Boolean({ default: true, description: 'run only while holding the leader Lease' }),
     LEADER_ELECTION_NAMESPACE: Type.String({ default: 'reservation-system', description: 'namespace of the leader Lease' }),
     POD_NAME: Type.String({ default: hostname(), description: 'this instance, as the Lease holder' }),
+    TXT_OWNER_ID: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,252}$',
+        description: 'ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>',
+      }),
+    ),
+    TXT_PREFIX: Type.String({ default: '', description: "ExternalDNS --txt-prefix of the zone's ownership TXT records, if it uses one" }),
+    TXT_SUFFIX: Type.String({ default: '', description: "ExternalDNS --txt-suffix of the zone's ownership TXT records, if it uses one" }),
   }),
 );
+
+if (config.TXT_PREFIX && config.TXT_SUFFIX) {
+  // As ExternalDNS: the two are mutually exclusive.
+  process.stderr.write('reservation-operator: TXT_PREFIX and TXT_SUFFIX are mutually exclusive; set at most one\n');
+  process.exit(1);
+}
 
 const kc = new KubeConfig();
 if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
@@ -76,6 +90,10 @@ async function lead() {
     identity: config.POD_NAME,
     logger,
     registry,
+    traffic: {
+      ...(config.TXT_OWNER_ID ? { ownerId: config.TXT_OWNER_ID } : {}),
+      affix: { prefix: config.TXT_PREFIX, suffix: config.TXT_SUFFIX },
+    },
   });
   manager.metrics.leader.set({ name: 'reservation-operator' }, 1);
 }

@@ -11,6 +11,10 @@ import { type KindName, RESOURCE_TYPES } from './kube/resources.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { createEventRecorder } from './reconcile/events.ts';
 import { createReconciler, type ExternalCleanup, ownerKey } from './reconcile/reconciler.ts';
+import { createTrafficController, type TrafficController, type TrafficControllerOptions } from './traffic/controller.ts';
+import type { DnsProvider } from './traffic/dns-provider.ts';
+import { createRoute53Provider } from './traffic/route53/provider.ts';
+import type { GateOptions } from './traffic/route53/throttle.ts';
 
 /** The kinds a Reservation owns, watched through the operator's own label. */
 export const OWNED_KINDS: readonly KindName[] = [
@@ -34,6 +38,14 @@ export interface ManagerOptions {
   logger: Logger;
   registry: Registry;
   cleanups?: ExternalCleanup[];
+  /** ExternalDNS ownership settings of the weighted records (owner id, TXT prefix/suffix). */
+  traffic?: Pick<TrafficControllerOptions, 'ownerId' | 'affix' | 'driftCheckMs' | 'pendingPollMs'> & {
+    /**
+     * Default: Route53 as the environment configures the AWS SDK. `gate` carries the manager's
+     * logging and metrics hooks for the call gate.
+     */
+    provider?: (gate: GateOptions) => DnsProvider;
+  };
   /** The API client (tests wrap it to count requests). */
   client?: KubeClient;
 }
@@ -81,7 +93,13 @@ export async function startManager(options: ManagerOptions) {
   logger.info({ kinds: [...owned.keys()], namespace: namespace ?? '(all)' }, 'caches synced');
 
   const events = createEventRecorder(client, { instance: identity, logger });
-  const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups });
+  const gate: GateOptions = {
+    onRetry: (info) => logger.warn(info, 'route53 asked us to slow down; backing off'),
+    onAttempt: metrics.route53Observer,
+  };
+  const makeProvider = options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g }));
+  const traffic: TrafficController = createTrafficController({ ...options.traffic, provider: () => makeProvider(gate), logger });
+  const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups, traffic });
   const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });
   const resync = setInterval(() => {
     for (const r of reservations.list()) queue.add(keyOf(r));

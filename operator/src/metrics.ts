@@ -81,7 +81,24 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     requests.inc({ method, code: String(status) });
     requestDuration.observe({ verb: method }, seconds);
   };
-  return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver, requestObserver };
+  const route53Requests = new Counter({
+    name: 'route53_requests_total',
+    help: 'Route53 API calls per operation and result (ok, or the error code: Throttling, PriorRequestNotComplete, ...)',
+    labelNames: ['operation', 'result'] as const,
+    registers,
+  });
+  const route53Duration = new Histogram({
+    name: 'route53_request_duration_seconds',
+    help: 'Time per Route53 API call',
+    labelNames: ['operation'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const route53Observer = ({ operation, result, seconds }: { operation: string; result: string; seconds: number }) => {
+    route53Requests.inc({ operation, result });
+    route53Duration.observe({ operation }, seconds);
+  };
+  return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver, requestObserver, route53Observer };
 }
 
 export type ControllerMetrics = ReturnType<typeof createControllerMetrics>;

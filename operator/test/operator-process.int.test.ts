@@ -85,6 +85,38 @@ describe('the operator process on the shared cluster', () => {
     expect(op.log()).toBe('reservation-operator: invalid configuration: WORKERS="0" must be >= 1\n');
   });
 
+  it('starts with no AWS configuration; a Reservation with spec.traffic then fails with a condition that says so', async () => {
+    const namespace = await createTestNamespace(kc, 'noaws');
+    // No AWS_* credentials or region, no profile files, and no instance metadata to fall back on.
+    await operator(
+      operatorEnv(harnessEnv('KUBECONFIG'), namespace, {
+        LEADER_ELECT: 'false',
+        AWS_CONFIG_FILE: '/nonexistent/aws-config',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      }),
+    );
+    await createReservation(client, namespace, 'plain');
+    await waitUntil('the plain Reservation converges', () => exists(client, 'Deployment', namespace, 'plain-notifier'));
+
+    await createReservation(client, namespace, 'routed', {
+      traffic: { cluster: 'eks-green', dns: { hostedZoneId: 'Z0123456789', name: 'api.example.com' }, target: 'green.elb.example.com' },
+    });
+    const trafficReady = async () =>
+      (await client.request<Reservation>('GET', resourcePath(RESOURCE_TYPES.Reservation, namespace, 'routed'))).status?.conditions?.find(
+        (c) => c.type === 'TrafficReady',
+      );
+    await waitUntil('TrafficReady False', async () => (await trafficReady())?.status === 'False');
+    expect(await trafficReady()).toMatchObject({
+      reason: 'Route53NotConfigured',
+      message: expect.stringMatching(/^Route53 is not configured: .*credentials/),
+    });
+
+    // Nothing was ever written, so its deletion is not held for want of AWS.
+    await client.request('DELETE', resourcePath(RESOURCE_TYPES.Reservation, namespace, 'routed'));
+    await waitUntil('routed is gone', async () => !(await exists(client, 'Reservation', namespace, 'routed')));
+  });
+
   it('runs exactly one leader; when the leader is killed the standby takes over within the lease', async () => {
     const namespace = await createTestNamespace(kc, 'leader');
     const a = await operator(operatorEnv(harnessEnv('KUBECONFIG'), namespace, { POD_NAME: 'operator-a' }));

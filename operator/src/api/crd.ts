@@ -74,7 +74,12 @@ export function reservationCrd() {
               description: 'all services available',
             },
             { name: 'Replicas', type: 'string', jsonPath: '.status.replicas', description: 'available/desired pods' },
-            { name: 'Weight', type: 'integer', jsonPath: '.spec.traffic.weight', description: "this cluster's Route53 weight" },
+            {
+              name: 'Weight',
+              type: 'integer',
+              jsonPath: '.status.traffic.verifiedWeight',
+              description: "this cluster's Route53 weight, as verified INSYNC",
+            },
             { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'traffic phase' },
             { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

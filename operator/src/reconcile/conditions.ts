@@ -1,7 +1,15 @@
 import type { Condition } from '../api/v1alpha1/reservation.ts';
 
 /** Condition types and reasons, in one place (metav1.Condition: CamelCase reasons). */
-export const CONDITION = { Ready: 'Ready', Progressing: 'Progressing', Degraded: 'Degraded' } as const;
+export const CONDITION = {
+  Ready: 'Ready',
+  Progressing: 'Progressing',
+  Degraded: 'Degraded',
+  /** With spec.traffic: this cluster's weighted record is as the spec says, and Route53 serves it. */
+  TrafficReady: 'TrafficReady',
+  /** While deleting: a finalizer waits for an external cleanup (why, in the message). */
+  DeletionHeld: 'DeletionHeld',
+} as const;
 
 export const REASON = {
   AllServicesAvailable: 'AllServicesAvailable',
@@ -11,6 +19,16 @@ export const REASON = {
   ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
   ApplyFailed: 'ApplyFailed',
   AsExpected: 'AsExpected',
+  // TrafficReady
+  RecordInSync: 'RecordInSync',
+  ChangePending: 'ChangePending',
+  WaitingForTarget: 'WaitingForTarget',
+  RecordOwnedByOther: 'RecordOwnedByOther',
+  WeightRejected: 'WeightRejected',
+  Route53NotConfigured: 'Route53NotConfigured',
+  Route53Error: 'Route53Error',
+  // DeletionHeld
+  ExternalCleanupPending: 'ExternalCleanupPending',
 } as const;
 
 /**

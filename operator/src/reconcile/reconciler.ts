@@ -6,7 +6,8 @@ import { desiredObjects } from '../desired/index.ts';
 import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/resources.ts';
-import { CONDITION } from './conditions.ts';
+import type { TrafficController, TrafficOutcome } from '../traffic/controller.ts';
+import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { hasAllFields } from './drift.ts';
 import type { EventRecorder } from './events.ts';
 import { computeStatus, type ObservedDeployment } from './status.ts';
@@ -19,7 +20,7 @@ export const FINALIZER = 'platform.reservations.dev/external-resources';
  */
 export interface ExternalCleanup {
   name: string;
-  cleanup(cr: Reservation): Promise<{ done: true } | { done: false; reason: string }>;
+  cleanup(cr: Reservation): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }>;
 }
 
 export interface ReconcileResult {
@@ -36,6 +37,8 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   logger: Logger;
   cleanups?: ExternalCleanup[];
+  /** This cluster's weighted Route53 record, for Reservations with spec.traffic. */
+  traffic?: TrafficController;
   now?: () => Date;
 }
 
@@ -50,7 +53,11 @@ const HOLD_RETRY_MS = 10_000;
 export function createReconciler(deps: ReconcilerDeps) {
   const { client, reservations, owned, gateways, events, logger } = deps;
   const now = deps.now ?? (() => new Date());
-  const cleanups = deps.cleanups ?? [];
+  const { traffic } = deps;
+  const cleanups = [
+    ...(traffic ? [{ name: 'route53-records', cleanup: (cr: Reservation) => traffic.cleanup(cr) } satisfies ExternalCleanup] : []),
+    ...(deps.cleanups ?? []),
+  ];
 
   async function reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
@@ -95,12 +102,11 @@ export function createReconciler(deps: ReconcilerDeps) {
       deployments[service] = owned.get('Deployment')?.get(namespace, objectName(cr, service)) as ObservedDeployment | undefined;
     }
     const applyError = failures.length > 0 ? failures.join('; ') : undefined;
-    const status = computeStatus(cr, { deployments, edgeHostname: edgeHostname(cr, namespace), applyError }, now());
-    if (!isDeepStrictEqual(status, cr.status)) {
-      await client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, FIELD_MANAGER, {
-        subresource: 'status',
-      });
-    }
+    const edge = edgeHostname(cr, namespace);
+    const trafficOutcome = await trafficStep(cr, edge);
+    const status = computeStatus(cr, { deployments, edgeHostname: edge, applyError, traffic: trafficOutcome }, now());
+    await writeStatus(cr, status);
+    recordTrafficEvents(cr, trafficOutcome);
 
     if (applied.length > 0) events.normal(cr, 'Applied', `applied ${applied.sort().join(', ')}`);
     if (pruned.length > 0) events.normal(cr, 'Pruned', `deleted what the spec no longer asks for: ${pruned.join(', ')}`);
@@ -112,7 +118,31 @@ export function createReconciler(deps: ReconcilerDeps) {
       events.warning(cr, 'ApplyFailed', applyError);
       throw new Error(applyError); // retried with backoff
     }
-    return {};
+    if (trafficOutcome?.error) throw new Error(trafficOutcome.error); // retried with backoff
+    return trafficOutcome?.requeueAfterMs ? { requeueAfterMs: trafficOutcome.requeueAfterMs } : {};
+  }
+
+  function trafficStep(cr: Reservation, edge: string | undefined): Promise<TrafficOutcome> | undefined {
+    return cr.spec.traffic && traffic ? traffic.reconcile(cr, edge) : undefined;
+  }
+
+  async function writeStatus(cr: Reservation, status: Reservation['status']) {
+    if (isDeepStrictEqual(status, cr.status)) return;
+    const { name, namespace } = cr.metadata;
+    await client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, FIELD_MANAGER, {
+      subresource: 'status',
+    });
+  }
+
+  /** Changes as they happen; a warning only when the TrafficReady condition turns to it, not on every retry. */
+  function recordTrafficEvents(cr: Reservation, outcome: TrafficOutcome | undefined) {
+    if (!outcome) return;
+    for (const e of outcome.events) (e.type === 'Normal' ? events.normal : events.warning)(cr, e.reason, e.message);
+    const before = cr.status?.conditions?.find((c) => c.type === CONDITION.TrafficReady);
+    const { condition } = outcome;
+    const quiet: string[] = [REASON.RecordInSync, REASON.ChangePending, REASON.WaitingForTarget];
+    if (quiet.includes(condition.reason) || (before?.reason === condition.reason && before.message === condition.message)) return;
+    events.warning(cr, condition.reason, condition.message);
   }
 
   function recordReadiness(cr: Reservation, ready: { status: string; message: string } | undefined) {
@@ -124,12 +154,45 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   async function finalize(cr: Reservation): Promise<ReconcileResult> {
     if (!cr.metadata.finalizers?.includes(FINALIZER)) return {};
+    // The record still follows the spec while deletion waits: lowering spec.traffic.weight to 0
+    // is how an SRE lets a held deletion go on.
+    const trafficOutcome = await trafficStep(cr, cr.status?.edge?.hostname);
+    let status: Reservation['status'] = trafficOutcome
+      ? {
+          ...cr.status,
+          traffic: trafficOutcome.status,
+          conditions: setCondition(
+            cr.status?.conditions ?? [],
+            { type: CONDITION.TrafficReady, ...trafficOutcome.condition, observedGeneration: cr.metadata.generation },
+            now(),
+          ),
+        }
+      : cr.status;
+    const current = { ...cr, status };
+    recordTrafficEvents(cr, trafficOutcome);
     for (const step of cleanups) {
-      const result = await step.cleanup(cr);
+      const result = await step.cleanup(current);
       if (!result.done) {
+        const message = `${step.name}: ${result.reason}`;
         logger.info({ reservation: cr.metadata.name, cleanup: step.name, reason: result.reason }, 'deletion held');
-        events.warning(cr, 'DeletionHeld', `${step.name}: ${result.reason}`);
-        return { requeueAfterMs: HOLD_RETRY_MS };
+        const before = cr.status?.conditions?.find((c) => c.type === CONDITION.DeletionHeld);
+        if (before?.message !== message) events.warning(cr, 'DeletionHeld', message);
+        status = {
+          ...status,
+          conditions: setCondition(
+            status?.conditions ?? [],
+            {
+              type: CONDITION.DeletionHeld,
+              status: 'True',
+              reason: REASON.ExternalCleanupPending,
+              message,
+              observedGeneration: cr.metadata.generation,
+            },
+            now(),
+          ),
+        };
+        await writeStatus(cr, status);
+        return { requeueAfterMs: Math.min(result.retryAfterMs ?? HOLD_RETRY_MS, trafficOutcome?.requeueAfterMs ?? HOLD_RETRY_MS) };
       }
     }
     await setFinalizer(cr, false);

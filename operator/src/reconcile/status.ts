@@ -5,6 +5,7 @@ import {
   SERVICE_NAMES,
   type ServiceName,
   type ServiceStatus,
+  type TrafficStatus,
 } from '../api/v1alpha1/reservation.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 
@@ -27,6 +28,8 @@ export interface Observed {
   edgeHostname?: string;
   /** Set when applying the desired objects failed this time. */
   applyError?: string;
+  /** This cluster's weighted record, for a Reservation with spec.traffic (traffic/controller.ts). */
+  traffic?: { status: TrafficStatus; condition: { status: 'True' | 'False'; reason: string; message: string } };
 }
 
 const component: Record<ServiceName, string> = { reservationApi: 'reservation-api', queryApi: 'query-api', notifier: 'notifier' };
@@ -73,6 +76,11 @@ export function computeStatus(cr: Reservation, observed: Observed, now: Date): R
     set(CONDITION.Degraded, 'True', REASON.ProgressDeadlineExceeded, `rollout stuck past its deadline: ${stuck.join(', ')}`);
   else set(CONDITION.Degraded, 'False', REASON.AsExpected, 'no problems seen');
 
+  if (observed.traffic) {
+    const { status, reason, message } = observed.traffic.condition;
+    set(CONDITION.TrafficReady, status, reason, message);
+  } else conditions = conditions.filter((c) => c.type !== CONDITION.TrafficReady);
+
   const totals = Object.values(services).reduce((t, s) => ({ available: t.available + s.available, desired: t.desired + s.desired }), {
     available: 0,
     desired: 0,
@@ -84,5 +92,6 @@ export function computeStatus(cr: Reservation, observed: Observed, now: Date): R
     conditions,
     services,
     ...(observed.edgeHostname ? { edge: { hostname: observed.edgeHostname } } : {}),
+    ...(observed.traffic ? { traffic: observed.traffic.status } : {}),
   };
 }

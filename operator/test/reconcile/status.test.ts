@@ -101,3 +101,42 @@ describe('setCondition', () => {
     ]);
   });
 });
+
+describe('computeStatus with traffic', () => {
+  const cr = sampleReservation();
+  const traffic = { recordName: 'api.example.com', setIdentifier: 'eks-green', desiredWeight: 10, verifiedWeight: 10 };
+
+  it('carries status.traffic and sets TrafficReady from the traffic step', () => {
+    const status = computeStatus(
+      cr,
+      {
+        deployments: all(deployment(2, 2)),
+        traffic: { status: traffic, condition: { status: 'False', reason: 'ChangePending', message: 'waiting for Route53 change C1' } },
+      },
+      t0,
+    );
+    expect(status.traffic).toEqual(traffic);
+    expect(condition(status, 'TrafficReady')).toEqual({
+      type: 'TrafficReady',
+      status: 'False',
+      reason: 'ChangePending',
+      message: 'waiting for Route53 change C1',
+      observedGeneration: 1,
+      lastTransitionTime: '2026-11-23T10:00:00Z',
+    });
+  });
+
+  it('drops TrafficReady once the spec no longer has traffic', () => {
+    const withTraffic = computeStatus(
+      cr,
+      {
+        deployments: all(deployment(2, 2)),
+        traffic: { status: traffic, condition: { status: 'True', reason: 'RecordInSync', message: 'ok' } },
+      },
+      t0,
+    );
+    const after = computeStatus({ ...cr, status: withTraffic }, { deployments: all(deployment(2, 2)) }, t1);
+    expect(condition(after, 'TrafficReady')).toBeUndefined();
+    expect(after.traffic).toBeUndefined();
+  });
+});

@@ -299,7 +299,7 @@ export const ReservationSpec = Type.Object(
 
 const Condition = Type.Object(
   {
-    type: Type.String({ description: 'Ready, Progressing or Degraded' }),
+    type: Type.String({ description: 'Ready, Progressing, Degraded, TrafficReady or DeletionHeld' }),
     status: Enum(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown' }),
     reason: Type.String({ description: 'CamelCase reason for the last transition' }),
     message: Type.String({ description: 'what happened, for people' }),
@@ -319,6 +319,36 @@ const ServiceStatus = Type.Object(
   { description: "a service's replica counts" },
 );
 
+const TrafficStatus = Type.Object(
+  {
+    recordName: Type.String({ description: 'the weighted record this cluster owns (spec.traffic.dns.name)' }),
+    setIdentifier: Type.String({ description: "this cluster's set identifier (spec.traffic.cluster)" }),
+    target: Type.Optional(Type.String({ description: 'where the record points: spec.traffic.target or the edge hostname' })),
+    owner: Type.Optional(
+      Type.String({
+        description: "owner id in the record set's ExternalDNS ownership TXT record: this operator's, or whoever else owns it",
+      }),
+    ),
+    desiredWeight: Type.Integer({ description: 'the weight this cluster should have now (spec.traffic.weight while no cutover runs)' }),
+    verifiedWeight: Type.Optional(
+      Type.Integer({ description: "this cluster's weight as Route53 serves it: set by a change that GetChange reported INSYNC" }),
+    ),
+    verifiedAt: Type.Optional(Type.String({ format: 'date-time', description: 'when verifiedWeight was confirmed INSYNC' })),
+    lastChange: Type.Optional(
+      Type.Object(
+        {
+          id: Type.String({ description: 'the Route53 change id (GetChange)' }),
+          status: Enum(['PENDING', 'INSYNC'] as const, { description: 'PENDING until every Route53 server has it, then INSYNC' }),
+          weight: Type.Integer({ description: 'the weight this change sets' }),
+          submittedAt: Type.String({ format: 'date-time', description: 'when the change batch was accepted' }),
+        },
+        { description: 'the last change batch this operator made to the record set' },
+      ),
+    ),
+  },
+  { description: "this cluster's weighted Route53 record" },
+);
+
 export const ReservationStatus = Type.Object(
   {
     observedGeneration: Type.Optional(Type.Integer({ description: 'the spec generation this status describes' })),
@@ -326,7 +356,7 @@ export const ReservationStatus = Type.Object(
     replicas: Type.Optional(Type.String({ description: 'available/desired pods over all services, e.g. 5/6' })),
     conditions: Type.Optional(
       Type.Array(Condition, {
-        description: 'Ready, Progressing, Degraded',
+        description: 'Ready, Progressing, Degraded; TrafficReady with spec.traffic; DeletionHeld while a finalizer waits',
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
       }),
@@ -343,6 +373,7 @@ export const ReservationStatus = Type.Object(
         { description: 'the public entry' },
       ),
     ),
+    traffic: Type.Optional(TrafficStatus),
   },
   { description: 'what the operator observed' },
 );
@@ -351,6 +382,7 @@ export type ReservationSpec = Static<typeof ReservationSpec>;
 export type ReservationStatus = Static<typeof ReservationStatus>;
 export type Condition = Static<typeof Condition>;
 export type ServiceStatus = Static<typeof ServiceStatus>;
+export type TrafficStatus = Static<typeof TrafficStatus>;
 export type ServiceSpec = ReservationSpec['services'][ServiceName];
 
 export interface Reservation {

@@ -1,0 +1,101 @@
+import type { Reservation } from '../api/v1alpha1/reservation.ts';
+import type { DnsChange, DnsRecord } from './dns-provider.ts';
+import { legacyTxtRecordName, normalizeName, ownershipValue, type TxtAffix, txtRecordName } from './ownership.ts';
+
+/**
+ * This cluster's record set (pure): the weighted CNAME and its ownership TXT, and the one batch
+ * that takes Route53 from what it has to what we want.
+ */
+
+export const RECORD_TYPE = 'CNAME';
+
+export interface RecordSetKey {
+  name: string;
+  setIdentifier: string;
+  affix: TxtAffix;
+}
+
+/** The names to read: the record and its ownership TXT (new format, and legacy when it differs). */
+export function namesToRead(key: RecordSetKey): string[] {
+  return [...new Set([normalizeName(key.name), txtRecordName(key.name, RECORD_TYPE, key.affix), legacyTxtRecordName(key.name, key.affix)])];
+}
+
+/** The ExternalDNS `resource` label: which object wants the record. */
+export const resourceLabel = (cr: Pick<Reservation, 'metadata'>) => `reservation/${cr.metadata.namespace}/${cr.metadata.name}`;
+
+export function desiredRecordSet(
+  key: RecordSetKey,
+  want: { target: string; ttl: number; weight: number; owner: string; resource: string },
+): { record: DnsRecord; txt: DnsRecord } {
+  const common = { setIdentifier: key.setIdentifier, weight: want.weight, ttl: want.ttl };
+  return {
+    record: { name: normalizeName(key.name), type: RECORD_TYPE, ...common, values: [normalizeName(want.target)] },
+    // ExternalDNS gives the TXT the record's set identifier and weight; so do we.
+    txt: {
+      name: txtRecordName(key.name, RECORD_TYPE, key.affix),
+      type: 'TXT',
+      ...common,
+      values: [ownershipValue({ owner: want.owner, resource: want.resource })],
+    },
+  };
+}
+
+/** Our two records among what was read (by name, type and set identifier). */
+export function currentRecordSet(key: RecordSetKey, seen: readonly DnsRecord[]): { record?: DnsRecord; txt?: DnsRecord } {
+  const mine = seen.filter((r) => r.setIdentifier === key.setIdentifier);
+  return {
+    record: mine.find((r) => r.name === normalizeName(key.name) && r.type === RECORD_TYPE),
+    txt: mine.find((r) => r.name === txtRecordName(key.name, RECORD_TYPE, key.affix) && r.type === 'TXT'),
+  };
+}
+
+export const sameRecord = (a: DnsRecord | undefined, b: DnsRecord | undefined) =>
+  !!a &&
+  !!b &&
+  a.name === b.name &&
+  a.type === b.type &&
+  a.setIdentifier === b.setIdentifier &&
+  (a.weight ?? 0) === (b.weight ?? 0) &&
+  a.ttl === b.ttl &&
+  a.values.map(normalizeValue).join('\n') === b.values.map(normalizeValue).join('\n');
+
+const normalizeValue = (v: string) => v.replace(/\.$/, '').toLowerCase();
+
+/**
+ * The batch from `current` to `desired`: each live record DELETEd exactly as read, then both
+ * written; the record and its TXT always together, so Route53 never
+ * holds a record without its owner or an owner claim without its record. Empty when in sync.
+ */
+export function recordSetChanges(
+  current: { record?: DnsRecord; txt?: DnsRecord },
+  desired: { record: DnsRecord; txt: DnsRecord },
+): DnsChange[] {
+  if (sameRecord(current.record, desired.record) && sameRecord(current.txt, desired.txt)) return [];
+  // Deletes first, then writes: one atomic batch either way in Route53 (moto deletes by set
+  // identifier alone, so there a write between the deletes would be undone). A record that was
+  // there is written back with UPSERT after its exact DELETE: the DELETE keeps the
+  // compare-and-swap, and moto refuses a CREATE that repeats an earlier one even when the same
+  // batch deletes the record first. A record that was not there is a CREATE, which fails if
+  // someone made it meanwhile.
+  return [
+    ...removalChanges(current),
+    { action: current.record ? 'UPSERT' : 'CREATE', record: desired.record },
+    { action: current.txt ? 'UPSERT' : 'CREATE', record: desired.txt },
+  ];
+}
+
+/** The batch that removes both records, exactly as read. */
+export function removalChanges(current: { record?: DnsRecord; txt?: DnsRecord }): DnsChange[] {
+  return [current.record, current.txt].filter((r): r is DnsRecord => !!r).map((record) => ({ action: 'DELETE', record }));
+}
+
+/** The weights of every live weighted record of the name (set identifier → weight), ours replaced by `weight`. */
+export function liveWeightsAfter(key: RecordSetKey, seen: readonly DnsRecord[], weight: number): Record<string, number> {
+  const weights: Record<string, number> = {};
+  for (const r of seen) {
+    if (r.name === normalizeName(key.name) && r.type === RECORD_TYPE && r.setIdentifier !== undefined)
+      weights[r.setIdentifier] = r.weight ?? 0;
+  }
+  weights[key.setIdentifier] = weight;
+  return weights;
+}

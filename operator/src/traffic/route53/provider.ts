@@ -1,0 +1,135 @@
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
+  Route53Client,
+  type RRType,
+} from '@aws-sdk/client-route-53';
+import {
+  type ChangeStatus,
+  type DnsChange,
+  DnsChangeRejectedError,
+  DnsNotConfiguredError,
+  type DnsProvider,
+  type DnsRecord,
+} from '../dns-provider.ts';
+import { normalizeName } from '../ownership.ts';
+import { type CallGate, createCallGate, errorName, type GateOptions } from './throttle.ts';
+
+export interface Route53ProviderOptions {
+  /** A client of its own (tests point one at a proxy); default: configured from the environment. */
+  client?: Route53Client;
+  gate?: GateOptions;
+}
+
+/**
+ * Route53 behind the DnsProvider interface. The client is configured the SDK's way, from the
+ * environment: AWS_REGION (default us-east-1: Route53 is global, the region only signs),
+ * AWS_ENDPOINT_URL_ROUTE_53, and credentials from the default chain (IRSA's web identity token,
+ * env keys, profile, instance role). Nothing is read until the first Reservation with
+ * spec.traffic, so the operator starts without any AWS configuration.
+ */
+export function createRoute53Provider(options: Route53ProviderOptions = {}): DnsProvider {
+  let client = options.client;
+  const route53 = () => {
+    // maxAttempts 1: the gate owns retries (see throttle.ts).
+    client ??= new Route53Client({ maxAttempts: 1, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }) });
+    return client;
+  };
+  const gate: CallGate = createCallGate(options.gate);
+  const send = async <T>(operation: string, call: () => Promise<T>) => {
+    try {
+      return await gate(operation, call);
+    } catch (err) {
+      throw translate(err);
+    }
+  };
+
+  return {
+    async records(zoneId, names) {
+      const wanted = new Set(names.map(normalizeName));
+      const found: DnsRecord[] = [];
+      for (const name of wanted) {
+        let start: { name?: string; type?: RRType; id?: string } = { name };
+        for (;;) {
+          const page = await send('ListResourceRecordSets', () =>
+            route53().send(
+              new ListResourceRecordSetsCommand({
+                HostedZoneId: zoneId,
+                StartRecordName: start.name,
+                StartRecordType: start.type,
+                StartRecordIdentifier: start.id,
+              }),
+            ),
+          );
+          const sets = page.ResourceRecordSets ?? [];
+          found.push(...sets.filter((s) => normalizeName(s.Name ?? '') === name).map(fromRoute53));
+          // Route53 lists in DNS order from the start name: a page that ends on another name is past it.
+          const last = sets.at(-1);
+          if (!page.IsTruncated || !last || normalizeName(last.Name ?? '') !== name) break;
+          start = { name: page.NextRecordName, type: page.NextRecordType, id: page.NextRecordIdentifier };
+        }
+      }
+      return found;
+    },
+
+    async change(zoneId, changes, comment) {
+      const result = await send('ChangeResourceRecordSets', () =>
+        route53().send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: zoneId,
+            ChangeBatch: { Comment: comment, Changes: changes.map(toRoute53) },
+          }),
+        ),
+      );
+      return { id: result.ChangeInfo?.Id ?? '', status: changeStatus(result.ChangeInfo?.Status) };
+    },
+
+    async changeStatus(id) {
+      const result = await send('GetChange', () => route53().send(new GetChangeCommand({ Id: id })));
+      return changeStatus(result.ChangeInfo?.Status);
+    },
+  };
+}
+
+const changeStatus = (status: string | undefined): ChangeStatus => (status === 'INSYNC' ? 'INSYNC' : 'PENDING');
+
+function fromRoute53(set: ResourceRecordSet): DnsRecord {
+  return {
+    name: normalizeName(set.Name ?? ''),
+    type: set.Type ?? '',
+    ...(set.SetIdentifier !== undefined ? { setIdentifier: set.SetIdentifier } : {}),
+    ...(set.Weight !== undefined ? { weight: set.Weight } : {}),
+    ...(set.TTL !== undefined ? { ttl: set.TTL } : {}),
+    values: (set.ResourceRecords ?? []).map((r) => r.Value ?? ''),
+  };
+}
+
+function toRoute53(change: DnsChange) {
+  const r = change.record;
+  return {
+    Action: change.action,
+    ResourceRecordSet: {
+      Name: `${r.name}.`,
+      Type: r.type as RRType,
+      ...(r.setIdentifier !== undefined ? { SetIdentifier: r.setIdentifier, Weight: r.weight ?? 0 } : {}),
+      TTL: r.ttl,
+      ResourceRecords: r.values.map((Value) => ({ Value })),
+    },
+  };
+}
+
+/** The SDK's errors, as the traffic controller reasons about them. */
+function translate(err: unknown): unknown {
+  const name = errorName(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (name === 'CredentialsProviderError' || name === 'InvalidClientTokenId' || name === 'SignatureDoesNotMatch') {
+    return new DnsNotConfiguredError(
+      `Route53 is not configured: ${message} (give the operator AWS credentials: IRSA, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`,
+    );
+  }
+  if (name === 'InvalidChangeBatch') return new DnsChangeRejectedError(`Route53 refused the change batch: ${message}`);
+  if (name === 'NoSuchHostedZone') return new DnsNotConfiguredError(`Route53: ${message} (check spec.traffic.dns.hostedZoneId)`);
+  return err;
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from '@jest/globals';
+import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
+import { NO_AFFIX } from '../../src/traffic/ownership.ts';
+import {
+  currentRecordSet,
+  desiredRecordSet,
+  liveWeightsAfter,
+  namesToRead,
+  recordSetChanges,
+  removalChanges,
+} from '../../src/traffic/record-set.ts';
+
+const key = { name: 'api.example.com', setIdentifier: 'eks-green', affix: NO_AFFIX };
+const want = {
+  target: 'green.elb.example.com',
+  ttl: 30,
+  weight: 10,
+  owner: 'reservation-operator-eks-green',
+  resource: 'reservation/ns/booking',
+};
+
+describe("this cluster's record set", () => {
+  it('is a weighted CNAME and a TXT with the same set identifier and weight', () => {
+    expect(desiredRecordSet(key, want)).toEqual({
+      record: {
+        name: 'api.example.com',
+        type: 'CNAME',
+        setIdentifier: 'eks-green',
+        weight: 10,
+        ttl: 30,
+        values: ['green.elb.example.com'],
+      },
+      txt: {
+        name: 'cname-api.example.com',
+        type: 'TXT',
+        setIdentifier: 'eks-green',
+        weight: 10,
+        ttl: 30,
+        values: ['"heritage=external-dns,external-dns/owner=reservation-operator-eks-green,external-dns/resource=reservation/ns/booking"'],
+      },
+    });
+    expect(namesToRead(key)).toEqual(['api.example.com', 'cname-api.example.com']);
+  });
+
+  it('is created in one batch, record and TXT together', () => {
+    const desired = desiredRecordSet(key, want);
+    expect(recordSetChanges({}, desired)).toEqual([
+      { action: 'CREATE', record: desired.record },
+      { action: 'CREATE', record: desired.txt },
+    ]);
+  });
+
+  it('changes weight by DELETE-exactly-as-read then UPSERT of both, so a concurrent change fails the whole batch', () => {
+    const before = desiredRecordSet(key, want);
+    const after = desiredRecordSet(key, { ...want, weight: 50 });
+    expect(recordSetChanges(before, after)).toEqual([
+      { action: 'DELETE', record: before.record },
+      { action: 'DELETE', record: before.txt },
+      { action: 'UPSERT', record: after.record },
+      { action: 'UPSERT', record: after.txt },
+    ]);
+  });
+
+  it('needs no change when Route53 has it (a trailing dot on the target is the same name)', () => {
+    const desired = desiredRecordSet(key, want);
+    const live = { ...desired, record: { ...desired.record, values: ['green.elb.example.com.'] } };
+    expect(recordSetChanges(live, desired)).toEqual([]);
+  });
+
+  it('picks our records out of everything at the names, and lists the live weights after a change', () => {
+    const mine = desiredRecordSet(key, want);
+    const blue: DnsRecord = { ...mine.record, setIdentifier: 'eks-blue', weight: 90, values: ['blue.elb.example.com'] };
+    const seen = [blue, mine.record, mine.txt, { ...mine.txt, setIdentifier: 'eks-blue' }];
+    expect(currentRecordSet(key, seen)).toEqual(mine);
+    expect(liveWeightsAfter(key, seen, 0)).toEqual({ 'eks-blue': 90, 'eks-green': 0 });
+    expect(removalChanges(mine)).toEqual([
+      { action: 'DELETE', record: mine.record },
+      { action: 'DELETE', record: mine.txt },
+    ]);
+  });
+});
