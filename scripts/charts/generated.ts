@@ -103,6 +103,7 @@ export function platformValuesSchema(): JsonObject {
       },
       edge: strict(props.edge as JsonObject),
       traffic: strict(props.traffic as JsonObject),
+      serviceAccount: strict(props.serviceAccount as JsonObject),
     },
   };
 }

@@ -19,7 +19,12 @@ function convert(node: JsonObject): JsonObject {
   // A structural schema gives every node a type; TypeBox's Enum leaves it implied.
   if (Array.isArray(node.enum) && node.type === undefined) out.type = typeof node.enum[0] === 'number' ? 'integer' : 'string';
   for (const [key, value] of Object.entries(node)) {
-    if (['additionalProperties', '$id', '$schema', 'writeOnly', 'readOnly'].includes(key)) continue;
+    if (['$id', '$schema', 'writeOnly', 'readOnly'].includes(key)) continue;
+    if (key === 'additionalProperties') {
+      // A map's value schema stays (`false`, TypeBox's "no unknown fields", goes: pruning does that).
+      if (isObject(value)) out.additionalProperties = convert(value);
+      continue;
+    }
     if (key === 'properties' && isObject(value)) {
       out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, convert(v as JsonObject)]));
     } else if (key === 'items' && isObject(value)) {
@@ -28,6 +33,8 @@ function convert(node: JsonObject): JsonObject {
       out[key] = value;
     }
   }
+  // A map is additionalProperties alone: a structural schema may not have both.
+  if (isObject(out.additionalProperties) && isObject(out.properties) && Object.keys(out.properties).length === 0) delete out.properties;
   // The API server validates a default as it stands, without the defaults nested inside it
   // (a rule on `replicas` would see `{}`), so an object's default spells them all out.
   if (isObject(out.default) && isObject(out.properties)) {

@@ -45,7 +45,14 @@ export function configMap(cr: Reservation): KubeObject {
 }
 
 export function serviceAccount(cr: Reservation): KubeObject {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: ownedMetadata(cr, objectName(cr)) };
+  const metadata = ownedMetadata(cr, objectName(cr));
+  // A map in the schema (additionalProperties: string), which TypeBox types as a bare object.
+  const annotations = cr.spec.serviceAccount?.annotations as Record<string, string> | undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: annotations && Object.keys(annotations).length > 0 ? { ...metadata, annotations } : metadata,
+  };
 }
 
 function secretEnv(cr: Reservation, backend: Backend) {

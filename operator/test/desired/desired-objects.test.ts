@@ -165,6 +165,13 @@ describe('desiredObjects', () => {
     ]);
   });
 
+  it("annotates the services' ServiceAccount as spec.serviceAccount says (IRSA), and only then", () => {
+    const role = { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/booking-sqs' };
+    const annotated = find(desiredObjects(sampleReservation({ serviceAccount: { annotations: role } })), 'ServiceAccount', 'booking');
+    expect(annotated.metadata.annotations).toEqual(role);
+    expect(find(objects, 'ServiceAccount', 'booking').metadata.annotations).toBeUndefined();
+  });
+
   it('makes no edge object without spec.edge', () => {
     expect(desiredObjects(sampleReservation()).some((o) => ['HTTPRoute', 'Ingress'].includes(o.kind))).toBe(false);
   });

@@ -291,6 +291,24 @@ export const ReservationSpec = Type.Object(
       },
       { description: 'the data stores and queues the services use' },
     ),
+    serviceAccount: Type.Optional(
+      Type.Object(
+        {
+          annotations: Type.Optional(
+            Type.Object(
+              {},
+              {
+                additionalProperties: Type.String({ maxLength: 4096 }),
+                maxProperties: 64,
+                description:
+                  "annotations of the services' ServiceAccount, e.g. eks.amazonaws.com/role-arn: the IAM role (IRSA) that reaches the SQS queues",
+              },
+            ),
+          ),
+        },
+        { description: 'the ServiceAccount the three services run as (named after the Reservation)' },
+      ),
+    ),
     edge: Type.Optional(Edge),
     traffic: Type.Optional(Traffic),
   },
