@@ -43,7 +43,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
   async (app: FastifyInstance, { config, registry }) => {
     const sqs = createSqsClient();
     // A claim outlives a POST that times out, so two deliverers never hold one delivery.
-    const leaseMs = config.WEBHOOK_TIMEOUT_MS + 10_000;
+    const leaseMs = 2 * config.WEBHOOK_TIMEOUT_MS + 1000;
     const deliverer = createWebhookDeliverer({
       pool: app.db,
       registry,
