@@ -122,7 +122,7 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 }
 
 /**
- * Books until the API gives a definite answer (201 or 409), retrying with the same
+ * Books until the API gives a definite answer (201, or 409 for a taken window), retrying with the same
  * Idempotency-Key on whichever replica is up: a request cut off by a kill either committed
  * (the replay returns it) or rolled back (the retry makes it).
  */
@@ -132,8 +132,14 @@ async function bookSurely(key: string, payload: Record<string, unknown>): Promis
     const slot = candidates[attempt % Math.max(1, candidates.length)];
     if (slot) {
       try {
-        const { status } = await post('/v1/reservations', payload, { ...bearer('customer', 'erin'), 'idempotency-key': key }, api(slot));
-        if (status === 201 || status === 409) return status;
+        const { status, body } = await post(
+          '/v1/reservations',
+          payload,
+          { ...bearer('customer', 'erin'), 'idempotency-key': key },
+          api(slot),
+        );
+        // A 409 idempotency-in-progress means the killed request's transaction is still rolling back: retry.
+        if (status === 201 || (status === 409 && String(body.type).endsWith('/slot-unavailable'))) return status;
       } catch {
         // connection refused or reset: the process died
       }

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createQueueWithDlq } from '../../../scripts/harness/moto.ts';
 import { freePort } from '../../../scripts/harness/ports.ts';
 import { waitUntil } from '../../../scripts/harness/proc.ts';
+import { testSqs } from '../../../scripts/harness/test/aws.ts';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { freshDatabase, JWT_SECRET, token } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
@@ -28,6 +30,12 @@ describe('reservation-api process', () => {
         REDIS_URL: harnessEnv('REDIS_URL'),
         JWT_SECRET,
         SHUTDOWN_DELAY_MS: '300',
+        // With its outbox relay, which finishes its pass on the way out.
+        SQS_QUEUE_URL: (await createQueueWithDlq(testSqs(), `rsv-shutdown-${Date.now()}.fifo`)).queueUrl,
+        AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
+        AWS_REGION: harnessEnv('AWS_REGION'),
+        AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
+        AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
