@@ -105,6 +105,7 @@ async function serve() {
       OUTBOX_BATCH_SIZE: 50,
       OUTBOX_POLL_INTERVAL_MS: 500,
       OUTBOX_RETENTION_HOURS: 168,
+      OUTBOX_RELAY_CONCURRENCY: 1,
     },
     { registry: new Registry(), logger: false },
   );

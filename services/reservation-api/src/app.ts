@@ -30,6 +30,7 @@ export type AppConfig = Pick<
   | 'OUTBOX_BATCH_SIZE'
   | 'OUTBOX_POLL_INTERVAL_MS'
   | 'OUTBOX_RETENTION_HOURS'
+  | 'OUTBOX_RELAY_CONCURRENCY'
 >;
 
 /** The read side keeps a published version this long (it is also refreshed on every read miss). */
@@ -66,6 +67,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     batchSize: config.OUTBOX_BATCH_SIZE,
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
     retentionHours: config.OUTBOX_RETENTION_HOURS,
+    concurrency: config.OUTBOX_RELAY_CONCURRENCY,
   });
   await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
   await app.register(idempotencySweeper, { intervalMs: 60_000 });

@@ -14,6 +14,12 @@ export const outboxRelayConfigProperties = {
     default: 500,
     description: 'how often the relay looks for unsent rows without being woken by a commit',
   }),
+  OUTBOX_RELAY_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 16,
+    default: 1,
+    description: 'relay passes in flight at once per process (one locks new rows while another waits on SQS)',
+  }),
   OUTBOX_RETENTION_HOURS: Type.Number({ exclusiveMinimum: 0, default: 168, description: 'how long sent outbox rows are kept' }),
 };
 

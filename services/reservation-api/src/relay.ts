@@ -48,6 +48,7 @@ if (import.meta.main) {
     batchSize: config.OUTBOX_BATCH_SIZE,
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
     retentionHours: config.OUTBOX_RETENTION_HOURS,
+    concurrency: config.OUTBOX_RELAY_CONCURRENCY,
   });
   const admin = createAdminServer({
     registry,

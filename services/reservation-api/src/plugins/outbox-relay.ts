@@ -20,6 +20,11 @@ export interface RelayOptions {
   pollIntervalMs?: number;
   /** Sent rows are deleted this long after sending (the history lives in the notifier's table). */
   retentionHours?: number;
+  /**
+   * Passes in flight at once in this process: while one waits on SQS, the next locks the rows
+   * committed meanwhile (SKIP LOCKED keeps them apart, the order check keeps each aggregate in order).
+   */
+  concurrency?: number;
 }
 
 export interface OutboxRelay {
@@ -97,6 +102,7 @@ export function createOutboxRelay({
   batchSize = 50,
   pollIntervalMs = 500,
   retentionHours = 168,
+  concurrency = 1,
 }: RelayOptions): OutboxRelay {
   const sent = new Counter({ name: 'outbox_events_sent_total', help: 'outbox events sent to SQS', registers: [registry] });
   const errors = new Counter({
@@ -114,6 +120,12 @@ export function createOutboxRelay({
     name: 'outbox_send_lag_seconds',
     help: 'time from an event’s commit to its send',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const sendDuration = new Histogram({
+    name: 'outbox_send_duration_seconds',
+    help: 'time of one SendMessageBatch call',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
   new Gauge({
@@ -140,7 +152,8 @@ export function createOutboxRelay({
           MessageDeduplicationId: envelope.eventId,
         };
       });
-      const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      const stopTimer = sendDuration.startTimer();
+      const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })).finally(stopTimer);
       if (result.Failed?.length) {
         // Nothing of this pass is marked: every row is sent again, the ones that made it are deduplicated.
         throw new Error(`SendMessageBatch refused ${result.Failed.map((f) => `${f.Id}: ${f.Code} ${f.Message ?? ''}`).join('; ')}`);
@@ -157,12 +170,12 @@ export function createOutboxRelay({
         [batchSize],
       );
       if (locked.length === 0) return { sent: 0, full: false };
-      const aggregates = [...new Map(locked.map((r) => [`${r.aggregate_type}:${r.aggregate_id}`, r])).values()];
+      // Both columns of outbox_aggregate as IN lists, so the lookup is an index range, not a scan.
+      const ids = [...new Set(locked.map((r) => r.aggregate_id))];
       const [unsent] = await conn.query<OutboxRow[]>(
-        `SELECT id, aggregate_type, aggregate_id FROM outbox WHERE sent_at IS NULL AND (aggregate_type, aggregate_id) IN (${aggregates
-          .map(() => '(?, ?)')
-          .join(', ')})`,
-        aggregates.flatMap((r) => [r.aggregate_type, r.aggregate_id]),
+        `SELECT id, aggregate_type, aggregate_id FROM outbox
+         WHERE aggregate_type IN ('reservation', 'resource') AND aggregate_id IN (${ids.map(() => '?').join(', ')}) AND sent_at IS NULL`,
+        ids,
       );
       const rows = sendable(locked, unsent);
       if (rows.length === 0) return { sent: 0, full: false };
@@ -178,7 +191,7 @@ export function createOutboxRelay({
     });
   }
 
-  let running: Promise<number> | undefined;
+  const running = new Set<Promise<number>>();
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   let sweeper: NodeJS.Timeout | undefined;
@@ -196,15 +209,15 @@ export function createOutboxRelay({
     return total;
   }
 
+  /** Starts a pass loop if fewer than `concurrency` run; otherwise asks a running one to go round again. */
   function drain(): Promise<number> {
-    if (running) {
+    if (running.size >= concurrency) {
       again = true;
-      return running;
+      return Promise.all(running).then((sent) => sent.reduce((a, b) => a + b, 0));
     }
-    running = runPasses().finally(() => {
-      running = undefined;
-    });
-    return running;
+    const loop = runPasses().finally(() => running.delete(loop));
+    running.add(loop);
+    return loop;
   }
 
   function wake(): void {
@@ -241,7 +254,7 @@ export function createOutboxRelay({
       clearInterval(sweeper);
       timer = undefined;
       sweeper = undefined;
-      await running?.catch(() => undefined);
+      await Promise.allSettled(running);
     },
   };
 }

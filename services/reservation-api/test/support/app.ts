@@ -50,6 +50,7 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     OUTBOX_BATCH_SIZE: 50,
     OUTBOX_POLL_INTERVAL_MS: 500,
     OUTBOX_RETENTION_HOURS: 168,
+    OUTBOX_RELAY_CONCURRENCY: 1,
     ...overrides,
   };
 }
