@@ -90,10 +90,17 @@ try {
     });
     servers.push(server);
     await waitUntil(`${name} ready`, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, { server });
-    return `http://127.0.0.1:${port}`;
+    return { url: `http://127.0.0.1:${port}`, metrics: `http://127.0.0.1:${adminPort}/metrics` };
   };
-  const writer = await start('reservation-api', 'services/reservation-api/src/server.ts', {});
-  const notifier = await start('notifier', 'services/notifier/src/server.ts', { WEBHOOK_ALLOW_HTTP: 'true' });
+  const api = await start('reservation-api', 'services/reservation-api/src/server.ts', {});
+  const consumer = await start('notifier', 'services/notifier/src/server.ts', { WEBHOOK_ALLOW_HTTP: 'true' });
+  const [writer, notifier] = [api.url, consumer.url];
+  /** Mean of a Prometheus histogram, from its _sum and _count. */
+  const mean = async (metricsUrl: string, name: string) => {
+    const text = await (await fetch(metricsUrl)).text();
+    const value = (suffix: string) => Number(new RegExp(`^${name}_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { mean: value('sum') / value('count'), count: value('count') };
+  };
 
   const json = { 'content-type': 'application/json' };
   const admin = { ...json, authorization: `Bearer ${sign({ sub: 'admin', role: 'admin' })}` };
@@ -184,6 +191,10 @@ try {
   await conn.end();
   const lag = rows.map((r) => Number(r.lag));
 
+  const sends = await mean(api.metrics, 'outbox_send_duration_seconds');
+  const passes = await mean(api.metrics, 'outbox_batch_size');
+  const processing = await mean(consumer.metrics, 'notifier_processing_duration_seconds');
+  const posts = await mean(consumer.metrics, 'webhook_delivery_duration_seconds');
   const p = (v: number[]) => ({ p50: quantile(v, 0.5), p99: quantile(v, 0.99), max: quantile(v, 1) });
   const hook = p(toWebhook);
   const outbox = p(lag);
@@ -199,6 +210,9 @@ event pipeline at ${RATE}/s for ${SECONDS} s (achieved ${achievedRate.toFixed(0)
   baseline: bare SQS hop (moto)   ${ms(base.p50).padEnd(10)} ${ms(base.p99).padEnd(10)} ${ms(base.max)}
 
   201 → webhook p50 = ${(hook.p50 / base.p50).toFixed(1)}× the bare SQS hop p50
+
+  where the time goes (means): relay pass ${passes.mean.toFixed(1)} events (${passes.count} passes), SendMessageBatch call ${ms(sends.mean * 1000)};
+  notifier transaction per event ${ms(processing.mean * 1000)}, webhook POST ${ms(posts.mean * 1000)}
 `);
 } finally {
   for (const server of servers.reverse()) await server.stop(5000);
