@@ -1,10 +1,15 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { createQueueWithDlq } from '../../../scripts/harness/moto.ts';
+import { freePort } from '../../../scripts/harness/ports.ts';
+import { waitUntil } from '../../../scripts/harness/proc.ts';
 import { testSqs } from '../../../scripts/harness/test/aws.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { primaryPool } from '../src/plugins/db.ts';
 import { createOutboxRelay } from '../src/plugins/outbox-relay.ts';
 import { bearer, freshDatabase, testApp } from './support/app.ts';
@@ -143,5 +148,54 @@ describe('the outbox relay', () => {
     const ids = messages.map((m) => JSON.parse(m.Body as string).eventId);
     expect(ids).toHaveLength(7);
     expect(new Set(ids).size).toBe(7);
+  });
+});
+
+describe('the relay on its own (src/relay.ts)', () => {
+  function runRelay(env: NodeJS.ProcessEnv) {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'relay.ts')], {
+      env: { PATH: process.env.PATH, ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    const exited = new Promise<{ code: number | null; out: string }>((resolve) => child.on('exit', (code) => resolve({ code, out })));
+    return { child, exited };
+  }
+
+  it('refuses to start without its queue, naming the variable on one line', async () => {
+    const { exited } = runRelay({ MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x' });
+    expect(await exited).toEqual({
+      code: 1,
+      out: 'outbox-relay: invalid configuration: SQS_QUEUE_URL is required (the FIFO queue the outbox relay sends events to)\n',
+    });
+  });
+
+  it('sends what is unsent, serves its metrics, and exits 0 on SIGTERM', async () => {
+    await makeEvents(1);
+    const { queueUrl } = await freshQueue('relay-alone');
+    const adminPort = await freePort();
+    const { child, exited } = runRelay({
+      HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+      MYSQL_PRIMARY_URL: primaryUrl,
+      SQS_QUEUE_URL: queueUrl,
+      AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
+      AWS_REGION: harnessEnv('AWS_REGION'),
+      AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
+      OUTBOX_POLL_INTERVAL_MS: '100',
+    });
+    await waitUntil('every row sent', async () => {
+      const [row] = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+      return Number(row?.n) === 0;
+    });
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    expect(metrics).toMatch(/outbox_events_sent_total\{[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/outbox_lag_seconds\{[^}]*\} 0/);
+    expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(200);
+    expect((await drainQueue(queueUrl)).length).toBeGreaterThanOrEqual(4);
+    child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
   });
 });
