@@ -115,6 +115,27 @@ describe('a booking reaches the provider', () => {
     await resumed.close();
   });
 
+  it('reaches a stream held by another replica at once (Redis doorbell, not its slow poll)', async () => {
+    // Replica B reads an empty queue of its own, so the event is processed by replica A.
+    const registryB = new Registry();
+    const otherQueue = await freshQueue('pipeline-b');
+    const replicaB = await buildApp(notifierConfig(primaryUrl, otherQueue, { SSE_POLL_INTERVAL_MS: 600_000 }), {
+      registry: registryB,
+      logger: false,
+    });
+    await replicaB.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = replicaB.server.address() as { port: number };
+    const stream = await openStream(`http://127.0.0.1:${port}/v1/providers/${PROVIDER}/notifications`, bearer('provider', PROVIDER));
+    try {
+      const booking = await book();
+      await eventually('replica B streams it', () => stream.events.some((e) => e.data.reservation.id === booking.id), 10_000);
+      expect(await registryB.metrics()).toMatch(/notifier_events_total\{outcome="processed"[^}]*\} 0/);
+    } finally {
+      await stream.close();
+      await replicaB.close();
+    }
+  });
+
   it('refuses a Last-Event-ID it does not know, and another provider’s token', async () => {
     const unknown = await notifier.inject({
       method: 'GET',
