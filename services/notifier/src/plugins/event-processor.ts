@@ -58,6 +58,23 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
       }
       const reservation = event.payload as Reservation;
       const providerId = await providerOf(conn, reservation.resourceId);
+      const [[endpoint]] = await conn.query<RowDataPacket[]>('SELECT 1 FROM webhook_endpoints WHERE provider_id = ?', [providerId]);
+      let delivery: { eventId: string; claimed: boolean } | undefined;
+      if (endpoint) {
+        // Claim the delivery for this process right away (the fast path after commit) unless an
+        // earlier event of the reservation still waits: the poller then delivers them in order.
+        const [[earlier]] = await conn.query<RowDataPacket[]>(
+          "SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ? LIMIT 1",
+          [reservation.id, event.version],
+        );
+        delivery = { eventId: event.eventId, claimed: !earlier };
+        await conn.query(
+          `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
+           VALUES (?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)`,
+          [event.eventId, providerId, reservation.id, event.version, delivery.claimed ? leaseMs * 1000 : 0],
+        );
+      }
+      // Last, so the provider's stream row stays locked only for this statement and the commit.
       const providerSeq = await history.append(conn, {
         eventId: event.eventId,
         type: event.type,
@@ -66,21 +83,7 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
         reservation,
         providerId,
       });
-      const [[endpoint]] = await conn.query<RowDataPacket[]>('SELECT 1 FROM webhook_endpoints WHERE provider_id = ?', [providerId]);
-      if (!endpoint) return { kind: 'processed', providerId, providerSeq } as const;
-      // Claim the delivery for this process right away (the fast path after commit) unless an
-      // earlier event of the reservation still waits: the poller then delivers them in order.
-      const [[earlier]] = await conn.query<RowDataPacket[]>(
-        "SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ? LIMIT 1",
-        [reservation.id, event.version],
-      );
-      const claimed = !earlier;
-      await conn.query(
-        `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
-         VALUES (?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)`,
-        [event.eventId, providerId, reservation.id, event.version, claimed ? leaseMs * 1000 : 0],
-      );
-      return { kind: 'processed', providerId, providerSeq, delivery: { eventId: event.eventId, claimed } } as const;
+      return { kind: 'processed', providerId, providerSeq, ...(delivery ? { delivery } : {}) } as const;
     });
   }
 
