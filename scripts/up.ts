@@ -1,6 +1,6 @@
 // `npm start`: the local platform. Starts every harness server (MariaDB primary + replica,
 // Redis, moto for SQS and Route53, a Kubernetes control plane with a kwok node), migrates the
-// database and runs reservation-api and query-api against them, installs the CRDs, runs the
+// database and runs reservation-api (with its outbox relay), query-api and notifier against them, installs the CRDs, runs the
 // operator against the local cluster and applies the sample Reservation, then keeps everything
 // up until Ctrl-C. Settings are printed and written as a file a shell can source.
 import { join } from 'node:path';
@@ -35,13 +35,21 @@ const services: string[] = [];
 if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
   step('up', 'migrating the database');
   await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
-  for (const name of ['reservation-api', 'query-api']) {
+  // The event pipeline needs the queue: without the aws component the relay is off and no notifier runs.
+  const pipeline = Boolean(env.SQS_QUEUE_URL);
+  for (const name of ['reservation-api', 'query-api', ...(pipeline ? ['notifier'] : [])]) {
     const [port, adminPort] = [await freePort(), await freePort()];
     step('up', `starting ${name}`);
     await startNode(
       name,
       `services/${name}/src/server.ts`,
-      { PORT: String(port), ADMIN_PORT: String(adminPort), JWT_SECRET, SHUTDOWN_DELAY_MS: '0' },
+      {
+        PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        JWT_SECRET,
+        SHUTDOWN_DELAY_MS: '0',
+        ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true' } : { OUTBOX_RELAY: 'off' }),
+      },
       `http://127.0.0.1:${adminPort}/readyz`,
     );
     services.push(`  ${name.padEnd(16)} http://127.0.0.1:${port}  (docs /docs, admin http://127.0.0.1:${adminPort}/metrics)`);

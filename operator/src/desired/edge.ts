@@ -3,9 +3,9 @@ import type { KubeObject } from '../kube/resources.ts';
 import { ADMIN_PORT, objectName, ownedMetadata } from './metadata.ts';
 
 /**
- * One public hostname per cluster, routed by method and path: the notification stream
- * (GET /v1/providers/...) to notifier, other reads (GET, HEAD) to query-api, everything else
- * (writes) to reservation-api.
+ * One public hostname per cluster, routed by method and path: everything under /v1/providers
+ * (the notification stream and the webhook endpoints) to notifier, other reads (GET, HEAD) to
+ * query-api, everything else (writes) to reservation-api.
  */
 export function edge(cr: Reservation): KubeObject[] {
   const spec = cr.spec.edge;
@@ -14,7 +14,7 @@ export function edge(cr: Reservation): KubeObject[] {
 }
 
 const READ_METHODS = ['GET', 'HEAD'] as const;
-const STREAM_PREFIX = '/v1/providers';
+const NOTIFIER_PREFIX = '/v1/providers';
 
 function httpRoute(cr: Reservation): KubeObject {
   const spec = cr.spec.edge;
@@ -31,7 +31,7 @@ function httpRoute(cr: Reservation): KubeObject {
       hostnames: [spec?.host],
       // Gateway API ranks the longest path first, then rules with a method match.
       rules: [
-        { matches: [{ path: prefix(STREAM_PREFIX), method: 'GET' }], backendRefs: backend('notifier') },
+        { matches: [{ path: prefix(NOTIFIER_PREFIX) }], backendRefs: backend('notifier') },
         { matches: READ_METHODS.map((method) => ({ path: prefix('/'), method })), backendRefs: backend('queryApi') },
         { matches: [{ path: prefix('/') }], backendRefs: backend('reservationApi') },
       ],
@@ -73,8 +73,6 @@ function albIngress(cr: Reservation): KubeObject {
         'alb.ingress.kubernetes.io/target-type': 'ip',
         'alb.ingress.kubernetes.io/healthcheck-port': String(ADMIN_PORT),
         'alb.ingress.kubernetes.io/healthcheck-path': '/readyz',
-        'alb.ingress.kubernetes.io/actions.stream': forwardTo('notifier'),
-        'alb.ingress.kubernetes.io/conditions.stream': methods(['GET']),
         'alb.ingress.kubernetes.io/actions.reads': forwardTo('queryApi'),
         'alb.ingress.kubernetes.io/conditions.reads': methods(READ_METHODS),
         ...tls,
@@ -87,7 +85,7 @@ function albIngress(cr: Reservation): KubeObject {
           host: spec?.host,
           http: {
             paths: [
-              path(STREAM_PREFIX, 'stream', { name: 'use-annotation' }),
+              path(NOTIFIER_PREFIX, objectName(cr, 'notifier'), { number: 80 }),
               path('/', 'reads', { name: 'use-annotation' }),
               path('/', objectName(cr, 'reservationApi'), { number: 80 }),
             ],

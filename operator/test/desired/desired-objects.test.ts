@@ -74,7 +74,7 @@ describe('desiredObjects', () => {
     const names = (c: string) => container(find(objects, 'Deployment', `booking-${c}`)).env.map((e: { name: string }) => e.name);
     expect(names('reservation-api')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
     expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
-    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'JWT_PUBLIC_KEY']);
+    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
     const hs256 = desiredObjects(
       sampleReservation({ backends: { ...cr.spec.backends, jwt: { algorithm: 'HS256', secretRef: { name: 'jwt', key: 'key' } } } }),
     );
@@ -120,13 +120,13 @@ describe('desiredObjects', () => {
     expect(find(objects, 'HorizontalPodAutoscaler', 'booking-query-api').spec.metrics).toHaveLength(1);
   });
 
-  it('routes the stream to notifier, reads to query-api and the rest to reservation-api (HTTPRoute)', () => {
+  it('routes /v1/providers (stream and webhooks) to notifier, reads to query-api and the rest to reservation-api (HTTPRoute)', () => {
     const route = find(objects, 'HTTPRoute', 'booking');
     expect(route.spec.parentRefs).toEqual([{ name: 'public' }]);
     expect(route.spec.hostnames).toEqual(['api.green.example.com']);
     expect(route.spec.rules.map((r: { matches: unknown; backendRefs: { name: string }[] }) => [r.matches, r.backendRefs[0]?.name])).toEqual(
       [
-        [[{ path: { type: 'PathPrefix', value: '/v1/providers' }, method: 'GET' }], 'booking-notifier'],
+        [[{ path: { type: 'PathPrefix', value: '/v1/providers' } }], 'booking-notifier'],
         [
           [
             { path: { type: 'PathPrefix', value: '/' }, method: 'GET' },
@@ -159,7 +159,7 @@ describe('desiredObjects', () => {
         p.backend.service.name,
       ]),
     ).toEqual([
-      ['/v1/providers', 'stream'],
+      ['/v1/providers', 'booking-notifier'],
       ['/', 'reads'],
       ['/', 'booking-reservation-api'],
     ]);

@@ -35,7 +35,7 @@ describe('query-api process', () => {
     });
     expect(result).toEqual({
       code: 1,
-      out: 'query-api: schema version 0 in the replica is older than the 1 this build needs: run `npm run migrate -w @reservations/reservation-api`\n',
+      out: 'query-api: schema version 0 in the replica is older than the 2 this build needs: run `npm run migrate -w @reservations/reservation-api`\n',
     });
   });
 

@@ -94,7 +94,19 @@ async function serve() {
     MYSQL_POOL_SIZE: CONNECTIONS,
   };
   const writer = await buildApp(
-    { ...common, MYSQL_PRIMARY_URL: env.MYSQL_PRIMARY_URL, HOLD_TTL_SECONDS: 600, IDEMPOTENCY_TTL_HOURS: 24, BODY_LIMIT_BYTES: 16384 },
+    {
+      ...common,
+      MYSQL_PRIMARY_URL: env.MYSQL_PRIMARY_URL,
+      HOLD_TTL_SECONDS: 600,
+      IDEMPOTENCY_TTL_HOURS: 24,
+      BODY_LIMIT_BYTES: 16384,
+      // The booking core alone: the event pipeline has its own benchmark (services/notifier/bench).
+      OUTBOX_RELAY: 'off',
+      OUTBOX_BATCH_SIZE: 50,
+      OUTBOX_POLL_INTERVAL_MS: 500,
+      OUTBOX_RETENTION_HOURS: 168,
+      OUTBOX_RELAY_CONCURRENCY: 1,
+    },
     { registry: new Registry(), logger: false },
   );
   const reader = await buildQueryApp(

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, registerApiFoundation } from '@reservations/service-kit';
+import { ConfigError, createSqsClient, loggerOptions, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
@@ -8,6 +8,7 @@ import { cachePublisher } from './plugins/cache-publisher.ts';
 import { commands } from './plugins/commands.ts';
 import { db } from './plugins/db.ts';
 import { idempotencySweeper } from './plugins/idempotency-sweeper.ts';
+import { outboxRelay } from './plugins/outbox-relay.ts';
 import { reservationStore } from './plugins/reservation-store.ts';
 import reservationRoutes from './routes/reservations.ts';
 import resourceRoutes from './routes/resources.ts';
@@ -24,6 +25,12 @@ export type AppConfig = Pick<
   | 'MYSQL_POOL_SIZE'
   | 'MAX_EVENT_LOOP_DELAY_MS'
   | 'LOG_LEVEL'
+  | 'OUTBOX_RELAY'
+  | 'SQS_QUEUE_URL'
+  | 'OUTBOX_BATCH_SIZE'
+  | 'OUTBOX_POLL_INTERVAL_MS'
+  | 'OUTBOX_RETENTION_HOURS'
+  | 'OUTBOX_RELAY_CONCURRENCY'
 >;
 
 /** The read side keeps a published version this long (it is also refreshed on every read miss). */
@@ -31,6 +38,7 @@ const CACHE_TTL_MS = 5 * 60_000;
 
 /** The reservation API without a listener: server.ts listens, tests inject. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
+  const relayQueue = relayQueueUrl(config);
   const app = Fastify({
     logger: logger ?? loggerOptions('reservation-api', config.LOG_LEVEL),
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -52,10 +60,28 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS });
   await app.register(bookingMetrics, { registry });
   await app.register(reservationStore, { holdTtlMs: config.HOLD_TTL_SECONDS * 1000 });
+  await app.register(outboxRelay, {
+    sqs: relayQueue ? createSqsClient() : undefined,
+    queueUrl: relayQueue ?? '',
+    registry,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+    retentionHours: config.OUTBOX_RETENTION_HOURS,
+    concurrency: config.OUTBOX_RELAY_CONCURRENCY,
+  });
   await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
   await app.register(idempotencySweeper, { intervalMs: 60_000 });
 
   await app.register(reservationRoutes);
   await app.register(resourceRoutes);
   return app;
+}
+
+/** The queue the in-process relay sends to, or undefined when it is off; checked before anything starts. */
+export function relayQueueUrl(config: Pick<AppConfig, 'OUTBOX_RELAY' | 'SQS_QUEUE_URL'>): string | undefined {
+  if (config.OUTBOX_RELAY === 'off') return undefined;
+  if (!config.SQS_QUEUE_URL) {
+    throw new ConfigError('SQS_QUEUE_URL is required while OUTBOX_RELAY=in-process (the queue the outbox relay sends events to)');
+  }
+  return config.SQS_QUEUE_URL;
 }

@@ -1,6 +1,28 @@
 import { apiConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
+/** The outbox relay's settings, shared by the API (relay in-process) and `src/relay.ts` (relay alone). */
+export const outboxRelayConfigProperties = {
+  OUTBOX_RELAY: Type.Enum(['in-process', 'off'], {
+    default: 'in-process',
+    description: 'run the outbox relay inside the API (woken after each commit), or not (a separate `src/relay.ts` does it)',
+  }),
+  SQS_QUEUE_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'the FIFO queue the outbox relay sends events to' })),
+  OUTBOX_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'outbox rows one relay pass locks and sends' }),
+  OUTBOX_POLL_INTERVAL_MS: Type.Integer({
+    minimum: 10,
+    default: 500,
+    description: 'how often the relay looks for unsent rows without being woken by a commit',
+  }),
+  OUTBOX_RELAY_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 16,
+    default: 1,
+    description: 'relay passes in flight at once per process (one locks new rows while another waits on SQS)',
+  }),
+  OUTBOX_RETENTION_HOURS: Type.Number({ exclusiveMinimum: 0, default: 168, description: 'how long sent outbox rows are kept' }),
+};
+
 export const ReservationApiConfig = serviceConfig({
   ...apiConfigProperties,
   MYSQL_PRIMARY_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL primary (read-write)' })),
@@ -9,5 +31,6 @@ export const ReservationApiConfig = serviceConfig({
   IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24, description: 'how long an Idempotency-Key is remembered' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 16384, description: 'largest request body accepted' }),
   MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to the primary' }),
+  ...outboxRelayConfigProperties,
 });
 export type ReservationApiConfig = Static<typeof ReservationApiConfig>;

@@ -20,13 +20,16 @@ function runMigrate(url: string): Promise<{ code: number | null; out: string }> 
 describe('migrations', () => {
   it('the migrate command applies every file once; running it again, even twice at once, changes nothing', async () => {
     const db = await freshDatabase('rsv_migrate');
-    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 1 (applied 1)\n' });
+    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 2 (applied 1, 2)\n' });
     const [a, b] = await Promise.all([runMigrate(db.primaryUrl), runMigrate(db.primaryUrl)]);
     expect([a, b]).toEqual([
-      { code: 0, out: 'schema already at version 1\n' },
-      { code: 0, out: 'schema already at version 1\n' },
+      { code: 0, out: 'schema already at version 2\n' },
+      { code: 0, out: 'schema already at version 2\n' },
     ]);
-    expect(await sql(db.primaryUrl, 'SELECT version, name FROM schema_migrations')).toEqual([{ version: 1, name: 'booking_core' }]);
+    expect(await sql(db.primaryUrl, 'SELECT version, name FROM schema_migrations')).toEqual([
+      { version: 1, name: 'booking_core' },
+      { version: 2, name: 'event_pipeline' },
+    ]);
   });
 
   it('the service refuses to start on a schema older than it needs, saying what to run', async () => {

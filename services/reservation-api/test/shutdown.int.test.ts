@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createQueueWithDlq } from '../../../scripts/harness/moto.ts';
+import { testSqs } from '../../../scripts/harness/test/aws.ts';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { REFUSALS, type ServiceProcess, sigtermUnderLoad, startServiceProcess } from '../../service-kit/test/support/service-process.ts';
 import { freshDatabase, JWT_SECRET, token } from './support/app.ts';
@@ -19,6 +21,12 @@ describe('reservation-api process', () => {
       REDIS_URL: harnessEnv('REDIS_URL'),
       JWT_SECRET,
       SHUTDOWN_DELAY_MS: '300',
+      // With its outbox relay, which finishes its pass on the way out.
+      SQS_QUEUE_URL: (await createQueueWithDlq(testSqs(), `rsv-shutdown-${Date.now()}.fifo`)).queueUrl,
+      AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
+      AWS_REGION: harnessEnv('AWS_REGION'),
+      AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
     });
     const { api } = service;
     const resource = await fetch(`${api}/v1/resources`, {

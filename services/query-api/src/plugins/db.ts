@@ -4,8 +4,8 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
 import { Counter, type Registry } from 'prom-client';
 
-/** The schema version (highest migration number of reservation-api) this build reads. */
-export const REQUIRED_SCHEMA_VERSION = 1;
+/** The schema version (highest migration number of reservation-api) this build reads: 2 brought event_history. */
+export const REQUIRED_SCHEMA_VERSION = 2;
 
 /** A GTID list as MariaDB prints it: `domain-server-sequence[,…]`. */
 const GTID = /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/;

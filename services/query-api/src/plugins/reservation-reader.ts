@@ -1,4 +1,4 @@
-import { type CachedReservation, type ReservationRow, toReservation } from '@reservations/service-kit';
+import { type CachedReservation, createMysqlEventHistory, type ReservationRow, toReservation } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
@@ -29,6 +29,7 @@ const ACTIVE = `(r.status = 'confirmed' OR (r.status = 'held' AND r.expires_at >
 
 /** Plain reads; which pool (replica or primary) is the caller's choice. */
 export function createReservationReader() {
+  const history = createMysqlEventHistory();
   return {
     async byId(pool: Pool, id: string): Promise<CachedReservation | undefined> {
       const [[row]] = await pool.query<Row[]>(
@@ -76,21 +77,8 @@ export function createReservationReader() {
       return rows.map((r) => ({ start: r.starts_at as Date, end: r.ends_at as Date }));
     },
 
-    /** The reservation's history: its outbox events, in order (what the event pipeline also delivers). */
-    async events(pool: Pool, id: string) {
-      const [rows] = await pool.query<RowDataPacket[]>(
-        `SELECT event_id, type, version, occurred_at, payload FROM outbox
-         WHERE aggregate_type = 'reservation' AND aggregate_id = ? ORDER BY id`,
-        [id],
-      );
-      return rows.map((r) => ({
-        eventId: r.event_id as string,
-        type: r.type as string,
-        version: Number(r.version),
-        occurredAt: (r.occurred_at as Date).toISOString(),
-        reservation: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
-      }));
-    },
+    /** The reservation's history, as the notifier recorded it (the event pipeline, docs/events.md). */
+    events: (pool: Pool, id: string) => history.forReservation(pool, id),
   };
 }
 

@@ -3,6 +3,7 @@ import {
   type CachedReservation,
   CONSISTENCY_HEADER,
   mayAccessReservation,
+  NotificationSchema,
   type Principal,
   Problem,
   ReservationSchema,
@@ -27,14 +28,6 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-const EventSchema = Type.Object({
-  eventId: Type.String({ format: 'uuid' }),
-  type: Type.String(),
-  version: Type.Integer(),
-  occurredAt: Type.String({ format: 'date-time' }),
-  reservation: ReservationSchema,
-});
 
 function invalid(field: string, message: string): Problem {
   return new Problem(problems, 'validation-failed', `${field} ${message}`, { extensions: { errors: [{ field, message }] } });
@@ -141,12 +134,12 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/reservations/:id/events',
     {
       schema: {
-        summary: 'The history of a reservation: every event its changes emitted, in order',
+        summary: 'The history of a reservation: every event its changes emitted, in order, once the notifier has recorded it',
         tags: ['reservations'],
         security,
         params: IdParams,
         headers: ConsistencyHeaders,
-        response: { 200: Type.Object({ items: Type.Array(EventSchema) }), ...commonProblems },
+        response: { 200: Type.Object({ items: Type.Array(NotificationSchema) }), ...commonProblems },
       },
     },
     async (request) => {

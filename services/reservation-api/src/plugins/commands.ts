@@ -96,6 +96,8 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
 
       if (response.replayed) app.bookingMetrics.count('replayed');
       else if (outcome) {
+        // The change's outbox event committed with it: send it now rather than at the next poll.
+        app.outboxRelay.wake();
         if (outcome.result) app.bookingMetrics.count(outcome.result);
         await outcome
           .afterCommit?.()
@@ -113,5 +115,5 @@ export const commands = fp<{ idempotencyTtlMs: number }>(
   async (app: FastifyInstance, options) => {
     app.decorate('commands', createCommandRunner(app, options));
   },
-  { name: 'commands', dependencies: ['db', 'booking-metrics'] },
+  { name: 'commands', dependencies: ['db', 'booking-metrics', 'outbox-relay'] },
 );

@@ -19,12 +19,17 @@ declare module 'fastify' {
  * InnoDB from taking gap locks on the reservations index. Tracking `last_gtid` makes MariaDB
  * return the commit's GTID in COMMIT's OK packet, the consistency token without another round trip.
  */
+export function primaryPool(url: string, poolSize: number): Pool {
+  const pool = createMysqlPool(url, { connectionLimit: poolSize });
+  pool.on('connection', (conn) => {
+    conn.query("SET SESSION tx_isolation = 'READ-COMMITTED', session_track_system_variables = 'last_gtid'");
+  });
+  return pool;
+}
+
 export const db = fp<{ url: string; poolSize: number; registry: Registry }>(
   async (app: FastifyInstance, { url, poolSize, registry }) => {
-    const pool = createMysqlPool(url, { connectionLimit: poolSize });
-    pool.on('connection', (conn) => {
-      conn.query("SET SESSION tx_isolation = 'READ-COMMITTED', session_track_system_variables = 'last_gtid'");
-    });
+    const pool = primaryPool(url, poolSize);
     app.addHook('onClose', async () => pool.end());
     await requireSchemaVersion(pool, REQUIRED_SCHEMA_VERSION, 'the primary');
     registerPoolMetrics(registry, { primary: pool });

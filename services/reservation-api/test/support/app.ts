@@ -45,6 +45,12 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     MYSQL_POOL_SIZE: 20,
     MAX_EVENT_LOOP_DELAY_MS: 0,
     LOG_LEVEL: 'silent' as never,
+    OUTBOX_RELAY: 'off',
+    SQS_QUEUE_URL: undefined,
+    OUTBOX_BATCH_SIZE: 50,
+    OUTBOX_POLL_INTERVAL_MS: 500,
+    OUTBOX_RETENTION_HOURS: 168,
+    OUTBOX_RELAY_CONCURRENCY: 1,
     ...overrides,
   };
 }

@@ -14,12 +14,12 @@ function sources(dir: string): string {
 
 /**
  * A service's own problem codes (beyond service-kit's) are each raised somewhere in `srcDir`,
- * a 4xx, and documented in docs/booking.md: one error registry per package, kept honest.
+ * a 4xx, and documented in `docs/<doc>`: one error registry per package, kept honest.
  */
-export function describeErrorRegistry(problems: Registry, srcDir: string): void {
+export function describeErrorRegistry(problems: Registry, srcDir: string, doc = 'booking.md'): void {
   describe('the error registry', () => {
     const src = sources(srcDir);
-    const docs = readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'docs', 'booking.md'), 'utf8');
+    const docs = readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'docs', doc), 'utf8');
     const own = Object.keys(problems.specs).filter((code) => !(code in kitProblems.specs));
 
     it.each(own)('%s is raised somewhere, is a 4xx and is documented', (code) => {

@@ -1,0 +1,241 @@
+// The event pipeline's benchmark (issue 4): `npm run bench -w @reservations/notifier`.
+// Starts its own MariaDB, Redis and moto (the test harness), runs reservation-api (relay in
+// process) and the notifier as their own processes from their server.ts, and a webhook receiver
+// here. Books at a fixed rate (BENCH_RATE per second for BENCH_SECONDS, open loop: a request
+// goes out on schedule whether or not the previous ones answered) and measures, per booking,
+// the time from its 201 to the receipt of its signed webhook, and each event's outbox lag
+// (commit to SendMessageBatch, from the outbox rows). The baseline, measured in the same run on
+// the same moto, is the bare SQS hop the pipeline cannot beat: SendMessage to a long-polling
+// ReceiveMessage. `BENCH_SQS=local-aws-sqs` runs the same against local-aws-sqs instead of moto
+// (moto accepts ~90 messages/s on 2 cores: docs/benchmarks.md). Not a test: figures depend on the machine.
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { loadMigrations, migrate } from '@reservations/service-kit';
+import { createSigner } from 'fast-jwt';
+import mysql from 'mysql2/promise';
+import { startHarness } from '../../../scripts/harness/index.ts';
+import { createQueueWithDlq, sqsClient } from '../../../scripts/harness/moto.ts';
+import { repoRoot } from '../../../scripts/harness/paths.ts';
+import { freePort } from '../../../scripts/harness/ports.ts';
+import { type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
+import { MIGRATIONS_DIR } from '../../reservation-api/src/migrate.ts';
+import { verificationFailure } from '../src/domain/signature.ts';
+
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+/** `moto` (the harness's, default) or `local-aws-sqs` (fast, but no FIFO group locking: see local-sqs.ts). */
+const SQS_SERVER = process.env.BENCH_SQS ?? 'moto';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const WARMUP = 200;
+const PROVIDERS = 20;
+const RESOURCES = 100;
+const TARGETS = { webhookP99Ms: 250, outboxLagP99Ms: 100 };
+const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
+const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+};
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+if (!['moto', 'local-aws-sqs'].includes(SQS_SERVER)) throw new Error(`BENCH_SQS=${SQS_SERVER}: use moto or local-aws-sqs`);
+const harness = await startHarness(SQS_SERVER === 'moto' ? ['mysql', 'redis', 'aws'] : ['mysql', 'redis']);
+const servers: Server[] = [];
+try {
+  const env = harness.env as Record<string, string>;
+  if (SQS_SERVER === 'local-aws-sqs') {
+    const port = await freePort();
+    const server = startServer('local-aws-sqs', process.execPath, [join(import.meta.dirname, 'local-sqs.ts')], {
+      logFile: join(harness.dir, 'local-aws-sqs.log'),
+      env: { ...process.env, PORT: String(port) },
+    });
+    servers.push(server);
+    Object.assign(env, {
+      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+    });
+    await waitUntil('local-aws-sqs', async () => (await fetch(env.AWS_ENDPOINT_URL_SQS as string)).status > 0, { server });
+  }
+  await migrate(env.MYSQL_PRIMARY_URL as string, loadMigrations(MIGRATIONS_DIR));
+  const sqs = sqsClient(env as never);
+  const queue = await createQueueWithDlq(sqs, `bench-${randomUUID().slice(0, 8)}.fifo`);
+
+  // The receiver: verifies every signature, notes when each reservation's webhook arrived.
+  const secrets = new Map<string, string>();
+  const received = new Map<string, number>();
+  let invalid = 0;
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = performance.now();
+      const body = Buffer.concat(chunks).toString('utf8');
+      const provider = req.url?.split('/').pop() ?? '';
+      if (verificationFailure(secrets.get(provider) ?? '', req.headers, body)) invalid++;
+      const id = (JSON.parse(body) as { reservation: { id: string } }).reservation.id;
+      if (!received.has(id)) received.set(id, at);
+      res.writeHead(204).end();
+    });
+  });
+  receiver.keepAliveTimeout = 60_000;
+  receiver.listen(0, '127.0.0.1');
+  await once(receiver, 'listening');
+  const hooks = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+
+  const start = async (name: string, entry: string, extra: Record<string, string>) => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const server = startServer(name, process.execPath, [join(repoRoot, entry)], {
+      logFile: join(harness.dir, `${name}.log`),
+      env: {
+        ...process.env,
+        ...env,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        LOG_LEVEL: 'warn',
+        JWT_SECRET: SECRET,
+        SQS_QUEUE_URL: queue.queueUrl,
+        SQS_DLQ_URL: queue.dlqUrl,
+        SHUTDOWN_DELAY_MS: '0',
+        ...extra,
+      },
+    });
+    servers.push(server);
+    await waitUntil(`${name} ready`, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, { server });
+    return { url: `http://127.0.0.1:${port}`, metrics: `http://127.0.0.1:${adminPort}/metrics` };
+  };
+  const api = await start('reservation-api', 'services/reservation-api/src/server.ts', {});
+  const consumer = await start('notifier', 'services/notifier/src/server.ts', { WEBHOOK_ALLOW_HTTP: 'true' });
+  const [writer, notifier] = [api.url, consumer.url];
+  /** Mean of a Prometheus histogram, from its _sum and _count. */
+  const mean = async (metricsUrl: string, name: string) => {
+    const text = await (await fetch(metricsUrl)).text();
+    const value = (suffix: string) => Number(new RegExp(`^${name}_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { mean: value('sum') / value('count'), count: value('count') };
+  };
+
+  const json = { 'content-type': 'application/json' };
+  const admin = { ...json, authorization: `Bearer ${sign({ sub: 'admin', role: 'admin' })}` };
+  for (let p = 0; p < PROVIDERS; p++) {
+    const put = await fetch(`${notifier}/v1/providers/p${p}/webhook`, {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ url: `${hooks}/p${p}` }),
+    });
+    secrets.set(`p${p}`, ((await put.json()) as { secret: string }).secret);
+  }
+  const resources: string[] = [];
+  for (let i = 0; i < RESOURCES; i++) {
+    const r = await fetch(`${writer}/v1/resources`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ name: `car ${i}`, providerId: `p${i % PROVIDERS}`, timeZone: 'UTC' }),
+    });
+    resources.push(((await r.json()) as { id: string }).id);
+  }
+
+  // Baseline: the bare SQS hop on the same moto, one message at a time: SendMessage, then a
+  // ReceiveMessage already long-polling receives it.
+  const hop: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const body = randomUUID();
+    const receiving = sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.dlqUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 5 }));
+    await sleep(5);
+    const sentAt = performance.now();
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: queue.dlqUrl, MessageBody: body, MessageGroupId: body, MessageDeduplicationId: body }),
+    );
+    const { Messages = [] } = await receiving;
+    if (Messages[0]?.Body === body) hop.push(performance.now() - sentAt);
+    for (const m of Messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: queue.dlqUrl, ReceiptHandle: m.ReceiptHandle }));
+  }
+
+  // The run: open loop at RATE/s; the first WARMUP bookings are not counted.
+  const customer = { ...json, authorization: `Bearer ${sign({ sub: 'bench', role: 'customer' })}` };
+  const created = new Map<string, number>();
+  const createdLatency: number[] = [];
+  let failed = 0;
+  const total = WARMUP + RATE * SECONDS;
+  const t0 = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const startsAt = new Date(Date.UTC(2045, 0, 1) + Math.floor(i / RESOURCES) * 3_600_000);
+    const sentAt = performance.now();
+    inFlight.push(
+      fetch(`${writer}/v1/reservations`, {
+        method: 'POST',
+        headers: { ...customer, 'idempotency-key': randomUUID() },
+        body: JSON.stringify({
+          resourceId: resources[i % RESOURCES],
+          startsAt: startsAt.toISOString(),
+          endsAt: new Date(startsAt.getTime() + 3_600_000).toISOString(),
+        }),
+      }).then(async (response) => {
+        const at = performance.now();
+        const body = (await response.json()) as { id?: string };
+        if (response.status !== 201 || !body.id) {
+          failed++;
+          return;
+        }
+        if (i >= WARMUP) {
+          created.set(body.id, at);
+          createdLatency.push(at - sentAt);
+        }
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  const achievedRate = (total - WARMUP) / ((performance.now() - t0 - (WARMUP * 1000) / RATE) / 1000);
+  const deadline = Date.now() + 60_000;
+  while ([...created.keys()].some((id) => !received.has(id)) && Date.now() < deadline) await sleep(100);
+
+  const toWebhook = [...created].filter(([id]) => received.has(id)).map(([id, at]) => (received.get(id) as number) - at);
+  const missing = [...created.keys()].filter((id) => !received.has(id)).length;
+  const conn = await mysql.createConnection({ uri: env.MYSQL_PRIMARY_URL as string, timezone: 'Z' });
+  const [rows] = (await conn.query(
+    `SELECT TIMESTAMPDIFF(MICROSECOND, occurred_at, sent_at) / 1000 AS lag FROM outbox
+     WHERE aggregate_type = 'reservation' AND sent_at IS NOT NULL ORDER BY id LIMIT 18446744073709551615 OFFSET ?`,
+    [WARMUP],
+  )) as unknown as [{ lag: string }[]];
+  await conn.end();
+  const lag = rows.map((r) => Number(r.lag));
+
+  const sends = await mean(api.metrics, 'outbox_send_duration_seconds');
+  const passes = await mean(api.metrics, 'outbox_batch_size');
+  const processing = await mean(consumer.metrics, 'notifier_processing_duration_seconds');
+  const posts = await mean(consumer.metrics, 'webhook_delivery_duration_seconds');
+  const p = (v: number[]) => ({ p50: quantile(v, 0.5), p99: quantile(v, 0.99), max: quantile(v, 1) });
+  const hook = p(toWebhook);
+  const outbox = p(lag);
+  const base = p(hop);
+  const verdict = (value: number, target: number) => (value < target ? `meets < ${target} ms` : `MISSES < ${target} ms`);
+  console.log(`
+event pipeline on ${SQS_SERVER} at ${RATE}/s for ${SECONDS} s (achieved ${achievedRate.toFixed(0)}/s; ${created.size} bookings counted after ${WARMUP} warm-up, ${failed} failed, ${missing} webhooks missing, ${invalid} bad signatures)
+
+                                   p50        p99        max
+  POST /v1/reservations → 201     ${ms(p(createdLatency).p50).padEnd(10)} ${ms(p(createdLatency).p99).padEnd(10)} ${ms(p(createdLatency).max)}
+  201 → webhook received          ${ms(hook.p50).padEnd(10)} ${ms(hook.p99).padEnd(10)} ${ms(hook.max)}    p99 ${verdict(hook.p99, TARGETS.webhookP99Ms)}
+  outbox lag (commit → sent)      ${ms(outbox.p50).padEnd(10)} ${ms(outbox.p99).padEnd(10)} ${ms(outbox.max)}    p99 ${verdict(outbox.p99, TARGETS.outboxLagP99Ms)}
+  baseline: bare SQS hop             ${ms(base.p50).padEnd(10)} ${ms(base.p99).padEnd(10)} ${ms(base.max)}
+
+  201 → webhook p50 = ${(hook.p50 / base.p50).toFixed(1)}× the bare SQS hop p50
+
+  where the time goes (means): relay pass ${passes.mean.toFixed(1)} events (${passes.count} passes), SendMessageBatch call ${ms(sends.mean * 1000)};
+  notifier transaction per event ${ms(processing.mean * 1000)}, webhook POST ${ms(posts.mean * 1000)}
+`);
+} finally {
+  for (const server of servers.reverse()) await server.stop(5000);
+  if (process.env.BENCH_KEEP_LOGS) console.log(`logs in ${harness.dir}`);
+  else await harness.stop();
+}
+process.exit(0);

@@ -1,0 +1,36 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { loggerOptions, registerApiFoundation } from '@reservations/service-kit';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { NotifierConfig } from './config.ts';
+import { db } from './plugins/db.ts';
+import { notificationBus } from './plugins/notification-bus.ts';
+import { pipeline } from './plugins/pipeline.ts';
+import notificationRoutes from './routes/notifications.ts';
+import webhookRoutes from './routes/webhooks.ts';
+
+export type AppConfig = Omit<NotifierConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'SHUTDOWN_DELAY_MS'>;
+
+/** The notifier without a listener: server.ts listens, tests inject. Consuming starts when the app is ready. */
+export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
+  const app = Fastify({ logger: logger ?? loggerOptions('notifier', config.LOG_LEVEL) }).withTypeProvider<TypeBoxTypeProvider>();
+  await registerApiFoundation(app, {
+    title: 'notifier',
+    description: 'Notifications to providers: webhook endpoints and the live SSE stream',
+    registry,
+    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    jwt: config,
+  });
+
+  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
+  await app.register(notificationBus, { url: config.REDIS_URL });
+  await app.register(pipeline, { config, registry });
+
+  await app.register(webhookRoutes, { allowHttp: config.WEBHOOK_ALLOW_HTTP });
+  await app.register(notificationRoutes, {
+    registry,
+    heartbeatMs: config.SSE_HEARTBEAT_MS,
+    pollIntervalMs: config.SSE_POLL_INTERVAL_MS,
+  });
+  return app;
+}

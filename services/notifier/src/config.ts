@@ -1,0 +1,49 @@
+import { apiConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
+import { type Static, Type } from 'typebox';
+
+export const NotifierConfig = serviceConfig({
+  ...apiConfigProperties,
+  MYSQL_PRIMARY_URL: secret(
+    Type.String({ pattern: '^mysql://', description: 'the MySQL primary: dedupe, event history, webhook endpoints and deliveries' }),
+  ),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'Redis, whose pub/sub wakes the SSE streams of every replica' }),
+  MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to the primary' }),
+  SQS_QUEUE_URL: Type.String({ pattern: '^https?://', description: 'the FIFO queue the outbox relay fills' }),
+  SQS_DLQ_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'its dead-letter queue, for the depth metric' })),
+  SQS_CONSUMERS: Type.Integer({
+    minimum: 1,
+    maximum: 32,
+    default: 4,
+    description: 'receive loops per process (each holds other message groups)',
+  }),
+  SQS_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10, default: 10, description: 'messages per ReceiveMessage' }),
+  SQS_WAIT_TIME_SECONDS: Type.Integer({ minimum: 0, maximum: 20, default: 20, description: 'long-poll wait of ReceiveMessage' }),
+  SQS_VISIBILITY_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 3,
+    maximum: 43200,
+    default: 30,
+    description: 'how long a received message stays hidden; a heartbeat extends it for slow batches',
+  }),
+  SQS_RETRY_BASE_SECONDS: Type.Integer({
+    minimum: 0,
+    default: 2,
+    description: 'a failed message is hidden for this, doubled per receive, before it is retried',
+  }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'how long one webhook POST may take' }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 1000, description: 'backoff base of webhook retries (full jitter)' }),
+  WEBHOOK_RETRY_MAX_MS: Type.Integer({ minimum: 1, default: 600_000, description: 'longest wait between two webhook attempts' }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 15, description: 'attempts before a delivery is marked failed' }),
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, default: 32, description: 'webhook POSTs in flight per process' }),
+  WEBHOOK_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'how often due retries are looked for' }),
+  WEBHOOK_ALLOW_HTTP: Type.Boolean({
+    default: false,
+    description: 'accept http:// webhook URLs (local development and tests); https:// only otherwise',
+  }),
+  SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 15_000, description: 'comment line sent on an idle SSE stream' }),
+  SSE_POLL_INTERVAL_MS: Type.Integer({
+    minimum: 100,
+    default: 5000,
+    description: 'an SSE stream reads the history this often even without a Redis wake-up',
+  }),
+});
+export type NotifierConfig = Static<typeof NotifierConfig>;

@@ -1,0 +1,108 @@
+import {
+  ER_DUP_ENTRY,
+  EventEnvelope,
+  type EventHistory,
+  isMysqlError,
+  type Reservation,
+  ReservationSchema,
+  withTransaction,
+} from '@reservations/service-kit';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { Value } from 'typebox/value';
+
+/** What processing one event did. */
+export type Outcome =
+  /** Its effect committed now: history row, and a delivery record when the provider has a webhook. */
+  | { kind: 'processed'; providerId: string; providerSeq: number; delivery?: { eventId: string; claimed: boolean } }
+  /** Its id was already in processed_events: a redelivery, acknowledged without a second effect. */
+  | { kind: 'deduplicated' }
+  /** An event nobody is notified of (resource changes); recorded as processed all the same. */
+  | { kind: 'ignored' };
+
+/** An event that can never be processed; it is retried anyway (the fault may be ours) until SQS moves it to the DLQ. */
+export class MalformedEventError extends Error {
+  override name = 'MalformedEventError';
+}
+
+/**
+ * The notifier's effect for one event, in one transaction: the dedupe row (the event id as
+ * primary key; a concurrent duplicate waits on its lock and then finds it), the history row and
+ * the webhook delivery record. So the effect happens once per event id, however often SQS
+ * delivers it, and a crash at any point leaves either all of it or none.
+ */
+export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; history: EventHistory; leaseMs: number }) {
+  // A resource's provider never changes, so this cache never goes stale.
+  const providers = new Map<string, string>();
+
+  async function providerOf(conn: PoolConnection, resourceId: string): Promise<string> {
+    const known = providers.get(resourceId);
+    if (known) return known;
+    const [[row]] = await conn.query<RowDataPacket[]>('SELECT provider_id FROM resources WHERE id = ?', [resourceId]);
+    if (!row) throw new MalformedEventError(`resource ${resourceId} does not exist`);
+    if (providers.size > 100_000) providers.clear();
+    providers.set(resourceId, row.provider_id as string);
+    return row.provider_id as string;
+  }
+
+  async function process(event: EventEnvelope): Promise<Outcome> {
+    return withTransaction(pool, async (conn) => {
+      try {
+        await conn.query('INSERT INTO processed_events (event_id, type) VALUES (?, ?)', [event.eventId, event.type]);
+      } catch (err) {
+        if (isMysqlError(err, ER_DUP_ENTRY)) return { kind: 'deduplicated' } as const;
+        throw err;
+      }
+      if (event.aggregateType !== 'reservation') return { kind: 'ignored' } as const;
+      if (!Value.Check(ReservationSchema, event.payload)) {
+        throw new MalformedEventError(`event ${event.eventId}: the payload is not a reservation`);
+      }
+      const reservation = event.payload as Reservation;
+      const providerId = await providerOf(conn, reservation.resourceId);
+      const [[endpoint]] = await conn.query<RowDataPacket[]>('SELECT 1 FROM webhook_endpoints WHERE provider_id = ?', [providerId]);
+      let delivery: { eventId: string; claimed: boolean } | undefined;
+      if (endpoint) {
+        // Claim the delivery for this process right away (the fast path after commit) unless an
+        // earlier event of the reservation still waits: the poller then delivers them in order.
+        const [[earlier]] = await conn.query<RowDataPacket[]>(
+          "SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ? LIMIT 1",
+          [reservation.id, event.version],
+        );
+        delivery = { eventId: event.eventId, claimed: !earlier };
+        await conn.query(
+          `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
+           VALUES (?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)`,
+          [event.eventId, providerId, reservation.id, event.version, delivery.claimed ? leaseMs * 1000 : 0],
+        );
+      }
+      // Last, so the provider's stream row stays locked only for this statement and the commit.
+      const providerSeq = await history.append(conn, {
+        eventId: event.eventId,
+        type: event.type,
+        version: event.version,
+        occurredAt: event.occurredAt,
+        reservation,
+        providerId,
+      });
+      return { kind: 'processed', providerId, providerSeq, ...(delivery ? { delivery } : {}) } as const;
+    });
+  }
+
+  return { process };
+}
+
+export type EventProcessor = ReturnType<typeof createEventProcessor>;
+
+/** Parses an SQS message body into an event, or says why it cannot be one. */
+export function parseEnvelope(body: string | undefined): EventEnvelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(body ?? '');
+  } catch {
+    throw new MalformedEventError('the message body is not JSON');
+  }
+  if (!Value.Check(EventEnvelope, value)) {
+    const first = [...Value.Errors(EventEnvelope, value)][0];
+    throw new MalformedEventError(`the message is not an event: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`);
+  }
+  return value as EventEnvelope;
+}

@@ -1,0 +1,91 @@
+import { createSqsClient, type ReadinessCheck, sqsCheck } from '@reservations/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Registry } from 'prom-client';
+import type { NotifierConfig } from '../config.ts';
+import { createEventProcessor } from './event-processor.ts';
+import { createSqsIntake } from './sqs-intake.ts';
+import { createWebhookDeliverer, type WebhookDeliverer } from './webhook-deliverer.ts';
+
+export type PipelineConfig = Pick<
+  NotifierConfig,
+  | 'SQS_QUEUE_URL'
+  | 'SQS_DLQ_URL'
+  | 'SQS_CONSUMERS'
+  | 'SQS_BATCH_SIZE'
+  | 'SQS_WAIT_TIME_SECONDS'
+  | 'SQS_VISIBILITY_TIMEOUT_SECONDS'
+  | 'SQS_RETRY_BASE_SECONDS'
+  | 'WEBHOOK_TIMEOUT_MS'
+  | 'WEBHOOK_RETRY_BASE_MS'
+  | 'WEBHOOK_RETRY_MAX_MS'
+  | 'WEBHOOK_MAX_ATTEMPTS'
+  | 'WEBHOOK_CONCURRENCY'
+  | 'WEBHOOK_POLL_INTERVAL_MS'
+  | 'SHUTDOWN_TIMEOUT_MS'
+>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deliverer: WebhookDeliverer;
+    /** Readiness: the queue answers. */
+    queueCheck: ReadinessCheck;
+  }
+}
+
+/**
+ * SQS → effect → provider: the intake consumes, the processor takes each event's effect in one
+ * transaction, then the SSE doorbell rings and the webhook deliverer POSTs the delivery it
+ * claimed in that transaction. Starts when the app is ready; on close the intake finishes its
+ * batches first, then the deliverer its POSTs.
+ */
+export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
+  async (app: FastifyInstance, { config, registry }) => {
+    const sqs = createSqsClient();
+    // A claim outlives a POST that times out, so two deliverers never hold one delivery.
+    const leaseMs = 2 * config.WEBHOOK_TIMEOUT_MS + 1000;
+    const deliverer = createWebhookDeliverer({
+      pool: app.db,
+      registry,
+      log: app.log.child({ component: 'webhook-deliverer' }),
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
+      leaseMs,
+    });
+    const intake = createSqsIntake({
+      sqs,
+      queueUrl: config.SQS_QUEUE_URL,
+      dlqUrl: config.SQS_DLQ_URL,
+      processor: createEventProcessor({ pool: app.db, history: app.history, leaseMs }),
+      registry,
+      log: app.log.child({ component: 'sqs-intake' }),
+      consumers: config.SQS_CONSUMERS,
+      batchSize: config.SQS_BATCH_SIZE,
+      waitTimeSeconds: config.SQS_WAIT_TIME_SECONDS,
+      visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT_SECONDS,
+      retryBaseSeconds: config.SQS_RETRY_BASE_SECONDS,
+      onProcessed: (outcome) => {
+        if (outcome.kind !== 'processed') return;
+        app.bus.ring(outcome.providerId);
+        if (outcome.delivery?.claimed) deliverer.deliverClaimed(outcome.delivery.eventId);
+      },
+    });
+    app.decorate('deliverer', deliverer);
+    app.decorate('queueCheck', sqsCheck(sqs, config.SQS_QUEUE_URL));
+    app.addHook('onReady', async () => {
+      deliverer.start();
+      await intake.start();
+    });
+    app.addHook('onClose', async () => {
+      const grace = Math.max(1000, config.SHUTDOWN_TIMEOUT_MS - 2000);
+      await intake.stop(grace / 2);
+      await deliverer.stop(grace / 2);
+      sqs.destroy();
+    });
+  },
+  { name: 'pipeline', dependencies: ['db', 'notification-bus'] },
+);

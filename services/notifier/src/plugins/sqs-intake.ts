@@ -1,0 +1,198 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  type QueueAttributeName,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { FastifyBaseLogger } from 'fastify';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Consumer } from 'sqs-consumer';
+import { type EventProcessor, MalformedEventError, type Outcome, parseEnvelope } from './event-processor.ts';
+
+export interface IntakeOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  dlqUrl?: string | undefined;
+  processor: EventProcessor;
+  registry: Registry;
+  log: FastifyBaseLogger;
+  consumers: number;
+  batchSize: number;
+  waitTimeSeconds: number;
+  visibilityTimeoutSeconds: number;
+  retryBaseSeconds: number;
+  /** Called after an event's effect committed (SSE doorbell, webhook fast path). */
+  onProcessed: (outcome: Outcome) => void;
+}
+
+/** The visibility timeout a failed message gets: doubling per receive, within SQS's 12-hour cap. */
+export function retryVisibility(receiveCount: number, baseSeconds: number): number {
+  return Math.min(43_200, baseSeconds * 2 ** Math.max(0, Math.min(receiveCount - 1, 14)));
+}
+
+/**
+ * Reads the queue with `SQS_CONSUMERS` sqs-consumer loops. A batch is split by message group
+ * (one group per aggregate): groups run side by side, a group's messages one after another in
+ * order, and a group stops at its first failure, so nothing after a failed event takes effect
+ * before it. Successful messages are deleted; a failed one is hidden for a backoff that doubles
+ * per receive, and after the queue's `maxReceiveCount` receives SQS moves it to the DLQ. Other
+ * groups never wait for it.
+ */
+export function createSqsIntake(options: IntakeOptions) {
+  const { sqs, queueUrl, dlqUrl, processor, log, registry } = options;
+  const events = new Counter({
+    name: 'notifier_events_total',
+    help: 'events by outcome: processed, deduplicated (a redelivery), ignored (nobody to notify), failed (to be retried)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const processing = new Histogram({
+    name: 'notifier_processing_duration_seconds',
+    help: 'time to take one event’s effect (dedupe, history, delivery record)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const dlqSends = new Counter({
+    name: 'notifier_dlq_sends_total',
+    help: 'messages that failed on their last allowed receive: SQS moves them to the DLQ',
+    registers: [registry],
+  });
+  for (const outcome of ['processed', 'deduplicated', 'ignored', 'failed']) events.inc({ outcome }, 0);
+
+  let maxReceiveCount: number | undefined;
+  let stopping = false;
+  let started = 0;
+  let finished = 0;
+
+  const depthAttributes: QueueAttributeName[] = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'];
+  new Gauge({
+    name: 'notifier_queue_messages',
+    help: 'messages in the queue and its DLQ by state (visible, in_flight), as SQS approximates them',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      const queues: [string, string | undefined][] = [
+        ['main', queueUrl],
+        ['dlq', dlqUrl],
+      ];
+      await Promise.all(
+        queues.map(async ([name, url]) => {
+          if (!url) return;
+          try {
+            const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: depthAttributes }));
+            this.set({ queue: name, state: 'visible' }, Number(Attributes.ApproximateNumberOfMessages ?? 0));
+            this.set({ queue: name, state: 'in_flight' }, Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0));
+          } catch (err) {
+            log.debug({ err, queue: name }, 'reading the queue depth failed');
+          }
+        }),
+      );
+    },
+  });
+
+  async function release(messages: Message[], visibilitySeconds: (m: Message) => number): Promise<void> {
+    if (messages.length === 0) return;
+    await sqs
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: m.ReceiptHandle as string,
+            VisibilityTimeout: visibilitySeconds(m),
+          })),
+        }),
+      )
+      .catch((err: unknown) => log.warn({ err }, 'changing message visibility failed; they come back after the visibility timeout'));
+  }
+
+  async function handleGroup(messages: Message[]): Promise<Message[]> {
+    const done: Message[] = [];
+    for (const [index, message] of messages.entries()) {
+      const receives = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
+      const startedAt = performance.now();
+      try {
+        const outcome = await processor.process(parseEnvelope(message.Body));
+        processing.observe((performance.now() - startedAt) / 1000);
+        events.inc({ outcome: outcome.kind });
+        done.push(message);
+        options.onProcessed(outcome);
+      } catch (err) {
+        events.inc({ outcome: 'failed' });
+        const last = maxReceiveCount !== undefined && receives >= maxReceiveCount;
+        if (last) dlqSends.inc();
+        log[err instanceof MalformedEventError ? 'warn' : 'error'](
+          { err, messageId: message.MessageId, group: message.Attributes?.MessageGroupId, receives, toDlq: last },
+          last ? 'event failed on its last receive: SQS moves it to the DLQ' : 'event failed; it will be retried',
+        );
+        // The failed message waits out its backoff; the rest of its group comes back right after it.
+        await release([message], () => retryVisibility(receives, options.retryBaseSeconds));
+        await release(messages.slice(index + 1), () => 0);
+        break;
+      }
+    }
+    return done;
+  }
+
+  async function handleMessageBatch(messages: Message[]): Promise<Message[]> {
+    started++;
+    if (stopping) {
+      // Received while shutting down: hand them straight back.
+      await release(messages, () => 0);
+      return [];
+    }
+    const groups = new Map<string, Message[]>();
+    for (const m of messages) {
+      const group = m.Attributes?.MessageGroupId ?? m.MessageId ?? '';
+      groups.set(group, [...(groups.get(group) ?? []), m]);
+    }
+    const done = await Promise.all([...groups.values()].map(handleGroup));
+    return done.flat();
+  }
+
+  const consumers = Array.from({ length: options.consumers }, () => {
+    const consumer = Consumer.create({
+      queueUrl,
+      sqs,
+      batchSize: options.batchSize,
+      waitTimeSeconds: options.waitTimeSeconds,
+      visibilityTimeout: options.visibilityTimeoutSeconds,
+      // Keeps a slow batch hidden while it is worked on (each beat extends it by visibilityTimeout).
+      heartbeatInterval: Math.max(1, Math.floor(options.visibilityTimeoutSeconds / 3)),
+      messageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
+      handleMessageBatch,
+      suppressFifoWarning: true,
+      strictReturn: true,
+    });
+    consumer.on('response_processed', () => {
+      finished++;
+    });
+    consumer.on('error', (err) => {
+      if (!stopping) log.warn({ err }, 'sqs consumer error');
+    });
+    consumer.on('processing_error', (err) => log.warn({ err }, 'sqs batch failed'));
+    return consumer;
+  });
+
+  return {
+    async start(): Promise<void> {
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }));
+      if (Attributes.RedrivePolicy) maxReceiveCount = Number(JSON.parse(Attributes.RedrivePolicy).maxReceiveCount);
+      else log.warn({ queueUrl }, 'the queue has no redrive policy: a poison message is retried forever');
+      stopping = false;
+      for (const consumer of consumers) consumer.start();
+    },
+    /**
+     * Finishes the batches in flight (their messages deleted) within `graceMs`, hands back any
+     * batch received meanwhile, then stops the long polls.
+     */
+    async stop(graceMs: number): Promise<void> {
+      stopping = true;
+      const deadline = Date.now() + graceMs;
+      while (finished < started && Date.now() < deadline) await sleep(20);
+      for (const consumer of consumers) consumer.stop({ abort: true });
+    },
+  };
+}

@@ -1,0 +1,239 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay, type Notification, withTransaction } from '@reservations/service-kit';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { signedHeaders } from '../domain/signature.ts';
+
+export interface DelivererOptions {
+  pool: Pool;
+  registry: Registry;
+  log: FastifyBaseLogger;
+  timeoutMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxAttempts: number;
+  concurrency: number;
+  pollIntervalMs: number;
+  /** How long a claim holds a delivery before another deliverer may take it (a crashed one's claims come back). */
+  leaseMs: number;
+  random?: () => number;
+}
+
+type DeliveryRow = RowDataPacket & {
+  event_id: string;
+  reservation_id: string;
+  attempts: number;
+  url: string | null;
+  secret: string | null;
+  type: string;
+  version: number;
+  occurred_at: Date;
+  payload: unknown;
+};
+
+/** The delay before attempt `attempts + 1`: full jitter, capped (AWS architecture blog, "Exponential Backoff and Jitter"). */
+export function retryDelay(attempts: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  return Math.min(maxMs, backoffDelay(Math.min(attempts, 30), baseMs, random));
+}
+
+/**
+ * Webhook deliveries from `webhook_deliveries`: a due row is claimed (its `next_attempt_at` moved
+ * past a lease, `FOR UPDATE SKIP LOCKED` so replicas split the rows), POSTed signed, then marked
+ * delivered, or rescheduled with exponential backoff and full jitter, or failed after
+ * `maxAttempts`. A reservation's deliveries go one at a time in version order: a row is claimed
+ * only when it is its reservation's earliest pending version. A crash after the POST and
+ * before the mark repeats the POST: receivers deduplicate on `webhook-id` (the event id).
+ */
+export function createWebhookDeliverer(options: DelivererOptions) {
+  const { pool, log, timeoutMs, retryBaseMs, retryMaxMs, maxAttempts, concurrency, pollIntervalMs, leaseMs } = options;
+  const random = options.random ?? Math.random;
+  const results = new Counter({
+    name: 'webhook_deliveries_total',
+    help: 'webhook attempts by result: delivered, retry (will be tried again), failed (gave up)',
+    labelNames: ['result'] as const,
+    registers: [options.registry],
+  });
+  const duration = new Histogram({
+    name: 'webhook_delivery_duration_seconds',
+    help: 'time of one webhook POST',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [options.registry],
+  });
+  const inFlight = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> | undefined;
+  let pollAgain = false;
+  let stopped = false;
+
+  async function attempt(eventId: string): Promise<void> {
+    const [[row]] = await pool.query<DeliveryRow[]>(
+      `SELECT d.event_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
+       FROM webhook_deliveries d JOIN event_history h ON h.event_id = d.event_id
+       LEFT JOIN webhook_endpoints w ON w.provider_id = d.provider_id
+       WHERE d.event_id = ? AND d.state = 'pending'`,
+      [eventId],
+    );
+    if (!row) return; // delivered meanwhile by a deliverer whose lease we outlived
+    const attempts = Number(row.attempts) + 1;
+    if (!row.url || !row.secret) {
+      await finish(row, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
+      return;
+    }
+    const notification: Notification = {
+      eventId: row.event_id,
+      type: row.type,
+      version: Number(row.version),
+      occurredAt: row.occurred_at.toISOString(),
+      reservation: typeof row.payload === 'string' ? JSON.parse(row.payload) : (row.payload as Notification['reservation']),
+    };
+    const body = JSON.stringify(notification);
+    const started = performance.now();
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await fetch(row.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'reservations-notifier', ...signedHeaders(row.secret, eventId, body) },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = response.status;
+      await response.body?.cancel();
+      if (status < 200 || status >= 300) error = `the receiver answered ${status}`;
+    } catch (err) {
+      error = err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : String(err);
+    }
+    duration.observe((performance.now() - started) / 1000);
+    if (!error) await finish(row, attempts, 'delivered', status, null);
+    else if (attempts >= maxAttempts) await finish(row, attempts, 'failed', status, error);
+    else await reschedule(eventId, attempts, status, error);
+  }
+
+  async function finish(
+    { event_id: eventId, reservation_id: reservationId }: DeliveryRow,
+    attempts: number,
+    state: 'delivered' | 'failed',
+    status: number | null,
+    error: string | null,
+  ) {
+    await pool.query(
+      `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
+         delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?`,
+      [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId],
+    );
+    // The reservation's next event waited for this one: it is due now.
+    await pool.query(
+      "UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1",
+      [reservationId],
+    );
+    results.inc({ result: state });
+    if (state === 'failed') log.warn({ eventId, attempts, status, error }, 'webhook delivery failed for good');
+    poll();
+  }
+
+  async function reschedule(eventId: string, attempts: number, status: number | null, error: string) {
+    const delayMs = retryDelay(attempts, retryBaseMs, retryMaxMs, random);
+    await pool.query(
+      `UPDATE webhook_deliveries SET attempts = ?, last_status = ?, last_error = ?, next_attempt_at = NOW(6) + INTERVAL ? MICROSECOND
+       WHERE event_id = ?`,
+      [attempts, status, error.slice(0, 500), delayMs * 1000, eventId],
+    );
+    results.inc({ result: 'retry' });
+    log.info({ eventId, attempts, status, error, retryInMs: delayMs }, 'webhook delivery failed; retrying');
+  }
+
+  function run(eventId: string): void {
+    const task = attempt(eventId)
+      .catch((err: unknown) => log.warn({ err, eventId }, 'webhook attempt could not be recorded; the lease brings it back'))
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  }
+
+  /** Claims due rows (as many as free slots) and starts them. */
+  async function claim(): Promise<number> {
+    const free = concurrency - inFlight.size;
+    if (free <= 0 || stopped) return 0;
+    const ids = await withTransaction(pool, async (conn) => {
+      const [due] = await conn.query<RowDataPacket[]>(
+        `SELECT event_id, reservation_id, version FROM webhook_deliveries
+         WHERE state = 'pending' AND next_attempt_at <= NOW(6) ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+        [free],
+      );
+      if (due.length === 0) return [];
+      // A plain (non-locking) read of what is pending: a row another deliverer has locked still
+      // counts here, where the locking read above would have skipped it.
+      const reservations = [...new Set(due.map((r) => r.reservation_id as string))];
+      const [firsts] = await conn.query<RowDataPacket[]>(
+        `SELECT reservation_id, MIN(version) AS version FROM webhook_deliveries
+         WHERE state = 'pending' AND reservation_id IN (${reservations.map(() => '?').join(', ')}) GROUP BY reservation_id`,
+        reservations,
+      );
+      const first = new Map(firsts.map((r) => [r.reservation_id as string, Number(r.version)]));
+      const claimed = due.filter((r) => first.get(r.reservation_id) === Number(r.version)).map((r) => r.event_id as string);
+      const blocked = due.filter((r) => first.get(r.reservation_id) !== Number(r.version)).map((r) => r.event_id as string);
+      // Out of the way until their predecessor finishes (which makes the next one due at once),
+      // so they don't fill every claim's LIMIT meanwhile.
+      if (blocked.length) {
+        await conn.query(
+          `UPDATE webhook_deliveries SET next_attempt_at = NOW(6) + INTERVAL ? MICROSECOND WHERE event_id IN (${blocked.map(() => '?').join(', ')})`,
+          [leaseMs * 1000, ...blocked],
+        );
+      }
+      if (claimed.length) {
+        await conn.query(
+          `UPDATE webhook_deliveries SET next_attempt_at = NOW(6) + INTERVAL ? MICROSECOND WHERE event_id IN (${claimed.map(() => '?').join(', ')})`,
+          [leaseMs * 1000, ...claimed],
+        );
+      }
+      return claimed;
+    });
+    for (const id of ids) run(id);
+    return ids.length;
+  }
+
+  function poll(): void {
+    if (stopped) return;
+    if (polling) {
+      pollAgain = true;
+      return;
+    }
+    polling = (async () => {
+      do {
+        pollAgain = false;
+        while ((await claim()) > 0 && inFlight.size < concurrency) {
+          // keep claiming while there is work and room
+        }
+      } while (pollAgain);
+    })()
+      .catch((err: unknown) => log.warn({ err }, 'claiming due webhook deliveries failed'))
+      .finally(() => {
+        polling = undefined;
+      });
+  }
+
+  return {
+    /** The fast path: a delivery this process claimed in the transaction that created it. */
+    deliverClaimed(eventId: string): void {
+      if (stopped) return;
+      run(eventId);
+    },
+    poll,
+    start(): void {
+      stopped = false;
+      timer ??= setInterval(poll, pollIntervalMs);
+      timer.unref();
+      poll();
+    },
+    /** Stops claiming and waits (up to `graceMs`) for POSTs in flight; unfinished claims come back after their lease. */
+    async stop(graceMs = timeoutMs): Promise<void> {
+      stopped = true;
+      clearInterval(timer);
+      timer = undefined;
+      await Promise.race([Promise.all([polling, ...inFlight]), sleep(graceMs)]);
+    },
+  };
+}
+
+export type WebhookDeliverer = ReturnType<typeof createWebhookDeliverer>;

@@ -1,0 +1,109 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Problem, problemResponse } from '@reservations/service-kit';
+import type { RowDataPacket } from 'mysql2/promise';
+import { Type } from 'typebox';
+import { newSecret } from '../domain/signature.ts';
+import { problems } from '../errors.ts';
+import { commonProblems, ProviderParams, security } from '../schemas/common.ts';
+import { checkProviderAccess } from './access.ts';
+
+const Endpoint = Type.Object({
+  url: Type.String({ format: 'uri' }),
+  secret: Type.Optional(Type.String({ description: 'the signing secret (`whsec_…`): returned only when created or rotated; keep it' })),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+type EndpointRow = RowDataPacket & { url: string; secret: string; created_at: Date; updated_at: Date };
+
+const webhookRoutes: FastifyPluginAsyncTypebox<{ allowHttp: boolean }> = async (app, { allowHttp }) => {
+  const read = async (providerId: string) => {
+    const [[row]] = await app.db.query<EndpointRow[]>(
+      'SELECT url, secret, created_at, updated_at FROM webhook_endpoints WHERE provider_id = ?',
+      [providerId],
+    );
+    return row;
+  };
+  const render = (row: EndpointRow, withSecret: boolean) => ({
+    url: row.url,
+    ...(withSecret ? { secret: row.secret } : {}),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  });
+  const notFound = (id: string) => new Problem(problems, 'webhook-not-found', `provider ${id} has no webhook endpoint`);
+
+  app.put(
+    '/v1/providers/:id/webhook',
+    {
+      schema: {
+        summary: 'Set where this provider’s notifications are POSTed (signed); the secret comes back when created or rotated',
+        tags: ['webhooks'],
+        security,
+        params: ProviderParams,
+        body: Type.Object(
+          {
+            url: Type.String({ format: 'uri', maxLength: 2048, pattern: allowHttp ? '^https?://' : '^https://' }),
+            rotateSecret: Type.Optional(Type.Boolean({ description: 'issue a new signing secret' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Endpoint, 201: Endpoint, ...commonProblems },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      checkProviderAccess(request.principal, id);
+      const existing = await read(id);
+      const secret = !existing || request.body.rotateSecret ? newSecret() : existing.secret;
+      await app.db.query(
+        `INSERT INTO webhook_endpoints (provider_id, url, secret) VALUES (?, ?, ?)
+         ON DUPLICATE KEY UPDATE url = VALUES(url), secret = VALUES(secret), updated_at = NOW(3)`,
+        [id, request.body.url, secret],
+      );
+      const row = (await read(id)) as EndpointRow;
+      return reply.code(existing ? 200 : 201).send(render(row, secret !== existing?.secret));
+    },
+  );
+
+  app.get(
+    '/v1/providers/:id/webhook',
+    {
+      schema: {
+        summary: 'This provider’s webhook endpoint (without its secret)',
+        tags: ['webhooks'],
+        security,
+        params: ProviderParams,
+        response: { 200: Endpoint, ...commonProblems, 404: problemResponse('no webhook endpoint is set') },
+      },
+    },
+    async (request) => {
+      checkProviderAccess(request.principal, request.params.id);
+      const row = await read(request.params.id);
+      if (!row) throw notFound(request.params.id);
+      return render(row, false);
+    },
+  );
+
+  app.delete(
+    '/v1/providers/:id/webhook',
+    {
+      schema: {
+        summary: 'Stop webhooks for this provider (pending deliveries are given up)',
+        tags: ['webhooks'],
+        security,
+        params: ProviderParams,
+        response: { 204: Type.Null(), ...commonProblems, 404: problemResponse('no webhook endpoint is set') },
+      },
+    },
+    async (request, reply) => {
+      checkProviderAccess(request.principal, request.params.id);
+      const [result] = (await app.db.query('DELETE FROM webhook_endpoints WHERE provider_id = ?', [request.params.id])) as unknown as [
+        { affectedRows: number },
+      ];
+      if (result.affectedRows === 0) throw notFound(request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+export default webhookRoutes;

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createQueueWithDlq } from '../../../../scripts/harness/moto.ts';
+import { testSqs } from '../../../../scripts/harness/test/aws.ts';
+import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
+import { freshDatabase, JWT_SECRET } from '../../../reservation-api/test/support/app.ts';
+import type { AppConfig } from '../../src/app.ts';
+import { verificationFailure } from '../../src/domain/signature.ts';
+
+export { bearer, freshDatabase, JWT_SECRET, testApp as reservationApp } from '../../../reservation-api/test/support/app.ts';
+
+/** A FIFO queue with its own DLQ for one test file, so tests never read each other's messages. */
+export async function freshQueue(prefix: string, options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) {
+  return createQueueWithDlq(testSqs(), `${prefix}-${randomUUID().slice(0, 8)}.fifo`, options);
+}
+
+/** Everything a notifier needs, on the harness, with this database and queue. */
+export function notifierConfig(
+  primaryUrl: string,
+  queue: { queueUrl: string; dlqUrl: string },
+  overrides: Partial<AppConfig> = {},
+): AppConfig {
+  return {
+    MYSQL_PRIMARY_URL: primaryUrl,
+    REDIS_URL: harnessEnv('REDIS_URL'),
+    JWT_SECRET,
+    JWT_PUBLIC_KEY: undefined,
+    MAX_EVENT_LOOP_DELAY_MS: 0,
+    LOG_LEVEL: 'silent' as never,
+    SHUTDOWN_TIMEOUT_MS: 5000,
+    MYSQL_POOL_SIZE: 10,
+    SQS_QUEUE_URL: queue.queueUrl,
+    SQS_DLQ_URL: queue.dlqUrl,
+    SQS_CONSUMERS: 2,
+    SQS_BATCH_SIZE: 10,
+    SQS_WAIT_TIME_SECONDS: 1,
+    SQS_VISIBILITY_TIMEOUT_SECONDS: 5,
+    SQS_RETRY_BASE_SECONDS: 0,
+    WEBHOOK_TIMEOUT_MS: 2000,
+    WEBHOOK_RETRY_BASE_MS: 50,
+    WEBHOOK_RETRY_MAX_MS: 500,
+    WEBHOOK_MAX_ATTEMPTS: 50,
+    WEBHOOK_CONCURRENCY: 16,
+    WEBHOOK_POLL_INTERVAL_MS: 100,
+    WEBHOOK_ALLOW_HTTP: true,
+    SSE_HEARTBEAT_MS: 15_000,
+    SSE_POLL_INTERVAL_MS: 1000,
+    ...overrides,
+  };
+}
+
+export interface Receipt {
+  id: string;
+  body: string;
+  headers: IncomingHttpHeaders;
+  /** Why the signature did not verify, if it did not. */
+  invalid: string | undefined;
+  at: number;
+}
+
+/**
+ * A real webhook receiver on loopback, as the docs tell providers to build one: it verifies
+ * each request's signature and deduplicates on `webhook-id`. `receipts` has every request it
+ * acknowledged, `effects` one per event id (what a receiver acts on). `down()` makes it answer
+ * 503 until `up()`.
+ */
+export async function startReceiver(secretOf: () => string | undefined) {
+  const receipts: Receipt[] = [];
+  const effects = new Map<string, Receipt>();
+  let failing = 0;
+  let refused = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (failing > 0) {
+        refused++;
+        res.writeHead(503).end();
+        return;
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
+      const secret = secretOf();
+      const invalid = secret ? verificationFailure(secret, req.headers, body) : 'no secret yet';
+      const receipt = { id: String(req.headers['webhook-id']), body, headers: req.headers, invalid, at: Date.now() };
+      receipts.push(receipt);
+      if (!invalid && !effects.has(receipt.id)) effects.set(receipt.id, receipt);
+      res.writeHead(invalid ? 401 : 204).end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    receipts,
+    effects,
+    refusedCount: () => refused,
+    down: () => {
+      failing = 1;
+    },
+    up: () => {
+      failing = 0;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+/** A freshly migrated database of its own. */
+export async function migratedDatabase(prefix: string) {
+  const db = await freshDatabase(prefix);
+  await db.migrate();
+  return db;
+}
+
+/** Reads an SSE stream over a real connection, collecting parsed events. */
+export async function openStream(url: string, headers: Record<string, string>) {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
+  const events: { id: string; event: string; data: { eventId: string; type: string; version: number; reservation: { id: string } } }[] = [];
+  const reading = (async () => {
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((l) => l && !l.startsWith(':'))
+              .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trimStart()]),
+          );
+          if (fields.data) events.push({ id: fields.id ?? '', event: fields.event ?? '', data: JSON.parse(fields.data) });
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return {
+    status: response.status,
+    headers: response.headers,
+    events,
+    close: async () => {
+      controller.abort();
+      await reading;
+    },
+  };
+}
+
+/** Polls until `check` holds, or fails with `what` after `timeoutMs`. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what}: still not true after ${timeoutMs} ms`);
+}

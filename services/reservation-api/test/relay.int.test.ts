@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from 'mysql2/promise';
+import { Registry } from 'prom-client';
+import { createQueueWithDlq } from '../../../scripts/harness/moto.ts';
+import { freePort } from '../../../scripts/harness/ports.ts';
+import { waitUntil } from '../../../scripts/harness/proc.ts';
+import { testSqs } from '../../../scripts/harness/test/aws.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { primaryPool } from '../src/plugins/db.ts';
+import { createOutboxRelay } from '../src/plugins/outbox-relay.ts';
+import { bearer, freshDatabase, testApp } from './support/app.ts';
+import { createResource, sql } from './support/fixtures.ts';
+
+const sqs = testSqs();
+const silent = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as never;
+let app: FastifyInstance;
+let primaryUrl: string;
+const pools: Pool[] = [];
+
+beforeAll(async () => {
+  const db = await freshDatabase('rsv_relay');
+  await db.migrate();
+  primaryUrl = db.primaryUrl;
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: primaryUrl }));
+});
+afterAll(async () => {
+  await app?.close();
+  await Promise.all(pools.map((p) => p.end()));
+});
+
+async function freshQueue(name: string) {
+  return createQueueWithDlq(sqs, `${name}-${Date.now()}.fifo`);
+}
+
+function relay(queueUrl: string, batchSize: number, pool = primaryPool(primaryUrl, 4)) {
+  pools.push(pool);
+  const registry = new Registry();
+  return { relay: createOutboxRelay({ pool, sqs, queueUrl, registry, log: silent, batchSize }), registry };
+}
+
+/** Receives (and deletes) everything in the queue, in the order SQS hands it out. */
+async function drainQueue(queueUrl: string): Promise<Message[]> {
+  const all: Message[] = [];
+  for (let empty = 0; empty < 2; ) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['MessageGroupId'],
+      }),
+    );
+    if (Messages.length === 0) {
+      empty++;
+      continue;
+    }
+    all.push(...Messages);
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+      }),
+    );
+  }
+  return all;
+}
+
+/** Books, confirms and cancels on `count` reservations: 3 events each, in order per reservation. */
+async function makeEvents(count: number) {
+  const resourceId = await createResource(app, { providerId: 'prov-relay', capacity: count });
+  for (let i = 0; i < count; i++) {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/reservations',
+      headers: bearer('customer', 'dan'),
+      payload: { resourceId, startsAt: '2032-01-01T10:00:00Z', endsAt: '2032-01-01T11:00:00Z', hold: true },
+    });
+    const { id } = created.json<{ id: string }>();
+    await app.inject({ method: 'POST', url: `/v1/reservations/${id}/confirm`, headers: bearer('customer', 'dan') });
+    await app.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: bearer('customer', 'dan') });
+  }
+}
+
+describe('the outbox relay', () => {
+  it('with two relays at once, sends every event once, each reservation’s in order, and marks them sent', async () => {
+    await makeEvents(20);
+    const { queueUrl } = await freshQueue('relay-two');
+    const a = relay(queueUrl, 7);
+    const b = relay(queueUrl, 7);
+    const [sentA, sentB] = await Promise.all([a.relay.drain(), b.relay.drain()]);
+    // Rows one relay held back for the other's earlier row go on its next pass.
+    const rest = (await a.relay.drain()) + (await b.relay.drain());
+    const unsent = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+    expect(Number(unsent[0]?.n)).toBe(0);
+
+    const messages = await drainQueue(queueUrl);
+    const total = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox');
+    expect(sentA + sentB + rest).toBe(Number(total[0]?.n));
+    const ids = messages.map((m) => JSON.parse(m.Body as string).eventId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(Number(total[0]?.n));
+
+    const versions = new Map<string, number[]>();
+    for (const m of messages) {
+      const event = JSON.parse(m.Body as string);
+      expect(m.Attributes?.MessageGroupId).toBe(`${event.aggregateType}:${event.aggregateId}`);
+      versions.set(event.aggregateId, [...(versions.get(event.aggregateId) ?? []), event.version]);
+    }
+    for (const [, seen] of versions) expect(seen).toEqual([...seen].sort((x, y) => x - y));
+    expect(await a.registry.metrics()).toMatch(/outbox_lag_seconds 0/);
+  });
+
+  it('a pass that fails after sending leaves its rows unsent; the next pass sends them again and SQS drops the repeat', async () => {
+    await makeEvents(2); // a resource, and 3 events for each of 2 reservations
+    const { queueUrl } = await freshQueue('relay-crash');
+    const pool = primaryPool(primaryUrl, 2);
+    // The mark fails, as if the process died between SendMessageBatch and COMMIT.
+    const crashing = new Proxy(pool, {
+      get(target, prop, receiver) {
+        if (prop !== 'getConnection') return Reflect.get(target, prop, receiver);
+        return async () => {
+          const conn = await target.getConnection();
+          return new Proxy(conn, {
+            get(c, p, r) {
+              if (p !== 'query') return Reflect.get(c, p, r);
+              return (sqlText: unknown, ...rest: unknown[]) => {
+                if (typeof sqlText === 'string' && sqlText.startsWith('UPDATE outbox')) return Promise.reject(new Error('crashed'));
+                return (c.query as (...args: unknown[]) => unknown).call(c, sqlText, ...rest);
+              };
+            },
+          });
+        };
+      },
+    });
+    const broken = relay(queueUrl, 500, crashing as Pool);
+    await expect(broken.relay.drain()).rejects.toThrow('crashed');
+    const unsent = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+    expect(Number(unsent[0]?.n)).toBe(7);
+    expect(await broken.registry.metrics()).toMatch(/outbox_lag_seconds [1-9]|outbox_lag_seconds 0\.\d*[1-9]/);
+
+    const healthy = relay(queueUrl, 500);
+    expect(await healthy.relay.drain()).toBe(7);
+    const messages = await drainQueue(queueUrl);
+    const ids = messages.map((m) => JSON.parse(m.Body as string).eventId);
+    expect(ids).toHaveLength(7);
+    expect(new Set(ids).size).toBe(7);
+  });
+});
+
+describe('the relay on its own (src/relay.ts)', () => {
+  function runRelay(env: NodeJS.ProcessEnv) {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'relay.ts')], {
+      env: { PATH: process.env.PATH, ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    const exited = new Promise<{ code: number | null; out: string }>((resolve) => child.on('exit', (code) => resolve({ code, out })));
+    return { child, exited };
+  }
+
+  it('refuses to start without its queue, naming the variable on one line', async () => {
+    const { exited } = runRelay({ MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x' });
+    expect(await exited).toEqual({
+      code: 1,
+      out: 'outbox-relay: invalid configuration: SQS_QUEUE_URL is required (the FIFO queue the outbox relay sends events to)\n',
+    });
+  });
+
+  it('sends what is unsent, serves its metrics, and exits 0 on SIGTERM', async () => {
+    await makeEvents(1);
+    const { queueUrl } = await freshQueue('relay-alone');
+    const adminPort = await freePort();
+    const { child, exited } = runRelay({
+      HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+      MYSQL_PRIMARY_URL: primaryUrl,
+      SQS_QUEUE_URL: queueUrl,
+      AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
+      AWS_REGION: harnessEnv('AWS_REGION'),
+      AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
+      OUTBOX_POLL_INTERVAL_MS: '100',
+    });
+    await waitUntil('every row sent', async () => {
+      const [row] = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+      return Number(row?.n) === 0;
+    });
+    const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    expect(metrics).toMatch(/outbox_events_sent_total\{[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/outbox_lag_seconds\{[^}]*\} 0/);
+    expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(200);
+    expect((await drainQueue(queueUrl)).length).toBeGreaterThanOrEqual(4);
+    child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+  });
+});
