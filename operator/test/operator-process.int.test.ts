@@ -234,17 +234,10 @@ describe('an operator whose API server restarts', () => {
     });
     expect(await watchAnswer(client, reservations, metadata.resourceVersion)).toBe(410);
 
-    await waitUntil(
-      'the missed change reached the Deployment',
-      async () =>
-        (
-          await client.request<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
-            'GET',
-            resourcePath(RESOURCE_TYPES.Deployment, 'gone', 'booking-query-api'),
-          )
-        ).spec.template.spec.containers[0]?.image.endsWith(':9.9.9') ?? false,
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
+    await waitUntil('the missed change reached the Deployment', () => queryApiTagIs(client, 'gone', '9.9.9'), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
   });
 
   it('reconnects a watch that went silent and catches the change it missed', async () => {
@@ -267,14 +260,11 @@ describe('an operator whose API server restarts', () => {
       });
       await waitUntil(
         'the change reached the Deployment once the silent watch was replaced',
-        async () =>
-          (
-            await client.request<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
-              'GET',
-              resourcePath(RESOURCE_TYPES.Deployment, 'silent', 'booking-query-api'),
-            )
-          ).spec.template.spec.containers[0]?.image.endsWith(':7.7.7') ?? false,
-        { timeoutMs: 120_000, intervalMs: 1000 },
+        () => queryApiTagIs(client, 'silent', '7.7.7'),
+        {
+          timeoutMs: 120_000,
+          intervalMs: 1000,
+        },
       ).catch((err: unknown) => {
         throw new Error(`${err}\noperator log:\n${op.log().slice(-3000)}`);
       });
@@ -311,4 +301,13 @@ async function watchAnswer(client: KubeClient, path: string, resourceVersion: st
   } catch (err) {
     return err instanceof KubeApiError ? err.status : 0;
   }
+}
+
+/** Whether the Reservation `booking`'s query-api Deployment in `namespace` runs image tag `tag`. */
+async function queryApiTagIs(client: KubeClient, namespace: string, tag: string): Promise<boolean> {
+  const deployment = await client.request<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+    'GET',
+    resourcePath(RESOURCE_TYPES.Deployment, namespace, 'booking-query-api'),
+  );
+  return deployment.spec.template.spec.containers[0]?.image.endsWith(`:${tag}`) ?? false;
 }
