@@ -63,6 +63,11 @@ export function createSqsIntake(options: IntakeOptions) {
 
   let maxReceiveCount: number | undefined;
   let stopping = false;
+  /** Aborted when the shutdown grace runs out: the batches still in flight stop where they are. */
+  let cancel = new AbortController();
+  /** Messages of cancelled batches, not processed: handed back once their consumers are done with them. */
+  let handedBack: Message[] = [];
+  /** Batches handed to handleMessageBatch, and those sqs-consumer is done with (their deletes sent). */
   let started = 0;
   let finished = 0;
 
@@ -111,15 +116,24 @@ export function createSqsIntake(options: IntakeOptions) {
   async function handleGroup(messages: Message[]): Promise<Message[]> {
     const done: Message[] = [];
     for (const [index, message] of messages.entries()) {
+      if (cancel.signal.aborted) {
+        handedBack.push(...messages.slice(index));
+        break;
+      }
       const receives = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
       const startedAt = performance.now();
       try {
-        const outcome = await processor.process(parseEnvelope(message.Body));
+        const outcome = await processor.process(parseEnvelope(message.Body), cancel.signal);
         processing.observe((performance.now() - startedAt) / 1000);
         events.inc({ outcome: outcome.kind });
         done.push(message);
         options.onProcessed(outcome);
       } catch (err) {
+        if (cancel.signal.aborted) {
+          // Cut short by the shutdown: its transaction never commits; it and the rest of its group go back.
+          handedBack.push(...messages.slice(index));
+          break;
+        }
         events.inc({ outcome: 'failed' });
         const last = maxReceiveCount !== undefined && receives >= maxReceiveCount;
         if (last) dlqSends.inc();
@@ -182,17 +196,38 @@ export function createSqsIntake(options: IntakeOptions) {
       if (Attributes.RedrivePolicy) maxReceiveCount = Number(JSON.parse(Attributes.RedrivePolicy).maxReceiveCount);
       else log.warn({ queueUrl }, 'the queue has no redrive policy: a poison message is retried forever');
       stopping = false;
+      cancel = new AbortController();
+      handedBack = [];
       for (const consumer of consumers) consumer.start();
     },
     /**
-     * Finishes the batches in flight (their messages deleted) within `graceMs`, hands back any
-     * batch received meanwhile, then stops the long polls.
+     * Stops polling and gives the consumers `graceMs` to finish: a long poll in flight completes
+     * (any batch it brings is handed back at once), a batch in flight finishes and its messages
+     * are deleted. Past `graceMs` the batches still in flight are cancelled: the transaction of
+     * each event being processed is cut (its connection closed and killed: it rolls back), and every
+     * message not processed is handed back (visibility 0) for another notifier to take at once.
      */
     async stop(graceMs: number): Promise<void> {
       stopping = true;
+      // Without abort: an aborted ReceiveMessage may already have taken messages SQS then keeps
+      // hidden for the whole visibility timeout.
+      for (const consumer of consumers) consumer.stop();
+      const busy = () => consumers.some((consumer) => consumer.status.isPolling);
       const deadline = Date.now() + graceMs;
-      while (finished < started && Date.now() < deadline) await sleep(20);
-      for (const consumer of consumers) consumer.stop({ abort: true });
+      while (busy() && Date.now() < deadline) await sleep(20);
+      if (finished < started) {
+        cancel.abort();
+        // The cancelled batches return at once (their queries fail with the connection), and
+        // sqs-consumer deletes what they did finish and stops their heartbeat.
+        const handlersDeadline = Date.now() + 1000;
+        while (finished < started && Date.now() < handlersDeadline) await sleep(20);
+        log.warn(
+          { messages: handedBack.length },
+          'shutdown grace over: batches in flight cancelled, their unprocessed messages handed back',
+        );
+      }
+      // A long poll still waiting here ends when the SQS client is destroyed.
+      await release(handedBack.splice(0), () => 0);
     },
   };
 }
