@@ -227,7 +227,9 @@ describe('notifier graceful shutdown with messages in flight', () => {
     // Within its shutdown timeout (past it the process exits 1) and with the lock still held.
     expect(await first.server.exited).toBe(0);
 
-    // Nothing took effect, and every message is visible again now, not VISIBILITY_TIMEOUT_SECONDS from now.
+    // Nothing took effect (its transactions are gone from the server, not left waiting on the
+    // lock), and every message is visible again now, not VISIBILITY_TIMEOUT_SECONDS from now.
+    expect(await lockWaits()).toBe(0);
     expect(await historyIds(provider)).toEqual([]);
     expect(received).toBeGreaterThan(0);
     expect(await queueDepth(queue.queueUrl)).toMatchObject({ visible: BOOKINGS, inFlight: 0 });

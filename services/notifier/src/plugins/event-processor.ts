@@ -52,19 +52,21 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
   async function process(event: EventEnvelope, signal?: AbortSignal): Promise<Outcome> {
     return withTransaction(pool, async (conn) => {
       signal?.throwIfAborted();
+      let killed: Promise<unknown> | undefined;
       const cut = () => {
         // The socket goes at once: mysql2 then fails the pending query and drops the connection
         // from the pool (its destroy() would half-close and leave the query pending forever); the KILL has the server roll the transaction back now rather than when it
         // next touches the dead socket, freeing the locks it holds for whoever redoes the event.
         const threadId = conn.threadId;
         (conn.connection as unknown as { stream: Socket }).stream.destroy();
-        pool.query('KILL ?', [threadId]).catch(() => undefined);
+        killed = pool.query('KILL ?', [threadId]).catch(() => undefined);
       };
       signal?.addEventListener('abort', cut, { once: true });
       try {
         return await effect(conn, event);
       } finally {
         signal?.removeEventListener('abort', cut);
+        await killed;
       }
     });
   }
