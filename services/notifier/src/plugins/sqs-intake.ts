@@ -13,6 +13,11 @@ import { type EventProcessor, MalformedEventError, type Outcome, parseEnvelope }
 
 export interface IntakeOptions {
   sqs: SQSClient;
+  /**
+   * The consumers' own client (receives, deletes, heartbeats). `stop` destroys it once no batch
+   * is in flight, which ends the idle long polls without cutting a delete.
+   */
+  pollingSqs: SQSClient;
   queueUrl: string;
   dlqUrl?: string | undefined;
   processor: EventProcessor;
@@ -169,7 +174,7 @@ export function createSqsIntake(options: IntakeOptions) {
   const consumers = Array.from({ length: options.consumers }, () => {
     const consumer = Consumer.create({
       queueUrl,
-      sqs,
+      sqs: options.pollingSqs,
       batchSize: options.batchSize,
       waitTimeSeconds: options.waitTimeSeconds,
       visibilityTimeout: options.visibilityTimeoutSeconds,
@@ -201,20 +206,19 @@ export function createSqsIntake(options: IntakeOptions) {
       for (const consumer of consumers) consumer.start();
     },
     /**
-     * Stops polling and gives the consumers `graceMs` to finish: a long poll in flight completes
-     * (any batch it brings is handed back at once), a batch in flight finishes and its messages
-     * are deleted. Past `graceMs` the batches still in flight are cancelled: the transaction of
-     * each event being processed is cut (its connection closed and killed: it rolls back), and every
-     * message not processed is handed back (visibility 0) for another notifier to take at once.
+     * Stops polling and gives the batches in flight `graceMs` to finish: each one finishes and its
+     * messages are deleted. Past `graceMs` the batches still in flight are cancelled: the
+     * transaction of each event being processed is cut (its connection closed and killed: it
+     * rolls back), and every message not processed is handed back (visibility 0) for another
+     * notifier to take at once. Then the idle long polls are ended. Final: no start after it.
      */
     async stop(graceMs: number): Promise<void> {
       stopping = true;
-      // Without abort: an aborted ReceiveMessage may already have taken messages SQS then keeps
-      // hidden for the whole visibility timeout.
+      // Without abort: the abort signal sqs-consumer gives every request would also cut the
+      // deletes of the batches that finish now.
       for (const consumer of consumers) consumer.stop();
-      const busy = () => consumers.some((consumer) => consumer.status.isPolling);
       const deadline = Date.now() + graceMs;
-      while (busy() && Date.now() < deadline) await sleep(20);
+      while (finished < started && Date.now() < deadline) await sleep(20);
       if (finished < started) {
         cancel.abort();
         // The cancelled batches return at once (their queries fail with the connection), and
@@ -226,8 +230,12 @@ export function createSqsIntake(options: IntakeOptions) {
           'shutdown grace over: batches in flight cancelled, their unprocessed messages handed back',
         );
       }
-      // A long poll still waiting here ends when the SQS client is destroyed.
       await release(handedBack.splice(0), () => 0);
+      // No batch in flight and no poll to come: what is left is long polls waiting for messages.
+      // Destroying their client ends them now rather than after SQS_WAIT_TIME_SECONDS (a batch
+      // one of them brought meanwhile is handed back; one cut in transit returns after the
+      // visibility timeout).
+      options.pollingSqs.destroy();
     },
   };
 }
