@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import {
   ER_DUP_ENTRY,
   EventEnvelope,
@@ -44,47 +45,71 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
     return row.provider_id as string;
   }
 
-  async function process(event: EventEnvelope): Promise<Outcome> {
+  /**
+   * `signal` cuts the transaction short while its statements run: its connection is closed and
+   * killed, so it can never commit (the server rolls it back).
+   */
+  async function process(event: EventEnvelope, signal?: AbortSignal): Promise<Outcome> {
     return withTransaction(pool, async (conn) => {
+      signal?.throwIfAborted();
+      let killed: Promise<unknown> | undefined;
+      const cut = () => {
+        // The socket goes at once: mysql2 then fails the pending query and drops the connection
+        // from the pool (its destroy() would half-close and leave the query pending forever); the KILL has the server roll the transaction back now rather than when it
+        // next touches the dead socket, freeing the locks it holds for whoever redoes the event.
+        const threadId = conn.threadId;
+        (conn.connection as unknown as { stream: Socket }).stream.destroy();
+        killed = pool.query('KILL ?', [threadId]).catch(() => undefined);
+      };
+      signal?.addEventListener('abort', cut, { once: true });
       try {
-        await conn.query('INSERT INTO processed_events (event_id, type) VALUES (?, ?)', [event.eventId, event.type]);
-      } catch (err) {
-        if (isMysqlError(err, ER_DUP_ENTRY)) return { kind: 'deduplicated' } as const;
-        throw err;
+        return await effect(conn, event);
+      } finally {
+        signal?.removeEventListener('abort', cut);
+        await killed;
       }
-      if (event.aggregateType !== 'reservation') return { kind: 'ignored' } as const;
-      if (!Value.Check(ReservationSchema, event.payload)) {
-        throw new MalformedEventError(`event ${event.eventId}: the payload is not a reservation`);
-      }
-      const reservation = event.payload as Reservation;
-      const providerId = await providerOf(conn, reservation.resourceId);
-      const [[endpoint]] = await conn.query<RowDataPacket[]>('SELECT 1 FROM webhook_endpoints WHERE provider_id = ?', [providerId]);
-      let delivery: { eventId: string; claimed: boolean } | undefined;
-      if (endpoint) {
-        // Claim the delivery for this process right away (the fast path after commit) unless an
-        // earlier event of the reservation still waits: the poller then delivers them in order.
-        const [[earlier]] = await conn.query<RowDataPacket[]>(
-          "SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ? LIMIT 1",
-          [reservation.id, event.version],
-        );
-        delivery = { eventId: event.eventId, claimed: !earlier };
-        await conn.query(
-          `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
-           VALUES (?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)`,
-          [event.eventId, providerId, reservation.id, event.version, delivery.claimed ? leaseMs * 1000 : 0],
-        );
-      }
-      // Last, so the provider's stream row stays locked only for this statement and the commit.
-      const providerSeq = await history.append(conn, {
-        eventId: event.eventId,
-        type: event.type,
-        version: event.version,
-        occurredAt: event.occurredAt,
-        reservation,
-        providerId,
-      });
-      return { kind: 'processed', providerId, providerSeq, ...(delivery ? { delivery } : {}) } as const;
     });
+  }
+
+  async function effect(conn: PoolConnection, event: EventEnvelope): Promise<Outcome> {
+    try {
+      await conn.query('INSERT INTO processed_events (event_id, type) VALUES (?, ?)', [event.eventId, event.type]);
+    } catch (err) {
+      if (isMysqlError(err, ER_DUP_ENTRY)) return { kind: 'deduplicated' } as const;
+      throw err;
+    }
+    if (event.aggregateType !== 'reservation') return { kind: 'ignored' } as const;
+    if (!Value.Check(ReservationSchema, event.payload)) {
+      throw new MalformedEventError(`event ${event.eventId}: the payload is not a reservation`);
+    }
+    const reservation = event.payload as Reservation;
+    const providerId = await providerOf(conn, reservation.resourceId);
+    const [[endpoint]] = await conn.query<RowDataPacket[]>('SELECT 1 FROM webhook_endpoints WHERE provider_id = ?', [providerId]);
+    let delivery: { eventId: string; claimed: boolean } | undefined;
+    if (endpoint) {
+      // Claim the delivery for this process right away (the fast path after commit) unless an
+      // earlier event of the reservation still waits: the poller then delivers them in order.
+      const [[earlier]] = await conn.query<RowDataPacket[]>(
+        "SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ? LIMIT 1",
+        [reservation.id, event.version],
+      );
+      delivery = { eventId: event.eventId, claimed: !earlier };
+      await conn.query(
+        `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
+         VALUES (?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)`,
+        [event.eventId, providerId, reservation.id, event.version, delivery.claimed ? leaseMs * 1000 : 0],
+      );
+    }
+    // Last, so the provider's stream row stays locked only for this statement and the commit.
+    const providerSeq = await history.append(conn, {
+      eventId: event.eventId,
+      type: event.type,
+      version: event.version,
+      occurredAt: event.occurredAt,
+      reservation,
+      providerId,
+    });
+    return { kind: 'processed', providerId, providerSeq, ...(delivery ? { delivery } : {}) } as const;
   }
 
   return { process };

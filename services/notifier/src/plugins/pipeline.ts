@@ -58,6 +58,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
     });
     const intake = createSqsIntake({
       sqs,
+      pollingSqs: createSqsClient(),
       queueUrl: config.SQS_QUEUE_URL,
       dlqUrl: config.SQS_DLQ_URL,
       processor: createEventProcessor({ pool: app.db, history: app.history, leaseMs }),

@@ -13,6 +13,11 @@ import { type EventProcessor, MalformedEventError, type Outcome, parseEnvelope }
 
 export interface IntakeOptions {
   sqs: SQSClient;
+  /**
+   * The consumers' own client (receives, deletes, heartbeats). `stop` destroys it once no batch
+   * is in flight, which ends the idle long polls without cutting a delete.
+   */
+  pollingSqs: SQSClient;
   queueUrl: string;
   dlqUrl?: string | undefined;
   processor: EventProcessor;
@@ -63,6 +68,11 @@ export function createSqsIntake(options: IntakeOptions) {
 
   let maxReceiveCount: number | undefined;
   let stopping = false;
+  /** Aborted when the shutdown grace runs out: the batches still in flight stop where they are. */
+  let cancel = new AbortController();
+  /** Messages of cancelled batches, not processed: handed back once their consumers are done with them. */
+  let handedBack: Message[] = [];
+  /** Batches handed to handleMessageBatch, and those sqs-consumer is done with (their deletes sent). */
   let started = 0;
   let finished = 0;
 
@@ -111,15 +121,24 @@ export function createSqsIntake(options: IntakeOptions) {
   async function handleGroup(messages: Message[]): Promise<Message[]> {
     const done: Message[] = [];
     for (const [index, message] of messages.entries()) {
+      if (cancel.signal.aborted) {
+        handedBack.push(...messages.slice(index));
+        break;
+      }
       const receives = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
       const startedAt = performance.now();
       try {
-        const outcome = await processor.process(parseEnvelope(message.Body));
+        const outcome = await processor.process(parseEnvelope(message.Body), cancel.signal);
         processing.observe((performance.now() - startedAt) / 1000);
         events.inc({ outcome: outcome.kind });
         done.push(message);
         options.onProcessed(outcome);
       } catch (err) {
+        if (cancel.signal.aborted) {
+          // Cut short by the shutdown: its transaction never commits; it and the rest of its group go back.
+          handedBack.push(...messages.slice(index));
+          break;
+        }
         events.inc({ outcome: 'failed' });
         const last = maxReceiveCount !== undefined && receives >= maxReceiveCount;
         if (last) dlqSends.inc();
@@ -155,7 +174,7 @@ export function createSqsIntake(options: IntakeOptions) {
   const consumers = Array.from({ length: options.consumers }, () => {
     const consumer = Consumer.create({
       queueUrl,
-      sqs,
+      sqs: options.pollingSqs,
       batchSize: options.batchSize,
       waitTimeSeconds: options.waitTimeSeconds,
       visibilityTimeout: options.visibilityTimeoutSeconds,
@@ -182,17 +201,41 @@ export function createSqsIntake(options: IntakeOptions) {
       if (Attributes.RedrivePolicy) maxReceiveCount = Number(JSON.parse(Attributes.RedrivePolicy).maxReceiveCount);
       else log.warn({ queueUrl }, 'the queue has no redrive policy: a poison message is retried forever');
       stopping = false;
+      cancel = new AbortController();
+      handedBack = [];
       for (const consumer of consumers) consumer.start();
     },
     /**
-     * Finishes the batches in flight (their messages deleted) within `graceMs`, hands back any
-     * batch received meanwhile, then stops the long polls.
+     * Stops polling and gives the batches in flight `graceMs` to finish: each one finishes and its
+     * messages are deleted. Past `graceMs` the batches still in flight are cancelled: the
+     * transaction of each event being processed is cut (its connection closed and killed: it
+     * rolls back), and every message not processed is handed back (visibility 0) for another
+     * notifier to take at once. Then the idle long polls are ended. Final: no start after it.
      */
     async stop(graceMs: number): Promise<void> {
       stopping = true;
+      // Without abort: the abort signal sqs-consumer gives every request would also cut the
+      // deletes of the batches that finish now.
+      for (const consumer of consumers) consumer.stop();
       const deadline = Date.now() + graceMs;
       while (finished < started && Date.now() < deadline) await sleep(20);
-      for (const consumer of consumers) consumer.stop({ abort: true });
+      if (finished < started) {
+        cancel.abort();
+        // The cancelled batches return at once (their queries fail with the connection), and
+        // sqs-consumer deletes what they did finish and stops their heartbeat.
+        const handlersDeadline = Date.now() + 1000;
+        while (finished < started && Date.now() < handlersDeadline) await sleep(20);
+        log.warn(
+          { messages: handedBack.length },
+          'shutdown grace over: batches in flight cancelled, their unprocessed messages handed back',
+        );
+      }
+      await release(handedBack.splice(0), () => 0);
+      // No batch in flight and no poll to come: what is left is long polls waiting for messages.
+      // Destroying their client ends them now rather than after SQS_WAIT_TIME_SECONDS (a batch
+      // one of them brought meanwhile is handed back; one cut in transit returns after the
+      // visibility timeout).
+      options.pollingSqs.destroy();
     },
   };
 }
