@@ -8,6 +8,7 @@ import {
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
 
 /**
  * A hosted zone of its own for a test. moto makes up ids from any letters and digits, real
@@ -22,14 +23,8 @@ export async function createZone(route53: Route53Client): Promise<{ id: string; 
   }
 }
 
-export interface SeenRecordSet {
-  name: string;
-  type: string;
-  setIdentifier?: string;
-  weight?: number;
-  ttl?: number;
-  values: string[];
-}
+/** A record set as the test reads it straight from Route53: the operator's own shape. */
+export type SeenRecordSet = DnsRecord;
 
 export async function listRecords(route53: Route53Client, zoneId: string): Promise<SeenRecordSet[]> {
   const { ResourceRecordSets = [] } = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
