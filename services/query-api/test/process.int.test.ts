@@ -90,7 +90,7 @@ describe('query-api on SIGTERM', () => {
       expect(answered.filter((s) => s === 200).length).toBeGreaterThanOrEqual(100);
       for (const reason of refused) expect(REFUSALS).toContain(reason);
     } finally {
-      service.child.kill('SIGKILL');
+      await service.server.stop(0);
     }
   });
 });

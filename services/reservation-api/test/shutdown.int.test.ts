@@ -8,8 +8,8 @@ import { freshDatabase, JWT_SECRET, token } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
 
 let service: ServiceProcess | undefined;
-afterEach(() => {
-  service?.child.kill('SIGKILL');
+afterEach(async () => {
+  await service?.server.stop(0);
 });
 
 describe('reservation-api process', () => {

@@ -1,37 +1,34 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { freePort } from '../../../../scripts/harness/ports.ts';
-import { waitUntil } from '../../../../scripts/harness/proc.ts';
+import { type Server, startServer, waitUntil } from '../../../../scripts/harness/proc.ts';
 
 export interface ServiceProcess {
-  child: ChildProcess;
+  /** The harness's server handle: the process dies with the test run even if it is killed. */
+  server: Server;
   api: string;
   admin: string;
   log(): string;
-  exited: Promise<number | null>;
 }
 
 /** Runs a service's `server.ts` as a real process on free loopback ports; resolves once /readyz says 200. */
 export async function startServiceProcess(entry: string, env: Record<string, string>): Promise<ServiceProcess> {
   const [port, adminPort] = [await freePort(), await freePort()];
-  let log = '';
-  const child = spawn(process.execPath, [entry], {
+  const name = basename(dirname(dirname(entry)));
+  const logFile = join(mkdtempSync(join(tmpdir(), `${name}-`)), `${name}.log`);
+  const server = startServer(name, process.execPath, [entry], {
+    logFile,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ADMIN_PORT: String(adminPort), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d: Buffer) => (log += d));
-  child.stderr?.on('data', (d: Buffer) => (log += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const admin = `http://127.0.0.1:${adminPort}`;
-  await Promise.race([
-    waitUntil(`${entry} ready`, async () => (await fetch(`${admin}/readyz`)).status === 200),
-    exited.then((code) => Promise.reject(new Error(`${entry} exited (${code}) before it was ready:\n${log}`))),
-  ]);
-  return { child, api: `http://127.0.0.1:${port}`, admin, log: () => log, exited };
+  await waitUntil(`${name} ready`, async () => (await fetch(`${admin}/readyz`)).status === 200, { server });
+  return { server, api: `http://127.0.0.1:${port}`, admin, log: () => readFileSync(logFile, 'utf8') };
 }
 
 export interface ShutdownUnderLoad {
-  /** The process's exit code. */
-  code: number | null;
+  /** The process's exit code (or the signal that ended it). */
+  code: number | string;
   /** The status of every request that got an answer. */
   answered: number[];
   /** The error code of every request that got none (the connection refused or closed). */
@@ -62,9 +59,9 @@ export async function sigtermUnderLoad(service: ServiceProcess, request: (n: num
   };
   const clients = Array.from({ length: 16 }, client);
   await waitUntil('load running', async () => answered.length >= 100, { intervalMs: 10 });
-  service.child.kill('SIGTERM');
+  process.kill(service.server.pid, 'SIGTERM'); // the service itself, not its group: what the kubelet does
   await waitUntil('readiness 503', async () => (await fetch(`${service.admin}/readyz`)).status === 503, { intervalMs: 10 });
-  const code = await service.exited;
+  const code = await service.server.exited;
   stop = true;
   await Promise.all(clients);
   return { code, answered, refused };
