@@ -22,6 +22,15 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const SERVICE_NAMES = ['reservationApi', 'queryApi', 'notifier'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/**
+ * How an SRE (or `kubectl reservation promote|pause|resume|abort|retry`) asks a running cutover to
+ * act: the annotation's value is a verb, optionally `<verb>/<token>` so the same verb can be asked
+ * again. The operator acts on each distinct value once (status.traffic.cutover.handledRequest).
+ */
+export const CUTOVER_REQUEST_ANNOTATION = `${GROUP}/cutover-request`;
+export const CUTOVER_VERBS = ['pause', 'resume', 'promote', 'promote-full', 'abort', 'retry'] as const;
+export type CutoverVerb = (typeof CUTOVER_VERBS)[number];
+
 type Rule = { rule: string; message: string; fieldPath?: string; reason?: string };
 const rules = (...list: Rule[]) => ({ 'x-kubernetes-validations': list });
 
@@ -187,6 +196,70 @@ const Step = Type.Object(
   },
 );
 
+const PrometheusSource = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://', description: 'base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090' }),
+    successRate: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'PromQL giving one number, the share of requests answered without a 5xx (0-1); {{namespace}} and {{name}} are replaced; ' +
+          "default: from the services' http_request_duration_seconds_count over {{interval}}",
+      }),
+    ),
+    latencyP99: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "PromQL giving one number, the p99 request latency in seconds; default: histogram_quantile over the services' histogram",
+      }),
+    ),
+  },
+  { description: 'measure with PromQL against a Prometheus server' },
+);
+
+const AnalysisTemplate = Type.Object(
+  {
+    name: Type.String({ pattern: DNS_LABEL, maxLength: 63, description: 'what analysis steps call it by' }),
+    prometheus: Type.Optional(PrometheusSource),
+    metrics: Type.Optional(
+      Type.Object(
+        {},
+        {
+          description:
+            "measure by scraping the services' own /metrics (admin port) in this cluster at the start and end of each interval; needs no Prometheus",
+        },
+      ),
+    ),
+    successRateMin: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.99,
+      description: 'a measurement fails when fewer than this share of requests succeed (no 5xx), e.g. 0.99',
+    }),
+    latencyP99MaxMs: Type.Integer({ minimum: 1, default: 500, description: 'a measurement fails when p99 latency is above this, ms' }),
+    interval: Type.String({ pattern: DURATION, default: '30s', description: 'time between measurements, and the window each one covers' }),
+    count: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'measurements per analysis step' }),
+    failureLimit: Type.Integer({ minimum: 0, default: 0, description: 'failed measurements tolerated; one more aborts the cutover' }),
+    minRequests: Type.Integer({
+      minimum: 0,
+      default: 20,
+      description: 'a measurement with fewer requests than this has no data (inconclusive)',
+    }),
+    inconclusive: Enum(['Pause', 'Abort'] as const, {
+      default: 'Pause',
+      description: 'what an analysis without enough data does: Pause (wait for a person) or Abort',
+    }),
+  },
+  {
+    description: 'SLO checks an analysis step runs: success rate and p99 latency of this cluster’s services',
+    ...rules({
+      rule: 'has(self.prometheus) != has(self.metrics)',
+      message: 'an analysis needs exactly one source: prometheus (a URL and PromQL) or metrics (scrape the services)',
+    }),
+  },
+);
+
 const Cutover = Type.Object(
   {
     from: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: 'set identifier of the peer cluster whose traffic moves here' }),
@@ -195,6 +268,14 @@ const Cutover = Type.Object(
       Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: raise the share by this many points per step' }),
     ),
     maxPercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: stop at this share (default 100)' })),
+    analysis: Type.Optional(
+      Type.Array(AnalysisTemplate, {
+        maxItems: 16,
+        description: 'the analyses that steps run, by name',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
+    ),
   },
   {
     description: 'moving traffic here from a peer cluster (the traffic controller runs it)',
@@ -204,6 +285,10 @@ const Cutover = Type.Object(
         message: 'a cutover needs either steps or stepPercent (the shortcut form), not both',
       },
       { rule: '!has(self.maxPercent) || has(self.stepPercent)', message: 'maxPercent only goes with stepPercent' },
+      {
+        rule: '!has(self.steps) || self.steps.all(s, !has(s.analysis) || (has(self.analysis) && self.analysis.exists(a, a.name == s.analysis.template)))',
+        message: 'an analysis step names a template that is not in traffic.cutover.analysis',
+      },
     ),
   },
 );
@@ -337,6 +422,84 @@ const ServiceStatus = Type.Object(
   { description: "a service's replica counts" },
 );
 
+const ShareWeights = (what: string) =>
+  Type.Object(
+    {
+      self: Type.Integer({ description: "this cluster's weight" }),
+      peer: Type.Integer({ description: "the peer's weight" }),
+    },
+    { description: what },
+  );
+
+const AnalysisRun = Type.Object(
+  {
+    template: Type.String({ description: 'the analysis template' }),
+    step: Type.Integer({ description: 'the plan step (0-based) that ran it' }),
+    result: Enum(['Running', 'Successful', 'Failed', 'Inconclusive'] as const, { description: 'Running until every measurement is in' }),
+    measurements: Type.Integer({ description: 'measurements taken' }),
+    failures: Type.Integer({ description: 'measurements that broke a threshold' }),
+    inconclusive: Type.Integer({ description: 'measurements without enough data' }),
+    successRate: Type.Optional(Type.Number({ description: 'the last measured share of requests without a 5xx (0-1)' })),
+    latencyP99Ms: Type.Optional(Type.Number({ description: 'the last measured p99 latency, ms' })),
+    requests: Type.Optional(Type.Number({ description: 'requests in the last measurement window' })),
+    message: Type.String({ description: 'the last measurement, for people' }),
+    startedAt: Type.String({ format: 'date-time', description: 'when the analysis began' }),
+    measuredAt: Type.Optional(Type.String({ format: 'date-time', description: 'when the last measurement was taken' })),
+  },
+  { description: 'an analysis step and its measurements' },
+);
+
+const CutoverStatus = Type.Object(
+  {
+    phase: Enum(['Progressing', 'Paused', 'Analyzing', 'Succeeded', 'Aborted', 'Degraded'] as const, {
+      description: 'Progressing, Paused, Analyzing, Succeeded, Aborted (returning or returned to the start) or Degraded',
+    }),
+    from: Type.String({ description: "the peer's set identifier" }),
+    plan: Type.String({ description: 'fingerprint of the plan being run; a changed plan restarts from the current share' }),
+    step: Type.Integer({ description: 'the current step, 0-based; equal to steps once the plan is done' }),
+    steps: Type.Integer({ description: 'steps in the plan' }),
+    stepStartedAt: Type.String({ format: 'date-time', description: 'when the current step began' }),
+    startShare: Type.Integer({ description: "this cluster's share when the cutover began; an abort returns to it" }),
+    share: Type.Integer({ description: "this cluster's share (percent) the plan asks for now" }),
+    weights: ShareWeights('the weights the plan asks for now'),
+    verifiedWeights: Type.Optional(ShareWeights('the weights Route53 serves everywhere (INSYNC)')),
+    verifiedShare: Type.Optional(Type.Number({ description: "this cluster's share of Route53's answers, from the verified weights" })),
+    syncedAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'when the current weights were verified INSYNC; the step counts one TTL later' }),
+    ),
+    aborting: Type.Optional(Type.Boolean({ description: 'true while an abort walks the share back to startShare' })),
+    message: Type.String({ description: 'what the cutover is doing or waiting for' }),
+    lastAnalysis: Type.Optional(AnalysisRun),
+    handledRequest: Type.Optional(
+      Type.String({ description: 'the last platform.reservations.dev/cutover-request annotation value acted on' }),
+    ),
+    history: Type.Array(
+      Type.Object(
+        {
+          at: Type.String({ format: 'date-time', description: 'when' }),
+          step: Type.Integer({ description: 'the step' }),
+          event: Type.String({ description: 'what happened, CamelCase (StepStarted, WeightsVerified, Paused, AnalysisFailed, ...)' }),
+          message: Type.String({ description: 'for people' }),
+        },
+        { description: 'one thing that happened' },
+      ),
+      { maxItems: 20, description: 'the last things that happened, newest last' },
+    ),
+    startedAt: Type.String({ format: 'date-time', description: 'when the cutover began' }),
+    finishedAt: Type.Optional(Type.String({ format: 'date-time', description: 'when it Succeeded or finished aborting' })),
+  },
+  { description: 'the cutover this cluster runs (spec.traffic.cutover)' },
+);
+
+const Handover = Type.Object(
+  {
+    by: Type.String({ description: "the owner id of the peer's operator that writes this cluster's weight during its cutover" }),
+    since: Type.String({ format: 'date-time', description: 'when the handover was first seen' }),
+    weight: Type.Integer({ description: "this cluster's weight as the peer's cutover last set it" }),
+  },
+  { description: "a peer's cutover writes this cluster's weight; this operator leaves the weight alone and keeps its capacity" },
+);
+
 const TrafficStatus = Type.Object(
   {
     recordName: Type.String({ description: 'the weighted record this cluster owns (spec.traffic.dns.name)' }),
@@ -361,6 +524,21 @@ const TrafficStatus = Type.Object(
           submittedAt: Type.String({ format: 'date-time', description: 'when the change batch was accepted' }),
         },
         { description: 'the last change batch this operator made to the record set' },
+      ),
+    ),
+    cutover: Type.Optional(CutoverStatus),
+    handover: Type.Optional(Handover),
+    weightOverride: Type.Optional(
+      Type.Object(
+        {
+          weight: Type.Integer({ description: 'the weight a finished cutover left this cluster at' }),
+          specWeight: Type.Integer({ description: 'spec.traffic.weight at the time; changing it ends the override' }),
+          by: Type.String({ description: 'who set it' }),
+        },
+        {
+          description:
+            "a peer's cutover moved this cluster's weight; it stays until spec.traffic.weight changes, so the old spec never pulls traffic back",
+        },
       ),
     ),
   },
@@ -401,6 +579,9 @@ export type ReservationStatus = Static<typeof ReservationStatus>;
 export type Condition = Static<typeof Condition>;
 export type ServiceStatus = Static<typeof ServiceStatus>;
 export type TrafficStatus = Static<typeof TrafficStatus>;
+export type CutoverStatus = Static<typeof CutoverStatus>;
+export type AnalysisRun = Static<typeof AnalysisRun>;
+export type AnalysisTemplate = Static<typeof AnalysisTemplate>;
 export type ServiceSpec = ReservationSpec['services'][ServiceName];
 
 export interface Reservation {
