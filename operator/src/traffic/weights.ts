@@ -28,8 +28,14 @@ export function shareError(share: number): string | undefined {
   return undefined;
 }
 
+/** This cluster's and the peer's weight during a cutover. */
+export interface ShareWeights {
+  self: number;
+  peer: number;
+}
+
 /** The two weights that give this cluster `share` percent of the answers. */
-export function weightsForShare(share: number): { self: number; peer: number } {
+export function weightsForShare(share: number): ShareWeights {
   const error = shareError(share);
   if (error) throw new RangeError(error);
   return { self: share, peer: 100 - share };

@@ -468,6 +468,9 @@ const CutoverStatus = Type.Object(
       Type.String({ format: 'date-time', description: 'when the current weights were verified INSYNC; the step counts one TTL later' }),
     ),
     aborting: Type.Optional(Type.Boolean({ description: 'true while an abort walks the share back to startShare' })),
+    held: Type.Optional(
+      Type.Boolean({ description: 'true while held by a pause request or an inconclusive analysis; resume or promote goes on' }),
+    ),
     message: Type.String({ description: 'what the cutover is doing or waiting for' }),
     lastAnalysis: Type.Optional(AnalysisRun),
     handledRequest: Type.Optional(
@@ -521,6 +524,7 @@ const TrafficStatus = Type.Object(
           id: Type.String({ description: 'the Route53 change id (GetChange)' }),
           status: Enum(['PENDING', 'INSYNC'] as const, { description: 'PENDING until every Route53 server has it, then INSYNC' }),
           weight: Type.Integer({ description: 'the weight this change sets' }),
+          peerWeight: Type.Optional(Type.Integer({ description: "the peer's weight this change sets, during a cutover" })),
           submittedAt: Type.String({ format: 'date-time', description: 'when the change batch was accepted' }),
         },
         { description: 'the last change batch this operator made to the record set' },

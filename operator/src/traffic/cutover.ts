@@ -1,0 +1,398 @@
+import type { AnalysisRun, CutoverStatus, CutoverVerb } from '../api/v1alpha1/reservation.ts';
+import { CUTOVER_VERBS } from '../api/v1alpha1/reservation.ts';
+import { type Plan, type PlanStep, parseDuration } from './plan.ts';
+import { type ShareWeights, weightsForShare } from './weights.ts';
+
+/**
+ * The cutover state machine (pure): from the plan, the last status and what Route53 serves now,
+ * the next status and what to do (write weights, take a measurement, look again later).
+ *
+ * The rules that keep traffic safe:
+ * - a setShare step counts as done only when Route53 serves its weights everywhere (INSYNC) and
+ *   one TTL has passed since, so resolvers' cached answers have caught up;
+ * - a step is never skipped by a restart: everything needed to go on is in the status;
+ * - an abort walks back down the plan's own shares to the share the cutover started from, each
+ *   one verified and held for a TTL like on the way up.
+ * The controller (traffic/controller.ts) does the I/O: it writes `write`, measures `measure`, and
+ * calls again.
+ */
+
+export interface CutoverEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface CutoverInput {
+  plan: Plan;
+  /** Identifies the plan: a changed plan starts again from the share Route53 serves. */
+  fingerprint: string;
+  status?: CutoverStatus;
+  /** The weights Route53 serves everywhere now; undefined while a change is PENDING. */
+  verified?: ShareWeights;
+  /** The value of the cutover-request annotation. */
+  request?: string;
+  /** The analysis templates of the plan, by name (for their interval and inconclusive policy). */
+  analysis: Readonly<Record<string, { interval: string; inconclusive: 'Pause' | 'Abort' }>>;
+  ttlSeconds: number;
+  /** After the peer reaches 0: wait this many TTLs before Succeeded (stale resolvers, long-lived clients). */
+  drainTtls: number;
+  now: Date;
+}
+
+export interface CutoverDecision {
+  status: CutoverStatus;
+  /** Weights the record sets must have now; the controller writes them when Route53 differs. */
+  weights: ShareWeights;
+  /** Take a measurement for this analysis step now (a new run when `run` is undefined). */
+  measure?: { template: string; run?: AnalysisRun };
+  requeueAfterMs?: number;
+  events: CutoverEvent[];
+}
+
+const HISTORY = 20;
+/** Enough passes for one reconcile to go through every instantaneous step (pauses promoted, ...). */
+const MAX_PASSES = 200;
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const sameWeights = (a: ShareWeights | undefined, b: ShareWeights | undefined) => !!a && !!b && a.self === b.self && a.peer === b.peer;
+const shareOfWeights = (w: ShareWeights) => (w.self + w.peer === 0 ? 50 : Math.round((w.self * 1000) / (w.self + w.peer)) / 10);
+
+export function parseRequest(value: string | undefined): CutoverVerb | undefined {
+  const verb = value?.split('/')[0]?.trim();
+  return (CUTOVER_VERBS as readonly string[]).includes(verb ?? '') ? (verb as CutoverVerb) : undefined;
+}
+
+export const isFinished = (s: CutoverStatus | undefined) => !!s?.finishedAt;
+
+/**
+ * Why `verb` makes no sense for a cutover in `status` (an SRE's message), or undefined when it
+ * does. `kubectl reservation` asks this before it sets the annotation; the operator again before
+ * it acts.
+ */
+export function verbError(verb: CutoverVerb, status: CutoverStatus | undefined, plan?: Plan): string | undefined {
+  if (!status) return 'no cutover has started yet: spec.traffic.cutover is not set, or the operator has not picked it up';
+  const where = `the cutover is ${status.phase}`;
+  if (status.phase === 'Succeeded') return `${where}: there is nothing left to ${verb}`;
+  if (status.aborting && verb !== 'pause' && verb !== 'resume') {
+    return `${where} and walking back to ${status.startShare}%: only pause and resume apply until it is back`;
+  }
+  switch (verb) {
+    case 'pause':
+      if (isFinished(status)) return `${where}: there is nothing running to pause`;
+      if (status.held) return `${where} already: resume or promote to go on`;
+      return undefined;
+    case 'resume': {
+      if (isFinished(status)) return `${where}: use retry to run the plan again`;
+      const step = plan?.steps[status.step];
+      if (!status.held && !(step?.kind === 'pause' && step.durationMs === undefined)) return `${where}, not paused: nothing to resume`;
+      return undefined;
+    }
+    case 'promote':
+    case 'promote-full':
+      if (isFinished(status)) return `${where}: use retry to run the plan again`;
+      return undefined;
+    case 'abort':
+      if (isFinished(status)) return `${where} already`;
+      return undefined;
+    case 'retry':
+      if (status.phase !== 'Aborted' || !isFinished(status)) return `${where}: retry restarts a cutover only after an abort has finished`;
+      return undefined;
+  }
+}
+
+/** The first step to run when a plan starts at `share`: steps up to the last setShare at or below it count as done. */
+export function firstStep(plan: Plan, share: number): number {
+  const above = plan.steps.findIndex((step) => step.kind === 'setShare' && step.share > share);
+  const upTo = above === -1 ? plan.steps.length : above;
+  return plan.steps.slice(0, upTo).findLastIndex((step) => step.kind === 'setShare') + 1;
+}
+
+/** The shares an abort visits, from `share` back to `startShare`: the plan's own shares in between, then the start. */
+export function abortShares(plan: Plan, share: number, startShare: number): number[] {
+  const between = plan.steps.flatMap((s) => (s.kind === 'setShare' && s.share < share && s.share > startShare ? [s.share] : []));
+  return [...new Set(between)].sort((a, b) => b - a).concat(share === startShare ? [] : [startShare]);
+}
+
+/** A new cutover from the weights Route53 serves now. */
+export function startCutover(plan: Plan, fingerprint: string, live: ShareWeights, now: Date): CutoverStatus {
+  const startShare = Math.round(shareOfWeights(live));
+  const step = firstStep(plan, startShare);
+  return {
+    phase: 'Progressing',
+    from: plan.from,
+    plan: fingerprint,
+    step,
+    steps: plan.steps.length,
+    stepStartedAt: iso(now),
+    startShare,
+    share: startShare,
+    weights: { ...live },
+    verifiedWeights: { ...live },
+    verifiedShare: shareOfWeights(live),
+    syncedAt: iso(now),
+    message: `starting at ${startShare}% (${plan.from} has the rest)`,
+    history: [{ at: iso(now), step, event: 'CutoverStarted', message: `from ${plan.from} at ${startShare}%, ${plan.steps.length} steps` }],
+    startedAt: iso(now),
+  };
+}
+
+export function decide(input: CutoverInput): CutoverDecision {
+  const { plan, now, verified } = input;
+  const ttlMs = input.ttlSeconds * 1000;
+  const events: CutoverEvent[] = [];
+  let s: CutoverStatus;
+  let measure: CutoverDecision['measure'];
+  let requeueAfterMs: number | undefined;
+
+  const note = (event: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
+    events.push({ type, reason: event, message });
+    s = { ...s, history: [...s.history, { at: iso(now), step: s.step, event, message }].slice(-HISTORY) };
+  };
+  const wait = (ms: number) => {
+    requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, ms));
+  };
+  const enterStep = (step: number) => {
+    s = { ...s, step, stepStartedAt: iso(now) };
+    delete s.held;
+  };
+
+  if (!input.status || input.status.plan !== input.fingerprint || input.status.from !== plan.from) {
+    if (!verified) {
+      // A change of ours is still PENDING: (re)start once Route53 says what it serves.
+      if (!input.status) throw new Error('a cutover starts from the weights Route53 serves: pass them as verified');
+      return { status: input.status, weights: input.status.weights, requeueAfterMs: 5000, events };
+    }
+    s = startCutover(plan, input.fingerprint, verified, now);
+    events.push({ type: 'Normal', reason: 'CutoverStarted', message: s.history[0]?.message ?? '' });
+    if (input.status) note('PlanChanged', `the plan changed: starting again from ${s.startShare}%`);
+  } else s = { ...input.status };
+
+  if (verified) s = { ...s, verifiedWeights: verified, verifiedShare: shareOfWeights(verified) };
+
+  // A request, acted on once.
+  if (input.request && input.request !== s.handledRequest) {
+    s = { ...s, handledRequest: input.request };
+    const verb = parseRequest(input.request);
+    const refused = verb ? verbError(verb, s, plan) : `"${input.request}" is not one of ${CUTOVER_VERBS.join(', ')}`;
+    if (refused || !verb) note('RequestRefused', `${input.request}: ${refused}`, 'Warning');
+    else applyVerb(verb);
+  }
+
+  for (let pass = 0; pass < MAX_PASSES && advance(); pass++);
+  return { status: s, weights: s.weights, ...(measure ? { measure } : {}), ...(requeueAfterMs ? { requeueAfterMs } : {}), events };
+
+  function applyVerb(verb: CutoverVerb) {
+    const step = plan.steps[s.step];
+    switch (verb) {
+      case 'pause':
+        s = { ...s, held: true };
+        note('Paused', `paused at step ${s.step + 1} of ${s.steps} (${s.share}%) on request; resume or promote to go on`);
+        return;
+      case 'resume':
+        if (step?.kind === 'pause' && step.durationMs === undefined && !s.held) enterStep(s.step + 1);
+        else {
+          delete s.held;
+          // An analysis held as inconclusive runs again.
+          if (step?.kind === 'analysis' && s.lastAnalysis?.result === 'Inconclusive') delete s.lastAnalysis;
+        }
+        note('Resumed', `resumed at step ${s.step + 1} of ${s.steps}`);
+        return;
+      case 'promote':
+        if (step?.kind === 'setShare' && !stepSynced(step.share)) {
+          note(
+            'RequestRefused',
+            `promote: step ${s.step + 1} is still waiting for Route53 to serve ${step.share}%; promote again once it is INSYNC`,
+            'Warning',
+          );
+          return;
+        }
+        note('Promoted', `step ${s.step + 1} of ${s.steps} (${describe(step)}) skipped on request`);
+        enterStep(s.step + 1);
+        return;
+      case 'promote-full': {
+        const last = plan.steps.findLastIndex((p) => p.kind === 'setShare');
+        note('PromotedFull', `promoted all the way: straight to step ${last + 1} (${describe(plan.steps[last])})`);
+        enterStep(Math.max(last, s.step));
+        return;
+      }
+      case 'abort':
+        startAbort('aborted on request');
+        return;
+      case 'retry': {
+        const live = s.verifiedWeights ?? s.weights;
+        const history = s.history;
+        s = { ...startCutover(plan, input.fingerprint, live, now), handledRequest: s.handledRequest };
+        s = { ...s, history: [...history, ...s.history].slice(-HISTORY) };
+        note('Retried', `the plan runs again from ${s.startShare}%`);
+        return;
+      }
+    }
+  }
+
+  function startAbort(why: string) {
+    s = { ...s, aborting: true };
+    delete s.held;
+    note('CutoverAborted', `${why}; returning traffic to ${plan.from} step by step, back to ${s.startShare}%`, 'Warning');
+  }
+
+  /** Whether Route53 serves `share` and has for at least one TTL. */
+  function stepSynced(share: number) {
+    return sameWeights(verified, weightsForShare(share)) && sameWeights(s.weights, weightsForShare(share)) && !!s.syncedAt;
+  }
+
+  /**
+   * Moves the share to `share`: writes, waits for INSYNC, then one TTL. True when it has been
+   * in sync for a TTL (the caller moves on).
+   */
+  function reachShare(share: number): boolean {
+    const want = weightsForShare(share);
+    if (!sameWeights(s.weights, want)) {
+      const was = s.share;
+      s = { ...s, weights: want, share };
+      delete s.syncedAt;
+      note('WeightsChanging', `${was}% → ${share}%: writing weights ${want.self} (here) / ${want.peer} (${plan.from})`);
+    }
+    if (!sameWeights(verified, want)) {
+      s = { ...s, message: `waiting for Route53 to serve ${share}% everywhere (INSYNC)` };
+      wait(5000);
+      return false;
+    }
+    const syncedAt = s.syncedAt ?? iso(now);
+    if (!s.syncedAt) {
+      s = { ...s, syncedAt };
+      note('WeightsVerified', `Route53 serves ${share}% here, ${100 - share}% at ${plan.from} (INSYNC)`);
+    }
+    const due = Date.parse(syncedAt) + ttlMs;
+    if (now.getTime() < due) {
+      s = { ...s, message: `${share}% in sync; waiting one TTL (${input.ttlSeconds}s) for cached answers to expire` };
+      wait(due - now.getTime());
+      return false;
+    }
+    return true;
+  }
+
+  /** One transition; false when the cutover has to wait. */
+  function advance(): boolean {
+    if (isFinished(s)) {
+      s = { ...s, message: s.phase === 'Succeeded' ? `done: ${s.share}% here` : `aborted: back at ${s.share}%; retry runs the plan again` };
+      return false;
+    }
+    s = { ...s, phase: s.aborting ? 'Aborted' : s.held ? 'Paused' : 'Progressing' };
+    if (s.aborting) {
+      const [next] = abortShares(plan, s.share, s.startShare);
+      if (next !== undefined) {
+        if (!reachShare(next)) return false;
+        // reachShare set share to `next`; the following pass goes further down.
+        return next !== s.startShare || finishAbort();
+      }
+      if (!reachShare(s.startShare)) return false;
+      return finishAbort();
+    }
+    if (s.held) {
+      s = { ...s, message: `paused at step ${s.step + 1} of ${s.steps}: resume, promote or abort` };
+      return false;
+    }
+    const step = plan.steps[s.step];
+    if (!step) return drain();
+    switch (step.kind) {
+      case 'setShare':
+        if (!reachShare(step.share)) return false;
+        note('StepCompleted', `step ${s.step + 1} of ${s.steps}: ${step.share}% verified and held for one TTL`);
+        enterStep(s.step + 1);
+        return true;
+      case 'pause': {
+        s = { ...s, phase: 'Paused' };
+        if (step.durationMs === undefined) {
+          s = { ...s, message: `step ${s.step + 1} of ${s.steps}: paused until promoted (kubectl reservation promote)` };
+          return false;
+        }
+        const due = Date.parse(s.stepStartedAt) + step.durationMs;
+        if (now.getTime() < due) {
+          s = { ...s, message: `step ${s.step + 1} of ${s.steps}: pausing until ${iso(new Date(due))}` };
+          wait(due - now.getTime());
+          return false;
+        }
+        note('StepCompleted', `step ${s.step + 1} of ${s.steps}: pause of ${Math.round(step.durationMs / 1000)}s over`);
+        enterStep(s.step + 1);
+        return true;
+      }
+      case 'analysis':
+        return analyze(step.template);
+    }
+  }
+
+  function analyze(template: string): boolean {
+    s = { ...s, phase: 'Analyzing' };
+    const run = s.lastAnalysis?.step === s.step && s.lastAnalysis.startedAt >= s.stepStartedAt ? s.lastAnalysis : undefined;
+    const settings = input.analysis[template];
+    if (!settings) {
+      // The CRD refuses this; a plan edited under a running cutover is the only way here.
+      startAbort(`analysis template "${template}" is not in spec.traffic.cutover.analysis`);
+      return true;
+    }
+    if (!run) {
+      measure = { template };
+      s = { ...s, message: `step ${s.step + 1} of ${s.steps}: analysis ${template} starting` };
+      return false;
+    }
+    switch (run.result) {
+      case 'Successful':
+        note('AnalysisSuccessful', `analysis ${template}: ${run.message}`);
+        enterStep(s.step + 1);
+        return true;
+      case 'Failed':
+        note('AnalysisFailed', `analysis ${template}: ${run.message}`, 'Warning');
+        startAbort(`analysis ${template} failed`);
+        return true;
+      case 'Inconclusive':
+        if (settings.inconclusive === 'Abort') {
+          note('AnalysisInconclusive', `analysis ${template}: ${run.message}`, 'Warning');
+          startAbort(`analysis ${template} was inconclusive`);
+          return true;
+        }
+        s = { ...s, held: true, phase: 'Paused' };
+        note('AnalysisInconclusive', `analysis ${template}: ${run.message}; paused: resume runs it again, promote skips it`, 'Warning');
+        return false;
+      case 'Running': {
+        const due = Date.parse(run.measuredAt ?? run.startedAt) + (parseDuration(settings.interval) ?? 30_000);
+        if (now.getTime() >= due) measure = { template, run };
+        else wait(due - now.getTime());
+        s = { ...s, message: `step ${s.step + 1} of ${s.steps}: analysis ${template}, ${run.measurements} measurement(s) so far` };
+        return false;
+      }
+    }
+  }
+
+  /** After the last step: when the peer is at 0, hold for drainTtls TTLs, then Succeeded. */
+  function drain(): boolean {
+    if (s.weights.peer === 0) {
+      const due = Date.parse(s.syncedAt ?? iso(now)) + input.drainTtls * ttlMs;
+      if (now.getTime() < due) {
+        s = {
+          ...s,
+          message: `draining ${plan.from}: weight 0 in sync; waiting ${input.drainTtls} TTLs for stale resolvers, until ${iso(new Date(due))}`,
+        };
+        wait(due - now.getTime());
+        return false;
+      }
+    }
+    s = { ...s, finishedAt: iso(now), phase: 'Succeeded' };
+    note('CutoverSucceeded', `${s.share}% here, ${100 - s.share}% at ${plan.from}: the plan is done`);
+    return false;
+  }
+
+  function finishAbort(): boolean {
+    s = { ...s, finishedAt: iso(now), phase: 'Aborted' };
+    delete s.aborting;
+    note('AbortCompleted', `back at ${s.share}% here, ${100 - s.share}% at ${plan.from}`, 'Warning');
+    return false;
+  }
+}
+
+function describe(step: PlanStep | undefined): string {
+  if (!step) return 'done';
+  if (step.kind === 'setShare') return `set share ${step.share}%`;
+  if (step.kind === 'pause') return step.durationMs === undefined ? 'pause until promoted' : `pause ${Math.round(step.durationMs / 1000)}s`;
+  return `analysis ${step.template}`;
+}

@@ -1,0 +1,315 @@
+import { describe, expect, it } from '@jest/globals';
+import type { AnalysisRun, CutoverStatus } from '../../src/api/v1alpha1/reservation.ts';
+import { abortShares, type CutoverDecision, decide, firstStep, verbError } from '../../src/traffic/cutover.ts';
+import { buildPlan, type Cutover, type Plan } from '../../src/traffic/plan.ts';
+import type { ShareWeights } from '../../src/traffic/weights.ts';
+
+const TTL = 30;
+const planOf = (cutover: Omit<Cutover, 'from'>): Plan => {
+  const result = buildPlan({ from: 'eks-blue', ...cutover }, 'eks-green');
+  if (!result.ok) throw new Error(result.errors.join('; '));
+  return result.plan;
+};
+
+/**
+ * Drives the machine the way the controller does: whatever weights it asks for, Route53 takes
+ * (PENDING on the first look, INSYNC on the next), and the clock moves by what it asks to wait.
+ */
+class Drive {
+  now = new Date('2026-11-25T10:00:00Z');
+  served: ShareWeights;
+  pending?: ShareWeights;
+  status?: CutoverStatus;
+  request?: string;
+  last!: CutoverDecision;
+  written: ShareWeights[] = [];
+  events: string[] = [];
+
+  readonly plan: Plan;
+  readonly fingerprint: string;
+
+  constructor(plan: Plan, start: ShareWeights = { self: 0, peer: 100 }, fingerprint = 'plan-1') {
+    this.plan = plan;
+    this.served = start;
+    this.fingerprint = fingerprint;
+  }
+
+  decide(): CutoverDecision {
+    if (this.pending) {
+      this.served = this.pending;
+      this.pending = undefined;
+    }
+    this.last = decide({
+      plan: this.plan,
+      fingerprint: this.fingerprint,
+      status: this.status,
+      verified: this.pending ? undefined : this.served,
+      request: this.request,
+      analysis: { slo: { interval: '30s', inconclusive: 'Pause' }, strict: { interval: '30s', inconclusive: 'Abort' } },
+      ttlSeconds: TTL,
+      drainTtls: 2,
+      now: this.now,
+    });
+    this.status = this.last.status;
+    this.events.push(...this.last.events.map((e) => e.reason));
+    const { weights } = this.last;
+    if (weights.self !== this.served.self || weights.peer !== this.served.peer) {
+      this.pending = weights;
+      this.written.push(weights);
+    }
+    return this.last;
+  }
+
+  /** Decide, then let time pass as asked (at least a second), `times` times. */
+  run(times: number) {
+    for (let i = 0; i < times; i++) {
+      this.decide();
+      this.now = new Date(this.now.getTime() + (this.last.requeueAfterMs ?? 1000));
+    }
+    return this.status as CutoverStatus;
+  }
+}
+
+const analysisRun = (step: number, result: AnalysisRun['result'], at: string): AnalysisRun => ({
+  template: 'slo',
+  step,
+  result,
+  measurements: 3,
+  failures: result === 'Failed' ? 1 : 0,
+  inconclusive: result === 'Inconclusive' ? 1 : 0,
+  message: `measured ${result}`,
+  startedAt: at,
+  measuredAt: at,
+});
+
+describe('a cutover run', () => {
+  it('moves the share step by step, each step verified INSYNC and held one TTL, then drains the peer', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 25 }, { pause: { duration: '1m' } }, { setShare: 50 }, { setShare: 100 }] }));
+    drive.decide();
+    expect(drive.status).toMatchObject({ phase: 'Progressing', step: 0, startShare: 0, share: 25, weights: { self: 25, peer: 75 } });
+    expect(drive.last.weights).toEqual({ self: 25, peer: 75 });
+
+    // INSYNC now: the step still waits one TTL before counting.
+    const now = drive.now.getTime();
+    drive.decide();
+    expect(drive.status).toMatchObject({ step: 0, syncedAt: drive.now.toISOString().replace('.000', '') });
+    expect(drive.last.requeueAfterMs).toBe(TTL * 1000);
+    expect(drive.status?.message).toContain('waiting one TTL');
+
+    drive.now = new Date(now + TTL * 1000);
+    drive.decide();
+    expect(drive.status).toMatchObject({ phase: 'Paused', step: 1 });
+    expect(drive.last.requeueAfterMs).toBe(60_000);
+
+    const done = drive.run(20);
+    expect(done).toMatchObject({ phase: 'Succeeded', step: 4, share: 100, weights: { self: 100, peer: 0 } });
+    expect(drive.written).toEqual([
+      { self: 25, peer: 75 },
+      { self: 50, peer: 50 },
+      { self: 100, peer: 0 },
+    ]);
+    expect(drive.events).toEqual([
+      'CutoverStarted',
+      'WeightsChanging',
+      'WeightsVerified',
+      'StepCompleted',
+      'StepCompleted',
+      'WeightsChanging',
+      'WeightsVerified',
+      'StepCompleted',
+      'WeightsChanging',
+      'WeightsVerified',
+      'StepCompleted',
+      'CutoverSucceeded',
+    ]);
+    // Succeeded only 2 TTLs after weight 0 was verified for the peer.
+    const verifiedAt = Date.parse(done.syncedAt as string);
+    expect(Date.parse(done.finishedAt as string) - verifiedAt).toBeGreaterThanOrEqual(2 * TTL * 1000);
+    expect(done.history.at(-1)).toMatchObject({ event: 'CutoverSucceeded', step: 4 });
+  });
+
+  it('never counts a step while Route53 has not verified it, however much time passes', () => {
+    const drive = new Drive(planOf({ stepPercent: 50 }));
+    drive.decide();
+    for (let i = 0; i < 5; i++) {
+      drive.pending = undefined; // Route53 keeps the change PENDING: nothing INSYNC
+      drive.now = new Date(drive.now.getTime() + 3_600_000);
+      const d = decide({
+        plan: drive.plan,
+        fingerprint: 'plan-1',
+        status: drive.status,
+        analysis: {},
+        ttlSeconds: TTL,
+        drainTtls: 2,
+        now: drive.now,
+      });
+      expect(d.status).toMatchObject({ step: 0, share: 50 });
+      expect(d.weights).toEqual({ self: 50, peer: 50 });
+      drive.status = d.status;
+    }
+  });
+
+  it('picks up at the same step from its status after a restart (never jumps ahead)', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 10 }, { pause: {} }, { setShare: 100 }] }));
+    const paused = drive.run(5);
+    expect(paused).toMatchObject({ phase: 'Paused', step: 1, share: 10 });
+    // A new operator: same status from the API server, Route53 read afresh.
+    const again = decide({
+      plan: drive.plan,
+      fingerprint: 'plan-1',
+      status: structuredClone(paused),
+      verified: { self: 10, peer: 90 },
+      analysis: {},
+      ttlSeconds: TTL,
+      drainTtls: 2,
+      now: new Date(drive.now.getTime() + 86_400_000),
+    });
+    expect(again.status).toMatchObject({ phase: 'Paused', step: 1, share: 10 });
+    expect(again.weights).toEqual({ self: 10, peer: 90 });
+  });
+
+  it('a pause without a duration waits for promote; promote-full goes straight to the last share', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 10 }, { pause: {} }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] }));
+    expect(drive.run(5)).toMatchObject({ phase: 'Paused', step: 1 });
+    drive.request = 'promote/1';
+    drive.decide();
+    expect(drive.status).toMatchObject({ step: 2, share: 50, handledRequest: 'promote/1' });
+    expect(drive.run(5)).toMatchObject({ phase: 'Paused', step: 3 });
+    drive.request = 'promote-full/2';
+    expect(drive.run(10)).toMatchObject({ phase: 'Succeeded', share: 100 });
+    expect(drive.written).toEqual([
+      { self: 10, peer: 90 },
+      { self: 50, peer: 50 },
+      { self: 100, peer: 0 },
+    ]);
+    expect(drive.events).toEqual(expect.arrayContaining(['Promoted', 'PromotedFull']));
+  });
+
+  it('pause holds a step, resume goes on; each request is acted on once', () => {
+    const drive = new Drive(planOf({ stepPercent: 50 }));
+    drive.decide();
+    drive.request = 'pause';
+    expect(drive.run(10)).toMatchObject({ phase: 'Paused', held: true, step: 0, share: 50 });
+    expect(drive.events.filter((e) => e === 'Paused')).toHaveLength(1);
+    drive.request = 'resume';
+    expect(drive.run(20)).toMatchObject({ phase: 'Succeeded', share: 100 });
+  });
+
+  it('refuses a request that makes no sense now, with an event, and goes on', () => {
+    const drive = new Drive(planOf({ stepPercent: 50 }));
+    drive.decide();
+    drive.request = 'resume/x';
+    drive.decide();
+    expect(drive.events).toContain('RequestRefused');
+    const refusals = () => drive.status?.history.filter((h) => h.event === 'RequestRefused').map((h) => h.message);
+    expect(refusals()).toEqual(['resume/x: the cutover is Progressing, not paused: nothing to resume']);
+    drive.request = 'bogus';
+    drive.decide();
+    expect(refusals()?.[1]).toContain('"bogus" is not one of pause, resume, promote');
+    expect(drive.run(20)).toMatchObject({ phase: 'Succeeded' });
+  });
+
+  it('abort walks back through the plan’s own shares to the start, each verified and held one TTL', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 30 }, { setShare: 60 }, { pause: {} }, { setShare: 100 }] }), {
+      self: 0,
+      peer: 100,
+    });
+    expect(drive.run(12)).toMatchObject({ phase: 'Paused', step: 3, share: 60 });
+    drive.request = 'abort';
+    drive.decide();
+    expect(drive.status).toMatchObject({ phase: 'Aborted', aborting: true, share: 30 });
+    const back = drive.run(20);
+    expect(back).toMatchObject({ phase: 'Aborted', share: 0, weights: { self: 0, peer: 100 } });
+    expect(back.aborting).toBeUndefined();
+    expect(back.finishedAt).toBeDefined();
+    expect(drive.written.slice(3)).toEqual([
+      { self: 30, peer: 70 },
+      { self: 10, peer: 90 },
+      { self: 0, peer: 100 },
+    ]);
+    expect(verbError('promote', back)).toContain('use retry');
+
+    drive.request = 'retry';
+    drive.decide();
+    expect(drive.status).toMatchObject({ phase: 'Progressing', step: 0, share: 10 });
+    expect(drive.status?.finishedAt).toBeUndefined();
+  });
+
+  it('a failed analysis aborts; an inconclusive one pauses (Pause) and runs again on resume, or aborts (Abort)', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 20 }, { analysis: { template: 'slo' } }, { setShare: 100 }] }));
+    drive.run(4);
+    expect(drive.status).toMatchObject({ phase: 'Analyzing', step: 1 });
+    expect(drive.last.measure).toEqual({ template: 'slo' });
+
+    const at = drive.now.toISOString();
+    drive.status = { ...(drive.status as CutoverStatus), lastAnalysis: analysisRun(1, 'Running', at) };
+    drive.decide();
+    expect(drive.last.measure).toBeUndefined();
+    expect(drive.last.requeueAfterMs).toBe(30_000);
+
+    drive.status = { ...(drive.status as CutoverStatus), lastAnalysis: analysisRun(1, 'Inconclusive', at) };
+    drive.decide();
+    expect(drive.status).toMatchObject({ phase: 'Paused', held: true, step: 1 });
+    drive.request = 'resume';
+    drive.decide();
+    expect(drive.last.measure).toEqual({ template: 'slo' });
+    expect(drive.status?.lastAnalysis).toBeUndefined();
+
+    drive.status = { ...(drive.status as CutoverStatus), lastAnalysis: analysisRun(1, 'Failed', drive.now.toISOString()) };
+    drive.decide();
+    expect(drive.status).toMatchObject({ phase: 'Aborted', aborting: true });
+    expect(drive.run(10)).toMatchObject({ phase: 'Aborted', share: 0 });
+    expect(drive.events).toEqual(expect.arrayContaining(['AnalysisInconclusive', 'AnalysisFailed', 'CutoverAborted', 'AbortCompleted']));
+
+    const strict = new Drive(planOf({ steps: [{ setShare: 20 }, { analysis: { template: 'strict' } }, { setShare: 100 }] }));
+    strict.run(4);
+    strict.status = {
+      ...(strict.status as CutoverStatus),
+      lastAnalysis: { ...analysisRun(1, 'Inconclusive', strict.now.toISOString()), template: 'strict' },
+    };
+    strict.decide();
+    expect(strict.status).toMatchObject({ phase: 'Aborted', aborting: true });
+  });
+
+  it('a changed plan starts again from the share Route53 serves, past the steps at or below it', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 25 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] }));
+    expect(drive.run(8)).toMatchObject({ share: 50, phase: 'Paused' });
+    const plan = planOf({ steps: [{ setShare: 10 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] });
+    const d = decide({
+      plan,
+      fingerprint: 'plan-2',
+      status: drive.status,
+      verified: { self: 50, peer: 50 },
+      analysis: {},
+      ttlSeconds: TTL,
+      drainTtls: 2,
+      now: drive.now,
+    });
+    expect(d.status).toMatchObject({ plan: 'plan-2', startShare: 50, step: 2, phase: 'Paused' });
+    expect(d.weights).toEqual({ self: 50, peer: 50 });
+  });
+});
+
+describe('plan arithmetic', () => {
+  const plan = planOf({ steps: [{ setShare: 10 }, { pause: {} }, { setShare: 50 }, { analysis: { template: 'slo' } }, { setShare: 100 }] });
+  it('firstStep skips the steps up to the last share at or below the current one', () => {
+    expect(firstStep(plan, 0)).toBe(0);
+    expect(firstStep(plan, 10)).toBe(1);
+    expect(firstStep(plan, 30)).toBe(1);
+    expect(firstStep(plan, 50)).toBe(3);
+    expect(firstStep(plan, 100)).toBe(5);
+  });
+  it('abortShares walks down the plan’s shares to the start', () => {
+    expect(abortShares(plan, 100, 0)).toEqual([50, 10, 0]);
+    expect(abortShares(plan, 50, 0)).toEqual([10, 0]);
+    expect(abortShares(plan, 30, 10)).toEqual([10]);
+    expect(abortShares(plan, 10, 10)).toEqual([]);
+  });
+  it('verbError explains what does not apply', () => {
+    expect(verbError('pause', undefined)).toContain('no cutover');
+    const running = { phase: 'Progressing', aborting: true, startShare: 0 } as CutoverStatus;
+    expect(verbError('promote', running)).toContain('only pause and resume');
+    expect(verbError('retry', { phase: 'Progressing' } as CutoverStatus)).toContain('only after an abort');
+    expect(verbError('abort', { phase: 'Succeeded' } as CutoverStatus)).toContain('nothing left');
+  });
+});
