@@ -27,6 +27,11 @@ export const REASON = {
   WeightRejected: 'WeightRejected',
   Route53NotConfigured: 'Route53NotConfigured',
   Route53Error: 'Route53Error',
+  /** A peer's cutover writes this cluster's weight for now. */
+  WeightsHandedOver: 'WeightsHandedOver',
+  CutoverPlanInvalid: 'CutoverPlanInvalid',
+  PeerRecordMissing: 'PeerRecordMissing',
+  PeerRecordOwnedByOther: 'PeerRecordOwnedByOther',
   // DeletionHeld
   ExternalCleanupPending: 'ExternalCleanupPending',
 } as const;

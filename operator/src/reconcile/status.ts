@@ -87,7 +87,8 @@ export function computeStatus(cr: Reservation, observed: Observed, now: Date): R
   });
   return {
     observedGeneration: generation,
-    phase: cr.status?.phase ?? 'Idle',
+    // The cutover's phase while one exists (Progressing, Paused, ..., Succeeded), else Idle.
+    phase: observed.traffic?.status.cutover?.phase ?? 'Idle',
     replicas: `${totals.available}/${totals.desired}`,
     conditions,
     services,

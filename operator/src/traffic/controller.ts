@@ -1,9 +1,14 @@
 import type { Logger } from 'pino';
-import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { AnalysisRun, AnalysisTemplate, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
+import { contentHash } from '../desired/metadata.ts';
 import { REASON } from '../reconcile/conditions.ts';
+import { type CutoverDecision, decide, isFinished } from './cutover.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
-import { classifyOwnership, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
+import { classifyOwnership, NO_AFFIX, ownerIdError, parseOwnership, type TxtAffix } from './ownership.ts';
+import { buildPlan } from './plan.ts';
 import {
+  batchChanges,
   currentRecordSet,
   desiredRecordSet,
   liveWeightsAfter,
@@ -13,6 +18,8 @@ import {
   recordSetChanges,
   removalChanges,
   resourceLabel,
+  weightWriter,
+  withWeightWriter,
 } from './record-set.ts';
 import { liveWeightsError } from './weights.ts';
 
@@ -50,6 +57,10 @@ export interface TrafficControllerOptions {
   driftCheckMs?: number;
   /** How soon a PENDING change is looked at again (default 5 s). */
   pendingPollMs?: number;
+  /** After a cutover brings the peer to weight 0: how many TTLs to wait before Succeeded (default 2). */
+  drainTtls?: number;
+  /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
+  analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
 }
 
 export type TrafficController = ReturnType<typeof createTrafficController>;
@@ -57,7 +68,7 @@ export type TrafficController = ReturnType<typeof createTrafficController>;
 export const DEFAULT_DRIFT_CHECK_MS = 5 * 60_000;
 
 export function createTrafficController(options: TrafficControllerOptions) {
-  const { logger, affix = NO_AFFIX, driftCheckMs = DEFAULT_DRIFT_CHECK_MS, pendingPollMs = 5_000 } = options;
+  const { logger, affix = NO_AFFIX, driftCheckMs = DEFAULT_DRIFT_CHECK_MS, pendingPollMs = 5_000, drainTtls = 2 } = options;
   const now = options.now ?? (() => new Date());
   let dns: DnsProvider | undefined;
   const provider = () => {
@@ -70,7 +81,15 @@ export function createTrafficController(options: TrafficControllerOptions) {
    */
   const lastRead = new Map<
     string,
-    { at: number; generation: number | undefined; target: string; condition: TrafficOutcome['condition'] }
+    {
+      at: number;
+      generation: number | undefined;
+      target: string;
+      condition: TrafficOutcome['condition'];
+      seen: DnsRecord[];
+      /** Read again after this long (shorter than the drift check while a peer's cutover holds our weight). */
+      recheckMs: number;
+    }
   >();
   /**
    * The traffic status this instance last computed, by uid. The informer's copy of the status can
@@ -101,15 +120,21 @@ export function createTrafficController(options: TrafficControllerOptions) {
     const target = t.target ?? edgeHostname;
     const previous = known.get(cr.metadata.uid) ?? cr.status?.traffic;
     const sameRecordSet = previous?.recordName === t.dns.name && previous.setIdentifier === t.cluster;
+    const carried = sameRecordSet ? previous : undefined;
     let status: TrafficStatus = {
       recordName: t.dns.name,
       setIdentifier: t.cluster,
       ...(target ? { target } : {}),
-      owner: sameRecordSet ? (previous.owner ?? owner) : owner,
-      desiredWeight: t.weight,
-      ...(sameRecordSet && previous.verifiedWeight !== undefined ? { verifiedWeight: previous.verifiedWeight } : {}),
-      ...(sameRecordSet && previous.verifiedAt ? { verifiedAt: previous.verifiedAt } : {}),
-      ...(sameRecordSet && previous.lastChange ? { lastChange: previous.lastChange } : {}),
+      owner: carried?.owner ?? owner,
+      // What we last decided (a cutover's, a peer's handover, an override), until this reconcile decides again.
+      desiredWeight:
+        carried?.cutover || carried?.handover || carried?.weightOverride?.specWeight === t.weight ? carried.desiredWeight : t.weight,
+      ...(carried?.verifiedWeight !== undefined ? { verifiedWeight: carried.verifiedWeight } : {}),
+      ...(carried?.verifiedAt ? { verifiedAt: carried.verifiedAt } : {}),
+      ...(carried?.lastChange ? { lastChange: carried.lastChange } : {}),
+      ...(carried?.cutover ? { cutover: carried.cutover } : {}),
+      ...(carried?.handover ? { handover: carried.handover } : {}),
+      ...(carried?.weightOverride ? { weightOverride: carried.weightOverride } : {}),
     };
     const events: TrafficEvent[] = [];
     const outcome = (
@@ -123,8 +148,11 @@ export function createTrafficController(options: TrafficControllerOptions) {
     try {
       // 1. A change in flight: applied only once INSYNC.
       const pending = status.lastChange?.status === 'PENDING' ? status.lastChange : undefined;
+      let verifiedNow = false;
       if (pending) {
         if ((await provider().changeStatus(pending.id)) === 'PENDING') {
+          if (status.cutover)
+            status = { ...status, cutover: { ...status.cutover, message: `waiting for Route53 change ${pending.id} to be INSYNC` } };
           return outcome(
             {
               status: 'False',
@@ -135,10 +163,12 @@ export function createTrafficController(options: TrafficControllerOptions) {
           );
         }
         status = { ...status, verifiedWeight: pending.weight, verifiedAt: iso(now()), lastChange: { ...pending, status: 'INSYNC' } };
+        verifiedNow = true;
+        const peer = pending.peerWeight !== undefined && status.cutover ? ` and ${status.cutover.from} with ${pending.peerWeight}` : '';
         events.push({
           type: 'Normal',
           reason: 'WeightVerified',
-          message: `Route53 serves ${t.dns.name} (${t.cluster}) with weight ${pending.weight}: change ${pending.id} is INSYNC`,
+          message: `Route53 serves ${t.dns.name} (${t.cluster}) with weight ${pending.weight}${peer}: change ${pending.id} is INSYNC`,
         });
       }
 
@@ -150,26 +180,29 @@ export function createTrafficController(options: TrafficControllerOptions) {
         });
       }
 
+      const cutoverRuns = !!t.cutover || (!!status.cutover && !isFinished(status.cutover));
+
       // 2. Settled (in sync, or refused as someone else's) for this spec and target, and read
       // recently: nothing to ask Route53. Reconciles woken by Deployment status churn cost no call.
+      // A cutover reuses the records it read last (it is their only writer, and a stale read
+      // only makes its compare-and-swap batch fail), and always runs its state machine.
       const settled = lastRead.get(cr.metadata.uid);
-      if (
+      const fresh =
         !pending &&
+        !verifiedNow &&
         settled &&
         settled.generation === cr.metadata.generation &&
         settled.target === target &&
-        now().getTime() - settled.at < driftCheckMs
-      ) {
-        return outcome(settled.condition);
-      }
-      lastRead.delete(cr.metadata.uid);
-      const settle = (condition: TrafficOutcome['condition']) => {
-        lastRead.set(cr.metadata.uid, { at: now().getTime(), generation: cr.metadata.generation, target, condition });
-        return outcome(condition);
+        now().getTime() - settled.at < settled.recheckMs;
+      if (fresh && !cutoverRuns && !status.cutover) return outcome(settled.condition);
+      const settle = (condition: TrafficOutcome['condition'], seen: DnsRecord[], recheckMs = driftCheckMs, requeueAfterMs?: number) => {
+        lastRead.set(cr.metadata.uid, { at: now().getTime(), generation: cr.metadata.generation, target, condition, seen, recheckMs });
+        return outcome(condition, requeueAfterMs ? { requeueAfterMs } : {});
       };
 
       // 3. Read what Route53 has, and whose it is.
-      const seen = await provider().records(t.dns.hostedZoneId, namesToRead(key));
+      const seen = fresh && settled.seen ? settled.seen : await provider().records(t.dns.hostedZoneId, namesToRead(key));
+      if (!fresh) lastRead.delete(cr.metadata.uid);
       const ownership = classifyOwnership(
         { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, affix },
         seen.filter((r) => r.setIdentifier === key.setIdentifier),
@@ -178,53 +211,93 @@ export function createTrafficController(options: TrafficControllerOptions) {
         status = { ...status, owner: ownership.owner ?? '(unknown)' };
         delete status.verifiedWeight;
         delete status.verifiedAt;
-        return settle({ status: 'False', reason: REASON.RecordOwnedByOther, message: `not touching ${t.dns.name}: ${ownership.reason}` });
+        return settle(
+          { status: 'False', reason: REASON.RecordOwnedByOther, message: `not touching ${t.dns.name}: ${ownership.reason}` },
+          seen,
+        );
       }
       status = { ...status, owner };
-
-      // 4. Make it so, in one batch.
-      const desired = desiredRecordSet(key, { target, ttl: t.dns.ttl, weight: t.weight, owner, resource: resourceLabel(cr) });
       const current = currentRecordSet(key, seen);
+
+      if (cutoverRuns || status.cutover) return await cutoverSync(cr, { key, owner, target, seen, current, settle });
+
+      // 4. A peer's cutover writes our weight: leave it alone until it hands the record back.
+      const writer = weightWriter(current.txt);
+      if (writer && writer !== owner) {
+        const weight = current.record?.weight ?? 0;
+        if (!status.handover) {
+          events.push({
+            type: 'Normal',
+            reason: 'WeightsHandedOver',
+            message: `${writer} runs a cutover and writes the weight of ${t.dns.name} (${t.cluster}) until it ends; this cluster leaves it alone`,
+          });
+        }
+        status = {
+          ...status,
+          handover: { by: writer, since: status.handover?.since ?? iso(now()), weight },
+          desiredWeight: weight,
+          verifiedWeight: weight,
+          verifiedAt: status.verifiedWeight === weight && status.verifiedAt ? status.verifiedAt : iso(now()),
+        };
+        return settle(
+          {
+            status: 'True',
+            reason: REASON.WeightsHandedOver,
+            message: `${t.dns.name} (${t.cluster}) has weight ${weight}, written by ${writer}'s cutover; this cluster leaves it alone until the cutover ends`,
+          },
+          seen,
+          // Notice the hand-back soon: look again every TTL.
+          Math.min(driftCheckMs, t.dns.ttl * 1000),
+          Math.min(driftCheckMs, t.dns.ttl * 1000),
+        );
+      }
+      const handover = status.handover;
+      if (handover) {
+        // Handed back: keep the weight the peer's cutover left, not the older spec.
+        const weight = current.record?.weight ?? 0;
+        status = { ...status, weightOverride: { weight, specWeight: t.weight, by: handover.by } };
+        events.push({
+          type: 'Normal',
+          reason: 'WeightsHandedBack',
+          message: `${handover.by}'s cutover ended with ${t.cluster} at weight ${weight}; it stays until spec.traffic.weight changes`,
+        });
+        const { handover: _ended, ...rest } = status;
+        status = rest;
+      }
+      if (status.weightOverride && status.weightOverride.specWeight !== t.weight) delete status.weightOverride;
+      const weight = status.weightOverride?.weight ?? t.weight;
+      status = { ...status, desiredWeight: weight };
+
+      // 5. Make it so, in one batch.
+      const desired = desiredRecordSet(key, { target, ttl: t.dns.ttl, weight, owner, resource: resourceLabel(cr) });
       const changes = recordSetChanges(current, desired);
       if (changes.length === 0) {
-        if (status.verifiedWeight !== t.weight) status = { ...status, verifiedWeight: t.weight, verifiedAt: iso(now()) };
-        return settle(inSync(cr));
+        if (status.verifiedWeight !== weight) status = { ...status, verifiedWeight: weight, verifiedAt: iso(now()) };
+        return settle(inSync(t, weight, status.weightOverride), seen);
       }
       if (current.record?.weight !== status.verifiedWeight) {
         // Changed behind our back (or never ours yet): what Route53 serves is not what we verified.
         delete status.verifiedWeight;
         delete status.verifiedAt;
       }
-      const rejected = liveWeightsError(t.dns.name, liveWeightsAfter(key, seen, t.weight));
+      const rejected = liveWeightsError(t.dns.name, liveWeightsAfter(key, seen, weight));
       if (rejected) return outcome({ status: 'False', reason: REASON.WeightRejected, message: rejected });
 
       const was = current.record?.weight;
       const change = await provider().change(
         t.dns.hostedZoneId,
         changes,
-        `reservation-operator: ${resourceLabel(cr)} sets ${t.cluster} to weight ${t.weight}`,
+        `reservation-operator: ${resourceLabel(cr)} sets ${t.cluster} to weight ${weight}`,
       );
-      status = { ...status, lastChange: { id: change.id, status: change.status, weight: t.weight, submittedAt: iso(now()) } };
       events.push({
         type: 'Normal',
         reason: 'RecordChanged',
         message:
-          `${current.record ? 'changed' : 'created'} ${t.dns.name} (${t.cluster}): weight ${was ?? '-'} → ${t.weight}, ` +
+          `${current.record ? 'changed' : 'created'} ${t.dns.name} (${t.cluster}): weight ${was ?? '-'} → ${weight}, ` +
           `target ${target}, TTL ${t.dns.ttl}s, with its ownership TXT, in change ${change.id}`,
       });
-      logger.info({ reservation: resourceLabel(cr), change: change.id, weight: t.weight, was }, 'route53 change submitted');
-      if (change.status === 'PENDING') {
-        return outcome(
-          {
-            status: 'False',
-            reason: REASON.ChangePending,
-            message: `waiting for Route53 change ${change.id} (weight ${t.weight}) to be INSYNC`,
-          },
-          { requeueAfterMs: pendingPollMs },
-        );
-      }
-      status = { ...status, verifiedWeight: t.weight, verifiedAt: iso(now()) };
-      return outcome(inSync(cr));
+      logger.info({ reservation: resourceLabel(cr), change: change.id, weight, was }, 'route53 change submitted');
+      return submitted(change, { self: weight }, inSync(t, weight, status.weightOverride));
     } catch (err) {
       lastRead.delete(cr.metadata.uid);
       const message = err instanceof Error ? err.message : String(err);
@@ -238,14 +311,216 @@ export function createTrafficController(options: TrafficControllerOptions) {
       }
       return outcome({ status: 'False', reason: REASON.Route53Error, message: `Route53: ${message}` }, { error: `Route53: ${message}` });
     }
+
+    /** A batch was accepted: verified now if Route53 says INSYNC at once, else looked at again soon. */
+    function submitted(
+      change: { id: string; status: 'PENDING' | 'INSYNC' },
+      weights: { self: number; peer?: number },
+      done: TrafficOutcome['condition'],
+      requeueAfterMs?: number,
+    ): TrafficOutcome {
+      lastRead.delete(cr.metadata.uid);
+      status = {
+        ...status,
+        lastChange: {
+          id: change.id,
+          status: change.status,
+          weight: weights.self,
+          ...(weights.peer !== undefined ? { peerWeight: weights.peer } : {}),
+          submittedAt: iso(now()),
+        },
+      };
+      if (change.status === 'PENDING') {
+        return outcome(
+          {
+            status: 'False',
+            reason: REASON.ChangePending,
+            message: `waiting for Route53 change ${change.id} (weight ${weights.self}) to be INSYNC`,
+          },
+          { requeueAfterMs: pendingPollMs },
+        );
+      }
+      status = { ...status, verifiedWeight: weights.self, verifiedAt: iso(now()) };
+      // INSYNC at once: the next reconcile (soon) lets the cutover count it.
+      return outcome(done, requeueAfterMs !== undefined ? { requeueAfterMs } : {});
+    }
+
+    /**
+     * The cutover: this operator writes both weighted records (ours and the peer's), one batch per
+     * step, and marks the peer's ownership TXT with `weight-writer=<our owner id>` so the peer's
+     * operator leaves its weight alone until the cutover ends and the mark is removed.
+     */
+    async function cutoverSync(
+      cr: Reservation,
+      ctx: {
+        key: RecordSetKey;
+        owner: string;
+        target: string;
+        seen: DnsRecord[];
+        current: { record?: DnsRecord; txt?: DnsRecord };
+        settle: (condition: TrafficOutcome['condition'], seen: DnsRecord[], recheckMs?: number, requeueAfterMs?: number) => TrafficOutcome;
+      },
+    ): Promise<TrafficOutcome> {
+      const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
+      const degraded = (reason: string, message: string): TrafficOutcome => {
+        if (status.cutover && !isFinished(status.cutover))
+          status = { ...status, cutover: { ...status.cutover, phase: 'Degraded', message } };
+        return outcome({ status: 'False', reason, message }, { requeueAfterMs: 30_000 });
+      };
+      const cutover = t.cutover;
+      if (!cutover) return endCutover(cr, ctx);
+      const built = buildPlan(cutover, t.cluster);
+      if (!built.ok) return degraded(REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
+      const plan = built.plan;
+      const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
+      const peer = currentRecordSet(peerKey, ctx.seen);
+      const peerLabels = peer.txt?.values.length === 1 ? parseOwnership(peer.txt.values[0] as string) : undefined;
+      const where = `${t.dns.name} (${plan.from})`;
+      if (!peer.record || !peer.txt || !peerLabels?.owner) {
+        return degraded(
+          REASON.PeerRecordMissing,
+          `${where}: the peer's weighted record and its ExternalDNS ownership TXT must both exist to cut over from them ` +
+            `(found ${peer.record ? 'the record' : 'no record'}, ${peer.txt ? (peerLabels ? 'a TXT without an owner' : 'a TXT that is not an ownership record') : 'no TXT'})`,
+        );
+      }
+      const peerWriter = peerLabels['weight-writer'];
+      if (peerWriter && peerWriter !== ctx.owner) {
+        return degraded(REASON.PeerRecordOwnedByOther, `${where}: another cutover (${peerWriter}) writes its weight; one writer at a time`);
+      }
+
+      // No change of ours is PENDING here (sync waits for INSYNC first): what was read is what Route53 serves.
+      const live = { self: ctx.current.record?.weight ?? 0, peer: peer.record.weight ?? 0 };
+      const input = {
+        plan,
+        fingerprint: contentHash({
+          from: cutover.from,
+          steps: cutover.steps,
+          stepPercent: cutover.stepPercent,
+          maxPercent: cutover.maxPercent,
+        }),
+        verified: live,
+        request: cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION],
+        analysis: Object.fromEntries((cutover.analysis ?? []).map((a) => [a.name, a])),
+        ttlSeconds: t.dns.ttl,
+        drainTtls,
+      };
+      let decision: CutoverDecision = decide({ ...input, status: status.cutover, now: now() });
+      events.push(...decision.events);
+      // An analysis measurement, then the machine again with its result.
+      for (let i = 0; decision.measure && i < 2; i++) {
+        const { template, run } = decision.measure;
+        const settings = (cutover.analysis ?? []).find((a) => a.name === template) as AnalysisTemplate;
+        const measured = await measureAnalysis(cr, settings, run, decision.status.step);
+        decision = decide({ ...input, request: undefined, status: { ...decision.status, lastAnalysis: measured }, now: now() });
+        events.push(...decision.events);
+      }
+      status = { ...status, cutover: decision.status, desiredWeight: decision.weights.self };
+      delete status.weightOverride;
+      const finished = isFinished(decision.status);
+
+      const desired = desiredRecordSet(ctx.key, {
+        target: ctx.target,
+        ttl: t.dns.ttl,
+        weight: decision.weights.self,
+        owner: ctx.owner,
+        resource: resourceLabel(cr),
+      });
+      const peerDesired = {
+        record: { ...peer.record, weight: decision.weights.peer },
+        txt: { ...peer.txt, weight: decision.weights.peer, values: [withWeightWriter(peerLabels, finished ? undefined : ctx.owner)] },
+      };
+      const changes = batchChanges([
+        [ctx.current, desired],
+        [peer, peerDesired],
+      ]);
+      const condition = cutoverCondition(decision);
+      if (changes.length === 0) {
+        if (status.verifiedWeight !== decision.weights.self)
+          status = { ...status, verifiedWeight: decision.weights.self, verifiedAt: iso(now()) };
+        return ctx.settle(condition, ctx.seen, driftCheckMs, decision.requeueAfterMs);
+      }
+      const rejected = liveWeightsError(t.dns.name, {
+        ...liveWeightsAfter(ctx.key, ctx.seen, decision.weights.self),
+        [plan.from]: decision.weights.peer,
+      });
+      if (rejected) return degraded(REASON.WeightRejected, rejected);
+      const change = await provider().change(
+        t.dns.hostedZoneId,
+        changes,
+        `reservation-operator: ${resourceLabel(cr)} cutover sets ${t.cluster} ${decision.weights.self}, ${plan.from} ${decision.weights.peer}`,
+      );
+      const handBack = finished && peerWriter === ctx.owner;
+      events.push({
+        type: 'Normal',
+        reason: 'RecordChanged',
+        message:
+          `cutover: ${t.dns.name} ${t.cluster} ${live.self} → ${decision.weights.self}, ${plan.from} ${live.peer} → ${decision.weights.peer}` +
+          `${handBack ? `, ${plan.from}'s weight handed back to its owner` : ''}, in change ${change.id}`,
+      });
+      logger.info({ reservation: resourceLabel(cr), change: change.id, weights: decision.weights }, 'route53 cutover change submitted');
+      return submitted(change, { self: decision.weights.self, peer: decision.weights.peer }, condition, 1000);
+    }
+
+    /** spec.traffic.cutover was removed: hand the peer's record back where it is, and keep our weight. */
+    async function endCutover(
+      cr: Reservation,
+      ctx: { key: RecordSetKey; owner: string; seen: DnsRecord[]; current: { record?: DnsRecord; txt?: DnsRecord } },
+    ): Promise<TrafficOutcome> {
+      const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
+      const ended = status.cutover as NonNullable<TrafficStatus['cutover']>;
+      const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: ended.from };
+      const peer = currentRecordSet(peerKey, ctx.seen);
+      const labels = peer.txt?.values.length === 1 ? parseOwnership(peer.txt.values[0] as string) : undefined;
+      if (peer.record && peer.txt && labels?.['weight-writer'] === ctx.owner) {
+        const change = await provider().change(
+          t.dns.hostedZoneId,
+          batchChanges([[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(labels, undefined)] } }]]),
+          `reservation-operator: ${resourceLabel(cr)} hands ${ended.from}'s weight back`,
+        );
+        events.push({
+          type: 'Normal',
+          reason: 'WeightsHandedBack',
+          message: `the cutover was removed from the spec: ${ended.from}'s record handed back at weight ${peer.record.weight ?? 0}, in change ${change.id}`,
+        });
+      }
+      const weight = ctx.current.record?.weight ?? 0;
+      status = { ...status, weightOverride: { weight, specWeight: t.weight, by: `the cutover from ${ended.from}` }, desiredWeight: weight };
+      delete status.cutover;
+      lastRead.delete(cr.metadata.uid);
+      return outcome(inSync(t, weight, status.weightOverride), { requeueAfterMs: 1000 });
+    }
+
+    async function measureAnalysis(cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) {
+      if (options.analysis) return options.analysis(cr, template, run, step);
+      return {
+        template: template.name,
+        step,
+        result: 'Inconclusive' as const,
+        measurements: 1,
+        failures: 0,
+        inconclusive: 1,
+        message: 'this operator has no analysis source configured',
+        startedAt: iso(now()),
+        measuredAt: iso(now()),
+      };
+    }
   }
 
-  function inSync(cr: Reservation): TrafficOutcome['condition'] {
-    const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
+  function cutoverCondition(decision: CutoverDecision): TrafficOutcome['condition'] {
+    const c = decision.status;
+    const synced = c.verifiedWeights && c.verifiedWeights.self === c.weights.self && c.verifiedWeights.peer === c.weights.peer;
+    const summary = `cutover ${c.phase}, step ${Math.min(c.step + 1, c.steps)}/${c.steps}: ${c.message}`;
+    return synced
+      ? { status: 'True', reason: REASON.RecordInSync, message: summary }
+      : { status: 'False', reason: REASON.ChangePending, message: summary };
+  }
+
+  function inSync(t: NonNullable<Reservation['spec']['traffic']>, weight: number, override?: TrafficStatus['weightOverride']) {
+    const why = override ? ` (left by ${override.by}; spec.traffic.weight ${override.specWeight} applies again once you change it)` : '';
     return {
-      status: 'True',
+      status: 'True' as const,
       reason: REASON.RecordInSync,
-      message: `${t.dns.name} (${t.cluster}) has weight ${t.weight}, verified INSYNC in Route53`,
+      message: `${t.dns.name} (${t.cluster}) has weight ${weight}, verified INSYNC in Route53${why}`,
     };
   }
 
@@ -282,6 +557,14 @@ export function createTrafficController(options: TrafficControllerOptions) {
     const current = currentRecordSet(key, seen);
     const live = current.record?.weight ?? 0;
     const where = `${t.dns.name} (${t.cluster})`;
+    const writer = weightWriter(current.txt);
+    if (writer && writer !== owner) {
+      return {
+        done: false,
+        reason: `${where}: ${writer}'s cutover writes its weight; deletion waits until that cutover ends and hands the record back`,
+        retryAfterMs: t.dns.ttl * 1000,
+      };
+    }
     if (live > 0) {
       return {
         done: false,

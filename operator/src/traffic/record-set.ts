@@ -1,6 +1,14 @@
 import type { Reservation } from '../api/v1alpha1/reservation.ts';
 import type { DnsChange, DnsRecord } from './dns-provider.ts';
-import { legacyTxtRecordName, normalizeName, ownershipValue, type TxtAffix, txtRecordName } from './ownership.ts';
+import {
+  type Labels,
+  legacyTxtRecordName,
+  normalizeName,
+  ownershipValue,
+  parseOwnership,
+  type TxtAffix,
+  txtRecordName,
+} from './ownership.ts';
 
 /**
  * This cluster's record set (pure): the weighted CNAME and its ownership TXT, and the one batch
@@ -82,6 +90,36 @@ export function recordSetChanges(
     { action: current.record ? 'UPSERT' : 'CREATE', record: desired.record },
     { action: current.txt ? 'UPSERT' : 'CREATE', record: desired.txt },
   ];
+}
+
+/**
+ * One batch for several record sets (ours and the peer's during a cutover): every DELETE first,
+ * then the writes, so no write is undone by a later delete of the same set identifier (moto).
+ */
+export function batchChanges(
+  pairs: [current: { record?: DnsRecord; txt?: DnsRecord }, desired: { record: DnsRecord; txt: DnsRecord }][],
+): DnsChange[] {
+  const changes = pairs.flatMap(([current, desired]) => recordSetChanges(current, desired));
+  return [...changes.filter((c) => c.action === 'DELETE'), ...changes.filter((c) => c.action !== 'DELETE')];
+}
+
+/**
+ * During a cutover the operator that runs it writes the peer's weight too, and says so in the
+ * peer's ownership TXT with this label; the peer's operator sees it and leaves its weight alone.
+ * Removing the label hands the weight back.
+ */
+export const WEIGHT_WRITER_LABEL = 'weight-writer';
+
+/** Who writes this record set's weight for now, from its ownership TXT (undefined: its owner). */
+export function weightWriter(txt: DnsRecord | undefined): string | undefined {
+  const labels = txt?.values.length === 1 ? parseOwnership(txt.values[0] as string) : undefined;
+  return labels?.[WEIGHT_WRITER_LABEL];
+}
+
+/** The ownership TXT value with the weight writer set, or removed when `writer` is undefined. */
+export function withWeightWriter(labels: Labels, writer: string | undefined): string {
+  const { [WEIGHT_WRITER_LABEL]: _previous, ...rest } = labels;
+  return ownershipValue(writer ? { ...rest, [WEIGHT_WRITER_LABEL]: writer } : rest);
 }
 
 /** The batch that removes both records, exactly as read. */

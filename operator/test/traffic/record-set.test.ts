@@ -2,12 +2,15 @@ import { describe, expect, it } from '@jest/globals';
 import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
 import { NO_AFFIX } from '../../src/traffic/ownership.ts';
 import {
+  batchChanges,
   currentRecordSet,
   desiredRecordSet,
   liveWeightsAfter,
   namesToRead,
   recordSetChanges,
   removalChanges,
+  weightWriter,
+  withWeightWriter,
 } from '../../src/traffic/record-set.ts';
 
 const key = { name: 'api.example.com', setIdentifier: 'eks-green', affix: NO_AFFIX };
@@ -77,5 +80,46 @@ describe("this cluster's record set", () => {
       { action: 'DELETE', record: mine.record },
       { action: 'DELETE', record: mine.txt },
     ]);
+  });
+});
+
+describe('a cutover batch over two record sets', () => {
+  const peerKey = { ...key, setIdentifier: 'eks-blue' };
+  const peerWant = { ...want, target: 'blue.elb.example.com', owner: 'reservation-operator-eks-blue', weight: 90 };
+
+  it('deletes everything first, then writes: one atomic batch for both sets', () => {
+    const ours = desiredRecordSet(key, want);
+    const peer = desiredRecordSet(peerKey, peerWant);
+    const changes = batchChanges([
+      [ours, desiredRecordSet(key, { ...want, weight: 50 })],
+      [peer, desiredRecordSet(peerKey, { ...peerWant, weight: 50 })],
+    ]);
+    expect(changes.map((c) => `${c.action} ${c.record.type} ${c.record.setIdentifier} ${c.record.weight}`)).toEqual([
+      'DELETE CNAME eks-green 10',
+      'DELETE TXT eks-green 10',
+      'DELETE CNAME eks-blue 90',
+      'DELETE TXT eks-blue 90',
+      'UPSERT CNAME eks-green 50',
+      'UPSERT TXT eks-green 50',
+      'UPSERT CNAME eks-blue 50',
+      'UPSERT TXT eks-blue 50',
+    ]);
+    expect(batchChanges([[ours, ours]])).toEqual([]);
+  });
+
+  it('marks and unmarks the weight writer in the ownership TXT, keeping the other labels', () => {
+    const labels = { owner: 'reservation-operator-eks-blue', resource: 'ingress/default/api' };
+    const marked = withWeightWriter(labels, 'reservation-operator-eks-green');
+    expect(marked).toBe(
+      '"heritage=external-dns,external-dns/owner=reservation-operator-eks-blue,external-dns/resource=ingress/default/api,' +
+        'external-dns/weight-writer=reservation-operator-eks-green"',
+    );
+    const txt = { name: 'cname-api.example.com', type: 'TXT', values: [marked] };
+    expect(weightWriter(txt)).toBe('reservation-operator-eks-green');
+    expect(withWeightWriter({ ...labels, 'weight-writer': 'x' }, undefined)).toBe(
+      '"heritage=external-dns,external-dns/owner=reservation-operator-eks-blue,external-dns/resource=ingress/default/api"',
+    );
+    expect(weightWriter({ ...txt, values: ['"v=spf1 -all"'] })).toBeUndefined();
+    expect(weightWriter(undefined)).toBeUndefined();
   });
 });

@@ -1,0 +1,251 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { startKubeControlPlane } from '../../../scripts/harness/kube.ts';
+import { runDir } from '../../../scripts/harness/paths.ts';
+import { stopServers, waitUntil } from '../../../scripts/harness/proc.ts';
+import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
+import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
+import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
+import { startManager } from '../../src/manager.ts';
+import { sampleSpec } from '../support/fixtures.ts';
+import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
+import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
+import { createZone, listRecords } from '../support/route53.ts';
+
+/**
+ * Two clusters, each with its own operator, moving the weighted record between them: blue is the
+ * harness's control plane with the operator in this process; green is a second real control
+ * plane with the operator as a real process (so it can be SIGKILLed mid-cutover). Route53 is moto.
+ */
+
+const TTL = 1;
+const route53 = new Route53Client({});
+const dir = runDir();
+let zone: { id: string; name: string };
+let blue: { kube: KubeClient; namespace: string; manager: Awaited<ReturnType<typeof startManager>> };
+let green: { kube: KubeClient; kubeconfig: string; namespace: string; operator?: OperatorProcess };
+let plane: Awaited<ReturnType<typeof startKubeControlPlane>>;
+
+// biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
+type Json = any;
+const path = (namespace: string, name?: string) => resourcePath(RESOURCE_TYPES.Reservation, namespace, name);
+const get = (side: { kube: KubeClient; namespace: string }, name: string) =>
+  side.kube.request<Reservation & Json>('GET', path(side.namespace, name));
+const patch = (side: { kube: KubeClient; namespace: string }, name: string, body: Record<string, unknown>) =>
+  side.kube.request('PATCH', path(side.namespace, name), { body, contentType: PATCH.merge });
+const ask = (name: string, request: string) => patch(green, name, { metadata: { annotations: { [CUTOVER_REQUEST_ANNOTATION]: request } } });
+const cutoverOf = async (name: string) => (await get(green, name)).status?.traffic?.cutover;
+
+async function create(side: { kube: KubeClient; namespace: string }, name: string, traffic: Record<string, unknown>) {
+  await side.kube.request('POST', path(side.namespace), {
+    body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: sampleSpec({ traffic }) },
+  });
+}
+
+/** The weights and the ownership TXT values of the name, by set identifier. */
+async function route53State(name: string) {
+  const records = await listRecords(route53, zone.id);
+  const weights: Record<string, number | undefined> = {};
+  const txt: Record<string, string | undefined> = {};
+  for (const r of records) {
+    if (r.name === name && r.type === 'CNAME' && r.setIdentifier) weights[r.setIdentifier] = r.weight;
+    if (r.name === `cname-${name}` && r.type === 'TXT' && r.setIdentifier) txt[r.setIdentifier] = r.values[0];
+  }
+  return { weights, txt };
+}
+
+async function greenEvents(reason: string): Promise<string[]> {
+  const list = await green.kube.request<{ items: { reason: string; message: string }[] }>(
+    'GET',
+    `/api/v1/namespaces/${green.namespace}/events?fieldSelector=reason%3D${reason}`,
+  );
+  return list.items.map((e) => e.message);
+}
+
+async function startGreenOperator() {
+  const aws = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
+  green.operator = await startOperator({
+    ...aws,
+    KUBECONFIG: green.kubeconfig,
+    WATCH_NAMESPACE: green.namespace,
+    LEADER_ELECT: 'false',
+  });
+}
+
+/** Both clusters' Reservations for `name`: blue with all the traffic, green with none. */
+async function twoClusters(name: string, dnsName: string) {
+  const dns = { hostedZoneId: zone.id, name: dnsName, ttl: TTL };
+  await create(blue, name, { cluster: 'eks-blue', dns, weight: 100, target: 'blue.elb.example.com' });
+  await waitUntil('blue at 100', async () => (await get(blue, name)).status?.traffic?.verifiedWeight === 100);
+  await create(green, name, { cluster: 'eks-green', dns, weight: 0, target: 'green.elb.example.com' });
+  await waitUntil('green at 0', async () => (await get(green, name)).status?.traffic?.verifiedWeight === 0, { timeoutMs: 30_000 });
+  return dns;
+}
+
+beforeAll(async () => {
+  zone = await createZone(route53);
+  const kc = testKubeConfig();
+  await installCrds(kc);
+  const blueNamespace = await createTestNamespace(kc, 'cutover-blue');
+  blue = {
+    kube: createKubeClient(kc),
+    namespace: blueNamespace,
+    manager: await startManager({
+      kc,
+      namespace: blueNamespace,
+      workers: 2,
+      resyncMs: 60_000,
+      identity: 'blue',
+      logger: pino({ level: 'warn' }),
+      registry: new Registry(),
+      traffic: { driftCheckMs: 2_000 },
+    }),
+  };
+  plane = await startKubeControlPlane(join(dir, 'green'), 'green');
+  const greenKc = new KubeConfig();
+  greenKc.loadFromFile(plane.env.KUBECONFIG);
+  await installCrds(greenKc);
+  green = {
+    kube: createKubeClient(greenKc),
+    kubeconfig: plane.env.KUBECONFIG,
+    namespace: await createTestNamespace(greenKc, 'cutover-green'),
+  };
+  await startGreenOperator();
+}, 180_000);
+
+afterAll(async () => {
+  green?.operator?.kill();
+  await blue?.manager.stop();
+  if (plane) await stopServers(plane.servers);
+  rmSync(dir, { recursive: true, force: true });
+  route53.destroy();
+});
+
+describe('a cutover from blue to green', () => {
+  it('moves the traffic step by step with one writer, survives a SIGKILL of the operator, and hands blue its record back', async () => {
+    const api = `api.${zone.name}`;
+    const dns = await twoClusters('booking', api);
+    await patch(green, 'booking', {
+      spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 25 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] } } },
+    });
+
+    // Step 2 of 4 (index 2) waits for a promote at 50 %.
+    await waitUntil('paused at 50%', async () => (await cutoverOf('booking'))?.phase === 'Paused', { timeoutMs: 30_000 });
+    const paused = await cutoverOf('booking');
+    expect(paused).toMatchObject({ from: 'eks-blue', step: 2, steps: 4, startShare: 0, share: 50, weights: { self: 50, peer: 50 } });
+    expect(paused.verifiedWeights).toEqual({ self: 50, peer: 50 });
+    expect(paused.history.map((h: Json) => h.event)).toEqual(
+      expect.arrayContaining(['CutoverStarted', 'WeightsChanging', 'WeightsVerified', 'StepCompleted']),
+    );
+    expect((await get(green, 'booking')).status.phase).toBe('Paused');
+
+    // Route53: both records at 50, and blue's ownership TXT names green's operator as the weight writer.
+    const mid = await route53State(api);
+    expect(mid.weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
+    expect(mid.txt['eks-blue']).toContain('external-dns/owner=reservation-operator-eks-blue');
+    expect(mid.txt['eks-blue']).toContain('external-dns/weight-writer=reservation-operator-eks-green');
+    expect(mid.txt['eks-green']).not.toContain('weight-writer');
+
+    // Blue's operator sees the handover and leaves its weight alone (it would write 100 otherwise).
+    await waitUntil('blue sees the handover', async () => (await get(blue, 'booking')).status?.traffic?.handover !== undefined, {
+      timeoutMs: 15_000,
+    });
+    const blueSide = (await get(blue, 'booking')).status;
+    expect(blueSide.traffic.handover).toMatchObject({ by: 'reservation-operator-eks-green', weight: 50 });
+    expect(blueSide.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({ status: 'True', reason: 'WeightsHandedOver' });
+
+    // Events on green, one per step.
+    expect(await greenEvents('CutoverStarted')).toHaveLength(1);
+    expect((await greenEvents('WeightsVerified')).join('\n')).toContain('Route53 serves 50% here, 50% at eks-blue');
+
+    // SIGKILL green's operator while paused, and start a new one: it picks up at the same step.
+    green.operator?.kill('SIGKILL');
+    await green.operator?.exited;
+    await startGreenOperator();
+    const reconciled = async () =>
+      (await metric(green.operator as OperatorProcess, 'controller_runtime_reconcile_total', { result: 'success' })) ?? 0;
+    await waitUntil('the new operator reconciled', async () => (await reconciled()) >= 2, { timeoutMs: 30_000 });
+    await new Promise((resolve) => setTimeout(resolve, 3 * TTL * 1000));
+    expect(await cutoverOf('booking')).toMatchObject({ phase: 'Paused', step: 2, share: 50, startedAt: paused.startedAt });
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
+
+    // Promote: on to 100 %, then two TTLs of drain, then Succeeded.
+    await ask('booking', 'promote/1');
+    await waitUntil('succeeded', async () => (await cutoverOf('booking'))?.phase === 'Succeeded', { timeoutMs: 30_000 });
+    const done = await cutoverOf('booking');
+    expect(done).toMatchObject({ step: 4, share: 100, weights: { self: 100, peer: 0 }, handledRequest: 'promote/1' });
+    expect(Date.parse(done.finishedAt) - Date.parse(done.syncedAt)).toBeGreaterThanOrEqual(2 * TTL * 1000);
+    const end = await route53State(api);
+    expect(end.weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
+    expect(end.txt['eks-blue']).not.toContain('weight-writer'); // handed back
+    expect(await greenEvents('CutoverSucceeded')).toHaveLength(1);
+
+    // Blue's operator takes its record back at the weight the cutover left, not its spec's 100.
+    await waitUntil('blue handed back', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride !== undefined, {
+      timeoutMs: 15_000,
+    });
+    const back = (await get(blue, 'booking')).status.traffic;
+    expect(back).toMatchObject({ desiredWeight: 0, verifiedWeight: 0, weightOverride: { weight: 0, specWeight: 100 } });
+    expect(back.handover).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // past blue's 2 s drift check
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
+
+    // Changing blue's spec weight ends the override: the SRE's word counts again.
+    await patch(blue, 'booking', { spec: { traffic: { ...dns, cluster: 'eks-blue', dns, weight: 0 } } });
+    await waitUntil('override gone', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride === undefined);
+  });
+
+  it('abort walks back to blue step by step; deleting blue meanwhile is held; an invalid request is refused', async () => {
+    const api = `abort.${zone.name}`;
+    await twoClusters('abort', api);
+    await patch(green, 'abort', {
+      spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 20 }, { setShare: 40 }, { pause: {} }, { setShare: 100 }] } } },
+    });
+    await waitUntil('paused at 40%', async () => (await cutoverOf('abort'))?.phase === 'Paused', { timeoutMs: 30_000 });
+
+    // Deleting blue's Reservation while green's cutover writes its weight: held, and why.
+    await blue.kube.request('DELETE', path(blue.namespace, 'abort'));
+    await waitUntil(
+      'deletion held',
+      async () => (await get(blue, 'abort')).status?.conditions?.some((c: Json) => c.type === 'DeletionHeld' && c.status === 'True'),
+      { timeoutMs: 15_000 },
+    );
+    expect((await get(blue, 'abort')).status.conditions.find((c: Json) => c.type === 'DeletionHeld').message).toContain(
+      "reservation-operator-eks-green's cutover writes its weight",
+    );
+
+    await ask('abort', 'retry/1'); // not after a finished abort: refused, nothing changes
+    await waitUntil('refused', async () => (await cutoverOf('abort'))?.handledRequest === 'retry/1');
+    expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
+    expect((await greenEvents('RequestRefused')).join('\n')).toContain('retry restarts a cutover only after an abort has finished');
+
+    await ask('abort', 'abort/1');
+    await waitUntil('aborted and back', async () => (await cutoverOf('abort'))?.finishedAt !== undefined, { timeoutMs: 30_000 });
+    const aborted = await cutoverOf('abort');
+    expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, weights: { self: 0, peer: 100 } });
+    const walk = aborted.history.filter((h: Json) => h.event === 'WeightsChanging').map((h: Json) => h.message);
+    expect(walk.slice(-2)).toEqual([
+      '40% → 20%: writing weights 20 (here) / 80 (eks-blue)',
+      '20% → 0%: writing weights 0 (here) / 100 (eks-blue)',
+    ]);
+    const end = await route53State(api);
+    expect(end.weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
+    expect(end.txt['eks-blue']).not.toContain('weight-writer');
+    expect((await get(green, 'abort')).status.phase).toBe('Aborted');
+
+    // Blue got its record back at 100: its deletion now holds for the plain reason, live traffic.
+    await waitUntil(
+      'held for weight 100',
+      async () =>
+        (await get(blue, 'abort')).status?.conditions
+          ?.find((c: Json) => c.type === 'DeletionHeld')
+          ?.message.includes('still has weight 100'),
+      { timeoutMs: 15_000 },
+    );
+  });
+});
