@@ -172,11 +172,21 @@ export function horizontalPodAutoscaler(cr: Reservation, name: ServiceName): Kub
     metadata: ownedMetadata(cr, objectName(cr, name), name),
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: objectName(cr, name) },
-      minReplicas: spec.replicas.min,
+      minReplicas: minReplicas(cr, name),
       maxReplicas: spec.replicas.max,
       metrics: [cpu, ...queueDepth],
     },
   };
+}
+
+/**
+ * The spec's minimum, raised by the traffic controller's floor while it pre-scales for a higher
+ * share or keeps this cluster warm for a peer's cutover (status.traffic.minReplicas), never above
+ * the maximum.
+ */
+export function minReplicas(cr: Reservation, name: ServiceName): number {
+  const { min, max } = cr.spec.services[name].replicas;
+  return Math.min(max, Math.max(min, cr.status?.traffic?.minReplicas?.[name] ?? 0));
 }
 
 /** Label values allow no '/' or ':'; the queue's name is its last path segment. */

@@ -30,6 +30,8 @@ export const REASON = {
   /** A peer's cutover writes this cluster's weight for now. */
   WeightsHandedOver: 'WeightsHandedOver',
   CutoverPlanInvalid: 'CutoverPlanInvalid',
+  /** Waiting for pods before raising this cluster's share. */
+  PreScaling: 'PreScaling',
   PeerRecordMissing: 'PeerRecordMissing',
   PeerRecordOwnedByOther: 'PeerRecordOwnedByOther',
   // DeletionHeld

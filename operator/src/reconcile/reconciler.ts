@@ -140,7 +140,13 @@ export function createReconciler(deps: ReconcilerDeps) {
     for (const e of outcome.events) (e.type === 'Normal' ? events.normal : events.warning)(cr, e.reason, e.message);
     const before = cr.status?.conditions?.find((c) => c.type === CONDITION.TrafficReady);
     const { condition } = outcome;
-    const quiet: string[] = [REASON.RecordInSync, REASON.ChangePending, REASON.WaitingForTarget];
+    const quiet: string[] = [
+      REASON.RecordInSync,
+      REASON.ChangePending,
+      REASON.WaitingForTarget,
+      REASON.WeightsHandedOver,
+      REASON.PreScaling,
+    ];
     if (quiet.includes(condition.reason) || (before?.reason === condition.reason && before.message === condition.message)) return;
     events.warning(cr, condition.reason, condition.message);
   }

@@ -7,6 +7,8 @@ import {
   type ServiceStatus,
   type TrafficStatus,
 } from '../api/v1alpha1/reservation.ts';
+import { SERVICES } from '../desired/metadata.ts';
+import { minReplicas } from '../desired/workloads.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 
 /** What the operator reads off a Deployment (status as the API server reports it). */
@@ -32,8 +34,6 @@ export interface Observed {
   traffic?: { status: TrafficStatus; condition: { status: 'True' | 'False'; reason: string; message: string } };
 }
 
-const component: Record<ServiceName, string> = { reservationApi: 'reservation-api', queryApi: 'query-api', notifier: 'notifier' };
-
 /** The status a Reservation should show, from its spec and what was observed (pure). */
 export function computeStatus(cr: Reservation, observed: Observed, now: Date): ReservationStatus {
   const services: Partial<Record<ServiceName, ServiceStatus>> = {};
@@ -45,18 +45,18 @@ export function computeStatus(cr: Reservation, observed: Observed, now: Date): R
     const s = d?.status;
     // The autoscaler raises a new Deployment from 1 to the spec's minimum; until it has, the
     // service is not yet what was asked for.
-    const desired = Math.max(d?.spec?.replicas ?? 0, cr.spec.services[name].replicas.min);
+    const desired = Math.max(d?.spec?.replicas ?? 0, minReplicas(cr, name));
     services[name] = {
       desired,
       ready: s?.readyReplicas ?? 0,
       available: s?.availableReplicas ?? 0,
       updated: s?.updatedReplicas ?? 0,
     };
-    if (!d || (s?.availableReplicas ?? 0) < desired) unavailable.push(component[name]);
+    if (!d || (s?.availableReplicas ?? 0) < desired) unavailable.push(SERVICES[name].component);
     const current = (s?.observedGeneration ?? 0) >= (d?.metadata.generation ?? 1);
-    if (!d || !current || (s?.updatedReplicas ?? 0) < desired || (s?.replicas ?? 0) > desired) rolling.push(component[name]);
+    if (!d || !current || (s?.updatedReplicas ?? 0) < desired || (s?.replicas ?? 0) > desired) rolling.push(SERVICES[name].component);
     const progress = s?.conditions?.find((c) => c.type === 'Progressing');
-    if (progress?.status === 'False' && progress.reason === 'ProgressDeadlineExceeded') stuck.push(component[name]);
+    if (progress?.status === 'False' && progress.reason === 'ProgressDeadlineExceeded') stuck.push(SERVICES[name].component);
   }
 
   const generation = cr.metadata.generation;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AnalysisRun, AnalysisTemplate, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { AnalysisRun, AnalysisTemplate, Prescale, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
 import { REASON } from '../reconcile/conditions.ts';
@@ -7,6 +7,7 @@ import { type CutoverDecision, decide, isFinished } from './cutover.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
 import { classifyOwnership, NO_AFFIX, ownerIdError, parseOwnership, type TxtAffix } from './ownership.ts';
 import { buildPlan } from './plan.ts';
+import { capacityShortfall, maxFloors, type PrescaledService, prescaleFloors, warmFloors } from './prescale.ts';
 import {
   batchChanges,
   currentRecordSet,
@@ -59,6 +60,11 @@ export interface TrafficControllerOptions {
   pendingPollMs?: number;
   /** After a cutover brings the peer to weight 0: how many TTLs to wait before Succeeded (default 2). */
   drainTtls?: number;
+  /**
+   * Each HTTP service's current request rate, both clusters together (requests/s), for
+   * pre-scaling; undefined when there is no data.
+   */
+  rates?: (cr: Reservation, prescale: Prescale) => Promise<Record<PrescaledService, number> | undefined>;
   /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
   analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
 }
@@ -135,6 +141,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
       ...(carried?.cutover ? { cutover: carried.cutover } : {}),
       ...(carried?.handover ? { handover: carried.handover } : {}),
       ...(carried?.weightOverride ? { weightOverride: carried.weightOverride } : {}),
+      ...(carried?.minReplicas ? { minReplicas: carried.minReplicas } : {}),
     };
     const events: TrafficEvent[] = [];
     const outcome = (
@@ -235,6 +242,8 @@ export function createTrafficController(options: TrafficControllerOptions) {
         status = {
           ...status,
           handover: { by: writer, since: status.handover?.since ?? iso(now()), weight },
+          // Keep warm: the replicas of when the handover began, so an abort can shift traffic back here.
+          minReplicas: status.handover && status.minReplicas ? status.minReplicas : warmFloors(cr.status?.services),
           desiredWeight: weight,
           verifiedWeight: weight,
           verifiedAt: status.verifiedWeight === weight && status.verifiedAt ? status.verifiedAt : iso(now()),
@@ -261,7 +270,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
           reason: 'WeightsHandedBack',
           message: `${handover.by}'s cutover ended with ${t.cluster} at weight ${weight}; it stays until spec.traffic.weight changes`,
         });
-        const { handover: _ended, ...rest } = status;
+        const { handover: _ended, minReplicas: _warm, ...rest } = status;
         status = rest;
       }
       if (status.weightOverride && status.weightOverride.specWeight !== t.weight) delete status.weightOverride;
@@ -417,6 +426,11 @@ export function createTrafficController(options: TrafficControllerOptions) {
       status = { ...status, cutover: decision.status, desiredWeight: decision.weights.self };
       delete status.weightOverride;
       const finished = isFinished(decision.status);
+      if (finished) delete status.minReplicas;
+      else if (cutover.prescale && decision.weights.self > live.self) {
+        const waiting = await prescale(cr, cutover.prescale, decision.status.share);
+        if (waiting) return waiting;
+      }
 
       const desired = desiredRecordSet(ctx.key, {
         target: ctx.target,
@@ -461,6 +475,40 @@ export function createTrafficController(options: TrafficControllerOptions) {
       return submitted(change, { self: decision.weights.self, peer: decision.weights.peer }, condition, 1000);
     }
 
+    /**
+     * Before this cluster's share rises to `share`: floors on the HPAs for that share of the
+     * current load, and an outcome that holds the write until the pods are available (undefined
+     * once they are).
+     */
+    async function prescale(cr: Reservation, settings: Prescale, share: number): Promise<TrafficOutcome | undefined> {
+      const hold = (message: string, requeueAfterMs: number) => {
+        const c = status.cutover as NonNullable<TrafficStatus['cutover']>;
+        status = { ...status, cutover: { ...c, message } };
+        return outcome({ status: 'False', reason: REASON.PreScaling, message }, { requeueAfterMs });
+      };
+      const rates = options.rates
+        ? await options.rates(cr, settings).catch((err: Error) => err)
+        : new Error('no rate source in this operator');
+      if (!rates || rates instanceof Error) {
+        const why = rates instanceof Error ? rates.message : 'no data';
+        return hold(
+          `pre-scaling for ${share}%: no request rate from ${settings.prometheus.url} (${why}); waiting before raising the share`,
+          15_000,
+        );
+      }
+      const floors = maxFloors(status.minReplicas, prescaleFloors(cr.spec.services, settings, rates, share));
+      if (JSON.stringify(floors) !== JSON.stringify(status.minReplicas ?? {})) {
+        const listed = Object.entries(floors)
+          .map(([name, n]) => `${name} ${n}`)
+          .join(', ');
+        events.push({ type: 'Normal', reason: 'PreScaling', message: `before raising the share to ${share}%: minReplicas ${listed}` });
+      }
+      status = { ...status, minReplicas: floors };
+      const short = capacityShortfall(floors, cr.status?.services);
+      if (short.length > 0) return hold(`pre-scaling for ${share}%: waiting for ${short.join(', ')}`, 2_000);
+      return undefined;
+    }
+
     /** spec.traffic.cutover was removed: hand the peer's record back where it is, and keep our weight. */
     async function endCutover(
       cr: Reservation,
@@ -486,6 +534,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
       const weight = ctx.current.record?.weight ?? 0;
       status = { ...status, weightOverride: { weight, specWeight: t.weight, by: `the cutover from ${ended.from}` }, desiredWeight: weight };
       delete status.cutover;
+      delete status.minReplicas;
       lastRead.delete(cr.metadata.uid);
       return outcome(inSync(t, weight, status.weightOverride), { requeueAfterMs: 1000 });
     }

@@ -113,6 +113,20 @@ describe('desiredObjects', () => {
     expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 7]);
   });
 
+  it("raises an HPA's minReplicas to the traffic controller's floor (pre-scaling, keeping warm), never past the maximum", () => {
+    const cr = sampleReservation({ services: { queryApi: { replicas: { min: 2, max: 6 } } } });
+    const min = (floors: Record<string, number>) =>
+      find(
+        desiredObjects({ ...cr, status: { traffic: { minReplicas: floors } } } as typeof cr),
+        'HorizontalPodAutoscaler',
+        'booking-query-api',
+      ).spec.minReplicas;
+    expect(min({ queryApi: 4 })).toBe(4);
+    expect(min({ queryApi: 9 })).toBe(6);
+    expect(min({ queryApi: 1 })).toBe(2);
+    expect(min({ reservationApi: 5 })).toBe(2);
+  });
+
   it('scales the notifier on queue depth per pod as well as CPU', () => {
     const hpa = find(objects, 'HorizontalPodAutoscaler', 'booking-notifier');
     expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(['Resource', 'External']);

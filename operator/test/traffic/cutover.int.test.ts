@@ -130,6 +130,19 @@ describe('a cutover from blue to green', () => {
   it('moves the traffic step by step with one writer, survives a SIGKILL of the operator, and hands blue its record back', async () => {
     const api = `api.${zone.name}`;
     const dns = await twoClusters('booking', api);
+    // Blue's autoscaler has query-api at 4 pods (its minimum is 2): the load it carries now.
+    const blueHpa = async () =>
+      (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, blue.namespace, 'booking-query-api'))).spec
+        .minReplicas;
+    await blue.kube.request('PATCH', `${resourcePath(RESOURCE_TYPES.Deployment, blue.namespace, 'booking-query-api')}/scale`, {
+      body: { spec: { replicas: 4 } },
+      contentType: PATCH.merge,
+    });
+    await waitUntil(
+      'blue sees 4 query-api pods wanted',
+      async () => (await get(blue, 'booking')).status?.services?.queryApi?.desired === 4,
+    );
+    expect(await blueHpa()).toBe(2);
     await patch(green, 'booking', {
       spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 25 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] } } },
     });
@@ -158,6 +171,9 @@ describe('a cutover from blue to green', () => {
     const blueSide = (await get(blue, 'booking')).status;
     expect(blueSide.traffic.handover).toMatchObject({ by: 'reservation-operator-eks-green', weight: 50 });
     expect(blueSide.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({ status: 'True', reason: 'WeightsHandedOver' });
+    // ... and stays warm: its autoscaler may not go below the 4 pods it had, so an abort can shift traffic back.
+    expect(blueSide.traffic.minReplicas).toMatchObject({ queryApi: 4 });
+    await waitUntil('blue HPA floor at 4', async () => (await blueHpa()) === 4);
 
     // Events on green, one per step.
     expect(await greenEvents('CutoverStarted')).toHaveLength(1);
@@ -192,6 +208,8 @@ describe('a cutover from blue to green', () => {
     const back = (await get(blue, 'booking')).status.traffic;
     expect(back).toMatchObject({ desiredWeight: 0, verifiedWeight: 0, weightOverride: { weight: 0, specWeight: 100 } });
     expect(back.handover).toBeUndefined();
+    expect(back.minReplicas).toBeUndefined();
+    await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2);
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // past blue's 2 s drift check
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
 

@@ -260,6 +260,38 @@ const AnalysisTemplate = Type.Object(
   },
 );
 
+const Prescale = Type.Object(
+  {
+    prometheus: Type.Object(
+      {
+        url: Type.String({ pattern: '^https?://', description: 'base URL of the Prometheus HTTP API that sees both clusters' }),
+        query: Type.String({
+          minLength: 1,
+          default: 'sum(rate(http_request_duration_seconds_count{service="{{service}}"}[2m]))',
+          description:
+            "PromQL giving one number: a service's total request rate, both clusters together, per second; {{service}} is the service's name (reservation-api, query-api)",
+        }),
+      },
+      { description: 'where the current load comes from' },
+    ),
+    requestsPerPod: Type.Object(
+      {
+        reservationApi: Type.Number({
+          minimum: 0.01,
+          description: 'requests per second one reservation-api pod serves at its CPU target',
+        }),
+        queryApi: Type.Number({ minimum: 0.01, description: 'requests per second one query-api pod serves at its CPU target' }),
+      },
+      { description: 'what one pod of each HTTP service serves; the notifier scales on its queue and is not pre-scaled' },
+    ),
+    headroomPercent: Type.Integer({ minimum: 0, maximum: 400, default: 25, description: 'capacity above the projected load, percent' }),
+  },
+  {
+    description:
+      "before a share rises, raise the HPAs' minReplicas to carry that share of the current total load (plus headroom) and wait until the pods are available",
+  },
+);
+
 const Cutover = Type.Object(
   {
     from: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: 'set identifier of the peer cluster whose traffic moves here' }),
@@ -268,6 +300,7 @@ const Cutover = Type.Object(
       Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: raise the share by this many points per step' }),
     ),
     maxPercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: stop at this share (default 100)' })),
+    prescale: Type.Optional(Prescale),
     analysis: Type.Optional(
       Type.Array(AnalysisTemplate, {
         maxItems: 16,
@@ -532,6 +565,19 @@ const TrafficStatus = Type.Object(
     ),
     cutover: Type.Optional(CutoverStatus),
     handover: Type.Optional(Handover),
+    minReplicas: Type.Optional(
+      Type.Object(
+        {
+          reservationApi: Type.Optional(Type.Integer({ description: 'floor for reservation-api' })),
+          queryApi: Type.Optional(Type.Integer({ description: 'floor for query-api' })),
+          notifier: Type.Optional(Type.Integer({ description: 'floor for the notifier' })),
+        },
+        {
+          description:
+            "floors on the HPAs' minReplicas set by the traffic controller: pre-scaling before this cluster's share rises, or keeping this cluster warm while a peer's cutover drains it (never above replicas.max)",
+        },
+      ),
+    ),
     weightOverride: Type.Optional(
       Type.Object(
         {
@@ -586,6 +632,7 @@ export type TrafficStatus = Static<typeof TrafficStatus>;
 export type CutoverStatus = Static<typeof CutoverStatus>;
 export type AnalysisRun = Static<typeof AnalysisRun>;
 export type AnalysisTemplate = Static<typeof AnalysisTemplate>;
+export type Prescale = Static<typeof Prescale>;
 export type ServiceSpec = ReservationSpec['services'][ServiceName];
 
 export interface Reservation {
