@@ -140,7 +140,7 @@ function renderCutover(out: Output, cr: Reservation, cutover: CutoverStatus, opt
   out.field(
     'verbs',
     verbs.length > 0
-      ? `kubectl reservation ${verbs.map(verbCommand).join('|')} ${cr.metadata.name} -n ${cr.metadata.namespace}`
+      ? `kubectl reservation ${verbChoice(verbs)} ${cr.metadata.name} -n ${cr.metadata.namespace}`
       : cutover.aborting
         ? `none while the abort walks back to ${cutover.startShare}% (then retry)`
         : 'none (the cutover is over)',
@@ -227,7 +227,14 @@ function currentNote(
   return '← now';
 }
 
-const verbCommand = (verb: CutoverVerb) => (verb === 'promote-full' ? 'promote --full' : verb);
+/** `pause|promote [--full]|abort`, or the one verb as is. */
+function verbChoice(verbs: readonly CutoverVerb[]): string {
+  const words = verbs.flatMap((verb) => {
+    if (verb === 'promote-full') return verbs.includes('promote') ? [] : ['promote --full'];
+    return verb === 'promote' && verbs.includes('promote-full') ? ['promote [--full]'] : [verb];
+  });
+  return words.length === 1 ? (words[0] as string) : `{${words.join('|')}}`;
+}
 
 /** `[██████▒▒▒░░░░░░░░░░░] 30% → 45%`: what Route53 serves (full), what the plan asks for now (shaded). */
 function shareBar(out: Output, cutover: CutoverStatus, width: number): string {
