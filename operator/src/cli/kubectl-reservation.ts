@@ -205,6 +205,9 @@ async function askVerb(target: Target, invocation: Extract<Invocation, { kind: '
   if (cutover) {
     const where = cutover.step >= cutover.steps ? `all ${cutover.steps} steps done` : `step ${cutover.step + 1}/${cutover.steps}`;
     io.stdout.write(`done: ${cutover.phase}, ${where}, share ${cutover.share}%: ${cutover.message}\n`);
+    // How the operator answered (acted, or refused because the cutover had moved on) is its latest event.
+    const last = cutover.history.at(-1);
+    if (last) io.stdout.write(`last event: ${last.at} ${last.event}: ${last.message}\n`);
   } else io.stdout.write(`done: ${handled.status?.phase ?? 'Idle'}\n`);
   return EXIT.ok;
 }

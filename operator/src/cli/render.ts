@@ -372,7 +372,7 @@ class Output {
     this.#options = options;
   }
   style(format: Style, text: string): string {
-    return this.#options.color ? styleText(format, text, { validateStream: false }) : text;
+    return this.#options.color && text ? styleText(format, text, { validateStream: false }) : text;
   }
   line(text: string): void {
     this.#lines.push(text);

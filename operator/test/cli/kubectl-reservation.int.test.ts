@@ -188,6 +188,7 @@ describe('kubectl reservation VERB', () => {
       step: 3,
       handledRequest: request,
       message: 'analysis smoke: measurement 1 of 3',
+      history: [{ at: '2026-11-25T10:15:00Z', step: 2, event: 'Promoted', message: `step 3 ended by ${request}` }],
     });
 
     const { code, stdout, stderr } = await promoting;
@@ -196,7 +197,8 @@ describe('kubectl reservation VERB', () => {
       stderr: `warning: replacing the request ${before}, which the operator has not acted on yet\n`,
     });
     expect(stdout).toContain('the operator will end step 3/6 (setShare 40%) now and go on with step 4/6 (analysis smoke)');
-    expect(stdout).toContain('done: Analyzing, step 4/6, share 40%: analysis smoke: measurement 1 of 3');
+    expect(stdout).toContain('done: Analyzing, step 4/6, share 40%: analysis smoke: measurement 1 of 3\n');
+    expect(stdout).toContain(`last event: 2026-11-25T10:15:00Z Promoted: step 3 ended by ${request}\n`);
   });
 
   it('fails with exit code 1 when the operator does not act within --timeout, leaving the request set', async () => {
