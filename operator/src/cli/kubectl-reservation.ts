@@ -126,6 +126,7 @@ async function status(target: Target, invocation: Extract<Invocation, { kind: 's
 async function watchStatus(target: Target, name: string, first: Reservation, io: Io): Promise<number> {
   const tty = io.stdout.isTTY === true;
   let shown: Reservation | undefined;
+  let blocks = 0;
   let lastVersion: string | undefined;
   const show = (cr: Reservation | undefined) => {
     const options = renderOptions(io);
@@ -134,10 +135,10 @@ async function watchStatus(target: Target, name: string, first: Reservation, io:
       // Home, each line cleared to its end, then everything below: no flicker.
       io.stdout.write(`\x1b[H${text.replaceAll('\n', '\x1b[K\n')}\x1b[J`);
     } else {
-      if (shown !== undefined || lastVersion === 'deleted')
-        io.stdout.write(`\n--- ${options.now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n`);
+      if (blocks > 0) io.stdout.write(`\n--- ${options.now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n`);
       io.stdout.write(text);
     }
+    blocks += 1;
     shown = cr;
   };
   if (tty) io.stdout.write('\x1b[H\x1b[2J');
