@@ -25,6 +25,8 @@ export interface Informer {
 export interface InformerOptions {
   namespace?: string;
   labelSelector?: string;
+  /** e.g. `metadata.name=booking`: one object (`kubectl reservation status -w`). */
+  fieldSelector?: string;
   logger: Logger;
   restartDelayMs?: (attempt: number) => number;
 }
@@ -41,7 +43,7 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
   // Items of a typed list come without apiVersion and kind; the cache holds whole objects.
   const listFn = async () => {
     const list = await client.request<{ items: KubeObject[]; metadata: { resourceVersion?: string } }>('GET', path, {
-      query: { labelSelector: options.labelSelector },
+      query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
     });
     for (const item of list.items) {
       Object.assign(item, { apiVersion: type.apiVersion, kind: type.kind });
@@ -52,7 +54,7 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
     return list;
   };
   // ListWatch's typings say Date where the JSON it really holds has strings; the cache is JSON.
-  const watch = new ListWatch<KubernetesObject>(path, new Watch(kc), listFn as never, false, options.labelSelector);
+  const watch = new ListWatch<KubernetesObject>(path, new Watch(kc), listFn as never, false, options.labelSelector, options.fieldSelector);
   const handlers: EventHandler[] = [];
   let stopped = false;
   let failures = 0;

@@ -1,0 +1,152 @@
+import { parseArgs } from 'node:util';
+import type { CutoverVerb } from '../api/v1alpha1/reservation.ts';
+import { parseDuration } from '../traffic/plan.ts';
+
+/** The command line of `kubectl reservation` (pure): what to do, or the usage error / help to print. */
+
+export const COMMANDS = ['status', 'promote', 'pause', 'resume', 'abort', 'retry'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface Connection {
+  namespace?: string;
+  context?: string;
+  kubeconfig?: string;
+}
+
+export type Invocation =
+  | { kind: 'status'; name: string; watch: boolean; connection: Connection }
+  | { kind: 'verb'; verb: CutoverVerb; name: string; wait: boolean; timeoutMs: number; connection: Connection }
+  | { kind: 'help'; text: string }
+  | { kind: 'usage'; error: string; text: string };
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+const CONNECTION_HELP = `
+Connection (as kubectl):
+  -n, --namespace NAME   the Reservation's namespace (default: the context's, else "default")
+      --context NAME     the kubeconfig context to use (default: the current one)
+      --kubeconfig FILE  the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+  -h, --help             this help`;
+
+const VERB_OPTIONS = `
+Options:
+      --no-wait          set the request and return, without waiting for the operator
+      --timeout DURATION how long to wait for the operator to act (default 30s; 90s, 2m, or seconds)`;
+
+const ABOUT: Record<Command, string> = {
+  status: `Usage: kubectl reservation status NAME [-w] [-n NAMESPACE]
+
+Shows the Reservation's traffic: the cutover's phase, its plan with the current step, the desired
+and verified weights of both clusters, this cluster's share, the last analysis, the last events
+and the TrafficReady condition; on the peer cluster, whose cutover writes its weight.
+
+Options:
+  -w, --watch            show it again on every change, until Ctrl-C`,
+  pause: `Usage: kubectl reservation pause NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
+
+Asks the operator to hold the cutover at its current step (Progressing or Analyzing) until
+resume or promote.`,
+  resume: `Usage: kubectl reservation resume NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
+
+Asks the operator to go on with a Paused cutover from its current step.`,
+  promote: `Usage: kubectl reservation promote NAME [--full] [-n NAMESPACE] [--no-wait] [--timeout DURATION]
+
+Asks the operator to end the current step now (a pause, an analysis, waiting for a share) and go
+on with the next; with --full, to skip every remaining step and set the plan's last share.
+
+      --full             skip every remaining step (promote-full)`,
+  abort: `Usage: kubectl reservation abort NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
+
+Asks the operator to walk this cluster's share back to where the cutover started.`,
+  retry: `Usage: kubectl reservation retry NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
+
+Asks the operator to start an Aborted cutover again, or to try a Degraded one's step again.`,
+};
+
+export const OVERVIEW = `Usage: kubectl reservation COMMAND NAME [options]
+
+Follows and steers the Route53 traffic cutover of a Reservation (platform.reservations.dev).
+
+Commands:
+  status NAME [-w]       the cutover as an SRE reads it, without logs; -w follows it
+  pause NAME             hold the cutover at its current step
+  resume NAME            go on with a paused cutover
+  promote NAME [--full]  end the current step now (--full: skip to the plan's last share)
+  abort NAME             walk the share back to where the cutover started
+  retry NAME             start an aborted cutover again, or retry a degraded one's step
+
+The verbs set the annotation platform.reservations.dev/cutover-request and wait until the
+operator has acted on it. \`kubectl reservation COMMAND --help\` for each command.
+Exit codes: 0 done, 1 failed or refused, 2 usage.
+${CONNECTION_HELP}`;
+
+export function helpFor(command: Command): string {
+  return `${ABOUT[command]}\n${command === 'status' ? '' : `${VERB_OPTIONS}\n`}${CONNECTION_HELP}\n`;
+}
+
+const isCommand = (word: string | undefined): word is Command => (COMMANDS as readonly string[]).includes(word ?? '');
+
+export function parseCommandLine(argv: readonly string[]): Invocation {
+  const usage = (error: string, command: Command | undefined): Invocation => ({
+    kind: 'usage',
+    error,
+    text: command ? helpFor(command) : `${OVERVIEW}\n`,
+  });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    return usage((err as Error).message, argv.find(isCommand));
+  }
+  const { values, positionals } = parsed;
+  const [first, name, ...extra] = positionals;
+  if (!isCommand(first)) {
+    if (first === undefined)
+      return values.help || argv.length === 0 ? { kind: 'help', text: `${OVERVIEW}\n` } : usage('no command', undefined);
+    return usage(`unknown command "${first}"; the commands are ${COMMANDS.join(', ')}`, undefined);
+  }
+  const command = first;
+  if (values.help) return { kind: 'help', text: helpFor(command) };
+  if (!name) return usage(`${command} needs the name of a Reservation`, command);
+  if (extra.length > 0) return usage(`unexpected argument "${extra[0]}"`, command);
+  for (const flag of ['namespace', 'context', 'kubeconfig'] as const) {
+    if (values[flag] === '') return usage(`--${flag} needs a value`, command);
+  }
+  const connection: Connection = { namespace: values.namespace, context: values.context, kubeconfig: values.kubeconfig };
+
+  if (command === 'status') {
+    for (const flag of ['no-wait', 'timeout', 'full'] as const) {
+      if (values[flag] !== undefined) return usage(`--${flag} is for the verbs, not status`, command);
+    }
+    return { kind: 'status', name, watch: values.watch ?? false, connection };
+  }
+  if (values.watch) return usage('--watch is for status; `kubectl reservation status NAME -w` follows the cutover', command);
+  if (values.full && command !== 'promote') return usage('--full goes with promote only', command);
+  let timeoutMs = DEFAULT_TIMEOUT_MS;
+  if (values.timeout !== undefined) {
+    const parsedTimeout = /^\d+$/.test(values.timeout) ? Number(values.timeout) * 1000 : parseDuration(values.timeout);
+    if (!parsedTimeout)
+      return usage(`--timeout must be a duration like 30s, 2m or 90 (seconds), more than 0, not "${values.timeout}"`, command);
+    timeoutMs = parsedTimeout;
+  }
+  const verb: CutoverVerb = command === 'promote' && values.full ? 'promote-full' : command;
+  return { kind: 'verb', verb, name, wait: !values['no-wait'], timeoutMs, connection };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      namespace: { type: 'string', short: 'n' },
+      context: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      watch: { type: 'boolean', short: 'w' },
+      'no-wait': { type: 'boolean' },
+      timeout: { type: 'string' },
+      full: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

@@ -1,0 +1,284 @@
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { CUTOVER_REQUEST_ANNOTATION, type CutoverVerb, KIND, type Reservation } from '../api/v1alpha1/reservation.ts';
+import { createInformer } from '../controller/informer.ts';
+import { createKubeClient, isConflict, isNotFound, KubeApiError, type KubeClient, PATCH } from '../kube/client.ts';
+import { RESOURCE_TYPES, resourcePath } from '../kube/resources.ts';
+import { cutoverRequestValue, requestError } from '../traffic/verbs.ts';
+import { type Connection, type Invocation, parseCommandLine } from './args.ts';
+import { renderStatus, verbEffect } from './render.ts';
+
+/**
+ * `kubectl reservation`: kubectl runs any `kubectl-reservation` on PATH as this plugin, with the
+ * arguments after `reservation`. Reads and writes go through the operator's own client; the
+ * verbs only set the cutover-request annotation, and the operator does the rest.
+ */
+
+export const FIELD_MANAGER = 'kubectl-reservation';
+
+/** Exit codes, as kubectl's: 0 done, 1 failed or refused, 2 the command line is wrong. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A failure to report as `error: ...` with exit code 1. */
+class CliError extends Error {}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const invocation = parseCommandLine(argv);
+  if (invocation.kind === 'help') {
+    io.stdout.write(invocation.text);
+    return EXIT.ok;
+  }
+  if (invocation.kind === 'usage') {
+    io.stderr.write(`error: ${invocation.error}\n\n${invocation.text}`);
+    return EXIT.usage;
+  }
+  try {
+    const target = connect(invocation.connection);
+    if (invocation.kind === 'status') return await status(target, invocation, io);
+    return await askVerb(target, invocation, io);
+  } catch (err) {
+    io.stderr.write(`error: ${describeError(err)}\n`);
+    return EXIT.failed;
+  }
+}
+
+interface Target {
+  kc: KubeConfig;
+  client: KubeClient;
+  namespace: string;
+}
+
+/** The kubeconfig as kubectl reads it: --kubeconfig, else $KUBECONFIG (a list), else ~/.kube/config, else in-cluster. */
+function connect(connection: Connection): Target {
+  const kc = new KubeConfig();
+  try {
+    if (connection.kubeconfig) kc.loadFromFile(connection.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new CliError(`cannot read the kubeconfig ${connection.kubeconfig ?? '($KUBECONFIG or ~/.kube/config)'}: ${describeError(err)}`);
+  }
+  if (connection.context) {
+    if (!kc.getContextObject(connection.context)) {
+      throw new CliError(
+        `context "${connection.context}" is not in the kubeconfig (${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
+    }
+    kc.setCurrentContext(connection.context);
+  }
+  if (!kc.getCurrentCluster()) throw new CliError('the kubeconfig has no current context or cluster; use --context or --kubeconfig');
+  const namespace = connection.namespace || kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
+  return { kc, client: createKubeClient(kc), namespace };
+}
+
+const pathOf = (target: Target, name: string) => resourcePath(RESOURCE_TYPES.Reservation, target.namespace, name);
+
+async function getReservation(target: Target, name: string): Promise<Reservation> {
+  try {
+    return await target.client.request<Reservation>('GET', pathOf(target, name));
+  } catch (err) {
+    if (isNotFound(err)) {
+      // A 404 for the kind itself (no CRD) reads the same; say which.
+      const message = err instanceof KubeApiError ? err.message : '';
+      if (/the server could not find the requested resource/.test(message)) {
+        throw new CliError(`the ${KIND} CRD (reservations.platform.reservations.dev) is not installed in this cluster`);
+      }
+      throw new CliError(`${KIND} "${name}" not found in namespace "${target.namespace}"`);
+    }
+    throw err;
+  }
+}
+
+function renderOptions(io: Io) {
+  const tty = io.stdout.isTTY === true;
+  return {
+    now: new Date(),
+    width: (tty && io.stdout.columns) || 100,
+    // https://no-color.org: any non-empty NO_COLOR turns colour off.
+    color: tty && !io.env.NO_COLOR,
+  };
+}
+
+async function status(target: Target, invocation: Extract<Invocation, { kind: 'status' }>, io: Io): Promise<number> {
+  const cr = await getReservation(target, invocation.name);
+  if (!invocation.watch) {
+    io.stdout.write(renderStatus(cr, renderOptions(io)));
+    return EXIT.ok;
+  }
+  return watchStatus(target, invocation.name, cr, io);
+}
+
+/**
+ * `status -w`: a watch on this one object (the operator's informer: list + watch, relisting on
+ * 410 Gone). On a TTY the screen is redrawn in place; otherwise each change appends a block.
+ */
+async function watchStatus(target: Target, name: string, first: Reservation, io: Io): Promise<number> {
+  const tty = io.stdout.isTTY === true;
+  let shown: Reservation | undefined;
+  let blocks = 0;
+  let lastVersion: string | undefined;
+  const show = (cr: Reservation | undefined) => {
+    const options = renderOptions(io);
+    const text = cr ? renderStatus(cr, options) : `${target.namespace}/${name} was deleted; waiting for it to come back (Ctrl-C to stop)\n`;
+    if (tty) {
+      // Home, each line cleared to its end, then everything below: no flicker.
+      io.stdout.write(`\x1b[H${text.replaceAll('\n', '\x1b[K\n')}\x1b[J`);
+    } else {
+      if (blocks > 0) io.stdout.write(`\n--- ${options.now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n`);
+      io.stdout.write(text);
+    }
+    blocks += 1;
+    shown = cr;
+  };
+  if (tty) io.stdout.write('\x1b[H\x1b[2J');
+  show(first);
+  lastVersion = first.metadata.resourceVersion;
+
+  const informer = createInformer(target.kc, target.client, RESOURCE_TYPES.Reservation, {
+    namespace: target.namespace,
+    fieldSelector: `metadata.name=${name}`,
+    logger: stderrLogger(io),
+  });
+  informer.onChange(() => {
+    const cr = informer.get(target.namespace, name) as Reservation | undefined;
+    const version = cr?.metadata.resourceVersion ?? 'deleted';
+    if (version === lastVersion) return;
+    lastVersion = version;
+    show(cr);
+  });
+  // On a TTY, the "2m ago"s and pause countdowns move on between changes too.
+  const ticker = tty ? setInterval(() => shown && show(shown), 5000) : undefined;
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await Promise.race([informer.start(), stopped]);
+  await stopped;
+  clearInterval(ticker);
+  await informer.stop();
+  if (tty) io.stdout.write('\n');
+  return EXIT.ok;
+}
+
+/** The informer's warnings (a watch that failed and is retried), as plain lines on stderr. */
+function stderrLogger(io: Io) {
+  return pino(
+    { level: 'warn' },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as { msg?: string; err?: unknown };
+        io.stderr.write(`warning: ${entry.msg}${entry.err ? `: ${String(entry.err)}` : ''}\n`);
+      },
+    },
+  );
+}
+
+async function askVerb(target: Target, invocation: Extract<Invocation, { kind: 'verb' }>, io: Io): Promise<number> {
+  const { name, verb } = invocation;
+  const { cr, value } = await setRequest(target, name, verb, io);
+  const command = verb === 'promote-full' ? 'promote --full' : verb;
+  io.stdout.write(`${target.namespace}/${name}: asked to ${command} (${CUTOVER_REQUEST_ANNOTATION}=${value})\n`);
+  io.stdout.write(`the operator will ${verbEffect(verb, cr)}\n`);
+  if (!invocation.wait) {
+    io.stdout.write(`not waiting; follow it with: kubectl reservation status ${name} -n ${target.namespace} -w\n`);
+    return EXIT.ok;
+  }
+  const handled = await waitForHandled(target, name, value, invocation.timeoutMs);
+  if (!handled) {
+    io.stderr.write(
+      `error: the operator has not acted on ${value} within ${invocation.timeoutMs / 1000} s; the request stays set and is acted on ` +
+        `when the operator gets to it (is it running? its logs say why)\n`,
+    );
+    return EXIT.failed;
+  }
+  const cutover = handled.status?.traffic?.cutover;
+  if (cutover) {
+    const where = cutover.step >= cutover.steps ? `all ${cutover.steps} steps done` : `step ${cutover.step + 1}/${cutover.steps}`;
+    io.stdout.write(`done: ${cutover.phase}, ${where}, share ${cutover.share}%: ${cutover.message}\n`);
+    // How the operator answered (acted, or refused because the cutover had moved on) is its latest event.
+    const last = cutover.history.at(-1);
+    if (last) io.stdout.write(`last event: ${last.at} ${last.event}: ${last.message}\n`);
+  } else io.stdout.write(`done: ${handled.status?.phase ?? 'Idle'}\n`);
+  return EXIT.ok;
+}
+
+/**
+ * Checks the verb against the Reservation as read, then sets the annotation with a merge patch
+ * that carries that resourceVersion: if the cutover moved on in between, the API server answers
+ * 409 Conflict and the check runs again on the new state.
+ */
+async function setRequest(target: Target, name: string, verb: CutoverVerb, io: Io): Promise<{ cr: Reservation; value: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const cr = await getReservation(target, name);
+    const refused = requestError(cr, verb);
+    if (refused) throw new CliError(`cannot ${verb} ${target.namespace}/${name}: ${refused}`);
+    const pending = cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION];
+    if (attempt === 0 && pending && pending !== cr.status?.traffic?.cutover?.handledRequest) {
+      io.stderr.write(`warning: replacing the request ${pending}, which the operator has not acted on yet\n`);
+    }
+    const value = cutoverRequestValue(verb, new Date(), randomBytes(2).toString('hex'));
+    try {
+      await target.client.request('PATCH', pathOf(target, name), {
+        body: { metadata: { resourceVersion: cr.metadata.resourceVersion, annotations: { [CUTOVER_REQUEST_ANNOTATION]: value } } },
+        contentType: PATCH.merge,
+        query: { fieldManager: FIELD_MANAGER },
+      });
+      return { cr, value };
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 4) throw err;
+    }
+  }
+}
+
+/** Waits (on a watch) until status.traffic.cutover.handledRequest is `value`; undefined on timeout. */
+async function waitForHandled(target: Target, name: string, value: string, timeoutMs: number): Promise<Reservation | undefined> {
+  const informer = createInformer(target.kc, target.client, RESOURCE_TYPES.Reservation, {
+    namespace: target.namespace,
+    fieldSelector: `metadata.name=${name}`,
+    logger: pino({ level: 'silent' }),
+  });
+  const handled = (cr: Reservation | undefined) => cr?.status?.traffic?.cutover?.handledRequest === value;
+  try {
+    return await new Promise<Reservation | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      informer.onChange(() => {
+        const cr = informer.get(target.namespace, name) as Reservation | undefined;
+        if (handled(cr)) {
+          clearTimeout(timer);
+          resolve(cr);
+        }
+      });
+      informer.start().catch(() => {});
+    });
+  } finally {
+    await informer.stop();
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof CliError || err instanceof KubeApiError) return err.message;
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+// Run as the plugin (not when a test imports the module).
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  // Exit now (the client's connection pool would keep the process up a while), once the output is out.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}

@@ -1,0 +1,451 @@
+import { styleText } from 'node:util';
+import {
+  type AnalysisRun,
+  type AnalysisTemplate,
+  type Condition,
+  CUTOVER_VERBS,
+  type CutoverStatus,
+  type CutoverVerb,
+  type Reservation,
+} from '../api/v1alpha1/reservation.ts';
+import { CONDITION } from '../reconcile/conditions.ts';
+import { buildPlan, type PlanStep } from '../traffic/plan.ts';
+import { verbError } from '../traffic/verbs.ts';
+
+/**
+ * What `kubectl reservation status` prints (pure): everything an SRE needs about a cutover without
+ * reading the operator's logs, from the Reservation alone. Colour is a choice of the caller
+ * (a TTY without NO_COLOR); the text is the same either way.
+ */
+
+export interface RenderOptions {
+  now: Date;
+  /** Terminal columns: long messages wrap to it, the share bar fits in it. */
+  width: number;
+  color: boolean;
+}
+
+type Style = Parameters<typeof styleText>[0];
+
+/** History entries shown; the status keeps up to 20. */
+export const HISTORY_SHOWN = 5;
+const LABEL = 14;
+
+export function renderStatus(cr: Reservation, options: RenderOptions): string {
+  const out = new Output(options);
+  const traffic = cr.spec.traffic;
+  const status = cr.status?.traffic;
+  const cutover = status?.cutover;
+  const phase = cr.status?.phase ?? 'Idle';
+  const { now } = options;
+  out.line(`${out.style('bold', `${cr.metadata.namespace}/${cr.metadata.name}`)}  ${out.style(phaseStyle(phase), phase)}`);
+
+  if (!traffic) {
+    out.line('no spec.traffic: this Reservation has no weighted record, so no cutover');
+    return out.text();
+  }
+  out.field('record', `${traffic.dns.name}, set identifier ${traffic.cluster}`);
+
+  if (cutover) renderCutover(out, cr, cutover, options);
+  else renderIdle(out, cr, now);
+
+  if (status?.handover) {
+    const { by, since, weight } = status.handover;
+    out.field(
+      'handover',
+      `weights written by ${by}'s cutover since ${clock(since, now)} (${ago(since, now)}); it last set this cluster's weight to ${weight}, ` +
+        'and this operator leaves the weight alone while it runs',
+    );
+  }
+  if (status?.weightOverride) {
+    const { weight, specWeight, by } = status.weightOverride;
+    out.field(
+      'override',
+      `weight ${weight} left by ${by}'s finished cutover, instead of spec.traffic.weight ${specWeight}; changing spec.traffic.weight ends it`,
+    );
+  }
+
+  const ready = cr.status?.conditions?.find((c) => c.type === CONDITION.TrafficReady);
+  if (ready) out.field(CONDITION.TrafficReady, conditionText(out, ready));
+  return out.text();
+}
+
+function renderIdle(out: Output, cr: Reservation, now: Date): void {
+  const traffic = cr.spec.traffic;
+  const status = cr.status?.traffic;
+  if (!traffic) return;
+  const verified = status?.verifiedWeight;
+  const desired = status?.desiredWeight ?? traffic.weight;
+  out.field(
+    'weight',
+    `desired ${desired}, verified ${verified ?? 'none yet'}` +
+      (status?.verifiedAt && verified !== undefined ? ` (INSYNC since ${clock(status.verifiedAt, now)})` : ''),
+  );
+  if (status?.lastChange?.status === 'PENDING') {
+    out.field(
+      'change',
+      `${status.lastChange.id} to weight ${status.lastChange.weight} is PENDING since ${clock(status.lastChange.submittedAt, now)}`,
+    );
+  }
+  if (traffic.cutover) {
+    out.field('cutover', `planned from ${traffic.cutover.from}; the operator has not started it yet`);
+    renderPlan(out, cr, undefined, now);
+  } else {
+    out.field(
+      'cutover',
+      status?.handover ? 'none of its own (spec.traffic.cutover is not set)' : 'no cutover (spec.traffic.cutover is not set)',
+    );
+  }
+}
+
+function renderCutover(out: Output, cr: Reservation, cutover: CutoverStatus, options: RenderOptions): void {
+  const traffic = cr.spec.traffic;
+  if (!traffic) return;
+  const { now } = options;
+  const done = cutover.step >= cutover.steps;
+  const position = done
+    ? `all ${cutover.steps} steps done`
+    : `step ${cutover.step + 1}/${cutover.steps} for ${since(cutover.stepStartedAt, now)}`;
+  const finished = cutover.finishedAt ? `, finished ${clock(cutover.finishedAt, now)} (${ago(cutover.finishedAt, now)})` : '';
+  out.field(
+    'cutover',
+    `from ${cutover.from}, started ${clock(cutover.startedAt, now)} (${ago(cutover.startedAt, now)})${finished}; ${position}`,
+  );
+  if (cutover.aborting) out.field('', out.style('red', `aborting: walking the share back to ${cutover.startShare}%`));
+  out.field('', cutover.message);
+  out.blank();
+
+  renderPlan(out, cr, cutover, now);
+  out.blank();
+
+  out.field('share', shareBar(out, cutover, options.width));
+  renderWeights(out, traffic.cluster, cutover, cr.status?.traffic?.verifiedWeight);
+
+  if (cutover.lastAnalysis) {
+    const template = traffic.cutover?.analysis?.find((t) => t.name === cutover.lastAnalysis?.template);
+    renderAnalysis(out, cutover.lastAnalysis, template, now);
+  }
+
+  if (cutover.history.length > 0) {
+    out.blank();
+    out.line('history');
+    for (const entry of cutover.history.slice(-HISTORY_SHOWN)) {
+      const head = `  ${clock(entry.at, now)}  step ${String(entry.step + 1).padEnd(2)}  ${entry.event.padEnd(16)}  `;
+      out.wrapped(head, entry.message);
+    }
+  }
+  out.blank();
+
+  const verbs = CUTOVER_VERBS.filter((v) => !verbError(v, cutover));
+  out.field(
+    'verbs',
+    verbs.length > 0
+      ? `kubectl reservation ${verbChoice(verbs)} ${cr.metadata.name} -n ${cr.metadata.namespace}`
+      : cutover.aborting
+        ? `none while the abort walks back to ${cutover.startShare}% (then retry)`
+        : 'none (the cutover is over)',
+  );
+}
+
+/** The plan from the spec, a marker on each step: done, current, or to come. */
+function renderPlan(out: Output, cr: Reservation, cutover: CutoverStatus | undefined, now: Date): void {
+  const traffic = cr.spec.traffic;
+  if (!traffic?.cutover) {
+    if (cutover) out.field('plan', `${cutover.steps} steps (spec.traffic.cutover has been removed)`);
+    return;
+  }
+  const built = buildPlan(traffic.cutover, traffic.cluster);
+  if (!built.ok) {
+    out.field('plan', out.style('red', `spec.traffic.cutover cannot run: ${built.errors.join('; ')}`));
+    return;
+  }
+  const { steps } = built.plan;
+  out.line('plan');
+  if (cutover && cutover.steps !== steps.length) {
+    out.wrapped(
+      '  ',
+      out.style(
+        'yellow',
+        `the spec's plan has ${steps.length} steps, the running one ${cutover.steps}: the plan changed and restarts from the current share`,
+      ),
+    );
+  }
+  steps.forEach((step, i) => {
+    const state = stepState(i, cutover);
+    const marker = { done: out.style('green', '✓'), current: out.style(['bold', 'yellow'], '▶'), failed: out.style('red', '✗'), next: ' ' }[
+      state
+    ];
+    const what = describeStep(step);
+    const label = `${String(i + 1).padStart(2)}. ${what}`;
+    const note = state === 'current' || state === 'failed' ? currentNote(step, i, cutover, traffic.cutover?.analysis, now) : '';
+    const text = state === 'next' ? out.style('dim', label) : state === 'current' ? out.style('bold', label) : label;
+    out.line(`  ${marker} ${text}${note ? `   ${out.style('dim', note)}` : ''}`);
+  });
+}
+
+type StepState = 'done' | 'current' | 'failed' | 'next';
+
+function stepState(i: number, cutover: CutoverStatus | undefined): StepState {
+  if (!cutover) return 'next';
+  if (i < cutover.step) return 'done';
+  if (i > cutover.step) return 'next';
+  if (cutover.phase === 'Aborted' || cutover.phase === 'Degraded') return 'failed';
+  return 'current';
+}
+
+export function describeStep(step: PlanStep): string {
+  switch (step.kind) {
+    case 'setShare':
+      return `setShare ${step.share}%`;
+    case 'pause':
+      return step.durationMs === undefined ? 'pause until promoted' : `pause ${formatDuration(step.durationMs)}`;
+    case 'analysis':
+      return `analysis ${step.template}`;
+  }
+}
+
+function currentNote(
+  step: PlanStep,
+  i: number,
+  cutover: CutoverStatus | undefined,
+  templates: AnalysisTemplate[] | undefined,
+  now: Date,
+): string {
+  if (!cutover) return '';
+  if (cutover.phase === 'Aborted') return '← aborted here';
+  if (cutover.phase === 'Degraded') return '← degraded here';
+  if (step.kind === 'pause' && step.durationMs === undefined) return '← waiting for promote';
+  if (cutover.phase === 'Paused') return '← paused';
+  if (step.kind === 'pause' && step.durationMs !== undefined) {
+    return `← ${since(cutover.stepStartedAt, now)} of ${formatDuration(step.durationMs)}`;
+  }
+  if (step.kind === 'analysis') {
+    const run = cutover.lastAnalysis?.step === i ? cutover.lastAnalysis : undefined;
+    const count = templates?.find((t) => t.name === step.template)?.count;
+    return run ? `← ${run.result}, ${run.measurements}${count ? `/${count}` : ''} measurements` : '← starting';
+  }
+  return '← now';
+}
+
+/** `pause|promote [--full]|abort`, or the one verb as is. */
+function verbChoice(verbs: readonly CutoverVerb[]): string {
+  const words = verbs.flatMap((verb) => {
+    if (verb === 'promote-full') return verbs.includes('promote') ? [] : ['promote --full'];
+    return verb === 'promote' && verbs.includes('promote-full') ? ['promote [--full]'] : [verb];
+  });
+  return words.length === 1 ? (words[0] as string) : `{${words.join('|')}}`;
+}
+
+/** `[██████▒▒▒░░░░░░░░░░░] 30% → 45%`: what Route53 serves (full), what the plan asks for now (shaded). */
+function shareBar(out: Output, cutover: CutoverStatus, width: number): string {
+  const verified = verifiedShareOf(cutover);
+  const target = cutover.share;
+  const cells = Math.max(10, Math.min(40, width - LABEL - 20));
+  const at = (share: number) => Math.round((share / 100) * cells);
+  const from = verified ?? target;
+  const low = at(Math.min(from, target));
+  const high = at(Math.max(from, target));
+  const bar =
+    out.style('green', '█'.repeat(low)) +
+    out.style(from > target ? 'red' : 'yellow', '▒'.repeat(high - low)) +
+    out.style('dim', '░'.repeat(cells - high));
+  const numbers =
+    verified === undefined
+      ? `${percent(target)} (not verified yet)`
+      : Math.abs(verified - target) < 0.05
+        ? percent(target)
+        : `${percent(verified)} → ${percent(target)}`;
+  return `[${bar}] ${numbers}`;
+}
+
+function verifiedShareOf(cutover: CutoverStatus): number | undefined {
+  if (cutover.verifiedShare !== undefined) return cutover.verifiedShare;
+  const w = cutover.verifiedWeights;
+  if (!w) return undefined;
+  const total = w.self + w.peer;
+  return total === 0 ? 50 : Math.round(((w.self * 100) / total) * 10) / 10;
+}
+
+function renderWeights(out: Output, self: string, cutover: CutoverStatus, verifiedSelf: number | undefined): void {
+  const rows: [string, number, number | undefined][] = [
+    [`${self} (this cluster)`, cutover.weights.self, cutover.verifiedWeights?.self ?? verifiedSelf],
+    [`${cutover.from} (peer)`, cutover.weights.peer, cutover.verifiedWeights?.peer],
+  ];
+  const nameWidth = Math.max('set identifier'.length, ...rows.map(([n]) => n.length));
+  out.line(`${'weights'.padEnd(LABEL)}${'set identifier'.padEnd(nameWidth)}  desired  verified`);
+  for (const [name, want, have] of rows) {
+    const line = `${' '.repeat(LABEL)}${name.padEnd(nameWidth)}  ${String(want).padStart(7)}  ${(have === undefined ? '-' : String(have)).padStart(8)}`;
+    out.line(have !== undefined && want !== have ? out.style('yellow', line) : line);
+  }
+}
+
+function renderAnalysis(out: Output, run: AnalysisRun, template: AnalysisTemplate | undefined, now: Date): void {
+  out.blank();
+  const result = out.style(
+    ({ Successful: 'green', Failed: 'red', Inconclusive: 'yellow', Running: 'cyan' } as const)[run.result],
+    run.result,
+  );
+  const of = template ? `/${template.count}` : '';
+  out.field(
+    'analysis',
+    `${run.template} (step ${run.step + 1}): ${result}, ${run.measurements}${of} measurements, ${run.failures} failed, ${run.inconclusive} inconclusive`,
+  );
+  const figures: string[] = [];
+  if (run.successRate !== undefined) {
+    figures.push(
+      `success rate ${percent(run.successRate * 100, 2)}${template ? ` (min ${percent(template.successRateMin * 100, 2)})` : ''}`,
+    );
+  }
+  if (run.latencyP99Ms !== undefined)
+    figures.push(`p99 ${Math.round(run.latencyP99Ms)} ms${template ? ` (max ${template.latencyP99MaxMs} ms)` : ''}`);
+  if (run.requests !== undefined) figures.push(`${Math.round(run.requests)} requests`);
+  if (run.measuredAt) figures.push(`measured ${ago(run.measuredAt, now)}`);
+  if (figures.length > 0) out.field('', figures.join(', '));
+  if (run.message) out.field('', run.message);
+}
+
+function conditionText(out: Output, c: Condition): string {
+  const status = out.style(c.status === 'True' ? 'green' : c.status === 'False' ? 'red' : 'yellow', c.status);
+  return `${status} ${c.reason}: ${c.message}`;
+}
+
+function phaseStyle(phase: string): Style {
+  switch (phase) {
+    case 'Succeeded':
+      return ['bold', 'green'];
+    case 'Aborted':
+    case 'Degraded':
+      return ['bold', 'red'];
+    case 'Paused':
+    case 'Analyzing':
+      return ['bold', 'yellow'];
+    case 'Progressing':
+      return ['bold', 'cyan'];
+    default:
+      return 'bold';
+  }
+}
+
+/** 30 → "30%", 33.33 → "33.3%". */
+function percent(value: number, digits = 1): string {
+  const factor = 10 ** digits;
+  return `${Math.round(value * factor) / factor}%`;
+}
+
+/** 5400000 → "1h30m", 132000 → "2m12s", 40000 → "40s". */
+export function formatDuration(ms: number): string {
+  let s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  if (h > 0) return `${h}h${m > 0 ? `${m}m` : ''}`;
+  if (m > 0) return `${m}m${s > 0 ? `${s}s` : ''}`;
+  return `${s}s`;
+}
+
+function since(iso: string, now: Date): string {
+  return formatDuration(now.getTime() - Date.parse(iso));
+}
+
+function ago(iso: string, now: Date): string {
+  const ms = now.getTime() - Date.parse(iso);
+  return ms < 1000 ? 'just now' : `${formatDuration(ms)} ago`;
+}
+
+/** "2026-11-25T10:15:03Z" → "10:15:03Z" on the day of `now`, "2026-11-24 10:15:03Z" on another. */
+function clock(iso: string, now: Date): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const [day, time] = d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .split('T');
+  return day === now.toISOString().slice(0, 10) ? `${time}` : `${day} ${time}`;
+}
+
+/** Lines being built, with the label column and wrapping. */
+class Output {
+  readonly #lines: string[] = [];
+  readonly #options: RenderOptions;
+  constructor(options: RenderOptions) {
+    this.#options = options;
+  }
+  style(format: Style, text: string): string {
+    return this.#options.color && text ? styleText(format, text, { validateStream: false }) : text;
+  }
+  line(text: string): void {
+    this.#lines.push(text);
+  }
+  blank(): void {
+    if (this.#lines.at(-1) !== '') this.#lines.push('');
+  }
+  /** `label      value`, the value wrapped under itself. */
+  field(label: string, value: string): void {
+    this.wrapped(label.padEnd(LABEL), value);
+  }
+  /** `head` then `text` wrapped to the width, continuation lines indented under the text. */
+  wrapped(head: string, text: string): void {
+    const indent = visibleLength(head);
+    const room = Math.max(20, this.#options.width - indent);
+    const lines = wrap(text, room);
+    this.#lines.push(head + (lines[0] ?? ''));
+    for (const rest of lines.slice(1)) this.#lines.push(' '.repeat(indent) + rest);
+  }
+  text(): string {
+    while (this.#lines.at(-1) === '') this.#lines.pop();
+    return `${this.#lines.join('\n')}\n`;
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are control characters
+const ANSI = /\x1b\[[0-9;]*m/g;
+const visibleLength = (text: string) => text.replace(ANSI, '').length;
+
+/** Words into lines of at most `width` visible characters (a longer word gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (current && visibleLength(current) + 1 + visibleLength(word) > width) {
+      lines.push(current);
+      current = word;
+    } else current = current ? `${current} ${word}` : word;
+  }
+  if (current || lines.length === 0) lines.push(current);
+  return lines;
+}
+
+/**
+ * What the operator will do when it acts on `verb` (pure), for the line `kubectl reservation <verb>`
+ * prints before it waits. `verbError(verb, cutover)` has already said yes.
+ */
+export function verbEffect(verb: CutoverVerb, cr: Reservation): string {
+  const cutover = cr.status?.traffic?.cutover;
+  if (!cutover) return `${verb} the cutover`;
+  const traffic = cr.spec.traffic;
+  const built = traffic?.cutover ? buildPlan(traffic.cutover, traffic.cluster) : undefined;
+  const steps = built?.ok ? built.plan.steps : [];
+  const stepName = (i: number) => `step ${i + 1}/${cutover.steps}${steps[i] ? ` (${describeStep(steps[i])})` : ''}`;
+  switch (verb) {
+    case 'pause':
+      return `hold the cutover at ${stepName(cutover.step)}, share ${cutover.share}%, until resume or promote`;
+    case 'resume':
+      return `go on with ${stepName(cutover.step)}`;
+    case 'promote':
+      return cutover.step + 1 >= cutover.steps
+        ? `end ${stepName(cutover.step)}, the last one, now and finish the cutover`
+        : `end ${stepName(cutover.step)} now and go on with ${stepName(cutover.step + 1)}`;
+    case 'promote-full': {
+      const last = steps.findLast((s) => s.kind === 'setShare');
+      const share = last?.kind === 'setShare' ? `${last.share}%` : "the plan's last share";
+      return `skip the remaining steps (analyses and pauses included) and set the share to ${share}`;
+    }
+    case 'abort':
+      return `walk the share back from ${cutover.share}% to ${cutover.startShare}%, where the cutover started`;
+    case 'retry':
+      return cutover.phase === 'Degraded'
+        ? `try ${stepName(cutover.step)} again`
+        : `start the plan again from the current share (${cutover.share}%)`;
+  }
+}

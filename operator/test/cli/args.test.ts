@@ -1,0 +1,60 @@
+import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_TIMEOUT_MS, parseCommandLine } from '../../src/cli/args.ts';
+
+describe('parseCommandLine', () => {
+  it('reads status with the connection flags, in any order, like kubectl', () => {
+    expect(parseCommandLine(['status', 'booking', '-n', 'reservations', '--context', 'eks-green', '-w'])).toEqual({
+      kind: 'status',
+      name: 'booking',
+      watch: true,
+      connection: { namespace: 'reservations', context: 'eks-green', kubeconfig: undefined },
+    });
+    expect(parseCommandLine(['--namespace=reservations', 'status', 'booking', '--kubeconfig', '/tmp/kc'])).toMatchObject({
+      kind: 'status',
+      name: 'booking',
+      watch: false,
+      connection: { namespace: 'reservations', kubeconfig: '/tmp/kc' },
+    });
+  });
+
+  it('reads a verb with its wait and timeout; promote --full is promote-full', () => {
+    expect(parseCommandLine(['abort', 'booking'])).toMatchObject({
+      kind: 'verb',
+      verb: 'abort',
+      wait: true,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
+    });
+    expect(parseCommandLine(['promote', 'booking', '--full', '--no-wait'])).toMatchObject({ verb: 'promote-full', wait: false });
+    expect(parseCommandLine(['pause', 'booking', '--timeout', '2m'])).toMatchObject({ verb: 'pause', timeoutMs: 120_000 });
+    expect(parseCommandLine(['pause', 'booking', '--timeout', '90'])).toMatchObject({ timeoutMs: 90_000 });
+  });
+
+  it('gives help for the plugin and for each command', () => {
+    expect(parseCommandLine([])).toMatchObject({ kind: 'help', text: expect.stringContaining('Usage: kubectl reservation COMMAND NAME') });
+    expect(parseCommandLine(['--help'])).toMatchObject({ kind: 'help' });
+    const promote = parseCommandLine(['promote', '-h']);
+    expect(promote).toMatchObject({ kind: 'help', text: expect.stringContaining('--full') });
+    expect(promote).toMatchObject({ text: expect.stringContaining('--timeout DURATION') });
+    expect(parseCommandLine(['status', '--help'])).toMatchObject({ text: expect.not.stringContaining('--no-wait') });
+  });
+
+  it.each([
+    [['frobnicate', 'booking'], 'unknown command "frobnicate"; the commands are status, promote, pause, resume, abort, retry'],
+    [['status'], 'status needs the name of a Reservation'],
+    [['status', 'a', 'b'], 'unexpected argument "b"'],
+    [['status', 'booking', '--no-wait'], '--no-wait is for the verbs, not status'],
+    [['abort', 'booking', '-w'], '--watch is for status; `kubectl reservation status NAME -w` follows the cutover'],
+    [['abort', 'booking', '--full'], '--full goes with promote only'],
+    [['pause', 'booking', '--timeout', 'soon'], '--timeout must be a duration like 30s, 2m or 90 (seconds), more than 0, not "soon"'],
+    [['pause', 'booking', '--timeout', '0'], '--timeout must be a duration like 30s, 2m or 90 (seconds), more than 0, not "0"'],
+    [['pause', 'booking', '-n', ''], '--namespace needs a value'],
+  ])('refuses %j: %s', (argv, error) => {
+    expect(parseCommandLine(argv)).toMatchObject({ kind: 'usage', error });
+  });
+
+  it('names an unknown flag and shows the usage of the command it was given to', () => {
+    const result = parseCommandLine(['pause', 'booking', '--force']);
+    expect(result).toMatchObject({ kind: 'usage', error: expect.stringContaining("'--force'") });
+    expect(result).toMatchObject({ text: expect.stringMatching(/^Usage: kubectl reservation pause NAME/) });
+  });
+});

@@ -1,0 +1,235 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
+import { type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import {
+  API_VERSION,
+  CUTOVER_REQUEST_ANNOTATION,
+  type CutoverStatus,
+  KIND,
+  type Reservation,
+  type ReservationStatus,
+} from '../../src/api/v1alpha1/reservation.ts';
+import { createKubeClient } from '../../src/kube/client.ts';
+import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
+import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
+import { states } from './states.ts';
+
+/**
+ * The plugin as an SRE runs it: `kubectl reservation ...` through the real kubectl the harness
+ * builds, which finds operator/bin/kubectl-reservation on PATH, against the harness's API server.
+ * The test plays the operator: it writes status.traffic.cutover through the status subresource.
+ */
+
+const kc = testKubeConfig();
+const kube = createKubeClient(kc);
+const binDir = join(import.meta.dirname, '..', '..', 'bin');
+let namespace: string;
+const live: Server[] = [];
+
+const path = (name?: string) => resourcePath(RESOURCE_TYPES.Reservation, namespace, name);
+const read = (name: string) => kube.request<Reservation>('GET', path(name));
+const annotation = async (name: string) => (await read(name)).metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION];
+
+/** The environment kubectl runs the plugin in: the harness's cluster, operator/bin on PATH. */
+function pluginEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH}`, KUBECONFIG: harnessEnv('KUBECONFIG') };
+  delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not the plugin's
+  return { ...env, ...extra };
+}
+
+/** Runs `kubectl ARGS` to completion; never throws on a non-zero exit. */
+function kubectl(args: string[], env = pluginEnv()): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(kubeBinary('kubectl'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function create(name: string, state: Reservation): Promise<void> {
+  await kube.request('POST', path(), { body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: state.spec } });
+  if (state.status) await writeStatus(name, state.status);
+}
+
+/** As the operator writes its status: server-side apply on the status subresource. */
+async function writeStatus(name: string, status: ReservationStatus): Promise<void> {
+  await kube.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, 'reservation-operator', {
+    subresource: 'status',
+  });
+}
+
+async function writeCutover(name: string, changes: Partial<CutoverStatus>, phase = changes.phase): Promise<void> {
+  const { status } = await read(name);
+  const cutover = status?.traffic?.cutover;
+  if (!status?.traffic || !cutover) throw new Error(`${name} has no cutover status`);
+  await writeStatus(name, { ...status, phase: phase ?? status.phase, traffic: { ...status.traffic, cutover: { ...cutover, ...changes } } });
+}
+
+beforeAll(async () => {
+  await installCrds(kc);
+  namespace = await createTestNamespace(kc, 'plugin');
+  await create('booking', states.progressing());
+  await create('done', states.succeeded());
+  await create('plain', states.noCutover());
+});
+afterAll(async () => {
+  for (const server of live) await server.stop();
+});
+
+describe('kubectl reservation status', () => {
+  it('shows the plan with the current step, both weights, the share and the history', async () => {
+    const { code, stdout, stderr } = await kubectl(['reservation', 'status', 'booking', '-n', namespace]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toContain(`${namespace}/booking  Progressing`);
+    expect(stdout).toMatch(/✓ {2}2\. pause 5m\n {2}▶ {2}3\. setShare 40% {3}← now\n {5}4\. analysis smoke/);
+    expect(stdout).toMatch(/eks-green \(this cluster\)\s+40\s+10\n\s+eks-blue \(peer\)\s+60\s+90/);
+    expect(stdout).toContain('] 10% → 40%');
+    expect(stdout).toContain('StepStarted       setShare 40%');
+    expect(stdout).toContain('TrafficReady  False ChangePending');
+    expect(stdout).not.toContain('\x1b['); // not a TTY: no colour
+  });
+
+  it('says "no cutover" for a Reservation without one, and takes --kubeconfig instead of $KUBECONFIG', async () => {
+    const { code, stdout } = await kubectl(
+      ['reservation', 'status', 'plain', '-n', namespace, '--kubeconfig', harnessEnv('KUBECONFIG')],
+      pluginEnv({ KUBECONFIG: undefined, HOME: mkdtempSync(join(tmpdir(), 'no-kube-')) }),
+    );
+    expect(code).toBe(0);
+    expect(stdout).toContain('no cutover (spec.traffic.cutover is not set)');
+    expect(stdout).toContain('desired 10, verified 10');
+  });
+
+  it('fails with exit code 1 and says so for a Reservation that does not exist', async () => {
+    const { code, stdout, stderr } = await kubectl(['reservation', 'status', 'nope', '-n', namespace]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(`error: Reservation "nope" not found in namespace "${namespace}"\n`);
+  });
+
+  it('fails with exit code 1 for a context the kubeconfig does not have, and 2 for a wrong command line', async () => {
+    const noContext = await kubectl(['reservation', 'status', 'booking', '-n', namespace, '--context', 'nowhere']);
+    expect(noContext.code).toBe(1);
+    expect(noContext.stderr).toMatch(/^error: context "nowhere" is not in the kubeconfig/);
+    const usage = await kubectl(['reservation', 'status']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^error: status needs the name of a Reservation\n\nUsage: kubectl reservation status NAME/);
+  });
+
+  it('with --watch, prints a new render when the status changes, and exits 0 on Ctrl-C', async () => {
+    await create('watched', states.progressing());
+    const logFile = join(mkdtempSync(join(tmpdir(), 'plugin-watch-')), 'out.log');
+    const watch = startServer(
+      'kubectl reservation status -w',
+      kubeBinary('kubectl'),
+      ['reservation', 'status', 'watched', '-w', '-n', namespace],
+      {
+        logFile,
+        env: pluginEnv(),
+      },
+    );
+    live.push(watch);
+    const output = () => readFileSync(logFile, 'utf8');
+    await waitUntil('the first render', async () => output().includes('Progressing'), { server: watch, timeoutMs: 20_000 });
+
+    await writeCutover('watched', {
+      phase: 'Paused',
+      message: 'paused by kubectl reservation pause',
+      history: [{ at: new Date().toISOString(), step: 2, event: 'Paused', message: 'paused by request' }],
+    });
+    await waitUntil('a second render after the status change', async () => /\n--- \S+Z\n\S+\/watched {2}Paused\n/.test(output()), {
+      server: watch,
+      timeoutMs: 20_000,
+    });
+    expect(output()).toContain('paused by kubectl reservation pause');
+    expect(output().split(`${namespace}/watched  `)).toHaveLength(3); // two renders, no more
+
+    process.kill(watch.pid, 'SIGINT');
+    expect(await watch.exited).toBe(0);
+  });
+});
+
+describe('kubectl reservation VERB', () => {
+  it('pause --no-wait sets the request annotation with a unique token and says what the operator will do', async () => {
+    const { code, stdout } = await kubectl(['reservation', 'pause', 'booking', '-n', namespace, '--no-wait']);
+    expect(code).toBe(0);
+    const value = await annotation('booking');
+    expect(value).toMatch(/^pause\/\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+    expect(stdout).toContain(`asked to pause (${CUTOVER_REQUEST_ANNOTATION}=${value})`);
+    expect(stdout).toContain('the operator will hold the cutover at step 3/6 (setShare 40%), share 40%, until resume or promote');
+    expect(stdout).toContain(`kubectl reservation status booking -n ${namespace} -w`);
+  });
+
+  it('waits until the operator has handled the request, then prints the new phase and step', async () => {
+    // The pause above was never handled (no operator runs here): the promote replaces it, and says so.
+    const before = await annotation('booking');
+    const promoting = kubectl(['reservation', 'promote', 'booking', '-n', namespace, '--timeout', '30s']);
+
+    // The operator: sees the new request, acts on it, records it as handled.
+    let request = '';
+    await waitUntil('the promote request', async () => {
+      request = (await annotation('booking')) ?? '';
+      return request !== before && request.startsWith('promote/');
+    });
+    await writeCutover('booking', {
+      phase: 'Analyzing',
+      step: 3,
+      handledRequest: request,
+      message: 'analysis smoke: measurement 1 of 3',
+      history: [{ at: '2026-11-25T10:15:00Z', step: 2, event: 'Promoted', message: `step 3 ended by ${request}` }],
+    });
+
+    const { code, stdout, stderr } = await promoting;
+    expect({ code, stderr }).toEqual({
+      code: 0,
+      stderr: `warning: replacing the request ${before}, which the operator has not acted on yet\n`,
+    });
+    expect(stdout).toContain('the operator will end step 3/6 (setShare 40%) now and go on with step 4/6 (analysis smoke)');
+    expect(stdout).toContain('done: Analyzing, step 4/6, share 40%: analysis smoke: measurement 1 of 3\n');
+    expect(stdout).toContain(`last event: 2026-11-25T10:15:00Z Promoted: step 3 ended by ${request}\n`);
+  });
+
+  it('fails with exit code 1 when the operator does not act within --timeout, leaving the request set', async () => {
+    const { code, stderr } = await kubectl(['reservation', 'abort', 'booking', '-n', namespace, '--timeout', '2s']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^error: the operator has not acted on abort\/\S+ within 2 s/);
+    expect(await annotation('booking')).toMatch(/^abort\//);
+  });
+
+  it('refuses a verb the phase does not allow, exit code 1, and leaves the annotation as it was', async () => {
+    const { code, stdout, stderr } = await kubectl(['reservation', 'promote', 'done', '-n', namespace]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      `error: cannot promote ${namespace}/done: the cutover has succeeded (share 100%); there is nothing left to promote\n`,
+    );
+    expect(await annotation('done')).toBeUndefined();
+  });
+
+  it('refuses any verb on a Reservation without a cutover', async () => {
+    const { code, stderr } = await kubectl(['reservation', 'abort', 'plain', '-n', namespace, '--no-wait']);
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `error: cannot abort ${namespace}/plain: no cutover: spec.traffic.cutover is not set, so there is nothing to abort\n`,
+    );
+    expect(await annotation('plain')).toBeUndefined();
+  });
+
+  it('refuses a verb on a Reservation that does not exist', async () => {
+    const { code, stderr } = await kubectl(['reservation', 'resume', 'nope', '-n', namespace]);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`error: Reservation "nope" not found in namespace "${namespace}"\n`);
+  });
+});
