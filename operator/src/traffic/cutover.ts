@@ -1,6 +1,6 @@
 import type { AnalysisRun, CutoverStatus, CutoverVerb } from '../api/v1alpha1/reservation.ts';
-import { CUTOVER_VERBS } from '../api/v1alpha1/reservation.ts';
 import { type Plan, type PlanStep, parseDuration } from './plan.ts';
+import { parseCutoverRequest, verbError } from './verbs.ts';
 import { type ShareWeights, weightsForShare } from './weights.ts';
 
 /**
@@ -58,48 +58,7 @@ const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const sameWeights = (a: ShareWeights | undefined, b: ShareWeights | undefined) => !!a && !!b && a.self === b.self && a.peer === b.peer;
 const shareOfWeights = (w: ShareWeights) => (w.self + w.peer === 0 ? 50 : Math.round((w.self * 1000) / (w.self + w.peer)) / 10);
 
-export function parseRequest(value: string | undefined): CutoverVerb | undefined {
-  const verb = value?.split('/')[0]?.trim();
-  return (CUTOVER_VERBS as readonly string[]).includes(verb ?? '') ? (verb as CutoverVerb) : undefined;
-}
-
 export const isFinished = (s: CutoverStatus | undefined) => !!s?.finishedAt;
-
-/**
- * Why `verb` makes no sense for a cutover in `status` (an SRE's message), or undefined when it
- * does. `kubectl reservation` asks this before it sets the annotation; the operator again before
- * it acts.
- */
-export function verbError(verb: CutoverVerb, status: CutoverStatus | undefined, plan?: Plan): string | undefined {
-  if (!status) return 'no cutover has started yet: spec.traffic.cutover is not set, or the operator has not picked it up';
-  const where = `the cutover is ${status.phase}`;
-  if (status.phase === 'Succeeded') return `${where}: there is nothing left to ${verb}`;
-  if (status.aborting && verb !== 'pause' && verb !== 'resume') {
-    return `${where} and walking back to ${status.startShare}%: only pause and resume apply until it is back`;
-  }
-  switch (verb) {
-    case 'pause':
-      if (isFinished(status)) return `${where}: there is nothing running to pause`;
-      if (status.held) return `${where} already: resume or promote to go on`;
-      return undefined;
-    case 'resume': {
-      if (isFinished(status)) return `${where}: use retry to run the plan again`;
-      const step = plan?.steps[status.step];
-      if (!status.held && !(step?.kind === 'pause' && step.durationMs === undefined)) return `${where}, not paused: nothing to resume`;
-      return undefined;
-    }
-    case 'promote':
-    case 'promote-full':
-      if (isFinished(status)) return `${where}: use retry to run the plan again`;
-      return undefined;
-    case 'abort':
-      if (isFinished(status)) return `${where} already`;
-      return undefined;
-    case 'retry':
-      if (status.phase !== 'Aborted' || !isFinished(status)) return `${where}: retry restarts a cutover only after an abort has finished`;
-      return undefined;
-  }
-}
 
 /** The first step to run when a plan starts at `share`: steps up to the last setShare at or below it count as done. */
 export function firstStep(plan: Plan, share: number): number {
@@ -170,11 +129,11 @@ export function decide(input: CutoverInput): CutoverDecision {
 
   if (verified) s = { ...s, verifiedWeights: verified, verifiedShare: shareOfWeights(verified) };
 
-  // A request, acted on once.
+  // A request, acted on once; refused with the same rules `kubectl reservation` checks first.
   if (input.request && input.request !== s.handledRequest) {
     s = { ...s, handledRequest: input.request };
-    const verb = parseRequest(input.request);
-    const refused = verb ? verbError(verb, s, plan) : `"${input.request}" is not one of ${CUTOVER_VERBS.join(', ')}`;
+    const verb = parseCutoverRequest(input.request)?.verb;
+    const refused = verbError(verb ?? input.request, s);
     if (refused || !verb) note('RequestRefused', `${input.request}: ${refused}`, 'Warning');
     else applyVerb(verb);
   }
@@ -220,6 +179,11 @@ export function decide(input: CutoverInput): CutoverDecision {
         startAbort('aborted on request');
         return;
       case 'retry': {
+        if (!isFinished(s)) {
+          // Degraded: the reconcile tries the step again anyway; now, on request.
+          note('Retried', `trying step ${s.step + 1} of ${s.steps} again`);
+          return;
+        }
         const live = s.verifiedWeights ?? s.weights;
         const history = s.history;
         s = { ...startCutover(plan, input.fingerprint, live, now), handledRequest: s.handledRequest };

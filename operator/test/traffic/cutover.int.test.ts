@@ -240,7 +240,7 @@ describe('a cutover from blue to green', () => {
     await ask('abort', 'retry/1'); // not after a finished abort: refused, nothing changes
     await waitUntil('refused', async () => (await cutoverOf('abort'))?.handledRequest === 'retry/1');
     expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
-    expect((await greenEvents('RequestRefused')).join('\n')).toContain('retry restarts a cutover only after an abort has finished');
+    expect((await greenEvents('RequestRefused')).join('\n')).toContain('retry/1: the cutover is paused (step 3/4, share 40%), not failed');
 
     await ask('abort', 'abort/1');
     await waitUntil('aborted and back', async () => (await cutoverOf('abort'))?.finishedAt !== undefined, { timeoutMs: 30_000 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AnalysisRun, CutoverStatus } from '../../src/api/v1alpha1/reservation.ts';
-import { abortShares, type CutoverDecision, decide, firstStep, verbError } from '../../src/traffic/cutover.ts';
+import { abortShares, type CutoverDecision, decide, firstStep } from '../../src/traffic/cutover.ts';
 import { buildPlan, type Cutover, type Plan } from '../../src/traffic/plan.ts';
+import { verbError } from '../../src/traffic/verbs.ts';
 import type { ShareWeights } from '../../src/traffic/weights.ts';
 
 const TTL = 30;
@@ -202,10 +203,12 @@ describe('a cutover run', () => {
     drive.decide();
     expect(drive.events).toContain('RequestRefused');
     const refusals = () => drive.status?.history.filter((h) => h.event === 'RequestRefused').map((h) => h.message);
-    expect(refusals()).toEqual(['resume/x: the cutover is Progressing, not paused: nothing to resume']);
+    expect(refusals()).toEqual([
+      'resume/x: the cutover is not paused (Progressing, step 1/2, share 50%); resume only continues a paused cutover',
+    ]);
     drive.request = 'bogus';
     drive.decide();
-    expect(refusals()?.[1]).toContain('"bogus" is not one of pause, resume, promote');
+    expect(refusals()?.[1]).toBe('bogus: unknown verb "bogus"; the verbs are pause, resume, promote, promote-full, abort, retry');
     expect(drive.run(20)).toMatchObject({ phase: 'Succeeded' });
   });
 
@@ -227,7 +230,7 @@ describe('a cutover run', () => {
       { self: 10, peer: 90 },
       { self: 0, peer: 100 },
     ]);
-    expect(verbError('promote', back)).toContain('use retry');
+    expect(verbError('promote', back)).toContain('retry starts it again');
 
     drive.request = 'retry';
     drive.decide();
@@ -304,12 +307,5 @@ describe('plan arithmetic', () => {
     expect(abortShares(plan, 50, 0)).toEqual([10, 0]);
     expect(abortShares(plan, 30, 10)).toEqual([10]);
     expect(abortShares(plan, 10, 10)).toEqual([]);
-  });
-  it('verbError explains what does not apply', () => {
-    expect(verbError('pause', undefined)).toContain('no cutover');
-    const running = { phase: 'Progressing', aborting: true, startShare: 0 } as CutoverStatus;
-    expect(verbError('promote', running)).toContain('only pause and resume');
-    expect(verbError('retry', { phase: 'Progressing' } as CutoverStatus)).toContain('only after an abort');
-    expect(verbError('abort', { phase: 'Succeeded' } as CutoverStatus)).toContain('nothing left');
   });
 });
