@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
 import { startKubeControlPlane } from '../../../scripts/harness/kube.ts';
 import { runDir } from '../../../scripts/harness/paths.ts';
 import { stopServers, waitUntil } from '../../../scripts/harness/proc.ts';
@@ -65,6 +68,18 @@ async function greenEvents(reason: string): Promise<string[]> {
     `/api/v1/namespaces/${green.namespace}/events?fieldSelector=reason%3D${reason}`,
   );
   return list.items.map((e) => e.message);
+}
+
+/** `kubectl reservation ...` against green's cluster: the real kubectl finds the plugin on PATH. */
+async function kubectlReservation(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(kubeBinary('kubectl'), ['reservation', ...args, '-n', green.namespace], {
+    env: {
+      ...process.env,
+      KUBECONFIG: green.kubeconfig,
+      PATH: `${join(import.meta.dirname, '..', '..', 'bin')}${delimiter}${process.env.PATH}`,
+    },
+  });
+  return stdout;
 }
 
 async function startGreenOperator() {
@@ -190,11 +205,16 @@ describe('a cutover from blue to green', () => {
     expect(await cutoverOf('booking')).toMatchObject({ phase: 'Paused', step: 2, share: 50, startedAt: paused.startedAt });
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
 
-    // Promote: on to 100 %, then two TTLs of drain, then Succeeded.
-    await ask('booking', 'promote/1');
+    // Promote with the kubectl plugin, as an SRE would: on to 100 %, two TTLs of drain, Succeeded.
+    const promoted = await kubectlReservation('promote', 'booking');
+    expect(promoted).toContain('done:');
     await waitUntil('succeeded', async () => (await cutoverOf('booking'))?.phase === 'Succeeded', { timeoutMs: 30_000 });
     const done = await cutoverOf('booking');
-    expect(done).toMatchObject({ step: 4, share: 100, weights: { self: 100, peer: 0 }, handledRequest: 'promote/1' });
+    expect(done).toMatchObject({ step: 4, share: 100, weights: { self: 100, peer: 0 } });
+    expect(done.handledRequest).toMatch(/^promote\//);
+    const shown = await kubectlReservation('status', 'booking');
+    expect(shown).toContain('Succeeded');
+    expect(shown).toContain('eks-blue (peer)');
     expect(Date.parse(done.finishedAt) - Date.parse(done.syncedAt)).toBeGreaterThanOrEqual(2 * TTL * 1000);
     const end = await route53State(api);
     expect(end.weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
