@@ -14,6 +14,8 @@ export interface Measurement {
   latencyP99Ms?: number;
   /** The window the values cover, when the source knows it exactly; else the template's interval. */
   windowMs?: number;
+  /** Something the reader should know about how it was measured (pods that did not answer a scrape). */
+  note?: string;
 }
 
 export type Verdict = 'ok' | 'failed' | 'inconclusive';
@@ -37,6 +39,11 @@ export interface Judgement {
  * A value that breaks its threshold fails the measurement even when the other one is missing.
  */
 export function judge(template: AnalysisTemplate, m: Measurement): Judgement {
+  const { verdict, message } = judgeValues(template, m);
+  return { verdict, message: m.note ? `${message}; ${m.note}` : message };
+}
+
+function judgeValues(template: AnalysisTemplate, m: Measurement): Judgement {
   const window = formatDuration(m.windowMs) ?? template.interval;
   const over = `over ${window}`;
   const counted = Number.isFinite(m.requests) && m.requests >= 0;
