@@ -76,10 +76,14 @@ afterAll(async () => {
 it("lists the admin /metrics of the Reservation's Ready service pods, and no others", async () => {
   const booking = { namespace, name: 'booking' };
   let targets: Awaited<ReturnType<typeof listScrapeTargets>> = [];
-  await waitUntil('three Ready pods', async () => (targets = await listScrapeTargets(kube, booking)).length === 3, {
-    timeoutMs: 60_000,
-    intervalMs: 250,
-  });
+  await waitUntil(
+    'three Ready pods',
+    async () => {
+      targets = await listScrapeTargets(kube, booking);
+      return targets.length >= 3;
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
   const pods = await kube.request<{ items: Array<{ metadata: { name: string; uid: string }; status: { podIP: string } }> }>(
     'GET',
     podPath(),
