@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../../../../scripts/harness/ports.ts';
 import { waitUntil } from '../../../../scripts/harness/proc.ts';
@@ -155,6 +156,20 @@ describe('the prometheus source when it cannot measure', () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const taken = await sources.take(booking, slo({ prometheus: { url } }));
     expect(taken?.judgement).toEqual({ verdict: 'inconclusive', message: `could not measure: Prometheus at ${url}: ECONNREFUSED` });
+  });
+
+  it('gives up on a Prometheus that does not answer, after the timeout', async () => {
+    // Stands for a hung server or a dead network path: connections are accepted, nothing is answered.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const impatient = createAnalysisSources({ prometheusTimeoutMs: 300 });
+      const taken = await impatient.take(booking, slo({ prometheus: { url } }));
+      expect(taken?.judgement).toEqual({ verdict: 'inconclusive', message: `could not measure: Prometheus at ${url}: no answer in 0.3 s` });
+    } finally {
+      silent.close();
+    }
   });
 
   it("passes on Prometheus's own error for a bad query", async () => {
