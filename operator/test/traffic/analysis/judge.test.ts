@@ -63,6 +63,20 @@ describe('judge', () => {
       'only 3 requests over 30s, fewer than minRequests 20: not enough traffic to judge',
     ],
     [
+      'a fractional count (increase() extrapolates) is rounded down',
+      { requests: 19.6, successRate: 1, latencyP99Ms: 10 },
+      {},
+      'inconclusive',
+      'only 19 requests over 30s, fewer than minRequests 20: not enough traffic to judge',
+    ],
+    [
+      'a fractional count below 10',
+      { requests: 0.75, successRate: 1, latencyP99Ms: 10 },
+      { minRequests: 1 },
+      'inconclusive',
+      'only 0.7 requests over 30s, fewer than minRequests 1: not enough traffic to judge',
+    ],
+    [
       'one request',
       { requests: 1, successRate: 1, latencyP99Ms: 1 },
       { minRequests: 2 },
