@@ -1,5 +1,5 @@
 // `npm start`: the local platform. Starts every harness server (MariaDB primary + replica,
-// Redis, moto for SQS and Route53, a Kubernetes control plane with a kwok node), migrates the
+// Redis, moto for SQS and Route53, a Kubernetes control plane with a kwok node, Prometheus), migrates the
 // database and runs reservation-api (with its outbox relay), query-api and notifier against them, installs the CRDs, runs the
 // operator against the local cluster and applies the sample Reservation, then keeps everything
 // up until Ctrl-C. Settings are printed and written as a file a shell can source.
@@ -12,6 +12,7 @@ import { step } from './harness/log.ts';
 import { repoRoot } from './harness/paths.ts';
 import { freePort } from './harness/ports.ts';
 import { run, type Server, startServer, waitUntil } from './harness/proc.ts';
+import { type PrometheusTarget, writePrometheusTargets } from './harness/prometheus.ts';
 
 const components = selectedComponents();
 await installHarness(components, { helm: false });
@@ -32,6 +33,7 @@ async function startNode(name: string, entry: string, extraEnv: Record<string, s
 }
 
 const services: string[] = [];
+const scraped: PrometheusTarget[] = [];
 if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
   step('up', 'migrating the database');
   await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
@@ -53,7 +55,13 @@ if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
       `http://127.0.0.1:${adminPort}/readyz`,
     );
     services.push(`  ${name.padEnd(16)} http://127.0.0.1:${port}  (docs /docs, admin http://127.0.0.1:${adminPort}/metrics)`);
+    // Labelled as the sample Reservation's pods would be, so the analysis's default PromQL finds them.
+    scraped.push({ url: `http://127.0.0.1:${adminPort}/metrics`, labels: { namespace: 'reservations', pod: `booking-${name}-local-0` } });
   }
+}
+if (env.PROMETHEUS_TARGETS_DIR && scraped.length > 0) {
+  writePrometheusTargets(env.PROMETHEUS_TARGETS_DIR, 'services', scraped);
+  services.push(`  ${'prometheus'.padEnd(16)} ${env.PROMETHEUS_URL}  (scrapes the services every second)`);
 }
 
 let operatorLog: string | undefined;

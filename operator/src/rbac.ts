@@ -25,6 +25,8 @@ type Use =
   | 'owned'
   /** Read only, through an informer (Gateways: their address is the edge's hostname). */
   | 'watched'
+  /** Listed now and then, never watched (a cutover analysis scrapes the Reservation's pods: traffic/analysis/pods.ts). */
+  | 'listed'
   /** Events written by the recorder (reconcile/events.ts): POST only. */
   | 'recorded'
   /** The leader-election Lease (leader-election.ts): GET, POST when absent, PUT to renew. */
@@ -43,6 +45,7 @@ const USES: Record<KindName, Use> = {
   Ingress: 'owned',
   HTTPRoute: 'owned',
   Event: 'recorded',
+  Pod: 'listed',
   Gateway: 'watched',
   Lease: 'leaderElection',
   // The CRD is installed by the chart (helm's crds/) or by `kubectl apply`, never by the operator.
@@ -98,6 +101,7 @@ export function operatorRbac(): OperatorRbac {
   }
   reconcile.push(...owned.map((k) => rule(k, OWNED_VERBS)));
   reconcile.push(...kindsUsedAs('watched').map((k) => rule(k, INFORMER)));
+  reconcile.push(...kindsUsedAs('listed').map((k) => rule(k, ['list'])));
   reconcile.push(...kindsUsedAs('recorded').map((k) => rule(k, ['create'])));
   return {
     reconcile,

@@ -7,6 +7,7 @@ import { installMariaDb, type MariaDbEnv, startMariaDbPair } from './mariadb.ts'
 import { type AwsEnv, installMoto, startMoto } from './moto.ts';
 import { runDir } from './paths.ts';
 import { type Server, stopServers } from './proc.ts';
+import { installPrometheus, type PrometheusEnv, startPrometheus } from './prometheus.ts';
 import { installRedis, type RedisEnv, startRedis } from './redis.ts';
 
 /**
@@ -15,10 +16,10 @@ import { installRedis, type RedisEnv, startRedis } from './redis.ts';
  * `startHarness` starts the servers in a throwaway directory and returns their settings.
  */
 
-export const COMPONENTS = ['mysql', 'redis', 'aws', 'kube'] as const;
+export const COMPONENTS = ['mysql', 'redis', 'aws', 'kube', 'prometheus'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
-export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & AwsEnv & KubeEnv>;
+export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & AwsEnv & KubeEnv & PrometheusEnv>;
 
 export interface Harness {
   readonly dir: string;
@@ -50,6 +51,7 @@ export async function installHarness(components: readonly Component[] = COMPONEN
   if (components.includes('mysql')) await installMariaDb();
   if (components.includes('redis')) await installRedis();
   if (components.includes('aws')) await installMoto();
+  if (components.includes('prometheus')) await installPrometheus();
   if (components.includes('kube') && !existingKubeconfig()) {
     await installOpenssl();
     await installKubeBinaries();
@@ -76,6 +78,7 @@ export async function startHarness(components: readonly Component[] = COMPONENTS
       if (kubeconfig) return Promise.resolve({ env: { KUBECONFIG: kubeconfig }, servers: [] });
       return startKubeControlPlane(join(dir, 'kube'));
     },
+    prometheus: () => startPrometheus(join(dir, 'prometheus')),
   };
   const results = await Promise.allSettled(components.map((c) => starters[c]()));
   const servers = results.flatMap((r) => (r.status === 'fulfilled' ? r.value.servers : []));

@@ -54,6 +54,7 @@ export const RESOURCE_TYPES = {
   ServiceAccount: type('v1', 'ServiceAccount', 'serviceaccounts'),
   Service: type('v1', 'Service', 'services'),
   Event: type('v1', 'Event', 'events'),
+  Pod: type('v1', 'Pod', 'pods'),
   Deployment: type('apps/v1', 'Deployment', 'deployments'),
   HorizontalPodAutoscaler: type('autoscaling/v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'),
   PodDisruptionBudget: type('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),

@@ -9,7 +9,9 @@ describe('selectedComponents', () => {
     expect(selectedComponents('mysql, redis')).toEqual(['mysql', 'redis']);
   });
   it('names the variable and the unknown component', () => {
-    expect(() => selectedComponents('mysql,postgres')).toThrow('HARNESS_COMPONENTS: unknown postgres (known: mysql, redis, aws, kube)');
+    expect(() => selectedComponents('mysql,postgres')).toThrow(
+      'HARNESS_COMPONENTS: unknown postgres (known: mysql, redis, aws, kube, prometheus)',
+    );
   });
 });
 

@@ -1,0 +1,98 @@
+import type { AnalysisTemplate } from '../../api/v1alpha1/reservation.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { type Judgement, judge, type Measurement } from './judge.ts';
+import type { AnalysisMetrics } from './metrics.ts';
+import { createMetricsSource } from './metrics-source.ts';
+import { listScrapeTargets, type ReservationRef, type ScrapeTarget } from './pods.ts';
+import { createPrometheusSource } from './prometheus-source.ts';
+
+/**
+ * What a cutover's analysis step calls: a source per template, and `take`, which measures,
+ * judges and records the operator's metrics in one call. The pure parts (judge, the run's
+ * bookkeeping) are re-exported here so the executor imports one module.
+ */
+
+export type { Judgement, Measurement, Verdict } from './judge.ts';
+export { judge } from './judge.ts';
+export { type AnalysisMetrics, createAnalysisMetrics } from './metrics.ts';
+export type { ReservationRef, ScrapeTarget } from './pods.ts';
+export { DEFAULT_QUERIES } from './promql.ts';
+export { analysisIntervalMs, recordMeasurement, resultOf, startAnalysis } from './run.ts';
+
+export interface AnalysisSource {
+  /**
+   * One measurement of the window that ends now. Throws when it cannot measure (Prometheus
+   * unreachable, no pod answered); `take` turns that into an inconclusive verdict.
+   * `undefined` (the metrics source only): it took its baseline and has nothing to report yet;
+   * record nothing and call again after the template's interval.
+   */
+  measure(target: ReservationRef, template: AnalysisTemplate): Promise<Measurement | undefined>;
+}
+
+export interface TakenMeasurement {
+  measurement: Measurement;
+  judgement: Judgement;
+}
+
+export interface AnalysisSources {
+  forTemplate(template: AnalysisTemplate): AnalysisSource;
+  /**
+   * Measures with the template's source, judges, and records the verdict in the operator's
+   * metrics. Never throws: a source error is an inconclusive measurement whose message says
+   * what went wrong. `undefined`: a baseline was taken (see AnalysisSource.measure).
+   */
+  take(target: ReservationRef, template: AnalysisTemplate): Promise<TakenMeasurement | undefined>;
+  /** Drops the metrics source's baselines and the gauges of a Reservation whose cutover ended. */
+  forget(target: ReservationRef): void;
+}
+
+export interface AnalysisDeps {
+  /** Lists the Reservation's pods for the metrics source. */
+  kube?: KubeClient;
+  /** Instead of `kube`: the pods' `/metrics` URLs (tests). */
+  listTargets?: (target: ReservationRef) => Promise<ScrapeTarget[]>;
+  metrics?: AnalysisMetrics;
+  now?: () => number;
+  prometheusTimeoutMs?: number;
+  scrapeTimeoutMs?: number;
+}
+
+export function createAnalysisSources(deps: AnalysisDeps): AnalysisSources {
+  const { kube, metrics, now, prometheusTimeoutMs, scrapeTimeoutMs } = deps;
+  const listTargets =
+    deps.listTargets ??
+    ((target: ReservationRef) => {
+      if (!kube) throw new Error('the metrics analysis source needs a kube client to list pods');
+      return listScrapeTargets(kube, target);
+    });
+  const prometheus = createPrometheusSource({ timeoutMs: prometheusTimeoutMs });
+  const scraper = createMetricsSource({ listTargets, now, scrapeTimeoutMs });
+
+  const forTemplate = (template: AnalysisTemplate): AnalysisSource => {
+    if (template.prometheus) return prometheus;
+    if (template.metrics) return scraper;
+    throw new Error(`analysis "${template.name}" needs exactly one source: prometheus or metrics`);
+  };
+
+  return {
+    forTemplate,
+    async take(target, template) {
+      let measurement: Measurement | undefined;
+      let judgement: Judgement;
+      try {
+        measurement = await forTemplate(template).measure(target, template);
+        if (measurement === undefined) return undefined;
+        judgement = judge(template, measurement);
+      } catch (err) {
+        measurement = { requests: Number.NaN };
+        judgement = { verdict: 'inconclusive', message: `could not measure: ${(err as Error).message}` };
+      }
+      metrics?.record(target, template.name, measurement, judgement.verdict);
+      return { measurement, judgement };
+    },
+    forget(target) {
+      scraper.forget(target);
+      metrics?.forget(target);
+    },
+  };
+}
