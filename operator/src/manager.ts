@@ -11,8 +11,11 @@ import { type KindName, RESOURCE_TYPES } from './kube/resources.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { createEventRecorder } from './reconcile/events.ts';
 import { createReconciler, type ExternalCleanup, ownerKey } from './reconcile/reconciler.ts';
+import { analysisStep, createAnalysisMetrics, createAnalysisSources } from './traffic/analysis/index.ts';
+import { instantQuery } from './traffic/analysis/prometheus-source.ts';
 import { createTrafficController, type TrafficController, type TrafficControllerOptions } from './traffic/controller.ts';
 import type { DnsProvider } from './traffic/dns-provider.ts';
+import { prescaleRates } from './traffic/prescale.ts';
 import { createRoute53Provider } from './traffic/route53/provider.ts';
 import type { GateOptions } from './traffic/route53/throttle.ts';
 
@@ -39,7 +42,7 @@ export interface ManagerOptions {
   registry: Registry;
   cleanups?: ExternalCleanup[];
   /** ExternalDNS ownership settings of the weighted records (owner id, TXT prefix/suffix). */
-  traffic?: Pick<TrafficControllerOptions, 'ownerId' | 'affix' | 'driftCheckMs' | 'pendingPollMs'> & {
+  traffic?: Pick<TrafficControllerOptions, 'ownerId' | 'affix' | 'driftCheckMs' | 'pendingPollMs' | 'drainTtls'> & {
     /**
      * Default: Route53 as the environment configures the AWS SDK. `gate` carries the manager's
      * logging and metrics hooks for the call gate.
@@ -98,7 +101,14 @@ export async function startManager(options: ManagerOptions) {
     onAttempt: metrics.route53Observer,
   };
   const makeProvider = options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g }));
-  const traffic: TrafficController = createTrafficController({ ...options.traffic, provider: () => makeProvider(gate), logger });
+  const analysis = createAnalysisSources({ kube: client, metrics: createAnalysisMetrics(registry) });
+  const traffic: TrafficController = createTrafficController({
+    ...options.traffic,
+    provider: () => makeProvider(gate),
+    logger,
+    analysis: analysisStep(analysis),
+    rates: (_cr, prescale) => prescaleRates(prescale, instantQuery),
+  });
   const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups, traffic });
   const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });
   const resync = setInterval(() => {

@@ -54,7 +54,7 @@ export interface TrafficControllerOptions {
   affix?: TxtAffix;
   logger: Logger;
   now?: () => Date;
-  /** How often a converged record set is read back to catch changes made outside (default 5 min). */
+  /** How often a settled record set is read back to catch changes made outside (default 1 min). */
   driftCheckMs?: number;
   /** How soon a PENDING change is looked at again (default 5 s). */
   pendingPollMs?: number;
@@ -64,14 +64,19 @@ export interface TrafficControllerOptions {
    * Each HTTP service's current request rate, both clusters together (requests/s), for
    * pre-scaling; undefined when there is no data.
    */
-  rates?: (cr: Reservation, prescale: Prescale) => Promise<Record<PrescaledService, number> | undefined>;
+  rates?: (cr: Reservation, prescale: Prescale) => Promise<Record<PrescaledService, number>>;
   /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
   analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
 }
 
 export type TrafficController = ReturnType<typeof createTrafficController>;
 
-export const DEFAULT_DRIFT_CHECK_MS = 5 * 60_000;
+/**
+ * A settled record set is read back this often: a hand edit is undone, and a peer's cutover
+ * (which starts writing our weight) is noticed within a minute, well inside an autoscaler's
+ * 5-minute scale-down window, so keeping this cluster warm starts before it could shrink.
+ */
+export const DEFAULT_DRIFT_CHECK_MS = 60_000;
 
 export function createTrafficController(options: TrafficControllerOptions) {
   const { logger, affix = NO_AFFIX, driftCheckMs = DEFAULT_DRIFT_CHECK_MS, pendingPollMs = 5_000, drainTtls = 2 } = options;
@@ -201,10 +206,13 @@ export function createTrafficController(options: TrafficControllerOptions) {
         settled.generation === cr.metadata.generation &&
         settled.target === target &&
         now().getTime() - settled.at < settled.recheckMs;
-      if (fresh && !cutoverRuns && !status.cutover) return outcome(settled.condition);
+      if (fresh && !cutoverRuns && !status.cutover) {
+        return outcome(settled.condition, { requeueAfterMs: Math.max(1000, settled.at + settled.recheckMs - now().getTime()) });
+      }
       const settle = (condition: TrafficOutcome['condition'], seen: DnsRecord[], recheckMs = driftCheckMs, requeueAfterMs?: number) => {
         lastRead.set(cr.metadata.uid, { at: now().getTime(), generation: cr.metadata.generation, target, condition, seen, recheckMs });
-        return outcome(condition, requeueAfterMs ? { requeueAfterMs } : {});
+        // Come back for the next read-back even if nothing else wakes this Reservation.
+        return outcome(condition, { requeueAfterMs: requeueAfterMs ?? recheckMs });
       };
 
       // 3. Read what Route53 has, and whose it is.
@@ -489,8 +497,8 @@ export function createTrafficController(options: TrafficControllerOptions) {
       const rates = options.rates
         ? await options.rates(cr, settings).catch((err: Error) => err)
         : new Error('no rate source in this operator');
-      if (!rates || rates instanceof Error) {
-        const why = rates instanceof Error ? rates.message : 'no data';
+      if (rates instanceof Error) {
+        const why = rates.message;
         return hold(
           `pre-scaling for ${share}%: no request rate from ${settings.prometheus.url} (${why}); waiting before raising the share`,
           15_000,

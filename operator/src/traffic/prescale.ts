@@ -56,3 +56,23 @@ export function warmFloors(services: ReservationStatus['services']): Floors {
   for (const [name, s] of Object.entries(services ?? {}) as [ServiceName, { desired: number }][]) floors[name] = s.desired;
   return floors;
 }
+
+/**
+ * The current request rate of each HTTP service from the pre-scaling Prometheus query (I/O at
+ * the edge: `query` is an instant query). An empty answer or NaN is no data, and the cutover waits
+ * rather than pre-scale for a load it cannot see.
+ */
+export async function prescaleRates(
+  settings: Prescale,
+  query: (url: string, promql: string) => Promise<number | undefined>,
+): Promise<Record<PrescaledService, number>> {
+  const entries = await Promise.all(
+    PRESCALED.map(async (name) => {
+      const promql = settings.prometheus.query.replaceAll('{{service}}', SERVICES[name].component);
+      const rate = await query(settings.prometheus.url, promql);
+      if (rate === undefined || !Number.isFinite(rate)) throw new Error(`no data for ${SERVICES[name].component} from: ${promql}`);
+      return [name, rate] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<PrescaledService, number>;
+}

@@ -11,6 +11,8 @@ import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
 import { startKubeControlPlane } from '../../../scripts/harness/kube.ts';
 import { runDir } from '../../../scripts/harness/paths.ts';
 import { stopServers, waitUntil } from '../../../scripts/harness/proc.ts';
+import { writePrometheusTargets } from '../../../scripts/harness/prometheus.ts';
+import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
@@ -19,6 +21,7 @@ import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
 import { createZone, listRecords } from '../support/route53.ts';
+import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
 
 /**
  * Two clusters, each with its own operator, moving the weighted record between them: blue is the
@@ -198,9 +201,13 @@ describe('a cutover from blue to green', () => {
     green.operator?.kill('SIGKILL');
     await green.operator?.exited;
     await startGreenOperator();
-    const reconciled = async () =>
-      (await metric(green.operator as OperatorProcess, 'controller_runtime_reconcile_total', { result: 'success' })) ?? 0;
-    await waitUntil('the new operator reconciled', async () => (await reconciled()) >= 2, { timeoutMs: 30_000 });
+    const reconciled = async () => {
+      const count = (result: string) => metric(green.operator as OperatorProcess, 'controller_runtime_reconcile_total', { result });
+      return ((await count('success')) ?? 0) + ((await count('requeue_after')) ?? 0);
+    };
+    await waitUntil('the new operator reconciled', async () => (await reconciled()) >= 2, { timeoutMs: 30_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}\noperator log:\n${green.operator?.log().slice(-3000)}`);
+    });
     await new Promise((resolve) => setTimeout(resolve, 3 * TTL * 1000));
     expect(await cutoverOf('booking')).toMatchObject({ phase: 'Paused', step: 2, share: 50, startedAt: paused.startedAt });
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
@@ -285,5 +292,94 @@ describe('a cutover from blue to green', () => {
           ?.message.includes('still has weight 100'),
       { timeoutMs: 15_000 },
     );
+  });
+
+  it("aborts when green's services start failing the analysis, after pre-scaling green for each share it raised", async () => {
+    const api = `slo.${zone.name}`;
+    await twoClusters('slo', api);
+    // Green's pods, as Prometheus sees them: real service-kit apps labelled with green's namespace and pod names.
+    const pods: ServicePod[] = [
+      await startServicePod('slo-query-api-5d8f7c9b4-x7k2p'),
+      await startServicePod('slo-reservation-api-6c9d8b7f5-q9z4w', 'reservation-api'),
+    ];
+    const removeTargets = writePrometheusTargets(
+      harnessEnv('PROMETHEUS_TARGETS_DIR'),
+      `cutover-${green.namespace}`,
+      pods.map((p) => ({ url: p.metricsUrl, labels: { namespace: green.namespace, pod: p.pod } })),
+    );
+    let failing = false;
+    let stopped = false;
+    const load = pods.map(async (pod) => {
+      for (let n = 0; !stopped; n++) {
+        const fail = failing && n % 5 === 0; // 20 % 5xx once failing
+        await pod.send(fail ? '/fail' : '/ok', 1, fail ? 500 : 200);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    try {
+      const prometheus = harnessEnv('PROMETHEUS_URL');
+      await patch(green, 'slo', {
+        spec: {
+          traffic: {
+            cutover: {
+              from: 'eks-blue',
+              steps: [
+                { setShare: 20 },
+                { analysis: { template: 'slo' } },
+                { setShare: 60 },
+                { analysis: { template: 'slo' } },
+                { setShare: 100 },
+              ],
+              analysis: [{ name: 'slo', prometheus: { url: prometheus }, interval: '3s', count: 2, minRequests: 5 }],
+              prescale: {
+                prometheus: {
+                  url: prometheus,
+                  query: `sum(rate(http_request_duration_seconds_count{namespace="${green.namespace}",service="{{service}}"}[10s]))`,
+                },
+                requestsPerPod: { reservationApi: 5, queryApi: 5 },
+              },
+            },
+          },
+        },
+      });
+
+      // Healthy: the first analysis passes and the share goes to 60 %, green pre-scaled for it first.
+      await waitUntil('60% written', async () => (await cutoverOf('slo'))?.verifiedWeights?.self === 60, {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+      });
+      const at60 = await get(green, 'slo');
+      const events = at60.status.traffic.cutover.history.map((h: Json) => h.event);
+      expect(events).toContain('AnalysisSuccessful');
+      // ~40 req/s per service × 60 % × 1.25 headroom / 5 per pod ≈ 6 pods: well above the minimum of 2.
+      const floor = at60.status.traffic.minReplicas.queryApi;
+      expect(floor).toBeGreaterThan(2);
+      expect(at60.status.services.queryApi.available).toBeGreaterThanOrEqual(floor);
+      expect((await greenEvents('PreScaling')).join('\n')).toContain('before raising the share to 60%: minReplicas');
+      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 40, 'eks-green': 60 });
+      // Blue, whose weight green writes, is held warm all along: the way back is covered.
+      expect((await get(blue, 'slo')).status.traffic.minReplicas).toBeDefined();
+
+      // Green starts failing: the second analysis fails, and the cutover walks back to blue.
+      failing = true;
+      await waitUntil('aborted and back', async () => (await cutoverOf('slo'))?.finishedAt !== undefined, {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+      });
+      const aborted = await cutoverOf('slo');
+      expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, lastAnalysis: { template: 'slo', step: 3, result: 'Failed' } });
+      expect(aborted.lastAnalysis.message).toMatch(/success rate .* < 99%/);
+      expect(aborted.history.map((h: Json) => h.event)).toEqual(
+        expect.arrayContaining(['AnalysisFailed', 'CutoverAborted', 'AbortCompleted']),
+      );
+      expect((await greenEvents('AnalysisFailed')).length).toBeGreaterThanOrEqual(1);
+      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
+      expect((await get(green, 'slo')).status.traffic.minReplicas).toBeUndefined();
+    } finally {
+      stopped = true;
+      await Promise.allSettled(load);
+      removeTargets();
+      await Promise.all(pods.map((p) => p.close()));
+    }
   });
 });

@@ -1,10 +1,11 @@
-import type { AnalysisTemplate } from '../../api/v1alpha1/reservation.ts';
+import type { AnalysisRun, AnalysisTemplate, Reservation } from '../../api/v1alpha1/reservation.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { type Judgement, judge, type Measurement } from './judge.ts';
 import type { AnalysisMetrics } from './metrics.ts';
 import { createMetricsSource } from './metrics-source.ts';
 import { listScrapeTargets, type ReservationRef, type ScrapeTarget } from './pods.ts';
 import { createPrometheusSource } from './prometheus-source.ts';
+import { recordMeasurement, startAnalysis } from './run.ts';
 
 /**
  * What a cutover's analysis step calls: a source per template, and `take`, which measures,
@@ -94,5 +95,18 @@ export function createAnalysisSources(deps: AnalysisDeps): AnalysisSources {
       scraper.forget(target);
       metrics?.forget(target);
     },
+  };
+}
+
+/**
+ * The traffic controller's analysis hook: one measurement for an analysis step's run (a new run
+ * when `run` is undefined). A baseline (the metrics source's first scrape) leaves the run as it
+ * is; the cutover asks again one interval later.
+ */
+export function analysisStep(sources: AnalysisSources, now: () => Date = () => new Date()) {
+  return async (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number): Promise<AnalysisRun> => {
+    const current = run ?? startAnalysis(template, step, now());
+    const taken = await sources.take({ namespace: cr.metadata.namespace, name: cr.metadata.name }, template);
+    return taken ? recordMeasurement(current, template, taken.measurement, taken.judgement, now()) : current;
   };
 }
