@@ -64,10 +64,31 @@ describe('the Reservation CRD on the API server', () => {
             { pause: {} },
             { setShare: 100 },
           ],
+          analysis: [
+            { name: 'slo', prometheus: { url: 'http://prometheus.monitoring:9090' } },
+            { name: 'direct', metrics: {} },
+          ],
+          prescale: {
+            prometheus: { url: 'http://prometheus.monitoring:9090' },
+            requestsPerPod: { reservationApi: 40, queryApi: 150 },
+          },
         },
       }),
     };
-    await expect(create(spec)).resolves.toBeTruthy();
+    // biome-ignore lint/suspicious/noExplicitAny: reads deep into the stored JSON
+    const cutover = ((await create(spec)) as any).spec.traffic.cutover;
+    // The defaults an SRE can rely on without writing them.
+    expect(cutover.analysis[0]).toMatchObject({
+      successRateMin: 0.99,
+      latencyP99MaxMs: 500,
+      interval: '30s',
+      count: 3,
+      failureLimit: 0,
+      minRequests: 20,
+      inconclusive: 'Pause',
+    });
+    expect(cutover.prescale).toMatchObject({ headroomPercent: 25 });
+    expect(cutover.prescale.prometheus.query).toContain('{{service}}');
   });
 
   const replicas = (min: number, max: number) => ({ reservationApi: { replicas: { min, max } } });
@@ -130,6 +151,40 @@ describe('the Reservation CRD on the API server', () => {
       'a pause of "5 minutes"',
       { traffic: traffic({ cutover: { from: 'eks-blue', steps: [{ pause: { duration: '5 minutes' } }] } }) },
       'duration in body should match',
+    ],
+    [
+      'an analysis step naming no template of the plan',
+      { traffic: traffic({ cutover: { from: 'eks-blue', steps: [{ setShare: 10 }, { analysis: { template: 'slo' } }] } }) },
+      'an analysis step names a template that is not in traffic.cutover.analysis',
+    ],
+    [
+      'an analysis with two sources',
+      {
+        traffic: traffic({
+          cutover: { from: 'eks-blue', stepPercent: 50, analysis: [{ name: 'slo', metrics: {}, prometheus: { url: 'http://p:9090' } }] },
+        }),
+      },
+      'an analysis needs exactly one source: prometheus (a URL and PromQL) or metrics (scrape the services)',
+    ],
+    [
+      'a success rate above 1',
+      {
+        traffic: traffic({ cutover: { from: 'eks-blue', stepPercent: 50, analysis: [{ name: 'slo', metrics: {}, successRateMin: 99 }] } }),
+      },
+      'spec.traffic.cutover.analysis[0].successRateMin in body should be less than or equal to 1',
+    ],
+    [
+      'pre-scaling with 0 requests per pod',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            prescale: { prometheus: { url: 'http://p:9090' }, requestsPerPod: { reservationApi: 0, queryApi: 100 } },
+          },
+        }),
+      },
+      'prescale.requestsPerPod must be above 0 for each service',
     ],
     [
       'a malformed hosted zone',

@@ -276,13 +276,17 @@ const Prescale = Type.Object(
     ),
     requestsPerPod: Type.Object(
       {
-        reservationApi: Type.Number({
-          minimum: 0.01,
-          description: 'requests per second one reservation-api pod serves at its CPU target',
-        }),
-        queryApi: Type.Number({ minimum: 0.01, description: 'requests per second one query-api pod serves at its CPU target' }),
+        reservationApi: Type.Number({ description: 'requests per second one reservation-api pod serves at its CPU target' }),
+        queryApi: Type.Number({ description: 'requests per second one query-api pod serves at its CPU target' }),
       },
-      { description: 'what one pod of each HTTP service serves; the notifier scales on its queue and is not pre-scaled' },
+      {
+        description: 'what one pod of each HTTP service serves; the notifier scales on its queue and is not pre-scaled',
+        // CEL, not `minimum`: the API server let a 0 through `minimum: 0.01` on a number field.
+        ...rules({
+          rule: 'self.reservationApi > 0.0 && self.queryApi > 0.0',
+          message: 'prescale.requestsPerPod must be above 0 for each service',
+        }),
+      },
     ),
     headroomPercent: Type.Integer({ minimum: 0, maximum: 400, default: 25, description: 'capacity above the projected load, percent' }),
   },
