@@ -15,7 +15,6 @@ import { analysisStep, createAnalysisMetrics, createAnalysisSources } from './tr
 import { instantQuery } from './traffic/analysis/prometheus-source.ts';
 import { createTrafficController, type TrafficController, type TrafficControllerOptions } from './traffic/controller.ts';
 import type { DnsProvider } from './traffic/dns-provider.ts';
-import { prescaleRates } from './traffic/prescale.ts';
 import { createRoute53Provider } from './traffic/route53/provider.ts';
 import type { GateOptions } from './traffic/route53/throttle.ts';
 
@@ -42,7 +41,7 @@ export interface ManagerOptions {
   registry: Registry;
   cleanups?: ExternalCleanup[];
   /** ExternalDNS ownership settings of the weighted records (owner id, TXT prefix/suffix). */
-  traffic?: Pick<TrafficControllerOptions, 'ownerId' | 'affix' | 'driftCheckMs' | 'pendingPollMs' | 'drainTtls'> & {
+  traffic?: Pick<TrafficControllerOptions, 'ownerId' | 'affix' | 'driftCheckMs' | 'pendingPollMs'> & {
     /**
      * Default: Route53 as the environment configures the AWS SDK. `gate` carries the manager's
      * logging and metrics hooks for the call gate.
@@ -107,7 +106,7 @@ export async function startManager(options: ManagerOptions) {
     provider: () => makeProvider(gate),
     logger,
     analysis: analysisStep(analysis),
-    rates: (_cr, prescale) => prescaleRates(prescale, instantQuery),
+    prometheusQuery: (url, promql) => instantQuery(url, promql),
   });
   const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups, traffic });
   const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });

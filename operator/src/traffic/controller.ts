@@ -7,7 +7,7 @@ import { type CutoverDecision, decide, isFinished } from './cutover.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
 import { classifyOwnership, NO_AFFIX, ownerIdError, parseOwnership, type TxtAffix } from './ownership.ts';
 import { buildPlan } from './plan.ts';
-import { capacityShortfall, maxFloors, type PrescaledService, prescaleFloors, warmFloors } from './prescale.ts';
+import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates, warmFloors } from './prescale.ts';
 import {
   batchChanges,
   currentRecordSet,
@@ -58,13 +58,11 @@ export interface TrafficControllerOptions {
   driftCheckMs?: number;
   /** How soon a PENDING change is looked at again (default 5 s). */
   pendingPollMs?: number;
-  /** After a cutover brings the peer to weight 0: how many TTLs to wait before Succeeded (default 2). */
-  drainTtls?: number;
   /**
-   * Each HTTP service's current request rate, both clusters together (requests/s), for
-   * pre-scaling; undefined when there is no data.
+   * A Prometheus instant query (one number; undefined when no series matched): the load for
+   * pre-scaling and a draining peer's request rate.
    */
-  rates?: (cr: Reservation, prescale: Prescale) => Promise<Record<PrescaledService, number>>;
+  prometheusQuery?: (url: string, promql: string) => Promise<number | undefined>;
   /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
   analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
 }
@@ -79,7 +77,7 @@ export type TrafficController = ReturnType<typeof createTrafficController>;
 export const DEFAULT_DRIFT_CHECK_MS = 60_000;
 
 export function createTrafficController(options: TrafficControllerOptions) {
-  const { logger, affix = NO_AFFIX, driftCheckMs = DEFAULT_DRIFT_CHECK_MS, pendingPollMs = 5_000, drainTtls = 2 } = options;
+  const { logger, affix = NO_AFFIX, driftCheckMs = DEFAULT_DRIFT_CHECK_MS, pendingPollMs = 5_000 } = options;
   const now = options.now ?? (() => new Date());
   let dns: DnsProvider | undefined;
   const provider = () => {
@@ -110,6 +108,12 @@ export function createTrafficController(options: TrafficControllerOptions) {
    */
   const known = new Map<string, TrafficStatus>();
 
+  const prometheus = async (url: string, promql: string): Promise<number> => {
+    if (!options.prometheusQuery) throw new Error('this operator has no Prometheus client');
+    const value = await options.prometheusQuery(url, promql);
+    if (value === undefined || !Number.isFinite(value)) throw new Error(`no data from ${promql}`);
+    return value;
+  };
   const ownerOf = (cr: Reservation) => options.ownerId ?? `reservation-operator-${cr.spec.traffic?.cluster}`;
   const keyOf = (cr: Reservation): RecordSetKey => {
     const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
@@ -419,7 +423,8 @@ export function createTrafficController(options: TrafficControllerOptions) {
         request: cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION],
         analysis: Object.fromEntries((cutover.analysis ?? []).map((a) => [a.name, a])),
         ttlSeconds: t.dns.ttl,
-        drainTtls,
+        drainTtls: cutover.drain.ttls,
+        ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
       };
       let decision: CutoverDecision = decide({ ...input, status: status.cutover, now: now() });
       events.push(...decision.events);
@@ -431,9 +436,17 @@ export function createTrafficController(options: TrafficControllerOptions) {
         decision = decide({ ...input, request: undefined, status: { ...decision.status, lastAnalysis: measured }, now: now() });
         events.push(...decision.events);
       }
+      if (decision.measurePeerRate && cutover.drain.peerRate) {
+        const { url, query } = cutover.drain.peerRate.prometheus;
+        const measured = await prometheus(url, query.replaceAll('{{peer}}', plan.from)).catch((err: Error) => err);
+        const peerRate = { below: cutover.drain.peerRate.below, measured };
+        decision = decide({ ...input, request: undefined, peerRate, status: decision.status, now: now() });
+        events.push(...decision.events);
+      }
       status = { ...status, cutover: decision.status, desiredWeight: decision.weights.self };
       delete status.weightOverride;
       const finished = isFinished(decision.status);
+      const draining = !finished && decision.status.step >= decision.status.steps && decision.weights.peer === 0;
       if (finished) delete status.minReplicas;
       else if (cutover.prescale && decision.weights.self > live.self) {
         const waiting = await prescale(cr, cutover.prescale, decision.status.share);
@@ -449,7 +462,11 @@ export function createTrafficController(options: TrafficControllerOptions) {
       });
       const peerDesired = {
         record: { ...peer.record, weight: decision.weights.peer },
-        txt: { ...peer.txt, weight: decision.weights.peer, values: [withWeightWriter(peerLabels, finished ? undefined : ctx.owner)] },
+        txt: {
+          ...peer.txt,
+          weight: decision.weights.peer,
+          values: [withWeightWriter(peerLabels, finished ? undefined : ctx.owner, draining && cutover.drain.connectionClose)],
+        },
       };
       const changes = batchChanges([
         [ctx.current, desired],
@@ -494,9 +511,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
         status = { ...status, cutover: { ...c, message } };
         return outcome({ status: 'False', reason: REASON.PreScaling, message }, { requeueAfterMs });
       };
-      const rates = options.rates
-        ? await options.rates(cr, settings).catch((err: Error) => err)
-        : new Error('no rate source in this operator');
+      const rates = await prescaleRates(settings, prometheus).catch((err: Error) => err);
       if (rates instanceof Error) {
         const why = rates.message;
         return hold(

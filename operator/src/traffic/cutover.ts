@@ -37,6 +37,11 @@ export interface CutoverInput {
   ttlSeconds: number;
   /** After the peer reaches 0: wait this many TTLs before Succeeded (stale resolvers, long-lived clients). */
   drainTtls: number;
+  /**
+   * With a peer-rate threshold (spec drain.peerRate.below): the peer's request rate, measured at
+   * the machine's request (`measurePeerRate`), or the error that kept it from being measured.
+   */
+  peerRate?: { below: number; measured?: number | Error };
   now: Date;
 }
 
@@ -46,11 +51,16 @@ export interface CutoverDecision {
   weights: ShareWeights;
   /** Take a measurement for this analysis step now (a new run when `run` is undefined). */
   measure?: { template: string; run?: AnalysisRun };
+  /** Measure the peer's request rate now and decide again with it (draining). */
+  measurePeerRate?: true;
   requeueAfterMs?: number;
   events: CutoverEvent[];
 }
 
 const HISTORY = 20;
+/** How often a draining peer's request rate is measured again. */
+export const PEER_RATE_POLL_MS = 15_000;
+const round = (n: number) => Math.round(n * 100) / 100;
 /** Enough passes for one reconcile to go through every instantaneous step (pauses promoted, ...). */
 const MAX_PASSES = 200;
 
@@ -102,6 +112,7 @@ export function decide(input: CutoverInput): CutoverDecision {
   const events: CutoverEvent[] = [];
   let s: CutoverStatus;
   let measure: CutoverDecision['measure'];
+  let measurePeerRate = false;
   let requeueAfterMs: number | undefined;
 
   const note = (event: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
@@ -139,7 +150,14 @@ export function decide(input: CutoverInput): CutoverDecision {
   }
 
   for (let pass = 0; pass < MAX_PASSES && advance(); pass++);
-  return { status: s, weights: s.weights, ...(measure ? { measure } : {}), ...(requeueAfterMs ? { requeueAfterMs } : {}), events };
+  return {
+    status: s,
+    weights: s.weights,
+    ...(measure ? { measure } : {}),
+    ...(measurePeerRate ? { measurePeerRate: true as const } : {}),
+    ...(requeueAfterMs ? { requeueAfterMs } : {}),
+    events,
+  };
 
   function applyVerb(verb: CutoverVerb) {
     const step = plan.steps[s.step];
@@ -328,7 +346,10 @@ export function decide(input: CutoverInput): CutoverDecision {
     }
   }
 
-  /** After the last step: when the peer is at 0, hold for drainTtls TTLs, then Succeeded. */
+  /**
+   * After the last step: when the peer is at 0, hold for drainTtls TTLs and, with a threshold,
+   * until the peer's own request rate is below it (clients that ignore TTLs); then Succeeded.
+   */
   function drain(): boolean {
     if (s.weights.peer === 0) {
       const due = Date.parse(s.syncedAt ?? iso(now)) + input.drainTtls * ttlMs;
@@ -338,6 +359,18 @@ export function decide(input: CutoverInput): CutoverDecision {
           message: `draining ${plan.from}: weight 0 in sync; waiting ${input.drainTtls} TTLs for stale resolvers, until ${iso(new Date(due))}`,
         };
         wait(due - now.getTime());
+        return false;
+      }
+      const rate = input.peerRate;
+      if (rate && rate.measured === undefined) {
+        measurePeerRate = true;
+        s = { ...s, message: `draining ${plan.from}: measuring its request rate` };
+        return false;
+      }
+      if (rate && (rate.measured instanceof Error || (rate.measured as number) >= rate.below)) {
+        const seen = rate.measured instanceof Error ? `no rate (${rate.measured.message})` : `${round(rate.measured as number)} requests/s`;
+        s = { ...s, message: `draining ${plan.from}: it still serves ${seen}; waiting until below ${rate.below}/s` };
+        wait(PEER_RATE_POLL_MS);
         return false;
       }
     }

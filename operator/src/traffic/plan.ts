@@ -9,6 +9,8 @@ import { shareError, weightsForShare } from './weights.ts';
  */
 
 export type Cutover = NonNullable<NonNullable<ReservationSpec['traffic']>['cutover']>;
+/** The parts of spec.traffic.cutover that make the plan. */
+export type PlanSpec = Pick<Cutover, 'from' | 'steps' | 'stepPercent' | 'maxPercent'>;
 
 export type PlanStep =
   | { kind: 'setShare'; share: number; weights: { self: number; peer: number } }
@@ -51,7 +53,7 @@ export function expandShortcut(stepPercent: number, maxPercent = 100): number[] 
 }
 
 /** The plan of `cutover` for the cluster `self`, or every reason it cannot run. */
-export function buildPlan(cutover: Cutover, self: string): PlanResult {
+export function buildPlan(cutover: PlanSpec, self: string): PlanResult {
   const errors: string[] = [];
   if (cutover.from === self) errors.push(`cutover.from names this cluster (${self}); it must name the peer whose traffic moves here`);
   if (cutover.steps && cutover.stepPercent !== undefined) {

@@ -58,21 +58,22 @@ export function warmFloors(services: ReservationStatus['services']): Floors {
 }
 
 /**
- * The current request rate of each HTTP service from the pre-scaling Prometheus query (I/O at
- * the edge: `query` is an instant query). An empty answer or NaN is no data, and the cutover waits
- * rather than pre-scale for a load it cannot see.
+ * The current request rate of each HTTP service from the pre-scaling Prometheus query. `query`
+ * throws when it has no number (an empty answer, NaN): the cutover then waits rather than
+ * pre-scale for a load it cannot see.
  */
 export async function prescaleRates(
   settings: Prescale,
-  query: (url: string, promql: string) => Promise<number | undefined>,
+  query: (url: string, promql: string) => Promise<number>,
 ): Promise<Record<PrescaledService, number>> {
   const entries = await Promise.all(
-    PRESCALED.map(async (name) => {
-      const promql = settings.prometheus.query.replaceAll('{{service}}', SERVICES[name].component);
-      const rate = await query(settings.prometheus.url, promql);
-      if (rate === undefined || !Number.isFinite(rate)) throw new Error(`no data for ${SERVICES[name].component} from: ${promql}`);
-      return [name, rate] as const;
-    }),
+    PRESCALED.map(
+      async (name) =>
+        [
+          name,
+          await query(settings.prometheus.url, settings.prometheus.query.replaceAll('{{service}}', SERVICES[name].component)),
+        ] as const,
+    ),
   );
   return Object.fromEntries(entries) as Record<PrescaledService, number>;
 }

@@ -116,10 +116,28 @@ export function weightWriter(txt: DnsRecord | undefined): string | undefined {
   return labels?.[WEIGHT_WRITER_LABEL];
 }
 
-/** The ownership TXT value with the weight writer set, or removed when `writer` is undefined. */
-export function withWeightWriter(labels: Labels, writer: string | undefined): string {
-  const { [WEIGHT_WRITER_LABEL]: _previous, ...rest } = labels;
-  return ownershipValue(writer ? { ...rest, [WEIGHT_WRITER_LABEL]: writer } : rest);
+/**
+ * While a cutover drains the peer (weight 0, waiting out the TTLs), this label asks the peer's
+ * operator to make its services answer with `Connection: close`, so keep-alive clients reconnect
+ * and resolve the name again.
+ */
+export const DRAIN_LABEL = 'drain';
+export const DRAIN_CONNECTION_CLOSE = 'connection-close';
+
+/**
+ * The ownership TXT value with the weight writer set (and the drain request when `drain`), or
+ * both removed when `writer` is undefined.
+ */
+export function withWeightWriter(labels: Labels, writer: string | undefined, drain = false): string {
+  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, ...rest } = labels;
+  if (!writer) return ownershipValue(rest);
+  return ownershipValue({ ...rest, [WEIGHT_WRITER_LABEL]: writer, ...(drain ? { [DRAIN_LABEL]: DRAIN_CONNECTION_CLOSE } : {}) });
+}
+
+/** Whether a peer's cutover asks this record set's services to close keep-alive connections. */
+export function drainRequested(txt: DnsRecord | undefined): boolean {
+  const labels = txt?.values.length === 1 ? parseOwnership(txt.values[0] as string) : undefined;
+  return labels?.[DRAIN_LABEL] === DRAIN_CONNECTION_CLOSE;
 }
 
 /** The batch that removes both records, exactly as read. */

@@ -124,10 +124,12 @@ TrafficReady  True RecordInSync: api.reservations.example.com (eks-green) weight
 
   it('a plan changed under a running cutover, and a plan that cannot run, are said plainly', () => {
     const changed = states.progressing();
-    if (changed.spec.traffic) changed.spec.traffic.cutover = { from: 'eks-blue', stepPercent: 50 };
+    if (changed.spec.traffic)
+      changed.spec.traffic.cutover = { from: 'eks-blue', stepPercent: 50, drain: { ttls: 2, connectionClose: false } };
     expect(renderStatus(changed, plain)).toContain("the spec's plan has 2 steps, the running one 6: the plan changed");
     const broken = states.progressing();
-    if (broken.spec.traffic) broken.spec.traffic.cutover = { from: 'eks-blue', steps: [{ pause: {} }] };
+    if (broken.spec.traffic)
+      broken.spec.traffic.cutover = { from: 'eks-blue', steps: [{ pause: {} }], drain: { ttls: 2, connectionClose: false } };
     expect(renderStatus(broken, plain)).toContain(
       'plan          spec.traffic.cutover cannot run: the plan has no setShare step, so it would never move\n              any traffic\n',
     );

@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AnalysisRun, CutoverStatus } from '../../src/api/v1alpha1/reservation.ts';
 import { abortShares, type CutoverDecision, decide, firstStep } from '../../src/traffic/cutover.ts';
-import { buildPlan, type Cutover, type Plan } from '../../src/traffic/plan.ts';
+import { buildPlan, type Plan, type PlanSpec } from '../../src/traffic/plan.ts';
 import { verbError } from '../../src/traffic/verbs.ts';
 import type { ShareWeights } from '../../src/traffic/weights.ts';
 
 const TTL = 30;
-const planOf = (cutover: Omit<Cutover, 'from'>): Plan => {
+const planOf = (cutover: Omit<PlanSpec, 'from'>): Plan => {
   const result = buildPlan({ from: 'eks-blue', ...cutover }, 'eks-green');
   if (!result.ok) throw new Error(result.errors.join('; '));
   return result.plan;
@@ -290,6 +290,36 @@ describe('a cutover run', () => {
     });
     expect(d.status).toMatchObject({ plan: 'plan-2', startShare: 50, step: 2, phase: 'Paused' });
     expect(d.weights).toEqual({ self: 50, peer: 50 });
+  });
+});
+
+describe('draining the peer', () => {
+  it('waits the TTLs, then until the peer’s own request rate is below the threshold, before Succeeded', () => {
+    const drive = new Drive(planOf({ stepPercent: 100 }));
+    drive.run(3); // 100 % written, verified, held one TTL
+    const draining = { ...drive.status } as CutoverStatus;
+    expect(draining.step).toBe(1);
+    const at = (seconds: number, measured?: number | Error) =>
+      decide({
+        plan: drive.plan,
+        fingerprint: 'plan-1',
+        status: draining,
+        verified: { self: 100, peer: 0 },
+        analysis: {},
+        ttlSeconds: TTL,
+        drainTtls: 2,
+        peerRate: { below: 1, ...(measured !== undefined ? { measured } : {}) },
+        now: new Date(Date.parse(draining.syncedAt as string) + seconds * 1000),
+      });
+    // Within 2 TTLs: waiting, no measurement asked.
+    expect(at(30)).toMatchObject({ status: { phase: 'Progressing' } });
+    expect(at(30).measurePeerRate).toBeUndefined();
+    // After them: asks for the rate, then judges it.
+    expect(at(61).measurePeerRate).toBe(true);
+    expect(at(61, 12.5).status.message).toBe('draining eks-blue: it still serves 12.5 requests/s; waiting until below 1/s');
+    expect(at(61, 12.5).requeueAfterMs).toBe(15_000);
+    expect(at(61, new Error('no data from up')).status.message).toContain('no rate (no data from up)');
+    expect(at(61, 0.2).status).toMatchObject({ phase: 'Succeeded' });
   });
 });
 

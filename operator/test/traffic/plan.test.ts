@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildPlan, type Cutover, expandShortcut, parseDuration } from '../../src/traffic/plan.ts';
+import { buildPlan, expandShortcut, type PlanSpec, parseDuration } from '../../src/traffic/plan.ts';
 
 describe('the shortcut form', () => {
   it('expands stepPercent up to maxPercent, landing exactly on the maximum', () => {
@@ -27,7 +27,7 @@ describe('the shortcut form', () => {
 
 describe('a plan of steps', () => {
   it('keeps the steps in order, with durations in ms and a pause without one waiting for a promote', () => {
-    const cutover: Cutover = {
+    const cutover: PlanSpec = {
       from: 'eks-blue',
       steps: [{ setShare: 1 }, { pause: { duration: '1m30s' } }, { analysis: { template: 'slo' } }, { pause: {} }, { setShare: 100 }],
     };
@@ -65,7 +65,7 @@ describe('a plan of steps', () => {
     ],
     [{ from: 'eks-blue', steps: [{ pause: { duration: '5m' } }] }, 'the plan has no setShare step, so it would never move any traffic'],
     [{ from: 'eks-blue', stepPercent: 0 }, 'stepPercent must be an integer from 1 to 100, not 0'],
-  ] as [Cutover, string][])('rejects %j: %s', (cutover, message) => {
+  ] as [PlanSpec, string][])('rejects %j: %s', (cutover, message) => {
     const result = buildPlan(cutover, 'eks-green');
     expect(result.ok).toBe(false);
     expect(result.ok ? [] : result.errors).toContain(message);

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
-import { NO_AFFIX } from '../../src/traffic/ownership.ts';
+import { NO_AFFIX, parseOwnership } from '../../src/traffic/ownership.ts';
 import {
   batchChanges,
   currentRecordSet,
   desiredRecordSet,
+  drainRequested,
   liveWeightsAfter,
   namesToRead,
   recordSetChanges,
@@ -120,6 +121,14 @@ describe('a cutover batch over two record sets', () => {
       '"heritage=external-dns,external-dns/owner=reservation-operator-eks-blue,external-dns/resource=ingress/default/api"',
     );
     expect(weightWriter({ ...txt, values: ['"v=spf1 -all"'] })).toBeUndefined();
+    // Draining: the drain request rides along with the writer, and goes with it.
+    const draining = withWeightWriter(labels, 'reservation-operator-eks-green', true);
+    expect(draining).toContain('external-dns/drain=connection-close');
+    expect(drainRequested({ ...txt, values: [draining] })).toBe(true);
+    expect(drainRequested(txt)).toBe(false);
+    expect(withWeightWriter(parseOwnership(draining) ?? {}, undefined)).toBe(
+      '"heritage=external-dns,external-dns/owner=reservation-operator-eks-blue,external-dns/resource=ingress/default/api"',
+    );
     expect(weightWriter(undefined)).toBeUndefined();
   });
 });

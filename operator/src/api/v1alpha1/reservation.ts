@@ -296,6 +296,45 @@ const Prescale = Type.Object(
   },
 );
 
+const Drain = Type.Object(
+  {
+    ttls: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 2,
+      description: "after the peer's weight 0 is in sync: wait this many TTLs (resolvers that cached the old answer) before Succeeded",
+    }),
+    peerRate: Type.Optional(
+      Type.Object(
+        {
+          prometheus: Type.Object(
+            {
+              url: Type.String({ pattern: '^https?://', description: "base URL of a Prometheus HTTP API that sees the peer's services" }),
+              query: Type.String({
+                minLength: 1,
+                description: "PromQL giving one number: the peer's request rate per second; {{peer}} is the peer's set identifier",
+              }),
+            },
+            { description: "where the peer's request rate comes from" },
+          ),
+          below: Type.Number({
+            minimum: 0,
+            default: 1,
+            description: 'Succeeded only once the peer serves fewer requests per second than this (clients that ignore DNS TTLs)',
+          }),
+        },
+        { description: "wait until the peer's own request rate has fallen, as well as the TTLs" },
+      ),
+    ),
+    connectionClose: Type.Boolean({
+      default: false,
+      description:
+        "while draining, the peer's services answer with Connection: close, so keep-alive clients reconnect and resolve the name again",
+    }),
+  },
+  { default: {}, description: 'after the peer reaches weight 0: how long to keep it before the cutover counts as done' },
+);
+
 const Cutover = Type.Object(
   {
     from: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: 'set identifier of the peer cluster whose traffic moves here' }),
@@ -305,6 +344,7 @@ const Cutover = Type.Object(
     ),
     maxPercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: stop at this share (default 100)' })),
     prescale: Type.Optional(Prescale),
+    drain: Drain,
     analysis: Type.Optional(
       Type.Array(AnalysisTemplate, {
         maxItems: 16,
@@ -637,6 +677,7 @@ export type CutoverStatus = Static<typeof CutoverStatus>;
 export type AnalysisRun = Static<typeof AnalysisRun>;
 export type AnalysisTemplate = Static<typeof AnalysisTemplate>;
 export type Prescale = Static<typeof Prescale>;
+export type Drain = Static<typeof Drain>;
 export type ServiceSpec = ReservationSpec['services'][ServiceName];
 
 export interface Reservation {
