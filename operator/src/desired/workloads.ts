@@ -26,6 +26,24 @@ export function terminationGraceSeconds(t: typeof SHUTDOWN = SHUTDOWN): number {
 }
 
 /** Settings every service reads, from one ConfigMap (no credentials here). */
+/** Where the services find the drain switch (service-kit's DRAIN_FILE default is in it). */
+export const DRAIN_DIR = '/etc/reservation/drain';
+const drainConfigMapName = (cr: Reservation) => `${objectName(cr)}-drain`;
+
+/**
+ * The drain switch: `connection-close` is "true" while a peer's cutover drains this cluster and
+ * asks for it, and the services then answer every request with `Connection: close`, so
+ * keep-alive clients reconnect and resolve the name again (service-kit's connection drain).
+ */
+export function drainConfigMap(cr: Reservation): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: ownedMetadata(cr, drainConfigMapName(cr)),
+    data: { 'connection-close': String(cr.status?.traffic?.handover?.connectionClose === true) },
+  };
+}
+
 export function configMap(cr: Reservation): KubeObject {
   return {
     apiVersion: 'v1',
@@ -120,10 +138,17 @@ export function deployment(cr: Reservation, service: ServiceName, config: KubeOb
               livenessProbe: { ...httpGet('/healthz'), periodSeconds: 10, failureThreshold: 3 },
               lifecycle: { preStop: { sleep: { seconds: SHUTDOWN.preStopSeconds } } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'drain', mountPath: DRAIN_DIR, readOnly: true },
+              ],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          // The drain switch is a volume, not env: the kubelet updates it in running pods, no restart.
+          volumes: [
+            { name: 'tmp', emptyDir: {} },
+            { name: 'drain', configMap: { name: drainConfigMapName(cr), optional: true } },
+          ],
         },
       },
     },
@@ -213,6 +238,7 @@ export function workloads(cr: Reservation): KubeObject[] {
   return [
     serviceAccount(cr),
     config,
+    drainConfigMap(cr),
     ...SERVICE_NAMES.flatMap((s) => [
       deployment(cr, s, config),
       service(cr, s),

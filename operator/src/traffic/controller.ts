@@ -12,6 +12,7 @@ import {
   batchChanges,
   currentRecordSet,
   desiredRecordSet,
+  drainRequested,
   liveWeightsAfter,
   namesToRead,
   RECORD_TYPE,
@@ -253,7 +254,12 @@ export function createTrafficController(options: TrafficControllerOptions) {
         }
         status = {
           ...status,
-          handover: { by: writer, since: status.handover?.since ?? iso(now()), weight },
+          handover: {
+            by: writer,
+            since: status.handover?.since ?? iso(now()),
+            weight,
+            ...(drainRequested(current.txt) ? { connectionClose: true } : {}),
+          },
           // Keep warm: the replicas of when the handover began, so an abort can shift traffic back here.
           minReplicas: status.handover && status.minReplicas ? status.minReplicas : warmFloors(cr.status?.services),
           desiredWeight: weight,

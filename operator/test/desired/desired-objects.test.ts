@@ -18,10 +18,11 @@ describe('desiredObjects', () => {
   const cr = sampleReservation({ edge: { host: 'api.green.example.com', kind: 'HTTPRoute', parentRef: { name: 'public' } } });
   const objects = desiredObjects(cr);
 
-  it('makes a Deployment, Service, HPA and PDB per service, plus the shared ServiceAccount, ConfigMap and edge', () => {
+  it('makes a Deployment, Service, HPA and PDB per service, plus the shared ServiceAccount, ConfigMaps and edge', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
       [
         'ConfigMap/booking-config',
+        'ConfigMap/booking-drain',
         'HTTPRoute/booking',
         'ServiceAccount/booking',
         ...['reservation-api', 'query-api', 'notifier'].flatMap((c) => [
@@ -111,6 +112,24 @@ describe('desiredObjects', () => {
     expect(container(d).env).toContainEqual({ name: 'FEATURE_X', value: 'on' });
     const hpa = find(o, 'HorizontalPodAutoscaler', 'booking-notifier');
     expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 7]);
+  });
+
+  it("mounts the drain switch, which says true only while a peer's cutover asks this cluster for Connection: close", () => {
+    const deployment = find(objects, 'Deployment', 'booking-query-api');
+    expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'drain', configMap: { name: 'booking-drain', optional: true } });
+    expect(container(deployment).volumeMounts).toContainEqual({
+      name: 'drain',
+      mountPath: '/etc/reservation/drain',
+      readOnly: true,
+    });
+    expect(find(objects, 'ConfigMap', 'booking-drain').data).toEqual({ 'connection-close': 'false' });
+    const handover = { by: 'reservation-operator-eks-green', since: '2026-11-25T10:00:00Z', weight: 0, connectionClose: true };
+    const draining = desiredObjects({ ...cr, status: { traffic: { handover } } } as typeof cr);
+    expect(find(draining, 'ConfigMap', 'booking-drain').data).toEqual({ 'connection-close': 'true' });
+    // Not part of the config hash: flipping it must not restart the pods it drains.
+    expect(find(draining, 'Deployment', 'booking-query-api').spec.template.metadata.annotations).toEqual(
+      deployment.spec.template.metadata.annotations,
+    );
   });
 
   it("raises an HPA's minReplicas to the traffic controller's floor (pre-scaling, keeping warm), never past the maximum", () => {

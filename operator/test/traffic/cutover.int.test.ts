@@ -162,7 +162,20 @@ describe('a cutover from blue to green', () => {
     );
     expect(await blueHpa()).toBe(2);
     await patch(green, 'booking', {
-      spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 25 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] } } },
+      spec: {
+        traffic: {
+          cutover: {
+            from: 'eks-blue',
+            steps: [{ setShare: 25 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }],
+            // Blue still "serves" 3 requests/s (a PromQL constant on the real Prometheus) until the test says otherwise.
+            drain: {
+              ttls: 2,
+              connectionClose: true,
+              peerRate: { prometheus: { url: harnessEnv('PROMETHEUS_URL'), query: 'vector(3)' }, below: 1 },
+            },
+          },
+        },
+      },
     });
 
     // Step 2 of 4 (index 2) waits for a promote at 50 %.
@@ -212,9 +225,23 @@ describe('a cutover from blue to green', () => {
     expect(await cutoverOf('booking')).toMatchObject({ phase: 'Paused', step: 2, share: 50, startedAt: paused.startedAt });
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
 
-    // Promote with the kubectl plugin, as an SRE would: on to 100 %, two TTLs of drain, Succeeded.
+    // Promote with the kubectl plugin, as an SRE would: on to 100 %, then the drain.
     const promoted = await kubectlReservation('promote', 'booking');
     expect(promoted).toContain('done:');
+    await waitUntil('draining', async () => (await cutoverOf('booking'))?.message.includes('it still serves 3 requests/s'), {
+      timeoutMs: 30_000,
+    });
+    expect(await cutoverOf('booking')).toMatchObject({ phase: 'Progressing', step: 4, weights: { self: 100, peer: 0 } });
+    // While draining, blue's services are asked for Connection: close, through its drain switch.
+    expect((await route53State(api)).txt['eks-blue']).toContain('external-dns/drain=connection-close');
+    const drainSwitch = async () =>
+      (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.ConfigMap, blue.namespace, 'booking-drain'))).data[
+        'connection-close'
+      ];
+    await waitUntil('blue closes keep-alive connections', async () => (await drainSwitch()) === 'true', { timeoutMs: 15_000 });
+    expect((await get(blue, 'booking')).status.traffic.handover).toMatchObject({ weight: 0, connectionClose: true });
+    // Blue's rate falls below the threshold: Succeeded.
+    await patch(green, 'booking', { spec: { traffic: { cutover: { drain: { peerRate: { prometheus: { query: 'vector(0.2)' } } } } } } });
     await waitUntil('succeeded', async () => (await cutoverOf('booking'))?.phase === 'Succeeded', { timeoutMs: 30_000 });
     const done = await cutoverOf('booking');
     expect(done).toMatchObject({ step: 4, share: 100, weights: { self: 100, peer: 0 } });
@@ -236,6 +263,7 @@ describe('a cutover from blue to green', () => {
     expect(back).toMatchObject({ desiredWeight: 0, verifiedWeight: 0, weightOverride: { weight: 0, specWeight: 100 } });
     expect(back.handover).toBeUndefined();
     expect(back.minReplicas).toBeUndefined();
+    await waitUntil('drain switch off again', async () => (await drainSwitch()) === 'false', { timeoutMs: 15_000 });
     await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2);
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // past blue's 2 s drift check
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });

@@ -9,7 +9,7 @@ import { pipeline } from './plugins/pipeline.ts';
 import notificationRoutes from './routes/notifications.ts';
 import webhookRoutes from './routes/webhooks.ts';
 
-export type AppConfig = Omit<NotifierConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'SHUTDOWN_DELAY_MS'>;
+export type AppConfig = Omit<NotifierConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'SHUTDOWN_DELAY_MS' | 'DRAIN_FILE'>;
 
 /** The notifier without a listener: server.ts listens, tests inject. Consuming starts when the app is ready. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {

@@ -17,6 +17,11 @@ export const baseConfigProperties = {
     description:
       'after SIGTERM, how long /readyz answers 503 while the API still serves, so endpoints and load balancers drop this pod first',
   }),
+  DRAIN_FILE: Type.String({
+    minLength: 1,
+    default: '/etc/reservation/drain/connection-close',
+    description: "the operator's drain switch: while this file says true, every response carries Connection: close",
+  }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({
     minimum: 1000,
     default: 20000,

@@ -16,6 +16,7 @@ export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
 export { createRedis, redisCheck } from './clients/redis.ts';
 export { createSqsClient, sqsCheck } from './clients/sqs.ts';
 export { apiConfigProperties, BaseConfig, baseConfigProperties, ConfigError, loadConfig, secret, serviceConfig } from './config.ts';
+export { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
 export { EventEnvelope, messageGroupId, type Notification, NotificationSchema } from './event-contract.ts';
 export { createMysqlEventHistory, type EventHistory, type HistoryEntry } from './event-history.ts';
 export { loggerOptions, REDACTED_PATHS } from './logger.ts';

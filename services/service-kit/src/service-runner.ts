@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Static, TObject } from 'typebox';
 import { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
+import { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
 import { createRegistry } from './metrics.ts';
 import { SchemaTooOldError } from './migrations.ts';
 
@@ -30,12 +31,12 @@ export function loadConfigOrExit<T extends TObject>(service: string, schema: T, 
  */
 export async function runService({ config, api, admin }: { config: BaseConfig; api: FastifyInstance; admin: AdminServer }) {
   let draining = false;
-  // Responses sent once draining has begun tell keep-alive clients to reconnect (RFC 9112
-  // §9.6), so each connection closes after its in-flight request instead of idling until
-  // the keep-alive timeout and holding the shutdown up.
-  api.addHook('onSend', async (_request, reply) => {
-    if (draining) reply.header('connection', 'close');
-  });
+  // Responses sent once draining has begun tell keep-alive clients to reconnect, so each
+  // connection closes after its in-flight request instead of idling until the keep-alive
+  // timeout and holding the shutdown up. The same while a cutover drains this cluster.
+  const drainSwitch = watchDrainSwitch(config.DRAIN_FILE);
+  closeConnectionsWhile(api, () => draining || drainSwitch.on);
+  api.addHook('onClose', async () => drainSwitch.stop());
   await api.listen({ host: config.HOST, port: config.PORT });
   await admin.app.listen({ host: config.HOST, port: config.ADMIN_PORT });
   closeWithGrace({ delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS, logger: api.log }, async ({ signal, err }) => {

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       SHUTDOWN_DELAY_MS: 5000,
       SHUTDOWN_TIMEOUT_MS: 20000,
+      DRAIN_FILE: '/etc/reservation/drain/connection-close',
     });
   });
 

@@ -576,6 +576,9 @@ const Handover = Type.Object(
     by: Type.String({ description: "the owner id of the peer's operator that writes this cluster's weight during its cutover" }),
     since: Type.String({ format: 'date-time', description: 'when the handover was first seen' }),
     weight: Type.Integer({ description: "this cluster's weight as the peer's cutover last set it" }),
+    connectionClose: Type.Optional(
+      Type.Boolean({ description: "true while the peer's cutover drains this cluster and asks its services for Connection: close" }),
+    ),
   },
   { description: "a peer's cutover writes this cluster's weight; this operator leaves the weight alone and keeps its capacity" },
 );
