@@ -107,6 +107,7 @@ export async function startManager(options: ManagerOptions) {
     logger,
     analysis: analysisStep(analysis),
     prometheusQuery: (url, promql) => instantQuery(url, promql),
+    cutoverObserver: metrics.cutoverObserver,
   });
   const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups, traffic });
   const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CUTOVER_PHASES, type CutoverStatus } from './api/v1alpha1/reservation.ts';
 import type { QueueObserver } from './controller/workqueue.ts';
 import type { RequestObserver } from './kube/client.ts';
 
@@ -98,7 +99,48 @@ export function createControllerMetrics(registry: Registry, controller: string) 
     route53Requests.inc({ operation, result });
     route53Duration.observe({ operation }, seconds);
   };
-  return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver, requestObserver, route53Observer };
+  const cutoverLabels = ['namespace', 'reservation'] as const;
+  const cutoverShare = new Gauge({
+    name: 'reservation_cutover_share_percent',
+    help: "This cluster's share of the traffic a running cutover asks for (desired) and Route53 serves (verified)",
+    labelNames: [...cutoverLabels, 'kind'] as const,
+    registers,
+  });
+  const cutoverStep = new Gauge({
+    name: 'reservation_cutover_step',
+    help: 'The step a cutover is on (1-based; steps + 1 once the plan is done)',
+    labelNames: cutoverLabels,
+    registers,
+  });
+  const cutoverPhase = new Gauge({
+    name: 'reservation_cutover_phase',
+    help: "1 for the cutover's current phase, 0 for the others",
+    labelNames: [...cutoverLabels, 'phase'] as const,
+    registers,
+  });
+  const cutoverAborted = new Counter({
+    name: 'reservation_cutover_aborted_total',
+    help: 'Cutovers aborted (an analysis failed, or on request)',
+    labelNames: cutoverLabels,
+    registers,
+  });
+  const cutoverObserver: CutoverObserver = {
+    observe(reservation, cutover) {
+      const labels = { namespace: reservation.namespace, reservation: reservation.name };
+      cutoverShare.set({ ...labels, kind: 'desired' }, cutover.share);
+      if (cutover.verifiedShare !== undefined) cutoverShare.set({ ...labels, kind: 'verified' }, cutover.verifiedShare);
+      cutoverStep.set(labels, cutover.step + 1);
+      for (const phase of CUTOVER_PHASES) cutoverPhase.set({ ...labels, phase }, phase === cutover.phase ? 1 : 0);
+    },
+    aborted: (reservation) => cutoverAborted.inc({ namespace: reservation.namespace, reservation: reservation.name }),
+  };
+  return { reconcileTotal, reconcileErrors, reconcileTime, leader, queueObserver, requestObserver, route53Observer, cutoverObserver };
 }
 
 export type ControllerMetrics = ReturnType<typeof createControllerMetrics>;
+
+/** What the traffic controller reports about a cutover, as metrics (dashboards, the CutoverAborted alert). */
+export interface CutoverObserver {
+  observe(reservation: { namespace: string; name: string }, cutover: CutoverStatus): void;
+  aborted(reservation: { namespace: string; name: string }): void;
+}

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AnalysisRun, AnalysisTemplate, Prescale, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
+import type { CutoverObserver } from '../metrics.ts';
 import { REASON } from '../reconcile/conditions.ts';
 import { type CutoverDecision, decide, isFinished } from './cutover.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
@@ -64,6 +65,8 @@ export interface TrafficControllerOptions {
    * pre-scaling and a draining peer's request rate.
    */
   prometheusQuery?: (url: string, promql: string) => Promise<number | undefined>;
+  /** Cutover metrics (share, step, phase, aborts). */
+  cutoverObserver?: CutoverObserver;
   /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
   analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
 }
@@ -450,6 +453,9 @@ export function createTrafficController(options: TrafficControllerOptions) {
         events.push(...decision.events);
       }
       status = { ...status, cutover: decision.status, desiredWeight: decision.weights.self };
+      const ref = { namespace: cr.metadata.namespace, name: cr.metadata.name };
+      options.cutoverObserver?.observe(ref, decision.status);
+      if (events.some((e) => e.reason === 'CutoverAborted')) options.cutoverObserver?.aborted(ref);
       delete status.weightOverride;
       const finished = isFinished(decision.status);
       const draining = !finished && decision.status.step >= decision.status.steps && decision.weights.peer === 0;

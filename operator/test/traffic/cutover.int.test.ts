@@ -206,6 +206,13 @@ describe('a cutover from blue to green', () => {
     expect(blueSide.traffic.minReplicas).toMatchObject({ queryApi: 4 });
     await waitUntil('blue HPA floor at 4', async () => (await blueHpa()) === 4);
 
+    // Metrics for dashboards: the share and the phase.
+    const green0 = green.operator as OperatorProcess;
+    const ref = { namespace: green.namespace, reservation: 'booking' };
+    expect(await metric(green0, 'reservation_cutover_share_percent', { ...ref, kind: 'verified' })).toBe(50);
+    expect(await metric(green0, 'reservation_cutover_phase', { ...ref, phase: 'Paused' })).toBe(1);
+    expect(await metric(green0, 'reservation_cutover_step', ref)).toBe(3);
+
     // Events on green, one per step.
     expect(await greenEvents('CutoverStarted')).toHaveLength(1);
     expect((await greenEvents('WeightsVerified')).join('\n')).toContain('Route53 serves 50% here, 50% at eks-blue');
@@ -401,6 +408,12 @@ describe('a cutover from blue to green', () => {
         expect.arrayContaining(['AnalysisFailed', 'CutoverAborted', 'AbortCompleted']),
       );
       expect((await greenEvents('AnalysisFailed')).length).toBeGreaterThanOrEqual(1);
+      // What the ReservationCutoverAborted alert counts.
+      const ref = { namespace: green.namespace, reservation: 'slo' };
+      expect(await metric(green.operator as OperatorProcess, 'reservation_cutover_aborted_total', ref)).toBe(1);
+      expect(
+        await metric(green.operator as OperatorProcess, 'cutover_analysis_measurements_total', { name: 'slo', verdict: 'failed' }),
+      ).toBeGreaterThanOrEqual(1);
       expect((await route53State(api)).weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
       expect((await get(green, 'slo')).status.traffic.minReplicas).toBeUndefined();
     } finally {

@@ -31,6 +31,8 @@ export const CUTOVER_REQUEST_ANNOTATION = `${GROUP}/cutover-request`;
 export const CUTOVER_VERBS = ['pause', 'resume', 'promote', 'promote-full', 'abort', 'retry'] as const;
 export type CutoverVerb = (typeof CUTOVER_VERBS)[number];
 
+export const CUTOVER_PHASES = ['Progressing', 'Paused', 'Analyzing', 'Succeeded', 'Aborted', 'Degraded'] as const;
+
 type Rule = { rule: string; message: string; fieldPath?: string; reason?: string };
 const rules = (...list: Rule[]) => ({ 'x-kubernetes-validations': list });
 
@@ -528,7 +530,7 @@ const AnalysisRun = Type.Object(
 
 const CutoverStatus = Type.Object(
   {
-    phase: Enum(['Progressing', 'Paused', 'Analyzing', 'Succeeded', 'Aborted', 'Degraded'] as const, {
+    phase: Enum(CUTOVER_PHASES, {
       description: 'Progressing, Paused, Analyzing, Succeeded, Aborted (returning or returned to the start) or Degraded',
     }),
     from: Type.String({ description: "the peer's set identifier" }),
