@@ -87,12 +87,22 @@ export function computeStatus(cr: Reservation, observed: Observed, now: Date): R
   });
   return {
     observedGeneration: generation,
-    // The cutover's phase while one exists (Progressing, Paused, ..., Succeeded), else Idle.
-    phase: observed.traffic?.status.cutover?.phase ?? 'Idle',
+    phase: phaseOf(cr, observed),
     replicas: `${totals.available}/${totals.desired}`,
     conditions,
     services,
     ...(observed.edgeHostname ? { edge: { hostname: observed.edgeHostname } } : {}),
     ...(observed.traffic ? { traffic: observed.traffic.status } : {}),
   };
+}
+
+/** Reasons that keep a planned cutover from starting at all. */
+const CUTOVER_BLOCKED: string[] = [REASON.CutoverPlanInvalid, REASON.PeerRecordMissing, REASON.PeerRecordOwnedByOther];
+
+/** The cutover's phase while one exists (Progressing, Paused, ..., Succeeded); Degraded when a planned one cannot start; else Idle. */
+function phaseOf(cr: Reservation, observed: Observed): string {
+  const traffic = observed.traffic;
+  if (traffic?.status.cutover) return traffic.status.cutover.phase;
+  if (cr.spec.traffic?.cutover && traffic && CUTOVER_BLOCKED.includes(traffic.condition.reason)) return 'Degraded';
+  return 'Idle';
 }

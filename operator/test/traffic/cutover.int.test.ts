@@ -20,7 +20,7 @@ import { startManager } from '../../src/manager.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
-import { createZone, listRecords } from '../support/route53.ts';
+import { createZone, listRecords, throttlingProxyInFrontOfMoto } from '../support/route53.ts';
 import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
 
 /**
@@ -36,6 +36,7 @@ let zone: { id: string; name: string };
 let blue: { kube: KubeClient; namespace: string; manager: Awaited<ReturnType<typeof startManager>> };
 let green: { kube: KubeClient; kubeconfig: string; namespace: string; operator?: OperatorProcess };
 let plane: Awaited<ReturnType<typeof startKubeControlPlane>>;
+let proxy: Awaited<ReturnType<typeof throttlingProxyInFrontOfMoto>>;
 
 // biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
 type Json = any;
@@ -89,6 +90,8 @@ async function startGreenOperator() {
   const aws = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
   green.operator = await startOperator({
     ...aws,
+    // Green reaches moto through a proxy that can answer with Route53's Throttling error.
+    AWS_ENDPOINT_URL_ROUTE_53: proxy.url,
     KUBECONFIG: green.kubeconfig,
     WATCH_NAMESPACE: green.namespace,
     LEADER_ELECT: 'false',
@@ -107,6 +110,7 @@ async function twoClusters(name: string, dnsName: string) {
 
 beforeAll(async () => {
   zone = await createZone(route53);
+  proxy = await throttlingProxyInFrontOfMoto();
   const kc = testKubeConfig();
   await installCrds(kc);
   const blueNamespace = await createTestNamespace(kc, 'cutover-blue');
@@ -141,6 +145,7 @@ afterAll(async () => {
   await blue?.manager.stop();
   if (plane) await stopServers(plane.servers);
   rmSync(dir, { recursive: true, force: true });
+  await proxy?.close();
   route53.destroy();
 });
 
@@ -304,8 +309,13 @@ describe('a cutover from blue to green', () => {
     expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
     expect((await greenEvents('RequestRefused')).join('\n')).toContain('retry/1: the cutover is paused (step 3/4, share 40%), not failed');
 
+    // Route53 pushes back (its real Throttling error) on the next calls: green backs off and goes on.
+    const throttledBefore = proxy.calls.filter((c) => c.throttled).length;
+    proxy.throttle(4);
     await ask('abort', 'abort/1');
-    await waitUntil('aborted and back', async () => (await cutoverOf('abort'))?.finishedAt !== undefined, { timeoutMs: 30_000 });
+    await waitUntil('aborted and back', async () => (await cutoverOf('abort'))?.finishedAt !== undefined, { timeoutMs: 60_000 });
+    expect(proxy.calls.filter((c) => c.throttled).length - throttledBefore).toBe(4);
+    expect(green.operator?.log()).toContain('route53 asked us to slow down; backing off');
     const aborted = await cutoverOf('abort');
     expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, weights: { self: 0, peer: 100 } });
     const walk = aborted.history.filter((h: Json) => h.event === 'WeightsChanging').map((h: Json) => h.message);
@@ -422,5 +432,22 @@ describe('a cutover from blue to green', () => {
       removeTargets();
       await Promise.all(pods.map((p) => p.close()));
     }
+  });
+
+  it('refuses a cutover from a peer that has no record, writes nothing, and says why', async () => {
+    const dns = { hostedZoneId: zone.id, name: `lonely.${zone.name}`, ttl: TTL };
+    await create(green, 'lonely', { cluster: 'eks-green', dns, weight: 10, target: 'green.elb.example.com' });
+    await waitUntil('green at 10', async () => (await get(green, 'lonely')).status?.traffic?.verifiedWeight === 10, { timeoutMs: 30_000 });
+    await patch(green, 'lonely', { spec: { traffic: { cutover: { from: 'eks-red', stepPercent: 50 } } } });
+    await waitUntil('refused', async () => (await get(green, 'lonely')).status?.phase === 'Degraded', { timeoutMs: 30_000 });
+    const status = (await get(green, 'lonely')).status;
+    expect(status.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({
+      status: 'False',
+      reason: 'PeerRecordMissing',
+      message: expect.stringContaining("the peer's weighted record and its ExternalDNS ownership TXT must both exist"),
+    });
+    expect(status.traffic.cutover).toBeUndefined();
+    expect((await greenEvents('PeerRecordMissing')).length).toBeGreaterThanOrEqual(1);
+    expect((await route53State(dns.name)).weights).toEqual({ 'eks-green': 10 }); // nothing written
   });
 });
