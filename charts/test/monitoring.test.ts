@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
+import { parse } from 'yaml';
 import { createControllerMetrics } from '../../operator/src/metrics.ts';
 import { repoRoot } from '../../scripts/harness/paths.ts';
 
@@ -37,5 +38,10 @@ describe('the operator chart’s monitoring', () => {
     const used = exprs.flatMap(seriesIn);
     expect(used.filter((s) => !names.has(s))).toEqual([]);
     expect(used).toEqual(expect.arrayContaining(['controller_runtime_reconcile_errors_total', 'leader_election_master_status']));
+  });
+
+  it('counts aborted cutovers under the name the CutoverAborted alert uses by default', async () => {
+    const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as { prometheusRule: { cutoverAborted: { metric: string } } };
+    expect((await exported()).has(values.prometheusRule.cutoverAborted.metric)).toBe(true);
   });
 });
