@@ -1,5 +1,6 @@
 import type { CutoverStatus, Reservation, ReservationStatus } from '../../src/api/v1alpha1/reservation.ts';
 import { sampleReservation } from '../support/fixtures.ts';
+import { template } from '../traffic/analysis/templates.ts';
 
 /**
  * Reservations in the states an SRE meets during a cutover, with the status the executor writes
@@ -26,19 +27,7 @@ export const CUTOVER = {
     { pause: {} },
     { setShare: 100 },
   ],
-  analysis: [
-    {
-      name: 'smoke',
-      metrics: {},
-      successRateMin: 0.99,
-      latencyP99MaxMs: 500,
-      interval: '30s',
-      count: 3,
-      failureLimit: 0,
-      minRequests: 20,
-      inconclusive: 'Pause',
-    },
-  ],
+  analysis: [template({ name: 'smoke' })],
 };
 
 const readyCondition = (status: 'True' | 'False', reason: string, message: string) => ({
