@@ -405,6 +405,63 @@ export function createTrafficController(options: TrafficControllerOptions) {
       const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
       const peer = currentRecordSet(peerKey, ctx.seen);
       const peerLabels = peer.txt?.values.length === 1 ? parseOwnership(peer.txt.values[0] as string) : undefined;
+      const input = {
+        plan,
+        fingerprint: contentHash({
+          from: cutover.from,
+          steps: cutover.steps,
+          stepPercent: cutover.stepPercent,
+          maxPercent: cutover.maxPercent,
+        }),
+        request: cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION],
+        analysis: Object.fromEntries((cutover.analysis ?? []).map((a) => [a.name, a])),
+        ttlSeconds: t.dns.ttl,
+        drainTtls: cutover.drain.ttls,
+        ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
+      };
+
+      // A cutover that has ended (and is not being retried) no longer touches the peer's record,
+      // which may be gone by now (the old cluster decommissioned): only our own, at its last weight.
+      const ended = status.cutover && isFinished(status.cutover) && status.cutover.plan === input.fingerprint ? status.cutover : undefined;
+      if (ended) {
+        const after = decide({ ...input, verified: ended.verifiedWeights ?? ended.weights, status: ended, now: now() });
+        if (isFinished(after.status)) {
+          events.push(...after.events);
+          status = { ...status, cutover: after.status, desiredWeight: after.weights.self };
+          delete status.minReplicas;
+          const ours = desiredRecordSet(ctx.key, {
+            target: ctx.target,
+            ttl: t.dns.ttl,
+            weight: after.weights.self,
+            owner: ctx.owner,
+            resource: resourceLabel(cr),
+          });
+          // Hand the peer's weight back if the last batch could not (it failed, say).
+          const handBack: Parameters<typeof batchChanges>[0] =
+            peer.record && peer.txt && peerLabels && peerLabels['weight-writer'] === ctx.owner
+              ? [[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(peerLabels, undefined)] } }]]
+              : [];
+          const changes = batchChanges([[ctx.current, ours], ...handBack]);
+          const condition = cutoverCondition(after);
+          if (changes.length === 0) {
+            if (status.verifiedWeight !== after.weights.self)
+              status = { ...status, verifiedWeight: after.weights.self, verifiedAt: iso(now()) };
+            return ctx.settle(condition, ctx.seen);
+          }
+          const change = await provider().change(
+            t.dns.hostedZoneId,
+            changes,
+            `reservation-operator: ${resourceLabel(cr)} after its cutover`,
+          );
+          events.push({
+            type: 'Normal',
+            reason: 'RecordChanged',
+            message: `${t.dns.name} (${t.cluster}) back to weight ${after.weights.self} after the cutover, in change ${change.id}`,
+          });
+          return submitted(change, { self: after.weights.self }, condition);
+        }
+      }
+
       const where = `${t.dns.name} (${plan.from})`;
       if (!peer.record || !peer.txt || !peerLabels?.owner) {
         return degraded(
@@ -420,36 +477,27 @@ export function createTrafficController(options: TrafficControllerOptions) {
 
       // No change of ours is PENDING here (sync waits for INSYNC first): what was read is what Route53 serves.
       const live = { self: ctx.current.record?.weight ?? 0, peer: peer.record.weight ?? 0 };
-      const input = {
-        plan,
-        fingerprint: contentHash({
-          from: cutover.from,
-          steps: cutover.steps,
-          stepPercent: cutover.stepPercent,
-          maxPercent: cutover.maxPercent,
-        }),
-        verified: live,
-        request: cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION],
-        analysis: Object.fromEntries((cutover.analysis ?? []).map((a) => [a.name, a])),
-        ttlSeconds: t.dns.ttl,
-        drainTtls: cutover.drain.ttls,
-        ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
-      };
-      let decision: CutoverDecision = decide({ ...input, status: status.cutover, now: now() });
+      let decision: CutoverDecision = decide({ ...input, verified: live, status: status.cutover, now: now() });
       events.push(...decision.events);
       // An analysis measurement, then the machine again with its result.
       for (let i = 0; decision.measure && i < 2; i++) {
         const { template, run } = decision.measure;
         const settings = (cutover.analysis ?? []).find((a) => a.name === template) as AnalysisTemplate;
         const measured = await measureAnalysis(cr, settings, run, decision.status.step);
-        decision = decide({ ...input, request: undefined, status: { ...decision.status, lastAnalysis: measured }, now: now() });
+        decision = decide({
+          ...input,
+          verified: live,
+          request: undefined,
+          status: { ...decision.status, lastAnalysis: measured },
+          now: now(),
+        });
         events.push(...decision.events);
       }
       if (decision.measurePeerRate && cutover.drain.peerRate) {
         const { url, query } = cutover.drain.peerRate.prometheus;
         const measured = await prometheus(url, query.replaceAll('{{peer}}', plan.from)).catch((err: Error) => err);
         const peerRate = { below: cutover.drain.peerRate.below, measured };
-        decision = decide({ ...input, request: undefined, peerRate, status: decision.status, now: now() });
+        decision = decide({ ...input, verified: live, request: undefined, peerRate, status: decision.status, now: now() });
         events.push(...decision.events);
       }
       status = { ...status, cutover: decision.status, desiredWeight: decision.weights.self };

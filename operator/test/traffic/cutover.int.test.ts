@@ -152,7 +152,7 @@ afterAll(async () => {
 describe('a cutover from blue to green', () => {
   it('moves the traffic step by step with one writer, survives a SIGKILL of the operator, and hands blue its record back', async () => {
     const api = `api.${zone.name}`;
-    const dns = await twoClusters('booking', api);
+    await twoClusters('booking', api);
     // Blue's autoscaler has query-api at 4 pods (its minimum is 2): the load it carries now.
     const blueHpa = async () =>
       (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, blue.namespace, 'booking-query-api'))).spec
@@ -281,8 +281,23 @@ describe('a cutover from blue to green', () => {
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
 
     // Changing blue's spec weight ends the override: the SRE's word counts again.
-    await patch(blue, 'booking', { spec: { traffic: { ...dns, cluster: 'eks-blue', dns, weight: 0 } } });
+    await patch(blue, 'booking', { spec: { traffic: { weight: 0 } } });
     await waitUntil('override gone', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride === undefined);
+
+    // Decommission blue (the runbook's last step): its finalizer removes its records, weight 0 being verified for a TTL.
+    await blue.kube.request('DELETE', path(blue.namespace, 'booking'));
+    await waitUntil('blue records gone', async () => (await route53State(api)).weights['eks-blue'] === undefined, { timeoutMs: 30_000 });
+    // Green, whose cutover has ended, does not need the peer's record any more.
+    await patch(green, 'booking', { spec: { traffic: { weight: 100 } } });
+    await waitUntil('green re-read Route53', async () => {
+      const cr = await get(green, 'booking');
+      return cr.status?.observedGeneration === cr.metadata.generation;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2 * TTL * 1000));
+    const after = (await get(green, 'booking')).status;
+    expect(after.phase).toBe('Succeeded');
+    expect(after.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({ status: 'True', reason: 'RecordInSync' });
+    expect((await route53State(api)).weights).toEqual({ 'eks-green': 100 });
   });
 
   it('abort walks back to blue step by step; deleting blue meanwhile is held; an invalid request is refused', async () => {
