@@ -89,6 +89,20 @@ export function reservationCrd() {
             },
             { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'traffic phase' },
             { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+            {
+              name: 'Share',
+              type: 'number',
+              jsonPath: '.status.traffic.cutover.verifiedShare',
+              description: "this cluster's share of Route53's answers during a cutover, percent",
+              priority: 1,
+            },
+            {
+              name: 'Step',
+              type: 'integer',
+              jsonPath: '.status.traffic.cutover.step',
+              description: 'the cutover step (0-based)',
+              priority: 1,
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {

@@ -192,6 +192,17 @@ describe('a cutover from blue to green', () => {
       expect.arrayContaining(['CutoverStarted', 'WeightsChanging', 'WeightsVerified', 'StepCompleted']),
     );
     expect((await get(green, 'booking')).status.phase).toBe('Paused');
+    // What `kubectl get rsv -o wide` tells the story with.
+    const { stdout: wide } = await promisify(execFile)(
+      kubeBinary('kubectl'),
+      ['get', 'rsv', 'booking', '-o', 'wide', '-n', green.namespace],
+      {
+        env: { ...process.env, KUBECONFIG: green.kubeconfig },
+      },
+    );
+    expect(wide.split('\n')[0]?.split(/\s+/)).toEqual(['NAME', 'READY', 'REPLICAS', 'WEIGHT', 'PHASE', 'REASON', 'SHARE', 'STEP', 'AGE']);
+    expect(wide.split('\n')[1]?.split(/\s+/).slice(3, 5)).toEqual(['50', 'Paused']);
+    expect(wide.split('\n')[1]?.split(/\s+/).slice(-3, -1)).toEqual(['50', '2']);
 
     // Route53: both records at 50, and blue's ownership TXT names green's operator as the weight writer.
     const mid = await route53State(api);
