@@ -29,6 +29,8 @@ export const REASON = {
   Route53Error: 'Route53Error',
   /** A peer's cutover writes this cluster's weight for now. */
   WeightsHandedOver: 'WeightsHandedOver',
+  /** The Reservation is being deleted and its records are gone. */
+  RecordRemoved: 'RecordRemoved',
   CutoverPlanInvalid: 'CutoverPlanInvalid',
   /** Waiting for pods before raising this cluster's share. */
   PreScaling: 'PreScaling',

@@ -146,6 +146,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       REASON.WaitingForTarget,
       REASON.WeightsHandedOver,
       REASON.PreScaling,
+      REASON.RecordRemoved,
     ];
     if (quiet.includes(condition.reason) || (before?.reason === condition.reason && before.message === condition.message)) return;
     events.warning(cr, condition.reason, condition.message);

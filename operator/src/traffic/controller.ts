@@ -1,16 +1,14 @@
 import type { Logger } from 'pino';
-import type { AnalysisRun, AnalysisTemplate, Prescale, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
-import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
-import { contentHash } from '../desired/metadata.ts';
+import type { AnalysisRun, AnalysisTemplate, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import type { CutoverObserver } from '../metrics.ts';
 import { REASON } from '../reconcile/conditions.ts';
-import { type CutoverDecision, decide, isFinished } from './cutover.ts';
+import { isFinished } from './cutover.ts';
+import { syncCutover } from './cutover-sync.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
-import { classifyOwnership, NO_AFFIX, ownerIdError, parseOwnership, type TxtAffix } from './ownership.ts';
-import { buildPlan } from './plan.ts';
-import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates, warmFloors } from './prescale.ts';
+import { inSync, iso, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
+import { classifyOwnership, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
+import { warmFloors } from './prescale.ts';
 import {
-  batchChanges,
   currentRecordSet,
   desiredRecordSet,
   drainRequested,
@@ -22,7 +20,6 @@ import {
   removalChanges,
   resourceLabel,
   weightWriter,
-  withWeightWriter,
 } from './record-set.ts';
 import { liveWeightsError } from './weights.ts';
 
@@ -33,20 +30,7 @@ import { liveWeightsError } from './weights.ts';
  * change is looked at again on a requeue, with its id kept in status.traffic.lastChange.
  */
 
-export interface TrafficEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
-export interface TrafficOutcome {
-  status: TrafficStatus;
-  condition: { status: 'True' | 'False'; reason: string; message: string };
-  events: TrafficEvent[];
-  requeueAfterMs?: number;
-  /** Set when Route53 could not be reached or refused us: the reconcile fails and is retried with backoff. */
-  error?: string;
-}
+export type { TrafficEvent, TrafficOutcome } from './outcome.ts';
 
 export interface TrafficControllerOptions {
   /** Created on first use: the operator starts without any AWS configuration. */
@@ -123,7 +107,6 @@ export function createTrafficController(options: TrafficControllerOptions) {
     const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
     return { name: t.dns.name, setIdentifier: t.cluster, affix };
   };
-  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
   async function reconcile(cr: Reservation, edgeHostname: string | undefined): Promise<TrafficOutcome> {
     const result = await sync(cr, edgeHostname);
@@ -242,7 +225,33 @@ export function createTrafficController(options: TrafficControllerOptions) {
       status = { ...status, owner };
       const current = currentRecordSet(key, seen);
 
-      if (cutoverRuns || status.cutover) return await cutoverSync(cr, { key, owner, target, seen, current, settle });
+      if (cutoverRuns || status.cutover) {
+        return await syncCutover({
+          cr,
+          key,
+          owner,
+          target,
+          seen,
+          current,
+          get status() {
+            return status;
+          },
+          set status(next) {
+            status = next;
+          },
+          events,
+          outcome,
+          settle,
+          submitted,
+          forgetRead: () => lastRead.delete(cr.metadata.uid),
+          provider,
+          now,
+          prometheus,
+          ...(options.analysis ? { analysis: options.analysis } : {}),
+          ...(options.cutoverObserver ? { cutoverObserver: options.cutoverObserver } : {}),
+          logger,
+        });
+      }
 
       // 4. A peer's cutover writes our weight: leave it alone until it hands the record back.
       const writer = weightWriter(current.txt);
@@ -298,7 +307,15 @@ export function createTrafficController(options: TrafficControllerOptions) {
       const weight = status.weightOverride?.weight ?? t.weight;
       status = { ...status, desiredWeight: weight };
 
-      // 5. Make it so, in one batch.
+      // 5. Make it so, in one batch. A Reservation being deleted never gets its records back:
+      // its finalizer may have removed them already (a reconcile of a cached copy comes late).
+      if (cr.metadata.deletionTimestamp && !current.record) {
+        return outcome({
+          status: 'False',
+          reason: REASON.RecordRemoved,
+          message: `${t.dns.name} (${t.cluster}) removed: the Reservation is being deleted`,
+        });
+      }
       const desired = desiredRecordSet(key, { target, ttl: t.dns.ttl, weight, owner, resource: resourceLabel(cr) });
       const changes = recordSetChanges(current, desired);
       if (changes.length === 0) {
@@ -374,286 +391,6 @@ export function createTrafficController(options: TrafficControllerOptions) {
       // INSYNC at once: the next reconcile (soon) lets the cutover count it.
       return outcome(done, requeueAfterMs !== undefined ? { requeueAfterMs } : {});
     }
-
-    /**
-     * The cutover: this operator writes both weighted records (ours and the peer's), one batch per
-     * step, and marks the peer's ownership TXT with `weight-writer=<our owner id>` so the peer's
-     * operator leaves its weight alone until the cutover ends and the mark is removed.
-     */
-    async function cutoverSync(
-      cr: Reservation,
-      ctx: {
-        key: RecordSetKey;
-        owner: string;
-        target: string;
-        seen: DnsRecord[];
-        current: { record?: DnsRecord; txt?: DnsRecord };
-        settle: (condition: TrafficOutcome['condition'], seen: DnsRecord[], recheckMs?: number, requeueAfterMs?: number) => TrafficOutcome;
-      },
-    ): Promise<TrafficOutcome> {
-      const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
-      const degraded = (reason: string, message: string): TrafficOutcome => {
-        if (status.cutover && !isFinished(status.cutover))
-          status = { ...status, cutover: { ...status.cutover, phase: 'Degraded', message } };
-        return outcome({ status: 'False', reason, message }, { requeueAfterMs: 30_000 });
-      };
-      const cutover = t.cutover;
-      if (!cutover) return endCutover(cr, ctx);
-      const built = buildPlan(cutover, t.cluster);
-      if (!built.ok) return degraded(REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
-      const plan = built.plan;
-      const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
-      const peer = currentRecordSet(peerKey, ctx.seen);
-      const peerLabels = peer.txt?.values.length === 1 ? parseOwnership(peer.txt.values[0] as string) : undefined;
-      const input = {
-        plan,
-        fingerprint: contentHash({
-          from: cutover.from,
-          steps: cutover.steps,
-          stepPercent: cutover.stepPercent,
-          maxPercent: cutover.maxPercent,
-        }),
-        request: cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION],
-        analysis: Object.fromEntries((cutover.analysis ?? []).map((a) => [a.name, a])),
-        ttlSeconds: t.dns.ttl,
-        drainTtls: cutover.drain.ttls,
-        ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
-      };
-
-      // A cutover that has ended (and is not being retried) no longer touches the peer's record,
-      // which may be gone by now (the old cluster decommissioned): only our own, at its last weight.
-      const ended = status.cutover && isFinished(status.cutover) && status.cutover.plan === input.fingerprint ? status.cutover : undefined;
-      if (ended) {
-        const after = decide({ ...input, verified: ended.verifiedWeights ?? ended.weights, status: ended, now: now() });
-        if (isFinished(after.status)) {
-          events.push(...after.events);
-          status = { ...status, cutover: after.status, desiredWeight: after.weights.self };
-          delete status.minReplicas;
-          const ours = desiredRecordSet(ctx.key, {
-            target: ctx.target,
-            ttl: t.dns.ttl,
-            weight: after.weights.self,
-            owner: ctx.owner,
-            resource: resourceLabel(cr),
-          });
-          // Hand the peer's weight back if the last batch could not (it failed, say).
-          const handBack: Parameters<typeof batchChanges>[0] =
-            peer.record && peer.txt && peerLabels && peerLabels['weight-writer'] === ctx.owner
-              ? [[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(peerLabels, undefined)] } }]]
-              : [];
-          const changes = batchChanges([[ctx.current, ours], ...handBack]);
-          const condition = cutoverCondition(after);
-          if (changes.length === 0) {
-            if (status.verifiedWeight !== after.weights.self)
-              status = { ...status, verifiedWeight: after.weights.self, verifiedAt: iso(now()) };
-            return ctx.settle(condition, ctx.seen);
-          }
-          const change = await provider().change(
-            t.dns.hostedZoneId,
-            changes,
-            `reservation-operator: ${resourceLabel(cr)} after its cutover`,
-          );
-          events.push({
-            type: 'Normal',
-            reason: 'RecordChanged',
-            message: `${t.dns.name} (${t.cluster}) back to weight ${after.weights.self} after the cutover, in change ${change.id}`,
-          });
-          return submitted(change, { self: after.weights.self }, condition);
-        }
-      }
-
-      const where = `${t.dns.name} (${plan.from})`;
-      if (!peer.record || !peer.txt || !peerLabels?.owner) {
-        return degraded(
-          REASON.PeerRecordMissing,
-          `${where}: the peer's weighted record and its ExternalDNS ownership TXT must both exist to cut over from them ` +
-            `(found ${peer.record ? 'the record' : 'no record'}, ${peer.txt ? (peerLabels ? 'a TXT without an owner' : 'a TXT that is not an ownership record') : 'no TXT'})`,
-        );
-      }
-      const peerWriter = peerLabels['weight-writer'];
-      if (peerWriter && peerWriter !== ctx.owner) {
-        return degraded(REASON.PeerRecordOwnedByOther, `${where}: another cutover (${peerWriter}) writes its weight; one writer at a time`);
-      }
-
-      // No change of ours is PENDING here (sync waits for INSYNC first): what was read is what Route53 serves.
-      const live = { self: ctx.current.record?.weight ?? 0, peer: peer.record.weight ?? 0 };
-      let decision: CutoverDecision = decide({ ...input, verified: live, status: status.cutover, now: now() });
-      events.push(...decision.events);
-      // An analysis measurement, then the machine again with its result.
-      for (let i = 0; decision.measure && i < 2; i++) {
-        const { template, run } = decision.measure;
-        const settings = (cutover.analysis ?? []).find((a) => a.name === template) as AnalysisTemplate;
-        const measured = await measureAnalysis(cr, settings, run, decision.status.step);
-        decision = decide({
-          ...input,
-          verified: live,
-          request: undefined,
-          status: { ...decision.status, lastAnalysis: measured },
-          now: now(),
-        });
-        events.push(...decision.events);
-      }
-      if (decision.measurePeerRate && cutover.drain.peerRate) {
-        const { url, query } = cutover.drain.peerRate.prometheus;
-        const measured = await prometheus(url, query.replaceAll('{{peer}}', plan.from)).catch((err: Error) => err);
-        const peerRate = { below: cutover.drain.peerRate.below, measured };
-        decision = decide({ ...input, verified: live, request: undefined, peerRate, status: decision.status, now: now() });
-        events.push(...decision.events);
-      }
-      status = { ...status, cutover: decision.status, desiredWeight: decision.weights.self };
-      const ref = { namespace: cr.metadata.namespace, name: cr.metadata.name };
-      options.cutoverObserver?.observe(ref, decision.status);
-      if (events.some((e) => e.reason === 'CutoverAborted')) options.cutoverObserver?.aborted(ref);
-      delete status.weightOverride;
-      const finished = isFinished(decision.status);
-      const draining = !finished && decision.status.step >= decision.status.steps && decision.weights.peer === 0;
-      if (finished) delete status.minReplicas;
-      else if (cutover.prescale && decision.weights.self > live.self) {
-        const waiting = await prescale(cr, cutover.prescale, decision.status.share);
-        if (waiting) return waiting;
-      }
-
-      const desired = desiredRecordSet(ctx.key, {
-        target: ctx.target,
-        ttl: t.dns.ttl,
-        weight: decision.weights.self,
-        owner: ctx.owner,
-        resource: resourceLabel(cr),
-      });
-      const peerDesired = {
-        record: { ...peer.record, weight: decision.weights.peer },
-        txt: {
-          ...peer.txt,
-          weight: decision.weights.peer,
-          values: [withWeightWriter(peerLabels, finished ? undefined : ctx.owner, draining && cutover.drain.connectionClose)],
-        },
-      };
-      const changes = batchChanges([
-        [ctx.current, desired],
-        [peer, peerDesired],
-      ]);
-      const condition = cutoverCondition(decision);
-      if (changes.length === 0) {
-        if (status.verifiedWeight !== decision.weights.self)
-          status = { ...status, verifiedWeight: decision.weights.self, verifiedAt: iso(now()) };
-        return ctx.settle(condition, ctx.seen, driftCheckMs, decision.requeueAfterMs);
-      }
-      const rejected = liveWeightsError(t.dns.name, {
-        ...liveWeightsAfter(ctx.key, ctx.seen, decision.weights.self),
-        [plan.from]: decision.weights.peer,
-      });
-      if (rejected) return degraded(REASON.WeightRejected, rejected);
-      const change = await provider().change(
-        t.dns.hostedZoneId,
-        changes,
-        `reservation-operator: ${resourceLabel(cr)} cutover sets ${t.cluster} ${decision.weights.self}, ${plan.from} ${decision.weights.peer}`,
-      );
-      const handBack = finished && peerWriter === ctx.owner;
-      events.push({
-        type: 'Normal',
-        reason: 'RecordChanged',
-        message:
-          `cutover: ${t.dns.name} ${t.cluster} ${live.self} → ${decision.weights.self}, ${plan.from} ${live.peer} → ${decision.weights.peer}` +
-          `${handBack ? `, ${plan.from}'s weight handed back to its owner` : ''}, in change ${change.id}`,
-      });
-      logger.info({ reservation: resourceLabel(cr), change: change.id, weights: decision.weights }, 'route53 cutover change submitted');
-      return submitted(change, { self: decision.weights.self, peer: decision.weights.peer }, condition, 1000);
-    }
-
-    /**
-     * Before this cluster's share rises to `share`: floors on the HPAs for that share of the
-     * current load, and an outcome that holds the write until the pods are available (undefined
-     * once they are).
-     */
-    async function prescale(cr: Reservation, settings: Prescale, share: number): Promise<TrafficOutcome | undefined> {
-      const hold = (message: string, requeueAfterMs: number) => {
-        const c = status.cutover as NonNullable<TrafficStatus['cutover']>;
-        status = { ...status, cutover: { ...c, message } };
-        return outcome({ status: 'False', reason: REASON.PreScaling, message }, { requeueAfterMs });
-      };
-      const rates = await prescaleRates(settings, prometheus).catch((err: Error) => err);
-      if (rates instanceof Error) {
-        const why = rates.message;
-        return hold(
-          `pre-scaling for ${share}%: no request rate from ${settings.prometheus.url} (${why}); waiting before raising the share`,
-          15_000,
-        );
-      }
-      const floors = maxFloors(status.minReplicas, prescaleFloors(cr.spec.services, settings, rates, share));
-      if (JSON.stringify(floors) !== JSON.stringify(status.minReplicas ?? {})) {
-        const listed = Object.entries(floors)
-          .map(([name, n]) => `${name} ${n}`)
-          .join(', ');
-        events.push({ type: 'Normal', reason: 'PreScaling', message: `before raising the share to ${share}%: minReplicas ${listed}` });
-      }
-      status = { ...status, minReplicas: floors };
-      const short = capacityShortfall(floors, cr.status?.services);
-      if (short.length > 0) return hold(`pre-scaling for ${share}%: waiting for ${short.join(', ')}`, 2_000);
-      return undefined;
-    }
-
-    /** spec.traffic.cutover was removed: hand the peer's record back where it is, and keep our weight. */
-    async function endCutover(
-      cr: Reservation,
-      ctx: { key: RecordSetKey; owner: string; seen: DnsRecord[]; current: { record?: DnsRecord; txt?: DnsRecord } },
-    ): Promise<TrafficOutcome> {
-      const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
-      const ended = status.cutover as NonNullable<TrafficStatus['cutover']>;
-      const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: ended.from };
-      const peer = currentRecordSet(peerKey, ctx.seen);
-      const labels = peer.txt?.values.length === 1 ? parseOwnership(peer.txt.values[0] as string) : undefined;
-      if (peer.record && peer.txt && labels?.['weight-writer'] === ctx.owner) {
-        const change = await provider().change(
-          t.dns.hostedZoneId,
-          batchChanges([[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(labels, undefined)] } }]]),
-          `reservation-operator: ${resourceLabel(cr)} hands ${ended.from}'s weight back`,
-        );
-        events.push({
-          type: 'Normal',
-          reason: 'WeightsHandedBack',
-          message: `the cutover was removed from the spec: ${ended.from}'s record handed back at weight ${peer.record.weight ?? 0}, in change ${change.id}`,
-        });
-      }
-      const weight = ctx.current.record?.weight ?? 0;
-      status = { ...status, weightOverride: { weight, specWeight: t.weight, by: `the cutover from ${ended.from}` }, desiredWeight: weight };
-      delete status.cutover;
-      delete status.minReplicas;
-      lastRead.delete(cr.metadata.uid);
-      return outcome(inSync(t, weight, status.weightOverride), { requeueAfterMs: 1000 });
-    }
-
-    async function measureAnalysis(cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) {
-      if (options.analysis) return options.analysis(cr, template, run, step);
-      return {
-        template: template.name,
-        step,
-        result: 'Inconclusive' as const,
-        measurements: 1,
-        failures: 0,
-        inconclusive: 1,
-        message: 'this operator has no analysis source configured',
-        startedAt: iso(now()),
-        measuredAt: iso(now()),
-      };
-    }
-  }
-
-  function cutoverCondition(decision: CutoverDecision): TrafficOutcome['condition'] {
-    const c = decision.status;
-    const synced = c.verifiedWeights && c.verifiedWeights.self === c.weights.self && c.verifiedWeights.peer === c.weights.peer;
-    const summary = `cutover ${c.phase}, step ${Math.min(c.step + 1, c.steps)}/${c.steps}: ${c.message}`;
-    return synced
-      ? { status: 'True', reason: REASON.RecordInSync, message: summary }
-      : { status: 'False', reason: REASON.ChangePending, message: summary };
-  }
-
-  function inSync(t: NonNullable<Reservation['spec']['traffic']>, weight: number, override?: TrafficStatus['weightOverride']) {
-    const why = override ? ` (left by ${override.by}; spec.traffic.weight ${override.specWeight} applies again once you change it)` : '';
-    return {
-      status: 'True' as const,
-      reason: REASON.RecordInSync,
-      message: `${t.dns.name} (${t.cluster}) has weight ${weight}, verified INSYNC in Route53${why}`,
-    };
   }
 
   /**

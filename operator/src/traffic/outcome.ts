@@ -1,0 +1,32 @@
+import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import { REASON } from '../reconcile/conditions.ts';
+
+/** What the traffic step of a reconcile gives back to the reconciler. */
+
+export interface TrafficEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface TrafficOutcome {
+  status: TrafficStatus;
+  condition: { status: 'True' | 'False'; reason: string; message: string };
+  events: TrafficEvent[];
+  requeueAfterMs?: number;
+  /** Set when Route53 could not be reached or refused us: the reconcile fails and is retried with backoff. */
+  error?: string;
+}
+
+/** RFC 3339 without milliseconds, as Kubernetes writes times. */
+export const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** TrafficReady when Route53 serves this cluster's weight everywhere. */
+export function inSync(t: NonNullable<Reservation['spec']['traffic']>, weight: number, override?: TrafficStatus['weightOverride']) {
+  const why = override ? ` (left by ${override.by}; spec.traffic.weight ${override.specWeight} applies again once you change it)` : '';
+  return {
+    status: 'True' as const,
+    reason: REASON.RecordInSync,
+    message: `${t.dns.name} (${t.cluster}) has weight ${weight}, verified INSYNC in Route53${why}`,
+  };
+}
