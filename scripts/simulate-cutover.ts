@@ -53,6 +53,7 @@ interface Cluster {
 // Everything started, stopped in reverse on the way out (also on Ctrl-C).
 const cleanups: (() => Promise<void> | void)[] = [];
 let cleaning: Promise<void> | undefined;
+let interrupted = false;
 function cleanUp(): Promise<void> {
   cleaning ??= (async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -67,6 +68,7 @@ function cleanUp(): Promise<void> {
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     progress(`${signal}: stopping everything`);
     void cleanUp().then(() => process.exit(130));
   });
@@ -151,6 +153,7 @@ async function simulate(): Promise<boolean> {
   let lastTick = 0;
   let promotes = 0;
   while (succeededAt === undefined) {
+    if (interrupted) throw new Error('interrupted');
     if (loadError) throw loadError;
     if (Date.now() - started > budgetMs) throw new Error(`the cutover did not succeed within ${Math.round(budgetMs / 1000)}s`);
     const cutover: (CutoverObservation & Json) | undefined = (await reservation(green)).status?.traffic?.cutover;
@@ -194,22 +197,24 @@ async function simulate(): Promise<boolean> {
   tracker.close(blueStoppedAt);
   progress(`stopping blue's services (SIGTERM), ${Math.round((blueStoppedAt - succeededAt) / 1000)}s after Succeeded`);
   await Promise.all(stacks.blue.services.map((s) => s.server.stop()));
+  const blueExitedAt = Date.now();
   progress(`blue is gone; load goes on for ${settings.afterTtls}×TTL`);
   await sleep(settings.afterTtls * TTL_MS);
   await load.stop();
   if (loadError) throw loadError;
 
-  return report(load.records, tracker.windows(), { succeededAt, blueStoppedAt });
+  return report(load.records, tracker.windows(), { succeededAt, blueStoppedAt, blueExitedAt });
 }
 
 function report(
   all: readonly RequestRecord[],
   windows: ReturnType<ReturnType<typeof stepWindowTracker>['windows']>,
-  at: { succeededAt: number; blueStoppedAt: number },
+  at: { succeededAt: number; blueStoppedAt: number; blueExitedAt: number },
 ): boolean {
   const steps = shareByStep(all, windows);
   const failures = all.filter(isFailure);
   const afterStop = all.filter((r) => r.at >= at.blueStoppedAt);
+  const afterExit = all.filter((r) => r.at >= at.blueExitedAt);
   const blueLate = all.filter((r) => r.stack === 'blue' && r.at >= at.succeededAt);
   const unexpected = all.filter((r) => r.status !== undefined && r.status >= 400 && r.status < 500);
   const p99 = quantile(
@@ -220,21 +225,24 @@ function report(
   for (const f of failures) errors.set(f.error ?? String(f.status), (errors.get(f.error ?? String(f.status)) ?? 0) + 1);
   const result = verdict(steps, failures.length, settings.tolerance);
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  const sinceSucceeded = (t: number) => `${seconds(t - at.succeededAt)} after Succeeded`;
   process.stdout.write(
     [
       '',
       `Cutover blue → green, TTL ${settings.ttlSeconds}s, ${settings.clients} clients at ${settings.rate} req/s, ` +
-        `${Math.round(settings.keepAliveShare * 100)}% keep-alive ${settings.keepAliveTtls}×TTL. ` +
-        'Observed = green’s share of the requests sent from one TTL after the step was INSYNC until the next step’s weights were written.',
+        `${Math.round(settings.keepAliveShare * 100)}% of them keep their connection ${settings.keepAliveTtls}×TTL.`,
+      'observed = green’s share of the requests sent from one TTL after the step was INSYNC until the next step’s weights were written',
       formatTable(steps),
       '',
-      `requests            ${all.length} (${afterStop.length} after blue stopped)`,
-      `failed requests     ${failures.length}${failures.length ? ` (${[...errors].map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}; after blue stopped: ${afterStop.filter(isFailure).length}`,
-      `other 4xx           ${unexpected.length}`,
-      `p99 latency         ${p99 ?? '-'} ms`,
-      `to blue after Succeeded: ${blueLate.length} request(s) from ${new Set(blueLate.map((r) => r.client)).size} client(s)` +
-        (blueLate.length ? `, the last ${seconds((blueLate.at(-1)?.at ?? 0) - at.succeededAt)} after Succeeded` : '') +
-        `; blue stopped ${seconds(at.blueStoppedAt - at.succeededAt)} after Succeeded`,
+      `requests              ${all.length}`,
+      `failed requests       ${failures.length}${failures.length ? ` (${[...errors].map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}` +
+        `; of them after blue's SIGTERM: ${afterStop.filter(isFailure).length}`,
+      `other 4xx             ${unexpected.length}`,
+      `p99 latency           ${p99 ?? '-'} ms`,
+      `blue after Succeeded  ${blueLate.length} request(s) from ${new Set(blueLate.map((r) => r.client)).size} client(s)` +
+        (blueLate.length ? `, the last ${sinceSucceeded(blueLate.at(-1)?.at ?? 0)}` : ''),
+      `blue stopped          SIGTERM ${sinceSucceeded(at.blueStoppedAt)}, exited ${sinceSucceeded(at.blueExitedAt)}; ` +
+        `after it exited: ${afterExit.length} requests, ${afterExit.filter((r) => r.stack === 'blue').length} to blue, ${afterExit.filter(isFailure).length} failed`,
       result.ok ? 'targets met' : `targets missed: ${result.reasons.join('; ')}`,
       '',
     ].join('\n'),
@@ -268,10 +276,10 @@ async function startStack(stack: Stack, harness: Harness): Promise<StackEndpoint
       logName: `${stack}-${service}`,
     });
   const [reservationApi, queryApi] = [await start('reservation-api'), await start('query-api')];
-  cleanups.push(
-    () => reservationApi.server.stop(),
-    () => queryApi.server.stop(),
-  );
+  // On the way out nothing is listening any more: no need for the services' graceful drain.
+  cleanups.push(async () => {
+    await Promise.all([reservationApi.server.stop(1000), queryApi.server.stop(1000)]);
+  });
   return { stack, reservationApi: reservationApi.api, queryApi: queryApi.api, services: [reservationApi, queryApi] };
 }
 
@@ -322,7 +330,8 @@ async function createResources(api: string, adminToken: string, count: number): 
 try {
   process.exitCode = (await simulate()) ? 0 : 1;
 } catch (err) {
-  progress(`failed: ${(err as Error).stack ?? String(err)}`);
+  // After Ctrl-C, whatever the run was waiting for fails as its servers go: not worth a stack trace.
+  if (!interrupted) progress(`failed: ${(err as Error).stack ?? String(err)}`);
   process.exitCode = 1;
 } finally {
   await cleanUp();
