@@ -36,7 +36,9 @@ const BOOKING_EPOCH = Date.UTC(2040, 0, 1);
  * resolver (an answer kept for the record's TTL); a share of them keep their connection for
  * `keepAliveHoldMs` whatever DNS says. Each request is either a booking on reservation-api (a
  * window no other request books) or a read of the client's last booking on query-api, with
- * the booking's consistency token. Every request is recorded with the stack that got it.
+ * the booking's consistency token. Every request is recorded with the stack that got it. A
+ * keep-alive client drops its connection when a response says `Connection: close` (what a
+ * draining service sends) or a request fails, and resolves again for the next one.
  */
 export function startLoad(options: LoadOptions) {
   const records: RequestRecord[] = [];
@@ -85,6 +87,8 @@ export function startLoad(options: LoadOptions) {
         const body = (await response.json().catch(() => undefined)) as { id?: string } | undefined;
         if (!read && response.status === 201 && body?.id) last = { id: body.id, token: response.headers.get(CONSISTENCY_HEADER) ?? '' };
         records.push({ at, stack: endpoints.stack, client: index, status: response.status, latencyMs: Date.now() - at });
+        // A draining server asks keep-alive clients to reconnect (RFC 9112 §9.6): the next request resolves again.
+        if (response.headers.get('connection')?.toLowerCase() === 'close') connection.drop();
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code;
         records.push({ at, stack: endpoints.stack, client: index, error: cause ?? (err as Error).name, latencyMs: Date.now() - at });
