@@ -7,6 +7,7 @@
 // step the configured vs observed share and the failed requests, stops blue and keeps the load on
 // a little. Exits 0 when the targets are met (no failed request; each settled step within
 // ±SIM_TOLERANCE points), 1 otherwise. Knobs: scripts/cutover-sim/settings.ts, docs/benchmarks.md.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Route53Client } from '@aws-sdk/client-route-53';
@@ -98,8 +99,8 @@ async function simulate(): Promise<boolean> {
   progress('starting green’s control plane and an operator per cluster');
   const plane = await startKubeControlPlane(join(harness.dir, 'green'), 'green');
   cleanups.push(() => stopServers(plane.servers));
-  const blue = await cluster(need('KUBECONFIG'), 'sim-blue');
-  const green = await cluster(plane.env.KUBECONFIG, 'sim-green');
+  const blue = await cluster(need('KUBECONFIG'), 'sim-blue', harness.dir);
+  const green = await cluster(plane.env.KUBECONFIG, 'sim-green', harness.dir);
 
   const route53 = new Route53Client({});
   cleanups.push(() => route53.destroy());
@@ -284,7 +285,7 @@ async function startStack(stack: Stack, harness: Harness): Promise<StackEndpoint
 }
 
 /** A cluster's CRDs, a namespace and an operator (a real process) watching it. */
-async function cluster(kubeconfig: string, prefix: string): Promise<Cluster> {
+async function cluster(kubeconfig: string, prefix: string, logDir: string): Promise<Cluster> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   await installCrds(kc);
@@ -296,6 +297,7 @@ async function cluster(kubeconfig: string, prefix: string): Promise<Cluster> {
     operator.kill('SIGTERM');
     await Promise.race([operator.exited, sleep(10_000)]);
     operator.kill('SIGKILL');
+    writeFileSync(join(logDir, `${prefix}-operator.log`), operator.log()); // kept with HARNESS_KEEP_DIR=1
   });
   await waitUntil(`${prefix} operator ready`, async () => (await fetch(`${operator.admin}/readyz`)).ok, { timeoutMs: 60_000 });
   return c;

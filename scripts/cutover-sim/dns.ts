@@ -57,13 +57,21 @@ export function cachedRecordSource(list: () => Promise<WeightedRecord[]>, maxAge
   };
 }
 
-/** A client's stub resolver: an answer is kept for its record's TTL, then asked for again. */
-export function cachingResolver(answer: () => Promise<WeightedRecord>, now: () => number = Date.now) {
+/**
+ * A client's stub resolver: an answer is kept for its record's TTL, then asked for again. The
+ * first answer is kept for a random part of the TTL (`random` in [0, 1)), as if it had been cached
+ * a while already: clients that all start at once would otherwise expire in lockstep, which no
+ * real population of resolvers does.
+ */
+export function cachingResolver(answer: () => Promise<WeightedRecord>, now: () => number = Date.now, random: () => number = Math.random) {
   let cached: { hostname: string; expiresAt: number } | undefined;
+  let first = true;
   return async function resolve(): Promise<string> {
     if (cached && now() < cached.expiresAt) return cached.hostname;
     const record = await answer();
-    cached = { hostname: record.value, expiresAt: now() + record.ttlSeconds * 1000 };
+    const ttlMs = record.ttlSeconds * 1000;
+    cached = { hostname: record.value, expiresAt: now() + (first ? random() * ttlMs : ttlMs) };
+    first = false;
     return record.value;
   };
 }
@@ -71,17 +79,26 @@ export function cachingResolver(answer: () => Promise<WeightedRecord>, now: () =
 /**
  * A client's connection: which load balancer it is talking to. A DNS-following client connects
  * wherever its resolver says now; a keep-alive client keeps its connection for `holdMs` whatever
- * DNS says (an HTTP client with a long-lived pooled connection), then resolves again. A failed
- * request drops the connection, so the next one resolves again, like a real client reconnecting.
+ * DNS says (an HTTP client with a long-lived pooled connection), then resolves again; its first
+ * connection is kept for a random part of `holdMs`, so that connections do not all turn over
+ * together. A failed request, or a response with `Connection: close`, drops the connection
+ * (`drop`), so the next request resolves again, like a real client reconnecting.
  */
-export function clientConnection(resolve: () => Promise<string>, holdMs: number | undefined, now: () => number = Date.now) {
+export function clientConnection(
+  resolve: () => Promise<string>,
+  holdMs: number | undefined,
+  now: () => number = Date.now,
+  random: () => number = Math.random,
+) {
   let open: { hostname: string; closesAt: number } | undefined;
+  let first = true;
   return {
     async hostname(): Promise<string> {
       if (holdMs === undefined) return resolve();
       if (open && now() < open.closesAt) return open.hostname;
       const hostname = await resolve();
-      open = { hostname, closesAt: now() + holdMs };
+      open = { hostname, closesAt: now() + (first ? random() * holdMs : holdMs) };
+      first = false;
       return hostname;
     },
     drop(): void {

@@ -55,19 +55,25 @@ describe('route53WeightedAnswerStandIn', () => {
 describe('cachingResolver', () => {
   it('keeps an answer for the record’s TTL, then asks again', async () => {
     let now = 0;
-    const answers = [record('blue', 100, 5), record('green', 100, 5)];
+    const answers = [record('blue', 100, 5), record('green', 100, 5), record('blue', 100, 5)];
     let asked = 0;
     const resolve = cachingResolver(
       async () => answers[asked++] as WeightedRecord,
       () => now,
+      () => 0.5,
     );
+    // The first answer as if cached for a while already: half its TTL left.
     expect(await resolve()).toBe('blue.elb.sim.local');
-    now = 4999;
+    now = 2499;
     expect(await resolve()).toBe('blue.elb.sim.local');
     expect(asked).toBe(1);
-    now = 5000;
+    now = 2500;
+    expect(await resolve()).toBe('green.elb.sim.local');
+    now = 7499;
     expect(await resolve()).toBe('green.elb.sim.local');
     expect(asked).toBe(2);
+    now = 7500;
+    expect(await resolve()).toBe('blue.elb.sim.local');
   });
 });
 
@@ -83,21 +89,24 @@ describe('clientConnection', () => {
     expect([await connection.hostname(), await connection.hostname()]).toEqual(['blue', 'green']);
   });
 
-  it('a keep-alive client keeps its connection for the hold whatever DNS says, and resolves again after it or a failure', async () => {
+  it('a keep-alive client keeps its connection for the hold whatever DNS says, and resolves again after it or a drop', async () => {
     let now = 0;
     let answer = 'blue';
     const connection = clientConnection(
       async () => answer,
       15_000,
       () => now,
+      () => 0.2,
     );
     expect(await connection.hostname()).toBe('blue');
     answer = 'green';
-    now = 14_999;
+    now = 2999; // the first connection: a random part (0.2) of the hold
     expect(await connection.hostname()).toBe('blue');
-    now = 15_000;
+    now = 3000;
     expect(await connection.hostname()).toBe('green');
     answer = 'blue';
+    now = 17_999; // then the whole hold
+    expect(await connection.hostname()).toBe('green');
     connection.drop();
     expect(await connection.hostname()).toBe('blue');
   });
