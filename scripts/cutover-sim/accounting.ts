@@ -8,7 +8,8 @@ export type Stack = 'blue' | 'green';
 export interface RequestRecord {
   /** When the request was sent (ms since the epoch). */
   at: number;
-  stack: Stack;
+  /** The stack the request went to; undefined when the name did not resolve (nothing was sent). */
+  stack?: Stack;
   client: number;
   /** The HTTP status, or undefined when there was no answer (connection refused, reset...). */
   status?: number;
@@ -34,19 +35,23 @@ export interface StepFigures extends StepWindow {
   difference?: number;
 }
 
-/** A failed request: no answer at all, or a 5xx. */
+/** A failed request: no answer at all (or the name did not resolve), or a 5xx. */
 export const isFailure = (r: RequestRecord) => r.status === undefined || r.status >= 500;
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-/** Counts the requests sent within each window ([from, to)) by stack. */
+/**
+ * Counts the requests sent within each window ([from, to)) by stack; the observed share is green's
+ * of those that reached a stack (a failed resolution counts as a failure, not for either stack).
+ */
 export function shareByStep(requests: readonly RequestRecord[], windows: readonly StepWindow[]): StepFigures[] {
   return windows.map((w) => {
     const inWindow = requests.filter((r) => r.at >= w.from && r.at < w.to);
+    const sent = inWindow.filter((r) => r.stack !== undefined).length;
     const green = inWindow.filter((r) => r.stack === 'green').length;
     const figures: StepFigures = { ...w, requests: inWindow.length, green, failures: inWindow.filter(isFailure).length };
-    if (inWindow.length === 0) return figures;
-    const observed = round1((green * 100) / inWindow.length);
+    if (sent === 0) return figures;
+    const observed = round1((green * 100) / sent);
     return { ...figures, observed, difference: round1(observed - w.share) };
   });
 }

@@ -58,10 +58,17 @@ export function startLoad(options: LoadOptions) {
       await sleep(Math.max(0, next - Date.now()));
       if (stopping) return;
       next = Math.max(Date.now(), next + intervalMs);
-      const hostname = await connection.hostname();
+      const at = Date.now();
+      let hostname: string;
+      try {
+        hostname = await connection.hostname();
+      } catch (err) {
+        // No answer (no record, or moto unreachable): the client cannot send anything, a failed request.
+        records.push({ at, client: index, error: `resolve: ${(err as Error).message}`, latencyMs: Date.now() - at });
+        continue;
+      }
       const endpoints = options.stacks[hostname];
       if (!endpoints) throw new Error(`the record points at ${hostname}, which is not a stack of this simulation`);
-      const at = Date.now();
       const read = last !== undefined && Math.random() < options.readShare;
       try {
         let response: Response;

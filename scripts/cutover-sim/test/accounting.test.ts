@@ -33,6 +33,12 @@ describe('shareByStep', () => {
     ]);
   });
 
+  it('a request whose name did not resolve is a failure and counts for neither stack', () => {
+    const unresolved: RequestRecord = { at: 1200, client: 1, error: 'resolve: no weighted record', latencyMs: 0 };
+    const [figures] = shareByStep([...requests, unresolved], [{ step: 0, share: 25, from: 1000, to: 2000 }]);
+    expect(figures).toMatchObject({ requests: 4, green: 1, failures: 1, observed: 33.3 });
+  });
+
   it('a window without requests has no observed share', () => {
     expect(shareByStep(requests, [{ step: 4, share: 100, from: 5000, to: 6000 }])[0]).toEqual({
       step: 4,
