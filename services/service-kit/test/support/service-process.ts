@@ -12,11 +12,19 @@ export interface ServiceProcess {
   log(): string;
 }
 
-/** Runs a service's `server.ts` as a real process on free loopback ports; resolves once /readyz says 200. */
-export async function startServiceProcess(entry: string, env: Record<string, string>): Promise<ServiceProcess> {
+/**
+ * Runs a service's `server.ts` as a real process on free loopback ports; resolves once /readyz
+ * says 200. Its log goes to `<logDir>/<logName>.log` (default: a new temporary directory, the
+ * service's name).
+ */
+export async function startServiceProcess(
+  entry: string,
+  env: Record<string, string>,
+  { logDir, logName }: { logDir?: string; logName?: string } = {},
+): Promise<ServiceProcess> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const name = basename(dirname(dirname(entry)));
-  const logFile = join(mkdtempSync(join(tmpdir(), `${name}-`)), `${name}.log`);
+  const logFile = join(logDir ?? mkdtempSync(join(tmpdir(), `${name}-`)), `${logName ?? name}.log`);
   const server = startServer(name, process.execPath, [entry], {
     logFile,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ADMIN_PORT: String(adminPort), ...env },

@@ -1,0 +1,98 @@
+/**
+ * The simulation's figures (pure): per cutover step, the share of requests green got while the
+ * step was settled, against the share the step configured; failures and latency over the run.
+ */
+
+export type Stack = 'blue' | 'green';
+
+export interface RequestRecord {
+  /** When the request was sent (ms since the epoch). */
+  at: number;
+  /** The stack the request went to; undefined when the name did not resolve (nothing was sent). */
+  stack?: Stack;
+  client: number;
+  /** The HTTP status, or undefined when there was no answer (connection refused, reset...). */
+  status?: number;
+  error?: string;
+  latencyMs: number;
+}
+
+/** A setShare step's settled window: from one TTL after Route53 served it everywhere, until the next step's weights are written. */
+export interface StepWindow {
+  step: number;
+  share: number;
+  from: number;
+  to: number;
+}
+
+export interface StepFigures extends StepWindow {
+  requests: number;
+  green: number;
+  failures: number;
+  /** Green's share of the window's requests in percent, one decimal; undefined without requests. */
+  observed?: number;
+  /** observed - share, in points. */
+  difference?: number;
+}
+
+/** A failed request: no answer at all (or the name did not resolve), or a 5xx. */
+export const isFailure = (r: RequestRecord) => r.status === undefined || r.status >= 500;
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/**
+ * Counts the requests sent within each window ([from, to)) by stack; the observed share is green's
+ * of those that reached a stack (a failed resolution counts as a failure, not for either stack).
+ */
+export function shareByStep(requests: readonly RequestRecord[], windows: readonly StepWindow[]): StepFigures[] {
+  return windows.map((w) => {
+    const inWindow = requests.filter((r) => r.at >= w.from && r.at < w.to);
+    const sent = inWindow.filter((r) => r.stack !== undefined).length;
+    const green = inWindow.filter((r) => r.stack === 'green').length;
+    const figures: StepFigures = { ...w, requests: inWindow.length, green, failures: inWindow.filter(isFailure).length };
+    if (sent === 0) return figures;
+    const observed = round1((green * 100) / sent);
+    return { ...figures, observed, difference: round1(observed - w.share) };
+  });
+}
+
+/** The q-quantile (0..1) of `values` by the nearest-rank method; undefined for none. */
+export function quantile(values: readonly number[], q: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export interface Verdict {
+  ok: boolean;
+  reasons: string[];
+}
+
+/** The simulation's targets: no failed request, and every step's observed share within `tolerance` points. */
+export function verdict(steps: readonly StepFigures[], failures: number, tolerance: number): Verdict {
+  const reasons: string[] = [];
+  if (failures > 0) reasons.push(`${failures} failed request(s), target 0`);
+  for (const s of steps) {
+    if (s.difference === undefined) reasons.push(`step ${s.step + 1} (${s.share}%): no request in its settled window`);
+    else if (Math.abs(s.difference) > tolerance)
+      reasons.push(`step ${s.step + 1} (${s.share}%): observed ${s.observed}%, ${s.difference} points off, target ±${tolerance}`);
+  }
+  return { ok: reasons.length === 0, reasons };
+}
+
+/** The table the simulation prints. */
+export function formatTable(steps: readonly StepFigures[]): string {
+  const header = ['step', 'configured', 'observed', 'difference', 'window', 'requests', 'failures'];
+  const rows = steps.map((s) => [
+    String(s.step + 1),
+    `${s.share}%`,
+    s.observed === undefined ? '-' : `${s.observed.toFixed(1)}%`,
+    s.difference === undefined ? '-' : `${s.difference > 0 ? '+' : ''}${s.difference.toFixed(1)}`,
+    `${Math.round((s.to - s.from) / 1000)}s`,
+    String(s.requests),
+    String(s.failures),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}

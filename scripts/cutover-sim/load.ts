@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CONSISTENCY_HEADER } from '@reservations/service-kit';
+import type { RequestRecord, Stack } from './accounting.ts';
+import { cachingResolver, clientConnection, type WeightedRecord } from './dns.ts';
+
+/** One cluster's services, reached through its load balancer's hostname. */
+export interface StackEndpoints {
+  stack: Stack;
+  reservationApi: string;
+  queryApi: string;
+}
+
+export interface LoadOptions {
+  clients: number;
+  /** Requests per second over all clients. */
+  rate: number;
+  readShare: number;
+  keepAliveShare: number;
+  keepAliveHoldMs: number;
+  /** One resolution from the stand-in for Route53's DNS answer. */
+  answer: () => Promise<WeightedRecord>;
+  /** The load balancer hostnames the records point at, mapped to the local stack behind each. */
+  stacks: Readonly<Record<string, StackEndpoints>>;
+  /** Resources to book; client writes never share a (resource, window), so none conflicts. */
+  resources: readonly string[];
+  /** A customer's bearer token. */
+  token: (customer: string) => string;
+  timeoutMs?: number;
+}
+
+const BOOKING_EPOCH = Date.UTC(2040, 0, 1);
+
+/**
+ * Virtual clients at a steady total rate. Each resolves the record name through its own caching
+ * resolver (an answer kept for the record's TTL); a share of them keep their connection for
+ * `keepAliveHoldMs` whatever DNS says. Each request is either a booking on reservation-api (a
+ * window no other request books) or a read of the client's last booking on query-api, with
+ * the booking's consistency token. Every request is recorded with the stack that got it. A
+ * keep-alive client drops its connection when a response says `Connection: close` (what a
+ * draining service sends) or a request fails, and resolves again for the next one.
+ */
+export function startLoad(options: LoadOptions) {
+  const records: RequestRecord[] = [];
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const intervalMs = (options.clients * 1000) / options.rate;
+  const keepAliveClients = Math.round(options.clients * options.keepAliveShare);
+  let slot = 0;
+  let stopping = false;
+
+  async function client(index: number): Promise<void> {
+    const customer = `sim-client-${index}`;
+    const auth = { authorization: `Bearer ${options.token(customer)}` };
+    const connection = clientConnection(cachingResolver(options.answer), index < keepAliveClients ? options.keepAliveHoldMs : undefined);
+    let last: { id: string; token: string } | undefined;
+    let next = Date.now() + Math.random() * intervalMs;
+    while (!stopping) {
+      await sleep(Math.max(0, next - Date.now()));
+      if (stopping) return;
+      next = Math.max(Date.now(), next + intervalMs);
+      const at = Date.now();
+      let hostname: string;
+      try {
+        hostname = await connection.hostname();
+      } catch (err) {
+        // No answer (no record, or moto unreachable): the client cannot send anything, a failed request.
+        records.push({ at, client: index, error: `resolve: ${(err as Error).message}`, latencyMs: Date.now() - at });
+        continue;
+      }
+      const endpoints = options.stacks[hostname];
+      if (!endpoints) throw new Error(`the record points at ${hostname}, which is not a stack of this simulation`);
+      const read = last !== undefined && Math.random() < options.readShare;
+      try {
+        let response: Response;
+        if (read && last) {
+          response = await fetch(`${endpoints.queryApi}/v1/reservations/${last.id}`, {
+            headers: { ...auth, ...(last.token ? { [CONSISTENCY_HEADER]: last.token } : {}) },
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        } else {
+          const n = slot++;
+          const start = BOOKING_EPOCH + Math.floor(n / options.resources.length) * 60_000;
+          response = await fetch(`${endpoints.reservationApi}/v1/reservations`, {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+            body: JSON.stringify({
+              resourceId: options.resources[n % options.resources.length],
+              startsAt: new Date(start).toISOString(),
+              endsAt: new Date(start + 60_000).toISOString(),
+            }),
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        }
+        const body = (await response.json().catch(() => undefined)) as { id?: string } | undefined;
+        if (!read && response.status === 201 && body?.id) last = { id: body.id, token: response.headers.get(CONSISTENCY_HEADER) ?? '' };
+        records.push({ at, stack: endpoints.stack, client: index, status: response.status, latencyMs: Date.now() - at });
+        // A draining server asks keep-alive clients to reconnect (RFC 9112 §9.6): the next request resolves again.
+        if (response.headers.get('connection')?.toLowerCase() === 'close') connection.drop();
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause?.code;
+        records.push({ at, stack: endpoints.stack, client: index, error: cause ?? (err as Error).name, latencyMs: Date.now() - at });
+        connection.drop();
+      }
+    }
+  }
+
+  const running = Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));
+  return {
+    records,
+    /** Rejects if a client hit something the simulation cannot go on from (a record pointing nowhere). */
+    running,
+    async stop(): Promise<void> {
+      stopping = true;
+      await running;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/** The simulation's knobs, from the environment (pure): every bad value is refused naming its variable. */
+
+export interface SimSettings {
+  /** The records' TTL, seconds (SIM_TTL). */
+  ttlSeconds: number;
+  /** Green's shares, one setShare step each (SIM_STEPS). */
+  shares: number[];
+  /** How long each pause between two steps lasts, seconds (SIM_PAUSE); 0 for none. */
+  pauseSeconds: number;
+  /** Pauses without a duration, promoted by the script after pauseSeconds (SIM_MANUAL_PAUSE=1). */
+  manualPauses: boolean;
+  /** Virtual clients (SIM_CLIENTS). */
+  clients: number;
+  /** Total requests per second over all clients (SIM_RATE). */
+  rate: number;
+  /** Share of requests that are reads from query-api, the rest writes to reservation-api (SIM_READ_SHARE). */
+  readShare: number;
+  /** Share of clients that keep their connection past the TTL (SIM_KEEPALIVE_SHARE). */
+  keepAliveShare: number;
+  /** How long those keep it, in TTLs (SIM_KEEPALIVE_TTLS). */
+  keepAliveTtls: number;
+  /** When blue stops after Succeeded: `idle` once it has had no request for one TTL, `succeeded` at once (SIM_BLUE_STOP). */
+  blueStop: 'idle' | 'succeeded';
+  /** How long the load goes on after blue has stopped, in TTLs (SIM_AFTER_TTLS). */
+  afterTtls: number;
+  /** Largest accepted difference between observed and configured share, points (SIM_TOLERANCE). */
+  tolerance: number;
+}
+
+export const DEFAULTS: SimSettings = {
+  ttlSeconds: 5,
+  shares: [10, 25, 50, 75, 100],
+  pauseSeconds: 30,
+  manualPauses: false,
+  clients: 200,
+  rate: 100,
+  readShare: 0.8,
+  keepAliveShare: 0.2,
+  keepAliveTtls: 3,
+  blueStop: 'idle',
+  afterTtls: 2,
+  tolerance: 5,
+};
+
+export function simSettings(env: Readonly<Record<string, string | undefined>>): SimSettings {
+  const errors: string[] = [];
+  const number = (name: string, fallback: number, check: (n: number) => boolean, what: string): number => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const n = Number(text);
+    if (!Number.isFinite(n) || !check(n)) {
+      errors.push(`${name} must be ${what}, not "${text}"`);
+      return fallback;
+    }
+    return n;
+  };
+  const int = (n: number) => Number.isInteger(n);
+  const fraction = (n: number) => n >= 0 && n <= 1;
+
+  let shares = DEFAULTS.shares;
+  if (env.SIM_STEPS) {
+    const parts = env.SIM_STEPS.split(',').map((s) => s.trim());
+    const parsed = parts.map(Number);
+    if (parsed.some((n, i) => parts[i] === '' || !int(n) || n < 1 || n > 100)) {
+      errors.push(`SIM_STEPS must be comma-separated shares from 1 to 100, not "${env.SIM_STEPS}"`);
+    } else if (parsed.some((n, i) => i > 0 && n <= (parsed[i - 1] ?? 0))) {
+      errors.push(`SIM_STEPS must rise step by step, not "${env.SIM_STEPS}"`);
+    } else if (parsed.at(-1) !== 100) {
+      errors.push(`SIM_STEPS must end at 100 (a full cutover), not "${env.SIM_STEPS}"`);
+    } else shares = parsed;
+  }
+  const blueStop = env.SIM_BLUE_STOP || DEFAULTS.blueStop;
+  if (blueStop !== 'idle' && blueStop !== 'succeeded') errors.push(`SIM_BLUE_STOP must be idle or succeeded, not "${blueStop}"`);
+  const manual = env.SIM_MANUAL_PAUSE ?? '';
+  if (!['', '0', '1'].includes(manual)) errors.push(`SIM_MANUAL_PAUSE must be 0 or 1, not "${manual}"`);
+
+  const settings: SimSettings = {
+    ttlSeconds: number('SIM_TTL', DEFAULTS.ttlSeconds, (n) => int(n) && n >= 1 && n <= 3600, 'a whole number of seconds from 1 to 3600'),
+    shares,
+    pauseSeconds: number('SIM_PAUSE', DEFAULTS.pauseSeconds, (n) => int(n) && n >= 0, 'a whole number of seconds (0 for no pause)'),
+    manualPauses: manual === '1',
+    clients: number('SIM_CLIENTS', DEFAULTS.clients, (n) => int(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
+    rate: number('SIM_RATE', DEFAULTS.rate, (n) => n > 0 && n <= 5000, 'requests per second, more than 0 and at most 5000'),
+    readShare: number('SIM_READ_SHARE', DEFAULTS.readShare, fraction, 'a fraction from 0 to 1'),
+    keepAliveShare: number('SIM_KEEPALIVE_SHARE', DEFAULTS.keepAliveShare, fraction, 'a fraction from 0 to 1'),
+    keepAliveTtls: number('SIM_KEEPALIVE_TTLS', DEFAULTS.keepAliveTtls, (n) => n >= 1, 'a number of TTLs, at least 1'),
+    blueStop: blueStop as SimSettings['blueStop'],
+    afterTtls: number('SIM_AFTER_TTLS', DEFAULTS.afterTtls, (n) => n >= 1, 'a number of TTLs, at least 1'),
+    tolerance: number('SIM_TOLERANCE', DEFAULTS.tolerance, (n) => n >= 0 && n <= 100, 'points from 0 to 100'),
+  };
+  if (settings.manualPauses && settings.pauseSeconds === 0)
+    errors.push('SIM_MANUAL_PAUSE=1 needs SIM_PAUSE > 0: how long to hold before promoting');
+  if (errors.length > 0) throw new Error(errors.join('; '));
+  return settings;
+}
+
+/** spec.traffic.cutover.steps: each share, with a pause between two (none after the last). */
+export function cutoverSteps(s: Pick<SimSettings, 'shares' | 'pauseSeconds' | 'manualPauses'>): Record<string, unknown>[] {
+  return s.shares.flatMap((share, i) => {
+    const last = i === s.shares.length - 1;
+    if (last || s.pauseSeconds === 0) return [{ setShare: share }];
+    return [{ setShare: share }, { pause: s.manualPauses ? {} : { duration: `${s.pauseSeconds}s` } }];
+  });
+}

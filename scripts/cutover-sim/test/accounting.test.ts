@@ -1,0 +1,99 @@
+import { describe, expect, it } from '@jest/globals';
+import { formatTable, quantile, type RequestRecord, type Stack, shareByStep, verdict } from '../accounting.ts';
+
+const request = (at: number, stack: Stack, status?: number): RequestRecord => ({
+  at,
+  stack,
+  client: 0,
+  latencyMs: 1,
+  ...(status === undefined ? { error: 'ECONNREFUSED' } : { status }),
+});
+
+describe('shareByStep', () => {
+  const requests = [
+    request(500, 'blue', 201), // before the first window
+    request(1000, 'green', 200),
+    request(1500, 'blue', 200),
+    request(1999, 'blue', 200),
+    request(2000, 'green', 200), // the window's end is exclusive: this one is the next window's
+    request(2500, 'green', 503),
+    request(2600, 'blue'),
+    request(2700, 'green', 409),
+  ];
+
+  it('counts each window’s requests by stack, green’s share against the configured one, and its failures', () => {
+    const figures = shareByStep(requests, [
+      { step: 0, share: 25, from: 1000, to: 2000 },
+      { step: 2, share: 50, from: 2000, to: 3000 },
+    ]);
+    expect(figures).toEqual([
+      { step: 0, share: 25, from: 1000, to: 2000, requests: 3, green: 1, failures: 0, observed: 33.3, difference: 8.3 },
+      // a 503 and a refused connection are failures; a 409 is an answer
+      { step: 2, share: 50, from: 2000, to: 3000, requests: 4, green: 3, failures: 2, observed: 75, difference: 25 },
+    ]);
+  });
+
+  it('a request whose name did not resolve is a failure and counts for neither stack', () => {
+    const unresolved: RequestRecord = { at: 1200, client: 1, error: 'resolve: no weighted record', latencyMs: 0 };
+    const [figures] = shareByStep([...requests, unresolved], [{ step: 0, share: 25, from: 1000, to: 2000 }]);
+    expect(figures).toMatchObject({ requests: 4, green: 1, failures: 1, observed: 33.3 });
+  });
+
+  it('a window without requests has no observed share', () => {
+    expect(shareByStep(requests, [{ step: 4, share: 100, from: 5000, to: 6000 }])[0]).toEqual({
+      step: 4,
+      share: 100,
+      from: 5000,
+      to: 6000,
+      requests: 0,
+      green: 0,
+      failures: 0,
+    });
+  });
+});
+
+describe('verdict', () => {
+  const step = (share: number, observed?: number) => ({
+    step: 0,
+    share,
+    from: 0,
+    to: 1,
+    requests: 1,
+    green: 1,
+    failures: 0,
+    ...(observed === undefined ? {} : { observed, difference: observed - share }),
+  });
+
+  it('meets the targets with no failure and every step within the tolerance, either side', () => {
+    expect(verdict([step(25, 30), step(50, 45)], 0, 5)).toEqual({ ok: true, reasons: [] });
+  });
+
+  it('misses them on any failed request, a step off by more than the tolerance, or a step without requests', () => {
+    const result = verdict([step(25, 30.1), step(50)], 2, 5);
+    expect(result.ok).toBe(false);
+    expect(result.reasons).toEqual([
+      '2 failed request(s), target 0',
+      expect.stringContaining('step 1 (25%): observed 30.1%'),
+      'step 1 (50%): no request in its settled window',
+    ]);
+  });
+});
+
+describe('quantile', () => {
+  it('takes the nearest rank', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
+    expect(quantile(values, 0.99)).toBe(99);
+    expect(quantile(values, 0.5)).toBe(50);
+    expect(quantile([7], 0.99)).toBe(7);
+    expect(quantile([], 0.99)).toBeUndefined();
+  });
+});
+
+describe('formatTable', () => {
+  it('prints a row per step with the signed difference', () => {
+    const table = formatTable([
+      { step: 2, share: 25, from: 0, to: 30_000, requests: 3000, green: 780, failures: 0, observed: 26, difference: 1 },
+    ]);
+    expect(table.split('\n')[1]?.trim().split(/\s+/)).toEqual(['3', '25%', '26.0%', '+1.0', '30s', '3000', '0']);
+  });
+});
