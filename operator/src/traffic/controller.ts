@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { AnalysisRun, AnalysisTemplate, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import type { CutoverObserver } from '../metrics.ts';
 import { REASON } from '../reconcile/conditions.ts';
 import { isFinished } from './cutover.ts';
-import { syncCutover } from './cutover-sync.ts';
+import { type CutoverSyncContext, syncCutover } from './cutover-sync.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
 import { inSync, iso, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
 import { classifyOwnership, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
@@ -52,7 +52,7 @@ export interface TrafficControllerOptions {
   /** Cutover metrics (share, step, phase, aborts). */
   cutoverObserver?: CutoverObserver;
   /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
-  analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
+  analysis?: CutoverSyncContext['analysis'];
 }
 
 export type TrafficController = ReturnType<typeof createTrafficController>;
