@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { AnalysisRun, AnalysisTemplate, Prescale, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Prescale, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
 import type { CutoverObserver } from '../metrics.ts';
 import { REASON } from '../reconcile/conditions.ts';
-import { type CutoverDecision, decide, isFinished } from './cutover.ts';
+import { type CutoverDecision, decide, HISTORY_KEPT, isFinished } from './cutover.ts';
 import type { DnsProvider, DnsRecord } from './dns-provider.ts';
 import { inSync, iso, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
 import { parseOwnership } from './ownership.ts';
@@ -71,8 +71,24 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
   const { cr } = ctx;
   const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
   const degraded = (reason: string, message: string): TrafficOutcome => {
-    if (ctx.status.cutover && !isFinished(ctx.status.cutover))
-      ctx.status = { ...ctx.status, cutover: { ...ctx.status.cutover, phase: 'Degraded', message } };
+    const running = ctx.status.cutover && !isFinished(ctx.status.cutover) ? ctx.status.cutover : undefined;
+    if (running) {
+      let next: CutoverStatus = { ...running, phase: 'Degraded', message };
+      // A request cannot be carried out while the cutover cannot write; answer it rather than
+      // leave the SRE (and `kubectl reservation`) waiting.
+      const request = cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION];
+      if (request && request !== running.handledRequest) {
+        const entry = {
+          at: iso(ctx.now()),
+          step: running.step,
+          event: 'RequestRefused',
+          message: `${request}: the cutover cannot act now (${message}); it tries again every 30 s`,
+        };
+        next = { ...next, handledRequest: request, history: [...running.history, entry].slice(-HISTORY_KEPT) };
+        ctx.events.push({ type: 'Warning', reason: 'RequestRefused', message: entry.message });
+      }
+      ctx.status = { ...ctx.status, cutover: next };
+    }
     return ctx.outcome({ status: 'False', reason, message }, { requeueAfterMs: 30_000 });
   };
   const cutover = t.cutover;

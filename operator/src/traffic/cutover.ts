@@ -57,7 +57,8 @@ export interface CutoverDecision {
   events: CutoverEvent[];
 }
 
-const HISTORY = 20;
+/** History entries kept in status (the CRD's maxItems). */
+export const HISTORY_KEPT = 20;
 /** How often a draining peer's request rate is measured again. */
 export const PEER_RATE_POLL_MS = 15_000;
 const round = (n: number) => Math.round(n * 100) / 100;
@@ -117,7 +118,7 @@ export function decide(input: CutoverInput): CutoverDecision {
 
   const note = (event: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
     events.push({ type, reason: event, message });
-    s = { ...s, history: [...s.history, { at: iso(now), step: s.step, event, message }].slice(-HISTORY) };
+    s = { ...s, history: [...s.history, { at: iso(now), step: s.step, event, message }].slice(-HISTORY_KEPT) };
   };
   const wait = (ms: number) => {
     requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Number.POSITIVE_INFINITY, ms));
@@ -205,7 +206,7 @@ export function decide(input: CutoverInput): CutoverDecision {
         const live = s.verifiedWeights ?? s.weights;
         const history = s.history;
         s = { ...startCutover(plan, input.fingerprint, live, now), handledRequest: s.handledRequest };
-        s = { ...s, history: [...history, ...s.history].slice(-HISTORY) };
+        s = { ...s, history: [...history, ...s.history].slice(-HISTORY_KEPT) };
         note('Retried', `the plan runs again from ${s.startShare}%`);
         return;
       }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { Route53Client } from '@aws-sdk/client-route-53';
+import { ChangeResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -334,6 +334,44 @@ describe('a cutover from blue to green', () => {
     await waitUntil('refused', async () => (await cutoverOf('abort'))?.handledRequest === 'retry/1');
     expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
     expect((await greenEvents('RequestRefused')).join('\n')).toContain('retry/1: the cutover is paused (step 3/4, share 40%), not failed');
+
+    // Someone else's cutover claims blue's weight by hand: green stops (Degraded), says why, and
+    // answers a request meanwhile instead of leaving it unanswered; put back, it goes on.
+    const setBlueWriter = async (writer: string) => {
+      const txt = (await listRecords(route53, zone.id)).find((r) => r.name === `cname-${api}` && r.setIdentifier === 'eks-blue');
+      const value = (txt?.values[0] ?? '').replace(/weight-writer=[^,"]+/, `weight-writer=${writer}`);
+      await route53.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: zone.id,
+          ChangeBatch: {
+            Changes: [
+              {
+                Action: 'UPSERT',
+                ResourceRecordSet: {
+                  Name: `cname-${api}.`,
+                  Type: 'TXT',
+                  SetIdentifier: 'eks-blue',
+                  Weight: txt?.weight,
+                  TTL: txt?.ttl,
+                  ResourceRecords: [{ Value: value }],
+                },
+              },
+            ],
+          },
+        }),
+      );
+      // A spec change that keeps the plan makes green read Route53 now rather than at its next read-back.
+      await patch(green, 'abort', { spec: { traffic: { cutover: { drain: { ttls: writer === 'someone-else' ? 3 : 2 } } } } });
+    };
+    await setBlueWriter('someone-else');
+    await waitUntil('degraded', async () => (await cutoverOf('abort'))?.phase === 'Degraded', { timeoutMs: 15_000 });
+    expect((await cutoverOf('abort')).message).toContain('another cutover (someone-else) writes its weight; one writer at a time');
+    await ask('abort', 'abort/0');
+    await waitUntil('answered', async () => (await cutoverOf('abort'))?.handledRequest === 'abort/0');
+    expect((await cutoverOf('abort')).history.at(-1).message).toContain('abort/0: the cutover cannot act now');
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 60, 'eks-green': 40 }); // nothing written
+    await setBlueWriter('reservation-operator-eks-green');
+    await waitUntil('paused again', async () => (await cutoverOf('abort'))?.phase === 'Paused', { timeoutMs: 15_000 });
 
     // Route53 pushes back (its real Throttling error) on the next calls: green backs off and goes on.
     const throttledBefore = proxy.calls.filter((c) => c.throttled).length;
