@@ -38,6 +38,30 @@ export async function listRecords(route53: Route53Client, zoneId: string): Promi
   }));
 }
 
+/** Changes a record by hand (UPSERT), as someone outside the operators would. */
+export async function upsertRecord(route53: Route53Client, zoneId: string, r: DnsRecord) {
+  await route53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      ChangeBatch: {
+        Changes: [
+          {
+            Action: 'UPSERT',
+            ResourceRecordSet: {
+              Name: `${r.name}.`,
+              Type: r.type as 'CNAME' | 'TXT',
+              SetIdentifier: r.setIdentifier,
+              Weight: r.weight,
+              TTL: r.ttl,
+              ResourceRecords: r.values.map((Value) => ({ Value })),
+            },
+          },
+        ],
+      },
+    }),
+  );
+}
+
 /** Writes a weighted record and, when `owner` is given, its ownership TXT as ExternalDNS would. */
 export async function putWeighted(
   route53: Route53Client,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { ChangeResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -20,7 +20,7 @@ import { startManager } from '../../src/manager.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
-import { createZone, listRecords, throttlingProxyInFrontOfMoto } from '../support/route53.ts';
+import { createZone, listRecords, type SeenRecordSet, throttlingProxyInFrontOfMoto, upsertRecord } from '../support/route53.ts';
 import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
 
 /**
@@ -340,26 +340,7 @@ describe('a cutover from blue to green', () => {
     const setBlueWriter = async (writer: string) => {
       const txt = (await listRecords(route53, zone.id)).find((r) => r.name === `cname-${api}` && r.setIdentifier === 'eks-blue');
       const value = (txt?.values[0] ?? '').replace(/weight-writer=[^,"]+/, `weight-writer=${writer}`);
-      await route53.send(
-        new ChangeResourceRecordSetsCommand({
-          HostedZoneId: zone.id,
-          ChangeBatch: {
-            Changes: [
-              {
-                Action: 'UPSERT',
-                ResourceRecordSet: {
-                  Name: `cname-${api}.`,
-                  Type: 'TXT',
-                  SetIdentifier: 'eks-blue',
-                  Weight: txt?.weight,
-                  TTL: txt?.ttl,
-                  ResourceRecords: [{ Value: value }],
-                },
-              },
-            ],
-          },
-        }),
-      );
+      await upsertRecord(route53, zone.id, { ...(txt as SeenRecordSet), values: [value] });
       // A spec change that keeps the plan makes green read Route53 now rather than at its next read-back.
       await patch(green, 'abort', { spec: { traffic: { cutover: { drain: { ttls: writer === 'someone-else' ? 3 : 2 } } } } });
     };

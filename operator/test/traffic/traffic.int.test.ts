@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ChangeResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -16,7 +16,14 @@ import type { DnsProvider } from '../../src/traffic/dns-provider.ts';
 import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
-import { createZone, listRecords, putWeighted, throttlingProxyInFrontOfMoto } from '../support/route53.ts';
+import {
+  createZone,
+  listRecords,
+  putWeighted,
+  type SeenRecordSet,
+  throttlingProxyInFrontOfMoto,
+  upsertRecord,
+} from '../support/route53.ts';
 
 const kc = testKubeConfig();
 const kube = createKubeClient(kc);
@@ -390,26 +397,7 @@ describe('a record set changed by hand in Route53', () => {
     // Someone sets our weight to 77 by hand (the TXT still says the record is ours).
     const mine = (await listRecords(route53, zone.id)).filter((r) => r.name === name() && r.setIdentifier === 'eks-green');
     const cname = mine.find((r) => r.type === 'CNAME');
-    await route53.send(
-      new ChangeResourceRecordSetsCommand({
-        HostedZoneId: zone.id,
-        ChangeBatch: {
-          Changes: [
-            {
-              Action: 'UPSERT',
-              ResourceRecordSet: {
-                Name: `${name()}.`,
-                Type: 'CNAME',
-                SetIdentifier: 'eks-green',
-                Weight: 77,
-                TTL: 30,
-                ResourceRecords: [{ Value: cname?.values[0] }],
-              },
-            },
-          ],
-        },
-      }),
-    );
+    await upsertRecord(route53, zone.id, { ...(cname as SeenRecordSet), weight: 77, ttl: 30 });
     await waitUntil('weight 10 again in Route53', async () =>
       (await listRecords(route53, zone.id)).some(
         (r) => r.name === name() && r.type === 'CNAME' && r.setIdentifier === 'eks-green' && r.weight === 10,
