@@ -146,7 +146,10 @@ async function simulate(): Promise<boolean> {
 
   const steps = cutoverSteps(settings);
   progress(`cutover: ${steps.map((s) => (s.setShare !== undefined ? `${s.setShare}%` : 'pause')).join(' → ')}`);
-  await patch(green, { spec: { traffic: { cutover: { from: CLUSTERS.blue, steps } } } });
+  const drain = { ttls: settings.drainTtls, connectionClose: settings.connectionClose };
+  await patch(green, { spec: { traffic: { cutover: { from: CLUSTERS.blue, steps, drain } } } });
+  const blueDrain = mirrorDrainSwitch(blue, stacks.blue.drainFile);
+  cleanups.push(() => blueDrain.stop());
   const tracker = stepWindowTracker(settings.shares, settings.ttlSeconds);
   const budgetMs = 180_000 + settings.shares.length * (settings.pauseSeconds * 1000 + 4 * TTL_MS + 15_000);
   let succeededAt: number | undefined;
@@ -204,13 +207,13 @@ async function simulate(): Promise<boolean> {
   await load.stop();
   if (loadError) throw loadError;
 
-  return report(load.records, tracker.windows(), { succeededAt, blueStoppedAt, blueExitedAt });
+  return report(load.records, tracker.windows(), { succeededAt, blueStoppedAt, blueExitedAt, drainOnAt: blueDrain.onAt() });
 }
 
 function report(
   all: readonly RequestRecord[],
   windows: ReturnType<ReturnType<typeof stepWindowTracker>['windows']>,
-  at: { succeededAt: number; blueStoppedAt: number; blueExitedAt: number },
+  at: { succeededAt: number; blueStoppedAt: number; blueExitedAt: number; drainOnAt: number | undefined },
 ): boolean {
   const steps = shareByStep(all, windows);
   const failures = all.filter(isFailure);
@@ -242,6 +245,13 @@ function report(
       `p99 latency           ${p99 ?? '-'} ms`,
       `blue after Succeeded  ${blueLate.length} request(s) from ${new Set(blueLate.map((r) => r.client)).size} client(s)` +
         (blueLate.length ? `, the last ${sinceSucceeded(blueLate.at(-1)?.at ?? 0)}` : ''),
+      `blue's drain switch   ${
+        at.drainOnAt === undefined
+          ? settings.connectionClose
+            ? 'never turned on'
+            : 'off (SIM_CONNECTION_CLOSE=0)'
+          : `on ${seconds(at.succeededAt - at.drainOnAt)} before Succeeded: blue's services answered Connection: close`
+      }`,
       `blue stopped          SIGTERM ${sinceSucceeded(at.blueStoppedAt)}, exited ${sinceSucceeded(at.blueExitedAt)}; ` +
         `after it exited: ${afterExit.length} requests, ${afterExit.filter((r) => r.stack === 'blue').length} to blue, ${afterExit.filter(isFailure).length} failed`,
       result.ok ? 'targets met' : `targets missed: ${result.reasons.join('; ')}`,
@@ -259,9 +269,12 @@ function recentShare(records: readonly RequestRecord[], now: number): string {
   return `last ${settings.ttlSeconds}s: ${recent.length} req, green ${((green * 100) / recent.length).toFixed(1)}%, ${recent.filter(isFailure).length} failed; total ${records.length}, ${records.filter(isFailure).length} failed`;
 }
 
-async function startStack(stack: Stack, harness: Harness): Promise<StackEndpoints & { services: ServiceProcess[] }> {
+async function startStack(stack: Stack, harness: Harness): Promise<StackEndpoints & { services: ServiceProcess[]; drainFile: string }> {
   progress(`starting ${stack}'s reservation-api and query-api`);
+  // The operator's drain switch: in a pod, the kubelet projects the ConfigMap here (mirrorDrainSwitch).
+  const drainFile = join(harness.dir, `${stack}-drain-connection-close`);
   const env = {
+    DRAIN_FILE: drainFile,
     MYSQL_PRIMARY_URL: harness.env.MYSQL_PRIMARY_URL ?? '',
     MYSQL_REPLICA_URL: harness.env.MYSQL_REPLICA_URL ?? '',
     REDIS_URL: harness.env.REDIS_URL ?? '',
@@ -281,7 +294,26 @@ async function startStack(stack: Stack, harness: Harness): Promise<StackEndpoint
   cleanups.push(async () => {
     await Promise.all([reservationApi.server.stop(1000), queryApi.server.stop(1000)]);
   });
-  return { stack, reservationApi: reservationApi.api, queryApi: queryApi.api, services: [reservationApi, queryApi] };
+  return { stack, reservationApi: reservationApi.api, queryApi: queryApi.api, services: [reservationApi, queryApi], drainFile };
+}
+
+/**
+ * Stands in for the kubelet, which projects a cluster's drain-switch ConfigMap into every pod:
+ * the services here are processes, so the ConfigMap's value is copied into their DRAIN_FILE once
+ * a second (the kubelet takes up to a minute). Returns when the switch first said true.
+ */
+function mirrorDrainSwitch(c: Cluster, file: string) {
+  let onAt: number | undefined;
+  const configMap = resourcePath(RESOURCE_TYPES.ConfigMap, c.namespace, `${RESERVATION}-drain`);
+  const copy = async () => {
+    const value = (await c.kube.request<{ data?: Record<string, string> }>('GET', configMap).catch(() => undefined))?.data?.[
+      'connection-close'
+    ];
+    writeFileSync(file, value ?? 'false');
+    if (value === 'true') onAt ??= Date.now();
+  };
+  const timer = setInterval(() => void copy(), 1000);
+  return { onAt: () => onAt, stop: () => clearInterval(timer) };
 }
 
 /** A cluster's CRDs, a namespace and an operator (a real process) watching it. */

@@ -25,6 +25,10 @@ export interface SimSettings {
   afterTtls: number;
   /** Largest accepted difference between observed and configured share, points (SIM_TOLERANCE). */
   tolerance: number;
+  /** TTLs the operator drains blue for after its weight 0 is in sync (SIM_DRAIN_TTLS, spec drain.ttls). */
+  drainTtls: number;
+  /** Blue's services answer Connection: close while it drains (SIM_CONNECTION_CLOSE=1, spec drain.connectionClose). */
+  connectionClose: boolean;
 }
 
 export const DEFAULTS: SimSettings = {
@@ -40,6 +44,8 @@ export const DEFAULTS: SimSettings = {
   blueStop: 'idle',
   afterTtls: 2,
   tolerance: 5,
+  drainTtls: 2,
+  connectionClose: true,
 };
 
 export function simSettings(env: Readonly<Record<string, string | undefined>>): SimSettings {
@@ -73,6 +79,8 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
   if (blueStop !== 'idle' && blueStop !== 'succeeded') errors.push(`SIM_BLUE_STOP must be idle or succeeded, not "${blueStop}"`);
   const manual = env.SIM_MANUAL_PAUSE ?? '';
   if (!['', '0', '1'].includes(manual)) errors.push(`SIM_MANUAL_PAUSE must be 0 or 1, not "${manual}"`);
+  const close = env.SIM_CONNECTION_CLOSE ?? '';
+  if (!['', '0', '1'].includes(close)) errors.push(`SIM_CONNECTION_CLOSE must be 0 or 1, not "${close}"`);
 
   const settings: SimSettings = {
     ttlSeconds: number('SIM_TTL', DEFAULTS.ttlSeconds, (n) => int(n) && n >= 1 && n <= 3600, 'a whole number of seconds from 1 to 3600'),
@@ -87,6 +95,8 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
     blueStop: blueStop as SimSettings['blueStop'],
     afterTtls: number('SIM_AFTER_TTLS', DEFAULTS.afterTtls, (n) => n >= 1, 'a number of TTLs, at least 1'),
     tolerance: number('SIM_TOLERANCE', DEFAULTS.tolerance, (n) => n >= 0 && n <= 100, 'points from 0 to 100'),
+    drainTtls: number('SIM_DRAIN_TTLS', DEFAULTS.drainTtls, (n) => int(n) && n >= 1 && n <= 100, 'a whole number of TTLs from 1 to 100'),
+    connectionClose: close === '' ? DEFAULTS.connectionClose : close === '1',
   };
   if (settings.manualPauses && settings.pauseSeconds === 0)
     errors.push('SIM_MANUAL_PAUSE=1 needs SIM_PAUSE > 0: how long to hold before promoting');

@@ -14,8 +14,19 @@ describe('simSettings', () => {
       SIM_CLIENTS: '10',
       SIM_RATE: '5',
       SIM_BLUE_STOP: 'succeeded',
+      SIM_DRAIN_TTLS: '4',
+      SIM_CONNECTION_CLOSE: '0',
     });
-    expect(s).toMatchObject({ ttlSeconds: 2, shares: [20, 60, 100], pauseSeconds: 0, clients: 10, rate: 5, blueStop: 'succeeded' });
+    expect(s).toMatchObject({
+      ttlSeconds: 2,
+      shares: [20, 60, 100],
+      pauseSeconds: 0,
+      clients: 10,
+      rate: 5,
+      blueStop: 'succeeded',
+      drainTtls: 4,
+      connectionClose: false,
+    });
   });
 
   it('names every bad variable in one error', () => {
@@ -26,6 +37,9 @@ describe('simSettings', () => {
     expect(() => simSettings({ SIM_STEPS: '50,25,100' })).toThrow('SIM_STEPS must rise step by step');
     expect(() => simSettings({ SIM_STEPS: '10,abc,100' })).toThrow('SIM_STEPS must be comma-separated shares');
     expect(() => simSettings({ SIM_BLUE_STOP: 'never' })).toThrow('SIM_BLUE_STOP must be idle or succeeded, not "never"');
+    expect(() => simSettings({ SIM_CONNECTION_CLOSE: 'yes', SIM_DRAIN_TTLS: '0' })).toThrow(
+      'SIM_CONNECTION_CLOSE must be 0 or 1, not "yes"; SIM_DRAIN_TTLS must be a whole number of TTLs from 1 to 100, not "0"',
+    );
   });
 });
 
