@@ -5,6 +5,7 @@ import { CUTOVER_REQUEST_ANNOTATION, type CutoverVerb, KIND, type Reservation } 
 import { createInformer } from '../controller/informer.ts';
 import { createKubeClient, isConflict, isNotFound, KubeApiError, type KubeClient, PATCH } from '../kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../kube/resources.ts';
+import { iso } from '../kube/time.ts';
 import { cutoverRequestValue, requestError } from '../traffic/verbs.ts';
 import { type Connection, type Invocation, parseCommandLine } from './args.ts';
 import { renderStatus, verbEffect } from './render.ts';
@@ -135,7 +136,7 @@ async function watchStatus(target: Target, name: string, first: Reservation, io:
       // Home, each line cleared to its end, then everything below: no flicker.
       io.stdout.write(`\x1b[H${text.replaceAll('\n', '\x1b[K\n')}\x1b[J`);
     } else {
-      if (blocks > 0) io.stdout.write(`\n--- ${options.now.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n`);
+      if (blocks > 0) io.stdout.write(`\n--- ${iso(options.now)}\n`);
       io.stdout.write(text);
     }
     blocks += 1;

@@ -9,7 +9,7 @@ import {
   type Reservation,
 } from '../api/v1alpha1/reservation.ts';
 import { CONDITION } from '../reconcile/conditions.ts';
-import { buildPlan, type PlanStep } from '../traffic/plan.ts';
+import { buildPlan, describeStep, formatDuration, type PlanStep } from '../traffic/plan.ts';
 import { verbError } from '../traffic/verbs.ts';
 
 /**
@@ -193,17 +193,6 @@ function stepState(i: number, cutover: CutoverStatus | undefined): StepState {
   return 'current';
 }
 
-export function describeStep(step: PlanStep): string {
-  switch (step.kind) {
-    case 'setShare':
-      return `setShare ${step.share}%`;
-    case 'pause':
-      return step.durationMs === undefined ? 'pause until promoted' : `pause ${formatDuration(step.durationMs)}`;
-    case 'analysis':
-      return `analysis ${step.template}`;
-  }
-}
-
 function currentNote(
   step: PlanStep,
   i: number,
@@ -217,7 +206,7 @@ function currentNote(
   if (step.kind === 'pause' && step.durationMs === undefined) return '← waiting for promote';
   if (cutover.phase === 'Paused') return '← paused';
   if (step.kind === 'pause' && step.durationMs !== undefined) {
-    return `← ${since(cutover.stepStartedAt, now)} of ${formatDuration(step.durationMs)}`;
+    return `← ${since(cutover.stepStartedAt, now)} of ${formatElapsed(step.durationMs)}`;
   }
   if (step.kind === 'analysis') {
     const run = cutover.lastAnalysis?.step === i ? cutover.lastAnalysis : undefined;
@@ -332,25 +321,18 @@ function percent(value: number, digits = 1): string {
   return `${Math.round(value * factor) / factor}%`;
 }
 
-/** 5400000 → "1h30m", 132000 → "2m12s", 40000 → "40s". */
-export function formatDuration(ms: number): string {
-  let s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  if (h > 0) return `${h}h${m > 0 ? `${m}m` : ''}`;
-  if (m > 0) return `${m}m${s > 0 ? `${s}s` : ''}`;
-  return `${s}s`;
+/** Whole seconds and up, for elapsed times: 40_400 → "40s", 132_000 → "2m12s". */
+export function formatElapsed(ms: number): string {
+  return formatDuration(Math.max(0, Math.round(ms / 1000)) * 1000) ?? '0s';
 }
 
 function since(iso: string, now: Date): string {
-  return formatDuration(now.getTime() - Date.parse(iso));
+  return formatElapsed(now.getTime() - Date.parse(iso));
 }
 
 function ago(iso: string, now: Date): string {
   const ms = now.getTime() - Date.parse(iso);
-  return ms < 1000 ? 'just now' : `${formatDuration(ms)} ago`;
+  return ms < 1000 ? 'just now' : `${formatElapsed(ms)} ago`;
 }
 
 /** "2026-11-25T10:15:03Z" → "10:15:03Z" on the day of `now`, "2026-11-24 10:15:03Z" on another. */

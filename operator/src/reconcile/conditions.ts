@@ -1,4 +1,5 @@
 import type { Condition } from '../api/v1alpha1/reservation.ts';
+import { iso } from '../kube/time.ts';
 
 /** Condition types and reasons, in one place (metav1.Condition: CamelCase reasons). */
 export const CONDITION = {
@@ -46,8 +47,7 @@ export const REASON = {
  */
 export function setCondition(conditions: readonly Condition[], next: Omit<Condition, 'lastTransitionTime'>, now: Date): Condition[] {
   const previous = conditions.find((c) => c.type === next.type);
-  const lastTransitionTime =
-    previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lastTransitionTime = previous && previous.status === next.status ? previous.lastTransitionTime : iso(now);
   const updated = { ...next, lastTransitionTime };
   return previous ? conditions.map((c) => (c.type === next.type ? updated : c)) : [...conditions, updated];
 }

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import { iso } from '../kube/time.ts';
 import type { CutoverObserver } from '../metrics.ts';
 import { REASON } from '../reconcile/conditions.ts';
 import { isFinished } from './cutover.ts';
 import { type CutoverSyncContext, syncCutover } from './cutover-sync.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
-import { inSync, iso, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
+import { inSync, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
 import { classifyOwnership, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
 import { warmFloors } from './prescale.ts';
 import {

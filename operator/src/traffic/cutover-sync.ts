@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Prescale, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
+import { iso } from '../kube/time.ts';
 import type { CutoverObserver } from '../metrics.ts';
 import { REASON } from '../reconcile/conditions.ts';
 import { type CutoverDecision, decide, HISTORY_KEPT, isFinished } from './cutover.ts';
 import type { DnsProvider, DnsRecord } from './dns-provider.ts';
-import { inSync, iso, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
-import { parseOwnership } from './ownership.ts';
+import { inSync, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
+import { ownershipLabels } from './ownership.ts';
 import { buildPlan } from './plan.ts';
 import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates } from './prescale.ts';
 import {
@@ -98,7 +99,7 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
   const plan = built.plan;
   const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
   const peer = currentRecordSet(peerKey, ctx.seen);
-  const peerLabels = peer.txt?.values.length === 1 ? parseOwnership(peer.txt.values[0] as string) : undefined;
+  const peerLabels = ownershipLabels(peer.txt);
   const input = {
     plan,
     fingerprint: contentHash({
@@ -295,7 +296,7 @@ async function endCutover(ctx: CutoverSyncContext): Promise<TrafficOutcome> {
   const ended = ctx.status.cutover as NonNullable<TrafficStatus['cutover']>;
   const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: ended.from };
   const peer = currentRecordSet(peerKey, ctx.seen);
-  const labels = peer.txt?.values.length === 1 ? parseOwnership(peer.txt.values[0] as string) : undefined;
+  const labels = ownershipLabels(peer.txt);
   if (peer.record && peer.txt && labels?.['weight-writer'] === ctx.owner) {
     const change = await ctx
       .provider()

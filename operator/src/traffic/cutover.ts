@@ -1,7 +1,8 @@
 import type { AnalysisRun, CutoverStatus, CutoverVerb } from '../api/v1alpha1/reservation.ts';
-import { type Plan, type PlanStep, parseDuration } from './plan.ts';
+import { iso } from '../kube/time.ts';
+import { describeStep, type Plan, type PlanStep, parseDuration } from './plan.ts';
 import { parseCutoverRequest, verbError } from './verbs.ts';
-import { type ShareWeights, weightsForShare } from './weights.ts';
+import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
 
 /**
  * The cutover state machine (pure): from the plan, the last status and what Route53 serves now,
@@ -65,9 +66,9 @@ const round = (n: number) => Math.round(n * 100) / 100;
 /** Enough passes for one reconcile to go through every instantaneous step (pauses promoted, ...). */
 const MAX_PASSES = 200;
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const sameWeights = (a: ShareWeights | undefined, b: ShareWeights | undefined) => !!a && !!b && a.self === b.self && a.peer === b.peer;
-const shareOfWeights = (w: ShareWeights) => (w.self + w.peer === 0 ? 50 : Math.round((w.self * 1000) / (w.self + w.peer)) / 10);
+/** This cluster's share of Route53's answers for these weights (Route53's rule, 0/0 an even split). */
+const shareOfWeights = (w: ShareWeights) => shareOf('self', { self: w.self, peer: w.peer });
 
 export const isFinished = (s: CutoverStatus | undefined) => !!s?.finishedAt;
 
@@ -185,12 +186,12 @@ export function decide(input: CutoverInput): CutoverDecision {
           );
           return;
         }
-        note('Promoted', `step ${s.step + 1} of ${s.steps} (${describe(step)}) skipped on request`);
+        note('Promoted', `step ${s.step + 1} of ${s.steps} (${step ? describeStep(step) : 'done'}) skipped on request`);
         enterStep(s.step + 1);
         return;
       case 'promote-full': {
         const last = plan.steps.findLastIndex((p) => p.kind === 'setShare');
-        note('PromotedFull', `promoted all the way: straight to step ${last + 1} (${describe(plan.steps[last])})`);
+        note('PromotedFull', `promoted all the way: straight to step ${last + 1} (${describeStep(plan.steps[last] as PlanStep)})`);
         enterStep(Math.max(last, s.step));
         return;
       }
@@ -386,11 +387,4 @@ export function decide(input: CutoverInput): CutoverDecision {
     note('AbortCompleted', `back at ${s.share}% here, ${100 - s.share}% at ${plan.from}`, 'Warning');
     return false;
   }
-}
-
-function describe(step: PlanStep | undefined): string {
-  if (!step) return 'done';
-  if (step.kind === 'setShare') return `set share ${step.share}%`;
-  if (step.kind === 'pause') return step.durationMs === undefined ? 'pause until promoted' : `pause ${Math.round(step.durationMs / 1000)}s`;
-  return `analysis ${step.template}`;
 }

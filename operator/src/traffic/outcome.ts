@@ -18,9 +18,6 @@ export interface TrafficOutcome {
   error?: string;
 }
 
-/** RFC 3339 without milliseconds, as Kubernetes writes times. */
-export const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 /** TrafficReady when Route53 serves this cluster's weight everywhere. */
 export function inSync(t: NonNullable<Reservation['spec']['traffic']>, weight: number, override?: TrafficStatus['weightOverride']) {
   const why = override ? ` (left by ${override.by}; spec.traffic.weight ${override.specWeight} applies again once you change it)` : '';

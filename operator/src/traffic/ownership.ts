@@ -81,6 +81,11 @@ export function parseOwnership(value: string): Labels | undefined {
   return heritage ? labels : undefined;
 }
 
+/** The labels of a record that should be an ownership TXT (one value), or undefined when it is not one. */
+export function ownershipLabels(txt: { values: readonly string[] } | undefined): Labels | undefined {
+  return txt?.values.length === 1 ? parseOwnership(txt.values[0] as string) : undefined;
+}
+
 /** Owner ids are label values: no separators of the format in them. */
 export function ownerIdError(owner: string): string | undefined {
   if (!/^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,252}$/.test(owner)) {
@@ -117,7 +122,7 @@ export function classifyOwnership(
 
   const owners = new Set<string>();
   for (const txt of txts) {
-    const labels = txt.values.length === 1 ? parseOwnership(txt.values[0] as string) : undefined;
+    const labels = ownershipLabels(txt);
     if (!labels) {
       return {
         kind: 'foreign',

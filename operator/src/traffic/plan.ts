@@ -35,6 +35,29 @@ export function parseDuration(text: string): number | undefined {
   return ms;
 }
 
+/** 90_000 → "1m30s", 30_000 → "30s", 1_500 → "1.5s" (the inverse of parseDuration); undefined stays undefined. */
+export function formatDuration(ms: number | undefined): string | undefined {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return undefined;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
+  const totalSeconds = Math.round(ms / 1000);
+  const h = Math.floor(totalSeconds / 3600);
+  const m = Math.floor((totalSeconds % 3600) / 60);
+  const s = totalSeconds % 60;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+}
+
+/** A step as SREs read it: `setShare 40%`, `pause 5m`, `pause until promoted`, `analysis slo`. */
+export function describeStep(step: PlanStep): string {
+  switch (step.kind) {
+    case 'setShare':
+      return `setShare ${step.share}%`;
+    case 'pause':
+      return step.durationMs === undefined ? 'pause until promoted' : `pause ${formatDuration(step.durationMs)}`;
+    case 'analysis':
+      return `analysis ${step.template}`;
+  }
+}
+
 /**
  * The shortcut form: `stepPercent` points per step up to `maxPercent` (default 100), the last
  * step landing exactly on the maximum: 30 → 30, 60, 90, 100.

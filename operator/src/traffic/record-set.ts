@@ -4,8 +4,8 @@ import {
   type Labels,
   legacyTxtRecordName,
   normalizeName,
+  ownershipLabels,
   ownershipValue,
-  parseOwnership,
   type TxtAffix,
   txtRecordName,
 } from './ownership.ts';
@@ -112,8 +112,7 @@ export const WEIGHT_WRITER_LABEL = 'weight-writer';
 
 /** Who writes this record set's weight for now, from its ownership TXT (undefined: its owner). */
 export function weightWriter(txt: DnsRecord | undefined): string | undefined {
-  const labels = txt?.values.length === 1 ? parseOwnership(txt.values[0] as string) : undefined;
-  return labels?.[WEIGHT_WRITER_LABEL];
+  return ownershipLabels(txt)?.[WEIGHT_WRITER_LABEL];
 }
 
 /**
@@ -136,8 +135,7 @@ export function withWeightWriter(labels: Labels, writer: string | undefined, dra
 
 /** Whether a peer's cutover asks this record set's services to close keep-alive connections. */
 export function drainRequested(txt: DnsRecord | undefined): boolean {
-  const labels = txt?.values.length === 1 ? parseOwnership(txt.values[0] as string) : undefined;
-  return labels?.[DRAIN_LABEL] === DRAIN_CONNECTION_CLOSE;
+  return ownershipLabels(txt)?.[DRAIN_LABEL] === DRAIN_CONNECTION_CLOSE;
 }
 
 /** The batch that removes both records, exactly as read. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatDuration, renderStatus, verbEffect, wrap } from '../../src/cli/render.ts';
+import { formatElapsed, renderStatus, verbEffect, wrap } from '../../src/cli/render.ts';
 import { NOW, states, TRAFFIC } from './states.ts';
 
 const plain = { now: NOW, width: 100, color: false };
@@ -185,7 +185,7 @@ describe('verbEffect', () => {
 
 describe('helpers', () => {
   it('formats durations as the plan writes them', () => {
-    expect([40_000, 132_000, 300_000, 5_400_000, 3_600_000].map(formatDuration)).toEqual(['40s', '2m12s', '5m', '1h30m', '1h']);
+    expect([40_000, 132_000, 300_000, 5_400_000, 3_600_000].map(formatElapsed)).toEqual(['40s', '2m12s', '5m', '1h30m', '1h']);
   });
 
   it('wraps words, and gives a word longer than the width a line of its own', () => {

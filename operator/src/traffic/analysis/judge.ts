@@ -1,4 +1,5 @@
 import type { AnalysisTemplate } from '../../api/v1alpha1/reservation.ts';
+import { formatDuration } from '../plan.ts';
 
 /**
  * One measurement of this cluster's services over one window, as a source reports it.
@@ -115,15 +116,4 @@ export function formatMs(ms: number): string {
   if (ms >= 1000) return `${Number((ms / 1000).toFixed(2))} s`;
   if (ms >= 10) return `${Math.round(ms)} ms`;
   return `${Number(ms.toPrecision(2))} ms`;
-}
-
-/** 90_000 → "1m30s", 30_000 → "30s", 1_500 → "1.5s"; undefined stays undefined. */
-export function formatDuration(ms: number | undefined): string | undefined {
-  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return undefined;
-  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
-  const totalSeconds = Math.round(ms / 1000);
-  const h = Math.floor(totalSeconds / 3600);
-  const m = Math.floor((totalSeconds % 3600) / 60);
-  const s = totalSeconds % 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AnalysisTemplate } from '../../../src/api/v1alpha1/reservation.ts';
-import { formatDuration, formatMs, judge, type Measurement, percent } from '../../../src/traffic/analysis/judge.ts';
+import { formatMs, judge, type Measurement, percent } from '../../../src/traffic/analysis/judge.ts';
+import { formatDuration } from '../../../src/traffic/plan.ts';
 import { template } from './templates.ts';
 
 describe('judge', () => {
