@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, matchesGlob } from 'node:path';
+import { dirname, join, matchesGlob } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { SERVICE_NAMES } from '../../operator/src/api/v1alpha1/reservation.ts';
 import { ADMIN_PORT, API_PORT, SERVICES } from '../../operator/src/desired/metadata.ts';
@@ -39,7 +39,12 @@ const dockerignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
 interface Expected {
   dockerfile: string;
   workspace: string;
+  /** What the image runs. */
   entry: string;
+  /** The source file it comes from: the entry itself, or what the bundle is built from. */
+  source: string;
+  /** A bundle (operator/build.ts) carries its dependencies: the image has no node_modules and no npm install of its own. */
+  bundled: boolean;
   user: { runAsUser: number; runAsGroup: number };
   ports: number[];
 }
@@ -55,6 +60,8 @@ async function expectations(): Promise<Expected[]> {
       dockerfile: `services/${component}/Dockerfile`,
       workspace: `@reservations/${component}`,
       entry: `services/${component}/src/server.ts`,
+      source: `services/${component}/src/server.ts`,
+      bundled: false,
       user: pod.template.spec.securityContext,
       ports: pod.template.spec.containers[0]?.ports.map((p) => p.containerPort) ?? [],
     };
@@ -69,7 +76,9 @@ async function expectations(): Promise<Expected[]> {
     {
       dockerfile: 'operator/Dockerfile',
       workspace: '@reservations/operator',
-      entry: 'operator/src/main.ts',
+      entry: 'operator/dist/main.mjs',
+      source: 'operator/src/main.ts',
+      bundled: true,
       user: operatorPod.securityContext,
       ports: operatorPod.containers[0]?.ports.map((p) => p.containerPort) ?? [],
     },
@@ -97,8 +106,14 @@ describe('the Dockerfiles', () => {
       for (const stage of d.stages) expect(stage.split(' ')[0]).toBe(`node:${nodeVersion}-bookworm-slim`);
       expect(d.instructions.some((i) => i.op === 'HEALTHCHECK')).toBe(false);
       const install = d.instructions.find((i) => i.op === 'RUN' && i.args.includes('npm install'));
-      expect(install?.args).toContain('--omit=dev');
       expect(install?.args).toContain(`--workspace ${e.workspace}`);
+      if (e.bundled) {
+        // Built in an earlier stage; the image takes the bundle alone.
+        expect(finalStage(d.instructions).filter((i) => i.op === 'RUN')).toEqual([]);
+        expect(final(d, 'COPY').map((i) => i.args)).toEqual([`--from=build /app/${e.entry} ${dirname(e.entry)}/`]);
+      } else {
+        expect(install?.args).toContain('--omit=dev');
+      }
 
       // Numeric uid:gid, so the kubelet can enforce runAsNonRoot; the same as the pod's.
       expect(final(d, 'USER').map((i) => i.args)).toEqual([`${e.user.runAsUser}:${e.user.runAsGroup}`]);
@@ -106,18 +121,19 @@ describe('the Dockerfiles', () => {
       expect(final(d, 'ENTRYPOINT').map((i) => JSON.parse(i.args))).toEqual([['node', e.entry]]);
       expect(final(d, 'EXPOSE').flatMap((i) => i.args.split(' ').map(Number))).toEqual(e.ports);
 
-      // What the image runs is copied into it, and the build context does not drop it.
+      // What the image runs (or is built from) is copied into it, and the build context does not drop it.
       const copied = d.instructions
         .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
         .map((i) => i.args.split(' ')[0] as string);
-      expect(copied.some((src) => e.entry.startsWith(`${src}/`))).toBe(true);
+      expect(copied.some((src) => e.source.startsWith(`${src}/`))).toBe(true);
       for (const src of copied) expect(dockerignore.filter((pattern) => matchesGlob(src, pattern))).toEqual([]);
     },
   );
 
   // No engine: each instruction done by hand on the host (support/image-tree.ts), then the entry
   // point started with one bad setting, so it stops at its configuration check having loaded
-  // everything it imports: production dependencies alone are enough.
+  // everything it imports: production dependencies alone are enough (the operator's bundle alone,
+  // without any node_modules).
   it.each([
     ['operator/Dockerfile', { WORKERS: '0' }, 'reservation-operator: invalid configuration: WORKERS="0" must be >= 1\n'],
     ['services/reservation-api/Dockerfile', {}, /^reservation-api: invalid configuration: .*MYSQL_PRIMARY_URL is required/],
@@ -130,6 +146,7 @@ describe('the Dockerfiles', () => {
         const image = await buildImageTree(file, dir);
         const devOnly = ['jest', 'typescript', '@biomejs/biome', '@swc/core'];
         expect(devOnly.filter((p) => existsSync(join(image.root, image.workdir, 'node_modules', p)))).toEqual([]);
+        if (file === 'operator/Dockerfile') expect(existsSync(join(image.root, image.workdir, 'node_modules'))).toBe(false);
         const r = await image.run(env);
         expect(r.code).toBe(1);
         expect(`${r.stdout}${r.stderr}`).toMatch(message);

@@ -1,8 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { freePort } from '../../../scripts/harness/ports.ts';
-
-const main = join(import.meta.dirname, '..', '..', 'src', 'main.ts');
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -12,13 +14,42 @@ export interface OperatorProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Runs the operator as a real process (operator/src/main.ts), as a Deployment would. */
+/** The Node flags the chart gives the operator's container (NODE_OPTIONS, from its values). */
+export const CHART_NODE_OPTIONS: string = (
+  parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'charts', 'reservation-operator', 'values.yaml'), 'utf8')) as {
+    nodeOptions: string;
+  }
+).nodeOptions;
+
+// One bundle per test process, in a directory of its own (parallel test processes don't share it).
+// Built by a child process: esbuild's API refuses to run inside Jest's module sandbox.
+let bundle: Promise<string> | undefined;
+const operatorBundle = () => {
+  const build = join(import.meta.dirname, '..', '..', 'build.ts');
+  bundle ??= promisify(execFile)(process.execPath, [build, mkdtempSync(join(tmpdir(), 'reservation-operator-'))]).then(({ stdout }) =>
+    stdout.trim(),
+  );
+  return bundle;
+};
+
+/**
+ * Runs the operator as a real process, as its Deployment does: the production bundle
+ * (operator/build.ts, what operator/Dockerfile runs) with the chart's NODE_OPTIONS unless `env`
+ * sets its own.
+ */
 export async function startOperator(env: Record<string, string>): Promise<OperatorProcess> {
-  const port = await freePort();
+  const [port, main] = await Promise.all([freePort(), operatorBundle()]);
   const output: string[] = [];
   // Under setpriv --pdeathsig, like the harness's servers: it dies with whoever started it.
   const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, main], {
-    env: { PATH: process.env.PATH, ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(port), LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH,
+      ADMIN_HOST: '127.0.0.1',
+      ADMIN_PORT: String(port),
+      LOG_LEVEL: 'info',
+      NODE_OPTIONS: CHART_NODE_OPTIONS,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => output.push(String(d)));
