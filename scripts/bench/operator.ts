@@ -7,14 +7,15 @@
 //  3. an idle minute once every Reservation is Ready: API requests the operator makes (writes must be 0).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { HttpMethod, KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
+import { fetch } from 'undici';
 import { API_VERSION, KIND, type Reservation } from '../../operator/src/api/v1alpha1/reservation.ts';
 import { desiredObjects } from '../../operator/src/desired/index.ts';
 import { createKubeClient, type KubeClient, PATCH } from '../../operator/src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../operator/src/kube/resources.ts';
 import { sampleSpec } from '../../operator/test/support/fixtures.ts';
 import { installCrds } from '../../operator/test/support/kube.ts';
-import { metric, startOperator } from '../../operator/test/support/operator-process.ts';
+import { CHART_NODE_OPTIONS, metric, startOperator } from '../../operator/test/support/operator-process.ts';
 import { installHarness } from '../harness/index.ts';
 import { startKubeControlPlane } from '../harness/kube.ts';
 import { runDir } from '../harness/paths.ts';
@@ -28,8 +29,8 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 // operator and the API server rather than the cluster rolling out pods on the same two cores;
 // it resumes for part 3. `running` keeps it going throughout.
 const CLUSTER_CONTROLLERS = process.env.BENCH_CLUSTER_CONTROLLERS ?? 'paused';
-// The operator's Node flags, e.g. `--max-old-space-size=128`, as the chart's memory limit sets.
-const OPERATOR_NODE_OPTIONS = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '';
+// The operator's Node flags: by default the chart's (values.yaml `nodeOptions`), as in production.
+const OPERATOR_NODE_OPTIONS = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? CHART_NODE_OPTIONS;
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -54,6 +55,12 @@ const operator = await startOperator({
 const controllerManager = plane.servers.find((s) => s.name.endsWith('kube-controller-manager'));
 const signalControllerManager = (signal: NodeJS.Signals) => controllerManager && process.kill(-controllerManager.pid, signal);
 say(`cluster controllers ${CLUSTER_CONTROLLERS} during parts 1 and 2; operator NODE_OPTIONS '${OPERATOR_NODE_OPTIONS}'`);
+const processes = [
+  ...plane.servers.map((s) => ({ name: s.name.replace(/^bench-/, ''), pid: s.pid })),
+  { name: 'operator', pid: operator.child.pid ?? 0 },
+  { name: 'benchmark', pid: process.pid },
+];
+const costsNow = () => snapshot(kc, processes);
 
 try {
   for (let i = 0; i < NAMESPACES; i++) await createNamespace(client, `bench-${i}`);
@@ -68,8 +75,10 @@ try {
     seconds: (await metric(operator, 'controller_runtime_reconcile_time_seconds_sum')) ?? 0,
     patches: (await metric(operator, 'rest_client_requests_total', { method: 'PATCH', code: '200' })) ?? 0,
     patchSeconds: (await metric(operator, 'rest_client_request_duration_seconds_sum', { verb: 'PATCH' })) ?? 0,
+    posts: (await metric(operator, 'rest_client_requests_total', { method: 'POST', code: '201' })) ?? 0,
   });
   const workBefore = await work();
+  const costsBefore = await costsNow();
   const latencies: number[] = [];
   for (let i = 0; i < CHANGES; i++) {
     const version = `2.0.${i}`;
@@ -83,6 +92,7 @@ try {
     latencies.push(performance.now() - start);
   }
   const workAfter = await work();
+  reportCosts(`part 1 (${CHANGES} changes)`, costsBefore, await costsNow());
   const perChange = (k: keyof typeof workAfter) => (workAfter[k] - workBefore[k]) / CHANGES;
   say(
     `per change: ${perChange('reconciles').toFixed(1)} reconciles of ${((perChange('seconds') / perChange('reconciles')) * 1000).toFixed(1)} ms each, ${perChange('patches').toFixed(1)} PATCH requests of ${((perChange('patchSeconds') / perChange('patches')) * 1000).toFixed(1)} ms each`,
@@ -130,26 +140,23 @@ try {
   // 2. Many Reservations at once; first the operator's footprint with one Reservation.
   const rssOf = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${operator.child.pid}/status`, 'utf8'))?.[1]) / 1024;
   const rssBefore = rssOf();
+  const costsBeforeMany = await costsNow();
+  const workBeforeMany = await work();
   const names = Array.from({ length: RESERVATIONS }, (_, i) => ({ namespace: `bench-${i % NAMESPACES}`, name: `shop-${i}` }));
+  // A watch sees each status as it is written: no polling LISTs of 1,000 Reservations loading the API server.
+  const convergence = watchConvergence(kc, RESERVATIONS);
   const start = performance.now();
   await inBatches(names, 25, ({ namespace, name }) => createReservation(client, namespace, name));
   const created = performance.now() - start;
-  await waitUntil(
-    `${RESERVATIONS} Reservations converged`,
-    async () => {
-      let done = 0;
-      for (let i = 0; i < NAMESPACES; i++) {
-        const list = await client.request<{ items: Reservation[] }>('GET', resourcePath(RESOURCE_TYPES.Reservation, `bench-${i}`));
-        done += list.items.filter(
-          (r) => r.metadata.name.startsWith('shop-') && r.status?.observedGeneration === r.metadata.generation,
-        ).length;
-      }
-      return done === RESERVATIONS;
-    },
-    { timeoutMs: 30 * 60_000, intervalMs: 250 },
-  );
+  await convergence.done;
   const converged = performance.now() - start;
   const rssMb = rssOf();
+  reportCosts(`part 2 (${RESERVATIONS} Reservations)`, costsBeforeMany, await costsNow());
+  const workAfterMany = await work();
+  const perReservation = (k: keyof typeof workAfterMany) => ((workAfterMany[k] - workBeforeMany[k]) / RESERVATIONS).toFixed(1);
+  say(
+    `per Reservation: ${perReservation('reconciles')} reconciles, ${perReservation('patches')} PATCH requests (applies, status, finalizer), ${perReservation('posts')} POST (events)`,
+  );
   say(
     `${RESERVATIONS} Reservations: created in ${(created / 1000).toFixed(1)} s, converged (every object applied, every status written) in ${(converged / 1000).toFixed(1)} s (target < 30 s)`,
   );
@@ -250,6 +257,29 @@ function watchImages(config: KubeConfig, namespace: string) {
   };
 }
 
+/** Resolves once a watch has seen `count` Reservations named shop-* with their status written for their generation. */
+function watchConvergence(config: KubeConfig, count: number) {
+  const converged = new Set<string>();
+  let request: { abort(): void } | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    void new Watch(config)
+      .watch(
+        resourcePath(RESOURCE_TYPES.Reservation),
+        {},
+        (_phase, r: Reservation) => {
+          if (r.metadata.name.startsWith('shop-') && r.status?.observedGeneration === r.metadata.generation)
+            converged.add(`${r.metadata.namespace}/${r.metadata.name}`);
+          if (converged.size === count) resolve();
+        },
+        (err) => reject(new Error(`the watch of Reservations ended before ${count} converged (${converged.size} had): ${err}`)),
+      )
+      .then((r) => {
+        request = r;
+      });
+  });
+  return { done: done.finally(() => request?.abort()) };
+}
+
 function baselineTemplate(i: number) {
   return {
     metadata: { labels: { app: 'baseline' } },
@@ -259,4 +289,70 @@ function baselineTemplate(i: number) {
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>) {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): state is the 3rd, utime the 14th, stime the 15th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // in USER_HZ ticks, 100 a second on Linux
+  } catch {
+    return Number.NaN; // gone
+  }
+}
+
+/** The API server's own counters: requests and their summed latency by verb and resource. */
+async function apiserverRequests(config: KubeConfig): Promise<Map<string, { count: number; seconds: number }>> {
+  const ctx = new RequestContext(`${config.getCurrentCluster()?.server}/metrics`, HttpMethod.GET);
+  await config.applySecurityAuthentication(ctx);
+  const text = await (await fetch(ctx.getUrl(), { headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() })).text();
+  const byKey = new Map<string, { count: number; seconds: number }>();
+  for (const line of text.split('\n')) {
+    const m = /^apiserver_request_duration_seconds_(sum|count)\{(.*)\} (\S+)$/.exec(line);
+    if (!m?.[2]) continue;
+    const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.verb === 'WATCH' || labels.verb === 'CONNECT') continue;
+    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    const entry = byKey.get(key) ?? { count: 0, seconds: 0 };
+    if (m[1] === 'sum') entry.seconds += Number(m[3]);
+    else entry.count += Number(m[3]);
+    byKey.set(key, entry);
+  }
+  return byKey;
+}
+
+interface Snapshot {
+  at: number;
+  cpu: { name: string; seconds: number }[];
+  requests: Map<string, { count: number; seconds: number }>;
+}
+
+/** CPU used so far by each process, and what the API server has served. */
+async function snapshot(config: KubeConfig, processes: { name: string; pid: number }[]): Promise<Snapshot> {
+  return {
+    at: performance.now(),
+    cpu: processes.map((p) => ({ name: p.name, seconds: cpuSeconds(p.pid) })),
+    requests: await apiserverRequests(config),
+  };
+}
+
+/** Where a part's time went: each process's CPU, and the API server's requests by total time. */
+function reportCosts(label: string, before: Snapshot, after: Snapshot) {
+  const wall = (after.at - before.at) / 1000;
+  const used = after.cpu
+    .map((c, i) => ({ name: c.name, seconds: c.seconds - (before.cpu[i]?.seconds ?? 0) }))
+    .sort((a, b) => b.seconds - a.seconds)
+    .map((c) => `${c.name} ${c.seconds.toFixed(1)} s (${((c.seconds / wall) * 100).toFixed(0)}% of a core)`);
+  say(`${label}, CPU over ${wall.toFixed(1)} s: ${used.join(', ')}`);
+  const served = [...after.requests]
+    .map(([key, v]) => {
+      const was = before.requests.get(key);
+      return { key, count: v.count - (was?.count ?? 0), seconds: v.seconds - (was?.seconds ?? 0) };
+    })
+    .filter((r) => r.count > 0)
+    .sort((a, b) => b.seconds - a.seconds)
+    .slice(0, 8)
+    .map((r) => `${r.key} ${r.count} (mean ${((r.seconds / r.count) * 1000).toFixed(1)} ms)`);
+  say(`${label}, API server requests by total time: ${served.join(', ')}`);
 }
