@@ -20,6 +20,11 @@ export const FINALIZER = 'platform.reservations.dev/external-resources';
  */
 export interface ExternalCleanup {
   name: string;
+  /**
+   * Whether this Reservation may have something outside to clean up, so needs the finalizer;
+   * every Reservation when absent.
+   */
+  appliesTo?(cr: Reservation): boolean;
   cleanup(cr: Reservation): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }>;
 }
 
@@ -55,16 +60,29 @@ export function createReconciler(deps: ReconcilerDeps) {
   const now = deps.now ?? (() => new Date());
   const { traffic } = deps;
   const cleanups = [
-    ...(traffic ? [{ name: 'route53-records', cleanup: (cr: Reservation) => traffic.cleanup(cr) } satisfies ExternalCleanup] : []),
+    ...(traffic
+      ? [
+          {
+            name: 'route53-records',
+            // Records exist only for a Reservation with spec.traffic (traffic.cleanup lets any other go).
+            appliesTo: (cr: Reservation) => cr.spec.traffic !== undefined,
+            cleanup: (cr: Reservation) => traffic.cleanup(cr),
+          } satisfies ExternalCleanup,
+        ]
+      : []),
     ...(deps.cleanups ?? []),
   ];
+  // The finalizer only where a cleanup has something to do: every other Reservation is one write
+  // (and one watch event) cheaper, and its deletion is the garbage collector's alone.
+  const needsFinalizer = (cr: Reservation) => cleanups.some((c) => c.appliesTo?.(cr) ?? true);
 
   async function reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
     const cr = reservations.get(namespace, name) as unknown as Reservation | undefined;
     if (!cr) return {}; // gone: the garbage collector removes what it owned
     if (cr.metadata.deletionTimestamp) return finalize(cr);
-    if (!cr.metadata.finalizers?.includes(FINALIZER)) await setFinalizer(cr, true);
+    // Before the traffic step: what it makes outside exists only under the finalizer.
+    if (needsFinalizer(cr) && !cr.metadata.finalizers?.includes(FINALIZER)) await setFinalizer(cr, true);
 
     const desired = desiredObjects(cr);
     const applied: string[] = [];

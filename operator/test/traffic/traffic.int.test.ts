@@ -313,6 +313,22 @@ describe("this cluster's weighted Route53 record", () => {
     expect((await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(lonely))).toEqual([]);
   });
 
+  it('puts no finalizer on a Reservation without spec.traffic (nothing outside to clean up), whose deletion is then immediate', async () => {
+    await kube.request('POST', path(), { body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: 'plain' }, spec: sampleSpec() } });
+    await waitUntil('status written', async () => (await reservation('plain')).status?.observedGeneration === 1);
+    expect((await reservation('plain')).metadata.finalizers ?? []).not.toContain(FINALIZER);
+    await kube.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'plain', namespace } });
+    await waitUntil('Reservation gone', async () => {
+      try {
+        await reservation('plain');
+        return false;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        throw err;
+      }
+    });
+  });
+
   it('holds deletion while the weight is above 0, and removes both records once weight 0 is verified and a TTL has passed', async () => {
     await kube.request('DELETE', path('booking'));
     await waitUntil('DeletionHeld', async () => (await condition('booking', 'DeletionHeld'))?.status === 'True');
