@@ -164,6 +164,7 @@ try {
   say(
     `operator RSS after converging: ${rssMb.toFixed(0)} MB (${rssBefore.toFixed(0)} MB with one Reservation); V8 heap ${(await mb('nodejs_heap_size_used_bytes')).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB, external ${(await mb('nodejs_external_memory_bytes')).toFixed(0)} MB (target RSS < 150 MB)`,
   );
+  say(`operator RSS by mapping: ${rssByMapping(operator.child.pid ?? 0)}`);
   signalControllerManager('SIGCONT');
 
   // (BENCH_IDLE_SECONDS=0 skips it: reaching Ready takes the controller manager many minutes.)
@@ -289,6 +290,35 @@ function baselineTemplate(i: number) {
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>) {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/** Where a process's RSS is, from /proc/<pid>/smaps: the files it maps (the node binary), the malloc heap, anonymous memory (V8's heap among it). */
+function rssByMapping(pid: number): string {
+  const kb = new Map<string, number>();
+  let kind = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1] ?? '';
+      kind =
+        name === ''
+          ? 'anonymous'
+          : name === '[heap]'
+            ? 'malloc heap'
+            : name.startsWith('[')
+              ? 'other'
+              : name.startsWith('/')
+                ? 'files'
+                : name;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kb.set(kind, (kb.get(kind) ?? 0) + Number(rss[1]));
+  }
+  return [...kb]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${(v / 1024).toFixed(0)} MB`)
+    .join(', ');
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
