@@ -4,7 +4,7 @@ import { API_VERSION, KIND, type Reservation, SERVICE_NAMES, type ServiceName } 
 import type { Informer } from '../controller/informer.ts';
 import { desiredObjects } from '../desired/index.ts';
 import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
-import type { KubeClient } from '../kube/client.ts';
+import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/resources.ts';
 import type { TrafficController, TrafficOutcome } from '../traffic/controller.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
@@ -147,9 +147,14 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function writeStatus(cr: Reservation, status: Reservation['status']) {
     if (isDeepStrictEqual(status, cr.status)) return;
     const { name, namespace } = cr.metadata;
-    await client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, FIELD_MANAGER, {
-      subresource: 'status',
-    });
+    try {
+      await client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, FIELD_MANAGER, {
+        subresource: 'status',
+      });
+    } catch (err) {
+      // Deleted meanwhile (without a finalizer, deletion does not wait for us): nothing to report on.
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /** Changes as they happen; a warning only when the TrafficReady condition turns to it, not on every retry. */
