@@ -66,6 +66,15 @@ function pendingInjectingProvider(real: DnsProvider): DnsProvider {
 type Json = any;
 const path = (name?: string) => resourcePath(RESOURCE_TYPES.Reservation, namespace, name);
 const reservation = (name: string) => kube.request<Reservation & Json>('GET', path(name));
+const gone = async (name: string) => {
+  try {
+    await reservation(name);
+    return false;
+  } catch (err) {
+    if (isNotFound(err)) return true;
+    throw err;
+  }
+};
 const condition = async (name: string, type: string) => (await reservation(name)).status?.conditions?.find((c: Json) => c.type === type);
 const patchSpec = (name: string, traffic: Record<string, unknown>) =>
   kube.request('PATCH', path(name), { body: { spec: { traffic } }, contentType: PATCH.merge });
@@ -283,15 +292,7 @@ describe("this cluster's weighted Route53 record", () => {
 
     // Its deletion leaves the other owner's records alone too.
     await kube.request('DELETE', path('intruder'));
-    await waitUntil('intruder gone', async () => {
-      try {
-        await reservation('intruder');
-        return false;
-      } catch (err) {
-        if (isNotFound(err)) return true;
-        throw err;
-      }
-    });
+    await waitUntil('intruder gone', () => gone('intruder'));
     expect((await listRecords(route53, zone.id)).filter((r) => r.setIdentifier === 'eks-red')).toEqual(before);
   });
 
@@ -318,15 +319,7 @@ describe("this cluster's weighted Route53 record", () => {
     await waitUntil('status written', async () => (await reservation('plain')).status?.observedGeneration === 1);
     expect((await reservation('plain')).metadata.finalizers ?? []).not.toContain(FINALIZER);
     await kube.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'plain', namespace } });
-    await waitUntil('Reservation gone', async () => {
-      try {
-        await reservation('plain');
-        return false;
-      } catch (err) {
-        if (isNotFound(err)) return true;
-        throw err;
-      }
-    });
+    await waitUntil('Reservation gone', () => gone('plain'));
   });
 
   it('holds deletion while the weight is above 0, and removes both records once weight 0 is verified and a TTL has passed', async () => {
