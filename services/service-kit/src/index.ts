@@ -47,6 +47,7 @@ export {
   ER_LOCK_WAIT_TIMEOUT,
   isMysqlError,
   type RetryOptions,
+  type Statement,
   withTransaction,
 } from './transaction.ts';
 export { createValidatorCompiler } from './validation.ts';
