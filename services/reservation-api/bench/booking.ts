@@ -22,6 +22,7 @@ import { ReservationApiConfig } from '../src/config.ts';
 import { MIGRATIONS_DIR } from '../src/migrate.ts';
 import { primaryPool } from '../src/plugins/db.ts';
 import { createReservationStore } from '../src/plugins/reservation-store.ts';
+import { cpuPerRequest, processesMentioning } from './cpu-usage.ts';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -37,6 +38,7 @@ interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  requests: number;
 }
 
 function cannon(name: string, opts: Omit<autocannon.Options, 'connections' | 'pipelining' | 'duration'>): Promise<Figures> {
@@ -44,7 +46,14 @@ function cannon(name: string, opts: Omit<autocannon.Options, 'connections' | 'pi
     autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION_S, ...opts }, (err, result) => {
       if (err) return reject(err);
       const errors = result.errors + result.timeouts + result.non2xx;
-      resolve({ name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors });
+      resolve({
+        name,
+        rps: result.requests.average,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        errors,
+        requests: result.requests.total,
+      });
     });
   });
 }
@@ -87,7 +96,14 @@ async function rawLoop({ primaryUrl, poolSize, resources }: RawLoop): Promise<Fi
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN) * 100) / 100;
-  return { name: 'raw mysql2 insert transaction', rps: latencies.length / DURATION_S, p50: at(0.5), p99: at(0.99), errors: 0 };
+  return {
+    name: 'raw mysql2 insert transaction',
+    rps: latencies.length / DURATION_S,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors: 0,
+    requests: latencies.length,
+  };
 }
 
 /** The baselines' child: the bare route on a real port, and the raw loop when asked. */
@@ -156,12 +172,28 @@ async function drive() {
   const { id } = (await first.json()) as { id: string };
   await fetch(`${reader.api}/v1/reservations/${id}`, { headers: customer });
 
+  const cpu = cpuPerRequest({
+    ...processesMentioning(harness.dir, (cmdline) =>
+      cmdline.includes('mysql-primary') ? 'mariadb primary' : cmdline.includes('mysql-replica') ? 'mariadb replica' : 'redis',
+    ),
+    'reservation-api': writer.server.pid,
+    'query-api': reader.server.pid,
+    baselines: child.pid ?? 0,
+    autocannon: process.pid,
+  });
   const results: Figures[] = [];
-  results.push(await cannon('bare Fastify route', { url: `${bareUrl}/bare` }));
-  results.push(await cannon('cached GET /v1/reservations/:id', { url: `${reader.api}/v1/reservations/${id}`, headers: customer }));
+  const cpuLines: string[] = [];
+  const measure = async (phase: () => Promise<Figures>) => {
+    cpu.start();
+    const figures = await phase();
+    cpuLines.push(`  ${figures.name}: ${cpu.per(figures.requests)}`);
+    results.push(figures);
+  };
+  await measure(() => cannon('bare Fastify route', { url: `${bareUrl}/bare` }));
+  await measure(() => cannon('cached GET /v1/reservations/:id', { url: `${reader.api}/v1/reservations/${id}`, headers: customer }));
   let slot = 0;
-  results.push(
-    await cannon('POST /v1/reservations (distinct windows, Idempotency-Key)', {
+  await measure(() =>
+    cannon('POST /v1/reservations (distinct windows, Idempotency-Key)', {
       url: `${writer.api}/v1/reservations`,
       method: 'POST',
       requests: [
@@ -185,9 +217,11 @@ async function drive() {
   );
   // The pool the service builds from the same environment.
   const { MYSQL_POOL_SIZE: poolSize } = loadConfig(ReservationApiConfig, env);
-  child.send({ raw: { primaryUrl, poolSize, resources } satisfies RawLoop });
-  const [{ raw }] = (await once(child, 'message')) as [{ raw: Figures }];
-  results.push(raw);
+  await measure(async () => {
+    child.send({ raw: { primaryUrl, poolSize, resources } satisfies RawLoop });
+    const [{ raw }] = (await once(child, 'message')) as [{ raw: Figures }];
+    return raw;
+  });
   child.send('stop');
   await once(child, 'exit');
   await Promise.all([writer.server.stop(), reader.server.stop()]);
@@ -196,6 +230,7 @@ async function drive() {
   const row = (f: Figures) =>
     `${f.name.padEnd(58)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${String(f.p50).padStart(6)} ms  p99 ${String(f.p99).padStart(6)} ms  errors ${f.errors}`;
   process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each, no pipelining\n${results.map(row).join('\n')}\n`);
+  process.stdout.write(`CPU per request, by process:\n${cpuLines.join('\n')}\n`);
   const [b, g, p, rawFigures] = results as [Figures, Figures, Figures, Figures];
   process.stdout.write(
     `cached GET / bare route: ${(g.rps / b.rps).toFixed(2)} (target ≥ 0.6, p99 ${g.p99} ms, target < 10 ms)\n` +

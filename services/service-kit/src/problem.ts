@@ -125,9 +125,9 @@ export const problemHandler = fp(
         case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
           return sendProblem(reply, new Problem(kitProblems, 'unsupported-media-type', error.message));
       }
-      // Every token failure of @fastify/jwt (FST_JWT_*) and of fast-jwt underneath (FAST_JWT_*: bad signature,
-      // wrong algorithm, expired…) is the caller's missing or bad credential: 401 (RFC 6750 §3.1).
-      if (error.code?.startsWith('FST_JWT_') || error.code?.startsWith('FAST_JWT_')) {
+      // Every token failure of fast-jwt (FAST_JWT_*: malformed, bad signature, wrong algorithm, expired…)
+      // is the caller's missing or bad credential: 401 (RFC 6750 §3.1).
+      if (error.code?.startsWith('FAST_JWT_')) {
         return sendProblem(reply, new Problem(kitProblems, 'unauthorized', error.message, { headers: { 'www-authenticate': 'Bearer' } }));
       }
       if (error.statusCode === 503) {
