@@ -22,7 +22,7 @@ import { ReservationApiConfig } from '../src/config.ts';
 import { MIGRATIONS_DIR } from '../src/migrate.ts';
 import { primaryPool } from '../src/plugins/db.ts';
 import { createReservationStore } from '../src/plugins/reservation-store.ts';
-import { cpuPerRequest, processesMentioning } from './cpu-usage.ts';
+import { cpuPerRequest, processesMatching } from './cpu-usage.ts';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -173,9 +173,12 @@ async function drive() {
   await fetch(`${reader.api}/v1/reservations/${id}`, { headers: customer });
 
   const cpu = cpuPerRequest({
-    ...processesMentioning(harness.dir, (cmdline) =>
-      cmdline.includes('mysql-primary') ? 'mariadb primary' : cmdline.includes('mysql-replica') ? 'mariadb replica' : 'redis',
-    ),
+    ...processesMatching({
+      'mariadb primary': join(harness.dir, 'mysql-primary'),
+      'mariadb replica': join(harness.dir, 'mysql-replica'),
+      // redis-server rewrites its command line to `redis-server <host>:<port>`.
+      redis: `redis-server ${new URL(need('REDIS_URL')).host}`,
+    }),
     'reservation-api': writer.server.pid,
     'query-api': reader.server.pid,
     baselines: child.pid ?? 0,

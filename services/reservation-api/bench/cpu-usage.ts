@@ -15,8 +15,8 @@ export function cpuMs(pid: number): number {
   }
 }
 
-/** The processes whose command line mentions `marker` (the harness's run directory), named by what they are. */
-export function processesMentioning(marker: string, name: (cmdline: string) => string): Record<string, number> {
+/** The pid of each process whose command line contains the given marker (the harness's servers). */
+export function processesMatching(markers: Record<string, string>): Record<string, number> {
   const found: Record<string, number> = {};
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -26,7 +26,8 @@ export function processesMentioning(marker: string, name: (cmdline: string) => s
     } catch {
       continue;
     }
-    if (cmdline.includes(marker) && !cmdline.startsWith('setpriv')) found[name(cmdline)] = Number(entry);
+    if (cmdline.startsWith('setpriv')) continue;
+    for (const [name, marker] of Object.entries(markers)) if (cmdline.includes(marker)) found[name] = Number(entry);
   }
   return found;
 }
