@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { loadMigrations, migrate } from '@reservations/service-kit';
+import { cachedReservation, loadMigrations, migrate, RESERVATION_CACHE_PREFIX } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { type MariaDbEnv, setReplicaDelay, startMariaDbPair, waitForReplica } from '../../../scripts/harness/mariadb.ts';
@@ -57,7 +57,7 @@ describe('read-your-writes with the replica 10 s behind', () => {
     expect(token).toMatch(/^\d+-\d+-\d+$/);
 
     // The replica really is behind: a read that can only use it finds nothing yet.
-    await reader.redis.del(`reservation:v1:${id}`);
+    await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${id}`);
     const [[lagging]] = (await reader.dbs.replica.query('SELECT COUNT(*) AS n FROM reservations WHERE id = ?', [id])) as unknown as [
       { n: number }[],
     ];
@@ -76,7 +76,7 @@ describe('read-your-writes with the replica 10 s behind', () => {
     expect(viaCache.json()).toMatchObject({ status: 'cancelled', version: 2 });
 
     // A reader that fetched version 1 from somewhere stale cannot write it back over version 2.
-    await reader.reservationCache.put({ reservation: withToken.json(), providerId: 'provider-1' });
+    await reader.reservationCache.put(id, cachedReservation(withToken.json(), 'provider-1'));
     expect((await read(id)).json()).toMatchObject({ status: 'cancelled', version: 2 });
 
     // Once the replica has caught up, a token is served by the replica.

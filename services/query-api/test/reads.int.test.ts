@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createMysqlEventHistory, createMysqlPool } from '@reservations/service-kit';
+import { createMysqlEventHistory, createMysqlPool, RESERVATION_CACHE_PREFIX } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
 import { waitForReplica } from '../../../scripts/harness/mariadb.ts';
@@ -15,6 +15,7 @@ let registry: import('prom-client').Registry;
 let primary: string;
 let resourceId: string;
 const ids: Record<string, string> = {};
+let createdBody: string;
 
 const replicated = () =>
   waitForReplica({
@@ -28,7 +29,9 @@ beforeAll(async () => {
   // Alice books 10:00–11:00 and 13:00–14:00 UTC on 2030-01-01, Bob 15:00–16:00.
   ids.a1 = (await book(writer, resourceId, '2030-01-01T10:00:00Z', '2030-01-01T11:00:00Z', { customer: 'alice' })).json().id;
   ids.a2 = (await book(writer, resourceId, '2030-01-01T13:00:00Z', '2030-01-01T14:00:00Z', { customer: 'alice' })).json().id;
-  ids.b1 = (await book(writer, resourceId, '2030-01-01T15:00:00Z', '2030-01-01T16:00:00Z', { customer: 'bob' })).json().id;
+  const bob = await book(writer, resourceId, '2030-01-01T15:00:00Z', '2030-01-01T16:00:00Z', { customer: 'bob' });
+  ids.b1 = bob.json().id;
+  createdBody = bob.body;
   await replicated();
 });
 afterAll(async () => {
@@ -52,17 +55,20 @@ describe('GET /v1/reservations/:id', () => {
     expect((await get(`/v1/reservations/${ids.a1}`, {})).statusCode).toBe(401);
   });
 
-  it('serves from the cache after the first read, and counts hits and misses', async () => {
+  it('serves from the cache after the first read, the same bytes the 201 had, and counts hits and misses', async () => {
+    await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${ids.b1}`);
     const first = await get(`/v1/reservations/${ids.b1}`, ADMIN);
     const second = await get(`/v1/reservations/${ids.b1}`, ADMIN);
-    expect(second.body).toBe(first.body);
+    expect(first.body).toBe(createdBody);
+    expect(second.body).toBe(createdBody);
+    expect(second.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(second.headers.etag).toBe('"1"');
     const metrics = await registry.metrics();
     expect(metrics).toMatch(/cache_lookups_total\{result="hit"\} [1-9]/);
   });
 
   it('concurrent misses on one key make one database read (single flight)', async () => {
-    await reader.redis.del(`reservation:v1:${ids.a1}`);
+    await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${ids.a1}`);
     const fills = async () => Number(/cache_fills_total\S* (\d+)/.exec(await registry.metrics())?.[1] ?? 0);
     const before = await fills();
     const responses = await Promise.all(Array.from({ length: 30 }, () => get(`/v1/reservations/${ids.a1}`, ADMIN)));

@@ -91,7 +91,13 @@ const cases: Case[] = [
     status: 400,
     type: 'malformed-json',
   },
-  { name: 'body over the limit', payload: { ...valid(), notes: 'x'.repeat(4000) }, status: 413, type: 'body-too-large' },
+  {
+    name: 'body over the limit',
+    payload: { ...valid(), notes: 'x'.repeat(4000) },
+    status: 400,
+    type: 'body-too-large',
+    fields: ['body'],
+  },
   {
     name: 'not JSON at all',
     payload: 'resourceId=1',

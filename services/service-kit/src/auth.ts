@@ -1,4 +1,4 @@
-import fastifyJwt from '@fastify/jwt';
+import { createVerifier } from 'fast-jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ConfigError } from './config.ts';
@@ -31,17 +31,6 @@ declare module 'fastify' {
   }
 }
 
-declare module '@fastify/jwt' {
-  interface FastifyJWT {
-    payload: { sub: string; role: Role };
-    user: { sub: string; role: Role };
-  }
-}
-
-/**
- * Verifies the bearer token on every route unless the route says `config: { public: true }`;
- * a missing, malformed, expired or badly signed token is a 401, a token without a known role too.
- */
 /** The verification key from the services' JWT_PUBLIC_KEY (RS256) or JWT_SECRET (HS256) setting. */
 export function authKeys(config: { JWT_SECRET?: string | undefined; JWT_PUBLIC_KEY?: string | undefined }): AuthKeys {
   if (config.JWT_PUBLIC_KEY) return { publicKey: config.JWT_PUBLIC_KEY };
@@ -49,30 +38,44 @@ export function authKeys(config: { JWT_SECRET?: string | undefined; JWT_PUBLIC_K
   throw new ConfigError('set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)');
 }
 
+/** The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1); anything else is a 401. */
+export function bearerToken(header: string | undefined): string {
+  const token = header && /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header)?.[1];
+  if (!token) {
+    throw new Problem(kitProblems, 'unauthorized', 'send Authorization: Bearer <token>', { headers: { 'www-authenticate': 'Bearer' } });
+  }
+  return token;
+}
+
+/**
+ * Verifies the bearer token on every route unless the route says `config: { public: true }`;
+ * a missing, malformed, expired or badly signed token is a 401, a token without a known role too.
+ */
 export const auth = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     const publicPrefixes = options.publicPrefixes ?? [];
-    // fast-jwt's LRU of verified tokens (expiry still enforced on each hit): clients send the same
-    // token for many requests, and signature checks dominate a cached read.
-    const cache = { cache: 10_000 };
-    if (options.publicKey) {
-      await app.register(fastifyJwt, { secret: { public: options.publicKey }, verify: { algorithms: ['RS256'], ...cache } });
-    } else if (options.secret) {
-      await app.register(fastifyJwt, { secret: options.secret, verify: { algorithms: ['HS256'], ...cache }, sign: { algorithm: 'HS256' } });
-    } else {
-      throw new Error('auth needs a secret (HS256) or a public key (RS256)');
-    }
+    const key = options.publicKey ?? options.secret;
+    if (!key) throw new Error('auth needs a secret (HS256) or a public key (RS256)');
+    // fast-jwt's LRU of verified tokens (expiry still enforced on each hit), keyed by the token
+    // itself: clients send the same token for many requests, and on a cached read neither the
+    // signature check nor hashing the token (fast-jwt's default key) should run each time.
+    const verify = createVerifier({
+      key,
+      algorithms: [options.publicKey ? 'RS256' : 'HS256'],
+      cache: 10_000,
+      cacheKeyBuilder: (token) => token,
+    });
     app.decorateRequest('principal', null as unknown as Principal);
     app.addHook('onRequest', async (request) => {
       if (request.routeOptions.config.public || publicPrefixes.some((p) => request.url.startsWith(p))) return;
-      await request.jwtVerify();
-      const { sub, role } = request.user;
-      if (typeof sub !== 'string' || sub === '' || !ROLES.includes(role)) {
+      // A bad signature, algorithm or expiry throws fast-jwt's FAST_JWT_* error: a 401 (problem.ts).
+      const { sub, role } = verify(bearerToken(request.headers.authorization)) as { sub?: unknown; role?: unknown };
+      if (typeof sub !== 'string' || sub === '' || !ROLES.includes(role as Role)) {
         throw new Problem(kitProblems, 'unauthorized', 'the token needs a subject and a role of customer, provider or admin', {
           headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
         });
       }
-      request.principal = { id: sub, role };
+      request.principal = { id: sub, role: role as Role };
     });
   },
   { name: 'auth', fastify: '5.x' },

@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import type { Versioned } from './versioned-cache.ts';
 
 /**
  * What reservation-api writes and query-api reads besides the database: the Reservation as both
@@ -59,15 +60,19 @@ export function toReservation(row: ReservationRow): Reservation {
 }
 
 /**
- * The read side's cache entry for one reservation, stored as `version:json` under
- * `RESERVATION_CACHE_PREFIX + id` (see versioned-cache.ts). It carries the resource's provider
- * so access can be decided from the cache alone.
+ * The read side's cache entry for one reservation, a Redis hash under `RESERVATION_CACHE_PREFIX + id`
+ * (see versioned-cache.ts): the version, the reservation as GET sends it, and the customer and
+ * the resource's provider, so access is decided from the cache alone and a hit is sent as stored.
+ * v2: the hash; v1 was a `version:json` string.
  */
-export interface CachedReservation {
-  reservation: Reservation;
-  providerId: string;
+export type CachedReservation = Versioned<(typeof RESERVATION_CACHE_FIELDS)[number]>;
+export const RESERVATION_CACHE_PREFIX = 'reservation:v2:';
+export const RESERVATION_CACHE_FIELDS = ['customerId', 'providerId'] as const;
+
+/** The entry both sides write; the body is the Reservation's JSON in schema order, as the routes' serializer writes it. */
+export function cachedReservation(reservation: Reservation, providerId: string): CachedReservation {
+  return { version: reservation.version, body: JSON.stringify(reservation), fields: { customerId: reservation.customerId, providerId } };
 }
-export const RESERVATION_CACHE_PREFIX = 'reservation:v1:';
 
 /** Header with the commit's GTID: query-api waits for its replica to reach it (read-your-writes). */
 export const CONSISTENCY_HEADER = 'x-consistency-token';

@@ -4,7 +4,9 @@ export { type AuthOptions, auth, authKeys, type Principal, ROLES, type Role, req
 export {
   type CachedReservation,
   CONSISTENCY_HEADER,
+  cachedReservation,
   mayAccessReservation,
+  RESERVATION_CACHE_FIELDS,
   RESERVATION_CACHE_PREFIX,
   type Reservation,
   type ReservationRow,
@@ -45,6 +47,7 @@ export {
   ER_LOCK_WAIT_TIMEOUT,
   isMysqlError,
   type RetryOptions,
+  type Statement,
   withTransaction,
 } from './transaction.ts';
 export { createValidatorCompiler } from './validation.ts';

@@ -10,11 +10,28 @@ export function isMysqlError(err: unknown, errno: number): boolean {
   return (err as { errno?: number } | null)?.errno === errno;
 }
 
-export interface RetryOptions {
+/** One SQL text (it may hold several statements) and its placeholder values. */
+export interface Statement {
+  sql: string;
+  values?: unknown[];
+}
+
+export interface RetryOptions<T = unknown, B = void> {
   attempts?: number;
   baseDelayMs?: number;
   /** Injected so tests can make the jitter deterministic. */
   random?: () => number;
+  /**
+   * Starts the transaction instead of a bare START TRANSACTION, so its first statements can go in
+   * the same round trip (`START TRANSACTION; INSERT …`, on a pool with `multipleStatements`). It
+   * must start it; what it returns is handed to `work`.
+   */
+  begin?: (conn: PoolConnection) => Promise<B>;
+  /**
+   * Statements that commit with the work's result, sent in COMMIT's round trip (`UPDATE …; COMMIT`,
+   * on a pool with `multipleStatements`); undefined sends COMMIT alone.
+   */
+  commitWith?: (result: T) => Statement | undefined;
   /**
    * Runs right after COMMIT on the same connection, with COMMIT's OK packet (whose session state
    * changes carry `last_gtid` when the session tracks it).
@@ -27,22 +44,33 @@ export function backoffDelay(attempt: number, baseDelayMs: number, random: () =>
   return Math.floor(random() * baseDelayMs * 2 ** attempt);
 }
 
+async function commit(conn: PoolConnection, withIt: Statement | undefined): Promise<ResultSetHeader> {
+  if (!withIt) return (await conn.query<ResultSetHeader>('COMMIT'))[0];
+  // Each statement answers with its own OK packet; COMMIT's is the last.
+  const [results] = await conn.query<ResultSetHeader[]>(`${withIt.sql}; COMMIT`, withIt.values);
+  const last = results.at(-1);
+  if (!last) throw new Error('COMMIT sent no answer');
+  return last;
+}
+
 /**
  * Runs `work` in a transaction on one pooled connection: commit when it resolves, roll back when
  * it throws, and run the whole thing again when InnoDB picks it as a deadlock victim (1213).
  */
-export async function withTransaction<T>(
+export async function withTransaction<T, B = void>(
   pool: Pool,
-  work: (conn: PoolConnection) => Promise<T>,
-  { attempts = 5, baseDelayMs = 5, random = Math.random, afterCommit }: RetryOptions = {},
+  work: (conn: PoolConnection, begun: B) => Promise<T>,
+  { attempts = 5, baseDelayMs = 5, random = Math.random, begin, commitWith, afterCommit }: RetryOptions<T, B> = {},
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const conn = await pool.getConnection();
     try {
-      await conn.query('START TRANSACTION');
-      const result = await work(conn);
-      const [commit] = await conn.query<ResultSetHeader>('COMMIT');
-      await afterCommit?.(conn, commit);
+      let begun = undefined as B;
+      if (begin) begun = await begin(conn);
+      else await conn.query('START TRANSACTION');
+      const result = await work(conn, begun);
+      const committed = await commit(conn, commitWith?.(result));
+      await afterCommit?.(conn, committed);
       return result;
     } catch (err) {
       // After a failed afterCommit this is a harmless no-op.

@@ -1,27 +1,36 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Writes `version:json` unless the key already holds that version or a newer one, atomically in
- * Redis: a reader that fetched an old row from a lagging replica can never put it back over the
- * new version the write path published (issue 3, cache invalidation).
+ * Writes the entry (a Redis hash) unless the key already holds that version or a newer one,
+ * atomically in Redis: a reader that fetched an old row from a lagging replica can never put it
+ * back over the new version the write path published (issue 3, cache invalidation).
+ * ARGV: version, TTL (ms), then the hash's field/value pairs.
  */
 const SET_IF_NEWER = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local v = tonumber(string.match(current, '^(%d+):'))
-  if v and v >= tonumber(ARGV[1]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'PX', ARGV[3])
+local current = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if current and current >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
-export interface Versioned<T> {
+/** Registered once per client with defineCommand, so each write is an EVALSHA, not the script's text. */
+const SET_IF_NEWER_COMMAND = 'versionedCacheSetIfNewer';
+
+/**
+ * One cache entry: its version, the body exactly as the API sends it (a hit is neither parsed
+ * nor serialised again), and the few string fields a reader needs beside it (who may see it).
+ */
+export interface Versioned<F extends string> {
   version: number;
-  value: T;
+  body: string;
+  fields: Record<F, string>;
 }
 
-export interface VersionedCacheOptions {
+export interface VersionedCacheOptions<F extends string> {
   prefix: string;
   ttlMs: number;
+  /** The names of the fields kept beside the body. */
+  fields: readonly F[];
   /** Each TTL is stretched by up to this fraction, so entries written together do not expire together. */
   jitter?: number;
   random?: () => number;
@@ -32,24 +41,39 @@ export function jitteredTtl(ttlMs: number, jitter: number, random: () => number 
   return Math.round(ttlMs * (1 + jitter * random()));
 }
 
-export function createVersionedCache<T>(redis: Redis, { prefix, ttlMs, jitter = 0.2, random = Math.random }: VersionedCacheOptions) {
+type WithSetIfNewer = Redis & { [SET_IF_NEWER_COMMAND](key: string, ...args: (string | number)[]): Promise<number> };
+
+export function createVersionedCache<F extends string>(
+  redis: Redis,
+  { prefix, ttlMs, fields, jitter = 0.2, random = Math.random }: VersionedCacheOptions<F>,
+) {
+  if (!(SET_IF_NEWER_COMMAND in redis)) redis.defineCommand(SET_IF_NEWER_COMMAND, { numberOfKeys: 1, lua: SET_IF_NEWER });
+  const client = redis as WithSetIfNewer;
   const key = (id: string) => `${prefix}${id}`;
   return {
-    async get(id: string): Promise<Versioned<T> | undefined> {
-      const raw = await redis.get(key(id));
-      if (raw === null) return undefined;
-      const colon = raw.indexOf(':');
-      return { version: Number(raw.slice(0, colon)), value: JSON.parse(raw.slice(colon + 1)) as T };
+    /** One HMGET; an entry missing any field (expired between writes, or foreign) is a miss. */
+    async get(id: string): Promise<Versioned<F> | undefined> {
+      const [version, body, ...values] = await redis.hmget(key(id), 'version', 'body', ...fields);
+      if (version == null || body == null) return undefined;
+      const named = {} as Record<F, string>;
+      for (let i = 0; i < fields.length; i++) {
+        const value = values[i];
+        if (value == null) return undefined;
+        named[fields[i] as F] = value;
+      }
+      return { version: Number(version), body, fields: named };
     },
     /** True when written, false when the cache already had this version or a newer one. */
-    async setIfNewer(id: string, version: number, value: T): Promise<boolean> {
-      const written = await redis.eval(SET_IF_NEWER, 1, key(id), version, JSON.stringify(value), jitteredTtl(ttlMs, jitter, random));
+    async setIfNewer(id: string, entry: Versioned<F>): Promise<boolean> {
+      const pairs: string[] = ['version', String(entry.version), 'body', entry.body];
+      for (const name of fields) pairs.push(name, entry.fields[name]);
+      const written = await client[SET_IF_NEWER_COMMAND](key(id), entry.version, jitteredTtl(ttlMs, jitter, random), ...pairs);
       return written === 1;
     },
   };
 }
 
-export type VersionedCache<T> = ReturnType<typeof createVersionedCache<T>>;
+export type VersionedCache<F extends string> = ReturnType<typeof createVersionedCache<F>>;
 
 /**
  * Collapses concurrent calls for one key into one: the first caller runs `load`, the others

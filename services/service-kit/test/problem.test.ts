@@ -5,7 +5,7 @@ import { defineProblems, Problem, problemHandler } from '../src/problem.ts';
 import { createValidatorCompiler } from '../src/validation.ts';
 
 async function app() {
-  const app = Fastify();
+  const app = Fastify({ bodyLimit: 1024 });
   app.setValidatorCompiler(createValidatorCompiler());
   await app.register(problemHandler);
   const registry = defineProblems('https://example.test/problems/', { 'slot-unavailable': { status: 409, title: 'Taken' } });
@@ -67,6 +67,20 @@ describe('problem+json', () => {
     const missing = await a.inject({ method: 'GET', url: '/nowhere' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().type).toBe('https://reservations.dev/problems/not-found');
+  });
+
+  it('a body over the limit is a 400 (issue 3) naming the limit', async () => {
+    const response = await (await app()).inject({ method: 'POST', url: '/things', payload: { n: 1, s: 'x'.repeat(2000) } });
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(response.json()).toEqual({
+      type: 'https://reservations.dev/problems/body-too-large',
+      title: 'The body is larger than this API accepts',
+      status: 400,
+      detail: 'the body is larger than the 1024 bytes this API accepts',
+      limitBytes: 1024,
+      errors: [{ field: 'body', message: 'must be at most 1024 bytes' }],
+    });
   });
 
   it('a code outside the registry is a programming error', () => {

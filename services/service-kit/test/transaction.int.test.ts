@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { createMysqlPool } from '../src/clients/mysql.ts';
 import { ER_LOCK_DEADLOCK, withTransaction } from '../src/transaction.ts';
@@ -55,5 +55,46 @@ describe('withTransaction (real MariaDB)', () => {
     ).rejects.toThrow('nope');
     const [rows] = await pool.query<RowDataPacket[]>('SELECT id, n FROM tx_test WHERE id IN (2, 3) ORDER BY id');
     expect(rows).toEqual([{ id: 2, n: 3 }]);
+  });
+
+  it('begin and commitWith put their statements in the transaction, in START TRANSACTION’s and COMMIT’s round trips', async () => {
+    const multi = createMysqlPool(harnessEnv('MYSQL_PRIMARY_URL'), { connectionLimit: 1, multipleStatements: true });
+    multi.on('connection', (conn) => {
+      conn.query("SET SESSION session_track_system_variables = 'last_gtid'");
+    });
+    let gtid: string | undefined;
+    const options = {
+      begin: async (conn: PoolConnection) => {
+        const [results] = await conn.query<ResultSetHeader[]>('START TRANSACTION; REPLACE INTO tx_test VALUES (4, ?)', [4]);
+        return results.length;
+      },
+      commitWith: (n: number) => ({ sql: 'REPLACE INTO tx_test VALUES (5, ?)', values: [n] }),
+      afterCommit: async (_conn: PoolConnection, commit: ResultSetHeader) => {
+        gtid = (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables?.last_gtid;
+      },
+    };
+    try {
+      expect(await withTransaction(multi, async (_conn, begun) => begun * 10, options)).toBe(20);
+      expect(gtid).toMatch(/^\d+-\d+-\d+$/);
+      const [rows] = await pool.query<RowDataPacket[]>('SELECT id, n FROM tx_test WHERE id IN (4, 5) ORDER BY id');
+      expect(rows).toEqual([
+        { id: 4, n: 4 },
+        { id: 5, n: 20 },
+      ]);
+      await pool.query('DELETE FROM tx_test WHERE id IN (4, 5)');
+      await expect(
+        withTransaction(
+          multi,
+          async () => {
+            throw new Error('refused');
+          },
+          options,
+        ),
+      ).rejects.toThrow('refused');
+      const [after] = await pool.query<RowDataPacket[]>('SELECT id FROM tx_test WHERE id IN (4, 5)');
+      expect(after).toEqual([]);
+    } finally {
+      await multi.end();
+    }
   });
 });

@@ -1,4 +1,10 @@
-import { type CachedReservation, createMysqlEventHistory, type ReservationRow, toReservation } from '@reservations/service-kit';
+import {
+  type CachedReservation,
+  cachedReservation,
+  createMysqlEventHistory,
+  type ReservationRow,
+  toReservation,
+} from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
@@ -36,7 +42,7 @@ export function createReservationReader() {
         'SELECT r.*, s.provider_id FROM reservations r JOIN resources s ON s.id = r.resource_id WHERE r.id = ?',
         [id],
       );
-      return row ? { reservation: toReservation(row), providerId: row.provider_id } : undefined;
+      return row ? cachedReservation(toReservation(row), row.provider_id) : undefined;
     },
 
     /** Keyset pagination on (starts_at, id): stable under inserts, no OFFSET scans. */

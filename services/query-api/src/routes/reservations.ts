@@ -9,7 +9,7 @@ import {
   ReservationSchema,
   ReservationStatus,
 } from '@reservations/service-kit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { decodeCursor, encodeCursor } from '../domain/cursor.ts';
 import { problems } from '../errors.ts';
@@ -28,6 +28,8 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 function invalid(field: string, message: string): Problem {
   return new Problem(problems, 'validation-failed', `${field} ${message}`, { extensions: { errors: [{ field, message }] } });
@@ -54,14 +56,19 @@ async function readReservation(
   let entry: CachedReservation | undefined;
   if (token) {
     entry = await app.reader.byId(await app.dbs.poolFor(token), id);
-    if (entry) await app.reservationCache.put(entry);
+    if (entry) await app.reservationCache.put(id, entry);
   } else {
     entry = await app.reservationCache.get(id, () => app.reader.byId(app.dbs.replica, id));
   }
-  if (!entry || !mayAccessReservation(principal, entry.reservation, entry)) {
+  if (!entry || !mayAccessReservation(principal, entry.fields, entry.fields)) {
     throw new Problem(problems, 'reservation-not-found', `reservation ${id} does not exist`);
   }
   return entry;
+}
+
+/** The entry's body is the ReservationSchema JSON already: sent as stored, not parsed and serialised again. */
+function sendEntry(reply: FastifyReply, entry: CachedReservation): FastifyReply {
+  return reply.header('etag', `"${entry.version}"`).type(JSON_TYPE).send(entry.body);
 }
 
 const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -78,14 +85,8 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { reservation } = await readReservation(
-        app,
-        request.principal,
-        request.params.id,
-        consistencyToken(request.headers[CONSISTENCY_HEADER]),
-      );
-      reply.header('etag', `"${reservation.version}"`);
-      return reservation;
+      const entry = await readReservation(app, request.principal, request.params.id, consistencyToken(request.headers[CONSISTENCY_HEADER]));
+      return sendEntry(reply, entry);
     },
   );
 

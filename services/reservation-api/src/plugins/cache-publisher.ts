@@ -1,4 +1,10 @@
-import { type CachedReservation, createRedis, createVersionedCache, RESERVATION_CACHE_PREFIX } from '@reservations/service-kit';
+import {
+  cachedReservation,
+  createRedis,
+  createVersionedCache,
+  RESERVATION_CACHE_FIELDS,
+  RESERVATION_CACHE_PREFIX,
+} from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -18,15 +24,16 @@ declare module 'fastify' {
  */
 export const cachePublisher = fp<{ url: string; ttlMs: number }>(
   async (app: FastifyInstance, { url, ttlMs }) => {
-    const redis = createRedis(url);
+    // Concurrent commits' publishes go out as one pipeline per event-loop turn.
+    const redis = createRedis(url, { enableAutoPipelining: true });
     app.addHook('onClose', async () => {
       redis.disconnect();
     });
-    const cache = createVersionedCache<CachedReservation>(redis, { prefix: RESERVATION_CACHE_PREFIX, ttlMs });
+    const cache = createVersionedCache(redis, { prefix: RESERVATION_CACHE_PREFIX, fields: RESERVATION_CACHE_FIELDS, ttlMs });
     app.decorate('redis', redis);
     app.decorate('cachePublisher', {
       publish: async ({ reservation, resource }: Change) => {
-        await cache.setIfNewer(reservation.id, reservation.version, { reservation, providerId: resource.providerId });
+        await cache.setIfNewer(reservation.id, cachedReservation(reservation, resource.providerId));
       },
     });
   },

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { requestHash } from '../domain/request-hash.ts';
 import type { CommandResult } from './booking-metrics.ts';
-import { claimKey, type KeyScope, type StoredResponse, storeResponse } from './idempotency-store.ts';
+import { type Claim, claimKey, type KeyScope, type StoredResponse, storeResponse } from './idempotency-store.ts';
 
 /** What a command hands back: the status, the body (serialised by the route's response schema) and headers. */
 export interface CommandOutcome {
@@ -25,11 +25,18 @@ declare module 'fastify' {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** Where a domain refusal rolls the change back to, keeping the key row to store the refusal on. */
+const SAVEPOINT = 'command';
+
+type Answer = StoredResponse & { replayed?: boolean; refused?: boolean };
+
 /**
  * Runs every state-changing request the same way: one transaction holding the Idempotency-Key
  * row, the change and its outbox event. A domain refusal (4xx) with a key is stored too (the
  * change is rolled back to a savepoint, the key row kept), so a retry gets the same answer; a
- * 5xx or a crash stores nothing and the key can be retried.
+ * 5xx or a crash stores nothing and the key can be retried. With a key, the claim travels in
+ * START TRANSACTION's round trip and the stored response in COMMIT's, so the key costs the
+ * transaction no round trip of its own.
  */
 export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: { idempotencyTtlMs: number }) {
   return {
@@ -43,40 +50,44 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
         typeof header === 'string'
           ? { caller: request.principal.id, route: `${request.method} ${request.routeOptions.url}`, key: header }
           : undefined;
+      const hash = scope ? requestHash(request) : '';
       let gtid = '';
       let outcome: CommandOutcome | undefined;
-      const response = await withTransaction(
+      const response = await withTransaction<Answer, Claim | undefined>(
         app.db,
-        async (conn): Promise<StoredResponse & { replayed?: boolean }> => {
+        async (conn, claim): Promise<Answer> => {
           outcome = undefined;
-          if (scope) {
-            const claim = await claimKey(conn, scope, requestHash(request), idempotencyTtlMs);
-            if (claim.kind === 'replay') return { ...claim.response, replayed: true };
-            await conn.query('SAVEPOINT command');
-          }
-          let stored: StoredResponse;
+          if (claim?.kind === 'replay') return { ...claim.response, replayed: true };
           try {
             outcome = await work(conn);
             reply.code(outcome.status);
-            stored = {
+            return {
               status: outcome.status,
               headers: { 'content-type': JSON_TYPE, ...outcome.headers },
               body: reply.serialize(outcome.body) as string,
             };
           } catch (err) {
             if (!(scope && err instanceof Problem && err.status < 500)) throw err;
-            await conn.query('ROLLBACK TO SAVEPOINT command');
             app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
-            stored = {
+            return {
               status: err.status,
               headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers },
               body: JSON.stringify(err.toJSON()),
+              refused: true,
             };
           }
-          if (scope) await storeResponse(conn, scope, stored);
-          return stored;
         },
         {
+          ...(scope && {
+            begin: (conn) =>
+              claimKey(conn, scope, hash, { ttlMs: idempotencyTtlMs, before: 'START TRANSACTION', after: `SAVEPOINT ${SAVEPOINT}` }),
+            commitWith: (answer) => {
+              if (answer.replayed) return undefined;
+              const { status, headers, body } = answer;
+              const store = storeResponse(scope, { status, headers, body });
+              return answer.refused ? { ...store, sql: `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; ${store.sql}` } : store;
+            },
+          }),
           afterCommit: async (conn, commit) => {
             const tracked = (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables
               ?.last_gtid;

@@ -18,9 +18,12 @@ declare module 'fastify' {
  * statement after that must see what the previous holder of the lock committed, and it keeps
  * InnoDB from taking gap locks on the reservations index. Tracking `last_gtid` makes MariaDB
  * return the commit's GTID in COMMIT's OK packet, the consistency token without another round trip.
+ * `multipleStatements` lets a command send its Idempotency-Key claim with START TRANSACTION and
+ * its stored response with COMMIT (commands.ts); every value still goes through placeholders,
+ * never into the SQL text, so a value cannot smuggle in a statement of its own.
  */
 export function primaryPool(url: string, poolSize: number): Pool {
-  const pool = createMysqlPool(url, { connectionLimit: poolSize });
+  const pool = createMysqlPool(url, { connectionLimit: poolSize, multipleStatements: true });
   pool.on('connection', (conn) => {
     conn.query("SET SESSION tx_isolation = 'READ-COMMITTED', session_track_system_variables = 'last_gtid'");
   });

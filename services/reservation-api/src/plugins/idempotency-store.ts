@@ -1,4 +1,4 @@
-import { ER_DUP_ENTRY, ER_LOCK_WAIT_TIMEOUT, isMysqlError, Problem } from '@reservations/service-kit';
+import { ER_DUP_ENTRY, ER_LOCK_WAIT_TIMEOUT, isMysqlError, Problem, type Statement } from '@reservations/service-kit';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { problems } from '../errors.ts';
 
@@ -15,7 +15,18 @@ export interface KeyScope {
   key: string;
 }
 
-type Claim = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
+export type Claim = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
+
+/**
+ * Statements that share the claim's round trip (the pool allows multipleStatements): `before`
+ * runs first whatever the claim finds (START TRANSACTION), `after` only once the key is claimed
+ * (the command's savepoint).
+ */
+export interface ClaimOptions {
+  ttlMs: number;
+  before?: string;
+  after?: string;
+}
 
 interface KeyRow extends RowDataPacket {
   request_hash: string;
@@ -32,17 +43,26 @@ interface KeyRow extends RowDataPacket {
  * connections. When the first request commits, the waiter sees a duplicate key and replays it;
  * when it rolls back (a 5xx), the waiter's insert succeeds and it runs the command itself.
  */
-export async function claimKey(conn: PoolConnection, scope: KeyScope, hash: string, ttlMs: number): Promise<Claim> {
+export async function claimKey(
+  conn: PoolConnection,
+  scope: KeyScope,
+  hash: string,
+  { ttlMs, before, after }: ClaimOptions,
+): Promise<Claim> {
+  let first = before ? `${before}; ` : '';
+  const then = after ? `; ${after}` : '';
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await conn.query(
-        `SET STATEMENT innodb_lock_wait_timeout = 1 FOR
+        `${first}SET STATEMENT innodb_lock_wait_timeout = 1 FOR
          INSERT INTO idempotency_keys (caller, route, idempotency_key, request_hash, expires_at)
-         VALUES (?, ?, ?, ?, NOW(3) + INTERVAL ? MICROSECOND)`,
+         VALUES (?, ?, ?, ?, NOW(3) + INTERVAL ? MICROSECOND)${then}`,
         [scope.caller, scope.route, scope.key, hash, ttlMs * 1000],
       );
       return { kind: 'claimed' };
     } catch (err) {
+      // `before` ran even though the insert failed (statements run in order, up to the first error).
+      first = '';
       if (isMysqlError(err, ER_LOCK_WAIT_TIMEOUT)) {
         throw new Problem(problems, 'idempotency-in-progress', 'a request with this Idempotency-Key is still running; retry later', {
           headers: { 'retry-after': '1' },
@@ -77,10 +97,11 @@ export async function claimKey(conn: PoolConnection, scope: KeyScope, hash: stri
   throw new Problem(problems, 'idempotency-in-progress', 'the Idempotency-Key changed hands while claiming it; retry');
 }
 
-export async function storeResponse(conn: PoolConnection, scope: KeyScope, response: StoredResponse): Promise<void> {
-  await conn.query(
-    `UPDATE idempotency_keys SET response_status = ?, response_headers = ?, response_body = ?
-     WHERE caller = ? AND route = ? AND idempotency_key = ?`,
-    [response.status, JSON.stringify(response.headers), response.body, scope.caller, scope.route, scope.key],
-  );
+/** Stores the response on the claimed key row; the caller sends it with the COMMIT (one round trip). */
+export function storeResponse(scope: KeyScope, response: StoredResponse): Statement {
+  return {
+    sql: `UPDATE idempotency_keys SET response_status = ?, response_headers = ?, response_body = ?
+          WHERE caller = ? AND route = ? AND idempotency_key = ?`,
+    values: [response.status, JSON.stringify(response.headers), response.body, scope.caller, scope.route, scope.key],
+  };
 }

@@ -9,10 +9,9 @@ export const problem = (description: string) =>
 
 /** The problem responses every authenticated route may give, for the OpenAPI document. */
 export const commonProblems = {
-  400: problem('invalid request: every offending field is listed in `errors`'),
+  400: problem('invalid request (also a body over the size limit): every offending field is listed in `errors`'),
   401: problem('missing, malformed or expired bearer token'),
   403: problem('the token’s role may not do this'),
-  413: problem('body larger than the limit'),
   503: problem('overloaded: retry after the Retry-After delay'),
 };
 
