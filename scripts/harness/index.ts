@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { installElasticMq, type SqsEnv, startElasticMq } from './elasticmq.ts';
 import { gatewayApiCrds, installHelm, installKubeBinaries, installSkaffold, prometheusOperatorCrds } from './go-tools.ts';
 import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
 import { elapsed, step } from './log.ts';
@@ -16,10 +17,11 @@ import { installRedis, type RedisEnv, startRedis } from './redis.ts';
  * `startHarness` starts the servers in a throwaway directory and returns their settings.
  */
 
-export const COMPONENTS = ['mysql', 'redis', 'aws', 'kube', 'prometheus'] as const;
+/** `sqs` is ElasticMQ (the event queue and its DLQ); `aws` is moto, for Route53. */
+export const COMPONENTS = ['mysql', 'redis', 'sqs', 'aws', 'kube', 'prometheus'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
-export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & AwsEnv & KubeEnv & PrometheusEnv>;
+export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & SqsEnv & AwsEnv & KubeEnv & PrometheusEnv>;
 
 export interface Harness {
   readonly dir: string;
@@ -52,6 +54,8 @@ export async function installHarness(components: readonly Component[] = COMPONEN
   if (components.includes('redis')) await installRedis();
   if (components.includes('aws')) await installMoto();
   if (components.includes('prometheus')) await installPrometheus();
+  // After apt (it may install java and maven); the download itself is Maven's.
+  if (components.includes('sqs')) await installElasticMq();
   if (components.includes('kube') && !existingKubeconfig()) {
     await installOpenssl();
     await installKubeBinaries();
@@ -72,6 +76,7 @@ export async function startHarness(components: readonly Component[] = COMPONENTS
   const starters: Record<Component, () => Promise<{ env: Partial<HarnessEnv>; servers: Server[] }>> = {
     mysql: () => startMariaDbPair(dir),
     redis: () => startRedis(dir),
+    sqs: () => startElasticMq(dir),
     aws: () => startMoto(dir),
     kube: () => {
       const kubeconfig = existingKubeconfig();

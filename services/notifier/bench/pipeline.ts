@@ -1,13 +1,14 @@
 // The event pipeline's benchmark (issue 4): `npm run bench -w @reservations/notifier`.
-// Starts its own MariaDB, Redis and moto (the test harness), runs reservation-api (relay in
+// Starts its own MariaDB, Redis and ElasticMQ (the test harness), runs reservation-api (relay in
 // process) and the notifier as their own processes from their server.ts, and a webhook receiver
 // here. Books at a fixed rate (BENCH_RATE per second for BENCH_SECONDS, open loop: a request
 // goes out on schedule whether or not the previous ones answered) and measures, per booking,
 // the time from its 201 to the receipt of its signed webhook, and each event's outbox lag
 // (commit to SendMessageBatch, from the outbox rows). The baseline, measured in the same run on
-// the same moto, is the bare SQS hop the pipeline cannot beat: SendMessage to a long-polling
-// ReceiveMessage. `BENCH_SQS=local-aws-sqs` runs the same against local-aws-sqs instead of moto
-// (moto accepts ~90 messages/s on 2 cores: docs/benchmarks.md). Not a test: figures depend on the machine.
+// the same SQS server, is the bare SQS hop the pipeline cannot beat: SendMessage to a long-polling
+// ReceiveMessage. `BENCH_SQS=moto` or `BENCH_SQS=local-aws-sqs` runs the same against moto or
+// local-aws-sqs instead of ElasticMQ (moto accepts ~90 messages/s on 2 cores: docs/benchmarks.md).
+// Not a test: figures depend on the machine.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -18,8 +19,8 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from 
 import { loadMigrations, migrate } from '@reservations/service-kit';
 import { createSigner } from 'fast-jwt';
 import mysql from 'mysql2/promise';
-import { startHarness } from '../../../scripts/harness/index.ts';
-import { createQueueWithDlq, sqsClient } from '../../../scripts/harness/moto.ts';
+import { createQueueWithDlq, HARNESS_AWS, sqsClient } from '../../../scripts/harness/elasticmq.ts';
+import { type Component, installHarness, startHarness } from '../../../scripts/harness/index.ts';
 import { repoRoot } from '../../../scripts/harness/paths.ts';
 import { freePort } from '../../../scripts/harness/ports.ts';
 import { type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
@@ -27,8 +28,11 @@ import { MIGRATIONS_DIR } from '../../reservation-api/src/migrate.ts';
 import { verificationFailure } from '../src/domain/signature.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 200);
-/** `moto` (the harness's, default) or `local-aws-sqs` (fast, but no FIFO group locking: see local-sqs.ts). */
-const SQS_SERVER = process.env.BENCH_SQS ?? 'moto';
+/**
+ * `elasticmq` (the harness's SQS, default), `moto` (the harness's Route53 stand-in, whose SQS takes
+ * ~11 ms of CPU per message) or `local-aws-sqs` (fast, but no FIFO group locking: see local-sqs.ts).
+ */
+const SQS_SERVER = process.env.BENCH_SQS ?? 'elasticmq';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const WARMUP = 200;
 const PROVIDERS = 20;
@@ -43,11 +47,17 @@ const quantile = (values: number[], q: number) => {
 };
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
-if (!['moto', 'local-aws-sqs'].includes(SQS_SERVER)) throw new Error(`BENCH_SQS=${SQS_SERVER}: use moto or local-aws-sqs`);
-const harness = await startHarness(SQS_SERVER === 'moto' ? ['mysql', 'redis', 'aws'] : ['mysql', 'redis']);
+const SQS_SERVERS = { elasticmq: 'sqs', moto: 'aws', 'local-aws-sqs': undefined } as const;
+if (!(SQS_SERVER in SQS_SERVERS)) throw new Error(`BENCH_SQS=${SQS_SERVER}: use elasticmq, moto or local-aws-sqs`);
+const sqsComponent = SQS_SERVERS[SQS_SERVER as keyof typeof SQS_SERVERS];
+const components: Component[] = ['mysql', 'redis', ...(sqsComponent ? [sqsComponent] : [])];
+await installHarness(components, { helm: false });
+const harness = await startHarness(components);
 const servers: Server[] = [];
 try {
   const env = harness.env as Record<string, string>;
+  // moto serves every AWS API it has on one endpoint (the harness starts it for Route53).
+  if (SQS_SERVER === 'moto') env.AWS_ENDPOINT_URL_SQS = env.AWS_ENDPOINT_URL_ROUTE_53 as string;
   if (SQS_SERVER === 'local-aws-sqs') {
     const port = await freePort();
     const server = startServer('local-aws-sqs', process.execPath, [join(import.meta.dirname, 'local-sqs.ts')], {
@@ -55,12 +65,7 @@ try {
       env: { ...process.env, PORT: String(port) },
     });
     servers.push(server);
-    Object.assign(env, {
-      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'bench',
-      AWS_SECRET_ACCESS_KEY: 'bench',
-    });
+    Object.assign(env, { ...HARNESS_AWS, AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}` });
     await waitUntil('local-aws-sqs', async () => (await fetch(env.AWS_ENDPOINT_URL_SQS as string)).status > 0, { server });
   }
   await migrate(env.MYSQL_PRIMARY_URL as string, loadMigrations(MIGRATIONS_DIR));
@@ -141,7 +146,7 @@ try {
     resources.push(((await r.json()) as { id: string }).id);
   }
 
-  // Baseline: the bare SQS hop on the same moto, one message at a time: SendMessage, then a
+  // Baseline: the bare SQS hop on the same SQS server, one message at a time: SendMessage, then a
   // ReceiveMessage already long-polling receives it.
   const hop: number[] = [];
   for (let i = 0; i < 200; i++) {
