@@ -26,6 +26,8 @@ export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & SqsEnv & AwsEnv & KubeE
 export interface Harness {
   readonly dir: string;
   readonly env: HarnessEnv;
+  /** The server processes it started (a benchmark reads their CPU time). */
+  readonly servers: readonly Server[];
   /** Stops every server and removes the run directory (unless HARNESS_KEEP_DIR is set). */
   stop(): Promise<void>;
 }
@@ -99,7 +101,7 @@ export async function startHarness(components: readonly Component[] = COMPONENTS
   const env = Object.assign({}, ...results.map((r) => (r.status === 'fulfilled' ? r.value.env : {}))) as HarnessEnv;
   writeFileSync(join(dir, 'harness.env'), envFile(env));
   step('harness', `${components.join(', ')} up in ${elapsed(started)}; settings in ${join(dir, 'harness.env')}`);
-  return { dir, env, stop };
+  return { dir, env, servers, stop };
 }
 
 /** `export NAME='value'` lines that a shell can source. */

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, type Notification, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { signedHeaders } from '../domain/signature.ts';
 
@@ -65,6 +65,8 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   let polling: Promise<void> | undefined;
   let pollAgain = false;
   let stopped = false;
+  /** The last claim may have left due rows behind: it had room for fewer than were due. */
+  let roomWasShort = false;
 
   async function attempt(eventId: string): Promise<void> {
     const [[row]] = await pool.query<DeliveryRow[]>(
@@ -124,13 +126,16 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId],
     );
     // The reservation's next event waited for this one: it is due now.
-    await pool.query(
+    const [next] = await pool.query<ResultSetHeader>(
       "UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1",
       [reservationId],
     );
     results.inc({ result: state });
     if (state === 'failed') log.warn({ eventId, attempts, status, error }, 'webhook delivery failed for good');
-    poll();
+    // A claim now only if there is something to claim: the next event just made due, or due rows
+    // a claim left for lack of room. Claiming after every delivery ran a claim transaction per
+    // webhook that found nothing (the fast path claims its rows itself).
+    if (next.affectedRows > 0 || roomWasShort) poll();
   }
 
   async function reschedule(eventId: string, attempts: number, status: number | null, error: string) {
@@ -154,13 +159,18 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   /** Claims due rows (as many as free slots) and starts them. */
   async function claim(): Promise<number> {
     const free = concurrency - inFlight.size;
-    if (free <= 0 || stopped) return 0;
+    if (stopped) return 0;
+    if (free <= 0) {
+      roomWasShort = true;
+      return 0;
+    }
     const ids = await withTransaction(pool, async (conn) => {
       const [due] = await conn.query<RowDataPacket[]>(
         `SELECT event_id, reservation_id, version FROM webhook_deliveries
          WHERE state = 'pending' AND next_attempt_at <= NOW(6) ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
         [free],
       );
+      roomWasShort = due.length === free;
       if (due.length === 0) return [];
       // A plain (non-locking) read of what is pending: a row another deliverer has locked still
       // counts here, where the locking read above would have skipped it.
