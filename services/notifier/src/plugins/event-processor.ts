@@ -84,16 +84,18 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
     }
     const reservation = event.payload as Reservation;
     const providerId = await providerOf(conn, reservation.resourceId);
-    const [[endpoint]] = await conn.query<RowDataPacket[]>('SELECT 1 FROM webhook_endpoints WHERE provider_id = ?', [providerId]);
+    // Whether the provider has a webhook, and whether an earlier event of the reservation still
+    // waits for its delivery, in one round trip.
+    const [[row]] = await conn.query<RowDataPacket[]>(
+      `SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE provider_id = ?) AS endpoint,
+         EXISTS (SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ?) AS earlier`,
+      [providerId, reservation.id, event.version],
+    );
     let delivery: { eventId: string; claimed: boolean } | undefined;
-    if (endpoint) {
+    if (Number(row?.endpoint) === 1) {
       // Claim the delivery for this process right away (the fast path after commit) unless an
       // earlier event of the reservation still waits: the poller then delivers them in order.
-      const [[earlier]] = await conn.query<RowDataPacket[]>(
-        "SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ? LIMIT 1",
-        [reservation.id, event.version],
-      );
-      delivery = { eventId: event.eventId, claimed: !earlier };
+      delivery = { eventId: event.eventId, claimed: Number(row?.earlier) !== 1 };
       await conn.query(
         `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
          VALUES (?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)`,
