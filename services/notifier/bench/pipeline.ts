@@ -11,6 +11,7 @@
 // Not a test: figures depend on the machine.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -50,6 +51,13 @@ const RESOURCES = 100;
 const TARGETS = { webhookP99Ms: 250, outboxLagP99Ms: 100 };
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
 const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
+
+/** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [, ...ticks] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
 
 const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -178,7 +186,7 @@ try {
     const cpu: Record<string, number> = Object.fromEntries(processes.map((server) => [server.name, cpuSeconds(server.pid)]));
     const own = process.cpuUsage();
     cpu['bench (load + receiver)'] = (own.user + own.system) / 1e6;
-    return { at: performance.now(), metrics, cpu };
+    return { at: performance.now(), metrics, cpu, machine: machineBusySeconds() };
   };
 
   const json = { 'content-type': 'application/json' };
@@ -298,6 +306,9 @@ try {
   const cpu = Object.keys(after.cpu)
     .map((name) => `${name} ${((((after.cpu[name] as number) - (before.cpu[name] as number)) / runSeconds) * 100).toFixed(0)}%`)
     .join(', ');
+  // Whatever else ran on the machine meanwhile (other sessions' builds, tests): the run was quiet if this is ~0.
+  const ours = Object.keys(after.cpu).reduce((sum, name) => sum + (after.cpu[name] as number) - (before.cpu[name] as number), 0);
+  const others = Math.max(0, after.machine - before.machine - ours) / runSeconds;
   const p = (v: number[]) => ({ p50: quantile(v, 0.5), p99: quantile(v, 0.99), max: quantile(v, 1) });
   const hook = p(toWebhook);
   const outbox = p(lag);
@@ -316,7 +327,7 @@ event pipeline on ${SQS_SERVER} at ${RATE}/s for ${SECONDS} s (achieved ${achiev
 
   where the time goes (means): relay pass ${passes.mean.toFixed(1)} events (${passes.count} passes), SendMessageBatch call ${ms(sends.mean * 1000)};
   notifier transaction per event ${ms(processing.mean * 1000)}, webhook POST ${ms(posts.mean * 1000)}
-  CPU during the run (100% = one of ${availableParallelism()} cores): ${cpu}
+  CPU during the run (100% = one of ${availableParallelism()} cores): ${cpu}; other processes ${(others * 100).toFixed(0)}%
 `);
 } finally {
   for (const server of servers.reverse()) await server.stop(5000);

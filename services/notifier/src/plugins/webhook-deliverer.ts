@@ -32,6 +32,17 @@ type DeliveryRow = RowDataPacket & {
   payload: unknown;
 };
 
+/** A pending delivery, ready to POST. */
+export interface Delivery {
+  eventId: string;
+  reservationId: string;
+  /** Attempts made so far. */
+  attempts: number;
+  url: string | null;
+  secret: string | null;
+  notification: Notification;
+}
+
 /** The delay before attempt `attempts + 1`: full jitter, capped (AWS architecture blog, "Exponential Backoff and Jitter"). */
 export function retryDelay(attempts: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
   return Math.min(maxMs, backoffDelay(Math.min(attempts, 30), baseMs, random));
@@ -68,7 +79,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   /** The last claim may have left due rows behind: it had room for fewer than were due. */
   let roomWasShort = false;
 
-  async function attempt(eventId: string): Promise<void> {
+  async function load(eventId: string): Promise<Delivery | undefined> {
     const [[row]] = await pool.query<DeliveryRow[]>(
       `SELECT d.event_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
        FROM webhook_deliveries d JOIN event_history h ON h.event_id = d.event_id
@@ -76,27 +87,41 @@ export function createWebhookDeliverer(options: DelivererOptions) {
        WHERE d.event_id = ? AND d.state = 'pending'`,
       [eventId],
     );
-    if (!row) return; // delivered meanwhile by a deliverer whose lease we outlived
-    const attempts = Number(row.attempts) + 1;
-    if (!row.url || !row.secret) {
-      await finish(row, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
+    if (!row) return undefined; // delivered meanwhile by a deliverer whose lease we outlived
+    return {
+      eventId: row.event_id,
+      reservationId: row.reservation_id,
+      attempts: Number(row.attempts),
+      url: row.url,
+      secret: row.secret,
+      notification: {
+        eventId: row.event_id,
+        type: row.type,
+        version: Number(row.version),
+        occurredAt: row.occurred_at.toISOString(),
+        reservation: typeof row.payload === 'string' ? JSON.parse(row.payload) : (row.payload as Notification['reservation']),
+      },
+    };
+  }
+
+  /** One attempt at `eventId`'s delivery: as `known` (the fast path has it at hand) or as read now. */
+  async function attempt(eventId: string, known?: Delivery): Promise<void> {
+    const delivery = known ?? (await load(eventId));
+    if (!delivery) return;
+    const { url, secret, notification } = delivery;
+    const attempts = delivery.attempts + 1;
+    if (!url || !secret) {
+      await finish(delivery, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
       return;
     }
-    const notification: Notification = {
-      eventId: row.event_id,
-      type: row.type,
-      version: Number(row.version),
-      occurredAt: row.occurred_at.toISOString(),
-      reservation: typeof row.payload === 'string' ? JSON.parse(row.payload) : (row.payload as Notification['reservation']),
-    };
     const body = JSON.stringify(notification);
     const started = performance.now();
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(row.url, {
+      const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'reservations-notifier', ...signedHeaders(row.secret, eventId, body) },
+        headers: { 'content-type': 'application/json', 'user-agent': 'reservations-notifier', ...signedHeaders(secret, eventId, body) },
         body,
         redirect: 'manual',
         signal: AbortSignal.timeout(timeoutMs),
@@ -108,13 +133,13 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       error = err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : String(err);
     }
     duration.observe((performance.now() - started) / 1000);
-    if (!error) await finish(row, attempts, 'delivered', status, null);
-    else if (attempts >= maxAttempts) await finish(row, attempts, 'failed', status, error);
+    if (!error) await finish(delivery, attempts, 'delivered', status, null);
+    else if (attempts >= maxAttempts) await finish(delivery, attempts, 'failed', status, error);
     else await reschedule(eventId, attempts, status, error);
   }
 
   async function finish(
-    { event_id: eventId, reservation_id: reservationId }: DeliveryRow,
+    { eventId, reservationId }: Delivery,
     attempts: number,
     state: 'delivered' | 'failed',
     status: number | null,
@@ -149,8 +174,8 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     log.info({ eventId, attempts, status, error, retryInMs: delayMs }, 'webhook delivery failed; retrying');
   }
 
-  function run(eventId: string): void {
-    const task = attempt(eventId)
+  function run(eventId: string, known?: Delivery): void {
+    const task = attempt(eventId, known)
       .catch((err: unknown) => log.warn({ err, eventId }, 'webhook attempt could not be recorded; the lease brings it back'))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
@@ -224,10 +249,13 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   }
 
   return {
-    /** The fast path: a delivery this process claimed in the transaction that created it. */
-    deliverClaimed(eventId: string): void {
+    /**
+     * The fast path: a delivery this process claimed in the transaction that created it, with
+     * what that transaction knew (so it is not read back).
+     */
+    deliverClaimed(delivery: Delivery): void {
       if (stopped) return;
-      run(eventId);
+      run(delivery.eventId, delivery);
     },
     poll,
     start(): void {
