@@ -1,6 +1,6 @@
 // `npm run simulate:cutover`: a full Route53 weighted cutover from blue to green under steady
 // load (issue 6). Not a test: the figures depend on the machine. It starts the harness (MariaDB,
-// Redis, moto, a Kubernetes control plane = blue), a second control plane (green), an operator per
+// Redis, ElasticMQ, moto, a Kubernetes control plane = blue), a second control plane (green), an operator per
 // cluster (real processes), two stacks of the services (reservation-api + query-api each, sharing
 // MariaDB and Redis like two clusters sharing RDS/ElastiCache during a migration), and virtual
 // clients that resolve the weighted name like caching resolvers. It runs the cutover, prints per
@@ -81,7 +81,7 @@ async function simulate(): Promise<boolean> {
       `${settings.clients} clients at ${settings.rate} req/s (${Math.round(settings.readShare * 100)}% reads), ` +
       `${Math.round(settings.keepAliveShare * 100)}% of clients keep their connection ${settings.keepAliveTtls}×TTL, blue stops when ${settings.blueStop}`,
   );
-  const components = ['mysql', 'redis', 'aws', 'kube'] as const;
+  const components = ['mysql', 'redis', 'sqs', 'aws', 'kube'] as const;
   await installHarness(components, { helm: false });
   const harness: Harness = await startHarness(components);
   cleanups.push(() => harness.stop());

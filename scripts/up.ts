@@ -1,5 +1,5 @@
 // `npm start`: the local platform. Starts every harness server (MariaDB primary + replica,
-// Redis, moto for SQS and Route53, a Kubernetes control plane with a kwok node, Prometheus), migrates the
+// Redis, ElasticMQ for SQS, moto for Route53, a Kubernetes control plane with a kwok node, Prometheus), migrates the
 // database and runs reservation-api (with its outbox relay), query-api and notifier against them, installs the CRDs, runs the
 // operator against the local cluster and applies the sample Reservation, then keeps everything
 // up until Ctrl-C. Settings are printed and written as a file a shell can source.
@@ -37,7 +37,7 @@ const scraped: PrometheusTarget[] = [];
 if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
   step('up', 'migrating the database');
   await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
-  // The event pipeline needs the queue: without the aws component the relay is off and no notifier runs.
+  // The event pipeline needs the queue: without the sqs component the relay is off and no notifier runs.
   const pipeline = Boolean(env.SQS_QUEUE_URL);
   for (const name of ['reservation-api', 'query-api', ...(pipeline ? ['notifier'] : [])]) {
     const [port, adminPort] = [await freePort(), await freePort()];

@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { installElasticMq, type SqsEnv, startElasticMq } from './elasticmq.ts';
 import { gatewayApiCrds, installHelm, installKubeBinaries, installSkaffold, prometheusOperatorCrds } from './go-tools.ts';
 import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
 import { elapsed, step } from './log.ts';
@@ -16,14 +17,17 @@ import { installRedis, type RedisEnv, startRedis } from './redis.ts';
  * `startHarness` starts the servers in a throwaway directory and returns their settings.
  */
 
-export const COMPONENTS = ['mysql', 'redis', 'aws', 'kube', 'prometheus'] as const;
+/** `sqs` is ElasticMQ (the event queue and its DLQ); `aws` is moto, for Route53. */
+export const COMPONENTS = ['mysql', 'redis', 'sqs', 'aws', 'kube', 'prometheus'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
-export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & AwsEnv & KubeEnv & PrometheusEnv>;
+export type HarnessEnv = Partial<MariaDbEnv & RedisEnv & SqsEnv & AwsEnv & KubeEnv & PrometheusEnv>;
 
 export interface Harness {
   readonly dir: string;
   readonly env: HarnessEnv;
+  /** The server processes it started (a benchmark reads their CPU time). */
+  readonly servers: readonly Server[];
   /** Stops every server and removes the run directory (unless HARNESS_KEEP_DIR is set). */
   stop(): Promise<void>;
 }
@@ -52,6 +56,8 @@ export async function installHarness(components: readonly Component[] = COMPONEN
   if (components.includes('redis')) await installRedis();
   if (components.includes('aws')) await installMoto();
   if (components.includes('prometheus')) await installPrometheus();
+  // After apt (it may install java and maven); the download itself is Maven's.
+  if (components.includes('sqs')) await installElasticMq();
   if (components.includes('kube') && !existingKubeconfig()) {
     await installOpenssl();
     await installKubeBinaries();
@@ -72,6 +78,7 @@ export async function startHarness(components: readonly Component[] = COMPONENTS
   const starters: Record<Component, () => Promise<{ env: Partial<HarnessEnv>; servers: Server[] }>> = {
     mysql: () => startMariaDbPair(dir),
     redis: () => startRedis(dir),
+    sqs: () => startElasticMq(dir),
     aws: () => startMoto(dir),
     kube: () => {
       const kubeconfig = existingKubeconfig();
@@ -94,7 +101,7 @@ export async function startHarness(components: readonly Component[] = COMPONENTS
   const env = Object.assign({}, ...results.map((r) => (r.status === 'fulfilled' ? r.value.env : {}))) as HarnessEnv;
   writeFileSync(join(dir, 'harness.env'), envFile(env));
   step('harness', `${components.join(', ')} up in ${elapsed(started)}; settings in ${join(dir, 'harness.env')}`);
-  return { dir, env, stop };
+  return { dir, env, servers, stop };
 }
 
 /** `export NAME='value'` lines that a shell can source. */

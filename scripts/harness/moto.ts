@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ensureDebianTools, installDebianPackages } from './debian.ts';
+import { HARNESS_AWS } from './elasticmq.ts';
 import { elapsed, step } from './log.ts';
 import { cachePath } from './paths.ts';
 import { freePort } from './ports.ts';
@@ -10,7 +10,10 @@ import { run, startServer, waitUntil } from './proc.ts';
 const COMPONENT = 'moto';
 export const MOTO_VERSION = '5.2.5';
 
-/** moto's server stands in for AWS SQS and Route53; it lives in a venv cached per version. */
+/**
+ * moto's server stands in for Route53 (SQS is ElasticMQ's: elasticmq.ts; moto's own SQS takes
+ * ~11 ms of CPU per message); it lives in a venv cached per version.
+ */
 function venvDir(): string {
   return cachePath('moto', MOTO_VERSION);
 }
@@ -43,14 +46,8 @@ export interface AwsEnv {
   AWS_REGION: string;
   AWS_ACCESS_KEY_ID: string;
   AWS_SECRET_ACCESS_KEY: string;
-  AWS_ENDPOINT_URL_SQS: string;
   AWS_ENDPOINT_URL_ROUTE_53: string;
-  /** The event queue (FIFO: per-reservation order) and its dead-letter queue. */
-  SQS_QUEUE_URL: string;
-  SQS_DLQ_URL: string;
 }
-
-export const MAX_RECEIVE_COUNT = 5;
 
 export async function startMoto(dir: string) {
   const port = await freePort();
@@ -59,55 +56,7 @@ export async function startMoto(dir: string) {
   });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntil('moto', async () => (await fetch(`${endpoint}/moto-api/`)).ok, { server });
-  const base = {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'harness',
-    AWS_SECRET_ACCESS_KEY: 'harness',
-    AWS_ENDPOINT_URL_SQS: endpoint,
-    AWS_ENDPOINT_URL_ROUTE_53: endpoint,
-  };
-  const queues = await createQueueWithDlq(sqsClient(base), 'reservation-events.fifo');
-  step(COMPONENT, `SQS and Route53 on ${endpoint}`);
-  const env: AwsEnv = { ...base, SQS_QUEUE_URL: queues.queueUrl, SQS_DLQ_URL: queues.dlqUrl };
+  step(COMPONENT, `Route53 on ${endpoint}`);
+  const env: AwsEnv = { ...HARNESS_AWS, AWS_ENDPOINT_URL_ROUTE_53: endpoint };
   return { env, servers: [server] };
-}
-
-export function sqsClient(env: Pick<AwsEnv, 'AWS_REGION' | 'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY' | 'AWS_ENDPOINT_URL_SQS'>) {
-  return new SQSClient({
-    region: env.AWS_REGION,
-    endpoint: env.AWS_ENDPOINT_URL_SQS,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-  });
-}
-
-/**
- * Creates `name` and `<name>-dlq` with a redrive policy: a message received
- * `maxReceiveCount` times without being deleted moves to the DLQ. FIFO-ness follows the name.
- */
-export async function createQueueWithDlq(
-  sqs: SQSClient,
-  name: string,
-  { maxReceiveCount = MAX_RECEIVE_COUNT, visibilityTimeoutSeconds = 30 } = {},
-) {
-  const fifo = name.endsWith('.fifo');
-  const fifoAttributes: Record<string, string> = fifo ? { FifoQueue: 'true' } : {};
-  const dlqName = fifo ? name.replace(/\.fifo$/, '-dlq.fifo') : `${name}-dlq`;
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: dlqName, Attributes: fifoAttributes }));
-  if (!dlq.QueueUrl) throw new Error(`CreateQueue ${dlqName} returned no URL`);
-  const dlqAttributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: name,
-      Attributes: {
-        ...fifoAttributes,
-        VisibilityTimeout: String(visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqAttributes.Attributes?.QueueArn,
-          maxReceiveCount,
-        }),
-      },
-    }),
-  );
-  if (!queue.QueueUrl) throw new Error(`CreateQueue ${name} returned no URL`);
-  return { queueUrl: queue.QueueUrl, dlqUrl: dlq.QueueUrl };
 }

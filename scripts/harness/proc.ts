@@ -169,6 +169,17 @@ export async function run(
   return { stdout, stderr };
 }
 
+/** CPU seconds (user + system) the process has used so far, from /proc (Linux); NaN once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The absolute path of `name` on PATH, or undefined. */
 export function which(name: string, extraDirs: string[] = []): string | undefined {
   const dirs = [...extraDirs, ...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];

@@ -1,6 +1,6 @@
 import { Route53Client } from '@aws-sdk/client-route-53';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { sqsClient } from '../moto.ts';
+import { sqsClient } from '../elasticmq.ts';
 import { harnessEnv } from './env.ts';
 
 const awsEnv = () => ({

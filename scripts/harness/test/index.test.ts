@@ -10,7 +10,7 @@ describe('selectedComponents', () => {
   });
   it('names the variable and the unknown component', () => {
     expect(() => selectedComponents('mysql,postgres')).toThrow(
-      'HARNESS_COMPONENTS: unknown postgres (known: mysql, redis, aws, kube, prometheus)',
+      'HARNESS_COMPONENTS: unknown postgres (known: mysql, redis, sqs, aws, kube, prometheus)',
     );
   });
 });

@@ -1,41 +1,63 @@
 // The event pipeline's benchmark (issue 4): `npm run bench -w @reservations/notifier`.
-// Starts its own MariaDB, Redis and moto (the test harness), runs reservation-api (relay in
+// Starts its own MariaDB, Redis and ElasticMQ (the test harness), runs reservation-api (relay in
 // process) and the notifier as their own processes from their server.ts, and a webhook receiver
 // here. Books at a fixed rate (BENCH_RATE per second for BENCH_SECONDS, open loop: a request
 // goes out on schedule whether or not the previous ones answered) and measures, per booking,
 // the time from its 201 to the receipt of its signed webhook, and each event's outbox lag
 // (commit to SendMessageBatch, from the outbox rows). The baseline, measured in the same run on
-// the same moto, is the bare SQS hop the pipeline cannot beat: SendMessage to a long-polling
-// ReceiveMessage. `BENCH_SQS=local-aws-sqs` runs the same against local-aws-sqs instead of moto
-// (moto accepts ~90 messages/s on 2 cores: docs/benchmarks.md). Not a test: figures depend on the machine.
+// the same SQS server, is the bare SQS hop the pipeline cannot beat: SendMessage to a long-polling
+// ReceiveMessage. `BENCH_SQS=moto` or `BENCH_SQS=local-aws-sqs` runs the same against moto or
+// local-aws-sqs instead of ElasticMQ (moto accepts ~90 messages/s on 2 cores: docs/benchmarks.md).
+// Not a test: figures depend on the machine.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { loadMigrations, migrate } from '@reservations/service-kit';
 import { createSigner } from 'fast-jwt';
 import mysql from 'mysql2/promise';
-import { startHarness } from '../../../scripts/harness/index.ts';
-import { createQueueWithDlq, sqsClient } from '../../../scripts/harness/moto.ts';
+import { createQueueWithDlq, HARNESS_AWS, sqsClient } from '../../../scripts/harness/elasticmq.ts';
+import { type Component, installHarness, startHarness } from '../../../scripts/harness/index.ts';
 import { repoRoot } from '../../../scripts/harness/paths.ts';
 import { freePort } from '../../../scripts/harness/ports.ts';
-import { type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
+import { cpuSeconds, type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
 import { MIGRATIONS_DIR } from '../../reservation-api/src/migrate.ts';
 import { verificationFailure } from '../src/domain/signature.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 200);
-/** `moto` (the harness's, default) or `local-aws-sqs` (fast, but no FIFO group locking: see local-sqs.ts). */
-const SQS_SERVER = process.env.BENCH_SQS ?? 'moto';
+/**
+ * `elasticmq` (the harness's SQS, default), `moto` (the harness's Route53 stand-in, whose SQS takes
+ * ~11 ms of CPU per message) or `local-aws-sqs` (fast, but no FIFO group locking: see local-sqs.ts).
+ */
+const SQS_SERVER = process.env.BENCH_SQS ?? 'elasticmq';
+/** Messages pushed through a scratch queue before measuring, to warm a JVM's JIT (ElasticMQ only). */
+const SQS_WARMUP = SQS_SERVER === 'elasticmq' ? 20_000 : 0;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
-const WARMUP = 200;
+/** Seconds of uncounted bookings at RATE before the measured run. */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const PROVIDERS = 20;
 const RESOURCES = 100;
 const TARGETS = { webhookP99Ms: 250, outboxLagP99Ms: 100 };
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
 const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
+
+/** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [, ...ticks] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
 
 const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -43,11 +65,17 @@ const quantile = (values: number[], q: number) => {
 };
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
-if (!['moto', 'local-aws-sqs'].includes(SQS_SERVER)) throw new Error(`BENCH_SQS=${SQS_SERVER}: use moto or local-aws-sqs`);
-const harness = await startHarness(SQS_SERVER === 'moto' ? ['mysql', 'redis', 'aws'] : ['mysql', 'redis']);
+const SQS_SERVERS = { elasticmq: 'sqs', moto: 'aws', 'local-aws-sqs': undefined } as const;
+if (!(SQS_SERVER in SQS_SERVERS)) throw new Error(`BENCH_SQS=${SQS_SERVER}: use elasticmq, moto or local-aws-sqs`);
+const sqsComponent = SQS_SERVERS[SQS_SERVER as keyof typeof SQS_SERVERS];
+const components: Component[] = ['mysql', 'redis', ...(sqsComponent ? [sqsComponent] : [])];
+await installHarness(components, { helm: false });
+const harness = await startHarness(components);
 const servers: Server[] = [];
 try {
   const env = harness.env as Record<string, string>;
+  // moto serves every AWS API it has on one endpoint (the harness starts it for Route53).
+  if (SQS_SERVER === 'moto') env.AWS_ENDPOINT_URL_SQS = env.AWS_ENDPOINT_URL_ROUTE_53 as string;
   if (SQS_SERVER === 'local-aws-sqs') {
     const port = await freePort();
     const server = startServer('local-aws-sqs', process.execPath, [join(import.meta.dirname, 'local-sqs.ts')], {
@@ -55,17 +83,44 @@ try {
       env: { ...process.env, PORT: String(port) },
     });
     servers.push(server);
-    Object.assign(env, {
-      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}`,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'bench',
-      AWS_SECRET_ACCESS_KEY: 'bench',
-    });
+    Object.assign(env, { ...HARNESS_AWS, AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}` });
     await waitUntil('local-aws-sqs', async () => (await fetch(env.AWS_ENDPOINT_URL_SQS as string)).status > 0, { server });
   }
   await migrate(env.MYSQL_PRIMARY_URL as string, loadMigrations(MIGRATIONS_DIR));
   const sqs = sqsClient(env as never);
   const queue = await createQueueWithDlq(sqs, `bench-${randomUUID().slice(0, 8)}.fifo`);
+
+  // ElasticMQ runs on the JVM, whose JIT takes about a minute of traffic to settle (at 200
+  // messages/s its CPU fell from 116% to 28% of a core over 60 s: docs/benchmarks.md); SQS itself
+  // is always warm. So before anything is measured, SQS_WARMUP messages go through a scratch queue.
+  if (SQS_WARMUP > 0) {
+    const started = performance.now();
+    const scratch = await createQueueWithDlq(sqs, `warm-${randomUUID().slice(0, 8)}.fifo`);
+    const until = Date.now() + 180_000;
+    let [sent, done] = [0, 0];
+    const send = async () => {
+      for (; sent < SQS_WARMUP && Date.now() < until; sent += 10) {
+        const entries = Array.from({ length: 10 }, (_, i) => {
+          const id = randomUUID();
+          return { Id: String(i), MessageBody: id.repeat(25), MessageGroupId: id, MessageDeduplicationId: id };
+        });
+        await sqs.send(new SendMessageBatchCommand({ QueueUrl: scratch.queueUrl, Entries: entries }));
+      }
+    };
+    const receive = async () => {
+      while (done < SQS_WARMUP && Date.now() < until) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: scratch.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+        );
+        done += Messages.length;
+        if (Messages.length === 0) continue;
+        const entries = Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle }));
+        await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: scratch.queueUrl, Entries: entries }));
+      }
+    };
+    await Promise.all([send(), send(), receive(), receive(), receive(), receive()]);
+    console.log(`${SQS_SERVER} warmed up: ${done} messages in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
 
   // The receiver: verifies every signature, notes when each reservation's webhook arrived.
   const secrets = new Map<string, string>();
@@ -114,11 +169,24 @@ try {
   const api = await start('reservation-api', 'services/reservation-api/src/server.ts', {});
   const consumer = await start('notifier', 'services/notifier/src/server.ts', { WEBHOOK_ALLOW_HTTP: 'true' });
   const [writer, notifier] = [api.url, consumer.url];
-  /** Mean of a Prometheus histogram, from its _sum and _count. */
-  const mean = async (metricsUrl: string, name: string) => {
-    const text = await (await fetch(metricsUrl)).text();
+  /** A Prometheus histogram's _sum and _count. */
+  const histogram = (text: string, name: string) => {
     const value = (suffix: string) => Number(new RegExp(`^${name}_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-    return { mean: value('sum') / value('count'), count: value('count') };
+    return { sum: value('sum'), count: value('count') };
+  };
+  const processes = [...harness.servers, ...servers];
+  /** The histograms the summary reads, and each process's CPU seconds so far. */
+  const snapshot = async () => {
+    const [apiText, notifierText] = await Promise.all([api.metrics, consumer.metrics].map(async (url) => (await fetch(url)).text()));
+    const metrics: Record<string, { sum: number; count: number }> = {};
+    for (const name of ['outbox_send_duration_seconds', 'outbox_batch_size']) metrics[name] = histogram(apiText as string, name);
+    for (const name of ['notifier_processing_duration_seconds', 'webhook_delivery_duration_seconds']) {
+      metrics[name] = histogram(notifierText as string, name);
+    }
+    const cpu: Record<string, number> = Object.fromEntries(processes.map((server) => [server.name, cpuSeconds(server.pid)]));
+    const own = process.cpuUsage();
+    cpu['bench (load + receiver)'] = (own.user + own.system) / 1e6;
+    return { at: performance.now(), metrics, cpu, machine: machineBusySeconds() };
   };
 
   const json = { 'content-type': 'application/json' };
@@ -141,7 +209,7 @@ try {
     resources.push(((await r.json()) as { id: string }).id);
   }
 
-  // Baseline: the bare SQS hop on the same moto, one message at a time: SendMessage, then a
+  // Baseline: the bare SQS hop on the same SQS server, one message at a time: SendMessage, then a
   // ReceiveMessage already long-polling receives it.
   const hop: number[] = [];
   for (let i = 0; i < 200; i++) {
@@ -157,47 +225,62 @@ try {
     for (const m of Messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: queue.dlqUrl, ReceiptHandle: m.ReceiptHandle }));
   }
 
-  // The run: open loop at RATE/s; the first WARMUP bookings are not counted.
+  // Bookings at RATE/s, open loop; `onCreated` gets each 201 with its id and latency.
   const customer = { ...json, authorization: `Bearer ${sign({ sub: 'bench', role: 'customer' })}` };
+  let booked = 0;
+  let failed = 0;
+  async function book(count: number, onCreated: (id: string, at: number, latency: number) => void): Promise<number> {
+    const t0 = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const due = t0 + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      const slot = booked++;
+      const startsAt = new Date(Date.UTC(2045, 0, 1) + Math.floor(slot / RESOURCES) * 3_600_000);
+      const sentAt = performance.now();
+      inFlight.push(
+        fetch(`${writer}/v1/reservations`, {
+          method: 'POST',
+          headers: { ...customer, 'idempotency-key': randomUUID() },
+          body: JSON.stringify({
+            resourceId: resources[slot % RESOURCES],
+            startsAt: startsAt.toISOString(),
+            endsAt: new Date(startsAt.getTime() + 3_600_000).toISOString(),
+          }),
+        }).then(async (response) => {
+          const at = performance.now();
+          const body = (await response.json()) as { id?: string };
+          if (response.status !== 201 || !body.id) failed++;
+          else onCreated(body.id, at, at - sentAt);
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+    return count / ((performance.now() - t0) / 1000);
+  }
+  const arrived = async (ids: Iterable<string>, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while ([...ids].some((id) => !received.has(id)) && Date.now() < deadline) await sleep(100);
+  };
+
+  // Warm-up, not counted: the services' JIT, pools and caches; then its webhooks drain, so the
+  // measured run starts with nothing queued.
+  const warm = new Set<string>();
+  await book(RATE * WARMUP_SECONDS, (id) => warm.add(id));
+  await arrived(warm, 60_000);
+  const warmRows = booked;
+
+  // The measured run.
   const created = new Map<string, number>();
   const createdLatency: number[] = [];
-  let failed = 0;
-  const total = WARMUP + RATE * SECONDS;
-  const t0 = performance.now();
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const startsAt = new Date(Date.UTC(2045, 0, 1) + Math.floor(i / RESOURCES) * 3_600_000);
-    const sentAt = performance.now();
-    inFlight.push(
-      fetch(`${writer}/v1/reservations`, {
-        method: 'POST',
-        headers: { ...customer, 'idempotency-key': randomUUID() },
-        body: JSON.stringify({
-          resourceId: resources[i % RESOURCES],
-          startsAt: startsAt.toISOString(),
-          endsAt: new Date(startsAt.getTime() + 3_600_000).toISOString(),
-        }),
-      }).then(async (response) => {
-        const at = performance.now();
-        const body = (await response.json()) as { id?: string };
-        if (response.status !== 201 || !body.id) {
-          failed++;
-          return;
-        }
-        if (i >= WARMUP) {
-          created.set(body.id, at);
-          createdLatency.push(at - sentAt);
-        }
-      }),
-    );
-  }
-  await Promise.all(inFlight);
-  const achievedRate = (total - WARMUP) / ((performance.now() - t0 - (WARMUP * 1000) / RATE) / 1000);
-  const deadline = Date.now() + 60_000;
-  while ([...created.keys()].some((id) => !received.has(id)) && Date.now() < deadline) await sleep(100);
+  const before = await snapshot();
+  const achievedRate = await book(RATE * SECONDS, (id, at, latency) => {
+    created.set(id, at);
+    createdLatency.push(latency);
+  });
+  const after = await snapshot();
+  await arrived(created.keys(), 60_000);
 
   const toWebhook = [...created].filter(([id]) => received.has(id)).map(([id, at]) => (received.get(id) as number) - at);
   const missing = [...created.keys()].filter((id) => !received.has(id)).length;
@@ -205,22 +288,34 @@ try {
   const [rows] = (await conn.query(
     `SELECT TIMESTAMPDIFF(MICROSECOND, occurred_at, sent_at) / 1000 AS lag FROM outbox
      WHERE aggregate_type = 'reservation' AND sent_at IS NOT NULL ORDER BY id LIMIT 18446744073709551615 OFFSET ?`,
-    [WARMUP],
+    [warmRows],
   )) as unknown as [{ lag: string }[]];
   await conn.end();
   const lag = rows.map((r) => Number(r.lag));
 
-  const sends = await mean(api.metrics, 'outbox_send_duration_seconds');
-  const passes = await mean(api.metrics, 'outbox_batch_size');
-  const processing = await mean(consumer.metrics, 'notifier_processing_duration_seconds');
-  const posts = await mean(consumer.metrics, 'webhook_delivery_duration_seconds');
+  const mean = (name: string) => {
+    const none = { sum: Number.NaN, count: Number.NaN };
+    const [a, b] = [before.metrics[name] ?? none, after.metrics[name] ?? none];
+    return { mean: (b.sum - a.sum) / (b.count - a.count), count: b.count - a.count };
+  };
+  const sends = mean('outbox_send_duration_seconds');
+  const passes = mean('outbox_batch_size');
+  const processing = mean('notifier_processing_duration_seconds');
+  const posts = mean('webhook_delivery_duration_seconds');
+  const runSeconds = (after.at - before.at) / 1000;
+  const cpu = Object.keys(after.cpu)
+    .map((name) => `${name} ${((((after.cpu[name] as number) - (before.cpu[name] as number)) / runSeconds) * 100).toFixed(0)}%`)
+    .join(', ');
+  // Whatever else ran on the machine meanwhile (other sessions' builds, tests): the run was quiet if this is ~0.
+  const ours = Object.keys(after.cpu).reduce((sum, name) => sum + (after.cpu[name] as number) - (before.cpu[name] as number), 0);
+  const others = Math.max(0, after.machine - before.machine - ours) / runSeconds;
   const p = (v: number[]) => ({ p50: quantile(v, 0.5), p99: quantile(v, 0.99), max: quantile(v, 1) });
   const hook = p(toWebhook);
   const outbox = p(lag);
   const base = p(hop);
   const verdict = (value: number, target: number) => (value < target ? `meets < ${target} ms` : `MISSES < ${target} ms`);
   console.log(`
-event pipeline on ${SQS_SERVER} at ${RATE}/s for ${SECONDS} s (achieved ${achievedRate.toFixed(0)}/s; ${created.size} bookings counted after ${WARMUP} warm-up, ${failed} failed, ${missing} webhooks missing, ${invalid} bad signatures)
+event pipeline on ${SQS_SERVER} at ${RATE}/s for ${SECONDS} s (achieved ${achievedRate.toFixed(0)}/s; ${created.size} bookings counted after ${warmRows} in ${WARMUP_SECONDS} s of warm-up, ${failed} failed, ${missing} webhooks missing, ${invalid} bad signatures)
 
                                    p50        p99        max
   POST /v1/reservations → 201     ${ms(p(createdLatency).p50).padEnd(10)} ${ms(p(createdLatency).p99).padEnd(10)} ${ms(p(createdLatency).max)}
@@ -232,6 +327,7 @@ event pipeline on ${SQS_SERVER} at ${RATE}/s for ${SECONDS} s (achieved ${achiev
 
   where the time goes (means): relay pass ${passes.mean.toFixed(1)} events (${passes.count} passes), SendMessageBatch call ${ms(sends.mean * 1000)};
   notifier transaction per event ${ms(processing.mean * 1000)}, webhook POST ${ms(posts.mean * 1000)}
+  CPU during the run (100% = one of ${availableParallelism()} cores): ${cpu}; other processes ${(others * 100).toFixed(0)}%
 `);
 } finally {
   for (const server of servers.reverse()) await server.stop(5000);

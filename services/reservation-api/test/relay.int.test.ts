@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
-import { createQueueWithDlq } from '../../../scripts/harness/moto.ts';
+import { createQueueWithDlq } from '../../../scripts/harness/elasticmq.ts';
 import { freePort } from '../../../scripts/harness/ports.ts';
 import { waitUntil } from '../../../scripts/harness/proc.ts';
 import { testSqs } from '../../../scripts/harness/test/aws.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createQueueWithDlq } from '../../../scripts/harness/moto.ts';
+import { createQueueWithDlq } from '../../../scripts/harness/elasticmq.ts';
 import { testSqs } from '../../../scripts/harness/test/aws.ts';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { REFUSALS, type ServiceProcess, sigtermUnderLoad, startServiceProcess } from '../../service-kit/test/support/service-process.ts';

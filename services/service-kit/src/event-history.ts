@@ -1,4 +1,4 @@
-import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Notification } from './event-contract.ts';
 
 /** A notification as the history keeps it: with the provider's stream position. */
@@ -51,13 +51,13 @@ export function createMysqlEventHistory(): EventHistory {
   return {
     async append(tx, entry) {
       // The upsert locks the provider's row until commit, which keeps its numbers committing in order.
-      await tx.query('INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, 1) ON DUPLICATE KEY UPDATE last_seq = last_seq + 1', [
-        entry.providerId,
-      ]);
-      const [[row]] = await tx.query<RowDataPacket[]>('SELECT last_seq AS seq FROM provider_streams WHERE provider_id = ?', [
-        entry.providerId,
-      ]);
-      const seq = Number(row?.seq);
+      // LAST_INSERT_ID(expr) hands the new number back in the statement's OK packet (insertId):
+      // no second round trip while the row is locked.
+      const [upsert] = await tx.query<ResultSetHeader>(
+        'INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1)',
+        [entry.providerId],
+      );
+      const seq = Number(upsert.insertId);
       await tx.query(
         `INSERT INTO event_history (event_id, reservation_id, provider_id, provider_seq, type, version, occurred_at, payload)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

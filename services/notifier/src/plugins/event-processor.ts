@@ -10,11 +10,18 @@ import {
 } from '@reservations/service-kit';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { Value } from 'typebox/value';
+import type { Delivery } from './webhook-deliverer.ts';
 
 /** What processing one event did. */
 export type Outcome =
   /** Its effect committed now: history row, and a delivery record when the provider has a webhook. */
-  | { kind: 'processed'; providerId: string; providerSeq: number; delivery?: { eventId: string; claimed: boolean } }
+  | {
+      kind: 'processed';
+      providerId: string;
+      providerSeq: number;
+      /** The webhook delivery this process claimed in the transaction: the fast path POSTs it after commit. */
+      claimed?: Delivery;
+    }
   /** Its id was already in processed_events: a redelivery, acknowledged without a second effect. */
   | { kind: 'deduplicated' }
   /** An event nobody is notified of (resource changes); recorded as processed all the same. */
@@ -84,20 +91,33 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
     }
     const reservation = event.payload as Reservation;
     const providerId = await providerOf(conn, reservation.resourceId);
-    const [[endpoint]] = await conn.query<RowDataPacket[]>('SELECT 1 FROM webhook_endpoints WHERE provider_id = ?', [providerId]);
-    let delivery: { eventId: string; claimed: boolean } | undefined;
-    if (endpoint) {
+    // The provider's webhook, if any, and whether an earlier event of the reservation still waits
+    // for its delivery, in one round trip.
+    const [[row]] = await conn.query<RowDataPacket[]>(
+      `SELECT w.url, w.secret,
+         EXISTS (SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ?) AS earlier
+       FROM (SELECT 1) AS one LEFT JOIN webhook_endpoints w ON w.provider_id = ?`,
+      [reservation.id, event.version, providerId],
+    );
+    let claimed: Delivery | undefined;
+    if (row?.url) {
       // Claim the delivery for this process right away (the fast path after commit) unless an
       // earlier event of the reservation still waits: the poller then delivers them in order.
-      const [[earlier]] = await conn.query<RowDataPacket[]>(
-        "SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ? LIMIT 1",
-        [reservation.id, event.version],
-      );
-      delivery = { eventId: event.eventId, claimed: !earlier };
+      if (Number(row.earlier) !== 1) {
+        const { eventId, type, version, occurredAt } = event;
+        claimed = {
+          eventId,
+          reservationId: reservation.id,
+          attempts: 0,
+          url: row.url as string,
+          secret: row.secret as string,
+          notification: { eventId, type, version, occurredAt, reservation },
+        };
+      }
       await conn.query(
         `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
          VALUES (?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)`,
-        [event.eventId, providerId, reservation.id, event.version, delivery.claimed ? leaseMs * 1000 : 0],
+        [event.eventId, providerId, reservation.id, event.version, claimed ? leaseMs * 1000 : 0],
       );
     }
     // Last, so the provider's stream row stays locked only for this statement and the commit.
@@ -109,7 +129,7 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
       reservation,
       providerId,
     });
-    return { kind: 'processed', providerId, providerSeq, ...(delivery ? { delivery } : {}) } as const;
+    return { kind: 'processed', providerId, providerSeq, ...(claimed ? { claimed } : {}) } as const;
   }
 
   return { process };

@@ -72,7 +72,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       onProcessed: (outcome) => {
         if (outcome.kind !== 'processed') return;
         app.bus.ring(outcome.providerId);
-        if (outcome.delivery?.claimed) deliverer.deliverClaimed(outcome.delivery.eventId);
+        if (outcome.claimed) deliverer.deliverClaimed(outcome.claimed);
       },
     });
     app.decorate('deliverer', deliverer);

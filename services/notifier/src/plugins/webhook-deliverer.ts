@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, type Notification, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { signedHeaders } from '../domain/signature.ts';
 
@@ -31,6 +31,17 @@ type DeliveryRow = RowDataPacket & {
   occurred_at: Date;
   payload: unknown;
 };
+
+/** A pending delivery, ready to POST. */
+export interface Delivery {
+  eventId: string;
+  reservationId: string;
+  /** Attempts made so far. */
+  attempts: number;
+  url: string | null;
+  secret: string | null;
+  notification: Notification;
+}
 
 /** The delay before attempt `attempts + 1`: full jitter, capped (AWS architecture blog, "Exponential Backoff and Jitter"). */
 export function retryDelay(attempts: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
@@ -65,8 +76,10 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   let polling: Promise<void> | undefined;
   let pollAgain = false;
   let stopped = false;
+  /** The last claim may have left due rows behind: it had room for fewer than were due. */
+  let roomWasShort = false;
 
-  async function attempt(eventId: string): Promise<void> {
+  async function load(eventId: string): Promise<Delivery | undefined> {
     const [[row]] = await pool.query<DeliveryRow[]>(
       `SELECT d.event_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
        FROM webhook_deliveries d JOIN event_history h ON h.event_id = d.event_id
@@ -74,27 +87,41 @@ export function createWebhookDeliverer(options: DelivererOptions) {
        WHERE d.event_id = ? AND d.state = 'pending'`,
       [eventId],
     );
-    if (!row) return; // delivered meanwhile by a deliverer whose lease we outlived
-    const attempts = Number(row.attempts) + 1;
-    if (!row.url || !row.secret) {
-      await finish(row, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
+    if (!row) return undefined; // delivered meanwhile by a deliverer whose lease we outlived
+    return {
+      eventId: row.event_id,
+      reservationId: row.reservation_id,
+      attempts: Number(row.attempts),
+      url: row.url,
+      secret: row.secret,
+      notification: {
+        eventId: row.event_id,
+        type: row.type,
+        version: Number(row.version),
+        occurredAt: row.occurred_at.toISOString(),
+        reservation: typeof row.payload === 'string' ? JSON.parse(row.payload) : (row.payload as Notification['reservation']),
+      },
+    };
+  }
+
+  /** One attempt at `eventId`'s delivery: as `known` (the fast path has it at hand) or as read now. */
+  async function attempt(eventId: string, known?: Delivery): Promise<void> {
+    const delivery = known ?? (await load(eventId));
+    if (!delivery) return;
+    const { url, secret, notification } = delivery;
+    const attempts = delivery.attempts + 1;
+    if (!url || !secret) {
+      await finish(delivery, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
       return;
     }
-    const notification: Notification = {
-      eventId: row.event_id,
-      type: row.type,
-      version: Number(row.version),
-      occurredAt: row.occurred_at.toISOString(),
-      reservation: typeof row.payload === 'string' ? JSON.parse(row.payload) : (row.payload as Notification['reservation']),
-    };
     const body = JSON.stringify(notification);
     const started = performance.now();
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(row.url, {
+      const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'reservations-notifier', ...signedHeaders(row.secret, eventId, body) },
+        headers: { 'content-type': 'application/json', 'user-agent': 'reservations-notifier', ...signedHeaders(secret, eventId, body) },
         body,
         redirect: 'manual',
         signal: AbortSignal.timeout(timeoutMs),
@@ -106,13 +133,13 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       error = err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : String(err);
     }
     duration.observe((performance.now() - started) / 1000);
-    if (!error) await finish(row, attempts, 'delivered', status, null);
-    else if (attempts >= maxAttempts) await finish(row, attempts, 'failed', status, error);
+    if (!error) await finish(delivery, attempts, 'delivered', status, null);
+    else if (attempts >= maxAttempts) await finish(delivery, attempts, 'failed', status, error);
     else await reschedule(eventId, attempts, status, error);
   }
 
   async function finish(
-    { event_id: eventId, reservation_id: reservationId }: DeliveryRow,
+    { eventId, reservationId }: Delivery,
     attempts: number,
     state: 'delivered' | 'failed',
     status: number | null,
@@ -124,13 +151,16 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId],
     );
     // The reservation's next event waited for this one: it is due now.
-    await pool.query(
+    const [next] = await pool.query<ResultSetHeader>(
       "UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1",
       [reservationId],
     );
     results.inc({ result: state });
     if (state === 'failed') log.warn({ eventId, attempts, status, error }, 'webhook delivery failed for good');
-    poll();
+    // A claim now only if there is something to claim: the next event just made due, or due rows
+    // a claim left for lack of room. Claiming after every delivery ran a claim transaction per
+    // webhook that found nothing (the fast path claims its rows itself).
+    if (next.affectedRows > 0 || roomWasShort) poll();
   }
 
   async function reschedule(eventId: string, attempts: number, status: number | null, error: string) {
@@ -144,8 +174,8 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     log.info({ eventId, attempts, status, error, retryInMs: delayMs }, 'webhook delivery failed; retrying');
   }
 
-  function run(eventId: string): void {
-    const task = attempt(eventId)
+  function run(eventId: string, known?: Delivery): void {
+    const task = attempt(eventId, known)
       .catch((err: unknown) => log.warn({ err, eventId }, 'webhook attempt could not be recorded; the lease brings it back'))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
@@ -154,13 +184,18 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   /** Claims due rows (as many as free slots) and starts them. */
   async function claim(): Promise<number> {
     const free = concurrency - inFlight.size;
-    if (free <= 0 || stopped) return 0;
+    if (stopped) return 0;
+    if (free <= 0) {
+      roomWasShort = true;
+      return 0;
+    }
     const ids = await withTransaction(pool, async (conn) => {
       const [due] = await conn.query<RowDataPacket[]>(
         `SELECT event_id, reservation_id, version FROM webhook_deliveries
          WHERE state = 'pending' AND next_attempt_at <= NOW(6) ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
         [free],
       );
+      roomWasShort = due.length === free;
       if (due.length === 0) return [];
       // A plain (non-locking) read of what is pending: a row another deliverer has locked still
       // counts here, where the locking read above would have skipped it.
@@ -214,10 +249,13 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   }
 
   return {
-    /** The fast path: a delivery this process claimed in the transaction that created it. */
-    deliverClaimed(eventId: string): void {
+    /**
+     * The fast path: a delivery this process claimed in the transaction that created it, with
+     * what that transaction knew (so it is not read back).
+     */
+    deliverClaimed(delivery: Delivery): void {
       if (stopped) return;
-      run(eventId);
+      run(delivery.eventId, delivery);
     },
     poll,
     start(): void {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createQueueWithDlq } from '../../../../scripts/harness/moto.ts';
+import { createQueueWithDlq } from '../../../../scripts/harness/elasticmq.ts';
 import { testSqs } from '../../../../scripts/harness/test/aws.ts';
 import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
 import { freshDatabase, JWT_SECRET } from '../../../reservation-api/test/support/app.ts';
