@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { operatorRbac, type PolicyRule } from '../../operator/src/rbac.ts';
 import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
+import { CHART_NODE_OPTIONS } from '../../operator/test/support/operator-process.ts';
 import { harnessEnv } from '../../scripts/harness/test/env.ts';
 import { find, helm, helmTemplateResult, OPERATOR_CHART, PLATFORM_CHART, render } from './support/charts.ts';
 import { dryRunApply, installChartCrds } from './support/cluster.ts';
@@ -115,8 +116,11 @@ describe('charts/reservation-operator', () => {
         { name: 'LEADER_ELECTION_NAMESPACE', value: namespace },
         { name: 'ADMIN_PORT', value: '8081' },
         { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        // The heap flags the operator's tests and benchmark run it with too.
+        { name: 'NODE_OPTIONS', value: CHART_NODE_OPTIONS },
       ]),
     );
+    expect(CHART_NODE_OPTIONS).toMatch(/--max-old-space-size=\d+/);
     expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'admin' } });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'admin' } });
     expect(find(objects, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, getGlobalDispatcher } from 'undici';
 import { type KubeObject, resourcePath, resourceTypeOf } from './resources.ts';
 
 /**
@@ -74,7 +74,8 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
     // The user agent names the default field manager of plain writes (Leases, Events).
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'reservation-operator', ...ctx.getHeaders() };
     if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
-    dispatcher ??= ctx.getDispatcher() as unknown as Dispatcher;
+    // No TLS settings of its own (plain HTTP, a token, the system's CAs): client-node leaves none.
+    dispatcher ??= (ctx.getDispatcher() as unknown as Dispatcher | undefined) ?? getGlobalDispatcher();
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     let status: number;

@@ -38,3 +38,25 @@ it('fails a request that gets no answer after its timeout, saying so, and counts
   expect(seen).toEqual([['GET', 0]]);
   expect(held.length).toBeGreaterThan(0); // it did connect: the answer is what never came
 });
+
+// A token and the system's CAs: client-node makes no connection pool of its own then.
+it('also sends a request when the kubeconfig has no TLS settings (regression: there was no dispatcher to call)', async () => {
+  const closed = createServer();
+  closed.listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const closedPort = (closed.address() as { port: number }).port;
+  closed.close();
+  await once(closed, 'close');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'gone', server: `https://127.0.0.1:${closedPort}` }],
+    users: [{ name: 'bearer', token: 'abc' }],
+    contexts: [{ name: 'gone', cluster: 'gone', user: 'bearer' }],
+    currentContext: 'gone',
+  });
+  const seen: [string, number][] = [];
+  const client = createKubeClient(kc, (method, status) => seen.push([method, status]));
+  // It went out on the network: the refusal comes from the port, not from the client.
+  await expect(client.request('GET', '/api/v1/namespaces')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  expect(seen).toEqual([['GET', 0]]);
+});

@@ -1,7 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { freePort } from '../../../scripts/harness/ports.ts';
@@ -21,14 +22,29 @@ export const CHART_NODE_OPTIONS: string = (
   }
 ).nodeOptions;
 
-// One bundle per test process, in a directory of its own (parallel test processes don't share it).
-// Built by a child process: esbuild's API refuses to run inside Jest's module sandbox.
+// Built once per test process by a child process (esbuild's API refuses to run inside Jest's
+// module sandbox), then kept under the name of its content: parallel test processes share one
+// copy, and a new copy appears only when the sources change.
 let bundle: Promise<string> | undefined;
 const operatorBundle = () => {
-  const build = join(import.meta.dirname, '..', '..', 'build.ts');
-  bundle ??= promisify(execFile)(process.execPath, [build, mkdtempSync(join(tmpdir(), 'reservation-operator-'))]).then(({ stdout }) =>
-    stdout.trim(),
-  );
+  bundle ??= (async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'reservation-operator-build-'));
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build.ts'), scratch]);
+      const built = stdout.trim();
+      const dir = join(
+        tmpdir(),
+        'reservation-operator-bundles',
+        createHash('sha256').update(readFileSync(built)).digest('hex').slice(0, 16),
+      );
+      mkdirSync(dir, { recursive: true });
+      const main = join(dir, basename(built));
+      renameSync(built, main); // atomic: another process sees the whole file or none
+      return main;
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  })();
   return bundle;
 };
 
