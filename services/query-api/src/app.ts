@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, registerApiFoundation } from '@reservations/service-kit';
+import { loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
@@ -13,7 +13,10 @@ export type AppConfig = Omit<QueryApiConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'S
 
 /** The query API without a listener: server.ts listens, tests inject. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
-  const app = Fastify({ logger: logger ?? loggerOptions('query-api', config.LOG_LEVEL) }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    logger: logger ?? loggerOptions('query-api', config.LOG_LEVEL),
+    logController: new OneLinePerRequest(),
+  }).withTypeProvider<TypeBoxTypeProvider>();
   await registerApiFoundation(app, {
     title: 'query-api',
     description: 'Reads of the booking core: reservations, history, availability',

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ConfigError, createSqsClient, loggerOptions, registerApiFoundation } from '@reservations/service-kit';
+import { ConfigError, createSqsClient, loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
@@ -41,6 +41,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   const relayQueue = relayQueueUrl(config);
   const app = Fastify({
     logger: logger ?? loggerOptions('reservation-api', config.LOG_LEVEL),
+    logController: new OneLinePerRequest(),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Requests are cancelled by the client's timeout, not by ours; this only bounds stuck sockets.
     requestTimeout: 30_000,

@@ -21,7 +21,7 @@ export { apiConfigProperties, BaseConfig, baseConfigProperties, ConfigError, loa
 export { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
 export { EventEnvelope, messageGroupId, type Notification, NotificationSchema } from './event-contract.ts';
 export { createMysqlEventHistory, type EventHistory, type HistoryEntry } from './event-history.ts';
-export { loggerOptions, REDACTED_PATHS } from './logger.ts';
+export { loggerOptions, OneLinePerRequest, REDACTED_PATHS } from './logger.ts';
 export { createRegistry, httpMetrics } from './metrics.ts';
 export { loadMigrations, type Migration, migrate, requireSchemaVersion, SchemaTooOldError } from './migrations.ts';
 export { registerPoolMetrics } from './pool-metrics.ts';
