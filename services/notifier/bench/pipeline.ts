@@ -259,16 +259,16 @@ try {
     await Promise.all(inFlight);
     return count / ((performance.now() - t0) / 1000);
   }
-  const arrived = async (ids: Iterable<string>, timeoutMs: number) => {
+  const arrived = async (ids: string[], timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
-    while ([...ids].some((id) => !received.has(id)) && Date.now() < deadline) await sleep(100);
+    while (ids.some((id) => !received.has(id)) && Date.now() < deadline) await sleep(100);
   };
 
   // Warm-up, not counted: the services' JIT, pools and caches; then its webhooks drain, so the
   // measured run starts with nothing queued.
   const warm = new Set<string>();
   await book(RATE * WARMUP_SECONDS, (id) => warm.add(id));
-  await arrived(warm, 60_000);
+  await arrived([...warm], 60_000);
   const warmRows = booked;
 
   // The measured run.
@@ -280,7 +280,7 @@ try {
     createdLatency.push(latency);
   });
   const after = await snapshot();
-  await arrived(created.keys(), 60_000);
+  await arrived([...created.keys()], 60_000);
 
   const toWebhook = [...created].filter(([id]) => received.has(id)).map(([id, at]) => (received.get(id) as number) - at);
   const missing = [...created.keys()].filter((id) => !received.has(id)).length;
