@@ -15,7 +15,7 @@ export type AppConfig = Omit<QueryApiConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'S
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
   const app = Fastify({
     logger: logger ?? loggerOptions('query-api', config.LOG_LEVEL),
-    logController: new OneLinePerRequest(),
+    logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   await registerApiFoundation(app, {
     title: 'query-api',

@@ -25,6 +25,8 @@ export type AppConfig = Pick<
   | 'MYSQL_POOL_SIZE'
   | 'MAX_EVENT_LOOP_DELAY_MS'
   | 'LOG_LEVEL'
+  | 'LOG_REQUESTS'
+  | 'LOG_SLOW_REQUEST_MS'
   | 'OUTBOX_RELAY'
   | 'SQS_QUEUE_URL'
   | 'OUTBOX_BATCH_SIZE'
@@ -41,7 +43,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   const relayQueue = relayQueueUrl(config);
   const app = Fastify({
     logger: logger ?? loggerOptions('reservation-api', config.LOG_LEVEL),
-    logController: new OneLinePerRequest(),
+    logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Requests are cancelled by the client's timeout, not by ours; this only bounds stuck sockets.
     requestTimeout: 30_000,

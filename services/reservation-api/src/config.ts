@@ -1,4 +1,4 @@
-import { apiConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
+import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 /** The outbox relay's settings, shared by the API (relay in-process) and `src/relay.ts` (relay alone). */
@@ -25,6 +25,7 @@ export const outboxRelayConfigProperties = {
 
 export const ReservationApiConfig = serviceConfig({
   ...apiConfigProperties,
+  ...requestLogConfigProperties,
   MYSQL_PRIMARY_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL primary (read-write)' })),
   REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'Redis, where each change publishes the new version for readers' }),
   HOLD_TTL_SECONDS: Type.Number({ exclusiveMinimum: 0, default: 600, description: 'how long a hold keeps its time unless confirmed' }),

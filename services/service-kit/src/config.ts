@@ -48,6 +48,19 @@ export const apiConfigProperties = {
   }),
 };
 
+/** Which requests an API logs a line for (service-kit's `requestLogLevel`); the booking APIs read these. */
+export const requestLogConfigProperties = {
+  LOG_REQUESTS: Type.Enum(['errors', 'all'], {
+    default: 'errors',
+    description: 'errors: a line only for 4xx, 5xx and slow requests (the metrics count the rest); all: a line for every request',
+  }),
+  LOG_SLOW_REQUEST_MS: Type.Integer({
+    minimum: 1,
+    default: 500,
+    description: 'a request taking at least this long is logged at warn whatever its status',
+  }),
+};
+
 export function serviceConfig<P extends TProperties>(properties: P) {
   return Type.Object({ ...baseConfigProperties, ...properties });
 }

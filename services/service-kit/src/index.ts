@@ -17,11 +17,27 @@ export {
 export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
 export { createRedis, redisCheck } from './clients/redis.ts';
 export { createSqsClient, sqsCheck } from './clients/sqs.ts';
-export { apiConfigProperties, BaseConfig, baseConfigProperties, ConfigError, loadConfig, secret, serviceConfig } from './config.ts';
+export {
+  apiConfigProperties,
+  BaseConfig,
+  baseConfigProperties,
+  ConfigError,
+  loadConfig,
+  requestLogConfigProperties,
+  secret,
+  serviceConfig,
+} from './config.ts';
 export { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
 export { EventEnvelope, messageGroupId, type Notification, NotificationSchema } from './event-contract.ts';
 export { createMysqlEventHistory, type EventHistory, type HistoryEntry } from './event-history.ts';
-export { loggerOptions, OneLinePerRequest, REDACTED_PATHS } from './logger.ts';
+export {
+  loggerOptions,
+  OneLinePerRequest,
+  REDACTED_PATHS,
+  type RequestLogLevel,
+  type RequestLogPolicy,
+  requestLogLevel,
+} from './logger.ts';
 export { createRegistry, httpMetrics } from './metrics.ts';
 export { loadMigrations, type Migration, migrate, requireSchemaVersion, SchemaTooOldError } from './migrations.ts';
 export { registerPoolMetrics } from './pool-metrics.ts';

@@ -19,19 +19,50 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
   };
 }
 
+/** Which finished requests get a log line: `errors` (4xx, 5xx, slow) or `all` (one line each). */
+export type RequestLogPolicy = { mode: 'errors' | 'all'; slowMs: number };
+
+export type RequestLogLevel = 'error' | 'warn' | 'info';
+
 /**
- * One log line per request, when it ends: the request (method, URL, client), its status and its
- * duration. Fastify's default is two (`incoming request`, then `request completed`); at the rate
- * a cached read is served each line is a measurable share of the request's CPU (docs/booking.md,
- * Benchmark), and the second carries all the first did. Errors and the rest log as Fastify does.
+ * The level of a finished request's line, or undefined for none. Under `errors` a fast success
+ * gets no line: the RED metrics count it, and at the read side's rates its line was the largest
+ * single CPU cost of a cached GET and of the log bill (docs/booking.md, Logs).
+ */
+export function requestLogLevel(
+  policy: RequestLogPolicy,
+  request: { statusCode: number; responseTimeMs: number; errored: boolean },
+): RequestLogLevel | undefined {
+  if (request.errored) return 'error';
+  if (request.statusCode >= 500 || request.responseTimeMs >= policy.slowMs) return 'warn';
+  if (request.statusCode >= 400 || policy.mode === 'all') return 'info';
+  return undefined;
+}
+
+/**
+ * At most one log line per request, when it ends, chosen by `requestLogLevel` (a thrown error also
+ * has the error handler's own line): the request (method,
+ * URL, client), its status and its duration. Fastify's default is two (`incoming request`, then
+ * `request completed`) for every request, and the second carries all the first did. Errors
+ * outside a request's end (stream, serialiser, 404 route) log as Fastify does.
  */
 export class OneLinePerRequest extends LogController {
+  readonly #policy: RequestLogPolicy;
+
+  constructor(policy: RequestLogPolicy) {
+    super();
+    this.#policy = policy;
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
-    const line = { req: request, res: reply, responseTime: reply.elapsedTime };
+    const responseTime = reply.elapsedTime;
+    const level = requestLogLevel(this.#policy, { statusCode: reply.statusCode, responseTimeMs: responseTime, errored: !!error });
+    if (!level) return;
+    const line = { req: request, res: reply, responseTime };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else reply.log.info(line, 'request completed');
+    else reply.log[level](line, level === 'warn' && reply.statusCode < 500 ? 'slow request' : 'request completed');
   }
 }

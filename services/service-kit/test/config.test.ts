@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Type } from 'typebox';
-import { ConfigError, loadConfig, secret, serviceConfig } from '../src/config.ts';
+import { ConfigError, loadConfig, requestLogConfigProperties, secret, serviceConfig } from '../src/config.ts';
 
 const Schema = serviceConfig({
   MYSQL_PRIMARY_URL: secret(Type.String({ pattern: '^mysql://', description: 'the primary, mysql://user:password@host:port/database' })),
@@ -51,5 +51,17 @@ describe('loadConfig', () => {
     const message = errorOf({ MYSQL_PRIMARY_URL: 'postgres://app:hunter2@db/x' });
     expect(message).toBe('invalid configuration: MYSQL_PRIMARY_URL (value hidden) must match pattern "^mysql://"');
     expect(message).not.toContain('hunter2');
+  });
+
+  it('reads the request log policy, errors-only by default, and refuses an unknown mode or a bad threshold', () => {
+    const Api = serviceConfig({ ...requestLogConfigProperties });
+    expect(loadConfig(Api, {})).toMatchObject({ LOG_REQUESTS: 'errors', LOG_SLOW_REQUEST_MS: 500 });
+    expect(loadConfig(Api, { LOG_REQUESTS: 'all', LOG_SLOW_REQUEST_MS: '250' })).toMatchObject({
+      LOG_REQUESTS: 'all',
+      LOG_SLOW_REQUEST_MS: 250,
+    });
+    expect(() => loadConfig(Api, { LOG_REQUESTS: 'some', LOG_SLOW_REQUEST_MS: '0' })).toThrow(
+      new ConfigError('invalid configuration: LOG_REQUESTS="some" must be one of errors, all; LOG_SLOW_REQUEST_MS="0" must be >= 1'),
+    );
   });
 });

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import { expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { loggerOptions, OneLinePerRequest } from '../src/logger.ts';
+import { loggerOptions, OneLinePerRequest, type RequestLogPolicy, requestLogLevel } from '../src/logger.ts';
 
 it('redacts credentials from logged requests and keeps the rest', () => {
   const lines: string[] = [];
@@ -23,7 +23,7 @@ it('redacts credentials from logged requests and keeps the rest', () => {
   expect(lines.join('')).not.toContain('secret-token');
 });
 
-it('logs one line per request, when it ends, with the request, the status and the duration', async () => {
+function captured(policy: RequestLogPolicy) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -31,12 +31,63 @@ it('logs one line per request, when it ends, with the request, the status and th
       done();
     },
   });
-  const app = Fastify({ loggerInstance: pino(loggerOptions('query-api', 'info'), sink), logController: new OneLinePerRequest() });
-  app.get('/things/:id', async () => ({ ok: true }));
+  const app = Fastify({ loggerInstance: pino(loggerOptions('query-api', 'info'), sink), logController: new OneLinePerRequest(policy) });
+  app.get('/things/:id', async (request, reply) =>
+    (request.params as { id: string }).id === 'missing' ? reply.code(404).send({}) : { ok: true },
+  );
+  app.get('/broken', async () => {
+    throw new Error('boom');
+  });
+  return { app, lines: () => lines.map((line) => JSON.parse(line)) };
+}
+
+describe('requestLogLevel', () => {
+  const errors: RequestLogPolicy = { mode: 'errors', slowMs: 500 };
+  const all: RequestLogPolicy = { mode: 'all', slowMs: 500 };
+  const done = (statusCode: number, responseTimeMs = 3, errored = false) => ({ statusCode, responseTimeMs, errored });
+
+  it('under errors, gives a fast success no line and every 4xx, 5xx and slow request one', () => {
+    expect(requestLogLevel(errors, done(200))).toBeUndefined();
+    expect(requestLogLevel(errors, done(201, 499.9))).toBeUndefined();
+    expect(requestLogLevel(errors, done(304))).toBeUndefined();
+    expect(requestLogLevel(errors, done(404))).toBe('info');
+    expect(requestLogLevel(errors, done(409))).toBe('info');
+    expect(requestLogLevel(errors, done(503))).toBe('warn');
+    expect(requestLogLevel(errors, done(200, 500))).toBe('warn');
+    expect(requestLogLevel(errors, done(409, 800))).toBe('warn');
+    expect(requestLogLevel(errors, done(500, 1, true))).toBe('error');
+  });
+
+  it('under all, gives every request a line, at the same level as under errors otherwise', () => {
+    expect(requestLogLevel(all, done(200))).toBe('info');
+    expect(requestLogLevel(all, done(404))).toBe('info');
+    expect(requestLogLevel(all, done(200, 600))).toBe('warn');
+    expect(requestLogLevel(all, done(500, 1, true))).toBe('error');
+  });
+});
+
+it('logs one line per request under all, when it ends, with the request, the status and the duration', async () => {
+  const { app, lines } = captured({ mode: 'all', slowMs: 500 });
   await app.inject({ method: 'GET', url: '/things/1', headers: { authorization: 'Bearer secret-token' } });
-  expect(lines).toHaveLength(1);
-  const line = JSON.parse(lines[0] ?? '{}');
-  expect(line).toMatchObject({ msg: 'request completed', req: { method: 'GET', url: '/things/1' }, res: { statusCode: 200 } });
+  expect(lines()).toHaveLength(1);
+  const [line] = lines();
+  expect(line).toMatchObject({ level: 30, msg: 'request completed', req: { method: 'GET', url: '/things/1' }, res: { statusCode: 200 } });
   expect(line.responseTime).toEqual(expect.any(Number));
-  expect(lines[0]).not.toContain('secret-token');
+  expect(JSON.stringify(line)).not.toContain('secret-token');
+});
+
+it('under errors, logs the 4xx and the failure (its error and its completion) and not the fast success', async () => {
+  const { app, lines } = captured({ mode: 'errors', slowMs: 500 });
+  await app.inject({ method: 'GET', url: '/things/1' });
+  await app.inject({ method: 'GET', url: '/things/missing' });
+  await app.inject({ method: 'GET', url: '/broken' });
+  const completed = lines().filter((line) => line.req);
+  expect(completed.map((line) => [line.req.url, line.res.statusCode, line.level])).toEqual([
+    ['/things/missing', 404, 30],
+    ['/broken', 500, 50],
+    ['/broken', 500, 40],
+  ]);
+  // Fastify's error handler logs the error itself; the completion line adds status and duration.
+  expect(completed[1]).toMatchObject({ msg: 'boom', err: { message: 'boom' } });
+  expect(completed[2]).toMatchObject({ msg: 'request completed', responseTime: expect.any(Number) });
 });

@@ -19,6 +19,8 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       MYSQL_POOL_SIZE: 10,
       MAX_EVENT_LOOP_DELAY_MS: 0,
       LOG_LEVEL: 'silent' as never,
+      LOG_REQUESTS: 'errors',
+      LOG_SLOW_REQUEST_MS: 500,
       ...overrides,
     },
     { registry, logger: false },

@@ -45,6 +45,8 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     MYSQL_POOL_SIZE: 20,
     MAX_EVENT_LOOP_DELAY_MS: 0,
     LOG_LEVEL: 'silent' as never,
+    LOG_REQUESTS: 'errors',
+    LOG_SLOW_REQUEST_MS: 500,
     OUTBOX_RELAY: 'off',
     SQS_QUEUE_URL: undefined,
     OUTBOX_BATCH_SIZE: 50,
