@@ -477,7 +477,8 @@ describe('a cutover from blue to green', () => {
       removeTargets();
       await Promise.all(pods.map((p) => p.close()));
     }
-  });
+    // Two analysis windows, pre-scaling and an abort: its waits allow 90 s each, jest's default 60 s would cut them short.
+  }, 240_000);
 
   it('refuses a cutover from a peer that has no record, writes nothing, and says why', async () => {
     const dns = { hostedZoneId: zone.id, name: `lonely.${zone.name}`, ttl: TTL };
