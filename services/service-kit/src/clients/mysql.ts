@@ -4,6 +4,9 @@ import type { ReadinessCheck } from '../admin-server.ts';
 /**
  * A mysql2 pool from a `mysql://user:password@host:port/database` URL. Times are UTC on both
  * ends (`timezone: 'Z'`), so DATETIME columns round-trip as the instants the API speaks.
+ * `trace: false`: mysql2 otherwise captures a stack trace on every query, in case it fails, to
+ * graft the caller's frames onto the error; that was 7 % of reservation-api's CPU per booking
+ * (docs/booking.md, Benchmark). A failed query's error still names the code, errno and SQL state.
  */
 export function createMysqlPool(url: string, options: PoolOptions = {}): Pool {
   return mysql.createPool({
@@ -13,6 +16,7 @@ export function createMysqlPool(url: string, options: PoolOptions = {}): Pool {
     enableKeepAlive: true,
     supportBigNumbers: true,
     bigNumberStrings: true,
+    trace: false,
     ...options,
   });
 }
