@@ -19,7 +19,7 @@ import { CHART_NODE_OPTIONS, metric, startOperator } from '../../operator/test/s
 import { installHarness } from '../harness/index.ts';
 import { startKubeControlPlane } from '../harness/kube.ts';
 import { runDir } from '../harness/paths.ts';
-import { stopServers, waitUntil } from '../harness/proc.ts';
+import { cpuSeconds, stopServers, waitUntil } from '../harness/proc.ts';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
 const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 1000);
@@ -319,17 +319,6 @@ function rssByMapping(pid: number): string {
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${(v / 1024).toFixed(0)} MB`)
     .join(', ');
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  try {
-    // Fields after the command name (which may hold spaces): state is the 3rd, utime the 14th, stime the 15th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100; // in USER_HZ ticks, 100 a second on Linux
-  } catch {
-    return Number.NaN; // gone
-  }
 }
 
 /** The API server's own counters: requests and their summed latency by verb and resource. */

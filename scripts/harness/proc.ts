@@ -172,8 +172,10 @@ export async function run(
 /** CPU seconds (user + system) the process has used so far, from /proc (Linux); NaN once it is gone. */
 export function cpuSeconds(pid: number): number {
   try {
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // Fields after the command name, which is in parentheses and may hold spaces and parentheses:
+    // utime and stime are the 14th and 15th, in USER_HZ ticks (100 a second on Linux).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return Number.NaN;

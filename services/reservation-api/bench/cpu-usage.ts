@@ -1,18 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpuSeconds } from '../../../scripts/harness/proc.ts';
 
-/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
-const TICKS_PER_SECOND = 100;
-
-/** User + system CPU a process has used so far, in ms (/proc/<pid>/stat, fields 14 and 15). */
-export function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces: count fields from the closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
+/** User + system CPU a process has used so far, in ms; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  return (cpuSeconds(pid) || 0) * 1000;
 }
 
 /** The pid of each process whose command line contains the given marker (the harness's servers). */
