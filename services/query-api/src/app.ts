@@ -32,7 +32,12 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     waitMs: config.CONSISTENCY_WAIT_MS,
     registry,
   });
-  await app.register(reservationCache, { url: config.REDIS_URL, ttlMs: config.CACHE_TTL_SECONDS * 1000, registry });
+  await app.register(reservationCache, {
+    url: config.REDIS_URL,
+    ttlMs: config.CACHE_TTL_SECONDS * 1000,
+    near: { maxEntries: config.NEAR_CACHE_ENTRIES, maxAgeMs: config.NEAR_CACHE_MAX_AGE_SECONDS * 1000 },
+    registry,
+  });
   await app.register(reservationReader);
 
   await app.register(reservationRoutes);

@@ -14,6 +14,16 @@ export const QueryApiConfig = serviceConfig({
     default: 300,
     description: 'how long a reservation stays cached (plus up to 20 % jitter)',
   }),
+  NEAR_CACHE_ENTRIES: Type.Integer({
+    minimum: 0,
+    default: 10_000,
+    description: 'reservations held in process memory in front of Redis, kept coherent by its invalidations (0: no near cache)',
+  }),
+  NEAR_CACHE_MAX_AGE_SECONDS: Type.Number({
+    exclusiveMinimum: 0,
+    default: 30,
+    description: 'the longest a near-cache entry is served without reading Redis again',
+  }),
   CONSISTENCY_WAIT_MS: Type.Integer({
     minimum: 0,
     default: 500,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
 import { waitForReplica } from '../../../scripts/harness/mariadb.ts';
 import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { eventually } from '../../../scripts/harness/test/eventually.ts';
 import { createEventProcessor } from '../../notifier/src/plugins/event-processor.ts';
 import { toEnvelope } from '../../reservation-api/src/plugins/outbox-relay.ts';
 import { ADMIN, book, createResource } from '../../reservation-api/test/support/fixtures.ts';
@@ -40,14 +41,29 @@ afterAll(async () => {
 
 const get = (url: string, headers: Record<string, string> = bearer('customer', 'alice')) => reader.inject({ method: 'GET', url, headers });
 
+const counter = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await registry.metrics())?.[1] ?? 0);
+
+/**
+ * Deletes a reservation's Redis entry and waits until the reader's near cache has dropped it too.
+ * Two reads first leave the key tracked for the reader whatever state it was in (a fill's own
+ * write invalidates it, the read after it tracks it again), so the delete is sure to be reported.
+ */
+async function evict(id: string) {
+  await get(`/v1/reservations/${id}`, ADMIN);
+  await get(`/v1/reservations/${id}`, ADMIN);
+  const before = await counter('near_cache_invalidations_total');
+  await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${id}`);
+  await eventually('the near cache hears of the delete', async () => (await counter('near_cache_invalidations_total')) > before, 5_000);
+}
+
 describe('GET /v1/reservations/:id', () => {
   it.each([
-    ['its customer', bearer('customer', 'alice'), 200],
-    ['another customer', bearer('customer', 'bob'), 404],
-    ['the provider of its resource', bearer('provider', 'prov-a'), 200],
-    ['another provider', bearer('provider', 'prov-b'), 404],
-    ['an admin', ADMIN, 200],
-  ])('alice’s reservation read by %s → %i', async (_who, headers, status) => {
+    ['its customer', 200, bearer('customer', 'alice')],
+    ['another customer', 404, bearer('customer', 'bob')],
+    ['the provider of its resource', 200, bearer('provider', 'prov-a')],
+    ['another provider', 404, bearer('provider', 'prov-b')],
+    ['an admin', 200, ADMIN],
+  ])('alice’s reservation read by %s → %i', async (_who, status, headers) => {
     expect((await get(`/v1/reservations/${ids.a1}`, headers)).statusCode).toBe(status);
   });
 
@@ -56,7 +72,7 @@ describe('GET /v1/reservations/:id', () => {
   });
 
   it('serves from the cache after the first read, the same bytes the 201 had, and counts hits and misses', async () => {
-    await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${ids.b1}`);
+    await evict(ids.b1);
     const first = await get(`/v1/reservations/${ids.b1}`, ADMIN);
     const second = await get(`/v1/reservations/${ids.b1}`, ADMIN);
     expect(first.body).toBe(createdBody);
@@ -68,13 +84,32 @@ describe('GET /v1/reservations/:id', () => {
   });
 
   it('concurrent misses on one key make one database read (single flight)', async () => {
-    await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${ids.a1}`);
+    await evict(ids.a1);
     const fills = async () => Number(/cache_fills_total\S* (\d+)/.exec(await registry.metrics())?.[1] ?? 0);
     const before = await fills();
     const responses = await Promise.all(Array.from({ length: 30 }, () => get(`/v1/reservations/${ids.a1}`, ADMIN)));
     expect(new Set(responses.map((r) => r.statusCode))).toEqual(new Set([200]));
     expect(new Set(responses.map((r) => r.body)).size).toBe(1);
     expect((await fills()) - before).toBe(1);
+  });
+
+  it('a repeated read is served from process memory, and a change made through reservation-api reaches it', async () => {
+    // Dana's, on a resource of its own, so the listing tests below do not see it.
+    const dana = bearer('customer', 'dana');
+    const resource = await createResource(writer, { providerId: 'prov-d', timeZone: 'UTC', capacity: 1 });
+    const id = (await book(writer, resource, '2030-01-03T10:00:00Z', '2030-01-03T11:00:00Z', { customer: 'dana' })).json().id;
+    await get(`/v1/reservations/${id}`, dana);
+    await get(`/v1/reservations/${id}`, dana);
+    const hits = await counter('near_cache_lookups_total\\{result="hit"\\}');
+    expect((await get(`/v1/reservations/${id}`, dana)).json()).toMatchObject({ status: 'confirmed', version: 1 });
+    expect(await counter('near_cache_lookups_total\\{result="hit"\\}')).toBe(hits + 1);
+    expect(await counter('near_cache_entries')).toBeGreaterThan(0);
+
+    const cancelled = await writer.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: dana });
+    expect(cancelled.statusCode).toBe(200);
+    const read = async () => (await get(`/v1/reservations/${id}`, dana)).json();
+    await eventually('the cancel is read without a token', async () => (await read()).status === 'cancelled', 5_000);
+    expect(await read()).toMatchObject({ status: 'cancelled', version: 2 });
   });
 
   it('a bad consistency token is a 400 naming the header', async () => {

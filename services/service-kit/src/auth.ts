@@ -1,6 +1,7 @@
 import { createVerifier } from 'fast-jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { createLRU } from 'lru.min';
 import { ConfigError } from './config.ts';
 import { kitProblems, Problem } from './problem.ts';
 
@@ -47,31 +48,58 @@ export function bearerToken(header: string | undefined): string {
   return token;
 }
 
+export interface PrincipalCacheOptions {
+  /** Verified tokens remembered; the least recently used goes first. */
+  maxEntries?: number;
+  /** The longest a verified token is trusted without checking it again, even if it expires later. */
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
 /**
- * Verifies the bearer token on every route unless the route says `config: { public: true }`;
- * a missing, malformed, expired or badly signed token is a 401, a token without a known role too.
+ * Turns a bearer token into its principal with fast-jwt, and remembers the principal of each
+ * verified token until the token expires (`exp`, checked on every hit) or `maxAgeMs` passes:
+ * clients send one token for many requests, and a signature check per request would dominate a
+ * cached read. The cache is keyed by the token itself, so two tokens never share an entry (the
+ * collision fast-jwt's advisory GHSA-rp9m-7r4c-75qg is about); fast-jwt's own cache keys by a
+ * SHA-256 of the token, computed on every lookup, which was a fifth of a cached GET's CPU
+ * (docs/booking.md). A missing, malformed, expired or badly signed token throws fast-jwt's
+ * FAST_JWT_* error (a 401, problem.ts); one without a subject or a known role is a 401 too.
  */
+export function createPrincipalVerifier(
+  keys: AuthKeys,
+  { maxEntries = 10_000, maxAgeMs = 600_000, now = Date.now }: PrincipalCacheOptions = {},
+): (token: string) => Principal {
+  const key = keys.publicKey ?? keys.secret;
+  if (!key) throw new Error('auth needs a secret (HS256) or a public key (RS256)');
+  const verify = createVerifier({ key, algorithms: [keys.publicKey ? 'RS256' : 'HS256'], cache: false });
+  const verified = createLRU<string, { principal: Principal; until: number }>({ max: maxEntries });
+  return (token) => {
+    const at = now();
+    const held = verified.get(token);
+    if (held && at <= held.until) return held.principal;
+    const { sub, role, exp } = verify(token) as { sub?: unknown; role?: unknown; exp?: unknown };
+    if (typeof sub !== 'string' || sub === '' || !ROLES.includes(role as Role)) {
+      throw new Problem(kitProblems, 'unauthorized', 'the token needs a subject and a role of customer, provider or admin', {
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+      });
+    }
+    const principal = { id: sub, role: role as Role };
+    // fast-jwt accepts a token up to and including its `exp` second.
+    verified.set(token, { principal, until: Math.min(typeof exp === 'number' ? exp * 1000 : Number.POSITIVE_INFINITY, at + maxAgeMs) });
+    return principal;
+  };
+}
+
+/** Verifies the bearer token on every route unless the route says `config: { public: true }` (401 otherwise). */
 export const auth = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     const publicPrefixes = options.publicPrefixes ?? [];
-    const key = options.publicKey ?? options.secret;
-    if (!key) throw new Error('auth needs a secret (HS256) or a public key (RS256)');
-    // fast-jwt's LRU of verified tokens (expiry still enforced on each hit): clients send the same
-    // token for many requests, and signature checks would dominate a cached read. Its default
-    // cache key (a hash of the token) stays: a custom key builder is what its advisory
-    // GHSA-rp9m-7r4c-75qg warns about.
-    const verify = createVerifier({ key, algorithms: [options.publicKey ? 'RS256' : 'HS256'], cache: 10_000 });
+    const principalOf = createPrincipalVerifier(options);
     app.decorateRequest('principal', null as unknown as Principal);
     app.addHook('onRequest', async (request) => {
       if (request.routeOptions.config.public || publicPrefixes.some((p) => request.url.startsWith(p))) return;
-      // A bad signature, algorithm or expiry throws fast-jwt's FAST_JWT_* error: a 401 (problem.ts).
-      const { sub, role } = verify(bearerToken(request.headers.authorization)) as { sub?: unknown; role?: unknown };
-      if (typeof sub !== 'string' || sub === '' || !ROLES.includes(role as Role)) {
-        throw new Problem(kitProblems, 'unauthorized', 'the token needs a subject and a role of customer, provider or admin', {
-          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-        });
-      }
-      request.principal = { id: sub, role: role as Role };
+      request.principal = principalOf(bearerToken(request.headers.authorization));
     });
   },
   { name: 'auth', fastify: '5.x' },

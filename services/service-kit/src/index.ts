@@ -1,6 +1,6 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
-export { type AuthOptions, auth, authKeys, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export { type AuthOptions, auth, authKeys, createPrincipalVerifier, type Principal, ROLES, type Role, requireRole } from './auth.ts';
 export {
   type CachedReservation,
   CONSISTENCY_HEADER,
@@ -40,6 +40,7 @@ export {
 } from './logger.ts';
 export { createRegistry, httpMetrics } from './metrics.ts';
 export { loadMigrations, type Migration, migrate, requireSchemaVersion, SchemaTooOldError } from './migrations.ts';
+export { INVALIDATION_CHANNEL, NearCache, type NearCacheOptions, type NearCacheStats, trackInvalidations } from './near-cache.ts';
 export { registerPoolMetrics } from './pool-metrics.ts';
 export {
   defineProblems,

@@ -9,6 +9,7 @@ import { freshDatabase, JWT_SECRET } from '../../../reservation-api/test/support
 import type { AppConfig } from '../../src/app.ts';
 import { verificationFailure } from '../../src/domain/signature.ts';
 
+export { eventually } from '../../../../scripts/harness/test/eventually.ts';
 export { bearer, freshDatabase, JWT_SECRET, testApp as reservationApp } from '../../../reservation-api/test/support/app.ts';
 
 /** A FIFO queue with its own DLQ for one test file, so tests never read each other's messages. */
@@ -157,14 +158,4 @@ export async function openStream(url: string, headers: Record<string, string>) {
       await reading;
     },
   };
-}
-
-/** Polls until `check` holds, or fails with `what` after `timeoutMs`. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what}: still not true after ${timeoutMs} ms`);
 }

@@ -3,13 +3,15 @@ import {
   createRedis,
   createSingleFlight,
   createVersionedCache,
+  NearCache,
   RESERVATION_CACHE_FIELDS,
   RESERVATION_CACHE_PREFIX,
+  trackInvalidations,
 } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface ReservationCache {
   /** Cache-aside: the cached entry, or `load()` once per key however many callers miss at the same time. */
@@ -25,15 +27,78 @@ declare module 'fastify' {
   }
 }
 
-export const reservationCache = fp<{ url: string; ttlMs: number; registry: Registry }>(
-  async (app: FastifyInstance, { url, ttlMs, registry }) => {
+export interface ReservationCacheOptions {
+  url: string;
+  ttlMs: number;
+  /** The process-local tier; `maxEntries: 0` leaves it out. */
+  near: { maxEntries: number; maxAgeMs: number };
+  registry: Registry;
+}
+
+/** The near cache's own figures, read off it at each scrape. */
+function registerNearCacheMetrics(near: NearCache<CachedReservation>, registry: Registry) {
+  new Counter({
+    name: 'near_cache_lookups_total',
+    help: 'reservation lookups in the process-local near cache (a miss goes on to Redis)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const { hits, misses } = near.stats();
+      this.reset();
+      this.inc({ result: 'hit' }, hits);
+      this.inc({ result: 'miss' }, misses);
+    },
+  });
+  new Counter({
+    name: 'near_cache_invalidations_total',
+    help: 'keys Redis reported changed to the near cache',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(near.stats().invalidations);
+    },
+  });
+  new Counter({
+    name: 'near_cache_flushes_total',
+    help: 'times the near cache dropped everything (a Redis connection lost, or a flush in Redis)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(near.stats().flushes);
+    },
+  });
+  new Gauge({
+    name: 'near_cache_entries',
+    help: 'reservations held in the near cache',
+    registers: [registry],
+    collect() {
+      this.set(near.stats().size);
+    },
+  });
+}
+
+export const reservationCache = fp<ReservationCacheOptions>(
+  async (app: FastifyInstance, { url, ttlMs, near: nearOptions, registry }) => {
     // Concurrent reads' HMGETs (and fills) go out as one pipeline per event-loop turn: one write
     // and one read for many requests, for Node and for Redis.
     const redis = createRedis(url, { enableAutoPipelining: true });
+    // A hit from process memory costs no round trip at all; Redis's client-side caching tells
+    // this process when a key it read changes (see near-cache.ts and docs/booking.md).
+    const near = nearOptions.maxEntries > 0 ? new NearCache<CachedReservation>(nearOptions) : undefined;
+    const stopTracking = near
+      ? trackInvalidations(redis, near, { onError: (err) => app.log.warn({ err }, 'near cache off: CLIENT TRACKING failed') })
+      : undefined;
+    if (near) registerNearCacheMetrics(near, registry);
     app.addHook('onClose', async () => {
+      stopTracking?.();
       redis.disconnect();
     });
-    const cache = createVersionedCache(redis, { prefix: RESERVATION_CACHE_PREFIX, fields: RESERVATION_CACHE_FIELDS, ttlMs });
+    const cache = createVersionedCache(redis, {
+      prefix: RESERVATION_CACHE_PREFIX,
+      fields: RESERVATION_CACHE_FIELDS,
+      ttlMs,
+      ...(near && { near }),
+    });
     const singleFlight = createSingleFlight<CachedReservation | undefined>();
     const lookups = new Counter({
       name: 'cache_lookups_total',

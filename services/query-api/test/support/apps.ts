@@ -15,6 +15,8 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       JWT_SECRET,
       JWT_PUBLIC_KEY: undefined,
       CACHE_TTL_SECONDS: 300,
+      NEAR_CACHE_ENTRIES: 10_000,
+      NEAR_CACHE_MAX_AGE_SECONDS: 30,
       CONSISTENCY_WAIT_MS: 500,
       MYSQL_POOL_SIZE: 10,
       MAX_EVENT_LOOP_DELAY_MS: 0,
