@@ -15,7 +15,7 @@ let reader: FastifyInstance;
 let registry: import('prom-client').Registry;
 let primary: string;
 let resourceId: string;
-const ids: Record<string, string> = {};
+const ids = {} as { a1: string; a2: string; b1: string };
 let createdBody: string;
 
 const replicated = () =>
