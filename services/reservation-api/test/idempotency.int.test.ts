@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
+import mysql from 'mysql2/promise';
 import { sweepExpiredKeys } from '../src/plugins/idempotency-sweeper.ts';
 import { bearer, freshDatabase, testApp } from './support/app.ts';
 import { book, createResource, sql } from './support/fixtures.ts';
@@ -20,6 +21,28 @@ afterAll(async () => {
 
 const at = (h: number) => new Date(Date.UTC(2031, 5, 1, h)).toISOString();
 
+/**
+ * Holds the resource's row from a connection of the test's own, so a booking on it stops inside
+ * its transaction (key claimed); `waiting()` is the id of the service's connection once it is
+ * waiting there.
+ */
+async function holdResource() {
+  const blocker = await mysql.createConnection(db.primaryUrl);
+  await blocker.query('START TRANSACTION');
+  await blocker.query('SELECT id FROM resources WHERE id = ? FOR UPDATE', [resource]);
+  const waiting = async (): Promise<number> => {
+    for (let i = 0; i < 400; i++) {
+      const [rows] = (await blocker.query(
+        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT%FROM resources%FOR UPDATE%' AND ID <> CONNECTION_ID()",
+      )) as unknown as [{ id: number }[]];
+      if (rows[0]) return rows[0].id;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('no booking is waiting for the resource row');
+  };
+  return { blocker, waiting };
+}
+
 describe('Idempotency-Key', () => {
   it('50 concurrent requests with one key make one reservation; every answer is the first one, byte for byte', async () => {
     const responses = await Promise.all(Array.from({ length: 50 }, () => book(app, resource, at(9), at(10), { key: 'k-concurrent' })));
@@ -39,6 +62,44 @@ describe('Idempotency-Key', () => {
     expect(replay.body).toBe(created[0]?.body);
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.headers.etag).toBe(created[0]?.headers.etag);
+  });
+
+  it('a duplicate while the first request is still running is a 409 with Retry-After; once it is done, a retry replays it', async () => {
+    const { blocker, waiting } = await holdResource();
+    try {
+      const first = book(app, resource, at(25), at(26), { key: 'k-running' });
+      await waiting();
+      const duplicate = await book(app, resource, at(25), at(26), { key: 'k-running' });
+      expect(duplicate.statusCode).toBe(409);
+      expect(duplicate.json().type).toMatch(/\/idempotency-in-progress$/);
+      expect(duplicate.headers['retry-after']).toBe('1');
+
+      await blocker.query('COMMIT');
+      const done = await first;
+      expect(done.statusCode).toBe(201);
+      const replay = await book(app, resource, at(25), at(26), { key: 'k-running' });
+      expect(replay.statusCode).toBe(201);
+      expect(replay.body).toBe(done.body);
+      expect(await sql(db.primaryUrl, 'SELECT id FROM reservations WHERE starts_at = ?', [new Date(at(25))])).toHaveLength(1);
+    } finally {
+      await blocker.end();
+    }
+  });
+
+  it('a request whose database connection dies mid-transaction stores nothing and frees the key for a retry', async () => {
+    const { blocker, waiting } = await holdResource();
+    try {
+      const failing = book(app, resource, at(27), at(28), { key: 'k-killed' });
+      await blocker.query(`KILL CONNECTION ${await waiting()}`);
+      expect((await failing).statusCode).toBeGreaterThanOrEqual(500);
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    expect(await sql(db.primaryUrl, "SELECT idempotency_key FROM idempotency_keys WHERE idempotency_key = 'k-killed'")).toEqual([]);
+    const retry = await book(app, resource, at(27), at(28), { key: 'k-killed' });
+    expect(retry.statusCode).toBe(201);
+    expect(await sql(db.primaryUrl, 'SELECT id FROM reservations WHERE starts_at = ?', [new Date(at(27))])).toHaveLength(1);
   });
 
   it('the same key with another body is a 422 and writes nothing', async () => {

@@ -33,11 +33,6 @@ export interface RetryOptions<T = unknown, B = void> {
    */
   commitWith?: (result: T) => Statement | undefined;
   /**
-   * One statement sent after COMMIT or ROLLBACK in the same round trip, whichever ends the
-   * attempt (e.g. `DO RELEASE_LOCK(?)` for a named lock `begin` took).
-   */
-  release?: Statement;
-  /**
    * Runs right after COMMIT on the same connection, with COMMIT's OK packet (whose session state
    * changes carry `last_gtid` when the session tracks it).
    */
@@ -49,20 +44,13 @@ export function backoffDelay(attempt: number, baseDelayMs: number, random: () =>
   return Math.floor(random() * baseDelayMs * 2 ** attempt);
 }
 
-/** `end` (COMMIT or ROLLBACK) with the statements before it and the release after it, in one round trip. */
-function ending(end: 'COMMIT' | 'ROLLBACK', before: Statement | undefined, release: Statement | undefined): Statement {
-  const parts = [before, { sql: end }, release].filter((part): part is Statement => part !== undefined);
-  return { sql: parts.map((part) => part.sql).join('; '), values: parts.flatMap((part) => part.values ?? []) };
-}
-
-async function commit(conn: PoolConnection, withIt: Statement | undefined, release: Statement | undefined): Promise<ResultSetHeader> {
-  const { sql, values } = ending('COMMIT', withIt, release);
-  const [results] = await conn.query<ResultSetHeader | ResultSetHeader[]>(sql, values);
-  if (!Array.isArray(results)) return results;
-  // Each statement answers with its own OK packet; COMMIT's is the last but the release's.
-  const ok = results.at(release ? -2 : -1);
-  if (!ok) throw new Error('COMMIT sent no answer');
-  return ok;
+async function commit(conn: PoolConnection, withIt: Statement | undefined): Promise<ResultSetHeader> {
+  if (!withIt) return (await conn.query<ResultSetHeader>('COMMIT'))[0];
+  // Each statement answers with its own OK packet; COMMIT's is the last.
+  const [results] = await conn.query<ResultSetHeader[]>(`${withIt.sql}; COMMIT`, withIt.values);
+  const last = results.at(-1);
+  if (!last) throw new Error('COMMIT sent no answer');
+  return last;
 }
 
 /**
@@ -73,7 +61,7 @@ async function commit(conn: PoolConnection, withIt: Statement | undefined, relea
 export async function withTransaction<T, B = void>(
   pool: Pool,
   work: (conn: PoolConnection, begun: B) => Promise<T>,
-  { attempts = 5, baseDelayMs = 5, random = Math.random, begin, commitWith, release, afterCommit }: RetryOptions<T, B> = {},
+  { attempts = 5, baseDelayMs = 5, random = Math.random, begin, commitWith, afterCommit }: RetryOptions<T, B> = {},
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const conn = await pool.getConnection();
@@ -83,13 +71,12 @@ export async function withTransaction<T, B = void>(
       if (begin) begun = await begin(conn);
       else await conn.query('START TRANSACTION');
       const result = await work(conn, begun);
-      const committed = await commit(conn, commitWith?.(result), release);
+      const committed = await commit(conn, commitWith?.(result));
       await afterCommit?.(conn, committed);
       return result;
     } catch (err) {
-      // After a failed afterCommit this is a harmless no-op (and the release runs again, harmlessly).
-      const { sql, values } = ending('ROLLBACK', undefined, release);
-      await conn.query(sql, values).catch(() => {
+      // After a failed afterCommit this is a harmless no-op.
+      await conn.query('ROLLBACK').catch(() => {
         reusable = false;
       });
       if (!isMysqlError(err, ER_LOCK_DEADLOCK) || attempt + 1 >= attempts) throw err;
