@@ -6,6 +6,7 @@ import type { NotifierConfig } from './config.ts';
 import { db } from './plugins/db.ts';
 import { notificationBus } from './plugins/notification-bus.ts';
 import { pipeline } from './plugins/pipeline.ts';
+import { retentionSweeper } from './plugins/retention-sweeper.ts';
 import notificationRoutes from './routes/notifications.ts';
 import webhookRoutes from './routes/webhooks.ts';
 
@@ -25,6 +26,12 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
   await app.register(notificationBus, { url: config.REDIS_URL });
   await app.register(pipeline, { config, registry });
+  await app.register(retentionSweeper, {
+    processedEventsDays: config.PROCESSED_EVENTS_RETENTION_DAYS,
+    deliveriesDays: config.WEBHOOK_DELIVERIES_RETENTION_DAYS,
+    intervalMs: 60_000,
+    registry,
+  });
 
   await app.register(webhookRoutes, { allowHttp: config.WEBHOOK_ALLOW_HTTP });
   await app.register(notificationRoutes, {

@@ -39,6 +39,16 @@ export const NotifierConfig = serviceConfig({
     default: false,
     description: 'accept http:// webhook URLs (local development and tests); https:// only otherwise',
   }),
+  PROCESSED_EVENTS_RETENTION_DAYS: Type.Integer({
+    minimum: 15,
+    default: 30,
+    description: 'how long an event id is remembered for deduplication (more than SQS keeps a message: 14 days)',
+  }),
+  WEBHOOK_DELIVERIES_RETENTION_DAYS: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'how long a delivered or failed webhook delivery is kept (pending ones always are)',
+  }),
   SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 15_000, description: 'comment line sent on an idle SSE stream' }),
   SSE_POLL_INTERVAL_MS: Type.Integer({
     minimum: 100,

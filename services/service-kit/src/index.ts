@@ -1,6 +1,7 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
 export { type AuthOptions, auth, authKeys, createPrincipalVerifier, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export { deleteInBatches } from './batched-delete.ts';
 export {
   type CachedReservation,
   CONSISTENCY_HEADER,

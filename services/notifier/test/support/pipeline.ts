@@ -48,6 +48,8 @@ export function notifierConfig(
     WEBHOOK_ALLOW_HTTP: true,
     SSE_HEARTBEAT_MS: 15_000,
     SSE_POLL_INTERVAL_MS: 1000,
+    PROCESSED_EVENTS_RETENTION_DAYS: 30,
+    WEBHOOK_DELIVERIES_RETENTION_DAYS: 30,
     ...overrides,
   };
 }

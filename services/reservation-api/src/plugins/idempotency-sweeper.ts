@@ -1,6 +1,7 @@
+import { deleteInBatches } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Pool, ResultSetHeader } from 'mysql2/promise';
+import type { Pool } from 'mysql2/promise';
 
 /**
  * Deletes expired Idempotency-Key rows in small batches, so the table holds about a day of keys
@@ -8,13 +9,8 @@ import type { Pool, ResultSetHeader } from 'mysql2/promise';
  * claimKey; this only reclaims space. Every replica of the service runs it; the deletes are
  * idempotent, so they need no coordination.
  */
-export async function sweepExpiredKeys(pool: Pool, batch = 1000): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const [result] = await pool.query<ResultSetHeader>('DELETE FROM idempotency_keys WHERE expires_at <= NOW(3) LIMIT ?', [batch]);
-    total += result.affectedRows;
-    if (result.affectedRows < batch) return total;
-  }
+export function sweepExpiredKeys(pool: Pool, batch = 1000): Promise<number> {
+  return deleteInBatches(pool, { sql: 'DELETE FROM idempotency_keys WHERE expires_at <= NOW(3)' }, batch);
 }
 
 export const idempotencySweeper = fp<{ intervalMs: number }>(

@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { type EventEnvelope, messageGroupId, withTransaction } from '@reservations/service-kit';
+import { deleteInBatches, type EventEnvelope, messageGroupId, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
@@ -228,13 +228,10 @@ export function createOutboxRelay({
   }
 
   async function sweep(): Promise<void> {
-    for (;;) {
-      const [result] = await pool.query<ResultSetHeader>(
-        'DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < NOW(6) - INTERVAL ? HOUR LIMIT 1000',
-        [retentionHours],
-      );
-      if (result.affectedRows < 1000) return;
-    }
+    await deleteInBatches(pool, {
+      sql: 'DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < NOW(6) - INTERVAL ? HOUR',
+      values: [retentionHours],
+    });
   }
 
   return {
