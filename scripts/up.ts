@@ -50,7 +50,7 @@ if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
         ADMIN_PORT: String(adminPort),
         JWT_SECRET,
         SHUTDOWN_DELAY_MS: '0',
-        ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true' } : { OUTBOX_RELAY: 'off' }),
+        ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
       },
       `http://127.0.0.1:${adminPort}/readyz`,
     );

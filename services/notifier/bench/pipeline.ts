@@ -167,7 +167,10 @@ try {
     return { url: `http://127.0.0.1:${port}`, metrics: `http://127.0.0.1:${adminPort}/metrics` };
   };
   const api = await start('reservation-api', 'services/reservation-api/src/server.ts', {});
-  const consumer = await start('notifier', 'services/notifier/src/server.ts', { WEBHOOK_ALLOW_HTTP: 'true' });
+  const consumer = await start('notifier', 'services/notifier/src/server.ts', {
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+  });
   const [writer, notifier] = [api.url, consumer.url];
   /** A Prometheus histogram's _sum and _count. */
   const histogram = (text: string, name: string) => {

@@ -33,7 +33,10 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
   });
 
-  await app.register(webhookRoutes, { allowHttp: config.WEBHOOK_ALLOW_HTTP });
+  await app.register(webhookRoutes, {
+    allowHttp: config.WEBHOOK_ALLOW_HTTP,
+    allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
+  });
   await app.register(notificationRoutes, {
     registry,
     heartbeatMs: config.SSE_HEARTBEAT_MS,

@@ -49,6 +49,11 @@ export const NotifierConfig = serviceConfig({
     default: 30,
     description: 'how long a delivered or failed webhook delivery is kept (pending ones always are)',
   }),
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: Type.Boolean({
+    default: false,
+    description:
+      'accept webhook endpoints on this host or private networks (local development and tests); otherwise a webhook is never sent to a loopback, private, link-local or reserved address',
+  }),
   SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 15_000, description: 'comment line sent on an idle SSE stream' }),
   SSE_POLL_INTERVAL_MS: Type.Integer({
     minimum: 100,

@@ -72,6 +72,7 @@ async function startNotifier(name: string, queue: { queueUrl: string; dlqUrl: st
       SQS_VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_TIMEOUT_SECONDS),
       SQS_RETRY_BASE_SECONDS: '0',
       WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
       WEBHOOK_TIMEOUT_MS: '1000',
       WEBHOOK_RETRY_BASE_MS: '50',
       WEBHOOK_RETRY_MAX_MS: '500',

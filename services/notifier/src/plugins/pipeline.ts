@@ -17,6 +17,7 @@ export type PipelineConfig = Pick<
   | 'SQS_VISIBILITY_TIMEOUT_SECONDS'
   | 'SQS_RETRY_BASE_SECONDS'
   | 'WEBHOOK_TIMEOUT_MS'
+  | 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES'
   | 'WEBHOOK_RETRY_BASE_MS'
   | 'WEBHOOK_RETRY_MAX_MS'
   | 'WEBHOOK_MAX_ATTEMPTS'
@@ -49,6 +50,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       registry,
       log: app.log.child({ component: 'webhook-deliverer' }),
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
       retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
       retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,

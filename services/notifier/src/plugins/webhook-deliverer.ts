@@ -3,6 +3,8 @@ import { backoffDelay, type Notification, withTransaction } from '@reservations/
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { Agent, fetch } from 'undici';
+import { PrivateAddressError, privateHostReason, publicOnlyLookup } from '../domain/public-address.ts';
 import { signedHeaders } from '../domain/signature.ts';
 
 export interface DelivererOptions {
@@ -10,6 +12,8 @@ export interface DelivererOptions {
   registry: Registry;
   log: FastifyBaseLogger;
   timeoutMs: number;
+  /** Send to loopback and private addresses too (local development and tests); never otherwise. */
+  allowPrivateAddresses: boolean;
   retryBaseMs: number;
   retryMaxMs: number;
   maxAttempts: number;
@@ -57,7 +61,12 @@ export function retryDelay(attempts: number, baseMs: number, maxMs: number, rand
  * before the mark repeats the POST: receivers deduplicate on `webhook-id` (the event id).
  */
 export function createWebhookDeliverer(options: DelivererOptions) {
-  const { pool, log, timeoutMs, retryBaseMs, retryMaxMs, maxAttempts, concurrency, pollIntervalMs, leaseMs } = options;
+  const { pool, log, timeoutMs, allowPrivateAddresses, retryBaseMs, retryMaxMs, maxAttempts, concurrency, pollIntervalMs, leaseMs } =
+    options;
+  // Every connection's addresses are checked as it is made (a provider's name could point at the
+  // cluster, the VPC or the cloud's metadata service); an IP literal is checked before, since a
+  // socket to one makes no lookup.
+  const dispatcher = allowPrivateAddresses ? new Agent() : new Agent({ connect: { lookup: publicOnlyLookup } });
   const random = options.random ?? Math.random;
   const results = new Counter({
     name: 'webhook_deliveries_total',
@@ -119,7 +128,10 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     let status: number | null = null;
     let error: string | null = null;
     try {
+      const refused = allowPrivateAddresses ? undefined : privateHostReason(new URL(url));
+      if (refused) throw new PrivateAddressError(`${refused}; webhooks go to public addresses only`);
       const response = await fetch(url, {
+        dispatcher,
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'reservations-notifier', ...signedHeaders(secret, eventId, body) },
         body,
@@ -270,6 +282,8 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       clearInterval(timer);
       timer = undefined;
       await Promise.race([Promise.all([polling, ...inFlight]), sleep(graceMs)]);
+      // Its keep-alive sockets close once what is still in flight is done.
+      dispatcher.close().catch(() => undefined);
     },
   };
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Problem, problemResponse } from '@reservations/service-kit';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Type } from 'typebox';
+import { privateHostReason } from '../domain/public-address.ts';
 import { newSecret } from '../domain/signature.ts';
 import { problems } from '../errors.ts';
 import { commonProblems, ProviderParams, security } from '../schemas/common.ts';
@@ -16,7 +17,13 @@ const Endpoint = Type.Object({
 
 type EndpointRow = RowDataPacket & { url: string; secret: string; created_at: Date; updated_at: Date };
 
-const webhookRoutes: FastifyPluginAsyncTypebox<{ allowHttp: boolean }> = async (app, { allowHttp }) => {
+export interface WebhookRouteOptions {
+  allowHttp: boolean;
+  /** Accept endpoints on this host or private networks (local development and tests). */
+  allowPrivateAddresses: boolean;
+}
+
+const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app, { allowHttp, allowPrivateAddresses }) => {
   const read = async (providerId: string) => {
     const [[row]] = await app.db.query<EndpointRow[]>(
       'SELECT url, secret, created_at, updated_at FROM webhook_endpoints WHERE provider_id = ?',
@@ -53,6 +60,13 @@ const webhookRoutes: FastifyPluginAsyncTypebox<{ allowHttp: boolean }> = async (
     async (request, reply) => {
       const { id } = request.params;
       checkProviderAccess(request.principal, id);
+      // The delivery checks every address the name resolves to as well (publicOnlyLookup); this
+      // refuses what is private on its face at once, with a message the provider can act on.
+      const refused = allowPrivateAddresses ? undefined : privateHostReason(new URL(request.body.url));
+      if (refused) {
+        const message = `must be reachable on the internet: ${refused}`;
+        throw new Problem(problems, 'validation-failed', `url ${message}`, { extensions: { errors: [{ field: 'body/url', message }] } });
+      }
       const existing = await read(id);
       const secret = !existing || request.body.rotateSecret ? newSecret() : existing.secret;
       await app.db.query(
