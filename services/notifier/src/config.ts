@@ -1,8 +1,9 @@
-import { apiConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
+import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 export const NotifierConfig = serviceConfig({
   ...apiConfigProperties,
+  ...requestLogConfigProperties,
   MYSQL_PRIMARY_URL: secret(
     Type.String({ pattern: '^mysql://', description: 'the MySQL primary: dedupe, event history, webhook endpoints and deliveries' }),
   ),

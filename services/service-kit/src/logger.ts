@@ -31,10 +31,12 @@ export type RequestLogLevel = 'error' | 'warn' | 'info';
  */
 export function requestLogLevel(
   policy: RequestLogPolicy,
-  request: { statusCode: number; responseTimeMs: number; errored: boolean },
+  request: { statusCode: number; responseTimeMs: number; errored: boolean; streamed?: boolean },
 ): RequestLogLevel | undefined {
   if (request.errored) return 'error';
-  if (request.statusCode >= 500 || request.responseTimeMs >= policy.slowMs) return 'warn';
+  // A stream (SSE) lasts as long as its client stays: its length is not slowness.
+  const slow = !request.streamed && request.responseTimeMs >= policy.slowMs;
+  if (request.statusCode >= 500 || slow) return 'warn';
   if (request.statusCode >= 400 || policy.mode === 'all') return 'info';
   return undefined;
 }
@@ -59,7 +61,8 @@ export class OneLinePerRequest extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
     const responseTime = reply.elapsedTime;
-    const level = requestLogLevel(this.#policy, { statusCode: reply.statusCode, responseTimeMs: responseTime, errored: !!error });
+    const streamed = String(reply.raw.getHeader('content-type') ?? '').startsWith('text/event-stream');
+    const level = requestLogLevel(this.#policy, { statusCode: reply.statusCode, responseTimeMs: responseTime, errored: !!error, streamed });
     if (!level) return;
     const line = { req: request, res: reply, responseTime };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');

@@ -38,6 +38,17 @@ function captured(policy: RequestLogPolicy) {
   app.get('/broken', async () => {
     throw new Error('boom');
   });
+  app.get('/slow', async () => {
+    await new Promise((r) => setTimeout(r, policy.slowMs + 20));
+    return { ok: true };
+  });
+  // Like the notifier's SSE route: the raw response, held open past slowMs.
+  app.get('/stream', (_request, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+    reply.raw.write(': hello\n\n');
+    setTimeout(() => reply.raw.end(), policy.slowMs + 20);
+  });
   return { app, lines: () => lines.map((line) => JSON.parse(line)) };
 }
 
@@ -56,6 +67,12 @@ describe('requestLogLevel', () => {
     expect(requestLogLevel(errors, done(200, 500))).toBe('warn');
     expect(requestLogLevel(errors, done(409, 800))).toBe('warn');
     expect(requestLogLevel(errors, done(500, 1, true))).toBe('error');
+  });
+
+  it('does not call a stream slow, however long its client stays', () => {
+    expect(requestLogLevel(errors, { ...done(200, 3_600_000), streamed: true })).toBeUndefined();
+    expect(requestLogLevel(all, { ...done(200, 3_600_000), streamed: true })).toBe('info');
+    expect(requestLogLevel(errors, { ...done(500, 3_600_000), streamed: true })).toBe('warn');
   });
 
   it('under all, gives every request a line, at the same level as under errors otherwise', () => {
@@ -90,4 +107,11 @@ it('under errors, logs the 4xx and the failure (its error and its completion) an
   // Fastify's error handler logs the error itself; the completion line adds status and duration.
   expect(completed[1]).toMatchObject({ msg: 'boom', err: { message: 'boom' } });
   expect(completed[2]).toMatchObject({ msg: 'request completed', responseTime: expect.any(Number) });
+});
+
+it('a slow request gets a warn line; an event stream held open as long gets none', async () => {
+  const { app, lines } = captured({ mode: 'errors', slowMs: 30 });
+  await app.inject({ method: 'GET', url: '/slow' });
+  await app.inject({ method: 'GET', url: '/stream' });
+  expect(lines().map((line) => [line.level, line.msg, line.req?.url])).toEqual([[40, 'slow request', '/slow']]);
 });

@@ -30,6 +30,8 @@ export function notifierConfig(
     JWT_PUBLIC_KEY: undefined,
     MAX_EVENT_LOOP_DELAY_MS: 0,
     LOG_LEVEL: 'silent' as never,
+    LOG_REQUESTS: 'errors',
+    LOG_SLOW_REQUEST_MS: 500,
     SHUTDOWN_TIMEOUT_MS: 5000,
     MYSQL_POOL_SIZE: 10,
     SQS_QUEUE_URL: queue.queueUrl,
