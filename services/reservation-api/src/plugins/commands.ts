@@ -31,6 +31,22 @@ const SAVEPOINT = 'command';
 type Answer = StoredResponse & { replayed?: boolean; refused?: boolean };
 
 /**
+ * An Idempotency-Key's statements in a command's transaction: the claim (and the savepoint a
+ * refusal rolls back to) in START TRANSACTION's round trip, the response in COMMIT's. The
+ * benchmark's keyed baseline runs these too, so it measures the same transaction.
+ */
+export function keyStatements(scope: KeyScope, hash: string, ttlMs: number) {
+  return {
+    begin: (conn: PoolConnection) => claimKey(conn, scope, hash, { ttlMs, before: 'START TRANSACTION', after: `SAVEPOINT ${SAVEPOINT}` }),
+    /** The stored response; a refusal first undoes the change, keeping the key row. */
+    store: (response: StoredResponse, { refused = false } = {}) => {
+      const statement = storeResponse(scope, response);
+      return refused ? { ...statement, sql: `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; ${statement.sql}` } : statement;
+    },
+  };
+}
+
+/**
  * Runs every state-changing request the same way: one transaction holding the Idempotency-Key
  * row, the change and its outbox event. A domain refusal (4xx) with a key is stored too (the
  * change is rolled back to a savepoint, the key row kept), so a retry gets the same answer; a
@@ -51,6 +67,7 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
           ? { caller: request.principal.id, route: `${request.method} ${request.routeOptions.url}`, key: header }
           : undefined;
       const hash = scope ? requestHash(request) : '';
+      const key = scope && keyStatements(scope, hash, idempotencyTtlMs);
       let gtid = '';
       let outcome: CommandOutcome | undefined;
       const response = await withTransaction<Answer, Claim | undefined>(
@@ -78,15 +95,10 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
           }
         },
         {
-          ...(scope && {
-            begin: (conn) =>
-              claimKey(conn, scope, hash, { ttlMs: idempotencyTtlMs, before: 'START TRANSACTION', after: `SAVEPOINT ${SAVEPOINT}` }),
-            commitWith: (answer) => {
-              if (answer.replayed) return undefined;
-              const { status, headers, body } = answer;
-              const store = storeResponse(scope, { status, headers, body });
-              return answer.refused ? { ...store, sql: `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; ${store.sql}` } : store;
-            },
+          ...(key && {
+            begin: key.begin,
+            commitWith: ({ replayed, refused, status, headers, body }) =>
+              replayed ? undefined : key.store({ status, headers, body }, { refused }),
           }),
           afterCommit: async (conn, commit) => {
             const tracked = (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables
