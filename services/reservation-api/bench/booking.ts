@@ -102,9 +102,7 @@ async function rawLoop({ primaryUrl, poolSize, resources, keyed }: RawLoop): Pro
             notes: null,
           }),
         key && {
-          begin: async (conn) => {
-            await key.begin(conn);
-          },
+          begin: key.begin,
           commitWith: ({ reservation }) =>
             key.store({ status: 201, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(reservation) }),
         },

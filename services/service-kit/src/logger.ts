@@ -61,7 +61,9 @@ export class OneLinePerRequest extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
     const responseTime = reply.elapsedTime;
-    const streamed = String(reply.raw.getHeader('content-type') ?? '').startsWith('text/event-stream');
+    // Looked at only when the request would count as slow.
+    const streamed =
+      responseTime >= this.#policy.slowMs && String(reply.raw.getHeader('content-type') ?? '').startsWith('text/event-stream');
     const level = requestLogLevel(this.#policy, { statusCode: reply.statusCode, responseTimeMs: responseTime, errored: !!error, streamed });
     if (!level) return;
     const line = { req: request, res: reply, responseTime };

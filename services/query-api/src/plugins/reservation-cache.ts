@@ -49,24 +49,21 @@ function registerNearCacheMetrics(near: NearCache<CachedReservation>, registry: 
       this.inc({ result: 'miss' }, misses);
     },
   });
-  new Counter({
-    name: 'near_cache_invalidations_total',
-    help: 'keys Redis reported changed to the near cache',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(near.stats().invalidations);
-    },
-  });
-  new Counter({
-    name: 'near_cache_flushes_total',
-    help: 'times the near cache dropped everything (a Redis connection lost, or a flush in Redis)',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(near.stats().flushes);
-    },
-  });
+  const totals = [
+    ['near_cache_invalidations_total', 'keys Redis reported changed to the near cache', 'invalidations'],
+    ['near_cache_flushes_total', 'times the near cache dropped everything (a Redis connection lost, or a flush in Redis)', 'flushes'],
+  ] as const;
+  for (const [name, help, stat] of totals) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(near.stats()[stat]);
+      },
+    });
+  }
   new Gauge({
     name: 'near_cache_entries',
     help: 'reservations held in the near cache',
