@@ -3,9 +3,9 @@
 // `npm run generate:crds`. A test fails when any of them and the types disagree.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crdFiles } from '../operator/src/api/crd-files.ts';
+import { crdFiles } from '@reservations/operator/crd';
+import { repoRoot } from '@reservations/testkit';
 import { generatedChartFiles } from './charts/generated.ts';
-import { repoRoot } from './harness/paths.ts';
 
 const files = [...crdFiles().map(({ file, yaml }) => ({ path: join('crds', file), content: yaml })), ...generatedChartFiles()];
 for (const { path, content } of files) {

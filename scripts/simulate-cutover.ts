@@ -12,27 +12,30 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { KubeConfig } from '@kubernetes/client-node';
-import { loadMigrations, migrate } from '@reservations/service-kit';
+import { migrateToLatest } from '@reservations/database';
+import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND } from '@reservations/operator/api';
+import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
+import { createTestNamespace, installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
+import {
+  createZone,
+  elapsed,
+  type Harness,
+  installHarness,
+  listRecords,
+  repoRoot,
+  type ServiceProcess,
+  startHarness,
+  startKubeControlPlane,
+  startServiceProcess,
+  stopServers,
+  waitUntil,
+} from '@reservations/testkit';
 import { createSigner } from 'fast-jwt';
-import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND } from '../operator/src/api/v1alpha1/reservation.ts';
-import { createKubeClient, type KubeClient, PATCH } from '../operator/src/kube/client.ts';
-import { RESOURCE_TYPES, resourcePath } from '../operator/src/kube/resources.ts';
-import { sampleSpec } from '../operator/test/support/fixtures.ts';
-import { createTestNamespace, installCrds } from '../operator/test/support/kube.ts';
-import { type OperatorProcess, startOperator } from '../operator/test/support/operator-process.ts';
-import { createZone, listRecords } from '../operator/test/support/route53.ts';
-import { MIGRATIONS_DIR } from '../services/reservation-api/src/migrate.ts';
-import { type ServiceProcess, startServiceProcess } from '../services/service-kit/test/support/service-process.ts';
 import { formatTable, isFailure, quantile, type RequestRecord, type Stack, shareByStep, verdict } from './cutover-sim/accounting.ts';
 import { cachedRecordSource, route53WeightedAnswerStandIn, type WeightedRecord } from './cutover-sim/dns.ts';
 import { type StackEndpoints, startLoad } from './cutover-sim/load.ts';
 import { cutoverSteps, simSettings } from './cutover-sim/settings.ts';
 import { type CutoverObservation, stepWindowTracker } from './cutover-sim/windows.ts';
-import { type Harness, installHarness, startHarness } from './harness/index.ts';
-import { startKubeControlPlane } from './harness/kube.ts';
-import { elapsed } from './harness/log.ts';
-import { repoRoot } from './harness/paths.ts';
-import { stopServers, waitUntil } from './harness/proc.ts';
 
 const settings = simSettings(process.env);
 const TTL_MS = settings.ttlSeconds * 1000;
@@ -93,7 +96,7 @@ async function simulate(): Promise<boolean> {
   };
 
   progress('migrating the database');
-  await migrate(need('MYSQL_PRIMARY_URL'), loadMigrations(MIGRATIONS_DIR));
+  await migrateToLatest(need('MYSQL_PRIMARY_URL'));
   const stacks = { blue: await startStack('blue', harness), green: await startStack('green', harness) };
 
   progress('starting green’s control plane and an operator per cluster');

@@ -3,9 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { installHarness, selectedComponents } from './harness/index.ts';
-import { elapsed, step } from './harness/log.ts';
-import { repoRoot, runDir } from './harness/paths.ts';
+import { elapsed, installHarness, repoRoot, runDir, selectedComponents, step } from '@reservations/testkit';
 
 const bin = (name: string) => join(repoRoot, 'node_modules', '.bin', name);
 
@@ -19,6 +17,8 @@ function exec(name: string, args: string[], env: NodeJS.ProcessEnv = process.env
 const started = Date.now();
 await installHarness(selectedComponents());
 
+step('test', 'package walls');
+if ((await exec('node', [join(repoRoot, 'scripts', 'lint', 'package-walls.ts')])) !== 0) process.exit(1);
 step('test', 'biome check (lint + format)');
 if ((await exec('biome', ['check', '.'])) !== 0) process.exit(1);
 step('test', 'tsc --noEmit');

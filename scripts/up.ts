@@ -4,15 +4,22 @@
 // operator against the local cluster and applies the sample Reservation, then keeps everything
 // up until Ctrl-C. Settings are printed and written as a file a shell can source.
 import { join } from 'node:path';
-import { loadMigrations, migrate } from '@reservations/service-kit';
-import { MIGRATIONS_DIR } from '../services/reservation-api/src/migrate.ts';
-import { kubeBinary } from './harness/go-tools.ts';
-import { installHarness, selectedComponents, startHarness } from './harness/index.ts';
-import { step } from './harness/log.ts';
-import { repoRoot } from './harness/paths.ts';
-import { freePort } from './harness/ports.ts';
-import { run, type Server, startServer, waitUntil } from './harness/proc.ts';
-import { type PrometheusTarget, writePrometheusTargets } from './harness/prometheus.ts';
+import { migrateToLatest } from '@reservations/database';
+import {
+  freePort,
+  installHarness,
+  kubeBinary,
+  type PrometheusTarget,
+  repoRoot,
+  run,
+  type Server,
+  selectedComponents,
+  startHarness,
+  startServer,
+  step,
+  waitUntil,
+  writePrometheusTargets,
+} from '@reservations/testkit';
 
 const components = selectedComponents();
 await installHarness(components, { helm: false });
@@ -36,7 +43,7 @@ const services: string[] = [];
 const scraped: PrometheusTarget[] = [];
 if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
   step('up', 'migrating the database');
-  await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
+  await migrateToLatest(env.MYSQL_PRIMARY_URL);
   // The event pipeline needs the queue: without the sqs component the relay is off and no notifier runs.
   const pipeline = Boolean(env.SQS_QUEUE_URL);
   for (const name of ['reservation-api', 'query-api', ...(pipeline ? ['notifier'] : [])]) {

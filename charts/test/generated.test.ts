@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { repoRoot } from '@reservations/testkit';
 import { generatedChartFiles } from '../../scripts/charts/generated.ts';
-import { repoRoot } from '../../scripts/harness/paths.ts';
 
 describe('the generated chart files', () => {
   it.each(generatedChartFiles().map((f) => [f.path, f.content]))(

@@ -2,11 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, matchesGlob } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { SERVICE_NAMES } from '../../operator/src/api/v1alpha1/reservation.ts';
-import { ADMIN_PORT, API_PORT, SERVICES } from '../../operator/src/desired/metadata.ts';
-import { configMap, deployment } from '../../operator/src/desired/workloads.ts';
-import { sampleReservation } from '../../operator/test/support/fixtures.ts';
-import { repoRoot } from '../../scripts/harness/paths.ts';
+import { SERVICE_NAMES } from '@reservations/operator/api';
+import { ADMIN_PORT, API_PORT, configMap, deployment, SERVICES } from '@reservations/operator/desired';
+import { sampleReservation } from '@reservations/operator/testing';
+import { repoRoot } from '@reservations/testkit';
 import { find, OPERATOR_CHART, render } from './support/charts.ts';
 import { buildImageTree, finalStage, type Instruction, parseDockerfile } from './support/image-tree.ts';
 

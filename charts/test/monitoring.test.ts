@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { createControllerMetrics } from '@reservations/operator/metrics';
+import { repoRoot } from '@reservations/testkit';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
-import { createControllerMetrics } from '../../operator/src/metrics.ts';
-import { repoRoot } from '../../scripts/harness/paths.ts';
 
 /** The operator's own series the dashboard and the alerts query must be ones it exports. */
 

@@ -1,9 +1,8 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { operatorRbac, type PolicyRule } from '../../operator/src/rbac.ts';
-import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
-import { CHART_NODE_OPTIONS } from '../../operator/test/support/operator-process.ts';
-import { harnessEnv } from '../../scripts/harness/test/env.ts';
+import { operatorRbac, type PolicyRule } from '@reservations/operator/rbac';
+import { CHART_NODE_OPTIONS, createTestNamespace, testKubeConfig } from '@reservations/operator/testing';
+import { harnessEnv } from '@reservations/testkit';
 import { find, helm, helmTemplateResult, OPERATOR_CHART, PLATFORM_CHART, render } from './support/charts.ts';
 import { dryRunApply, installChartCrds } from './support/cluster.ts';
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { Reservation } from '../../operator/src/api/v1alpha1/reservation.ts';
-import { desiredObjects } from '../../operator/src/desired/index.ts';
-import type { KubeObject } from '../../operator/src/kube/resources.ts';
-import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
+import type { Reservation } from '@reservations/operator/api';
+import { desiredObjects } from '@reservations/operator/desired';
+import type { KubeObject } from '@reservations/operator/kube';
+import { createTestNamespace, testKubeConfig } from '@reservations/operator/testing';
 import { find, helm, helmTemplateResult, PLATFORM_CHART, render } from './support/charts.ts';
 import { dryRunApply, installChartCrds } from './support/cluster.ts';
 

@@ -2,13 +2,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import type { Reservation } from '@reservations/operator/api';
+import { desiredObjects } from '@reservations/operator/desired';
+import type { KubeObject } from '@reservations/operator/kube';
+import { createTestNamespace, testKubeConfig } from '@reservations/operator/testing';
+import { helmBinary, repoRoot, SKAFFOLD_VERSION, skaffoldBinary } from '@reservations/testkit';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import type { Reservation } from '../../operator/src/api/v1alpha1/reservation.ts';
-import { desiredObjects } from '../../operator/src/desired/index.ts';
-import type { KubeObject } from '../../operator/src/kube/resources.ts';
-import { createTestNamespace, testKubeConfig } from '../../operator/test/support/kube.ts';
-import { helmBinary, SKAFFOLD_VERSION, skaffoldBinary } from '../../scripts/harness/go-tools.ts';
-import { repoRoot } from '../../scripts/harness/paths.ts';
 import { exec, find } from './support/charts.ts';
 import { dryRunApply, installChartCrds } from './support/cluster.ts';
 

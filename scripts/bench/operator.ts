@@ -8,18 +8,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpMethod, KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type Reservation } from '@reservations/operator/api';
+import { desiredObjects } from '@reservations/operator/desired';
+import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
+import { CHART_NODE_OPTIONS, installCrds, metric, sampleSpec, startOperator } from '@reservations/operator/testing';
+import { cpuSeconds, installHarness, runDir, startKubeControlPlane, stopServers, waitUntil } from '@reservations/testkit';
 import { fetch } from 'undici';
-import { API_VERSION, KIND, type Reservation } from '../../operator/src/api/v1alpha1/reservation.ts';
-import { desiredObjects } from '../../operator/src/desired/index.ts';
-import { createKubeClient, type KubeClient, PATCH } from '../../operator/src/kube/client.ts';
-import { RESOURCE_TYPES, resourcePath } from '../../operator/src/kube/resources.ts';
-import { sampleSpec } from '../../operator/test/support/fixtures.ts';
-import { installCrds } from '../../operator/test/support/kube.ts';
-import { CHART_NODE_OPTIONS, metric, startOperator } from '../../operator/test/support/operator-process.ts';
-import { installHarness } from '../harness/index.ts';
-import { startKubeControlPlane } from '../harness/kube.ts';
-import { runDir } from '../harness/paths.ts';
-import { cpuSeconds, stopServers, waitUntil } from '../harness/proc.ts';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
 const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 1000);

@@ -1,6 +1,5 @@
-import { toStructuralSchema } from '../../operator/src/api/crd.ts';
-import { crdFiles } from '../../operator/src/api/crd-files.ts';
-import { ReservationSpec } from '../../operator/src/api/v1alpha1/reservation.ts';
+import { ReservationSpec } from '@reservations/operator/api';
+import { crdFiles, toStructuralSchema } from '@reservations/operator/crd';
 
 /**
  * Files under charts/ that are derived, never edited: the operator chart's CRDs (a copy of

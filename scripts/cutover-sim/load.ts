@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONSISTENCY_HEADER } from '@reservations/service-kit';
+import { CONSISTENCY_HEADER } from '@reservations/contracts';
 import type { RequestRecord, Stack } from './accounting.ts';
 import { cachingResolver, clientConnection, type WeightedRecord } from './dns.ts';
 

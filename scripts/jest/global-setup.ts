@@ -1,4 +1,4 @@
-import { type Harness, selectedComponents, startHarness } from '../harness/index.ts';
+import { type Harness, selectedComponents, startHarness } from '@reservations/testkit';
 
 declare global {
   var __harness: Harness | undefined;

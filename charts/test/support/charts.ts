@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import type { KubeObject } from '@reservations/operator/kube';
+import { helmBinary, kubeBinary, repoRoot } from '@reservations/testkit';
 import { parseAllDocuments } from 'yaml';
-import type { KubeObject } from '../../../operator/src/kube/resources.ts';
-import { helmBinary, kubeBinary } from '../../../scripts/harness/go-tools.ts';
-import { repoRoot } from '../../../scripts/harness/paths.ts';
 
 export const OPERATOR_CHART = join(repoRoot, 'charts', 'reservation-operator');
 export const PLATFORM_CHART = join(repoRoot, 'charts', 'reservation-platform');

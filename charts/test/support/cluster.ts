@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import type { KubeObject } from '../../../operator/src/kube/resources.ts';
-import { applyCrdFiles, testKubeConfig } from '../../../operator/test/support/kube.ts';
-import { prometheusOperatorCrds } from '../../../scripts/harness/go-tools.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import type { KubeObject } from '@reservations/operator/kube';
+import { applyCrdFiles, testKubeConfig } from '@reservations/operator/testing';
+import { harnessEnv, prometheusOperatorCrds } from '@reservations/testkit';
 import { kubectl, OPERATOR_CHART } from './charts.ts';
 
 export const adminKubeconfig = () => harnessEnv('KUBECONFIG');

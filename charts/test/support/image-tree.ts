@@ -1,6 +1,6 @@
 import { cpSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { repoRoot } from '../../../scripts/harness/paths.ts';
+import { repoRoot } from '@reservations/testkit';
 import { type CommandResult, exec } from './charts.ts';
 
 /**

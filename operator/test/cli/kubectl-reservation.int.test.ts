@@ -3,9 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
-import { type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { harnessEnv, kubeBinary, type Server, startServer, waitUntil } from '@reservations/testkit';
 import {
   API_VERSION,
   CUTOVER_REQUEST_ANNOTATION,

@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { harnessEnv, kubeBinary, waitUntil } from '@reservations/testkit';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
-import { waitUntil } from '../../../scripts/harness/proc.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { FIELD_MANAGER } from '../../src/desired/metadata.ts';
 import { createKubeClient, isNotFound, type KubeClient, PATCH } from '../../src/kube/client.ts';

@@ -2,10 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { gatewayApiCrds, harnessEnv, waitUntil } from '@reservations/testkit';
 import { parse } from 'yaml';
-import { gatewayApiCrds } from '../../../scripts/harness/go-tools.ts';
-import { waitUntil } from '../../../scripts/harness/proc.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { createKubeClient, KubeApiError } from '../../src/kube/client.ts';
 import { type KubeObject, RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 

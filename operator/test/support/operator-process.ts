@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '@reservations/testkit';
 import { parse } from 'yaml';
-import { freePort } from '../../../scripts/harness/ports.ts';
 
 export interface OperatorProcess {
   child: ChildProcess;

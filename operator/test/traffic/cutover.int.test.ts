@@ -5,14 +5,22 @@ import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
+import {
+  createZone,
+  harnessEnv,
+  kubeBinary,
+  listRecords,
+  runDir,
+  type SeenRecordSet,
+  startKubeControlPlane,
+  stopServers,
+  throttlingProxyInFrontOfMoto,
+  upsertRecord,
+  waitUntil,
+  writePrometheusTargets,
+} from '@reservations/testkit';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
-import { startKubeControlPlane } from '../../../scripts/harness/kube.ts';
-import { runDir } from '../../../scripts/harness/paths.ts';
-import { stopServers, waitUntil } from '../../../scripts/harness/proc.ts';
-import { writePrometheusTargets } from '../../../scripts/harness/prometheus.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
@@ -20,7 +28,6 @@ import { startManager } from '../../src/manager.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
-import { createZone, listRecords, type SeenRecordSet, throttlingProxyInFrontOfMoto, upsertRecord } from '../support/route53.ts';
 import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
 
 /**

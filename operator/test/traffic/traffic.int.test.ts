@@ -2,11 +2,19 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createZone,
+  harnessEnv,
+  kubeBinary,
+  listRecords,
+  putWeighted,
+  type SeenRecordSet,
+  throttlingProxyInFrontOfMoto,
+  upsertRecord,
+  waitUntil,
+} from '@reservations/testkit';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { kubeBinary } from '../../../scripts/harness/go-tools.ts';
-import { waitUntil } from '../../../scripts/harness/proc.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
 import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, isNotFound, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
@@ -16,14 +24,6 @@ import type { DnsProvider } from '../../src/traffic/dns-provider.ts';
 import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
-import {
-  createZone,
-  listRecords,
-  putWeighted,
-  type SeenRecordSet,
-  throttlingProxyInFrontOfMoto,
-  upsertRecord,
-} from '../support/route53.ts';
 
 const kc = testKubeConfig();
 const kube = createKubeClient(kc);

@@ -24,15 +24,23 @@ import {
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
-import { loadMigrations, migrate } from '@reservations/service-kit';
+import { migrateToLatest } from '@reservations/database';
+import {
+  type Component,
+  cpuSeconds,
+  createQueueWithDlq,
+  freePort,
+  HARNESS_AWS,
+  installHarness,
+  repoRoot,
+  type Server,
+  sqsClient,
+  startHarness,
+  startServer,
+  waitUntil,
+} from '@reservations/testkit';
 import { createSigner } from 'fast-jwt';
 import mysql from 'mysql2/promise';
-import { createQueueWithDlq, HARNESS_AWS, sqsClient } from '../../../scripts/harness/elasticmq.ts';
-import { type Component, installHarness, startHarness } from '../../../scripts/harness/index.ts';
-import { repoRoot } from '../../../scripts/harness/paths.ts';
-import { freePort } from '../../../scripts/harness/ports.ts';
-import { cpuSeconds, type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
-import { MIGRATIONS_DIR } from '../../reservation-api/src/migrate.ts';
 import { verificationFailure } from '../src/domain/signature.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 200);
@@ -86,7 +94,7 @@ try {
     Object.assign(env, { ...HARNESS_AWS, AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${port}` });
     await waitUntil('local-aws-sqs', async () => (await fetch(env.AWS_ENDPOINT_URL_SQS as string)).status > 0, { server });
   }
-  await migrate(env.MYSQL_PRIMARY_URL as string, loadMigrations(MIGRATIONS_DIR));
+  await migrateToLatest(env.MYSQL_PRIMARY_URL as string);
   const sqs = sqsClient(env as never);
   const queue = await createQueueWithDlq(sqs, `bench-${randomUUID().slice(0, 8)}.fifo`);
 

@@ -1,13 +1,10 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createReservationStore } from '@reservations/reservation-api/testing';
+import { freePort, harnessEnv, repoRoot, type Server, startServer, waitUntil } from '@reservations/testkit';
 import mysql from 'mysql2/promise';
-import { repoRoot } from '../../../scripts/harness/paths.ts';
-import { freePort } from '../../../scripts/harness/ports.ts';
-import { type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
-import { createReservationStore } from '../../reservation-api/src/plugins/reservation-store.ts';
-import { bearer, eventually, freshQueue, JWT_SECRET, migratedDatabase, startReceiver } from './support/pipeline.ts';
+import { bearer, freshQueue, JWT_SECRET, migratedDatabase, startReceiver } from './support/pipeline.ts';
 
 /**
  * Issue 4's chaos test: reservations pour in through two reservation-api processes (each with
@@ -248,7 +245,9 @@ describe('exactly once in effect under SIGKILL', () => {
     expect(events).toHaveLength(RESERVATIONS);
 
     const expected = new Set(events.map((e) => e.event_id));
-    await eventually('every committed event reached the receiver', () => [...expected].every((id) => receiver.effects.has(id)), 120_000);
+    await waitUntil('every committed event reached the receiver', () => [...expected].every((id) => receiver.effects.has(id)), {
+      timeoutMs: 120_000,
+    });
     await sleep(1000); // anything late would show up as an extra
 
     // Exactly once in effect: one effect per committed event id, none for anything else.

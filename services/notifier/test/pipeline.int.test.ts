@@ -1,22 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createResource } from '@reservations/reservation-api/testing';
+import { testSqs, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
-import { testSqs } from '../../../scripts/harness/test/aws.ts';
-import { createResource } from '../../reservation-api/test/support/fixtures.ts';
 import { buildApp } from '../src/app.ts';
-import {
-  bearer,
-  eventually,
-  freshQueue,
-  migratedDatabase,
-  notifierConfig,
-  openStream,
-  reservationApp,
-  startReceiver,
-} from './support/pipeline.ts';
+import { bearer, freshQueue, migratedDatabase, notifierConfig, openStream, reservationApp, startReceiver } from './support/pipeline.ts';
 
 const PROVIDER = 'prov-pipeline';
 let writer: FastifyInstance;
@@ -86,7 +77,7 @@ describe('a booking reaches the provider', () => {
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const first = await book();
 
-    await eventually('the webhook arrives', () => effectsFor(first.id).length === 1);
+    await waitUntil('the webhook arrives', () => effectsFor(first.id).length === 1);
     const [hook] = effectsFor(first.id);
     expect(hook?.invalid).toBeUndefined();
     const notification = JSON.parse(hook?.body ?? '');
@@ -94,20 +85,20 @@ describe('a booking reaches the provider', () => {
     expect(hook?.headers['webhook-id']).toBe(notification.eventId);
     expect(hook?.headers['content-type']).toBe('application/json');
 
-    await eventually('the SSE event arrives', () => stream.events.length === 1);
+    await waitUntil('the SSE event arrives', () => stream.events.length === 1);
     expect(stream.events[0]).toMatchObject({ id: notification.eventId, event: 'reservation.created', data: notification });
     await stream.close();
 
     // While the driver app is offline: a cancellation and a new booking.
     await writer.inject({ method: 'POST', url: `/v1/reservations/${first.id}/cancel`, headers: bearer('customer', 'carol') });
     const second = await book();
-    await eventually('both are recorded', () => effectsFor(second.id).length === 1 && effectsFor(first.id).length === 2);
+    await waitUntil('both are recorded', () => effectsFor(second.id).length === 1 && effectsFor(first.id).length === 2);
 
     const resumed = await openStream(`${base}/v1/providers/${PROVIDER}/notifications`, {
       ...bearer('provider', PROVIDER),
       'last-event-id': notification.eventId,
     });
-    await eventually('the missed events are replayed', () => resumed.events.length === 2);
+    await waitUntil('the missed events are replayed', () => resumed.events.length === 2);
     expect(resumed.events.map((e) => [e.event, e.data.reservation.id])).toEqual([
       ['reservation.cancelled', first.id],
       ['reservation.created', second.id],
@@ -128,7 +119,7 @@ describe('a booking reaches the provider', () => {
     const stream = await openStream(`http://127.0.0.1:${port}/v1/providers/${PROVIDER}/notifications`, bearer('provider', PROVIDER));
     try {
       const booking = await book();
-      await eventually('replica B streams it', () => stream.events.some((e) => e.data.reservation.id === booking.id), 10_000);
+      await waitUntil('replica B streams it', () => stream.events.some((e) => e.data.reservation.id === booking.id), { timeoutMs: 10_000 });
       expect(await registryB.metrics()).toMatch(/notifier_events_total\{outcome="processed"[^}]*\} 0/);
     } finally {
       await stream.close();
@@ -167,7 +158,7 @@ describe('a booking reaches the provider', () => {
     });
     expect(patch.statusCode).toBe(200);
     await writer.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: bearer('customer', 'carol') });
-    await eventually('four events arrive', () => effectsFor(id).length === 4);
+    await waitUntil('four events arrive', () => effectsFor(id).length === 4);
     expect(effectsFor(id).map((r) => JSON.parse(r.body).type)).toEqual([
       'reservation.created',
       'reservation.confirmed',
@@ -185,10 +176,10 @@ describe('failures', () => {
     receiver.down();
     const refusedBefore = receiver.refusedCount();
     const booking = await book();
-    await eventually('three attempts were refused', () => receiver.refusedCount() - refusedBefore >= 3);
+    await waitUntil('three attempts were refused', () => receiver.refusedCount() - refusedBefore >= 3);
     expect(effectsFor(booking.id)).toHaveLength(0);
     receiver.up();
-    await eventually('delivered once up again', () => effectsFor(booking.id).length === 1);
+    await waitUntil('delivered once up again', () => effectsFor(booking.id).length === 1);
     await new Promise((r) => setTimeout(r, 500));
     expect(receiver.receipts.filter((r) => JSON.parse(r.body).reservation.id === booking.id)).toHaveLength(1);
     expect(await registry.metrics()).toMatch(
@@ -207,9 +198,9 @@ describe('failures', () => {
       }),
     );
     const booking = await book();
-    await eventually('the booking is delivered meanwhile', () => effectsFor(booking.id).length === 1);
+    await waitUntil('the booking is delivered meanwhile', () => effectsFor(booking.id).length === 1);
     let dead: string | undefined;
-    await eventually('the poison message is in the DLQ', async () => {
+    await waitUntil('the poison message is in the DLQ', async () => {
       const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.dlqUrl, MaxNumberOfMessages: 10 }));
       dead = Messages[0]?.Body;
       return Messages.length > 0;
@@ -220,13 +211,13 @@ describe('failures', () => {
 
   it('acknowledges a redelivered event without a second effect', async () => {
     const booking = await book();
-    await eventually('delivered', () => effectsFor(booking.id).length === 1);
+    await waitUntil('delivered', () => effectsFor(booking.id).length === 1);
     const conn = await mysql.createConnection(primaryUrl);
     const [[row]] = (await conn.query('SELECT * FROM outbox WHERE aggregate_id = ?', [booking.id])) as unknown as [
       Record<string, unknown>[],
     ];
     await conn.end();
-    const { toEnvelope } = await import('../../reservation-api/src/plugins/outbox-relay.ts');
+    const { toEnvelope } = await import('@reservations/reservation-api/testing');
     const envelope = toEnvelope(row as never);
     await testSqs().send(
       new SendMessageCommand({
@@ -236,7 +227,7 @@ describe('failures', () => {
         MessageDeduplicationId: randomUUID(), // past SQS's own deduplication
       }),
     );
-    await eventually('the repeat is counted as deduplicated', async () =>
+    await waitUntil('the repeat is counted as deduplicated', async () =>
       /notifier_events_total\{outcome="deduplicated"[^}]*\} [1-9]/.test(await registry.metrics()),
     );
     expect(receiver.receipts.filter((r) => r.id === envelope.eventId)).toHaveLength(1);

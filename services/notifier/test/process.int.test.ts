@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { freePort } from '../../../scripts/harness/ports.ts';
-import { waitUntil } from '../../../scripts/harness/proc.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
+import { freePort, harnessEnv, waitUntil } from '@reservations/testkit';
 import { freshDatabase, freshQueue, JWT_SECRET } from './support/pipeline.ts';
 
 function runServer(env: NodeJS.ProcessEnv) {
@@ -43,7 +41,7 @@ describe('notifier process', () => {
     });
     expect(await exited).toEqual({
       code: 1,
-      out: 'notifier: schema version 0 in the primary is older than the 2 this build needs: run `npm run migrate -w @reservations/reservation-api`\n',
+      out: 'notifier: schema version 0 in the primary is older than the 2 this build needs: run `npm run migrate -w @reservations/database`\n',
     });
   });
 

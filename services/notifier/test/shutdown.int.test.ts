@@ -2,15 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { createResource } from '@reservations/reservation-api/testing';
+import { freePort, harnessEnv, repoRoot, type Server, startServer, testSqs, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
-import { repoRoot } from '../../../scripts/harness/paths.ts';
-import { freePort } from '../../../scripts/harness/ports.ts';
-import { type Server, startServer, waitUntil } from '../../../scripts/harness/proc.ts';
-import { testSqs } from '../../../scripts/harness/test/aws.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
-import { createResource } from '../../reservation-api/test/support/fixtures.ts';
-import { bearer, eventually, freshQueue, JWT_SECRET, migratedDatabase, reservationApp, startReceiver } from './support/pipeline.ts';
+import { bearer, freshQueue, JWT_SECRET, migratedDatabase, reservationApp, startReceiver } from './support/pipeline.ts';
 
 /**
  * Graceful shutdown with messages in flight, against real processes: a test transaction holds
@@ -162,14 +158,14 @@ async function inFlight(name: string) {
   }
   // Every event relayed; each one the notifier received (its consumers now each hold a batch) blocked on the lock.
   let seen = { visible: 0, inFlight: 0, lockWaits: 0 };
-  await eventually(
+  await waitUntil(
     'all events received by the notifier and blocked on the lock',
     async () => {
       const depth = await queueDepth(queue.queueUrl);
       seen = { visible: depth.visible, inFlight: depth.inFlight, lockWaits: await lockWaits() };
       return depth.visible + depth.inFlight === BOOKINGS && depth.inFlight > 0 && seen.lockWaits === depth.inFlight;
     },
-    30_000,
+    { timeoutMs: 30_000 },
   ).catch((err: Error) => {
     throw new Error(`${err.message}: ${JSON.stringify(seen)}`);
   });
@@ -190,10 +186,10 @@ const historyIds = async (provider: string) =>
 
 /** After a second notifier: every event in the history once, delivered (and acknowledged) once, the queue empty. */
 async function expectExactlyOnce(queue: { queueUrl: string; dlqUrl: string }, provider: string, eventIds: string[]) {
-  await eventually('every event delivered', () => eventIds.every((id) => receiver.effects.has(id)), 60_000);
+  await waitUntil('every event delivered', () => eventIds.every((id) => receiver.effects.has(id)), { timeoutMs: 60_000 });
   expect(await historyIds(provider)).toEqual(eventIds);
   for (const id of eventIds) expect(receiver.receipts.filter((r) => r.id === id)).toHaveLength(1);
-  await eventually('the queue is empty', async () => {
+  await waitUntil('the queue is empty', async () => {
     const depth = await queueDepth(queue.queueUrl);
     return depth.visible === 0 && depth.inFlight === 0;
   });
@@ -239,7 +235,9 @@ describe('notifier graceful shutdown with messages in flight', () => {
     await lock.end();
     await startNotifier('notifier-2-release', queue);
     // Well inside the visibility timeout: the released messages, not expired ones, are what it takes.
-    await eventually('the second notifier processed every event', async () => (await historyIds(provider)).length === BOOKINGS, 60_000);
+    await waitUntil('the second notifier processed every event', async () => (await historyIds(provider)).length === BOOKINGS, {
+      timeoutMs: 60_000,
+    });
     await expectExactlyOnce(queue, provider, eventIds);
   }, 150_000);
 });

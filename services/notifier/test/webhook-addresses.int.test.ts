@@ -1,13 +1,14 @@
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createResource } from '@reservations/reservation-api/testing';
+import { waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Registry } from 'prom-client';
-import { createResource } from '../../reservation-api/test/support/fixtures.ts';
 import { buildApp } from '../src/app.ts';
 import { isPublicAddress } from '../src/domain/public-address.ts';
-import { bearer, eventually, freshQueue, migratedDatabase, notifierConfig, reservationApp, startReceiver } from './support/pipeline.ts';
+import { bearer, freshQueue, migratedDatabase, notifierConfig, reservationApp, startReceiver } from './support/pipeline.ts';
 
 // The notifier as deployed: webhooks only to public addresses.
 const PROVIDER = 'prov-addresses';
@@ -83,7 +84,7 @@ describe('webhooks go to public addresses only', () => {
       );
       return (row?.last_error as string | null | undefined) ?? undefined;
     };
-    await eventually('the delivery was attempted', async () => (await lastError()) !== undefined);
+    await waitUntil('the delivery was attempted', async () => (await lastError()) !== undefined);
     expect(await lastError()).toBe(`TypeError: ${name} resolves to ${address}, which is not a public address`);
     expect(receiver.receipts).toHaveLength(0);
   });

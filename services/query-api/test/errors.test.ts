@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { describeErrorRegistry } from '../../service-kit/test/support/error-registry.ts';
+import { kitProblems } from '@reservations/service-kit';
+import { describeErrorRegistry } from '@reservations/testkit/error-registry';
 import { problems } from '../src/errors.ts';
 
-describeErrorRegistry(problems, join(import.meta.dirname, '..', 'src'));
+describeErrorRegistry(problems, kitProblems, join(import.meta.dirname, '..', 'src'));

@@ -2,12 +2,10 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { JWT_SECRET, token } from '@reservations/reservation-api/testing';
+import { freePort, harnessEnv, REFUSALS, sigtermUnderLoad, startServiceProcess } from '@reservations/testkit';
 import { createSigner } from 'fast-jwt';
 import type { FastifyInstance } from 'fastify';
-import { freePort } from '../../../scripts/harness/ports.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
-import { JWT_SECRET, token } from '../../reservation-api/test/support/app.ts';
-import { REFUSALS, sigtermUnderLoad, startServiceProcess } from '../../service-kit/test/support/service-process.ts';
 import { bothApps, freshDatabase, queryApp } from './support/apps.ts';
 
 function runServer(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
@@ -35,7 +33,7 @@ describe('query-api process', () => {
     });
     expect(result).toEqual({
       code: 1,
-      out: 'query-api: schema version 0 in the replica is older than the 2 this build needs: run `npm run migrate -w @reservations/reservation-api`\n',
+      out: 'query-api: schema version 0 in the replica is older than the 2 this build needs: run `npm run migrate -w @reservations/database`\n',
     });
   });
 

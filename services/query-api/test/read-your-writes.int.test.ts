@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cachedReservation, loadMigrations, migrate, RESERVATION_CACHE_PREFIX } from '@reservations/service-kit';
+import { BOOKING_CACHE_PREFIX, cachedBooking } from '@reservations/contracts';
+import { migrateToLatest } from '@reservations/database';
+import { book, createResource } from '@reservations/reservation-api/testing';
+import {
+  harnessEnv,
+  type MariaDbEnv,
+  runDir,
+  type Server,
+  setReplicaDelay,
+  startMariaDbPair,
+  stopServers,
+  waitForReplica,
+} from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { type MariaDbEnv, setReplicaDelay, startMariaDbPair, waitForReplica } from '../../../scripts/harness/mariadb.ts';
-import { runDir } from '../../../scripts/harness/paths.ts';
-import type { Server } from '../../../scripts/harness/proc.ts';
-import { stopServers } from '../../../scripts/harness/proc.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
-import { MIGRATIONS_DIR } from '../../reservation-api/src/migrate.ts';
-import { book, createResource } from '../../reservation-api/test/support/fixtures.ts';
 import { bearer, bothApps } from './support/apps.ts';
 
 // A MariaDB pair of its own: delaying the shared replica would slow every other test file.
@@ -24,7 +29,7 @@ beforeAll(async () => {
   const pair = await startMariaDbPair(runDir());
   servers = pair.servers;
   env = pair.env;
-  await migrate(env.MYSQL_PRIMARY_URL, loadMigrations(MIGRATIONS_DIR));
+  await migrateToLatest(env.MYSQL_PRIMARY_URL);
   ({ writer, reader, registry } = await bothApps('unused', {
     primary: env.MYSQL_PRIMARY_URL,
     replica: env.MYSQL_REPLICA_URL,
@@ -57,7 +62,7 @@ describe('read-your-writes with the replica 10 s behind', () => {
     expect(token).toMatch(/^\d+-\d+-\d+$/);
 
     // The replica really is behind: a read that can only use it finds nothing yet.
-    await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${id}`);
+    await reader.redis.del(`${BOOKING_CACHE_PREFIX}${id}`);
     const [[lagging]] = (await reader.dbs.replica.query('SELECT COUNT(*) AS n FROM reservations WHERE id = ?', [id])) as unknown as [
       { n: number }[],
     ];
@@ -76,7 +81,7 @@ describe('read-your-writes with the replica 10 s behind', () => {
     expect(viaCache.json()).toMatchObject({ status: 'cancelled', version: 2 });
 
     // A reader that fetched version 1 from somewhere stale cannot write it back over version 2.
-    await reader.reservationCache.put(id, cachedReservation(withToken.json(), 'provider-1'));
+    await reader.reservationCache.put(id, cachedBooking(withToken.json(), 'provider-1'));
     expect((await read(id)).json()).toMatchObject({ status: 'cancelled', version: 2 });
 
     // Once the replica has caught up, a token is served by the replica.

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createMysqlEventHistory, createMysqlPool, RESERVATION_CACHE_PREFIX } from '@reservations/service-kit';
+import { BOOKING_CACHE_PREFIX } from '@reservations/contracts';
+import { createMysqlEventHistory } from '@reservations/database';
+import { createEventProcessor } from '@reservations/notifier/testing';
+import { ADMIN, book, createResource, toEnvelope } from '@reservations/reservation-api/testing';
+import { createMysqlPool } from '@reservations/service-kit';
+import { harnessEnv, waitForReplica, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
-import { waitForReplica } from '../../../scripts/harness/mariadb.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
-import { eventually } from '../../../scripts/harness/test/eventually.ts';
-import { createEventProcessor } from '../../notifier/src/plugins/event-processor.ts';
-import { toEnvelope } from '../../reservation-api/src/plugins/outbox-relay.ts';
-import { ADMIN, book, createResource } from '../../reservation-api/test/support/fixtures.ts';
 import { bearer, bothApps } from './support/apps.ts';
 
 let writer: FastifyInstance;
@@ -52,8 +51,10 @@ async function evict(id: string) {
   await get(`/v1/reservations/${id}`, ADMIN);
   await get(`/v1/reservations/${id}`, ADMIN);
   const before = await counter('near_cache_invalidations_total');
-  await reader.redis.del(`${RESERVATION_CACHE_PREFIX}${id}`);
-  await eventually('the near cache hears of the delete', async () => (await counter('near_cache_invalidations_total')) > before, 5_000);
+  await reader.redis.del(`${BOOKING_CACHE_PREFIX}${id}`);
+  await waitUntil('the near cache hears of the delete', async () => (await counter('near_cache_invalidations_total')) > before, {
+    timeoutMs: 5_000,
+  });
 }
 
 describe('GET /v1/reservations/:id', () => {
@@ -108,7 +109,7 @@ describe('GET /v1/reservations/:id', () => {
     const cancelled = await writer.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: dana });
     expect(cancelled.statusCode).toBe(200);
     const read = async () => (await get(`/v1/reservations/${id}`, dana)).json();
-    await eventually('the cancel is read without a token', async () => (await read()).status === 'cancelled', 5_000);
+    await waitUntil('the cancel is read without a token', async () => (await read()).status === 'cancelled', { timeoutMs: 5_000 });
     expect(await read()).toMatchObject({ status: 'cancelled', version: 2 });
   });
 

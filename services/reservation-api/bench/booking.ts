@@ -13,14 +13,13 @@ import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { loadConfig, loadMigrations, migrate, withTransaction } from '@reservations/service-kit';
+import { migrateToLatest } from '@reservations/database';
+import { loadConfig, withTransaction } from '@reservations/service-kit';
+import { type HarnessEnv, startHarness, startServiceProcess } from '@reservations/testkit';
 import autocannon from 'autocannon';
 import { createSigner } from 'fast-jwt';
 import Fastify from 'fastify';
-import { type HarnessEnv, startHarness } from '../../../scripts/harness/index.ts';
-import { startServiceProcess } from '../../service-kit/test/support/service-process.ts';
 import { ReservationApiConfig } from '../src/config.ts';
-import { MIGRATIONS_DIR } from '../src/migrate.ts';
 import { keyStatements } from '../src/plugins/commands.ts';
 import { primaryPool } from '../src/plugins/db.ts';
 import { createReservationStore } from '../src/plugins/reservation-store.ts';
@@ -149,7 +148,7 @@ async function drive() {
     return value;
   };
   const primaryUrl = need('MYSQL_PRIMARY_URL');
-  await migrate(primaryUrl, loadMigrations(MIGRATIONS_DIR));
+  await migrateToLatest(primaryUrl);
   const env = {
     MYSQL_PRIMARY_URL: primaryUrl,
     MYSQL_REPLICA_URL: need('MYSQL_REPLICA_URL'),

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpuSeconds } from '../../../scripts/harness/proc.ts';
+import { cpuSeconds } from '@reservations/testkit';
 
 /** User + system CPU a process has used so far, in ms; 0 once it is gone. */
 function cpuMs(pid: number): number {

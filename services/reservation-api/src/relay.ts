@@ -1,5 +1,7 @@
 // `node src/relay.ts`: the outbox relay alone, without the API (OUTBOX_RELAY=off in the API then).
 // It has the admin port (/healthz, /readyz, /metrics) and stops on SIGTERM after the pass in flight.
+
+import { requireSchemaVersion, SchemaTooOldError } from '@reservations/database';
 import {
   baseConfigProperties,
   createAdminServer,
@@ -8,8 +10,6 @@ import {
   loadConfigOrExit,
   loggerOptions,
   mysqlCheck,
-  requireSchemaVersion,
-  SchemaTooOldError,
   secret,
   sqsCheck,
 } from '@reservations/service-kit';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { SchemaTooOldError } from '@reservations/service-kit';
+import { SchemaTooOldError } from '@reservations/database';
 import { freshDatabase, testApp } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
 

@@ -1,9 +1,14 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createQueueWithDlq } from '../../../scripts/harness/elasticmq.ts';
-import { testSqs } from '../../../scripts/harness/test/aws.ts';
-import { harnessEnv } from '../../../scripts/harness/test/env.ts';
-import { REFUSALS, type ServiceProcess, sigtermUnderLoad, startServiceProcess } from '../../service-kit/test/support/service-process.ts';
+import {
+  createQueueWithDlq,
+  harnessEnv,
+  REFUSALS,
+  type ServiceProcess,
+  sigtermUnderLoad,
+  startServiceProcess,
+  testSqs,
+} from '@reservations/testkit';
 import { freshDatabase, JWT_SECRET, token } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
 

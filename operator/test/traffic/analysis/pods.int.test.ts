@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { waitUntil } from '../../../../scripts/harness/proc.ts';
+import { waitUntil } from '@reservations/testkit';
 import { createKubeClient, type KubeClient, PATCH } from '../../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../../src/kube/resources.ts';
 import { listScrapeTargets } from '../../../src/traffic/analysis/pods.ts';

@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { freePort } from '../../../../scripts/harness/ports.ts';
-import { waitUntil } from '../../../../scripts/harness/proc.ts';
-import { writePrometheusTargets } from '../../../../scripts/harness/prometheus.ts';
-import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
+import { freePort, harnessEnv, waitUntil, writePrometheusTargets } from '@reservations/testkit';
 import type { AnalysisTemplate } from '../../../src/api/v1alpha1/reservation.ts';
 import { addTotals, histogramQuantile, NO_REQUESTS, successRate } from '../../../src/traffic/analysis/histogram.ts';
 import { createAnalysisSources, type TakenMeasurement } from '../../../src/traffic/analysis/index.ts';

@@ -1,10 +1,5 @@
-import {
-  createMysqlEventHistory,
-  createMysqlPool,
-  type EventHistory,
-  registerPoolMetrics,
-  requireSchemaVersion,
-} from '@reservations/service-kit';
+import { createMysqlEventHistory, type EventHistory, requireSchemaVersion } from '@reservations/database';
+import { createMysqlPool, registerPoolMetrics } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';

@@ -1,13 +1,7 @@
 import type { Socket } from 'node:net';
-import {
-  ER_DUP_ENTRY,
-  EventEnvelope,
-  type EventHistory,
-  isMysqlError,
-  type Reservation,
-  ReservationSchema,
-  withTransaction,
-} from '@reservations/service-kit';
+import { type Booking, BookingSchema, EventEnvelope } from '@reservations/contracts';
+import type { EventHistory } from '@reservations/database';
+import { ER_DUP_ENTRY, isMysqlError, withTransaction } from '@reservations/service-kit';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { Value } from 'typebox/value';
 import type { Delivery } from './webhook-deliverer.ts';
@@ -86,10 +80,10 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
       throw err;
     }
     if (event.aggregateType !== 'reservation') return { kind: 'ignored' } as const;
-    if (!Value.Check(ReservationSchema, event.payload)) {
+    if (!Value.Check(BookingSchema, event.payload)) {
       throw new MalformedEventError(`event ${event.eventId}: the payload is not a reservation`);
     }
-    const reservation = event.payload as Reservation;
+    const reservation = event.payload as Booking;
     const providerId = await providerOf(conn, reservation.resourceId);
     // The provider's webhook, if any, and whether an earlier event of the reservation still waits
     // for its delivery, in one round trip.

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay, type Notification, withTransaction } from '@reservations/service-kit';
+import type { Notification } from '@reservations/contracts';
+import { backoffDelay, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type HistoryEntry, type Notification, NotificationSchema, Problem } from '@reservations/service-kit';
+import { type Notification, NotificationSchema } from '@reservations/contracts';
+import type { HistoryEntry } from '@reservations/database';
+import { Problem } from '@reservations/service-kit';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Gauge, type Registry } from 'prom-client';
 import { Type } from 'typebox';

@@ -2,15 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createQueueWithDlq } from '../../../../scripts/harness/elasticmq.ts';
-import { testSqs } from '../../../../scripts/harness/test/aws.ts';
-import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
-import { freshDatabase, JWT_SECRET } from '../../../reservation-api/test/support/app.ts';
+import { freshDatabase, JWT_SECRET } from '@reservations/reservation-api/testing';
+import { createQueueWithDlq, harnessEnv, testSqs } from '@reservations/testkit';
 import type { AppConfig } from '../../src/app.ts';
 import { verificationFailure } from '../../src/domain/signature.ts';
 
-export { eventually } from '../../../../scripts/harness/test/eventually.ts';
-export { bearer, freshDatabase, JWT_SECRET, testApp as reservationApp } from '../../../reservation-api/test/support/app.ts';
+export { bearer, freshDatabase, JWT_SECRET, testApp as reservationApp } from '@reservations/reservation-api/testing';
 
 /** A FIFO queue with its own DLQ for one test file, so tests never read each other's messages. */
 export async function freshQueue(prefix: string, options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) {

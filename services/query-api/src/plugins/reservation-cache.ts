@@ -1,13 +1,5 @@
-import {
-  type CachedReservation,
-  createRedis,
-  createSingleFlight,
-  createVersionedCache,
-  NearCache,
-  RESERVATION_CACHE_FIELDS,
-  RESERVATION_CACHE_PREFIX,
-  trackInvalidations,
-} from '@reservations/service-kit';
+import { BOOKING_CACHE_FIELDS, BOOKING_CACHE_PREFIX, type CachedBooking } from '@reservations/contracts';
+import { createRedis, createSingleFlight, createVersionedCache, NearCache, trackInvalidations } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -15,9 +7,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface ReservationCache {
   /** Cache-aside: the cached entry, or `load()` once per key however many callers miss at the same time. */
-  get(id: string, load: () => Promise<CachedReservation | undefined>): Promise<CachedReservation | undefined>;
+  get(id: string, load: () => Promise<CachedBooking | undefined>): Promise<CachedBooking | undefined>;
   /** Version-checked: an entry never replaces a newer one (the write path publishes each new version). */
-  put(id: string, entry: CachedReservation): Promise<void>;
+  put(id: string, entry: CachedBooking): Promise<void>;
 }
 
 declare module 'fastify' {
@@ -36,7 +28,7 @@ export interface ReservationCacheOptions {
 }
 
 /** The near cache's own figures, read off it at each scrape. */
-function registerNearCacheMetrics(near: NearCache<CachedReservation>, registry: Registry) {
+function registerNearCacheMetrics(near: NearCache<CachedBooking>, registry: Registry) {
   new Counter({
     name: 'near_cache_lookups_total',
     help: 'reservation lookups in the process-local near cache (a miss goes on to Redis)',
@@ -81,7 +73,7 @@ export const reservationCache = fp<ReservationCacheOptions>(
     const redis = createRedis(url, { enableAutoPipelining: true });
     // A hit from process memory costs no round trip at all; Redis's client-side caching tells
     // this process when a key it read changes (see near-cache.ts and docs/booking.md).
-    const near = nearOptions.maxEntries > 0 ? new NearCache<CachedReservation>(nearOptions) : undefined;
+    const near = nearOptions.maxEntries > 0 ? new NearCache<CachedBooking>(nearOptions) : undefined;
     const stopTracking = near
       ? trackInvalidations(redis, near, { onError: (err) => app.log.warn({ err }, 'near cache off: CLIENT TRACKING failed') })
       : undefined;
@@ -91,12 +83,12 @@ export const reservationCache = fp<ReservationCacheOptions>(
       redis.disconnect();
     });
     const cache = createVersionedCache(redis, {
-      prefix: RESERVATION_CACHE_PREFIX,
-      fields: RESERVATION_CACHE_FIELDS,
+      prefix: BOOKING_CACHE_PREFIX,
+      fields: BOOKING_CACHE_FIELDS,
       ttlMs,
       ...(near && { near }),
     });
-    const singleFlight = createSingleFlight<CachedReservation | undefined>();
+    const singleFlight = createSingleFlight<CachedBooking | undefined>();
     const lookups = new Counter({
       name: 'cache_lookups_total',
       help: 'reservation cache lookups',
@@ -109,7 +101,7 @@ export const reservationCache = fp<ReservationCacheOptions>(
       registers: [registry],
     });
 
-    const put = async (id: string, entry: CachedReservation) => {
+    const put = async (id: string, entry: CachedBooking) => {
       await cache.setIfNewer(id, entry).catch((err: unknown) => {
         app.log.warn({ err }, 'cache write failed');
       });

@@ -1,17 +1,12 @@
-import {
-  type CachedReservation,
-  cachedReservation,
-  createMysqlEventHistory,
-  type ReservationRow,
-  toReservation,
-} from '@reservations/service-kit';
+import { type BookingRow, type CachedBooking, cachedBooking, toBooking } from '@reservations/contracts';
+import { createMysqlEventHistory } from '@reservations/database';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Cursor } from '../domain/cursor.ts';
 import type { Interval } from '../domain/free-windows.ts';
 
-type Row = ReservationRow & RowDataPacket & { provider_id: string };
+type Row = BookingRow & RowDataPacket & { provider_id: string };
 
 export interface ListFilter {
   resourceId?: string;
@@ -37,12 +32,12 @@ const ACTIVE = `(r.status = 'confirmed' OR (r.status = 'held' AND r.expires_at >
 export function createReservationReader() {
   const history = createMysqlEventHistory();
   return {
-    async byId(pool: Pool, id: string): Promise<CachedReservation | undefined> {
+    async byId(pool: Pool, id: string): Promise<CachedBooking | undefined> {
       const [[row]] = await pool.query<Row[]>(
         'SELECT r.*, s.provider_id FROM reservations r JOIN resources s ON s.id = r.resource_id WHERE r.id = ?',
         [id],
       );
-      return row ? cachedReservation(toReservation(row), row.provider_id) : undefined;
+      return row ? cachedBooking(toBooking(row), row.provider_id) : undefined;
     },
 
     /** Keyset pagination on (starts_at, id): stable under inserts, no OFFSET scans. */
@@ -65,7 +60,7 @@ export function createReservationReader() {
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.starts_at, r.id LIMIT ?`,
         [...params, f.limit + 1],
       );
-      const page = rows.slice(0, f.limit).map(toReservation);
+      const page = rows.slice(0, f.limit).map(toBooking);
       const last = page.at(-1);
       return { items: page, next: rows.length > f.limit && last ? { startsAt: last.startsAt, id: last.id } : undefined };
     },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CONSISTENCY_HEADER, Problem } from '@reservations/service-kit';
+import { CONSISTENCY_HEADER } from '@reservations/contracts';
+import { Problem } from '@reservations/service-kit';
 import { Type } from 'typebox';
 import { freeWindows } from '../domain/free-windows.ts';
 import { formatInZone } from '../domain/zoned-time.ts';

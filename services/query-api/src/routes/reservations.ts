@@ -1,14 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
-  type CachedReservation,
+  BookingSchema,
+  BookingStatus,
+  type CachedBooking,
   CONSISTENCY_HEADER,
-  mayAccessReservation,
+  mayAccessBooking,
   NotificationSchema,
-  type Principal,
-  Problem,
-  ReservationSchema,
-  ReservationStatus,
-} from '@reservations/service-kit';
+} from '@reservations/contracts';
+import { type Principal, Problem } from '@reservations/service-kit';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { decodeCursor, encodeCursor } from '../domain/cursor.ts';
@@ -20,7 +19,7 @@ const ListQuery = Type.Object(
   {
     resourceId: Type.Optional(Type.String({ format: 'uuid' })),
     customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    status: Type.Optional(ReservationStatus),
+    status: Type.Optional(BookingStatus),
     from: Type.Optional(Type.String({ format: 'date-time', description: 'only reservations ending after this instant' })),
     to: Type.Optional(Type.String({ format: 'date-time', description: 'only reservations starting before this instant' })),
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
@@ -47,27 +46,22 @@ export function consistencyToken(header: string | string[] | undefined): string 
  * the read goes where the token's write already is (replica if caught up, else primary); the
  * result is then published to the cache version-checked, like any miss.
  */
-async function readReservation(
-  app: FastifyInstance,
-  principal: Principal,
-  id: string,
-  token: string | undefined,
-): Promise<CachedReservation> {
-  let entry: CachedReservation | undefined;
+async function readReservation(app: FastifyInstance, principal: Principal, id: string, token: string | undefined): Promise<CachedBooking> {
+  let entry: CachedBooking | undefined;
   if (token) {
     entry = await app.reader.byId(await app.dbs.poolFor(token), id);
     if (entry) await app.reservationCache.put(id, entry);
   } else {
     entry = await app.reservationCache.get(id, () => app.reader.byId(app.dbs.replica, id));
   }
-  if (!entry || !mayAccessReservation(principal, entry.fields, entry.fields)) {
+  if (!entry || !mayAccessBooking(principal, entry.fields, entry.fields)) {
     throw new Problem(problems, 'reservation-not-found', `reservation ${id} does not exist`);
   }
   return entry;
 }
 
-/** The entry's body is the ReservationSchema JSON already: sent as stored, not parsed and serialised again. */
-function sendEntry(reply: FastifyReply, entry: CachedReservation): FastifyReply {
+/** The entry's body is the BookingSchema JSON already: sent as stored, not parsed and serialised again. */
+function sendEntry(reply: FastifyReply, entry: CachedBooking): FastifyReply {
   return reply.header('etag', `"${entry.version}"`).type(JSON_TYPE).send(entry.body);
 }
 
@@ -81,7 +75,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security,
         params: IdParams,
         headers: ConsistencyHeaders,
-        response: { 200: ReservationSchema, ...commonProblems },
+        response: { 200: BookingSchema, ...commonProblems },
       },
     },
     async (request, reply) => {
@@ -100,7 +94,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: ListQuery,
         headers: ConsistencyHeaders,
         response: {
-          200: Type.Object({ items: Type.Array(ReservationSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Type.Object({ items: Type.Array(BookingSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
           ...commonProblems,
         },
       },

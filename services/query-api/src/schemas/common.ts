@@ -1,4 +1,5 @@
-import { CONSISTENCY_HEADER, problemResponse } from '@reservations/service-kit';
+import { CONSISTENCY_HEADER } from '@reservations/contracts';
+import { problemResponse } from '@reservations/service-kit';
 import { Type } from 'typebox';
 
 const problem = (description: string) => problemResponse(description);

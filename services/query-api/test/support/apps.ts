@@ -1,9 +1,9 @@
+import { freshDatabase, JWT_SECRET, testApp as writerApp } from '@reservations/reservation-api/testing';
+import { harnessEnv } from '@reservations/testkit';
 import { Registry } from 'prom-client';
-import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
-import { freshDatabase, JWT_SECRET, testApp as writerApp } from '../../../reservation-api/test/support/app.ts';
 import { type AppConfig, buildApp } from '../../src/app.ts';
 
-export { bearer, freshDatabase } from '../../../reservation-api/test/support/app.ts';
+export { bearer, freshDatabase } from '@reservations/reservation-api/testing';
 
 export async function queryApp(overrides: Partial<AppConfig> = {}) {
   const registry = new Registry();

@@ -1,10 +1,5 @@
-import {
-  cachedReservation,
-  createRedis,
-  createVersionedCache,
-  RESERVATION_CACHE_FIELDS,
-  RESERVATION_CACHE_PREFIX,
-} from '@reservations/service-kit';
+import { BOOKING_CACHE_FIELDS, BOOKING_CACHE_PREFIX, cachedBooking } from '@reservations/contracts';
+import { createRedis, createVersionedCache } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -29,11 +24,11 @@ export const cachePublisher = fp<{ url: string; ttlMs: number }>(
     app.addHook('onClose', async () => {
       redis.disconnect();
     });
-    const cache = createVersionedCache(redis, { prefix: RESERVATION_CACHE_PREFIX, fields: RESERVATION_CACHE_FIELDS, ttlMs });
+    const cache = createVersionedCache(redis, { prefix: BOOKING_CACHE_PREFIX, fields: BOOKING_CACHE_FIELDS, ttlMs });
     app.decorate('redis', redis);
     app.decorate('cachePublisher', {
       publish: async ({ reservation, resource }: Change) => {
-        await cache.setIfNewer(reservation.id, cachedReservation(reservation, resource.providerId));
+        await cache.setIfNewer(reservation.id, cachedBooking(reservation, resource.providerId));
       },
     });
   },

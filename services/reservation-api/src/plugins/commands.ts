@@ -1,4 +1,5 @@
-import { CONSISTENCY_HEADER, PROBLEM_CONTENT_TYPE, Problem, withTransaction } from '@reservations/service-kit';
+import { CONSISTENCY_HEADER } from '@reservations/contracts';
+import { PROBLEM_CONTENT_TYPE, Problem, withTransaction } from '@reservations/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';

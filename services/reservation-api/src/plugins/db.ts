@@ -1,4 +1,5 @@
-import { createMysqlPool, registerPoolMetrics, requireSchemaVersion } from '@reservations/service-kit';
+import { requireSchemaVersion } from '@reservations/database';
+import { createMysqlPool, registerPoolMetrics } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';

@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { deleteInBatches, type EventEnvelope, messageGroupId, withTransaction } from '@reservations/service-kit';
+import { type EventEnvelope, messageGroupId } from '@reservations/contracts';
+import { deleteInBatches, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';

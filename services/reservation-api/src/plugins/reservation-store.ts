@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  mayAccessReservation,
-  type Principal,
-  Problem,
-  type Reservation,
-  type ReservationRow as Row,
-  toReservation,
-} from '@reservations/service-kit';
+import { type Booking, mayAccessBooking, type BookingRow as Row, toBooking } from '@reservations/contracts';
+import { type Principal, Problem } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
@@ -15,7 +9,7 @@ import { problems } from '../errors.ts';
 import { appendEvent, type EventType } from './outbox.ts';
 import { lockResource, type Resource } from './resource-store.ts';
 
-export type { Reservation };
+export type { Booking };
 
 type ReservationRow = Row & RowDataPacket;
 
@@ -42,7 +36,7 @@ export interface StoreOptions {
 }
 
 export interface Change {
-  reservation: Reservation;
+  reservation: Booking;
   resource: Resource;
   /** False when the command changed nothing (confirming a confirmed reservation). */
   changed: boolean;
@@ -61,7 +55,7 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
     if (!unlocked) throw notFound;
     const resource = await lockResource(conn, unlocked.resource_id);
     const row = await readRow(conn, id, true);
-    if (!row || !mayAccessReservation(principal, toReservation(row), resource)) throw notFound;
+    if (!row || !mayAccessBooking(principal, toBooking(row), resource)) throw notFound;
     return { row, resource };
   }
 
@@ -87,7 +81,7 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
   async function finish(conn: PoolConnection, id: string, resource: Resource, type: EventType): Promise<Change> {
     const row = await readRow(conn, id, false);
     if (!row) throw new Error(`reservation ${id} vanished inside its own transaction`);
-    const reservation = toReservation(row);
+    const reservation = toBooking(row);
     await appendEvent(conn, { aggregateType: 'reservation', aggregateId: id, type, version: reservation.version, payload: reservation });
     return { reservation, resource, changed: true };
   }
@@ -143,7 +137,7 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
     async confirm(conn: PoolConnection, principal: Principal, id: string, expectedVersion?: number | null): Promise<Change> {
       const { row, resource } = await lockForChange(conn, principal, id);
       checkVersion(row, expectedVersion);
-      if (row.status === 'confirmed') return { reservation: toReservation(row), resource, changed: false };
+      if (row.status === 'confirmed') return { reservation: toBooking(row), resource, changed: false };
       if (row.status === 'cancelled') throw new Problem(problems, 'reservation-cancelled', `reservation ${id} is cancelled`);
       // The expiry is decided by the same clock (NOW(3)) that lets a new booking take the time.
       const [result] = await conn.query<ResultSetHeader>(
@@ -161,7 +155,7 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
     async cancel(conn: PoolConnection, principal: Principal, id: string, expectedVersion?: number | null): Promise<Change> {
       const { row, resource } = await lockForChange(conn, principal, id);
       checkVersion(row, expectedVersion);
-      if (row.status === 'cancelled') return { reservation: toReservation(row), resource, changed: false };
+      if (row.status === 'cancelled') return { reservation: toBooking(row), resource, changed: false };
       await conn.query(
         `UPDATE reservations SET status = 'cancelled', expires_at = NULL, version = version + 1, updated_at = NOW(3) WHERE id = ?`,
         [id],

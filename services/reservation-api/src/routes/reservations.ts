@@ -1,15 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { BookingSchema } from '@reservations/contracts';
 import { Problem, requireRole } from '@reservations/service-kit';
 import { etag, ifMatchVersion } from '../domain/etag.ts';
 import { parseWindow } from '../domain/window.ts';
 import { problems } from '../errors.ts';
 import type { Change } from '../plugins/reservation-store.ts';
 import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
-import { CreateReservationBody, IfMatchHeaders, RescheduleBody, ReservationSchema } from '../schemas/reservation.ts';
+import { CreateReservationBody, IfMatchHeaders, RescheduleBody } from '../schemas/reservation.ts';
 
 const security = [{ bearer: [] }];
 const changeResponses = {
-  200: ReservationSchema,
+  200: BookingSchema,
   ...commonProblems,
   404: problem('no such reservation, or not one of yours'),
   409: problem('the reservation cannot change this way (cancelled, hold expired, time taken)'),
@@ -38,7 +39,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         headers: IdempotencyHeaders,
         body: CreateReservationBody,
         response: {
-          201: ReservationSchema,
+          201: BookingSchema,
           ...commonProblems,
           404: problem('no such resource'),
           409: problem('the window is taken (`conflict` names it), or the Idempotency-Key is in use'),

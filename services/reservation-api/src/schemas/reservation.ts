@@ -1,8 +1,6 @@
 import { Type } from 'typebox';
 import { Instant } from './common.ts';
 
-export { ReservationSchema, ReservationStatus } from '@reservations/service-kit';
-
 const notes = Type.String({ maxLength: 1000 });
 
 export const CreateReservationBody = Type.Object(

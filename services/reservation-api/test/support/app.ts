@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { loadMigrations, migrate } from '@reservations/service-kit';
+import { migrateToLatest } from '@reservations/database';
+import { harnessEnv } from '@reservations/testkit';
 import { createSigner } from 'fast-jwt';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
-import { harnessEnv } from '../../../../scripts/harness/test/env.ts';
 import { type AppConfig, buildApp } from '../../src/app.ts';
-import { MIGRATIONS_DIR } from '../../src/migrate.ts';
 
 export const JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
 const sign = createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
@@ -29,7 +28,7 @@ export async function freshDatabase(prefix: string) {
     name,
     primaryUrl,
     replicaUrl: withDb(harnessEnv('MYSQL_REPLICA_URL')),
-    migrate: () => migrate(primaryUrl, loadMigrations(MIGRATIONS_DIR)),
+    migrate: () => migrateToLatest(primaryUrl),
   };
 }
 

@@ -1,0 +1,14 @@
+export {
+  BOOKING_CACHE_FIELDS,
+  BOOKING_CACHE_PREFIX,
+  type Booking,
+  type BookingRow,
+  BookingSchema,
+  BookingStatus,
+  type CachedBooking,
+  CONSISTENCY_HEADER,
+  cachedBooking,
+  mayAccessBooking,
+  toBooking,
+} from './booking.ts';
+export { EventEnvelope, messageGroupId, type Notification, NotificationSchema } from './events.ts';

@@ -1,0 +1,63 @@
+export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
+export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
+export { type AuthOptions, auth, authKeys, createPrincipalVerifier, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export { deleteInBatches } from './batched-delete.ts';
+export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
+export { createRedis, redisCheck } from './clients/redis.ts';
+export { createSqsClient, sqsCheck } from './clients/sqs.ts';
+export {
+  apiConfigProperties,
+  BaseConfig,
+  baseConfigProperties,
+  ConfigError,
+  loadConfig,
+  requestLogConfigProperties,
+  secret,
+  serviceConfig,
+} from './config.ts';
+export { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
+export {
+  loggerOptions,
+  OneLinePerRequest,
+  REDACTED_PATHS,
+  type RequestLogLevel,
+  type RequestLogPolicy,
+  requestLogLevel,
+} from './logger.ts';
+export { createRegistry, httpMetrics } from './metrics.ts';
+export { INVALIDATION_CHANNEL, NearCache, type NearCacheOptions, type NearCacheStats, trackInvalidations } from './near-cache.ts';
+export { registerPoolMetrics } from './pool-metrics.ts';
+export {
+  defineProblems,
+  type FieldError,
+  fieldErrors,
+  KIT_PROBLEM_BASE,
+  kitProblems,
+  PROBLEM_CONTENT_TYPE,
+  Problem,
+  type ProblemRegistry,
+  type ProblemSpec,
+  problemHandler,
+  problemResponse,
+  sendProblem,
+} from './problem.ts';
+export { loadConfigOrExit, runService, StartupError, startService } from './service-runner.ts';
+export {
+  backoffDelay,
+  ER_DUP_ENTRY,
+  ER_LOCK_DEADLOCK,
+  ER_LOCK_WAIT_TIMEOUT,
+  isMysqlError,
+  type RetryOptions,
+  type Statement,
+  withTransaction,
+} from './transaction.ts';
+export { createValidatorCompiler } from './validation.ts';
+export {
+  createSingleFlight,
+  createVersionedCache,
+  jitteredTtl,
+  type Versioned,
+  type VersionedCache,
+  type VersionedCacheOptions,
+} from './versioned-cache.ts';
