@@ -22,6 +22,7 @@ import {
   type Harness,
   installHarness,
   listRecords,
+  quantile,
   repoRoot,
   type ServiceProcess,
   startHarness,
@@ -31,7 +32,7 @@ import {
   waitUntil,
 } from '@reservations/testkit';
 import { createSigner } from 'fast-jwt';
-import { formatTable, isFailure, quantile, type RequestRecord, type Stack, shareByStep, verdict } from './cutover-sim/accounting.ts';
+import { formatTable, isFailure, type RequestRecord, type Stack, shareByStep, verdict } from './cutover-sim/accounting.ts';
 import { cachedRecordSource, route53WeightedAnswerStandIn, type WeightedRecord } from './cutover-sim/dns.ts';
 import { type StackEndpoints, startLoad } from './cutover-sim/load.ts';
 import { cutoverSteps, simSettings } from './cutover-sim/settings.ts';

@@ -12,7 +12,7 @@ import { API_VERSION, KIND, type Reservation } from '@reservations/operator/api'
 import { desiredObjects } from '@reservations/operator/desired';
 import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
 import { CHART_NODE_OPTIONS, installCrds, metric, sampleSpec, startOperator } from '@reservations/operator/testing';
-import { cpuSeconds, installHarness, runDir, startKubeControlPlane, stopServers, waitUntil } from '@reservations/testkit';
+import { cpuSeconds, installHarness, quantile, runDir, startKubeControlPlane, stopServers, waitUntil } from '@reservations/testkit';
 import { fetch } from 'undici';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 100);
@@ -26,10 +26,7 @@ const CLUSTER_CONTROLLERS = process.env.BENCH_CLUSTER_CONTROLLERS ?? 'paused';
 // The operator's Node flags: by default the chart's (values.yaml `nodeOptions`), as in production.
 const OPERATOR_NODE_OPTIONS = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? CHART_NODE_OPTIONS;
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-};
+const percentile = (values: number[], p: number) => quantile(values, p / 100) ?? Number.NaN;
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 const say = (line: string) => console.log(line);
 

@@ -56,13 +56,6 @@ export function shareByStep(requests: readonly RequestRecord[], windows: readonl
   });
 }
 
-/** The q-quantile (0..1) of `values` by the nearest-rank method; undefined for none. */
-export function quantile(values: readonly number[], q: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
 export interface Verdict {
   ok: boolean;
   reasons: string[];

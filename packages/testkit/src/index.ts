@@ -16,3 +16,4 @@ export * from './harness/prometheus.ts';
 export * from './poll.ts';
 export * from './route53.ts';
 export * from './service-process.ts';
+export * from './stats.ts';

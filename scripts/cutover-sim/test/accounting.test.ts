@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatTable, quantile, type RequestRecord, type Stack, shareByStep, verdict } from '../accounting.ts';
+import { formatTable, type RequestRecord, type Stack, shareByStep, verdict } from '../accounting.ts';
 
 const request = (at: number, stack: Stack, status?: number): RequestRecord => ({
   at,
@@ -76,16 +76,6 @@ describe('verdict', () => {
       expect.stringContaining('step 1 (25%): observed 30.1%'),
       'step 1 (50%): no request in its settled window',
     ]);
-  });
-});
-
-describe('quantile', () => {
-  it('takes the nearest rank', () => {
-    const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
-    expect(quantile(values, 0.99)).toBe(99);
-    expect(quantile(values, 0.5)).toBe(50);
-    expect(quantile([7], 0.99)).toBe(7);
-    expect(quantile([], 0.99)).toBeUndefined();
   });
 });
 

@@ -32,6 +32,7 @@ import {
   freePort,
   HARNESS_AWS,
   installHarness,
+  quantile,
   repoRoot,
   type Server,
   sqsClient,
@@ -67,10 +68,6 @@ function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
-const quantile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-};
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 const SQS_SERVERS = { elasticmq: 'sqs', moto: 'aws', 'local-aws-sqs': undefined } as const;
@@ -320,7 +317,11 @@ try {
   // Whatever else ran on the machine meanwhile (other sessions' builds, tests): the run was quiet if this is ~0.
   const ours = Object.keys(after.cpu).reduce((sum, name) => sum + (after.cpu[name] as number) - (before.cpu[name] as number), 0);
   const others = Math.max(0, after.machine - before.machine - ours) / runSeconds;
-  const p = (v: number[]) => ({ p50: quantile(v, 0.5), p99: quantile(v, 0.99), max: quantile(v, 1) });
+  const p = (v: number[]) => ({
+    p50: quantile(v, 0.5) ?? Number.NaN,
+    p99: quantile(v, 0.99) ?? Number.NaN,
+    max: quantile(v, 1) ?? Number.NaN,
+  });
   const hook = p(toWebhook);
   const outbox = p(lag);
   const base = p(hop);

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { migrateToLatest } from '@reservations/database';
 import { loadConfig, withTransaction } from '@reservations/service-kit';
-import { type HarnessEnv, startHarness, startServiceProcess } from '@reservations/testkit';
+import { type HarnessEnv, quantile, startHarness, startServiceProcess } from '@reservations/testkit';
 import autocannon from 'autocannon';
 import { createSigner } from 'fast-jwt';
 import Fastify from 'fastify';
@@ -111,9 +111,7 @@ async function rawLoop({ primaryUrl, poolSize, resources, keyed }: RawLoop): Pro
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
   await pool.end();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN) * 100) / 100;
+  const at = (q: number) => Math.round((quantile(latencies, q) ?? Number.NaN) * 100) / 100;
   return {
     name: keyed ? 'raw mysql2 insert transaction + key statements' : 'raw mysql2 insert transaction',
     rps: latencies.length / DURATION_S,
