@@ -1,9 +1,9 @@
 // `npm test` (and CI): install what the harness needs, lint, typecheck, then every jest test.
 // Extra arguments go to jest: `npm test -- --selectProjects unit`, `npm test -- harness`.
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { elapsed, installHarness, repoRoot, runDir, selectedComponents, step } from '@reservations/testkit';
+import { elapsed, installHarness, removeRunDir, repoRoot, runDir, selectedComponents, step } from '@reservations/testkit';
 
 const bin = (name: string) => join(repoRoot, 'node_modules', '.bin', name);
 
@@ -25,7 +25,8 @@ step('test', 'tsc --noEmit');
 if ((await exec('tsc', ['-p', 'tsconfig.json', '--noEmit'])) !== 0) process.exit(1);
 
 step('test', 'jest');
-const results = join(runDir('reservations-jest-'), 'results.json');
+const resultsDir = runDir('reservations-jest-');
+const results = join(resultsDir, 'results.json');
 const code = await exec('jest', ['--json', `--outputFile=${results}`, ...process.argv.slice(2)], {
   ...process.env,
   NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules`.trim(),
@@ -37,6 +38,6 @@ try {
 } catch {
   console.log('jest: wrote no results');
 }
-rmSync(join(results, '..'), { recursive: true, force: true });
+removeRunDir(resultsDir);
 step('test', `done in ${elapsed(started)}`);
 process.exit(code);

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mysql from 'mysql2/promise';
 import { harnessEnv } from '../src/env.ts';
 import { type MariaDbEnv, setReplicaDelay, startMariaDbPair, waitForReplica } from '../src/harness/mariadb.ts';
-import { runDir } from '../src/harness/paths.ts';
 import { type Server, stopServers } from '../src/harness/proc.ts';
+import { runDir } from '../src/harness/run-dirs.ts';
 
 describe('MariaDB primary and replica (the shared harness)', () => {
   it('replicates a row written on the primary to the read-only replica', async () => {

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { runDir } from '../src/harness/paths.ts';
 import { startServer } from '../src/harness/proc.ts';
+import { runDir } from '../src/harness/run-dirs.ts';
 import { waitUntil } from '../src/poll.ts';
 
 function isAlive(pid: number): boolean {

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installElasticMq, type SqsEnv, startElasticMq } from './elasticmq.ts';
 import { gatewayApiCrds, installHelm, installKubeBinaries, installSkaffold, prometheusOperatorCrds } from './go-tools.ts';
@@ -6,10 +6,10 @@ import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
 import { elapsed, step } from './log.ts';
 import { installMariaDb, type MariaDbEnv, startMariaDbPair } from './mariadb.ts';
 import { type AwsEnv, installMoto, startMoto } from './moto.ts';
-import { runDir } from './paths.ts';
 import { type Server, stopServers } from './proc.ts';
 import { installPrometheus, type PrometheusEnv, startPrometheus } from './prometheus.ts';
 import { installRedis, type RedisEnv, startRedis } from './redis.ts';
+import { removeRunDir, runDir } from './run-dirs.ts';
 
 /**
  * The local harness: real servers on loopback for tests and the playground.
@@ -92,7 +92,7 @@ export async function startHarness(components: readonly Component[] = COMPONENTS
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   const stop = async () => {
     await stopServers(servers);
-    if (!process.env.HARNESS_KEEP_DIR) rmSync(dir, { recursive: true, force: true });
+    removeRunDir(dir);
   };
   if (failures.length > 0) {
     await stop();

@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..', '..', '..');
@@ -14,9 +14,4 @@ export function cachePath(...parts: string[]): string {
   const dir = join(cacheDir, ...parts);
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-/** A throwaway directory for one run's data dirs, sockets, certificates and logs. */
-export function runDir(prefix = 'reservations-harness-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
 }
