@@ -178,15 +178,16 @@ export function cutoverView(reservation: Reservation, peer: Reservation | undefi
   const status = reservation.status?.traffic;
   const cutover = status?.cutover;
   const secondsSince = (at: string) => (now.getTime() - Date.parse(at)) / 1000;
-  const view: CutoverView = {
+  const templates = traffic?.cutover?.analysis;
+  const handover = status?.handover;
+  const override = status?.weightOverride;
+  const ready = reservation.status?.conditions?.find((c) => c.type === CONDITION.TrafficReady);
+  return {
     generatedAt: iso(now),
     namespace: reservation.metadata.namespace,
     name: reservation.metadata.name,
     phase: reservation.status?.phase ?? 'Idle',
-    allowedVerbs: cutover ? CUTOVER_VERBS.filter((verb) => !verbError(verb, cutover)) : [],
-  };
-  if (traffic) {
-    view.record = {
+    record: traffic && {
       name: traffic.dns.name,
       setIdentifier: traffic.cluster,
       ttlSeconds: traffic.dns.ttl,
@@ -194,26 +195,26 @@ export function cutoverView(reservation: Reservation, peer: Reservation | undefi
       verifiedWeight: status?.verifiedWeight,
       verifiedAt: status?.verifiedAt,
       lastChange: status?.lastChange,
-    };
-  }
-  const templates = traffic?.cutover?.analysis;
-  if (traffic?.cutover) view.plan = planView(traffic.cutover, traffic.cluster, templates, cutover);
-  if (traffic && cutover) view.cutover = cutoverRunView(cutover, traffic.cluster, status?.verifiedWeight, templates, secondsSince);
-  if (status?.handover) {
-    const { by, since, weight, connectionClose } = status.handover;
-    view.handover = { by, since, ageSeconds: secondsSince(since), weight, connectionClose: connectionClose ?? false };
-  }
-  if (status?.weightOverride) {
-    const { weight, specWeight, by } = status.weightOverride;
-    view.weightOverride = { weight, specWeight, by };
-  }
-  const ready = reservation.status?.conditions?.find((c) => c.type === CONDITION.TrafficReady);
-  if (ready) {
-    const { status: value, reason, message, lastTransitionTime } = ready;
-    view.trafficReady = { status: value, reason, message, lastTransitionTime };
-  }
-  if (peer) view.peer = peerView(peer);
-  return view;
+    },
+    plan: traffic?.cutover && planView(traffic.cutover, traffic.cluster, templates, cutover),
+    cutover: traffic && cutover && cutoverRunView(cutover, traffic.cluster, status?.verifiedWeight, templates, secondsSince),
+    handover: handover && {
+      by: handover.by,
+      since: handover.since,
+      ageSeconds: secondsSince(handover.since),
+      weight: handover.weight,
+      connectionClose: handover.connectionClose ?? false,
+    },
+    weightOverride: override && { weight: override.weight, specWeight: override.specWeight, by: override.by },
+    trafficReady: ready && {
+      status: ready.status,
+      reason: ready.reason,
+      message: ready.message,
+      lastTransitionTime: ready.lastTransitionTime,
+    },
+    allowedVerbs: cutover ? CUTOVER_VERBS.filter((verb) => !verbError(verb, cutover)) : [],
+    peer: peer && peerView(peer),
+  };
 }
 
 function planView(
@@ -228,19 +229,24 @@ function planView(
 }
 
 function stepView(step: PlanStep, i: number, templates: AnalysisTemplate[] | undefined, cutover: CutoverStatus | undefined): PlanStepView {
-  const common = { number: i + 1, description: describeStep(step), state: stepState(i, cutover) };
+  const number = i + 1;
+  const description = describeStep(step);
+  const state = stepState(i, cutover);
   switch (step.kind) {
     case 'setShare':
-      return { ...common, kind: 'setShare', sharePercent: step.share, weights: step.weights };
+      return { number, kind: 'setShare', description, state, sharePercent: step.share, weights: step.weights };
     case 'pause':
-      return { ...common, kind: 'pause', durationSeconds: step.durationMs === undefined ? undefined : step.durationMs / 1000 };
-    case 'analysis':
       return {
-        ...common,
-        kind: 'analysis',
-        template: step.template,
-        measurementsPlanned: templates?.find((t) => t.name === step.template)?.count,
+        number,
+        kind: 'pause',
+        description,
+        state,
+        durationSeconds: step.durationMs === undefined ? undefined : step.durationMs / 1000,
       };
+    case 'analysis': {
+      const measurementsPlanned = templates?.find((t) => t.name === step.template)?.count;
+      return { number, kind: 'analysis', description, state, template: step.template, measurementsPlanned };
+    }
   }
 }
 
