@@ -6,6 +6,7 @@ import {
   type CutoverStatus,
   type CutoverVerb,
   type Reservation,
+  type TrafficStatus,
 } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import { CONDITION } from '../reconcile/conditions.ts';
@@ -54,7 +55,8 @@ export interface RecordView {
   /** As Route53 serves it: set by a change reported INSYNC. */
   verifiedWeight?: number;
   verifiedAt?: string;
-  lastChange?: { id: string; status: 'PENDING' | 'INSYNC'; weight: number; peerWeight?: number; submittedAt: string };
+  /** The last change batch this operator made to the record set: PENDING until every Route53 server has it. */
+  lastChange?: NonNullable<TrafficStatus['lastChange']>;
 }
 
 export interface PlanView {
