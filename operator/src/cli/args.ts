@@ -13,8 +13,12 @@ export interface Connection {
   kubeconfig?: string;
 }
 
+/** `status -o`: text for people, json for programs (the view model of cutover-view.ts). */
+export const OUTPUT_FORMATS = ['text', 'json'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
 export type Invocation =
-  | { kind: 'status'; name: string; watch: boolean; connection: Connection }
+  | { kind: 'status'; name: string; watch: boolean; output: OutputFormat; connection: Connection }
   | { kind: 'verb'; verb: CutoverVerb; name: string; wait: boolean; timeoutMs: number; connection: Connection }
   | { kind: 'help'; text: string }
   | { kind: 'usage'; error: string; text: string };
@@ -34,14 +38,16 @@ Options:
       --timeout DURATION how long to wait for the operator to act (default 30s; 90s, 2m, or seconds)`;
 
 const ABOUT: Record<Command, string> = {
-  status: `Usage: kubectl reservation status NAME [-w] [-n NAMESPACE]
+  status: `Usage: kubectl reservation status NAME [-w] [-o json] [-n NAMESPACE]
 
 Shows the Reservation's traffic: the cutover's phase, its plan with the current step, the desired
 and verified weights of both clusters, this cluster's share, the last analysis, the last events
 and the TrafficReady condition; on the peer cluster, whose cutover writes its weight.
 
 Options:
-  -w, --watch            show it again on every change, until Ctrl-C`,
+  -w, --watch            show it again on every change, until Ctrl-C
+  -o, --output FORMAT    text (the default) or json: the same facts as data, one JSON document;
+                         with -w, one document per change, each on one line (JSON Lines)`,
   pause: `Usage: kubectl reservation pause NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to hold the cutover at its current step (Progressing or Analyzing) until
@@ -68,7 +74,8 @@ export const OVERVIEW = `Usage: kubectl reservation COMMAND NAME [options]
 Follows and steers the Route53 traffic cutover of a Reservation (platform.reservations.dev).
 
 Commands:
-  status NAME [-w]       the cutover as an SRE reads it, without logs; -w follows it
+  status NAME [-w]       the cutover as an SRE reads it, without logs; -w follows it,
+                         -o json prints it as data
   pause NAME             hold the cutover at its current step
   resume NAME            go on with a paused cutover
   promote NAME [--full]  end the current step now (--full: skip to the plan's last share)
@@ -85,6 +92,7 @@ export function helpFor(command: Command): string {
 }
 
 const isCommand = (word: string | undefined): word is Command => (COMMANDS as readonly string[]).includes(word ?? '');
+const isOutputFormat = (word: string): word is OutputFormat => (OUTPUT_FORMATS as readonly string[]).includes(word);
 
 export function parseCommandLine(argv: readonly string[]): Invocation {
   const usage = (error: string, command: Command | undefined): Invocation => ({
@@ -118,9 +126,13 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     for (const flag of ['no-wait', 'timeout', 'full'] as const) {
       if (values[flag] !== undefined) return usage(`--${flag} is for the verbs, not status`, command);
     }
-    return { kind: 'status', name, watch: values.watch ?? false, connection };
+    const output = values.output ?? 'text';
+    if (!isOutputFormat(output)) return usage(`--output must be one of ${OUTPUT_FORMATS.join(', ')}, not "${output}"`, command);
+    return { kind: 'status', name, watch: values.watch ?? false, output, connection };
   }
   if (values.watch) return usage('--watch is for status; `kubectl reservation status NAME -w` follows the cutover', command);
+  if (values.output !== undefined)
+    return usage('--output is for status; `kubectl reservation status NAME -o json` prints it as data', command);
   if (values.full && command !== 'promote') return usage('--full goes with promote only', command);
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (values.timeout !== undefined) {
@@ -143,6 +155,7 @@ function parse(argv: readonly string[]) {
       context: { type: 'string' },
       kubeconfig: { type: 'string' },
       watch: { type: 'boolean', short: 'w' },
+      output: { type: 'string', short: 'o' },
       'no-wait': { type: 'boolean' },
       timeout: { type: 'string' },
       full: { type: 'boolean' },

@@ -7,7 +7,8 @@ import { createKubeClient, isConflict, isNotFound, KubeApiError, type KubeClient
 import { RESOURCE_TYPES, resourcePath } from '../kube/resources.ts';
 import { iso } from '../kube/time.ts';
 import { cutoverRequestValue, requestError } from '../traffic/verbs.ts';
-import { type Connection, type Invocation, parseCommandLine } from './args.ts';
+import { type Connection, type Invocation, type OutputFormat, parseCommandLine } from './args.ts';
+import { cutoverView } from './cutover-view.ts';
 import { renderStatus, verbEffect } from './render.ts';
 
 /**
@@ -114,25 +115,37 @@ function renderOptions(io: Io) {
 async function status(target: Target, invocation: Extract<Invocation, { kind: 'status' }>, io: Io): Promise<number> {
   const cr = await getReservation(target, invocation.name);
   if (!invocation.watch) {
-    io.stdout.write(renderStatus(cr, renderOptions(io)));
+    io.stdout.write(
+      invocation.output === 'json'
+        ? `${JSON.stringify(cutoverView(cr, undefined, new Date()), null, 2)}\n`
+        : renderStatus(cr, renderOptions(io)),
+    );
     return EXIT.ok;
   }
-  return watchStatus(target, invocation.name, cr, io);
+  return watchStatus(target, invocation.name, invocation.output, cr, io);
 }
 
 /**
  * `status -w`: a watch on this one object (the operator's informer: list + watch, relisting on
  * 410 Gone). On a TTY the screen is redrawn in place; otherwise each change appends a block.
+ * With `-o json`, each change is one JSON document on one line (JSON Lines), so a program can
+ * read the stream line by line; a deletion is said on stderr, keeping stdout all views.
  */
-async function watchStatus(target: Target, name: string, first: Reservation, io: Io): Promise<number> {
-  const tty = io.stdout.isTTY === true;
+async function watchStatus(target: Target, name: string, output: OutputFormat, first: Reservation, io: Io): Promise<number> {
+  const redraw = io.stdout.isTTY === true && output === 'text';
   let shown: Reservation | undefined;
   let blocks = 0;
   let lastVersion: string | undefined;
+  const deleted = `${target.namespace}/${name} was deleted; waiting for it to come back (Ctrl-C to stop)\n`;
   const show = (cr: Reservation | undefined) => {
+    if (output === 'json') {
+      if (cr) io.stdout.write(`${JSON.stringify(cutoverView(cr, undefined, new Date()))}\n`);
+      else io.stderr.write(deleted);
+      return;
+    }
     const options = renderOptions(io);
-    const text = cr ? renderStatus(cr, options) : `${target.namespace}/${name} was deleted; waiting for it to come back (Ctrl-C to stop)\n`;
-    if (tty) {
+    const text = cr ? renderStatus(cr, options) : deleted;
+    if (redraw) {
       // Home, each line cleared to its end, then everything below: no flicker.
       io.stdout.write(`\x1b[H${text.replaceAll('\n', '\x1b[K\n')}\x1b[J`);
     } else {
@@ -142,7 +155,7 @@ async function watchStatus(target: Target, name: string, first: Reservation, io:
     blocks += 1;
     shown = cr;
   };
-  if (tty) io.stdout.write('\x1b[H\x1b[2J');
+  if (redraw) io.stdout.write('\x1b[H\x1b[2J');
   show(first);
   lastVersion = first.metadata.resourceVersion;
 
@@ -159,7 +172,7 @@ async function watchStatus(target: Target, name: string, first: Reservation, io:
     show(cr);
   });
   // On a TTY, the "2m ago"s and pause countdowns move on between changes too.
-  const ticker = tty ? setInterval(() => shown && show(shown), 5000) : undefined;
+  const ticker = redraw ? setInterval(() => shown && show(shown), 5000) : undefined;
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -168,7 +181,7 @@ async function watchStatus(target: Target, name: string, first: Reservation, io:
   await stopped;
   clearInterval(ticker);
   await informer.stop();
-  if (tty) io.stdout.write('\n');
+  if (redraw) io.stdout.write('\n');
   return EXIT.ok;
 }
 

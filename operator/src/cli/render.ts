@@ -1,20 +1,21 @@
 import { styleText } from 'node:util';
-import {
-  type AnalysisRun,
-  type AnalysisTemplate,
-  type Condition,
-  CUTOVER_VERBS,
-  type CutoverStatus,
-  type CutoverVerb,
-  type Reservation,
-} from '../api/v1alpha1/reservation.ts';
+import type { CutoverVerb, Reservation } from '../api/v1alpha1/reservation.ts';
 import { CONDITION } from '../reconcile/conditions.ts';
-import { buildPlan, describeStep, formatDuration, type PlanStep } from '../traffic/plan.ts';
-import { verbError } from '../traffic/verbs.ts';
+import { buildPlan, describeStep, formatDuration } from '../traffic/plan.ts';
+import {
+  type AnalysisRunView,
+  type ConditionView,
+  type CutoverRunView,
+  type CutoverView,
+  cutoverView,
+  type PlanStepView,
+  type RecordView,
+} from './cutover-view.ts';
 
 /**
  * What `kubectl reservation status` prints (pure): everything an SRE needs about a cutover without
- * reading the operator's logs, from the Reservation alone. Colour is a choice of the caller
+ * reading the operator's logs, from the Reservation alone. The facts come from `cutoverView`
+ * (what `status -o json` prints); this only lays them out. Colour is a choice of the caller
  * (a TTY without NO_COLOR); the text is the same either way.
  */
 
@@ -32,185 +33,163 @@ export const HISTORY_SHOWN = 5;
 const LABEL = 14;
 
 export function renderStatus(cr: Reservation, options: RenderOptions): string {
-  const out = new Output(options);
-  const traffic = cr.spec.traffic;
-  const status = cr.status?.traffic;
-  const cutover = status?.cutover;
-  const phase = cr.status?.phase ?? 'Idle';
-  const { now } = options;
-  out.line(`${out.style('bold', `${cr.metadata.namespace}/${cr.metadata.name}`)}  ${out.style(phaseStyle(phase), phase)}`);
+  return formatStatus(cutoverView(cr, undefined, options.now), options);
+}
 
-  if (!traffic) {
+function formatStatus(view: CutoverView, options: RenderOptions): string {
+  const out = new Output(options);
+  const { now } = options;
+  const { record } = view;
+  out.line(`${out.style('bold', `${view.namespace}/${view.name}`)}  ${out.style(phaseStyle(view.phase), view.phase)}`);
+
+  if (!record) {
     out.line('no spec.traffic: this Reservation has no weighted record, so no cutover');
     return out.text();
   }
-  out.field('record', `${traffic.dns.name}, set identifier ${traffic.cluster}`);
+  out.field('record', `${record.name}, set identifier ${record.setIdentifier}`);
 
-  if (cutover) renderCutover(out, cr, cutover, options);
-  else renderIdle(out, cr, now);
+  if (view.cutover) renderCutover(out, view, view.cutover, options);
+  else renderIdle(out, view, record, now);
 
-  if (status?.handover) {
-    const { by, since, weight } = status.handover;
+  if (view.handover) {
+    const { by, since, ageSeconds, weight } = view.handover;
     out.field(
       'handover',
-      `weights written by ${by}'s cutover since ${clock(since, now)} (${ago(since, now)}); it last set this cluster's weight to ${weight}, ` +
+      `weights written by ${by}'s cutover since ${clock(since, now)} (${ago(ageSeconds)}); it last set this cluster's weight to ${weight}, ` +
         'and this operator leaves the weight alone while it runs',
     );
   }
-  if (status?.weightOverride) {
-    const { weight, specWeight, by } = status.weightOverride;
+  if (view.weightOverride) {
+    const { weight, specWeight, by } = view.weightOverride;
     out.field(
       'override',
       `weight ${weight} left by ${by}'s finished cutover, instead of spec.traffic.weight ${specWeight}; changing spec.traffic.weight ends it`,
     );
   }
 
-  const ready = cr.status?.conditions?.find((c) => c.type === CONDITION.TrafficReady);
-  if (ready) out.field(CONDITION.TrafficReady, conditionText(out, ready));
+  if (view.trafficReady) out.field(CONDITION.TrafficReady, conditionText(out, view.trafficReady));
   return out.text();
 }
 
-function renderIdle(out: Output, cr: Reservation, now: Date): void {
-  const traffic = cr.spec.traffic;
-  const status = cr.status?.traffic;
-  if (!traffic) return;
-  const verified = status?.verifiedWeight;
-  const desired = status?.desiredWeight ?? traffic.weight;
+function renderIdle(out: Output, view: CutoverView, record: RecordView, now: Date): void {
+  const verified = record.verifiedWeight;
   out.field(
     'weight',
-    `desired ${desired}, verified ${verified ?? 'none yet'}` +
-      (status?.verifiedAt && verified !== undefined ? ` (INSYNC since ${clock(status.verifiedAt, now)})` : ''),
+    `desired ${record.desiredWeight}, verified ${verified ?? 'none yet'}` +
+      (record.verifiedAt && verified !== undefined ? ` (INSYNC since ${clock(record.verifiedAt, now)})` : ''),
   );
-  if (status?.lastChange?.status === 'PENDING') {
+  if (record.lastChange?.status === 'PENDING') {
     out.field(
       'change',
-      `${status.lastChange.id} to weight ${status.lastChange.weight} is PENDING since ${clock(status.lastChange.submittedAt, now)}`,
+      `${record.lastChange.id} to weight ${record.lastChange.weight} is PENDING since ${clock(record.lastChange.submittedAt, now)}`,
     );
   }
-  if (traffic.cutover) {
-    out.field('cutover', `planned from ${traffic.cutover.from}; the operator has not started it yet`);
-    renderPlan(out, cr, undefined, now);
+  if (view.plan) {
+    out.field('cutover', `planned from ${view.plan.from}; the operator has not started it yet`);
+    renderPlan(out, view);
   } else {
     out.field(
       'cutover',
-      status?.handover ? 'none of its own (spec.traffic.cutover is not set)' : 'no cutover (spec.traffic.cutover is not set)',
+      view.handover ? 'none of its own (spec.traffic.cutover is not set)' : 'no cutover (spec.traffic.cutover is not set)',
     );
   }
 }
 
-function renderCutover(out: Output, cr: Reservation, cutover: CutoverStatus, options: RenderOptions): void {
-  const traffic = cr.spec.traffic;
-  if (!traffic) return;
+function renderCutover(out: Output, view: CutoverView, cutover: CutoverRunView, options: RenderOptions): void {
   const { now } = options;
-  const done = cutover.step >= cutover.steps;
-  const position = done
-    ? `all ${cutover.steps} steps done`
-    : `step ${cutover.step + 1}/${cutover.steps} for ${since(cutover.stepStartedAt, now)}`;
-  const finished = cutover.finishedAt ? `, finished ${clock(cutover.finishedAt, now)} (${ago(cutover.finishedAt, now)})` : '';
+  const { currentStep, stepCount } = cutover;
+  const position = currentStep
+    ? `step ${currentStep.number}/${stepCount} for ${elapsed(currentStep.elapsedSeconds)}`
+    : `all ${stepCount} steps done`;
+  const finished =
+    cutover.finishedAt && cutover.finishedAgoSeconds !== undefined
+      ? `, finished ${clock(cutover.finishedAt, now)} (${ago(cutover.finishedAgoSeconds)})`
+      : '';
   out.field(
     'cutover',
-    `from ${cutover.from}, started ${clock(cutover.startedAt, now)} (${ago(cutover.startedAt, now)})${finished}; ${position}`,
+    `from ${cutover.from}, started ${clock(cutover.startedAt, now)} (${ago(cutover.ageSeconds)})${finished}; ${position}`,
   );
-  if (cutover.aborting) out.field('', out.style('red', `aborting: walking the share back to ${cutover.startShare}%`));
+  if (cutover.aborting) out.field('', out.style('red', `aborting: walking the share back to ${cutover.share.startPercent}%`));
   out.field('', cutover.message);
   out.blank();
 
-  renderPlan(out, cr, cutover, now);
+  renderPlan(out, view);
   out.blank();
 
-  out.field('share', shareBar(out, cutover, options.width));
-  renderWeights(out, traffic.cluster, cutover, cr.status?.traffic?.verifiedWeight);
+  out.field('share', shareBar(out, cutover.share, options.width));
+  renderWeights(out, cutover.weights);
 
-  if (cutover.lastAnalysis) {
-    const template = traffic.cutover?.analysis?.find((t) => t.name === cutover.lastAnalysis?.template);
-    renderAnalysis(out, cutover.lastAnalysis, template, now);
-  }
+  if (cutover.lastAnalysis) renderAnalysis(out, cutover.lastAnalysis);
 
   if (cutover.history.length > 0) {
     out.blank();
     out.line('history');
     for (const entry of cutover.history.slice(-HISTORY_SHOWN)) {
-      const head = `  ${clock(entry.at, now)}  step ${String(entry.step + 1).padEnd(2)}  ${entry.event.padEnd(16)}  `;
+      const head = `  ${clock(entry.at, now)}  step ${String(entry.stepNumber).padEnd(2)}  ${entry.event.padEnd(16)}  `;
       out.wrapped(head, entry.message);
     }
   }
   out.blank();
 
-  const verbs = CUTOVER_VERBS.filter((v) => !verbError(v, cutover));
   out.field(
     'verbs',
-    verbs.length > 0
-      ? `kubectl reservation ${verbChoice(verbs)} ${cr.metadata.name} -n ${cr.metadata.namespace}`
+    view.allowedVerbs.length > 0
+      ? `kubectl reservation ${verbChoice(view.allowedVerbs)} ${view.name} -n ${view.namespace}`
       : cutover.aborting
-        ? `none while the abort walks back to ${cutover.startShare}% (then retry)`
+        ? `none while the abort walks back to ${cutover.share.startPercent}% (then retry)`
         : 'none (the cutover is over)',
   );
 }
 
 /** The plan from the spec, a marker on each step: done, current, or to come. */
-function renderPlan(out: Output, cr: Reservation, cutover: CutoverStatus | undefined, now: Date): void {
-  const traffic = cr.spec.traffic;
-  if (!traffic?.cutover) {
-    if (cutover) out.field('plan', `${cutover.steps} steps (spec.traffic.cutover has been removed)`);
+function renderPlan(out: Output, view: CutoverView): void {
+  const { plan, cutover } = view;
+  if (!plan) {
+    if (cutover) out.field('plan', `${cutover.stepCount} steps (spec.traffic.cutover has been removed)`);
     return;
   }
-  const built = buildPlan(traffic.cutover, traffic.cluster);
-  if (!built.ok) {
-    out.field('plan', out.style('red', `spec.traffic.cutover cannot run: ${built.errors.join('; ')}`));
+  if (plan.errors.length > 0) {
+    out.field('plan', out.style('red', `spec.traffic.cutover cannot run: ${plan.errors.join('; ')}`));
     return;
   }
-  const { steps } = built.plan;
+  const { steps } = plan;
   out.line('plan');
-  if (cutover && cutover.steps !== steps.length) {
+  if (cutover && cutover.stepCount !== steps.length) {
     out.wrapped(
       '  ',
       out.style(
         'yellow',
-        `the spec's plan has ${steps.length} steps, the running one ${cutover.steps}: the plan changed and restarts from the current share`,
+        `the spec's plan has ${steps.length} steps, the running one ${cutover.stepCount}: the plan changed and restarts from the current share`,
       ),
     );
   }
-  steps.forEach((step, i) => {
-    const state = stepState(i, cutover);
-    const marker = { done: out.style('green', '✓'), current: out.style(['bold', 'yellow'], '▶'), failed: out.style('red', '✗'), next: ' ' }[
-      state
-    ];
-    const what = describeStep(step);
-    const label = `${String(i + 1).padStart(2)}. ${what}`;
-    const note = state === 'current' || state === 'failed' ? currentNote(step, i, cutover, traffic.cutover?.analysis, now) : '';
-    const text = state === 'next' ? out.style('dim', label) : state === 'current' ? out.style('bold', label) : label;
+  for (const step of steps) {
+    const { state } = step;
+    const marker = {
+      done: out.style('green', '✓'),
+      current: out.style(['bold', 'yellow'], '▶'),
+      failed: out.style('red', '✗'),
+      pending: ' ',
+    }[state];
+    const label = `${String(step.number).padStart(2)}. ${step.description}`;
+    const note = state === 'current' || state === 'failed' ? currentNote(step, cutover) : '';
+    const text = state === 'pending' ? out.style('dim', label) : state === 'current' ? out.style('bold', label) : label;
     out.line(`  ${marker} ${text}${note ? `   ${out.style('dim', note)}` : ''}`);
-  });
+  }
 }
 
-type StepState = 'done' | 'current' | 'failed' | 'next';
-
-function stepState(i: number, cutover: CutoverStatus | undefined): StepState {
-  if (!cutover) return 'next';
-  if (i < cutover.step) return 'done';
-  if (i > cutover.step) return 'next';
-  if (cutover.phase === 'Aborted' || cutover.phase === 'Degraded') return 'failed';
-  return 'current';
-}
-
-function currentNote(
-  step: PlanStep,
-  i: number,
-  cutover: CutoverStatus | undefined,
-  templates: AnalysisTemplate[] | undefined,
-  now: Date,
-): string {
+function currentNote(step: PlanStepView, cutover: CutoverRunView | undefined): string {
   if (!cutover) return '';
   if (cutover.phase === 'Aborted') return '← aborted here';
   if (cutover.phase === 'Degraded') return '← degraded here';
-  if (step.kind === 'pause' && step.durationMs === undefined) return '← waiting for promote';
+  if (step.kind === 'pause' && step.durationSeconds === undefined) return '← waiting for promote';
   if (cutover.phase === 'Paused') return '← paused';
-  if (step.kind === 'pause' && step.durationMs !== undefined) {
-    return `← ${since(cutover.stepStartedAt, now)} of ${formatElapsed(step.durationMs)}`;
+  if (step.kind === 'pause' && step.durationSeconds !== undefined) {
+    return `← ${elapsed(cutover.currentStep?.elapsedSeconds ?? 0)} of ${elapsed(step.durationSeconds)}`;
   }
   if (step.kind === 'analysis') {
-    const run = cutover.lastAnalysis?.step === i ? cutover.lastAnalysis : undefined;
-    const count = templates?.find((t) => t.name === step.template)?.count;
+    const run = cutover.lastAnalysis?.stepNumber === step.number ? cutover.lastAnalysis : undefined;
+    const count = step.measurementsPlanned;
     return run ? `← ${run.result}, ${run.measurements}${count ? `/${count}` : ''} measurements` : '← starting';
   }
   return '← now';
@@ -226,11 +205,11 @@ function verbChoice(verbs: readonly CutoverVerb[]): string {
 }
 
 /** `[██████▒▒▒░░░░░░░░░░░] 30% → 45%`: what Route53 serves (full), what the plan asks for now (shaded). */
-function shareBar(out: Output, cutover: CutoverStatus, width: number): string {
-  const verified = verifiedShareOf(cutover);
-  const target = cutover.share;
+function shareBar(out: Output, share: CutoverRunView['share'], width: number): string {
+  const verified = share.verifiedPercent;
+  const target = share.desiredPercent;
   const cells = Math.max(10, Math.min(40, width - LABEL - 20));
-  const at = (share: number) => Math.round((share / 100) * cells);
+  const at = (percentage: number) => Math.round((percentage / 100) * cells);
   const from = verified ?? target;
   const low = at(Math.min(from, target));
   const high = at(Math.max(from, target));
@@ -247,18 +226,10 @@ function shareBar(out: Output, cutover: CutoverStatus, width: number): string {
   return `[${bar}] ${numbers}`;
 }
 
-function verifiedShareOf(cutover: CutoverStatus): number | undefined {
-  if (cutover.verifiedShare !== undefined) return cutover.verifiedShare;
-  const w = cutover.verifiedWeights;
-  if (!w) return undefined;
-  const total = w.self + w.peer;
-  return total === 0 ? 50 : Math.round(((w.self * 100) / total) * 10) / 10;
-}
-
-function renderWeights(out: Output, self: string, cutover: CutoverStatus, verifiedSelf: number | undefined): void {
+function renderWeights(out: Output, weights: CutoverRunView['weights']): void {
   const rows: [string, number, number | undefined][] = [
-    [`${self} (this cluster)`, cutover.weights.self, cutover.verifiedWeights?.self ?? verifiedSelf],
-    [`${cutover.from} (peer)`, cutover.weights.peer, cutover.verifiedWeights?.peer],
+    [`${weights.self.setIdentifier} (this cluster)`, weights.self.desiredWeight, weights.self.verifiedWeight],
+    [`${weights.peer.setIdentifier} (peer)`, weights.peer.desiredWeight, weights.peer.verifiedWeight],
   ];
   const nameWidth = Math.max('set identifier'.length, ...rows.map(([n]) => n.length));
   out.line(`${'weights'.padEnd(LABEL)}${'set identifier'.padEnd(nameWidth)}  desired  verified`);
@@ -268,32 +239,31 @@ function renderWeights(out: Output, self: string, cutover: CutoverStatus, verifi
   }
 }
 
-function renderAnalysis(out: Output, run: AnalysisRun, template: AnalysisTemplate | undefined, now: Date): void {
+function renderAnalysis(out: Output, run: AnalysisRunView): void {
   out.blank();
   const result = out.style(
     ({ Successful: 'green', Failed: 'red', Inconclusive: 'yellow', Running: 'cyan' } as const)[run.result],
     run.result,
   );
-  const of = template ? `/${template.count}` : '';
+  const of = run.measurementsPlanned !== undefined ? `/${run.measurementsPlanned}` : '';
   out.field(
     'analysis',
-    `${run.template} (step ${run.step + 1}): ${result}, ${run.measurements}${of} measurements, ${run.failures} failed, ${run.inconclusive} inconclusive`,
+    `${run.template} (step ${run.stepNumber}): ${result}, ${run.measurements}${of} measurements, ${run.failures} failed, ${run.inconclusive} inconclusive`,
   );
   const figures: string[] = [];
   if (run.successRate !== undefined) {
-    figures.push(
-      `success rate ${percent(run.successRate * 100, 2)}${template ? ` (min ${percent(template.successRateMin * 100, 2)})` : ''}`,
-    );
+    const min = run.successRateMin !== undefined ? ` (min ${percent(run.successRateMin * 100, 2)})` : '';
+    figures.push(`success rate ${percent(run.successRate * 100, 2)}${min}`);
   }
   if (run.latencyP99Ms !== undefined)
-    figures.push(`p99 ${Math.round(run.latencyP99Ms)} ms${template ? ` (max ${template.latencyP99MaxMs} ms)` : ''}`);
+    figures.push(`p99 ${Math.round(run.latencyP99Ms)} ms${run.latencyP99MaxMs !== undefined ? ` (max ${run.latencyP99MaxMs} ms)` : ''}`);
   if (run.requests !== undefined) figures.push(`${Math.round(run.requests)} requests`);
-  if (run.measuredAt) figures.push(`measured ${ago(run.measuredAt, now)}`);
+  if (run.measuredAt && run.measuredAgoSeconds !== undefined) figures.push(`measured ${ago(run.measuredAgoSeconds)}`);
   if (figures.length > 0) out.field('', figures.join(', '));
   if (run.message) out.field('', run.message);
 }
 
-function conditionText(out: Output, c: Condition): string {
+function conditionText(out: Output, c: ConditionView): string {
   const status = out.style(c.status === 'True' ? 'green' : c.status === 'False' ? 'red' : 'yellow', c.status);
   return `${status} ${c.reason}: ${c.message}`;
 }
@@ -326,14 +296,8 @@ export function formatElapsed(ms: number): string {
   return formatDuration(Math.max(0, Math.round(ms / 1000)) * 1000) ?? '0s';
 }
 
-function since(iso: string, now: Date): string {
-  return formatElapsed(now.getTime() - Date.parse(iso));
-}
-
-function ago(iso: string, now: Date): string {
-  const ms = now.getTime() - Date.parse(iso);
-  return ms < 1000 ? 'just now' : `${formatElapsed(ms)} ago`;
-}
+const elapsed = (seconds: number) => formatElapsed(seconds * 1000);
+const ago = (seconds: number) => (seconds < 1 ? 'just now' : `${elapsed(seconds)} ago`);
 
 /** "2026-11-25T10:15:03Z" → "10:15:03Z" on the day of `now`, "2026-11-24 10:15:03Z" on another. */
 function clock(iso: string, now: Date): string {

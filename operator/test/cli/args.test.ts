@@ -7,6 +7,7 @@ describe('parseCommandLine', () => {
       kind: 'status',
       name: 'booking',
       watch: true,
+      output: 'text',
       connection: { namespace: 'reservations', context: 'eks-green', kubeconfig: undefined },
     });
     expect(parseCommandLine(['--namespace=reservations', 'status', 'booking', '--kubeconfig', '/tmp/kc'])).toMatchObject({
@@ -15,6 +16,14 @@ describe('parseCommandLine', () => {
       watch: false,
       connection: { namespace: 'reservations', kubeconfig: '/tmp/kc' },
     });
+  });
+
+  it('reads status -o json in each of the ways kubectl takes it, with or without -w', () => {
+    for (const flags of [['-o', 'json'], ['-ojson'], ['--output', 'json'], ['--output=json']]) {
+      expect(parseCommandLine(['status', 'booking', ...flags])).toMatchObject({ kind: 'status', output: 'json', watch: false });
+    }
+    expect(parseCommandLine(['status', '-w', 'booking', '-o', 'json'])).toMatchObject({ output: 'json', watch: true });
+    expect(parseCommandLine(['status', 'booking', '-o', 'text'])).toMatchObject({ output: 'text' });
   });
 
   it('reads a verb with its wait and timeout; promote --full is promote-full', () => {
@@ -36,6 +45,7 @@ describe('parseCommandLine', () => {
     expect(promote).toMatchObject({ kind: 'help', text: expect.stringContaining('--full') });
     expect(promote).toMatchObject({ text: expect.stringContaining('--timeout DURATION') });
     expect(parseCommandLine(['status', '--help'])).toMatchObject({ text: expect.not.stringContaining('--no-wait') });
+    expect(parseCommandLine(['status', '--help'])).toMatchObject({ text: expect.stringContaining('-o, --output FORMAT') });
   });
 
   it.each([
@@ -48,8 +58,22 @@ describe('parseCommandLine', () => {
     [['pause', 'booking', '--timeout', 'soon'], '--timeout must be a duration like 30s, 2m or 90 (seconds), more than 0, not "soon"'],
     [['pause', 'booking', '--timeout', '0'], '--timeout must be a duration like 30s, 2m or 90 (seconds), more than 0, not "0"'],
     [['pause', 'booking', '-n', ''], '--namespace needs a value'],
+    [['status', 'booking', '-o', 'yaml'], '--output must be one of text, json, not "yaml"'],
+    [['status', 'booking', '--output='], '--output must be one of text, json, not ""'],
+    [['abort', 'booking', '-o', 'json'], '--output is for status; `kubectl reservation status NAME -o json` prints it as data'],
   ])('refuses %j: %s', (argv, error) => {
     expect(parseCommandLine(argv)).toMatchObject({ kind: 'usage', error });
+  });
+
+  it('an unknown output format shows the usage of status, which lists the formats', () => {
+    expect(parseCommandLine(['status', 'booking', '-oyaml'])).toMatchObject({
+      kind: 'usage',
+      text: expect.stringMatching(/^Usage: kubectl reservation status NAME[\s\S]*text \(the default\) or json/),
+    });
+    expect(parseCommandLine(['status', 'booking', '-o'])).toMatchObject({
+      kind: 'usage',
+      error: expect.stringContaining("'-o, --output <value>'"),
+    });
   });
 
   it('names an unknown flag and shows the usage of the command it was given to', () => {

@@ -12,6 +12,7 @@ import {
   type Reservation,
   type ReservationStatus,
 } from '../../src/api/v1alpha1/reservation.ts';
+import type { CutoverView } from '../../src/cli/cutover-view.ts';
 import { createKubeClient } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
@@ -100,6 +101,40 @@ describe('kubectl reservation status', () => {
     expect(stdout).not.toContain('\x1b['); // not a TTY: no colour
   });
 
+  it('with -o json, prints the view as one JSON document: the plan, both weights, the share and the verbs', async () => {
+    const { code, stdout, stderr } = await kubectl(['reservation', 'status', 'booking', '-n', namespace, '-o', 'json']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const view = JSON.parse(stdout) as CutoverView;
+    expect(stdout).toBe(`${JSON.stringify(view, null, 2)}\n`); // one document, 2-space indent, a newline at the end
+    expect(view).toMatchObject({
+      namespace,
+      name: 'booking',
+      phase: 'Progressing',
+      record: { name: 'api.reservations.example.com', setIdentifier: 'eks-green', verifiedWeight: 10 },
+      cutover: {
+        phase: 'Progressing',
+        stepCount: 6,
+        currentStep: { number: 3 },
+        share: { desiredPercent: 40, verifiedPercent: 10 },
+        weights: { self: { desiredWeight: 40, verifiedWeight: 10 }, peer: { setIdentifier: 'eks-blue', desiredWeight: 60 } },
+      },
+      trafficReady: { status: 'False', reason: 'ChangePending' },
+      allowedVerbs: ['pause', 'promote', 'promote-full', 'abort'],
+    });
+    expect(view.plan?.steps.map((s) => `${s.state} ${s.description}`)).toEqual([
+      'done setShare 10%',
+      'done pause 5m',
+      'current setShare 40%',
+      'pending analysis smoke',
+      'pending pause until promoted',
+      'pending setShare 100%',
+    ]);
+
+    const yaml = await kubectl(['reservation', 'status', 'booking', '-n', namespace, '--output=yaml']);
+    expect(yaml.code).toBe(2);
+    expect(yaml.stderr).toMatch(/^error: --output must be one of text, json, not "yaml"\n/);
+  });
+
   it('says "no cutover" for a Reservation without one, and takes --kubeconfig instead of $KUBECONFIG', async () => {
     const { code, stdout } = await kubectl(
       ['reservation', 'status', 'plain', '-n', namespace, '--kubeconfig', harnessEnv('KUBECONFIG')],
@@ -153,6 +188,36 @@ describe('kubectl reservation status', () => {
     });
     expect(output()).toContain('paused by kubectl reservation pause');
     expect(output().split(`${namespace}/watched  `)).toHaveLength(3); // two renders, no more
+
+    process.kill(watch.pid, 'SIGINT');
+    expect(await watch.exited).toBe(0);
+  });
+
+  it('with --watch -o json, prints one view per change, a line each', async () => {
+    await create('watched-json', states.progressing());
+    const logFile = join(mkdtempSync(join(tmpdir(), 'plugin-watch-json-')), 'out.log');
+    const watch = startServer(
+      'kubectl reservation status -w -o json',
+      kubeBinary('kubectl'),
+      ['reservation', 'status', 'watched-json', '-w', '-o', 'json', '-n', namespace],
+      { logFile, env: pluginEnv() },
+    );
+    live.push(watch);
+    // The log has stderr too (the informer's warnings, if any): the views are the lines that are JSON objects.
+    const lines = () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{'));
+    await waitUntil('the first view', async () => lines().length >= 1, { server: watch, timeoutMs: 20_000 });
+
+    await writeCutover('watched-json', { phase: 'Paused', held: true, message: 'paused by kubectl reservation pause' });
+    await waitUntil('a second view after the status change', async () => lines().length >= 2, { server: watch, timeoutMs: 20_000 });
+    const views = lines().map((line) => JSON.parse(line) as CutoverView);
+    expect(views.map((v) => [v.name, v.cutover?.phase, v.cutover?.held])).toEqual([
+      ['watched-json', 'Progressing', false],
+      ['watched-json', 'Paused', true],
+    ]);
+    expect(views[1]?.allowedVerbs).toEqual(['resume', 'promote', 'promote-full', 'abort']);
 
     process.kill(watch.pid, 'SIGINT');
     expect(await watch.exited).toBe(0);

@@ -1,0 +1,215 @@
+import { type Static, Type } from 'typebox';
+import { DNS_LABEL, Enum, HOSTNAME, QUANTITY, rules } from './schema.ts';
+import { Traffic } from './traffic.ts';
+
+/** spec: the images, the services and their workloads, the backends they use, the public edge and the traffic. */
+
+/** The services the platform runs; their keys in `spec.services` and `status.services`. */
+export const SERVICE_NAMES = ['reservationApi', 'queryApi', 'notifier'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+const SecretKeyRef = (what: string, defaultKey: string) =>
+  Type.Object(
+    {
+      name: Type.String({
+        pattern: DNS_LABEL,
+        maxLength: 253,
+        description: `name of the Secret, in the Reservation's namespace, that holds ${what}`,
+      }),
+      key: Type.String({ minLength: 1, default: defaultKey, description: `key in that Secret (default "${defaultKey}")` }),
+    },
+    { description: `where ${what} comes from; credentials are never inline` },
+  );
+
+const Resources = Type.Object(
+  {
+    requests: Type.Object(
+      {
+        cpu: Type.String({ pattern: QUANTITY, default: '100m', description: 'CPU the scheduler reserves per pod, e.g. 250m' }),
+        memory: Type.String({ pattern: QUANTITY, default: '128Mi', description: 'memory the scheduler reserves per pod, e.g. 256Mi' }),
+      },
+      { default: {}, description: 'what each pod is guaranteed; HPA CPU utilisation is a percentage of requests.cpu' },
+    ),
+    limits: Type.Object(
+      {
+        memory: Type.String({ pattern: QUANTITY, default: '512Mi', description: 'memory limit per pod; above it the container is killed' }),
+      },
+      { default: {}, description: 'hard limits per pod; CPU is deliberately not limited (throttling hurts latency)' },
+    ),
+  },
+  { default: {}, description: 'compute resources of each pod of this service' },
+);
+
+const EnvVar = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'environment variable name' }),
+    value: Type.String({ description: 'its value (use backends.* Secret references for credentials, not this)' }),
+  },
+  { description: 'an extra environment variable' },
+);
+
+const serviceProperties = (defaults: { min: number; max: number }) => ({
+  image: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'full image reference for this service; default <spec.image.repository>/<service>:<spec.version>',
+    }),
+  ),
+  replicas: Type.Object(
+    {
+      min: Type.Integer({ minimum: 1, maximum: 1000, default: defaults.min, description: 'fewest pods the autoscaler keeps' }),
+      max: Type.Integer({ minimum: 1, maximum: 1000, default: defaults.max, description: 'most pods the autoscaler may run' }),
+    },
+    {
+      default: {},
+      description: 'replica bounds of the HorizontalPodAutoscaler',
+      ...rules({ rule: 'self.min <= self.max', message: 'replicas.min must not be greater than replicas.max' }),
+    },
+  ),
+  targetCPUUtilization: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 70,
+    description: 'average CPU use, in percent of requests.cpu, that the autoscaler aims for',
+  }),
+  resources: Resources,
+  env: Type.Array(EnvVar, {
+    maxItems: 64,
+    default: [],
+    description: 'extra environment variables for this service',
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  }),
+});
+
+const ApiService = (what: string, defaults: { min: number; max: number }) =>
+  Type.Object(serviceProperties(defaults), { default: {}, description: what });
+
+const NotifierService = Type.Object(
+  {
+    ...serviceProperties({ min: 1, max: 10 }),
+    targetQueueDepthPerReplica: Type.Integer({
+      minimum: 1,
+      default: 100,
+      description: 'visible SQS messages per notifier pod that the autoscaler aims for (an External metric)',
+    }),
+  },
+  { default: {}, description: 'the SQS consumer that notifies providers (webhook and SSE)' },
+);
+
+const Edge = Type.Object(
+  {
+    host: Type.String({
+      pattern: HOSTNAME,
+      description: "this cluster's public hostname for the API, e.g. api.blue.reservations.example.com",
+    }),
+    kind: Enum(['HTTPRoute', 'Ingress'] as const, {
+      default: 'HTTPRoute',
+      description: 'HTTPRoute (Gateway API, method matches) or Ingress (AWS Load Balancer Controller, method conditions)',
+    }),
+    parentRef: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({ pattern: DNS_LABEL, description: 'name of the Gateway' }),
+          namespace: Type.Optional(
+            Type.String({ pattern: DNS_LABEL, description: "the Gateway's namespace (default: the Reservation's)" }),
+          ),
+          sectionName: Type.Optional(Type.String({ pattern: DNS_LABEL, description: 'a listener of that Gateway' })),
+        },
+        { description: 'the Gateway the HTTPRoute attaches to (kind HTTPRoute only)' },
+      ),
+    ),
+    ingressClassName: Type.String({ default: 'alb', description: 'IngressClass (kind Ingress only)' }),
+    certificateArn: Type.Optional(
+      Type.String({ pattern: '^arn:aws:acm:', description: 'ACM certificate for HTTPS on the ALB (kind Ingress only)' }),
+    ),
+  },
+  {
+    description: 'the public entry: writes go to reservation-api, reads to query-api, the notification stream to notifier',
+    ...rules({
+      rule: "self.kind != 'HTTPRoute' || has(self.parentRef)",
+      message: 'edge.parentRef (the Gateway) is required when edge.kind is HTTPRoute',
+    }),
+  },
+);
+
+export const ReservationSpec = Type.Object(
+  {
+    version: Type.String({
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$',
+      description: 'image tag of every service unless a service sets its own image',
+    }),
+    image: Type.Object(
+      {
+        repository: Type.String({ minLength: 1, description: 'registry and path; each image is <repository>/<service>:<version>' }),
+        pullPolicy: Enum(['IfNotPresent', 'Always', 'Never'] as const, {
+          default: 'IfNotPresent',
+          description: 'imagePullPolicy of every container',
+        }),
+      },
+      { description: 'where the images come from' },
+    ),
+    services: Type.Object(
+      {
+        reservationApi: ApiService('the command side: create, confirm, cancel, reschedule', { min: 2, max: 20 }),
+        queryApi: ApiService('the read side: cached reads from the replica', { min: 2, max: 40 }),
+        notifier: NotifierService,
+      },
+      { default: {}, description: 'per service: image, replica bounds, autoscaling target, resources, extra env' },
+    ),
+    backends: Type.Object(
+      {
+        mysql: Type.Object(
+          {
+            primarySecretRef: SecretKeyRef('the MySQL primary URL (mysql://user:password@host:port/db)', 'url'),
+            replicaSecretRef: SecretKeyRef('the MySQL read replica URL', 'url'),
+          },
+          { description: 'MySQL: writes to the primary, reads from the replica' },
+        ),
+        redis: Type.Object({ secretRef: SecretKeyRef('the Redis URL (redis://...)', 'url') }, { description: 'Redis, the read cache' }),
+        sqs: Type.Object(
+          {
+            queueUrl: Type.String({ pattern: '^https?://', description: 'URL of the event queue (FIFO)' }),
+            deadLetterQueueUrl: Type.String({ pattern: '^https?://', description: 'URL of its dead-letter queue' }),
+          },
+          { description: 'SQS queues of the event pipeline; access comes from the pod identity (IRSA)' },
+        ),
+        jwt: Type.Object(
+          {
+            algorithm: Enum(['RS256', 'HS256'] as const, {
+              default: 'RS256',
+              description: "RS256: the Secret holds the issuer's public key (PEM); HS256: a shared secret of 32+ characters",
+            }),
+            secretRef: SecretKeyRef('the JWT verification key', 'key'),
+          },
+          { description: 'how the APIs verify bearer tokens' },
+        ),
+      },
+      { description: 'the data stores and queues the services use' },
+    ),
+    serviceAccount: Type.Optional(
+      Type.Object(
+        {
+          annotations: Type.Optional(
+            Type.Object(
+              {},
+              {
+                additionalProperties: Type.String({ maxLength: 4096 }),
+                maxProperties: 64,
+                description:
+                  "annotations of the services' ServiceAccount, e.g. eks.amazonaws.com/role-arn: the IAM role (IRSA) that reaches the SQS queues",
+              },
+            ),
+          ),
+        },
+        { description: 'the ServiceAccount the three services run as (named after the Reservation)' },
+      ),
+    ),
+    edge: Type.Optional(Edge),
+    traffic: Type.Optional(Traffic),
+  },
+  { description: 'the desired installation of the reservation platform in this cluster' },
+);
+
+export type ReservationSpec = Static<typeof ReservationSpec>;
+export type ServiceSpec = ReservationSpec['services'][ServiceName];

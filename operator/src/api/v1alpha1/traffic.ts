@@ -1,0 +1,176 @@
+import { type Static, Type } from 'typebox';
+import { AnalysisTemplate } from './analysis.ts';
+import { DNS_LABEL, DURATION, HOSTNAME, rules } from './schema.ts';
+
+/** spec.traffic: this cluster's weighted Route53 record, and the cutover plan that moves traffic here (steps, prescale, drain). */
+
+const Step = Type.Object(
+  {
+    setShare: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: "set this cluster's share of traffic to this percent" })),
+    pause: Type.Optional(
+      Type.Object(
+        {
+          duration: Type.Optional(
+            Type.String({ pattern: DURATION, description: 'how long to wait, e.g. 5m; without it, wait for a promote' }),
+          ),
+        },
+        { description: 'wait, for a duration or until promoted' },
+      ),
+    ),
+    analysis: Type.Optional(
+      Type.Object(
+        { template: Type.String({ minLength: 1, description: 'name of an analysis in spec.traffic.cutover.analysis' }) },
+        { description: 'check the SLOs before going on' },
+      ),
+    ),
+  },
+  {
+    description: 'one step of the plan: exactly one of setShare, pause or analysis',
+    ...rules({
+      rule: '[has(self.setShare), has(self.pause), has(self.analysis)].filter(x, x).size() == 1',
+      message: 'each cutover step must set exactly one of setShare, pause or analysis',
+    }),
+  },
+);
+
+const Prescale = Type.Object(
+  {
+    prometheus: Type.Object(
+      {
+        url: Type.String({ pattern: '^https?://', description: 'base URL of the Prometheus HTTP API that sees both clusters' }),
+        query: Type.String({
+          minLength: 1,
+          default: 'sum(rate(http_request_duration_seconds_count{service="{{service}}"}[2m]))',
+          description:
+            "PromQL giving one number: a service's total request rate, both clusters together, per second; {{service}} is the service's name (reservation-api, query-api)",
+        }),
+      },
+      { description: 'where the current load comes from' },
+    ),
+    requestsPerPod: Type.Object(
+      {
+        reservationApi: Type.Number({ description: 'requests per second one reservation-api pod serves at its CPU target' }),
+        queryApi: Type.Number({ description: 'requests per second one query-api pod serves at its CPU target' }),
+      },
+      {
+        description: 'what one pod of each HTTP service serves; the notifier scales on its queue and is not pre-scaled',
+        // CEL, not `minimum`: the API server let a 0 through `minimum: 0.01` on a number field.
+        ...rules({
+          rule: 'self.reservationApi > 0.0 && self.queryApi > 0.0',
+          message: 'prescale.requestsPerPod must be above 0 for each service',
+        }),
+      },
+    ),
+    headroomPercent: Type.Integer({ minimum: 0, maximum: 400, default: 25, description: 'capacity above the projected load, percent' }),
+  },
+  {
+    description:
+      "before a share rises, raise the HPAs' minReplicas to carry that share of the current total load (plus headroom) and wait until the pods are available",
+  },
+);
+
+const Drain = Type.Object(
+  {
+    ttls: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 2,
+      description: "after the peer's weight 0 is in sync: wait this many TTLs (resolvers that cached the old answer) before Succeeded",
+    }),
+    peerRate: Type.Optional(
+      Type.Object(
+        {
+          prometheus: Type.Object(
+            {
+              url: Type.String({ pattern: '^https?://', description: "base URL of a Prometheus HTTP API that sees the peer's services" }),
+              query: Type.String({
+                minLength: 1,
+                description: "PromQL giving one number: the peer's request rate per second; {{peer}} is the peer's set identifier",
+              }),
+            },
+            { description: "where the peer's request rate comes from" },
+          ),
+          below: Type.Number({
+            minimum: 0,
+            default: 1,
+            description: 'Succeeded only once the peer serves fewer requests per second than this (clients that ignore DNS TTLs)',
+          }),
+        },
+        { description: "wait until the peer's own request rate has fallen, as well as the TTLs" },
+      ),
+    ),
+    connectionClose: Type.Boolean({
+      default: false,
+      description:
+        "while draining, the peer's services answer with Connection: close, so keep-alive clients reconnect and resolve the name again",
+    }),
+  },
+  { default: {}, description: 'after the peer reaches weight 0: how long to keep it before the cutover counts as done' },
+);
+
+const Cutover = Type.Object(
+  {
+    from: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: 'set identifier of the peer cluster whose traffic moves here' }),
+    steps: Type.Optional(Type.Array(Step, { minItems: 1, maxItems: 64, description: 'the plan, step by step' })),
+    stepPercent: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: raise the share by this many points per step' }),
+    ),
+    maxPercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: stop at this share (default 100)' })),
+    prescale: Type.Optional(Prescale),
+    drain: Drain,
+    analysis: Type.Optional(
+      Type.Array(AnalysisTemplate, {
+        maxItems: 16,
+        description: 'the analyses that steps run, by name',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+      }),
+    ),
+  },
+  {
+    description: 'moving traffic here from a peer cluster (the traffic controller runs it)',
+    ...rules(
+      {
+        rule: 'has(self.steps) != has(self.stepPercent)',
+        message: 'a cutover needs either steps or stepPercent (the shortcut form), not both',
+      },
+      { rule: '!has(self.maxPercent) || has(self.stepPercent)', message: 'maxPercent only goes with stepPercent' },
+      {
+        rule: '!has(self.steps) || self.steps.all(s, !has(s.analysis) || (has(self.analysis) && self.analysis.exists(a, a.name == s.analysis.template)))',
+        message: 'an analysis step names a template that is not in traffic.cutover.analysis',
+      },
+    ),
+  },
+);
+
+export const Traffic = Type.Object(
+  {
+    cluster: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: "this cluster's Route53 set identifier, e.g. eks-green" }),
+    dns: Type.Object(
+      {
+        hostedZoneId: Type.String({ pattern: '^Z[A-Z0-9]{1,32}$', description: 'Route53 hosted zone of the name' }),
+        name: Type.String({ pattern: HOSTNAME, description: 'the weighted record name clients use, e.g. api.reservations.example.com' }),
+        ttl: Type.Integer({ minimum: 1, maximum: 86400, default: 60, description: 'TTL of the weighted records, seconds' }),
+      },
+      { description: 'the weighted DNS record shared by the clusters' },
+    ),
+    weight: Type.Integer({
+      minimum: 0,
+      maximum: 255,
+      default: 0,
+      description: "this cluster's Route53 weight when no cutover runs (0-255)",
+    }),
+    target: Type.Optional(Type.String({ pattern: HOSTNAME, description: "record target; default: the edge's load balancer hostname" })),
+    cutover: Type.Optional(Cutover),
+  },
+  {
+    description: "this cluster's weighted Route53 record and the cutover plan",
+    ...rules({
+      rule: '!has(self.cutover) || self.cutover.from != self.cluster',
+      message: 'traffic.cutover.from must name the peer cluster, not this one (traffic.cluster)',
+    }),
+  },
+);
+
+export type Prescale = Static<typeof Prescale>;
+export type Drain = Static<typeof Drain>;
