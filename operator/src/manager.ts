@@ -64,7 +64,7 @@ export async function startManager(options: ManagerOptions) {
   const queue = new WorkQueue({ observer: metrics.queueObserver });
   const keyOf = (obj: { metadata: { namespace?: string; name: string } }) => `${obj.metadata.namespace}/${obj.metadata.name}`;
 
-  const reservations = createInformer(kc, client, RESOURCE_TYPES.Reservation, { namespace, logger });
+  const reservations = createInformer<Reservation>(kc, client, RESOURCE_TYPES.Reservation, { namespace, logger });
   reservations.onChange((obj) => queue.add(keyOf(obj)));
   const owned = new Map<string, Informer>();
   for (const kind of OWNED_KINDS) {
@@ -84,7 +84,7 @@ export async function startManager(options: ManagerOptions) {
     ? createInformer(kc, client, RESOURCE_TYPES.Gateway, { namespace, logger })
     : undefined;
   gateways?.onChange((gateway) => {
-    for (const r of reservations.list() as unknown as Reservation[]) {
+    for (const r of reservations.list()) {
       const parent = r.spec.edge?.kind === 'HTTPRoute' ? r.spec.edge.parentRef : undefined;
       if (parent?.name === gateway.metadata.name && (parent.namespace ?? r.metadata.namespace) === gateway.metadata.namespace)
         queue.add(keyOf(r));
@@ -106,7 +106,7 @@ export async function startManager(options: ManagerOptions) {
     provider: () => makeProvider(gate),
     logger,
     analysis: analysisStep(analysis),
-    prometheusQuery: (url, promql) => instantQuery(url, promql),
+    prometheusQuery: (url, promql, signal) => instantQuery(url, promql, { signal }),
     cutoverObserver: metrics.cutoverObserver,
   });
   const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups, traffic });

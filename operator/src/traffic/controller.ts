@@ -2,13 +2,13 @@ import type { Logger } from 'pino';
 import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import type { CutoverObserver } from '../metrics.ts';
-import { REASON } from '../reconcile/conditions.ts';
 import { isFinished } from './cutover.ts';
 import { type CutoverSyncContext, syncCutover } from './cutover-sync.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider, type DnsRecord } from './dns-provider.ts';
 import { inSync, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
 import { classifyOwnership, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
 import { warmFloors } from './prescale.ts';
+import { TRAFFIC_REASON } from './reasons.ts';
 import {
   currentRecordSet,
   desiredRecordSet,
@@ -49,7 +49,7 @@ export interface TrafficControllerOptions {
    * A Prometheus instant query (one number; undefined when no series matched): the load for
    * pre-scaling and a draining peer's request rate.
    */
-  prometheusQuery?: (url: string, promql: string) => Promise<number | undefined>;
+  prometheusQuery?: (url: string, promql: string, signal?: AbortSignal) => Promise<number | undefined>;
   /** Cutover metrics (share, step, phase, aborts). */
   cutoverObserver?: CutoverObserver;
   /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
@@ -97,9 +97,9 @@ export function createTrafficController(options: TrafficControllerOptions) {
    */
   const known = new Map<string, TrafficStatus>();
 
-  const prometheus = async (url: string, promql: string): Promise<number> => {
+  const prometheus = async (url: string, promql: string, signal?: AbortSignal): Promise<number> => {
     if (!options.prometheusQuery) throw new Error('this operator has no Prometheus client');
-    const value = await options.prometheusQuery(url, promql);
+    const value = await options.prometheusQuery(url, promql, signal);
     if (value === undefined || !Number.isFinite(value)) throw new Error(`no data from ${promql}`);
     return value;
   };
@@ -109,13 +109,14 @@ export function createTrafficController(options: TrafficControllerOptions) {
     return { name: t.dns.name, setIdentifier: t.cluster, affix };
   };
 
-  async function reconcile(cr: Reservation, edgeHostname: string | undefined): Promise<TrafficOutcome> {
-    const result = await sync(cr, edgeHostname);
+  /** `signal` aborts the calls to Route53 and Prometheus once the reconcile is past its deadline. */
+  async function reconcile(cr: Reservation, edgeHostname: string | undefined, signal?: AbortSignal): Promise<TrafficOutcome> {
+    const result = await sync(cr, edgeHostname, signal);
     known.set(cr.metadata.uid, result.status);
     return result;
   }
 
-  async function sync(cr: Reservation, edgeHostname: string | undefined): Promise<TrafficOutcome> {
+  async function sync(cr: Reservation, edgeHostname: string | undefined, signal: AbortSignal | undefined): Promise<TrafficOutcome> {
     const t = cr.spec.traffic;
     if (!t) throw new Error('traffic.reconcile called for a Reservation without spec.traffic');
     const key = keyOf(cr);
@@ -147,20 +148,20 @@ export function createTrafficController(options: TrafficControllerOptions) {
     ): TrafficOutcome => ({ status, condition, events, ...extra });
 
     const ownerError = ownerIdError(owner);
-    if (ownerError) return outcome({ status: 'False', reason: REASON.Route53NotConfigured, message: ownerError });
+    if (ownerError) return outcome({ status: 'False', reason: TRAFFIC_REASON.Route53NotConfigured, message: ownerError });
 
     try {
       // 1. A change in flight: applied only once INSYNC.
       const pending = status.lastChange?.status === 'PENDING' ? status.lastChange : undefined;
       let verifiedNow = false;
       if (pending) {
-        if ((await provider().changeStatus(pending.id)) === 'PENDING') {
+        if ((await provider().changeStatus(pending.id, { signal })) === 'PENDING') {
           if (status.cutover)
             status = { ...status, cutover: { ...status.cutover, message: `waiting for Route53 change ${pending.id} to be INSYNC` } };
           return outcome(
             {
               status: 'False',
-              reason: REASON.ChangePending,
+              reason: TRAFFIC_REASON.ChangePending,
               message: `waiting for Route53 change ${pending.id} (weight ${pending.weight}) to be INSYNC`,
             },
             { requeueAfterMs: pendingPollMs },
@@ -179,7 +180,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
       if (!target) {
         return outcome({
           status: 'False',
-          reason: REASON.WaitingForTarget,
+          reason: TRAFFIC_REASON.WaitingForTarget,
           message: "no record target yet: waiting for the edge's load balancer hostname (status.edge.hostname), or set spec.traffic.target",
         });
       }
@@ -208,7 +209,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
       };
 
       // 3. Read what Route53 has, and whose it is.
-      const seen = fresh && settled.seen ? settled.seen : await provider().records(t.dns.hostedZoneId, namesToRead(key));
+      const seen = fresh && settled.seen ? settled.seen : await provider().records(t.dns.hostedZoneId, namesToRead(key), { signal });
       if (!fresh) lastRead.delete(cr.metadata.uid);
       const ownership = classifyOwnership(
         { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, affix },
@@ -219,7 +220,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
         delete status.verifiedWeight;
         delete status.verifiedAt;
         return settle(
-          { status: 'False', reason: REASON.RecordOwnedByOther, message: `not touching ${t.dns.name}: ${ownership.reason}` },
+          { status: 'False', reason: TRAFFIC_REASON.RecordOwnedByOther, message: `not touching ${t.dns.name}: ${ownership.reason}` },
           seen,
         );
       }
@@ -246,8 +247,9 @@ export function createTrafficController(options: TrafficControllerOptions) {
           submitted,
           forgetRead: () => lastRead.delete(cr.metadata.uid),
           provider,
+          signal,
           now,
-          prometheus,
+          prometheus: (url, promql) => prometheus(url, promql, signal),
           ...(options.analysis ? { analysis: options.analysis } : {}),
           ...(options.cutoverObserver ? { cutoverObserver: options.cutoverObserver } : {}),
           logger,
@@ -282,7 +284,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
         return settle(
           {
             status: 'True',
-            reason: REASON.WeightsHandedOver,
+            reason: TRAFFIC_REASON.WeightsHandedOver,
             message: `${t.dns.name} (${t.cluster}) has weight ${weight}, written by ${writer}'s cutover; this cluster leaves it alone until the cutover ends`,
           },
           seen,
@@ -313,7 +315,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
       if (cr.metadata.deletionTimestamp && !current.record) {
         return outcome({
           status: 'False',
-          reason: REASON.RecordRemoved,
+          reason: TRAFFIC_REASON.RecordRemoved,
           message: `${t.dns.name} (${t.cluster}) removed: the Reservation is being deleted`,
         });
       }
@@ -329,13 +331,14 @@ export function createTrafficController(options: TrafficControllerOptions) {
         delete status.verifiedAt;
       }
       const rejected = liveWeightsError(t.dns.name, liveWeightsAfter(key, seen, weight));
-      if (rejected) return outcome({ status: 'False', reason: REASON.WeightRejected, message: rejected });
+      if (rejected) return outcome({ status: 'False', reason: TRAFFIC_REASON.WeightRejected, message: rejected });
 
       const was = current.record?.weight;
       const change = await provider().change(
         t.dns.hostedZoneId,
         changes,
         `reservation-operator: ${resourceLabel(cr)} sets ${t.cluster} to weight ${weight}`,
+        { signal },
       );
       events.push({
         type: 'Normal',
@@ -350,14 +353,17 @@ export function createTrafficController(options: TrafficControllerOptions) {
       lastRead.delete(cr.metadata.uid);
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof DnsNotConfiguredError)
-        return outcome({ status: 'False', reason: REASON.Route53NotConfigured, message }, { error: message });
+        return outcome({ status: 'False', reason: TRAFFIC_REASON.Route53NotConfigured, message }, { error: message });
       if (err instanceof DnsChangeRejectedError) {
         // Someone changed the records between our read and our write (read again and retry), or
         // Route53 will never take this batch (a plain record at the name, say): either way the
         // queue's growing backoff, not a fixed poll.
-        return outcome({ status: 'False', reason: REASON.Route53Error, message }, { error: message });
+        return outcome({ status: 'False', reason: TRAFFIC_REASON.Route53Error, message }, { error: message });
       }
-      return outcome({ status: 'False', reason: REASON.Route53Error, message: `Route53: ${message}` }, { error: `Route53: ${message}` });
+      return outcome(
+        { status: 'False', reason: TRAFFIC_REASON.Route53Error, message: `Route53: ${message}` },
+        { error: `Route53: ${message}` },
+      );
     }
 
     /** A batch was accepted: verified now if Route53 says INSYNC at once, else looked at again soon. */
@@ -382,7 +388,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
         return outcome(
           {
             status: 'False',
-            reason: REASON.ChangePending,
+            reason: TRAFFIC_REASON.ChangePending,
             message: `waiting for Route53 change ${change.id} (weight ${weights.self}) to be INSYNC`,
           },
           { requeueAfterMs: pendingPollMs },
@@ -400,14 +406,17 @@ export function createTrafficController(options: TrafficControllerOptions) {
    * still point here have expired before the load balancer goes). Anything else holds the
    * deletion: removing a live record would black-hole its share of the traffic.
    */
-  async function cleanup(cr: Reservation): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }> {
+  async function cleanup(
+    cr: Reservation,
+    signal?: AbortSignal,
+  ): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }> {
     const t = cr.spec.traffic;
     if (!t) return { done: true };
     const key = keyOf(cr);
     const owner = ownerOf(cr);
     let seen: DnsRecord[];
     try {
-      seen = await provider().records(t.dns.hostedZoneId, namesToRead(key));
+      seen = await provider().records(t.dns.hostedZoneId, namesToRead(key), { signal });
     } catch (err) {
       // Without Route53 there is nothing we could have written: let a Reservation that never got
       // a record go (an SRE deleting one that failed for want of AWS credentials).
@@ -461,6 +470,7 @@ export function createTrafficController(options: TrafficControllerOptions) {
       t.dns.hostedZoneId,
       removalChanges(current),
       `reservation-operator: ${resourceLabel(cr)} deleted`,
+      { signal },
     );
     logger.info({ reservation: resourceLabel(cr), change: change.id }, 'route53 records removed');
     forget(cr);

@@ -4,13 +4,13 @@ import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
 import { iso } from '../kube/time.ts';
 import type { CutoverObserver } from '../metrics.ts';
-import { REASON } from '../reconcile/conditions.ts';
 import { type CutoverDecision, decide, HISTORY_KEPT, isFinished } from './cutover.ts';
 import type { DnsProvider, DnsRecord } from './dns-provider.ts';
 import { inSync, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
 import { buildPlan } from './plan.ts';
 import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates } from './prescale.ts';
+import { TRAFFIC_REASON } from './reasons.ts';
 import {
   batchChanges,
   currentRecordSet,
@@ -55,10 +55,18 @@ export interface CutoverSyncContext {
   /** Forget the records read: the next reconcile reads Route53 again. */
   forgetRead(): void;
   provider(): DnsProvider;
+  /** Aborts the calls outside once the reconcile is past its deadline. */
+  signal: AbortSignal | undefined;
   now(): Date;
   /** One number from a Prometheus instant query; throws when there is none. */
   prometheus(url: string, promql: string): Promise<number>;
-  analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
+  analysis?: (
+    cr: Reservation,
+    template: AnalysisTemplate,
+    run: AnalysisRun | undefined,
+    step: number,
+    signal?: AbortSignal,
+  ) => Promise<AnalysisRun>;
   cutoverObserver?: CutoverObserver;
   logger: Logger;
 }
@@ -95,7 +103,7 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
   const cutover = t.cutover;
   if (!cutover) return endCutover(ctx);
   const built = buildPlan(cutover, t.cluster);
-  if (!built.ok) return degraded(REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
+  if (!built.ok) return degraded(TRAFFIC_REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
   const plan = built.plan;
   const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
   const peer = currentRecordSet(peerKey, ctx.seen);
@@ -146,7 +154,7 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
       }
       const change = await ctx
         .provider()
-        .change(t.dns.hostedZoneId, changes, `reservation-operator: ${resourceLabel(cr)} after its cutover`);
+        .change(t.dns.hostedZoneId, changes, `reservation-operator: ${resourceLabel(cr)} after its cutover`, { signal: ctx.signal });
       ctx.events.push({
         type: 'Normal',
         reason: 'RecordChanged',
@@ -159,14 +167,17 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
   const where = `${t.dns.name} (${plan.from})`;
   if (!peer.record || !peer.txt || !peerLabels?.owner) {
     return degraded(
-      REASON.PeerRecordMissing,
+      TRAFFIC_REASON.PeerRecordMissing,
       `${where}: the peer's weighted record and its ExternalDNS ownership TXT must both exist to cut over from them ` +
         `(found ${peer.record ? 'the record' : 'no record'}, ${peer.txt ? (peerLabels ? 'a TXT without an owner' : 'a TXT that is not an ownership record') : 'no TXT'})`,
     );
   }
   const peerWriter = peerLabels['weight-writer'];
   if (peerWriter && peerWriter !== ctx.owner) {
-    return degraded(REASON.PeerRecordOwnedByOther, `${where}: another cutover (${peerWriter}) writes its weight; one writer at a time`);
+    return degraded(
+      TRAFFIC_REASON.PeerRecordOwnedByOther,
+      `${where}: another cutover (${peerWriter}) writes its weight; one writer at a time`,
+    );
   }
 
   // No change of ours is PENDING here (sync waits for INSYNC first): what was read is what Route53 serves.
@@ -236,13 +247,14 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
     ...liveWeightsAfter(ctx.key, ctx.seen, decision.weights.self),
     [plan.from]: decision.weights.peer,
   });
-  if (rejected) return degraded(REASON.WeightRejected, rejected);
+  if (rejected) return degraded(TRAFFIC_REASON.WeightRejected, rejected);
   const change = await ctx
     .provider()
     .change(
       t.dns.hostedZoneId,
       changes,
       `reservation-operator: ${resourceLabel(cr)} cutover sets ${t.cluster} ${decision.weights.self}, ${plan.from} ${decision.weights.peer}`,
+      { signal: ctx.signal },
     );
   const handBack = finished && peerWriter === ctx.owner;
   ctx.events.push({
@@ -266,7 +278,7 @@ async function prescale(ctx: CutoverSyncContext, settings: Prescale, share: numb
   const hold = (message: string, requeueAfterMs: number) => {
     const c = ctx.status.cutover as NonNullable<TrafficStatus['cutover']>;
     ctx.status = { ...ctx.status, cutover: { ...c, message } };
-    return ctx.outcome({ status: 'False', reason: REASON.PreScaling, message }, { requeueAfterMs });
+    return ctx.outcome({ status: 'False', reason: TRAFFIC_REASON.PreScaling, message }, { requeueAfterMs });
   };
   const rates = await prescaleRates(settings, ctx.prometheus).catch((err: Error) => err);
   if (rates instanceof Error) {
@@ -304,6 +316,7 @@ async function endCutover(ctx: CutoverSyncContext): Promise<TrafficOutcome> {
         t.dns.hostedZoneId,
         batchChanges([[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(labels, undefined)] } }]]),
         `reservation-operator: ${resourceLabel(cr)} hands ${ended.from}'s weight back`,
+        { signal: ctx.signal },
       );
     ctx.events.push({
       type: 'Normal',
@@ -324,7 +337,7 @@ async function endCutover(ctx: CutoverSyncContext): Promise<TrafficOutcome> {
 }
 
 async function measureAnalysis(ctx: CutoverSyncContext, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) {
-  if (ctx.analysis) return ctx.analysis(ctx.cr, template, run, step);
+  if (ctx.analysis) return ctx.analysis(ctx.cr, template, run, step, ctx.signal);
   return {
     template: template.name,
     step,
@@ -343,6 +356,6 @@ function cutoverCondition(decision: CutoverDecision): TrafficOutcome['condition'
   const synced = c.verifiedWeights && c.verifiedWeights.self === c.weights.self && c.verifiedWeights.peer === c.weights.peer;
   const summary = `cutover ${c.phase}, step ${Math.min(c.step + 1, c.steps)}/${c.steps}: ${c.message}`;
   return synced
-    ? { status: 'True', reason: REASON.RecordInSync, message: summary }
-    : { status: 'False', reason: REASON.ChangePending, message: summary };
+    ? { status: 'True', reason: TRAFFIC_REASON.RecordInSync, message: summary }
+    : { status: 'False', reason: TRAFFIC_REASON.ChangePending, message: summary };
 }

@@ -1,5 +1,5 @@
 import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
-import { REASON } from '../reconcile/conditions.ts';
+import { TRAFFIC_REASON } from './reasons.ts';
 
 /** What the traffic step of a reconcile gives back to the reconciler. */
 
@@ -23,7 +23,7 @@ export function inSync(t: NonNullable<Reservation['spec']['traffic']>, weight: n
   const why = override ? ` (left by ${override.by}; spec.traffic.weight ${override.specWeight} applies again once you change it)` : '';
   return {
     status: 'True' as const,
-    reason: REASON.RecordInSync,
+    reason: TRAFFIC_REASON.RecordInSync,
     message: `${t.dns.name} (${t.cluster}) has weight ${weight}, verified INSYNC in Route53${why}`,
   };
 }
