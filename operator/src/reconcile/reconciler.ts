@@ -7,7 +7,7 @@ import { desiredObjects } from '../desired/index.ts';
 import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/resources.ts';
-import type { TrafficController, TrafficOutcome } from '../traffic/controller.ts';
+import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { hasAllFields } from './drift.ts';
 import type { EventRecorder } from './events.ts';
@@ -40,7 +40,7 @@ export interface ReconcilerDeps {
   logger: Logger;
   cleanups?: ExternalCleanup[];
   /** This cluster's weighted Route53 record, for Reservations with spec.traffic. */
-  traffic?: TrafficController;
+  traffic?: TrafficReconciler;
   now?: () => Date;
 }
 
