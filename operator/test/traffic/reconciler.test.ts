@@ -86,6 +86,7 @@ describe('the traffic reconciler, against an in-memory Route53', () => {
       ['CNAME', 10],
       ['TXT', 10],
     ]);
+    expect(ownershipLabels(t.ours().find((r) => r.type === 'TXT'))?.owner).toBe(OWNER);
 
     // Still PENDING: asked again, nothing written.
     const pending = await t.reconcile();
