@@ -82,9 +82,12 @@ export interface RecordSetWrite {
  */
 export class TrafficContext {
   readonly cr: Reservation;
+  /** cr.spec.traffic (the context exists only for a Reservation that has it). */
   readonly spec: TrafficSpec;
   readonly key: RecordSetKey;
+  /** Our ExternalDNS owner id. */
   readonly owner: string;
+  /** What our record points at: spec.traffic.target, or the edge's load balancer. */
   readonly target: string;
   /** The records read at the name (ours, the peer's, their TXTs). */
   readonly seen: DnsRecord[];
