@@ -13,8 +13,8 @@ import { createEventRecorder } from './reconcile/events.ts';
 import { createReconciler, type ExternalCleanup, ownerKey } from './reconcile/reconciler.ts';
 import { analysisStep, createAnalysisMetrics, createAnalysisSources } from './traffic/analysis/index.ts';
 import { instantQuery } from './traffic/analysis/prometheus-source.ts';
-import { createTrafficController, type TrafficController, type TrafficControllerOptions } from './traffic/controller.ts';
 import type { DnsProvider } from './traffic/dns-provider.ts';
+import { createTrafficReconciler, type TrafficReconciler, type TrafficReconcilerOptions } from './traffic/reconciler.ts';
 import { createRoute53Provider } from './traffic/route53/provider.ts';
 import type { GateOptions } from './traffic/route53/throttle.ts';
 
@@ -41,7 +41,7 @@ export interface ManagerOptions {
   registry: Registry;
   cleanups?: ExternalCleanup[];
   /** ExternalDNS ownership settings of the weighted records (owner id, TXT prefix/suffix). */
-  traffic?: Pick<TrafficControllerOptions, 'ownerId' | 'affix' | 'driftCheckMs' | 'pendingPollMs'> & {
+  traffic?: Pick<TrafficReconcilerOptions, 'ownerId' | 'affix' | 'driftCheckMs' | 'pendingPollMs'> & {
     /**
      * Default: Route53 as the environment configures the AWS SDK. `gate` carries the manager's
      * logging and metrics hooks for the call gate.
@@ -64,7 +64,7 @@ export async function startManager(options: ManagerOptions) {
   const queue = new WorkQueue({ observer: metrics.queueObserver });
   const keyOf = (obj: { metadata: { namespace?: string; name: string } }) => `${obj.metadata.namespace}/${obj.metadata.name}`;
 
-  const reservations = createInformer(kc, client, RESOURCE_TYPES.Reservation, { namespace, logger });
+  const reservations = createInformer<Reservation>(kc, client, RESOURCE_TYPES.Reservation, { namespace, logger });
   reservations.onChange((obj) => queue.add(keyOf(obj)));
   const owned = new Map<string, Informer>();
   for (const kind of OWNED_KINDS) {
@@ -84,7 +84,7 @@ export async function startManager(options: ManagerOptions) {
     ? createInformer(kc, client, RESOURCE_TYPES.Gateway, { namespace, logger })
     : undefined;
   gateways?.onChange((gateway) => {
-    for (const r of reservations.list() as unknown as Reservation[]) {
+    for (const r of reservations.list()) {
       const parent = r.spec.edge?.kind === 'HTTPRoute' ? r.spec.edge.parentRef : undefined;
       if (parent?.name === gateway.metadata.name && (parent.namespace ?? r.metadata.namespace) === gateway.metadata.namespace)
         queue.add(keyOf(r));
@@ -101,12 +101,12 @@ export async function startManager(options: ManagerOptions) {
   };
   const makeProvider = options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g }));
   const analysis = createAnalysisSources({ kube: client, metrics: createAnalysisMetrics(registry) });
-  const traffic: TrafficController = createTrafficController({
+  const traffic: TrafficReconciler = createTrafficReconciler({
     ...options.traffic,
     provider: () => makeProvider(gate),
     logger,
     analysis: analysisStep(analysis),
-    prometheusQuery: (url, promql) => instantQuery(url, promql),
+    prometheusQuery: (url, promql, signal) => instantQuery(url, promql, { signal }),
     cutoverObserver: metrics.cutoverObserver,
   });
   const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups, traffic });

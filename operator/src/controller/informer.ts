@@ -3,7 +3,15 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
 import { type KubeObject, type ResourceType, resourcePath } from '../kube/resources.ts';
 
-export type EventHandler = (obj: KubeObject) => void;
+/**
+ * What a cache holds: a kind's own typed shape (Reservation), or any object as JSON (KubeObject).
+ * Only the name and namespace are read here.
+ */
+export interface CachedObject {
+  metadata: { name: string; namespace?: string };
+}
+
+export type EventHandler<T extends CachedObject = KubeObject> = (obj: T) => void;
 
 /**
  * A cache of one kind, kept current by list + watch (client-node's ListWatch, which relists
@@ -11,11 +19,11 @@ export type EventHandler = (obj: KubeObject) => void;
  * (the API server restarting, say) it starts over after a backoff, so an event missed
  * meanwhile is caught by the relist: nothing is lost for good.
  */
-export interface Informer {
+export interface Informer<T extends CachedObject = KubeObject> {
   readonly type: ResourceType;
-  get(namespace: string, name: string): KubeObject | undefined;
-  list(namespace?: string): readonly KubeObject[];
-  onChange(handler: EventHandler): void;
+  get(namespace: string, name: string): T | undefined;
+  list(namespace?: string): readonly T[];
+  onChange(handler: EventHandler<T>): void;
   /** Resolves once the first list is in the cache. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -31,7 +39,16 @@ export interface InformerOptions {
   restartDelayMs?: (attempt: number) => number;
 }
 
-export function createInformer(kc: KubeConfig, client: KubeClient, type: ResourceType, options: InformerOptions): Informer {
+/**
+ * `T` is what the API server sends for `type`; the cache holds that JSON as is (the type is
+ * the caller's word for it, as with client-go's typed informers over one kind).
+ */
+export function createInformer<T extends CachedObject = KubeObject>(
+  kc: KubeConfig,
+  client: KubeClient,
+  type: ResourceType,
+  options: InformerOptions,
+): Informer<T> {
   const path = resourcePath(type, options.namespace);
   const { logger } = options;
   const restartDelayMs = options.restartDelayMs ?? ((attempt: number) => Math.min(30_000, 500 * 2 ** attempt));
@@ -55,12 +72,12 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
   };
   // ListWatch's typings say Date where the JSON it really holds has strings; the cache is JSON.
   const watch = new ListWatch<KubernetesObject>(path, new Watch(kc), listFn as never, false, options.labelSelector, options.fieldSelector);
-  const handlers: EventHandler[] = [];
+  const handlers: EventHandler<T>[] = [];
   let stopped = false;
   let failures = 0;
   const emit = (obj: KubernetesObject) => {
     stripManagedFields(obj as unknown as KubeObject); // the cached object itself: it stays lean
-    for (const handler of handlers) handler(obj as unknown as KubeObject);
+    for (const handler of handlers) handler(obj as unknown as T);
   };
   for (const verb of ['add', 'update', 'delete'] as const) watch.on(verb, emit);
   watch.on('connect', () => {
@@ -81,8 +98,8 @@ export function createInformer(kc: KubeConfig, client: KubeClient, type: Resourc
 
   return {
     type,
-    get: (namespace, name) => watch.get(name, type.namespaced ? namespace : undefined) as KubeObject | undefined,
-    list: (namespace) => watch.list(namespace) as unknown as readonly KubeObject[],
+    get: (namespace, name) => watch.get(name, type.namespaced ? namespace : undefined) as T | undefined,
+    list: (namespace) => watch.list(namespace) as unknown as readonly T[],
     onChange: (handler) => handlers.push(handler),
     async start() {
       // A failed first list is retried by the error handler; start() waits for a good one.

@@ -34,16 +34,22 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
+  /** Aborts the request (a reconcile past its deadline); the per-request timeout applies as well. */
+  signal?: AbortSignal;
 }
 
 export interface KubeClient {
   request<T = unknown>(method: keyof typeof HttpMethod, path: string, options?: RequestOptions): Promise<T>;
   /** Server-side apply of `obj` (or of its status) as `fieldManager`, taking over conflicting fields. */
-  apply<T extends KubeObject>(obj: KubeObject, fieldManager: string, options?: { subresource?: 'status' }): Promise<T>;
+  apply<T extends KubeObject>(
+    obj: KubeObject,
+    fieldManager: string,
+    options?: { subresource?: 'status'; signal?: AbortSignal },
+  ): Promise<T>;
   /** Deletes an object; true if it was there. */
   remove(
     obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>,
-    options?: { propagationPolicy?: 'Background' | 'Foreground' },
+    options?: { propagationPolicy?: 'Background' | 'Foreground'; signal?: AbortSignal },
   ): Promise<boolean>;
 }
 
@@ -65,7 +71,11 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
   // authentication still runs per request, for credentials that rotate.
   let dispatcher: ReturnType<RequestContext['getDispatcher']>;
 
-  async function request<T>(method: keyof typeof HttpMethod, path: string, { body, contentType, query }: RequestOptions = {}): Promise<T> {
+  async function request<T>(
+    method: keyof typeof HttpMethod,
+    path: string,
+    { body, contentType, query, signal }: RequestOptions = {},
+  ): Promise<T> {
     const url = new URL(server + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
@@ -75,6 +85,7 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
     if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
     dispatcher ??= ctx.getDispatcher();
     let response: Awaited<ReturnType<typeof fetch>>;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
@@ -83,11 +94,12 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (err) {
       observe(method, 0, seconds());
-      if (err instanceof DOMException && err.name === 'TimeoutError') {
+      // The caller's own abort comes out as its reason, as is.
+      if (timeout.aborted && !signal?.aborted) {
         throw new Error(`${method} ${path}: no answer from the API server in ${timeoutMs / 1000} s`, { cause: err });
       }
       throw err;
@@ -112,14 +124,19 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
 
   return {
     request,
-    apply<T extends KubeObject>(obj: KubeObject, fieldManager: string, { subresource }: { subresource?: 'status' } = {}) {
+    apply<T extends KubeObject>(
+      obj: KubeObject,
+      fieldManager: string,
+      { subresource, signal }: { subresource?: 'status'; signal?: AbortSignal } = {},
+    ) {
       const path = resourcePath(resourceTypeOf(obj), obj.metadata.namespace, obj.metadata.name) + (subresource ? `/${subresource}` : '');
-      return request<T>('PATCH', path, { body: obj, contentType: PATCH.apply, query: { fieldManager, force: true } });
+      return request<T>('PATCH', path, { body: obj, contentType: PATCH.apply, query: { fieldManager, force: true }, signal });
     },
-    async remove(obj, { propagationPolicy = 'Background' } = {}) {
+    async remove(obj, { propagationPolicy = 'Background', signal } = {}) {
       try {
         await request('DELETE', resourcePath(resourceTypeOf(obj), obj.metadata.namespace, obj.metadata.name), {
           body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
+          signal,
         });
         return true;
       } catch (err) {

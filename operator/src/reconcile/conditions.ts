@@ -1,5 +1,6 @@
 import type { Condition } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
+import { TRAFFIC_REASON } from '../traffic/reasons.ts';
 
 /** Condition types and reasons, in one place (metav1.Condition: CamelCase reasons). */
 export const CONDITION = {
@@ -21,22 +22,7 @@ export const REASON = {
   ApplyFailed: 'ApplyFailed',
   AsExpected: 'AsExpected',
   // TrafficReady
-  RecordInSync: 'RecordInSync',
-  ChangePending: 'ChangePending',
-  WaitingForTarget: 'WaitingForTarget',
-  RecordOwnedByOther: 'RecordOwnedByOther',
-  WeightRejected: 'WeightRejected',
-  Route53NotConfigured: 'Route53NotConfigured',
-  Route53Error: 'Route53Error',
-  /** A peer's cutover writes this cluster's weight for now. */
-  WeightsHandedOver: 'WeightsHandedOver',
-  /** The Reservation is being deleted and its records are gone. */
-  RecordRemoved: 'RecordRemoved',
-  CutoverPlanInvalid: 'CutoverPlanInvalid',
-  /** Waiting for pods before raising this cluster's share. */
-  PreScaling: 'PreScaling',
-  PeerRecordMissing: 'PeerRecordMissing',
-  PeerRecordOwnedByOther: 'PeerRecordOwnedByOther',
+  ...TRAFFIC_REASON,
   // DeletionHeld
   ExternalCleanupPending: 'ExternalCleanupPending',
 } as const;

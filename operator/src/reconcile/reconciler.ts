@@ -1,12 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type Reservation, SERVICE_NAMES, type ServiceName } from '../api/v1alpha1/reservation.ts';
+import type { ReconcileResult } from '../controller/controller.ts';
 import type { Informer } from '../controller/informer.ts';
 import { desiredObjects } from '../desired/index.ts';
 import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/resources.ts';
-import type { TrafficController, TrafficOutcome } from '../traffic/controller.ts';
+import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { hasAllFields } from './drift.ts';
 import type { EventRecorder } from './events.ts';
@@ -25,16 +26,12 @@ export interface ExternalCleanup {
    * every Reservation when absent.
    */
   appliesTo?(cr: Reservation): boolean;
-  cleanup(cr: Reservation): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }>;
-}
-
-export interface ReconcileResult {
-  requeueAfterMs?: number;
+  cleanup(cr: Reservation, signal?: AbortSignal): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }>;
 }
 
 export interface ReconcilerDeps {
   client: KubeClient;
-  reservations: Informer;
+  reservations: Informer<Reservation>;
   /** One cache per kind the operator owns, by kind name; a kind the cluster doesn't serve is absent. */
   owned: ReadonlyMap<string, Informer>;
   /** Gateways, when the cluster serves the Gateway API: an HTTPRoute edge's address is its Gateway's. */
@@ -43,7 +40,7 @@ export interface ReconcilerDeps {
   logger: Logger;
   cleanups?: ExternalCleanup[];
   /** This cluster's weighted Route53 record, for Reservations with spec.traffic. */
-  traffic?: TrafficController;
+  traffic?: TrafficReconciler;
   now?: () => Date;
 }
 
@@ -66,7 +63,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             name: 'route53-records',
             // Records exist only for a Reservation with spec.traffic (traffic.cleanup lets any other go).
             appliesTo: (cr: Reservation) => cr.spec.traffic !== undefined,
-            cleanup: (cr: Reservation) => traffic.cleanup(cr),
+            cleanup: (cr: Reservation, signal?: AbortSignal) => traffic.cleanup(cr, signal),
           } satisfies ExternalCleanup,
         ]
       : []),
@@ -76,13 +73,13 @@ export function createReconciler(deps: ReconcilerDeps) {
   // (and one watch event) cheaper, and its deletion is the garbage collector's alone.
   const needsFinalizer = (cr: Reservation) => cleanups.some((c) => c.appliesTo?.(cr) ?? true);
 
-  async function reconcile(key: string): Promise<ReconcileResult> {
+  async function reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
-    const cr = reservations.get(namespace, name) as unknown as Reservation | undefined;
+    const cr = reservations.get(namespace, name);
     if (!cr) return {}; // gone: the garbage collector removes what it owned
-    if (cr.metadata.deletionTimestamp) return finalize(cr);
+    if (cr.metadata.deletionTimestamp) return finalize(cr, signal);
     // Before the traffic step: what it makes outside exists only under the finalizer.
-    if (needsFinalizer(cr) && !cr.metadata.finalizers?.includes(FINALIZER)) await setFinalizer(cr, true);
+    if (needsFinalizer(cr) && !cr.metadata.finalizers?.includes(FINALIZER)) await setFinalizer(cr, true, signal);
 
     const desired = desiredObjects(cr);
     const applied: string[] = [];
@@ -98,7 +95,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         const { apiVersion: _v, kind: _k, ...fields } = obj;
         if (hasAllFields(fields, cache.get(namespace, obj.metadata.name))) return;
         try {
-          await client.apply(obj, FIELD_MANAGER);
+          await client.apply(obj, FIELD_MANAGER, { signal });
           applied.push(`${obj.kind}/${obj.metadata.name}`);
         } catch (err) {
           failures.push(`${obj.kind} ${obj.metadata.name}: ${err instanceof Error ? err.message : String(err)}`);
@@ -111,7 +108,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     for (const cache of owned.values()) {
       for (const live of cache.list(namespace)) {
         if (controllerUid(live) !== cr.metadata.uid || wanted.has(`${live.kind}/${live.metadata.name}`)) continue;
-        if (await client.remove(live)) pruned.push(`${live.kind}/${live.metadata.name}`);
+        if (await client.remove(live, { signal })) pruned.push(`${live.kind}/${live.metadata.name}`);
       }
     }
 
@@ -121,9 +118,9 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
     const applyError = failures.length > 0 ? failures.join('; ') : undefined;
     const edge = edgeHostname(cr, namespace);
-    const trafficOutcome = await trafficStep(cr, edge);
+    const trafficOutcome = await trafficStep(cr, edge, signal);
     const status = computeStatus(cr, { deployments, edgeHostname: edge, applyError, traffic: trafficOutcome }, now());
-    await writeStatus(cr, status);
+    await writeStatus(cr, status, signal);
     recordTrafficEvents(cr, trafficOutcome);
 
     if (applied.length > 0) events.normal(cr, 'Applied', `applied ${applied.sort().join(', ')}`);
@@ -140,16 +137,17 @@ export function createReconciler(deps: ReconcilerDeps) {
     return trafficOutcome?.requeueAfterMs ? { requeueAfterMs: trafficOutcome.requeueAfterMs } : {};
   }
 
-  function trafficStep(cr: Reservation, edge: string | undefined): Promise<TrafficOutcome> | undefined {
-    return cr.spec.traffic && traffic ? traffic.reconcile(cr, edge) : undefined;
+  function trafficStep(cr: Reservation, edge: string | undefined, signal: AbortSignal): Promise<TrafficOutcome> | undefined {
+    return cr.spec.traffic && traffic ? traffic.reconcile(cr, edge, signal) : undefined;
   }
 
-  async function writeStatus(cr: Reservation, status: Reservation['status']) {
+  async function writeStatus(cr: Reservation, status: Reservation['status'], signal: AbortSignal) {
     if (isDeepStrictEqual(status, cr.status)) return;
     const { name, namespace } = cr.metadata;
     try {
       await client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status }, FIELD_MANAGER, {
         subresource: 'status',
+        signal,
       });
     } catch (err) {
       // Deleted meanwhile (without a finalizer, deletion does not wait for us): nothing to report on.
@@ -182,11 +180,11 @@ export function createReconciler(deps: ReconcilerDeps) {
     else if (before === 'True') events.warning(cr, 'NotReady', ready.message);
   }
 
-  async function finalize(cr: Reservation): Promise<ReconcileResult> {
+  async function finalize(cr: Reservation, signal: AbortSignal): Promise<ReconcileResult> {
     if (!cr.metadata.finalizers?.includes(FINALIZER)) return {};
     // The record still follows the spec while deletion waits: lowering spec.traffic.weight to 0
     // is how an SRE lets a held deletion go on.
-    const trafficOutcome = await trafficStep(cr, cr.status?.edge?.hostname);
+    const trafficOutcome = await trafficStep(cr, cr.status?.edge?.hostname, signal);
     let status: Reservation['status'] = trafficOutcome
       ? {
           ...cr.status,
@@ -201,7 +199,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const current = { ...cr, status };
     recordTrafficEvents(cr, trafficOutcome);
     for (const step of cleanups) {
-      const result = await step.cleanup(current);
+      const result = await step.cleanup(current, signal);
       if (!result.done) {
         const message = `${step.name}: ${result.reason}`;
         logger.info({ reservation: cr.metadata.name, cleanup: step.name, reason: result.reason }, 'deletion held');
@@ -221,20 +219,21 @@ export function createReconciler(deps: ReconcilerDeps) {
             now(),
           ),
         };
-        await writeStatus(cr, status);
+        await writeStatus(cr, status, signal);
         return { requeueAfterMs: Math.min(result.retryAfterMs ?? HOLD_RETRY_MS, trafficOutcome?.requeueAfterMs ?? HOLD_RETRY_MS) };
       }
     }
-    await setFinalizer(cr, false);
+    await setFinalizer(cr, false, signal);
     return {};
   }
 
   /** Server-side apply of just our finalizer: other owners' finalizers stay as they are. */
-  async function setFinalizer(cr: Reservation, present: boolean) {
+  async function setFinalizer(cr: Reservation, present: boolean, signal: AbortSignal) {
     const { name, namespace } = cr.metadata;
     await client.apply(
       { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, ...(present ? { finalizers: [FINALIZER] } : {}) } },
       FIELD_MANAGER,
+      { signal },
     );
   }
 

@@ -30,7 +30,7 @@ export interface Observed {
   edgeHostname?: string;
   /** Set when applying the desired objects failed this time. */
   applyError?: string;
-  /** This cluster's weighted record, for a Reservation with spec.traffic (traffic/controller.ts). */
+  /** This cluster's weighted record, for a Reservation with spec.traffic (traffic/reconciler.ts). */
   traffic?: { status: TrafficStatus; condition: { status: 'True' | 'False'; reason: string; message: string } };
 }
 

@@ -1,26 +1,22 @@
-import type { Logger } from 'pino';
-import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Prescale, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Prescale, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
 import { iso } from '../kube/time.ts';
-import type { CutoverObserver } from '../metrics.ts';
-import { REASON } from '../reconcile/conditions.ts';
+import type { TrafficContext } from './context.ts';
 import { type CutoverDecision, decide, HISTORY_KEPT, isFinished } from './cutover.ts';
-import type { DnsProvider, DnsRecord } from './dns-provider.ts';
-import { inSync, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
+import { inSync, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
 import { buildPlan } from './plan.ts';
 import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates } from './prescale.ts';
+import { TRAFFIC_REASON } from './reasons.ts';
 import {
-  batchChanges,
   currentRecordSet,
   desiredRecordSet,
-  liveWeightsAfter,
   type RecordSetKey,
+  type RecordSetPair,
   resourceLabel,
   withWeightWriter,
 } from './record-set.ts';
-import { liveWeightsError } from './weights.ts';
 
 /**
  * The traffic step of a reconcile while a cutover runs (or has run): this cluster's operator
@@ -29,48 +25,13 @@ import { liveWeightsError } from './weights.ts';
  * peer's rate; and hands the peer's record back when the cutover ends or leaves the spec.
  */
 
-/** What the traffic controller's reconcile gives the cutover: what was read, and its running result. */
-export interface CutoverSyncContext {
-  cr: Reservation;
-  key: RecordSetKey;
-  owner: string;
-  target: string;
-  /** The records read at the name (ours, the peer's, their TXTs). */
-  seen: DnsRecord[];
-  current: { record?: DnsRecord; txt?: DnsRecord };
-  /** The reconcile's traffic status so far; the cutover updates it. */
-  status: TrafficStatus;
-  /** Events for the Reservation; the cutover adds to them. */
-  events: TrafficEvent[];
-  outcome(condition: TrafficOutcome['condition'], extra?: Partial<Pick<TrafficOutcome, 'requeueAfterMs' | 'error'>>): TrafficOutcome;
-  /** An outcome with the records read kept for the next reconciles (no Route53 read until recheckMs). */
-  settle(condition: TrafficOutcome['condition'], seen: DnsRecord[], recheckMs?: number, requeueAfterMs?: number): TrafficOutcome;
-  /** The outcome of a batch Route53 accepted. */
-  submitted(
-    change: { id: string; status: 'PENDING' | 'INSYNC' },
-    weights: { self: number; peer?: number },
-    done: TrafficOutcome['condition'],
-    requeueAfterMs?: number,
-  ): TrafficOutcome;
-  /** Forget the records read: the next reconcile reads Route53 again. */
-  forgetRead(): void;
-  provider(): DnsProvider;
-  now(): Date;
-  /** One number from a Prometheus instant query; throws when there is none. */
-  prometheus(url: string, promql: string): Promise<number>;
-  analysis?: (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) => Promise<AnalysisRun>;
-  cutoverObserver?: CutoverObserver;
-  logger: Logger;
-}
-
 /**
  * The cutover: this operator writes both weighted records (ours and the peer's), one batch per
  * step, and marks the peer's ownership TXT with `weight-writer=<our owner id>` so the peer's
  * operator leaves its weight alone until the cutover ends and the mark is removed.
  */
-export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutcome> {
-  const { cr } = ctx;
-  const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
+export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> {
+  const { cr, spec: t } = ctx;
   const degraded = (reason: string, message: string): TrafficOutcome => {
     const running = ctx.status.cutover && !isFinished(ctx.status.cutover) ? ctx.status.cutover : undefined;
     if (running) {
@@ -95,7 +56,7 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
   const cutover = t.cutover;
   if (!cutover) return endCutover(ctx);
   const built = buildPlan(cutover, t.cluster);
-  if (!built.ok) return degraded(REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
+  if (!built.ok) return degraded(TRAFFIC_REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
   const plan = built.plan;
   const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
   const peer = currentRecordSet(peerKey, ctx.seen);
@@ -133,40 +94,37 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
         resource: resourceLabel(cr),
       });
       // Hand the peer's weight back if the last batch could not (it failed, say).
-      const handBack: Parameters<typeof batchChanges>[0] =
+      const handBack: RecordSetPair[] =
         peer.record && peer.txt && peerLabels && peerLabels['weight-writer'] === ctx.owner
           ? [[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(peerLabels, undefined)] } }]]
           : [];
-      const changes = batchChanges([[ctx.current, ours], ...handBack]);
-      const condition = cutoverCondition(after);
-      if (changes.length === 0) {
-        if (ctx.status.verifiedWeight !== after.weights.self)
-          ctx.status = { ...ctx.status, verifiedWeight: after.weights.self, verifiedAt: iso(ctx.now()) };
-        return ctx.settle(condition, ctx.seen);
-      }
-      const change = await ctx
-        .provider()
-        .change(t.dns.hostedZoneId, changes, `reservation-operator: ${resourceLabel(cr)} after its cutover`);
-      ctx.events.push({
-        type: 'Normal',
-        reason: 'RecordChanged',
-        message: `${t.dns.name} (${t.cluster}) back to weight ${after.weights.self} after the cutover, in change ${change.id}`,
+      return ctx.applyRecordSets({
+        sets: [[ctx.current, ours], ...handBack],
+        weights: { self: after.weights.self },
+        done: cutoverCondition(after),
+        comment: `reservation-operator: ${resourceLabel(cr)} after its cutover`,
+        event: {
+          reason: 'RecordChanged',
+          message: `${t.dns.name} (${t.cluster}) back to weight ${after.weights.self} after the cutover`,
+        },
       });
-      return ctx.submitted(change, { self: after.weights.self }, condition);
     }
   }
 
   const where = `${t.dns.name} (${plan.from})`;
   if (!peer.record || !peer.txt || !peerLabels?.owner) {
     return degraded(
-      REASON.PeerRecordMissing,
+      TRAFFIC_REASON.PeerRecordMissing,
       `${where}: the peer's weighted record and its ExternalDNS ownership TXT must both exist to cut over from them ` +
         `(found ${peer.record ? 'the record' : 'no record'}, ${peer.txt ? (peerLabels ? 'a TXT without an owner' : 'a TXT that is not an ownership record') : 'no TXT'})`,
     );
   }
   const peerWriter = peerLabels['weight-writer'];
   if (peerWriter && peerWriter !== ctx.owner) {
-    return degraded(REASON.PeerRecordOwnedByOther, `${where}: another cutover (${peerWriter}) writes its weight; one writer at a time`);
+    return degraded(
+      TRAFFIC_REASON.PeerRecordOwnedByOther,
+      `${where}: another cutover (${peerWriter}) writes its weight; one writer at a time`,
+    );
   }
 
   // No change of ours is PENDING here (sync waits for INSYNC first): what was read is what Route53 serves.
@@ -196,8 +154,8 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
   }
   ctx.status = { ...ctx.status, cutover: decision.status, desiredWeight: decision.weights.self };
   const ref = { namespace: cr.metadata.namespace, name: cr.metadata.name };
-  ctx.cutoverObserver?.observe(ref, decision.status);
-  if (ctx.events.some((e) => e.reason === 'CutoverAborted')) ctx.cutoverObserver?.aborted(ref);
+  ctx.runtime.cutoverObserver?.observe(ref, decision.status);
+  if (ctx.events.some((e) => e.reason === 'CutoverAborted')) ctx.runtime.cutoverObserver?.aborted(ref);
   delete ctx.status.weightOverride;
   const finished = isFinished(decision.status);
   const draining = !finished && decision.status.step >= decision.status.steps && decision.weights.peer === 0;
@@ -222,38 +180,24 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
       values: [withWeightWriter(peerLabels, finished ? undefined : ctx.owner, draining && cutover.drain.connectionClose)],
     },
   };
-  const changes = batchChanges([
-    [ctx.current, desired],
-    [peer, peerDesired],
-  ]);
-  const condition = cutoverCondition(decision);
-  if (changes.length === 0) {
-    if (ctx.status.verifiedWeight !== decision.weights.self)
-      ctx.status = { ...ctx.status, verifiedWeight: decision.weights.self, verifiedAt: iso(ctx.now()) };
-    return ctx.settle(condition, ctx.seen, undefined, decision.requeueAfterMs);
-  }
-  const rejected = liveWeightsError(t.dns.name, {
-    ...liveWeightsAfter(ctx.key, ctx.seen, decision.weights.self),
-    [plan.from]: decision.weights.peer,
-  });
-  if (rejected) return degraded(REASON.WeightRejected, rejected);
-  const change = await ctx
-    .provider()
-    .change(
-      t.dns.hostedZoneId,
-      changes,
-      `reservation-operator: ${resourceLabel(cr)} cutover sets ${t.cluster} ${decision.weights.self}, ${plan.from} ${decision.weights.peer}`,
-    );
   const handBack = finished && peerWriter === ctx.owner;
-  ctx.events.push({
-    type: 'Normal',
-    reason: 'RecordChanged',
-    message:
-      `cutover: ${t.dns.name} ${t.cluster} ${live.self} → ${decision.weights.self}, ${plan.from} ${live.peer} → ${decision.weights.peer}` +
-      `${handBack ? `, ${plan.from}'s weight handed back to its owner` : ''}, in change ${change.id}`,
+  return ctx.applyRecordSets({
+    sets: [
+      [ctx.current, desired],
+      [peer, peerDesired],
+    ],
+    weights: { self: decision.weights.self, peer: decision.weights.peer },
+    done: cutoverCondition(decision),
+    requeueAfterMs: { inSync: decision.requeueAfterMs, submitted: 1000 },
+    whenRejected: (message) => degraded(TRAFFIC_REASON.WeightRejected, message),
+    comment: `reservation-operator: ${resourceLabel(cr)} cutover sets ${t.cluster} ${decision.weights.self}, ${plan.from} ${decision.weights.peer}`,
+    event: {
+      reason: 'RecordChanged',
+      message:
+        `cutover: ${t.dns.name} ${t.cluster} ${live.self} → ${decision.weights.self}, ${plan.from} ${live.peer} → ${decision.weights.peer}` +
+        `${handBack ? `, ${plan.from}'s weight handed back to its owner` : ''}`,
+    },
   });
-  ctx.logger.info({ reservation: resourceLabel(cr), change: change.id, weights: decision.weights }, 'route53 cutover change submitted');
-  return ctx.submitted(change, { self: decision.weights.self, peer: decision.weights.peer }, condition, 1000);
 }
 
 /**
@@ -261,12 +205,12 @@ export async function syncCutover(ctx: CutoverSyncContext): Promise<TrafficOutco
  * current load, and an outcome that holds the write until the pods are available (undefined
  * once they are).
  */
-async function prescale(ctx: CutoverSyncContext, settings: Prescale, share: number): Promise<TrafficOutcome | undefined> {
+async function prescale(ctx: TrafficContext, settings: Prescale, share: number): Promise<TrafficOutcome | undefined> {
   const { cr } = ctx;
   const hold = (message: string, requeueAfterMs: number) => {
     const c = ctx.status.cutover as NonNullable<TrafficStatus['cutover']>;
     ctx.status = { ...ctx.status, cutover: { ...c, message } };
-    return ctx.outcome({ status: 'False', reason: REASON.PreScaling, message }, { requeueAfterMs });
+    return ctx.outcome({ status: 'False', reason: TRAFFIC_REASON.PreScaling, message }, { requeueAfterMs });
   };
   const rates = await prescaleRates(settings, ctx.prometheus).catch((err: Error) => err);
   if (rates instanceof Error) {
@@ -290,26 +234,22 @@ async function prescale(ctx: CutoverSyncContext, settings: Prescale, share: numb
 }
 
 /** spec.traffic.cutover was removed: hand the peer's record back where it is, and keep our weight. */
-async function endCutover(ctx: CutoverSyncContext): Promise<TrafficOutcome> {
-  const { cr } = ctx;
-  const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
+async function endCutover(ctx: TrafficContext): Promise<TrafficOutcome> {
+  const { cr, spec: t } = ctx;
   const ended = ctx.status.cutover as NonNullable<TrafficStatus['cutover']>;
   const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: ended.from };
   const peer = currentRecordSet(peerKey, ctx.seen);
   const labels = ownershipLabels(peer.txt);
   if (peer.record && peer.txt && labels?.['weight-writer'] === ctx.owner) {
-    const change = await ctx
-      .provider()
-      .change(
-        t.dns.hostedZoneId,
-        batchChanges([[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(labels, undefined)] } }]]),
-        `reservation-operator: ${resourceLabel(cr)} hands ${ended.from}'s weight back`,
-      );
-    ctx.events.push({
-      type: 'Normal',
-      reason: 'WeightsHandedBack',
-      message: `the cutover was removed from the spec: ${ended.from}'s record handed back at weight ${peer.record.weight ?? 0}, in change ${change.id}`,
-    });
+    // Only the peer's ownership TXT changes: no weight of ours to verify, so nothing to remember.
+    await ctx.submitBatch(
+      [[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(labels, undefined)] } }]],
+      `reservation-operator: ${resourceLabel(cr)} hands ${ended.from}'s weight back`,
+      {
+        reason: 'WeightsHandedBack',
+        message: `the cutover was removed from the spec: ${ended.from}'s record handed back at weight ${peer.record.weight ?? 0}`,
+      },
+    );
   }
   const weight = ctx.current.record?.weight ?? 0;
   ctx.status = {
@@ -323,8 +263,8 @@ async function endCutover(ctx: CutoverSyncContext): Promise<TrafficOutcome> {
   return ctx.outcome(inSync(t, weight, ctx.status.weightOverride), { requeueAfterMs: 1000 });
 }
 
-async function measureAnalysis(ctx: CutoverSyncContext, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) {
-  if (ctx.analysis) return ctx.analysis(ctx.cr, template, run, step);
+async function measureAnalysis(ctx: TrafficContext, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) {
+  if (ctx.runtime.analysis) return ctx.runtime.analysis(ctx.cr, template, run, step, ctx.signal);
   return {
     template: template.name,
     step,
@@ -343,6 +283,6 @@ function cutoverCondition(decision: CutoverDecision): TrafficOutcome['condition'
   const synced = c.verifiedWeights && c.verifiedWeights.self === c.weights.self && c.verifiedWeights.peer === c.weights.peer;
   const summary = `cutover ${c.phase}, step ${Math.min(c.step + 1, c.steps)}/${c.steps}: ${c.message}`;
   return synced
-    ? { status: 'True', reason: REASON.RecordInSync, message: summary }
-    : { status: 'False', reason: REASON.ChangePending, message: summary };
+    ? { status: 'True', reason: TRAFFIC_REASON.RecordInSync, message: summary }
+    : { status: 'False', reason: TRAFFIC_REASON.ChangePending, message: summary };
 }

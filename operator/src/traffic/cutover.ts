@@ -14,7 +14,7 @@ import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
  * - a step is never skipped by a restart: everything needed to go on is in the status;
  * - an abort walks back down the plan's own shares to the share the cutover started from, each
  *   one verified and held for a TTL like on the way up.
- * The controller (traffic/controller.ts) does the I/O: it writes `write`, measures `measure`, and
+ * The traffic reconciler (traffic/cutover-sync.ts) does the I/O: it writes `write`, measures `measure`, and
  * calls again.
  */
 

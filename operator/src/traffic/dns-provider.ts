@@ -29,13 +29,23 @@ export interface DnsChange {
 
 export type ChangeStatus = 'PENDING' | 'INSYNC';
 
+/** `signal` gives up the call (the reconcile that makes it is past its deadline). */
+export interface DnsCallOptions {
+  signal?: AbortSignal;
+}
+
 export interface DnsProvider {
   /** Every record whose name is one of `names` (any type, any set identifier). */
-  records(zoneId: string, names: readonly string[]): Promise<DnsRecord[]>;
+  records(zoneId: string, names: readonly string[], options?: DnsCallOptions): Promise<DnsRecord[]>;
   /** Applies `changes` atomically: all or none. */
-  change(zoneId: string, changes: readonly DnsChange[], comment: string): Promise<{ id: string; status: ChangeStatus }>;
+  change(
+    zoneId: string,
+    changes: readonly DnsChange[],
+    comment: string,
+    options?: DnsCallOptions,
+  ): Promise<{ id: string; status: ChangeStatus }>;
   /** Whether the change is live on every authoritative server yet. */
-  changeStatus(id: string): Promise<ChangeStatus>;
+  changeStatus(id: string, options?: DnsCallOptions): Promise<ChangeStatus>;
 }
 
 /** The provider is reachable but refuses our credentials, or there are none. */

@@ -17,6 +17,21 @@ import {
 
 export const RECORD_TYPE = 'CNAME';
 
+/** A weighted record and its ownership TXT, as read (either may be missing). */
+export interface RecordSet {
+  record?: DnsRecord;
+  txt?: DnsRecord;
+}
+
+/** A record set as it should be: both records. */
+export interface DesiredRecordSet {
+  record: DnsRecord;
+  txt: DnsRecord;
+}
+
+/** One record set as read, and as it should be. */
+export type RecordSetPair = [current: RecordSet, desired: DesiredRecordSet];
+
 export interface RecordSetKey {
   name: string;
   setIdentifier: string;
@@ -34,7 +49,7 @@ export const resourceLabel = (cr: Pick<Reservation, 'metadata'>) => `reservation
 export function desiredRecordSet(
   key: RecordSetKey,
   want: { target: string; ttl: number; weight: number; owner: string; resource: string },
-): { record: DnsRecord; txt: DnsRecord } {
+): DesiredRecordSet {
   const common = { setIdentifier: key.setIdentifier, weight: want.weight, ttl: want.ttl };
   return {
     record: { name: normalizeName(key.name), type: RECORD_TYPE, ...common, values: [normalizeName(want.target)] },
@@ -49,7 +64,7 @@ export function desiredRecordSet(
 }
 
 /** Our two records among what was read (by name, type and set identifier). */
-export function currentRecordSet(key: RecordSetKey, seen: readonly DnsRecord[]): { record?: DnsRecord; txt?: DnsRecord } {
+export function currentRecordSet(key: RecordSetKey, seen: readonly DnsRecord[]): RecordSet {
   const mine = seen.filter((r) => r.setIdentifier === key.setIdentifier);
   return {
     record: mine.find((r) => r.name === normalizeName(key.name) && r.type === RECORD_TYPE),
@@ -74,10 +89,7 @@ const normalizeValue = (v: string) => v.replace(/\.$/, '').toLowerCase();
  * written; the record and its TXT always together, so Route53 never
  * holds a record without its owner or an owner claim without its record. Empty when in sync.
  */
-export function recordSetChanges(
-  current: { record?: DnsRecord; txt?: DnsRecord },
-  desired: { record: DnsRecord; txt: DnsRecord },
-): DnsChange[] {
+export function recordSetChanges(current: RecordSet, desired: DesiredRecordSet): DnsChange[] {
   if (sameRecord(current.record, desired.record) && sameRecord(current.txt, desired.txt)) return [];
   // Deletes first, then writes: one atomic batch either way in Route53 (moto deletes by set
   // identifier alone, so there a write between the deletes would be undone). A record that was
@@ -96,9 +108,7 @@ export function recordSetChanges(
  * One batch for several record sets (ours and the peer's during a cutover): every DELETE first,
  * then the writes, so no write is undone by a later delete of the same set identifier (moto).
  */
-export function batchChanges(
-  pairs: [current: { record?: DnsRecord; txt?: DnsRecord }, desired: { record: DnsRecord; txt: DnsRecord }][],
-): DnsChange[] {
+export function batchChanges(pairs: readonly RecordSetPair[]): DnsChange[] {
   const changes = pairs.flatMap(([current, desired]) => recordSetChanges(current, desired));
   return [...changes.filter((c) => c.action === 'DELETE'), ...changes.filter((c) => c.action !== 'DELETE')];
 }
@@ -139,7 +149,7 @@ export function drainRequested(txt: DnsRecord | undefined): boolean {
 }
 
 /** The batch that removes both records, exactly as read. */
-export function removalChanges(current: { record?: DnsRecord; txt?: DnsRecord }): DnsChange[] {
+export function removalChanges(current: RecordSet): DnsChange[] {
   return [current.record, current.txt].filter((r): r is DnsRecord => !!r).map((record) => ({ action: 'DELETE', record }));
 }
 

@@ -1,19 +1,28 @@
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { runController } from '../../src/controller/controller.ts';
+import { ReconcileTimeoutError, runController } from '../../src/controller/controller.ts';
 import { exponentialFailureRateLimiter, WorkQueue } from '../../src/controller/workqueue.ts';
 import { createControllerMetrics } from '../../src/metrics.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-function setup(reconcile: (key: string) => Promise<{ requeueAfterMs?: number }>) {
+function setup(reconcile: (key: string, signal: AbortSignal) => Promise<{ requeueAfterMs?: number }>, { timeoutMs = 60_000 } = {}) {
   const clock = new ManualClock();
   const registry = new Registry();
   const metrics = createControllerMetrics(registry, 'test');
   const queue = new WorkQueue({ clock, rateLimiter: exponentialFailureRateLimiter(100, 10_000), observer: metrics.queueObserver });
-  const controller = runController({ name: 'test', queue, reconcile, workers: 2, logger: pino({ level: 'silent' }), metrics });
+  const controller = runController({
+    name: 'test',
+    queue,
+    reconcile,
+    workers: 2,
+    logger: pino({ level: 'silent' }),
+    metrics,
+    timeoutMs,
+    clock,
+  });
   const total = async (result: string) =>
     (await registry.getSingleMetric('controller_runtime_reconcile_total')?.get())?.values.find((v) => v.labels.result === result)?.value ??
     0;
@@ -82,5 +91,50 @@ describe('runController', () => {
     release();
     await stopped;
     expect(started).toEqual(['ns/a']);
+  });
+
+  it('keeps the key of a reconcile past its deadline held until the call returns, and aborts its signal at the deadline', async () => {
+    const calls: { key: string; signal: AbortSignal }[] = [];
+    let release: () => void = () => {};
+    const { clock, queue, controller, total } = setup(
+      async (key, signal) => {
+        calls.push({ key, signal });
+        if (calls.length > 1) return {};
+        // The first call ignores its signal and runs on until the test lets it go.
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return {};
+      },
+      { timeoutMs: 1000 },
+    );
+    queue.add('ns/a');
+    await settle();
+    const first = calls[0]?.signal;
+    clock.advance(999);
+    await settle();
+    expect(first?.aborted).toBe(false);
+    clock.advance(1);
+    await settle();
+    expect(first?.aborted).toBe(true);
+    expect(first?.reason).toBeInstanceOf(ReconcileTimeoutError);
+    expect(first?.reason).toMatchObject({ message: 'reconcile took longer than 1000 ms' });
+    expect(await total('error')).toBe(1);
+
+    // The retry's backoff is over and the key is wanted again, yet the first call still runs:
+    // no second call for it, though a worker is free.
+    queue.add('ns/a');
+    clock.advance(10_000);
+    await settle();
+    expect(calls).toHaveLength(1);
+    queue.add('ns/b'); // the other worker is not stuck
+    await settle();
+    expect(calls.map((c) => c.key)).toEqual(['ns/a', 'ns/b']);
+
+    release();
+    await settle();
+    expect(calls.map((c) => c.key)).toEqual(['ns/a', 'ns/b', 'ns/a']);
+    expect(calls[2]?.signal.aborted).toBe(false);
+    await controller.stop();
   });
 });

@@ -21,7 +21,7 @@ afterAll(async () => {
   await once(silent, 'close');
 });
 
-it('fails a request that gets no answer after its timeout, saying so, and counts it as unanswered', async () => {
+function silentConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'silent', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
@@ -29,6 +29,11 @@ it('fails a request that gets no answer after its timeout, saying so, and counts
     contexts: [{ name: 'silent', cluster: 'silent', user: 'nobody' }],
     currentContext: 'silent',
   });
+  return kc;
+}
+
+it('fails a request that gets no answer after its timeout, saying so, and counts it as unanswered', async () => {
+  const kc = silentConfig();
   const seen: [string, number][] = [];
   const client = createKubeClient(kc, (method, status) => seen.push([method, status]), 300);
 
@@ -37,6 +42,15 @@ it('fails a request that gets no answer after its timeout, saying so, and counts
   );
   expect(seen).toEqual([['GET', 0]]);
   expect(held.length).toBeGreaterThan(0); // it did connect: the answer is what never came
+});
+
+it("gives up a request when the caller's signal aborts, with the caller's reason, before its own timeout", async () => {
+  const kc = silentConfig();
+  const client = createKubeClient(kc, () => {}, 30_000);
+  const abort = new AbortController();
+  const answer = client.request('GET', '/api/v1/namespaces', { signal: abort.signal });
+  abort.abort(new Error('reconcile took longer than 60000 ms'));
+  await expect(answer).rejects.toThrow('reconcile took longer than 60000 ms');
 });
 
 // A token and the system's CAs: client-node makes no connection pool of its own then.

@@ -255,10 +255,13 @@ describe('the Reservation controller against a real API server', () => {
     const held = await reservation();
     expect(held.metadata.deletionTimestamp).toBeDefined();
     expect(held.metadata.finalizers).toContain(FINALIZER);
-    const events = JSON.parse(await kubectl('get', 'events', '--field-selector', 'reason=DeletionHeld', '-o', 'json')) as {
-      items: { message: string }[];
-    };
-    expect(events.items[0]?.message).toBe('route53-records: this cluster still has weight 10');
+    // Events are recorded without blocking the reconcile: poll for this one rather than read once.
+    await waitUntil('a DeletionHeld event', async () => {
+      const events = JSON.parse(await kubectl('get', 'events', '--field-selector', 'reason=DeletionHeld', '-o', 'json')) as {
+        items: { message: string }[];
+      };
+      return events.items[0]?.message === 'route53-records: this cluster still has weight 10';
+    });
 
     holdDeletion = false;
     await waitUntil('Reservation gone', async () => !(await exists('Reservation', 'booking')), { timeoutMs: 30_000 });

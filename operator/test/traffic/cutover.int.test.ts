@@ -81,6 +81,24 @@ async function greenEvents(reason: string): Promise<string[]> {
   return list.items.map((e) => e.message);
 }
 
+/**
+ * Green's events of `reason` once one has arrived (one saying `text`, when given). Events are
+ * recorded without blocking the reconcile, so they can land after the status that reports the
+ * same step: poll for them rather than read once.
+ */
+async function greenEventsArrived(reason: string, text = ''): Promise<string[]> {
+  let messages: string[] = [];
+  await waitUntil(
+    `a ${reason} event${text ? ` saying "${text}"` : ''}`,
+    async () => {
+      messages = await greenEvents(reason);
+      return messages.some((m) => m.includes(text));
+    },
+    { timeoutMs: 15_000 },
+  );
+  return messages;
+}
+
 /** `kubectl reservation ...` against green's cluster: the real kubectl finds the plugin on PATH. */
 async function kubectlReservation(...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(kubeBinary('kubectl'), ['reservation', ...args, '-n', green.namespace], {
@@ -237,8 +255,8 @@ describe('a cutover from blue to green', () => {
     expect(await metric(green0, 'reservation_cutover_step', ref)).toBe(3);
 
     // Events on green, one per step.
-    expect(await greenEvents('CutoverStarted')).toHaveLength(1);
-    expect((await greenEvents('WeightsVerified')).join('\n')).toContain('Route53 serves 50% here, 50% at eks-blue');
+    expect(await greenEventsArrived('CutoverStarted')).toHaveLength(1);
+    await greenEventsArrived('WeightsVerified', 'Route53 serves 50% here, 50% at eks-blue');
 
     // SIGKILL green's operator while paused, and start a new one: it picks up at the same step.
     green.operator?.kill('SIGKILL');
@@ -283,7 +301,7 @@ describe('a cutover from blue to green', () => {
     const end = await route53State(api);
     expect(end.weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
     expect(end.txt['eks-blue']).not.toContain('weight-writer'); // handed back
-    expect(await greenEvents('CutoverSucceeded')).toHaveLength(1);
+    expect(await greenEventsArrived('CutoverSucceeded')).toHaveLength(1);
 
     // Blue's operator takes its record back at the weight the cutover left, not its spec's 100.
     await waitUntil('blue handed back', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride !== undefined, {
@@ -340,7 +358,7 @@ describe('a cutover from blue to green', () => {
     await ask('abort', 'retry/1'); // not after a finished abort: refused, nothing changes
     await waitUntil('refused', async () => (await cutoverOf('abort'))?.handledRequest === 'retry/1');
     expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
-    expect((await greenEvents('RequestRefused')).join('\n')).toContain('retry/1: the cutover is paused (step 3/4, share 40%), not failed');
+    await greenEventsArrived('RequestRefused', 'retry/1: the cutover is paused (step 3/4, share 40%), not failed');
 
     // Someone else's cutover claims blue's weight by hand: green stops (Degraded), says why, and
     // answers a request meanwhile instead of leaving it unanswered; put back, it goes on.
@@ -452,7 +470,7 @@ describe('a cutover from blue to green', () => {
       const floor = at60.status.traffic.minReplicas.queryApi;
       expect(floor).toBeGreaterThan(2);
       expect(at60.status.services.queryApi.available).toBeGreaterThanOrEqual(floor);
-      expect((await greenEvents('PreScaling')).join('\n')).toContain('before raising the share to 60%: minReplicas');
+      await greenEventsArrived('PreScaling', 'before raising the share to 60%: minReplicas');
       expect((await route53State(api)).weights).toEqual({ 'eks-blue': 40, 'eks-green': 60 });
       // Blue, whose weight green writes, is held warm all along: the way back is covered.
       expect((await get(blue, 'slo')).status.traffic.minReplicas).toBeDefined();
@@ -469,7 +487,7 @@ describe('a cutover from blue to green', () => {
       expect(aborted.history.map((h: Json) => h.event)).toEqual(
         expect.arrayContaining(['AnalysisFailed', 'CutoverAborted', 'AbortCompleted']),
       );
-      expect((await greenEvents('AnalysisFailed')).length).toBeGreaterThanOrEqual(1);
+      await greenEventsArrived('AnalysisFailed');
       // What the ReservationCutoverAborted alert counts.
       const ref = { namespace: green.namespace, reservation: 'slo' };
       expect(await metric(green.operator as OperatorProcess, 'reservation_cutover_aborted_total', ref)).toBe(1);
@@ -500,7 +518,7 @@ describe('a cutover from blue to green', () => {
       message: expect.stringContaining("the peer's weighted record and its ExternalDNS ownership TXT must both exist"),
     });
     expect(status.traffic.cutover).toBeUndefined();
-    expect((await greenEvents('PeerRecordMissing')).length).toBeGreaterThanOrEqual(1);
+    await greenEventsArrived('PeerRecordMissing');
     expect((await route53State(dns.name)).weights).toEqual({ 'eks-green': 10 }); // nothing written
   });
 });

@@ -180,7 +180,10 @@ describe("this cluster's weighted Route53 record", () => {
     expect(await kubectl('get', 'rsv', 'booking')).toMatch(
       /^NAME\s+READY\s+REPLICAS\s+WEIGHT\s+PHASE\s+AGE\nbooking\s+\S+\s+\S+\s+10\s+Idle\s+/,
     );
-    expect((await events('RecordChanged')).join('\n')).toContain(`created ${api} (eks-green): weight - → 10`);
+    // Events are recorded without blocking the reconcile: this one may land after the status.
+    await waitUntil('a RecordChanged event', async () =>
+      (await events('RecordChanged')).some((m) => m.includes(`created ${api} (eks-green): weight - → 10`)),
+    );
   });
 
   it('makes no Route53 call while the record set is settled, however often the Reservation is reconciled', async () => {

@@ -25,9 +25,10 @@ export interface AnalysisSource {
    * One measurement of the window that ends now. Throws when it cannot measure (Prometheus
    * unreachable, no pod answered); `take` turns that into an inconclusive verdict.
    * `undefined` (the metrics source only): it took its baseline and has nothing to report yet;
-   * record nothing and call again after the template's interval.
+   * record nothing and call again after the template's interval. `signal` gives up the
+   * measurement (its reconcile is past its deadline).
    */
-  measure(target: ReservationRef, template: AnalysisTemplate): Promise<Measurement | undefined>;
+  measure(target: ReservationRef, template: AnalysisTemplate, signal?: AbortSignal): Promise<Measurement | undefined>;
 }
 
 export interface TakenMeasurement {
@@ -40,9 +41,10 @@ export interface AnalysisSources {
   /**
    * Measures with the template's source, judges, and records the verdict in the operator's
    * metrics. Never throws: a source error is an inconclusive measurement whose message says
-   * what went wrong. `undefined`: a baseline was taken (see AnalysisSource.measure).
+   * what went wrong, unless `signal` gave the measurement up: that throws its reason, since
+   * no measurement was made. `undefined`: a baseline was taken (see AnalysisSource.measure).
    */
-  take(target: ReservationRef, template: AnalysisTemplate): Promise<TakenMeasurement | undefined>;
+  take(target: ReservationRef, template: AnalysisTemplate, signal?: AbortSignal): Promise<TakenMeasurement | undefined>;
   /** Drops the metrics source's baselines and the gauges of a Reservation whose cutover ended. */
   forget(target: ReservationRef): void;
 }
@@ -77,14 +79,15 @@ export function createAnalysisSources(deps: AnalysisDeps): AnalysisSources {
 
   return {
     forTemplate,
-    async take(target, template) {
+    async take(target, template, signal) {
       let measurement: Measurement | undefined;
       let judgement: Judgement;
       try {
-        measurement = await forTemplate(template).measure(target, template);
+        measurement = await forTemplate(template).measure(target, template, signal);
         if (measurement === undefined) return undefined;
         judgement = judge(template, measurement);
       } catch (err) {
+        if (signal?.aborted) throw signal.reason;
         measurement = { requests: Number.NaN };
         judgement = { verdict: 'inconclusive', message: `could not measure: ${(err as Error).message}` };
       }
@@ -104,9 +107,15 @@ export function createAnalysisSources(deps: AnalysisDeps): AnalysisSources {
  * is; the cutover asks again one interval later.
  */
 export function analysisStep(sources: AnalysisSources, now: () => Date = () => new Date()) {
-  return async (cr: Reservation, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number): Promise<AnalysisRun> => {
+  return async (
+    cr: Reservation,
+    template: AnalysisTemplate,
+    run: AnalysisRun | undefined,
+    step: number,
+    signal?: AbortSignal,
+  ): Promise<AnalysisRun> => {
     const current = run ?? startAnalysis(template, step, now());
-    const taken = await sources.take({ namespace: cr.metadata.namespace, name: cr.metadata.name }, template);
+    const taken = await sources.take({ namespace: cr.metadata.namespace, name: cr.metadata.name }, template, signal);
     return taken ? recordMeasurement(current, template, taken.measurement, taken.judgement, now()) : current;
   };
 }

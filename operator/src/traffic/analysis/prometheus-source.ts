@@ -24,24 +24,30 @@ interface ApiAnswer {
  * One instant query (`POST /api/v1/query`, https://prometheus.io/docs/prometheus/latest/querying/api/):
  * its number, NaN as Prometheus gives it, `undefined` when the vector is empty (no series matched).
  */
-export async function instantQuery(baseUrl: string, query: string, timeoutMs = QUERY_TIMEOUT_MS): Promise<number | undefined> {
+export async function instantQuery(
+  baseUrl: string,
+  query: string,
+  { timeoutMs = QUERY_TIMEOUT_MS, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<number | undefined> {
   const url = `${baseUrl.replace(/\/+$/, '')}/api/v1/query`;
   let response: Response;
   let text: string;
+  const timeout = AbortSignal.timeout(timeoutMs);
   try {
     // POST: the default queries are long, and a GET URL has limits on the way.
     response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams({ query }),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
     text = await response.text();
   } catch (err) {
-    const reason =
-      err instanceof DOMException && err.name === 'TimeoutError'
-        ? `no answer in ${timeoutMs / 1000} s`
-        : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+    // The caller giving up (a reconcile past its deadline) is not Prometheus's failure.
+    if (signal?.aborted) throw signal.reason;
+    const reason = timeout.aborted
+      ? `no answer in ${timeoutMs / 1000} s`
+      : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
     throw new Error(`Prometheus at ${baseUrl}: ${reason}`, { cause: err });
   }
   let answer: ApiAnswer;
@@ -72,15 +78,15 @@ export async function instantQuery(baseUrl: string, query: string, timeoutMs = Q
 
 export function createPrometheusSource({ timeoutMs = QUERY_TIMEOUT_MS }: { timeoutMs?: number } = {}) {
   return {
-    async measure(target: ReservationRef, template: AnalysisTemplate): Promise<Measurement> {
+    async measure(target: ReservationRef, template: AnalysisTemplate, signal?: AbortSignal): Promise<Measurement> {
       if (!template.prometheus) throw new Error(`analysis "${template.name}" has no prometheus source`);
       const { url } = template.prometheus;
       const windowMs = analysisIntervalMs(template);
       const queries = analysisQueries(template, target);
       const [requests, successRate, p99Seconds] = await Promise.all([
-        instantQuery(url, queries.requests, timeoutMs),
-        instantQuery(url, queries.successRate, timeoutMs),
-        instantQuery(url, queries.latencyP99, timeoutMs),
+        instantQuery(url, queries.requests, { timeoutMs, signal }),
+        instantQuery(url, queries.successRate, { timeoutMs, signal }),
+        instantQuery(url, queries.latencyP99, { timeoutMs, signal }),
       ]);
       return {
         requests: requests ?? Number.NaN,

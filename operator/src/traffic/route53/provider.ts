@@ -38,22 +38,27 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
     return client;
   };
   const gate: CallGate = createCallGate(options.gate);
-  const send = async <T>(operation: string, call: () => Promise<T>) => {
+  const send = async <T>(operation: string, signal: AbortSignal | undefined, call: () => Promise<T>) => {
     try {
-      return await gate(operation, call);
+      return await gate(operation, () => {
+        signal?.throwIfAborted(); // not again after a backoff once the caller has given up
+        return call();
+      });
     } catch (err) {
+      // The SDK's own AbortError says less than why the caller gave up.
+      if (signal?.aborted) throw signal.reason;
       throw translate(err);
     }
   };
 
   return {
-    async records(zoneId, names) {
+    async records(zoneId, names, { signal } = {}) {
       const wanted = new Set(names.map(normalizeName));
       const found: DnsRecord[] = [];
       for (const name of wanted) {
         let start: { name?: string; type?: RRType; id?: string } = { name };
         for (;;) {
-          const page = await send('ListResourceRecordSets', () =>
+          const page = await send('ListResourceRecordSets', signal, () =>
             route53().send(
               new ListResourceRecordSetsCommand({
                 HostedZoneId: zoneId,
@@ -61,6 +66,7 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
                 StartRecordType: start.type,
                 StartRecordIdentifier: start.id,
               }),
+              { abortSignal: signal },
             ),
           );
           const sets = page.ResourceRecordSets ?? [];
@@ -74,20 +80,21 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
       return found;
     },
 
-    async change(zoneId, changes, comment) {
-      const result = await send('ChangeResourceRecordSets', () =>
+    async change(zoneId, changes, comment, { signal } = {}) {
+      const result = await send('ChangeResourceRecordSets', signal, () =>
         route53().send(
           new ChangeResourceRecordSetsCommand({
             HostedZoneId: zoneId,
             ChangeBatch: { Comment: comment, Changes: changes.map(toRoute53) },
           }),
+          { abortSignal: signal },
         ),
       );
       return { id: result.ChangeInfo?.Id ?? '', status: changeStatus(result.ChangeInfo?.Status) };
     },
 
-    async changeStatus(id) {
-      const result = await send('GetChange', () => route53().send(new GetChangeCommand({ Id: id })));
+    async changeStatus(id, { signal } = {}) {
+      const result = await send('GetChange', signal, () => route53().send(new GetChangeCommand({ Id: id }), { abortSignal: signal }));
       return changeStatus(result.ChangeInfo?.Status);
     },
   };

@@ -1,0 +1,189 @@
+import type { ReservationStatus, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import { iso } from '../kube/time.ts';
+import type { TrafficContext } from './context.ts';
+import type { DnsRecord } from './dns-provider.ts';
+import { inSync, type TrafficEvent, type TrafficOutcome, type TrafficSpec } from './outcome.ts';
+import { warmFloors } from './prescale.ts';
+import { TRAFFIC_REASON } from './reasons.ts';
+import {
+  type DesiredRecordSet,
+  desiredRecordSet,
+  drainRequested,
+  liveWeightsAfter,
+  type RecordSet,
+  type RecordSetKey,
+  recordSetChanges,
+  resourceLabel,
+  weightWriter,
+} from './record-set.ts';
+import { liveWeightsError } from './weights.ts';
+
+/**
+ * The idle record: no cutover of ours runs, so this cluster's weighted record follows
+ * spec.traffic.weight, except while a peer's cutover writes it (a handover) and, once the peer
+ * hands it back, at the weight the peer left until the spec's weight changes (an override).
+ */
+
+export interface IdleInput {
+  spec: TrafficSpec;
+  /** The traffic status so far in this reconcile. */
+  status: TrafficStatus;
+  key: RecordSetKey;
+  owner: string;
+  target: string;
+  /** The ExternalDNS resource label of the Reservation. */
+  resource: string;
+  /** The records read at the name. */
+  seen: readonly DnsRecord[];
+  /** Our two records among them. */
+  current: RecordSet;
+  /** The Reservation is being deleted. */
+  deleting: boolean;
+  /** The services as the Reservation's status has them: the replicas held while a peer writes our weight. */
+  services: ReservationStatus['services'];
+  now: Date;
+}
+
+interface Decided {
+  /** The traffic status after this decision. */
+  status: TrafficStatus;
+  events: TrafficEvent[];
+  /** The weight this cluster's record should have (or has, handed over). */
+  weight: number;
+}
+
+export type IdleDecision = Decided &
+  (
+    | { kind: 'handedOver'; writer: string }
+    | { kind: 'removedWhileDeleting' }
+    | { kind: 'rejected'; message: string }
+    | { kind: 'inSync' | 'change'; desired: DesiredRecordSet }
+  );
+
+/** What the idle record needs now (pure). */
+export function decideIdle(input: IdleInput): IdleDecision {
+  const { spec: t, key, owner, current, now } = input;
+  let status = input.status;
+  const events: TrafficEvent[] = [];
+  const where = `${t.dns.name} (${t.cluster})`;
+
+  // A peer's cutover writes our weight: leave it alone until it hands the record back.
+  const writer = weightWriter(current.txt);
+  if (writer && writer !== owner) {
+    const weight = current.record?.weight ?? 0;
+    if (!status.handover) {
+      events.push({
+        type: 'Normal',
+        reason: 'WeightsHandedOver',
+        message: `${writer} runs a cutover and writes the weight of ${where} until it ends; this cluster leaves it alone`,
+      });
+    }
+    status = {
+      ...status,
+      handover: {
+        by: writer,
+        since: status.handover?.since ?? iso(now),
+        weight,
+        ...(drainRequested(current.txt) ? { connectionClose: true } : {}),
+      },
+      // Keep warm: the replicas of when the handover began, so an abort can shift traffic back here.
+      minReplicas: status.handover && status.minReplicas ? status.minReplicas : warmFloors(input.services),
+      desiredWeight: weight,
+      verifiedWeight: weight,
+      verifiedAt: status.verifiedWeight === weight && status.verifiedAt ? status.verifiedAt : iso(now),
+    };
+    return { kind: 'handedOver', writer, weight, status, events };
+  }
+
+  if (status.handover) {
+    // Handed back: keep the weight the peer's cutover left, not the older spec.
+    const { handover, minReplicas: _warm, ...rest } = status;
+    const weight = current.record?.weight ?? 0;
+    status = { ...rest, weightOverride: { weight, specWeight: t.weight, by: handover.by } };
+    events.push({
+      type: 'Normal',
+      reason: 'WeightsHandedBack',
+      message: `${handover.by}'s cutover ended with ${t.cluster} at weight ${weight}; it stays until spec.traffic.weight changes`,
+    });
+  }
+  if (status.weightOverride && status.weightOverride.specWeight !== t.weight) {
+    const { weightOverride: _ended, ...rest } = status;
+    status = rest;
+  }
+  const weight = status.weightOverride?.weight ?? t.weight;
+  status = { ...status, desiredWeight: weight };
+
+  // A Reservation being deleted never gets its records back: its finalizer may have removed them
+  // already (a reconcile of a cached copy comes late).
+  if (input.deleting && !current.record) return { kind: 'removedWhileDeleting', weight, status, events };
+
+  const desired = desiredRecordSet(key, { target: input.target, ttl: t.dns.ttl, weight, owner, resource: input.resource });
+  if (recordSetChanges(current, desired).length === 0) return { kind: 'inSync', desired, weight, status, events };
+  if (current.record?.weight !== status.verifiedWeight) {
+    // Changed behind our back (or never ours yet): what Route53 serves is not what we verified.
+    const { verifiedWeight: _weight, verifiedAt: _at, ...rest } = status;
+    status = rest;
+  }
+  const rejected = liveWeightsError(t.dns.name, liveWeightsAfter(key, input.seen, weight));
+  if (rejected) return { kind: 'rejected', message: rejected, weight, status, events };
+  return { kind: 'change', desired, weight, status, events };
+}
+
+/** The idle record's step: decide, then make it so in one batch. */
+export async function syncIdle(ctx: TrafficContext): Promise<TrafficOutcome> {
+  const { cr, spec: t } = ctx;
+  const decision = decideIdle({
+    spec: t,
+    status: ctx.status,
+    key: ctx.key,
+    owner: ctx.owner,
+    target: ctx.target,
+    resource: resourceLabel(cr),
+    seen: ctx.seen,
+    current: ctx.current,
+    deleting: !!cr.metadata.deletionTimestamp,
+    services: cr.status?.services,
+    now: ctx.now(),
+  });
+  ctx.status = decision.status;
+  ctx.events.push(...decision.events);
+  const where = `${t.dns.name} (${t.cluster})`;
+  const { weight } = decision;
+  switch (decision.kind) {
+    case 'handedOver': {
+      // Notice the hand-back soon: look again every TTL.
+      const recheckMs = Math.min(ctx.runtime.driftCheckMs, t.dns.ttl * 1000);
+      return ctx.settle(
+        {
+          status: 'True',
+          reason: TRAFFIC_REASON.WeightsHandedOver,
+          message: `${where} has weight ${weight}, written by ${decision.writer}'s cutover; this cluster leaves it alone until the cutover ends`,
+        },
+        recheckMs,
+        recheckMs,
+      );
+    }
+    case 'removedWhileDeleting':
+      return ctx.outcome({
+        status: 'False',
+        reason: TRAFFIC_REASON.RecordRemoved,
+        message: `${where} removed: the Reservation is being deleted`,
+      });
+    case 'rejected':
+      return ctx.outcome({ status: 'False', reason: TRAFFIC_REASON.WeightRejected, message: decision.message });
+    case 'inSync':
+    case 'change':
+      return ctx.applyRecordSets({
+        sets: [[ctx.current, decision.desired]],
+        weights: { self: weight },
+        done: inSync(t, weight, ctx.status.weightOverride),
+        comment: `reservation-operator: ${resourceLabel(cr)} sets ${t.cluster} to weight ${weight}`,
+        event: {
+          reason: 'RecordChanged',
+          message:
+            `${ctx.current.record ? 'changed' : 'created'} ${where}: weight ${ctx.current.record?.weight ?? '-'} → ${weight}, ` +
+            `target ${ctx.target}, TTL ${t.dns.ttl}s, with its ownership TXT`,
+        },
+      });
+  }
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from '@jest/globals';
+import type { TrafficStatus } from '../../src/api/v1alpha1/reservation.ts';
+import { iso } from '../../src/kube/time.ts';
+import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
+import { decideIdle, type IdleInput } from '../../src/traffic/idle.ts';
+import type { TrafficSpec } from '../../src/traffic/outcome.ts';
+import { NO_AFFIX, ownershipLabels } from '../../src/traffic/ownership.ts';
+import { currentRecordSet, desiredRecordSet, withWeightWriter } from '../../src/traffic/record-set.ts';
+import { sampleSpec } from '../support/fixtures.ts';
+
+const OWNER = 'reservation-operator-eks-green';
+const PEER = 'reservation-operator-eks-blue';
+const NOW = new Date('2026-11-25T10:00:00Z');
+const key = { name: 'api.example.com', setIdentifier: 'eks-green', affix: NO_AFFIX };
+const record = { target: 'green.elb.example.com', ttl: 30, owner: OWNER, resource: 'reservation/ns/booking' };
+
+const spec = (weight: number): TrafficSpec =>
+  sampleSpec({
+    traffic: { cluster: 'eks-green', dns: { hostedZoneId: 'Z1', name: 'api.example.com', ttl: 30 }, weight, target: record.target },
+  }).traffic as TrafficSpec;
+
+/** Our record set in Route53 at `weight`, its TXT marked with `writer` when a peer's cutover writes it. */
+function ours(weight: number, writer?: string): DnsRecord[] {
+  const set = desiredRecordSet(key, { ...record, weight });
+  const labels = ownershipLabels(set.txt) ?? {};
+  return [set.record, writer ? { ...set.txt, values: [withWeightWriter(labels, writer)] } : set.txt];
+}
+
+const peer = (weight: number): DnsRecord => ({
+  name: 'api.example.com',
+  type: 'CNAME',
+  setIdentifier: 'eks-blue',
+  weight,
+  ttl: 30,
+  values: ['blue.elb.example.com'],
+});
+
+const baseStatus = (extra: Partial<TrafficStatus> = {}): TrafficStatus => ({
+  recordName: 'api.example.com',
+  setIdentifier: 'eks-green',
+  owner: OWNER,
+  desiredWeight: 10,
+  ...extra,
+});
+
+function input(weight: number, seen: DnsRecord[], extra: Partial<IdleInput> = {}): IdleInput {
+  return {
+    spec: spec(weight),
+    status: baseStatus(),
+    key,
+    owner: OWNER,
+    target: record.target,
+    resource: record.resource,
+    seen,
+    current: currentRecordSet(key, seen),
+    deleting: false,
+    services: { queryApi: { desired: 4, ready: 4, available: 4, updated: 4 } },
+    now: NOW,
+    ...extra,
+  };
+}
+
+describe('the idle record', () => {
+  it('is a no-op when Route53 already has it as the spec says', () => {
+    const seen = [...ours(10), peer(90)];
+    const decision = decideIdle(input(10, seen, { status: baseStatus({ verifiedWeight: 10, verifiedAt: '2026-11-25T09:00:00.000Z' }) }));
+    expect(decision).toMatchObject({ kind: 'inSync', weight: 10, events: [] });
+    expect(decision.status).toEqual(baseStatus({ verifiedWeight: 10, verifiedAt: '2026-11-25T09:00:00.000Z' }));
+  });
+
+  it('is created when absent, and changed when its weight differs, forgetting a weight no longer served', () => {
+    expect(decideIdle(input(10, [peer(90)]))).toMatchObject({ kind: 'change', weight: 10 });
+    const changed = decideIdle(input(40, [...ours(10), peer(90)], { status: baseStatus({ verifiedWeight: 20, verifiedAt: 'x' }) }));
+    expect(changed).toMatchObject({ kind: 'change', weight: 40, desired: { record: { weight: 40 } } });
+    expect(changed.status).toEqual(baseStatus({ desiredWeight: 40 }));
+  });
+
+  it('leaves the weight to a peer that writes it (a handover), holding the replicas warm', () => {
+    const seen = [...ours(30, PEER), peer(70)];
+    const first = decideIdle(input(10, seen));
+    expect(first).toMatchObject({ kind: 'handedOver', writer: PEER, weight: 30 });
+    expect(first.status).toMatchObject({
+      handover: { by: PEER, since: iso(NOW), weight: 30 },
+      minReplicas: { queryApi: 4 },
+      desiredWeight: 30,
+      verifiedWeight: 30,
+    });
+    expect(first.events.map((e) => e.reason)).toEqual(['WeightsHandedOver']);
+
+    // Still handed over on the next read: no second event, the warm replicas of when it began.
+    const again = decideIdle(input(10, [...ours(60, PEER), peer(40)], { status: first.status, services: {} }));
+    expect(again).toMatchObject({ kind: 'handedOver', weight: 60, events: [] });
+    expect(again.status).toMatchObject({ handover: { since: iso(NOW), weight: 60 }, minReplicas: { queryApi: 4 } });
+  });
+
+  it("keeps the peer's weight as an override once the peer hands the record back", () => {
+    const handedOver = baseStatus({
+      handover: { by: PEER, since: iso(NOW), weight: 0 },
+      minReplicas: { queryApi: 4 },
+      desiredWeight: 0,
+    });
+    const decision = decideIdle(input(100, [...ours(0), peer(100)], { status: handedOver }));
+    expect(decision).toMatchObject({ kind: 'inSync', weight: 0 });
+    expect(decision.status.weightOverride).toEqual({ weight: 0, specWeight: 100, by: PEER });
+    expect(decision.status.handover).toBeUndefined();
+    expect(decision.status.minReplicas).toBeUndefined();
+    expect(decision.events.map((e) => e.reason)).toEqual(['WeightsHandedBack']);
+  });
+
+  it('ends an override when spec.traffic.weight changes, and keeps it while it does not', () => {
+    const override = baseStatus({ weightOverride: { weight: 0, specWeight: 100, by: PEER }, desiredWeight: 0 });
+    const kept = decideIdle(input(100, [...ours(0), peer(100)], { status: override }));
+    expect(kept).toMatchObject({ kind: 'inSync', weight: 0, status: { weightOverride: { weight: 0 } } });
+
+    const ended = decideIdle(input(30, [...ours(0), peer(100)], { status: override }));
+    expect(ended).toMatchObject({ kind: 'change', weight: 30 });
+    expect(ended.status.weightOverride).toBeUndefined();
+  });
+
+  it('never gives a Reservation being deleted its record back', () => {
+    expect(decideIdle(input(10, [peer(90)], { deleting: true }))).toMatchObject({ kind: 'removedWhileDeleting', weight: 10 });
+    // While its record is still there, it follows the spec (down to 0, so the deletion can go on).
+    expect(decideIdle(input(0, [...ours(10), peer(90)], { deleting: true }))).toMatchObject({ kind: 'change', weight: 0 });
+  });
+
+  it('rejects weights that would leave no live record of the name', () => {
+    const decision = decideIdle(input(0, [...ours(10), peer(0)], { status: baseStatus({ verifiedWeight: 10, verifiedAt: 'x' }) }));
+    expect(decision).toMatchObject({ kind: 'rejected', weight: 0 });
+    expect(decision.kind === 'rejected' && decision.message).toContain('every weighted record of api.example.com would have weight 0');
+    expect(decision.status.verifiedWeight).toBe(10); // what Route53 serves is still what was verified
+  });
+});
