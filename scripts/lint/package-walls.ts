@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
+import { parseSync } from '@swc/core';
 
 export interface SourceFile {
   /** Relative to the repository root, with forward slashes. */
@@ -20,16 +21,43 @@ export interface PackageInfo {
   declared: ReadonlySet<string>;
 }
 
-const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
-
-/** Every module specifier of a source: static imports and re-exports, dynamic imports, bare side-effect imports. */
+/**
+ * Every module specifier of a TypeScript source, from its syntax tree (so an import written inside
+ * a string or a comment is not one): static imports and re-exports, dynamic imports, bare
+ * side-effect imports, each with the line it is on.
+ */
 export function specifiers(source: string): { specifier: string; line: number }[] {
-  const found: { specifier: string; line: number }[] = [];
-  for (const match of source.matchAll(SPECIFIER)) {
-    const specifier = match[1] as string;
-    found.push({ specifier, line: source.slice(0, match.index).split('\n').length });
+  const found = new Set<string>();
+  visit(parseSync(source, { syntax: 'typescript' }), found);
+  return [...found].map((specifier) => ({ specifier, line: lineOf(source, specifier) }));
+}
+
+type Node = {
+  type?: string;
+  source?: { value: string };
+  callee?: { type: string };
+  arguments?: { expression: Node & { value?: string } }[];
+};
+
+function visit(node: unknown, found: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const child of node) visit(child, found);
+    return;
   }
-  return found;
+  if (!node || typeof node !== 'object') return;
+  const n = node as Node;
+  if ((n.type === 'ImportDeclaration' || n.type === 'ExportAllDeclaration' || n.type === 'ExportNamedDeclaration') && n.source) {
+    found.add(n.source.value);
+  }
+  const first = n.arguments?.[0]?.expression;
+  if (n.type === 'CallExpression' && n.callee?.type === 'Import' && first?.type === 'StringLiteral' && first.value) found.add(first.value);
+  for (const value of Object.values(node)) if (value && typeof value === 'object') visit(value, found);
+}
+
+/** The line of the specifier's first quoted occurrence (swc's offsets run on across parses, so they are not used). */
+function lineOf(source: string, specifier: string): number {
+  const at = Math.max(source.indexOf(`'${specifier}'`), source.indexOf(`"${specifier}"`));
+  return at < 0 ? 0 : source.slice(0, at).split('\n').length;
 }
 
 /** The package a path belongs to: the deepest package folder that contains it. */

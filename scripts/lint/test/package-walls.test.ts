@@ -18,6 +18,8 @@ describe('specifiers', () => {
       'import type {',
       '  E,',
       "} from '@reservations/service-kit';",
+      'const text = "import { f } from \'../../elsewhere.ts\'"; // in a string: not an import',
+      "// import { g } from '../../commented.ts';",
     ].join('\n');
     expect(specifiers(source)).toEqual([
       { specifier: './a.ts', line: 1 },
