@@ -3,7 +3,7 @@
 // benchmark that start the operator as a process (test/support/operator-process.ts).
 //
 // Why: run from its TypeScript sources, the operator loads every module of @kubernetes/client-node
-// (its generated API client included) and all of service-kit's barrel (MySQL, Redis, SQS, Swagger):
+// (its generated API client included):
 // about 200 MB of RSS before the first Reservation. Bundled, only the code it reaches is parsed
 // (about 110 MB; docs/benchmarks.md).
 //

@@ -1,9 +1,10 @@
 // The operator's process: configuration, leader election, the manager, the admin port.
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createAdminServer, createRegistry, loadConfigOrExit } from '@reservations/service-kit';
-import Fastify from 'fastify';
-import type { Logger } from 'pino';
+import { createAdminServer } from '@reservations/service-kit/admin';
+import { loadConfigOrExit } from '@reservations/service-kit/config';
+import { createRegistry } from '@reservations/service-kit/metrics';
+import { pino } from 'pino';
 import { Type } from 'typebox';
 import { createKubeClient } from './kube/client.ts';
 import { createLeaderElector, LEASE_NAME } from './leader-election.ts';
@@ -52,13 +53,12 @@ const kc = new KubeConfig();
 if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
 else kc.loadFromCluster();
 
-const app = Fastify({ logger: { level: config.LOG_LEVEL, base: { service: 'reservation-operator' } } });
-const logger = app.log as unknown as Logger;
+const logger = pino({ level: config.LOG_LEVEL, base: { service: 'reservation-operator' } });
 const registry = createRegistry('reservation-operator');
 let manager: Awaited<ReturnType<typeof startManager>> | undefined;
 const admin = createAdminServer({
   registry,
-  logger: app.log,
+  logger,
   checks: [
     {
       // A standby is ready too: it is healthy, just not leading.

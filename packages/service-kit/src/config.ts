@@ -105,3 +105,14 @@ function describe(name: string, error: ErrorObject, schema: TObject, env: NodeJS
   const shown = property?.writeOnly ? ' (value hidden)' : `=${JSON.stringify(env[name])}`;
   return `${name}${shown} ${allowed}`;
 }
+
+/** Loads the configuration, or ends the process with one line naming what is wrong. */
+export function loadConfigOrExit<T extends TObject>(service: string, schema: T, env = process.env) {
+  try {
+    return loadConfig(schema, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: ${err.message}\n`);
+    process.exit(1);
+  }
+}

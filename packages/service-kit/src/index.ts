@@ -1,6 +1,7 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
 export { type AuthOptions, auth, authKeys, createPrincipalVerifier, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export { backoffDelay } from './backoff.ts';
 export { deleteInBatches } from './batched-delete.ts';
 export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
 export { createRedis, redisCheck } from './clients/redis.ts';
@@ -11,6 +12,7 @@ export {
   baseConfigProperties,
   ConfigError,
   loadConfig,
+  loadConfigOrExit,
   requestLogConfigProperties,
   secret,
   serviceConfig,
@@ -41,9 +43,8 @@ export {
   problemResponse,
   sendProblem,
 } from './problem.ts';
-export { loadConfigOrExit, runService, StartupError, startService } from './service-runner.ts';
+export { runService, StartupError, startService } from './service-runner.ts';
 export {
-  backoffDelay,
   ER_DUP_ENTRY,
   ER_LOCK_DEADLOCK,
   ER_LOCK_WAIT_TIMEOUT,

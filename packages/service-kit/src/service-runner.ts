@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Static, TObject } from 'typebox';
 import { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
-import { type BaseConfig, ConfigError, loadConfig } from './config.ts';
+import { type BaseConfig, ConfigError, loadConfigOrExit } from './config.ts';
 import { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
 import { createRegistry } from './metrics.ts';
 
@@ -13,17 +13,6 @@ import { createRegistry } from './metrics.ts';
  * message as one line and exits 1, like a configuration error, instead of a stack trace.
  */
 export class StartupError extends Error {}
-
-/** Loads the configuration, or ends the process with one line naming what is wrong. */
-export function loadConfigOrExit<T extends TObject>(service: string, schema: T, env = process.env) {
-  try {
-    return loadConfig(schema, env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${service}: ${err.message}\n`);
-    process.exit(1);
-  }
-}
 
 /**
  * Serves the API (not yet listening: this adds a hook) and the admin port until SIGTERM or

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import { backoffDelay } from './backoff.ts';
 
 /** InnoDB chose this transaction as a deadlock victim; it was rolled back and may simply run again. */
 export const ER_LOCK_DEADLOCK = 1213;
@@ -37,11 +38,6 @@ export interface RetryOptions<T = unknown, B = void> {
    * changes carry `last_gtid` when the session tracks it).
    */
   afterCommit?: (conn: PoolConnection, commit: ResultSetHeader) => Promise<void>;
-}
-
-/** Full jitter (AWS architecture blog, "Exponential Backoff and Jitter"): a random delay up to base·2^attempt. */
-export function backoffDelay(attempt: number, baseDelayMs: number, random: () => number = Math.random): number {
-  return Math.floor(random() * baseDelayMs * 2 ** attempt);
 }
 
 async function commit(conn: PoolConnection, withIt: Statement | undefined): Promise<ResultSetHeader> {

@@ -1,4 +1,4 @@
-import { backoffDelay } from '@reservations/service-kit';
+import { backoffDelay } from '@reservations/service-kit/backoff';
 import { bucketRateLimiter, type Clock, realClock } from '../../controller/workqueue.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { backoffDelay } from '../src/transaction.ts';
+import { backoffDelay } from '../src/backoff.ts';
 import { jitteredTtl } from '../src/versioned-cache.ts';
 
 describe('jitter', () => {
