@@ -1,5 +1,5 @@
 // `npm run simulate:cutover`: a full Route53 weighted cutover from blue to green under steady
-// load (issue 6). Not a test: the figures depend on the machine. It starts the harness (MariaDB,
+// load. Not a test: the figures depend on the machine. It starts the harness (MariaDB,
 // Redis, ElasticMQ, moto, a Kubernetes control plane = blue), a second control plane (green), an operator per
 // cluster (real processes), two stacks of the services (reservation-api + query-api each, sharing
 // MariaDB and Redis like two clusters sharing RDS/ElastiCache during a migration), and virtual

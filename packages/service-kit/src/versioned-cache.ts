@@ -4,7 +4,7 @@ import type { NearCache } from './near-cache.ts';
 /**
  * Writes the entry (a Redis hash) unless the key already holds that version or a newer one,
  * atomically in Redis: a reader that fetched an old row from a lagging replica can never put it
- * back over the new version the write path published (issue 3, cache invalidation).
+ * back over the new version the write path published (the cache's invalidation contract).
  * ARGV: version, TTL (ms), then the hash's field/value pairs.
  */
 const SET_IF_NEWER = `

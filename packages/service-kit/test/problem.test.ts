@@ -69,7 +69,7 @@ describe('problem+json', () => {
     expect(missing.json().type).toBe('https://reservations.dev/problems/not-found');
   });
 
-  it('a body over the limit is a 400 (issue 3) naming the limit', async () => {
+  it('a body over the limit is a 400 naming the limit', async () => {
     const response = await (await app()).inject({ method: 'POST', url: '/things', payload: { n: 1, s: 'x'.repeat(2000) } });
     expect(response.statusCode).toBe(400);
     expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');

@@ -1,4 +1,4 @@
-// The event pipeline's benchmark (issue 4): `npm run bench -w @reservations/notifier`.
+// The event pipeline's benchmark: `npm run bench -w @reservations/notifier`.
 // Starts its own MariaDB, Redis and ElasticMQ (the test harness), runs reservation-api (relay in
 // process) and the notifier as their own processes from their server.ts, and a webhook receiver
 // here. Books at a fixed rate (BENCH_RATE per second for BENCH_SECONDS, open loop: a request

@@ -1,4 +1,4 @@
-// The booking core's benchmark (issue 3): `npm run bench -w @reservations/reservation-api`.
+// The booking core's benchmark: `npm run bench -w @reservations/reservation-api`.
 // Starts its own MariaDB pair and Redis (the test harness), then measures with autocannon
 // (no pipelining), each against a baseline measured in the same run:
 //   cached GET /v1/reservations/:id   vs  a bare Fastify route

@@ -77,7 +77,7 @@ export async function claimKey(
     );
     if (!row) continue; // deleted between the insert and the read: claim again
     if (Number(row.expired) === 1) {
-      // Past its retention the key is new again (issue 3: kept 24 h).
+      // Past its retention (IDEMPOTENCY_TTL_HOURS, 24 h) the key is new again.
       await conn.query('DELETE FROM idempotency_keys WHERE caller = ? AND route = ? AND idempotency_key = ? AND expires_at <= NOW(3)', [
         scope.caller,
         scope.route,

@@ -87,7 +87,7 @@ export function sendable<R extends { id: string; aggregate_type: string; aggrega
 }
 
 /**
- * The transactional outbox relay (issue 4): locks the oldest unsent rows with
+ * The transactional outbox relay: locks the oldest unsent rows with
  * `FOR UPDATE SKIP LOCKED` (so relays in several replicas split the work and never send one row
  * in the same pass), sends them to the FIFO queue with the aggregate as message group and the
  * event id as deduplication id, stamps `sent_at`, and commits. A crash between the send and the

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolConnection } from 'mysql2/promise';
 
-/** Event types the outbox carries; the relay (issue 4) and consumers switch on these. */
+/** Event types the outbox carries; the relay and consumers switch on these. */
 export type EventType =
   | 'reservation.created'
   | 'reservation.confirmed'

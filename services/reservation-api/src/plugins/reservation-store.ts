@@ -100,7 +100,7 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
     /**
      * Inserts only if, with the resource row locked, fewer than `capacity` active reservations
      * cover any instant of the window: one conditional INSERT … SELECT, so the check and the
-     * write are the same statement (issue 3: never a check in application code, then an insert).
+     * write are the same statement (never a check in application code, then an insert).
      */
     async create(
       conn: PoolConnection,
