@@ -141,17 +141,25 @@ export async function run(
   return { stdout, stderr };
 }
 
+/**
+ * The fields of /proc/<pid>/stat after the command name, which is in parentheses and may hold
+ * spaces and parentheses (so: from the last parenthesis on); undefined once the process is gone.
+ * Field n of proc(5) is index n - 3.
+ */
+export function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds (user + system) the process has used so far, from /proc (Linux); NaN once it is gone. */
 export function cpuSeconds(pid: number): number {
-  try {
-    // Fields after the command name, which is in parentheses and may hold spaces and parentheses:
-    // utime and stime are the 14th and 15th, in USER_HZ ticks (100 a second on Linux).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
+  const fields = procStat(pid);
+  // utime and stime (fields 14 and 15), in USER_HZ ticks (100 a second on Linux).
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : Number.NaN;
 }
 
 /** The absolute path of `name` on PATH, or undefined. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { procStat } from './proc.ts';
 
 /**
  * The harness's throwaway directories (data dirs, sockets, certificates, logs: MariaDB's alone is
@@ -89,14 +90,8 @@ function removeOwnRunDirs(): void {
 
 /** `pid starttime`: the start time (in clock ticks since boot) tells a reused pid from the owner. */
 function processIdentity(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // After the command name, which is in parentheses and may hold both: starttime is the 20th field.
-    const starttime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return starttime ? `${pid} ${starttime}` : undefined;
-  } catch {
-    return undefined;
-  }
+  const starttime = procStat(pid)?.[19]; // field 22
+  return starttime ? `${pid} ${starttime}` : undefined;
 }
 
 function readOwner(dir: string): string | undefined {
