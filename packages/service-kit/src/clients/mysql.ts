@@ -6,7 +6,7 @@ import type { ReadinessCheck } from '../admin-server.ts';
  * ends (`timezone: 'Z'`), so DATETIME columns round-trip as the instants the API speaks.
  * `trace: false`: mysql2 otherwise captures a stack trace on every query, in case it fails, to
  * graft the caller's frames onto the error; that was 7 % of reservation-api's CPU per booking
- * (docs/booking.md, Benchmark). A failed query's error still names the code, errno and SQL state.
+ * (docs/benchmarks-history.md, booking core). A failed query's error still names the code, errno and SQL state.
  */
 export function createMysqlPool(url: string, options: PoolOptions = {}): Pool {
   return mysql.createPool({
