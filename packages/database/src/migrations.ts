@@ -31,6 +31,9 @@ export function loadMigrations(dir: string): Migration[] {
 /** The platform's schema: every service's tables, one numbered file per change. */
 export const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'migrations');
 
+/** The migrate command's file, for running it as a process (`node <MIGRATE_COMMAND>`, as the image's Job does). */
+export const MIGRATE_COMMAND = join(import.meta.dirname, 'migrate.ts');
+
 const LOCK = 'schema_migrations';
 
 /**

@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { SchemaTooOldError } from '@reservations/database';
+import { MIGRATE_COMMAND, SchemaTooOldError } from '@reservations/database';
 import { freshDatabase, testApp } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
 
 function runMigrate(url: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'migrate.ts')], {
+    const child = spawn(process.execPath, [MIGRATE_COMMAND], {
       env: { PATH: process.env.PATH, MYSQL_PRIMARY_URL: url },
     });
     let out = '';
