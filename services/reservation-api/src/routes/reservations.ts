@@ -4,9 +4,9 @@ import { Problem, requireRole } from '@reservations/service-kit';
 import { etag, ifMatchVersion } from '../domain/etag.ts';
 import { parseWindow } from '../domain/window.ts';
 import { problems } from '../errors.ts';
-import type { Change } from '../plugins/reservation-store.ts';
 import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
 import { CreateReservationBody, IfMatchHeaders, RescheduleBody } from '../schemas/reservation.ts';
+import type { Change } from '../stores/reservation-store.ts';
 
 const security = [{ bearer: [] }];
 const changeResponses = {

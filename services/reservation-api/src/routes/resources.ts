@@ -3,9 +3,9 @@ import { Problem, requireRole } from '@reservations/service-kit';
 import { etag } from '../domain/etag.ts';
 import { isTimeZone } from '../domain/time-zone.ts';
 import { problems } from '../errors.ts';
-import { createResource, updateResource } from '../plugins/resource-store.ts';
 import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
 import { CreateResourceBody, ResourceSchema, UpdateResourceBody } from '../schemas/resource.ts';
+import { createResource, updateResource } from '../stores/resource-store.ts';
 
 const security = [{ bearer: [] }];
 
