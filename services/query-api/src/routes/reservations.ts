@@ -10,9 +10,9 @@ import {
 import { type Principal, Problem } from '@reservations/service-kit';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
+import { isConsistencyToken } from '../domain/consistency-token.ts';
 import { decodeCursor, encodeCursor } from '../domain/cursor.ts';
 import { problems } from '../errors.ts';
-import { isConsistencyToken } from '../plugins/db.ts';
 import { ConsistencyHeaders, commonProblems, IdParams, security } from '../schemas/common.ts';
 
 const ListQuery = Type.Object(
