@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { MalformedEventError, parseEnvelope } from '../../src/plugins/event-processor.ts';
-import { retryVisibility } from '../../src/plugins/sqs-intake.ts';
-import { retryDelay } from '../../src/plugins/webhook-deliverer.ts';
+import { MalformedEventError, parseEnvelope } from '../../src/workers/event-processor.ts';
+import { retryVisibility } from '../../src/workers/sqs-intake.ts';
+import { retryDelay } from '../../src/workers/webhook-deliverer.ts';
 
 describe('webhook retry delay', () => {
   it('grows exponentially with full jitter, capped', () => {
