@@ -36,11 +36,14 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
   });
 
+  // routeOptions.url includes the prefix: metric labels still name the full /v1 path.
   await app.register(webhookRoutes, {
+    prefix: '/v1',
     allowHttp: config.WEBHOOK_ALLOW_HTTP,
     allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
   });
   await app.register(notificationRoutes, {
+    prefix: '/v1',
     registry,
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     pollIntervalMs: config.SSE_POLL_INTERVAL_MS,

@@ -40,7 +40,8 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   });
   await app.register(reservationReader);
 
-  await app.register(reservationRoutes);
-  await app.register(availabilityRoutes);
+  // routeOptions.url includes the prefix: metric labels still name the full /v1 path.
+  await app.register(reservationRoutes, { prefix: '/v1' });
+  await app.register(availabilityRoutes, { prefix: '/v1' });
   return app;
 }

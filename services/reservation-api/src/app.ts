@@ -75,8 +75,9 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
   await app.register(idempotencySweeper, { intervalMs: 60_000 });
 
-  await app.register(reservationRoutes);
-  await app.register(resourceRoutes);
+  // routeOptions.url includes the prefix: metric labels and Idempotency-Key scopes still name the full /v1 path.
+  await app.register(reservationRoutes, { prefix: '/v1' });
+  await app.register(resourceRoutes, { prefix: '/v1' });
   return app;
 }
 

@@ -29,7 +29,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post(
-    '/v1/reservations',
+    '/reservations',
     {
       preHandler: requireRole('customer', 'admin'),
       schema: {
@@ -76,7 +76,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ] as const;
   for (const { verb, summary, result } of transitions) {
     app.post(
-      `/v1/reservations/:id/${verb}`,
+      `/reservations/:id/${verb}`,
       { schema: { summary, tags: ['reservations'], security, params: IdParams, headers: IdempotencyHeaders, response: changeResponses } },
       async (request, reply) =>
         app.commands.run(request, reply, async (conn) =>
@@ -90,7 +90,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.patch(
-    '/v1/reservations/:id',
+    '/reservations/:id',
     {
       schema: {
         summary: 'Reschedule (and/or change the notes); needs If-Match with the current version',

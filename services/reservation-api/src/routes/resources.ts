@@ -20,7 +20,7 @@ function checkTimeZone(timeZone: string | undefined) {
 /** Resources are configuration: only admins create and change them. */
 const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
-    '/v1/resources',
+    '/resources',
     {
       preHandler: requireRole('admin'),
       schema: {
@@ -51,7 +51,7 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.patch(
-    '/v1/resources/:id',
+    '/resources/:id',
     {
       preHandler: requireRole('admin'),
       schema: {
