@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { SchemaTooOldError } from '@reservations/database';
 import { freshDatabase, testApp } from './support/app.ts';
@@ -7,7 +7,7 @@ import { sql } from './support/fixtures.ts';
 
 function runMigrate(url: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'migrate.ts')], {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('migrate.ts', import.meta.resolve('@reservations/database')))], {
       env: { PATH: process.env.PATH, MYSQL_PRIMARY_URL: url },
     });
     let out = '';
