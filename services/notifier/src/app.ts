@@ -3,12 +3,12 @@ import { loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reserv
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { NotifierConfig } from './config.ts';
-import { db } from './plugins/db.ts';
-import { notificationBus } from './plugins/notification-bus.ts';
-import { pipeline } from './plugins/pipeline.ts';
-import { retentionSweeper } from './plugins/retention-sweeper.ts';
+import { db } from './infra/db.ts';
+import { notificationBus } from './infra/notification-bus.ts';
 import notificationRoutes from './routes/notifications.ts';
 import webhookRoutes from './routes/webhooks.ts';
+import { pipeline } from './workers/pipeline.ts';
+import { retentionSweeper } from './workers/retention-sweeper.ts';
 
 export type AppConfig = Omit<NotifierConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'SHUTDOWN_DELAY_MS' | 'DRAIN_FILE'>;
 
@@ -36,11 +36,14 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
   });
 
+  // routeOptions.url includes the prefix: metric labels still name the full /v1 path.
   await app.register(webhookRoutes, {
+    prefix: '/v1',
     allowHttp: config.WEBHOOK_ALLOW_HTTP,
     allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
   });
   await app.register(notificationRoutes, {
+    prefix: '/v1',
     registry,
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     pollIntervalMs: config.SSE_POLL_INTERVAL_MS,

@@ -3,11 +3,11 @@ import { loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reserv
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
-import { db } from './plugins/db.ts';
-import { reservationCache } from './plugins/reservation-cache.ts';
-import { reservationReader } from './plugins/reservation-reader.ts';
+import { db } from './infra/db.ts';
 import availabilityRoutes from './routes/availability.ts';
 import reservationRoutes from './routes/reservations.ts';
+import { reservationCache } from './stores/reservation-cache.ts';
+import { reservationReader } from './stores/reservation-reader.ts';
 
 export type AppConfig = Omit<QueryApiConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'SHUTDOWN_DELAY_MS' | 'SHUTDOWN_TIMEOUT_MS' | 'DRAIN_FILE'>;
 
@@ -40,7 +40,8 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   });
   await app.register(reservationReader);
 
-  await app.register(reservationRoutes);
-  await app.register(availabilityRoutes);
+  // routeOptions.url includes the prefix: metric labels still name the full /v1 path.
+  await app.register(reservationRoutes, { prefix: '/v1' });
+  await app.register(availabilityRoutes, { prefix: '/v1' });
   return app;
 }

@@ -20,9 +20,9 @@ import autocannon from 'autocannon';
 import { createSigner } from 'fast-jwt';
 import Fastify from 'fastify';
 import { ReservationApiConfig } from '../src/config.ts';
-import { keyStatements } from '../src/plugins/commands.ts';
-import { primaryPool } from '../src/plugins/db.ts';
-import { createReservationStore } from '../src/plugins/reservation-store.ts';
+import { keyStatements } from '../src/infra/commands.ts';
+import { primaryPool } from '../src/infra/db.ts';
+import { createReservationStore } from '../src/stores/reservation-store.ts';
 import { cpuPerRequest, processesMatching } from './cpu-usage.ts';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);

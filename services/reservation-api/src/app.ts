@@ -3,15 +3,15 @@ import { ConfigError, createSqsClient, loggerOptions, OneLinePerRequest, registe
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
-import { bookingMetrics } from './plugins/booking-metrics.ts';
-import { cachePublisher } from './plugins/cache-publisher.ts';
-import { commands } from './plugins/commands.ts';
-import { db } from './plugins/db.ts';
-import { idempotencySweeper } from './plugins/idempotency-sweeper.ts';
-import { outboxRelay } from './plugins/outbox-relay.ts';
-import { reservationStore } from './plugins/reservation-store.ts';
+import { bookingMetrics } from './infra/booking-metrics.ts';
+import { cachePublisher } from './infra/cache-publisher.ts';
+import { commands } from './infra/commands.ts';
+import { db } from './infra/db.ts';
 import reservationRoutes from './routes/reservations.ts';
 import resourceRoutes from './routes/resources.ts';
+import { reservationStore } from './stores/reservation-store.ts';
+import { idempotencySweeper } from './workers/idempotency-sweeper.ts';
+import { outboxRelay } from './workers/outbox-relay.ts';
 
 export type AppConfig = Pick<
   ReservationApiConfig,
@@ -75,8 +75,9 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
   await app.register(idempotencySweeper, { intervalMs: 60_000 });
 
-  await app.register(reservationRoutes);
-  await app.register(resourceRoutes);
+  // routeOptions.url includes the prefix: metric labels and Idempotency-Key scopes still name the full /v1 path.
+  await app.register(reservationRoutes, { prefix: '/v1' });
+  await app.register(resourceRoutes, { prefix: '/v1' });
   return app;
 }
 

@@ -17,8 +17,8 @@ import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { type Static, Type } from 'typebox';
 import { outboxRelayConfigProperties } from './config.ts';
-import { primaryPool, REQUIRED_SCHEMA_VERSION } from './plugins/db.ts';
-import { createOutboxRelay } from './plugins/outbox-relay.ts';
+import { primaryPool, REQUIRED_SCHEMA_VERSION } from './infra/db.ts';
+import { createOutboxRelay } from './workers/outbox-relay.ts';
 
 export const RelayConfig = Type.Object({
   ...baseConfigProperties,

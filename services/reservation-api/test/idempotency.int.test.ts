@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
-import { sweepExpiredKeys } from '../src/plugins/idempotency-sweeper.ts';
+import { sweepExpiredKeys } from '../src/workers/idempotency-sweeper.ts';
 import { bearer, freshDatabase, testApp } from './support/app.ts';
 import { book, createResource, sql } from './support/fixtures.ts';
 

@@ -6,8 +6,8 @@ import { createQueueWithDlq, freePort, harnessEnv, testSqs, waitUntil } from '@r
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
-import { primaryPool } from '../src/plugins/db.ts';
-import { createOutboxRelay } from '../src/plugins/outbox-relay.ts';
+import { primaryPool } from '../src/infra/db.ts';
+import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
 import { bearer, freshDatabase, testApp } from './support/app.ts';
 import { createResource, sql } from './support/fixtures.ts';
 

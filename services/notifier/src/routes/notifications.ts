@@ -52,7 +52,7 @@ const notificationRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app,
   });
 
   app.get(
-    '/v1/providers/:id/notifications',
+    '/providers/:id/notifications',
     {
       schema: {
         summary: 'Live notifications of this provider (text/event-stream), resumable with Last-Event-ID',

@@ -40,7 +40,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
   const notFound = (id: string) => new Problem(problems, 'webhook-not-found', `provider ${id} has no webhook endpoint`);
 
   app.put(
-    '/v1/providers/:id/webhook',
+    '/providers/:id/webhook',
     {
       schema: {
         summary: 'Set where this provider’s notifications are POSTed (signed); the secret comes back when created or rotated',
@@ -80,7 +80,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
   );
 
   app.get(
-    '/v1/providers/:id/webhook',
+    '/providers/:id/webhook',
     {
       schema: {
         summary: 'This provider’s webhook endpoint (without its secret)',
@@ -99,7 +99,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
   );
 
   app.delete(
-    '/v1/providers/:id/webhook',
+    '/providers/:id/webhook',
     {
       schema: {
         summary: 'Stop webhooks for this provider (pending deliveries are given up)',

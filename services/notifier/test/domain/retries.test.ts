@@ -1,7 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MalformedEventError, parseEnvelope } from '../../src/plugins/event-processor.ts';
-import { retryVisibility } from '../../src/plugins/sqs-intake.ts';
-import { retryDelay } from '../../src/plugins/webhook-deliverer.ts';
+import { retryDelay, retryVisibility } from '../../src/domain/retries.ts';
 
 describe('webhook retry delay', () => {
   it('grows exponentially with full jitter, capped', () => {
@@ -16,31 +14,5 @@ describe('failed message visibility', () => {
     expect([1, 2, 3, 4].map((n) => retryVisibility(n, 2))).toEqual([2, 4, 8, 16]);
     expect(retryVisibility(30, 2)).toBe(32_768);
     expect(retryVisibility(30, 10)).toBe(43_200);
-  });
-});
-
-describe('parseEnvelope', () => {
-  const event = {
-    eventId: '6f1c1e9e-8d1e-4a43-9b7e-1f0c2c4b1a2d',
-    type: 'reservation.created',
-    aggregateType: 'reservation',
-    aggregateId: '7f1c1e9e-8d1e-4a43-9b7e-1f0c2c4b1a2d',
-    version: 1,
-    occurredAt: '2030-01-01T10:00:00.000Z',
-    payload: {},
-  };
-
-  it('accepts an outbox event', () => {
-    expect(parseEnvelope(JSON.stringify(event))).toEqual(event);
-  });
-
-  it.each([
-    ['not JSON', '{', 'the message body is not JSON'],
-    ['no event id', JSON.stringify({ ...event, eventId: undefined }), 'the message is not an event'],
-    ['a bad version', JSON.stringify({ ...event, version: 0 }), '/version'],
-    ['an unknown field', JSON.stringify({ ...event, extra: 1 }), 'the message is not an event'],
-  ])('refuses %s, saying why', (_what, body, message) => {
-    expect(() => parseEnvelope(body)).toThrow(MalformedEventError);
-    expect(() => parseEnvelope(body)).toThrow(message);
   });
 });

@@ -18,7 +18,7 @@ const Window = Type.Object({
 
 const availabilityRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/v1/resources/:id/availability',
+    '/resources/:id/availability',
     {
       schema: {
         summary: 'Free windows of a resource between two instants, in its time zone',

@@ -10,9 +10,9 @@ import {
 import { type Principal, Problem } from '@reservations/service-kit';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
+import { isConsistencyToken } from '../domain/consistency-token.ts';
 import { decodeCursor, encodeCursor } from '../domain/cursor.ts';
 import { problems } from '../errors.ts';
-import { isConsistencyToken } from '../plugins/db.ts';
 import { ConsistencyHeaders, commonProblems, IdParams, security } from '../schemas/common.ts';
 
 const ListQuery = Type.Object(
@@ -67,7 +67,7 @@ function sendEntry(reply: FastifyReply, entry: CachedBooking): FastifyReply {
 
 const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/v1/reservations/:id',
+    '/reservations/:id',
     {
       schema: {
         summary: 'One reservation (cached; send the write’s consistency token to read your own write)',
@@ -85,7 +85,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
-    '/v1/reservations',
+    '/reservations',
     {
       schema: {
         summary: 'Reservations by resource, customer, status and time, oldest start first, cursor-paginated',
@@ -126,7 +126,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
-    '/v1/reservations/:id/events',
+    '/reservations/:id/events',
     {
       schema: {
         summary: 'The history of a reservation: every event its changes emitted, in order, once the notifier has recorded it',

@@ -4,9 +4,9 @@ import { Problem, requireRole } from '@reservations/service-kit';
 import { etag, ifMatchVersion } from '../domain/etag.ts';
 import { parseWindow } from '../domain/window.ts';
 import { problems } from '../errors.ts';
-import type { Change } from '../plugins/reservation-store.ts';
 import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
 import { CreateReservationBody, IfMatchHeaders, RescheduleBody } from '../schemas/reservation.ts';
+import type { Change } from '../stores/reservation-store.ts';
 
 const security = [{ bearer: [] }];
 const changeResponses = {
@@ -29,7 +29,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post(
-    '/v1/reservations',
+    '/reservations',
     {
       preHandler: requireRole('customer', 'admin'),
       schema: {
@@ -76,7 +76,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   ] as const;
   for (const { verb, summary, result } of transitions) {
     app.post(
-      `/v1/reservations/:id/${verb}`,
+      `/reservations/:id/${verb}`,
       { schema: { summary, tags: ['reservations'], security, params: IdParams, headers: IdempotencyHeaders, response: changeResponses } },
       async (request, reply) =>
         app.commands.run(request, reply, async (conn) =>
@@ -90,7 +90,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.patch(
-    '/v1/reservations/:id',
+    '/reservations/:id',
     {
       schema: {
         summary: 'Reschedule (and/or change the notes); needs If-Match with the current version',

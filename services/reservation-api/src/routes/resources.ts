@@ -3,9 +3,9 @@ import { Problem, requireRole } from '@reservations/service-kit';
 import { etag } from '../domain/etag.ts';
 import { isTimeZone } from '../domain/time-zone.ts';
 import { problems } from '../errors.ts';
-import { createResource, updateResource } from '../plugins/resource-store.ts';
 import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
 import { CreateResourceBody, ResourceSchema, UpdateResourceBody } from '../schemas/resource.ts';
+import { createResource, updateResource } from '../stores/resource-store.ts';
 
 const security = [{ bearer: [] }];
 
@@ -20,7 +20,7 @@ function checkTimeZone(timeZone: string | undefined) {
 /** Resources are configuration: only admins create and change them. */
 const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
-    '/v1/resources',
+    '/resources',
     {
       preHandler: requireRole('admin'),
       schema: {
@@ -51,7 +51,7 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.patch(
-    '/v1/resources/:id',
+    '/resources/:id',
     {
       preHandler: requireRole('admin'),
       schema: {

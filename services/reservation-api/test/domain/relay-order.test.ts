@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { sendable } from '../../src/plugins/outbox-relay.ts';
+import { sendable } from '../../src/domain/relay-order.ts';
 
 const row = (id: number, aggregate: string) => ({ id: String(id), aggregate_type: 'reservation', aggregate_id: aggregate });
 

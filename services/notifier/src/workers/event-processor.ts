@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
-import { type Booking, BookingSchema, EventEnvelope } from '@reservations/contracts';
+import { type Booking, BookingSchema, type EventEnvelope } from '@reservations/contracts';
 import type { EventHistory } from '@reservations/database';
 import { ER_DUP_ENTRY, isMysqlError, withTransaction } from '@reservations/service-kit';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { Value } from 'typebox/value';
+import { MalformedEventError } from '../domain/envelope.ts';
 import type { Delivery } from './webhook-deliverer.ts';
 
 /** What processing one event did. */
@@ -20,11 +21,6 @@ export type Outcome =
   | { kind: 'deduplicated' }
   /** An event nobody is notified of (resource changes); recorded as processed all the same. */
   | { kind: 'ignored' };
-
-/** An event that can never be processed; it is retried anyway (the fault may be ours) until SQS moves it to the DLQ. */
-export class MalformedEventError extends Error {
-  override name = 'MalformedEventError';
-}
 
 /**
  * The notifier's effect for one event, in one transaction: the dedupe row (the event id as
@@ -130,18 +126,3 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
 }
 
 export type EventProcessor = ReturnType<typeof createEventProcessor>;
-
-/** Parses an SQS message body into an event, or says why it cannot be one. */
-export function parseEnvelope(body: string | undefined): EventEnvelope {
-  let value: unknown;
-  try {
-    value = JSON.parse(body ?? '');
-  } catch {
-    throw new MalformedEventError('the message body is not JSON');
-  }
-  if (!Value.Check(EventEnvelope, value)) {
-    const first = [...Value.Errors(EventEnvelope, value)][0];
-    throw new MalformedEventError(`the message is not an event: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`);
-  }
-  return value as EventEnvelope;
-}

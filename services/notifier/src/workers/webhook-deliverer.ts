@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Notification } from '@reservations/contracts';
-import { backoffDelay, withTransaction } from '@reservations/service-kit';
+import { withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Agent, fetch } from 'undici';
 import { PrivateAddressError, privateHostReason, publicOnlyLookup } from '../domain/public-address.ts';
+import { retryDelay } from '../domain/retries.ts';
 import { signedHeaders } from '../domain/signature.ts';
 
 export interface DelivererOptions {
@@ -46,11 +47,6 @@ export interface Delivery {
   url: string | null;
   secret: string | null;
   notification: Notification;
-}
-
-/** The delay before attempt `attempts + 1`: full jitter, capped (AWS architecture blog, "Exponential Backoff and Jitter"). */
-export function retryDelay(attempts: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  return Math.min(maxMs, backoffDelay(Math.min(attempts, 30), baseMs, random));
 }
 
 /**

@@ -3,7 +3,7 @@ import { createRedis, createVersionedCache } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import type { Change } from './reservation-store.ts';
+import type { Change } from '../stores/reservation-store.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createMysqlPool } from '@reservations/service-kit';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
-import { sweepRetention } from '../src/plugins/retention-sweeper.ts';
-import { migratedDatabase } from './support/pipeline.ts';
+import { sweepRetention } from '../../src/workers/retention-sweeper.ts';
+import { migratedDatabase } from '../support/pipeline.ts';
 
 let pool: Pool;
 beforeAll(async () => {

@@ -1,10 +1,12 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { type EventEnvelope, messageGroupId } from '@reservations/contracts';
+import { messageGroupId } from '@reservations/contracts';
 import { deleteInBatches, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type OutboxRecord, toEnvelope } from '../domain/envelope.ts';
+import { sendable } from '../domain/relay-order.ts';
 
 /** SendMessageBatch takes at most 10 entries. */
 const SQS_BATCH = 10;
@@ -38,53 +40,7 @@ export interface OutboxRelay {
   stop(): Promise<void>;
 }
 
-type OutboxRow = RowDataPacket & {
-  id: string;
-  event_id: string;
-  aggregate_type: 'reservation' | 'resource';
-  aggregate_id: string;
-  type: string;
-  version: number;
-  payload: unknown;
-  occurred_at: Date;
-};
-
-export function toEnvelope(row: OutboxRow): EventEnvelope {
-  return {
-    eventId: row.event_id,
-    type: row.type,
-    aggregateType: row.aggregate_type,
-    aggregateId: row.aggregate_id,
-    version: Number(row.version),
-    occurredAt: row.occurred_at.toISOString(),
-    payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload,
-  };
-}
-
-/**
- * The rows of `batch` that may go now: a row goes only if every unsent row of its aggregate
- * with a smaller id is in this batch too. Another relay may hold an earlier row of the same
- * aggregate (it was locked when this pass skipped it); sending the later one first would
- * break the aggregate's order in its FIFO message group.
- */
-export function sendable<R extends { id: string; aggregate_type: string; aggregate_id: string }>(
-  batch: R[],
-  unsentOfSameAggregates: { id: string; aggregate_type: string; aggregate_id: string }[],
-): R[] {
-  const mine = new Set(batch.map((r) => r.id));
-  const firstForeign = new Map<string, bigint>();
-  for (const r of unsentOfSameAggregates) {
-    if (mine.has(r.id)) continue;
-    const key = `${r.aggregate_type}:${r.aggregate_id}`;
-    const id = BigInt(r.id);
-    const known = firstForeign.get(key);
-    if (known === undefined || id < known) firstForeign.set(key, id);
-  }
-  return batch.filter((r) => {
-    const foreign = firstForeign.get(`${r.aggregate_type}:${r.aggregate_id}`);
-    return foreign === undefined || BigInt(r.id) < foreign;
-  });
-}
+type OutboxRow = RowDataPacket & OutboxRecord & { id: string };
 
 /**
  * The transactional outbox relay: locks the oldest unsent rows with

@@ -8,9 +8,6 @@ import { Counter, type Registry } from 'prom-client';
 /** The schema version (highest migration number of reservation-api) this build reads: 2 brought event_history. */
 export const REQUIRED_SCHEMA_VERSION = 2;
 
-/** A GTID list as MariaDB prints it: `domain-server-sequence[,…]`. */
-const GTID = /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/;
-
 export interface Databases {
   replica: Pool;
   primary: Pool;
@@ -26,10 +23,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     dbs: Databases;
   }
-}
-
-export function isConsistencyToken(value: string): boolean {
-  return GTID.test(value) && value.length <= 512;
 }
 
 export const db = fp<{ replicaUrl: string; primaryUrl: string; poolSize: number; waitMs: number; registry: Registry }>(

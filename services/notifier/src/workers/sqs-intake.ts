@@ -9,7 +9,9 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { Consumer } from 'sqs-consumer';
-import { type EventProcessor, MalformedEventError, type Outcome, parseEnvelope } from './event-processor.ts';
+import { MalformedEventError, parseEnvelope } from '../domain/envelope.ts';
+import { retryVisibility } from '../domain/retries.ts';
+import type { EventProcessor, Outcome } from './event-processor.ts';
 
 export interface IntakeOptions {
   sqs: SQSClient;
@@ -30,11 +32,6 @@ export interface IntakeOptions {
   retryBaseSeconds: number;
   /** Called after an event's effect committed (SSE doorbell, webhook fast path). */
   onProcessed: (outcome: Outcome) => void;
-}
-
-/** The visibility timeout a failed message gets: doubling per receive, within SQS's 12-hour cap. */
-export function retryVisibility(receiveCount: number, baseSeconds: number): number {
-  return Math.min(43_200, baseSeconds * 2 ** Math.max(0, Math.min(receiveCount - 1, 14)));
 }
 
 /**

@@ -4,8 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { requestHash } from '../domain/request-hash.ts';
+import { type Claim, claimKey, type KeyScope, type StoredResponse, storeResponse } from '../stores/idempotency-store.ts';
 import type { CommandResult } from './booking-metrics.ts';
-import { type Claim, claimKey, type KeyScope, type StoredResponse, storeResponse } from './idempotency-store.ts';
 
 /** What a command hands back: the status, the body (serialised by the route's response schema) and headers. */
 export interface CommandOutcome {
