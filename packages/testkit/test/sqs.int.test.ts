@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -13,6 +12,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { testSqs } from '../src/aws.ts';
 import { harnessEnv } from '../src/env.ts';
 import { createQueueWithDlq } from '../src/harness/elasticmq.ts';
+import { waitUntil } from '../src/poll.ts';
 
 // What the pipeline relies on from SQS, checked on the harness's server (ElasticMQ), so a
 // test of the relay or the notifier that passes here means the same on SQS.
@@ -86,8 +86,12 @@ describe('SQS on ElasticMQ', () => {
     await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: b1.ReceiptHandle }));
     // a2 must not overtake a1, which is still in flight.
     expect(await receive(queueUrl, { wait: 1 })).toEqual([]);
-    await sleep(1500);
-    const again = await receive(queueUrl);
+    // Then a1's backoff ends and the group comes back, a1 first.
+    let again: Message[] = [];
+    await waitUntil('a1 visible again', async () => {
+      again = await receive(queueUrl);
+      return again.length > 0;
+    });
     expect(bodies(again)).toEqual(['a1', 'a2', 'a3']);
     expect(again.map((m) => m.Attributes?.ApproximateReceiveCount)).toEqual(['2', '2', '2']);
   });
