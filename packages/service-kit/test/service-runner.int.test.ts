@@ -34,9 +34,14 @@ describe('a service process', () => {
 
     const item = await fetch(`http://127.0.0.1:${port}/items/42`);
     expect(await item.json()).toEqual({ id: '42' });
-    expect(await (await fetch(`${admin}/metrics`)).text()).toContain(
-      'http_request_duration_seconds_count{service="demo-service",method="GET",route="/items/:id",status_code="200"} 1',
-    );
+    // Observed in onResponse, once the response has gone: the client can ask /metrics before that.
+    const counted = 'http_request_duration_seconds_count{service="demo-service",method="GET",route="/items/:id",status_code="200"} 1';
+    let metrics = '';
+    await waitUntil('the request is counted', async () => {
+      metrics = await (await fetch(`${admin}/metrics`)).text();
+      return metrics.includes(counted);
+    });
+    expect(metrics).toContain(counted);
 
     const slow = fetch(`http://127.0.0.1:${port}/slow`);
     await waitUntil('slow request in flight', async () => demo.log().includes('slow request started'));

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -13,6 +12,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { testSqs } from '../src/aws.ts';
 import { harnessEnv } from '../src/env.ts';
 import { createQueueWithDlq } from '../src/harness/elasticmq.ts';
+import { waitUntil } from '../src/poll.ts';
 
 // What the pipeline relies on from SQS, checked on the harness's server (ElasticMQ), so a
 // test of the relay or the notifier that passes here means the same on SQS.
@@ -79,15 +79,20 @@ describe('SQS on ElasticMQ', () => {
         new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: seconds }),
       );
     };
-    await visibility('a1', 2);
+    // A backoff well past the 1 s receive below, which must end while a1 is still in flight.
+    await visibility('a1', 4);
     await visibility('a2', 0);
     await visibility('a3', 0);
     const b1 = first.find((r) => r.Body === 'b1') as Message;
     await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: b1.ReceiptHandle }));
     // a2 must not overtake a1, which is still in flight.
     expect(await receive(queueUrl, { wait: 1 })).toEqual([]);
-    await sleep(1500);
-    const again = await receive(queueUrl);
+    // Then a1's backoff ends and the group comes back, a1 first.
+    let again: Message[] = [];
+    await waitUntil('a1 visible again', async () => {
+      again = await receive(queueUrl);
+      return again.length > 0;
+    });
     expect(bodies(again)).toEqual(['a1', 'a2', 'a3']);
     expect(again.map((m) => m.Attributes?.ApproximateReceiveCount)).toEqual(['2', '2', '2']);
   });

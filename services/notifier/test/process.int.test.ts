@@ -60,7 +60,9 @@ describe('notifier process', () => {
       JWT_SECRET,
       SQS_QUEUE_URL: queue.queueUrl,
       SQS_DLQ_URL: queue.dlqUrl,
-      SHUTDOWN_DELAY_MS: '300',
+      // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a
+      // loaded machine's poll to see.
+      SHUTDOWN_DELAY_MS: '1000',
     });
     const admin = `http://127.0.0.1:${adminPort}`;
     await waitUntil('notifier ready', async () => (await fetch(`${admin}/readyz`)).status === 200);

@@ -226,7 +226,18 @@ describe('notifier graceful shutdown with messages in flight', () => {
 
     // Nothing took effect (its transactions are gone from the server, not left waiting on the
     // lock), and every message is visible again now, not VISIBILITY_TIMEOUT_SECONDS from now.
-    expect(await lockWaits()).toBe(0);
+    // KILL returns once the victim is told, before its thread wakes from the lock wait: poll, for
+    // far less than the 50 s a forgotten transaction would wait there.
+    let waits = -1;
+    await waitUntil(
+      'the cut transactions stop waiting on the lock',
+      async () => {
+        waits = await lockWaits();
+        return waits === 0;
+      },
+      { timeoutMs: 10_000 },
+    );
+    expect(waits).toBe(0);
     expect(await historyIds(provider)).toEqual([]);
     expect(received).toBeGreaterThan(0);
     expect(await queueDepth(queue.queueUrl)).toMatchObject({ visible: BOOKINGS, inFlight: 0 });

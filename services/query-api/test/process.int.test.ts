@@ -73,7 +73,9 @@ describe('query-api on SIGTERM', () => {
       MYSQL_REPLICA_URL: replica,
       REDIS_URL: harnessEnv('REDIS_URL'),
       JWT_SECRET,
-      SHUTDOWN_DELAY_MS: '300',
+      // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a
+      // loaded machine's poll to see.
+      SHUTDOWN_DELAY_MS: '1000',
     });
     try {
       // Cached reads of one reservation and uncached list queries, to keep both pools busy.

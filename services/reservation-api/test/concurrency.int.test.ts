@@ -10,7 +10,7 @@ let db: Awaited<ReturnType<typeof freshDatabase>>;
 beforeAll(async () => {
   db = await freshDatabase('rsv_concurrency');
   await db.migrate();
-  ({ app, registry } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, HOLD_TTL_SECONDS: 0.5 }));
+  ({ app, registry } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, HOLD_TTL_SECONDS: 2 }));
 });
 afterAll(async () => {
   await app?.close();
@@ -113,8 +113,9 @@ describe('no double booking', () => {
     expect(hold.statusCode).toBe(201);
     expect(hold.json()).toMatchObject({ status: 'held', expiresAt: expect.any(String) });
     expect((await book(app, resource, at(0), at(60), { customer: 'other' })).statusCode).toBe(409);
-    // The hold lasts 0.5 s in this app; the database clock decides when it is over.
-    await sql(db.primaryUrl, 'DO SLEEP(0.6)');
+    // The hold lasts 2 s in this app (long enough for the two requests above on a loaded machine);
+    // the database clock decides when it is over.
+    await sql(db.primaryUrl, 'DO SLEEP(2.1)');
     expect((await book(app, resource, at(0), at(60), { customer: 'other' })).statusCode).toBe(201);
     const confirm = await app.inject({
       method: 'POST',
@@ -135,7 +136,8 @@ describe('no double booking', () => {
     });
     expect(confirm.statusCode).toBe(200);
     expect(confirm.json()).toMatchObject({ status: 'confirmed', expiresAt: null, version: 2 });
-    await sql(db.primaryUrl, 'DO SLEEP(0.6)');
+    // Past the hold's 2 s: the sleep is what this proves the confirmed reservation outlasts.
+    await sql(db.primaryUrl, 'DO SLEEP(2.1)');
     expect((await book(app, resource, at(0), at(60), { customer: 'other' })).statusCode).toBe(409);
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { sweepExpiredKeys } from '../src/workers/idempotency-sweeper.ts';
@@ -31,14 +32,19 @@ async function holdResource() {
   await blocker.query('START TRANSACTION');
   await blocker.query('SELECT id FROM resources WHERE id = ? FOR UPDATE', [resource]);
   const waiting = async (): Promise<number> => {
-    for (let i = 0; i < 400; i++) {
-      const [rows] = (await blocker.query(
-        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT%FROM resources%FOR UPDATE%' AND ID <> CONNECTION_ID()",
-      )) as unknown as [{ id: number }[]];
-      if (rows[0]) return rows[0].id;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error('no booking is waiting for the resource row');
+    let id: number | undefined;
+    await waitUntil(
+      'a booking waits for the resource row',
+      async () => {
+        const [rows] = (await blocker.query(
+          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT%FROM resources%FOR UPDATE%' AND ID <> CONNECTION_ID()",
+        )) as unknown as [{ id: number }[]];
+        id = rows[0]?.id;
+        return id !== undefined;
+      },
+      { intervalMs: 25 },
+    );
+    return id as number;
   };
   return { blocker, waiting };
 }

@@ -25,7 +25,9 @@ describe('reservation-api process', () => {
       MYSQL_PRIMARY_URL: db.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
       JWT_SECRET,
-      SHUTDOWN_DELAY_MS: '300',
+      // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a
+      // loaded machine's poll to see.
+      SHUTDOWN_DELAY_MS: '1000',
       // With its outbox relay, which finishes its pass on the way out.
       SQS_QUEUE_URL: (await createQueueWithDlq(testSqs(), `rsv-shutdown-${Date.now()}.fifo`)).queueUrl,
       AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
