@@ -163,9 +163,30 @@ export async function replicaCaughtUp(env: AdminUrls) {
   }
 }
 
-/** Waits until the replica has applied everything the primary committed so far. */
-export function waitForReplica(env: AdminUrls, timeoutMs = 30_000): Promise<void> {
-  return waitUntil('replica catching up', () => replicaCaughtUp(env), { timeoutMs, intervalMs: 50 });
+/**
+ * Waits until the replica has applied everything the primary had committed when the wait began
+ * (not "is level with the primary", which other tests' writes may never let happen).
+ */
+export async function waitForReplica(env: AdminUrls, timeoutMs = 30_000): Promise<void> {
+  const p = await mysql.createConnection(env.MYSQL_PRIMARY_ADMIN_URL);
+  const r = await mysql.createConnection(env.MYSQL_REPLICA_ADMIN_URL);
+  try {
+    const [[committed]] = (await p.query('SELECT @@gtid_binlog_pos AS pos')) as [{ pos: string }[], unknown];
+    await waitUntil(
+      `replica applying ${committed?.pos}`,
+      async () => {
+        // 0: reached; -1: not yet (a timeout of 0 only looks).
+        const [[wait]] = (await r.query('SELECT MASTER_GTID_WAIT(?, 0) AS reached', [committed?.pos ?? ''])) as [
+          { reached: number }[],
+          unknown,
+        ];
+        return Number(wait?.reached) === 0;
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
+  } finally {
+    await Promise.all([p.end(), r.end()]);
+  }
 }
 
 /**
