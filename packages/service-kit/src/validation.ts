@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type FormatDefinition, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 
@@ -10,7 +10,28 @@ import type { FastifySchemaCompiler } from 'fastify';
  */
 export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const common: Options = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false };
-  const strictBody = addFormats.default(new Ajv({ ...common, coerceTypes: false }));
-  const coercing = addFormats.default(new Ajv({ ...common, coerceTypes: 'array' }));
+  const strictBody = withFormats(new Ajv({ ...common, coerceTypes: false }));
+  const coercing = withFormats(new Ajv({ ...common, coerceTypes: 'array' }));
   return ({ schema, httpPart }) => (httpPart === 'body' ? strictBody : coercing).compile(schema as object);
+}
+
+const dateTime = addFormats.default.get('date-time') as FormatDefinition<string>;
+const rfc3339 = (() => {
+  const { validate } = dateTime;
+  if (typeof validate !== 'function') throw new Error("ajv-formats' date-time is no longer a function: isInstant needs another look");
+  return (value: string) => validate(value) === true;
+})();
+
+/**
+ * `date-time` is RFC 3339 and also an instant JavaScript can hold: RFC 3339 allows a leap second
+ * (`23:59:60`), which `Date` cannot represent, so it would pass the schema and fail later as an
+ * invalid date. Here it is a 400 naming the field, like any other bad instant.
+ */
+export function isInstant(value: string): boolean {
+  return rfc3339(value) && Number.isFinite(Date.parse(value));
+}
+
+function withFormats(ajv: Ajv): Ajv {
+  addFormats.default(ajv);
+  return ajv.addFormat('date-time', { type: 'string', validate: isInstant, ...(dateTime.compare ? { compare: dateTime.compare } : {}) });
 }

@@ -59,6 +59,7 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['resources'],
         security,
         params: IdParams,
+        headers: IdempotencyHeaders,
         body: UpdateResourceBody,
         response: { 200: ResourceSchema, ...commonProblems, 404: problem('no such resource') },
       },

@@ -15,7 +15,7 @@ export const commonProblems = {
   503: problem('overloaded: retry after the Retry-After delay'),
 };
 
-/** Idempotency-Key on every POST (draft-ietf-httpapi-idempotency-key-header). */
+/** Idempotency-Key on every command (draft-ietf-httpapi-idempotency-key-header): the runner honours it on each route that sends one. */
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })),
 });

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Instant } from './common.ts';
+import { IdempotencyHeaders, Instant } from './common.ts';
 
 const notes = Type.String({ maxLength: 1000 });
 
@@ -26,4 +26,8 @@ export const RescheduleBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 64 })) });
+/** PATCH: If-Match, and an Idempotency-Key like every other command. */
+export const IfMatchHeaders = Type.Object({
+  ...IdempotencyHeaders.properties,
+  'if-match': Type.Optional(Type.String({ maxLength: 64 })),
+});
