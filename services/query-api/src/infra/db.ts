@@ -5,8 +5,8 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
 import { Counter, type Registry } from 'prom-client';
 
-/** The schema version (highest migration number of reservation-api) this build reads: 2 brought event_history. */
-export const REQUIRED_SCHEMA_VERSION = 2;
+/** The schema version (highest migration number of reservation-api) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them). */
+export const REQUIRED_SCHEMA_VERSION = 3;
 
 export interface Databases {
   replica: Pool;
