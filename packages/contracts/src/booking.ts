@@ -84,7 +84,9 @@ export const CONSISTENCY_HEADER = 'x-consistency-token';
 /**
  * Who may see or change a reservation: its customer, the provider that owns its resource, any
  * admin. Both APIs answer anyone else with a 404, not a 403, so reservation ids do not leak
- * (a 403 is for a role that may never do the thing at all).
+ * (a 403 is for a role that may never do the thing at all). Ids compare exactly (===, as the
+ * database's identity columns do): `Alice` is not `alice`. query-api decides from the cache entry's
+ * fields with this same function.
  */
 export function mayAccessBooking(
   principal: { id: string; role: 'customer' | 'provider' | 'admin' },
