@@ -1,3 +1,4 @@
+import { DNS_LABEL_MAX, MAX_NAME_LENGTH, SERVICES } from '../desired/metadata.ts';
 import { GROUP, KIND, PLURAL, ReservationSpec, ReservationStatus, VERSION } from './v1alpha1/reservation.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -57,6 +58,11 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The component whose Service name is the longest name derived from the Reservation's. */
+const longestComponent = Object.values(SERVICES)
+  .map((s) => s.component)
+  .reduce((a, b) => (b.length > a.length ? b : a));
+
 /** The Reservation CustomResourceDefinition, as `crds/` holds it. */
 export function reservationCrd() {
   return {
@@ -110,6 +116,19 @@ export function reservationCrd() {
               type: 'object',
               description: 'Reservation is one installation of the reservation platform in this cluster, and its traffic.',
               required: ['spec'],
+              // The objects a Reservation becomes are named after it (see MAX_NAME_LENGTH), and the
+              // API server refuses each one whose name does not fit; refuse the Reservation instead.
+              'x-kubernetes-validations': [
+                {
+                  rule: `self.metadata.name.size() <= ${MAX_NAME_LENGTH}`,
+                  message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters: the longest name made from it, the Service <name>-${longestComponent}, must fit in ${DNS_LABEL_MAX} (a DNS label)`,
+                },
+                {
+                  rule: "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+                  message:
+                    'metadata.name must start with a letter and hold only lowercase letters, digits and dashes (no dots): its Services are named after it, and a Service name is a DNS label (RFC 1035)',
+                },
+              ],
               properties: {
                 apiVersion: { type: 'string', description: 'APIVersion of this object' },
                 kind: { type: 'string', description: 'Kind of this object' },

@@ -21,6 +21,16 @@ export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt';
 export const API_PORT = 3000;
 export const ADMIN_PORT = 9090;
 
+/** Names that must be DNS labels (RFC 1035, as Services are) and label values are at most this long. */
+export const DNS_LABEL_MAX = 63;
+
+/**
+ * The longest Reservation name whose objects all fit: the longest derived name is a Service,
+ * `<name>-<component>`, and the name itself is the app.kubernetes.io/instance label value (every
+ * other derived name is a DNS subdomain, 253 characters).
+ */
+export const MAX_NAME_LENGTH = DNS_LABEL_MAX - Math.max(...Object.values(SERVICES).map((s) => `-${s.component}`.length));
+
 export function objectName(cr: Reservation, service?: ServiceName): string {
   return service ? `${cr.metadata.name}-${SERVICES[service].component}` : cr.metadata.name;
 }

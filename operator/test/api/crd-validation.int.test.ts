@@ -1,11 +1,16 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../src/api/v1alpha1/reservation.ts';
+import { OPERATOR_OWNED_ENV, UNSAFE_ENV } from '../../src/desired/env.ts';
+import { MAX_NAME_LENGTH } from '../../src/desired/metadata.ts';
+import { createKubeClient, PATCH } from '../../src/kube/client.ts';
+import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { minimalSpec } from '../support/fixtures.ts';
 import { apiErrorMessage, createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 
 const kc = testKubeConfig();
 const custom = kc.makeApiClient(CustomObjectsApi);
+const kube = createKubeClient(kc);
 let namespace: string;
 
 beforeAll(async () => {
@@ -22,17 +27,31 @@ const traffic = (extra: Spec = {}) => ({
 });
 
 let counter = 0;
-function create(spec: Spec) {
-  counter += 1;
+function create(spec: Spec, name = `rsv-${++counter}`) {
   return custom.createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,
     namespace,
     plural: PLURAL,
-    body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: `rsv-${counter}` }, spec },
+    body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec },
     fieldValidation: 'Strict',
   });
 }
+
+/** The API server's message when `attempt` is refused; fails the test when it is accepted. */
+async function refusal(attempt: Promise<unknown>): Promise<string> {
+  let refused: unknown;
+  try {
+    await attempt;
+  } catch (err) {
+    refused = err;
+  }
+  expect(refused).toBeDefined();
+  return apiErrorMessage(refused);
+}
+
+const mergePatch = (name: string, body: Spec) =>
+  kube.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, namespace, name), { body, contentType: PATCH.merge });
 
 describe('the Reservation CRD on the API server', () => {
   it('accepts a minimal spec and fills in the defaults', async () => {
@@ -92,6 +111,11 @@ describe('the Reservation CRD on the API server', () => {
   });
 
   const replicas = (min: number, max: number) => ({ reservationApi: { replicas: { min, max } } });
+  const QUEUES = 'https://sqs.eu-west-1.amazonaws.com/123456789012';
+  const sqs = (change: Spec) => {
+    const backends = validSpec().backends as Record<string, Spec>;
+    return { ...backends, sqs: { ...backends.sqs, ...change } };
+  };
   const cases: [string, Spec, string][] = [
     ['min replicas above max', { services: replicas(5, 2) }, 'replicas.min must not be greater than replicas.max'],
     [
@@ -212,18 +236,202 @@ describe('the Reservation CRD on the API server', () => {
       'spec.backends.sqs.queueUrl in body should match',
     ],
     ['no backends', { backends: undefined }, 'spec.backends: Required value'],
+    [
+      'a standard (not FIFO) event queue',
+      { backends: sqs({ queueUrl: `${QUEUES}/reservation-events` }) },
+      'spec.backends.sqs.queueUrl must be a FIFO queue (its name ends in .fifo): the event pipeline relies on message groups (per-reservation order) and deduplication ids',
+    ],
+    [
+      'a standard (not FIFO) dead-letter queue',
+      { backends: sqs({ deadLetterQueueUrl: `${QUEUES}/reservation-events-dlq` }) },
+      'spec.backends.sqs.deadLetterQueueUrl must be a FIFO queue (its name ends in .fifo): SQS only lets a FIFO queue redrive to a FIFO dead-letter queue',
+    ],
+    [
+      'a queue that is its own dead-letter queue',
+      { backends: sqs({ deadLetterQueueUrl: `${QUEUES}/reservation-events.fifo` }) },
+      'spec.backends.sqs.deadLetterQueueUrl must be another queue than queueUrl: a queue cannot be its own dead-letter queue',
+    ],
+    [
+      'an env entry overriding the queue the operator sets',
+      { services: { reservationApi: { env: [{ name: 'SQS_QUEUE_URL', value: 'https://elsewhere.fifo' }] } } },
+      `spec.services.reservationApi.env may not set ${OPERATOR_OWNED_ENV.join(', ')}: the operator sets them (from spec.backends and its own settings)`,
+    ],
+    [
+      'an env entry letting webhooks reach private addresses',
+      { services: { notifier: { env: [{ name: 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', value: 'true' }] } } },
+      `spec.services.notifier.env may not set ${UNSAFE_ENV.join(', ')}: they switch off protections (private addresses and plain HTTP for webhooks, TLS verification) and are for local development and tests only`,
+    ],
+    [
+      'a version of 64 characters',
+      { version: `v${'1'.repeat(63)}` },
+      "spec.version must be at most 63 characters and begin and end with a letter or digit: it is the pods' app.kubernetes.io/version label",
+    ],
+    [
+      'a version ending in a dash',
+      { version: '1.4.2-' },
+      'spec.version must be at most 63 characters and begin and end with a letter or digit',
+    ],
+    [
+      'a version starting with an underscore',
+      { version: '_1.4.2' },
+      'spec.version must be at most 63 characters and begin and end with a letter or digit',
+    ],
+    [
+      'an analysis that can never fail (failureLimit not below count)',
+      {
+        traffic: traffic({
+          cutover: { from: 'eks-blue', stepPercent: 50, analysis: [{ name: 'slo', metrics: {}, count: 3, failureLimit: 3 }] },
+        }),
+      },
+      'an analysis failureLimit must be less than its count: otherwise no number of failed measurements can fail it',
+    ],
+    [
+      'an analysis interval of 0s',
+      { traffic: traffic({ cutover: { from: 'eks-blue', stepPercent: 50, analysis: [{ name: 'slo', metrics: {}, interval: '0m0s' }] } }) },
+      'an analysis interval must be longer than 0: each measurement covers one interval of requests',
+    ],
+    [
+      'a drain waiting for the peer to fall below 0 requests per second',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            drain: { peerRate: { prometheus: { url: 'http://p:9090', query: 'x' }, below: 0 } },
+          },
+        }),
+      },
+      'drain.peerRate.below must be above 0: no request rate is below 0, so the drain would never end',
+    ],
+    [
+      'an Ingress with a Gateway',
+      { edge: { host: 'api.example.com', kind: 'Ingress', parentRef: { name: 'public' } } },
+      'edge.parentRef (a Gateway) only applies to edge.kind HTTPRoute; an Ingress is not attached to a Gateway',
+    ],
+    [
+      'an HTTPRoute with an ACM certificate',
+      {
+        edge: {
+          host: 'api.example.com',
+          kind: 'HTTPRoute',
+          parentRef: { name: 'public' },
+          certificateArn: 'arn:aws:acm:eu-west-1:1:certificate/x',
+        },
+      },
+      "edge.certificateArn only applies to edge.kind Ingress; with an HTTPRoute, HTTPS is the Gateway listener's certificate",
+    ],
     ['an image tag with a slash', { version: 'v1/evil' }, 'spec.version in body should match'],
   ];
 
   it.each(cases)('rejects %s', async (_what, change, message) => {
-    const spec = { ...validSpec(), ...change };
-    let refused: unknown;
-    try {
-      await create(spec);
-    } catch (err) {
-      refused = err;
-    }
-    expect(refused).toBeDefined();
-    expect(apiErrorMessage(refused)).toContain(message);
+    expect(await refusal(create({ ...validSpec(), ...change }))).toContain(message);
+  });
+
+  const accepted: [string, Spec][] = [
+    [
+      'a LOG_LEVEL override and other extra env',
+      {
+        services: {
+          notifier: {
+            env: [
+              { name: 'LOG_LEVEL', value: 'debug' },
+              { name: 'FEATURE_X', value: 'on' },
+            ],
+          },
+        },
+      },
+    ],
+    [
+      'an Ingress with its certificate',
+      { edge: { host: 'api.example.com', kind: 'Ingress', certificateArn: 'arn:aws:acm:eu-west-1:1:certificate/x' } },
+    ],
+    ['a version of 63 characters', { version: `v${'1'.repeat(62)}` }],
+    ['a version with underscores and dots inside', { version: '2026.12_rc-1' }],
+    [
+      'failureLimit one below count, and an interval like 1m0s',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            analysis: [{ name: 'slo', metrics: {}, count: 3, failureLimit: 2, interval: '1m0s' }],
+          },
+        }),
+      },
+    ],
+    [
+      'a drain waiting for the peer to fall below 0.5 requests per second',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            drain: { peerRate: { prometheus: { url: 'http://p:9090', query: 'x' }, below: 0.5 } },
+          },
+        }),
+      },
+    ],
+  ];
+
+  it.each([...OPERATOR_OWNED_ENV, ...UNSAFE_ENV])('refuses %s in a service env', async (name) => {
+    const spec = { ...validSpec(), services: { queryApi: { env: [{ name, value: 'x' }] } } };
+    expect(await refusal(create(spec))).toContain(`spec.services.queryApi.env may not set `);
+  });
+
+  it.each(accepted)('accepts %s', async (_what, change) => {
+    await create({ ...validSpec(), ...change });
+  });
+});
+
+describe('Reservation names', () => {
+  it(`accepts a name of ${MAX_NAME_LENGTH} characters`, async () => {
+    await create(validSpec(), `n${'x'.repeat(MAX_NAME_LENGTH - 1)}`);
+  });
+
+  it(`refuses a name of ${MAX_NAME_LENGTH + 1} characters, whose Services would not fit in a DNS label`, async () => {
+    expect(await refusal(create(validSpec(), `n${'x'.repeat(MAX_NAME_LENGTH)}`))).toContain(
+      `metadata.name must be at most ${MAX_NAME_LENGTH} characters: the longest name made from it, the Service <name>-reservation-api, must fit in 63 (a DNS label)`,
+    );
+  });
+
+  it.each(['booking.eu', '1booking'])('refuses %s, which no Service can be named after', async (name) => {
+    expect(await refusal(create(validSpec(), name))).toContain(
+      'metadata.name must start with a letter and hold only lowercase letters, digits and dashes (no dots)',
+    );
+  });
+});
+
+describe('traffic identity', () => {
+  const name = 'identity';
+  beforeAll(async () => {
+    await create({ ...validSpec(), traffic: traffic({ weight: 10 }) }, name);
+  });
+
+  const changes: [string, Spec, string][] = [
+    ['cluster', { cluster: 'eks-purple' }, 'spec.traffic.cluster cannot change'],
+    ['dns.name', { dns: { name: 'api2.reservations.example.com' } }, 'spec.traffic.dns.name cannot change'],
+    ['dns.hostedZoneId', { dns: { hostedZoneId: 'Z9999999999' } }, 'spec.traffic.dns.hostedZoneId cannot change'],
+  ];
+  it.each(changes)('refuses a change of %s', async (_field, change, message) => {
+    const said = await refusal(mergePatch(name, { spec: { traffic: change } }));
+    expect(said).toContain(message);
+    expect(said).toContain("it names this cluster's weighted record");
+    expect(said).toContain('create a new Reservation (and move the traffic with a cutover) instead');
+  });
+
+  it('still takes a new weight, TTL or cutover', async () => {
+    const patched = (await mergePatch(name, {
+      spec: { traffic: { weight: 200, dns: { ttl: 30 }, cutover: { from: 'eks-blue', stepPercent: 25 } } },
+    })) as { spec: { traffic: unknown } };
+    expect(patched.spec.traffic).toMatchObject({
+      cluster: 'eks-green',
+      weight: 200,
+      dns: { ttl: 30, name: 'api.reservations.example.com' },
+    });
+  });
+
+  it('lets spec.traffic be set for the first time', async () => {
+    await create(validSpec(), 'identity-later');
+    await mergePatch('identity-later', { spec: { traffic: traffic() } });
   });
 });

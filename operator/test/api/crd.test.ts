@@ -4,6 +4,8 @@ import { describe, expect, it } from '@jest/globals';
 import { Type } from 'typebox';
 import { reservationCrd, toStructuralSchema } from '../../src/api/crd.ts';
 import { crdFiles } from '../../src/api/crd-files.ts';
+import { SERVICE_NAMES } from '../../src/api/v1alpha1/reservation.ts';
+import { OPERATOR_OWNED_ENV, UNSAFE_ENV } from '../../src/desired/env.ts';
 
 describe('crds/', () => {
   it('matches the API types (run `npm run generate:crds` after changing them)', () => {
@@ -45,5 +47,19 @@ describe('toStructuralSchema', () => {
     walk(root?.spec as Record<string, unknown>, 'spec');
     walk(root?.status as Record<string, unknown>, 'status');
     expect(missing).toEqual([]);
+  });
+});
+
+describe('the CEL rules on spec.services.<svc>.env', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: reads deep into the generated schema
+  const spec = reservationCrd().spec.versions[0]?.schema.openAPIV3Schema.properties.spec as any;
+  /** The names in each `e.name in [...]` rule, in order. */
+  const lists = (service: string): string[][] =>
+    (spec.properties.services.properties[service].properties.env['x-kubernetes-validations'] as { rule: string }[]).map(({ rule }) =>
+      [...(rule.match(/in \[(.*)\]/)?.[1] ?? '').matchAll(/'([A-Z0-9_]+)'/g)].map((m) => m[1] as string),
+    );
+
+  it.each(SERVICE_NAMES)('refuse exactly OPERATOR_OWNED_ENV and UNSAFE_ENV (%s)', (service) => {
+    expect(lists(service)).toEqual([[...OPERATOR_OWNED_ENV], [...UNSAFE_ENV]]);
   });
 });

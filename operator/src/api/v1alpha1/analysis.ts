@@ -45,7 +45,12 @@ export const AnalysisTemplate = Type.Object(
       description: 'a measurement fails when fewer than this share of requests succeed (no 5xx), e.g. 0.99',
     }),
     latencyP99MaxMs: Type.Integer({ minimum: 1, default: 500, description: 'a measurement fails when p99 latency is above this, ms' }),
-    interval: Type.String({ pattern: DURATION, default: '30s', description: 'time between measurements, and the window each one covers' }),
+    interval: Type.String({
+      pattern: DURATION,
+      maxLength: 32,
+      default: '30s',
+      description: 'time between measurements, and the window each one covers',
+    }),
     count: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'measurements per analysis step' }),
     failureLimit: Type.Integer({ minimum: 0, default: 0, description: 'failed measurements tolerated; one more aborts the cutover' }),
     minRequests: Type.Integer({
@@ -60,10 +65,21 @@ export const AnalysisTemplate = Type.Object(
   },
   {
     description: 'SLO checks an analysis step runs: success rate and p99 latency of this cluster’s services',
-    ...rules({
-      rule: 'has(self.prometheus) != has(self.metrics)',
-      message: 'an analysis needs exactly one source: prometheus (a URL and PromQL) or metrics (scrape the services)',
-    }),
+    ...rules(
+      {
+        rule: 'has(self.prometheus) != has(self.metrics)',
+        message: 'an analysis needs exactly one source: prometheus (a URL and PromQL) or metrics (scrape the services)',
+      },
+      // Failed takes more than failureLimit failures among count measurements.
+      {
+        rule: 'self.failureLimit < self.count',
+        message: 'an analysis failureLimit must be less than its count: otherwise no number of failed measurements can fail it',
+      },
+      {
+        rule: "!self.interval.matches('^(0+[smh])+$')",
+        message: 'an analysis interval must be longer than 0: each measurement covers one interval of requests',
+      },
+    ),
   },
 );
 

@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { OPERATOR_OWNED_ENV, UNSAFE_ENV } from '../../desired/env.ts';
 import { DNS_LABEL, Enum, HOSTNAME, QUANTITY, rules } from './schema.ts';
 import { Traffic } from './traffic.ts';
 
@@ -42,13 +43,29 @@ const Resources = Type.Object(
 
 const EnvVar = Type.Object(
   {
-    name: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'environment variable name' }),
+    // maxLength bounds the cost of the CEL rules on env.
+    name: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256, description: 'environment variable name' }),
     value: Type.String({ description: 'its value (use backends.* Secret references for credentials, not this)' }),
   },
   { description: 'an extra environment variable' },
 );
 
-const serviceProperties = (defaults: { min: number; max: number }) => ({
+const celList = (names: readonly string[]) => `[${names.map((n) => `'${n}'`).join(', ')}]`;
+
+/** The spec's env is appended after the operator's, and a container's env wins over envFrom. */
+const envRules = (service: ServiceName) =>
+  rules(
+    {
+      rule: `self.all(e, !(e.name in ${celList(OPERATOR_OWNED_ENV)}))`,
+      message: `spec.services.${service}.env may not set ${OPERATOR_OWNED_ENV.join(', ')}: the operator sets them (from spec.backends and its own settings)`,
+    },
+    {
+      rule: `self.all(e, !(e.name in ${celList(UNSAFE_ENV)}))`,
+      message: `spec.services.${service}.env may not set ${UNSAFE_ENV.join(', ')}: they switch off protections (private addresses and plain HTTP for webhooks, TLS verification) and are for local development and tests only`,
+    },
+  );
+
+const serviceProperties = (service: ServiceName, defaults: { min: number; max: number }) => ({
   image: Type.Optional(
     Type.String({
       minLength: 1,
@@ -79,15 +96,16 @@ const serviceProperties = (defaults: { min: number; max: number }) => ({
     description: 'extra environment variables for this service',
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['name'],
+    ...envRules(service),
   }),
 });
 
-const ApiService = (what: string, defaults: { min: number; max: number }) =>
-  Type.Object(serviceProperties(defaults), { default: {}, description: what });
+const ApiService = (service: ServiceName, what: string, defaults: { min: number; max: number }) =>
+  Type.Object(serviceProperties(service, defaults), { default: {}, description: what });
 
 const NotifierService = Type.Object(
   {
-    ...serviceProperties({ min: 1, max: 10 }),
+    ...serviceProperties('notifier', { min: 1, max: 10 }),
     targetQueueDepthPerReplica: Type.Integer({
       minimum: 1,
       default: 100,
@@ -126,10 +144,21 @@ const Edge = Type.Object(
   },
   {
     description: 'the public entry: writes go to reservation-api, reads to query-api, the notification stream to notifier',
-    ...rules({
-      rule: "self.kind != 'HTTPRoute' || has(self.parentRef)",
-      message: 'edge.parentRef (the Gateway) is required when edge.kind is HTTPRoute',
-    }),
+    ...rules(
+      {
+        rule: "self.kind != 'HTTPRoute' || has(self.parentRef)",
+        message: 'edge.parentRef (the Gateway) is required when edge.kind is HTTPRoute',
+      },
+      // Otherwise the setting is silently ignored, and the SRE believes it is in force.
+      {
+        rule: "self.kind == 'HTTPRoute' || !has(self.parentRef)",
+        message: 'edge.parentRef (a Gateway) only applies to edge.kind HTTPRoute; an Ingress is not attached to a Gateway',
+      },
+      {
+        rule: "self.kind == 'Ingress' || !has(self.certificateArn)",
+        message: "edge.certificateArn only applies to edge.kind Ingress; with an HTTPRoute, HTTPS is the Gateway listener's certificate",
+      },
+    ),
   },
 );
 
@@ -137,7 +166,14 @@ export const ReservationSpec = Type.Object(
   {
     version: Type.String({
       pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$',
-      description: 'image tag of every service unless a service sets its own image',
+      maxLength: 128,
+      description: "image tag of every service unless a service sets its own image; also the pods' app.kubernetes.io/version label",
+      // An image tag may be 128 characters and begin with '_'; a label value may not.
+      ...rules({
+        rule: "self.size() <= 63 && self.matches('^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$')",
+        message:
+          "spec.version must be at most 63 characters and begin and end with a letter or digit: it is the pods' app.kubernetes.io/version label, and Kubernetes refuses label values otherwise",
+      }),
     }),
     image: Type.Object(
       {
@@ -151,8 +187,8 @@ export const ReservationSpec = Type.Object(
     ),
     services: Type.Object(
       {
-        reservationApi: ApiService('the command side: create, confirm, cancel, reschedule', { min: 2, max: 20 }),
-        queryApi: ApiService('the read side: cached reads from the replica', { min: 2, max: 40 }),
+        reservationApi: ApiService('reservationApi', 'the command side: create, confirm, cancel, reschedule', { min: 2, max: 20 }),
+        queryApi: ApiService('queryApi', 'the read side: cached reads from the replica', { min: 2, max: 40 }),
         notifier: NotifierService,
       },
       { default: {}, description: 'per service: image, replica bounds, autoscaling target, resources, extra env' },
@@ -169,10 +205,35 @@ export const ReservationSpec = Type.Object(
         redis: Type.Object({ secretRef: SecretKeyRef('the Redis URL (redis://...)', 'url') }, { description: 'Redis, the read cache' }),
         sqs: Type.Object(
           {
-            queueUrl: Type.String({ pattern: '^https?://', description: 'URL of the event queue (FIFO)' }),
-            deadLetterQueueUrl: Type.String({ pattern: '^https?://', description: 'URL of its dead-letter queue' }),
+            queueUrl: Type.String({
+              pattern: '^https?://',
+              maxLength: 1024,
+              description: 'URL of the event queue (FIFO: its name ends in .fifo)',
+              ...rules({
+                rule: "self.endsWith('.fifo')",
+                message:
+                  'spec.backends.sqs.queueUrl must be a FIFO queue (its name ends in .fifo): the event pipeline relies on message groups (per-reservation order) and deduplication ids',
+              }),
+            }),
+            deadLetterQueueUrl: Type.String({
+              pattern: '^https?://',
+              maxLength: 1024,
+              description: 'URL of its dead-letter queue (FIFO too)',
+              ...rules({
+                rule: "self.endsWith('.fifo')",
+                message:
+                  'spec.backends.sqs.deadLetterQueueUrl must be a FIFO queue (its name ends in .fifo): SQS only lets a FIFO queue redrive to a FIFO dead-letter queue, and the pipeline relies on message groups and deduplication ids',
+              }),
+            }),
           },
-          { description: 'SQS queues of the event pipeline; access comes from the pod identity (IRSA)' },
+          {
+            description: 'SQS queues of the event pipeline; access comes from the pod identity (IRSA)',
+            ...rules({
+              rule: 'self.queueUrl != self.deadLetterQueueUrl',
+              message:
+                'spec.backends.sqs.deadLetterQueueUrl must be another queue than queueUrl: a queue cannot be its own dead-letter queue',
+            }),
+          },
         ),
         jwt: Type.Object(
           {

@@ -96,7 +96,14 @@ const Drain = Type.Object(
             description: 'Succeeded only once the peer serves fewer requests per second than this (clients that ignore DNS TTLs)',
           }),
         },
-        { description: "wait until the peer's own request rate has fallen, as well as the TTLs" },
+        {
+          description: "wait until the peer's own request rate has fallen, as well as the TTLs",
+          // A rate is never below 0: the drain would never end. CEL for the same reason as requestsPerPod.
+          ...rules({
+            rule: 'self.below > 0.0',
+            message: 'drain.peerRate.below must be above 0: no request rate is below 0, so the drain would never end',
+          }),
+        },
       ),
     ),
     connectionClose: Type.Boolean({
@@ -143,13 +150,41 @@ const Cutover = Type.Object(
   },
 );
 
+/**
+ * The record this Reservation owns is (hosted zone, name, set identifier). Changing one would
+ * leave the old record serving its weight with nobody owning it, and point a new one at this
+ * cluster without a cutover; so they are fixed once set. A transition rule on a field runs only
+ * when the old and the new object both have it, which is what is wanted: setting
+ * spec.traffic for the first time stays allowed.
+ */
+const fixed = (field: string, what: string) =>
+  rules({
+    rule: 'self == oldSelf',
+    message: `${field} cannot change: it names this cluster's weighted record (${what}); create a new Reservation (and move the traffic with a cutover) instead`,
+  });
+
 export const Traffic = Type.Object(
   {
-    cluster: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: "this cluster's Route53 set identifier, e.g. eks-green" }),
+    cluster: Type.String({
+      pattern: DNS_LABEL,
+      maxLength: 128,
+      description: "this cluster's Route53 set identifier, e.g. eks-green; fixed once set",
+      ...fixed('spec.traffic.cluster', 'its set identifier'),
+    }),
     dns: Type.Object(
       {
-        hostedZoneId: Type.String({ pattern: '^Z[A-Z0-9]{1,32}$', description: 'Route53 hosted zone of the name' }),
-        name: Type.String({ pattern: HOSTNAME, description: 'the weighted record name clients use, e.g. api.reservations.example.com' }),
+        hostedZoneId: Type.String({
+          pattern: '^Z[A-Z0-9]{1,32}$',
+          maxLength: 33,
+          description: 'Route53 hosted zone of the name; fixed once set',
+          ...fixed('spec.traffic.dns.hostedZoneId', 'its hosted zone'),
+        }),
+        name: Type.String({
+          pattern: HOSTNAME,
+          maxLength: 253,
+          description: 'the weighted record name clients use, e.g. api.reservations.example.com; fixed once set',
+          ...fixed('spec.traffic.dns.name', 'its name'),
+        }),
         ttl: Type.Integer({ minimum: 1, maximum: 86400, default: 60, description: 'TTL of the weighted records, seconds' }),
       },
       { description: 'the weighted DNS record shared by the clusters' },
