@@ -29,6 +29,20 @@ describe('notifier process', () => {
     });
   });
 
+  it('refuses a per-provider webhook concurrency below 1, naming the variable on one line', async () => {
+    const { exited } = runServer({
+      MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      JWT_SECRET,
+      SQS_QUEUE_URL: 'http://127.0.0.1:1/q.fifo',
+      WEBHOOK_CONCURRENCY_PER_PROVIDER: '0',
+    });
+    expect(await exited).toEqual({
+      code: 1,
+      out: 'notifier: invalid configuration: WEBHOOK_CONCURRENCY_PER_PROVIDER="0" must be >= 1\n',
+    });
+  });
+
   it('refuses to start on a schema without its tables, saying what to run', async () => {
     const db = await freshDatabase('ntf_old_schema');
     const { exited } = runServer({

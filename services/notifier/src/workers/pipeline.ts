@@ -22,6 +22,7 @@ export type PipelineConfig = Pick<
   | 'WEBHOOK_RETRY_MAX_MS'
   | 'WEBHOOK_MAX_ATTEMPTS'
   | 'WEBHOOK_CONCURRENCY'
+  | 'WEBHOOK_CONCURRENCY_PER_PROVIDER'
   | 'WEBHOOK_POLL_INTERVAL_MS'
   | 'SHUTDOWN_TIMEOUT_MS'
 >;
@@ -55,6 +56,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       concurrency: config.WEBHOOK_CONCURRENCY,
+      concurrencyPerProvider: config.WEBHOOK_CONCURRENCY_PER_PROVIDER,
       pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
       leaseMs,
     });

@@ -20,6 +20,8 @@ export interface DelivererOptions {
   retryMaxMs: number;
   maxAttempts: number;
   concurrency: number;
+  /** POSTs in flight to one provider, out of `concurrency`: a slow endpoint cannot take every slot. */
+  concurrencyPerProvider: number;
   pollIntervalMs: number;
   /** How long a claim holds a delivery before another deliverer may take it (a crashed one's claims come back). */
   leaseMs: number;
@@ -28,6 +30,7 @@ export interface DelivererOptions {
 
 type DeliveryRow = RowDataPacket & {
   event_id: string;
+  provider_id: string;
   reservation_id: string;
   attempts: number;
   url: string | null;
@@ -41,6 +44,7 @@ type DeliveryRow = RowDataPacket & {
 /** A pending delivery, ready to POST. */
 export interface Delivery {
   eventId: string;
+  providerId: string;
   reservationId: string;
   /** Attempts made so far. */
   attempts: number;
@@ -54,12 +58,26 @@ export interface Delivery {
  * past a lease, `FOR UPDATE SKIP LOCKED` so replicas split the rows), POSTed signed, then marked
  * delivered, or rescheduled with exponential backoff and full jitter, or failed after
  * `maxAttempts`. A reservation's deliveries go one at a time in version order: a row is claimed
- * only when it is its reservation's earliest pending version. A crash after the POST and
+ * only when it is its reservation's earliest pending version. A provider has at most
+ * `concurrencyPerProvider` POSTs in flight: its other due rows stay due in the table (claims skip
+ * them) until one of its POSTs ends, so other providers' deliveries never wait behind a slow
+ * endpoint. A crash after the POST and
  * before the mark repeats the POST: receivers deduplicate on `webhook-id` (the event id).
  */
 export function createWebhookDeliverer(options: DelivererOptions) {
-  const { pool, log, timeoutMs, allowPrivateAddresses, retryBaseMs, retryMaxMs, maxAttempts, concurrency, pollIntervalMs, leaseMs } =
-    options;
+  const {
+    pool,
+    log,
+    timeoutMs,
+    allowPrivateAddresses,
+    retryBaseMs,
+    retryMaxMs,
+    maxAttempts,
+    concurrency,
+    concurrencyPerProvider,
+    pollIntervalMs,
+    leaseMs,
+  } = options;
   // Every connection's addresses are checked as it is made (a provider's name could point at the
   // cluster, the VPC or the cloud's metadata service); an IP literal is checked before, since a
   // socket to one makes no lookup.
@@ -84,10 +102,17 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   let stopped = false;
   /** The last claim may have left due rows behind: it had room for fewer than were due. */
   let roomWasShort = false;
+  /** POSTs in flight per provider (absent: none). */
+  const providerLoad = new Map<string, number>();
+  /** Providers that may have due rows left behind for want of their own room: one of their POSTs ending claims again. */
+  const starved = new Set<string>();
+  const loadOf = (providerId: string) => providerLoad.get(providerId) ?? 0;
+  /** Writes that hand a fast-path delivery back to the table: stop() waits for them too. */
+  const releases = new Set<Promise<unknown>>();
 
   async function load(eventId: string): Promise<Delivery | undefined> {
     const [[row]] = await pool.query<DeliveryRow[]>(
-      `SELECT d.event_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
+      `SELECT d.event_id, d.provider_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
        FROM webhook_deliveries d JOIN event_history h ON h.event_id = d.event_id
        LEFT JOIN webhook_endpoints w ON w.provider_id = d.provider_id
        WHERE d.event_id = ? AND d.state = 'pending'`,
@@ -96,6 +121,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     if (!row) return undefined; // delivered meanwhile by a deliverer whose lease we outlived
     return {
       eventId: row.event_id,
+      providerId: row.provider_id,
       reservationId: row.reservation_id,
       attempts: Number(row.attempts),
       url: row.url,
@@ -110,15 +136,17 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     };
   }
 
-  /** One attempt at `eventId`'s delivery: as `known` (the fast path has it at hand) or as read now. */
-  async function attempt(eventId: string, known?: Delivery): Promise<void> {
+  /**
+   * One attempt at `eventId`'s delivery: as `known` (the fast path has it at hand) or as read now.
+   * True when a claim should follow (it made something due, or a claim left due rows behind).
+   */
+  async function attempt(eventId: string, known?: Delivery): Promise<boolean> {
     const delivery = known ?? (await load(eventId));
-    if (!delivery) return;
+    if (!delivery) return false;
     const { url, secret, notification } = delivery;
     const attempts = delivery.attempts + 1;
     if (!url || !secret) {
-      await finish(delivery, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
-      return;
+      return finish(delivery, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
     }
     const body = JSON.stringify(notification);
     const started = performance.now();
@@ -142,9 +170,10 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       error = err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : String(err);
     }
     duration.observe((performance.now() - started) / 1000);
-    if (!error) await finish(delivery, attempts, 'delivered', status, null);
-    else if (attempts >= maxAttempts) await finish(delivery, attempts, 'failed', status, error);
-    else await reschedule(eventId, attempts, status, error);
+    if (!error) return finish(delivery, attempts, 'delivered', status, null);
+    if (attempts >= maxAttempts) return finish(delivery, attempts, 'failed', status, error);
+    await reschedule(eventId, attempts, status, error);
+    return false;
   }
 
   async function finish(
@@ -153,7 +182,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     state: 'delivered' | 'failed',
     status: number | null,
     error: string | null,
-  ) {
+  ): Promise<boolean> {
     await pool.query(
       `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
          delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?`,
@@ -169,7 +198,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     // A claim now only if there is something to claim: the next event just made due, or due rows
     // a claim left for lack of room. Claiming after every delivery ran a claim transaction per
     // webhook that found nothing (the fast path claims its rows itself).
-    if (next.affectedRows > 0 || roomWasShort) poll();
+    return next.affectedRows > 0 || roomWasShort;
   }
 
   async function reschedule(eventId: string, attempts: number, status: number | null, error: string) {
@@ -183,14 +212,49 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     log.info({ eventId, attempts, status, error, retryInMs: delayMs }, 'webhook delivery failed; retrying');
   }
 
-  function run(eventId: string, known?: Delivery): void {
+  function run(eventId: string, providerId: string, known?: Delivery): void {
+    providerLoad.set(providerId, loadOf(providerId) + 1);
+    let wake = false;
     const task = attempt(eventId, known)
+      .then((claimAgain) => {
+        wake = claimAgain;
+      })
       .catch((err: unknown) => log.warn({ err, eventId }, 'webhook attempt could not be recorded; the lease brings it back'))
-      .finally(() => inFlight.delete(task));
+      .finally(() => {
+        inFlight.delete(task);
+        const load = loadOf(providerId) - 1;
+        if (load > 0) providerLoad.set(providerId, load);
+        else providerLoad.delete(providerId);
+        // After the slot is given back, so the claim counts it free. A provider's rows left due
+        // for want of its own room go as soon as one of its POSTs ends.
+        if (starved.delete(providerId) || wake) poll();
+      });
     inFlight.add(task);
   }
 
-  /** Claims due rows (as many as free slots) and starts them. */
+  /**
+   * Hands a delivery this process claimed but will not start now back to the table, due in
+   * `delayMs`, for whichever deliverer has room then (this one claims it when the provider's next
+   * POST ends).
+   */
+  function release(eventId: string, providerId: string, delayMs: number): void {
+    const write = pool
+      .query("UPDATE webhook_deliveries SET next_attempt_at = NOW(6) + INTERVAL ? MICROSECOND WHERE event_id = ? AND state = 'pending'", [
+        Math.max(0, Math.round(delayMs * 1000)),
+        eventId,
+      ])
+      .then(() => {
+        if (delayMs > 0) return;
+        // A POST of the provider may have ended while this was written: its claim did not see the row.
+        if (loadOf(providerId) < concurrencyPerProvider) poll();
+        else starved.add(providerId);
+      })
+      .catch((err: unknown) => log.warn({ err, eventId }, 'webhook delivery could not be handed back; its lease brings it back'))
+      .finally(() => releases.delete(write));
+    releases.add(write);
+  }
+
+  /** Claims due rows (as many as free slots, within each provider's room) and starts them. */
   async function claim(): Promise<number> {
     const free = concurrency - inFlight.size;
     if (stopped) return 0;
@@ -198,11 +262,15 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       roomWasShort = true;
       return 0;
     }
-    const ids = await withTransaction(pool, async (conn) => {
+    // Rows of a provider with no room left are not even read: enough of them would fill every
+    // claim's LIMIT and starve the other providers.
+    const full = [...providerLoad].filter(([, load]) => load >= concurrencyPerProvider).map(([providerId]) => providerId);
+    const picked = await withTransaction(pool, async (conn) => {
       const [due] = await conn.query<RowDataPacket[]>(
-        `SELECT event_id, reservation_id, version FROM webhook_deliveries
-         WHERE state = 'pending' AND next_attempt_at <= NOW(6) ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-        [free],
+        `SELECT event_id, provider_id, reservation_id, version FROM webhook_deliveries
+         WHERE state = 'pending' AND next_attempt_at <= NOW(6)${full.length ? ` AND provider_id NOT IN (${full.map(() => '?').join(', ')})` : ''}
+         ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+        [...full, free],
       );
       roomWasShort = due.length === free;
       if (due.length === 0) return [];
@@ -215,7 +283,22 @@ export function createWebhookDeliverer(options: DelivererOptions) {
         reservations,
       );
       const first = new Map(firsts.map((r) => [r.reservation_id as string, Number(r.version)]));
-      const claimed = due.filter((r) => first.get(r.reservation_id) === Number(r.version)).map((r) => r.event_id as string);
+      // Within each provider's room, in due order; the rest stay due, claimed when one of the
+      // provider's POSTs ends (or by another deliverer with room).
+      const taken = new Map<string, number>();
+      const started: { eventId: string; providerId: string }[] = [];
+      for (const r of due) {
+        if (first.get(r.reservation_id) !== Number(r.version)) continue;
+        const providerId = r.provider_id as string;
+        const load = loadOf(providerId) + (taken.get(providerId) ?? 0);
+        if (load >= concurrencyPerProvider) {
+          starved.add(providerId);
+          continue;
+        }
+        taken.set(providerId, (taken.get(providerId) ?? 0) + 1);
+        started.push({ eventId: r.event_id as string, providerId });
+      }
+      const claimed = started.map((r) => r.eventId);
       const blocked = due.filter((r) => first.get(r.reservation_id) !== Number(r.version)).map((r) => r.event_id as string);
       // Out of the way until their predecessor finishes (which makes the next one due at once),
       // so they don't fill every claim's LIMIT meanwhile.
@@ -231,10 +314,10 @@ export function createWebhookDeliverer(options: DelivererOptions) {
           [leaseMs * 1000, ...claimed],
         );
       }
-      return claimed;
+      return started;
     });
-    for (const id of ids) run(id);
-    return ids.length;
+    for (const { eventId, providerId } of picked) run(eventId, providerId);
+    return picked.length;
   }
 
   function poll(): void {
@@ -264,7 +347,11 @@ export function createWebhookDeliverer(options: DelivererOptions) {
      */
     deliverClaimed(delivery: Delivery): void {
       if (stopped) return;
-      run(delivery.eventId, delivery);
+      if (loadOf(delivery.providerId) >= concurrencyPerProvider) {
+        release(delivery.eventId, delivery.providerId, 0);
+        return;
+      }
+      run(delivery.eventId, delivery.providerId, delivery);
     },
     poll,
     start(): void {
@@ -278,7 +365,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       stopped = true;
       clearInterval(timer);
       timer = undefined;
-      await Promise.race([Promise.all([polling, ...inFlight]), sleep(graceMs)]);
+      await Promise.race([Promise.all([polling, ...inFlight, ...releases]), sleep(graceMs)]);
       // Its keep-alive sockets close once what is still in flight is done.
       dispatcher.close().catch(() => undefined);
     },
