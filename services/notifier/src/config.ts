@@ -40,6 +40,16 @@ export const NotifierConfig = serviceConfig({
     default: 4,
     description: "webhook POSTs in flight per process to one provider's endpoint, so a slow one cannot take every slot",
   }),
+  WEBHOOK_BREAKER_FAILURES: Type.Integer({
+    minimum: 1,
+    default: 5,
+    description: "consecutive failures (timeouts, connection errors, 5xx) that open an endpoint's circuit breaker",
+  }),
+  WEBHOOK_BREAKER_COOLDOWN_MS: Type.Integer({
+    minimum: 100,
+    default: 30_000,
+    description: "how long an open breaker keeps its endpoint's deliveries waiting before one trial (plus up to half of it, at random)",
+  }),
   WEBHOOK_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'how often due retries are looked for' }),
   WEBHOOK_ALLOW_HTTP: Type.Boolean({
     default: false,

@@ -11,6 +11,7 @@ const A = 'prov-fair-a';
 const B = 'prov-fair-b';
 const PER_PROVIDER = 2;
 const ROUNDS = 12;
+const BREAKER_FAILURES = 3;
 
 let writer: FastifyInstance;
 let notifier: FastifyInstance;
@@ -20,6 +21,8 @@ const resources = new Map<string, string>();
 let receiverA: Awaited<ReturnType<typeof startReceiver>>;
 let receiverB: Awaited<ReturnType<typeof startReceiver>>;
 let slot = 0;
+/** The notifier's log lines, parsed. */
+const logLines: { msg: string; component?: string }[] = [];
 
 async function book(provider: string): Promise<string> {
   const start = new Date(Date.UTC(2033, 0, 1) + slot++ * 3_600_000);
@@ -40,6 +43,12 @@ async function book(provider: string): Promise<string> {
 async function cancel(id: string) {
   const response = await writer.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: bearer('customer', 'erin') });
   expect(response.statusCode).toBe(200);
+}
+
+/** A counter's value from the registry (0 when absent). */
+async function counter(name: string, label = ''): Promise<number> {
+  const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(name) && l.includes(label) && !l.startsWith('#'));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
 const reservationsOf = (receiver: typeof receiverA) =>
@@ -64,8 +73,10 @@ beforeAll(async () => {
       WEBHOOK_CONCURRENCY: 4,
       WEBHOOK_CONCURRENCY_PER_PROVIDER: PER_PROVIDER,
       WEBHOOK_TIMEOUT_MS: 120_000,
+      WEBHOOK_BREAKER_FAILURES: BREAKER_FAILURES,
+      WEBHOOK_BREAKER_COOLDOWN_MS: 1000,
     }),
-    { registry, logger: false },
+    { registry, logger: { level: 'info', stream: { write: (line: string) => logLines.push(JSON.parse(line)) } } },
   );
   await notifier.ready();
   for (const [provider, receiver] of [
@@ -116,14 +127,27 @@ describe('a provider whose endpoint never answers', () => {
     expect(receiverB.receipts).toHaveLength(2 * ROUNDS);
   });
 
-  it('gets its webhooks retried, and once its endpoint is back each arrives, once in effect', async () => {
-    // A's server drops the hanging connections and refuses new ones for a while: failures, retried.
+  it('gets its webhooks retried, its breaker opens, and once its endpoint is back each arrives, once in effect', async () => {
+    // A's server drops the hanging connections and every new one for a while: failures, retried,
+    // until the breaker opens and A's deliveries wait out the cool-down instead of being attempted.
     receiverA.reset();
-    await waitUntil('A’s deliveries failed and are retried', async () =>
-      /webhook_deliveries_total\{result="retry"[^}]*\} ([3-9]|\d\d)/.test(await registry.metrics()),
-    );
+    await waitUntil('A’s breaker opens and its deliveries wait', async () => {
+      return (
+        (await counter('webhook_breaker_transitions_total', 'state="open"')) >= 1 &&
+        (await counter('webhook_deliveries_skipped_total')) >= 1
+      );
+    });
+    expect(await counter('webhook_deliveries_total', 'result="retry"')).toBeGreaterThanOrEqual(BREAKER_FAILURES);
     receiverA.up();
     await waitUntil('all of A’s webhooks arrive', () => receiverA.effects.size === ROUNDS);
+    // A trial after the cool-down found the endpoint back and closed the breaker.
+    await waitUntil('A’s breaker closed', async () => (await counter('webhook_breaker_transitions_total', 'state="closed"')) >= 1);
+    expect(await counter('webhook_breaker_transitions_total', 'state="half_open"')).toBeGreaterThanOrEqual(1);
+    // One log line per state change, not one per skipped delivery.
+    const changes = (
+      await Promise.all(['open', 'half_open', 'closed'].map((state) => counter('webhook_breaker_transitions_total', `state="${state}"`)))
+    ).reduce((a, b) => a + b, 0);
+    expect(logLines.filter((l) => /breaker/.test(l.msg))).toHaveLength(changes);
     expect(new Set(reservationsOf(receiverA))).toEqual(new Set(bookedA));
     expect([...receiverA.effects.values()].every((r) => r.invalid === undefined)).toBe(true);
     expect(receiverA.mostOpen()).toBeLessThanOrEqual(PER_PROVIDER);

@@ -23,6 +23,8 @@ export type PipelineConfig = Pick<
   | 'WEBHOOK_MAX_ATTEMPTS'
   | 'WEBHOOK_CONCURRENCY'
   | 'WEBHOOK_CONCURRENCY_PER_PROVIDER'
+  | 'WEBHOOK_BREAKER_FAILURES'
+  | 'WEBHOOK_BREAKER_COOLDOWN_MS'
   | 'WEBHOOK_POLL_INTERVAL_MS'
   | 'SHUTDOWN_TIMEOUT_MS'
 >;
@@ -57,6 +59,8 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       concurrency: config.WEBHOOK_CONCURRENCY,
       concurrencyPerProvider: config.WEBHOOK_CONCURRENCY_PER_PROVIDER,
+      breakerFailures: config.WEBHOOK_BREAKER_FAILURES,
+      breakerCoolDownMs: config.WEBHOOK_BREAKER_COOLDOWN_MS,
       pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
       leaseMs,
     });
