@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createResource } from '@reservations/reservation-api/testing';
 import { waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
+import type { RowDataPacket } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
 import { bearer, freshQueue, migratedDatabase, notifierConfig, reservationApp, startReceiver } from './support/pipeline.ts';
@@ -138,6 +139,16 @@ describe('a provider whose endpoint never answers', () => {
       );
     });
     expect(await counter('webhook_deliveries_total', 'result="retry"')).toBeGreaterThanOrEqual(BREAKER_FAILURES);
+    // Skipped, not attempted: still pending, put off to the end of the cool-down with no attempt
+    // used. (Read until seen: each failed trial opens the breaker again and puts them off anew.)
+    await waitUntil('a delivery of A’s put off by the open breaker', async () => {
+      const [rows] = await notifier.db.query<RowDataPacket[]>(
+        `SELECT COUNT(*) AS n FROM webhook_deliveries
+         WHERE provider_id = ? AND state = 'pending' AND attempts = 0 AND next_attempt_at > NOW(6)`,
+        [A],
+      );
+      return Number(rows[0]?.n) > 0;
+    });
     receiverA.up();
     await waitUntil('all of A’s webhooks arrive', () => receiverA.effects.size === ROUNDS);
     // A trial after the cool-down found the endpoint back and closed the breaker.
