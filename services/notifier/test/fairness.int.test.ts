@@ -164,4 +164,38 @@ describe('a provider whose endpoint never answers', () => {
     expect(receiverA.mostOpen()).toBeLessThanOrEqual(PER_PROVIDER);
     expect(receiverB.effects.size).toBe(2 * ROUNDS);
   });
+
+  it('starts afresh when the provider points its endpoint elsewhere', async () => {
+    const C = 'prov-fair-c';
+    const failing = await startReceiver(() => secrets.get(C));
+    const moved = await startReceiver(() => secrets.get(C));
+    try {
+      resources.set(C, await createResource(writer, { providerId: C }));
+      const register = async (url: string) => {
+        const put = await notifier.inject({
+          method: 'PUT',
+          url: `/v1/providers/${C}/webhook`,
+          headers: bearer('provider', C),
+          payload: { url },
+        });
+        expect(put.statusCode).toBeLessThan(300);
+        if (put.json().secret) secrets.set(C, put.json().secret);
+      };
+      await register(failing.url);
+      failing.down();
+      const opened = await counter('webhook_breaker_transitions_total', 'state="open"');
+      const booked = [await book(C), await book(C), await book(C), await book(C)];
+      await waitUntil('C’s breaker opens', async () => (await counter('webhook_breaker_transitions_total', 'state="open"')) > opened);
+      await register(moved.url);
+      booked.push(await book(C));
+      await waitUntil('every webhook of C’s arrives at its new endpoint', () => moved.effects.size === booked.length);
+      expect(new Set(reservationsOf(moved))).toEqual(new Set(booked));
+      expect(failing.effects.size).toBe(0);
+      expect(logLines.filter((l) => /breaker closed/.test(l.msg) && (l as { why?: string }).why === 'the endpoint changed')).toHaveLength(
+        1,
+      );
+    } finally {
+      await Promise.all([failing.close(), moved.close()]);
+    }
+  });
 });
