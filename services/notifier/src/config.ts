@@ -35,6 +35,21 @@ export const NotifierConfig = serviceConfig({
   WEBHOOK_RETRY_MAX_MS: Type.Integer({ minimum: 1, default: 600_000, description: 'longest wait between two webhook attempts' }),
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, default: 15, description: 'attempts before a delivery is marked failed' }),
   WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, default: 32, description: 'webhook POSTs in flight per process' }),
+  WEBHOOK_CONCURRENCY_PER_PROVIDER: Type.Integer({
+    minimum: 1,
+    default: 4,
+    description: "webhook POSTs in flight per process to one provider's endpoint, so a slow one cannot take every slot",
+  }),
+  WEBHOOK_BREAKER_FAILURES: Type.Integer({
+    minimum: 1,
+    default: 5,
+    description: "consecutive failures (timeouts, connection errors, 5xx) that open an endpoint's circuit breaker",
+  }),
+  WEBHOOK_BREAKER_COOLDOWN_MS: Type.Integer({
+    minimum: 100,
+    default: 30_000,
+    description: "how long an open breaker keeps its endpoint's deliveries waiting before one trial (plus up to half of it, at random)",
+  }),
   WEBHOOK_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'how often due retries are looked for' }),
   WEBHOOK_ALLOW_HTTP: Type.Boolean({
     default: false,

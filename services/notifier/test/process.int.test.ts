@@ -29,6 +29,24 @@ describe('notifier process', () => {
     });
   });
 
+  it('refuses a per-provider webhook concurrency or a breaker setting out of range, naming the variables on one line', async () => {
+    const { exited } = runServer({
+      MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      JWT_SECRET,
+      SQS_QUEUE_URL: 'http://127.0.0.1:1/q.fifo',
+      WEBHOOK_CONCURRENCY_PER_PROVIDER: '0',
+      WEBHOOK_BREAKER_FAILURES: '0',
+      WEBHOOK_BREAKER_COOLDOWN_MS: '10',
+    });
+    expect(await exited).toEqual({
+      code: 1,
+      out:
+        'notifier: invalid configuration: WEBHOOK_CONCURRENCY_PER_PROVIDER="0" must be >= 1; WEBHOOK_BREAKER_FAILURES="0" must be >= 1; ' +
+        'WEBHOOK_BREAKER_COOLDOWN_MS="10" must be >= 100\n',
+    });
+  });
+
   it('refuses to start on a schema without its tables, saying what to run', async () => {
     const db = await freshDatabase('ntf_old_schema');
     const { exited } = runServer({

@@ -97,6 +97,7 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
         const { eventId, type, version, occurredAt } = event;
         claimed = {
           eventId,
+          providerId,
           reservationId: reservation.id,
           attempts: 0,
           url: row.url as string,

@@ -22,6 +22,9 @@ export type PipelineConfig = Pick<
   | 'WEBHOOK_RETRY_MAX_MS'
   | 'WEBHOOK_MAX_ATTEMPTS'
   | 'WEBHOOK_CONCURRENCY'
+  | 'WEBHOOK_CONCURRENCY_PER_PROVIDER'
+  | 'WEBHOOK_BREAKER_FAILURES'
+  | 'WEBHOOK_BREAKER_COOLDOWN_MS'
   | 'WEBHOOK_POLL_INTERVAL_MS'
   | 'SHUTDOWN_TIMEOUT_MS'
 >;
@@ -55,6 +58,9 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
       maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
       concurrency: config.WEBHOOK_CONCURRENCY,
+      concurrencyPerProvider: config.WEBHOOK_CONCURRENCY_PER_PROVIDER,
+      breakerFailures: config.WEBHOOK_BREAKER_FAILURES,
+      breakerCoolDownMs: config.WEBHOOK_BREAKER_COOLDOWN_MS,
       pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
       leaseMs,
     });

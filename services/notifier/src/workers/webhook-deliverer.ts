@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Agent, fetch } from 'undici';
+import { type Admission, CircuitBreaker, type Transition } from '../domain/circuit-breaker.ts';
 import { PrivateAddressError, privateHostReason, publicOnlyLookup } from '../domain/public-address.ts';
 import { retryDelay } from '../domain/retries.ts';
 import { signedHeaders } from '../domain/signature.ts';
@@ -20,14 +21,22 @@ export interface DelivererOptions {
   retryMaxMs: number;
   maxAttempts: number;
   concurrency: number;
+  /** POSTs in flight to one provider, out of `concurrency`: a slow endpoint cannot take every slot. */
+  concurrencyPerProvider: number;
   pollIntervalMs: number;
+  /** Consecutive failures (timeouts, connection errors, 5xx) that open an endpoint's breaker. */
+  breakerFailures: number;
+  /** How long an open breaker keeps its endpoint's deliveries waiting before one trial (plus up to half of it, at random). */
+  breakerCoolDownMs: number;
   /** How long a claim holds a delivery before another deliverer may take it (a crashed one's claims come back). */
   leaseMs: number;
   random?: () => number;
+  now?: () => number;
 }
 
 type DeliveryRow = RowDataPacket & {
   event_id: string;
+  provider_id: string;
   reservation_id: string;
   attempts: number;
   url: string | null;
@@ -38,9 +47,20 @@ type DeliveryRow = RowDataPacket & {
   payload: unknown;
 };
 
+/** What an attempt told its endpoint's breaker. */
+interface Verdict {
+  /** The half-open breaker's one trial. */
+  trial: boolean;
+  /** It reached the endpoint (or failed to), and the breaker has its result. */
+  judged: boolean;
+  /** The breaker changed state on it. */
+  changed: boolean;
+}
+
 /** A pending delivery, ready to POST. */
 export interface Delivery {
   eventId: string;
+  providerId: string;
   reservationId: string;
   /** Attempts made so far. */
   attempts: number;
@@ -54,17 +74,36 @@ export interface Delivery {
  * past a lease, `FOR UPDATE SKIP LOCKED` so replicas split the rows), POSTed signed, then marked
  * delivered, or rescheduled with exponential backoff and full jitter, or failed after
  * `maxAttempts`. A reservation's deliveries go one at a time in version order: a row is claimed
- * only when it is its reservation's earliest pending version. A crash after the POST and
+ * only when it is its reservation's earliest pending version. A provider has at most
+ * `concurrencyPerProvider` POSTs in flight: its other due rows stay due in the table (claims skip
+ * them) until one of its POSTs ends, so other providers' deliveries never wait behind a slow
+ * endpoint. Each provider's endpoint has a circuit breaker (in this process): while it is open
+ * its deliveries are not attempted but pushed to the end of the cool-down, attempts untouched;
+ * then one trial decides. A crash after the POST and
  * before the mark repeats the POST: receivers deduplicate on `webhook-id` (the event id).
  */
 export function createWebhookDeliverer(options: DelivererOptions) {
-  const { pool, log, timeoutMs, allowPrivateAddresses, retryBaseMs, retryMaxMs, maxAttempts, concurrency, pollIntervalMs, leaseMs } =
-    options;
+  const {
+    pool,
+    log,
+    timeoutMs,
+    allowPrivateAddresses,
+    retryBaseMs,
+    retryMaxMs,
+    maxAttempts,
+    concurrency,
+    concurrencyPerProvider,
+    pollIntervalMs,
+    breakerFailures,
+    breakerCoolDownMs,
+    leaseMs,
+  } = options;
   // Every connection's addresses are checked as it is made (a provider's name could point at the
   // cluster, the VPC or the cloud's metadata service); an IP literal is checked before, since a
   // socket to one makes no lookup.
   const dispatcher = allowPrivateAddresses ? new Agent() : new Agent({ connect: { lookup: publicOnlyLookup } });
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
   const results = new Counter({
     name: 'webhook_deliveries_total',
     help: 'webhook attempts by result: delivered, retry (will be tried again), failed (gave up)',
@@ -77,6 +116,17 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [options.registry],
   });
+  const skipped = new Counter({
+    name: 'webhook_deliveries_skipped_total',
+    help: "webhook attempts not made because the endpoint's breaker was open; each waits for the end of the cool-down",
+    registers: [options.registry],
+  });
+  const breakerChanges = new Counter({
+    name: 'webhook_breaker_transitions_total',
+    help: 'webhook endpoint breakers changing state, by the state entered: open, half_open, closed',
+    labelNames: ['state'] as const,
+    registers: [options.registry],
+  });
   const inFlight = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let polling: Promise<void> | undefined;
@@ -84,10 +134,73 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   let stopped = false;
   /** The last claim may have left due rows behind: it had room for fewer than were due. */
   let roomWasShort = false;
+  /** POSTs in flight per provider (absent: none). */
+  const providerLoad = new Map<string, number>();
+  /** Providers that may have due rows left behind for want of their own room: one of their POSTs ending claims again. */
+  const starved = new Set<string>();
+  const loadOf = (providerId: string) => providerLoad.get(providerId) ?? 0;
+  /** Writes that hand a fast-path delivery back to the table: stop() waits for them too. */
+  const releases = new Set<Promise<unknown>>();
+  /**
+   * Per provider, the breaker of its endpoint (the URL it was kept for). Absent: closed with no
+   * failure on record. In memory: each replica judges an endpoint by its own attempts.
+   */
+  const breakers = new Map<string, { url: string; breaker: CircuitBreaker }>();
+  /** No room for another POST to the provider now: its share is taken, or its breaker's trial is under way. */
+  const busy = (providerId: string) =>
+    loadOf(providerId) >= concurrencyPerProvider || breakers.get(providerId)?.breaker.trialUnderWay === true;
+
+  /** One log line per state change (a line per delivery would bury everything else while an endpoint is down). */
+  function announce(providerId: string, url: string, { to, failures, untilMs }: Transition, why?: string): void {
+    breakerChanges.inc({ state: to.replace('-', '_') });
+    let endpoint = url;
+    try {
+      endpoint = new URL(url).origin; // not its path or query, which may hold a token of the provider's
+    } catch {}
+    if (to === 'open') {
+      log.warn(
+        { providerId, endpoint, failures, retryInMs: (untilMs ?? now()) - now() },
+        'webhook endpoint failing: breaker open, its deliveries wait for the cool-down',
+      );
+    } else if (to === 'half-open') log.info({ providerId, endpoint }, 'webhook endpoint breaker half-open: one trial delivery');
+    else log.info({ providerId, endpoint, ...(why ? { why } : {}) }, 'webhook endpoint breaker closed');
+  }
+
+  /** The breaker of the provider's endpoint at `url`: one kept for another URL goes (the endpoint changed; its record says nothing of the new one). */
+  function breakerAt(providerId: string, url: string | null): CircuitBreaker | undefined {
+    const entry = breakers.get(providerId);
+    if (!entry || entry.url === url) return entry?.breaker;
+    breakers.delete(providerId);
+    if (entry.breaker.state !== 'closed') {
+      announce(providerId, entry.url, { from: entry.breaker.state, to: 'closed', failures: 0 }, 'the endpoint changed');
+    }
+    return undefined;
+  }
+
+  function admit(breaker: CircuitBreaker | undefined, providerId: string, url: string): Admission {
+    if (!breaker) return { go: true, trial: false };
+    const { admission, transition } = breaker.admit();
+    if (transition) announce(providerId, url, transition);
+    return admission;
+  }
+
+  /** An attempt's result, for its endpoint's breaker; true when that changed its state. */
+  function judge(providerId: string, url: string, failed: boolean, trial: boolean): boolean {
+    let breaker = breakerAt(providerId, url);
+    if (!breaker) {
+      if (!failed) return false;
+      breaker = new CircuitBreaker({ failureThreshold: breakerFailures, coolDownMs: breakerCoolDownMs }, now, random);
+      breakers.set(providerId, { url, breaker });
+    }
+    const transition = breaker.record(failed ? 'failure' : 'success', trial);
+    if (transition) announce(providerId, url, transition);
+    if (breaker.idle) breakers.delete(providerId);
+    return transition !== undefined;
+  }
 
   async function load(eventId: string): Promise<Delivery | undefined> {
     const [[row]] = await pool.query<DeliveryRow[]>(
-      `SELECT d.event_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
+      `SELECT d.event_id, d.provider_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
        FROM webhook_deliveries d JOIN event_history h ON h.event_id = d.event_id
        LEFT JOIN webhook_endpoints w ON w.provider_id = d.provider_id
        WHERE d.event_id = ? AND d.state = 'pending'`,
@@ -96,6 +209,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     if (!row) return undefined; // delivered meanwhile by a deliverer whose lease we outlived
     return {
       eventId: row.event_id,
+      providerId: row.provider_id,
       reservationId: row.reservation_id,
       attempts: Number(row.attempts),
       url: row.url,
@@ -110,15 +224,17 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     };
   }
 
-  /** One attempt at `eventId`'s delivery: as `known` (the fast path has it at hand) or as read now. */
-  async function attempt(eventId: string, known?: Delivery): Promise<void> {
+  /**
+   * One attempt at `eventId`'s delivery: as `known` (the fast path has it at hand) or as read now.
+   * True when a claim should follow (it made something due, or a claim left due rows behind).
+   */
+  async function attempt(eventId: string, known: Delivery | undefined, verdict: Verdict): Promise<boolean> {
     const delivery = known ?? (await load(eventId));
-    if (!delivery) return;
+    if (!delivery) return false;
     const { url, secret, notification } = delivery;
     const attempts = delivery.attempts + 1;
     if (!url || !secret) {
-      await finish(delivery, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
-      return;
+      return finish(delivery, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
     }
     const body = JSON.stringify(notification);
     const started = performance.now();
@@ -142,9 +258,13 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       error = err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : String(err);
     }
     duration.observe((performance.now() - started) / 1000);
-    if (!error) await finish(delivery, attempts, 'delivered', status, null);
-    else if (attempts >= maxAttempts) await finish(delivery, attempts, 'failed', status, error);
-    else await reschedule(eventId, attempts, status, error);
+    // An answer other than a 5xx shows the endpoint up, even when it refuses this delivery.
+    verdict.changed = judge(delivery.providerId, url, error !== null && (status === null || status >= 500), verdict.trial);
+    verdict.judged = true;
+    if (!error) return finish(delivery, attempts, 'delivered', status, null);
+    if (attempts >= maxAttempts) return finish(delivery, attempts, 'failed', status, error);
+    await reschedule(eventId, attempts, status, error);
+    return false;
   }
 
   async function finish(
@@ -153,7 +273,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     state: 'delivered' | 'failed',
     status: number | null,
     error: string | null,
-  ) {
+  ): Promise<boolean> {
     await pool.query(
       `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
          delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?`,
@@ -169,7 +289,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     // A claim now only if there is something to claim: the next event just made due, or due rows
     // a claim left for lack of room. Claiming after every delivery ran a claim transaction per
     // webhook that found nothing (the fast path claims its rows itself).
-    if (next.affectedRows > 0 || roomWasShort) poll();
+    return next.affectedRows > 0 || roomWasShort;
   }
 
   async function reschedule(eventId: string, attempts: number, status: number | null, error: string) {
@@ -183,14 +303,53 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     log.info({ eventId, attempts, status, error, retryInMs: delayMs }, 'webhook delivery failed; retrying');
   }
 
-  function run(eventId: string, known?: Delivery): void {
-    const task = attempt(eventId, known)
+  function run(eventId: string, providerId: string, known: Delivery | undefined, trial: boolean): void {
+    providerLoad.set(providerId, loadOf(providerId) + 1);
+    let wake = false;
+    const verdict: Verdict = { trial, judged: false, changed: false };
+    const task = attempt(eventId, known, verdict)
+      .then((claimAgain) => {
+        wake = claimAgain;
+      })
       .catch((err: unknown) => log.warn({ err, eventId }, 'webhook attempt could not be recorded; the lease brings it back'))
-      .finally(() => inFlight.delete(task));
+      .finally(() => {
+        inFlight.delete(task);
+        const load = loadOf(providerId) - 1;
+        if (load > 0) providerLoad.set(providerId, load);
+        else providerLoad.delete(providerId);
+        // A trial that never reached the endpoint (the delivery was gone) decided nothing.
+        if (trial && !verdict.judged) breakers.get(providerId)?.breaker.abandon(true);
+        // After the slot is given back, so the claim counts it free. A provider's rows left due
+        // for want of its own room go as soon as one of its POSTs ends; a breaker that changed
+        // state has rows to let go (closed) or to push back (open again).
+        if (starved.delete(providerId) || wake || verdict.changed) poll();
+      });
     inFlight.add(task);
   }
 
-  /** Claims due rows (as many as free slots) and starts them. */
+  /**
+   * Hands a delivery this process claimed but will not start now back to the table, due in
+   * `delayMs`, for whichever deliverer has room then (this one claims it when the provider's next
+   * POST ends).
+   */
+  function release(eventId: string, providerId: string, delayMs: number): void {
+    const write = pool
+      .query("UPDATE webhook_deliveries SET next_attempt_at = NOW(6) + INTERVAL ? MICROSECOND WHERE event_id = ? AND state = 'pending'", [
+        Math.max(0, Math.round(delayMs * 1000)),
+        eventId,
+      ])
+      .then(() => {
+        if (delayMs > 0) return;
+        // A POST of the provider may have ended while this was written: its claim did not see the row.
+        if (busy(providerId)) starved.add(providerId);
+        else poll();
+      })
+      .catch((err: unknown) => log.warn({ err, eventId }, 'webhook delivery could not be handed back; its lease brings it back'))
+      .finally(() => releases.delete(write));
+    releases.add(write);
+  }
+
+  /** Claims due rows (as many as free slots, within each provider's room) and starts them. */
   async function claim(): Promise<number> {
     const free = concurrency - inFlight.size;
     if (stopped) return 0;
@@ -198,11 +357,23 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       roomWasShort = true;
       return 0;
     }
-    const ids = await withTransaction(pool, async (conn) => {
+    // Rows of a provider with no room left are not even read: enough of them would fill every
+    // claim's LIMIT and starve the other providers.
+    const full = [...new Set([...providerLoad.keys(), ...breakers.keys()])].filter(busy);
+    /** Trials admitted by the claim's transaction: given back if it does not commit. */
+    const trials: string[] = [];
+    let deferredCount = 0;
+    const giveBackTrials = () => {
+      for (const providerId of trials.splice(0)) breakers.get(providerId)?.breaker.abandon(true);
+    };
+    const picked = await withTransaction(pool, async (conn) => {
+      giveBackTrials(); // a deadlock's retry decides again
+      deferredCount = 0;
       const [due] = await conn.query<RowDataPacket[]>(
-        `SELECT event_id, reservation_id, version FROM webhook_deliveries
-         WHERE state = 'pending' AND next_attempt_at <= NOW(6) ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-        [free],
+        `SELECT event_id, provider_id, reservation_id, version FROM webhook_deliveries
+         WHERE state = 'pending' AND next_attempt_at <= NOW(6)${full.length ? ` AND provider_id NOT IN (${full.map(() => '?').join(', ')})` : ''}
+         ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+        [...full, free],
       );
       roomWasShort = due.length === free;
       if (due.length === 0) return [];
@@ -215,7 +386,52 @@ export function createWebhookDeliverer(options: DelivererOptions) {
         reservations,
       );
       const first = new Map(firsts.map((r) => [r.reservation_id as string, Number(r.version)]));
-      const claimed = due.filter((r) => first.get(r.reservation_id) === Number(r.version)).map((r) => r.event_id as string);
+      const firstOnes = due.filter((r) => first.get(r.reservation_id) === Number(r.version));
+      // A breaker kept for a URL the provider has since changed no longer applies: the current
+      // endpoints of the providers whose breaker is not closed (a plain read; rarely any).
+      const suspects = [...new Set(firstOnes.map((r) => r.provider_id as string))].filter(
+        (providerId) => (breakers.get(providerId)?.breaker.state ?? 'closed') !== 'closed',
+      );
+      if (suspects.length) {
+        const [endpoints] = await conn.query<RowDataPacket[]>(
+          `SELECT provider_id, url FROM webhook_endpoints WHERE provider_id IN (${suspects.map(() => '?').join(', ')})`,
+          suspects,
+        );
+        const urls = new Map(endpoints.map((r) => [r.provider_id as string, r.url as string]));
+        for (const providerId of suspects) breakerAt(providerId, urls.get(providerId) ?? null);
+      }
+      // Within each provider's room, in due order; the rest stay due, claimed when one of the
+      // provider's POSTs ends (or by another deliverer with room). An open breaker's rows wait
+      // for the end of its cool-down, their attempts untouched.
+      const taken = new Map<string, number>();
+      const started: { eventId: string; providerId: string; trial: boolean }[] = [];
+      const deferred = new Map<number, string[]>();
+      for (const r of firstOnes) {
+        const providerId = r.provider_id as string;
+        const load = loadOf(providerId) + (taken.get(providerId) ?? 0);
+        if (load >= concurrencyPerProvider) {
+          starved.add(providerId);
+          continue;
+        }
+        const entry = breakers.get(providerId);
+        const admission = admit(entry?.breaker, providerId, entry?.url ?? '');
+        if (!admission.go) {
+          if (admission.untilMs === undefined) starved.add(providerId);
+          else deferred.set(admission.untilMs, [...(deferred.get(admission.untilMs) ?? []), r.event_id as string]);
+          continue;
+        }
+        if (admission.trial) trials.push(providerId);
+        taken.set(providerId, (taken.get(providerId) ?? 0) + 1);
+        started.push({ eventId: r.event_id as string, providerId, trial: admission.trial });
+      }
+      for (const [untilMs, ids] of deferred) {
+        await conn.query(
+          `UPDATE webhook_deliveries SET next_attempt_at = NOW(6) + INTERVAL ? MICROSECOND WHERE event_id IN (${ids.map(() => '?').join(', ')})`,
+          [Math.max(0, Math.round((untilMs - now()) * 1000)), ...ids],
+        );
+        deferredCount += ids.length;
+      }
+      const claimed = started.map((r) => r.eventId);
       const blocked = due.filter((r) => first.get(r.reservation_id) !== Number(r.version)).map((r) => r.event_id as string);
       // Out of the way until their predecessor finishes (which makes the next one due at once),
       // so they don't fill every claim's LIMIT meanwhile.
@@ -231,10 +447,15 @@ export function createWebhookDeliverer(options: DelivererOptions) {
           [leaseMs * 1000, ...claimed],
         );
       }
-      return claimed;
+      return started;
+    }).catch((err: unknown) => {
+      giveBackTrials();
+      throw err;
     });
-    for (const id of ids) run(id);
-    return ids.length;
+    if (deferredCount) skipped.inc(deferredCount);
+    for (const { eventId, providerId, trial } of picked) run(eventId, providerId, undefined, trial);
+    // Rows pushed back past an open breaker made room in the LIMIT: worth claiming again.
+    return picked.length + deferredCount;
   }
 
   function poll(): void {
@@ -264,7 +485,18 @@ export function createWebhookDeliverer(options: DelivererOptions) {
      */
     deliverClaimed(delivery: Delivery): void {
       if (stopped) return;
-      run(delivery.eventId, delivery);
+      const { eventId, providerId, url } = delivery;
+      if (loadOf(providerId) >= concurrencyPerProvider) {
+        release(eventId, providerId, 0);
+        return;
+      }
+      const admission = admit(breakerAt(providerId, url), providerId, url ?? '');
+      if (!admission.go) {
+        if (admission.untilMs !== undefined) skipped.inc();
+        release(eventId, providerId, admission.untilMs === undefined ? 0 : admission.untilMs - now());
+        return;
+      }
+      run(eventId, providerId, delivery, admission.trial);
     },
     poll,
     start(): void {
@@ -278,7 +510,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       stopped = true;
       clearInterval(timer);
       timer = undefined;
-      await Promise.race([Promise.all([polling, ...inFlight]), sleep(graceMs)]);
+      await Promise.race([Promise.all([polling, ...inFlight, ...releases]), sleep(graceMs)]);
       // Its keep-alive sockets close once what is still in flight is done.
       dispatcher.close().catch(() => undefined);
     },

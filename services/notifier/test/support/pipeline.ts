@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freshDatabase, JWT_SECRET } from '@reservations/reservation-api/testing';
 import { createQueueWithDlq, harnessEnv, testSqs } from '@reservations/testkit';
@@ -43,6 +43,9 @@ export function notifierConfig(
     WEBHOOK_RETRY_MAX_MS: 500,
     WEBHOOK_MAX_ATTEMPTS: 50,
     WEBHOOK_CONCURRENCY: 16,
+    WEBHOOK_CONCURRENCY_PER_PROVIDER: 4,
+    WEBHOOK_BREAKER_FAILURES: 5,
+    WEBHOOK_BREAKER_COOLDOWN_MS: 500,
     WEBHOOK_POLL_INTERVAL_MS: 100,
     WEBHOOK_ALLOW_HTTP: true,
     WEBHOOK_ALLOW_PRIVATE_ADDRESSES: true,
@@ -67,18 +70,45 @@ export interface Receipt {
  * A real webhook receiver on loopback, as the docs tell providers to build one: it verifies
  * each request's signature and deduplicates on `webhook-id`. `receipts` has every request it
  * acknowledged, `effects` one per event id (what a receiver acts on). `down()` makes it answer
- * 503 until `up()`.
+ * 503 until `up()`; `hang()` makes it take requests and never answer them, and `reset()` then
+ * drops their connections and every new one's, until `up()`. `open()` is how many requests it
+ * holds right now, `mostOpen()` the most it ever held at once.
  */
 export async function startReceiver(secretOf: () => string | undefined) {
   const receipts: Receipt[] = [];
   const effects = new Map<string, Receipt>();
-  let failing = 0;
+  let mode: 'up' | 'down' | 'hang' | 'reset' = 'up';
   let refused = 0;
+  let open = 0;
+  let mostOpen = 0;
+  const held = new Set<IncomingMessage>();
   const server: Server = createServer((req, res) => {
+    open++;
+    mostOpen = Math.max(mostOpen, open);
+    let closed = false;
+    const done = () => {
+      if (closed) return;
+      closed = true;
+      open--;
+      held.delete(req);
+    };
+    res.on('close', done);
+    if (mode === 'reset') {
+      req.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (failing > 0) {
+      if (mode === 'hang') {
+        held.add(req);
+        return;
+      }
+      if (mode === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      if (mode === 'down') {
         refused++;
         res.writeHead(503).end();
         return;
@@ -101,11 +131,20 @@ export async function startReceiver(secretOf: () => string | undefined) {
     receipts,
     effects,
     refusedCount: () => refused,
+    open: () => open,
+    mostOpen: () => mostOpen,
     down: () => {
-      failing = 1;
+      mode = 'down';
+    },
+    hang: () => {
+      mode = 'hang';
+    },
+    reset: () => {
+      mode = 'reset';
+      for (const req of held) req.socket.destroy();
     },
     up: () => {
-      failing = 0;
+      mode = 'up';
     },
     close: async () => {
       server.closeAllConnections();
