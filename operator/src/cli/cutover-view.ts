@@ -12,6 +12,7 @@ import { iso } from '../kube/time.ts';
 import { CONDITION } from '../reconcile/conditions.ts';
 import { buildPlan, describeStep, type PlanStep } from '../traffic/plan.ts';
 import { verbError } from '../traffic/verbs.ts';
+import { shareOf } from '../traffic/weights.ts';
 
 /**
  * What `kubectl reservation status` shows, as data (pure): the Reservation's record, its plan
@@ -322,9 +323,7 @@ function reasonFrom(cutover: CutoverStatus, events: readonly string[]): string {
 function verifiedShareOf(cutover: CutoverStatus): number | undefined {
   if (cutover.verifiedShare !== undefined) return cutover.verifiedShare;
   const w = cutover.verifiedWeights;
-  if (!w) return undefined;
-  const total = w.self + w.peer;
-  return total === 0 ? 50 : Math.round(((w.self * 100) / total) * 10) / 10;
+  return w ? shareOf('self', w) : undefined;
 }
 
 function analysisView(run: AnalysisRun, template: AnalysisTemplate | undefined, secondsSince: (at: string) => number): AnalysisRunView {

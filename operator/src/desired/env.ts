@@ -1,6 +1,7 @@
 /**
- * Environment variables and the spec's `env` (spec.services.<svc>.env). Kept free of imports
- * so the API schema can build its CEL rules from the same lists the workloads are built from.
+ * Environment variables and the spec's `env` (spec.services.<svc>.env). Kept free of imports so
+ * the API schema can build its CEL rules from these lists; the workloads set the same names, and
+ * test/desired/env.test.ts keeps the two in step.
  */
 
 /**

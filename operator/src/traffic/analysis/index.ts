@@ -53,7 +53,7 @@ export interface AnalysisDeps {
   /** Lists the Reservation's pods for the metrics source. */
   kube?: KubeClient;
   /** Instead of `kube`: the pods' `/metrics` URLs (tests). */
-  listTargets?: (target: ReservationRef) => Promise<ScrapeTarget[]>;
+  listTargets?: (target: ReservationRef, signal?: AbortSignal) => Promise<ScrapeTarget[]>;
   metrics?: AnalysisMetrics;
   now?: () => number;
   prometheusTimeoutMs?: number;
@@ -64,9 +64,9 @@ export function createAnalysisSources(deps: AnalysisDeps): AnalysisSources {
   const { kube, metrics, now, prometheusTimeoutMs, scrapeTimeoutMs } = deps;
   const listTargets =
     deps.listTargets ??
-    ((target: ReservationRef) => {
+    ((target: ReservationRef, signal?: AbortSignal) => {
       if (!kube) throw new Error('the metrics analysis source needs a kube client to list pods');
-      return listScrapeTargets(kube, target);
+      return listScrapeTargets(kube, target, signal);
     });
   const prometheus = createPrometheusSource({ timeoutMs: prometheusTimeoutMs });
   const scraper = createMetricsSource({ listTargets, now, scrapeTimeoutMs });

@@ -61,7 +61,7 @@ export function nextSnapshot(
 }
 
 export interface MetricsSourceOptions {
-  listTargets: (target: ReservationRef) => Promise<ScrapeTarget[]>;
+  listTargets: (target: ReservationRef, signal?: AbortSignal) => Promise<ScrapeTarget[]>;
   now?: () => number;
   scrapeTimeoutMs?: number;
 }
@@ -71,13 +71,15 @@ export function createMetricsSource({ listTargets, now = Date.now, scrapeTimeout
   const keyOf = (target: ReservationRef, template: AnalysisTemplate) => `${target.namespace}/${target.name}/${template.name}`;
 
   return {
-    async measure(target: ReservationRef, template: AnalysisTemplate): Promise<Measurement | undefined> {
+    async measure(target: ReservationRef, template: AnalysisTemplate, signal?: AbortSignal): Promise<Measurement | undefined> {
       const intervalMs = analysisIntervalMs(template);
-      const targets = await listTargets(target);
+      const targets = await listTargets(target, signal);
       if (targets.length === 0) {
         throw new Error(`no Ready pods of ${target.namespace}/${target.name}'s services to scrape`);
       }
-      const results = await Promise.allSettled(targets.map((t) => scrape(t, scrapeTimeoutMs)));
+      const results = await Promise.allSettled(targets.map((t) => scrape(t, scrapeTimeoutMs, signal)));
+      // Past the reconcile's deadline: give up, rather than measure only the pods that answered in time.
+      if (signal?.aborted) throw signal.reason;
       const at = now();
       const scrapes = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       const failed = targets.filter((_, i) => results[i]?.status === 'rejected');

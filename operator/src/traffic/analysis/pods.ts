@@ -36,9 +36,14 @@ export function podSelector(name: string): string {
  * server (one list; pods are not in the operator's informer caches). A pod that is not Ready gets
  * no traffic from its Service, and one being deleted is leaving; neither is scraped.
  */
-export async function listScrapeTargets(kube: KubeClient, { namespace, name }: ReservationRef): Promise<ScrapeTarget[]> {
+export async function listScrapeTargets(
+  kube: KubeClient,
+  { namespace, name }: ReservationRef,
+  signal?: AbortSignal,
+): Promise<ScrapeTarget[]> {
   const list = await kube.request<{ items: Pod[] }>('GET', resourcePath(RESOURCE_TYPES.Pod, namespace), {
     query: { labelSelector: podSelector(name) },
+    ...(signal ? { signal } : {}),
   });
   return list.items.filter(isScrapable).map((pod) => scrapeTarget(pod, namespace));
 }

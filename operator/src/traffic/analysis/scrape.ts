@@ -14,10 +14,14 @@ export interface PodScrape {
 }
 
 /** GETs one `/metrics` and reads the request histogram from it; throws naming the pod when it cannot. */
-export async function scrape(target: ScrapeTarget, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<PodScrape> {
+export async function scrape(target: ScrapeTarget, timeoutMs = SCRAPE_TIMEOUT_MS, signal?: AbortSignal): Promise<PodScrape> {
   let text: string;
   try {
-    const response = await fetch(target.url, { headers: { accept: 'text/plain' }, signal: AbortSignal.timeout(timeoutMs) });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const response = await fetch(target.url, {
+      headers: { accept: 'text/plain' },
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
     text = await response.text();
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
   } catch (err) {
