@@ -15,14 +15,16 @@ function exec(name: string, args: string[], env: NodeJS.ProcessEnv = process.env
 }
 
 const started = Date.now();
-await installHarness(selectedComponents());
 
+// The static checks first: they need no server and fail in seconds.
 step('test', 'package walls');
 if ((await exec('node', [join(repoRoot, 'scripts', 'lint', 'package-walls.ts')])) !== 0) process.exit(1);
 step('test', 'biome check (lint + format)');
 if ((await exec('biome', ['check', '.'])) !== 0) process.exit(1);
 step('test', 'tsc --noEmit');
 if ((await exec('tsc', ['-p', 'tsconfig.json', '--noEmit'])) !== 0) process.exit(1);
+
+await installHarness(selectedComponents());
 
 step('test', 'jest');
 const resultsDir = runDir('reservations-jest-');

@@ -17,9 +17,14 @@ export interface PackageInfo {
   /** Its folder, relative to the repository root; '.' for the root. */
   dir: string;
   name: string;
-  /** dependencies, devDependencies and peerDependencies. */
-  declared: ReadonlySet<string>;
+  /** dependencies and peerDependencies: what its shipped code may import. */
+  runtime: ReadonlySet<string>;
+  /** devDependencies: what only its tests and benchmarks may import. */
+  dev: ReadonlySet<string>;
 }
+
+/** Tests and benchmarks of a package: they may use its devDependencies; nothing else that ships may. */
+const DEV_ONLY = /(^|\/)(test|bench)\//;
 
 /**
  * Every module specifier of a TypeScript source, from its syntax tree (so an import written inside
@@ -94,7 +99,13 @@ export function wallViolations(files: readonly SourceFile[], packages: readonly 
         .join('/');
       const target = byName.get(name);
       if (!target || target === own || own.dir === '.') continue;
-      if (!own.declared.has(name)) violations.push(`${where}: ${own.name} imports ${name} without declaring it in ${own.dir}/package.json`);
+      const inner = own.dir === '.' ? file.path : file.path.slice(own.dir.length + 1);
+      if (own.runtime.has(name) || (own.dev.has(name) && DEV_ONLY.test(inner))) continue;
+      violations.push(
+        own.dev.has(name)
+          ? `${where}: ${own.name} imports ${name}, a devDependency, from code it ships; declare it in dependencies or import it only from test/ or bench/`
+          : `${where}: ${own.name} imports ${name} without declaring it in ${own.dir}/package.json`,
+      );
     }
   }
   return violations;
@@ -108,10 +119,8 @@ function readPackages(root: string, workspaces: readonly string[]): PackageInfo[
       devDependencies?: object;
       peerDependencies?: object;
     };
-    const declared = new Set(
-      [manifest.dependencies, manifest.devDependencies, manifest.peerDependencies].flatMap((d) => Object.keys(d ?? {})),
-    );
-    return { dir, name: manifest.name, declared };
+    const runtime = new Set([manifest.dependencies, manifest.peerDependencies].flatMap((d) => Object.keys(d ?? {})));
+    return { dir, name: manifest.name, runtime, dev: new Set(Object.keys(manifest.devDependencies ?? {})) };
   });
 }
 

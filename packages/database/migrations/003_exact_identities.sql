@@ -5,6 +5,8 @@
 -- compared byte for byte from here on: utf8mb4_nopad_bin is binary and, unlike utf8mb4_bin, does
 -- not pad, so `acme ` is not `acme` either. Human text (names, notes, time zones, URLs) keeps the
 -- default; so do event `type` columns, a closed vocabulary the code writes and no caller supplies.
+-- outbox.aggregate_type is a closed vocabulary too, but part of the SQS message group key beside
+-- aggregate_id, so it is compared the same way as the id it qualifies.
 --
 -- The data is kept: the character set stays utf8mb4, only the comparison changes. Unique and
 -- primary keys (rebuilt by MODIFY) cannot fail on existing rows: a binary collation is stricter

@@ -79,8 +79,9 @@ describe('SQS on ElasticMQ', () => {
         new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: seconds }),
       );
     };
-    // A backoff well past the 1 s receive below, which must end while a1 is still in flight.
-    await visibility('a1', 4);
+    // A backoff well past the 1 s receive below (and the calls before it, on a slow machine),
+    // which must end while a1 is still in flight.
+    await visibility('a1', 10);
     await visibility('a2', 0);
     await visibility('a3', 0);
     const b1 = first.find((r) => r.Body === 'b1') as Message;

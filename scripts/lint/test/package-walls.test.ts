@@ -2,10 +2,16 @@ import { describe, expect, it } from '@jest/globals';
 import { type PackageInfo, packageOf, specifiers, wallViolations } from '../package-walls.ts';
 
 const packages: PackageInfo[] = [
-  { dir: '.', name: 'reservation-platform', declared: new Set() },
-  { dir: 'packages/service-kit', name: '@reservations/service-kit', declared: new Set(['fastify']) },
-  { dir: 'packages/testkit', name: '@reservations/testkit', declared: new Set() },
-  { dir: 'services/query-api', name: '@reservations/query-api', declared: new Set(['@reservations/service-kit']) },
+  { dir: '.', name: 'reservation-platform', runtime: new Set(), dev: new Set() },
+  { dir: 'packages/service-kit', name: '@reservations/service-kit', runtime: new Set(['fastify']), dev: new Set() },
+  { dir: 'packages/testkit', name: '@reservations/testkit', runtime: new Set(), dev: new Set() },
+  { dir: 'packages/contracts', name: '@reservations/contracts', runtime: new Set(), dev: new Set() },
+  {
+    dir: 'services/query-api',
+    name: '@reservations/query-api',
+    runtime: new Set(['@reservations/service-kit']),
+    dev: new Set(['@reservations/testkit']),
+  },
 ];
 
 describe('specifiers', () => {
@@ -59,11 +65,19 @@ describe('wallViolations', () => {
 
   it('refuses a workspace package the importer does not declare; the root may import any', () => {
     expect(check('services/query-api/src/a.ts', "import { x } from '@reservations/service-kit';")).toEqual([]);
-    expect(check('services/query-api/test/a.test.ts', "import { y } from '@reservations/testkit';")).toEqual([
-      'services/query-api/test/a.test.ts:1: @reservations/query-api imports @reservations/testkit without declaring it in services/query-api/package.json',
+    expect(check('services/query-api/test/a.test.ts', "import { y } from '@reservations/contracts';")).toEqual([
+      'services/query-api/test/a.test.ts:1: @reservations/query-api imports @reservations/contracts without declaring it in services/query-api/package.json',
     ]);
     expect(check('scripts/up.ts', "import { y } from '@reservations/testkit';")).toEqual([]);
     expect(check('packages/service-kit/src/a.ts', "import Fastify from 'fastify';")).toEqual([]);
+  });
+
+  it('lets only tests and benchmarks import a devDependency: the images ship without them', () => {
+    expect(check('services/query-api/test/a.test.ts', "import { y } from '@reservations/testkit';")).toEqual([]);
+    expect(check('services/query-api/bench/load.ts', "import { y } from '@reservations/testkit';")).toEqual([]);
+    expect(check('services/query-api/src/app.ts', "import { y } from '@reservations/testkit';")).toEqual([
+      'services/query-api/src/app.ts:1: @reservations/query-api imports @reservations/testkit, a devDependency, from code it ships; declare it in dependencies or import it only from test/ or bench/',
+    ]);
   });
 
   it('refuses an import that climbs out of the repository', () => {

@@ -190,7 +190,6 @@ describe('a provider whose endpoint never answers', () => {
       booked.push(await book(C));
       await waitUntil('every webhook of C’s arrives at its new endpoint', () => moved.effects.size === booked.length);
       expect(new Set(reservationsOf(moved))).toEqual(new Set(booked));
-      expect(failing.effects.size).toBe(0);
       expect(logLines.filter((l) => /breaker closed/.test(l.msg) && (l as { why?: string }).why === 'the endpoint changed')).toHaveLength(
         1,
       );

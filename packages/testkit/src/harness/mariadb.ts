@@ -149,7 +149,7 @@ async function startInstance(dataDir: string, serverId: number): Promise<Instanc
 type AdminUrls = Pick<MariaDbEnv, 'MYSQL_PRIMARY_ADMIN_URL' | 'MYSQL_REPLICA_ADMIN_URL'>;
 
 /** True when the replica's SQL thread has applied every transaction the primary logged. */
-export async function replicaCaughtUp(env: AdminUrls) {
+async function replicaCaughtUp(env: AdminUrls) {
   const p = await mysql.createConnection(env.MYSQL_PRIMARY_ADMIN_URL);
   const r = await mysql.createConnection(env.MYSQL_REPLICA_ADMIN_URL);
   try {

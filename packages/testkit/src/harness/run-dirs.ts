@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { procStat } from './proc.ts';
@@ -15,27 +15,32 @@ import { procStat } from './proc.ts';
  * `HARNESS_KEEP_DIR=1` keeps them: no owner is written, so no sweep touches them either.
  */
 
-export const RUN_DIR_PREFIX = 'reservations-';
+const RUN_DIR_PREFIX = 'reservations-';
 const OWNER_FILE = '.owner';
 /** Set by `claimRunDirs()`: the process that owns the run directories of this process and its children. */
 const OWNER_ENV = 'HARNESS_RUN_DIR_OWNER';
 
 const ours = new Set<string>();
-let swept = false;
+let exitHook = false;
+const swept = new Set<string>();
 
 /** A throwaway directory for one run's data dirs, sockets, certificates and logs. */
 export function runDir(prefix = 'reservations-harness-', { root = tmpdir(), keep = Boolean(process.env.HARNESS_KEEP_DIR) } = {}): string {
   if (!prefix.startsWith(RUN_DIR_PREFIX)) throw new Error(`run directory prefix ${prefix} must start with ${RUN_DIR_PREFIX}`);
-  if (!swept) {
-    swept = true;
+  if (!swept.has(root)) {
+    swept.add(root);
     sweepRunDirs(root);
   }
   const dir = mkdtempSync(join(root, prefix));
   if (keep) return dir;
   const claimed = process.env[OWNER_ENV];
-  writeFileSync(join(dir, OWNER_FILE), claimed ?? processIdentity(process.pid) ?? String(process.pid));
+  // Written aside and renamed into place: a concurrent sweep never reads a half-written owner.
+  const owner = join(dir, `${OWNER_FILE}.tmp`);
+  writeFileSync(owner, claimed ?? processIdentity(process.pid) ?? String(process.pid));
+  renameSync(owner, join(dir, OWNER_FILE));
   if (!claimed) {
-    if (ours.size === 0) process.once('exit', removeOwnRunDirs);
+    if (!exitHook) process.once('exit', removeOwnRunDirs);
+    exitHook = true;
     ours.add(dir);
   }
   return dir;
@@ -76,9 +81,13 @@ function removeWhere(root: string, remove: (owner: string) => boolean): string[]
     if (!name.startsWith(RUN_DIR_PREFIX)) continue;
     const dir = join(root, name);
     const owner = readOwner(dir);
-    if (owner === undefined || !remove(owner)) continue;
-    rmSync(dir, { recursive: true, force: true });
-    removed.push(dir);
+    if (!owner || !remove(owner)) continue;
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // Another user's directory in a shared /tmp, say: not ours to remove, and no reason to fail a run.
+    }
   }
   return removed;
 }

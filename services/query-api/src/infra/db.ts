@@ -5,7 +5,7 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
 import { Counter, type Registry } from 'prom-client';
 
-/** The schema version (highest migration number of reservation-api) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them). */
+/** The schema version (the highest migration number of @reservations/database) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them). */
 export const REQUIRED_SCHEMA_VERSION = 3;
 
 export interface Databases {
