@@ -47,7 +47,7 @@ export async function removeRecords(cr: Reservation, deps: RemoveRecordsDeps): P
     throw err;
   }
   const ownership = classifyOwnership(
-    { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, affix },
+    { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, resource: resourceLabel(cr), affix },
     seen.filter((r) => r.setIdentifier === key.setIdentifier),
   );
   if (ownership.kind !== 'ours') {

@@ -9,9 +9,9 @@ import { syncCutover } from './cutover-sync.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider } from './dns-provider.ts';
 import { syncIdle } from './idle.ts';
 import { outcomeOf, type TrafficCondition, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
-import { classifyOwnership, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
+import { classifyOwnership, defaultOwnerId, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
-import { namesToRead, RECORD_TYPE, type RecordSetKey } from './record-set.ts';
+import { namesToRead, RECORD_TYPE, type RecordSetKey, resourceLabel } from './record-set.ts';
 
 /**
  * The traffic step of a reconcile, for a Reservation with spec.traffic: keep this cluster's
@@ -30,8 +30,10 @@ export type { TrafficEvent, TrafficOutcome } from './outcome.ts';
 export interface TrafficReconcilerOptions {
   /** Created on first use: the operator starts without any AWS configuration. */
   provider: () => DnsProvider;
-  /** ExternalDNS owner id; default `reservation-operator-<spec.traffic.cluster>`. */
+  /** ExternalDNS owner id (TXT_OWNER_ID); default `defaultOwnerId(spec.traffic.cluster, clusterUid)`. */
   ownerId?: string;
+  /** This cluster's kube-system namespace UID, for the default owner id. */
+  clusterUid?: string;
   affix?: TxtAffix;
   logger: Logger;
   now?: () => Date;
@@ -85,7 +87,9 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
    */
   const known = new Map<string, TrafficStatus>();
 
-  const ownerOf = (cr: Reservation) => options.ownerId ?? `reservation-operator-${cr.spec.traffic?.cluster}`;
+  const { ownerId, clusterUid } = options;
+  if (!ownerId && !clusterUid) throw new Error('createTrafficReconciler: pass ownerId or clusterUid (the default owner id needs it)');
+  const ownerOf = (cr: Reservation) => ownerId ?? defaultOwnerId(cr.spec.traffic?.cluster ?? '', clusterUid as string);
   const keyOf = (cr: Reservation): RecordSetKey => {
     const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
     return { name: t.dns.name, setIdentifier: t.cluster, affix };
@@ -184,7 +188,7 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
       if (!fresh) lastRead.delete(cr.metadata.uid);
       ctx = new TrafficContext({ cr, key, owner, target, seen, status, events, signal, runtime });
       const ownership = classifyOwnership(
-        { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, affix },
+        { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, resource: resourceLabel(cr), affix },
         seen.filter((r) => r.setIdentifier === key.setIdentifier),
       );
       if (ownership.kind === 'foreign') {

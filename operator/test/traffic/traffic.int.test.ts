@@ -21,6 +21,7 @@ import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
 import { FINALIZER } from '../../src/reconcile/reconciler.ts';
 import type { DnsProvider } from '../../src/traffic/dns-provider.ts';
+import { defaultOwnerId } from '../../src/traffic/ownership.ts';
 import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
@@ -33,6 +34,8 @@ let namespace: string;
 let manager: Awaited<ReturnType<typeof startManager>>;
 let zone: { id: string; name: string };
 let api: string;
+/** The owner id the operator picks by default in this cluster: the set identifier and the start of kube-system's UID. */
+let greenOwner: string;
 /** How many more times Route53 changes look PENDING (moto's are INSYNC at once; real ones take up to a minute). */
 let pendingPolls = 0;
 const registry = new Registry();
@@ -98,6 +101,8 @@ async function create(name: string, traffic: Record<string, unknown>) {
 beforeAll(async () => {
   await installCrds(kc);
   namespace = await createTestNamespace(kc, 'traffic');
+  const kubeSystem = await kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Namespace, undefined, 'kube-system'));
+  greenOwner = defaultOwnerId('eks-green', kubeSystem.metadata.uid);
   proxy = await throttlingProxyInFrontOfMoto();
   zone = await createZone(route53);
   api = `api.${zone.name}`;
@@ -155,9 +160,7 @@ describe("this cluster's weighted Route53 record", () => {
           setIdentifier: 'eks-green',
           weight: 10,
           ttl: 2,
-          values: [
-            `"heritage=external-dns,external-dns/owner=reservation-operator-eks-green,external-dns/resource=reservation/${namespace}/booking"`,
-          ],
+          values: [`"heritage=external-dns,external-dns/owner=${greenOwner},external-dns/resource=reservation/${namespace}/booking"`],
         },
       ]),
     );
@@ -169,7 +172,7 @@ describe("this cluster's weighted Route53 record", () => {
       recordName: api,
       setIdentifier: 'eks-green',
       target: 'green.elb.example.com',
-      owner: 'reservation-operator-eks-green',
+      owner: greenOwner,
       desiredWeight: 10,
       verifiedWeight: 10,
       lastChange: { status: 'INSYNC', weight: 10 },
@@ -357,6 +360,85 @@ describe("this cluster's weighted Route53 record", () => {
         .map((r) => r.type)
         .sort(),
     ).toEqual(['CNAME', 'TXT']);
+  });
+});
+
+describe('ownership unique to the cluster and to the Reservation', () => {
+  let other: Awaited<ReturnType<typeof startManager>>;
+  let otherNamespace: string;
+  const inOther = (n?: string) => resourcePath(RESOURCE_TYPES.Reservation, otherNamespace, n);
+  const otherCondition = async (n: string) =>
+    (await kube.request<Json>('GET', inOther(n))).status?.conditions?.find((c: Json) => c.type === 'TrafficReady');
+  const createInOther = (n: string, traffic: Record<string, unknown>) =>
+    kube.request('POST', inOther(), {
+      body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: n }, spec: sampleSpec({ traffic }) },
+    });
+
+  beforeAll(async () => {
+    otherNamespace = await createTestNamespace(kc, 'traffic-twin');
+    // The same operator code in the same cluster (so the same default owner id), for another namespace.
+    other = await startManager({
+      kc,
+      namespace: otherNamespace,
+      workers: 1,
+      resyncMs: 60_000,
+      identity: 'twin',
+      logger: pino({ level: 'warn' }),
+      registry: new Registry(),
+      traffic: { pendingPollMs: 200 },
+    });
+  });
+  afterAll(() => other?.stop());
+
+  it('refuses a record set its own owner id claims for a Reservation of the same name in another namespace, and writes nothing', async () => {
+    // A Reservation `twin` of this namespace owns its record set...
+    const twinName = `twin.${zone.name}`;
+    const traffic = (target: string) => ({
+      cluster: 'eks-green',
+      dns: { hostedZoneId: zone.id, name: twinName, ttl: 30 },
+      weight: 50,
+      target,
+    });
+    await create('twin', traffic('first.elb.example.com'));
+    await waitUntil('the first twin in sync', async () => (await condition('twin', 'TrafficReady'))?.reason === 'RecordInSync');
+    const before = (await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(twinName));
+    expect(before).toHaveLength(2);
+    const batches = changeBatches().length;
+    // ...and one of the same name and cluster in another namespace is refused it.
+    await createInOther('twin', traffic('second.elb.example.com'));
+    await waitUntil('the second twin is refused', async () => (await otherCondition('twin'))?.reason === 'RecordOwnedByOther');
+    expect((await otherCondition('twin')).message).toBe(
+      `not touching ${twinName}: ${twinName} (set identifier eks-green) belongs to reservation/${namespace}/twin ` +
+        `under the same owner id "${greenOwner}": one record set, one Reservation`,
+    );
+    expect((await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(twinName))).toEqual(before);
+    expect(changeBatches()).toHaveLength(batches);
+    // Deleting the second leaves the first one's records in place.
+    await kube.request('DELETE', inOther('twin'));
+    await waitUntil('the second twin is gone', async () => {
+      try {
+        await kube.request('GET', inOther('twin'));
+        return false;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        throw err;
+      }
+    });
+    expect((await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(twinName))).toEqual(before);
+  });
+
+  it("refuses blue's record to a cluster installed with a copy of blue's values (the same cluster name)", async () => {
+    // Blue's own operator wrote eks-blue's record under blue's owner id; this cluster's default differs.
+    const before = (await listRecords(route53, zone.id)).filter((r) => r.setIdentifier === 'eks-blue');
+    await createInOther('copied', {
+      cluster: 'eks-blue',
+      dns: { hostedZoneId: zone.id, name: api, ttl: 30 },
+      weight: 100,
+      target: 'copied.elb.example.com',
+    });
+    await waitUntil('the copy is refused', async () => (await otherCondition('copied'))?.reason === 'RecordOwnedByOther');
+    expect((await otherCondition('copied')).message).toContain('is owned by "reservation-operator-eks-blue"');
+    expect((await listRecords(route53, zone.id)).filter((r) => r.setIdentifier === 'eks-blue')).toEqual(before);
   });
 });
 
