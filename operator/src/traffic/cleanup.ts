@@ -1,4 +1,5 @@
 import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { CleanupResult } from '../reconcile/reconciler.ts';
 import type { TrafficRuntime } from './context.ts';
 import { DnsNotConfiguredError, type DnsRecord } from './dns-provider.ts';
 import type { TrafficSpec } from './outcome.ts';
@@ -12,8 +13,6 @@ import {
   resourceLabel,
   weightWriter,
 } from './record-set.ts';
-
-export type CleanupResult = { done: true } | { done: false; reason: string; retryAfterMs?: number };
 
 export interface RemoveRecordsDeps {
   key: RecordSetKey;

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import { RELEASE_RECORDS_ANNOTATION, type Reservation, type TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import type { CutoverObserver } from '../metrics.ts';
-import { type CleanupResult, removeRecords } from './cleanup.ts';
+import type { CleanupResult } from '../reconcile/reconciler.ts';
+import { removeRecords } from './cleanup.ts';
 import { type AnalysisHook, changePending, TrafficContext, type TrafficRuntime } from './context.ts';
 import { isFinished } from './cutover.ts';
 import { syncCutover } from './cutover-sync.ts';
@@ -222,15 +223,36 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
     }
   }
 
-  /** The finalizer's cleanup of a Reservation's records (cleanup.ts). */
+  /**
+   * The finalizer's cleanup of a Reservation's records (cleanup.ts), unless an SRE released them
+   * (RELEASE_RECORDS_ANNOTATION naming the cluster): then they stay in Route53 as they are.
+   */
   async function cleanup(cr: Reservation, signal?: AbortSignal): Promise<CleanupResult> {
-    if (!cr.spec.traffic) return { done: true };
+    const t = cr.spec.traffic;
+    if (!t) return { done: true };
     const forget = () => {
       lastRead.delete(cr.metadata.uid);
       known.delete(cr.metadata.uid);
     };
+    const where = `${t.dns.name} (${t.cluster})`;
+    const release = cr.metadata.annotations?.[RELEASE_RECORDS_ANNOTATION];
+    if (release === t.cluster) {
+      forget();
+      return {
+        done: true,
+        released: `${RELEASE_RECORDS_ANNOTATION}: ${where} and its ownership TXT were left in Route53 as they were; remove them by hand once no client is sent here`,
+      };
+    }
+    const hatch =
+      release === undefined
+        ? `; if this cluster's Route53 access is gone for good, annotate ${RELEASE_RECORDS_ANNOTATION}=${t.cluster} to delete without removing them`
+        : `; ${RELEASE_RECORDS_ANNOTATION} names "${release}", not this Reservation's cluster "${t.cluster}"`;
     const status = known.get(cr.metadata.uid) ?? cr.status?.traffic;
-    return removeRecords(cr, { key: keyOf(cr), owner: ownerOf(cr), affix, status, runtime, forget, signal });
+    try {
+      return await removeRecords(cr, { key: keyOf(cr), owner: ownerOf(cr), affix, status, runtime, forget, signal });
+    } catch (err) {
+      return { done: false, reason: `cannot remove ${where} from Route53: ${(err as Error).message}${hatch}` };
+    }
   }
 
   return { reconcile, cleanup };

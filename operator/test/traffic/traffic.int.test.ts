@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createZone,
   harnessEnv,
@@ -15,7 +15,7 @@ import {
 } from '@reservations/testkit';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
+import { API_VERSION, KIND, RELEASE_RECORDS_ANNOTATION, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, isNotFound, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
@@ -38,6 +38,12 @@ let api: string;
 let greenOwner: string;
 /** How many more times Route53 changes look PENDING (moto's are INSYNC at once; real ones take up to a minute). */
 let pendingPolls = 0;
+/** While set, every Route53 call fails as it does once the operator's IAM role is gone. */
+let accessGone = false;
+const accessDenied = () =>
+  Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/gone/operator is not authorized to perform this action'), {
+    name: 'AccessDenied',
+  });
 const registry = new Registry();
 /** Reconciles finished so far (controller_runtime_reconcile_total, all results). */
 const reconciles = async () =>
@@ -49,12 +55,17 @@ const reconciles = async () =>
  */
 function pendingInjectingProvider(real: DnsProvider): DnsProvider {
   return {
-    records: (zoneId, names) => real.records(zoneId, names),
+    async records(zoneId, names) {
+      if (accessGone) throw accessDenied();
+      return real.records(zoneId, names);
+    },
     async change(zoneId, changes, comment) {
+      if (accessGone) throw accessDenied();
       const result = await real.change(zoneId, changes, comment);
       return pendingPolls > 0 ? { ...result, status: 'PENDING' } : result;
     },
     async changeStatus(id) {
+      if (accessGone) throw accessDenied();
       const status = await real.changeStatus(id);
       if (pendingPolls > 0) {
         pendingPolls -= 1;
@@ -360,6 +371,59 @@ describe("this cluster's weighted Route53 record", () => {
         .map((r) => r.type)
         .sort(),
     ).toEqual(['CNAME', 'TXT']);
+  });
+});
+
+describe('a deletion whose records cannot be removed (Route53 access gone)', () => {
+  afterEach(() => {
+    accessGone = false;
+  });
+
+  it('is held with the way out in status, and lets go, records left as they are, once the SRE releases them by naming the cluster', async () => {
+    const name = `stranded.${zone.name}`;
+    await create('stranded', {
+      cluster: 'eks-green',
+      dns: { hostedZoneId: zone.id, name, ttl: 2 },
+      weight: 0,
+      target: 'green.elb.example.com',
+    });
+    await waitUntil('weight 0 verified', async () => (await reservation('stranded')).status?.traffic?.verifiedWeight === 0);
+    const records = (await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(name));
+    expect(records).toHaveLength(2);
+
+    accessGone = true;
+    await kube.request('DELETE', path('stranded'));
+    await waitUntil('DeletionHeld', async () => (await condition('stranded', 'DeletionHeld'))?.status === 'True');
+    expect((await condition('stranded', 'DeletionHeld')).message).toBe(
+      `route53-records: cannot remove ${name} (eks-green) from Route53: ${accessDenied().message}; ` +
+        `if this cluster's Route53 access is gone for good, annotate ${RELEASE_RECORDS_ANNOTATION}=eks-green to delete without removing them`,
+    );
+
+    // Naming another cluster does nothing but say so.
+    const annotate = (value: string) =>
+      kube.request('PATCH', path('stranded'), {
+        body: { metadata: { annotations: { [RELEASE_RECORDS_ANNOTATION]: value } } },
+        contentType: PATCH.merge,
+      });
+    await annotate('eks-blue');
+    await waitUntil('the mismatch is shown', async () =>
+      (await condition('stranded', 'DeletionHeld'))?.message.endsWith(
+        `${RELEASE_RECORDS_ANNOTATION} names "eks-blue", not this Reservation's cluster "eks-green"`,
+      ),
+    );
+    expect(await gone('stranded')).toBe(false);
+
+    await annotate('eks-green');
+    await waitUntil('stranded gone', () => gone('stranded'));
+    await waitUntil('a CleanupReleased event', async () =>
+      (await events('CleanupReleased')).some(
+        (m) =>
+          m ===
+          `route53-records: ${RELEASE_RECORDS_ANNOTATION}: ${name} (eks-green) and its ownership TXT were left in Route53 as they were; remove them by hand once no client is sent here`,
+      ),
+    );
+    accessGone = false;
+    expect((await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(name))).toEqual(records);
   });
 });
 
