@@ -430,6 +430,12 @@ describe('traffic identity', () => {
     });
   });
 
+  it('refuses the removal of spec.traffic, and says how to let the record go', async () => {
+    const said = await refusal(mergePatch(name, { spec: { traffic: null } }));
+    expect(said).toContain("spec.traffic cannot be removed: this cluster's weighted record would go on serving its weight");
+    expect(said).toContain('set spec.traffic.weight to 0 and delete the Reservation');
+  });
+
   it('lets spec.traffic be set for the first time', async () => {
     await create(validSpec(), 'identity-later');
     await mergePatch('identity-later', { spec: { traffic: traffic() } });
