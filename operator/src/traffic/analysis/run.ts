@@ -1,6 +1,8 @@
 import type { AnalysisRun, AnalysisTemplate } from '../../api/v1alpha1/reservation.ts';
-import { parseDuration } from '../plan.ts';
+import { formatDuration, parseDuration } from '../plan.ts';
 import type { Judgement, Measurement } from './judge.ts';
+import type { PeerJudgement } from './peer-judge.ts';
+import type { PeerCounts } from './peer-source.ts';
 
 /**
  * An analysis step's bookkeeping (pure): the AnalysisRun kept in
@@ -102,4 +104,84 @@ function summary(result: Exclude<AnalysisResult, 'Running'>, c: Counts, template
         ? `Successful: ${of(c.failures)} failed, within failureLimit ${template.failureLimit}`
         : `Successful: ${of(c.measurements)} within the SLO`;
   }
+}
+
+/**
+ * A peer comparison's run after one more look (pure). Each look judges everything counted since
+ * the comparison began, and the statistics stay valid however often they are read, so the first
+ * verdict ends the run: `Failed` or `Successful`. With no verdict after `count` looks it is
+ * `Inconclusive` (too little traffic, or green too close to the allowance to tell): never a pass.
+ */
+export function recordComparison(
+  run: AnalysisRun,
+  template: AnalysisTemplate,
+  look: { judgement: PeerJudgement; counts?: PeerCounts; windowMs: number },
+  now: Date,
+): AnalysisRun {
+  if (run.template !== template.name) {
+    throw new Error(`analysis run is for template "${run.template}", not "${template.name}"`);
+  }
+  if (run.result !== 'Running') {
+    throw new Error(`analysis "${run.template}" of step ${run.step} has already finished (${run.result}); start a new one`);
+  }
+  const { judgement, counts, windowMs } = look;
+  const measurements = run.measurements + 1;
+  const failures = run.failures + (judgement.verdict === 'failed' ? 1 : 0);
+  const inconclusive = run.inconclusive + (judgement.verdict === 'inconclusive' ? 1 : 0);
+  const result: AnalysisResult =
+    judgement.verdict === 'failed'
+      ? 'Failed'
+      : judgement.verdict === 'ok'
+        ? 'Successful'
+        : measurements >= template.count
+          ? 'Inconclusive'
+          : 'Running';
+  const self = counts?.self.cluster ?? 'this cluster';
+  const peer = counts?.peer.cluster ?? 'the peer';
+  const last = `look ${measurements}/${template.count} over ${formatDuration(windowMs) ?? `${windowMs} ms`}: ${judgement.message}`;
+  const headline: Record<AnalysisResult, string> = {
+    Running: '',
+    Failed: `Failed: ${self} is worse than ${peer} by more than allowed`,
+    Successful: `Successful: ${self} is within the allowances of ${peer}`,
+    Inconclusive: `Inconclusive: no verdict after ${measurements} looks (too little traffic, or too close to the allowance to tell), so ${self} was not shown to be as good as ${peer} (policy: ${template.inconclusive})`,
+  };
+  const next: AnalysisRun = {
+    template: run.template,
+    step: run.step,
+    result,
+    measurements,
+    failures,
+    inconclusive,
+    message: result === 'Running' ? last : `${headline[result]}; ${last}`,
+    startedAt: run.startedAt,
+    measuredAt: now.toISOString(),
+  };
+  if (counts) {
+    next.requests = counts.self.requests;
+    next.comparison = comparisonStatus(judgement, counts, windowMs);
+  }
+  return next;
+}
+
+function comparisonStatus(judgement: PeerJudgement, counts: PeerCounts, windowMs: number): NonNullable<AnalysisRun['comparison']> {
+  const finite = (n: number) => Number.isFinite(n);
+  const cluster = (c: PeerCounts['self'], latency?: { estimate: number; low: number; high: number }) => {
+    const totals: NonNullable<AnalysisRun['comparison']>['self'] = { cluster: c.cluster, requests: c.requests, errors: c.errors };
+    // Only numbers: NaN or Infinity would be null in JSON, which the API server refuses for a number.
+    if (latency && finite(latency.estimate)) totals.latencyMs = latency.estimate * 1000;
+    if (latency && finite(latency.low)) totals.latencyLowMs = latency.low * 1000;
+    if (latency && finite(latency.high)) totals.latencyHighMs = latency.high * 1000;
+    return totals;
+  };
+  const l = judgement.latency;
+  const status: NonNullable<AnalysisRun['comparison']> = {
+    self: cluster(counts.self, l && { estimate: l.self, ...l.selfInterval }),
+    peer: cluster(counts.peer, l && { estimate: l.peer, ...l.peerInterval }),
+    windowSeconds: Math.round(windowMs / 100) / 10,
+  };
+  if (judgement.errorRate) {
+    status.errorRateDifferenceLow = judgement.errorRate.difference.low;
+    status.errorRateDifferenceHigh = judgement.errorRate.difference.high;
+  }
+  return status;
 }
