@@ -355,7 +355,20 @@ describe('the Reservation CRD on the API server', () => {
           },
         }),
       },
-      'spec.traffic.cutover.analysis[0].peer.confidence in body should be less than or equal to 0.9999',
+      'peer.confidence must be at least 0.5 and below 1, e.g. 0.95: at 1 no amount of traffic could give a verdict',
+    ],
+    [
+      'a peer comparison of a latency quantile below the median',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            analysis: [{ name: 'vs-blue', prometheus: { url: 'http://p:9090' }, peer: { latency: { quantile: 0.1 } } }],
+          },
+        }),
+      },
+      'peer.latency.quantile must be at least 0.5 and below 1, e.g. 0.99 for p99',
     ],
     [
       'a drain waiting for the peer to fall below 0 requests per second',

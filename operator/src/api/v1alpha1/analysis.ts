@@ -47,9 +47,8 @@ const PeerComparison = Type.Object(
         description: "the peer cluster's value of the label; default: spec.traffic.cutover.from",
       }),
     ),
+    // Bounds as CEL rules: the API server prints a fractional maximum as 0 in its own message.
     confidence: Type.Number({
-      minimum: 0.5,
-      maximum: 0.9999,
       default: 0.95,
       description:
         'the chance that the verdict is right however often it is read, e.g. 0.95: a cluster within the allowance is failed, or one outside it passed, at most 5% of the time',
@@ -77,8 +76,6 @@ const PeerComparison = Type.Object(
       Type.Object(
         {
           quantile: Type.Number({
-            minimum: 0.5,
-            maximum: 0.999,
             default: 0.99,
             description: 'the latency quantile compared, e.g. 0.99 for p99',
           }),
@@ -89,7 +86,13 @@ const PeerComparison = Type.Object(
             description: "how far above the peer's quantile this cluster's may be, percent: 10 allows 110 ms against 100 ms",
           }),
         },
-        { description: "compare a quantile of this cluster's request latency (the histogram's buckets) with the peer's" },
+        {
+          description: "compare a quantile of this cluster's request latency (the histogram's buckets) with the peer's",
+          ...rules({
+            rule: 'self.quantile >= 0.5 && self.quantile < 1.0',
+            message: 'peer.latency.quantile must be at least 0.5 and below 1, e.g. 0.99 for p99',
+          }),
+        },
       ),
     ),
   },
@@ -97,6 +100,10 @@ const PeerComparison = Type.Object(
     description:
       'judge this cluster against the peer over the same minutes, from Prometheus series of both clusters told apart by a label, with anytime-valid statistics: the step passes as soon as this cluster is shown within the allowances, fails as soon as it is shown outside them, and is inconclusive if count measurements go by without either',
     ...rules(
+      {
+        rule: 'self.confidence >= 0.5 && self.confidence < 1.0',
+        message: 'peer.confidence must be at least 0.5 and below 1, e.g. 0.95: at 1 no amount of traffic could give a verdict',
+      },
       {
         rule: 'has(self.errorRate) || has(self.latency)',
         message: 'a peer comparison needs errorRate, latency or both: say what to compare with the peer cluster',
