@@ -1,6 +1,6 @@
 import type { AnalysisRun, AnalysisTemplate } from '../../api/v1alpha1/reservation.ts';
 import { formatDuration, parseDuration } from '../plan.ts';
-import type { Judgement, Measurement } from './judge.ts';
+import type { Judgement, Measurement, Verdict } from './judge.ts';
 import type { PeerJudgement } from './peer-judge.ts';
 import type { PeerCounts } from './peer-source.ts';
 
@@ -52,29 +52,12 @@ export function recordMeasurement(
   judgement: Judgement,
   now: Date,
 ): AnalysisRun {
-  if (run.template !== template.name) {
-    throw new Error(`analysis run is for template "${run.template}", not "${template.name}"`);
-  }
-  if (run.result !== 'Running') {
-    throw new Error(`analysis "${run.template}" of step ${run.step} has already finished (${run.result}); start a new one`);
-  }
-  const measurements = run.measurements + 1;
-  const failures = run.failures + (judgement.verdict === 'failed' ? 1 : 0);
-  const inconclusive = run.inconclusive + (judgement.verdict === 'inconclusive' ? 1 : 0);
+  const { measurements, failures, inconclusive } = countVerdict(run, template, judgement.verdict);
   const result = resultOf({ measurements, failures, inconclusive }, template);
   const last = `measurement ${measurements}/${template.count} ${judgement.verdict}: ${judgement.message}`;
 
-  const next: AnalysisRun = {
-    template: run.template,
-    step: run.step,
-    result,
-    measurements,
-    failures,
-    inconclusive,
-    message: result === 'Running' ? last : `${summary(result, { measurements, failures, inconclusive }, template)}; ${last}`,
-    startedAt: run.startedAt,
-    measuredAt: now.toISOString(),
-  };
+  const counts = { measurements, failures, inconclusive };
+  const next = nextRun(run, result, counts, result === 'Running' ? last : `${summary(result, counts, template)}; ${last}`, now);
   // Only numbers: NaN or Infinity would be null in JSON, which the API server refuses for a number.
   const finite = (n: number | undefined) => n !== undefined && Number.isFinite(n);
   if (finite(measurement.successRate)) next.successRate = measurement.successRate;
@@ -84,6 +67,26 @@ export function recordMeasurement(
 }
 
 type Counts = Pick<AnalysisRun, 'measurements' | 'failures' | 'inconclusive'>;
+
+/** The run after a measurement, before the measured values are added. */
+function nextRun(run: AnalysisRun, result: AnalysisResult, counts: Counts, message: string, now: Date): AnalysisRun {
+  return { template: run.template, step: run.step, result, ...counts, message, startedAt: run.startedAt, measuredAt: now.toISOString() };
+}
+
+/** The run's counts with one more verdict; throws if the run is another template's or has finished. */
+function countVerdict(run: AnalysisRun, template: AnalysisTemplate, verdict: Verdict): Counts {
+  if (run.template !== template.name) {
+    throw new Error(`analysis run is for template "${run.template}", not "${template.name}"`);
+  }
+  if (run.result !== 'Running') {
+    throw new Error(`analysis "${run.template}" of step ${run.step} has already finished (${run.result}); start a new one`);
+  }
+  return {
+    measurements: run.measurements + 1,
+    failures: run.failures + (verdict === 'failed' ? 1 : 0),
+    inconclusive: run.inconclusive + (verdict === 'inconclusive' ? 1 : 0),
+  };
+}
 
 export function resultOf(counts: Counts, template: Pick<AnalysisTemplate, 'count' | 'failureLimit'>): AnalysisResult {
   if (counts.failures > template.failureLimit) return 'Failed';
@@ -118,16 +121,8 @@ export function recordComparison(
   look: { judgement: PeerJudgement; counts?: PeerCounts; windowMs: number },
   now: Date,
 ): AnalysisRun {
-  if (run.template !== template.name) {
-    throw new Error(`analysis run is for template "${run.template}", not "${template.name}"`);
-  }
-  if (run.result !== 'Running') {
-    throw new Error(`analysis "${run.template}" of step ${run.step} has already finished (${run.result}); start a new one`);
-  }
   const { judgement, counts, windowMs } = look;
-  const measurements = run.measurements + 1;
-  const failures = run.failures + (judgement.verdict === 'failed' ? 1 : 0);
-  const inconclusive = run.inconclusive + (judgement.verdict === 'inconclusive' ? 1 : 0);
+  const { measurements, failures, inconclusive } = countVerdict(run, template, judgement.verdict);
   const result: AnalysisResult =
     judgement.verdict === 'failed'
       ? 'Failed'
@@ -145,17 +140,13 @@ export function recordComparison(
     Successful: `Successful: ${self} is within the allowances of ${peer}`,
     Inconclusive: `Inconclusive: no verdict after ${measurements} looks (too little traffic, or too close to the allowance to tell), so ${self} was not shown to be as good as ${peer} (policy: ${template.inconclusive})`,
   };
-  const next: AnalysisRun = {
-    template: run.template,
-    step: run.step,
+  const next = nextRun(
+    run,
     result,
-    measurements,
-    failures,
-    inconclusive,
-    message: result === 'Running' ? last : `${headline[result]}; ${last}`,
-    startedAt: run.startedAt,
-    measuredAt: now.toISOString(),
-  };
+    { measurements, failures, inconclusive },
+    result === 'Running' ? last : `${headline[result]}; ${last}`,
+    now,
+  );
   if (counts) {
     next.requests = counts.self.requests;
     next.comparison = comparisonStatus(judgement, counts, windowMs);
