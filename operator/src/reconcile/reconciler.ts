@@ -9,6 +9,7 @@ import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/resources.ts';
 import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
+import { budgetCondition, connectionBudgets } from './connection-budget.ts';
 import { hasAllFields } from './drift.ts';
 import type { EventRecorder } from './events.ts';
 import { computeStatus, type ObservedDeployment } from './status.ts';
@@ -44,6 +45,8 @@ export interface ReconcilerDeps {
   cleanups?: ExternalCleanup[];
   /** This cluster's weighted Route53 record, for Reservations with spec.traffic. */
   traffic?: TrafficReconciler;
+  /** The database's max_connections (DB_MAX_CONNECTIONS): each Reservation's ConnectionBudget is checked against it. */
+  connectionLimit?: number;
   now?: () => Date;
 }
 
@@ -122,8 +125,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     const applyError = failures.length > 0 ? failures.join('; ') : undefined;
     const edge = edgeHostname(cr, namespace);
     const trafficOutcome = await trafficStep(cr, edge, signal);
-    const status = computeStatus(cr, { deployments, edgeHostname: edge, applyError, traffic: trafficOutcome }, now());
+    const connectionBudget = deps.connectionLimit === undefined ? undefined : budgetCondition(connectionBudgets(cr), deps.connectionLimit);
+    const status = computeStatus(cr, { deployments, edgeHostname: edge, applyError, traffic: trafficOutcome, connectionBudget }, now());
     await writeStatus(cr, status, signal);
+    const budgetBefore = cr.status?.conditions?.find((c) => c.type === CONDITION.ConnectionBudget);
+    if (connectionBudget?.status === 'False' && budgetBefore?.message !== connectionBudget.message)
+      events.warning(cr, connectionBudget.reason, connectionBudget.message);
     recordTrafficEvents(cr, trafficOutcome);
 
     if (applied.length > 0) events.normal(cr, 'Applied', `applied ${applied.sort().join(', ')}`);
