@@ -142,6 +142,8 @@ export interface AnalysisRunView {
   latencyP99Ms?: number;
   latencyP99MaxMs?: number;
   requests?: number;
+  /** A peer analysis: both clusters over the same window, with the intervals its verdict read. */
+  comparison?: AnalysisRun['comparison'];
   message: string;
   startedAt: string;
   measuredAt?: string;
@@ -340,6 +342,7 @@ function analysisView(run: AnalysisRun, template: AnalysisTemplate | undefined, 
     latencyP99Ms: run.latencyP99Ms,
     latencyP99MaxMs: template?.latencyP99MaxMs,
     requests: run.requests,
+    comparison: run.comparison,
     message: run.message,
     startedAt: run.startedAt,
     measuredAt: run.measuredAt,

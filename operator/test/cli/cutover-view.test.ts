@@ -92,6 +92,21 @@ describe('cutoverView', () => {
     expect(v.cutover?.currentStep?.number).toBe(4);
   });
 
+  it('analyzing against the peer: both clusters over the same window, as the status has them', () => {
+    const cr = states.analyzing();
+    const run = cr.status?.traffic?.cutover?.lastAnalysis;
+    if (!run) throw new Error('no analysis');
+    const comparison = {
+      self: { cluster: 'green', requests: 3010, errors: 33, latencyMs: 95, latencyLowMs: 93, latencyHighMs: 97 },
+      peer: { cluster: 'blue', requests: 3002, errors: 3, latencyMs: 94, latencyLowMs: 92 },
+      windowSeconds: 60,
+      errorRateDifferenceLow: 0.0031,
+      errorRateDifferenceHigh: 0.0169,
+    };
+    run.comparison = comparison;
+    expect(cutoverView(cr, undefined, NOW).cutover?.lastAnalysis?.comparison).toEqual(comparison);
+  });
+
   it('aborting back: the failed step, the share going down, the reason, and no verbs', () => {
     const v = view('abortingBack');
     expect(stepStates(v)).toEqual(['done', 'done', 'done', 'failed', 'pending', 'pending']);
