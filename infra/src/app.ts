@@ -4,8 +4,8 @@ import { ClusterStack } from './cluster-stack.ts';
 import type { InfraConfig } from './config.ts';
 import { DataStack } from './data-stack.ts';
 import { DnsStack } from './dns-stack.ts';
-import { NetworkStack } from './network-stack.ts';
 import { suppressJustifiedFindings } from './nag.ts';
+import { NetworkStack } from './network-stack.ts';
 
 export interface PlatformApp {
   app: App;
@@ -23,7 +23,10 @@ export interface PlatformApp {
 export function buildApp(config: InfraConfig, outdir?: string): PlatformApp {
   const app = new App({ ...(outdir ? { outdir } : {}) });
   const env: Environment = { account: config.account, region: config.region };
-  const network = new NetworkStack(app, 'reservations-network', config, { env, description: 'Reservation platform: the VPC and its endpoints' });
+  const network = new NetworkStack(app, 'reservations-network', config, {
+    env,
+    description: 'Reservation platform: the VPC and its endpoints',
+  });
   const data = new DataStack(app, 'reservations-data', config, network.vpc, {
     env,
     description: 'Reservation platform: Aurora MySQL, RDS Proxy, Redis, the events queues, secrets',

@@ -29,7 +29,8 @@ export interface InfraConfig {
   operator: { namespace: string; serviceAccount: string };
   /** Where the four images are pushed and which version runs. */
   images: { repository: string; version: string };
-  vpc: { cidr: string; maxAzs: number; natGateways: number };
+  /** The zones, named explicitly: synthesis looks nothing up (else CDK would invent dummy zones). */
+  vpc: { cidr: string; availabilityZones: string[]; natGateways: number };
   kubernetesVersion: string;
   nodes: { instanceType: string; min: number; desired: number; max: number };
   database: { instanceClass: string; readers: number; name: string; backupRetentionDays: number };
@@ -106,6 +107,16 @@ class Reader {
     return v;
   }
 
+  strings(key: string, pattern: RegExp, what: string, min: number): string[] {
+    const v = this.value(key, `a list of ${what}`, false);
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.length < min || !v.every((e) => typeof e === 'string' && pattern.test(e))) {
+      this.problems.push(`${this.at(key)}: ${JSON.stringify(v)} is not a list of at least ${min} ${what}`);
+      return [];
+    }
+    return v as string[];
+  }
+
   object(key: string): Reader {
     const v = this.value(key, 'an object', false);
     if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) {
@@ -160,7 +171,7 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
   reservation.unknown(['name', 'namespace']);
   operator.unknown(['namespace', 'serviceAccount']);
   images.unknown(['repository', 'version']);
-  vpc.unknown(['cidr', 'maxAzs', 'natGateways']);
+  vpc.unknown(['cidr', 'availabilityZones', 'natGateways']);
   nodes.unknown(['instanceType', 'min', 'desired', 'max']);
   database.unknown(['instanceClass', 'readers', 'name', 'backupRetentionDays']);
   redis.unknown(['nodeType', 'replicas']);
@@ -186,7 +197,7 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
     },
     vpc: {
       cidr: vpc.string('cidr', /^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, 'an IPv4 CIDR from /16 to /24'),
-      maxAzs: vpc.integer('maxAzs', 2, 6),
+      availabilityZones: vpc.strings('availabilityZones', /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'availability zones such as eu-west-1a', 2),
       natGateways: vpc.integer('natGateways', 1, 6),
     },
     kubernetesVersion: r.oneOf('kubernetesVersion', KUBERNETES_VERSIONS),
@@ -217,7 +228,13 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
   if (config.nodes.min > config.nodes.desired || config.nodes.desired > config.nodes.max) {
     problems.push(`nodes: min (${config.nodes.min}) <= desired (${config.nodes.desired}) <= max (${config.nodes.max}) does not hold`);
   }
-  if (config.vpc.natGateways > config.vpc.maxAzs) problems.push(`vpc.natGateways: ${config.vpc.natGateways} is more than vpc.maxAzs (${config.vpc.maxAzs})`);
+  const zones = config.vpc.availabilityZones;
+  if (config.vpc.natGateways > zones.length && zones.length > 0) {
+    problems.push(`vpc.natGateways: ${config.vpc.natGateways} is more than the ${zones.length} availability zones`);
+  }
+  const foreign = zones.filter((z) => config.region && !z.startsWith(config.region));
+  if (foreign.length > 0) problems.push(`vpc.availabilityZones: ${foreign.join(', ')} not in ${config.region}`);
+  if (new Set(zones).size !== zones.length) problems.push('vpc.availabilityZones: a zone is listed twice');
   if (config.blue.name && config.blue.name === config.green.name) problems.push(`green.name: the same as blue.name (${config.blue.name})`);
   if (config.blue.weight + config.green.weight === 0) problems.push('blue.weight, green.weight: one cluster must start with traffic');
   if (problems.length > 0) throw new ConfigError(source, problems);

@@ -165,8 +165,15 @@ export class DataStack extends Stack {
     // The URLs the services take, assembled by CloudFormation from the generated credentials (the
     // passwords are dynamic references, resolved at deployment, never in the template).
     const password = (database.secret as secretsmanager.ISecret).secretValueFromJson('password').unsafeUnwrap();
-    const mysqlUrl = (host: string) => Fn.join('', ['mysql://booking:', password, `@`, host, `:${MYSQL_PORT}/${config.database.name}?ssl=true`]);
-    const redisUrl = Fn.join('', ['rediss://:', redisAuth.secretValue.unsafeUnwrap(), '@', redis.attrPrimaryEndPointAddress, `:${REDIS_PORT}`]);
+    const mysqlUrl = (host: string) =>
+      Fn.join('', ['mysql://booking:', password, `@`, host, `:${MYSQL_PORT}/${config.database.name}?ssl=true`]);
+    const redisUrl = Fn.join('', [
+      'rediss://:',
+      redisAuth.secretValue.unsafeUnwrap(),
+      '@',
+      redis.attrPrimaryEndPointAddress,
+      `:${REDIS_PORT}`,
+    ]);
     this.backends = new secretsmanager.Secret(this, 'Backends', {
       description: 'The reservation services backend URLs (MySQL primary and replica through RDS Proxy, Redis)',
       encryptionKey: this.key,

@@ -17,7 +17,10 @@ import type { ClusterStack } from './cluster-stack.ts';
 
 export interface Acknowledgement {
   scope: IConstruct;
-  /** cdk-nag's rule id, optionally with the finding, e.g. AwsSolutions-IAM5[Resource::*]. */
+  /**
+   * cdk-nag's rule id, optionally with the finding, e.g. AwsSolutions-IAM5[Resource::*]; another
+   * validation plugin's rule with its namespace, e.g. CloudFormation-Validate::W9009.
+   */
   rule: string;
   reason: string;
 }
@@ -62,10 +65,11 @@ function clusterAcknowledgements(stack: ClusterStack): Acknowledgement[] {
       'AwsSolutions-IAM5',
       "aws-cdk-lib's kubectl provider reads the chart assets from the CDK bootstrap bucket and invokes its own handler's versions; CDK writes that policy.",
     ),
+    acknowledge(kubectl, 'AwsSolutions-L1', "aws-cdk-lib's kubectl provider pins the Lambda runtime its handler is built and tested for."),
     acknowledge(
-      kubectl,
-      'AwsSolutions-L1',
-      "aws-cdk-lib's kubectl provider pins the Lambda runtime its handler is built and tested for.",
+      cluster,
+      'CloudFormation-Validate::W9009',
+      "aws-cdk-lib's EKS cluster names what its key encrypts (secrets) in EncryptionConfig.Resources; EKS still takes it, only the schema marks it deprecated.",
     ),
     acknowledge(
       alb,
@@ -95,7 +99,11 @@ export function acknowledgements(platform: PlatformApp): Acknowledgement[] {
       'AwsSolutions-RDS6',
       'The services connect with the password in their MySQL URL through RDS Proxy (TLS required); IAM database tokens would need a signer in every pool.',
     ),
-    acknowledge(database, 'AwsSolutions-RDS11', 'Port 3306: only RDS Proxy reaches the cluster (its own security group), so another port would hide nothing.'),
+    acknowledge(
+      database,
+      'AwsSolutions-RDS11',
+      'Port 3306: only RDS Proxy reaches the cluster (its own security group), so another port would hide nothing.',
+    ),
     acknowledge(
       database,
       'AwsSolutions-RDS14',
@@ -129,6 +137,6 @@ function findings(scope: IConstruct, rule: string): string[] {
 export function suppressJustifiedFindings(platform: PlatformApp): void {
   for (const a of acknowledgements(platform)) {
     const ids = GRANULAR.has(a.rule) ? findings(a.scope, a.rule) : [a.rule];
-    for (const id of ids) Validations.of(a.scope).acknowledge({ id: `AwsSolutions::${id}`, reason: a.reason });
+    for (const id of ids) Validations.of(a.scope).acknowledge({ id: id.includes('::') ? id : `AwsSolutions::${id}`, reason: a.reason });
   }
 }

@@ -15,7 +15,7 @@ export class NetworkStack extends Stack {
     super(scope, id, props);
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(config.vpc.cidr),
-      maxAzs: config.vpc.maxAzs,
+      availabilityZones: config.vpc.availabilityZones,
       natGateways: config.vpc.natGateways,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },

@@ -54,7 +54,11 @@ export function servicesSqsStatements(arns: QueueArns): iam.PolicyStatement[] {
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
       resources: [arns.queue],
     }),
-    new iam.PolicyStatement({ sid: 'NotifierReadsDepth', actions: ['sqs:GetQueueAttributes'], resources: [arns.queue, arns.deadLetterQueue] }),
+    new iam.PolicyStatement({
+      sid: 'NotifierReadsDepth',
+      actions: ['sqs:GetQueueAttributes'],
+      resources: [arns.queue, arns.deadLetterQueue],
+    }),
   ];
 }
 
