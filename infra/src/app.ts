@@ -21,7 +21,15 @@ export interface PlatformApp {
  * AwsSolutions pack. The account and region are explicit, so synthesis needs no credentials.
  */
 export function buildApp(config: InfraConfig, outdir?: string): PlatformApp {
-  const app = new App({ ...(outdir ? { outdir } : {}) });
+  const app = new App({
+    ...(outdir ? { outdir } : {}),
+    context: {
+      // The zones as configured, where CDK would otherwise look them up with AWS credentials.
+      [`availability-zones:account=${config.account}:region=${config.region}`]: config.vpc.availabilityZones,
+      // The stacks reference each other through exports (CloudFormation's strong references).
+      '@aws-cdk/core:defaultCrossStackReferences': 'strong',
+    },
+  });
   const env: Environment = { account: config.account, region: config.region };
   const network = new NetworkStack(app, 'reservations-network', config, {
     env,

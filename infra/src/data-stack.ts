@@ -165,8 +165,10 @@ export class DataStack extends Stack {
     // The URLs the services take, assembled by CloudFormation from the generated credentials (the
     // passwords are dynamic references, resolved at deployment, never in the template).
     const password = (database.secret as secretsmanager.ISecret).secretValueFromJson('password').unsafeUnwrap();
+    // mysql2 reads `ssl` as JSON: TLS, verifying RDS Proxy's certificate (a public ACM one) against Node's CAs.
+    const tls = encodeURIComponent(JSON.stringify({ rejectUnauthorized: true }));
     const mysqlUrl = (host: string) =>
-      Fn.join('', ['mysql://booking:', password, `@`, host, `:${MYSQL_PORT}/${config.database.name}?ssl=true`]);
+      Fn.join('', ['mysql://booking:', password, '@', host, `:${MYSQL_PORT}/${config.database.name}?ssl=${tls}`]);
     const redisUrl = Fn.join('', [
       'rediss://:',
       redisAuth.secretValue.unsafeUnwrap(),

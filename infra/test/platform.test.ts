@@ -52,6 +52,10 @@ describe('the synthesized platform', () => {
     for (const s of synth.assembly.stacks) expect(Object.keys((s.template as { Resources: object }).Resources).length).toBeGreaterThan(0);
   });
 
+  it('looked nothing up: no context is missing, so `cdk synth` needs no AWS credentials', () => {
+    expect(synth.assembly.manifest.missing ?? []).toEqual([]);
+  });
+
   it('has no cdk-nag AwsSolutions finding left, and every acknowledged one says why', () => {
     type Report = { pluginName: string; violations: unknown[]; suppressedViolations?: { ruleName: string; reason?: string }[] };
     const report = JSON.parse(readFileSync(join(synth.dir, 'validation-report.json'), 'utf8')) as { pluginReports: Report[] };
@@ -302,7 +306,16 @@ describe('the data stack', () => {
     for (const [, s] of secrets) expect(s.Properties.KmsKeyId).toEqual(keyRef());
     const backends = secrets.find(([id]) => id === logicalId(synth.platform.data.backends));
     const urls = JSON.parse(render(backends?.[1].Properties.SecretString)) as Record<string, string>;
-    expect(Object.keys(urls)).toEqual(['primary-url', 'replica-url', 'redis-url']);
-    for (const u of Object.values(urls)) expect(u).toMatch(/^(mysql|rediss):\/\/[^@]*\{\{resolve:secretsmanager:[^}]+\}\}@/);
+    const resolve = (id: string, key: string) => `{{resolve:secretsmanager:<ref:${id}>:SecretString:${key}::}}`;
+    const credentials = logicalId(synth.platform.data.node.findPath('Database/Secret/Attachment'));
+    const proxy = logicalId(synth.platform.data.node.findPath('Database/Proxy'));
+    const reader = logicalId(synth.platform.data.node.findPath('Database/Proxy/ReaderEndpoint'));
+    const redis = onlyResource(data, 'AWS::ElastiCache::ReplicationGroup')[0];
+    const tls = '?ssl=%7B%22rejectUnauthorized%22%3Atrue%7D';
+    expect(urls).toEqual({
+      'primary-url': `mysql://booking:${resolve(credentials, 'password')}@<${proxy}.Endpoint>:3306/reservations${tls}`,
+      'replica-url': `mysql://booking:${resolve(credentials, 'password')}@<${reader}.Endpoint>:3306/reservations${tls}`,
+      'redis-url': `rediss://:${resolve(logicalId(synth.platform.data.node.findChild('RedisAuth')), '')}@<${redis}.PrimaryEndPoint.Address>:6379`,
+    });
   });
 });
