@@ -27,7 +27,8 @@ export interface Acknowledgement {
 
 const acknowledge = (scope: IConstruct, rule: string, reason: string): Acknowledgement => ({ scope, rule, reason });
 
-function child(scope: IConstruct, path: string): IConstruct {
+/** The construct at `path` (ids joined by `/`) under `scope`; an error names the missing step. */
+export function child(scope: IConstruct, path: string): IConstruct {
   let node = scope;
   for (const id of path.split('/')) {
     const next = node.node.tryFindChild(id);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cfnLintBinary } from '@reservations/testkit';
@@ -14,6 +14,9 @@ interface Finding {
 
 /** cfn-lint's findings on the templates (its exit code is a bit mask of the levels found). */
 function cfnLint(templates: string[]): Promise<Finding[]> {
+  if (!existsSync(cfnLintBinary())) {
+    throw new Error(`cfn-lint is not at ${cfnLintBinary()}: \`npm test\` installs it (or set HARNESS_CFN_LINT)`);
+  }
   return new Promise((resolve, reject) => {
     execFile(
       cfnLintBinary(),

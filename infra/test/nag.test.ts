@@ -35,12 +35,12 @@ describe('the cdk-nag check', () => {
       ['AwsSolutions-SQS3', ['nag-probe/Plain/Resource']],
       ['AwsSolutions-SQS4', ['nag-probe/Plain/Resource']],
     ]);
-  });
+  }, 120_000);
 
   it('lets synthesis through once each finding is acknowledged with a reason', () => {
     const { app, queue } = appWithPlainQueue();
     Validations.of(queue).acknowledge({ id: 'AwsSolutions::AwsSolutions-SQS3', reason: 'a probe queue: nothing to redrive' });
     Validations.of(queue).acknowledge({ id: 'AwsSolutions::AwsSolutions-SQS4', reason: 'a probe queue: never deployed' });
     expect(app.synth().stacks.map((s) => s.stackName)).toEqual(['nag-probe']);
-  });
+  }, 120_000);
 });

@@ -5,6 +5,7 @@ import { type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import type { ClusterStack } from '../src/cluster-stack.ts';
+import { child } from '../src/nag.ts';
 import { render, resourcesOf, type Synthesized, synthesizeExample } from './support/platform.ts';
 
 let synth: Synthesized;
@@ -307,9 +308,9 @@ describe('the data stack', () => {
     const backends = secrets.find(([id]) => id === logicalId(synth.platform.data.backends));
     const urls = JSON.parse(render(backends?.[1].Properties.SecretString)) as Record<string, string>;
     const resolve = (id: string, key: string) => `{{resolve:secretsmanager:<ref:${id}>:SecretString:${key}::}}`;
-    const credentials = logicalId(synth.platform.data.node.findPath('Database/Secret/Attachment'));
-    const proxy = logicalId(synth.platform.data.node.findPath('Database/Proxy'));
-    const reader = logicalId(synth.platform.data.node.findPath('Database/Proxy/ReaderEndpoint'));
+    const credentials = logicalId(child(synth.platform.data, 'Database/Secret/Attachment'));
+    const proxy = logicalId(child(synth.platform.data, 'Database/Proxy'));
+    const reader = logicalId(child(synth.platform.data, 'Database/Proxy/ReaderEndpoint'));
     const redis = onlyResource(data, 'AWS::ElastiCache::ReplicationGroup')[0];
     const tls = '?ssl=%7B%22rejectUnauthorized%22%3Atrue%7D';
     expect(urls).toEqual({
