@@ -21,7 +21,7 @@ function cfnLint(templates: string[]): Promise<Finding[]> {
     execFile(
       cfnLintBinary(),
       ['--format', 'json', '--', ...templates],
-      { timeout: 120_000, maxBuffer: 64 << 20 },
+      { timeout: 420_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const code = (err as { code?: unknown } | null)?.code;
         if (err && typeof code !== 'number') return reject(new Error(`cfn-lint: ${err.message}\n${stderr}`));
@@ -38,7 +38,7 @@ function cfnLint(templates: string[]): Promise<Finding[]> {
 let synth: Synthesized;
 beforeAll(() => {
   synth = synthesizeExample();
-}, 240_000);
+}, 480_000);
 afterAll(() => synth?.remove());
 
 describe('cfn-lint on the synthesized templates', () => {
@@ -47,7 +47,7 @@ describe('cfn-lint on the synthesized templates', () => {
     expect(templates).toHaveLength(5);
     const errors = (await cfnLint(templates)).filter((f) => f.Level === 'Error');
     expect(errors.map((e) => `${e.Filename}: ${e.Rule.Id} ${e.Message}`)).toEqual([]);
-  }, 180_000);
+  }, 480_000);
 
   it('reports an error in a template that CloudFormation would refuse', async () => {
     const broken = join(synth.dir, 'broken.template.json');
@@ -57,5 +57,5 @@ describe('cfn-lint on the synthesized templates', () => {
     );
     const errors = (await cfnLint([broken])).filter((f) => f.Level === 'Error');
     expect(errors.map((e) => e.Rule.Id).sort()).toEqual(['E3012', 'E3034']);
-  }, 180_000);
+  }, 480_000);
 });

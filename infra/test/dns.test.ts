@@ -11,7 +11,7 @@ describe('the dns stack', () => {
   it('creates the hosted zone of the domain when no zone id is configured', () => {
     const stack = new DnsStack(new App(), 'dns', loadConfig(EXAMPLE_CONFIG), { env });
     Template.fromStack(stack).resourcePropertiesCountIs('AWS::Route53::HostedZone', { Name: 'reservations.example.com.' }, 1);
-  });
+  }, 120_000);
 
   it('uses an existing zone by its id, creating none', () => {
     const config = { ...loadConfig(EXAMPLE_CONFIG), hostedZoneId: 'Z0123456789ABCDEFGHIJ' };
@@ -21,5 +21,5 @@ describe('the dns stack', () => {
     expect(stack.resolve(stack.zone.hostedZoneArn)).toEqual({
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':route53:::hostedzone/Z0123456789ABCDEFGHIJ']],
     });
-  });
+  }, 120_000);
 });

@@ -11,7 +11,7 @@ import { render, resourcesOf, type Synthesized, synthesizeExample } from './supp
 let synth: Synthesized;
 beforeAll(() => {
   synth = synthesizeExample();
-}, 240_000);
+}, 480_000);
 afterAll(() => synth?.remove());
 
 const logicalId = (c: IConstruct) => Stack.of(c).getLogicalId(c.node.defaultChild as CfnElement);
