@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { createKubeClient } from './kube/client.ts';
 import { createLeaderElector, LEASE_NAME } from './leader-election.ts';
 import { startManager } from './manager.ts';
+import { DEFAULT_MAX_CONNECTIONS } from './reconcile/connection-budget.ts';
 
 const config = loadConfigOrExit(
   'reservation-operator',
@@ -39,6 +40,12 @@ const config = loadConfigOrExit(
           "ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>-<start of kube-system's UID>",
       }),
     ),
+    DB_MAX_CONNECTIONS: Type.Integer({
+      minimum: 1,
+      default: DEFAULT_MAX_CONNECTIONS,
+      description:
+        "the database's max_connections, for each Reservation's ConnectionBudget condition (default: Aurora MySQL's on db.r6g.large)",
+    }),
     TXT_PREFIX: Type.String({ default: '', description: "ExternalDNS --txt-prefix of the zone's ownership TXT records, if it uses one" }),
     TXT_SUFFIX: Type.String({ default: '', description: "ExternalDNS --txt-suffix of the zone's ownership TXT records, if it uses one" }),
   }),
@@ -91,6 +98,7 @@ async function lead() {
     identity: config.POD_NAME,
     logger,
     registry,
+    connectionLimit: config.DB_MAX_CONNECTIONS,
     traffic: {
       ...(config.TXT_OWNER_ID ? { ownerId: config.TXT_OWNER_ID } : {}),
       affix: { prefix: config.TXT_PREFIX, suffix: config.TXT_SUFFIX },

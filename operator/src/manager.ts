@@ -49,6 +49,8 @@ export interface ManagerOptions {
      */
     provider?: (gate: GateOptions) => DnsProvider;
   };
+  /** The database's max_connections, for each Reservation's ConnectionBudget condition; none checked when undefined. */
+  connectionLimit?: number;
   /** The API client (tests wrap it to count requests). */
   client?: KubeClient;
 }
@@ -112,7 +114,17 @@ export async function startManager(options: ManagerOptions) {
     prometheusQuery: (url, promql, signal) => instantQuery(url, promql, { signal }),
     cutoverObserver: metrics.cutoverObserver,
   });
-  const reconciler = createReconciler({ client, reservations, owned, gateways, events, logger, cleanups, traffic });
+  const reconciler = createReconciler({
+    client,
+    reservations,
+    owned,
+    gateways,
+    events,
+    logger,
+    cleanups,
+    traffic,
+    ...(options.connectionLimit !== undefined ? { connectionLimit: options.connectionLimit } : {}),
+  });
   const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });
   const resync = setInterval(() => {
     for (const r of reservations.list()) queue.add(keyOf(r));

@@ -11,6 +11,8 @@ export const CONDITION = {
   TrafficReady: 'TrafficReady',
   /** While deleting: a finalizer waits for an external cleanup (why, in the message). */
   DeletionHeld: 'DeletionHeld',
+  /** The database connections the services may open at their maxima, against DB_MAX_CONNECTIONS. */
+  ConnectionBudget: 'ConnectionBudget',
 } as const;
 
 export const REASON = {
@@ -20,6 +22,7 @@ export const REASON = {
   RolloutComplete: 'RolloutComplete',
   ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
   ApplyFailed: 'ApplyFailed',
+  ObjectOwnedByOther: 'ObjectOwnedByOther',
   AsExpected: 'AsExpected',
   // TrafficReady
   ...TRAFFIC_REASON,

@@ -384,10 +384,10 @@ describe('a deletion whose records cannot be removed (Route53 access gone)', () 
     await create('stranded', {
       cluster: 'eks-green',
       dns: { hostedZoneId: zone.id, name, ttl: 2 },
-      weight: 0,
+      weight: 5,
       target: 'green.elb.example.com',
     });
-    await waitUntil('weight 0 verified', async () => (await reservation('stranded')).status?.traffic?.verifiedWeight === 0);
+    await waitUntil('weight 5 verified', async () => (await reservation('stranded')).status?.traffic?.verifiedWeight === 5);
     const records = (await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(name));
     expect(records).toHaveLength(2);
 
