@@ -33,7 +33,8 @@ export interface InfraConfig {
   vpc: { cidr: string; availabilityZones: string[]; natGateways: number };
   kubernetesVersion: string;
   nodes: { instanceType: string; min: number; desired: number; max: number };
-  database: { instanceClass: string; readers: number; name: string; backupRetentionDays: number };
+  /** maxConnections: the writer's max_connections, which RDS Proxy (at 100%) passes on: the operator's connection budget. */
+  database: { instanceClass: string; readers: number; name: string; backupRetentionDays: number; maxConnections: number };
   redis: { nodeType: string; replicas: number };
   queue: { name: string; maxReceiveCount: number; visibilityTimeoutSeconds: number };
   blue: ClusterConfig;
@@ -173,7 +174,7 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
   images.unknown(['repository', 'version']);
   vpc.unknown(['cidr', 'availabilityZones', 'natGateways']);
   nodes.unknown(['instanceType', 'min', 'desired', 'max']);
-  database.unknown(['instanceClass', 'readers', 'name', 'backupRetentionDays']);
+  database.unknown(['instanceClass', 'readers', 'name', 'backupRetentionDays', 'maxConnections']);
   redis.unknown(['nodeType', 'replicas']);
   queue.unknown(['name', 'maxReceiveCount', 'visibilityTimeoutSeconds']);
   const hostedZoneId = r.string('hostedZoneId', /^Z[A-Z0-9]{1,32}$/, 'a Route53 hosted zone id (Z...)', true);
@@ -212,6 +213,7 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
       readers: database.integer('readers', 1, 15),
       name: database.string('name', /^[a-z][a-z0-9_]{0,63}$/, 'a MySQL database name'),
       backupRetentionDays: database.integer('backupRetentionDays', 1, 35),
+      maxConnections: database.integer('maxConnections', 1, 100_000),
     },
     redis: {
       nodeType: redis.string('nodeType', /^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'an ElastiCache node type such as cache.t4g.small'),

@@ -16,6 +16,8 @@ export function operatorValues(config: InfraConfig) {
   return {
     image: { repository: `${config.images.repository}/reservation-operator`, tag: config.images.version },
     aws: { region: config.region },
+    // The services reach Aurora through RDS Proxy, which may open all of the writer's connections.
+    database: { maxConnections: config.database.maxConnections },
     // EKS Pod Identity gives the pods their role: no IRSA annotation (roleArn stays empty).
     serviceAccount: { create: true, name: config.operator.serviceAccount },
   };

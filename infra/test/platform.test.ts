@@ -175,6 +175,7 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
     expect(operator?.values).toEqual({
       image: { repository: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/reservations/reservation-operator', tag: '1.4.2' },
       aws: { region: 'eu-west-1' },
+      database: { maxConnections: 1000 },
       serviceAccount: { create: true, name: 'reservation-operator' },
     });
     const data = synth.template('data');
