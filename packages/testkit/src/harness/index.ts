@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { installCfnLint } from './cfn-lint.ts';
 import { installElasticMq, type SqsEnv, startElasticMq } from './elasticmq.ts';
 import { gatewayApiCrds, installHelm, installKubeBinaries, installSkaffold, prometheusOperatorCrds } from './go-tools.ts';
 import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
@@ -64,10 +65,11 @@ export async function installHarness(components: readonly Component[] = COMPONEN
     await gatewayApiCrds();
   }
   if (helm) {
-    // What the chart and skaffold.yaml tests use besides the API server.
+    // What the chart, skaffold.yaml and infra tests use besides the servers.
     await installHelm();
     await prometheusOperatorCrds();
     await installSkaffold();
+    await installCfnLint();
   }
   step('setup', `everything installed (${elapsed(started)})`);
 }
