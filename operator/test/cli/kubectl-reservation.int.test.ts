@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { harnessEnv, kubeBinary, type Server, startServer, waitUntil } from '@reservations/testkit';
 import {
@@ -221,6 +222,58 @@ describe('kubectl reservation status', () => {
 
     process.kill(watch.pid, 'SIGINT');
     expect(await watch.exited).toBe(0);
+  });
+});
+
+describe('kubectl reservation dashboard', () => {
+  it('serves the page and its state, follows a status change, steers with the token, and exits 0 on Ctrl-C', async () => {
+    await create('dashed', states.progressing());
+    const scratch = mkdtempSync(join(tmpdir(), 'plugin-dashboard-'));
+    await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(scratch, 'page')]);
+    const logFile = join(scratch, 'out.log');
+    const dashboard = startServer(
+      'kubectl reservation dashboard',
+      kubeBinary('kubectl'),
+      ['reservation', 'dashboard', 'dashed', '-n', namespace, '--port', '0'],
+      { logFile, env: pluginEnv({ RESERVATION_DASHBOARD_DIR: join(scratch, 'page') }) },
+    );
+    live.push(dashboard);
+    const output = () => readFileSync(logFile, 'utf8');
+    await waitUntil('the URL', async () => /: http:\/\/127\.0\.0\.1:\d+\/\n/.test(output()), { server: dashboard, timeoutMs: 20_000 });
+    // One context and no other in the kubeconfig: one cluster, and it says so.
+    expect(output()).toContain('warning: no other context has the peer of');
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output())?.[1] ?? '';
+    const html = await (await fetch(url)).text();
+    const token = /name="dashboard-token" content="([^"]+)"/.exec(html)?.[1] ?? '';
+    expect(token).toMatch(/^[\w-]{32}$/);
+    const phase = async () => {
+      const body = (await (await fetch(`${url}api/state?token=${token}`)).json()) as {
+        state: { clusters: { reachable: boolean; view?: CutoverView }[] };
+      };
+      return body.state.clusters.map((c) => [c.reachable, c.view?.cutover?.phase]);
+    };
+    await waitUntil('the state, Progressing', async () => JSON.stringify(await phase()) === JSON.stringify([[true, 'Progressing']]));
+    await writeCutover('dashed', { phase: 'Paused', held: true, message: 'paused by request' });
+    await waitUntil('the state, Paused', async () => JSON.stringify(await phase()) === JSON.stringify([[true, 'Paused']]));
+
+    const context = kc.getCurrentContext();
+    const resume = await fetch(`${url}api/clusters/${context}/verbs/resume`, {
+      method: 'POST',
+      headers: { 'x-dashboard-token': token, origin: url.slice(0, -1) },
+    });
+    expect(resume.status).toBe(202);
+    expect(await annotation('dashed')).toMatch(/^resume\//);
+    const refused = await fetch(`${url}api/clusters/${context}/verbs/retry`, { method: 'POST', headers: { 'x-dashboard-token': token } });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { detail: string }).detail).toBe(
+      `cannot retry ${namespace}/dashed: the cutover is paused (step 3/6, share 40%), not failed; resume or promote to go on`,
+    );
+    const unknown = await fetch(`${url}api/clusters/${context}/verbs/reboot`, { method: 'POST', headers: { 'x-dashboard-token': token } });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { detail: string }).detail).toMatch(/^verb: "reboot" is not one of/);
+
+    process.kill(dashboard.pid, 'SIGINT');
+    expect(await dashboard.exited).toBe(0);
   });
 });
 

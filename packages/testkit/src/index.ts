@@ -3,6 +3,7 @@
 // it declares jest tests, so only a test file may load it.
 export * from './aws.ts';
 export * from './env.ts';
+export * from './harness/chromium.ts';
 export * from './harness/elasticmq.ts';
 export * from './harness/go-tools.ts';
 export * from './harness/index.ts';
