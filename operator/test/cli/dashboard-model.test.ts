@@ -146,8 +146,19 @@ describe('the chart', () => {
       { at: 'not a time', stepNumber: 4, event: 'StepStarted', message: 'broken' },
     ]);
     expect(marks.filter((m) => m.kind === 'step').map((m) => m.label)).toEqual(
-      history.filter((e) => e.event === 'StepStarted').map((e) => `${e.stepNumber}: ${e.message}`),
+      history.filter((e) => e.event === 'StepStarted').map((e) => `StepStarted (step ${e.stepNumber}): ${e.message}`),
     );
+    // As the executor writes them: the cutover's start and each step completed.
+    expect(
+      marksFrom([
+        { at: '2026-11-25T10:00:00Z', stepNumber: 1, event: 'CutoverStarted', message: 'from eks-blue at 0%, 3 steps' },
+        { at: '2026-11-25T10:00:01Z', stepNumber: 1, event: 'WeightsChanging', message: '0% → 50%' },
+        { at: '2026-11-25T10:00:07Z', stepNumber: 1, event: 'StepCompleted', message: 'step 1 of 3: 50% verified and held for one TTL' },
+      ]).map((m) => [m.at, m.kind]),
+    ).toEqual([
+      [Date.parse('2026-11-25T10:00:00Z'), 'step'],
+      [Date.parse('2026-11-25T10:00:07Z'), 'step'],
+    ]);
     expect(marks.filter((m) => m.kind === 'verdict')).toEqual([
       {
         at: Date.parse('2026-11-25T10:14:30Z'),

@@ -74,6 +74,18 @@ export interface ChartSeries {
   marks: ChartMark[];
 }
 
+/** The executor's history events that begin or end a step (its status has no StepStarted of its own). */
+const STEP_EVENTS = new Set([
+  'CutoverStarted',
+  'StepStarted',
+  'StepCompleted',
+  'Promoted',
+  'PromotedFull',
+  'PlanChanged',
+  'CutoverAborted',
+  'CutoverSucceeded',
+]);
+
 const VERDICTS: Record<string, ChartMark['outcome']> = {
   AnalysisSuccessful: 'success',
   AnalysisFailed: 'failure',
@@ -155,12 +167,12 @@ export interface HistoryEntry {
   message: string;
 }
 
-/** Step boundaries (StepStarted) and analysis verdicts from a cutover's history, oldest first. */
+/** Step boundaries and analysis verdicts from a cutover's history, oldest first. */
 export function marksFrom(history: readonly HistoryEntry[]): ChartMark[] {
   return history.flatMap((e): ChartMark[] => {
     const at = Date.parse(e.at);
     if (Number.isNaN(at)) return [];
-    if (e.event === 'StepStarted') return [{ at, kind: 'step', label: `${e.stepNumber}: ${e.message}` }];
+    if (STEP_EVENTS.has(e.event)) return [{ at, kind: 'step', label: `${e.event} (step ${e.stepNumber}): ${e.message}` }];
     const outcome = VERDICTS[e.event];
     return outcome ? [{ at, kind: 'verdict', outcome, label: `${e.event}: ${e.message}` }] : [];
   });

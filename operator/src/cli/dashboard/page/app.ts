@@ -124,7 +124,9 @@ function render(state: DashboardState): void {
         ? `${p.error ?? 'cannot reach Prometheus'}: no request rates or observed shares (none shown rather than old ones)`
         : (p.error ?? '');
   }
-  for (const cluster of state.clusters) renderCluster(panelFor(cluster.context), cluster, state);
+  // Every column first, so each chart is sized to its column as laid out beside the others.
+  const columns = state.clusters.map((cluster) => [panelFor(cluster.context), cluster] as const);
+  for (const [panel, cluster] of columns) renderCluster(panel, cluster, state);
 }
 
 function renderCluster(panel: Panel, cluster: ClusterState, state: DashboardState): void {
@@ -256,12 +258,15 @@ const COLORS = { desired: '#1565c0', verified: '#2e7d32', observed: '#ef6c00' };
 function drawChart(panel: Panel, context: string): void {
   const series = chartSeries(points, context, history[context] ?? []);
   panel.marks = series.marks;
+  panel.chartBox.dataset.marks = String(series.marks.length);
+  panel.chartBox.dataset.points = String(series.x.length);
   const data: uPlot.AlignedData = [series.x, series.desired, series.verified, series.observed];
+  const width = Math.max(320, panel.chartBox.clientWidth || 540);
   if (panel.chart) {
+    if (Math.abs(panel.chart.width - width) > 4) panel.chart.setSize({ width, height: 220 });
     panel.chart.setData(data);
     return;
   }
-  const width = Math.max(320, panel.chartBox.clientWidth || 540);
   panel.chart = new uPlot(
     {
       width,
