@@ -348,12 +348,25 @@ describe('kubectl reservation dashboard in Chromium', () => {
       timeoutMs: 60_000,
     });
     expect((await read(green)).status?.traffic?.cutover?.phase).toBe('Succeeded');
-    await waitUntil('the observed share follows to green', async () => (await observedShown('green')) >= 95, { timeoutMs: 30_000 });
+    // Prometheus's rate looks 15 s back: the share shown reaches green's 100 % that much later.
+    await waitUntil(
+      'the observed share follows to green',
+      async () => {
+        const shown = await observedShown('green');
+        if (shown >= 95) return true;
+        throw new Error(`it shows ${shown}%`);
+      },
+      { timeoutMs: 60_000 },
+    );
     const steps = await cluster('green')
       .locator('ol.plan li')
       .evaluateAll((items) => items.map((li) => li.getAttribute('data-state')));
     expect(steps).toEqual(['done', 'done', 'done']);
-  }, 150_000);
+    // The chart's step lines: both cutovers' starts, the plan change, steps completed, the abort, the success.
+    const chart = cluster('green').getByTestId('chart');
+    expect(Number(await chart.getAttribute('data-marks'))).toBeGreaterThanOrEqual(6);
+    expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(30);
+  }, 180_000);
 
   it('says "cannot reach" when Prometheus is gone, with no figures shown as current', async () => {
     await stopServers(prometheus.servers);
