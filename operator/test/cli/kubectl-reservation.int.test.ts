@@ -1,9 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
 import { harnessEnv, kubeBinary, type Server, startServer, waitUntil } from '@reservations/testkit';
 import {
   API_VERSION,
@@ -272,6 +273,70 @@ describe('kubectl reservation dashboard', () => {
     expect(unknown.status).toBe(400);
     expect(((await unknown.json()) as { detail: string }).detail).toMatch(/^verb: "reboot" is not one of/);
 
+    process.kill(dashboard.pid, 'SIGINT');
+    expect(await dashboard.exited).toBe(0);
+  });
+});
+
+describe('kubectl reservation dashboard with one context', () => {
+  it("finds the peer in the kubeconfig's other contexts by its set identifier", async () => {
+    // Two contexts on the harness's cluster, each with its own namespace: green's and blue's sides.
+    const sides = { green: await createTestNamespace(kc, 'plugin-green'), blue: await createTestNamespace(kc, 'plugin-blue') };
+    const unrelated = await createTestNamespace(kc, 'plugin-other');
+    const post = (ns: string, state: Reservation) =>
+      kube.request('POST', resourcePath(RESOURCE_TYPES.Reservation, ns), {
+        body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: 'paired' }, spec: state.spec },
+      });
+    await post(sides.green, states.progressing()); // eks-green, cutover from eks-blue
+    await post(sides.blue, states.peerHandover()); // eks-blue
+    await post(unrelated, states.noCutover()); // eks-green again: not the peer
+    const base = kc.getContextObject(kc.getCurrentContext());
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'plugin-contexts-')), 'config');
+    const merged = new KubeConfig();
+    merged.loadFromOptions({
+      clusters: kc.clusters,
+      users: kc.users,
+      contexts: [
+        { name: 'green-side', cluster: base?.cluster ?? '', user: base?.user ?? '', namespace: sides.green },
+        { name: 'other', cluster: base?.cluster ?? '', user: base?.user ?? '', namespace: unrelated },
+        { name: 'blue-side', cluster: base?.cluster ?? '', user: base?.user ?? '', namespace: sides.blue },
+      ],
+      currentContext: 'green-side',
+    });
+    writeFileSync(kubeconfig, merged.exportConfig());
+    const scratch = mkdtempSync(join(tmpdir(), 'plugin-dashboard-peer-'));
+    await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(scratch, 'page')]);
+    const logFile = join(scratch, 'out.log');
+    const dashboard = startServer(
+      'kubectl reservation dashboard (one context)',
+      kubeBinary('kubectl'),
+      ['reservation', 'dashboard', 'paired', '--port', '0'],
+      {
+        logFile,
+        env: pluginEnv({ KUBECONFIG: kubeconfig, RESERVATION_DASHBOARD_DIR: join(scratch, 'page') }),
+      },
+    );
+    live.push(dashboard);
+    const output = () => readFileSync(logFile, 'utf8');
+    await waitUntil('the URL', async () => /: http:\/\/127\.0\.0\.1:\d+\/\n/.test(output()), { server: dashboard, timeoutMs: 20_000 });
+    expect(output()).toContain(`dashboard of ${sides.green}/paired on green-side and blue-side: http://127.0.0.1:`);
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output())?.[1] ?? '';
+    const token = /name="dashboard-token" content="([^"]+)"/.exec(await (await fetch(url)).text())?.[1] ?? '';
+    await waitUntil('both sides read', async () => {
+      const body = (await (await fetch(`${url}api/state?token=${token}`)).json()) as {
+        state: { clusters: { context: string; view?: CutoverView }[] };
+      };
+      const seen = body.state.clusters.map((c) => [c.context, c.view?.record?.setIdentifier]);
+      if (
+        JSON.stringify(seen) ===
+        JSON.stringify([
+          ['green-side', 'eks-green'],
+          ['blue-side', 'eks-blue'],
+        ])
+      )
+        return true;
+      throw new Error(`it shows ${JSON.stringify(seen)}`);
+    });
     process.kill(dashboard.pid, 'SIGINT');
     expect(await dashboard.exited).toBe(0);
   });
