@@ -226,26 +226,40 @@ describe('kubectl reservation status', () => {
   });
 });
 
+/** `kubectl reservation dashboard ARGS --port 0` serving a page built from this checkout, once it has said where. */
+async function startPluginDashboard(args: string[], env: Record<string, string> = {}) {
+  const scratch = mkdtempSync(join(tmpdir(), 'plugin-dashboard-'));
+  await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(scratch, 'page')]);
+  const logFile = join(scratch, 'out.log');
+  const dashboard = startServer(
+    'kubectl reservation dashboard',
+    kubeBinary('kubectl'),
+    ['reservation', 'dashboard', ...args, '--port', '0'],
+    {
+      logFile,
+      env: pluginEnv({ ...env, RESERVATION_DASHBOARD_DIR: join(scratch, 'page') }),
+    },
+  );
+  live.push(dashboard);
+  const output = () => readFileSync(logFile, 'utf8');
+  await waitUntil('the URL', async () => /: http:\/\/127\.0\.0\.1:\d+\/\n/.test(output()), { server: dashboard, timeoutMs: 20_000 });
+  return { dashboard, output };
+}
+
+/** The URL the plugin printed, and the token its page carries. */
+async function pageOf(printed: string): Promise<{ url: string; token: string }> {
+  const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(printed)?.[1] ?? '';
+  const token = /name="dashboard-token" content="([^"]+)"/.exec(await (await fetch(url)).text())?.[1] ?? '';
+  return { url, token };
+}
+
 describe('kubectl reservation dashboard', () => {
   it('serves the page and its state, follows a status change, steers with the token, and exits 0 on Ctrl-C', async () => {
     await create('dashed', states.progressing());
-    const scratch = mkdtempSync(join(tmpdir(), 'plugin-dashboard-'));
-    await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(scratch, 'page')]);
-    const logFile = join(scratch, 'out.log');
-    const dashboard = startServer(
-      'kubectl reservation dashboard',
-      kubeBinary('kubectl'),
-      ['reservation', 'dashboard', 'dashed', '-n', namespace, '--port', '0'],
-      { logFile, env: pluginEnv({ RESERVATION_DASHBOARD_DIR: join(scratch, 'page') }) },
-    );
-    live.push(dashboard);
-    const output = () => readFileSync(logFile, 'utf8');
-    await waitUntil('the URL', async () => /: http:\/\/127\.0\.0\.1:\d+\/\n/.test(output()), { server: dashboard, timeoutMs: 20_000 });
+    const { dashboard, output } = await startPluginDashboard(['dashed', '-n', namespace]);
     // One context and no other in the kubeconfig: one cluster, and it says so.
     expect(output()).toContain('warning: no other context has the peer of');
-    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output())?.[1] ?? '';
-    const html = await (await fetch(url)).text();
-    const token = /name="dashboard-token" content="([^"]+)"/.exec(html)?.[1] ?? '';
+    const { url, token } = await pageOf(output());
     expect(token).toMatch(/^[\w-]{32}$/);
     const phase = async () => {
       const body = (await (await fetch(`${url}api/state?token=${token}`)).json()) as {
@@ -304,24 +318,9 @@ describe('kubectl reservation dashboard with one context', () => {
       currentContext: 'green-side',
     });
     writeFileSync(kubeconfig, merged.exportConfig());
-    const scratch = mkdtempSync(join(tmpdir(), 'plugin-dashboard-peer-'));
-    await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(scratch, 'page')]);
-    const logFile = join(scratch, 'out.log');
-    const dashboard = startServer(
-      'kubectl reservation dashboard (one context)',
-      kubeBinary('kubectl'),
-      ['reservation', 'dashboard', 'paired', '--port', '0'],
-      {
-        logFile,
-        env: pluginEnv({ KUBECONFIG: kubeconfig, RESERVATION_DASHBOARD_DIR: join(scratch, 'page') }),
-      },
-    );
-    live.push(dashboard);
-    const output = () => readFileSync(logFile, 'utf8');
-    await waitUntil('the URL', async () => /: http:\/\/127\.0\.0\.1:\d+\/\n/.test(output()), { server: dashboard, timeoutMs: 20_000 });
+    const { dashboard, output } = await startPluginDashboard(['paired'], { KUBECONFIG: kubeconfig });
     expect(output()).toContain(`dashboard of ${sides.green}/paired on green-side and blue-side: http://127.0.0.1:`);
-    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output())?.[1] ?? '';
-    const token = /name="dashboard-token" content="([^"]+)"/.exec(await (await fetch(url)).text())?.[1] ?? '';
+    const { url, token } = await pageOf(output());
     await waitUntil('both sides read', async () => {
       const body = (await (await fetch(`${url}api/state?token=${token}`)).json()) as {
         state: { clusters: { context: string; view?: CutoverView }[] };
