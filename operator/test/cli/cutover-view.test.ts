@@ -188,6 +188,8 @@ describe('cutoverView', () => {
         lastTransitionTime: '2026-11-25T10:14:00Z',
       },
       allowedVerbs: [],
+      capacity: [],
+      drain: { drainingPeer: false, connectionClose: false },
     });
   });
 
@@ -235,7 +237,47 @@ describe('cutoverView', () => {
       name: 'booking',
       phase: 'Idle',
       allowedVerbs: [],
+      capacity: [],
+      drain: { drainingPeer: false, connectionClose: false },
     });
+  });
+
+  it("capacity: each service's floor against its ready pods, for the services the status names", () => {
+    const cr = states.progressing();
+    cr.status = {
+      ...cr.status,
+      services: {
+        reservationApi: { desired: 4, ready: 3, available: 3, updated: 4 },
+        queryApi: { desired: 2, ready: 2, available: 2, updated: 2 },
+      },
+      traffic: {
+        ...(cr.status?.traffic as NonNullable<NonNullable<typeof cr.status>['traffic']>),
+        minReplicas: { reservationApi: 4, notifier: 2 },
+      },
+    };
+    expect(cutoverView(cr, undefined, NOW).capacity).toEqual([
+      { service: 'reservationApi', floor: 4, ready: 3, desired: 4 },
+      { service: 'queryApi', floor: undefined, ready: 2, desired: 2 },
+      { service: 'notifier', floor: 2, ready: undefined, desired: undefined },
+    ]);
+  });
+
+  it('drain: past the last step the cutover drains its peer; a handover with Connection: close drains this cluster', () => {
+    const cr = states.progressing();
+    const cutover = cr.status?.traffic?.cutover;
+    if (!cutover) throw new Error('the state has a cutover');
+    Object.assign(cutover, { step: cutover.steps, message: 'draining eks-blue: weight 0 in sync; waiting 2 TTLs for stale resolvers' });
+    expect(cutoverView(cr, undefined, NOW).drain).toEqual({
+      drainingPeer: true,
+      connectionClose: false,
+      message: 'draining eks-blue: weight 0 in sync; waiting 2 TTLs for stale resolvers',
+    });
+    const peer = states.peerHandover();
+    const handover = peer.status?.traffic?.handover;
+    if (!handover) throw new Error('the state has a handover');
+    handover.connectionClose = true;
+    expect(cutoverView(peer, undefined, NOW).drain).toEqual({ drainingPeer: false, connectionClose: true });
+    expect(view('succeeded').drain.drainingPeer).toBe(false);
   });
 
   it.each(Object.keys(states) as (keyof typeof states)[])('%s is plain JSON: it reads back the same', (state) => {

@@ -4,6 +4,7 @@
 export * from './aws.ts';
 export * from './env.ts';
 export * from './harness/cfn-lint.ts';
+export * from './harness/chromium.ts';
 export * from './harness/elasticmq.ts';
 export * from './harness/go-tools.ts';
 export * from './harness/index.ts';
