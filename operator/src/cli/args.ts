@@ -4,7 +4,7 @@ import { parseDuration } from '../traffic/plan.ts';
 
 /** The command line of `kubectl reservation` (pure): what to do, or the usage error / help to print. */
 
-export const COMMANDS = ['status', 'promote', 'pause', 'resume', 'abort', 'retry', 'dashboard'] as const;
+export const COMMANDS = ['status', 'promote', 'pause', 'resume', 'abort', 'retry', 'take-back', 'dashboard'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Connection {
@@ -20,6 +20,7 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type Invocation =
   | { kind: 'status'; name: string; watch: boolean; output: OutputFormat; connection: Connection }
   | { kind: 'verb'; verb: CutoverVerb; name: string; wait: boolean; timeoutMs: number; connection: Connection }
+  | { kind: 'take-back'; name: string; wait: boolean; timeoutMs: number; connection: Connection }
   | { kind: 'dashboard'; name?: string; contexts: string[]; connection: Connection; address: string; port: number; prometheus?: string }
   | { kind: 'help'; text: string }
   | { kind: 'usage'; error: string; text: string };
@@ -83,6 +84,13 @@ Options:
   retry: `Usage: kubectl reservation retry NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to start an Aborted cutover again, or to try a Degraded one's step again.`,
+  'take-back': `Usage: kubectl reservation take-back NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
+
+On the cluster whose weight a peer's cutover writes (a handover), when that peer is gone for good
+(its cluster died mid-cutover and left its weight-writer label behind): asks the operator to take
+the record back from that writer. Stop the peer's operator first: a live one writes the label
+again. The operator does it once the handover is 10 minutes old, and keeps the weight the record
+has until spec.traffic.weight changes (platform.reservations.dev/take-back-weight).`,
 };
 
 export const OVERVIEW = `Usage: kubectl reservation COMMAND NAME [options]
@@ -97,6 +105,7 @@ Commands:
   promote NAME [--full]  end the current step now (--full: skip to the plan's last share)
   abort NAME             walk the share back to where the cutover started
   retry NAME             start an aborted cutover again, or retry a degraded one's step
+  take-back NAME         on the peer: take the weight back from a cutover whose cluster is gone
   dashboard [NAME]       a web console of both clusters, with the verbs as buttons
 
 The verbs set the annotation platform.reservations.dev/cutover-request and wait until the
@@ -165,6 +174,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       return usage(`--timeout must be a duration like 30s, 2m or 90 (seconds), more than 0, not "${values.timeout}"`, command);
     timeoutMs = parsedTimeout;
   }
+  if (command === 'take-back') return { kind: 'take-back', name, wait: !values['no-wait'], timeoutMs, connection };
   const verb: CutoverVerb = command === 'promote' && values.full ? 'promote-full' : command;
   return { kind: 'verb', verb, name, wait: !values['no-wait'], timeoutMs, connection };
 }

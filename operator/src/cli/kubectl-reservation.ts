@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { CUTOVER_REQUEST_ANNOTATION, type Reservation } from '../api/v1alpha1/reservation.ts';
+import { CUTOVER_REQUEST_ANNOTATION, type Reservation, TAKE_BACK_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { createInformer } from '../controller/informer.ts';
 import { KubeApiError } from '../kube/client.ts';
 import { RESOURCE_TYPES } from '../kube/resources.ts';
@@ -9,7 +9,7 @@ import { cutoverView } from './cutover-view.ts';
 import { runDashboard } from './dashboard/command.ts';
 import { ConnectError, connect, type Target } from './kubeconfig.ts';
 import { renderStatus, verbEffect } from './render.ts';
-import { type ReservationRef, readReservation, requestVerb, SteerError } from './steer.ts';
+import { type ReservationRef, readReservation, requestTakeBack, requestVerb, SteerError } from './steer.ts';
 
 /**
  * `kubectl reservation`: kubectl runs any `kubectl-reservation` on PATH as this plugin, with the
@@ -43,6 +43,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     const target = connect(invocation.connection);
     if (invocation.kind === 'status') return await status(target, invocation, io);
+    if (invocation.kind === 'take-back') return await takeBack(target, invocation, io);
     return await askVerb(target, invocation, io);
   } catch (err) {
     io.stderr.write(`error: ${describeError(err)}\n`);
@@ -159,7 +160,7 @@ async function askVerb(target: Target, invocation: Extract<Invocation, { kind: '
     io.stdout.write(`not waiting; follow it with: kubectl reservation status ${name} -n ${target.namespace} -w\n`);
     return EXIT.ok;
   }
-  const handled = await waitForHandled(target, name, value, invocation.timeoutMs);
+  const handled = await waitFor(target, name, (cr) => cr?.status?.traffic?.cutover?.handledRequest === value, invocation.timeoutMs);
   if (!handled) {
     io.stderr.write(
       `error: the operator has not acted on ${value} within ${invocation.timeoutMs / 1000} s; the request stays set and is acted on ` +
@@ -178,20 +179,57 @@ async function askVerb(target: Target, invocation: Extract<Invocation, { kind: '
   return EXIT.ok;
 }
 
-/** Waits (on a watch) until status.traffic.cutover.handledRequest is `value`; undefined on timeout. */
-async function waitForHandled(target: Target, name: string, value: string, timeoutMs: number): Promise<Reservation | undefined> {
+async function takeBack(target: Target, invocation: Extract<Invocation, { kind: 'take-back' }>, io: Io): Promise<number> {
+  const { name } = invocation;
+  const { writer } = await requestTakeBack(refOf(target, name));
+  io.stdout.write(`${target.namespace}/${name}: asked to take the weight back from ${writer} (${TAKE_BACK_ANNOTATION}=${writer})\n`);
+  if (!invocation.wait) {
+    io.stdout.write(`not waiting; follow it with: kubectl reservation status ${name} -n ${target.namespace} -w\n`);
+    return EXIT.ok;
+  }
+  // Done when the handover is gone from status; the operator says why not in TrafficReady (a
+  // refusal of an earlier request that named another writer is not about this one).
+  const refusal = (cr: Reservation | undefined) => {
+    const reason = cr?.status?.conditions?.find((c) => c.type === 'TrafficReady')?.message.match(/\(not taken back: (.*)\)$/)?.[1];
+    const named = reason?.match(/ names "([^"]*)"/)?.[1];
+    return named === undefined || named === writer ? reason : undefined;
+  };
+  const answered = await waitFor(target, name, (cr) => !!cr && (!cr.status?.traffic?.handover || !!refusal(cr)), invocation.timeoutMs);
+  if (!answered) {
+    io.stderr.write(
+      `error: the operator has not answered within ${invocation.timeoutMs / 1000} s; the request stays set (is it running?)\n`,
+    );
+    return EXIT.failed;
+  }
+  const refused = refusal(answered);
+  if (refused) {
+    io.stderr.write(`error: not taken back: ${refused}; the request stays set and is acted on once allowed\n`);
+    return EXIT.failed;
+  }
+  io.stdout.write(
+    `done: ${answered.status?.traffic?.recordName} (${answered.status?.traffic?.setIdentifier}) is this cluster's again, at weight ${answered.status?.traffic?.desiredWeight}\n`,
+  );
+  return EXIT.ok;
+}
+
+/** Waits (on a watch) until `done` holds for the Reservation; undefined on timeout. */
+async function waitFor(
+  target: Target,
+  name: string,
+  done: (cr: Reservation | undefined) => boolean,
+  timeoutMs: number,
+): Promise<Reservation | undefined> {
   const informer = createInformer(target.kc, target.client, RESOURCE_TYPES.Reservation, {
     namespace: target.namespace,
     fieldSelector: `metadata.name=${name}`,
     logger: pino({ level: 'silent' }),
   });
-  const handled = (cr: Reservation | undefined) => cr?.status?.traffic?.cutover?.handledRequest === value;
   try {
     return await new Promise<Reservation | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), timeoutMs);
       informer.onChange(() => {
         const cr = informer.get(target.namespace, name) as Reservation | undefined;
-        if (handled(cr)) {
+        if (done(cr)) {
           clearTimeout(timer);
           resolve(cr);
         }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CUTOVER_REQUEST_ANNOTATION, type CutoverVerb, KIND, type Reservation } from '../api/v1alpha1/reservation.ts';
+import { CUTOVER_REQUEST_ANNOTATION, type CutoverVerb, KIND, type Reservation, TAKE_BACK_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { isConflict, isNotFound, KubeApiError, type KubeClient, PATCH } from '../kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../kube/resources.ts';
 import { cutoverRequestValue, requestError } from '../traffic/verbs.ts';
@@ -77,6 +77,34 @@ export async function requestVerb(ref: ReservationRef, verb: CutoverVerb, now: (
         query: { fieldManager: FIELD_MANAGER },
       });
       return { cr, value, replaced };
+    } catch (err) {
+      if (!isConflict(err) || attempt >= 4) throw err;
+    }
+  }
+}
+
+/**
+ * Asks this cluster's operator to take its record back from the handover's writer (a peer whose
+ * cluster is gone): TAKE_BACK_ANNOTATION set to the writer the status names, so the request is
+ * about that writer and no other. Refused when no peer writes this cluster's weight.
+ */
+export async function requestTakeBack(ref: ReservationRef): Promise<{ cr: Reservation; writer: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const cr = await readReservation(ref);
+    const writer = cr.status?.traffic?.handover?.by;
+    if (!writer) {
+      throw new SteerError(
+        'refused',
+        `cannot take back ${ref.namespace}/${ref.name}: no peer's cutover writes its weight (status.traffic.handover is empty)`,
+      );
+    }
+    try {
+      await ref.client.request('PATCH', pathOf(ref), {
+        body: { metadata: { resourceVersion: cr.metadata.resourceVersion, annotations: { [TAKE_BACK_ANNOTATION]: writer } } },
+        contentType: PATCH.merge,
+        query: { fieldManager: FIELD_MANAGER },
+      });
+      return { cr, writer };
     } catch (err) {
       if (!isConflict(err) || attempt >= 4) throw err;
     }

@@ -38,6 +38,18 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['pause', 'booking', '--timeout', '90'])).toMatchObject({ timeoutMs: 90_000 });
   });
 
+  it("reads take-back with the verbs' wait and timeout, on one cluster, and refuses --full", () => {
+    expect(parseCommandLine(['take-back', 'booking', '--context', 'blue', '--timeout', '1m'])).toEqual({
+      kind: 'take-back',
+      name: 'booking',
+      wait: true,
+      timeoutMs: 60_000,
+      connection: { namespace: undefined, context: 'blue', kubeconfig: undefined },
+    });
+    expect(parseCommandLine(['take-back', 'booking', '--full'])).toMatchObject({ kind: 'usage', error: '--full goes with promote only' });
+    expect(parseCommandLine(['take-back'])).toMatchObject({ kind: 'usage', error: 'take-back needs the name of a Reservation' });
+  });
+
   it('reads dashboard: an optional name, up to two contexts, port, address and Prometheus', () => {
     expect(
       parseCommandLine([
@@ -76,7 +88,10 @@ describe('parseCommandLine', () => {
   });
 
   it.each([
-    [['frobnicate', 'booking'], 'unknown command "frobnicate"; the commands are status, promote, pause, resume, abort, retry, dashboard'],
+    [
+      ['frobnicate', 'booking'],
+      'unknown command "frobnicate"; the commands are status, promote, pause, resume, abort, retry, take-back, dashboard',
+    ],
     [['status'], 'status needs the name of a Reservation'],
     [['status', 'a', 'b'], 'unexpected argument "b"'],
     [['status', 'booking', '--no-wait'], '--no-wait is for the verbs, not status'],

@@ -13,9 +13,10 @@ import {
   KIND,
   type Reservation,
   type ReservationStatus,
+  TAKE_BACK_ANNOTATION,
 } from '../../src/api/v1alpha1/reservation.ts';
 import type { CutoverView } from '../../src/cli/cutover-view.ts';
-import { createKubeClient } from '../../src/kube/client.ts';
+import { createKubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { states } from './states.ts';
@@ -411,5 +412,76 @@ describe('kubectl reservation VERB', () => {
     const { code, stderr } = await kubectl(['reservation', 'resume', 'nope', '-n', namespace]);
     expect(code).toBe(1);
     expect(stderr).toBe(`error: Reservation "nope" not found in namespace "${namespace}"\n`);
+  });
+});
+
+describe('kubectl reservation take-back', () => {
+  const takeBack = () => read('handed').then((cr) => cr.metadata.annotations?.[TAKE_BACK_ANNOTATION]);
+  beforeAll(async () => {
+    await create('handed', states.peerHandover());
+  });
+
+  it('refuses a Reservation whose weight no peer writes, and sets nothing', async () => {
+    const { code, stderr } = await kubectl(['reservation', 'take-back', 'plain', '-n', namespace]);
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `error: cannot take back ${namespace}/plain: no peer's cutover writes its weight (status.traffic.handover is empty)\n`,
+    );
+    expect((await read('plain')).metadata.annotations?.[TAKE_BACK_ANNOTATION]).toBeUndefined();
+  });
+
+  it("names the handover's writer in the request, and says why not when the operator refuses (too early)", async () => {
+    const running = kubectl(['reservation', 'take-back', 'handed', '-n', namespace, '--timeout', '30s']);
+    await waitUntil('the take-back request', async () => (await takeBack()) === 'reservation-operator-eks-green');
+    // The operator: the handover is younger than the timeout, so it says so in TrafficReady.
+    const cr = await read('handed');
+    await writeStatus('handed', {
+      ...(cr.status as ReservationStatus),
+      conditions: [
+        {
+          type: 'TrafficReady',
+          status: 'True',
+          reason: 'WeightsHandedOver',
+          message:
+            "api.reservations.example.com (eks-blue) has weight 60, written by reservation-operator-eks-green's cutover; this cluster leaves it alone " +
+            `until the cutover ends (not taken back: ${TAKE_BACK_ANNOTATION}: the handover is younger than 10 minutes; allowed from 2026-11-25T10:11:00Z)`,
+          lastTransitionTime: '2026-11-25T10:01:00Z',
+        },
+      ],
+    });
+    const { code, stdout, stderr } = await running;
+    expect(stdout).toContain(
+      `${namespace}/handed: asked to take the weight back from reservation-operator-eks-green (${TAKE_BACK_ANNOTATION}=reservation-operator-eks-green)`,
+    );
+    expect({ code, stderr }).toEqual({
+      code: 1,
+      stderr:
+        `error: not taken back: ${TAKE_BACK_ANNOTATION}: the handover is younger than 10 minutes; allowed from 2026-11-25T10:11:00Z; ` +
+        'the request stays set and is acted on once allowed\n',
+    });
+  });
+
+  it("waits until the handover is gone from status, then says the record is this cluster's again", async () => {
+    // A fresh request, so the test acts only once the plugin has read the handover and asked; the
+    // operator, seeing the annotation go, drops its refusal.
+    await kube.request('PATCH', path('handed'), {
+      body: { metadata: { annotations: { [TAKE_BACK_ANNOTATION]: null } } },
+      contentType: PATCH.merge,
+    });
+    await writeStatus('handed', { ...((await read('handed')).status as ReservationStatus), conditions: [] });
+    const running = kubectl(['reservation', 'take-back', 'handed', '-n', namespace, '--timeout', '30s']);
+    await waitUntil('asked again', async () => (await takeBack()) === 'reservation-operator-eks-green');
+    // The operator takes it back: no handover, the weight the peer left kept as an override.
+    const traffic = (await read('handed')).status?.traffic;
+    if (!traffic) throw new Error('no status.traffic');
+    const { handover: _gone, ...rest } = traffic;
+    await writeStatus('handed', {
+      phase: 'Idle',
+      traffic: { ...rest, desiredWeight: 60, weightOverride: { weight: 60, specWeight: 100, by: 'reservation-operator-eks-green' } },
+      conditions: [],
+    });
+    const { code, stdout } = await running;
+    expect(code).toBe(0);
+    expect(stdout).toContain("done: api.reservations.example.com (eks-blue) is this cluster's again, at weight 60\n");
   });
 });
