@@ -157,6 +157,16 @@ describe('charts/reservation-operator', () => {
       expect(deployment).toContain('{"name":"WATCH_NAMESPACE","value":"reservations"}');
     });
 
+    it("passes the Prometheus allow-list and the database's connection limit to the operator", async () => {
+      const { objects } = await render(OPERATOR_CHART, { namespace, valuesFiles: [FULL] });
+      const env = JSON.stringify(find(objects, 'Deployment'));
+      expect(env).toContain('{"name":"PROMETHEUS_ALLOWED_HOSTS","value":"prometheus-operated.monitoring.svc"}');
+      expect(env).toContain('{"name":"DB_MAX_CONNECTIONS","value":"2000"}');
+      expect(JSON.stringify(find((await render(OPERATOR_CHART, { namespace })).objects, 'Deployment'))).not.toContain(
+        'PROMETHEUS_ALLOWED_HOSTS',
+      );
+    });
+
     it('reads no namespace when traffic.txtOwnerId names the owner', async () => {
       const { objects } = await render(OPERATOR_CHART, { namespace, set: { 'traffic.txtOwnerId': 'platform-blue' } });
       expect(JSON.stringify(objects.filter((o) => o.kind.endsWith('Role')))).not.toContain('namespaces');

@@ -40,6 +40,11 @@ const config = loadConfigOrExit(
           "ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>-<start of kube-system's UID>",
       }),
     ),
+    PROMETHEUS_ALLOWED_HOSTS: Type.String({
+      default: '',
+      pattern: '^([a-z0-9.-]+(,[a-z0-9.-]+)*)?$',
+      description: "comma-separated hosts a Reservation's Prometheus URLs may name (analysis, pre-scaling, drain); any when empty",
+    }),
     DB_MAX_CONNECTIONS: Type.Integer({
       minimum: 1,
       default: DEFAULT_MAX_CONNECTIONS,
@@ -99,6 +104,7 @@ async function lead() {
     logger,
     registry,
     connectionLimit: config.DB_MAX_CONNECTIONS,
+    ...(config.PROMETHEUS_ALLOWED_HOSTS ? { prometheusAllowedHosts: config.PROMETHEUS_ALLOWED_HOSTS.split(',') } : {}),
     traffic: {
       ...(config.TXT_OWNER_ID ? { ownerId: config.TXT_OWNER_ID } : {}),
       affix: { prefix: config.TXT_PREFIX, suffix: config.TXT_SUFFIX },

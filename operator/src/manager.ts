@@ -49,6 +49,8 @@ export interface ManagerOptions {
      */
     provider?: (gate: GateOptions) => DnsProvider;
   };
+  /** The only hosts a spec's Prometheus URL may name (PROMETHEUS_ALLOWED_HOSTS); any when undefined. */
+  prometheusAllowedHosts?: readonly string[];
   /** The database's max_connections, for each Reservation's ConnectionBudget condition; none checked when undefined. */
   connectionLimit?: number;
   /** The API client (tests wrap it to count requests). */
@@ -104,14 +106,19 @@ export async function startManager(options: ManagerOptions) {
   };
   const makeProvider = options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g }));
   const clusterUid = options.traffic?.ownerId ? undefined : await clusterIdentity(client);
-  const analysis = createAnalysisSources({ kube: client, metrics: createAnalysisMetrics(registry) });
+  const allowedHosts = options.prometheusAllowedHosts;
+  const analysis = createAnalysisSources({
+    kube: client,
+    metrics: createAnalysisMetrics(registry),
+    ...(allowedHosts ? { prometheusAllowedHosts: allowedHosts } : {}),
+  });
   const traffic: TrafficReconciler = createTrafficReconciler({
     ...options.traffic,
     ...(clusterUid ? { clusterUid } : {}),
     provider: () => makeProvider(gate),
     logger,
     analysis: analysisStep(analysis),
-    prometheusQuery: (url, promql, signal) => instantQuery(url, promql, { signal }),
+    prometheusQuery: (url, promql, signal) => instantQuery(url, promql, { signal, ...(allowedHosts ? { allowedHosts } : {}) }),
     cutoverObserver: metrics.cutoverObserver,
   });
   const reconciler = createReconciler({

@@ -77,18 +77,20 @@ export interface AnalysisDeps {
   metrics?: AnalysisMetrics;
   now?: () => number;
   prometheusTimeoutMs?: number;
+  /** The operator's PROMETHEUS_ALLOWED_HOSTS: the only hosts a spec's Prometheus URL may name, when set. */
+  prometheusAllowedHosts?: readonly string[];
   scrapeTimeoutMs?: number;
 }
 
 export function createAnalysisSources(deps: AnalysisDeps): AnalysisSources {
-  const { kube, metrics, now, prometheusTimeoutMs, scrapeTimeoutMs } = deps;
+  const { kube, metrics, now, prometheusTimeoutMs, prometheusAllowedHosts: allowedHosts, scrapeTimeoutMs } = deps;
   const listTargets =
     deps.listTargets ??
     ((target: ReservationRef, signal?: AbortSignal) => {
       if (!kube) throw new Error('the metrics analysis source needs a kube client to list pods');
       return listScrapeTargets(kube, target, signal);
     });
-  const prometheus = createPrometheusSource({ timeoutMs: prometheusTimeoutMs });
+  const prometheus = createPrometheusSource({ timeoutMs: prometheusTimeoutMs, allowedHosts });
   const scraper = createMetricsSource({ listTargets, now, scrapeTimeoutMs });
 
   const forTemplate = (template: AnalysisTemplate): AnalysisSource => {
@@ -120,7 +122,11 @@ export function createAnalysisSources(deps: AnalysisDeps): AnalysisSources {
         throw new Error(`analysis "${template.name}" is not a peer comparison with a prometheus source`);
       let look: PeerLook;
       try {
-        const counts = await measurePeer(template.prometheus.url, target, clusters, windowMs, { timeoutMs: prometheusTimeoutMs, signal });
+        const counts = await measurePeer(template.prometheus.url, target, clusters, windowMs, {
+          timeoutMs: prometheusTimeoutMs,
+          signal,
+          allowedHosts,
+        });
         const judgement = judgePeer(settings, counts.self, counts.peer);
         if (counts.missing.length > 0) {
           const none = counts.missing.map((c) => `${clusters.label}="${c}"`).join(' or ');

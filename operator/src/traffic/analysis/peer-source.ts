@@ -1,7 +1,7 @@
 import type { Bucket } from './histogram.ts';
 import type { ClusterCounts } from './peer-judge.ts';
 import type { ReservationRef } from './pods.ts';
-import { QUERY_TIMEOUT_MS, type SeriesValue, vectorQuery } from './prometheus-source.ts';
+import { QUERY_TIMEOUT_MS, type QueryOptions, type SeriesValue, vectorQuery } from './prometheus-source.ts';
 import { peerQueries } from './promql.ts';
 
 /**
@@ -30,13 +30,13 @@ export async function measurePeer(
   target: ReservationRef,
   clusters: PeerClusters,
   windowMs: number,
-  { timeoutMs = QUERY_TIMEOUT_MS, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
+  { timeoutMs = QUERY_TIMEOUT_MS, signal, allowedHosts }: QueryOptions = {},
 ): Promise<PeerCounts> {
   const queries = peerQueries(clusters.label, target, `${Math.max(1, Math.ceil(windowMs / 1000))}s`);
   const [requests, errors, buckets] = await Promise.all([
-    vectorQuery(url, queries.requests, { timeoutMs, signal }),
-    vectorQuery(url, queries.errors, { timeoutMs, signal }),
-    vectorQuery(url, queries.buckets, { timeoutMs, signal }),
+    vectorQuery(url, queries.requests, { timeoutMs, signal, allowedHosts }),
+    vectorQuery(url, queries.errors, { timeoutMs, signal, allowedHosts }),
+    vectorQuery(url, queries.buckets, { timeoutMs, signal, allowedHosts }),
   ]);
   const counts = (cluster: string): ClusterCounts => ({
     cluster,

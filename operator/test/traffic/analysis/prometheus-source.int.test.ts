@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort, harnessEnv, waitUntil, writePrometheusTargets } from '@reservations/testkit';
@@ -175,6 +176,78 @@ describe('the prometheus source when it cannot measure', () => {
     expect(taken?.judgement.message).toMatch(
       new RegExp(`^could not measure: Prometheus at ${prometheusUrl}: bad_data: .*\\(query: sum\\(\\)$`),
     );
+  });
+
+  describe('a URL from the spec that points somewhere hostile', () => {
+    /** An HTTP server that answers every request with `answer` (a redirect, a flood, HTML with a secret in it). */
+    async function answering(answer: (res: ServerResponse) => void) {
+      const server = createHttpServer((_req, res) => answer(res));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+    }
+    const measure = async (url: string, allowedHosts?: string[]) =>
+      (
+        await createAnalysisSources(allowedHosts ? { prometheusAllowedHosts: allowedHosts } : {}).take(
+          booking,
+          slo({ prometheus: { url } }),
+        )
+      )?.judgement;
+
+    it('does not follow a redirect (to the real Prometheus here)', async () => {
+      const hostile = await answering((res) => res.writeHead(302, { location: prometheusUrl }).end());
+      try {
+        expect(await measure(hostile.url)).toEqual({
+          verdict: 'inconclusive',
+          message: `could not measure: Prometheus at ${hostile.url}: answered with a redirect (HTTP 302), which the operator does not follow: give the API's own URL`,
+        });
+      } finally {
+        hostile.close();
+      }
+    });
+
+    it('reads no more than 1 MiB of an answer, declared or streamed', async () => {
+      const chunk = 'x'.repeat(64 * 1024);
+      const streamed = await answering((res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const more = () => {
+          while (res.write(chunk)) {}
+        };
+        res.on('drain', more);
+        res.on('close', () => res.off('drain', more));
+        more();
+      });
+      const declared = await answering((res) => res.writeHead(200, { 'content-length': String(96 * 1024 * 1024) }).end());
+      try {
+        expect((await measure(streamed.url))?.message).toBe(
+          `could not measure: Prometheus at ${streamed.url}: answer longer than the 1048576 bytes the operator reads`,
+        );
+        expect((await measure(declared.url))?.message).toBe(
+          `could not measure: Prometheus at ${declared.url}: answer of 100663296 bytes, more than the 1048576 the operator reads`,
+        );
+      } finally {
+        streamed.close();
+        declared.close();
+      }
+    });
+
+    it('never copies a body that is not the query API into status', async () => {
+      const page = await answering((res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>db-password=hunter2</html>'));
+      try {
+        const judgement = await measure(page.url);
+        expect(judgement?.message).toBe(`could not measure: Prometheus at ${page.url}: HTTP 200, not the query API's JSON (text/html)`);
+        expect(judgement?.message).not.toContain('hunter2');
+      } finally {
+        page.close();
+      }
+    });
+
+    it("refuses a host outside the operator's PROMETHEUS_ALLOWED_HOSTS without calling it, and queries one inside", async () => {
+      const other = `http://localhost:${new URL(prometheusUrl).port}`;
+      expect((await measure(other, ['127.0.0.1']))?.message).toBe(
+        `could not measure: Prometheus at ${other}: host localhost is not in the operator's PROMETHEUS_ALLOWED_HOSTS (127.0.0.1)`,
+      );
+      expect((await measure(prometheusUrl, ['127.0.0.1']))?.message).not.toContain('PROMETHEUS_ALLOWED_HOSTS');
+    });
   });
 
   it('refuses a query that gives several series instead of one number', async () => {
