@@ -31,11 +31,11 @@ describe('encodeMessageBody', () => {
     ['a lone low surrogate', 'a\uDFFFb', '\\udfff'],
     ['NUL', 'a\u0000b', '\\u0000'],
     ['a C0 control', 'a\u001Fb', '\\u001f'],
-  ])('escapes %s, and JSON.parse gives the envelope back', (_name, notes, escape) => {
+  ])('escapes %s, and JSON.parse gives the envelope back', (_name, notes, escaped) => {
     const event = envelope(notes);
     const body = encodeMessageBody(event);
     expect(acceptedBySqs(body)).toBe(true);
-    expect(body).toContain(escape);
+    expect(body).toContain(escaped);
     expect(JSON.parse(body)).toEqual(event);
   });
 
