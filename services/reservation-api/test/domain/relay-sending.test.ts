@@ -61,9 +61,9 @@ describe('isMessageRefusal', () => {
   it('a call refused for what a message is', () => {
     expect(isMessageRefusal(sdkError('MessageTooLong', 'client'))).toBe(true);
     expect(isMessageRefusal(sdkError('BatchRequestTooLong', 'client'))).toBe(true);
-    expect(isMessageRefusal(Object.assign(new Error('x'), { name: 'InvalidAttributeValue', Code: 'MessageTooLong', $fault: 'client' }))).toBe(
-      true,
-    );
+    expect(
+      isMessageRefusal(Object.assign(new Error('x'), { name: 'InvalidAttributeValue', Code: 'MessageTooLong', $fault: 'client' })),
+    ).toBe(true);
   });
   it('not an outage, throttling, credentials or a timeout', () => {
     expect(isMessageRefusal(sdkError('InternalError', 'server'))).toBe(false);
