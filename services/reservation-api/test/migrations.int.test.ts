@@ -169,7 +169,7 @@ describe('migrations', () => {
     expect(await sql(db.primaryUrl, 'SELECT event_id, payload, sent_at, attempts, last_error, parked_at FROM outbox')).toEqual([
       {
         event_id: '3c4d5e6f-0000-4000-8000-000000000001',
-        payload: '{"a":1}',
+        payload: { a: 1 },
         sent_at: null,
         attempts: 0,
         last_error: null,

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createQueueWithDlq, freePort, harnessEnv, testSqs, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
@@ -8,8 +7,9 @@ import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { primaryPool } from '../src/infra/db.ts';
 import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
-import { bearer, freshDatabase, testApp } from './support/app.ts';
-import { createResource, sql } from './support/fixtures.ts';
+import { freshDatabase, testApp } from './support/app.ts';
+import { sql } from './support/fixtures.ts';
+import { drainQueue as drainSqs, expectOncePerEventInOrder, makeEvents as makeAppEvents } from './support/relay.ts';
 
 const sqs = testSqs();
 const silent = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as never;
@@ -32,53 +32,13 @@ async function freshQueue(name: string) {
   return createQueueWithDlq(sqs, `${name}-${Date.now()}.fifo`);
 }
 
+const drainQueue = (queueUrl: string) => drainSqs(sqs, queueUrl);
+const makeEvents = (count: number) => makeAppEvents(app, count);
+
 function relay(queueUrl: string, batchSize: number, pool = primaryPool(primaryUrl, 4)) {
   pools.push(pool);
   const registry = new Registry();
   return { relay: createOutboxRelay({ pool, sqs, queueUrl, registry, log: silent, batchSize }), registry };
-}
-
-/** Receives (and deletes) everything in the queue, in the order SQS hands it out. */
-async function drainQueue(queueUrl: string): Promise<Message[]> {
-  const all: Message[] = [];
-  for (let empty = 0; empty < 2; ) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['MessageGroupId'],
-      }),
-    );
-    if (Messages.length === 0) {
-      empty++;
-      continue;
-    }
-    all.push(...Messages);
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
-      }),
-    );
-  }
-  return all;
-}
-
-/** Books, confirms and cancels on `count` reservations: 3 events each, in order per reservation. */
-async function makeEvents(count: number) {
-  const resourceId = await createResource(app, { providerId: 'prov-relay', capacity: count });
-  for (let i = 0; i < count; i++) {
-    const created = await app.inject({
-      method: 'POST',
-      url: '/v1/reservations',
-      headers: bearer('customer', 'dan'),
-      payload: { resourceId, startsAt: '2032-01-01T10:00:00Z', endsAt: '2032-01-01T11:00:00Z', hold: true },
-    });
-    const { id } = created.json<{ id: string }>();
-    await app.inject({ method: 'POST', url: `/v1/reservations/${id}/confirm`, headers: bearer('customer', 'dan') });
-    await app.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: bearer('customer', 'dan') });
-  }
 }
 
 describe('the outbox relay', () => {
@@ -96,17 +56,7 @@ describe('the outbox relay', () => {
     const messages = await drainQueue(queueUrl);
     const total = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox');
     expect(sentA + sentB + rest).toBe(Number(total[0]?.n));
-    const ids = messages.map((m) => JSON.parse(m.Body as string).eventId);
-    expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.length).toBe(Number(total[0]?.n));
-
-    const versions = new Map<string, number[]>();
-    for (const m of messages) {
-      const event = JSON.parse(m.Body as string);
-      expect(m.Attributes?.MessageGroupId).toBe(`${event.aggregateType}:${event.aggregateId}`);
-      versions.set(event.aggregateId, [...(versions.get(event.aggregateId) ?? []), event.version]);
-    }
-    for (const [, seen] of versions) expect(seen).toEqual([...seen].sort((x, y) => x - y));
+    expect(expectOncePerEventInOrder(messages)).toHaveLength(Number(total[0]?.n));
     expect(await a.registry.metrics()).toMatch(/outbox_lag_seconds 0/);
   });
 
