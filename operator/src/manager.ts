@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { AwsHttpTimeouts } from '@reservations/service-kit/aws-http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Reservation } from './api/v1alpha1/reservation.ts';
@@ -47,6 +48,8 @@ export interface ManagerOptions {
      * logging and metrics hooks for the call gate.
      */
     provider?: (gate: GateOptions) => DnsProvider;
+    /** The default Route53 client's connection and request timeouts. */
+    route53Timeouts?: AwsHttpTimeouts;
   };
   /** The API client (tests wrap it to count requests). */
   client?: KubeClient;
@@ -99,7 +102,8 @@ export async function startManager(options: ManagerOptions) {
     onRetry: (info) => logger.warn(info, 'route53 asked us to slow down; backing off'),
     onAttempt: metrics.route53Observer,
   };
-  const makeProvider = options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g }));
+  const makeProvider =
+    options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g, timeouts: options.traffic?.route53Timeouts }));
   const analysis = createAnalysisSources({ kube: client, metrics: createAnalysisMetrics(registry) });
   const traffic: TrafficReconciler = createTrafficReconciler({
     ...options.traffic,

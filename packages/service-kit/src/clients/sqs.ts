@@ -13,7 +13,7 @@ export const sqsClientConfigProperties = {
   SQS_REQUEST_TIMEOUT_MS: Type.Integer({
     minimum: 100,
     default: 5000,
-    description: 'longest an SQS request waits for an answer (a long poll adds its wait time to this)',
+    description: 'longest an SQS request may take (a long poll gets its wait time on top)',
   }),
 };
 
