@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createQueueWithDlq, freePort, harnessEnv, testSqs, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
@@ -109,6 +110,21 @@ describe('the relay on its own (src/relay.ts)', () => {
     return { child, exited };
   }
 
+  function relayEnv(queueUrl: string, adminPort: number, more: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+      HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+      MYSQL_PRIMARY_URL: primaryUrl,
+      SQS_QUEUE_URL: queueUrl,
+      AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
+      AWS_REGION: harnessEnv('AWS_REGION'),
+      AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
+      OUTBOX_POLL_INTERVAL_MS: '100',
+      ...more,
+    };
+  }
+
   it('refuses to start without its queue, naming the variable on one line', async () => {
     const { exited } = runRelay({ MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x' });
     expect(await exited).toEqual({
@@ -121,17 +137,7 @@ describe('the relay on its own (src/relay.ts)', () => {
     await makeEvents(1);
     const { queueUrl } = await freshQueue('relay-alone');
     const adminPort = await freePort();
-    const { child, exited } = runRelay({
-      HOST: '127.0.0.1',
-      ADMIN_PORT: String(adminPort),
-      MYSQL_PRIMARY_URL: primaryUrl,
-      SQS_QUEUE_URL: queueUrl,
-      AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
-      AWS_REGION: harnessEnv('AWS_REGION'),
-      AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
-      AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
-      OUTBOX_POLL_INTERVAL_MS: '100',
-    });
+    const { child, exited } = runRelay(relayEnv(queueUrl, adminPort));
     await waitUntil('every row sent', async () => {
       const [row] = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
       return Number(row?.n) === 0;
@@ -143,5 +149,39 @@ describe('the relay on its own (src/relay.ts)', () => {
     expect((await drainQueue(queueUrl)).length).toBeGreaterThanOrEqual(4);
     child.kill('SIGTERM');
     expect((await exited).code).toBe(0);
+  });
+
+  it('killed mid-pass (rows sent, not yet marked), nothing is lost and the consumer sees no event twice: the next relay sends them again and SQS drops the repeats', async () => {
+    const [before] = await sql<{ last: string }>(primaryUrl, 'SELECT COALESCE(MAX(id), 0) AS last FROM outbox');
+    await makeEvents(150);
+    const mine = `id > ${Number(before?.last)}`;
+    const total = Number((await sql<{ n: number }>(primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine}`))[0]?.n);
+    const { queueUrl } = await freshQueue('relay-killed');
+    const depth = async () => {
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      );
+      return Number(Attributes?.ApproximateNumberOfMessages);
+    };
+    const marked = async () =>
+      Number((await sql<{ n: number }>(primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine} AND sent_at IS NOT NULL`))[0]?.n);
+
+    // One pass locks all of them and sends them in 10-message calls before its commit marks any.
+    const first = runRelay(relayEnv(queueUrl, await freePort(), { OUTBOX_BATCH_SIZE: '500' }));
+    await waitUntil('the first messages on the queue', async () => (await depth()) >= 10, { intervalMs: 10 });
+    first.child.kill('SIGKILL');
+    expect((await first.exited).code).toBeNull();
+    // Killed mid-pass: messages went out that no row records as sent.
+    const sentButUnmarked = (await depth()) - (await marked());
+    expect(sentButUnmarked).toBeGreaterThan(0);
+
+    const second = runRelay(relayEnv(queueUrl, await freePort(), { OUTBOX_BATCH_SIZE: '500' }));
+    await waitUntil('every row sent', async () => (await marked()) === total);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    const ids = expectOncePerEventInOrder(await drainQueue(queueUrl));
+    expect(ids).toHaveLength(total);
+    const rows = await sql<{ event_id: string }>(primaryUrl, `SELECT event_id FROM outbox WHERE ${mine}`);
+    expect(new Set(ids)).toEqual(new Set(rows.map((r) => r.event_id)));
   });
 });
