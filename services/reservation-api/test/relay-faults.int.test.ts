@@ -133,7 +133,7 @@ describe('the relay past a message SQS refuses', () => {
     expect(await metric(registry, 'outbox_parked_rows')).toBe(0);
   });
 
-  it('a row SQS keeps failing for is parked after its attempts, and the relay backs off meanwhile', async () => {
+  it('a queue that fails every call counts no attempt against any row, and the relay says so once', async () => {
     await settleOutbox();
     const [reservation] = await makeEvents(app, 1);
     // A queue that does not exist: every call fails as a whole. It says nothing of any row, so no row counts an attempt.

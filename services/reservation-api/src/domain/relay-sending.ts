@@ -59,6 +59,12 @@ export function isMessageRefusal(err: unknown): boolean {
   return REFUSALS.has(code) || code === 'BatchRequestTooLong';
 }
 
+/** What a failed send does to its row: one more attempt, and parked if it cannot succeed or has no attempts left. */
+export function afterFailedSend(attemptsBefore: number, permanent: boolean, maxAttempts: number): { attempts: number; park: boolean } {
+  const attempts = attemptsBefore + 1;
+  return { attempts, park: permanent || attempts >= maxAttempts };
+}
+
 /** A short text for `last_error` and the logs (the column holds 500 characters). */
 export function describeFailure(failure: EntryFailure | Error): string {
   const text =

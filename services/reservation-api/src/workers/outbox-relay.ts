@@ -9,6 +9,7 @@ import type { OutboxRelayConfig } from '../config.ts';
 import { type OutboxRecord, toEnvelope } from '../domain/envelope.ts';
 import { sendable } from '../domain/relay-order.ts';
 import {
+  afterFailedSend,
   afterPass,
   classifyEntryFailure,
   describeFailure,
@@ -306,8 +307,7 @@ export function createOutboxRelay({
       values.push(...outcome.sent.map((r) => r.id));
     }
     for (const { row, error, permanent } of outcome.failed) {
-      const attempts = Number(row.attempts) + 1;
-      const park = permanent || attempts >= maxAttempts;
+      const { attempts, park } = afterFailedSend(Number(row.attempts), permanent, maxAttempts);
       statements.push(`UPDATE outbox SET attempts = ?, last_error = ?, parked_at = ${park ? 'NOW(6)' : 'NULL'} WHERE id = ?`);
       values.push(attempts, error, row.id);
       (park ? result.parked : result.retried).push({ row, error });

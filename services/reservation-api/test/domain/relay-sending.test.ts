@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  afterFailedSend,
   afterPass,
   classifyEntryFailure,
   describeFailure,
@@ -72,6 +73,16 @@ describe('isMessageRefusal', () => {
     expect(isMessageRefusal(sdkError('QueueDoesNotExist', 'client'))).toBe(false);
     expect(isMessageRefusal(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(false);
     expect(isMessageRefusal(undefined)).toBe(false);
+  });
+});
+
+describe('afterFailedSend', () => {
+  it('a refusal parks at once; any other failure counts an attempt, and the last allowed one parks', () => {
+    expect(afterFailedSend(0, true, 10)).toEqual({ attempts: 1, park: true });
+    expect(afterFailedSend(0, false, 10)).toEqual({ attempts: 1, park: false });
+    expect(afterFailedSend(8, false, 10)).toEqual({ attempts: 9, park: false });
+    expect(afterFailedSend(9, false, 10)).toEqual({ attempts: 10, park: true });
+    expect(afterFailedSend(0, false, 1)).toEqual({ attempts: 1, park: true });
   });
 });
 
