@@ -1,30 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '@reservations/service-kit';
 import { createQueueWithDlq, HARNESS_AWS, runDir, type Server, startElasticMq, testSqs, waitUntil } from '@reservations/testkit';
-import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { primaryPool } from '../src/infra/db.ts';
 import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
-import { bearer, freshDatabase, testApp } from './support/app.ts';
+import { bearer } from './support/app.ts';
 import { book, createResource, sql } from './support/fixtures.ts';
-import { drainQueue, expectOncePerEventInOrder, makeEvents, recordingLog } from './support/relay.ts';
+import { appOnFreshDatabase, drainQueue, expectOncePerEventInOrder, makeEvents, recordingLog } from './support/relay.ts';
 
 const sqs = testSqs();
-let app: FastifyInstance;
-let primaryUrl: string;
+const ctx = appOnFreshDatabase('rsv_relay_faults');
 const pools: Pool[] = [];
 const servers: Server[] = [];
 
-beforeAll(async () => {
-  const db = await freshDatabase('rsv_relay_faults');
-  await db.migrate();
-  primaryUrl = db.primaryUrl;
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: primaryUrl }));
-});
 afterAll(async () => {
-  await app?.close();
   await Promise.all(pools.map((p) => p.end()));
   // SIGCONT first: a stopped process does not act on SIGTERM.
   for (const s of servers) {
@@ -36,7 +27,7 @@ afterAll(async () => {
 });
 
 function newRelay(options: Partial<Parameters<typeof createOutboxRelay>[0]> & { queueUrl: string }) {
-  const pool = primaryPool(primaryUrl, 4);
+  const pool = primaryPool(ctx.primaryUrl, 4);
   pools.push(pool);
   const registry = new Registry();
   const { lines, log } = recordingLog();
@@ -45,10 +36,11 @@ function newRelay(options: Partial<Parameters<typeof createOutboxRelay>[0]> & { 
 }
 
 /** Each test starts from an outbox with nothing left to send (nor parked) by another. */
-const settleOutbox = () => sql(primaryUrl, 'UPDATE outbox SET sent_at = COALESCE(sent_at, NOW(6)), parked_at = NULL WHERE sent_at IS NULL');
+const settleOutbox = () =>
+  sql(ctx.primaryUrl, 'UPDATE outbox SET sent_at = COALESCE(sent_at, NOW(6)), parked_at = NULL WHERE sent_at IS NULL');
 
 const count = async (where: string, params: unknown[] = []) =>
-  Number((await sql<{ n: number }>(primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${where}`, params))[0]?.n);
+  Number((await sql<{ n: number }>(ctx.primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${where}`, params))[0]?.n);
 
 const metric = async (registry: Registry, name: string) => {
   const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
@@ -58,7 +50,7 @@ const metric = async (registry: Registry, name: string) => {
 describe('the relay past a message SQS refuses', () => {
   it('parks the refused rows (kept, counted, logged once each) while the others flow; the later events of their reservations wait until an SRE un-parks or drops them', async () => {
     await settleOutbox();
-    const [tooLong, badId, fine] = await makeEvents(app, 3);
+    const [tooLong, badId, fine] = await makeEvents(ctx.app, 3);
     const rowsOf = (reservation: string | undefined) =>
       sql<{
         id: string;
@@ -69,17 +61,17 @@ describe('the relay past a message SQS refuses', () => {
         attempts: number;
         last_error: string | null;
       }>(
-        primaryUrl,
+        ctx.primaryUrl,
         `SELECT id, event_id, version, sent_at, parked_at, attempts, last_error FROM outbox WHERE aggregate_id = ? ORDER BY id`,
         [reservation],
       );
     // Two refusals SQS makes for what a message is: a body over 256 KiB (the whole call is refused:
     // MessageTooLong) and a deduplication id it does not allow (that one entry is refused).
     const first = (await rowsOf(tooLong))[0];
-    const original = await sql<{ payload: unknown }>(primaryUrl, 'SELECT payload FROM outbox WHERE id = ?', [first?.id]);
-    await sql(primaryUrl, `UPDATE outbox SET payload = JSON_OBJECT('notes', REPEAT('x', 300000)) WHERE id = ?`, [first?.id]);
+    const original = await sql<{ payload: unknown }>(ctx.primaryUrl, 'SELECT payload FROM outbox WHERE id = ?', [first?.id]);
+    await sql(ctx.primaryUrl, `UPDATE outbox SET payload = JSON_OBJECT('notes', REPEAT('x', 300000)) WHERE id = ?`, [first?.id]);
     const second = (await rowsOf(badId))[1];
-    await sql(primaryUrl, `UPDATE outbox SET event_id = 'not a valid id' WHERE id = ?`, [second?.id]);
+    await sql(ctx.primaryUrl, `UPDATE outbox SET event_id = 'not a valid id' WHERE id = ?`, [second?.id]);
 
     const { queueUrl } = await createQueueWithDlq(sqs, `relay-refused-${Date.now()}.fifo`);
     const { relay, registry, lines } = newRelay({ queueUrl });
@@ -118,11 +110,11 @@ describe('the relay past a message SQS refuses', () => {
     expect(lines.filter((l) => l.level === 'warn')).toHaveLength(2);
 
     // The SRE fixes the first (its payload back) and un-parks it; drops the second (its event is lost to the queue, on purpose).
-    await sql(primaryUrl, 'UPDATE outbox SET payload = ?, parked_at = NULL, attempts = 0, last_error = NULL WHERE id = ?', [
+    await sql(ctx.primaryUrl, 'UPDATE outbox SET payload = ?, parked_at = NULL, attempts = 0, last_error = NULL WHERE id = ?', [
       JSON.stringify(original[0]?.payload),
       first?.id,
     ]);
-    await sql(primaryUrl, 'DELETE FROM outbox WHERE id = ?', [second?.id]);
+    await sql(ctx.primaryUrl, 'DELETE FROM outbox WHERE id = ?', [second?.id]);
     expect(await relay.drain()).toBe(3 + 1);
     messages = await drainQueue(sqs, queueUrl);
     const versionsOf = (id: string | undefined) =>
@@ -135,7 +127,7 @@ describe('the relay past a message SQS refuses', () => {
 
   it('a queue that fails every call counts no attempt against any row, and the relay says so once', async () => {
     await settleOutbox();
-    const [reservation] = await makeEvents(app, 1);
+    const [reservation] = await makeEvents(ctx.app, 1);
     // A queue that does not exist: every call fails as a whole. It says nothing of any row, so no row counts an attempt.
     const missing = `${(await createQueueWithDlq(sqs, `relay-gone-${Date.now()}.fifo`)).queueUrl}-missing.fifo`;
     const { relay, lines } = newRelay({ queueUrl: missing, maxAttempts: 2 });
@@ -155,11 +147,11 @@ describe('payloads SQS would refuse', () => {
   it('notes with U+FFFF, U+FFFE, a lone surrogate and NUL arrive as the API rendered them', async () => {
     await settleOutbox();
     const notes = 'a\uFFFFb\uFFFEc\uD800d\u0000e\uDFFFf 😀';
-    const resourceId = await createResource(app, { providerId: 'prov-unicode', capacity: 1 });
-    const booked = await book(app, resourceId, '2033-01-01T10:00:00Z', '2033-01-01T11:00:00Z', { customer: 'una' });
+    const resourceId = await createResource(ctx.app, { providerId: 'prov-unicode', capacity: 1 });
+    const booked = await book(ctx.app, resourceId, '2033-01-01T10:00:00Z', '2033-01-01T11:00:00Z', { customer: 'una' });
     expect(booked.statusCode).toBe(201);
     const { id, version } = booked.json<{ id: string; version: number }>();
-    const changed = await app.inject({
+    const changed = await ctx.app.inject({
       method: 'PATCH',
       url: `/v1/reservations/${id}`,
       headers: { ...bearer('customer', 'una'), 'if-match': `"${version}"` },
@@ -210,20 +202,24 @@ describe('the relay through an SQS outage', () => {
     relay.start();
 
     // The load: bookings, each confirmed, two events per reservation, from before the outage to after it.
-    const resourceId = await createResource(app, { providerId: 'prov-outage', capacity: 10_000 });
+    const resourceId = await createResource(ctx.app, { providerId: 'prov-outage', capacity: 10_000 });
     let loading = true;
     const booked: string[] = [];
     const failures: number[] = [];
     const load = (async () => {
       while (loading) {
-        const created = await book(app, resourceId, '2034-03-01T10:00:00Z', '2034-03-01T11:00:00Z', { customer: 'olga', hold: true });
+        const created = await book(ctx.app, resourceId, '2034-03-01T10:00:00Z', '2034-03-01T11:00:00Z', { customer: 'olga', hold: true });
         if (created.statusCode !== 201) {
           failures.push(created.statusCode);
           continue;
         }
         const { id } = created.json<{ id: string }>();
         booked.push(id);
-        const confirmed = await app.inject({ method: 'POST', url: `/v1/reservations/${id}/confirm`, headers: bearer('customer', 'olga') });
+        const confirmed = await ctx.app.inject({
+          method: 'POST',
+          url: `/v1/reservations/${id}/confirm`,
+          headers: bearer('customer', 'olga'),
+        });
         if (confirmed.statusCode !== 200) failures.push(confirmed.statusCode);
         await sleep(20);
       }
@@ -261,7 +257,7 @@ describe('the relay through an SQS outage', () => {
     const messages = await drainQueue(ownSqs, own.env.SQS_QUEUE_URL);
     const ids = expectOncePerEventInOrder(messages);
     expect(ids).toHaveLength(events);
-    const inOutbox = await sql<{ event_id: string }>(primaryUrl, 'SELECT event_id FROM outbox ORDER BY id DESC LIMIT ?', [events]);
+    const inOutbox = await sql<{ event_id: string }>(ctx.primaryUrl, 'SELECT event_id FROM outbox ORDER BY id DESC LIMIT ?', [events]);
     expect(new Set(ids)).toEqual(new Set(inOutbox.map((r) => r.event_id)));
     ownSqs.destroy();
   }, 240_000);

@@ -1,31 +1,21 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { createQueueWithDlq, freePort, harnessEnv, testSqs, waitUntil } from '@reservations/testkit';
-import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { primaryPool } from '../src/infra/db.ts';
 import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
-import { freshDatabase, testApp } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
-import { drainQueue as drainSqs, expectOncePerEventInOrder, makeEvents as makeAppEvents } from './support/relay.ts';
+import { appOnFreshDatabase, drainQueue as drainSqs, expectOncePerEventInOrder, makeEvents as makeAppEvents } from './support/relay.ts';
 
 const sqs = testSqs();
 const silent = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as never;
-let app: FastifyInstance;
-let primaryUrl: string;
+const ctx = appOnFreshDatabase('rsv_relay');
 const pools: Pool[] = [];
 
-beforeAll(async () => {
-  const db = await freshDatabase('rsv_relay');
-  await db.migrate();
-  primaryUrl = db.primaryUrl;
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: primaryUrl }));
-});
 afterAll(async () => {
-  await app?.close();
   await Promise.all(pools.map((p) => p.end()));
 });
 
@@ -34,9 +24,9 @@ async function freshQueue(name: string) {
 }
 
 const drainQueue = (queueUrl: string) => drainSqs(sqs, queueUrl);
-const makeEvents = (count: number) => makeAppEvents(app, count);
+const makeEvents = (count: number) => makeAppEvents(ctx.app, count);
 
-function relay(queueUrl: string, batchSize: number, pool = primaryPool(primaryUrl, 4)) {
+function relay(queueUrl: string, batchSize: number, pool = primaryPool(ctx.primaryUrl, 4)) {
   pools.push(pool);
   const registry = new Registry();
   return { relay: createOutboxRelay({ pool, sqs, queueUrl, registry, log: silent, batchSize }), registry };
@@ -51,11 +41,11 @@ describe('the outbox relay', () => {
     const [sentA, sentB] = await Promise.all([a.relay.drain(), b.relay.drain()]);
     // Rows one relay held back for the other's earlier row go on its next pass.
     const rest = (await a.relay.drain()) + (await b.relay.drain());
-    const unsent = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+    const unsent = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
     expect(Number(unsent[0]?.n)).toBe(0);
 
     const messages = await drainQueue(queueUrl);
-    const total = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox');
+    const total = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox');
     expect(sentA + sentB + rest).toBe(Number(total[0]?.n));
     expect(expectOncePerEventInOrder(messages)).toHaveLength(Number(total[0]?.n));
     expect(await a.registry.metrics()).toMatch(/outbox_lag_seconds 0/);
@@ -64,7 +54,7 @@ describe('the outbox relay', () => {
   it('a pass that fails after sending leaves its rows unsent; the next pass sends them again and SQS drops the repeat', async () => {
     await makeEvents(2); // a resource, and 3 events for each of 2 reservations
     const { queueUrl } = await freshQueue('relay-crash');
-    const pool = primaryPool(primaryUrl, 2);
+    const pool = primaryPool(ctx.primaryUrl, 2);
     // The mark fails, as if the process died between SendMessageBatch and COMMIT.
     const crashing = new Proxy(pool, {
       get(target, prop, receiver) {
@@ -85,7 +75,7 @@ describe('the outbox relay', () => {
     });
     const broken = relay(queueUrl, 500, crashing as Pool);
     await expect(broken.relay.drain()).rejects.toThrow('crashed');
-    const unsent = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+    const unsent = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
     expect(Number(unsent[0]?.n)).toBe(7);
     expect(await broken.registry.metrics()).toMatch(/outbox_lag_seconds [1-9]|outbox_lag_seconds 0\.\d*[1-9]/);
 
@@ -114,7 +104,7 @@ describe('the relay on its own (src/relay.ts)', () => {
     return {
       HOST: '127.0.0.1',
       ADMIN_PORT: String(adminPort),
-      MYSQL_PRIMARY_URL: primaryUrl,
+      MYSQL_PRIMARY_URL: ctx.primaryUrl,
       SQS_QUEUE_URL: queueUrl,
       AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
       AWS_REGION: harnessEnv('AWS_REGION'),
@@ -139,7 +129,7 @@ describe('the relay on its own (src/relay.ts)', () => {
     const adminPort = await freePort();
     const { child, exited } = runRelay(relayEnv(queueUrl, adminPort));
     await waitUntil('every row sent', async () => {
-      const [row] = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+      const [row] = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
       return Number(row?.n) === 0;
     });
     const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
@@ -152,10 +142,10 @@ describe('the relay on its own (src/relay.ts)', () => {
   });
 
   it('killed mid-pass (rows sent, not yet marked), nothing is lost and the consumer sees no event twice: the next relay sends them again and SQS drops the repeats', async () => {
-    const [before] = await sql<{ last: string }>(primaryUrl, 'SELECT COALESCE(MAX(id), 0) AS last FROM outbox');
+    const [before] = await sql<{ last: string }>(ctx.primaryUrl, 'SELECT COALESCE(MAX(id), 0) AS last FROM outbox');
     await makeEvents(150);
     const mine = `id > ${Number(before?.last)}`;
-    const total = Number((await sql<{ n: number }>(primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine}`))[0]?.n);
+    const total = Number((await sql<{ n: number }>(ctx.primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine}`))[0]?.n);
     const { queueUrl } = await freshQueue('relay-killed');
     const depth = async () => {
       const { Attributes } = await sqs.send(
@@ -164,7 +154,7 @@ describe('the relay on its own (src/relay.ts)', () => {
       return Number(Attributes?.ApproximateNumberOfMessages);
     };
     const marked = async () =>
-      Number((await sql<{ n: number }>(primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine} AND sent_at IS NOT NULL`))[0]?.n);
+      Number((await sql<{ n: number }>(ctx.primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine} AND sent_at IS NOT NULL`))[0]?.n);
 
     // One pass locks all of them and sends them in 10-message calls before its commit marks any.
     const first = runRelay(relayEnv(queueUrl, await freePort(), { OUTBOX_BATCH_SIZE: '500' }));
@@ -181,7 +171,7 @@ describe('the relay on its own (src/relay.ts)', () => {
     expect((await second.exited).code).toBe(0);
     const ids = expectOncePerEventInOrder(await drainQueue(queueUrl));
     expect(ids).toHaveLength(total);
-    const rows = await sql<{ event_id: string }>(primaryUrl, `SELECT event_id FROM outbox WHERE ${mine}`);
+    const rows = await sql<{ event_id: string }>(ctx.primaryUrl, `SELECT event_id FROM outbox WHERE ${mine}`);
     expect(new Set(ids)).toEqual(new Set(rows.map((r) => r.event_id)));
   });
 });

@@ -1,7 +1,7 @@
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { expect } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
-import { bearer } from './app.ts';
+import { bearer, freshDatabase, testApp } from './app.ts';
 import { createResource } from './fixtures.ts';
 
 /** Receives (and deletes) everything in the queue, in the order SQS hands it out. */
@@ -80,4 +80,19 @@ export function recordingLog() {
     };
   const log = { warn: at('warn'), info: at('info'), error: at('error'), debug: at('debug') };
   return { lines, log: log as never };
+}
+
+/** The API (relay off) on a database of the test file's own, for the hooks of a relay test file. */
+export function appOnFreshDatabase(prefix: string): { app: FastifyInstance; primaryUrl: string } {
+  const context = {} as { app: FastifyInstance; primaryUrl: string };
+  beforeAll(async () => {
+    const db = await freshDatabase(prefix);
+    await db.migrate();
+    context.primaryUrl = db.primaryUrl;
+    ({ app: context.app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
+  });
+  afterAll(async () => {
+    await context.app?.close();
+  });
+  return context;
 }
