@@ -82,6 +82,8 @@ interface SendOutcome {
  * event id as deduplication id, stamps `sent_at`, and commits. A crash between the send and the
  * commit leaves the rows unsent: they are sent again (SQS drops the repeat within its 5-minute
  * deduplication window; the notifier deduplicates on the event id after that). Never lost.
+ * A row SQS refuses (or fails `maxAttempts` times) is parked, and its aggregate's later rows wait
+ * behind it while the others go on; a failing pass makes the relay back off (docs/events.md).
  */
 export function createOutboxRelay({
   pool,
