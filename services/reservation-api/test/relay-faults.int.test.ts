@@ -1,8 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '@reservations/service-kit';
-import { createQueueWithDlq, HARNESS_AWS, runDir, type Server, startElasticMq, testSqs, waitUntil } from '@reservations/testkit';
+import {
+  createQueueWithDlq,
+  HARNESS_AWS,
+  runDir,
+  type Server,
+  startElasticMq,
+  startSilentServer,
+  testSqs,
+  waitUntil,
+} from '@reservations/testkit';
 import type { Pool } from 'mysql2/promise';
+import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { primaryPool } from '../src/infra/db.ts';
 import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
@@ -140,6 +150,41 @@ describe('the relay past a message SQS refuses', () => {
     ]);
     expect(await count('aggregate_id = ? AND sent_at IS NULL', [reservation])).toBe(3);
     await settleOutbox();
+  });
+});
+
+describe('a pass against an SQS that never answers', () => {
+  it('holds its rows’ locks only until its deadline: then its calls are aborted, the rows are unsent and free for another relay', async () => {
+    await settleOutbox();
+    const [reservation] = await makeEvents(ctx.app, 1);
+    const silent = await startSilentServer();
+    // Requests that would wait a minute: only the pass's own deadline ends this pass.
+    const hung = createSqsClient(
+      { connectionTimeoutMs: 60_000, requestTimeoutMs: 60_000 },
+      { endpoint: silent.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+    );
+    const { relay } = newRelay({ sqs: hung, queueUrl: `${silent.url}/000000000000/q.fifo`, passTimeoutMs: 2000 });
+    const conn = await mysql.createConnection(ctx.primaryUrl);
+    try {
+      const tryLock = () =>
+        conn
+          .query('SELECT id FROM outbox WHERE aggregate_id = ? FOR UPDATE NOWAIT', [reservation])
+          .then(
+            () => 'free',
+            () => 'locked',
+          )
+          .finally(() => conn.query('ROLLBACK'));
+      await conn.query('START TRANSACTION');
+      const pass = relay.drain();
+      await waitUntil('the pass holds its rows', async () => (await tryLock()) === 'locked');
+      await expect(pass).rejects.toThrow(/took longer than 2000 ms/);
+      expect(await tryLock()).toBe('free');
+      expect(await count('aggregate_id = ? AND sent_at IS NULL AND attempts = 0 AND parked_at IS NULL', [reservation])).toBe(3);
+    } finally {
+      await conn.end();
+      hung.destroy();
+      await silent.close();
+    }
   });
 });
 

@@ -190,7 +190,8 @@ export function createOutboxRelay({
         failures = await sendBatch(chunk, signal);
       } catch (err) {
         if (!isMessageRefusal(err)) {
-          outcome.callError = err;
+          // The SDK's AbortError says less than why the pass gave up.
+          outcome.callError = signal.aborted ? signal.reason : err;
           return outcome;
         }
         if (chunk.length > 1) {
