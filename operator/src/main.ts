@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { createKubeClient } from './kube/client.ts';
 import { createLeaderElector, LEASE_NAME } from './leader-election.ts';
 import { startManager } from './manager.ts';
+import { DEFAULT_MAX_CONNECTIONS } from './reconcile/connection-budget.ts';
 import { DEFAULT_ROUTE53_TIMEOUTS } from './traffic/route53/provider.ts';
 
 const config = loadConfigOrExit(
@@ -36,9 +37,16 @@ const config = loadConfigOrExit(
     TXT_OWNER_ID: Type.Optional(
       Type.String({
         pattern: '^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,252}$',
-        description: 'ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>',
+        description:
+          "ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>-<start of kube-system's UID>",
       }),
     ),
+    DB_MAX_CONNECTIONS: Type.Integer({
+      minimum: 1,
+      default: DEFAULT_MAX_CONNECTIONS,
+      description:
+        "the database's max_connections, for each Reservation's ConnectionBudget condition (default: Aurora MySQL's on db.r6g.large)",
+    }),
     TXT_PREFIX: Type.String({ default: '', description: "ExternalDNS --txt-prefix of the zone's ownership TXT records, if it uses one" }),
     TXT_SUFFIX: Type.String({ default: '', description: "ExternalDNS --txt-suffix of the zone's ownership TXT records, if it uses one" }),
     ROUTE53_CONNECTION_TIMEOUT_MS: Type.Integer({
@@ -49,7 +57,7 @@ const config = loadConfigOrExit(
     ROUTE53_REQUEST_TIMEOUT_MS: Type.Integer({
       minimum: 100,
       default: DEFAULT_ROUTE53_TIMEOUTS.requestTimeoutMs,
-      description: 'longest a Route53 request waits for an answer',
+      description: 'longest a Route53 request may take, answer included',
     }),
   }),
 );
@@ -101,6 +109,7 @@ async function lead() {
     identity: config.POD_NAME,
     logger,
     registry,
+    connectionLimit: config.DB_MAX_CONNECTIONS,
     traffic: {
       ...(config.TXT_OWNER_ID ? { ownerId: config.TXT_OWNER_ID } : {}),
       affix: { prefix: config.TXT_PREFIX, suffix: config.TXT_SUFFIX },

@@ -11,6 +11,8 @@ export const CONDITION = {
   TrafficReady: 'TrafficReady',
   /** While deleting: a finalizer waits for an external cleanup (why, in the message). */
   DeletionHeld: 'DeletionHeld',
+  /** The database connections the services may open at their maxima, against DB_MAX_CONNECTIONS. */
+  ConnectionBudget: 'ConnectionBudget',
 } as const;
 
 export const REASON = {

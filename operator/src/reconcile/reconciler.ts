@@ -9,15 +9,19 @@ import { isNotFound, type KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/resources.ts';
 import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
+import { budgetCondition, connectionBudgets } from './connection-budget.ts';
 import { hasAllFields } from './drift.ts';
 import type { EventRecorder } from './events.ts';
 import { computeStatus, type ObservedDeployment } from './status.ts';
 
 export const FINALIZER = 'platform.reservations.dev/external-resources';
 
+/** A cleanup's answer: `done: false` holds the deletion (the reason shows in status and an event); `released` lets it go with a warning. */
+export type CleanupResult = { done: true; released?: string } | { done: false; reason: string; retryAfterMs?: number };
+
 /**
- * Cleans up something outside the cluster before a Reservation goes (the traffic issue's
- * Route53 records). `done: false` holds the deletion; the reason shows in an event.
+ * Cleans up something outside the cluster before a Reservation goes (its Route53 records).
+ * `done: false` holds the deletion; `released` says what an SRE chose to leave behind.
  */
 export interface ExternalCleanup {
   name: string;
@@ -26,7 +30,7 @@ export interface ExternalCleanup {
    * every Reservation when absent.
    */
   appliesTo?(cr: Reservation): boolean;
-  cleanup(cr: Reservation, signal?: AbortSignal): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }>;
+  cleanup(cr: Reservation, signal?: AbortSignal): Promise<CleanupResult>;
 }
 
 export interface ReconcilerDeps {
@@ -41,6 +45,8 @@ export interface ReconcilerDeps {
   cleanups?: ExternalCleanup[];
   /** This cluster's weighted Route53 record, for Reservations with spec.traffic. */
   traffic?: TrafficReconciler;
+  /** The database's max_connections (DB_MAX_CONNECTIONS): each Reservation's ConnectionBudget is checked against it. */
+  connectionLimit?: number;
   now?: () => Date;
 }
 
@@ -119,8 +125,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     const applyError = failures.length > 0 ? failures.join('; ') : undefined;
     const edge = edgeHostname(cr, namespace);
     const trafficOutcome = await trafficStep(cr, edge, signal);
-    const status = computeStatus(cr, { deployments, edgeHostname: edge, applyError, traffic: trafficOutcome }, now());
+    const connectionBudget = deps.connectionLimit === undefined ? undefined : budgetCondition(connectionBudgets(cr), deps.connectionLimit);
+    const status = computeStatus(cr, { deployments, edgeHostname: edge, applyError, traffic: trafficOutcome, connectionBudget }, now());
     await writeStatus(cr, status, signal);
+    const budgetBefore = cr.status?.conditions?.find((c) => c.type === CONDITION.ConnectionBudget);
+    if (connectionBudget?.status === 'False' && budgetBefore?.message !== connectionBudget.message)
+      events.warning(cr, connectionBudget.reason, connectionBudget.message);
     recordTrafficEvents(cr, trafficOutcome);
 
     if (applied.length > 0) events.normal(cr, 'Applied', `applied ${applied.sort().join(', ')}`);
@@ -200,6 +210,10 @@ export function createReconciler(deps: ReconcilerDeps) {
     recordTrafficEvents(cr, trafficOutcome);
     for (const step of cleanups) {
       const result = await step.cleanup(current, signal);
+      if (result.done && result.released) {
+        logger.warn({ reservation: cr.metadata.name, cleanup: step.name, released: result.released }, 'cleanup released');
+        events.warning(cr, 'CleanupReleased', `${step.name}: ${result.released}`);
+      }
       if (!result.done) {
         const message = `${step.name}: ${result.reason}`;
         logger.info({ reservation: cr.metadata.name, cleanup: step.name, reason: result.reason }, 'deletion held');

@@ -30,6 +30,8 @@ export interface Observed {
   edgeHostname?: string;
   /** Set when applying the desired objects failed this time. */
   applyError?: string;
+  /** The connection budget's condition, when the operator has a limit (connection-budget.ts). */
+  connectionBudget?: { status: 'True' | 'False'; reason: string; message: string };
   /** This cluster's weighted record, for a Reservation with spec.traffic (traffic/reconciler.ts). */
   traffic?: { status: TrafficStatus; condition: { status: 'True' | 'False'; reason: string; message: string } };
 }
@@ -75,6 +77,11 @@ export function computeStatus(cr: Reservation, observed: Observed, now: Date): R
   else if (stuck.length > 0)
     set(CONDITION.Degraded, 'True', REASON.ProgressDeadlineExceeded, `rollout stuck past its deadline: ${stuck.join(', ')}`);
   else set(CONDITION.Degraded, 'False', REASON.AsExpected, 'no problems seen');
+
+  if (observed.connectionBudget) {
+    const { status, reason, message } = observed.connectionBudget;
+    set(CONDITION.ConnectionBudget, status, reason, message);
+  }
 
   if (observed.traffic) {
     const { status, reason, message } = observed.traffic.condition;

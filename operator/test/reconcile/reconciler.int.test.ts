@@ -72,6 +72,7 @@ beforeAll(async () => {
     logger: pino({ level: 'warn' }),
     registry: new Registry(),
     client: countingClient,
+    connectionLimit: 1000,
     cleanups: [
       {
         name: 'route53-records',
@@ -187,6 +188,11 @@ describe('the Reservation controller against a real API server', () => {
       const seen = await reasons();
       return ['Applied', 'Ready'].every((r) => seen.includes(r));
     });
+    // The sample's maxima could open more connections than a default max_connections: said, not hidden.
+    const budget = (await reservation()).status?.conditions?.find((c) => c.type === 'ConnectionBudget');
+    expect(budget).toMatchObject({ status: 'False', reason: 'OverConnectionBudget' });
+    expect(budget?.message).toContain('primary 1,260 (reservation-api 20 pods × 20, query-api 40 pods × 20, notifier 3 pods × 20)');
+    await waitUntil('an OverConnectionBudget event', async () => (await reasons()).includes('OverConnectionBudget'));
   });
 
   it('writes nothing while nothing changes, through many resyncs', async () => {
@@ -209,6 +215,15 @@ describe('the Reservation controller against a real API server', () => {
         'registry.example.com/reservations/query-api:1.5.0',
     );
     await waitUntil('new bound', async () => (await get('HorizontalPodAutoscaler', 'booking-query-api')).spec.maxReplicas === 9);
+    // Fewer query-api pods at most: now within the budget.
+    await waitUntil(
+      'within the connection budget',
+      async () => (await reservation()).status?.conditions?.find((c) => c.type === 'ConnectionBudget')?.status === 'True',
+    );
+    expect((await reservation()).status?.conditions?.find((c) => c.type === 'ConnectionBudget')?.message).toBe(
+      "at the autoscalers' maxima: primary 640 (reservation-api 20 pods × 20, query-api 9 pods × 20, notifier 3 pods × 20); " +
+        'replica 180 (query-api 9 pods × 20), within DB_MAX_CONNECTIONS 1,000',
+    );
   });
 
   it('puts back a hand edit and leaves alone what another tool added', async () => {
