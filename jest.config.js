@@ -8,7 +8,7 @@ const common = {
   transform,
   extensionsToTreatAsEsm: ['.ts'],
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages', '<rootDir>/scripts', '<rootDir>/services', '<rootDir>/operator', '<rootDir>/charts'],
+  roots: ['<rootDir>/packages', '<rootDir>/scripts', '<rootDir>/services', '<rootDir>/operator', '<rootDir>/charts', '<rootDir>/infra'],
 };
 
 /** @type {import('jest').Config} */

@@ -23,6 +23,8 @@ step('test', 'biome check (lint + format)');
 if ((await exec('biome', ['check', '.'])) !== 0) process.exit(1);
 step('test', 'tsc --noEmit');
 if ((await exec('tsc', ['-p', 'tsconfig.json', '--noEmit'])) !== 0) process.exit(1);
+// The dashboard's page has the DOM's types, not Node's alone.
+if ((await exec('tsc', ['-p', 'operator/src/cli/dashboard/page/tsconfig.json', '--noEmit'])) !== 0) process.exit(1);
 
 await installHarness(selectedComponents());
 

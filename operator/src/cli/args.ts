@@ -4,7 +4,7 @@ import { parseDuration } from '../traffic/plan.ts';
 
 /** The command line of `kubectl reservation` (pure): what to do, or the usage error / help to print. */
 
-export const COMMANDS = ['status', 'promote', 'pause', 'resume', 'abort', 'retry'] as const;
+export const COMMANDS = ['status', 'promote', 'pause', 'resume', 'abort', 'retry', 'dashboard'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Connection {
@@ -20,10 +20,12 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type Invocation =
   | { kind: 'status'; name: string; watch: boolean; output: OutputFormat; connection: Connection }
   | { kind: 'verb'; verb: CutoverVerb; name: string; wait: boolean; timeoutMs: number; connection: Connection }
+  | { kind: 'dashboard'; name?: string; contexts: string[]; connection: Connection; address: string; port: number; prometheus?: string }
   | { kind: 'help'; text: string }
   | { kind: 'usage'; error: string; text: string };
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_DASHBOARD_PORT = 3100;
 
 const CONNECTION_HELP = `
 Connection (as kubectl):
@@ -64,6 +66,20 @@ on with the next; with --full, to skip every remaining step and set the plan's l
   abort: `Usage: kubectl reservation abort NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to walk this cluster's share back to where the cutover started.`,
+  dashboard: `Usage: kubectl reservation dashboard [NAME] [--context A [--context B]] [-n NAMESPACE] [--port P] [--prometheus URL]
+
+Serves a web console on http://127.0.0.1:3100/ for the Reservation NAME on two clusters side by
+side: phases, plans, weights asked for and served (INSYNC), the share of requests each cluster
+receives (from Prometheus, by its \`cluster\` label), and the buttons of the verbs. It acts with
+your kubeconfig's credentials, as kubectl does. With one context, the peer is the other context
+whose Reservation NAME has the peer's set identifier. Without NAME, the namespace's only
+Reservation with spec.traffic. Ctrl-C stops it.
+
+Options:
+      --context NAME     a kubeconfig context; give it twice for both clusters (default: the current one)
+      --port P           the port to listen on (default 3100; 0 picks a free one)
+      --address ADDR     the address to bind (default 127.0.0.1: only this machine)
+      --prometheus URL   the Prometheus HTTP API that scrapes both clusters with a \`cluster\` label`,
   retry: `Usage: kubectl reservation retry NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to start an Aborted cutover again, or to try a Degraded one's step again.`,
@@ -81,6 +97,7 @@ Commands:
   promote NAME [--full]  end the current step now (--full: skip to the plan's last share)
   abort NAME             walk the share back to where the cutover started
   retry NAME             start an aborted cutover again, or retry a degraded one's step
+  dashboard [NAME]       a web console of both clusters, with the verbs as buttons
 
 The verbs set the annotation platform.reservations.dev/cutover-request and wait until the
 operator has acted on it. \`kubectl reservation COMMAND --help\` for each command.
@@ -88,7 +105,7 @@ Exit codes: 0 done, 1 failed or refused, 2 usage.
 ${CONNECTION_HELP}`;
 
 export function helpFor(command: Command): string {
-  return `${ABOUT[command]}\n${command === 'status' ? '' : `${VERB_OPTIONS}\n`}${CONNECTION_HELP}\n`;
+  return `${ABOUT[command]}\n${command === 'status' || command === 'dashboard' ? '' : `${VERB_OPTIONS}\n`}${CONNECTION_HELP}\n`;
 }
 
 const isCommand = (word: string | undefined): word is Command => (COMMANDS as readonly string[]).includes(word ?? '');
@@ -115,12 +132,19 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   }
   const command = first;
   if (values.help) return { kind: 'help', text: helpFor(command) };
-  if (!name) return usage(`${command} needs the name of a Reservation`, command);
   if (extra.length > 0) return usage(`unexpected argument "${extra[0]}"`, command);
-  for (const flag of ['namespace', 'context', 'kubeconfig'] as const) {
+  for (const flag of ['namespace', 'kubeconfig', 'port', 'address', 'prometheus'] as const) {
     if (values[flag] === '') return usage(`--${flag} needs a value`, command);
   }
-  const connection: Connection = { namespace: values.namespace, context: values.context, kubeconfig: values.kubeconfig };
+  const contexts = values.context ?? [];
+  if (contexts.some((c) => c === '')) return usage('--context needs a value', command);
+  if (command === 'dashboard') return dashboardInvocation(values, name, contexts, usage);
+  for (const flag of ['port', 'address', 'prometheus'] as const) {
+    if (values[flag] !== undefined) return usage(`--${flag} is for dashboard`, command);
+  }
+  if (!name) return usage(`${command} needs the name of a Reservation`, command);
+  if (contexts.length > 1) return usage('--context once: this command acts on one cluster', command);
+  const connection: Connection = { namespace: values.namespace, context: contexts[0], kubeconfig: values.kubeconfig };
 
   if (command === 'status') {
     for (const flag of ['no-wait', 'timeout', 'full'] as const) {
@@ -145,6 +169,38 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   return { kind: 'verb', verb, name, wait: !values['no-wait'], timeoutMs, connection };
 }
 
+function dashboardInvocation(
+  values: ReturnType<typeof parse>['values'],
+  name: string | undefined,
+  contexts: string[],
+  usage: (error: string, command: Command) => Invocation,
+): Invocation {
+  for (const flag of ['no-wait', 'timeout', 'full', 'watch', 'output'] as const) {
+    if (values[flag] !== undefined) return usage(`--${flag} is not a dashboard option`, 'dashboard');
+  }
+  if (contexts.length > 2) return usage('--context at most twice: the dashboard shows two clusters', 'dashboard');
+  if (contexts.length === 2 && contexts[0] === contexts[1]) return usage('--context: give two different contexts', 'dashboard');
+  const port = values.port === undefined ? DEFAULT_DASHBOARD_PORT : /^\d+$/.test(values.port) ? Number(values.port) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) return usage(`--port must be a port number (0-65535), not "${values.port}"`, 'dashboard');
+  let prometheus: string | undefined;
+  if (values.prometheus !== undefined) {
+    const url = URL.canParse(values.prometheus) ? new URL(values.prometheus) : undefined;
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      return usage(`--prometheus must be an http(s) URL, not "${values.prometheus}"`, 'dashboard');
+    }
+    prometheus = url.toString();
+  }
+  return {
+    kind: 'dashboard',
+    name,
+    contexts,
+    connection: { namespace: values.namespace, kubeconfig: values.kubeconfig },
+    address: values.address ?? '127.0.0.1',
+    port,
+    prometheus,
+  };
+}
+
 function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
@@ -152,7 +208,7 @@ function parse(argv: readonly string[]) {
     strict: true,
     options: {
       namespace: { type: 'string', short: 'n' },
-      context: { type: 'string' },
+      context: { type: 'string', multiple: true },
       kubeconfig: { type: 'string' },
       watch: { type: 'boolean', short: 'w' },
       output: { type: 'string', short: 'o' },
@@ -160,6 +216,9 @@ function parse(argv: readonly string[]) {
       timeout: { type: 'string' },
       full: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      port: { type: 'string' },
+      address: { type: 'string' },
+      prometheus: { type: 'string' },
     },
   });
 }

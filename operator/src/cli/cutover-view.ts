@@ -45,6 +45,28 @@ export interface CutoverView {
   allowedVerbs: CutoverVerb[];
   /** The peer cluster's Reservation as its own status says, when the caller read it too. */
   peer?: PeerView;
+  /** Per HTTP service and the notifier: the traffic controller's replica floor against the pods ready. */
+  capacity: CapacityView[];
+  /** Whether traffic is being drained from a cluster, and how. */
+  drain: DrainView;
+}
+
+export interface CapacityView {
+  service: 'reservationApi' | 'queryApi' | 'notifier';
+  /** status.traffic.minReplicas: pre-scaling before this cluster's share rises, or keeping it warm while it drains. */
+  floor?: number;
+  /** status.services: pods ready, and the replicas the Deployment wants. */
+  ready?: number;
+  desired?: number;
+}
+
+export interface DrainView {
+  /** This cluster's cutover is past its last step, waiting before Succeeded (TTLs, the peer's rate). */
+  drainingPeer: boolean;
+  /** A peer's cutover drains this cluster: its services answer with Connection: close. */
+  connectionClose: boolean;
+  /** The cutover's message while it drains the peer. */
+  message?: string;
 }
 
 export interface RecordView {
@@ -142,6 +164,8 @@ export interface AnalysisRunView {
   latencyP99Ms?: number;
   latencyP99MaxMs?: number;
   requests?: number;
+  /** A peer analysis: both clusters over the same window, with the intervals its verdict read. */
+  comparison?: AnalysisRun['comparison'];
   message: string;
   startedAt: string;
   measuredAt?: string;
@@ -185,6 +209,7 @@ export function cutoverView(reservation: Reservation, peer: Reservation | undefi
   const handover = status?.handover;
   const override = status?.weightOverride;
   const ready = reservation.status?.conditions?.find((c) => c.type === CONDITION.TrafficReady);
+  const draining = cutover !== undefined && cutover.phase === 'Progressing' && cutover.step >= cutover.steps;
   return {
     generatedAt: iso(now),
     namespace: reservation.metadata.namespace,
@@ -217,7 +242,24 @@ export function cutoverView(reservation: Reservation, peer: Reservation | undefi
     },
     allowedVerbs: cutover ? CUTOVER_VERBS.filter((verb) => !verbError(verb, cutover)) : [],
     peer: peer && peerView(peer),
+    capacity: capacityView(reservation.status),
+    drain: {
+      drainingPeer: draining,
+      connectionClose: handover?.connectionClose ?? false,
+      message: draining ? cutover?.message : undefined,
+    },
   };
+}
+
+const SERVICES = ['reservationApi', 'queryApi', 'notifier'] as const;
+
+/** The services with a floor or a replica count; empty before the operator reports either. */
+function capacityView(status: Reservation['status']): CapacityView[] {
+  return SERVICES.flatMap((service) => {
+    const floor = status?.traffic?.minReplicas?.[service];
+    const counts = status?.services?.[service];
+    return floor === undefined && counts === undefined ? [] : [{ service, floor, ready: counts?.ready, desired: counts?.desired }];
+  });
 }
 
 function planView(
@@ -340,6 +382,7 @@ function analysisView(run: AnalysisRun, template: AnalysisTemplate | undefined, 
     latencyP99Ms: run.latencyP99Ms,
     latencyP99MaxMs: template?.latencyP99MaxMs,
     requests: run.requests,
+    comparison: run.comparison,
     message: run.message,
     startedAt: run.startedAt,
     measuredAt: run.measuredAt,

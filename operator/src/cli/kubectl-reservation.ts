@@ -1,23 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { CUTOVER_REQUEST_ANNOTATION, type CutoverVerb, KIND, type Reservation } from '../api/v1alpha1/reservation.ts';
+import { CUTOVER_REQUEST_ANNOTATION, type Reservation } from '../api/v1alpha1/reservation.ts';
 import { createInformer } from '../controller/informer.ts';
-import { createKubeClient, isConflict, isNotFound, KubeApiError, type KubeClient, PATCH } from '../kube/client.ts';
-import { RESOURCE_TYPES, resourcePath } from '../kube/resources.ts';
+import { KubeApiError } from '../kube/client.ts';
+import { RESOURCE_TYPES } from '../kube/resources.ts';
 import { iso } from '../kube/time.ts';
-import { cutoverRequestValue, requestError } from '../traffic/verbs.ts';
-import { type Connection, type Invocation, type OutputFormat, parseCommandLine } from './args.ts';
+import { type Invocation, type OutputFormat, parseCommandLine } from './args.ts';
 import { cutoverView } from './cutover-view.ts';
+import { runDashboard } from './dashboard/command.ts';
+import { ConnectError, connect, type Target } from './kubeconfig.ts';
 import { renderStatus, verbEffect } from './render.ts';
+import { type ReservationRef, readReservation, requestVerb, SteerError } from './steer.ts';
 
 /**
  * `kubectl reservation`: kubectl runs any `kubectl-reservation` on PATH as this plugin, with the
  * arguments after `reservation`. Reads and writes go through the operator's own client; the
  * verbs only set the cutover-request annotation, and the operator does the rest.
  */
-
-export const FIELD_MANAGER = 'kubectl-reservation';
 
 /** Exit codes, as kubectl's: 0 done, 1 failed or refused, 2 the command line is wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -27,9 +25,6 @@ export interface Io {
   stderr: NodeJS.WriteStream;
   env: NodeJS.ProcessEnv;
 }
-
-/** A failure to report as `error: ...` with exit code 1. */
-class CliError extends Error {}
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const invocation = parseCommandLine(argv);
@@ -42,6 +37,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return EXIT.usage;
   }
   try {
+    if (invocation.kind === 'dashboard') {
+      await runDashboard(invocation, io);
+      return EXIT.ok;
+    }
     const target = connect(invocation.connection);
     if (invocation.kind === 'status') return await status(target, invocation, io);
     return await askVerb(target, invocation, io);
@@ -51,56 +50,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
-interface Target {
-  kc: KubeConfig;
-  client: KubeClient;
-  namespace: string;
-}
-
-/** The kubeconfig as kubectl reads it: --kubeconfig, else $KUBECONFIG (a list), else ~/.kube/config, else in-cluster. */
-function connect(connection: Connection): Target {
-  const kc = new KubeConfig();
-  try {
-    if (connection.kubeconfig) kc.loadFromFile(connection.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new CliError(`cannot read the kubeconfig ${connection.kubeconfig ?? '($KUBECONFIG or ~/.kube/config)'}: ${describeError(err)}`);
-  }
-  if (connection.context) {
-    if (!kc.getContextObject(connection.context)) {
-      throw new CliError(
-        `context "${connection.context}" is not in the kubeconfig (${
-          kc
-            .getContexts()
-            .map((c) => c.name)
-            .join(', ') || 'none'
-        })`,
-      );
-    }
-    kc.setCurrentContext(connection.context);
-  }
-  if (!kc.getCurrentCluster()) throw new CliError('the kubeconfig has no current context or cluster; use --context or --kubeconfig');
-  const namespace = connection.namespace || kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
-  return { kc, client: createKubeClient(kc), namespace };
-}
-
-const pathOf = (target: Target, name: string) => resourcePath(RESOURCE_TYPES.Reservation, target.namespace, name);
-
-async function getReservation(target: Target, name: string): Promise<Reservation> {
-  try {
-    return await target.client.request<Reservation>('GET', pathOf(target, name));
-  } catch (err) {
-    if (isNotFound(err)) {
-      // A 404 for the kind itself (no CRD) reads the same; say which.
-      const message = err instanceof KubeApiError ? err.message : '';
-      if (/the server could not find the requested resource/.test(message)) {
-        throw new CliError(`the ${KIND} CRD (reservations.platform.reservations.dev) is not installed in this cluster`);
-      }
-      throw new CliError(`${KIND} "${name}" not found in namespace "${target.namespace}"`);
-    }
-    throw err;
-  }
-}
+const refOf = (target: Target, name: string): ReservationRef => ({ client: target.client, namespace: target.namespace, name });
 
 function renderOptions(io: Io) {
   const tty = io.stdout.isTTY === true;
@@ -113,7 +63,7 @@ function renderOptions(io: Io) {
 }
 
 async function status(target: Target, invocation: Extract<Invocation, { kind: 'status' }>, io: Io): Promise<number> {
-  const cr = await getReservation(target, invocation.name);
+  const cr = await readReservation(refOf(target, invocation.name));
   if (!invocation.watch) {
     io.stdout.write(
       invocation.output === 'json'
@@ -200,7 +150,8 @@ function stderrLogger(io: Io) {
 
 async function askVerb(target: Target, invocation: Extract<Invocation, { kind: 'verb' }>, io: Io): Promise<number> {
   const { name, verb } = invocation;
-  const { cr, value } = await setRequest(target, name, verb, io);
+  const { cr, value, replaced } = await requestVerb(refOf(target, name), verb);
+  if (replaced) io.stderr.write(`warning: replacing the request ${replaced}, which the operator has not acted on yet\n`);
   const command = verb === 'promote-full' ? 'promote --full' : verb;
   io.stdout.write(`${target.namespace}/${name}: asked to ${command} (${CUTOVER_REQUEST_ANNOTATION}=${value})\n`);
   io.stdout.write(`the operator will ${verbEffect(verb, cr)}\n`);
@@ -225,34 +176,6 @@ async function askVerb(target: Target, invocation: Extract<Invocation, { kind: '
     if (last) io.stdout.write(`last event: ${last.at} ${last.event}: ${last.message}\n`);
   } else io.stdout.write(`done: ${handled.status?.phase ?? 'Idle'}\n`);
   return EXIT.ok;
-}
-
-/**
- * Checks the verb against the Reservation as read, then sets the annotation with a merge patch
- * that carries that resourceVersion: if the cutover moved on in between, the API server answers
- * 409 Conflict and the check runs again on the new state.
- */
-async function setRequest(target: Target, name: string, verb: CutoverVerb, io: Io): Promise<{ cr: Reservation; value: string }> {
-  for (let attempt = 0; ; attempt++) {
-    const cr = await getReservation(target, name);
-    const refused = requestError(cr, verb);
-    if (refused) throw new CliError(`cannot ${verb} ${target.namespace}/${name}: ${refused}`);
-    const pending = cr.metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION];
-    if (attempt === 0 && pending && pending !== cr.status?.traffic?.cutover?.handledRequest) {
-      io.stderr.write(`warning: replacing the request ${pending}, which the operator has not acted on yet\n`);
-    }
-    const value = cutoverRequestValue(verb, new Date(), randomBytes(2).toString('hex'));
-    try {
-      await target.client.request('PATCH', pathOf(target, name), {
-        body: { metadata: { resourceVersion: cr.metadata.resourceVersion, annotations: { [CUTOVER_REQUEST_ANNOTATION]: value } } },
-        contentType: PATCH.merge,
-        query: { fieldManager: FIELD_MANAGER },
-      });
-      return { cr, value };
-    } catch (err) {
-      if (!isConflict(err) || attempt >= 4) throw err;
-    }
-  }
 }
 
 /** Waits (on a watch) until status.traffic.cutover.handledRequest is `value`; undefined on timeout. */
@@ -281,7 +204,7 @@ async function waitForHandled(target: Target, name: string, value: string, timeo
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof CliError || err instanceof KubeApiError) return err.message;
+  if (err instanceof ConnectError || err instanceof SteerError || err instanceof KubeApiError) return err.message;
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
     return `${err.message}${cause}`;

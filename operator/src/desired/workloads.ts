@@ -214,9 +214,16 @@ export function minReplicas(cr: Reservation, name: ServiceName): number {
   return Math.min(max, Math.max(min, cr.status?.traffic?.minReplicas?.[name] ?? 0));
 }
 
-/** Label values allow no '/' or ':'; the queue's name is its last path segment. */
-function queueLabel(queueUrl: string): string {
-  return (queueUrl.split('/').pop() ?? '').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 63);
+/**
+ * The queue as a label value: its name (the URL's last path segment), since label values allow
+ * no '/' or ':', at most 63 characters that begin and end with a letter or digit (an 80-character
+ * FIFO queue name cut at 63 may otherwise end in '-' or '.', and the API server refuses the HPA).
+ */
+export function queueLabel(queueUrl: string): string {
+  return (queueUrl.split('/').pop() ?? '')
+    .replace(/[^A-Za-z0-9_.-]/g, '_')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
 export function podDisruptionBudget(cr: Reservation, name: ServiceName): KubeObject {

@@ -22,6 +22,7 @@ export const REASON = {
   RolloutComplete: 'RolloutComplete',
   ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
   ApplyFailed: 'ApplyFailed',
+  ObjectOwnedByOther: 'ObjectOwnedByOther',
   AsExpected: 'AsExpected',
   // TrafficReady
   ...TRAFFIC_REASON,

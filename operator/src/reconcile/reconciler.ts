@@ -6,7 +6,7 @@ import type { Informer } from '../controller/informer.ts';
 import { desiredObjects } from '../desired/index.ts';
 import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
 import { isNotFound, type KubeClient } from '../kube/client.ts';
-import type { KubeObject } from '../kube/resources.ts';
+import { type KubeObject, resourcePath, resourceTypeOf } from '../kube/resources.ts';
 import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { budgetCondition, connectionBudgets } from './connection-budget.ts';
@@ -51,6 +51,8 @@ export interface ReconcilerDeps {
 }
 
 const HOLD_RETRY_MS = 10_000;
+/** How soon a Reservation refused for an object someone else owns looks again (that object may be gone by then). */
+const FOREIGN_RETRY_MS = 30_000;
 
 /**
  * The reconcile recipe: read the Reservation from the cache; handle deletion; make sure of the
@@ -88,6 +90,11 @@ export function createReconciler(deps: ReconcilerDeps) {
     if (needsFinalizer(cr) && !cr.metadata.finalizers?.includes(FINALIZER)) await setFinalizer(cr, true, signal);
 
     const desired = desiredObjects(cr);
+    // Server-side apply with force would adopt an object of the same name made by someone else
+    // (a Reservation named `default` rewriting that namespace's default ServiceAccount): refused
+    // up front, and nothing of the Reservation is applied.
+    const foreign = await ownedByOthers(cr, desired, signal);
+    if (foreign.length > 0) return refuseForeign(cr, foreign, signal);
     const applied: string[] = [];
     const failures: string[] = [];
     // Independent objects: applied together, so a change costs one round trip, not fourteen.
@@ -145,6 +152,46 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
     if (trafficOutcome?.error) throw new Error(trafficOutcome.error); // retried with backoff
     return trafficOutcome?.requeueAfterMs ? { requeueAfterMs: trafficOutcome.requeueAfterMs } : {};
+  }
+
+  /**
+   * The desired objects that exist without this Reservation as their controller. The cache holds
+   * only objects with the operator's label, so one it lacks is looked up (once, at creation).
+   */
+  async function ownedByOthers(cr: Reservation, desired: readonly KubeObject[], signal: AbortSignal): Promise<string[]> {
+    const found = await Promise.all(
+      desired.map(async (obj) => {
+        const cache = owned.get(obj.kind);
+        if (!cache) return undefined; // reported by the apply as not served
+        const namespace = cr.metadata.namespace as string;
+        let live: KubeObject | undefined = cache.get(namespace, obj.metadata.name);
+        if (!live) {
+          try {
+            live = await client.request<KubeObject>('GET', resourcePath(resourceTypeOf(obj), namespace, obj.metadata.name), { signal });
+          } catch (err) {
+            if (isNotFound(err)) return undefined;
+            throw err;
+          }
+        }
+        return controllerUid(live) === cr.metadata.uid ? undefined : `${obj.kind} ${obj.metadata.name}`;
+      }),
+    );
+    return found.filter((f): f is string => f !== undefined).sort();
+  }
+
+  async function refuseForeign(cr: Reservation, foreign: string[], signal: AbortSignal): Promise<ReconcileResult> {
+    const message =
+      `${foreign.join(', ')} already exist${foreign.length === 1 ? 's' : ''} and ${foreign.length === 1 ? 'is' : 'are'} not this Reservation's ` +
+      '(no controller reference to it): the operator applies nothing rather than take them over; rename the Reservation, or remove or rename them';
+    const before = cr.status?.conditions?.find((c) => c.type === CONDITION.Degraded);
+    if (before?.message !== message) events.warning(cr, REASON.ObjectOwnedByOther, message);
+    const conditions = setCondition(
+      cr.status?.conditions ?? [],
+      { type: CONDITION.Degraded, status: 'True', reason: REASON.ObjectOwnedByOther, message, observedGeneration: cr.metadata.generation },
+      now(),
+    );
+    await writeStatus(cr, { ...cr.status, observedGeneration: cr.metadata.generation, conditions }, signal);
+    return { requeueAfterMs: FOREIGN_RETRY_MS };
   }
 
   function trafficStep(cr: Reservation, edge: string | undefined, signal: AbortSignal): Promise<TrafficOutcome> | undefined {

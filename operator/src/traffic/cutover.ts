@@ -136,6 +136,8 @@ export function decide(input: CutoverInput): CutoverDecision {
       return { status: input.status, weights: input.status.weights, requeueAfterMs: 5000, events };
     }
     s = startCutover(plan, input.fingerprint, verified, now);
+    // The request the old plan acted on stays acted on: an abort asked of it must not abort the new one.
+    if (input.status?.handledRequest) s = { ...s, handledRequest: input.status.handledRequest };
     events.push({ type: 'Normal', reason: 'CutoverStarted', message: s.history[0]?.message ?? '' });
     if (input.status) note('PlanChanged', `the plan changed: starting again from ${s.startShare}%`);
   } else s = { ...input.status };

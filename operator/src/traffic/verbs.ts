@@ -101,3 +101,21 @@ export function cutoverRequestValue(verb: CutoverVerb, now: Date, random: string
     .replaceAll(/[-:]/g, '');
   return `${verb}/${stamp}-${random}`;
 }
+
+/**
+ * Why a cutover cannot be started on this Reservation now (by setting spec.traffic.cutover), or
+ * undefined when it can: it needs spec.traffic, and no cutover of its own may be running.
+ */
+export function startError(cr: Pick<Reservation, 'spec' | 'status'>): string | undefined {
+  if (!cr.spec.traffic) return 'the Reservation has no spec.traffic (no weighted record), so there is no traffic to move';
+  const cutover = cr.status?.traffic?.cutover;
+  if (!cutover) {
+    return cr.spec.traffic.cutover
+      ? 'spec.traffic.cutover is already set and the operator has not started it yet (is it running?)'
+      : undefined;
+  }
+  if (cutover.phase === 'Aborted' && cutover.aborting)
+    return `the cutover is aborting (share ${cutover.share}%, back to ${cutover.startShare}%)`;
+  if (cutover.phase === 'Succeeded' || cutover.phase === 'Aborted') return undefined;
+  return `a cutover is already ${cutover.phase} (step ${Math.min(cutover.step + 1, cutover.steps)}/${cutover.steps}, share ${cutover.share}%)`;
+}

@@ -86,6 +86,7 @@ describe('the Reservation CRD on the API server', () => {
           analysis: [
             { name: 'slo', prometheus: { url: 'http://prometheus.monitoring:9090' } },
             { name: 'direct', metrics: {} },
+            { name: 'vs-blue', prometheus: { url: 'http://prometheus.monitoring:9090' }, peer: { errorRate: {}, latency: {} } },
           ],
           prescale: {
             prometheus: { url: 'http://prometheus.monitoring:9090' },
@@ -105,6 +106,13 @@ describe('the Reservation CRD on the API server', () => {
       failureLimit: 0,
       minRequests: 20,
       inconclusive: 'Pause',
+    });
+    expect(cutover.analysis[2].peer).toEqual({
+      label: 'cluster',
+      confidence: 0.95,
+      minRequests: 50,
+      errorRate: { maxIncrease: 0.001 },
+      latency: { quantile: 0.99, maxIncreasePercent: 10 },
     });
     expect(cutover.prescale).toMatchObject({ headroomPercent: 25 });
     expect(cutover.prescale.prometheus.query).toContain('{{service}}');
@@ -291,6 +299,78 @@ describe('the Reservation CRD on the API server', () => {
       'an analysis interval must be longer than 0: each measurement covers one interval of requests',
     ],
     [
+      'a peer comparison without a prometheus source',
+      {
+        traffic: traffic({
+          cutover: { from: 'eks-blue', stepPercent: 50, analysis: [{ name: 'vs-blue', metrics: {}, peer: { errorRate: {} } }] },
+        }),
+      },
+      "a peer comparison reads both clusters' series from Prometheus: set prometheus.url (the metrics source sees only this cluster)",
+    ],
+    [
+      'a peer comparison that compares nothing',
+      {
+        traffic: traffic({
+          cutover: { from: 'eks-blue', stepPercent: 50, analysis: [{ name: 'vs-blue', prometheus: { url: 'http://p:9090' }, peer: {} }] },
+        }),
+      },
+      'a peer comparison needs errorRate, latency or both: say what to compare with the peer cluster',
+    ],
+    [
+      'a peer comparison with a one-cluster query',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            analysis: [{ name: 'vs-blue', prometheus: { url: 'http://p:9090', successRate: 'x' }, peer: { errorRate: {} } }],
+          },
+        }),
+      },
+      'a peer comparison runs its own queries by cluster: remove prometheus.successRate and prometheus.latencyP99',
+    ],
+    [
+      'a peer comparison of a cluster with itself',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            analysis: [
+              { name: 'vs-blue', prometheus: { url: 'http://p:9090' }, peer: { thisCluster: 'a', peerCluster: 'a', latency: {} } },
+            ],
+          },
+        }),
+      },
+      'a peer comparison needs two different clusters: peer.thisCluster and peer.peerCluster are the same label value',
+    ],
+    [
+      'a peer comparison at 100% confidence',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            analysis: [{ name: 'vs-blue', prometheus: { url: 'http://p:9090' }, peer: { confidence: 1, errorRate: {} } }],
+          },
+        }),
+      },
+      'peer.confidence must be at least 0.5 and below 1, e.g. 0.95: at 1 no amount of traffic could give a verdict',
+    ],
+    [
+      'a peer comparison of a latency quantile below the median',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            analysis: [{ name: 'vs-blue', prometheus: { url: 'http://p:9090' }, peer: { latency: { quantile: 0.1 } } }],
+          },
+        }),
+      },
+      'peer.latency.quantile must be at least 0.5 and below 1, e.g. 0.99 for p99',
+    ],
+    [
       'a drain waiting for the peer to fall below 0 requests per second',
       {
         traffic: traffic({
@@ -428,6 +508,12 @@ describe('traffic identity', () => {
       weight: 200,
       dns: { ttl: 30, name: 'api.reservations.example.com' },
     });
+  });
+
+  it('refuses the removal of spec.traffic, and says how to let the record go', async () => {
+    const said = await refusal(mergePatch(name, { spec: { traffic: null } }));
+    expect(said).toContain("spec.traffic cannot be removed: this cluster's weighted record would go on serving its weight");
+    expect(said).toContain('set spec.traffic.weight to 0 and delete the Reservation');
   });
 
   it('lets spec.traffic be set for the first time', async () => {

@@ -38,6 +38,33 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['pause', 'booking', '--timeout', '90'])).toMatchObject({ timeoutMs: 90_000 });
   });
 
+  it('reads dashboard: an optional name, up to two contexts, port, address and Prometheus', () => {
+    expect(
+      parseCommandLine([
+        'dashboard',
+        'booking',
+        '--context',
+        'blue',
+        '--context',
+        'green',
+        '-n',
+        'shop',
+        '--prometheus',
+        'http://127.0.0.1:9090',
+      ]),
+    ).toEqual({
+      kind: 'dashboard',
+      name: 'booking',
+      contexts: ['blue', 'green'],
+      connection: { namespace: 'shop', kubeconfig: undefined },
+      address: '127.0.0.1',
+      port: 3100,
+      prometheus: 'http://127.0.0.1:9090/',
+    });
+    expect(parseCommandLine(['dashboard', '--port', '0'])).toMatchObject({ kind: 'dashboard', name: undefined, contexts: [], port: 0 });
+    expect(parseCommandLine(['dashboard', '--help'])).toMatchObject({ kind: 'help', text: expect.stringContaining('--prometheus URL') });
+  });
+
   it('gives help for the plugin and for each command', () => {
     expect(parseCommandLine([])).toMatchObject({ kind: 'help', text: expect.stringContaining('Usage: kubectl reservation COMMAND NAME') });
     expect(parseCommandLine(['--help'])).toMatchObject({ kind: 'help' });
@@ -49,7 +76,7 @@ describe('parseCommandLine', () => {
   });
 
   it.each([
-    [['frobnicate', 'booking'], 'unknown command "frobnicate"; the commands are status, promote, pause, resume, abort, retry'],
+    [['frobnicate', 'booking'], 'unknown command "frobnicate"; the commands are status, promote, pause, resume, abort, retry, dashboard'],
     [['status'], 'status needs the name of a Reservation'],
     [['status', 'a', 'b'], 'unexpected argument "b"'],
     [['status', 'booking', '--no-wait'], '--no-wait is for the verbs, not status'],
@@ -61,6 +88,16 @@ describe('parseCommandLine', () => {
     [['status', 'booking', '-o', 'yaml'], '--output must be one of text, json, not "yaml"'],
     [['status', 'booking', '--output='], '--output must be one of text, json, not ""'],
     [['abort', 'booking', '-o', 'json'], '--output is for status; `kubectl reservation status NAME -o json` prints it as data'],
+    [['status', 'booking', '--context', 'a', '--context', 'b'], '--context once: this command acts on one cluster'],
+    [['status', 'booking', '--port', '3100'], '--port is for dashboard'],
+    [['dashboard', '--context', 'a', '--context', 'b', '--context', 'c'], '--context at most twice: the dashboard shows two clusters'],
+    [['dashboard', '--context', 'blue', '--context', 'blue'], '--context: give two different contexts'],
+    [['dashboard', '--port', '70000'], '--port must be a port number (0-65535), not "70000"'],
+    [['dashboard', '--port', 'http'], '--port must be a port number (0-65535), not "http"'],
+    [['dashboard', '--prometheus', 'localhost:9090'], '--prometheus must be an http(s) URL, not "localhost:9090"'],
+    [['dashboard', '--prometheus', 'ftp://p.example/'], '--prometheus must be an http(s) URL, not "ftp://p.example/"'],
+    [['dashboard', 'booking', '-w'], '--watch is not a dashboard option'],
+    [['dashboard', '--context='], '--context needs a value'],
   ])('refuses %j: %s', (argv, error) => {
     expect(parseCommandLine(argv)).toMatchObject({ kind: 'usage', error });
   });

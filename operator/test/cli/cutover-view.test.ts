@@ -92,6 +92,21 @@ describe('cutoverView', () => {
     expect(v.cutover?.currentStep?.number).toBe(4);
   });
 
+  it('analyzing against the peer: both clusters over the same window, as the status has them', () => {
+    const cr = states.analyzing();
+    const run = cr.status?.traffic?.cutover?.lastAnalysis;
+    if (!run) throw new Error('no analysis');
+    const comparison = {
+      self: { cluster: 'green', requests: 3010, errors: 33, latencyMs: 95, latencyLowMs: 93, latencyHighMs: 97 },
+      peer: { cluster: 'blue', requests: 3002, errors: 3, latencyMs: 94, latencyLowMs: 92 },
+      windowSeconds: 60,
+      errorRateDifferenceLow: 0.0031,
+      errorRateDifferenceHigh: 0.0169,
+    };
+    run.comparison = comparison;
+    expect(cutoverView(cr, undefined, NOW).cutover?.lastAnalysis?.comparison).toEqual(comparison);
+  });
+
   it('aborting back: the failed step, the share going down, the reason, and no verbs', () => {
     const v = view('abortingBack');
     expect(stepStates(v)).toEqual(['done', 'done', 'done', 'failed', 'pending', 'pending']);
@@ -173,6 +188,8 @@ describe('cutoverView', () => {
         lastTransitionTime: '2026-11-25T10:14:00Z',
       },
       allowedVerbs: [],
+      capacity: [],
+      drain: { drainingPeer: false, connectionClose: false },
     });
   });
 
@@ -220,7 +237,47 @@ describe('cutoverView', () => {
       name: 'booking',
       phase: 'Idle',
       allowedVerbs: [],
+      capacity: [],
+      drain: { drainingPeer: false, connectionClose: false },
     });
+  });
+
+  it("capacity: each service's floor against its ready pods, for the services the status names", () => {
+    const cr = states.progressing();
+    cr.status = {
+      ...cr.status,
+      services: {
+        reservationApi: { desired: 4, ready: 3, available: 3, updated: 4 },
+        queryApi: { desired: 2, ready: 2, available: 2, updated: 2 },
+      },
+      traffic: {
+        ...(cr.status?.traffic as NonNullable<NonNullable<typeof cr.status>['traffic']>),
+        minReplicas: { reservationApi: 4, notifier: 2 },
+      },
+    };
+    expect(cutoverView(cr, undefined, NOW).capacity).toEqual([
+      { service: 'reservationApi', floor: 4, ready: 3, desired: 4 },
+      { service: 'queryApi', floor: undefined, ready: 2, desired: 2 },
+      { service: 'notifier', floor: 2, ready: undefined, desired: undefined },
+    ]);
+  });
+
+  it('drain: past the last step the cutover drains its peer; a handover with Connection: close drains this cluster', () => {
+    const cr = states.progressing();
+    const cutover = cr.status?.traffic?.cutover;
+    if (!cutover) throw new Error('the state has a cutover');
+    Object.assign(cutover, { step: cutover.steps, message: 'draining eks-blue: weight 0 in sync; waiting 2 TTLs for stale resolvers' });
+    expect(cutoverView(cr, undefined, NOW).drain).toEqual({
+      drainingPeer: true,
+      connectionClose: false,
+      message: 'draining eks-blue: weight 0 in sync; waiting 2 TTLs for stale resolvers',
+    });
+    const peer = states.peerHandover();
+    const handover = peer.status?.traffic?.handover;
+    if (!handover) throw new Error('the state has a handover');
+    handover.connectionClose = true;
+    expect(cutoverView(peer, undefined, NOW).drain).toEqual({ drainingPeer: false, connectionClose: true });
+    expect(view('succeeded').drain.drainingPeer).toBe(false);
   });
 
   it.each(Object.keys(states) as (keyof typeof states)[])('%s is plain JSON: it reads back the same', (state) => {

@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
 import { harnessEnv, kubeBinary, type Server, startServer, waitUntil } from '@reservations/testkit';
 import {
   API_VERSION,
@@ -221,6 +223,121 @@ describe('kubectl reservation status', () => {
 
     process.kill(watch.pid, 'SIGINT');
     expect(await watch.exited).toBe(0);
+  });
+});
+
+/** `kubectl reservation dashboard ARGS --port 0` serving a page built from this checkout, once it has said where. */
+async function startPluginDashboard(args: string[], env: Record<string, string> = {}) {
+  const scratch = mkdtempSync(join(tmpdir(), 'plugin-dashboard-'));
+  await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(scratch, 'page')]);
+  const logFile = join(scratch, 'out.log');
+  const dashboard = startServer(
+    'kubectl reservation dashboard',
+    kubeBinary('kubectl'),
+    ['reservation', 'dashboard', ...args, '--port', '0'],
+    {
+      logFile,
+      env: pluginEnv({ ...env, RESERVATION_DASHBOARD_DIR: join(scratch, 'page') }),
+    },
+  );
+  live.push(dashboard);
+  const output = () => readFileSync(logFile, 'utf8');
+  await waitUntil('the URL', async () => /: http:\/\/127\.0\.0\.1:\d+\/\n/.test(output()), { server: dashboard, timeoutMs: 20_000 });
+  return { dashboard, output };
+}
+
+/** The URL the plugin printed, and the token its page carries. */
+async function pageOf(printed: string): Promise<{ url: string; token: string }> {
+  const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(printed)?.[1] ?? '';
+  const token = /name="dashboard-token" content="([^"]+)"/.exec(await (await fetch(url)).text())?.[1] ?? '';
+  return { url, token };
+}
+
+describe('kubectl reservation dashboard', () => {
+  it('serves the page and its state, follows a status change, steers with the token, and exits 0 on Ctrl-C', async () => {
+    await create('dashed', states.progressing());
+    const { dashboard, output } = await startPluginDashboard(['dashed', '-n', namespace]);
+    // One context and no other in the kubeconfig: one cluster, and it says so.
+    expect(output()).toContain('warning: no other context has the peer of');
+    const { url, token } = await pageOf(output());
+    expect(token).toMatch(/^[\w-]{32}$/);
+    const phase = async () => {
+      const body = (await (await fetch(`${url}api/state?token=${token}`)).json()) as {
+        state: { clusters: { reachable: boolean; view?: CutoverView }[] };
+      };
+      return body.state.clusters.map((c) => [c.reachable, c.view?.cutover?.phase]);
+    };
+    await waitUntil('the state, Progressing', async () => JSON.stringify(await phase()) === JSON.stringify([[true, 'Progressing']]));
+    await writeCutover('dashed', { phase: 'Paused', held: true, message: 'paused by request' });
+    await waitUntil('the state, Paused', async () => JSON.stringify(await phase()) === JSON.stringify([[true, 'Paused']]));
+
+    const context = kc.getCurrentContext();
+    const resume = await fetch(`${url}api/clusters/${context}/verbs/resume`, {
+      method: 'POST',
+      headers: { 'x-dashboard-token': token, origin: url.slice(0, -1) },
+    });
+    expect(resume.status).toBe(202);
+    expect(await annotation('dashed')).toMatch(/^resume\//);
+    const refused = await fetch(`${url}api/clusters/${context}/verbs/retry`, { method: 'POST', headers: { 'x-dashboard-token': token } });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { detail: string }).detail).toBe(
+      `cannot retry ${namespace}/dashed: the cutover is paused (step 3/6, share 40%), not failed; resume or promote to go on`,
+    );
+    const unknown = await fetch(`${url}api/clusters/${context}/verbs/reboot`, { method: 'POST', headers: { 'x-dashboard-token': token } });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { detail: string }).detail).toMatch(/^verb: "reboot" is not one of/);
+
+    process.kill(dashboard.pid, 'SIGINT');
+    expect(await dashboard.exited).toBe(0);
+  });
+});
+
+describe('kubectl reservation dashboard with one context', () => {
+  it("finds the peer in the kubeconfig's other contexts by its set identifier", async () => {
+    // Two contexts on the harness's cluster, each with its own namespace: green's and blue's sides.
+    const sides = { green: await createTestNamespace(kc, 'plugin-green'), blue: await createTestNamespace(kc, 'plugin-blue') };
+    const unrelated = await createTestNamespace(kc, 'plugin-other');
+    const post = (ns: string, state: Reservation) =>
+      kube.request('POST', resourcePath(RESOURCE_TYPES.Reservation, ns), {
+        body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: 'paired' }, spec: state.spec },
+      });
+    await post(sides.green, states.progressing()); // eks-green, cutover from eks-blue
+    await post(sides.blue, states.peerHandover()); // eks-blue
+    await post(unrelated, states.noCutover()); // eks-green again: not the peer
+    const base = kc.getContextObject(kc.getCurrentContext());
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'plugin-contexts-')), 'config');
+    const merged = new KubeConfig();
+    merged.loadFromOptions({
+      clusters: kc.clusters,
+      users: kc.users,
+      contexts: [
+        { name: 'green-side', cluster: base?.cluster ?? '', user: base?.user ?? '', namespace: sides.green },
+        { name: 'other', cluster: base?.cluster ?? '', user: base?.user ?? '', namespace: unrelated },
+        { name: 'blue-side', cluster: base?.cluster ?? '', user: base?.user ?? '', namespace: sides.blue },
+      ],
+      currentContext: 'green-side',
+    });
+    writeFileSync(kubeconfig, merged.exportConfig());
+    const { dashboard, output } = await startPluginDashboard(['paired'], { KUBECONFIG: kubeconfig });
+    expect(output()).toContain(`dashboard of ${sides.green}/paired on green-side and blue-side: http://127.0.0.1:`);
+    const { url, token } = await pageOf(output());
+    await waitUntil('both sides read', async () => {
+      const body = (await (await fetch(`${url}api/state?token=${token}`)).json()) as {
+        state: { clusters: { context: string; view?: CutoverView }[] };
+      };
+      const seen = body.state.clusters.map((c) => [c.context, c.view?.record?.setIdentifier]);
+      if (
+        JSON.stringify(seen) ===
+        JSON.stringify([
+          ['green-side', 'eks-green'],
+          ['blue-side', 'eks-blue'],
+        ])
+      )
+        return true;
+      throw new Error(`it shows ${JSON.stringify(seen)}`);
+    });
+    process.kill(dashboard.pid, 'SIGINT');
+    expect(await dashboard.exited).toBe(0);
   });
 });
 

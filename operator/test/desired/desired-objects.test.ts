@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { desiredObjects } from '../../src/desired/index.ts';
-import { SHUTDOWN, terminationGraceSeconds } from '../../src/desired/workloads.ts';
+import { queueLabel, SHUTDOWN, terminationGraceSeconds } from '../../src/desired/workloads.ts';
 import type { KubeObject } from '../../src/kube/resources.ts';
 import { sampleReservation } from '../support/fixtures.ts';
 
@@ -151,6 +151,14 @@ describe('desiredObjects', () => {
     expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(['Resource', 'External']);
     expect(hpa.spec.metrics[1].external.target).toEqual({ type: 'AverageValue', averageValue: '100' });
     expect(find(objects, 'HorizontalPodAutoscaler', 'booking-query-api').spec.metrics).toHaveLength(1);
+  });
+
+  it('labels the queue depth metric with a valid label value, however long the queue name', () => {
+    expect(queueLabel('https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events.fifo')).toBe('reservation-events.fifo');
+    // 80 characters, the longest FIFO name: cut at 63, which here would end in '-'.
+    const long = `${'a'.repeat(62)}-${'b'.repeat(12)}.fifo`;
+    expect(queueLabel(`https://sqs.eu-west-1.amazonaws.com/1/${long}`)).toBe('a'.repeat(62));
+    expect(queueLabel('https://sqs.eu-west-1.amazonaws.com/1/_x:y_')).toBe('x_y');
   });
 
   it('routes /v1/providers (stream and webhooks) to notifier, reads to query-api and the rest to reservation-api (HTTPRoute)', () => {

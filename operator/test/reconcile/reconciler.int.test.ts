@@ -263,6 +263,33 @@ describe('the Reservation controller against a real API server', () => {
     expect(await exists('Deployment', 'booking-reservation-api')).toBe(true);
   });
 
+  it("takes over nothing it did not make: a Reservation named `default` is refused the namespace's default ServiceAccount, and applies nothing", async () => {
+    await waitUntil('the default ServiceAccount exists', () => exists('ServiceAccount', 'default'));
+    const sa = await get('ServiceAccount', 'default');
+    await raw.request('POST', resourcePath(RESOURCE_TYPES.Reservation, namespace), {
+      body: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: 'default' },
+        spec: sampleSpec({ serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/booking' } } }),
+      },
+    });
+    const degraded = async () => (await get<Reservation>('Reservation', 'default')).status?.conditions?.find((c) => c.type === 'Degraded');
+    await waitUntil('refused', async () => (await degraded())?.reason === 'ObjectOwnedByOther');
+    expect((await degraded())?.message).toBe(
+      "ServiceAccount default already exists and is not this Reservation's (no controller reference to it): the operator applies " +
+        'nothing rather than take them over; rename the Reservation, or remove or rename them',
+    );
+    const after = await get('ServiceAccount', 'default');
+    expect(after.metadata.ownerReferences).toBeUndefined();
+    expect(after.metadata.annotations?.['eks.amazonaws.com/role-arn']).toBeUndefined();
+    expect(after.metadata.resourceVersion).toBe(sa.metadata.resourceVersion);
+    for (const c of components) expect(await exists('Deployment', `default-${c}`)).toBe(false);
+    expect(await exists('ConfigMap', 'default-config')).toBe(false);
+    await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'default', namespace } });
+    await waitUntil('the refused Reservation is gone', async () => !(await exists('Reservation', 'default')));
+  });
+
   it('holds deletion while the external cleanup says no, then lets the garbage collector take the rest', async () => {
     holdDeletion = true;
     await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'booking', namespace } });

@@ -291,6 +291,20 @@ describe('a cutover run', () => {
     expect(d.status).toMatchObject({ plan: 'plan-2', startShare: 50, step: 2, phase: 'Paused' });
     expect(d.weights).toEqual({ self: 50, peer: 50 });
   });
+
+  it('a new plan after an abort starts, and the abort request the old plan acted on is not acted on again', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 20 }, { pause: {} }, { setShare: 100 }] }));
+    drive.run(6);
+    drive.request = 'abort/1';
+    expect(drive.run(12)).toMatchObject({ phase: 'Aborted', share: 0, handledRequest: 'abort/1' });
+    expect(drive.status?.aborting).toBeFalsy();
+    const next = new Drive(planOf({ steps: [{ setShare: 50 }, { setShare: 100 }] }), drive.served, 'plan-2');
+    next.status = drive.status;
+    next.request = 'abort/1'; // the annotation stays set
+    next.now = drive.now;
+    expect(next.run(1)).toMatchObject({ plan: 'plan-2', phase: 'Progressing', share: 50, handledRequest: 'abort/1' });
+    expect(next.events).toEqual(['CutoverStarted', 'PlanChanged', 'WeightsChanging']);
+  });
 });
 
 describe('draining the peer', () => {

@@ -3,6 +3,8 @@
 // it declares jest tests, so only a test file may load it.
 export * from './aws.ts';
 export * from './env.ts';
+export * from './harness/cfn-lint.ts';
+export * from './harness/chromium.ts';
 export * from './harness/elasticmq.ts';
 export * from './harness/go-tools.ts';
 export * from './harness/index.ts';

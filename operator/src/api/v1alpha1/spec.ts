@@ -269,7 +269,17 @@ export const ReservationSpec = Type.Object(
     edge: Type.Optional(Edge),
     traffic: Type.Optional(Traffic),
   },
-  { description: 'the desired installation of the reservation platform in this cluster' },
+  {
+    description: 'the desired installation of the reservation platform in this cluster',
+    // Without spec.traffic nobody looks after the weighted record any more, which would go on
+    // sending its share of clients here. The way out is the finalizer's: weight 0, then delete.
+    ...rules({
+      rule: '!has(oldSelf.traffic) || has(self.traffic)',
+      message:
+        "spec.traffic cannot be removed: this cluster's weighted record would go on serving its weight with nobody to look after it; " +
+        'set spec.traffic.weight to 0 and delete the Reservation (its finalizer removes the record once weight 0 is verified)',
+    }),
+  },
 );
 
 export type ReservationSpec = Static<typeof ReservationSpec>;

@@ -20,6 +20,12 @@ interface ApiAnswer {
   data?: { resultType: string; result: unknown };
 }
 
+/** One series of an instant query's vector: its labels and its number (NaN as Prometheus gives it). */
+export interface SeriesValue {
+  labels: Record<string, string>;
+  value: number;
+}
+
 /**
  * One instant query (`POST /api/v1/query`, https://prometheus.io/docs/prometheus/latest/querying/api/):
  * its number, NaN as Prometheus gives it, `undefined` when the vector is empty (no series matched).
@@ -27,8 +33,23 @@ interface ApiAnswer {
 export async function instantQuery(
   baseUrl: string,
   query: string,
-  { timeoutMs = QUERY_TIMEOUT_MS, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<number | undefined> {
+  const series = await vectorQuery(baseUrl, query, options);
+  if (series.length > 1) {
+    throw new Error(
+      `Prometheus at ${baseUrl}: the query gave ${series.length} series, not one number (aggregate it, e.g. with sum()): ${query}`,
+    );
+  }
+  return series[0]?.value;
+}
+
+/** One instant query whose answer may be several series (a `sum by`); a scalar is one series without labels. */
+export async function vectorQuery(
+  baseUrl: string,
+  query: string,
+  { timeoutMs = QUERY_TIMEOUT_MS, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<SeriesValue[]> {
   const url = `${baseUrl.replace(/\/+$/, '')}/api/v1/query`;
   let response: Response;
   let text: string;
@@ -62,16 +83,10 @@ export async function instantQuery(
     );
   }
   const { resultType, result } = answer.data;
-  if (resultType === 'scalar') return Number((result as [number, string])[1]);
+  if (resultType === 'scalar') return [{ labels: {}, value: Number((result as [number, string])[1]) }];
   if (resultType === 'vector') {
     const series = result as Array<{ metric: Record<string, string>; value: [number, string] }>;
-    if (series.length === 0) return undefined;
-    if (series.length > 1) {
-      throw new Error(
-        `Prometheus at ${baseUrl}: the query gave ${series.length} series, not one number (aggregate it, e.g. with sum()): ${query}`,
-      );
-    }
-    return Number((series[0] as { value: [number, string] }).value[1]);
+    return series.map((s) => ({ labels: s.metric, value: Number(s.value[1]) }));
   }
   throw new Error(`Prometheus at ${baseUrl}: the query gave a ${resultType}, not one number: ${query}`);
 }

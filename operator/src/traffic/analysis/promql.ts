@@ -59,3 +59,18 @@ export function renderQuery(query: string, vars: Record<'namespace' | 'name' | '
     throw new Error(`${where}: unknown placeholder {{${key}}}; known: {{namespace}}, {{name}}, {{interval}}`);
   });
 }
+
+/**
+ * A peer comparison's queries: both clusters' counts over the same window, one series per value
+ * of `label` (the source picks this cluster's and the peer's), as cumulative counts that the
+ * confidence sequences read. `{{interval}}` is the window since the comparison began.
+ */
+export function peerQueries(label: string, target: QueryTarget, window: string): Record<'requests' | 'errors' | 'buckets', string> {
+  const vars = { namespace: target.namespace, name: target.name, interval: window };
+  const increase = (metric: string, extra = '') => `increase(${metric}{${POD_SELECTOR}${extra}}[{{interval}}])`;
+  return {
+    requests: renderQuery(`sum by (${label}) (${increase('http_request_duration_seconds_count')})`, vars),
+    errors: renderQuery(`sum by (${label}) (${increase('http_request_duration_seconds_count', ',status_code=~"5.."')})`, vars),
+    buckets: renderQuery(`sum by (${label}, le) (${increase('http_request_duration_seconds_bucket')})`, vars),
+  };
+}

@@ -1,6 +1,8 @@
 import type { AnalysisRun, AnalysisTemplate } from '../../api/v1alpha1/reservation.ts';
-import { parseDuration } from '../plan.ts';
-import type { Judgement, Measurement } from './judge.ts';
+import { formatDuration, parseDuration } from '../plan.ts';
+import type { Judgement, Measurement, Verdict } from './judge.ts';
+import type { PeerJudgement } from './peer-judge.ts';
+import type { PeerCounts } from './peer-source.ts';
 
 /**
  * An analysis step's bookkeeping (pure): the AnalysisRun kept in
@@ -50,29 +52,12 @@ export function recordMeasurement(
   judgement: Judgement,
   now: Date,
 ): AnalysisRun {
-  if (run.template !== template.name) {
-    throw new Error(`analysis run is for template "${run.template}", not "${template.name}"`);
-  }
-  if (run.result !== 'Running') {
-    throw new Error(`analysis "${run.template}" of step ${run.step} has already finished (${run.result}); start a new one`);
-  }
-  const measurements = run.measurements + 1;
-  const failures = run.failures + (judgement.verdict === 'failed' ? 1 : 0);
-  const inconclusive = run.inconclusive + (judgement.verdict === 'inconclusive' ? 1 : 0);
+  const { measurements, failures, inconclusive } = countVerdict(run, template, judgement.verdict);
   const result = resultOf({ measurements, failures, inconclusive }, template);
   const last = `measurement ${measurements}/${template.count} ${judgement.verdict}: ${judgement.message}`;
 
-  const next: AnalysisRun = {
-    template: run.template,
-    step: run.step,
-    result,
-    measurements,
-    failures,
-    inconclusive,
-    message: result === 'Running' ? last : `${summary(result, { measurements, failures, inconclusive }, template)}; ${last}`,
-    startedAt: run.startedAt,
-    measuredAt: now.toISOString(),
-  };
+  const counts = { measurements, failures, inconclusive };
+  const next = nextRun(run, result, counts, result === 'Running' ? last : `${summary(result, counts, template)}; ${last}`, now);
   // Only numbers: NaN or Infinity would be null in JSON, which the API server refuses for a number.
   const finite = (n: number | undefined) => n !== undefined && Number.isFinite(n);
   if (finite(measurement.successRate)) next.successRate = measurement.successRate;
@@ -82,6 +67,26 @@ export function recordMeasurement(
 }
 
 type Counts = Pick<AnalysisRun, 'measurements' | 'failures' | 'inconclusive'>;
+
+/** The run after a measurement, before the measured values are added. */
+function nextRun(run: AnalysisRun, result: AnalysisResult, counts: Counts, message: string, now: Date): AnalysisRun {
+  return { template: run.template, step: run.step, result, ...counts, message, startedAt: run.startedAt, measuredAt: now.toISOString() };
+}
+
+/** The run's counts with one more verdict; throws if the run is another template's or has finished. */
+function countVerdict(run: AnalysisRun, template: AnalysisTemplate, verdict: Verdict): Counts {
+  if (run.template !== template.name) {
+    throw new Error(`analysis run is for template "${run.template}", not "${template.name}"`);
+  }
+  if (run.result !== 'Running') {
+    throw new Error(`analysis "${run.template}" of step ${run.step} has already finished (${run.result}); start a new one`);
+  }
+  return {
+    measurements: run.measurements + 1,
+    failures: run.failures + (verdict === 'failed' ? 1 : 0),
+    inconclusive: run.inconclusive + (verdict === 'inconclusive' ? 1 : 0),
+  };
+}
 
 export function resultOf(counts: Counts, template: Pick<AnalysisTemplate, 'count' | 'failureLimit'>): AnalysisResult {
   if (counts.failures > template.failureLimit) return 'Failed';
@@ -102,4 +107,72 @@ function summary(result: Exclude<AnalysisResult, 'Running'>, c: Counts, template
         ? `Successful: ${of(c.failures)} failed, within failureLimit ${template.failureLimit}`
         : `Successful: ${of(c.measurements)} within the SLO`;
   }
+}
+
+/**
+ * A peer comparison's run after one more look (pure). Each look judges everything counted since
+ * the comparison began, and the statistics stay valid however often they are read, so the first
+ * verdict ends the run: `Failed` or `Successful`. With no verdict after `count` looks it is
+ * `Inconclusive` (too little traffic, or green too close to the allowance to tell): never a pass.
+ */
+export function recordComparison(
+  run: AnalysisRun,
+  template: AnalysisTemplate,
+  look: { judgement: PeerJudgement; counts?: PeerCounts; windowMs: number },
+  now: Date,
+): AnalysisRun {
+  const { judgement, counts, windowMs } = look;
+  const { measurements, failures, inconclusive } = countVerdict(run, template, judgement.verdict);
+  const result: AnalysisResult =
+    judgement.verdict === 'failed'
+      ? 'Failed'
+      : judgement.verdict === 'ok'
+        ? 'Successful'
+        : measurements >= template.count
+          ? 'Inconclusive'
+          : 'Running';
+  const self = counts?.self.cluster ?? 'this cluster';
+  const peer = counts?.peer.cluster ?? 'the peer';
+  const last = `look ${measurements}/${template.count} over ${formatDuration(windowMs) ?? `${windowMs} ms`}: ${judgement.message}`;
+  const headline: Record<AnalysisResult, string> = {
+    Running: '',
+    Failed: `Failed: ${self} is worse than ${peer} by more than allowed`,
+    Successful: `Successful: ${self} is within the allowances of ${peer}`,
+    Inconclusive: `Inconclusive: no verdict after ${measurements} looks (too little traffic, or too close to the allowance to tell), so ${self} was not shown to be as good as ${peer} (policy: ${template.inconclusive})`,
+  };
+  const next = nextRun(
+    run,
+    result,
+    { measurements, failures, inconclusive },
+    result === 'Running' ? last : `${headline[result]}; ${last}`,
+    now,
+  );
+  if (counts) {
+    next.requests = counts.self.requests;
+    next.comparison = comparisonStatus(judgement, counts, windowMs);
+  }
+  return next;
+}
+
+function comparisonStatus(judgement: PeerJudgement, counts: PeerCounts, windowMs: number): NonNullable<AnalysisRun['comparison']> {
+  const finite = (n: number) => Number.isFinite(n);
+  const cluster = (c: PeerCounts['self'], latency?: { estimate: number; low: number; high: number }) => {
+    const totals: NonNullable<AnalysisRun['comparison']>['self'] = { cluster: c.cluster, requests: c.requests, errors: c.errors };
+    // Only numbers: NaN or Infinity would be null in JSON, which the API server refuses for a number.
+    if (latency && finite(latency.estimate)) totals.latencyMs = latency.estimate * 1000;
+    if (latency && finite(latency.low)) totals.latencyLowMs = latency.low * 1000;
+    if (latency && finite(latency.high)) totals.latencyHighMs = latency.high * 1000;
+    return totals;
+  };
+  const l = judgement.latency;
+  const status: NonNullable<AnalysisRun['comparison']> = {
+    self: cluster(counts.self, l && { estimate: l.self, ...l.selfInterval }),
+    peer: cluster(counts.peer, l && { estimate: l.peer, ...l.peerInterval }),
+    windowSeconds: Math.round(windowMs / 100) / 10,
+  };
+  if (judgement.errorRate) {
+    status.errorRateDifferenceLow = judgement.errorRate.difference.low;
+    status.errorRateDifferenceHigh = judgement.errorRate.difference.high;
+  }
+  return status;
 }

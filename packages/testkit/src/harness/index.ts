@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { installCfnLint } from './cfn-lint.ts';
+import { installChromium } from './chromium.ts';
 import { installElasticMq, type SqsEnv, startElasticMq } from './elasticmq.ts';
 import { gatewayApiCrds, installHelm, installKubeBinaries, installSkaffold, prometheusOperatorCrds } from './go-tools.ts';
 import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
@@ -49,13 +51,19 @@ export function selectedComponents(value = process.env.HARNESS_COMPONENTS): Comp
 /** An existing cluster to use instead of starting a local control plane. */
 const existingKubeconfig = () => process.env.HARNESS_KUBECONFIG || undefined;
 
-export async function installHarness(components: readonly Component[] = COMPONENTS, { helm = true } = {}): Promise<void> {
+export async function installHarness(
+  components: readonly Component[] = COMPONENTS,
+  { helm = true, browser }: { helm?: boolean; browser?: boolean } = {},
+): Promise<void> {
   const started = Date.now();
   // Debian packages first (apt holds a lock, so one at a time), then the slow Go builds.
   if (components.includes('mysql')) await installMariaDb();
   if (components.includes('redis')) await installRedis();
   if (components.includes('aws')) await installMoto();
   if (components.includes('prometheus')) await installPrometheus();
+  // The dashboard's browser test drives Debian's Chromium (playwright-core ships no browser); with
+  // the test tools, unless asked otherwise.
+  if (browser ?? helm) await installChromium();
   // After apt (it may install java and maven); the download itself is Maven's.
   if (components.includes('sqs')) await installElasticMq();
   if (components.includes('kube') && !existingKubeconfig()) {
@@ -64,10 +72,11 @@ export async function installHarness(components: readonly Component[] = COMPONEN
     await gatewayApiCrds();
   }
   if (helm) {
-    // What the chart and skaffold.yaml tests use besides the API server.
+    // What the chart, skaffold.yaml and infra tests use besides the servers.
     await installHelm();
     await prometheusOperatorCrds();
     await installSkaffold();
+    await installCfnLint();
   }
   step('setup', `everything installed (${elapsed(started)})`);
 }

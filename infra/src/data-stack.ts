@@ -1,0 +1,196 @@
+import { CfnOutput, Duration, Fn, RemovalPolicy, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { InfraConfig } from './config.ts';
+
+/** Characters a generated password leaves out so that it goes into a URL's userinfo as it is. */
+const NOT_IN_URLS = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\^,=';
+const MYSQL_PORT = 3306;
+const REDIS_PORT = 6379;
+
+/**
+ * What both clusters share: Aurora MySQL (a writer and readers) behind RDS Proxy, ElastiCache
+ * Redis, the events queue and its dead-letter queue, and the secrets that hold the credentials.
+ * Everything is encrypted at rest with this stack's key and in transit with TLS; the stores
+ * that hold data are protected from deletion.
+ */
+export class DataStack extends Stack {
+  readonly key: kms.Key;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  /** The groups a cluster's nodes must be let into (the cluster stacks add the rules). */
+  readonly databaseClients: ec2.SecurityGroup;
+  readonly redisClients: ec2.SecurityGroup;
+  /** `primary-url`, `replica-url` and `redis-url`: what the services' Kubernetes Secrets carry. */
+  readonly backends: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, config: InfraConfig, vpc: ec2.IVpc, props: StackProps) {
+    super(scope, id, props);
+    this.key = new kms.Key(this, 'DataKey', {
+      description: 'Encrypts the reservation platform data at rest (Aurora, Redis, SQS, secrets)',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const dataSubnets = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+
+    // Aurora MySQL: binlog with GTIDs, which the services read to wait for a replica to catch up
+    // with a write (read-your-writes), and TLS required on every connection.
+    const parameters = new rds.ParameterGroup(this, 'ClusterParameters', {
+      engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_12_0 }),
+      description: 'Reservation platform: GTID binlog and TLS only',
+      parameters: {
+        binlog_format: 'ROW',
+        gtid_mode: 'ON',
+        enforce_gtid_consistency: 'ON',
+        require_secure_transport: 'ON',
+        transaction_isolation: 'REPEATABLE-READ',
+        character_set_server: 'utf8mb4',
+        collation_server: 'utf8mb4_0900_ai_ci',
+      },
+    });
+    this.databaseClients = new ec2.SecurityGroup(this, 'DatabaseProxyGroup', {
+      vpc,
+      description: 'RDS Proxy in front of Aurora: reached by the clusters nodes on 3306',
+      allowAllOutbound: false,
+    });
+    const databaseGroup = new ec2.SecurityGroup(this, 'DatabaseGroup', {
+      vpc,
+      description: 'Aurora: reached by RDS Proxy only',
+      allowAllOutbound: false,
+    });
+    databaseGroup.addIngressRule(this.databaseClients, ec2.Port.tcp(MYSQL_PORT), 'RDS Proxy to Aurora');
+    this.databaseClients.addEgressRule(databaseGroup, ec2.Port.tcp(MYSQL_PORT), 'RDS Proxy to Aurora');
+    const instance = (id: string) =>
+      rds.ClusterInstance.provisioned(id, {
+        instanceType: new ec2.InstanceType(config.database.instanceClass.replace(/^db\./, '')),
+        enablePerformanceInsights: true,
+        performanceInsightEncryptionKey: this.key,
+        autoMinorVersionUpgrade: true,
+      });
+    const database = new rds.DatabaseCluster(this, 'Database', {
+      engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_12_0 }),
+      credentials: rds.Credentials.fromGeneratedSecret('booking', { encryptionKey: this.key, excludeCharacters: NOT_IN_URLS }),
+      defaultDatabaseName: config.database.name,
+      parameterGroup: parameters,
+      writer: instance('Writer'),
+      readers: Array.from({ length: config.database.readers }, (_, i) => instance(`Reader${i + 1}`)),
+      vpc,
+      vpcSubnets: dataSubnets,
+      securityGroups: [databaseGroup],
+      storageEncrypted: true,
+      storageEncryptionKey: this.key,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+      backup: { retention: Duration.days(config.database.backupRetentionDays) },
+      cloudwatchLogsExports: ['error', 'slowquery', 'audit'],
+      iamAuthentication: false,
+    });
+    const proxy = database.addProxy('Proxy', {
+      secrets: [database.secret as secretsmanager.ISecret],
+      vpc,
+      vpcSubnets: dataSubnets,
+      securityGroups: [this.databaseClients],
+      requireTLS: true,
+    });
+    const readerEndpoint = proxy.addEndpoint('ReaderEndpoint', {
+      vpc,
+      vpcSubnets: dataSubnets,
+      securityGroups: [this.databaseClients],
+      targetRole: rds.ProxyEndpointTargetRole.READ_ONLY,
+    });
+
+    // Redis: AUTH with a generated token, TLS in transit, a replica in another zone to fail over to.
+    const redisAuth = new secretsmanager.Secret(this, 'RedisAuth', {
+      description: 'ElastiCache Redis AUTH token of the reservation platform',
+      encryptionKey: this.key,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    this.redisClients = new ec2.SecurityGroup(this, 'RedisClients', {
+      vpc,
+      description: 'ElastiCache Redis: reached by the clusters nodes on 6379',
+      allowAllOutbound: false,
+    });
+    const redisSubnets = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', {
+      description: 'Reservation platform Redis subnets',
+      subnetIds: vpc.selectSubnets(dataSubnets).subnetIds,
+    });
+    const redis = new elasticache.CfnReplicationGroup(this, 'Redis', {
+      replicationGroupDescription: 'Reservation platform cache and rate limits',
+      engine: 'redis',
+      engineVersion: '7.1',
+      cacheNodeType: config.redis.nodeType,
+      numNodeGroups: 1,
+      replicasPerNodeGroup: config.redis.replicas,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      cacheSubnetGroupName: redisSubnets.ref,
+      securityGroupIds: [this.redisClients.securityGroupId],
+      port: REDIS_PORT,
+      atRestEncryptionEnabled: true,
+      kmsKeyId: this.key.keyArn,
+      transitEncryptionEnabled: true,
+      authToken: redisAuth.secretValue.unsafeUnwrap(),
+      snapshotRetentionLimit: 1,
+    });
+
+    // The events queue: FIFO, deduplicated on the MessageDeduplicationId the relay sets (the
+    // event id), and after maxReceiveCount failed receives a message moves to the DLQ.
+    const fourteenDays = Duration.days(14);
+    this.deadLetterQueue = new sqs.Queue(this, 'EventsDeadLetterQueue', {
+      queueName: `${config.queue.name}-dlq.fifo`,
+      fifo: true,
+      contentBasedDeduplication: false,
+      retentionPeriod: fourteenDays,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+    });
+    this.queue = new sqs.Queue(this, 'EventsQueue', {
+      queueName: `${config.queue.name}.fifo`,
+      fifo: true,
+      contentBasedDeduplication: false,
+      retentionPeriod: fourteenDays,
+      visibilityTimeout: Duration.seconds(config.queue.visibilityTimeoutSeconds),
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: config.queue.maxReceiveCount },
+    });
+
+    // The URLs the services take, assembled by CloudFormation from the generated credentials (the
+    // passwords are dynamic references, resolved at deployment, never in the template).
+    const password = (database.secret as secretsmanager.ISecret).secretValueFromJson('password').unsafeUnwrap();
+    // mysql2 reads `ssl` as JSON: TLS, verifying RDS Proxy's certificate (a public ACM one) against Node's CAs.
+    const tls = encodeURIComponent(JSON.stringify({ rejectUnauthorized: true }));
+    const mysqlUrl = (host: string) =>
+      Fn.join('', ['mysql://booking:', password, '@', host, `:${MYSQL_PORT}/${config.database.name}?ssl=${tls}`]);
+    const redisUrl = Fn.join('', [
+      'rediss://:',
+      redisAuth.secretValue.unsafeUnwrap(),
+      '@',
+      redis.attrPrimaryEndPointAddress,
+      `:${REDIS_PORT}`,
+    ]);
+    this.backends = new secretsmanager.Secret(this, 'Backends', {
+      description: 'The reservation services backend URLs (MySQL primary and replica through RDS Proxy, Redis)',
+      encryptionKey: this.key,
+      secretObjectValue: {
+        'primary-url': SecretValue.unsafePlainText(mysqlUrl(proxy.endpoint)),
+        'replica-url': SecretValue.unsafePlainText(mysqlUrl(readerEndpoint.endpoint)),
+        'redis-url': SecretValue.unsafePlainText(redisUrl),
+      },
+    });
+
+    new CfnOutput(this, 'DatabaseWriterEndpoint', { value: proxy.endpoint });
+    new CfnOutput(this, 'DatabaseReaderEndpoint', { value: readerEndpoint.endpoint });
+    new CfnOutput(this, 'RedisEndpoint', { value: redis.attrPrimaryEndPointAddress });
+    new CfnOutput(this, 'EventsQueueUrl', { value: this.queue.queueUrl });
+    new CfnOutput(this, 'EventsDeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'BackendsSecretArn', { value: this.backends.secretArn });
+  }
+}
