@@ -222,17 +222,19 @@ export function createOutboxRelay({
   // aborts its SQS calls at passTimeoutMs, so only a relay that stopped running (frozen, cut off) gets here.
   const idleTransactionSeconds = Math.ceil(passTimeoutMs / 1000) + 1;
 
+  type Aggregate = { aggregate_type: string; aggregate_id: string };
+
   /**
-   * The aggregates with a parked row: none of their rows is claimed until it is un-parked (so they
-   * neither overtake it nor fill every claim's LIMIT). Read before the pass's transaction: a read
-   * inside it would fix its snapshot before the claim, and the order check must see what
-   * committed up to the claim.
+   * Starts the pass's transaction, in the same round trip as the (non-locking) read of the
+   * aggregates with a parked row: none of their rows is claimed until it is un-parked, so they
+   * neither overtake it nor fill every claim's LIMIT.
    */
-  async function parkedAggregates(): Promise<{ aggregate_type: string; aggregate_id: string }[]> {
-    const [rows] = await pool.query<(RowDataPacket & { aggregate_type: string; aggregate_id: string })[]>(
-      'SELECT DISTINCT aggregate_type, aggregate_id FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL',
-    );
-    return rows;
+  async function begin(conn: PoolConnection): Promise<Aggregate[]> {
+    const [results] = (await conn.query(
+      `SELECT DISTINCT aggregate_type, aggregate_id FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL;
+       SET SESSION idle_transaction_timeout = ${idleTransactionSeconds}; START TRANSACTION`,
+    )) as unknown as [[Aggregate[], ...unknown[]]];
+    return results[0];
   }
 
   interface PassResult {
@@ -246,15 +248,14 @@ export function createOutboxRelay({
     marks?: { sql: string; values: unknown[] };
   }
 
-  /** One transaction: claim, send, mark (sent, or one more attempt, or parked), commit. */
+  /** One transaction: claim, send, mark (sent, or one more attempt, or parked), commit: four round trips to MariaDB. */
   async function pass(): Promise<PassResult> {
-    const parked = await parkedAggregates();
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(new Error(`the relay pass took longer than ${passTimeoutMs} ms`)), passTimeoutMs);
     try {
-      return await withTransaction(
+      return await withTransaction<PassResult, Aggregate[]>(
         pool,
-        async (conn: PoolConnection) => {
+        async (conn: PoolConnection, parked) => {
           try {
             return await claimAndSend(conn, parked, controller.signal);
           } catch (err) {
@@ -264,9 +265,7 @@ export function createOutboxRelay({
           }
         },
         {
-          begin: async (conn) => {
-            await conn.query(`SET SESSION idle_transaction_timeout = ${idleTransactionSeconds}; START TRANSACTION`);
-          },
+          begin,
           commitWith: (result) => {
             const reset = 'SET SESSION idle_transaction_timeout = DEFAULT';
             return result.marks ? { sql: `${result.marks.sql}; ${reset}`, values: result.marks.values } : { sql: reset };
@@ -278,11 +277,7 @@ export function createOutboxRelay({
     }
   }
 
-  async function claimAndSend(
-    conn: PoolConnection,
-    parked: { aggregate_type: string; aggregate_id: string }[],
-    signal: AbortSignal,
-  ): Promise<PassResult> {
+  async function claimAndSend(conn: PoolConnection, parked: Aggregate[], signal: AbortSignal): Promise<PassResult> {
     const exclude = parked.length > 0 ? `AND (aggregate_type, aggregate_id) NOT IN (${parked.map(() => '(?, ?)').join(', ')})` : '';
     const [locked] = await conn.query<OutboxRow[]>(
       `SET STATEMENT max_statement_time = ${passTimeoutMs / 1000} FOR
