@@ -81,8 +81,10 @@ describe('charts/reservation-operator', () => {
       'ReservationCutoverAborted',
       'ReservationOperatorNoLeader',
       'ReservationOutboxLag',
+      'ReservationOutboxParked',
       'ReservationReconcileErrors',
     ]);
+    expect(exprs.ReservationOutboxParked).toBe('max by (namespace) (outbox_parked_rows) > 0');
     // The outbox-lag metric comes from another component: its name is a setting.
     const renamed = (
       await render(OPERATOR_CHART, { namespace, valuesFiles: [FULL], set: { 'prometheusRule.outboxLag.metric': 'relay_lag_seconds' } })

@@ -10,6 +10,7 @@ import { createKubeClient } from './kube/client.ts';
 import { createLeaderElector, LEASE_NAME } from './leader-election.ts';
 import { startManager } from './manager.ts';
 import { DEFAULT_MAX_CONNECTIONS } from './reconcile/connection-budget.ts';
+import { DEFAULT_ROUTE53_TIMEOUTS } from './traffic/route53/provider.ts';
 
 const config = loadConfigOrExit(
   'reservation-operator',
@@ -53,6 +54,16 @@ const config = loadConfigOrExit(
     }),
     TXT_PREFIX: Type.String({ default: '', description: "ExternalDNS --txt-prefix of the zone's ownership TXT records, if it uses one" }),
     TXT_SUFFIX: Type.String({ default: '', description: "ExternalDNS --txt-suffix of the zone's ownership TXT records, if it uses one" }),
+    ROUTE53_CONNECTION_TIMEOUT_MS: Type.Integer({
+      minimum: 100,
+      default: DEFAULT_ROUTE53_TIMEOUTS.connectionTimeoutMs,
+      description: 'longest wait for a connection to Route53',
+    }),
+    ROUTE53_REQUEST_TIMEOUT_MS: Type.Integer({
+      minimum: 100,
+      default: DEFAULT_ROUTE53_TIMEOUTS.requestTimeoutMs,
+      description: 'longest a Route53 request may take, answer included',
+    }),
   }),
 );
 
@@ -108,6 +119,7 @@ async function lead() {
     traffic: {
       ...(config.TXT_OWNER_ID ? { ownerId: config.TXT_OWNER_ID } : {}),
       affix: { prefix: config.TXT_PREFIX, suffix: config.TXT_SUFFIX },
+      route53Timeouts: { connectionTimeoutMs: config.ROUTE53_CONNECTION_TIMEOUT_MS, requestTimeoutMs: config.ROUTE53_REQUEST_TIMEOUT_MS },
     },
   });
   manager.metrics.leader.set({ name: 'reservation-operator' }, 1);

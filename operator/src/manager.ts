@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { AwsHttpTimeouts } from '@reservations/service-kit/aws-http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Reservation } from './api/v1alpha1/reservation.ts';
@@ -48,6 +49,8 @@ export interface ManagerOptions {
      * logging and metrics hooks for the call gate.
      */
     provider?: (gate: GateOptions) => DnsProvider;
+    /** The default Route53 client's connection and request timeouts. */
+    route53Timeouts?: AwsHttpTimeouts;
   };
   /** The only hosts a spec's Prometheus URL may name (PROMETHEUS_ALLOWED_HOSTS); any when undefined. */
   prometheusAllowedHosts?: readonly string[];
@@ -104,7 +107,8 @@ export async function startManager(options: ManagerOptions) {
     onRetry: (info) => logger.warn(info, 'route53 asked us to slow down; backing off'),
     onAttempt: metrics.route53Observer,
   };
-  const makeProvider = options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g }));
+  const makeProvider =
+    options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g, timeouts: options.traffic?.route53Timeouts }));
   const clusterUid = options.traffic?.ownerId ? undefined : await clusterIdentity(client);
   const allowedHosts = options.prometheusAllowedHosts;
   const analysis = createAnalysisSources({

@@ -26,6 +26,24 @@ export function messageGroupId(event: Pick<EventEnvelope, 'aggregateType' | 'agg
   return `${event.aggregateType}:${event.aggregateId}`;
 }
 
+/**
+ * Every character SQS refuses in a message body: it accepts only #x9 | #xA | #xD | #x20–#xD7FF |
+ * #xE000–#xFFFD | #x10000–#x10FFFF. With the `u` flag a lone surrogate is one code point, so it
+ * matches too; a surrogate pair is one astral code point and does not.
+ */
+const REFUSED_BY_SQS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * The message body of an event: JSON in which every character SQS refuses is written as a
+ * `\uXXXX` escape, so `JSON.parse` of the body gives back the envelope exactly. JSON.stringify
+ * already escapes controls and lone surrogates; U+FFFE and U+FFFF it leaves raw, and SQS would
+ * refuse the whole message (InvalidMessageContents) for one customer's notes. Raw characters of
+ * JSON text only occur inside strings, where an escape means the same character.
+ */
+export function encodeMessageBody(event: EventEnvelope): string {
+  return JSON.stringify(event).replace(REFUSED_BY_SQS, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`);
+}
+
 export const NotificationSchema = Type.Object(
   {
     eventId: Type.String({ format: 'uuid', description: 'unique per event: deduplicate on it' }),

@@ -11,4 +11,4 @@ export {
   mayAccessBooking,
   toBooking,
 } from './booking.ts';
-export { EventEnvelope, messageGroupId, type Notification, NotificationSchema } from './events.ts';
+export { EventEnvelope, encodeMessageBody, messageGroupId, type Notification, NotificationSchema } from './events.ts';

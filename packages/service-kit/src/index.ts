@@ -1,11 +1,12 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
 export { type AuthOptions, auth, authKeys, createPrincipalVerifier, type Principal, ROLES, type Role, requireRole } from './auth.ts';
-export { backoffDelay } from './backoff.ts';
+export { backoffDelay, cappedBackoffDelay } from './backoff.ts';
 export { deleteInBatches } from './batched-delete.ts';
+export { type AwsHttpTimeouts, awsHttpHandler } from './clients/aws-http.ts';
 export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
 export { createRedis, redisCheck } from './clients/redis.ts';
-export { createSqsClient, sqsCheck } from './clients/sqs.ts';
+export { createSqsClient, DEFAULT_SQS_TIMEOUTS, sqsCheck, sqsClientConfigProperties } from './clients/sqs.ts';
 export {
   apiConfigProperties,
   BaseConfig,

@@ -19,4 +19,5 @@ export * from './harness/run-dirs.ts';
 export * from './poll.ts';
 export * from './route53.ts';
 export * from './service-process.ts';
+export * from './silent-server.ts';
 export * from './stats.ts';

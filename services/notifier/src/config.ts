@@ -1,4 +1,10 @@
-import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
+import {
+  apiConfigProperties,
+  requestLogConfigProperties,
+  secret,
+  serviceConfig,
+  sqsClientConfigProperties,
+} from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 export const NotifierConfig = serviceConfig({
@@ -19,6 +25,7 @@ export const NotifierConfig = serviceConfig({
   }),
   SQS_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10, default: 10, description: 'messages per ReceiveMessage' }),
   SQS_WAIT_TIME_SECONDS: Type.Integer({ minimum: 0, maximum: 20, default: 20, description: 'long-poll wait of ReceiveMessage' }),
+  ...sqsClientConfigProperties,
   SQS_VISIBILITY_TIMEOUT_SECONDS: Type.Integer({
     minimum: 3,
     maximum: 43200,

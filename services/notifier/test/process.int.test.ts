@@ -59,7 +59,7 @@ describe('notifier process', () => {
     });
     expect(await exited).toEqual({
       code: 1,
-      out: 'notifier: schema version 0 in the primary is older than the 3 this build needs: run `npm run migrate -w @reservations/database`\n',
+      out: 'notifier: schema version 0 in the primary is older than the 4 this build needs: run `npm run migrate -w @reservations/database`\n',
     });
   });
 

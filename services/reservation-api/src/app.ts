@@ -11,7 +11,7 @@ import reservationRoutes from './routes/reservations.ts';
 import resourceRoutes from './routes/resources.ts';
 import { reservationStore } from './stores/reservation-store.ts';
 import { idempotencySweeper } from './workers/idempotency-sweeper.ts';
-import { outboxRelay } from './workers/outbox-relay.ts';
+import { outboxRelay, relayOptions, sqsTimeouts } from './workers/outbox-relay.ts';
 
 export type AppConfig = Pick<
   ReservationApiConfig,
@@ -33,6 +33,12 @@ export type AppConfig = Pick<
   | 'OUTBOX_POLL_INTERVAL_MS'
   | 'OUTBOX_RETENTION_HOURS'
   | 'OUTBOX_RELAY_CONCURRENCY'
+  | 'OUTBOX_MAX_ATTEMPTS'
+  | 'OUTBOX_PASS_TIMEOUT_MS'
+  | 'OUTBOX_BACKOFF_BASE_MS'
+  | 'OUTBOX_BACKOFF_MAX_MS'
+  | 'SQS_CONNECTION_TIMEOUT_MS'
+  | 'SQS_REQUEST_TIMEOUT_MS'
 >;
 
 /** The read side keeps a published version this long (it is also refreshed on every read miss). */
@@ -64,13 +70,10 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(bookingMetrics, { registry });
   await app.register(reservationStore, { holdTtlMs: config.HOLD_TTL_SECONDS * 1000 });
   await app.register(outboxRelay, {
-    sqs: relayQueue ? createSqsClient() : undefined,
+    sqs: relayQueue ? createSqsClient(sqsTimeouts(config)) : undefined,
     queueUrl: relayQueue ?? '',
     registry,
-    batchSize: config.OUTBOX_BATCH_SIZE,
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
-    retentionHours: config.OUTBOX_RETENTION_HOURS,
-    concurrency: config.OUTBOX_RELAY_CONCURRENCY,
+    ...relayOptions(config),
   });
   await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
   await app.register(idempotencySweeper, { intervalMs: 60_000 });

@@ -1,4 +1,10 @@
-import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
+import {
+  apiConfigProperties,
+  requestLogConfigProperties,
+  secret,
+  serviceConfig,
+  sqsClientConfigProperties,
+} from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 /** The outbox relay's settings, shared by the API (relay in-process) and `src/relay.ts` (relay alone). */
@@ -21,7 +27,22 @@ export const outboxRelayConfigProperties = {
     description: 'relay passes in flight at once per process (one locks new rows while another waits on SQS)',
   }),
   OUTBOX_RETENTION_HOURS: Type.Number({ exclusiveMinimum: 0, default: 168, description: 'how long sent outbox rows are kept' }),
+  OUTBOX_MAX_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description: 'sends of one row that SQS answers without accepting it before the row is parked',
+  }),
+  OUTBOX_PASS_TIMEOUT_MS: Type.Integer({
+    minimum: 1000,
+    default: 15000,
+    description: 'longest a relay pass holds its rows: its SQS calls are aborted then, and its transaction ends',
+  }),
+  OUTBOX_BACKOFF_BASE_MS: Type.Integer({ minimum: 1, default: 500, description: 'backoff after the first failed relay pass' }),
+  OUTBOX_BACKOFF_MAX_MS: Type.Integer({ minimum: 1, default: 30000, description: 'longest backoff between failed relay passes' }),
+  ...sqsClientConfigProperties,
 };
+
+export type OutboxRelayConfig = Static<ReturnType<typeof Type.Object<typeof outboxRelayConfigProperties>>>;
 
 export const ReservationApiConfig = serviceConfig({
   ...apiConfigProperties,

@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { type Static, Type } from 'typebox';
 import { outboxRelayConfigProperties } from './config.ts';
 import { primaryPool, REQUIRED_SCHEMA_VERSION } from './infra/db.ts';
-import { createOutboxRelay } from './workers/outbox-relay.ts';
+import { createOutboxRelay, relayOptions, sqsTimeouts } from './workers/outbox-relay.ts';
 
 export const RelayConfig = Type.Object({
   ...baseConfigProperties,
@@ -38,18 +38,8 @@ if (import.meta.main) {
     process.exit(1);
   });
   const registry = createRegistry('outbox-relay');
-  const sqs = createSqsClient();
-  const relay = createOutboxRelay({
-    pool,
-    sqs,
-    queueUrl: config.SQS_QUEUE_URL,
-    registry,
-    log,
-    batchSize: config.OUTBOX_BATCH_SIZE,
-    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
-    retentionHours: config.OUTBOX_RETENTION_HOURS,
-    concurrency: config.OUTBOX_RELAY_CONCURRENCY,
-  });
+  const sqs = createSqsClient(sqsTimeouts(config));
+  const relay = createOutboxRelay({ pool, sqs, queueUrl: config.SQS_QUEUE_URL, registry, log, ...relayOptions(config) });
   const admin = createAdminServer({
     registry,
     logger: log,

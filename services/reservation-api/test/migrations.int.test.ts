@@ -30,16 +30,17 @@ function runMigrate(url: string): Promise<{ code: number | null; out: string }> 
 describe('migrations', () => {
   it('the migrate command applies every file once; running it again, even twice at once, changes nothing', async () => {
     const db = await freshDatabase('rsv_migrate');
-    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 3 (applied 1, 2, 3)\n' });
+    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 4 (applied 1, 2, 3, 4)\n' });
     const [a, b] = await Promise.all([runMigrate(db.primaryUrl), runMigrate(db.primaryUrl)]);
     expect([a, b]).toEqual([
-      { code: 0, out: 'schema already at version 3\n' },
-      { code: 0, out: 'schema already at version 3\n' },
+      { code: 0, out: 'schema already at version 4\n' },
+      { code: 0, out: 'schema already at version 4\n' },
     ]);
     expect(await sql(db.primaryUrl, 'SELECT version, name FROM schema_migrations')).toEqual([
       { version: 1, name: 'booking_core' },
       { version: 2, name: 'event_pipeline' },
       { version: 3, name: 'exact_identities' },
+      { version: 4, name: 'outbox_parking' },
     ]);
   });
 
@@ -47,7 +48,7 @@ describe('migrations', () => {
     const db = await freshDatabase('rsv_old_schema');
     const boot = testApp({ MYSQL_PRIMARY_URL: db.primaryUrl });
     await expect(boot).rejects.toThrow(SchemaTooOldError);
-    await expect(boot).rejects.toThrow(/schema version 0 in the primary is older than the 3 this build needs: run `npm run migrate/);
+    await expect(boot).rejects.toThrow(/schema version 0 in the primary is older than the 4 this build needs: run `npm run migrate/);
   });
 
   it('3 makes every identity column exact: on a database at version 2 with rows in it, the data is unchanged', async () => {
@@ -87,7 +88,7 @@ describe('migrations', () => {
     const dump = async () => Promise.all(tables.map((t) => sql(db.primaryUrl, `SELECT * FROM ${t} ORDER BY 1, 2`)));
     const before = await dump();
 
-    expect(await db.migrate()).toEqual({ applied: [3], version: 3 });
+    expect(await migrate(db.primaryUrl, loadMigrations(MIGRATIONS_DIR).slice(0, 3))).toEqual({ applied: [3], version: 3 });
     expect(await dump()).toEqual(before);
 
     const collations = await sql<{ column: string; collation: string }>(
@@ -155,5 +156,25 @@ describe('migrations', () => {
       ),
     ).toHaveLength(exact.length);
     expect(await dump()).toEqual(after);
+  });
+  it('4 gives every outbox row a count of attempts and a parking mark: rows at version 3 keep their data, none parked', async () => {
+    const db = await freshDatabase('rsv_parking');
+    expect(await migrate(db.primaryUrl, loadMigrations(MIGRATIONS_DIR).slice(0, 3))).toEqual({ applied: [1, 2, 3], version: 3 });
+    await sql(
+      db.primaryUrl,
+      `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES
+        ('3c4d5e6f-0000-4000-8000-000000000001', 'resource', '4d5e6f70-0000-4000-8000-000000000001', 'resource.created', 1, '{"a":1}')`,
+    );
+    expect(await db.migrate()).toEqual({ applied: [4], version: 4 });
+    expect(await sql(db.primaryUrl, 'SELECT event_id, payload, sent_at, attempts, last_error, parked_at FROM outbox')).toEqual([
+      {
+        event_id: '3c4d5e6f-0000-4000-8000-000000000001',
+        payload: { a: 1 },
+        sent_at: null,
+        attempts: 0,
+        last_error: null,
+        parked_at: null,
+      },
+    ]);
   });
 });

@@ -1,30 +1,21 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { createQueueWithDlq, freePort, harnessEnv, testSqs, waitUntil } from '@reservations/testkit';
-import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { primaryPool } from '../src/infra/db.ts';
 import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
-import { bearer, freshDatabase, testApp } from './support/app.ts';
-import { createResource, sql } from './support/fixtures.ts';
+import { sql } from './support/fixtures.ts';
+import { appOnFreshDatabase, drainQueue as drainSqs, expectOncePerEventInOrder, makeEvents as makeAppEvents } from './support/relay.ts';
 
 const sqs = testSqs();
 const silent = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as never;
-let app: FastifyInstance;
-let primaryUrl: string;
+const ctx = appOnFreshDatabase('rsv_relay');
 const pools: Pool[] = [];
 
-beforeAll(async () => {
-  const db = await freshDatabase('rsv_relay');
-  await db.migrate();
-  primaryUrl = db.primaryUrl;
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: primaryUrl }));
-});
 afterAll(async () => {
-  await app?.close();
   await Promise.all(pools.map((p) => p.end()));
 });
 
@@ -32,53 +23,13 @@ async function freshQueue(name: string) {
   return createQueueWithDlq(sqs, `${name}-${Date.now()}.fifo`);
 }
 
-function relay(queueUrl: string, batchSize: number, pool = primaryPool(primaryUrl, 4)) {
+const drainQueue = (queueUrl: string) => drainSqs(sqs, queueUrl);
+const makeEvents = (count: number) => makeAppEvents(ctx.app, count);
+
+function relay(queueUrl: string, batchSize: number, pool = primaryPool(ctx.primaryUrl, 4)) {
   pools.push(pool);
   const registry = new Registry();
   return { relay: createOutboxRelay({ pool, sqs, queueUrl, registry, log: silent, batchSize }), registry };
-}
-
-/** Receives (and deletes) everything in the queue, in the order SQS hands it out. */
-async function drainQueue(queueUrl: string): Promise<Message[]> {
-  const all: Message[] = [];
-  for (let empty = 0; empty < 2; ) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['MessageGroupId'],
-      }),
-    );
-    if (Messages.length === 0) {
-      empty++;
-      continue;
-    }
-    all.push(...Messages);
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
-      }),
-    );
-  }
-  return all;
-}
-
-/** Books, confirms and cancels on `count` reservations: 3 events each, in order per reservation. */
-async function makeEvents(count: number) {
-  const resourceId = await createResource(app, { providerId: 'prov-relay', capacity: count });
-  for (let i = 0; i < count; i++) {
-    const created = await app.inject({
-      method: 'POST',
-      url: '/v1/reservations',
-      headers: bearer('customer', 'dan'),
-      payload: { resourceId, startsAt: '2032-01-01T10:00:00Z', endsAt: '2032-01-01T11:00:00Z', hold: true },
-    });
-    const { id } = created.json<{ id: string }>();
-    await app.inject({ method: 'POST', url: `/v1/reservations/${id}/confirm`, headers: bearer('customer', 'dan') });
-    await app.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: bearer('customer', 'dan') });
-  }
 }
 
 describe('the outbox relay', () => {
@@ -90,30 +41,20 @@ describe('the outbox relay', () => {
     const [sentA, sentB] = await Promise.all([a.relay.drain(), b.relay.drain()]);
     // Rows one relay held back for the other's earlier row go on its next pass.
     const rest = (await a.relay.drain()) + (await b.relay.drain());
-    const unsent = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+    const unsent = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
     expect(Number(unsent[0]?.n)).toBe(0);
 
     const messages = await drainQueue(queueUrl);
-    const total = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox');
+    const total = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox');
     expect(sentA + sentB + rest).toBe(Number(total[0]?.n));
-    const ids = messages.map((m) => JSON.parse(m.Body as string).eventId);
-    expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.length).toBe(Number(total[0]?.n));
-
-    const versions = new Map<string, number[]>();
-    for (const m of messages) {
-      const event = JSON.parse(m.Body as string);
-      expect(m.Attributes?.MessageGroupId).toBe(`${event.aggregateType}:${event.aggregateId}`);
-      versions.set(event.aggregateId, [...(versions.get(event.aggregateId) ?? []), event.version]);
-    }
-    for (const [, seen] of versions) expect(seen).toEqual([...seen].sort((x, y) => x - y));
+    expect(expectOncePerEventInOrder(messages)).toHaveLength(Number(total[0]?.n));
     expect(await a.registry.metrics()).toMatch(/outbox_lag_seconds 0/);
   });
 
   it('a pass that fails after sending leaves its rows unsent; the next pass sends them again and SQS drops the repeat', async () => {
     await makeEvents(2); // a resource, and 3 events for each of 2 reservations
     const { queueUrl } = await freshQueue('relay-crash');
-    const pool = primaryPool(primaryUrl, 2);
+    const pool = primaryPool(ctx.primaryUrl, 2);
     // The mark fails, as if the process died between SendMessageBatch and COMMIT.
     const crashing = new Proxy(pool, {
       get(target, prop, receiver) {
@@ -134,7 +75,7 @@ describe('the outbox relay', () => {
     });
     const broken = relay(queueUrl, 500, crashing as Pool);
     await expect(broken.relay.drain()).rejects.toThrow('crashed');
-    const unsent = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+    const unsent = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
     expect(Number(unsent[0]?.n)).toBe(7);
     expect(await broken.registry.metrics()).toMatch(/outbox_lag_seconds [1-9]|outbox_lag_seconds 0\.\d*[1-9]/);
 
@@ -159,6 +100,21 @@ describe('the relay on its own (src/relay.ts)', () => {
     return { child, exited };
   }
 
+  function relayEnv(queueUrl: string, adminPort: number, more: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+      HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+      MYSQL_PRIMARY_URL: ctx.primaryUrl,
+      SQS_QUEUE_URL: queueUrl,
+      AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
+      AWS_REGION: harnessEnv('AWS_REGION'),
+      AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
+      OUTBOX_POLL_INTERVAL_MS: '100',
+      ...more,
+    };
+  }
+
   it('refuses to start without its queue, naming the variable on one line', async () => {
     const { exited } = runRelay({ MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x' });
     expect(await exited).toEqual({
@@ -171,19 +127,9 @@ describe('the relay on its own (src/relay.ts)', () => {
     await makeEvents(1);
     const { queueUrl } = await freshQueue('relay-alone');
     const adminPort = await freePort();
-    const { child, exited } = runRelay({
-      HOST: '127.0.0.1',
-      ADMIN_PORT: String(adminPort),
-      MYSQL_PRIMARY_URL: primaryUrl,
-      SQS_QUEUE_URL: queueUrl,
-      AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
-      AWS_REGION: harnessEnv('AWS_REGION'),
-      AWS_ACCESS_KEY_ID: harnessEnv('AWS_ACCESS_KEY_ID'),
-      AWS_SECRET_ACCESS_KEY: harnessEnv('AWS_SECRET_ACCESS_KEY'),
-      OUTBOX_POLL_INTERVAL_MS: '100',
-    });
+    const { child, exited } = runRelay(relayEnv(queueUrl, adminPort));
     await waitUntil('every row sent', async () => {
-      const [row] = await sql<{ n: number }>(primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
+      const [row] = await sql<{ n: number }>(ctx.primaryUrl, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL');
       return Number(row?.n) === 0;
     });
     const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
@@ -193,5 +139,39 @@ describe('the relay on its own (src/relay.ts)', () => {
     expect((await drainQueue(queueUrl)).length).toBeGreaterThanOrEqual(4);
     child.kill('SIGTERM');
     expect((await exited).code).toBe(0);
+  });
+
+  it('killed mid-pass (rows sent, not yet marked), nothing is lost and the consumer sees no event twice: the next relay sends them again and SQS drops the repeats', async () => {
+    const [before] = await sql<{ last: string }>(ctx.primaryUrl, 'SELECT COALESCE(MAX(id), 0) AS last FROM outbox');
+    await makeEvents(150);
+    const mine = `id > ${Number(before?.last)}`;
+    const total = Number((await sql<{ n: number }>(ctx.primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine}`))[0]?.n);
+    const { queueUrl } = await freshQueue('relay-killed');
+    const depth = async () => {
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      );
+      return Number(Attributes?.ApproximateNumberOfMessages);
+    };
+    const marked = async () =>
+      Number((await sql<{ n: number }>(ctx.primaryUrl, `SELECT COUNT(*) AS n FROM outbox WHERE ${mine} AND sent_at IS NOT NULL`))[0]?.n);
+
+    // One pass locks all of them and sends them in 10-message calls before its commit marks any.
+    const first = runRelay(relayEnv(queueUrl, await freePort(), { OUTBOX_BATCH_SIZE: '500' }));
+    await waitUntil('the first messages on the queue', async () => (await depth()) >= 10, { intervalMs: 10 });
+    first.child.kill('SIGKILL');
+    expect((await first.exited).code).toBeNull();
+    // Killed mid-pass: messages went out that no row records as sent.
+    const sentButUnmarked = (await depth()) - (await marked());
+    expect(sentButUnmarked).toBeGreaterThan(0);
+
+    const second = runRelay(relayEnv(queueUrl, await freePort(), { OUTBOX_BATCH_SIZE: '500' }));
+    await waitUntil('every row sent', async () => (await marked()) === total);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    const ids = expectOncePerEventInOrder(await drainQueue(queueUrl));
+    expect(ids).toHaveLength(total);
+    const rows = await sql<{ event_id: string }>(ctx.primaryUrl, `SELECT event_id FROM outbox WHERE ${mine}`);
+    expect(new Set(ids)).toEqual(new Set(rows.map((r) => r.event_id)));
   });
 });

@@ -4,8 +4,10 @@ import {
   ListResourceRecordSetsCommand,
   type ResourceRecordSet,
   Route53Client,
+  type Route53ClientConfig,
   type RRType,
 } from '@aws-sdk/client-route-53';
+import { type AwsHttpTimeouts, awsHttpHandler } from '@reservations/service-kit/aws-http';
 import {
   type ChangeStatus,
   type DnsChange,
@@ -21,6 +23,27 @@ export interface Route53ProviderOptions {
   /** A client of its own (tests point one at a proxy); default: configured from the environment. */
   client?: Route53Client;
   gate?: GateOptions;
+  /** The default client's connection and request timeouts (ROUTE53_CONNECTION_TIMEOUT_MS, ROUTE53_REQUEST_TIMEOUT_MS). */
+  timeouts?: AwsHttpTimeouts;
+}
+
+/** Route53 answers in well under a second: a call past these has failed, and its reconcile is retried with backoff. */
+export const DEFAULT_ROUTE53_TIMEOUTS: AwsHttpTimeouts = { connectionTimeoutMs: 3000, requestTimeoutMs: 10_000 };
+
+/**
+ * The operator's Route53 client: both timeouts on every request; maxAttempts 1, as the gate owns
+ * retries (see throttle.ts). `config` is for tests (an endpoint of their own).
+ */
+export function createRoute53Client(
+  timeouts: AwsHttpTimeouts = DEFAULT_ROUTE53_TIMEOUTS,
+  config: Omit<Route53ClientConfig, 'requestHandler' | 'maxAttempts'> = {},
+): Route53Client {
+  return new Route53Client({
+    maxAttempts: 1,
+    requestHandler: awsHttpHandler(timeouts),
+    ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }),
+    ...config,
+  });
 }
 
 /**
@@ -33,8 +56,7 @@ export interface Route53ProviderOptions {
 export function createRoute53Provider(options: Route53ProviderOptions = {}): DnsProvider {
   let client = options.client;
   const route53 = () => {
-    // maxAttempts 1: the gate owns retries (see throttle.ts).
-    client ??= new Route53Client({ maxAttempts: 1, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }) });
+    client ??= createRoute53Client(options.timeouts);
     return client;
   };
   const gate: CallGate = createCallGate(options.gate);

@@ -1,9 +1,7 @@
-import { backoffDelay } from '@reservations/service-kit';
+import { cappedBackoffDelay } from '@reservations/service-kit';
 
 /** The delay before attempt `attempts + 1`: full jitter, capped (AWS architecture blog, "Exponential Backoff and Jitter"). */
-export function retryDelay(attempts: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  return Math.min(maxMs, backoffDelay(Math.min(attempts, 30), baseMs, random));
-}
+export const retryDelay = cappedBackoffDelay;
 
 /** The visibility timeout a failed message gets: doubling per receive, within SQS's 12-hour cap. */
 export function retryVisibility(receiveCount: number, baseSeconds: number): number {

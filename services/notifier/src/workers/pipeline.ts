@@ -14,6 +14,8 @@ export type PipelineConfig = Pick<
   | 'SQS_CONSUMERS'
   | 'SQS_BATCH_SIZE'
   | 'SQS_WAIT_TIME_SECONDS'
+  | 'SQS_CONNECTION_TIMEOUT_MS'
+  | 'SQS_REQUEST_TIMEOUT_MS'
   | 'SQS_VISIBILITY_TIMEOUT_SECONDS'
   | 'SQS_RETRY_BASE_SECONDS'
   | 'WEBHOOK_TIMEOUT_MS'
@@ -45,7 +47,8 @@ declare module 'fastify' {
  */
 export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
   async (app: FastifyInstance, { config, registry }) => {
-    const sqs = createSqsClient();
+    const timeouts = { connectionTimeoutMs: config.SQS_CONNECTION_TIMEOUT_MS, requestTimeoutMs: config.SQS_REQUEST_TIMEOUT_MS };
+    const sqs = createSqsClient(timeouts);
     // A claim outlives a POST that times out, so two deliverers never hold one delivery.
     const leaseMs = 2 * config.WEBHOOK_TIMEOUT_MS + 1000;
     const deliverer = createWebhookDeliverer({
@@ -66,7 +69,8 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
     });
     const intake = createSqsIntake({
       sqs,
-      pollingSqs: createSqsClient(),
+      // A long poll is silent for up to its wait time: that is not a stuck request.
+      pollingSqs: createSqsClient({ ...timeouts, requestTimeoutMs: timeouts.requestTimeoutMs + config.SQS_WAIT_TIME_SECONDS * 1000 }),
       queueUrl: config.SQS_QUEUE_URL,
       dlqUrl: config.SQS_DLQ_URL,
       processor: createEventProcessor({ pool: app.db, history: app.history, leaseMs }),

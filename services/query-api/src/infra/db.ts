@@ -6,7 +6,7 @@ import type { Pool } from 'mysql2/promise';
 import { Counter, type Registry } from 'prom-client';
 
 /** The schema version (the highest migration number of @reservations/database) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them). */
-export const REQUIRED_SCHEMA_VERSION = 3;
+export const REQUIRED_SCHEMA_VERSION = 4;
 
 export interface Databases {
   replica: Pool;

@@ -6,7 +6,7 @@ import type { Pool } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 
 /** The schema version (highest migration number) this build reads and writes: 3 made ids and Idempotency-Keys exact. */
-export const REQUIRED_SCHEMA_VERSION = 3;
+export const REQUIRED_SCHEMA_VERSION = 4;
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,12 +1,24 @@
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { messageGroupId } from '@reservations/contracts';
-import { deleteInBatches, withTransaction } from '@reservations/service-kit';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { encodeMessageBody, messageGroupId } from '@reservations/contracts';
+import { type AwsHttpTimeouts, deleteInBatches, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { OutboxRelayConfig } from '../config.ts';
 import { type OutboxRecord, toEnvelope } from '../domain/envelope.ts';
 import { sendable } from '../domain/relay-order.ts';
+import {
+  afterFailedSend,
+  afterPass,
+  classifyEntryFailure,
+  describeFailure,
+  type EntryFailure,
+  isMessageRefusal,
+  nextChunk,
+  type RelayHealth,
+  withoutAggregate,
+} from '../domain/relay-sending.ts';
 
 /** SendMessageBatch takes at most 10 entries. */
 const SQS_BATCH = 10;
@@ -28,6 +40,18 @@ export interface RelayOptions {
    * committed meanwhile (SKIP LOCKED keeps them apart, the order check keeps each aggregate in order).
    */
   concurrency?: number;
+  /** A row whose sends failed this many times (SQS answering for it, but not accepting it) is parked. */
+  maxAttempts?: number;
+  /**
+   * Longest a pass may take, from its claim to its commit: its SQS calls are aborted at this
+   * deadline (what was accepted by then is marked, the rest stays unsent), and MariaDB ends the
+   * transaction of a relay that stays idle in it a second longer (a frozen process), so no pass
+   * holds its rows' locks past it.
+   */
+  passTimeoutMs?: number;
+  /** Backoff after a failed pass: full jitter from this base, doubling per failure, up to `backoffMaxMs`. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
 }
 
 export interface OutboxRelay {
@@ -40,7 +64,16 @@ export interface OutboxRelay {
   stop(): Promise<void>;
 }
 
-type OutboxRow = RowDataPacket & OutboxRecord & { id: string };
+type OutboxRow = RowDataPacket & OutboxRecord & { id: string; attempts: number };
+
+/** What one pass did with the rows it could send. */
+interface SendOutcome {
+  sent: OutboxRow[];
+  /** Rows SQS answered for without accepting them: each counts an attempt, or is parked. */
+  failed: { row: OutboxRow; error: string; permanent: boolean }[];
+  /** A call that failed as a whole (timeout, connection, 5xx, throttling): the rest of the pass waited. */
+  callError?: unknown;
+}
 
 /**
  * The transactional outbox relay: locks the oldest unsent rows with
@@ -49,6 +82,8 @@ type OutboxRow = RowDataPacket & OutboxRecord & { id: string };
  * event id as deduplication id, stamps `sent_at`, and commits. A crash between the send and the
  * commit leaves the rows unsent: they are sent again (SQS drops the repeat within its 5-minute
  * deduplication window; the notifier deduplicates on the event id after that). Never lost.
+ * A row SQS refuses (or fails `maxAttempts` times) is parked, and its aggregate's later rows wait
+ * behind it while the others go on; a failing pass makes the relay back off (docs/events.md).
  */
 export function createOutboxRelay({
   pool,
@@ -60,6 +95,10 @@ export function createOutboxRelay({
   pollIntervalMs = 500,
   retentionHours = 168,
   concurrency = 1,
+  maxAttempts = 10,
+  passTimeoutMs = 15_000,
+  backoffBaseMs = 500,
+  backoffMaxMs = 30_000,
 }: RelayOptions): OutboxRelay {
   const sent = new Counter({ name: 'outbox_events_sent_total', help: 'outbox events sent to SQS', registers: [registry] });
   const errors = new Counter({
@@ -85,85 +124,259 @@ export function createOutboxRelay({
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  const parkings = new Counter({
+    name: 'outbox_rows_parked_total',
+    help: 'outbox rows parked: refused by SQS, or failed OUTBOX_MAX_ATTEMPTS times',
+    registers: [registry],
+  });
+  // Parked rows, and the later rows of their aggregates held behind them, are not lag: the relay is
+  // not behind on them, it must not send them; outbox_parked_rows (and its alert) says so instead.
   new Gauge({
     name: 'outbox_lag_seconds',
-    help: 'age of the oldest unsent outbox row (0 when all are sent)',
+    help: 'age of the oldest unsent outbox row the relay may send (0 when all are sent)',
     registers: [registry],
     async collect() {
       const [[row]] = await pool.query<RowDataPacket[]>(
-        'SELECT TIMESTAMPDIFF(MICROSECOND, MIN(occurred_at), NOW(6)) AS lag FROM outbox WHERE sent_at IS NULL',
+        `SELECT TIMESTAMPDIFF(MICROSECOND, MIN(o.occurred_at), NOW(6)) AS lag FROM outbox o
+         WHERE o.sent_at IS NULL AND o.parked_at IS NULL AND NOT EXISTS (
+           SELECT 1 FROM outbox p WHERE p.aggregate_type = o.aggregate_type AND p.aggregate_id = o.aggregate_id
+             AND p.parked_at IS NOT NULL AND p.sent_at IS NULL)`,
       );
       this.set(row?.lag == null ? 0 : Math.max(0, Number(row.lag)) / 1e6);
     },
   });
+  new Gauge({
+    name: 'outbox_parked_rows',
+    help: 'outbox rows parked now (each holds back the later events of its aggregate)',
+    registers: [registry],
+    async collect() {
+      const [[row]] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL');
+      this.set(Number(row?.n ?? 0));
+    },
+  });
 
-  async function send(rows: OutboxRow[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += SQS_BATCH) {
-      const chunk = rows.slice(i, i + SQS_BATCH);
-      const entries: SendMessageBatchRequestEntry[] = chunk.map((row) => {
-        const envelope = toEnvelope(row);
-        return {
-          Id: row.id,
-          MessageBody: JSON.stringify(envelope),
-          MessageGroupId: messageGroupId(envelope),
-          MessageDeduplicationId: envelope.eventId,
-        };
-      });
-      const stopTimer = sendDuration.startTimer();
-      const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })).finally(stopTimer);
-      if (result.Failed?.length) {
-        // Nothing of this pass is marked: every row is sent again, the ones that made it are deduplicated.
-        throw new Error(`SendMessageBatch refused ${result.Failed.map((f) => `${f.Id}: ${f.Code} ${f.Message ?? ''}`).join('; ')}`);
+  /** One SendMessageBatch; its Failed entries come back, a failure of the call itself throws. */
+  async function sendBatch(chunk: OutboxRow[], signal: AbortSignal): Promise<(EntryFailure & { Id: string })[]> {
+    const entries = chunk.map((row) => {
+      const envelope = toEnvelope(row);
+      return {
+        Id: row.id,
+        MessageBody: encodeMessageBody(envelope),
+        MessageGroupId: messageGroupId(envelope),
+        MessageDeduplicationId: envelope.eventId,
+      };
+    });
+    const stopTimer = sendDuration.startTimer();
+    const result = await sqs
+      .send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }), { abortSignal: signal })
+      .finally(stopTimer);
+    return (result.Failed ?? []).map((f) => ({ ...f, Id: f.Id ?? '' }));
+  }
+
+  /**
+   * Sends `rows` (id order) in calls of at most 10, one row per aggregate per call, and stops an
+   * aggregate at its first failed row: its later rows wait (unsent) so they never overtake it.
+   * A call SQS refuses for what a message is goes again entry by entry, to find that message.
+   * A call that fails otherwise ends the sending: SQS is unwell, and the pass backs off.
+   */
+  async function send(rows: OutboxRow[], signal: AbortSignal): Promise<SendOutcome> {
+    const outcome: SendOutcome = { sent: [], failed: [] };
+    let pending = rows;
+    let perCall = SQS_BATCH;
+    while (pending.length > 0) {
+      const chunk = nextChunk(pending, perCall);
+      let failures: (EntryFailure & { Id: string })[];
+      try {
+        failures = await sendBatch(chunk, signal);
+      } catch (err) {
+        if (!isMessageRefusal(err)) {
+          // The SDK's AbortError says less than why the pass gave up.
+          outcome.callError = signal.aborted ? signal.reason : err;
+          return outcome;
+        }
+        if (chunk.length > 1) {
+          // SQS refused the call for one of its messages without saying which: one per call for the rest of the pass.
+          perCall = 1;
+          continue;
+        }
+        const { Code, name, message } = err as Error & { Code?: string };
+        failures = [{ Id: (chunk[0] as OutboxRow).id, Code: Code ?? name, Message: message, SenderFault: true }];
       }
+      const inChunk = new Set(chunk);
+      pending = pending.filter((r) => !inChunk.has(r));
+      const failedIds = new Map(failures.map((f) => [f.Id, f]));
+      for (const row of chunk) {
+        const failure = failedIds.get(row.id);
+        if (!failure) {
+          outcome.sent.push(row);
+          continue;
+        }
+        outcome.failed.push({ row, error: describeFailure(failure), permanent: classifyEntryFailure(failure) === 'permanent' });
+        pending = withoutAggregate(pending, row);
+      }
+    }
+    return outcome;
+  }
+
+  // MariaDB ends a transaction left idle this long (its connection is killed, its locks freed): a pass
+  // aborts its SQS calls at passTimeoutMs, so only a relay that stopped running (frozen, cut off) gets here.
+  const idleTransactionSeconds = Math.ceil(passTimeoutMs / 1000) + 1;
+
+  type Aggregate = { aggregate_type: string; aggregate_id: string };
+
+  /**
+   * Starts the pass's transaction, in the same round trip as the (non-locking) read of the
+   * aggregates with a parked row: none of their rows is claimed until it is un-parked, so they
+   * neither overtake it nor fill every claim's LIMIT.
+   */
+  async function begin(conn: PoolConnection): Promise<Aggregate[]> {
+    const [results] = (await conn.query(
+      `SELECT DISTINCT aggregate_type, aggregate_id FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL;
+       SET SESSION idle_transaction_timeout = ${idleTransactionSeconds}; START TRANSACTION`,
+    )) as unknown as [[Aggregate[], ...unknown[]]];
+    return results[0];
+  }
+
+  interface PassResult {
+    sent: OutboxRow[];
+    parked: { row: OutboxRow; error: string }[];
+    /** Rows SQS answered for without accepting them, that have attempts left. */
+    retried: { row: OutboxRow; error: string }[];
+    callError?: unknown;
+    full: boolean;
+    /** The marks, sent with COMMIT. */
+    marks?: { sql: string; values: unknown[] };
+  }
+
+  /** One transaction: claim, send, mark (sent, or one more attempt, or parked), commit: four round trips to MariaDB. */
+  async function pass(): Promise<PassResult> {
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(new Error(`the relay pass took longer than ${passTimeoutMs} ms`)), passTimeoutMs);
+    try {
+      return await withTransaction<PassResult, Aggregate[]>(
+        pool,
+        async (conn: PoolConnection, parked) => {
+          try {
+            return await claimAndSend(conn, parked, controller.signal);
+          } catch (err) {
+            // The connection goes back to the pool: it must not keep the relay's idle limit.
+            await conn.query('SET SESSION idle_transaction_timeout = DEFAULT').catch(() => undefined);
+            throw err;
+          }
+        },
+        {
+          begin,
+          commitWith: (result) => {
+            const reset = 'SET SESSION idle_transaction_timeout = DEFAULT';
+            return result.marks ? { sql: `${result.marks.sql}; ${reset}`, values: result.marks.values } : { sql: reset };
+          },
+        },
+      );
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
-  /** One transaction: lock, send, mark. `full` says the batch was full, so more may be waiting. */
-  async function pass(): Promise<{ sent: number; full: boolean }> {
-    return withTransaction(pool, async (conn: PoolConnection) => {
-      const [locked] = await conn.query<OutboxRow[]>(
-        `SELECT id, event_id, aggregate_type, aggregate_id, type, version, payload, occurred_at FROM outbox
-         WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-        [batchSize],
+  async function claimAndSend(conn: PoolConnection, parked: Aggregate[], signal: AbortSignal): Promise<PassResult> {
+    const exclude = parked.length > 0 ? `AND (aggregate_type, aggregate_id) NOT IN (${parked.map(() => '(?, ?)').join(', ')})` : '';
+    const [locked] = await conn.query<OutboxRow[]>(
+      `SET STATEMENT max_statement_time = ${passTimeoutMs / 1000} FOR
+       SELECT id, event_id, aggregate_type, aggregate_id, type, version, payload, occurred_at, attempts FROM outbox
+       WHERE sent_at IS NULL AND parked_at IS NULL ${exclude} ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+      [...parked.flatMap((p) => [p.aggregate_type, p.aggregate_id]), batchSize],
+    );
+    const nothing: PassResult = { sent: [], parked: [], retried: [], full: false };
+    if (locked.length === 0) return nothing;
+    // Both columns of outbox_aggregate as IN lists, so the lookup is an index range, not a scan.
+    const ids = [...new Set(locked.map((r) => r.aggregate_id))];
+    const [unsent] = await conn.query<OutboxRow[]>(
+      `SELECT id, aggregate_type, aggregate_id FROM outbox
+       WHERE aggregate_type IN ('reservation', 'resource') AND aggregate_id IN (${ids.map(() => '?').join(', ')}) AND sent_at IS NULL`,
+      ids,
+    );
+    const rows = sendable(locked, unsent);
+    if (rows.length === 0) return nothing;
+    const outcome = await send(rows, signal);
+    const result: PassResult = { ...nothing, sent: outcome.sent, callError: outcome.callError, full: locked.length === batchSize };
+    const statements: string[] = [];
+    const values: unknown[] = [];
+    if (outcome.sent.length > 0) {
+      statements.push(`UPDATE outbox SET sent_at = NOW(6) WHERE id IN (${outcome.sent.map(() => '?').join(', ')})`);
+      values.push(...outcome.sent.map((r) => r.id));
+    }
+    for (const { row, error, permanent } of outcome.failed) {
+      const { attempts, park } = afterFailedSend(Number(row.attempts), permanent, maxAttempts);
+      statements.push(`UPDATE outbox SET attempts = ?, last_error = ?, parked_at = ${park ? 'NOW(6)' : 'NULL'} WHERE id = ?`);
+      values.push(attempts, error, row.id);
+      (park ? result.parked : result.retried).push({ row, error });
+    }
+    if (statements.length > 0) result.marks = { sql: statements.join('; '), values };
+    return result;
+  }
+
+  /** After the commit: metrics, and a line per parked row (a row's change of state). */
+  function account(result: PassResult): void {
+    const now = Date.now();
+    for (const row of result.sent) sendLag.observe(Math.max(0, now - row.occurred_at.getTime()) / 1000);
+    if (result.sent.length > 0) {
+      sent.inc(result.sent.length);
+      batchSizes.observe(result.sent.length);
+    }
+    for (const { row, error } of result.parked) {
+      parkings.inc();
+      log.warn(
+        { outboxId: row.id, eventId: row.event_id, aggregate: `${row.aggregate_type}:${row.aggregate_id}`, error },
+        'outbox row parked: it is kept unsent and the later events of its aggregate wait behind it until it is un-parked',
       );
-      if (locked.length === 0) return { sent: 0, full: false };
-      // Both columns of outbox_aggregate as IN lists, so the lookup is an index range, not a scan.
-      const ids = [...new Set(locked.map((r) => r.aggregate_id))];
-      const [unsent] = await conn.query<OutboxRow[]>(
-        `SELECT id, aggregate_type, aggregate_id FROM outbox
-         WHERE aggregate_type IN ('reservation', 'resource') AND aggregate_id IN (${ids.map(() => '?').join(', ')}) AND sent_at IS NULL`,
-        ids,
-      );
-      const rows = sendable(locked, unsent);
-      if (rows.length === 0) return { sent: 0, full: false };
-      await send(rows);
-      await conn.query<ResultSetHeader>(`UPDATE outbox SET sent_at = NOW(6) WHERE id IN (${rows.map(() => '?').join(', ')})`, [
-        ...rows.map((r) => r.id),
-      ]);
-      const now = Date.now();
-      for (const row of rows) sendLag.observe(Math.max(0, now - row.occurred_at.getTime()) / 1000);
-      sent.inc(rows.length);
-      batchSizes.observe(rows.length);
-      return { sent: rows.length, full: locked.length === batchSize };
-    });
+    }
   }
 
   const running = new Set<Promise<number>>();
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   let sweeper: NodeJS.Timeout | undefined;
+  let health: RelayHealth = { failures: 0 };
+  let backingOff: NodeJS.Timeout | undefined;
 
   async function runPasses(): Promise<number> {
     let total = 0;
     do {
       again = false;
       for (;;) {
-        const { sent, full } = await pass();
-        total += sent;
-        if (!full || sent === 0) break;
+        const result = await pass();
+        account(result);
+        total += result.sent.length;
+        if (result.callError !== undefined) throw result.callError;
+        if (result.retried.length > 0) {
+          throw new Error(`SQS did not accept ${result.retried.map(({ row, error }) => `outbox row ${row.id} (${error})`).join('; ')}`);
+        }
+        if (!result.full || result.sent.length + result.parked.length === 0) break;
       }
     } while (again);
     return total;
+  }
+
+  /** One log line per change of state: failing (with the error), then recovered; between them, backoff. */
+  function settle(ok: boolean, err?: unknown): void {
+    const now = Date.now();
+    const change = afterPass(health, ok, now, { baseMs: backoffBaseMs, maxMs: backoffMaxMs });
+    if (change.transition === 'failing') {
+      log.warn({ err }, 'outbox relay passes are failing: unsent rows wait in the outbox, retried with backoff');
+    } else if (change.transition === 'recovered') {
+      log.info(
+        { failedPasses: health.failures, outageMs: now - (health.since ?? now) },
+        'outbox relay passes succeed again: sending what waited',
+      );
+    }
+    health = change.health;
+    if (change.delayMs > 0) {
+      clearTimeout(backingOff);
+      backingOff = setTimeout(() => {
+        backingOff = undefined;
+        wake();
+      }, change.delayMs);
+      backingOff.unref();
+    }
   }
 
   /** Starts a pass loop if fewer than `concurrency` run; otherwise asks a running one to go round again. */
@@ -172,16 +385,27 @@ export function createOutboxRelay({
       again = true;
       return Promise.all(running).then((sent) => sent.reduce((a, b) => a + b, 0));
     }
-    const loop = runPasses().finally(() => running.delete(loop));
+    const loop = runPasses()
+      .then(
+        (n) => {
+          settle(true);
+          return n;
+        },
+        (err: unknown) => {
+          errors.inc();
+          settle(false, err);
+          throw err;
+        },
+      )
+      .finally(() => running.delete(loop));
     running.add(loop);
     return loop;
   }
 
+  /** A pass soon, unless the relay is backing off after a failure (its timer runs the next pass then). */
   function wake(): void {
-    drain().catch((err: unknown) => {
-      errors.inc();
-      log.warn({ err }, 'outbox relay pass failed; the rows stay unsent and are retried');
-    });
+    if (backingOff) return;
+    drain().catch(() => undefined); // settle logged it
   }
 
   async function sweep(): Promise<void> {
@@ -206,11 +430,31 @@ export function createOutboxRelay({
     async stop() {
       clearInterval(timer);
       clearInterval(sweeper);
+      clearTimeout(backingOff);
       timer = undefined;
       sweeper = undefined;
+      backingOff = undefined;
       await Promise.allSettled(running);
     },
   };
+}
+
+/** The relay's settings, the same in the API and in `src/relay.ts`. */
+export function relayOptions(config: OutboxRelayConfig) {
+  return {
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+    retentionHours: config.OUTBOX_RETENTION_HOURS,
+    concurrency: config.OUTBOX_RELAY_CONCURRENCY,
+    maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
+    passTimeoutMs: config.OUTBOX_PASS_TIMEOUT_MS,
+    backoffBaseMs: config.OUTBOX_BACKOFF_BASE_MS,
+    backoffMaxMs: config.OUTBOX_BACKOFF_MAX_MS,
+  };
+}
+
+export function sqsTimeouts(config: Pick<OutboxRelayConfig, 'SQS_CONNECTION_TIMEOUT_MS' | 'SQS_REQUEST_TIMEOUT_MS'>): AwsHttpTimeouts {
+  return { connectionTimeoutMs: config.SQS_CONNECTION_TIMEOUT_MS, requestTimeoutMs: config.SQS_REQUEST_TIMEOUT_MS };
 }
 
 declare module 'fastify' {
