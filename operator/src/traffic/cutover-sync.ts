@@ -12,6 +12,7 @@ import { TRAFFIC_REASON } from './reasons.ts';
 import {
   currentRecordSet,
   desiredRecordSet,
+  handedBackValue,
   type RecordSetKey,
   type RecordSetPair,
   resourceLabel,
@@ -96,7 +97,7 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
       // Hand the peer's weight back if the last batch could not (it failed, say).
       const handBack: RecordSetPair[] =
         peer.record && peer.txt && peerLabels && peerLabels['weight-writer'] === ctx.owner
-          ? [[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(peerLabels, undefined)] } }]]
+          ? [[peer, { record: peer.record, txt: { ...peer.txt, values: [handedBackValue(peerLabels, ctx.owner)] } }]]
           : [];
       return ctx.applyRecordSets({
         sets: [[ctx.current, ours], ...handBack],
@@ -177,7 +178,11 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     txt: {
       ...peer.txt,
       weight: decision.weights.peer,
-      values: [withWeightWriter(peerLabels, finished ? undefined : ctx.owner, draining && cutover.drain.connectionClose)],
+      values: [
+        finished
+          ? handedBackValue(peerLabels, ctx.owner)
+          : withWeightWriter(peerLabels, ctx.owner, draining && cutover.drain.connectionClose),
+      ],
     },
   };
   const handBack = finished && peerWriter === ctx.owner;
@@ -243,7 +248,7 @@ async function endCutover(ctx: TrafficContext): Promise<TrafficOutcome> {
   if (peer.record && peer.txt && labels?.['weight-writer'] === ctx.owner) {
     // Only the peer's ownership TXT changes: no weight of ours to verify, so nothing to remember.
     await ctx.submitBatch(
-      [[peer, { record: peer.record, txt: { ...peer.txt, values: [withWeightWriter(labels, undefined)] } }]],
+      [[peer, { record: peer.record, txt: { ...peer.txt, values: [handedBackValue(labels, ctx.owner)] } }]],
       `reservation-operator: ${resourceLabel(cr)} hands ${ended.from}'s weight back`,
       {
         reason: 'WeightsHandedBack',

@@ -9,6 +9,7 @@ import {
   type DesiredRecordSet,
   desiredRecordSet,
   drainRequested,
+  handedBackBy,
   liveWeightsAfter,
   type RecordSet,
   type RecordSetKey,
@@ -112,16 +113,21 @@ export function decideIdle(input: IdleInput): IdleDecision {
     return { kind: 'handedOver', writer, weight, status, events, ...(take?.refused ? { takeBackRefused: take.refused } : {}) };
   }
 
-  if (status.handover) {
-    // Handed back: keep the weight the peer's cutover left, not the older spec.
-    const { handover, minReplicas: _warm, ...rest } = status;
+  // Handed back while we looked (a handover in status), or between two looks: then only the label
+  // the hand-back leaves says so, and it counts while our record is not at the weight we last
+  // verified (once we have written and verified it, a label left behind means nothing).
+  // Either way: keep the weight the peer's cutover left, not the older spec.
+  const unseenHandBack = !status.weightOverride && current.record?.weight !== status.verifiedWeight ? handedBackBy(current.txt) : undefined;
+  const backBy = status.handover?.by ?? unseenHandBack;
+  if (backBy) {
+    const { handover: _ended, minReplicas: _warm, ...rest } = status;
     const weight = current.record?.weight ?? 0;
-    status = { ...rest, weightOverride: { weight, specWeight: t.weight, by: handover.by } };
+    status = { ...rest, weightOverride: { weight, specWeight: t.weight, by: backBy } };
     if (!take?.allowed)
       events.push({
         type: 'Normal',
         reason: 'WeightsHandedBack',
-        message: `${handover.by}'s cutover ended with ${t.cluster} at weight ${weight}; it stays until spec.traffic.weight changes`,
+        message: `${backBy}'s cutover ended with ${t.cluster} at weight ${weight}; it stays until spec.traffic.weight changes`,
       });
   }
   if (status.weightOverride && status.weightOverride.specWeight !== t.weight) {

@@ -138,9 +138,28 @@ export const DRAIN_CONNECTION_CLOSE = 'connection-close';
  * both removed when `writer` is undefined.
  */
 export function withWeightWriter(labels: Labels, writer: string | undefined, drain = false): string {
-  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, ...rest } = labels;
+  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [HANDED_BACK_LABEL]: _back, ...rest } = labels;
   if (!writer) return ownershipValue(rest);
   return ownershipValue({ ...rest, [WEIGHT_WRITER_LABEL]: writer, ...(drain ? { [DRAIN_LABEL]: DRAIN_CONNECTION_CLOSE } : {}) });
+}
+
+/**
+ * Left on the peer's TXT by the batch that hands its weight back, naming the cutover's operator:
+ * a peer that did not look while the cutover ran (a short cutover between two of its read-backs)
+ * still sees that its weight was handed back rather than changed by hand, and keeps it instead of
+ * writing its spec's weight over a finished cutover. The peer drops it on its next write.
+ */
+export const HANDED_BACK_LABEL = 'handed-back-by';
+
+/** The ownership TXT value of a record set handed back by `by`'s cutover (pure). */
+export function handedBackValue(labels: Labels, by: string): string {
+  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, ...rest } = labels;
+  return ownershipValue({ ...rest, [HANDED_BACK_LABEL]: by });
+}
+
+/** Whose finished cutover handed this record set's weight back, if its TXT says so. */
+export function handedBackBy(txt: DnsRecord | undefined): string | undefined {
+  return ownershipLabels(txt)?.[HANDED_BACK_LABEL];
 }
 
 /** Whether a peer's cutover asks this record set's services to close keep-alive connections. */

@@ -5,7 +5,7 @@ import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
 import { decideIdle, type IdleInput, TAKE_BACK_AFTER_MS } from '../../src/traffic/idle.ts';
 import type { TrafficSpec } from '../../src/traffic/outcome.ts';
 import { NO_AFFIX, ownershipLabels } from '../../src/traffic/ownership.ts';
-import { currentRecordSet, desiredRecordSet, withWeightWriter } from '../../src/traffic/record-set.ts';
+import { currentRecordSet, desiredRecordSet, handedBackValue, withWeightWriter } from '../../src/traffic/record-set.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 
 const OWNER = 'reservation-operator-eks-green';
@@ -105,6 +105,25 @@ describe('the idle record', () => {
     expect(decision.status.handover).toBeUndefined();
     expect(decision.status.minReplicas).toBeUndefined();
     expect(decision.events.map((e) => e.reason)).toEqual(['WeightsHandedBack']);
+  });
+
+  it('sees a hand-back it never saw the handover of (a short cutover between two read-backs) by the label it leaves', () => {
+    // We last verified 100; a peer's whole cutover ran and handed us back at 0 in between.
+    const handedBack = (weight: number): DnsRecord[] => {
+      const [record, txt] = ours(weight);
+      return [record as DnsRecord, { ...(txt as DnsRecord), values: [handedBackValue(ownershipLabels(txt) ?? {}, PEER)] }];
+    };
+    const verified100 = baseStatus({ desiredWeight: 100, verifiedWeight: 100, verifiedAt: '2026-11-25T09:00:00Z' });
+    const decision = decideIdle(input(100, [...handedBack(0), peer(100)], { status: verified100 }));
+    expect(decision).toMatchObject({ kind: 'change', weight: 0 }); // the label goes, the weight stays 0
+    expect(decision.status.weightOverride).toEqual({ weight: 0, specWeight: 100, by: PEER });
+    expect(decision.events.map((e) => e.reason)).toEqual(['WeightsHandedBack']);
+    if (decision.kind !== 'change') throw new Error('not a change');
+    expect(ownershipLabels(decision.desired.txt)?.['handed-back-by']).toBeUndefined();
+
+    // A label left behind once our weight is verified means nothing: the spec's weight is written.
+    const verified0 = baseStatus({ desiredWeight: 0, verifiedWeight: 0, verifiedAt: '2026-11-25T10:00:00Z' });
+    expect(decideIdle(input(30, [...handedBack(0), peer(100)], { status: verified0 }))).toMatchObject({ kind: 'change', weight: 30 });
   });
 
   it('ends an override when spec.traffic.weight changes, and keeps it while it does not', () => {
