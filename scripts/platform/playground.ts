@@ -5,7 +5,7 @@
  * Runs until Ctrl-C, then stops everything it started.
  */
 import { writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { type Component, envFile, kubeBinDir, repoRoot, selectedComponents, writePrometheusTargets } from '@reservations/testkit';
 import { numberKnob } from '../cutover-sim/settings.ts';
 import { loadCounters, MAX_RATE, startLoadControl } from './load-control.ts';
@@ -185,7 +185,7 @@ export PATH='${kubeBinDir()}:${pluginDir}':"$PATH"
         };
       }),
       shared,
-      logs: relative(process.cwd(), p.dir) || p.dir,
+      logs: p.dir,
     }),
   );
 }
