@@ -16,6 +16,8 @@ export interface LoadOptions {
   /** Requests per second over all clients. */
   rate: number;
   readShare: number;
+  /** Share of requests that cancel the client's last booking, when it has one not yet cancelled (default 0). */
+  cancelShare?: number;
   keepAliveShare: number;
   keepAliveHoldMs: number;
   /** One resolution of the weighted name: the record's value and TTL (a DNS query to the stand-in). */
@@ -39,8 +41,8 @@ const BOOKING_EPOCH = Date.UTC(2040, 0, 1);
  * Virtual clients at a steady total rate. Each resolves the record name through its own caching
  * resolver (an answer kept for the record's TTL); a share of them keep their connection for
  * `keepAliveHoldMs` whatever DNS says. Each request is either a booking on reservation-api (a
- * window no other request books) or a read of the client's last booking on query-api, with
- * the booking's consistency token. Every request is recorded with the stack that got it. A
+ * window no other request books), a read of the client's last booking on query-api with
+ * the booking's consistency token, or (`cancelShare`) a cancellation of that booking. Every request is recorded with the stack that got it. A
  * keep-alive client drops its connection when a response says `Connection: close` (what a
  * draining service sends) or a request fails, and resolves again for the next one.
  */
@@ -69,7 +71,7 @@ export function startLoad(options: LoadOptions) {
     const customer = `sim-client-${index}`;
     const auth = { authorization: `Bearer ${options.token(customer)}` };
     const connection = clientConnection(cachingResolver(options.answer), index < keepAliveClients ? options.keepAliveHoldMs : undefined);
-    let last: { id: string; token: string } | undefined;
+    let last: { id: string; token: string; cancelled?: boolean } | undefined;
     let next = Date.now() + Math.random() * intervalMs;
     while (!stopping) {
       await sleep(Math.max(0, next - Date.now()));
@@ -86,10 +88,20 @@ export function startLoad(options: LoadOptions) {
       }
       const endpoints = options.stacks[hostname];
       if (!endpoints) throw new Error(`the record points at ${hostname}, which is not a stack of this simulation`);
-      const read = last !== undefined && Math.random() < options.readShare;
+      const dice = Math.random();
+      const cancelShare = options.cancelShare ?? 0;
+      const cancel = last !== undefined && !last.cancelled && dice < cancelShare;
+      const read = !cancel && last !== undefined && dice < cancelShare + options.readShare;
       try {
         let response: Response;
-        if (read && last) {
+        if (cancel && last) {
+          response = await fetch(`${endpoints.reservationApi}/v1/reservations/${last.id}/cancel`, {
+            method: 'POST',
+            headers: { ...auth, 'idempotency-key': randomUUID() },
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+          if (response.status === 200) last = { ...last, cancelled: true, token: response.headers.get(CONSISTENCY_HEADER) ?? last.token };
+        } else if (read && last) {
           response = await fetch(`${endpoints.queryApi}/v1/reservations/${last.id}`, {
             headers: { ...auth, ...(last.token ? { [CONSISTENCY_HEADER]: last.token } : {}) },
             signal: AbortSignal.timeout(timeoutMs),
@@ -109,7 +121,8 @@ export function startLoad(options: LoadOptions) {
           });
         }
         const body = (await response.json().catch(() => undefined)) as { id?: string } | undefined;
-        if (!read && response.status === 201 && body?.id) last = { id: body.id, token: response.headers.get(CONSISTENCY_HEADER) ?? '' };
+        if (!read && !cancel && response.status === 201 && body?.id)
+          last = { id: body.id, token: response.headers.get(CONSISTENCY_HEADER) ?? '' };
         record({ at, stack: endpoints.stack, client: index, status: response.status, latencyMs: Date.now() - at });
         // A draining server asks keep-alive clients to reconnect (RFC 9112 §9.6): the next request resolves again.
         if (response.headers.get('connection')?.toLowerCase() === 'close') connection.drop();

@@ -54,7 +54,10 @@ export interface ControlledLoad {
 
 export interface LoadCounts {
   requests: number;
+  /** No answer (or the name did not resolve), or a 5xx. */
   failures: number;
+  /** A 4xx: the request was answered and refused (none is expected: no two requests conflict). */
+  refused: number;
   byCluster: Record<string, { requests: number; failures: number }>;
 }
 
@@ -63,7 +66,7 @@ export function loadCounters() {
   const registry = new Registry();
   const requests = new Counter({
     name: 'playground_load_requests_total',
-    help: "The playground load's requests, by the cluster that got them (none: the name did not resolve) and outcome (failed: no answer or a 5xx)",
+    help: "The playground load's requests, by the cluster that got them (none: the name did not resolve) and outcome (failed: no answer or a 5xx; refused: a 4xx)",
     labelNames: ['cluster', 'outcome'] as const,
     registers: [registry],
   });
@@ -72,7 +75,7 @@ export function loadCounters() {
     help: 'The rate the load is asked for, requests per second',
     registers: [registry],
   });
-  const counts: LoadCounts = { requests: 0, failures: 0, byCluster: {} };
+  const counts: LoadCounts = { requests: 0, failures: 0, refused: 0, byCluster: {} };
   return {
     registry,
     counts: (): LoadCounts => structuredClone(counts),
@@ -80,7 +83,9 @@ export function loadCounters() {
     onRecord(record: RequestRecord): void {
       const cluster = record.stack ?? 'none';
       const failed = isFailure(record);
-      requests.inc({ cluster, outcome: failed ? 'failed' : 'ok' });
+      const refused = !failed && (record.status ?? 0) >= 400;
+      requests.inc({ cluster, outcome: failed ? 'failed' : refused ? 'refused' : 'ok' });
+      if (refused) counts.refused += 1;
       const c = counts.byCluster[cluster] ?? { requests: 0, failures: 0 };
       counts.byCluster[cluster] = c;
       counts.requests += 1;

@@ -128,7 +128,8 @@ export async function runPlayground(startedAt: number, progress: (message: strin
   const load = p.startLoad({
     clients: settings.clients,
     rate: settings.rate,
-    readShare: 0.8,
+    readShare: 0.7,
+    cancelShare: 0.1,
     keepAliveShare: 0.2,
     keepAliveHoldMs: 3 * settings.ttlSeconds * 1000,
     onRecord: counters.onRecord,

@@ -102,7 +102,10 @@ export interface TwoClusterPlatform {
   patchReservation(stack: Stack, body: Record<string, unknown>): Promise<void>;
   /** Virtual clients that resolve the weighted name through `dns` (see cutover-sim/load.ts). */
   startLoad(
-    options: Pick<LoadOptions, 'clients' | 'rate' | 'readShare' | 'keepAliveShare' | 'keepAliveHoldMs' | 'onRecord' | 'retainMs'>,
+    options: Pick<
+      LoadOptions,
+      'clients' | 'rate' | 'readShare' | 'cancelShare' | 'keepAliveShare' | 'keepAliveHoldMs' | 'onRecord' | 'retainMs'
+    >,
   ): ReturnType<typeof startLoad>;
 }
 
@@ -286,7 +289,6 @@ async function startStack(
     DRAIN_FILE: drainFile,
     JWT_SECRET,
     LOG_LEVEL: logLevel,
-    SHUTDOWN_DELAY_MS: '0',
     // The machine is shared with other work: load shedding would measure its CPU, not the cutover.
     MAX_EVENT_LOOP_DELAY_MS: '0',
     ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),

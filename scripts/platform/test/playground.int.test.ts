@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { kubeBinary, repoRoot, run, waitUntil } from '@reservations/testkit';
 import { isFailure, type RequestRecord, shareByStep, verdict } from '../../cutover-sim/accounting.ts';
 import { type CutoverObservation, stepWindowTracker } from '../../cutover-sim/windows.ts';
+import type { LoadCounts } from '../load-control.ts';
 import { PLAYGROUND_DEFAULTS, SAMPLE_CUTOVER } from '../playground.ts';
 import { CLUSTER_NAMES } from '../two-clusters.ts';
 
@@ -78,12 +79,7 @@ describe('npm start, the cutover playground', () => {
       const plugin = (...args: string[]) =>
         run(join(repoRoot, 'operator', 'bin', 'kubectl-reservation'), args, { env: { ...childEnv, KUBECONFIG: kubeconfig } });
       const view = async (context: string) => JSON.parse((await plugin('status', 'booking', '--context', context, '-o', 'json')).stdout);
-      const load = async () =>
-        (await (await fetch(`${loadUrl}/load`)).json()) as {
-          requests: number;
-          failures: number;
-          byCluster: Record<string, { requests: number }>;
-        };
+      const load = async () => (await (await fetch(`${loadUrl}/load`)).json()) as LoadCounts;
 
       // What the summary prints is there: both contexts, blue at 100 and green at 0, the load on blue.
       expect((await view('blue')).record).toMatchObject({ setIdentifier: CLUSTER_NAMES.blue, verifiedWeight: 100 });
@@ -168,6 +164,7 @@ describe('npm start, the cutover playground', () => {
       // And over the whole run, as /load counts it: not one failed request.
       const counts = await load();
       expect(counts.failures).toBe(0);
+      expect(counts.refused).toBe(0);
       expect(counts.byCluster.green?.requests).toBeGreaterThan(0);
       process.stderr.write(
         `playground cutover: ${steps.map((s) => `${s.share}% → observed ${s.observed}% (${s.requests} requests)`).join(', ')}; ` +
