@@ -5,7 +5,9 @@
 // CRDs, runs the operator against the local cluster and applies the sample Reservation, then
 // keeps everything up until Ctrl-C. Settings are printed and written as a file a shell can source.
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { migrateToLatest } from '@reservations/database';
+import { installCrds } from '@reservations/operator/testing';
 import {
   freePort,
   installHarness,
@@ -79,8 +81,11 @@ export async function runSingleCluster(): Promise<void> {
   if (env.KUBECONFIG) {
     const kubectl = (...args: string[]) => run(kubeBinary('kubectl'), args, { env: { ...process.env, KUBECONFIG: env.KUBECONFIG } });
     step('up', 'installing the CRDs');
-    await kubectl('apply', '--server-side', '-f', join(repoRoot, 'crds'));
-    await kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/reservations.platform.reservations.dev');
+    // As the two-cluster platform does: applied, then waited for until served (a `kubectl wait`
+    // right after the apply can find no conditions yet, and fails).
+    const kc = new KubeConfig();
+    kc.loadFromFile(env.KUBECONFIG);
+    await installCrds(kc);
     await kubectl('create', 'namespace', 'reservations');
     // The Secrets the sample names, pointing at the harness's servers.
     const secrets: [string, string, string | undefined][] = [
