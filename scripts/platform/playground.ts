@@ -114,7 +114,7 @@ export async function runPlayground(startedAt: number, progress: (message: strin
   const platform = startTwoClusterPlatform({ ttlSeconds: settings.ttlSeconds, components, progress, logLevel: 'info' });
   const stops: (() => Promise<void> | void)[] = [() => platform.stop()];
   // From the start: Ctrl-C while it starts stops what has started.
-  stopOnCtrlC(async () => {
+  const ctrlC = stopOnCtrlC(async () => {
     for (const stop of stops.reverse()) {
       try {
         await stop();
@@ -123,7 +123,14 @@ export async function runPlayground(startedAt: number, progress: (message: strin
       }
     }
   });
-  const p: TwoClusterPlatform = await platform.ready;
+  let p: TwoClusterPlatform;
+  try {
+    p = await platform.ready;
+  } catch (err) {
+    // Ctrl-C while starting also stops what the start was waiting for (its children get the SIGINT).
+    if (ctrlC.stopping()) return;
+    throw err;
+  }
   const counters = loadCounters();
   const load = p.startLoad({
     clients: settings.clients,

@@ -1,8 +1,9 @@
 /**
  * Keeps the process up until Ctrl-C (SIGINT) or SIGTERM, then runs `stop` once and exits 0: what
- * `npm start` does in both of its modes.
+ * `npm start` does in both of its modes. `stopping()` says whether that has begun: what fails
+ * meanwhile (a start cut short) is no error to report.
  */
-export function stopOnCtrlC(stop: () => Promise<void>): void {
+export function stopOnCtrlC(stop: () => Promise<void>): { stopping(): boolean } {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, async () => {
@@ -14,4 +15,5 @@ export function stopOnCtrlC(stop: () => Promise<void>): void {
     });
   }
   setInterval(() => {}, 1 << 30);
+  return { stopping: () => stopping };
 }
