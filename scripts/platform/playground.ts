@@ -80,7 +80,7 @@ The playground is up (ready in ${f.readySeconds.toFixed(1)}s). What runs where, 
 ${clusterLines.join('\n')}
   ${pad('shared')}${Object.entries(f.shared)
     .map(([k, v]) => `${k} ${v}`)
-    .join('\n  ' + pad(''))}
+    .join(`\n  ${pad('')}`)}
   ${pad('DNS (stand-in)')}udp 127.0.0.1:${f.dnsPort}: ${RECORD_NAME} by Route53's weighted rule from moto's records, TTL ${f.ttlSeconds}s
   ${pad('load')}${f.clients} clients, ${f.rate} req/s, resolving through that DNS: ${f.loadUrl}/load${f.prometheusUrl ? `\n  ${pad('prometheus')}${f.prometheusUrl}  (both clusters' services and operators, label cluster="blue|green")` : ''}
   ${pad('logs')}${f.logs}
@@ -167,8 +167,7 @@ export PATH='${kubeBinDir()}:${pluginDir}':"$PATH"
   const env = p.harness.env;
   const shared: Record<string, string> = {};
   if (env.MYSQL_PRIMARY_URL)
-    shared['MariaDB'] =
-      `${new URL(env.MYSQL_PRIMARY_URL).host} (replica ${env.MYSQL_REPLICA_URL ? new URL(env.MYSQL_REPLICA_URL).host : '-'})`;
+    shared.MariaDB = `${new URL(env.MYSQL_PRIMARY_URL).host} (replica ${env.MYSQL_REPLICA_URL ? new URL(env.MYSQL_REPLICA_URL).host : '-'})`;
   if (env.REDIS_URL) shared.Redis = new URL(env.REDIS_URL).host;
   if (env.SQS_QUEUE_URL) shared.SQS = env.SQS_QUEUE_URL;
   if (env.AWS_ENDPOINT_URL_ROUTE_53) shared['moto (Route53)'] = `${env.AWS_ENDPOINT_URL_ROUTE_53}, zone ${p.zone.name} (${p.zone.id})`;
