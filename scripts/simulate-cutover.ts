@@ -1,62 +1,35 @@
 // `npm run simulate:cutover`: a full Route53 weighted cutover from blue to green under steady
-// load. Not a test: the figures depend on the machine. It starts the harness (MariaDB,
-// Redis, ElasticMQ, moto, a Kubernetes control plane = blue), a second control plane (green), an operator per
-// cluster (real processes), two stacks of the services (reservation-api + query-api each, sharing
-// MariaDB and Redis like two clusters sharing RDS/ElastiCache during a migration), and virtual
-// clients that resolve the weighted name like caching resolvers. It runs the cutover, prints per
+// load. Not a test: the figures depend on the machine. It starts the two-cluster platform
+// (scripts/platform/two-clusters.ts, as `npm start` does, without Prometheus and the event
+// pipeline: reservation-api + query-api per cluster) and virtual clients that resolve the weighted
+// name through its DNS stand-in like caching resolvers. It runs the cutover, prints per
 // step the configured vs observed share and the failed requests, stops blue and keeps the load on
 // a little. Exits 0 when the targets are met (no failed request; each settled step within
 // ±SIM_TOLERANCE points), 1 otherwise. Knobs: scripts/cutover-sim/settings.ts, docs/benchmarks.md.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Route53Client } from '@aws-sdk/client-route-53';
-import { KubeConfig } from '@kubernetes/client-node';
-import { migrateToLatest } from '@reservations/database';
-import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND } from '@reservations/operator/api';
-import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
-import { createTestNamespace, installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
-import {
-  createZone,
-  elapsed,
-  type Harness,
-  installHarness,
-  listRecords,
-  quantile,
-  repoRoot,
-  type ServiceProcess,
-  startHarness,
-  startKubeControlPlane,
-  startServiceProcess,
-  stopServers,
-  waitUntil,
-} from '@reservations/testkit';
-import { createSigner } from 'fast-jwt';
-import { formatTable, isFailure, type RequestRecord, type Stack, shareByStep, verdict } from './cutover-sim/accounting.ts';
-import { cachedRecordSource, route53WeightedAnswerStandIn, type WeightedRecord } from './cutover-sim/dns.ts';
-import { type StackEndpoints, startLoad } from './cutover-sim/load.ts';
+import { CUTOVER_REQUEST_ANNOTATION } from '@reservations/operator/api';
+import { elapsed, quantile, waitUntil } from '@reservations/testkit';
+import { formatTable, isFailure, type RequestRecord, shareByStep, verdict } from './cutover-sim/accounting.ts';
 import { cutoverSteps, simSettings } from './cutover-sim/settings.ts';
 import { type CutoverObservation, stepWindowTracker } from './cutover-sim/windows.ts';
+import { CLUSTER_NAMES, startTwoClusterPlatform } from './platform/two-clusters.ts';
 
 const settings = simSettings(process.env);
 const TTL_MS = settings.ttlSeconds * 1000;
-const JWT_SECRET = 'simulation-only-secret-0123456789abcdef';
-const TARGETS: Record<Stack, string> = { blue: 'blue.elb.sim.local', green: 'green.elb.sim.local' };
-const CLUSTERS: Record<Stack, string> = { blue: 'eks-blue', green: 'eks-green' };
 const started = Date.now();
 const progress = (message: string) => process.stderr.write(`[sim ${elapsed(started).padStart(6)}] ${message}\n`);
 
 // biome-ignore lint/suspicious/noExplicitAny: the script reads deep into the Reservation's status JSON
 type Json = any;
-interface Cluster {
-  kube: KubeClient;
-  kubeconfig: string;
-  namespace: string;
-  operator?: OperatorProcess;
-}
 
+// The platform without Prometheus and the event pipeline (no sqs: no relay, no notifier): nothing here reads them.
+const platform = startTwoClusterPlatform({
+  ttlSeconds: settings.ttlSeconds,
+  components: ['mysql', 'redis', 'aws', 'kube'],
+  progress,
+});
 // Everything started, stopped in reverse on the way out (also on Ctrl-C).
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [() => platform.stop()];
 let cleaning: Promise<void> | undefined;
 let interrupted = false;
 function cleanUp(): Promise<void> {
@@ -85,61 +58,19 @@ async function simulate(): Promise<boolean> {
       `${settings.clients} clients at ${settings.rate} req/s (${Math.round(settings.readShare * 100)}% reads), ` +
       `${Math.round(settings.keepAliveShare * 100)}% of clients keep their connection ${settings.keepAliveTtls}×TTL, blue stops when ${settings.blueStop}`,
   );
-  const components = ['mysql', 'redis', 'sqs', 'aws', 'kube'] as const;
-  await installHarness(components, { helm: false });
-  const harness: Harness = await startHarness(components);
-  cleanups.push(() => harness.stop());
-  Object.assign(process.env, harness.env); // the AWS SDK and the test helpers read their settings from here
-  const need = (name: keyof Harness['env']) => {
-    const value = harness.env[name];
-    if (!value) throw new Error(`the harness did not export ${name}`);
-    return value;
+  const p = await platform.ready;
+  const green = {
+    reservation: () => p.reservation('green'),
+    patch: (body: Record<string, unknown>) => p.patchReservation('green', body),
   };
 
-  progress('migrating the database');
-  await migrateToLatest(need('MYSQL_PRIMARY_URL'));
-  const stacks = { blue: await startStack('blue', harness), green: await startStack('green', harness) };
-
-  progress('starting green’s control plane and an operator per cluster');
-  const plane = await startKubeControlPlane(join(harness.dir, 'green'), 'green');
-  cleanups.push(() => stopServers(plane.servers));
-  const blue = await cluster(need('KUBECONFIG'), 'sim-blue', harness.dir);
-  const green = await cluster(plane.env.KUBECONFIG, 'sim-green', harness.dir);
-
-  const route53 = new Route53Client({});
-  cleanups.push(() => route53.destroy());
-  const zone = await createZone(route53);
-  const name = `api.${zone.name}`;
-  const dns = { hostedZoneId: zone.id, name, ttl: settings.ttlSeconds };
-  progress(`blue's Reservation at weight 100, then green's at 0, on ${name}`);
-  await createReservation(blue, { cluster: CLUSTERS.blue, dns, weight: 100, target: TARGETS.blue });
-  await waitUntil('blue at 100', async () => (await reservation(blue)).status?.traffic?.verifiedWeight === 100, { timeoutMs: 60_000 });
-  await createReservation(green, { cluster: CLUSTERS.green, dns, weight: 0, target: TARGETS.green });
-  await waitUntil('green at 0', async () => (await reservation(green)).status?.traffic?.verifiedWeight === 0, { timeoutMs: 60_000 });
-
-  // The one stand-in: moto serves no DNS, so the weighted choice among the records it holds is made here.
-  const records = cachedRecordSource(async () => {
-    const all = await listRecords(route53, zone.id);
-    return all.flatMap((r): WeightedRecord[] =>
-      r.name === name && r.type === 'CNAME' && r.setIdentifier !== undefined
-        ? [{ setIdentifier: r.setIdentifier, weight: r.weight ?? 0, value: r.values[0] ?? '', ttlSeconds: r.ttl ?? settings.ttlSeconds }]
-        : [],
-    );
-  }, 1000);
-  const sign = createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 6 * 3_600_000 });
-  const resources = await createResources(stacks.blue.reservationApi, sign({ sub: 'sim-admin', role: 'admin' }), 20);
-
-  progress(`load: ${settings.clients} clients at ${settings.rate} req/s`);
-  const load = startLoad({
+  progress(`load: ${settings.clients} clients at ${settings.rate} req/s, resolving through the DNS stand-in`);
+  const load = p.startLoad({
     clients: settings.clients,
     rate: settings.rate,
     readShare: settings.readShare,
     keepAliveShare: settings.keepAliveShare,
     keepAliveHoldMs: settings.keepAliveTtls * TTL_MS,
-    answer: async () => route53WeightedAnswerStandIn(await records(), Math.random),
-    stacks: { [TARGETS.blue]: stacks.blue, [TARGETS.green]: stacks.green },
-    resources,
-    token: (sub) => sign({ sub, role: 'customer' }),
   });
   cleanups.push(() => load.stop());
   let loadError: unknown;
@@ -151,11 +82,10 @@ async function simulate(): Promise<boolean> {
   const steps = cutoverSteps(settings);
   progress(`cutover: ${steps.map((s) => (s.setShare !== undefined ? `${s.setShare}%` : 'pause')).join(' → ')}`);
   const drain = { ttls: settings.drainTtls, connectionClose: settings.connectionClose };
-  await patch(green, { spec: { traffic: { cutover: { from: CLUSTERS.blue, steps, drain } } } });
-  const blueDrain = mirrorDrainSwitch(blue, stacks.blue.drainFile);
-  cleanups.push(() => blueDrain.stop());
+  await green.patch({ spec: { traffic: { cutover: { from: CLUSTER_NAMES.blue, steps, drain } } } });
   const tracker = stepWindowTracker(settings.shares, settings.ttlSeconds);
   const budgetMs = 180_000 + settings.shares.length * (settings.pauseSeconds * 1000 + 4 * TTL_MS + 15_000);
+  const cutoverStarted = Date.now();
   let succeededAt: number | undefined;
   let lastLine = '';
   let lastTick = 0;
@@ -163,8 +93,8 @@ async function simulate(): Promise<boolean> {
   while (succeededAt === undefined) {
     if (interrupted) throw new Error('interrupted');
     if (loadError) throw loadError;
-    if (Date.now() - started > budgetMs) throw new Error(`the cutover did not succeed within ${Math.round(budgetMs / 1000)}s`);
-    const cutover: (CutoverObservation & Json) | undefined = (await reservation(green)).status?.traffic?.cutover;
+    if (Date.now() - cutoverStarted > budgetMs) throw new Error(`the cutover did not succeed within ${Math.round(budgetMs / 1000)}s`);
+    const cutover: (CutoverObservation & Json) | undefined = (await green.reservation()).status?.traffic?.cutover;
     const now = Date.now();
     if (cutover) {
       tracker.observe(cutover, now);
@@ -181,10 +111,10 @@ async function simulate(): Promise<boolean> {
       if (manual && now - Date.parse(cutover.stepStartedAt) >= settings.pauseSeconds * 1000) {
         promotes += 1;
         progress(`promote/${promotes}`);
-        await patch(green, { metadata: { annotations: { [CUTOVER_REQUEST_ANNOTATION]: `promote/${promotes}` } } });
+        await green.patch({ metadata: { annotations: { [CUTOVER_REQUEST_ANNOTATION]: `promote/${promotes}` } } });
         await waitUntil(
           'promote handled',
-          async () => (await reservation(green)).status?.traffic?.cutover?.handledRequest === `promote/${promotes}`,
+          async () => (await green.reservation()).status?.traffic?.cutover?.handledRequest === `promote/${promotes}`,
         );
       }
     }
@@ -204,14 +134,14 @@ async function simulate(): Promise<boolean> {
   const blueStoppedAt = Date.now();
   tracker.close(blueStoppedAt);
   progress(`stopping blue's services (SIGTERM), ${Math.round((blueStoppedAt - succeededAt) / 1000)}s after Succeeded`);
-  await Promise.all(stacks.blue.services.map((s) => s.server.stop()));
+  await Promise.all(p.clusters.blue.services.map((s) => s.server.stop()));
   const blueExitedAt = Date.now();
   progress(`blue is gone; load goes on for ${settings.afterTtls}×TTL`);
   await sleep(settings.afterTtls * TTL_MS);
   await load.stop();
   if (loadError) throw loadError;
 
-  return report(load.records, tracker.windows(), { succeededAt, blueStoppedAt, blueExitedAt, drainOnAt: blueDrain.onAt() });
+  return report(load.records, tracker.windows(), { succeededAt, blueStoppedAt, blueExitedAt, drainOnAt: p.clusters.blue.drainOnAt() });
 }
 
 function report(
@@ -271,97 +201,6 @@ function recentShare(records: readonly RequestRecord[], now: number): string {
   if (recent.length === 0) return 'no requests yet';
   const green = recent.filter((r) => r.stack === 'green').length;
   return `last ${settings.ttlSeconds}s: ${recent.length} req, green ${((green * 100) / recent.length).toFixed(1)}%, ${recent.filter(isFailure).length} failed; total ${records.length}, ${records.filter(isFailure).length} failed`;
-}
-
-async function startStack(stack: Stack, harness: Harness): Promise<StackEndpoints & { services: ServiceProcess[]; drainFile: string }> {
-  progress(`starting ${stack}'s reservation-api and query-api`);
-  // The operator's drain switch: in a pod, the kubelet projects the ConfigMap here (mirrorDrainSwitch).
-  const drainFile = join(harness.dir, `${stack}-drain-connection-close`);
-  const env = {
-    DRAIN_FILE: drainFile,
-    MYSQL_PRIMARY_URL: harness.env.MYSQL_PRIMARY_URL ?? '',
-    MYSQL_REPLICA_URL: harness.env.MYSQL_REPLICA_URL ?? '',
-    REDIS_URL: harness.env.REDIS_URL ?? '',
-    JWT_SECRET,
-    LOG_LEVEL: 'warn',
-    OUTBOX_RELAY: 'off',
-    // The machine is shared with other work: load shedding would measure its CPU, not the cutover.
-    MAX_EVENT_LOOP_DELAY_MS: '0',
-  };
-  const start = (service: string) =>
-    startServiceProcess(join(repoRoot, 'services', service, 'src', 'server.ts'), env, {
-      logDir: harness.dir,
-      logName: `${stack}-${service}`,
-    });
-  const [reservationApi, queryApi] = [await start('reservation-api'), await start('query-api')];
-  // On the way out nothing is listening any more: no need for the services' graceful drain.
-  cleanups.push(async () => {
-    await Promise.all([reservationApi.server.stop(1000), queryApi.server.stop(1000)]);
-  });
-  return { stack, reservationApi: reservationApi.api, queryApi: queryApi.api, services: [reservationApi, queryApi], drainFile };
-}
-
-/**
- * Stands in for the kubelet, which projects a cluster's drain-switch ConfigMap into every pod:
- * the services here are processes, so the ConfigMap's value is copied into their DRAIN_FILE once
- * a second (the kubelet takes up to a minute). Returns when the switch first said true.
- */
-function mirrorDrainSwitch(c: Cluster, file: string) {
-  let onAt: number | undefined;
-  const configMap = resourcePath(RESOURCE_TYPES.ConfigMap, c.namespace, `${RESERVATION}-drain`);
-  const copy = async () => {
-    const value = (await c.kube.request<{ data?: Record<string, string> }>('GET', configMap).catch(() => undefined))?.data?.[
-      'connection-close'
-    ];
-    writeFileSync(file, value ?? 'false');
-    if (value === 'true') onAt ??= Date.now();
-  };
-  const timer = setInterval(() => void copy(), 1000);
-  return { onAt: () => onAt, stop: () => clearInterval(timer) };
-}
-
-/** A cluster's CRDs, a namespace and an operator (a real process) watching it. */
-async function cluster(kubeconfig: string, prefix: string, logDir: string): Promise<Cluster> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  await installCrds(kc);
-  const c: Cluster = { kube: createKubeClient(kc), kubeconfig, namespace: await createTestNamespace(kc, prefix) };
-  const aws = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
-  c.operator = await startOperator({ ...aws, KUBECONFIG: kubeconfig, WATCH_NAMESPACE: c.namespace, LEADER_ELECT: 'false' });
-  const operator = c.operator;
-  cleanups.push(async () => {
-    operator.kill('SIGTERM');
-    await Promise.race([operator.exited, sleep(10_000)]);
-    operator.kill('SIGKILL');
-    writeFileSync(join(logDir, `${prefix}-operator.log`), operator.log()); // kept with HARNESS_KEEP_DIR=1
-  });
-  await waitUntil(`${prefix} operator ready`, async () => (await fetch(`${operator.admin}/readyz`)).ok, { timeoutMs: 60_000 });
-  return c;
-}
-
-const RESERVATION = 'booking';
-const path = (c: Cluster, name?: string) => resourcePath(RESOURCE_TYPES.Reservation, c.namespace, name);
-const reservation = (c: Cluster) => c.kube.request<Json>('GET', path(c, RESERVATION));
-const patch = (c: Cluster, body: Record<string, unknown>) =>
-  c.kube.request('PATCH', path(c, RESERVATION), { body, contentType: PATCH.merge });
-async function createReservation(c: Cluster, traffic: Record<string, unknown>) {
-  await c.kube.request('POST', path(c), {
-    body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: RESERVATION }, spec: sampleSpec({ traffic }) },
-  });
-}
-
-async function createResources(api: string, adminToken: string, count: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const response = await fetch(`${api}/v1/resources`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `sim-room-${i}`, providerId: 'sim', timeZone: 'UTC' }),
-    });
-    if (response.status !== 201) throw new Error(`creating a resource: ${response.status} ${await response.text()}`);
-    ids.push(((await response.json()) as { id: string }).id);
-  }
-  return ids;
 }
 
 // Last, so that every declaration above is initialised before it runs.

@@ -1,143 +1,17 @@
-// `npm start`: the local platform. Starts every harness server (MariaDB primary + replica,
-// Redis, ElasticMQ for SQS, moto for Route53, a Kubernetes control plane with a kwok node, Prometheus), migrates the
-// database and runs reservation-api (with its outbox relay), query-api and notifier against them, installs the CRDs, runs the
-// operator against the local cluster and applies the sample Reservation, then keeps everything
-// up until Ctrl-C. Settings are printed and written as a file a shell can source.
-import { join } from 'node:path';
-import { migrateToLatest } from '@reservations/database';
-import {
-  freePort,
-  installHarness,
-  kubeBinary,
-  type PrometheusTarget,
-  repoRoot,
-  run,
-  type Server,
-  selectedComponents,
-  startHarness,
-  startServer,
-  step,
-  waitUntil,
-  writePrometheusTargets,
-} from '@reservations/testkit';
+// `npm start`: the cutover playground (scripts/platform/playground.ts): two clusters, blue and
+// green, with their operators and services, the weighted name behind a DNS stand-in, steady
+// traffic and a cutover ready to start. `npm start -- --single`: the one-cluster platform, for
+// work on the services (scripts/platform/single-cluster.ts). Ctrl-C stops everything.
+import { elapsed } from '@reservations/testkit';
+import { runPlayground } from './platform/playground.ts';
+import { runSingleCluster } from './platform/single-cluster.ts';
 
-const components = selectedComponents();
-await installHarness(components, { helm: false });
-const harness = await startHarness(components);
-const env = harness.env;
-const JWT_SECRET = 'local-development-only-secret-0123456789';
-const processes: Server[] = [];
-
-/** Runs one of the repo's Node entry points as a server, its log in the run directory. */
-async function startNode(name: string, entry: string, extraEnv: Record<string, string>, readyUrl: string): Promise<Server> {
-  const server = startServer(name, process.execPath, [join(repoRoot, entry)], {
-    logFile: join(harness.dir, `${name}.log`),
-    env: { ...process.env, ...env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...extraEnv },
-  });
-  processes.push(server);
-  await waitUntil(name, async () => (await fetch(readyUrl)).ok, { server, timeoutMs: 60_000 });
-  return server;
+const started = Date.now();
+const args = process.argv.slice(2);
+const unknown = args.find((a) => a !== '--single');
+if (unknown !== undefined) {
+  process.stderr.write(`npm start: unknown option "${unknown}"; the one option is --single (one cluster, for work on the services)\n`);
+  process.exit(2);
 }
-
-const services: string[] = [];
-const scraped: PrometheusTarget[] = [];
-if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
-  step('up', 'migrating the database');
-  await migrateToLatest(env.MYSQL_PRIMARY_URL);
-  // The event pipeline needs the queue: without the sqs component the relay is off and no notifier runs.
-  const pipeline = Boolean(env.SQS_QUEUE_URL);
-  for (const name of ['reservation-api', 'query-api', ...(pipeline ? ['notifier'] : [])]) {
-    const [port, adminPort] = [await freePort(), await freePort()];
-    step('up', `starting ${name}`);
-    await startNode(
-      name,
-      `services/${name}/src/server.ts`,
-      {
-        PORT: String(port),
-        ADMIN_PORT: String(adminPort),
-        JWT_SECRET,
-        SHUTDOWN_DELAY_MS: '0',
-        ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
-      },
-      `http://127.0.0.1:${adminPort}/readyz`,
-    );
-    services.push(`  ${name.padEnd(16)} http://127.0.0.1:${port}  (docs /docs, admin http://127.0.0.1:${adminPort}/metrics)`);
-    // Labelled as the sample Reservation's pods would be, so the analysis's default PromQL finds them.
-    scraped.push({ url: `http://127.0.0.1:${adminPort}/metrics`, labels: { namespace: 'reservations', pod: `booking-${name}-local-0` } });
-  }
-}
-if (env.PROMETHEUS_TARGETS_DIR && scraped.length > 0) {
-  writePrometheusTargets(env.PROMETHEUS_TARGETS_DIR, 'services', scraped);
-  services.push(`  ${'prometheus'.padEnd(16)} ${env.PROMETHEUS_URL}  (scrapes the services every second)`);
-}
-
-let operatorLog: string | undefined;
-let operatorAdmin: string | undefined;
-if (env.KUBECONFIG) {
-  const kubectl = (...args: string[]) => run(kubeBinary('kubectl'), args, { env: { ...process.env, KUBECONFIG: env.KUBECONFIG } });
-  step('up', 'installing the CRDs');
-  await kubectl('apply', '--server-side', '-f', join(repoRoot, 'crds'));
-  await kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/reservations.platform.reservations.dev');
-  await kubectl('create', 'namespace', 'reservations');
-  // The Secrets the sample names, pointing at the harness's servers.
-  const secrets: [string, string, string | undefined][] = [
-    ['mysql-primary', 'url', env.MYSQL_PRIMARY_URL],
-    ['mysql-replica', 'url', env.MYSQL_REPLICA_URL],
-    ['redis', 'url', env.REDIS_URL],
-    ['jwt', 'key', JWT_SECRET],
-  ];
-  for (const [name, key, value] of secrets) {
-    await kubectl('create', 'secret', 'generic', name, '-n', 'reservations', `--from-literal=${key}=${value ?? 'unset'}`);
-  }
-  step('up', 'starting the operator');
-  operatorLog = join(harness.dir, 'operator.log');
-  const adminPort = await freePort();
-  operatorAdmin = `http://127.0.0.1:${adminPort}`;
-  await startNode(
-    'operator',
-    'operator/src/main.ts',
-    { LEADER_ELECT: 'false', ADMIN_HOST: '127.0.0.1', ADMIN_PORT: String(adminPort) },
-    `${operatorAdmin}/readyz`,
-  );
-  await kubectl('apply', '-f', join(repoRoot, 'operator', 'samples', 'reservation.yaml'));
-  step('up', 'waiting for the sample Reservation to be Ready');
-  await kubectl('wait', '--for=condition=Ready', '--timeout=120s', '-n', 'reservations', 'rsv/booking');
-}
-
-const envFile = join(harness.dir, 'harness.env');
-const servicesText = services.length
-  ? `
-The services:
-${services.join('\n')}
-
-  TOKEN=$(JWT_SECRET=${JWT_SECRET} npm run -s mint-token -w @reservations/reservation-api -- admin me)
-  curl -H "authorization: Bearer $TOKEN" ${services[0]?.match(/http:\S+/)?.[0]}/docs/json
-`
-  : '';
-console.log(`${servicesText}
-The local platform is up. From another shell:
-
-  source ${envFile}
-  export PATH=${join(kubeBinary('kubectl'), '..')}:$PATH    # kubectl for the local cluster
-  kubectl get rsv,deploy,hpa -n reservations
-  kubectl describe rsv booking -n reservations
-${operatorLog ? `\nThe operator: metrics on ${operatorAdmin}/metrics, log in ${operatorLog}\n` : ''}
-Settings:
-${Object.entries(env)
-  .map(([k, v]) => `  ${k}=${v}`)
-  .join('\n')}
-
-Ctrl-C stops everything.`);
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    console.log('\nstopping…');
-    for (const server of processes.reverse()) await server.stop();
-    await harness.stop();
-    process.exit(0);
-  });
-}
-setInterval(() => {}, 1 << 30);
+if (args.includes('--single')) await runSingleCluster();
+else await runPlayground(started, (message) => process.stderr.write(`[playground ${elapsed(started).padStart(6)}] ${message}\n`));

@@ -63,7 +63,11 @@ export function cachedRecordSource(list: () => Promise<WeightedRecord[]>, maxAge
  * a while already: clients that all start at once would otherwise expire in lockstep, which no
  * real population of resolvers does.
  */
-export function cachingResolver(answer: () => Promise<WeightedRecord>, now: () => number = Date.now, random: () => number = Math.random) {
+export function cachingResolver(
+  answer: () => Promise<Pick<WeightedRecord, 'value' | 'ttlSeconds'>>,
+  now: () => number = Date.now,
+  random: () => number = Math.random,
+) {
   let cached: { hostname: string; expiresAt: number } | undefined;
   let first = true;
   return async function resolve(): Promise<string> {

@@ -16,10 +16,12 @@ export interface LoadOptions {
   /** Requests per second over all clients. */
   rate: number;
   readShare: number;
+  /** Share of requests that cancel the client's last booking, when it has one not yet cancelled (default 0). */
+  cancelShare?: number;
   keepAliveShare: number;
   keepAliveHoldMs: number;
-  /** One resolution from the stand-in for Route53's DNS answer. */
-  answer: () => Promise<WeightedRecord>;
+  /** One resolution of the weighted name: the record's value and TTL (a DNS query to the stand-in). */
+  answer: () => Promise<Pick<WeightedRecord, 'value' | 'ttlSeconds'>>;
   /** The load balancer hostnames the records point at, mapped to the local stack behind each. */
   stacks: Readonly<Record<string, StackEndpoints>>;
   /** Resources to book; client writes never share a (resource, window), so none conflicts. */
@@ -27,6 +29,10 @@ export interface LoadOptions {
   /** A customer's bearer token. */
   token: (customer: string) => string;
   timeoutMs?: number;
+  /** Called with every request's record as it is made (counters, a /metrics). */
+  onRecord?: (record: RequestRecord) => void;
+  /** Keep `records` of this many last milliseconds only (a long-running load); all of them when unset. */
+  retainMs?: number;
 }
 
 const BOOKING_EPOCH = Date.UTC(2040, 0, 1);
@@ -35,15 +41,28 @@ const BOOKING_EPOCH = Date.UTC(2040, 0, 1);
  * Virtual clients at a steady total rate. Each resolves the record name through its own caching
  * resolver (an answer kept for the record's TTL); a share of them keep their connection for
  * `keepAliveHoldMs` whatever DNS says. Each request is either a booking on reservation-api (a
- * window no other request books) or a read of the client's last booking on query-api, with
- * the booking's consistency token. Every request is recorded with the stack that got it. A
+ * window no other request books), a read of the client's last booking on query-api with
+ * the booking's consistency token, or (`cancelShare`) a cancellation of that booking. Every request is recorded with the stack that got it. A
  * keep-alive client drops its connection when a response says `Connection: close` (what a
  * draining service sends) or a request fails, and resolves again for the next one.
  */
 export function startLoad(options: LoadOptions) {
   const records: RequestRecord[] = [];
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const intervalMs = (options.clients * 1000) / options.rate;
+  let rate = options.rate;
+  let intervalMs = (options.clients * 1000) / rate;
+  const record = (r: RequestRecord) => {
+    records.push(r);
+    options.onRecord?.(r);
+  };
+  const pruning =
+    options.retainMs === undefined
+      ? undefined
+      : setInterval(() => {
+          const from = Date.now() - (options.retainMs ?? 0);
+          const keep = records.findIndex((r) => r.at >= from);
+          records.splice(0, keep < 0 ? records.length : keep);
+        }, 5000);
   const keepAliveClients = Math.round(options.clients * options.keepAliveShare);
   let slot = 0;
   let stopping = false;
@@ -52,7 +71,7 @@ export function startLoad(options: LoadOptions) {
     const customer = `sim-client-${index}`;
     const auth = { authorization: `Bearer ${options.token(customer)}` };
     const connection = clientConnection(cachingResolver(options.answer), index < keepAliveClients ? options.keepAliveHoldMs : undefined);
-    let last: { id: string; token: string } | undefined;
+    let last: { id: string; token: string; cancelled?: boolean } | undefined;
     let next = Date.now() + Math.random() * intervalMs;
     while (!stopping) {
       await sleep(Math.max(0, next - Date.now()));
@@ -64,15 +83,25 @@ export function startLoad(options: LoadOptions) {
         hostname = await connection.hostname();
       } catch (err) {
         // No answer (no record, or moto unreachable): the client cannot send anything, a failed request.
-        records.push({ at, client: index, error: `resolve: ${(err as Error).message}`, latencyMs: Date.now() - at });
+        record({ at, client: index, error: `resolve: ${(err as Error).message}`, latencyMs: Date.now() - at });
         continue;
       }
       const endpoints = options.stacks[hostname];
       if (!endpoints) throw new Error(`the record points at ${hostname}, which is not a stack of this simulation`);
-      const read = last !== undefined && Math.random() < options.readShare;
+      const dice = Math.random();
+      const cancelShare = options.cancelShare ?? 0;
+      const cancel = last !== undefined && !last.cancelled && dice < cancelShare;
+      const read = !cancel && last !== undefined && dice < cancelShare + options.readShare;
       try {
         let response: Response;
-        if (read && last) {
+        if (cancel && last) {
+          response = await fetch(`${endpoints.reservationApi}/v1/reservations/${last.id}/cancel`, {
+            method: 'POST',
+            headers: { ...auth, 'idempotency-key': randomUUID() },
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+          if (response.status === 200) last = { ...last, cancelled: true, token: response.headers.get(CONSISTENCY_HEADER) ?? last.token };
+        } else if (read && last) {
           response = await fetch(`${endpoints.queryApi}/v1/reservations/${last.id}`, {
             headers: { ...auth, ...(last.token ? { [CONSISTENCY_HEADER]: last.token } : {}) },
             signal: AbortSignal.timeout(timeoutMs),
@@ -92,13 +121,14 @@ export function startLoad(options: LoadOptions) {
           });
         }
         const body = (await response.json().catch(() => undefined)) as { id?: string } | undefined;
-        if (!read && response.status === 201 && body?.id) last = { id: body.id, token: response.headers.get(CONSISTENCY_HEADER) ?? '' };
-        records.push({ at, stack: endpoints.stack, client: index, status: response.status, latencyMs: Date.now() - at });
+        if (!read && !cancel && response.status === 201 && body?.id)
+          last = { id: body.id, token: response.headers.get(CONSISTENCY_HEADER) ?? '' };
+        record({ at, stack: endpoints.stack, client: index, status: response.status, latencyMs: Date.now() - at });
         // A draining server asks keep-alive clients to reconnect (RFC 9112 §9.6): the next request resolves again.
         if (response.headers.get('connection')?.toLowerCase() === 'close') connection.drop();
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code;
-        records.push({ at, stack: endpoints.stack, client: index, error: cause ?? (err as Error).name, latencyMs: Date.now() - at });
+        record({ at, stack: endpoints.stack, client: index, error: cause ?? (err as Error).name, latencyMs: Date.now() - at });
         connection.drop();
       }
     }
@@ -107,10 +137,17 @@ export function startLoad(options: LoadOptions) {
   const running = Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));
   return {
     records,
+    rate: () => rate,
+    /** Changes the total rate while the load runs: each client's next request is spaced by the new interval. */
+    setRate(requestsPerSecond: number): void {
+      rate = requestsPerSecond;
+      intervalMs = (options.clients * 1000) / rate;
+    },
     /** Rejects if a client hit something the simulation cannot go on from (a record pointing nowhere). */
     running,
     async stop(): Promise<void> {
       stopping = true;
+      clearInterval(pruning);
       await running;
     },
   };

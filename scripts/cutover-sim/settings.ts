@@ -48,9 +48,14 @@ export const DEFAULTS: SimSettings = {
   connectionClose: true,
 };
 
-export function simSettings(env: Readonly<Record<string, string | undefined>>): SimSettings {
-  const errors: string[] = [];
-  const number = (name: string, fallback: number, check: (n: number) => boolean, what: string): number => {
+const int = (n: number) => Number.isInteger(n);
+
+/**
+ * Reads numeric knobs from `env` (pure): a knob's number, or `fallback` when it is unset; a bad
+ * value adds an error naming the variable to `errors` (and gives the fallback).
+ */
+export function numberKnob(env: Readonly<Record<string, string | undefined>>, errors: string[]) {
+  return (name: string, fallback: number, check: (n: number) => boolean, what: string): number => {
     const text = env[name];
     if (text === undefined || text === '') return fallback;
     const n = Number(text);
@@ -60,7 +65,11 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
     }
     return n;
   };
-  const int = (n: number) => Number.isInteger(n);
+}
+
+export function simSettings(env: Readonly<Record<string, string | undefined>>): SimSettings {
+  const errors: string[] = [];
+  const number = numberKnob(env, errors);
   const fraction = (n: number) => n >= 0 && n <= 1;
 
   let shares = DEFAULTS.shares;

@@ -10,12 +10,13 @@ import {
 import { harnessEnv } from './env.ts';
 
 /**
- * A hosted zone of its own for a test. moto makes up ids from any letters and digits, real
- * Route53's start with Z (and spec.traffic.dns.hostedZoneId says so): create until one does.
+ * A hosted zone of its own for a test (or `zoneName`, for a moto of its own). moto makes up ids
+ * from any letters and digits, real Route53's start with Z (and spec.traffic.dns.hostedZoneId
+ * says so): create until one does (the others stay behind, unused).
  */
-export async function createZone(route53: Route53Client): Promise<{ id: string; name: string }> {
+export async function createZone(route53: Route53Client, zoneName?: string): Promise<{ id: string; name: string }> {
   for (;;) {
-    const name = `t${randomUUID().slice(0, 8)}.example.com`;
+    const name = zoneName ?? `t${randomUUID().slice(0, 8)}.example.com`;
     const zone = await route53.send(new CreateHostedZoneCommand({ Name: name, CallerReference: randomUUID() }));
     const id = (zone.HostedZone?.Id ?? '').replace('/hostedzone/', '');
     if (/^Z[A-Z0-9]{1,32}$/.test(id)) return { id, name };
