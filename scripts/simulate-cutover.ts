@@ -16,6 +16,7 @@ import { migrateToLatest } from '@reservations/database';
 import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND } from '@reservations/operator/api';
 import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
 import { createTestNamespace, installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import {
   createZone,
   elapsed,
@@ -31,7 +32,6 @@ import {
   stopServers,
   waitUntil,
 } from '@reservations/testkit';
-import { createSigner } from 'fast-jwt';
 import { formatTable, isFailure, type RequestRecord, type Stack, shareByStep, verdict } from './cutover-sim/accounting.ts';
 import { cachedRecordSource, route53WeightedAnswerStandIn, type WeightedRecord } from './cutover-sim/dns.ts';
 import { type StackEndpoints, startLoad } from './cutover-sim/load.ts';
@@ -41,6 +41,8 @@ import { type CutoverObservation, stepWindowTracker } from './cutover-sim/window
 const settings = simSettings(process.env);
 const TTL_MS = settings.ttlSeconds * 1000;
 const JWT_SECRET = 'simulation-only-secret-0123456789abcdef';
+const JWT_ISSUER = 'https://sim.idp.test/';
+const JWT_AUDIENCE = 'reservations';
 const TARGETS: Record<Stack, string> = { blue: 'blue.elb.sim.local', green: 'green.elb.sim.local' };
 const CLUSTERS: Record<Stack, string> = { blue: 'eks-blue', green: 'eks-green' };
 const started = Date.now();
@@ -126,7 +128,7 @@ async function simulate(): Promise<boolean> {
         : [],
     );
   }, 1000);
-  const sign = createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 6 * 3_600_000 });
+  const sign = createTokenMinter({ issuer: JWT_ISSUER, audience: JWT_AUDIENCE, key: { secret: JWT_SECRET }, ttlSeconds: 6 * 3600 });
   const resources = await createResources(stacks.blue.reservationApi, sign({ sub: 'sim-admin', role: 'admin' }), 20);
 
   progress(`load: ${settings.clients} clients at ${settings.rate} req/s`);
@@ -283,6 +285,8 @@ async function startStack(stack: Stack, harness: Harness): Promise<StackEndpoint
     MYSQL_REPLICA_URL: harness.env.MYSQL_REPLICA_URL ?? '',
     REDIS_URL: harness.env.REDIS_URL ?? '',
     JWT_SECRET,
+    JWT_ISSUER,
+    JWT_AUDIENCE,
     LOG_LEVEL: 'warn',
     OUTBOX_RELAY: 'off',
     // The machine is shared with other work: load shedding would measure its CPU, not the cutover.

@@ -26,6 +26,8 @@ await installHarness(components, { helm: false });
 const harness = await startHarness(components);
 const env = harness.env;
 const JWT_SECRET = 'local-development-only-secret-0123456789';
+const JWT_ISSUER = 'https://local.idp.test/';
+const JWT_AUDIENCE = 'reservations';
 const processes: Server[] = [];
 
 /** Runs one of the repo's Node entry points as a server, its log in the run directory. */
@@ -56,6 +58,8 @@ if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
         PORT: String(port),
         ADMIN_PORT: String(adminPort),
         JWT_SECRET,
+        JWT_ISSUER,
+        JWT_AUDIENCE,
         SHUTDOWN_DELAY_MS: '0',
         ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
       },
@@ -110,7 +114,7 @@ const servicesText = services.length
 The services:
 ${services.join('\n')}
 
-  TOKEN=$(JWT_SECRET=${JWT_SECRET} npm run -s mint-token -w @reservations/reservation-api -- admin me)
+  TOKEN=$(JWT_SECRET=${JWT_SECRET} JWT_ISSUER=${JWT_ISSUER} JWT_AUDIENCE=${JWT_AUDIENCE} npm run -s mint-token -w @reservations/reservation-api -- admin me)
   curl -H "authorization: Bearer $TOKEN" ${services[0]?.match(/http:\S+/)?.[0]}/docs/json
 `
   : '';

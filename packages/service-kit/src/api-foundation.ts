@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { auth, authKeys } from './auth.ts';
+import { auth, authSettings, type JwtConfig } from './auth.ts';
 import { httpMetrics } from './metrics.ts';
 import { problemHandler } from './problem.ts';
 import { createValidatorCompiler } from './validation.ts';
@@ -15,8 +15,8 @@ export interface ApiFoundationOptions {
   registry: Registry;
   /** Shed load (503 + Retry-After) past this event loop delay; 0 disables. */
   maxEventLoopDelayMs: number;
-  /** The JWT settings: JWT_PUBLIC_KEY (RS256) or JWT_SECRET (HS256). */
-  jwt: { JWT_SECRET?: string | undefined; JWT_PUBLIC_KEY?: string | undefined };
+  /** The JWT settings: one key source (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL) and the token policy. */
+  jwt: JwtConfig;
 }
 
 /**
@@ -38,5 +38,5 @@ export async function registerApiFoundation(app: FastifyInstance, options: ApiFo
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { ...authKeys(options.jwt), publicPrefixes: ['/docs'] });
+  await app.register(auth, { ...authSettings(options.jwt), publicPrefixes: ['/docs'] });
 }

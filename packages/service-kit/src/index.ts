@@ -1,6 +1,17 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
-export { type AuthOptions, auth, authKeys, createPrincipalVerifier, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export {
+  type AuthOptions,
+  type AuthSettings,
+  auth,
+  authSettings,
+  createPrincipalVerifier,
+  type JwtConfig,
+  type Principal,
+  ROLES,
+  type Role,
+  requireRole,
+} from './auth.ts';
 export { backoffDelay } from './backoff.ts';
 export { deleteInBatches } from './batched-delete.ts';
 export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';

@@ -1,4 +1,4 @@
-import { freshDatabase, JWT_SECRET, testApp as writerApp } from '@reservations/reservation-api/testing';
+import { freshDatabase, JWT_CONFIG, testApp as writerApp } from '@reservations/reservation-api/testing';
 import { harnessEnv } from '@reservations/testkit';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
@@ -12,8 +12,7 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       MYSQL_REPLICA_URL: harnessEnv('MYSQL_REPLICA_URL'),
       MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
-      JWT_PUBLIC_KEY: undefined,
+      ...JWT_CONFIG,
       CACHE_TTL_SECONDS: 300,
       NEAR_CACHE_ENTRIES: 10_000,
       NEAR_CACHE_MAX_AGE_SECONDS: 30,
