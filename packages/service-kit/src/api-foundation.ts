@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { auth, authSettings, type JwtConfig } from './auth.ts';
 import { httpMetrics } from './metrics.ts';
 import { problemHandler } from './problem.ts';
+import { rateLimit } from './rate-limit.ts';
 import { createValidatorCompiler } from './validation.ts';
 
 export interface ApiFoundationOptions {
@@ -17,12 +18,24 @@ export interface ApiFoundationOptions {
   maxEventLoopDelayMs: number;
   /** The JWT settings: one key source (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL) and the token policy. */
   jwt: JwtConfig;
+  /** The rate limit settings (RATE_LIMIT_*) and the Redis that shares the counts across replicas. */
+  rateLimit: RateLimitConfig;
+}
+
+export interface RateLimitConfig {
+  REDIS_URL: string;
+  RATE_LIMIT_WINDOW_SECONDS: number;
+  RATE_LIMIT_READS: number;
+  RATE_LIMIT_WRITES: number;
+  RATE_LIMIT_HOLDS: number;
+  RATE_LIMIT_REDIS_TIMEOUT_MS: number;
+  RATE_LIMIT_FALLBACK_MS: number;
 }
 
 /**
  * What every API of the platform registers before its own plugins, in this order: strict
  * validation, problem+json errors, RED metrics, load shedding, the OpenAPI document with its UI
- * at /docs, and bearer-token auth on everything but /docs.
+ * at /docs, bearer-token auth on everything but /docs, and per-principal rate limits after it.
  */
 export async function registerApiFoundation(app: FastifyInstance, options: ApiFoundationOptions): Promise<void> {
   app.setValidatorCompiler(createValidatorCompiler());
@@ -39,4 +52,13 @@ export async function registerApiFoundation(app: FastifyInstance, options: ApiFo
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { ...authSettings(options.jwt), publicPrefixes: ['/docs'] });
+  const limits = options.rateLimit;
+  await app.register(rateLimit, {
+    redisUrl: limits.REDIS_URL,
+    limits: { reads: limits.RATE_LIMIT_READS, writes: limits.RATE_LIMIT_WRITES, holds: limits.RATE_LIMIT_HOLDS },
+    windowMs: limits.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    redisTimeoutMs: limits.RATE_LIMIT_REDIS_TIMEOUT_MS,
+    fallbackMs: limits.RATE_LIMIT_FALLBACK_MS,
+    registry: options.registry,
+  });
 }

@@ -77,6 +77,25 @@ export const apiConfigProperties = {
     default: 1000,
     description: 'shed load (503) past this event loop delay; 0 disables',
   }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'the window the rate limits count in' }),
+  RATE_LIMIT_READS: Type.Integer({ minimum: 1, default: 1200, description: 'GET and HEAD requests a principal may make per window' }),
+  RATE_LIMIT_WRITES: Type.Integer({
+    minimum: 1,
+    default: 120,
+    description: 'other requests (confirm, cancel, reschedule, resources, webhooks) a principal may make per window',
+  }),
+  RATE_LIMIT_HOLDS: Type.Integer({ minimum: 1, default: 60, description: 'reservations (holds) a principal may place per window' }),
+  RATE_LIMIT_REDIS_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    maximum: 5000,
+    default: 100,
+    description: 'a rate limit count in Redis slower than this fails over to counting in the process',
+  }),
+  RATE_LIMIT_FALLBACK_MS: Type.Integer({
+    minimum: 100,
+    default: 5000,
+    description: 'after a Redis failure, how long a process counts rate limits on its own before trying Redis again',
+  }),
 };
 
 /** Which requests an API logs a line for (service-kit's `requestLogLevel`); the booking APIs read these. */

@@ -1,5 +1,5 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
-export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
+export { type ApiFoundationOptions, type RateLimitConfig, registerApiFoundation } from './api-foundation.ts';
 export {
   type AuthOptions,
   type AuthSettings,
@@ -54,6 +54,14 @@ export {
   problemResponse,
   sendProblem,
 } from './problem.ts';
+export {
+  createStoreBreaker,
+  RATE_LIMIT_CLASSES,
+  type RateLimitClass,
+  rateLimit,
+  rateLimitClassOf,
+  rateLimitKey,
+} from './rate-limit.ts';
 export { runService, StartupError, startService } from './service-runner.ts';
 export {
   ER_DUP_ENTRY,

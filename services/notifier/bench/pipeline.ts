@@ -165,6 +165,10 @@ try {
         JWT_SECRET: SECRET,
         JWT_ISSUER: ISSUER,
         JWT_AUDIENCE: AUDIENCE,
+        // One customer books at BENCH_RATE: limits it cannot reach (the limiter's cost is still paid).
+        RATE_LIMIT_READS: '1000000000',
+        RATE_LIMIT_WRITES: '1000000000',
+        RATE_LIMIT_HOLDS: '1000000000',
         SQS_QUEUE_URL: queue.queueUrl,
         SQS_DLQ_URL: queue.dlqUrl,
         SHUTDOWN_DELAY_MS: '0',

@@ -23,6 +23,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     jwt: config,
+    rateLimit: config,
   });
 
   await app.register(db, {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JWT_ENV, JWT_SECRET, mintToken, token } from '@reservations/reservation-api/testing';
+import { API_ENV, JWT_ENV, JWT_SECRET, mintToken, token } from '@reservations/reservation-api/testing';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import { freePort, harnessEnv, REFUSALS, sigtermUnderLoad, startServiceProcess } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
@@ -27,7 +27,7 @@ describe('query-api process', () => {
       MYSQL_PRIMARY_URL: db.primaryUrl,
       MYSQL_REPLICA_URL: db.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      ...JWT_ENV,
+      ...API_ENV,
       PORT: String(await freePort()),
       ADMIN_PORT: String(await freePort()),
     });
@@ -91,7 +91,7 @@ describe('query-api on SIGTERM', () => {
       MYSQL_PRIMARY_URL: primary,
       MYSQL_REPLICA_URL: replica,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      ...JWT_ENV,
+      ...API_ENV,
       // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a
       // loaded machine's poll to see.
       SHUTDOWN_DELAY_MS: '1000',

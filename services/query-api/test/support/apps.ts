@@ -1,4 +1,4 @@
-import { freshDatabase, JWT_CONFIG, testApp as writerApp } from '@reservations/reservation-api/testing';
+import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG, testApp as writerApp } from '@reservations/reservation-api/testing';
 import { harnessEnv } from '@reservations/testkit';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
@@ -13,6 +13,7 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...JWT_CONFIG,
+      ...RATE_LIMIT_CONFIG,
       CACHE_TTL_SECONDS: 300,
       NEAR_CACHE_ENTRIES: 10_000,
       NEAR_CACHE_MAX_AGE_SECONDS: 30,

@@ -24,6 +24,21 @@ export const JWT_CONFIG: JwtConfig = {
   JWT_JWKS_MAX_AGE_MS: 600_000,
 };
 
+/** Rate limits no functional test reaches (the rate limit tests set their own), as an app's configuration… */
+export const RATE_LIMIT_CONFIG = {
+  RATE_LIMIT_WINDOW_SECONDS: 60,
+  RATE_LIMIT_READS: 1_000_000,
+  RATE_LIMIT_WRITES: 1_000_000,
+  RATE_LIMIT_HOLDS: 1_000_000,
+  RATE_LIMIT_REDIS_TIMEOUT_MS: 100,
+  RATE_LIMIT_FALLBACK_MS: 5000,
+};
+/** …and, with the identity provider, as a process's environment. */
+export const API_ENV = {
+  ...JWT_ENV,
+  ...Object.fromEntries(Object.entries(RATE_LIMIT_CONFIG).map(([name, value]) => [name, String(value)])),
+};
+
 /** Mints a token of that identity provider; claims given override its `iss`, `aud`, `iat`, `exp` (undefined leaves one out). */
 export const mintToken = createTokenMinter({ issuer: JWT_ISSUER, audience: JWT_AUDIENCE, key: { secret: JWT_SECRET } });
 
@@ -55,6 +70,7 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
     REDIS_URL: harnessEnv('REDIS_URL'),
     ...JWT_CONFIG,
+    ...RATE_LIMIT_CONFIG,
     HOLD_TTL_SECONDS: 600,
     IDEMPOTENCY_TTL_HOURS: 24,
     BODY_LIMIT_BYTES: 16384,
