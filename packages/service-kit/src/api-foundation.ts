@@ -29,6 +29,7 @@ export interface RateLimitConfig {
   RATE_LIMIT_WRITES: number;
   RATE_LIMIT_HOLDS: number;
   RATE_LIMIT_REDIS_TIMEOUT_MS: number;
+  RATE_LIMIT_SYNC_MS: number;
   RATE_LIMIT_FALLBACK_MS: number;
 }
 
@@ -59,6 +60,7 @@ export async function registerApiFoundation(app: FastifyInstance, options: ApiFo
     windowMs: limits.RATE_LIMIT_WINDOW_SECONDS * 1000,
     redisTimeoutMs: limits.RATE_LIMIT_REDIS_TIMEOUT_MS,
     fallbackMs: limits.RATE_LIMIT_FALLBACK_MS,
+    syncMs: limits.RATE_LIMIT_SYNC_MS,
     registry: options.registry,
   });
 }

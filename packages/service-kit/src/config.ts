@@ -91,6 +91,13 @@ export const apiConfigProperties = {
     default: 100,
     description: 'a rate limit count in Redis slower than this fails over to counting in the process',
   }),
+  RATE_LIMIT_SYNC_MS: Type.Integer({
+    minimum: 10,
+    maximum: 5000,
+    default: 100,
+    description:
+      "how often a process adds its rate limit counts to Redis's: across replicas a principal may exceed a limit by what they admit in this time",
+  }),
   RATE_LIMIT_FALLBACK_MS: Type.Integer({
     minimum: 100,
     default: 5000,

@@ -55,12 +55,14 @@ export {
   sendProblem,
 } from './problem.ts';
 export {
+  createSharedCounter,
   createStoreBreaker,
   RATE_LIMIT_CLASSES,
   type RateLimitClass,
   rateLimit,
   rateLimitClassOf,
   rateLimitKey,
+  windowAt,
 } from './rate-limit.ts';
 export { runService, StartupError, startService } from './service-runner.ts';
 export {

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import rateLimitPlugin from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -27,6 +26,8 @@ export interface RateLimitOptions {
   redisTimeoutMs: number;
   /** After a Redis failure, how long the process limits on its own before it tries Redis again. */
   fallbackMs: number;
+  /** How often this process's counts are added to Redis's. */
+  syncMs: number;
   registry: Registry;
   now?: () => number;
 }
@@ -63,40 +64,140 @@ export function createStoreBreaker(fallbackMs: number, now: () => number) {
   };
 }
 
-type Incr = (
-  key: string,
-  cb: (err: Error | null, result?: { current: number; ttl: number }) => void,
-  timeWindow: number,
-  max: number,
-) => void;
-interface Store {
-  incr: Incr;
-  child(routeOptions: unknown): Store;
+/** The fixed window an instant falls in (windows start at multiples of `windowMs` since the epoch, on every replica alike), and what is left of it. */
+export function windowAt(at: number, windowMs: number): { window: number; ttl: number } {
+  const window = Math.floor(at / windowMs);
+  return { window, ttl: (window + 1) * windowMs - at };
 }
 
-// The plugin's own stores (the Lua script that makes INCR and its expiry one step, the local LRU
-// window), which it does not export; a custom store composes them.
-const require = createRequire(import.meta.url);
-const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (
-  continueExceeding: boolean,
-  exponentialBackoff: boolean,
-  redis: Redis,
-  key: string,
-) => Store;
-const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (
-  continueExceeding: boolean,
-  exponentialBackoff: boolean,
-  cache: number,
-) => Store;
+interface Count {
+  windowMs: number;
+  window: number;
+  /** The shared total as of the last sync (ours included), or the local count while Redis fails. */
+  known: number;
+  /** Ours since then, not yet sent; then in the sync under way. */
+  pending: number;
+  sending: number;
+  /** The first sync of this key in this window, which its first requests wait for. */
+  first: Promise<void> | undefined;
+}
+
+export interface SharedCounterOptions {
+  redis: Redis;
+  prefix: string;
+  /** How often the counts of this process are added to Redis's (and Redis's totals read back). */
+  syncMs: number;
+  fallbackMs: number;
+  now: () => number;
+  /** Called when Redis fails after working (true) or works again (false). */
+  onLocal: (local: boolean, err?: unknown) => void;
+}
+
+/** The count a request sees: the shared total as last known plus what this process has added since. */
+const countOf = (count: Count) => count.known + count.sending + count.pending;
 
 /**
- * Limits each principal's requests per route class, counted in Redis so every replica of every
- * service shares one count (@fastify/rate-limit's Redis store, a fixed window). Past the limit:
- * a 429 problem with `Retry-After` and the `RateLimit-Limit`/`-Remaining`/`-Reset` headers of
- * the IETF draft on every response. Redis down, refusing or slower than `redisTimeoutMs`: each
- * process counts on its own (the plugin's local store) for `fallbackMs`, then tries Redis again;
- * the limit is then per process (at most replicas × the limit across the platform), never none,
- * and a request is never failed for it. Routes without a principal (public ones) are not limited.
+ * Per-key request counts in fixed windows, shared through Redis without a Redis call per request:
+ * the first request of a key in a window waits for one INCRBY (so a replica that has not seen the
+ * key yet still refuses a principal the others have used up), later ones are counted in the
+ * process and added to Redis in one pipeline per `syncMs`, each reply bringing back the shared
+ * total. Across replicas a principal may so exceed its limit by what the replicas admit in one
+ * sync interval. When Redis fails (down, refusing, slower than its command timeout), each process
+ * goes on from the last total it knew with its own counts for `fallbackMs`, then tries Redis
+ * again: a limit per process meanwhile, never none, and no request waits on a Redis known to fail.
+ */
+export function createSharedCounter({ redis, prefix, syncMs, fallbackMs, now, onLocal }: SharedCounterOptions) {
+  const counts = new Map<string, Count>();
+  const breaker = createStoreBreaker(fallbackMs, now);
+  let local = false;
+  let syncing: Promise<void> = Promise.resolve();
+
+  async function sync(): Promise<void> {
+    const batch: [string, Count][] = [];
+    for (const [key, count] of counts) {
+      if (count.pending === 0) continue;
+      [count.sending, count.pending] = [count.pending, 0];
+      batch.push([key, count]);
+    }
+    if (batch.length === 0) return;
+    const keepLocally = () => {
+      for (const [, count] of batch) [count.known, count.sending] = [count.known + count.sending, 0];
+    };
+    if (!breaker.useShared()) return keepLocally();
+    try {
+      const pipeline = redis.pipeline();
+      for (const [key, count] of batch) {
+        const redisKey = `${prefix}${key}:${count.window}`;
+        pipeline.incrby(redisKey, count.sending);
+        // A window's key outlives it by one more window, for replicas whose clocks differ a little.
+        pipeline.pexpire(redisKey, 2 * count.windowMs);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      const totals = batch.map((_, i) => {
+        const [err, total] = replies[i * 2] ?? [new Error('Redis sent no reply')];
+        if (err) throw err;
+        return Number(total);
+      });
+      batch.forEach(([, count], i) => {
+        [count.known, count.sending] = [totals[i] as number, 0];
+      });
+      if (local) {
+        local = false;
+        onLocal(false);
+      }
+    } catch (err) {
+      keepLocally();
+      if (breaker.failed()) {
+        local = true;
+        onLocal(true, err);
+      }
+    }
+  }
+
+  const flush = () => {
+    syncing = syncing.then(sync);
+    return syncing;
+  };
+  const timer = setInterval(() => {
+    // A key whose window is over is forgotten once synced: the map holds one window's keys.
+    const at = now();
+    for (const [key, count] of counts) {
+      if (count.pending === 0 && count.sending === 0 && windowAt(at, count.windowMs).window !== count.window) counts.delete(key);
+    }
+    void flush();
+  }, syncMs);
+  timer.unref();
+
+  return {
+    /** Counts one request of `key`; its count in this window, with the time left in it. */
+    incr(key: string, windowMs: number): { current: number; ttl: number } | Promise<{ current: number; ttl: number }> {
+      const { window, ttl } = windowAt(now(), windowMs);
+      let count = counts.get(key);
+      if (!count || count.window !== window) {
+        const fresh: Count = { windowMs, window, known: 0, pending: 0, sending: 0, first: undefined };
+        fresh.first = flush().then(() => {
+          fresh.first = undefined;
+        });
+        counts.set(key, fresh);
+        count = fresh;
+      }
+      count.pending++;
+      const counted = count;
+      if (counted.first) return counted.first.then(() => ({ current: countOf(counted), ttl }));
+      return { current: countOf(counted), ttl };
+    },
+    close: () => clearInterval(timer),
+  };
+}
+
+/**
+ * Limits each principal's requests per route class with @fastify/rate-limit, counted through
+ * Redis so every replica of every service shares one count (createSharedCounter: a fixed window,
+ * synced every `syncMs`). Past the limit: a 429 problem with `Retry-After`; the
+ * `RateLimit-Limit`/`-Remaining`/`-Reset` headers of the IETF draft on every response. Redis down,
+ * refusing or slower than `redisTimeoutMs`: each process limits on its own for `fallbackMs`
+ * (at most replicas × the limit across the platform meanwhile), never none, and no request fails
+ * for it. Routes without a principal (public ones) are not limited.
  */
 export const rateLimit = fp<RateLimitOptions>(
   async (app: FastifyInstance, options) => {
@@ -106,32 +207,31 @@ export const rateLimit = fp<RateLimitOptions>(
     // of counting locally) but never longer than the timeout.
     const redis = createRedis(options.redisUrl, { commandTimeout: options.redisTimeoutMs });
     redis.on('error', () => {}); // counted and logged per switch below; ioredis reconnects by itself
-    const shared = new RedisStore(false, false, redis, 'rate-limit:');
-    const local = new LocalStore(false, false, 10_000);
-    const breaker = createStoreBreaker(options.fallbackMs, now);
     const fallbacks = new Counter({
       name: 'rate_limit_store_fallbacks_total',
       help: 'Times this process stopped counting in Redis (down, refusing or slow) and limited on its own',
       registers: [options.registry],
     });
+    const counter = createSharedCounter({
+      redis,
+      prefix: 'rate-limit:',
+      syncMs: options.syncMs,
+      fallbackMs: options.fallbackMs,
+      now,
+      onLocal: (local, err) => {
+        if (!local) return app.log.info('rate limits: counting in Redis again');
+        fallbacks.inc();
+        app.log.warn({ err }, `rate limits: Redis failed, counting in this process for ${options.fallbackMs} ms`);
+      },
+    });
 
-    class FallbackStore implements Store {
-      incr: Incr = (key, cb, timeWindow, max) => {
-        if (!breaker.useShared()) return local.incr(key, cb, timeWindow, max);
-        shared.incr(
-          key,
-          (err, result) => {
-            if (!err) return cb(null, result);
-            if (breaker.failed()) {
-              fallbacks.inc();
-              app.log.warn({ err }, `rate limits: Redis failed, counting in this process for ${options.fallbackMs} ms`);
-            }
-            local.incr(key, cb, timeWindow, max);
-          },
-          timeWindow,
-          max,
-        );
-      };
+    // The store interface of @fastify/rate-limit (callback style); every route shares the counter.
+    class SharedStore {
+      incr(key: string, cb: (err: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number) {
+        const counted = counter.incr(key, timeWindow);
+        if (counted instanceof Promise) counted.then((result) => cb(null, result), cb);
+        else cb(null, counted);
+      }
       child() {
         return this;
       }
@@ -140,7 +240,7 @@ export const rateLimit = fp<RateLimitOptions>(
     const limitClass = (request: FastifyRequest) => rateLimitClassOf(request.method, request.routeOptions.config.rateLimitClass);
     await app.register(rateLimitPlugin, {
       global: true,
-      store: FallbackStore,
+      store: SharedStore,
       timeWindow: options.windowMs,
       max: (request) => options.limits[limitClass(request)],
       keyGenerator: (request) => (request.principal ? rateLimitKey(limitClass(request), request.principal) : ''),
@@ -157,6 +257,7 @@ export const rateLimit = fp<RateLimitOptions>(
         ),
     });
     app.addHook('onClose', async () => {
+      counter.close();
       redis.disconnect();
     });
   },

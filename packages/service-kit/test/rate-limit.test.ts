@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { createStoreBreaker, rateLimitClassOf, rateLimitKey } from '../src/rate-limit.ts';
+import { createStoreBreaker, rateLimitClassOf, rateLimitKey, windowAt } from '../src/rate-limit.ts';
 
 describe('rateLimitClassOf', () => {
   it.each([
@@ -55,5 +55,13 @@ describe('createStoreBreaker', () => {
     expect(breaker.useShared()).toBe(false);
     clock = 1_500;
     expect(breaker.useShared()).toBe(true);
+  });
+});
+
+describe('windowAt', () => {
+  it('puts every replica in the same fixed window, with what is left of it', () => {
+    expect(windowAt(120_000, 60_000)).toEqual({ window: 2, ttl: 60_000 });
+    expect(windowAt(179_999, 60_000)).toEqual({ window: 2, ttl: 1 });
+    expect(windowAt(180_000, 60_000)).toEqual({ window: 3, ttl: 60_000 });
   });
 });

@@ -31,6 +31,7 @@ export const RATE_LIMIT_CONFIG = {
   RATE_LIMIT_WRITES: 1_000_000,
   RATE_LIMIT_HOLDS: 1_000_000,
   RATE_LIMIT_REDIS_TIMEOUT_MS: 100,
+  RATE_LIMIT_SYNC_MS: 100,
   RATE_LIMIT_FALLBACK_MS: 5000,
 };
 /** …and, with the identity provider, as a process's environment. */
