@@ -116,9 +116,8 @@ export interface PrincipalCacheOptions {
 // the classic algorithm-confusion forgery (RFC 8725 §2.1), and jose refuses what is not listed.
 const JWKS_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
-type VerificationKey = Uint8Array | JWTVerifyGetKey | ReturnType<typeof importSPKI>;
-
-function keyOf(keys: AuthKeys, jwks: JwksOptions | undefined): { key: VerificationKey; algorithms: string[] } {
+/** The key for a token: by its `kid` from the issuer's JWKS, or the one static key whatever the header says. */
+function keyOf(keys: AuthKeys, jwks: JwksOptions | undefined): { key: JWTVerifyGetKey; algorithms: string[] } {
   if (keys.jwksUrl) {
     const { timeoutMs = 2000, cooldownMs = 30_000, maxAgeMs = 600_000 } = jwks ?? {};
     // jose keeps the set, refetches it when it is older than maxAgeMs or a token names an unknown
@@ -130,8 +129,15 @@ function keyOf(keys: AuthKeys, jwks: JwksOptions | undefined): { key: Verificati
     });
     return { key: getKey, algorithms: JWKS_ALGORITHMS };
   }
-  if (keys.publicKey) return { key: importSPKI(keys.publicKey, 'RS256'), algorithms: ['RS256'] };
-  if (keys.secret) return { key: new TextEncoder().encode(keys.secret), algorithms: ['HS256'] };
+  if (keys.publicKey) {
+    const publicKey = importSPKI(keys.publicKey, 'RS256');
+    publicKey.catch(() => {}); // a bad key stops the start (the auth plugin imports it first)
+    return { key: () => publicKey, algorithms: ['RS256'] };
+  }
+  if (keys.secret) {
+    const secret = new TextEncoder().encode(keys.secret);
+    return { key: () => secret, algorithms: ['HS256'] };
+  }
   throw new Error('auth needs a secret (HS256), a public key (RS256) or a JWKS URL');
 }
 
@@ -182,8 +188,7 @@ export function createPrincipalVerifier(
   async function verify(token: string, at: number): Promise<Principal> {
     let payload: { sub?: unknown; role?: unknown; exp?: unknown };
     try {
-      const resolved = key instanceof Promise ? await key : key;
-      ({ payload } = await jwtVerify(token, resolved as Uint8Array, { ...options, currentDate: new Date(at) }));
+      ({ payload } = await jwtVerify(token, key, { ...options, currentDate: new Date(at) }));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code && REFUSALS.has(code)) throw invalidToken((err as Error).message);
@@ -221,6 +226,11 @@ export function createPrincipalVerifier(
 export const auth = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     const publicPrefixes = options.publicPrefixes ?? [];
+    if (options.publicKey) {
+      await importSPKI(options.publicKey, 'RS256').catch((err: Error) => {
+        throw new ConfigError(`JWT_PUBLIC_KEY is not an RS256 public key (PEM): ${err.message}`);
+      });
+    }
     const principalOf = createPrincipalVerifier(options);
     app.decorateRequest('principal', null as unknown as Principal);
     app.addHook('onRequest', async (request) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { type AuthSettings, authSettings, bearerToken, createPrincipalVerifier, type JwtConfig } from '../src/auth.ts';
+import Fastify from 'fastify';
+import { type AuthSettings, auth, authSettings, bearerToken, createPrincipalVerifier, type JwtConfig } from '../src/auth.ts';
 import { createTokenMinter } from '../src/token-minter.ts';
 
 describe('bearerToken (RFC 6750 §2.1)', () => {
@@ -105,5 +106,25 @@ describe('createPrincipalVerifier', () => {
   ])('a token with %s is a 401', async (_what, claims) => {
     const principalOf = createPrincipalVerifier(settings, { now });
     await expect(principalOf(mint(claims))).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+  });
+});
+
+describe('the auth plugin', () => {
+  it('refuses to start with a public key that is not one, naming the variable', async () => {
+    const app = Fastify({ logger: false });
+    const starting = (async () => {
+      await app.register(auth, {
+        publicKey: '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----',
+        issuer: 'https://idp.test/',
+        audience: 'reservations',
+        maxTokenAgeSeconds: 3600,
+        clockSkewSeconds: 30,
+      });
+      await app.ready();
+    })();
+    await expect(starting).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringMatching(/^JWT_PUBLIC_KEY is not an RS256 public key/),
+    });
   });
 });
