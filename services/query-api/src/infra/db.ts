@@ -1,5 +1,5 @@
 import { requireSchemaVersion } from '@reservations/database';
-import { createMysqlPool, registerPoolMetrics } from '@reservations/service-kit';
+import { createMysqlPool, kitProblems, Problem, registerPoolMetrics } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
@@ -14,7 +14,9 @@ export interface Databases {
   /**
    * The pool to read from for a client that holds a consistency token (the GTID of its last
    * write): the replica once it has applied that GTID (MASTER_GTID_WAIT), the primary if it has
-   * not within `waitMs`. Without a token, the replica.
+   * not within `waitMs`. Without a token, the replica. The wait holds a connection of a small pool
+   * of its own with a bounded queue, so tokens (a client may send any GTID, far ahead) can neither
+   * take the connections of the other reads nor queue without end: past the queue, a 503.
    */
   poolFor(token: string | undefined): Promise<Pool>;
 }
@@ -25,18 +27,29 @@ declare module 'fastify' {
   }
 }
 
-export const db = fp<{ replicaUrl: string; primaryUrl: string; poolSize: number; waitMs: number; registry: Registry }>(
-  async (app: FastifyInstance, { replicaUrl, primaryUrl, poolSize, waitMs, registry }) => {
+export interface DbOptions {
+  replicaUrl: string;
+  primaryUrl: string;
+  poolSize: number;
+  waitMs: number;
+  /** The consistency waits' own pool: its connections and how many waits may queue for them. */
+  waitPool: { size: number; queue: number };
+  registry: Registry;
+}
+
+export const db = fp<DbOptions>(
+  async (app: FastifyInstance, { replicaUrl, primaryUrl, poolSize, waitMs, waitPool, registry }) => {
     const replica = createMysqlPool(replicaUrl, { connectionLimit: poolSize });
     const primary = createMysqlPool(primaryUrl, { connectionLimit: poolSize });
+    const waits = createMysqlPool(replicaUrl, { connectionLimit: waitPool.size, queueLimit: waitPool.queue });
     app.addHook('onClose', async () => {
-      await Promise.all([replica.end(), primary.end()]);
+      await Promise.all([replica.end(), primary.end(), waits.end()]);
     });
     await requireSchemaVersion(replica, REQUIRED_SCHEMA_VERSION, 'the replica');
-    registerPoolMetrics(registry, { replica, primary });
+    registerPoolMetrics(registry, { replica, primary, consistency_wait: waits });
     const routed = new Counter({
       name: 'consistent_reads_total',
-      help: 'reads with a consistency token, by where they were served',
+      help: 'reads with a consistency token, by where they were served (refused: the wait queue was full)',
       labelNames: ['source'] as const,
       registers: [registry],
     });
@@ -45,9 +58,14 @@ export const db = fp<{ replicaUrl: string; primaryUrl: string; poolSize: number;
       primary,
       async poolFor(token) {
         if (!token) return replica;
-        const [[row]] = (await replica.query('SELECT MASTER_GTID_WAIT(?, ?) AS waited', [token, waitMs / 1000])) as unknown as [
-          { waited: number }[],
-        ];
+        const [[row]] = (await waits.query('SELECT MASTER_GTID_WAIT(?, ?) AS waited', [token, waitMs / 1000]).catch((err: Error) => {
+          // mysql2's refusal when the queue is full.
+          if (err.message !== 'Queue limit reached.') throw err;
+          routed.inc({ source: 'refused' });
+          throw new Problem(kitProblems, 'overloaded', 'too many reads with a consistency token are waiting for the replica; retry later', {
+            headers: { 'retry-after': '1' },
+          });
+        })) as unknown as [{ waited: number }[]];
         const caughtUp = Number(row?.waited) === 0;
         routed.inc({ source: caughtUp ? 'replica' : 'primary' });
         return caughtUp ? replica : primary;

@@ -18,6 +18,8 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       NEAR_CACHE_ENTRIES: 10_000,
       NEAR_CACHE_MAX_AGE_SECONDS: 30,
       CONSISTENCY_WAIT_MS: 500,
+      CONSISTENCY_WAIT_POOL_SIZE: 4,
+      CONSISTENCY_WAIT_QUEUE: 32,
       MYSQL_POOL_SIZE: 10,
       MAX_EVENT_LOOP_DELAY_MS: 0,
       LOG_LEVEL: 'silent' as never,
