@@ -130,7 +130,13 @@ describe('charts/reservation-operator', () => {
     it('grants exactly the rules the operator code needs (operator/src/rbac.ts), cluster-wide by default', async () => {
       const { objects } = await render(OPERATOR_CHART, { namespace });
       const expected = operatorRbac();
-      expect(canonical(find(objects, 'ClusterRole').rules as PolicyRule[])).toEqual(canonical(expected.reconcile));
+      const clusterRoles = objects.filter((o) => o.kind === 'ClusterRole') as unknown as KubeObjectWithRules[];
+      const isIdentity = (o: KubeObjectWithRules) => o.metadata.name.endsWith('-cluster-identity');
+      const [reconcile, identity] = [clusterRoles.filter((o) => !isIdentity(o)), clusterRoles.filter(isIdentity)];
+      expect(reconcile).toHaveLength(1);
+      expect(canonical(reconcile?.[0]?.rules ?? [])).toEqual(canonical(expected.reconcile));
+      expect(identity).toHaveLength(1);
+      expect(canonical(identity?.[0]?.rules ?? [])).toEqual(canonical(expected.clusterIdentity));
       const lease = find(objects, 'Role') as unknown as KubeObjectWithRules;
       expect(lease.metadata.namespace).toBe(namespace);
       expect(canonical(lease.rules)).toEqual(canonical(expected.leaderElection));
@@ -141,11 +147,20 @@ describe('charts/reservation-operator', () => {
 
     it('becomes a Role in the one namespace the operator watches when watchNamespace is set', async () => {
       const { objects } = await render(OPERATOR_CHART, { namespace, set: { watchNamespace: 'reservations' } });
-      expect(objects.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+      // Only the one namespace read for the default owner id is cluster-wide.
+      const clusterWide = objects.filter((o) => o.kind.startsWith('Cluster'));
+      expect(clusterWide.map((o) => o.kind)).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+      expect(canonical((clusterWide[0] as unknown as KubeObjectWithRules).rules)).toEqual(canonical(operatorRbac().clusterIdentity));
       const role = objects.find((o) => o.kind === 'Role' && o.metadata.namespace === 'reservations') as unknown as KubeObjectWithRules;
       expect(canonical(role.rules)).toEqual(canonical(operatorRbac().reconcile));
       const deployment = JSON.stringify(find(objects, 'Deployment'));
       expect(deployment).toContain('{"name":"WATCH_NAMESPACE","value":"reservations"}');
+    });
+
+    it('reads no namespace when traffic.txtOwnerId names the owner', async () => {
+      const { objects } = await render(OPERATOR_CHART, { namespace, set: { 'traffic.txtOwnerId': 'platform-blue' } });
+      expect(JSON.stringify(objects.filter((o) => o.kind.endsWith('Role')))).not.toContain('namespaces');
+      expect(JSON.stringify(find(objects, 'Deployment'))).toContain('{"name":"TXT_OWNER_ID","value":"platform-blue"}');
     });
   });
 
@@ -170,4 +185,4 @@ describe('charts/reservation-operator', () => {
   });
 });
 
-type KubeObjectWithRules = { metadata: { namespace?: string }; rules: PolicyRule[] };
+type KubeObjectWithRules = { metadata: { name: string; namespace?: string }; rules: PolicyRule[] };

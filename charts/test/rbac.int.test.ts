@@ -87,6 +87,8 @@ const forbidden = (ns: { release: string; apps: string }): Access[] => [
   { verb: 'list', group: '', resource: 'secrets' },
   { verb: 'watch', group: '', resource: 'secrets', namespace: 'kube-system' },
   { verb: 'delete', group: '', resource: 'namespaces', name: ns.apps },
+  { verb: 'get', group: '', resource: 'namespaces', name: ns.apps },
+  { verb: 'list', group: '', resource: 'namespaces' },
   { verb: 'create', group: '', resource: 'pods', namespace: ns.apps },
   { verb: 'create', group: '', resource: 'pods', subresource: 'exec', namespace: ns.apps },
   { verb: 'create', group: '', resource: 'serviceaccounts', subresource: 'token', namespace: ns.apps },
@@ -142,8 +144,12 @@ describe('the operator chart watching every namespace (ClusterRole)', () => {
   });
 
   it('lets the ServiceAccount do everything the operator does, in any namespace', async () => {
-    const { reconcile, leaderElection } = operatorRbac();
-    const wanted = [...accessesOf(reconcile, ns.apps), ...accessesOf(leaderElection, ns.release)];
+    const { reconcile, leaderElection, clusterIdentity } = operatorRbac();
+    const wanted = [
+      ...accessesOf(reconcile, ns.apps),
+      ...accessesOf(leaderElection, ns.release),
+      ...accessesOf(clusterIdentity, 'kube-system'),
+    ];
     expect(await deniedOnceSettled(sa, wanted)).toEqual([]);
     expect(wanted.length).toBeGreaterThan(40);
   });
@@ -164,8 +170,12 @@ describe('the operator chart watching one namespace (Role)', () => {
     ns = { release: await createTestNamespace(kc, 'rbac-op'), apps: await createTestNamespace(kc, 'rbac-apps') };
     sa = await installRbac(`rbac-${ns.release}`, ns.release, { watchNamespace: ns.apps });
     // Once the authorizer has the Role: a denial below is then the chart's, not the watch's lag.
-    const { reconcile, leaderElection } = operatorRbac();
-    await deniedOnceSettled(sa, [...accessesOf(reconcile, ns.apps), ...accessesOf(leaderElection, ns.release)]);
+    const { reconcile, leaderElection, clusterIdentity } = operatorRbac();
+    await deniedOnceSettled(sa, [
+      ...accessesOf(reconcile, ns.apps),
+      ...accessesOf(leaderElection, ns.release),
+      ...accessesOf(clusterIdentity, 'kube-system'),
+    ]);
     dir = mkdtempSync(join(tmpdir(), 'rbac-'));
   });
   afterEach(() => {

@@ -35,7 +35,8 @@ const config = loadConfigOrExit(
     TXT_OWNER_ID: Type.Optional(
       Type.String({
         pattern: '^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,252}$',
-        description: 'ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>',
+        description:
+          "ExternalDNS owner id of the weighted records; default reservation-operator-<spec.traffic.cluster>-<start of kube-system's UID>",
       }),
     ),
     TXT_PREFIX: Type.String({ default: '', description: "ExternalDNS --txt-prefix of the zone's ownership TXT records, if it uses one" }),

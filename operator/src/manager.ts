@@ -7,13 +7,14 @@ import { createInformer, type Informer } from './controller/informer.ts';
 import { WorkQueue } from './controller/workqueue.ts';
 import { MANAGED_SELECTOR } from './desired/metadata.ts';
 import { createKubeClient, isNotFound, type KubeClient } from './kube/client.ts';
-import { type KindName, RESOURCE_TYPES } from './kube/resources.ts';
+import { type KindName, type KubeObject, RESOURCE_TYPES, resourcePath } from './kube/resources.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { createEventRecorder } from './reconcile/events.ts';
 import { createReconciler, type ExternalCleanup, ownerKey } from './reconcile/reconciler.ts';
 import { analysisStep, createAnalysisMetrics, createAnalysisSources } from './traffic/analysis/index.ts';
 import { instantQuery } from './traffic/analysis/prometheus-source.ts';
 import type { DnsProvider } from './traffic/dns-provider.ts';
+import { CLUSTER_IDENTITY_NAMESPACE } from './traffic/ownership.ts';
 import { createTrafficReconciler, type TrafficReconciler, type TrafficReconcilerOptions } from './traffic/reconciler.ts';
 import { createRoute53Provider } from './traffic/route53/provider.ts';
 import type { GateOptions } from './traffic/route53/throttle.ts';
@@ -100,9 +101,11 @@ export async function startManager(options: ManagerOptions) {
     onAttempt: metrics.route53Observer,
   };
   const makeProvider = options.traffic?.provider ?? ((g: GateOptions) => createRoute53Provider({ gate: g }));
+  const clusterUid = options.traffic?.ownerId ? undefined : await clusterIdentity(client);
   const analysis = createAnalysisSources({ kube: client, metrics: createAnalysisMetrics(registry) });
   const traffic: TrafficReconciler = createTrafficReconciler({
     ...options.traffic,
+    ...(clusterUid ? { clusterUid } : {}),
     provider: () => makeProvider(gate),
     logger,
     analysis: analysisStep(analysis),
@@ -127,6 +130,21 @@ export async function startManager(options: ManagerOptions) {
       await Promise.all(informers.map((i) => i.stop()));
     },
   };
+}
+
+/** The UID of this cluster's kube-system namespace, which makes the default owner id this cluster's own (ownership.ts). */
+async function clusterIdentity(client: KubeClient): Promise<string> {
+  const path = resourcePath(RESOURCE_TYPES.Namespace, undefined, CLUSTER_IDENTITY_NAMESPACE);
+  try {
+    const uid = (await client.request<KubeObject>('GET', path)).metadata.uid;
+    if (uid) return uid;
+    throw new Error('it has no metadata.uid');
+  } catch (err) {
+    throw new Error(
+      `cannot read namespace ${CLUSTER_IDENTITY_NAMESPACE}, whose UID makes the default ExternalDNS owner id unique to this cluster: ` +
+        `grant get on it (the chart does) or set TXT_OWNER_ID (${(err as Error).message})`,
+    );
+  }
 }
 
 /** Kinds that come from add-on CRDs and may be missing from a cluster. */

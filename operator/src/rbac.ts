@@ -1,6 +1,7 @@
 import { type KindName, RESOURCE_TYPES } from './kube/resources.ts';
 import { LEASE_NAME } from './leader-election.ts';
 import { OWNED_KINDS } from './manager.ts';
+import { CLUSTER_IDENTITY_NAMESPACE } from './traffic/ownership.ts';
 
 /**
  * The RBAC the operator needs, read off what its code does. The chart's ClusterRole (or Role)
@@ -31,6 +32,8 @@ type Use =
   | 'recorded'
   /** The leader-election Lease (leader-election.ts): GET, POST when absent, PUT to renew. */
   | 'leaderElection'
+  /** kube-system, read once at start: its UID makes the default owner id this cluster's own (manager.ts). */
+  | 'clusterIdentity'
   /** Not used by the running operator (only by tests and installers), so not granted. */
   | 'notAtRuntime';
 
@@ -48,6 +51,7 @@ const USES: Record<KindName, Use> = {
   Pod: 'listed',
   Gateway: 'watched',
   Lease: 'leaderElection',
+  Namespace: 'clusterIdentity',
   // The CRD is installed by the chart (helm's crds/) or by `kubectl apply`, never by the operator.
   CustomResourceDefinition: 'notAtRuntime',
 };
@@ -78,6 +82,11 @@ export interface OperatorRbac {
   reconcile: PolicyRule[];
   /** A Role in the leader-election namespace (LEADER_ELECTION_NAMESPACE). */
   leaderElection: PolicyRule[];
+  /**
+   * A ClusterRole (namespaces are cluster-scoped) whatever the watch scope, needed only when no
+   * TXT_OWNER_ID is set: reading the one namespace whose UID tells this cluster from another.
+   */
+  clusterIdentity: PolicyRule[];
 }
 
 export function operatorRbac(): OperatorRbac {
@@ -111,5 +120,6 @@ export function operatorRbac(): OperatorRbac {
       rule(k, ['create']),
       { ...rule(k, ['get', 'update']), resourceNames: [LEASE_NAME] },
     ]),
+    clusterIdentity: kindsUsedAs('clusterIdentity').map((k) => ({ ...rule(k, ['get']), resourceNames: [CLUSTER_IDENTITY_NAMESPACE] })),
   };
 }

@@ -5,8 +5,8 @@ import { OWNED_KINDS } from '../src/manager.ts';
 import { operatorRbac } from '../src/rbac.ts';
 
 describe('operatorRbac', () => {
-  const { reconcile, leaderElection } = operatorRbac();
-  const all = [...reconcile, ...leaderElection];
+  const { reconcile, leaderElection, clusterIdentity } = operatorRbac();
+  const all = [...reconcile, ...leaderElection, ...clusterIdentity];
   const has = (resource: string, verb: string) => all.some((r) => r.resources.includes(resource) && r.verbs.includes(verb));
 
   it('names every group, resource and verb: nothing wildcard', () => {
@@ -32,6 +32,11 @@ describe('operatorRbac', () => {
     expect(resources).not.toContain('secrets');
     expect(resources).not.toContain('customresourcedefinitions');
     expect(all.flatMap((r) => r.apiGroups)).not.toContain('rbac.authorization.k8s.io');
+  });
+
+  it('reads one namespace, kube-system (its UID for the default owner id), and nothing else of namespaces', () => {
+    expect(clusterIdentity).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get'], resourceNames: ['kube-system'] }]);
+    expect(all.filter((r) => r.resources.includes('namespaces'))).toEqual(clusterIdentity);
   });
 
   it('limits reading and renewing Leases to its own', () => {

@@ -62,6 +62,7 @@ export const RESOURCE_TYPES = {
   HTTPRoute: type('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes'),
   Gateway: type('gateway.networking.k8s.io/v1', 'Gateway', 'gateways'),
   Lease: type('coordination.k8s.io/v1', 'Lease', 'leases'),
+  Namespace: type('v1', 'Namespace', 'namespaces', false),
   CustomResourceDefinition: type('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'customresourcedefinitions', false),
 } as const;
 

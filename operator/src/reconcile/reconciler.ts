@@ -15,9 +15,12 @@ import { computeStatus, type ObservedDeployment } from './status.ts';
 
 export const FINALIZER = 'platform.reservations.dev/external-resources';
 
+/** A cleanup's answer: `done: false` holds the deletion (the reason shows in status and an event); `released` lets it go with a warning. */
+export type CleanupResult = { done: true; released?: string } | { done: false; reason: string; retryAfterMs?: number };
+
 /**
- * Cleans up something outside the cluster before a Reservation goes (the traffic issue's
- * Route53 records). `done: false` holds the deletion; the reason shows in an event.
+ * Cleans up something outside the cluster before a Reservation goes (its Route53 records).
+ * `done: false` holds the deletion; `released` says what an SRE chose to leave behind.
  */
 export interface ExternalCleanup {
   name: string;
@@ -26,7 +29,7 @@ export interface ExternalCleanup {
    * every Reservation when absent.
    */
   appliesTo?(cr: Reservation): boolean;
-  cleanup(cr: Reservation, signal?: AbortSignal): Promise<{ done: true } | { done: false; reason: string; retryAfterMs?: number }>;
+  cleanup(cr: Reservation, signal?: AbortSignal): Promise<CleanupResult>;
 }
 
 export interface ReconcilerDeps {
@@ -200,6 +203,10 @@ export function createReconciler(deps: ReconcilerDeps) {
     recordTrafficEvents(cr, trafficOutcome);
     for (const step of cleanups) {
       const result = await step.cleanup(current, signal);
+      if (result.done && result.released) {
+        logger.warn({ reservation: cr.metadata.name, cleanup: step.name, released: result.released }, 'cleanup released');
+        events.warning(cr, 'CleanupReleased', `${step.name}: ${result.released}`);
+      }
       if (!result.done) {
         const message = `${step.name}: ${result.reason}`;
         logger.info({ reservation: cr.metadata.name, cleanup: step.name, reason: result.reason }, 'deletion held');

@@ -1,4 +1,5 @@
 import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { CleanupResult } from '../reconcile/reconciler.ts';
 import type { TrafficRuntime } from './context.ts';
 import { DnsNotConfiguredError, type DnsRecord } from './dns-provider.ts';
 import type { TrafficSpec } from './outcome.ts';
@@ -12,8 +13,6 @@ import {
   resourceLabel,
   weightWriter,
 } from './record-set.ts';
-
-export type CleanupResult = { done: true } | { done: false; reason: string; retryAfterMs?: number };
 
 export interface RemoveRecordsDeps {
   key: RecordSetKey;
@@ -47,7 +46,7 @@ export async function removeRecords(cr: Reservation, deps: RemoveRecordsDeps): P
     throw err;
   }
   const ownership = classifyOwnership(
-    { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, affix },
+    { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, resource: resourceLabel(cr), affix },
     seen.filter((r) => r.setIdentifier === key.setIdentifier),
   );
   if (ownership.kind !== 'ours') {

@@ -1,4 +1,4 @@
-import type { ReservationStatus, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import { type ReservationStatus, TAKE_BACK_ANNOTATION, type TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import type { TrafficContext } from './context.ts';
 import type { DnsRecord } from './dns-provider.ts';
@@ -39,6 +39,8 @@ export interface IdleInput {
   current: RecordSet;
   /** The Reservation is being deleted. */
   deleting: boolean;
+  /** The TAKE_BACK_ANNOTATION's value: the owner id of a handover's writer to take the record back from. */
+  takeBack?: string;
   /** The services as the Reservation's status has them: the replicas held while a peer writes our weight. */
   services: ReservationStatus['services'];
   now: Date;
@@ -52,9 +54,16 @@ interface Decided {
   weight: number;
 }
 
+/**
+ * How old a handover must be before an SRE may take the record back from its writer: a running
+ * cutover rewrites the label within a step, so one untouched this long is very likely orphaned
+ * (the SRE still stops the peer's operator first: a live one would write it again).
+ */
+export const TAKE_BACK_AFTER_MS = 10 * 60_000;
+
 export type IdleDecision = Decided &
   (
-    | { kind: 'handedOver'; writer: string }
+    | { kind: 'handedOver'; writer: string; takeBackRefused?: string }
     | { kind: 'removedWhileDeleting' }
     | { kind: 'rejected'; message: string }
     | { kind: 'inSync' | 'change'; desired: DesiredRecordSet }
@@ -67,9 +76,17 @@ export function decideIdle(input: IdleInput): IdleDecision {
   const events: TrafficEvent[] = [];
   const where = `${t.dns.name} (${t.cluster})`;
 
-  // A peer's cutover writes our weight: leave it alone until it hands the record back.
+  // A peer's cutover writes our weight: leave it alone until it hands the record back, or an
+  // SRE takes it back from a writer that is gone.
   const writer = weightWriter(current.txt);
-  if (writer && writer !== owner) {
+  const take = writer && writer !== owner ? takeBackOf(input, writer) : undefined;
+  if (take?.allowed) {
+    events.push({
+      type: 'Warning',
+      reason: 'WeightTakenBack',
+      message: `${where}: taken back from ${writer}, whose cutover had written its weight since ${status.handover?.since} (${TAKE_BACK_ANNOTATION})`,
+    });
+  } else if (writer && writer !== owner) {
     const weight = current.record?.weight ?? 0;
     if (!status.handover) {
       events.push({
@@ -92,7 +109,7 @@ export function decideIdle(input: IdleInput): IdleDecision {
       verifiedWeight: weight,
       verifiedAt: status.verifiedWeight === weight && status.verifiedAt ? status.verifiedAt : iso(now),
     };
-    return { kind: 'handedOver', writer, weight, status, events };
+    return { kind: 'handedOver', writer, weight, status, events, ...(take?.refused ? { takeBackRefused: take.refused } : {}) };
   }
 
   if (status.handover) {
@@ -100,11 +117,12 @@ export function decideIdle(input: IdleInput): IdleDecision {
     const { handover, minReplicas: _warm, ...rest } = status;
     const weight = current.record?.weight ?? 0;
     status = { ...rest, weightOverride: { weight, specWeight: t.weight, by: handover.by } };
-    events.push({
-      type: 'Normal',
-      reason: 'WeightsHandedBack',
-      message: `${handover.by}'s cutover ended with ${t.cluster} at weight ${weight}; it stays until spec.traffic.weight changes`,
-    });
+    if (!take?.allowed)
+      events.push({
+        type: 'Normal',
+        reason: 'WeightsHandedBack',
+        message: `${handover.by}'s cutover ended with ${t.cluster} at weight ${weight}; it stays until spec.traffic.weight changes`,
+      });
   }
   if (status.weightOverride && status.weightOverride.specWeight !== t.weight) {
     const { weightOverride: _ended, ...rest } = status;
@@ -129,6 +147,23 @@ export function decideIdle(input: IdleInput): IdleDecision {
   return { kind: 'change', desired, weight, status, events };
 }
 
+/** What the TAKE_BACK_ANNOTATION asks of a handover by `writer`, if anything (pure). */
+function takeBackOf(input: IdleInput, writer: string): { allowed: true } | { allowed: false; refused: string } | undefined {
+  if (input.takeBack === undefined) return undefined;
+  if (input.takeBack !== writer)
+    return { allowed: false, refused: `${TAKE_BACK_ANNOTATION} names "${input.takeBack}", but the weight writer is "${writer}"` };
+  const since = input.status.handover?.since;
+  const age = since ? input.now.getTime() - Date.parse(since) : 0;
+  if (age < TAKE_BACK_AFTER_MS) {
+    const at = iso(new Date(input.now.getTime() - age + TAKE_BACK_AFTER_MS));
+    return {
+      allowed: false,
+      refused: `${TAKE_BACK_ANNOTATION}: the handover is younger than ${TAKE_BACK_AFTER_MS / 60_000} minutes; allowed from ${at}`,
+    };
+  }
+  return { allowed: true };
+}
+
 /** The idle record's step: decide, then make it so in one batch. */
 export async function syncIdle(ctx: TrafficContext): Promise<TrafficOutcome> {
   const { cr, spec: t } = ctx;
@@ -142,6 +177,7 @@ export async function syncIdle(ctx: TrafficContext): Promise<TrafficOutcome> {
     seen: ctx.seen,
     current: ctx.current,
     deleting: !!cr.metadata.deletionTimestamp,
+    takeBack: cr.metadata.annotations?.[TAKE_BACK_ANNOTATION],
     services: cr.status?.services,
     now: ctx.now(),
   });
@@ -157,7 +193,9 @@ export async function syncIdle(ctx: TrafficContext): Promise<TrafficOutcome> {
         {
           status: 'True',
           reason: TRAFFIC_REASON.WeightsHandedOver,
-          message: `${where} has weight ${weight}, written by ${decision.writer}'s cutover; this cluster leaves it alone until the cutover ends`,
+          message:
+            `${where} has weight ${weight}, written by ${decision.writer}'s cutover; this cluster leaves it alone until the cutover ends` +
+            (decision.takeBackRefused ? ` (not taken back: ${decision.takeBackRefused})` : ''),
         },
         recheckMs,
         recheckMs,

@@ -86,6 +86,18 @@ export function ownershipLabels(txt: { values: readonly string[] } | undefined):
   return txt?.values.length === 1 ? parseOwnership(txt.values[0] as string) : undefined;
 }
 
+/** The namespace whose UID tells one cluster from another (every cluster has it; a copy of a cluster's values does not carry it). */
+export const CLUSTER_IDENTITY_NAMESPACE = 'kube-system';
+
+/**
+ * The owner id when none is configured: the set identifier and the start of this cluster's
+ * kube-system UID, so a second cluster installed with a copy of the first one's values (the
+ * same `cluster`) gets an owner id of its own and cannot take the first one's record for its own.
+ */
+export function defaultOwnerId(cluster: string, clusterUid: string): string {
+  return `reservation-operator-${cluster}-${clusterUid.replaceAll('-', '').slice(0, 12)}`;
+}
+
 /** Owner ids are label values: no separators of the format in them. */
 export function ownerIdError(owner: string): string | undefined {
   if (!/^[A-Za-z0-9][-A-Za-z0-9_.:/]{0,252}$/.test(owner)) {
@@ -103,14 +115,22 @@ export interface SeenRecord {
 
 export type Ownership = { kind: 'absent' } | { kind: 'ours' } | { kind: 'foreign'; owner?: string; reason: string };
 
+/** The owner and resource labels of one ownership TXT, as ExternalDNS writes them. */
+interface Claim {
+  owner: string;
+  resource: string | undefined;
+}
+
 /**
  * Who owns the record set `name` / `setIdentifier`, from the records with that set identifier:
  * those at the name itself and the ownership TXTs (new and legacy names). `recordType` is the
  * type this operator writes (CNAME). ExternalDNS's rule: a record is someone's only when an
- * ownership TXT says so; a record without one is not touched.
+ * ownership TXT says so; a record without one is not touched. Ours means our owner id AND our
+ * resource: two Reservations under one owner id (two namespaces, the same name and cluster)
+ * must not take turns rewriting one record set.
  */
 export function classifyOwnership(
-  input: { name: string; setIdentifier: string; recordType: string; owner: string; affix?: TxtAffix },
+  input: { name: string; setIdentifier: string; recordType: string; owner: string; resource: string; affix?: TxtAffix },
   seen: readonly SeenRecord[],
 ): Ownership {
   const affix = input.affix ?? NO_AFFIX;
@@ -120,7 +140,7 @@ export function classifyOwnership(
   const records = seen.filter((r) => normalizeName(r.name) === name && r.type !== 'TXT');
   const txts = seen.filter((r) => r.type === 'TXT' && txtNames.has(normalizeName(r.name)));
 
-  const owners = new Set<string>();
+  const claims: Claim[] = [];
   for (const txt of txts) {
     const labels = ownershipLabels(txt);
     if (!labels) {
@@ -129,9 +149,9 @@ export function classifyOwnership(
         reason: `a TXT record ${normalizeName(txt.name)} with set identifier ${input.setIdentifier} exists and is not an ExternalDNS ownership record`,
       };
     }
-    owners.add(labels.owner ?? '');
+    claims.push({ owner: labels.owner ?? '', resource: labels.resource });
   }
-  const other = [...owners].find((o) => o !== input.owner);
+  const other = claims.map((c) => c.owner).find((o) => o !== input.owner);
   if (other !== undefined) {
     return {
       kind: 'foreign',
@@ -141,10 +161,20 @@ export function classifyOwnership(
         : `${where} has an ownership TXT record without an owner`,
     };
   }
+  const sibling = claims.find((c) => c.resource !== input.resource);
+  if (sibling) {
+    return {
+      kind: 'foreign',
+      owner: input.owner,
+      reason: sibling.resource
+        ? `${where} belongs to ${sibling.resource} under the same owner id "${input.owner}": one record set, one Reservation`
+        : `${where} has an ownership TXT record of owner "${input.owner}" without a resource label, so no Reservation can claim it`,
+    };
+  }
   const wrongType = records.find((r) => r.type !== input.recordType);
   if (wrongType)
     return { kind: 'foreign', reason: `${where} exists as a ${wrongType.type} record; this operator manages a ${input.recordType}` };
-  if (owners.size === 0) {
+  if (claims.length === 0) {
     if (records.length > 0) {
       return {
         kind: 'foreign',

@@ -1,17 +1,18 @@
 import type { Logger } from 'pino';
-import type { Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import { RELEASE_RECORDS_ANNOTATION, type Reservation, type TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import type { CutoverObserver } from '../metrics.ts';
-import { type CleanupResult, removeRecords } from './cleanup.ts';
+import type { CleanupResult } from '../reconcile/reconciler.ts';
+import { removeRecords } from './cleanup.ts';
 import { type AnalysisHook, changePending, TrafficContext, type TrafficRuntime } from './context.ts';
 import { isFinished } from './cutover.ts';
 import { syncCutover } from './cutover-sync.ts';
 import { DnsChangeRejectedError, DnsNotConfiguredError, type DnsProvider } from './dns-provider.ts';
 import { syncIdle } from './idle.ts';
 import { outcomeOf, type TrafficCondition, type TrafficEvent, type TrafficOutcome } from './outcome.ts';
-import { classifyOwnership, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
+import { classifyOwnership, defaultOwnerId, NO_AFFIX, ownerIdError, type TxtAffix } from './ownership.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
-import { namesToRead, RECORD_TYPE, type RecordSetKey } from './record-set.ts';
+import { namesToRead, RECORD_TYPE, type RecordSetKey, resourceLabel } from './record-set.ts';
 
 /**
  * The traffic step of a reconcile, for a Reservation with spec.traffic: keep this cluster's
@@ -30,8 +31,10 @@ export type { TrafficEvent, TrafficOutcome } from './outcome.ts';
 export interface TrafficReconcilerOptions {
   /** Created on first use: the operator starts without any AWS configuration. */
   provider: () => DnsProvider;
-  /** ExternalDNS owner id; default `reservation-operator-<spec.traffic.cluster>`. */
+  /** ExternalDNS owner id (TXT_OWNER_ID); default `defaultOwnerId(spec.traffic.cluster, clusterUid)`. */
   ownerId?: string;
+  /** This cluster's kube-system namespace UID, for the default owner id. */
+  clusterUid?: string;
   affix?: TxtAffix;
   logger: Logger;
   now?: () => Date;
@@ -85,7 +88,9 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
    */
   const known = new Map<string, TrafficStatus>();
 
-  const ownerOf = (cr: Reservation) => options.ownerId ?? `reservation-operator-${cr.spec.traffic?.cluster}`;
+  const { ownerId, clusterUid } = options;
+  if (!ownerId && !clusterUid) throw new Error('createTrafficReconciler: pass ownerId or clusterUid (the default owner id needs it)');
+  const ownerOf = (cr: Reservation) => ownerId ?? defaultOwnerId(cr.spec.traffic?.cluster ?? '', clusterUid as string);
   const keyOf = (cr: Reservation): RecordSetKey => {
     const t = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
     return { name: t.dns.name, setIdentifier: t.cluster, affix };
@@ -184,7 +189,7 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
       if (!fresh) lastRead.delete(cr.metadata.uid);
       ctx = new TrafficContext({ cr, key, owner, target, seen, status, events, signal, runtime });
       const ownership = classifyOwnership(
-        { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, affix },
+        { name: key.name, setIdentifier: key.setIdentifier, recordType: RECORD_TYPE, owner, resource: resourceLabel(cr), affix },
         seen.filter((r) => r.setIdentifier === key.setIdentifier),
       );
       if (ownership.kind === 'foreign') {
@@ -218,15 +223,36 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
     }
   }
 
-  /** The finalizer's cleanup of a Reservation's records (cleanup.ts). */
+  /**
+   * The finalizer's cleanup of a Reservation's records (cleanup.ts), unless an SRE released them
+   * (RELEASE_RECORDS_ANNOTATION naming the cluster): then they stay in Route53 as they are.
+   */
   async function cleanup(cr: Reservation, signal?: AbortSignal): Promise<CleanupResult> {
-    if (!cr.spec.traffic) return { done: true };
+    const t = cr.spec.traffic;
+    if (!t) return { done: true };
     const forget = () => {
       lastRead.delete(cr.metadata.uid);
       known.delete(cr.metadata.uid);
     };
+    const where = `${t.dns.name} (${t.cluster})`;
+    const release = cr.metadata.annotations?.[RELEASE_RECORDS_ANNOTATION];
+    if (release === t.cluster) {
+      forget();
+      return {
+        done: true,
+        released: `${RELEASE_RECORDS_ANNOTATION}: ${where} and its ownership TXT were left in Route53 as they were; remove them by hand once no client is sent here`,
+      };
+    }
+    const hatch =
+      release === undefined
+        ? `; if this cluster's Route53 access is gone for good, annotate ${RELEASE_RECORDS_ANNOTATION}=${t.cluster} to delete without removing them`
+        : `; ${RELEASE_RECORDS_ANNOTATION} names "${release}", not this Reservation's cluster "${t.cluster}"`;
     const status = known.get(cr.metadata.uid) ?? cr.status?.traffic;
-    return removeRecords(cr, { key: keyOf(cr), owner: ownerOf(cr), affix, status, runtime, forget, signal });
+    try {
+      return await removeRecords(cr, { key: keyOf(cr), owner: ownerOf(cr), affix, status, runtime, forget, signal });
+    } catch (err) {
+      return { done: false, reason: `cannot remove ${where} from Route53: ${(err as Error).message}${hatch}` };
+    }
   }
 
   return { reconcile, cleanup };

@@ -25,6 +25,7 @@ import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND, type Reservation } from 
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
+import { defaultOwnerId } from '../../src/traffic/ownership.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
@@ -44,6 +45,8 @@ let blue: { kube: KubeClient; namespace: string; manager: Awaited<ReturnType<typ
 let green: { kube: KubeClient; kubeconfig: string; namespace: string; operator?: OperatorProcess };
 let plane: Awaited<ReturnType<typeof startKubeControlPlane>>;
 let proxy: Awaited<ReturnType<typeof throttlingProxyInFrontOfMoto>>;
+/** Green's operator's default owner id (its cluster's own, from kube-system's UID): the weight writer of blue's record. */
+let greenOwner: string;
 
 // biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
 type Json = any;
@@ -162,6 +165,8 @@ beforeAll(async () => {
     kubeconfig: plane.env.KUBECONFIG,
     namespace: await createTestNamespace(greenKc, 'cutover-green'),
   };
+  const kubeSystem = await green.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Namespace, undefined, 'kube-system'));
+  greenOwner = defaultOwnerId('eks-green', kubeSystem.metadata.uid);
   await startGreenOperator();
 }, 180_000);
 
@@ -233,7 +238,7 @@ describe('a cutover from blue to green', () => {
     const mid = await route53State(api);
     expect(mid.weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
     expect(mid.txt['eks-blue']).toContain('external-dns/owner=reservation-operator-eks-blue');
-    expect(mid.txt['eks-blue']).toContain('external-dns/weight-writer=reservation-operator-eks-green');
+    expect(mid.txt['eks-blue']).toContain(`external-dns/weight-writer=${greenOwner}`);
     expect(mid.txt['eks-green']).not.toContain('weight-writer');
 
     // Blue's operator sees the handover and leaves its weight alone (it would write 100 otherwise).
@@ -241,7 +246,7 @@ describe('a cutover from blue to green', () => {
       timeoutMs: 15_000,
     });
     const blueSide = (await get(blue, 'booking')).status;
-    expect(blueSide.traffic.handover).toMatchObject({ by: 'reservation-operator-eks-green', weight: 50 });
+    expect(blueSide.traffic.handover).toMatchObject({ by: greenOwner, weight: 50 });
     expect(blueSide.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({ status: 'True', reason: 'WeightsHandedOver' });
     // ... and stays warm: its autoscaler may not go below the 4 pods it had, so an abort can shift traffic back.
     expect(blueSide.traffic.minReplicas).toMatchObject({ queryApi: 4 });
@@ -352,7 +357,7 @@ describe('a cutover from blue to green', () => {
       { timeoutMs: 15_000 },
     );
     expect((await get(blue, 'abort')).status.conditions.find((c: Json) => c.type === 'DeletionHeld').message).toContain(
-      "reservation-operator-eks-green's cutover writes its weight",
+      `${greenOwner}'s cutover writes its weight`,
     );
 
     await ask('abort', 'retry/1'); // not after a finished abort: refused, nothing changes
@@ -376,7 +381,7 @@ describe('a cutover from blue to green', () => {
     await waitUntil('answered', async () => (await cutoverOf('abort'))?.handledRequest === 'abort/0');
     expect((await cutoverOf('abort')).history.at(-1).message).toContain('abort/0: the cutover cannot act now');
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 60, 'eks-green': 40 }); // nothing written
-    await setBlueWriter('reservation-operator-eks-green');
+    await setBlueWriter(greenOwner);
     await waitUntil('paused again', async () => (await cutoverOf('abort'))?.phase === 'Paused', { timeoutMs: 15_000 });
 
     // Route53 pushes back (its real Throttling error) on the next calls: green backs off and goes on.

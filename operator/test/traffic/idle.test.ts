@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type { TrafficStatus } from '../../src/api/v1alpha1/reservation.ts';
+import { TAKE_BACK_ANNOTATION, type TrafficStatus } from '../../src/api/v1alpha1/reservation.ts';
 import { iso } from '../../src/kube/time.ts';
 import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
-import { decideIdle, type IdleInput } from '../../src/traffic/idle.ts';
+import { decideIdle, type IdleInput, TAKE_BACK_AFTER_MS } from '../../src/traffic/idle.ts';
 import type { TrafficSpec } from '../../src/traffic/outcome.ts';
 import { NO_AFFIX, ownershipLabels } from '../../src/traffic/ownership.ts';
 import { currentRecordSet, desiredRecordSet, withWeightWriter } from '../../src/traffic/record-set.ts';
@@ -115,6 +115,44 @@ describe('the idle record', () => {
     const ended = decideIdle(input(30, [...ours(0), peer(100)], { status: override }));
     expect(ended).toMatchObject({ kind: 'change', weight: 30 });
     expect(ended.status.weightOverride).toBeUndefined();
+  });
+
+  describe('taking the record back from a writer that is gone', () => {
+    const handedOverAt = (minutesAgo: number) =>
+      baseStatus({ handover: { by: PEER, since: iso(new Date(NOW.getTime() - minutesAgo * 60_000)), weight: 30 } });
+    const seen = [...ours(30, PEER), peer(70)];
+
+    it('refuses while the handover is younger than the timeout, and says from when it is allowed', () => {
+      const early = decideIdle(input(10, seen, { status: handedOverAt(4), takeBack: PEER }));
+      expect(early).toMatchObject({
+        kind: 'handedOver',
+        takeBackRefused: `${TAKE_BACK_ANNOTATION}: the handover is younger than 10 minutes; allowed from 2026-11-25T10:06:00Z`,
+      });
+      expect(early.events).toEqual([]);
+    });
+
+    it('refuses when the annotation names another writer', () => {
+      expect(decideIdle(input(10, seen, { status: handedOverAt(60), takeBack: 'someone-else' }))).toMatchObject({
+        kind: 'handedOver',
+        takeBackRefused: `${TAKE_BACK_ANNOTATION} names "someone-else", but the weight writer is "${PEER}"`,
+      });
+    });
+
+    it('takes it back after the timeout: the label goes, the weight stays where the writer left it until the spec changes', () => {
+      const taken = decideIdle(input(10, seen, { status: handedOverAt(TAKE_BACK_AFTER_MS / 60_000), takeBack: PEER }));
+      expect(taken).toMatchObject({ kind: 'change', weight: 30 });
+      if (taken.kind !== 'change') throw new Error('not a change');
+      expect(ownershipLabels(taken.desired.txt)?.['weight-writer']).toBeUndefined();
+      expect(taken.status.handover).toBeUndefined();
+      expect(taken.status.weightOverride).toEqual({ weight: 30, specWeight: 10, by: PEER });
+      expect(taken.events).toEqual([
+        {
+          type: 'Warning',
+          reason: 'WeightTakenBack',
+          message: `api.example.com (eks-green): taken back from ${PEER}, whose cutover had written its weight since 2026-11-25T09:50:00Z (${TAKE_BACK_ANNOTATION})`,
+        },
+      ]);
+    });
   });
 
   it('never gives a Reservation being deleted its record back', () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   classifyOwnership,
+  defaultOwnerId,
   legacyTxtRecordName,
+  ownerIdError,
   ownershipValue,
   parseOwnership,
   type SeenRecord,
@@ -48,13 +50,30 @@ describe('TXT values', () => {
   });
 });
 
+describe('the default owner id', () => {
+  it('is unique to the cluster: the set identifier and the start of the kube-system UID', () => {
+    expect(defaultOwnerId('eks-blue', '5f0c2a8e-93d1-4b7a-9c1e-2f4d6a8b0c11')).toBe('reservation-operator-eks-blue-5f0c2a8e93d1');
+    // A green installed with blue's values (cluster: eks-blue) gets an owner id of its own.
+    expect(defaultOwnerId('eks-blue', '0a1b2c3d-0000-4000-8000-000000000000')).not.toBe(
+      defaultOwnerId('eks-blue', '5f0c2a8e-93d1-4b7a-9c1e-2f4d6a8b0c11'),
+    );
+    expect(ownerIdError(defaultOwnerId('eks-blue', '5f0c2a8e-93d1-4b7a-9c1e-2f4d6a8b0c11'))).toBeUndefined();
+  });
+});
+
 describe('who owns the record set', () => {
-  const input = { name: 'api.example.com', setIdentifier: 'eks-green', recordType: 'CNAME', owner: 'reservation-operator-eks-green' };
+  const input = {
+    name: 'api.example.com',
+    setIdentifier: 'eks-green',
+    recordType: 'CNAME',
+    owner: 'reservation-operator-eks-green',
+    resource: 'reservation/reservations/booking',
+  };
   const cname: SeenRecord = { name: 'api.example.com', type: 'CNAME', values: ['green.elb.example.com'] };
-  const txt = (owner: string, name = 'cname-api.example.com'): SeenRecord => ({
+  const txt = (owner: string, name = 'cname-api.example.com', resource: string | null = input.resource): SeenRecord => ({
     name,
     type: 'TXT',
-    values: [ownershipValue({ owner, resource: 'x' })],
+    values: [ownershipValue(resource === null ? { owner } : { owner, resource })],
   });
 
   it('nobody, when nothing is there', () => {
@@ -73,6 +92,19 @@ describe('who owns the record set', () => {
       reason: 'api.example.com (set identifier eks-green) is owned by "external-dns-green" (its ExternalDNS ownership TXT record says so)',
     });
     expect(classifyOwnership(input, [txt('other', 'api.example.com')])).toMatchObject({ kind: 'foreign', owner: 'other' });
+  });
+
+  it('not ours, when our owner id claims it for another Reservation (the same name and cluster in another namespace)', () => {
+    expect(classifyOwnership(input, [cname, txt(input.owner, undefined, 'reservation/staging/booking')])).toEqual({
+      kind: 'foreign',
+      owner: input.owner,
+      reason:
+        'api.example.com (set identifier eks-green) belongs to reservation/staging/booking under the same owner id "reservation-operator-eks-green": one record set, one Reservation',
+    });
+    expect(classifyOwnership(input, [txt(input.owner, undefined, null)])).toMatchObject({
+      kind: 'foreign',
+      reason: expect.stringContaining('without a resource label'),
+    });
   });
 
   it('not ours, when the record exists without any ownership TXT', () => {

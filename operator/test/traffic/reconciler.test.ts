@@ -24,6 +24,7 @@ function setup(weight = 10) {
   let now = Date.parse('2026-11-25T10:00:00Z');
   const traffic = createTrafficReconciler({
     provider: () => dns,
+    ownerId: OWNER,
     logger: pino({ level: 'silent' }),
     now: () => new Date(now),
     driftCheckMs: DRIFT_CHECK_MS,

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   createZone,
   harnessEnv,
@@ -15,12 +15,13 @@ import {
 } from '@reservations/testkit';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
+import { API_VERSION, KIND, RELEASE_RECORDS_ANNOTATION, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, isNotFound, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
 import { FINALIZER } from '../../src/reconcile/reconciler.ts';
 import type { DnsProvider } from '../../src/traffic/dns-provider.ts';
+import { defaultOwnerId } from '../../src/traffic/ownership.ts';
 import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
@@ -33,8 +34,16 @@ let namespace: string;
 let manager: Awaited<ReturnType<typeof startManager>>;
 let zone: { id: string; name: string };
 let api: string;
+/** The owner id the operator picks by default in this cluster: the set identifier and the start of kube-system's UID. */
+let greenOwner: string;
 /** How many more times Route53 changes look PENDING (moto's are INSYNC at once; real ones take up to a minute). */
 let pendingPolls = 0;
+/** While set, every Route53 call fails as it does once the operator's IAM role is gone. */
+let accessGone = false;
+const accessDenied = () =>
+  Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/gone/operator is not authorized to perform this action'), {
+    name: 'AccessDenied',
+  });
 const registry = new Registry();
 /** Reconciles finished so far (controller_runtime_reconcile_total, all results). */
 const reconciles = async () =>
@@ -46,12 +55,17 @@ const reconciles = async () =>
  */
 function pendingInjectingProvider(real: DnsProvider): DnsProvider {
   return {
-    records: (zoneId, names) => real.records(zoneId, names),
+    async records(zoneId, names) {
+      if (accessGone) throw accessDenied();
+      return real.records(zoneId, names);
+    },
     async change(zoneId, changes, comment) {
+      if (accessGone) throw accessDenied();
       const result = await real.change(zoneId, changes, comment);
       return pendingPolls > 0 ? { ...result, status: 'PENDING' } : result;
     },
     async changeStatus(id) {
+      if (accessGone) throw accessDenied();
       const status = await real.changeStatus(id);
       if (pendingPolls > 0) {
         pendingPolls -= 1;
@@ -98,6 +112,8 @@ async function create(name: string, traffic: Record<string, unknown>) {
 beforeAll(async () => {
   await installCrds(kc);
   namespace = await createTestNamespace(kc, 'traffic');
+  const kubeSystem = await kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Namespace, undefined, 'kube-system'));
+  greenOwner = defaultOwnerId('eks-green', kubeSystem.metadata.uid);
   proxy = await throttlingProxyInFrontOfMoto();
   zone = await createZone(route53);
   api = `api.${zone.name}`;
@@ -155,9 +171,7 @@ describe("this cluster's weighted Route53 record", () => {
           setIdentifier: 'eks-green',
           weight: 10,
           ttl: 2,
-          values: [
-            `"heritage=external-dns,external-dns/owner=reservation-operator-eks-green,external-dns/resource=reservation/${namespace}/booking"`,
-          ],
+          values: [`"heritage=external-dns,external-dns/owner=${greenOwner},external-dns/resource=reservation/${namespace}/booking"`],
         },
       ]),
     );
@@ -169,7 +183,7 @@ describe("this cluster's weighted Route53 record", () => {
       recordName: api,
       setIdentifier: 'eks-green',
       target: 'green.elb.example.com',
-      owner: 'reservation-operator-eks-green',
+      owner: greenOwner,
       desiredWeight: 10,
       verifiedWeight: 10,
       lastChange: { status: 'INSYNC', weight: 10 },
@@ -357,6 +371,138 @@ describe("this cluster's weighted Route53 record", () => {
         .map((r) => r.type)
         .sort(),
     ).toEqual(['CNAME', 'TXT']);
+  });
+});
+
+describe('a deletion whose records cannot be removed (Route53 access gone)', () => {
+  afterEach(() => {
+    accessGone = false;
+  });
+
+  it('is held with the way out in status, and lets go, records left as they are, once the SRE releases them by naming the cluster', async () => {
+    const name = `stranded.${zone.name}`;
+    await create('stranded', {
+      cluster: 'eks-green',
+      dns: { hostedZoneId: zone.id, name, ttl: 2 },
+      weight: 5,
+      target: 'green.elb.example.com',
+    });
+    await waitUntil('weight 5 verified', async () => (await reservation('stranded')).status?.traffic?.verifiedWeight === 5);
+    const records = (await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(name));
+    expect(records).toHaveLength(2);
+
+    accessGone = true;
+    await kube.request('DELETE', path('stranded'));
+    await waitUntil('DeletionHeld', async () => (await condition('stranded', 'DeletionHeld'))?.status === 'True');
+    expect((await condition('stranded', 'DeletionHeld')).message).toBe(
+      `route53-records: cannot remove ${name} (eks-green) from Route53: ${accessDenied().message}; ` +
+        `if this cluster's Route53 access is gone for good, annotate ${RELEASE_RECORDS_ANNOTATION}=eks-green to delete without removing them`,
+    );
+
+    // Naming another cluster does nothing but say so.
+    const annotate = (value: string) =>
+      kube.request('PATCH', path('stranded'), {
+        body: { metadata: { annotations: { [RELEASE_RECORDS_ANNOTATION]: value } } },
+        contentType: PATCH.merge,
+      });
+    await annotate('eks-blue');
+    await waitUntil('the mismatch is shown', async () =>
+      (await condition('stranded', 'DeletionHeld'))?.message.endsWith(
+        `${RELEASE_RECORDS_ANNOTATION} names "eks-blue", not this Reservation's cluster "eks-green"`,
+      ),
+    );
+    expect(await gone('stranded')).toBe(false);
+
+    await annotate('eks-green');
+    await waitUntil('stranded gone', () => gone('stranded'));
+    await waitUntil('a CleanupReleased event', async () =>
+      (await events('CleanupReleased')).some(
+        (m) =>
+          m ===
+          `route53-records: ${RELEASE_RECORDS_ANNOTATION}: ${name} (eks-green) and its ownership TXT were left in Route53 as they were; remove them by hand once no client is sent here`,
+      ),
+    );
+    accessGone = false;
+    expect((await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(name))).toEqual(records);
+  });
+});
+
+describe('ownership unique to the cluster and to the Reservation', () => {
+  let other: Awaited<ReturnType<typeof startManager>>;
+  let otherNamespace: string;
+  const inOther = (n?: string) => resourcePath(RESOURCE_TYPES.Reservation, otherNamespace, n);
+  const otherCondition = async (n: string) =>
+    (await kube.request<Json>('GET', inOther(n))).status?.conditions?.find((c: Json) => c.type === 'TrafficReady');
+  const createInOther = (n: string, traffic: Record<string, unknown>) =>
+    kube.request('POST', inOther(), {
+      body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: n }, spec: sampleSpec({ traffic }) },
+    });
+
+  beforeAll(async () => {
+    otherNamespace = await createTestNamespace(kc, 'traffic-twin');
+    // The same operator code in the same cluster (so the same default owner id), for another namespace.
+    other = await startManager({
+      kc,
+      namespace: otherNamespace,
+      workers: 1,
+      resyncMs: 60_000,
+      identity: 'twin',
+      logger: pino({ level: 'warn' }),
+      registry: new Registry(),
+      traffic: { pendingPollMs: 200 },
+    });
+  });
+  afterAll(() => other?.stop());
+
+  it('refuses a record set its own owner id claims for a Reservation of the same name in another namespace, and writes nothing', async () => {
+    // A Reservation `twin` of this namespace owns its record set...
+    const twinName = `twin.${zone.name}`;
+    const traffic = (target: string) => ({
+      cluster: 'eks-green',
+      dns: { hostedZoneId: zone.id, name: twinName, ttl: 30 },
+      weight: 50,
+      target,
+    });
+    await create('twin', traffic('first.elb.example.com'));
+    await waitUntil('the first twin in sync', async () => (await condition('twin', 'TrafficReady'))?.reason === 'RecordInSync');
+    const before = (await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(twinName));
+    expect(before).toHaveLength(2);
+    const batches = changeBatches().length;
+    // ...and one of the same name and cluster in another namespace is refused it.
+    await createInOther('twin', traffic('second.elb.example.com'));
+    await waitUntil('the second twin is refused', async () => (await otherCondition('twin'))?.reason === 'RecordOwnedByOther');
+    expect((await otherCondition('twin')).message).toBe(
+      `not touching ${twinName}: ${twinName} (set identifier eks-green) belongs to reservation/${namespace}/twin ` +
+        `under the same owner id "${greenOwner}": one record set, one Reservation`,
+    );
+    expect((await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(twinName))).toEqual(before);
+    expect(changeBatches()).toHaveLength(batches);
+    // Deleting the second leaves the first one's records in place.
+    await kube.request('DELETE', inOther('twin'));
+    await waitUntil('the second twin is gone', async () => {
+      try {
+        await kube.request('GET', inOther('twin'));
+        return false;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        throw err;
+      }
+    });
+    expect((await listRecords(route53, zone.id)).filter((r) => r.name.endsWith(twinName))).toEqual(before);
+  });
+
+  it("refuses blue's record to a cluster installed with a copy of blue's values (the same cluster name)", async () => {
+    // Blue's own operator wrote eks-blue's record under blue's owner id; this cluster's default differs.
+    const before = (await listRecords(route53, zone.id)).filter((r) => r.setIdentifier === 'eks-blue');
+    await createInOther('copied', {
+      cluster: 'eks-blue',
+      dns: { hostedZoneId: zone.id, name: api, ttl: 30 },
+      weight: 100,
+      target: 'copied.elb.example.com',
+    });
+    await waitUntil('the copy is refused', async () => (await otherCondition('copied'))?.reason === 'RecordOwnedByOther');
+    expect((await otherCondition('copied')).message).toContain('is owned by "reservation-operator-eks-blue"');
+    expect((await listRecords(route53, zone.id)).filter((r) => r.setIdentifier === 'eks-blue')).toEqual(before);
   });
 });
 

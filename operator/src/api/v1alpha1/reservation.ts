@@ -30,6 +30,20 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
  */
 export const CUTOVER_REQUEST_ANNOTATION = `${GROUP}/cutover-request`;
 export const CUTOVER_VERBS = ['pause', 'resume', 'promote', 'promote-full', 'abort', 'retry'] as const;
+
+/**
+ * The escape hatch of a deletion whose records cannot be removed (AWS access gone): set to the
+ * Reservation's spec.traffic.cluster, the finalizer lets it go and leaves its Route53 records as
+ * they are, with a Warning event. Naming the cluster makes it a deliberate act on this record set.
+ */
+export const RELEASE_RECORDS_ANNOTATION = `${GROUP}/release-records`;
+
+/**
+ * The escape hatch of a handover whose writer is gone (the peer's cluster died mid-cutover, its
+ * `weight-writer` label left on our TXT): set to that writer's owner id, this cluster takes its
+ * record back once the handover is older than TAKE_BACK_AFTER_MS (traffic/idle.ts).
+ */
+export const TAKE_BACK_ANNOTATION = `${GROUP}/take-back-weight`;
 export type CutoverVerb = (typeof CUTOVER_VERBS)[number];
 
 export type { AnalysisRun, AnalysisTemplate } from './analysis.ts';
