@@ -130,3 +130,19 @@ describe('reads with a consistency token wait on a pool of their own', () => {
     }
   });
 });
+
+describe('a consistency token the primary has not reached', () => {
+  it.each([
+    ['far ahead in its domain (forged)', '0-1-999999999999'],
+    ['of a domain the primary never wrote', '77-1-1'],
+  ])('%s is a 400 naming the header, before any wait', async (_what, token) => {
+    const response = await read('00000000-0000-4000-8000-000000000000', token);
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(response.json()).toMatchObject({
+      type: 'https://reservations.dev/problems/validation-failed',
+      errors: [{ field: 'headers/x-consistency-token', message: 'is ahead of the primary: no write has made it' }],
+    });
+    expect(await registry.metrics()).toMatch(/consistent_reads_total\{source="ahead"\} [1-9]/);
+  });
+});
