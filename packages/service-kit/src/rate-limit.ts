@@ -204,8 +204,9 @@ export const rateLimit = fp<RateLimitOptions>(
     const now = options.now ?? Date.now;
     // Its own client, with a timeout on every call: a call made while Redis is unreachable waits in
     // ioredis's offline queue (so the first requests after a start wait for the connection instead
-    // of counting locally) but never longer than the timeout.
-    const redis = createRedis(options.redisUrl, { commandTimeout: options.redisTimeoutMs });
+    // of counting locally) but never longer than the timeout. It connects at its first call, so an
+    // app whose start fails after this plugin (an old schema) leaves no connection open.
+    const redis = createRedis(options.redisUrl, { commandTimeout: options.redisTimeoutMs, lazyConnect: true });
     redis.on('error', () => {}); // counted and logged per switch below; ioredis reconnects by itself
     const fallbacks = new Counter({
       name: 'rate_limit_store_fallbacks_total',
