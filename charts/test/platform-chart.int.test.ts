@@ -13,9 +13,11 @@ const QUEUES = {
   'backends.sqs.queueUrl': 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events.fifo',
   'backends.sqs.deadLetterQueueUrl': 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events-dlq.fifo',
 };
-/** The least an SRE sets: the queues and where each credential is. */
+/** The least an SRE sets: the queues, the token issuer and audience, and where each credential is. */
 const MINIMAL = {
   ...QUEUES,
+  'backends.jwt.issuer': 'https://idp.example.com/',
+  'backends.jwt.audience': 'reservations',
   'backends.mysql.primary.existingSecret': 'mysql',
   'backends.mysql.replica.existingSecret': 'mysql-replica',
   'backends.redis.existingSecret': 'redis',
@@ -63,6 +65,12 @@ describe('charts/reservation-platform', () => {
     const r = await helmTemplateResult(PLATFORM_CHART, { namespace, set: noQueue });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('backends.sqs.queueUrl is required: the URL of the event queue (FIFO)');
+    const { 'backends.jwt.issuer': _issuer, ...noIssuer } = MINIMAL;
+    const i = await helmTemplateResult(PLATFORM_CHART, { namespace, set: noIssuer });
+    expect(i.code).not.toBe(0);
+    expect(i.stderr).toContain(
+      "backends.jwt.issuer is required: the iss every token must carry (the identity provider's issuer identifier)",
+    );
   });
 
   it('renders the minimal values into a Reservation that references existing Secrets, which the API server accepts', async () => {
@@ -89,9 +97,12 @@ describe('charts/reservation-platform', () => {
       kind: 'HTTPRoute',
       parentRef: { name: 'public', namespace: 'gateways', sectionName: 'https' },
     });
-    expect(secretRefs(cr).sort()).toEqual(
-      expect.arrayContaining(['booking-jwt/public.pem', 'booking-mysql/primary-url', 'booking-mysql/replica-url', 'booking-redis/url']),
-    );
+    // Tokens are verified with the identity provider's JWKS: no key Secret.
+    expect(cr.spec.backends.jwt).toMatchObject({
+      issuer: 'https://idp.example.com/',
+      jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
+    });
+    expect([...new Set(secretRefs(cr))].sort()).toEqual(['booking-mysql/primary-url', 'booking-mysql/replica-url', 'booking-redis/url']);
   });
 
   it('creates a Secret for each credential given by value, holding exactly what the pods read', async () => {
@@ -124,6 +135,7 @@ describe('charts/reservation-platform', () => {
       { 'backends.jwt.algorithm': 'ES256' },
       "at '/backends/jwt/algorithm': value must be one of 'RS256', 'HS256'",
     ],
+    ['a JWKS URL in clear text', { 'backends.jwt.jwksUrl': 'http://idp.example.com/jwks' }, "at '/backends/jwt/jwksUrl'"],
     ['a queue URL without its scheme', { 'backends.sqs.queueUrl': 'sqs.eu-west-1.amazonaws.com/1/q.fifo' }, "at '/backends/sqs/queueUrl'"],
     [
       'a Route53 weight above 255',

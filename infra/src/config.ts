@@ -25,6 +25,8 @@ export interface InfraConfig {
   recordName: string;
   /** The Reservation's name (and so its namespace's ServiceAccount) and namespace. */
   reservation: { name: string; namespace: string };
+  /** The identity provider whose tokens the APIs take: iss and aud every token must carry, and its JWKS (else a static key from a Secret). */
+  auth: { issuer: string; audience: string; jwksUrl?: string };
   /** The operator's release namespace and ServiceAccount. */
   operator: { namespace: string; serviceAccount: string };
   /** Where the four images are pushed and which version runs. */
@@ -52,6 +54,7 @@ export class ConfigError extends Error {
 
 const DNS_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$/;
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const HTTPS_URL = /^https:\/\/[^\s/]+(\/\S*)?$/;
 /** The Kubernetes versions aws-cdk-lib's EKS module and the kubectl layer here support. */
 export const KUBERNETES_VERSIONS = ['1.34'] as const;
 
@@ -150,6 +153,7 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
     'hostedZoneId',
     'recordName',
     'reservation',
+    'auth',
     'operator',
     'images',
     'vpc',
@@ -162,6 +166,7 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
     'green',
   ]);
   const reservation = r.object('reservation');
+  const auth = r.object('auth');
   const operator = r.object('operator');
   const images = r.object('images');
   const vpc = r.object('vpc');
@@ -170,6 +175,8 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
   const redis = r.object('redis');
   const queue = r.object('queue');
   reservation.unknown(['name', 'namespace']);
+  auth.unknown(['issuer', 'audience', 'jwksUrl']);
+  const jwksUrl = auth.string('jwksUrl', HTTPS_URL, 'an https URL', true);
   operator.unknown(['namespace', 'serviceAccount']);
   images.unknown(['repository', 'version']);
   vpc.unknown(['cidr', 'availabilityZones', 'natGateways']);
@@ -187,6 +194,11 @@ export function parseConfig(raw: unknown, source = 'config'): InfraConfig {
     reservation: {
       name: reservation.string('name', LABEL, 'a DNS label'),
       namespace: reservation.string('namespace', LABEL, 'a DNS label'),
+    },
+    auth: {
+      issuer: auth.string('issuer', /^\S{1,512}$/, "the identity provider's iss, e.g. https://idp.example.com/"),
+      audience: auth.string('audience', /^\S{1,256}$/, 'the aud tokens for these APIs carry'),
+      ...(jwksUrl ? { jwksUrl } : {}),
     },
     operator: {
       namespace: operator.string('namespace', LABEL, 'a DNS label'),

@@ -42,7 +42,12 @@ export function platformValues(config: InfraConfig, cluster: ClusterConfig, outp
       },
       redis: { existingSecret: BACKENDS_SECRET, key: 'redis-url' },
       sqs: { queueUrl: outputs.queueUrl, deadLetterQueueUrl: outputs.deadLetterQueueUrl },
-      jwt: { algorithm: 'RS256', existingSecret: JWT_SECRET, key: 'public.pem' },
+      jwt: {
+        issuer: config.auth.issuer,
+        audience: config.auth.audience,
+        // The IdP's JWKS when given (key rotation without a restart), else its public key from a Secret.
+        ...(config.auth.jwksUrl ? { jwksUrl: config.auth.jwksUrl } : { algorithm: 'RS256', existingSecret: JWT_SECRET, key: 'public.pem' }),
+      },
     },
     edge: { host: edgeHost(config, cluster), kind: 'Ingress', ingressClassName: 'alb', certificateArn: outputs.certificateArn },
     traffic: {

@@ -48,6 +48,16 @@ describe('the infrastructure configuration', () => {
     ]);
   });
 
+  it("names the identity provider's fields: an issuer and an audience are required, a JWKS URL must be https", () => {
+    const raw = example();
+    raw.auth = { audience: '', jwksUrl: 'http://idp.example.com/jwks' };
+    expect(problems(raw)).toEqual([
+      'auth.jwksUrl: "http://idp.example.com/jwks" is not an https URL',
+      "auth.issuer: required (the identity provider's iss, e.g. https://idp.example.com/)",
+      'auth.audience: "" is not the aud tokens for these APIs carry',
+    ]);
+  });
+
   it('refuses unknown fields, so a typo is not silently ignored', () => {
     const raw = example();
     raw.regoin = 'eu-west-1';

@@ -193,7 +193,7 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
         },
         redis: { existingSecret: 'booking-backends', key: 'redis-url' },
         sqs: { queueUrl: url(synth.platform.data.queue), deadLetterQueueUrl: url(synth.platform.data.deadLetterQueue) },
-        jwt: { algorithm: 'RS256', existingSecret: 'booking-jwt', key: 'public.pem' },
+        jwt: { issuer: 'https://idp.example.com/', audience: 'reservations', jwksUrl: 'https://idp.example.com/.well-known/jwks.json' },
       },
       edge: { host: `api.eks-${color}.reservations.example.com`, kind: 'Ingress', ingressClassName: 'alb', certificateArn: certificate },
       traffic: {

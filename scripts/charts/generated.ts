@@ -57,7 +57,7 @@ export function platformValuesSchema(): JsonObject {
   const backends = (props.backends as JsonObject).properties as Record<string, JsonObject>;
   // Required by the template instead, whose message says what the URL is for.
   const { required: _required, ...sqs } = strict(backends.sqs as JsonObject);
-  const jwtAlgorithm = ((backends.jwt as JsonObject).properties as Record<string, JsonObject>).algorithm as JsonObject;
+  const { algorithm, issuer, audience, jwksUrl } = (backends.jwt as JsonObject).properties as Record<string, JsonObject>;
   const version = props.version as JsonObject;
   const image = (props.image as JsonObject).properties as Record<string, JsonObject>;
   return {
@@ -97,7 +97,13 @@ export function platformValuesSchema(): JsonObject {
           },
           redis: credential('the Redis URL', 'url'),
           sqs,
-          jwt: credential('the JWT verification key', 'key', { algorithm: jwtAlgorithm }),
+          // issuer and audience are required by the template instead, whose message says what each is.
+          jwt: credential('the JWT verification key (or jwksUrl instead)', 'key', {
+            issuer: issuer as JsonObject,
+            audience: audience as JsonObject,
+            jwksUrl: jwksUrl as JsonObject,
+            algorithm: algorithm as JsonObject,
+          }),
         },
       },
       edge: strict(props.edge as JsonObject),

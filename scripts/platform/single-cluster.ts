@@ -23,7 +23,7 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { JWT_SECRET } from './two-clusters.ts';
+import { JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET } from './two-clusters.ts';
 import { stopOnCtrlC } from './until-ctrl-c.ts';
 
 export async function runSingleCluster(): Promise<void> {
@@ -61,6 +61,8 @@ export async function runSingleCluster(): Promise<void> {
           PORT: String(port),
           ADMIN_PORT: String(adminPort),
           JWT_SECRET,
+          JWT_ISSUER,
+          JWT_AUDIENCE,
           SHUTDOWN_DELAY_MS: '0',
           ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
         },
@@ -118,7 +120,7 @@ export async function runSingleCluster(): Promise<void> {
 The services:
 ${services.join('\n')}
 
-  TOKEN=$(JWT_SECRET=${JWT_SECRET} npm run -s mint-token -w @reservations/reservation-api -- admin me)
+  TOKEN=$(JWT_SECRET=${JWT_SECRET} JWT_ISSUER=${JWT_ISSUER} JWT_AUDIENCE=${JWT_AUDIENCE} npm run -s mint-token -w @reservations/reservation-api -- admin me)
   curl -H "authorization: Bearer $TOKEN" ${services[0]?.match(/http:\S+/)?.[0]}/docs/json
 `
     : '';

@@ -19,6 +19,7 @@ import { migrateToLatest } from '@reservations/database';
 import { API_VERSION, KIND } from '@reservations/operator/api';
 import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
 import { installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import {
   type Component,
   createZone,
@@ -34,7 +35,6 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { createSigner } from 'fast-jwt';
 import type { Stack } from '../cutover-sim/accounting.ts';
 import { cachedRecordSource, type WeightedRecord } from '../cutover-sim/dns.ts';
 import { type LoadOptions, type StackEndpoints, startLoad } from '../cutover-sim/load.ts';
@@ -53,6 +53,9 @@ export const CLUSTER_NAMES: Record<Stack, string> = { blue: 'eks-blue', green: '
 export const TARGETS: Record<Stack, string> = { blue: 'blue.elb.reservations.local', green: 'green.elb.reservations.local' };
 /** Local only: the services and the load sign and check tokens with it. */
 export const JWT_SECRET = 'local-development-only-secret-0123456789';
+/** The identity provider the local services trust (tokens must name it and the audience). */
+export const JWT_ISSUER = 'https://local.idp.test/';
+export const JWT_AUDIENCE = 'reservations';
 /** The harness components the platform needs; sqs (the event pipeline) and prometheus are optional. */
 export const REQUIRED_COMPONENTS: readonly Component[] = ['mysql', 'redis', 'aws', 'kube'];
 
@@ -149,7 +152,7 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
     return value;
   };
   const pipeline = Boolean(harness.env.SQS_QUEUE_URL);
-  const sign = createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 24 * 3_600_000 });
+  const sign = createTokenMinter({ issuer: JWT_ISSUER, audience: JWT_AUDIENCE, key: { secret: JWT_SECRET }, ttlSeconds: 24 * 3600 });
   const token = (sub: string, role: 'admin' | 'customer') => sign({ sub, role });
 
   progress('starting green’s control plane; migrating the database and starting both stacks of services');
@@ -288,6 +291,8 @@ async function startStack(
     ...(Object.fromEntries(Object.entries(harness.env).filter(([, v]) => v !== undefined)) as Record<string, string>),
     DRAIN_FILE: drainFile,
     JWT_SECRET,
+    JWT_ISSUER,
+    JWT_AUDIENCE,
     LOG_LEVEL: logLevel,
     // The machine is shared with other work: load shedding would measure its CPU, not the cutover.
     MAX_EVENT_LOOP_DELAY_MS: '0',

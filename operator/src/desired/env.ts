@@ -25,6 +25,9 @@ export const OPERATOR_OWNED_ENV = [
   'REDIS_URL',
   'JWT_SECRET',
   'JWT_PUBLIC_KEY',
+  'JWT_JWKS_URL',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
 ] as const;
 
 /**

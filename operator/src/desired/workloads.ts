@@ -58,6 +58,9 @@ export function configMap(cr: Reservation): KubeObject {
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN.timeoutMs),
       SQS_QUEUE_URL: cr.spec.backends.sqs.queueUrl,
       SQS_DLQ_URL: cr.spec.backends.sqs.deadLetterQueueUrl,
+      JWT_ISSUER: cr.spec.backends.jwt.issuer,
+      JWT_AUDIENCE: cr.spec.backends.jwt.audience,
+      ...(cr.spec.backends.jwt.jwksUrl ? { JWT_JWKS_URL: cr.spec.backends.jwt.jwksUrl } : {}),
     },
   };
 }
@@ -75,7 +78,7 @@ export function serviceAccount(cr: Reservation): KubeObject {
 
 function secretEnv(cr: Reservation, backend: Backend) {
   const b = cr.spec.backends;
-  const refs: Record<Exclude<Backend, 'sqs'>, [string, { name: string; key: string }]> = {
+  const refs: Record<Exclude<Backend, 'sqs'>, [string, { name: string; key: string } | undefined]> = {
     mysqlPrimary: ['MYSQL_PRIMARY_URL', b.mysql.primarySecretRef],
     mysqlReplica: ['MYSQL_REPLICA_URL', b.mysql.replicaSecretRef],
     redis: ['REDIS_URL', b.redis.secretRef],
@@ -83,6 +86,7 @@ function secretEnv(cr: Reservation, backend: Backend) {
   };
   if (backend === 'sqs') return []; // URLs come from the ConfigMap, access from IRSA
   const [name, ref] = refs[backend];
+  if (!ref) return []; // a JWKS URL (the ConfigMap) instead of a static key
   return [{ name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } }];
 }
 

@@ -124,6 +124,7 @@ describe('the Reservation CRD on the API server', () => {
     const backends = validSpec().backends as Record<string, Spec>;
     return { ...backends, sqs: { ...backends.sqs, ...change } };
   };
+  const jwt = (replacement: Spec) => ({ ...(validSpec().backends as Record<string, Spec>), jwt: replacement });
   const cases: [string, Spec, string][] = [
     ['min replicas above max', { services: replicas(5, 2) }, 'replicas.min must not be greater than replicas.max'],
     [
@@ -258,6 +259,23 @@ describe('the Reservation CRD on the API server', () => {
       'a queue that is its own dead-letter queue',
       { backends: sqs({ deadLetterQueueUrl: `${QUEUES}/reservation-events.fifo` }) },
       'spec.backends.sqs.deadLetterQueueUrl must be another queue than queueUrl: a queue cannot be its own dead-letter queue',
+    ],
+    [
+      'a JWT key Secret and a JWKS URL at once',
+      {
+        backends: jwt({
+          issuer: 'https://idp.example.com/',
+          audience: 'reservations',
+          secretRef: { name: 'jwt' },
+          jwksUrl: 'https://idp.example.com/jwks',
+        }),
+      },
+      "spec.backends.jwt needs exactly one of secretRef (a static key) and jwksUrl (the issuer's keys by kid): a token is verified with one kind of key",
+    ],
+    [
+      'neither a JWT key Secret nor a JWKS URL',
+      { backends: jwt({ issuer: 'https://idp.example.com/', audience: 'reservations' }) },
+      "spec.backends.jwt needs exactly one of secretRef (a static key) and jwksUrl (the issuer's keys by kid): a token is verified with one kind of key",
     ],
     [
       'an env entry overriding the queue the operator sets',

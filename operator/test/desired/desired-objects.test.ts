@@ -77,13 +77,29 @@ describe('desiredObjects', () => {
     expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
     expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
     const hs256 = desiredObjects(
-      sampleReservation({ backends: { ...cr.spec.backends, jwt: { algorithm: 'HS256', secretRef: { name: 'jwt', key: 'key' } } } }),
+      sampleReservation({ backends: { ...cr.spec.backends, jwt: { ...cr.spec.backends.jwt, algorithm: 'HS256' } } }),
     );
     expect(container(find(hs256, 'Deployment', 'booking-notifier')).env.map((e: { name: string }) => e.name)).toContain('JWT_SECRET');
     expect(container(find(objects, 'Deployment', 'booking-query-api')).env[0]).toEqual({
       name: 'MYSQL_REPLICA_URL',
       valueFrom: { secretKeyRef: { name: 'mysql-replica', key: 'url' } },
     });
+  });
+
+  it('tells the services the token issuer and audience, and with a JWKS URL references no key Secret', () => {
+    expect(find(objects, 'ConfigMap', 'booking-config').data).toMatchObject({
+      JWT_ISSUER: 'https://idp.example.com/',
+      JWT_AUDIENCE: 'reservations',
+    });
+    const { secretRef: _static, ...jwt } = cr.spec.backends.jwt;
+    const jwks = desiredObjects(
+      sampleReservation({ backends: { ...cr.spec.backends, jwt: { ...jwt, jwksUrl: 'https://idp.example.com/.well-known/jwks.json' } } }),
+    );
+    expect(find(jwks, 'ConfigMap', 'booking-config').data).toMatchObject({ JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' });
+    for (const service of ['reservation-api', 'query-api', 'notifier']) {
+      const names = container(find(jwks, 'Deployment', `booking-${service}`)).env.map((e: { name: string }) => e.name);
+      expect(names.filter((n: string) => n.startsWith('JWT_'))).toEqual([]);
+    }
   });
 
   it('rolls the pods when the shared configuration changes', () => {

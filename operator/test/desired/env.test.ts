@@ -9,7 +9,7 @@ type Json = any;
 describe('OPERATOR_OWNED_ENV', () => {
   it.each(['RS256', 'HS256'])('names every variable the operator sets in a container (JWT %s)', (algorithm) => {
     const cr = sampleReservation({
-      backends: { ...sampleReservation().spec.backends, jwt: { algorithm, secretRef: { name: 'jwt', key: 'key' } } },
+      backends: { ...sampleReservation().spec.backends, jwt: { ...sampleReservation().spec.backends.jwt, algorithm } },
     });
     const objects = desiredObjects(cr) as Json[];
     const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'booking-config');

@@ -13,7 +13,7 @@ export function minimalSpec(): Record<string, unknown> {
         queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events.fifo',
         deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events-dlq.fifo',
       },
-      jwt: { secretRef: { name: 'jwt' } },
+      jwt: { issuer: 'https://idp.example.com/', audience: 'reservations', secretRef: { name: 'jwt' } },
     },
   };
 }

@@ -3,9 +3,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { auth, authKeys } from './auth.ts';
+import { auth, authSettings, type JwtConfig } from './auth.ts';
 import { httpMetrics } from './metrics.ts';
 import { problemHandler } from './problem.ts';
+import { rateLimit } from './rate-limit.ts';
 import { createValidatorCompiler } from './validation.ts';
 
 export interface ApiFoundationOptions {
@@ -15,14 +16,27 @@ export interface ApiFoundationOptions {
   registry: Registry;
   /** Shed load (503 + Retry-After) past this event loop delay; 0 disables. */
   maxEventLoopDelayMs: number;
-  /** The JWT settings: JWT_PUBLIC_KEY (RS256) or JWT_SECRET (HS256). */
-  jwt: { JWT_SECRET?: string | undefined; JWT_PUBLIC_KEY?: string | undefined };
+  /** The JWT settings: one key source (JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL) and the token policy. */
+  jwt: JwtConfig;
+  /** The rate limit settings (RATE_LIMIT_*) and the Redis that shares the counts across replicas. */
+  rateLimit: RateLimitConfig;
+}
+
+export interface RateLimitConfig {
+  REDIS_URL: string;
+  RATE_LIMIT_WINDOW_SECONDS: number;
+  RATE_LIMIT_READS: number;
+  RATE_LIMIT_WRITES: number;
+  RATE_LIMIT_HOLDS: number;
+  RATE_LIMIT_REDIS_TIMEOUT_MS: number;
+  RATE_LIMIT_SYNC_MS: number;
+  RATE_LIMIT_FALLBACK_MS: number;
 }
 
 /**
  * What every API of the platform registers before its own plugins, in this order: strict
  * validation, problem+json errors, RED metrics, load shedding, the OpenAPI document with its UI
- * at /docs, and bearer-token auth on everything but /docs.
+ * at /docs, bearer-token auth on everything but /docs, and per-principal rate limits after it.
  */
 export async function registerApiFoundation(app: FastifyInstance, options: ApiFoundationOptions): Promise<void> {
   app.setValidatorCompiler(createValidatorCompiler());
@@ -38,5 +52,15 @@ export async function registerApiFoundation(app: FastifyInstance, options: ApiFo
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { ...authKeys(options.jwt), publicPrefixes: ['/docs'] });
+  await app.register(auth, { ...authSettings(options.jwt), publicPrefixes: ['/docs'] });
+  const limits = options.rateLimit;
+  await app.register(rateLimit, {
+    redisUrl: limits.REDIS_URL,
+    limits: { reads: limits.RATE_LIMIT_READS, writes: limits.RATE_LIMIT_WRITES, holds: limits.RATE_LIMIT_HOLDS },
+    windowMs: limits.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    redisTimeoutMs: limits.RATE_LIMIT_REDIS_TIMEOUT_MS,
+    fallbackMs: limits.RATE_LIMIT_FALLBACK_MS,
+    syncMs: limits.RATE_LIMIT_SYNC_MS,
+    registry: options.registry,
+  });
 }

@@ -41,10 +41,67 @@ export function secret<T extends TSchema>(schema: T): T {
 export const apiConfigProperties = {
   JWT_SECRET: Type.Optional(secret(Type.String({ minLength: 32, description: 'HS256 secret that signs bearer tokens' }))),
   JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: 'BEGIN PUBLIC KEY', description: 'RS256 public key (PEM) of the token issuer' })),
+  JWT_JWKS_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[^\\s]+$', description: "the token issuer's JWKS URL: its keys, picked by each token's kid" }),
+  ),
+  JWT_ISSUER: Type.String({ minLength: 1, description: "the `iss` every token must carry: the identity provider's issuer identifier" }),
+  JWT_AUDIENCE: Type.String({
+    minLength: 1,
+    description: 'the `aud` every token must carry: this platform as the identity provider names it',
+  }),
+  JWT_MAX_TOKEN_AGE_SECONDS: Type.Integer({
+    minimum: 60,
+    maximum: 604800,
+    default: 86400,
+    description: 'a token issued (iat) longer ago than this is refused, whatever its exp',
+  }),
+  JWT_CLOCK_SKEW_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 300,
+    default: 30,
+    description: "how far the issuer's clock may be from ours when checking exp, nbf and iat",
+  }),
+  JWT_JWKS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30000, default: 2000, description: 'timeout of one JWKS fetch' }),
+  JWT_JWKS_COOLDOWN_MS: Type.Integer({
+    minimum: 0,
+    default: 30000,
+    description: 'least time between two JWKS fetches caused by tokens with an unknown kid',
+  }),
+  JWT_JWKS_MAX_AGE_MS: Type.Integer({
+    minimum: 1000,
+    default: 600000,
+    description: 'how long a fetched JWKS is used before it is fetched again',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
     minimum: 0,
     default: 1000,
     description: 'shed load (503) past this event loop delay; 0 disables',
+  }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'the window the rate limits count in' }),
+  RATE_LIMIT_READS: Type.Integer({ minimum: 1, default: 1200, description: 'GET and HEAD requests a principal may make per window' }),
+  RATE_LIMIT_WRITES: Type.Integer({
+    minimum: 1,
+    default: 120,
+    description: 'other requests (confirm, cancel, reschedule, resources, webhooks) a principal may make per window',
+  }),
+  RATE_LIMIT_HOLDS: Type.Integer({ minimum: 1, default: 60, description: 'reservations (holds) a principal may place per window' }),
+  RATE_LIMIT_REDIS_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    maximum: 5000,
+    default: 100,
+    description: 'a rate limit count in Redis slower than this fails over to counting in the process',
+  }),
+  RATE_LIMIT_SYNC_MS: Type.Integer({
+    minimum: 10,
+    maximum: 5000,
+    default: 100,
+    description:
+      "how often a process adds its rate limit counts to Redis's: across replicas a principal may exceed a limit by what they admit in this time",
+  }),
+  RATE_LIMIT_FALLBACK_MS: Type.Integer({
+    minimum: 100,
+    default: 5000,
+    description: 'after a Redis failure, how long a process counts rate limits on its own before trying Redis again',
   }),
 };
 

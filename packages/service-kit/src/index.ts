@@ -1,6 +1,17 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
-export { type ApiFoundationOptions, registerApiFoundation } from './api-foundation.ts';
-export { type AuthOptions, auth, authKeys, createPrincipalVerifier, type Principal, ROLES, type Role, requireRole } from './auth.ts';
+export { type ApiFoundationOptions, type RateLimitConfig, registerApiFoundation } from './api-foundation.ts';
+export {
+  type AuthOptions,
+  type AuthSettings,
+  auth,
+  authSettings,
+  createPrincipalVerifier,
+  type JwtConfig,
+  type Principal,
+  ROLES,
+  type Role,
+  requireRole,
+} from './auth.ts';
 export { backoffDelay, cappedBackoffDelay } from './backoff.ts';
 export { deleteInBatches } from './batched-delete.ts';
 export { type AwsHttpTimeouts, awsHttpHandler } from './clients/aws-http.ts';
@@ -44,6 +55,16 @@ export {
   problemResponse,
   sendProblem,
 } from './problem.ts';
+export {
+  createSharedCounter,
+  createStoreBreaker,
+  RATE_LIMIT_CLASSES,
+  type RateLimitClass,
+  rateLimit,
+  rateLimitClassOf,
+  rateLimitKey,
+  windowAt,
+} from './rate-limit.ts';
 export { runService, StartupError, startService } from './service-runner.ts';
 export {
   ER_DUP_ENTRY,

@@ -70,9 +70,11 @@ export const kitProblems = defineProblems(KIT_PROBLEM_BASE, {
   'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
   unauthorized: { status: 401, title: 'A valid bearer token is required' },
   forbidden: { status: 403, title: 'Your role may not do this' },
+  'rate-limited': { status: 429, title: 'Too many requests; retry after the time given' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   overloaded: { status: 503, title: 'The service is overloaded; retry later' },
+  'token-keys-unavailable': { status: 503, title: "The token issuer's keys cannot be fetched; retry later" },
   internal: { status: 500, title: 'Internal error' },
 });
 
@@ -124,11 +126,6 @@ export const problemHandler = fp(
         }
         case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
           return sendProblem(reply, new Problem(kitProblems, 'unsupported-media-type', error.message));
-      }
-      // Every token failure of fast-jwt (FAST_JWT_*: malformed, bad signature, wrong algorithm, expired…)
-      // is the caller's missing or bad credential: 401 (RFC 6750 §3.1).
-      if (error.code?.startsWith('FAST_JWT_')) {
-        return sendProblem(reply, new Problem(kitProblems, 'unauthorized', error.message, { headers: { 'www-authenticate': 'Bearer' } }));
       }
       if (error.statusCode === 503) {
         return sendProblem(reply, new Problem(kitProblems, 'overloaded', error.message, { headers: { 'retry-after': '1' } }));

@@ -15,6 +15,7 @@ export * from './harness/paths.ts';
 export * from './harness/ports.ts';
 export * from './harness/proc.ts';
 export * from './harness/prometheus.ts';
+export * from './harness/redis.ts';
 export * from './harness/run-dirs.ts';
 export * from './poll.ts';
 export * from './route53.ts';

@@ -25,6 +25,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { migrateToLatest } from '@reservations/database';
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import {
   type Component,
   cpuSeconds,
@@ -40,7 +41,6 @@ import {
   startServer,
   waitUntil,
 } from '@reservations/testkit';
-import { createSigner } from 'fast-jwt';
 import mysql from 'mysql2/promise';
 import { verificationFailure } from '../src/domain/signature.ts';
 
@@ -59,7 +59,9 @@ const PROVIDERS = 20;
 const RESOURCES = 100;
 const TARGETS = { webhookP99Ms: 250, outboxLagP99Ms: 100 };
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
-const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
+const ISSUER = 'https://bench.idp.test/';
+const AUDIENCE = 'reservations';
+const sign = createTokenMinter({ issuer: ISSUER, audience: AUDIENCE, key: { secret: SECRET } });
 
 /** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
 function machineBusySeconds(): number {
@@ -161,6 +163,12 @@ try {
         ADMIN_PORT: String(adminPort),
         LOG_LEVEL: 'warn',
         JWT_SECRET: SECRET,
+        JWT_ISSUER: ISSUER,
+        JWT_AUDIENCE: AUDIENCE,
+        // One customer books at BENCH_RATE: limits it cannot reach (the limiter's cost is still paid).
+        RATE_LIMIT_READS: '1000000000',
+        RATE_LIMIT_WRITES: '1000000000',
+        RATE_LIMIT_HOLDS: '1000000000',
         SQS_QUEUE_URL: queue.queueUrl,
         SQS_DLQ_URL: queue.dlqUrl,
         SHUTDOWN_DELAY_MS: '0',

@@ -24,6 +24,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     jwt: config,
+    rateLimit: config,
   });
 
   await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });

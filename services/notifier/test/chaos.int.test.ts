@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createReservationStore } from '@reservations/reservation-api/testing';
 import { freePort, harnessEnv, repoRoot, type Server, startServer, waitUntil } from '@reservations/testkit';
 import mysql from 'mysql2/promise';
-import { bearer, freshQueue, JWT_SECRET, migratedDatabase, startReceiver } from './support/pipeline.ts';
+import { API_ENV, bearer, freshQueue, migratedDatabase, startReceiver } from './support/pipeline.ts';
 
 /**
  * Issue 4's chaos test: reservations pour in through two reservation-api processes (each with
@@ -75,7 +75,7 @@ beforeAll(async () => {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     MYSQL_PRIMARY_URL: db.primaryUrl,
-    JWT_SECRET,
+    ...API_ENV,
     SQS_QUEUE_URL: queue.queueUrl,
     SQS_DLQ_URL: queue.dlqUrl,
     SHUTDOWN_DELAY_MS: '0',

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { freePort, harnessEnv, waitUntil } from '@reservations/testkit';
-import { freshDatabase, freshQueue, JWT_SECRET } from './support/pipeline.ts';
+import { API_ENV, freshDatabase, freshQueue } from './support/pipeline.ts';
 
 function runServer(env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'server.ts')], { env: { PATH: process.env.PATH, ...env } });
@@ -22,7 +22,7 @@ const aws = () => ({
 
 describe('notifier process', () => {
   it('refuses to start without its queue, naming the variable on one line', async () => {
-    const { exited } = runServer({ MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', JWT_SECRET });
+    const { exited } = runServer({ MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', ...API_ENV });
     expect(await exited).toEqual({
       code: 1,
       out: 'notifier: invalid configuration: SQS_QUEUE_URL is required (the FIFO queue the outbox relay fills)\n',
@@ -33,7 +33,7 @@ describe('notifier process', () => {
     const { exited } = runServer({
       MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x',
       REDIS_URL: 'redis://127.0.0.1:1',
-      JWT_SECRET,
+      ...API_ENV,
       SQS_QUEUE_URL: 'http://127.0.0.1:1/q.fifo',
       WEBHOOK_CONCURRENCY_PER_PROVIDER: '0',
       WEBHOOK_BREAKER_FAILURES: '0',
@@ -52,7 +52,7 @@ describe('notifier process', () => {
     const { exited } = runServer({
       MYSQL_PRIMARY_URL: db.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
+      ...API_ENV,
       SQS_QUEUE_URL: 'http://127.0.0.1:1/q.fifo',
       PORT: String(await freePort()),
       ADMIN_PORT: String(await freePort()),
@@ -75,7 +75,7 @@ describe('notifier process', () => {
       ADMIN_PORT: String(adminPort),
       MYSQL_PRIMARY_URL: db.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
+      ...API_ENV,
       SQS_QUEUE_URL: queue.queueUrl,
       SQS_DLQ_URL: queue.dlqUrl,
       // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a

@@ -6,7 +6,7 @@ import { createResource } from '@reservations/reservation-api/testing';
 import { freePort, harnessEnv, repoRoot, type Server, startServer, testSqs, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
-import { bearer, freshQueue, JWT_SECRET, migratedDatabase, reservationApp, startReceiver } from './support/pipeline.ts';
+import { API_ENV, bearer, freshQueue, migratedDatabase, reservationApp, startReceiver } from './support/pipeline.ts';
 
 /**
  * Graceful shutdown with messages in flight, against real processes: a test transaction holds
@@ -57,7 +57,7 @@ async function startNotifier(name: string, queue: { queueUrl: string; dlqUrl: st
       LOG_LEVEL: 'info',
       MYSQL_PRIMARY_URL: primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
+      ...API_ENV,
       SQS_QUEUE_URL: queue.queueUrl,
       SQS_DLQ_URL: queue.dlqUrl,
       SHUTDOWN_DELAY_MS: '0',

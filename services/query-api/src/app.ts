@@ -23,6 +23,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     jwt: config,
+    rateLimit: config,
   });
 
   await app.register(db, {
@@ -30,6 +31,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     primaryUrl: config.MYSQL_PRIMARY_URL,
     poolSize: config.MYSQL_POOL_SIZE,
     waitMs: config.CONSISTENCY_WAIT_MS,
+    waitPool: { size: config.CONSISTENCY_WAIT_POOL_SIZE, queue: config.CONSISTENCY_WAIT_QUEUE },
     registry,
   });
   await app.register(reservationCache, {

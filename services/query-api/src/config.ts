@@ -29,6 +29,17 @@ export const QueryApiConfig = serviceConfig({
     default: 500,
     description: 'how long a read with a consistency token waits for the replica before it reads the primary',
   }),
+  CONSISTENCY_WAIT_POOL_SIZE: Type.Integer({
+    minimum: 1,
+    default: 4,
+    description:
+      'replica connections of their own for reads with a consistency token to wait on (MASTER_GTID_WAIT), apart from the pool that serves other reads',
+  }),
+  CONSISTENCY_WAIT_QUEUE: Type.Integer({
+    minimum: 1,
+    default: 32,
+    description: 'reads with a consistency token that may queue for those connections; past it, 503 with Retry-After',
+  }),
   MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to each of replica and primary' }),
 });
 export type QueryApiConfig = Static<typeof QueryApiConfig>;

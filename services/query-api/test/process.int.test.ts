@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JWT_SECRET, token } from '@reservations/reservation-api/testing';
+import { API_ENV, JWT_ENV, JWT_SECRET, mintToken, token } from '@reservations/reservation-api/testing';
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import { freePort, harnessEnv, REFUSALS, sigtermUnderLoad, startServiceProcess } from '@reservations/testkit';
-import { createSigner } from 'fast-jwt';
 import type { FastifyInstance } from 'fastify';
 import { bothApps, freshDatabase, queryApp } from './support/apps.ts';
 
@@ -27,7 +27,7 @@ describe('query-api process', () => {
       MYSQL_PRIMARY_URL: db.primaryUrl,
       MYSQL_REPLICA_URL: db.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
+      ...API_ENV,
       PORT: String(await freePort()),
       ADMIN_PORT: String(await freePort()),
     });
@@ -37,13 +37,32 @@ describe('query-api process', () => {
     });
   });
 
-  it('refuses to start without a way to verify tokens', async () => {
-    const result = await runServer({
-      MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x',
-      MYSQL_REPLICA_URL: 'mysql://a@127.0.0.1:1/x',
-      REDIS_URL: 'redis://127.0.0.1:1',
+  const backends = {
+    MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x',
+    MYSQL_REPLICA_URL: 'mysql://a@127.0.0.1:1/x',
+    REDIS_URL: 'redis://127.0.0.1:1',
+  };
+
+  it('refuses to start without the issuer and audience tokens must name, naming both variables', async () => {
+    const result = await runServer({ ...backends, JWT_SECRET });
+    expect(result).toEqual({
+      code: 1,
+      out:
+        "query-api: invalid configuration: JWT_ISSUER is required (the `iss` every token must carry: the identity provider's issuer identifier); " +
+        'JWT_AUDIENCE is required (the `aud` every token must carry: this platform as the identity provider names it)\n',
     });
-    expect(result).toEqual({ code: 1, out: 'query-api: set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)\n' });
+  });
+
+  it('refuses to start without a way to verify tokens, or with two', async () => {
+    const { JWT_ISSUER, JWT_AUDIENCE } = JWT_ENV;
+    expect(await runServer({ ...backends, JWT_ISSUER, JWT_AUDIENCE })).toEqual({
+      code: 1,
+      out: 'query-api: set one of JWT_SECRET (HS256), JWT_PUBLIC_KEY (RS256) or JWT_JWKS_URL (the issuer’s keys by kid)\n',
+    });
+    expect(await runServer({ ...backends, ...JWT_ENV, JWT_JWKS_URL: 'https://idp.test/jwks' })).toEqual({
+      code: 1,
+      out: 'query-api: set only one of JWT_SECRET, JWT_JWKS_URL: a token is verified with one kind of key\n',
+    });
   });
 });
 
@@ -72,7 +91,7 @@ describe('query-api on SIGTERM', () => {
       MYSQL_PRIMARY_URL: primary,
       MYSQL_REPLICA_URL: replica,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
+      ...API_ENV,
       // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a
       // loaded machine's poll to see.
       SHUTDOWN_DELAY_MS: '1000',
@@ -113,11 +132,14 @@ describe('RS256 tokens', () => {
   });
 
   it('accepts a token signed by the issuer’s private key, refuses an HS256 one', async () => {
-    const rs = createSigner({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'RS256' })({
-      sub: 'a',
-      role: 'admin',
-    });
-    const hs = createSigner({ key: JWT_SECRET, algorithm: 'HS256' })({ sub: 'a', role: 'admin' });
+    const { JWT_ISSUER: issuer, JWT_AUDIENCE: audience } = JWT_ENV;
+    const rs = createTokenMinter({ issuer, audience, key: { privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() } })(
+      {
+        sub: 'a',
+        role: 'admin',
+      },
+    );
+    const hs = mintToken({ sub: 'a', role: 'admin' });
     const list = (token: string) => app.inject({ method: 'GET', url: '/v1/reservations', headers: { authorization: `Bearer ${token}` } });
     expect((await list(rs)).statusCode).toBe(200);
     expect((await list(hs)).statusCode).toBe(401);

@@ -14,7 +14,7 @@ import {
 } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { bearer, bothApps } from './support/apps.ts';
+import { bearer, bothApps, queryApp } from './support/apps.ts';
 
 // A MariaDB pair of its own: delaying the shared replica would slow every other test file.
 let servers: Server[] = [];
@@ -90,5 +90,59 @@ describe('read-your-writes with the replica 10 s behind', () => {
     const later = await read(id, cancelled.headers['x-consistency-token'] as string);
     expect(later.json()).toMatchObject({ status: 'cancelled', version: 2 });
     expect(await registry.metrics()).toMatch(/consistent_reads_total\{source="replica"\} 1/);
+  });
+});
+
+describe('reads with a consistency token wait on a pool of their own', () => {
+  it('past its queue they are a 503 with Retry-After, and reads without a token are not held up', async () => {
+    const { app: small } = await queryApp({
+      MYSQL_PRIMARY_URL: env.MYSQL_PRIMARY_URL,
+      MYSQL_REPLICA_URL: env.MYSQL_REPLICA_URL,
+      CONSISTENCY_WAIT_MS: 2000,
+      CONSISTENCY_WAIT_POOL_SIZE: 1,
+      CONSISTENCY_WAIT_QUEUE: 1,
+    });
+    try {
+      await setReplicaDelay(env.MYSQL_REPLICA_ADMIN_URL, DELAY_SECONDS);
+      const resource = await createResource(writer);
+      const created = await book(writer, resource, '2030-06-01T10:00:00Z', '2030-06-01T11:00:00Z', { customer: 'alice' });
+      const token = created.headers['x-consistency-token'] as string;
+      const id = created.json().id;
+      let pending = 5;
+      const waiting = Array.from({ length: 5 }, () =>
+        small
+          .inject({ method: 'GET', url: `/v1/reservations/${id}`, headers: { ...alice, 'x-consistency-token': token } })
+          .finally(() => pending--),
+      );
+      // The replica's own pool still serves a tokenless list while the waits hold theirs.
+      const list = await small.inject({ method: 'GET', url: '/v1/reservations?limit=5', headers: alice });
+      expect(list.statusCode).toBe(200);
+      expect(pending).toBeGreaterThan(0);
+      const answers = await Promise.all(waiting);
+      // One waits on the pool's connection, one in its queue (both then read the primary); three are refused at once.
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 200, 503, 503, 503]);
+      const refused = answers.find((a) => a.statusCode === 503);
+      expect(refused?.headers['retry-after']).toBe('1');
+      expect(refused?.json()).toMatchObject({ type: 'https://reservations.dev/problems/overloaded', status: 503 });
+    } finally {
+      await setReplicaDelay(env.MYSQL_REPLICA_ADMIN_URL, 0);
+      await small.close();
+    }
+  });
+});
+
+describe('a consistency token the primary has not reached', () => {
+  it.each([
+    ['far ahead in its domain (forged)', '0-1-999999999999'],
+    ['of a domain the primary never wrote', '77-1-1'],
+  ])('%s is a 400 naming the header, before any wait', async (_what, token) => {
+    const response = await read('00000000-0000-4000-8000-000000000000', token);
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(response.json()).toMatchObject({
+      type: 'https://reservations.dev/problems/validation-failed',
+      errors: [{ field: 'headers/x-consistency-token', message: 'is ahead of the primary: no write has made it' }],
+    });
+    expect(await registry.metrics()).toMatch(/consistent_reads_total\{source="ahead"\} [1-9]/);
   });
 });

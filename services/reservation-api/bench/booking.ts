@@ -15,9 +15,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { migrateToLatest } from '@reservations/database';
 import { loadConfig, withTransaction } from '@reservations/service-kit';
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import { type HarnessEnv, quantile, startHarness, startServiceProcess } from '@reservations/testkit';
 import autocannon from 'autocannon';
-import { createSigner } from 'fast-jwt';
 import Fastify from 'fastify';
 import { ReservationApiConfig } from '../src/config.ts';
 import { keyStatements } from '../src/infra/commands.ts';
@@ -33,7 +33,9 @@ const RESOURCES = 50;
 const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
 /** The keyed baseline's request hash: any fixed value (each transaction has a fresh key). */
 const KEY_HASH = '0'.repeat(64);
-const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
+const ISSUER = 'https://bench.idp.test/';
+const AUDIENCE = 'reservations';
+const sign = createTokenMinter({ issuer: ISSUER, audience: AUDIENCE, key: { secret: SECRET } });
 
 interface Figures {
   name: string;
@@ -152,6 +154,13 @@ async function drive() {
     MYSQL_REPLICA_URL: need('MYSQL_REPLICA_URL'),
     REDIS_URL: need('REDIS_URL'),
     JWT_SECRET: SECRET,
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+    // One principal makes every request: limits it cannot reach, so the run measures the
+    // limiter's cost (its Redis call per request), not its refusals.
+    RATE_LIMIT_READS: '1000000000',
+    RATE_LIMIT_WRITES: '1000000000',
+    RATE_LIMIT_HOLDS: '1000000000',
     // What the operator's ConfigMap sets.
     LOG_LEVEL: 'info',
     // The booking core alone: the event pipeline has its own benchmark (services/notifier/bench).

@@ -19,6 +19,21 @@ export type AppConfig = Pick<
   | 'REDIS_URL'
   | 'JWT_SECRET'
   | 'JWT_PUBLIC_KEY'
+  | 'JWT_JWKS_URL'
+  | 'JWT_ISSUER'
+  | 'JWT_AUDIENCE'
+  | 'JWT_MAX_TOKEN_AGE_SECONDS'
+  | 'JWT_CLOCK_SKEW_SECONDS'
+  | 'JWT_JWKS_TIMEOUT_MS'
+  | 'JWT_JWKS_COOLDOWN_MS'
+  | 'JWT_JWKS_MAX_AGE_MS'
+  | 'RATE_LIMIT_WINDOW_SECONDS'
+  | 'RATE_LIMIT_READS'
+  | 'RATE_LIMIT_WRITES'
+  | 'RATE_LIMIT_HOLDS'
+  | 'RATE_LIMIT_REDIS_TIMEOUT_MS'
+  | 'RATE_LIMIT_SYNC_MS'
+  | 'RATE_LIMIT_FALLBACK_MS'
   | 'HOLD_TTL_SECONDS'
   | 'IDEMPOTENCY_TTL_HOURS'
   | 'BODY_LIMIT_BYTES'
@@ -63,6 +78,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     jwt: config,
+    rateLimit: config,
   });
 
   await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });

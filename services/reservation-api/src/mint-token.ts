@@ -1,11 +1,13 @@
 // Mints a bearer token for local use: node src/mint-token.ts <role> <subject> [ttl-seconds]
-// Signs with JWT_SECRET (HS256), the same secret the services verify with.
-import { createSigner } from 'fast-jwt';
+// Signs with JWT_SECRET (HS256) as JWT_ISSUER for JWT_AUDIENCE, the settings the services verify with.
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 
 const [role, sub, ttl = '3600'] = process.argv.slice(2);
-const secret = process.env.JWT_SECRET;
-if (!role || !sub || !['customer', 'provider', 'admin'].includes(role) || !secret) {
-  process.stderr.write('usage: JWT_SECRET=… node src/mint-token.ts customer|provider|admin <subject> [ttl-seconds]\n');
+const { JWT_SECRET: secret, JWT_ISSUER: issuer, JWT_AUDIENCE: audience } = process.env;
+if (!role || !sub || !['customer', 'provider', 'admin'].includes(role) || !secret || !issuer || !audience) {
+  process.stderr.write(
+    'usage: JWT_SECRET=… JWT_ISSUER=… JWT_AUDIENCE=… node src/mint-token.ts customer|provider|admin <subject> [ttl-seconds]\n',
+  );
   process.exit(2);
 }
-process.stdout.write(`${createSigner({ key: secret, algorithm: 'HS256', expiresIn: Number(ttl) * 1000 })({ sub, role })}\n`);
+process.stdout.write(`${createTokenMinter({ issuer, audience, key: { secret }, ttlSeconds: Number(ttl) })({ sub, role })}\n`);

@@ -1,20 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createSigner } from 'fast-jwt';
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import type { FastifyInstance } from 'fastify';
-import { bearer, freshDatabase, testApp } from './support/app.ts';
+import mysql from 'mysql2/promise';
+import { bearer, freshDatabase, JWT_AUDIENCE, JWT_ISSUER, mintToken, testApp } from './support/app.ts';
 import { ADMIN, createResource } from './support/fixtures.ts';
 
 let app: FastifyInstance;
+let primary: mysql.Connection;
 let resourceId: string;
 
 beforeAll(async () => {
   const db = await freshDatabase('rsv_access');
   await db.migrate();
+  primary = await mysql.createConnection(db.primaryUrl);
   ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
   resourceId = await createResource(app, { providerId: 'prov-a', capacity: 100 });
 });
 afterAll(async () => {
   await app?.close();
+  await primary?.end();
 });
 
 let hour = 0;
@@ -34,32 +38,63 @@ async function reservationOf(customer: string) {
   return response.json<{ id: string }>().id;
 }
 
+const now = () => Math.floor(Date.now() / 1000);
+const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const claims = (extra: Record<string, unknown>) => ({ sub: 'a', role: 'admin', ...extra });
+
 describe('authentication', () => {
+  const other = createTokenMinter({ issuer: JWT_ISSUER, audience: JWT_AUDIENCE, key: { secret: 'x'.repeat(40) } });
   it.each([
-    ['no token', {}],
-    ['not a bearer token', { authorization: 'Basic YTpi' }],
-    ['garbage', { authorization: 'Bearer not.a.jwt' }],
-    ['signed with another secret', { authorization: `Bearer ${createSigner({ key: 'x'.repeat(40) })({ sub: 'a', role: 'admin' })}` }],
+    ['no token', () => undefined],
+    ['not a bearer token', () => 'Basic YTpi'],
+    ['garbage', () => 'Bearer not.a.jwt'],
+    ['signed with another secret', () => `Bearer ${other(claims({}))}`],
+    ['from another issuer', () => `Bearer ${mintToken(claims({ iss: 'https://other-idp.test/' }))}`],
+    ['without an issuer', () => `Bearer ${mintToken(claims({ iss: undefined }))}`],
+    ['for another audience', () => `Bearer ${mintToken(claims({ aud: 'another-app' }))}`],
+    ['for other audiences only', () => `Bearer ${mintToken(claims({ aud: ['another-app', 'a-third'] }))}`],
+    ['without an audience', () => `Bearer ${mintToken(claims({ aud: undefined }))}`],
+    ['without an expiry', () => `Bearer ${mintToken(claims({ exp: undefined }))}`],
+    ['expired beyond the clock skew', () => `Bearer ${mintToken(claims({ iat: now() - 600, exp: now() - 31 }))}`],
+    ['issued longer ago than the maximum age', () => `Bearer ${mintToken(claims({ iat: now() - 86_400 - 60, exp: now() + 3600 }))}`],
+    ['without an issue time', () => `Bearer ${mintToken(claims({ iat: undefined }))}`],
+    ['issued in the future beyond the clock skew', () => `Bearer ${mintToken(claims({ iat: now() + 120, exp: now() + 3600 }))}`],
+    ['not valid before a time beyond the clock skew', () => `Bearer ${mintToken(claims({ nbf: now() + 120 }))}`],
     [
-      'expired',
-      {
-        authorization: `Bearer ${createSigner({ key: 'test-secret-that-is-at-least-32-bytes-long', expiresIn: 1 })({ sub: 'a', role: 'admin', iat: 1 })}`,
-      },
+      'unsigned (alg none)',
+      () =>
+        `Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(claims({ iss: JWT_ISSUER, aud: JWT_AUDIENCE, iat: now(), exp: now() + 60 }))}.`,
     ],
-    [
-      'unknown role',
-      { authorization: `Bearer ${createSigner({ key: 'test-secret-that-is-at-least-32-bytes-long' })({ sub: 'a', role: 'root' })}` },
-    ],
-  ])('%s → 401 problem', async (_name, headers) => {
+    ['without a subject', () => `Bearer ${mintToken({ role: 'admin', sub: undefined as unknown as string })}`],
+    ['with an unknown role', () => `Bearer ${mintToken(claims({ role: 'root' }))}`],
+  ])('a token %s → 401 problem, nothing written', async (_name, authorization) => {
+    const header = authorization();
     const response = await app.inject({
       method: 'POST',
       url: '/v1/resources',
-      headers,
-      payload: { name: 'x', providerId: 'p', timeZone: 'UTC' },
+      headers: header === undefined ? {} : { authorization: header },
+      payload: { name: 'refused', providerId: 'p', timeZone: 'UTC' },
     });
     expect(response.statusCode).toBe(401);
+    expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     expect(response.json().type).toMatch(/\/unauthorized$/);
     expect(response.headers['www-authenticate']).toMatch(/^Bearer/);
+    const [rows] = await primary.query('SELECT COUNT(*) AS n FROM resources WHERE name = ?', ['refused']);
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  it.each([
+    ['issued a little in the future, within the clock skew', { iat: now() + 20 }],
+    ['not valid before a moment within the clock skew', { nbf: now() + 20 }],
+    ['for several audiences, ours among them', { aud: ['another-app', JWT_AUDIENCE] }],
+  ])('a token %s is accepted', async (_name, extra) => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/resources',
+      headers: { authorization: `Bearer ${mintToken(claims(extra))}` },
+      payload: { name: 'accepted', providerId: 'p', timeZone: 'UTC' },
+    });
+    expect(response.statusCode).toBe(201);
   });
 
   it('the OpenAPI document is public and lists every route', async () => {

@@ -9,7 +9,7 @@ import {
   startServiceProcess,
   testSqs,
 } from '@reservations/testkit';
-import { freshDatabase, JWT_SECRET, token } from './support/app.ts';
+import { API_ENV, freshDatabase, token } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
 
 let service: ServiceProcess | undefined;
@@ -24,7 +24,7 @@ describe('reservation-api process', () => {
     service = await startServiceProcess(join(import.meta.dirname, '..', 'src', 'server.ts'), {
       MYSQL_PRIMARY_URL: db.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
+      ...API_ENV,
       // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a
       // loaded machine's poll to see.
       SHUTDOWN_DELAY_MS: '1000',

@@ -237,13 +237,38 @@ export const ReservationSpec = Type.Object(
         ),
         jwt: Type.Object(
           {
+            issuer: Type.String({
+              minLength: 1,
+              maxLength: 1024,
+              description: "the `iss` every token must carry: the identity provider's issuer identifier (the services' JWT_ISSUER)",
+            }),
+            audience: Type.String({
+              minLength: 1,
+              maxLength: 256,
+              description: "the `aud` every token must carry: this platform as the identity provider names it (the services' JWT_AUDIENCE)",
+            }),
             algorithm: Enum(['RS256', 'HS256'] as const, {
               default: 'RS256',
-              description: "RS256: the Secret holds the issuer's public key (PEM); HS256: a shared secret of 32+ characters",
+              description:
+                "with secretRef: RS256, the Secret holds the issuer's public key (PEM); HS256, a shared secret of 32+ characters",
             }),
-            secretRef: SecretKeyRef('the JWT verification key', 'key'),
+            secretRef: Type.Optional(SecretKeyRef('the JWT verification key', 'key')),
+            jwksUrl: Type.Optional(
+              Type.String({
+                pattern: '^https://',
+                maxLength: 2048,
+                description: "the issuer's JWKS URL, instead of secretRef: keys picked by each token's kid, fetched again on rotation",
+              }),
+            ),
           },
-          { description: 'how the APIs verify bearer tokens' },
+          {
+            description: 'how the APIs verify bearer tokens',
+            ...rules({
+              rule: 'has(self.secretRef) != has(self.jwksUrl)',
+              message:
+                "spec.backends.jwt needs exactly one of secretRef (a static key) and jwksUrl (the issuer's keys by kid): a token is verified with one kind of key",
+            }),
+          },
         ),
       },
       { description: 'the data stores and queues the services use' },

@@ -16,9 +16,12 @@ export interface RedisEnv {
   REDIS_URL: string;
 }
 
-/** One redis-server on loopback, no persistence: the cache is disposable by design. */
-export async function startRedis(dir: string) {
-  const port = await freePort();
+/**
+ * One redis-server on loopback, no persistence: the cache is disposable by design. `port` starts
+ * it again where a stopped one listened (a test of Redis coming back).
+ */
+export async function startRedis(dir: string, { port }: { port?: number } = {}) {
+  port ??= await freePort();
   const server = startServer(
     'redis',
     'redis-server',

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { freshDatabase, JWT_SECRET } from '@reservations/reservation-api/testing';
+import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG } from '@reservations/reservation-api/testing';
 import { createQueueWithDlq, harnessEnv, testSqs } from '@reservations/testkit';
 import type { AppConfig } from '../../src/app.ts';
 import { verificationFailure } from '../../src/domain/signature.ts';
 
-export { bearer, freshDatabase, JWT_SECRET, testApp as reservationApp } from '@reservations/reservation-api/testing';
+export { API_ENV, bearer, freshDatabase, testApp as reservationApp } from '@reservations/reservation-api/testing';
 
 /** A FIFO queue with its own DLQ for one test file, so tests never read each other's messages. */
 export async function freshQueue(prefix: string, options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) {
@@ -23,8 +23,8 @@ export function notifierConfig(
   return {
     MYSQL_PRIMARY_URL: primaryUrl,
     REDIS_URL: harnessEnv('REDIS_URL'),
-    JWT_SECRET,
-    JWT_PUBLIC_KEY: undefined,
+    ...JWT_CONFIG,
+    ...RATE_LIMIT_CONFIG,
     MAX_EVENT_LOOP_DELAY_MS: 0,
     LOG_LEVEL: 'silent' as never,
     LOG_REQUESTS: 'errors',

@@ -9,6 +9,7 @@ export const commonProblems = {
   401: problem('missing, malformed or expired bearer token'),
   403: problem('the token’s role may not ask for this'),
   404: problem('no such reservation or resource, or not one you may see'),
+  429: problem('rate limited: more requests of this class than the principal may make in the window; retry after the Retry-After delay'),
   503: problem('overloaded: retry after the Retry-After delay'),
 };
 

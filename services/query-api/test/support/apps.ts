@@ -1,4 +1,4 @@
-import { freshDatabase, JWT_SECRET, testApp as writerApp } from '@reservations/reservation-api/testing';
+import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG, testApp as writerApp } from '@reservations/reservation-api/testing';
 import { harnessEnv } from '@reservations/testkit';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
@@ -12,12 +12,14 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       MYSQL_REPLICA_URL: harnessEnv('MYSQL_REPLICA_URL'),
       MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
       REDIS_URL: harnessEnv('REDIS_URL'),
-      JWT_SECRET,
-      JWT_PUBLIC_KEY: undefined,
+      ...JWT_CONFIG,
+      ...RATE_LIMIT_CONFIG,
       CACHE_TTL_SECONDS: 300,
       NEAR_CACHE_ENTRIES: 10_000,
       NEAR_CACHE_MAX_AGE_SECONDS: 30,
       CONSISTENCY_WAIT_MS: 500,
+      CONSISTENCY_WAIT_POOL_SIZE: 4,
+      CONSISTENCY_WAIT_QUEUE: 32,
       MYSQL_POOL_SIZE: 10,
       MAX_EVENT_LOOP_DELAY_MS: 0,
       LOG_LEVEL: 'silent' as never,

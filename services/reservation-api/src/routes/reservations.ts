@@ -32,6 +32,8 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/reservations',
     {
       preHandler: requireRole('customer', 'admin'),
+      // Each booking claims capacity: its own, tighter limit than other writes.
+      config: { rateLimitClass: 'holds' },
       schema: {
         summary: 'Book a window on a resource (or hold it until confirmed)',
         tags: ['reservations'],

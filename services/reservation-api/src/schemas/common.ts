@@ -12,6 +12,7 @@ export const commonProblems = {
   400: problem('invalid request (also a body over the size limit): every offending field is listed in `errors`'),
   401: problem('missing, malformed or expired bearer token'),
   403: problem('the token’s role may not do this'),
+  429: problem('rate limited: more requests of this class than the principal may make in the window; retry after the Retry-After delay'),
   503: problem('overloaded: retry after the Retry-After delay'),
 };
 

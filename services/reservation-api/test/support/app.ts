@@ -1,16 +1,50 @@
 import { randomUUID } from 'node:crypto';
 import { migrateToLatest } from '@reservations/database';
+import type { JwtConfig } from '@reservations/service-kit';
+import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import { harnessEnv } from '@reservations/testkit';
-import { createSigner } from 'fast-jwt';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
 
 export const JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
-const sign = createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });
+export const JWT_ISSUER = 'https://idp.test/';
+export const JWT_AUDIENCE = 'reservations';
+/** The identity provider every test trusts, as a process's environment (the other JWT_* take their defaults). */
+export const JWT_ENV = { JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE };
+/** The same as an app's configuration. */
+export const JWT_CONFIG: JwtConfig = {
+  ...JWT_ENV,
+  JWT_PUBLIC_KEY: undefined,
+  JWT_JWKS_URL: undefined,
+  JWT_MAX_TOKEN_AGE_SECONDS: 86_400,
+  JWT_CLOCK_SKEW_SECONDS: 30,
+  JWT_JWKS_TIMEOUT_MS: 2000,
+  JWT_JWKS_COOLDOWN_MS: 30_000,
+  JWT_JWKS_MAX_AGE_MS: 600_000,
+};
+
+/** Rate limits no functional test reaches (the rate limit tests set their own), as an app's configuration… */
+export const RATE_LIMIT_CONFIG = {
+  RATE_LIMIT_WINDOW_SECONDS: 60,
+  RATE_LIMIT_READS: 1_000_000,
+  RATE_LIMIT_WRITES: 1_000_000,
+  RATE_LIMIT_HOLDS: 1_000_000,
+  RATE_LIMIT_REDIS_TIMEOUT_MS: 100,
+  RATE_LIMIT_SYNC_MS: 100,
+  RATE_LIMIT_FALLBACK_MS: 5000,
+};
+/** …and, with the identity provider, as a process's environment. */
+export const API_ENV = {
+  ...JWT_ENV,
+  ...Object.fromEntries(Object.entries(RATE_LIMIT_CONFIG).map(([name, value]) => [name, String(value)])),
+};
+
+/** Mints a token of that identity provider; claims given override its `iss`, `aud`, `iat`, `exp` (undefined leaves one out). */
+export const mintToken = createTokenMinter({ issuer: JWT_ISSUER, audience: JWT_AUDIENCE, key: { secret: JWT_SECRET } });
 
 export function token(role: 'customer' | 'provider' | 'admin', sub: string): string {
-  return sign({ sub, role });
+  return mintToken({ sub, role });
 }
 
 export const bearer = (role: 'customer' | 'provider' | 'admin', sub: string) => ({ authorization: `Bearer ${token(role, sub)}` });
@@ -36,8 +70,8 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
   return {
     MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
     REDIS_URL: harnessEnv('REDIS_URL'),
-    JWT_SECRET,
-    JWT_PUBLIC_KEY: undefined,
+    ...JWT_CONFIG,
+    ...RATE_LIMIT_CONFIG,
     HOLD_TTL_SECONDS: 600,
     IDEMPOTENCY_TTL_HOURS: 24,
     BODY_LIMIT_BYTES: 16384,
