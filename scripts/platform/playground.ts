@@ -6,7 +6,18 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Component, envFile, kubeBinDir, repoRoot, selectedComponents, writePrometheusTargets } from '@reservations/testkit';
+import {
+  type Component,
+  envFile,
+  freePort,
+  kubeBinDir,
+  repoRoot,
+  selectedComponents,
+  startServer,
+  stopServers,
+  waitUntil,
+  writePrometheusTargets,
+} from '@reservations/testkit';
 import { numberKnob } from '../cutover-sim/settings.ts';
 import { loadCounters, MAX_RATE, startLoadControl } from './load-control.ts';
 import { NAMESPACE, RECORD_NAME, RESERVATION, STACKS, startTwoClusterPlatform, type TwoClusterPlatform } from './two-clusters.ts';
@@ -21,9 +32,11 @@ export interface PlaygroundSettings {
   clients: number;
   /** The load control's port, 0 for a free one (PLAYGROUND_LOAD_PORT). */
   loadPort: number;
+  /** The console's port, 0 for a free one (PLAYGROUND_CONSOLE_PORT; default the dashboard's own, 3100). */
+  consolePort: number;
 }
 
-export const PLAYGROUND_DEFAULTS: PlaygroundSettings = { ttlSeconds: 5, rate: 50, clients: 200, loadPort: 0 };
+export const PLAYGROUND_DEFAULTS: PlaygroundSettings = { ttlSeconds: 5, rate: 50, clients: 200, loadPort: 0, consolePort: 3100 };
 
 /** The playground's knobs, from the environment (pure): a bad value is refused naming its variable. */
 export function playgroundSettings(env: Readonly<Record<string, string | undefined>>): PlaygroundSettings {
@@ -36,6 +49,12 @@ export function playgroundSettings(env: Readonly<Record<string, string | undefin
     rate: number('PLAYGROUND_RATE', d.rate, (n) => n > 0 && n <= MAX_RATE, `requests per second, more than 0 and at most ${MAX_RATE}`),
     clients: number('PLAYGROUND_CLIENTS', d.clients, (n) => int(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
     loadPort: number('PLAYGROUND_LOAD_PORT', d.loadPort, (n) => int(n) && n >= 0 && n <= 65_535, 'a port number (0 for a free one)'),
+    consolePort: number(
+      'PLAYGROUND_CONSOLE_PORT',
+      d.consolePort,
+      (n) => int(n) && n >= 0 && n <= 65_535,
+      'a port number (0 for a free one)',
+    ),
   };
   if (errors.length > 0) throw new Error(errors.join('; '));
   return settings;
@@ -48,8 +67,21 @@ export const SAMPLE_CUTOVER = 'operator/samples/playground-cutover.yaml';
  * Where the web console comes in: the command that opens it on both clusters. The playground
  * prints it with the commands to try.
  */
-export function consoleCommand(): string {
-  return 'kubectl reservation dashboard booking --context blue --context green';
+/** The console's command line, as the playground runs it and as an SRE would (the plugin's `dashboard`). */
+export function consoleArgs(port: number, prometheusUrl: string | undefined): string[] {
+  return [
+    'dashboard',
+    RESERVATION,
+    '--context',
+    'blue',
+    '--context',
+    'green',
+    '-n',
+    NAMESPACE,
+    '--port',
+    String(port),
+    ...(prometheusUrl ? ['--prometheus', prometheusUrl] : []),
+  ];
 }
 
 export interface SummaryFacts {
@@ -62,6 +94,8 @@ export interface SummaryFacts {
   rate: number;
   clients: number;
   prometheusUrl?: string;
+  /** The web console's URL, served by `kubectl reservation dashboard`. */
+  consoleUrl: string;
   clusters: { stack: string; apiServer: string; operator: string; services: { name: string; api: string; admin: string }[] }[];
   shared: Record<string, string>;
   logs: string;
@@ -99,9 +133,11 @@ Start the cutover (blue → green: 10, 25, 50, 75, 100% with 30s pauses, a few m
   kubectl --context green patch rsv ${RESERVATION} --type merge --patch-file ${SAMPLE_CUTOVER}
 
 and steer it with kubectl reservation pause|resume|promote|abort ${RESERVATION} --context green.
-The console, on both clusters:
+The console, on both clusters (kubectl reservation ${consoleArgs(0, f.prometheusUrl)
+    .join(' ')
+    .replace(/ --port 0/, '')}):
 
-  ${consoleCommand()}
+  ${f.consoleUrl}
 
 Ctrl-C stops everything.
 `;
@@ -155,12 +191,26 @@ export async function runPlayground(startedAt: number, progress: (message: strin
     );
   }
 
+  // The console, as an SRE runs it: the plugin's dashboard with the playground's kubeconfig.
+  const consolePort = settings.consolePort || (await freePort());
+  const consoleUrl = `http://127.0.0.1:${consolePort}/`;
+  const consoleServer = startServer(
+    'console',
+    join(repoRoot, 'operator', 'bin', 'kubectl-reservation'),
+    consoleArgs(consolePort, p.harness.env.PROMETHEUS_URL),
+    { logFile: join(p.dir, 'console.log'), env: { ...process.env, KUBECONFIG: p.kubeconfig } },
+  );
+  stops.push(() => stopServers([consoleServer]));
+  await waitUntil('the console', async () => (await fetch(consoleUrl)).ok, { server: consoleServer, timeoutMs: 60_000 });
+  progress(`console on ${consoleUrl}`);
+
   const envPath = join(p.dir, 'playground.env');
   const pluginDir = join(repoRoot, 'operator', 'bin');
   writeFileSync(
     envPath,
     `${envFile({ ...p.harness.env, KUBECONFIG: p.kubeconfig })}export PLAYGROUND_DNS_PORT='${p.dns.port}'
 export PLAYGROUND_LOAD_URL='${control.url}'
+export PLAYGROUND_CONSOLE_URL='${consoleUrl}'
 export PATH='${kubeBinDir()}:${pluginDir}':"$PATH"
 `,
   );
@@ -181,6 +231,7 @@ export PATH='${kubeBinDir()}:${pluginDir}':"$PATH"
       loadUrl: control.url,
       rate: settings.rate,
       clients: settings.clients,
+      consoleUrl,
       ...(env.PROMETHEUS_URL ? { prometheusUrl: env.PROMETHEUS_URL } : {}),
       clusters: STACKS.map((stack) => {
         const c = p.clusters[stack];

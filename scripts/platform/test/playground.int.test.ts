@@ -23,7 +23,11 @@ const HOLD_MS = 30_000;
 
 // The settings the jest harness exported are for its own servers: the playground starts its own.
 const HARNESS_EXPORTS = /^(MYSQL_|REDIS_|SQS_|AWS_|PROMETHEUS_|KUBECONFIG$|HARNESS_DIR$|HARNESS_COMPONENTS$|NODE_OPTIONS$)/;
-const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !HARNESS_EXPORTS.test(k)));
+// The console on a free port: 3100, its default, may be taken on a machine running other tests.
+const childEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !HARNESS_EXPORTS.test(k))),
+  PLAYGROUND_CONSOLE_PORT: '0',
+};
 
 let playground: ChildProcess | undefined;
 let output = '';
@@ -80,6 +84,13 @@ describe('npm start, the cutover playground', () => {
         run(join(repoRoot, 'operator', 'bin', 'kubectl-reservation'), args, { env: { ...childEnv, KUBECONFIG: kubeconfig } });
       const view = async (context: string) => JSON.parse((await plugin('status', 'booking', '--context', context, '-o', 'json')).stdout);
       const load = async () => (await (await fetch(`${loadUrl}/load`)).json()) as LoadCounts;
+
+      // The console answers on the URL the summary prints, with both clusters.
+      const consoleUrl = env.PLAYGROUND_CONSOLE_URL ?? '';
+      expect(output).toContain(consoleUrl);
+      const page = await fetch(consoleUrl);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
 
       // What the summary prints is there: both contexts, blue at 100 and green at 0, the load on blue.
       expect((await view('blue')).record).toMatchObject({ setIdentifier: CLUSTER_NAMES.blue, verifiedWeight: 100 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
-import { consoleCommand, PLAYGROUND_DEFAULTS, playgroundSettings, playgroundSummary, SAMPLE_CUTOVER } from '../playground.ts';
+import { PLAYGROUND_DEFAULTS, playgroundSettings, playgroundSummary, SAMPLE_CUTOVER } from '../playground.ts';
 import { mergedKubeconfig } from '../two-clusters.ts';
 
 describe('playgroundSettings', () => {
@@ -14,16 +14,31 @@ describe('playgroundSettings', () => {
 
   it('reads the knobs, and refuses bad values naming every variable', () => {
     expect(
-      playgroundSettings({ PLAYGROUND_RATE: '120', PLAYGROUND_TTL: '10', PLAYGROUND_CLIENTS: '50', PLAYGROUND_LOAD_PORT: '8089' }),
+      playgroundSettings({
+        PLAYGROUND_RATE: '120',
+        PLAYGROUND_TTL: '10',
+        PLAYGROUND_CLIENTS: '50',
+        PLAYGROUND_LOAD_PORT: '8089',
+        PLAYGROUND_CONSOLE_PORT: '0',
+      }),
     ).toEqual({
       rate: 120,
       ttlSeconds: 10,
       clients: 50,
       loadPort: 8089,
+      consolePort: 0,
     });
     expect(() =>
-      playgroundSettings({ PLAYGROUND_RATE: '0', PLAYGROUND_TTL: '1.5', PLAYGROUND_CLIENTS: 'many', PLAYGROUND_LOAD_PORT: '70000' }),
-    ).toThrow(/PLAYGROUND_TTL must be .*; PLAYGROUND_RATE must be .*; PLAYGROUND_CLIENTS must be .*; PLAYGROUND_LOAD_PORT must be/);
+      playgroundSettings({
+        PLAYGROUND_RATE: '0',
+        PLAYGROUND_TTL: '1.5',
+        PLAYGROUND_CLIENTS: 'many',
+        PLAYGROUND_LOAD_PORT: '70000',
+        PLAYGROUND_CONSOLE_PORT: 'web',
+      }),
+    ).toThrow(
+      /PLAYGROUND_TTL must be .*; PLAYGROUND_RATE must be .*; PLAYGROUND_CLIENTS must be .*; PLAYGROUND_LOAD_PORT must be .*; PLAYGROUND_CONSOLE_PORT must be/,
+    );
   });
 });
 
@@ -38,6 +53,7 @@ describe('playgroundSummary', () => {
     rate: 50,
     clients: 200,
     prometheusUrl: 'http://127.0.0.1:9090',
+    consoleUrl: 'http://127.0.0.1:3100/',
     clusters: ['blue', 'green'].map((stack, i) => ({
       stack,
       apiServer: `https://127.0.0.1:644${i}`,
@@ -62,7 +78,9 @@ describe('playgroundSummary', () => {
     expect(text).toContain('dig @127.0.0.1 -p 5353 api.reservations.example.com');
     expect(text).toContain('curl -X PUT http://127.0.0.1:7000/load -d rate=100');
     expect(text).toContain(`kubectl --context green patch rsv booking --type merge --patch-file ${SAMPLE_CUTOVER}`);
-    expect(text).toContain(consoleCommand());
+    expect(text).toContain(
+      'The console, on both clusters (kubectl reservation dashboard booking --context blue --context green -n reservations --prometheus http://127.0.0.1:9090):\n\n  http://127.0.0.1:3100/',
+    );
   });
 });
 
