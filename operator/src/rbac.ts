@@ -58,8 +58,9 @@ const USES: Record<KindName, Use> = {
 
 const INFORMER = ['list', 'watch'];
 // A server-side apply is a PATCH; when the object does not exist yet, the API server also
-// checks `create` (the apply creates it). Pruning deletes.
-const OWNED_VERBS = [...INFORMER, 'create', 'patch', 'delete'];
+// checks `create` (the apply creates it). Pruning deletes. An object missing from the cache is
+// read once before its creation, so that one made by someone else is not adopted (get).
+const OWNED_VERBS = [...INFORMER, 'get', 'create', 'patch', 'delete'];
 
 const groupOf = (kind: KindName) => {
   const { apiVersion } = RESOURCE_TYPES[kind];

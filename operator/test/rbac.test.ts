@@ -13,9 +13,9 @@ describe('operatorRbac', () => {
     expect(JSON.stringify(all)).not.toContain('*');
   });
 
-  it('lets the operator apply, watch and prune every kind a Reservation owns', () => {
+  it('lets the operator read, apply, watch and prune every kind a Reservation owns', () => {
     for (const kind of OWNED_KINDS) {
-      for (const verb of ['list', 'watch', 'create', 'patch', 'delete'])
+      for (const verb of ['list', 'watch', 'get', 'create', 'patch', 'delete'])
         expect([kind, verb, has(RESOURCE_TYPES[kind].plural, verb)]).toEqual([kind, verb, true]);
     }
   });

@@ -242,7 +242,8 @@ describe('a cutover from blue to green', () => {
     expect(mid.txt['eks-green']).not.toContain('weight-writer');
 
     // Blue's operator sees the handover and leaves its weight alone (it would write 100 otherwise).
-    await waitUntil('blue sees the handover', async () => (await get(blue, 'booking')).status?.traffic?.handover !== undefined, {
+    // Blue may first see it at 25 % and look again a TTL later: wait for the weight of the pause.
+    await waitUntil('blue sees the handover at 50', async () => (await get(blue, 'booking')).status?.traffic?.handover?.weight === 50, {
       timeoutMs: 15_000,
     });
     const blueSide = (await get(blue, 'booking')).status;
