@@ -180,9 +180,11 @@ export function createReconciler(deps: ReconcilerDeps) {
   }
 
   async function refuseForeign(cr: Reservation, foreign: string[], signal: AbortSignal): Promise<ReconcileResult> {
+    const one = foreign.length === 1;
+    const [it, is] = one ? ['it', 'is'] : ['them', 'are'];
     const message =
-      `${foreign.join(', ')} already exist${foreign.length === 1 ? 's' : ''} and ${foreign.length === 1 ? 'is' : 'are'} not this Reservation's ` +
-      '(no controller reference to it): the operator applies nothing rather than take them over; rename the Reservation, or remove or rename them';
+      `${foreign.join(', ')} already exist${one ? 's' : ''} and ${is} not this Reservation's (no controller reference to this ` +
+      `Reservation): the operator applies nothing rather than take ${it} over; rename the Reservation, or remove or rename ${it}`;
     const before = cr.status?.conditions?.find((c) => c.type === CONDITION.Degraded);
     if (before?.message !== message) events.warning(cr, REASON.ObjectOwnedByOther, message);
     const conditions = setCondition(

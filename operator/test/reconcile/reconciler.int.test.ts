@@ -277,8 +277,8 @@ describe('the Reservation controller against a real API server', () => {
     const degraded = async () => (await get<Reservation>('Reservation', 'default')).status?.conditions?.find((c) => c.type === 'Degraded');
     await waitUntil('refused', async () => (await degraded())?.reason === 'ObjectOwnedByOther');
     expect((await degraded())?.message).toBe(
-      "ServiceAccount default already exists and is not this Reservation's (no controller reference to it): the operator applies " +
-        'nothing rather than take them over; rename the Reservation, or remove or rename them',
+      "ServiceAccount default already exists and is not this Reservation's (no controller reference to this Reservation): the operator " +
+        'applies nothing rather than take it over; rename the Reservation, or remove or rename it',
     );
     const after = await get('ServiceAccount', 'default');
     expect(after.metadata.ownerReferences).toBeUndefined();
