@@ -251,6 +251,7 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
     try {
       return await removeRecords(cr, { key: keyOf(cr), owner: ownerOf(cr), affix, status, runtime, forget, signal });
     } catch (err) {
+      if (signal?.aborted) throw err; // the reconcile ran out of time: not Route53's answer
       return { done: false, reason: `cannot remove ${where} from Route53: ${(err as Error).message}${hatch}` };
     }
   }
