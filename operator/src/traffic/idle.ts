@@ -158,10 +158,10 @@ function takeBackOf(input: IdleInput, writer: string): { allowed: true } | { all
   if (input.takeBack === undefined) return undefined;
   if (input.takeBack !== writer)
     return { allowed: false, refused: `${TAKE_BACK_ANNOTATION} names "${input.takeBack}", but the weight writer is "${writer}"` };
-  const since = input.status.handover?.since;
-  const age = since ? input.now.getTime() - Date.parse(since) : 0;
-  if (age < TAKE_BACK_AFTER_MS) {
-    const at = iso(new Date(input.now.getTime() - age + TAKE_BACK_AFTER_MS));
+  // A handover first seen now (no `since` yet) is as young as it gets.
+  const allowedFrom = Date.parse(input.status.handover?.since ?? iso(input.now)) + TAKE_BACK_AFTER_MS;
+  if (input.now.getTime() < allowedFrom) {
+    const at = iso(new Date(allowedFrom));
     return {
       allowed: false,
       refused: `${TAKE_BACK_ANNOTATION}: the handover is younger than ${TAKE_BACK_AFTER_MS / 60_000} minutes; allowed from ${at}`,

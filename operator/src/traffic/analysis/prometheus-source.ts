@@ -130,10 +130,15 @@ async function readCapped(response: Response, max: number): Promise<string> {
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    if (size > max) throw new Error(`answer longer than the ${max} bytes the operator reads`);
-    chunks.push(chunk);
+  const reader = response.body?.getReader();
+  for (let part = await reader?.read(); part && !part.done; part = await reader?.read()) {
+    size += part.value.byteLength;
+    if (size > max) {
+      // Stop the server's stream now, rather than leave it to the garbage collector.
+      await reader?.cancel();
+      throw new Error(`answer longer than the ${max} bytes the operator reads`);
+    }
+    chunks.push(part.value);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
