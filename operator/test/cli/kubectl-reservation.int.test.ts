@@ -16,7 +16,8 @@ import {
   TAKE_BACK_ANNOTATION,
 } from '../../src/api/v1alpha1/reservation.ts';
 import type { CutoverView } from '../../src/cli/cutover-view.ts';
-import { createKubeClient, PATCH } from '../../src/kube/client.ts';
+import { requestVerb, startCutover } from '../../src/cli/steer.ts';
+import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { states } from './states.ts';
@@ -412,6 +413,50 @@ describe('kubectl reservation VERB', () => {
     const { code, stderr } = await kubectl(['reservation', 'resume', 'nope', '-n', namespace]);
     expect(code).toBe(1);
     expect(stderr).toBe(`error: Reservation "nope" not found in namespace "${namespace}"\n`);
+  });
+});
+
+describe('steering a Reservation the operator writes meanwhile', () => {
+  /** The harness's client, except that before each PATCH of `name` the "operator" writes its status: the patch's resourceVersion is then stale. */
+  function racingClient(name: string, races: number) {
+    let raced = 0;
+    const client: KubeClient = {
+      ...kube,
+      async request<T>(...args: Parameters<KubeClient['request']>): Promise<T> {
+        const [method, requestPath] = args;
+        if (method === 'PATCH' && requestPath === path(name) && raced < races) {
+          raced++;
+          const { status } = await read(name);
+          if (!status) throw new Error(`${name} has no status`);
+          await writeStatus(name, { ...status, conditions: status.conditions?.map((c) => ({ ...c, message: `${c.message} (${raced})` })) });
+        }
+        return kube.request<T>(...args);
+      },
+    };
+    return { client, raced: () => raced };
+  }
+
+  it('starts a cutover after the API server refuses a stale patch with 409 Conflict, reading and checking again', async () => {
+    await create('racing-start', states.noCutover());
+    const racing = racingClient('racing-start', 2);
+    const plan = states.progressing().spec.traffic?.cutover;
+    await startCutover({ client: racing.client, namespace, name: 'racing-start' }, plan, 'eks-green');
+    expect(racing.raced()).toBe(2);
+    expect((await read('racing-start')).spec.traffic?.cutover).toEqual(plan);
+  });
+
+  it('sets a verb after a conflict, and gives up with the 409 when the operator keeps writing', async () => {
+    await create('racing-verb', states.progressing());
+    const once = racingClient('racing-verb', 1);
+    const asked = await requestVerb({ client: once.client, namespace, name: 'racing-verb' }, 'pause');
+    expect(once.raced()).toBe(1);
+    expect(await annotation('racing-verb')).toBe(asked.value);
+
+    const always = racingClient('racing-verb', Number.POSITIVE_INFINITY);
+    const failed = requestVerb({ client: always.client, namespace, name: 'racing-verb' }, 'abort');
+    await expect(failed).rejects.toMatchObject({ status: 409 });
+    expect(always.raced()).toBeGreaterThan(1);
+    expect(await annotation('racing-verb')).toBe(asked.value);
   });
 });
 

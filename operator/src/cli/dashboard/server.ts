@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Reservation } from '../../api/v1alpha1/reservation.ts';
 import { createInformer, type Informer } from '../../controller/informer.ts';
-import { createKubeClient, KubeApiError, PATCH } from '../../kube/client.ts';
-import { RESOURCE_TYPES, resourcePath } from '../../kube/resources.ts';
+import { createKubeClient, KubeApiError } from '../../kube/client.ts';
+import { RESOURCE_TYPES } from '../../kube/resources.ts';
 import { iso } from '../../kube/time.ts';
-import { isCutoverVerb, startError } from '../../traffic/verbs.ts';
+import { isCutoverVerb } from '../../traffic/verbs.ts';
 import { cutoverView } from '../cutover-view.ts';
 import type { Target } from '../kubeconfig.ts';
 import { verbEffect } from '../render.ts';
-import { FIELD_MANAGER, readReservation, requestVerb, SteerError } from '../steer.ts';
+import { readReservation, requestVerb, SteerError, startCutover } from '../steer.ts';
 import {
   appendPoint,
   type ClusterState,
@@ -275,14 +275,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       }
       const body = await readJson(req);
       if (!body.ok) return problem(res, 400, 'bad plan', body.error);
-      const cr = await readReservation(ref);
-      const refused = startError(cr);
-      if (refused) return problem(res, 409, 'refused', `cannot start a cutover on ${w.target.context}: ${refused}`);
-      await w.target.client.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, w.target.namespace, name), {
-        body: { metadata: { resourceVersion: cr.metadata.resourceVersion }, spec: { traffic: { cutover: body.value } } },
-        contentType: PATCH.merge,
-        query: { fieldManager: FIELD_MANAGER },
-      });
+      await startCutover(ref, body.value, w.target.context);
       void readAll();
       return json(res, 202, { started: true });
     } catch (err) {
