@@ -195,9 +195,16 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
         spec: sampleSpec({ traffic: { cluster: CLUSTER_NAMES[stack], dns: dnsSpec, weight, target: TARGETS[stack] } }),
       },
     });
-    await waitUntil(`${stack} at ${weight}`, async () => (await reservation(stack)).status?.traffic?.verifiedWeight === weight, {
-      timeoutMs: 90_000,
-    });
+    await waitUntil(
+      `${stack} at ${weight}`,
+      async () => {
+        const { status } = await reservation(stack);
+        if (status?.traffic?.verifiedWeight === weight) return true;
+        const conditions = (status?.conditions ?? []).map((c: Json) => `${c.type}=${c.status} ${c.reason}: ${c.message}`);
+        throw new Error(`${status?.phase ?? 'no status'}; ${conditions.join('; ')}`);
+      },
+      { timeoutMs: 90_000 },
+    );
   }
 
   // Read from moto through the real API at most once a second: every query asking moto would measure moto.

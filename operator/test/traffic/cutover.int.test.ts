@@ -58,6 +58,27 @@ const patch = (side: { kube: KubeClient; namespace: string }, name: string, body
 const ask = (name: string, request: string) => patch(green, name, { metadata: { annotations: { [CUTOVER_REQUEST_ANNOTATION]: request } } });
 const cutoverOf = async (name: string) => (await get(green, name)).status?.traffic?.cutover;
 
+/** Waits until green's cutover `name` satisfies `holds`; a timeout says where the cutover stood and its last events. */
+function untilCutover(
+  what: string,
+  name: string,
+  holds: (cutover: Json) => boolean,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+) {
+  return waitUntil(
+    what,
+    async () => {
+      const c = await cutoverOf(name);
+      if (c && holds(c)) return true;
+      const recent = (c?.history ?? []).slice(-3).map((h: Json) => `${h.event}: ${h.message}`);
+      throw new Error(
+        c ? `${c.phase} at step ${c.step}, share ${c.share}: ${c.message}; last events: ${recent.join(' | ')}` : 'no cutover status',
+      );
+    },
+    options,
+  );
+}
+
 async function create(side: { kube: KubeClient; namespace: string }, name: string, traffic: Record<string, unknown>) {
   await side.kube.request('POST', path(side.namespace), {
     body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: sampleSpec({ traffic }) },
@@ -214,7 +235,7 @@ describe('a cutover from blue to green', () => {
     });
 
     // Step 2 of 4 (index 2) waits for a promote at 50 %.
-    await waitUntil('paused at 50%', async () => (await cutoverOf('booking'))?.phase === 'Paused', { timeoutMs: 30_000 });
+    await untilCutover('paused at 50%', 'booking', (c) => c.phase === 'Paused', { timeoutMs: 30_000 });
     const paused = await cutoverOf('booking');
     expect(paused).toMatchObject({ from: 'eks-blue', step: 2, steps: 4, startShare: 0, share: 50, weights: { self: 50, peer: 50 } });
     expect(paused.verifiedWeights).toEqual({ self: 50, peer: 50 });
@@ -282,7 +303,7 @@ describe('a cutover from blue to green', () => {
     // Promote with the kubectl plugin, as an SRE would: on to 100 %, then the drain.
     const promoted = await kubectlReservation('promote', 'booking');
     expect(promoted).toContain('done:');
-    await waitUntil('draining', async () => (await cutoverOf('booking'))?.message.includes('it still serves 3 requests/s'), {
+    await untilCutover('draining', 'booking', (c) => c.message.includes('it still serves 3 requests/s'), {
       timeoutMs: 30_000,
     });
     expect(await cutoverOf('booking')).toMatchObject({ phase: 'Progressing', step: 4, weights: { self: 100, peer: 0 } });
@@ -296,7 +317,7 @@ describe('a cutover from blue to green', () => {
     expect((await get(blue, 'booking')).status.traffic.handover).toMatchObject({ weight: 0, connectionClose: true });
     // Blue's rate falls below the threshold: Succeeded.
     await patch(green, 'booking', { spec: { traffic: { cutover: { drain: { peerRate: { prometheus: { query: 'vector(0.2)' } } } } } } });
-    await waitUntil('succeeded', async () => (await cutoverOf('booking'))?.phase === 'Succeeded', { timeoutMs: 30_000 });
+    await untilCutover('succeeded', 'booking', (c) => c.phase === 'Succeeded', { timeoutMs: 30_000 });
     const done = await cutoverOf('booking');
     expect(done).toMatchObject({ step: 4, share: 100, weights: { self: 100, peer: 0 } });
     expect(done.handledRequest).toMatch(/^promote\//);
@@ -348,7 +369,7 @@ describe('a cutover from blue to green', () => {
     await patch(green, 'abort', {
       spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 20 }, { setShare: 40 }, { pause: {} }, { setShare: 100 }] } } },
     });
-    await waitUntil('paused at 40%', async () => (await cutoverOf('abort'))?.phase === 'Paused', { timeoutMs: 30_000 });
+    await untilCutover('paused at 40%', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 30_000 });
 
     // Deleting blue's Reservation while green's cutover writes its weight: held, and why.
     await blue.kube.request('DELETE', path(blue.namespace, 'abort'));
@@ -362,7 +383,7 @@ describe('a cutover from blue to green', () => {
     );
 
     await ask('abort', 'retry/1'); // not after a finished abort: refused, nothing changes
-    await waitUntil('refused', async () => (await cutoverOf('abort'))?.handledRequest === 'retry/1');
+    await untilCutover('refused', 'abort', (c) => c.handledRequest === 'retry/1');
     expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
     await greenEventsArrived('RequestRefused', 'retry/1: the cutover is paused (step 3/4, share 40%), not failed');
 
@@ -376,20 +397,20 @@ describe('a cutover from blue to green', () => {
       await patch(green, 'abort', { spec: { traffic: { cutover: { drain: { ttls: writer === 'someone-else' ? 3 : 2 } } } } });
     };
     await setBlueWriter('someone-else');
-    await waitUntil('degraded', async () => (await cutoverOf('abort'))?.phase === 'Degraded', { timeoutMs: 15_000 });
+    await untilCutover('degraded', 'abort', (c) => c.phase === 'Degraded', { timeoutMs: 15_000 });
     expect((await cutoverOf('abort')).message).toContain('another cutover (someone-else) writes its weight; one writer at a time');
     await ask('abort', 'abort/0');
-    await waitUntil('answered', async () => (await cutoverOf('abort'))?.handledRequest === 'abort/0');
+    await untilCutover('answered', 'abort', (c) => c.handledRequest === 'abort/0');
     expect((await cutoverOf('abort')).history.at(-1).message).toContain('abort/0: the cutover cannot act now');
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 60, 'eks-green': 40 }); // nothing written
     await setBlueWriter(greenOwner);
-    await waitUntil('paused again', async () => (await cutoverOf('abort'))?.phase === 'Paused', { timeoutMs: 15_000 });
+    await untilCutover('paused again', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 15_000 });
 
     // Route53 pushes back (its real Throttling error) on the next calls: green backs off and goes on.
     const throttledBefore = proxy.calls.filter((c) => c.throttled).length;
     proxy.throttle(4);
     await ask('abort', 'abort/1');
-    await waitUntil('aborted and back', async () => (await cutoverOf('abort'))?.finishedAt !== undefined, { timeoutMs: 60_000 });
+    await untilCutover('aborted and back', 'abort', (c) => c.finishedAt !== undefined, { timeoutMs: 60_000 });
     expect(proxy.calls.filter((c) => c.throttled).length - throttledBefore).toBe(4);
     expect(green.operator?.log()).toContain('route53 asked us to slow down; backing off');
     const aborted = await cutoverOf('abort');
@@ -465,7 +486,7 @@ describe('a cutover from blue to green', () => {
       });
 
       // Healthy: the first analysis passes and the share goes to 60 %, green pre-scaled for it first.
-      await waitUntil('60% written', async () => (await cutoverOf('slo'))?.verifiedWeights?.self === 60, {
+      await untilCutover('60% written', 'slo', (c) => c.verifiedWeights?.self === 60, {
         timeoutMs: 90_000,
         intervalMs: 500,
       });
@@ -483,7 +504,7 @@ describe('a cutover from blue to green', () => {
 
       // Green starts failing: the second analysis fails, and the cutover walks back to blue.
       failing = true;
-      await waitUntil('aborted and back', async () => (await cutoverOf('slo'))?.finishedAt !== undefined, {
+      await untilCutover('aborted and back', 'slo', (c) => c.finishedAt !== undefined, {
         timeoutMs: 90_000,
         intervalMs: 500,
       });
