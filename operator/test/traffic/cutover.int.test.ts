@@ -486,8 +486,9 @@ describe('a cutover from blue to green', () => {
       });
 
       // Healthy: the first analysis passes and the share goes to 60 %, green pre-scaled for it first.
+      // Pre-scaling waits for kwok to report the new pods available: slow on a loaded machine.
       await untilCutover('60% written', 'slo', (c) => c.verifiedWeights?.self === 60, {
-        timeoutMs: 90_000,
+        timeoutMs: 150_000,
         intervalMs: 500,
       });
       const at60 = await get(green, 'slo');
@@ -505,7 +506,7 @@ describe('a cutover from blue to green', () => {
       // Green starts failing: the second analysis fails, and the cutover walks back to blue.
       failing = true;
       await untilCutover('aborted and back', 'slo', (c) => c.finishedAt !== undefined, {
-        timeoutMs: 90_000,
+        timeoutMs: 120_000,
         intervalMs: 500,
       });
       const aborted = await cutoverOf('slo');
@@ -530,7 +531,7 @@ describe('a cutover from blue to green', () => {
       await Promise.all(pods.map((p) => p.close()));
     }
     // Two analysis windows, pre-scaling and an abort: its waits allow 90 s each, jest's default 60 s would cut them short.
-  }, 240_000);
+  }, 360_000);
 
   it('refuses a cutover from a peer that has no record, writes nothing, and says why', async () => {
     const dns = { hostedZoneId: zone.id, name: `lonely.${zone.name}`, ttl: TTL };
