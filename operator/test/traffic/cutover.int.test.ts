@@ -13,8 +13,8 @@ import {
   runDir,
   type SeenRecordSet,
   startKubeControlPlane,
+  startRoute53AwsStandIn,
   stopServers,
-  throttlingProxyInFrontOfMoto,
   upsertRecord,
   waitUntil,
   writePrometheusTargets,
@@ -44,7 +44,7 @@ let zone: { id: string; name: string };
 let blue: { kube: KubeClient; namespace: string; manager: Awaited<ReturnType<typeof startManager>> };
 let green: { kube: KubeClient; kubeconfig: string; namespace: string; operator?: OperatorProcess };
 let plane: Awaited<ReturnType<typeof startKubeControlPlane>>;
-let proxy: Awaited<ReturnType<typeof throttlingProxyInFrontOfMoto>>;
+let proxy: Awaited<ReturnType<typeof startRoute53AwsStandIn>>;
 /** Green's operator's default owner id (its cluster's own, from kube-system's UID): the weight writer of blue's record. */
 let greenOwner: string;
 
@@ -159,7 +159,7 @@ async function twoClusters(name: string, dnsName: string) {
 
 beforeAll(async () => {
   zone = await createZone(route53);
-  proxy = await throttlingProxyInFrontOfMoto();
+  proxy = await startRoute53AwsStandIn();
   const kc = testKubeConfig();
   await installCrds(kc);
   const blueNamespace = await createTestNamespace(kc, 'cutover-blue');
