@@ -9,8 +9,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUTOVER_REQUEST_ANNOTATION } from '@reservations/operator/api';
 import { elapsed, quantile, waitUntil } from '@reservations/testkit';
-import { describeFailures, formatTable, isFailure, type RequestRecord, shareByStep, verdict } from './cutover-sim/accounting.ts';
-import { cutoverSteps, simSettings } from './cutover-sim/settings.ts';
+import {
+  describeFailures,
+  describeRoute53Calls,
+  formatTable,
+  isFailure,
+  type RequestRecord,
+  shareByStep,
+  verdict,
+} from './cutover-sim/accounting.ts';
+import { cutoverSteps, describeRoute53, simSettings } from './cutover-sim/settings.ts';
 import { type CutoverObservation, stepWindowTracker } from './cutover-sim/windows.ts';
 import { CLUSTER_NAMES, startTwoClusterPlatform } from './platform/two-clusters.ts';
 
@@ -27,6 +35,7 @@ const platform = startTwoClusterPlatform({
   ttlSeconds: settings.ttlSeconds,
   components: ['mysql', 'redis', 'aws', 'kube'],
   progress,
+  route53: settings.route53,
 });
 // Everything started, stopped in reverse on the way out (also on Ctrl-C).
 const cleanups: (() => Promise<void> | void)[] = [() => platform.stop()];
@@ -84,7 +93,8 @@ async function simulate(): Promise<boolean> {
   const drain = { ttls: settings.drainTtls, connectionClose: settings.connectionClose };
   await green.patch({ spec: { traffic: { cutover: { from: CLUSTER_NAMES.blue, steps, drain } } } });
   const tracker = stepWindowTracker(settings.shares, settings.ttlSeconds);
-  const budgetMs = 180_000 + settings.shares.length * (settings.pauseSeconds * 1000 + 4 * TTL_MS + 15_000);
+  const insyncMs = settings.route53.insyncDelayMs?.max ?? 0;
+  const budgetMs = 180_000 + settings.shares.length * (settings.pauseSeconds * 1000 + 4 * TTL_MS + 15_000 + 2 * insyncMs);
   const cutoverStarted = Date.now();
   let succeededAt: number | undefined;
   let lastLine = '';
@@ -141,13 +151,20 @@ async function simulate(): Promise<boolean> {
   await load.stop();
   if (loadError) throw loadError;
 
-  return report(load.records, tracker.windows(), { succeededAt, blueStoppedAt, blueExitedAt, drainOnAt: p.clusters.blue.drainOnAt() });
+  const route53 = describeRoute53Calls(p.route53Front.calls, cutoverStarted, succeededAt);
+  return report(load.records, tracker.windows(), {
+    succeededAt,
+    blueStoppedAt,
+    blueExitedAt,
+    drainOnAt: p.clusters.blue.drainOnAt(),
+    route53,
+  });
 }
 
 function report(
   all: readonly RequestRecord[],
   windows: ReturnType<ReturnType<typeof stepWindowTracker>['windows']>,
-  at: { succeededAt: number; blueStoppedAt: number; blueExitedAt: number; drainOnAt: number | undefined },
+  at: { succeededAt: number; blueStoppedAt: number; blueExitedAt: number; drainOnAt: number | undefined; route53: string },
 ): boolean {
   const steps = shareByStep(all, windows);
   const failures = all.filter(isFailure);
@@ -174,6 +191,7 @@ function report(
       `failed requests       ${failures.length}${failures.length ? ` (${describeFailures(failures)})` : ''}` +
         `; of them after blue's SIGTERM: ${afterStop.filter(isFailure).length}`,
       `other 4xx             ${unexpected.length}`,
+      `Route53 (operators)   ${at.route53}, from the start to Succeeded; Route53: ${describeRoute53(settings.route53)}`,
       `p99 latency           ${p99 ?? '-'} ms`,
       `blue after Succeeded  ${blueLate.length} request(s) from ${new Set(blueLate.map((r) => r.client)).size} client(s)` +
         (blueLate.length ? `, the last ${sinceSucceeded(blueLate.at(-1)?.at ?? 0)}` : ''),

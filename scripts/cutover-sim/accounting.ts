@@ -102,3 +102,13 @@ export function formatTable(steps: readonly StepFigures[]): string {
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** The operators' Route53 calls between `from` and `to`, in a line: how many, per second, and what was refused. */
+export function describeRoute53Calls(calls: readonly { at: number; refused?: string }[], from: number, to: number): string {
+  const within = calls.filter((c) => c.at >= from && c.at < to);
+  const seconds = Math.max(1, (to - from) / 1000);
+  const refused = new Map<string, number>();
+  for (const c of within) if (c.refused) refused.set(c.refused, (refused.get(c.refused) ?? 0) + 1);
+  const refusals = [...refused].map(([code, n]) => `${n} ${code}`).join(', ');
+  return `${within.length} calls in ${Math.round(seconds)}s, ${(within.length / seconds).toFixed(2)}/s${refusals ? `; refused: ${refusals}` : ''}`;
+}

@@ -1,3 +1,5 @@
+import type { Route53AwsBehaviour } from '@reservations/testkit';
+
 /** The simulation's knobs, from the environment (pure): every bad value is refused naming its variable. */
 
 export interface SimSettings {
@@ -27,6 +29,8 @@ export interface SimSettings {
   tolerance: number;
   /** TTLs the operator drains blue for after its weight 0 is in sync (SIM_DRAIN_TTLS, spec drain.ttls). */
   drainTtls: number;
+  /** How the Route53 stand-in behaves (SIM_ROUTE53_INSYNC, SIM_ROUTE53_RATE): see route53Knobs. */
+  route53: Partial<Route53AwsBehaviour>;
   /** Blue's services answer Connection: close while it drains (SIM_CONNECTION_CLOSE=1, spec drain.connectionClose). */
   connectionClose: boolean;
 }
@@ -46,6 +50,7 @@ export const DEFAULTS: SimSettings = {
   tolerance: 5,
   drainTtls: 2,
   connectionClose: true,
+  route53: {},
 };
 
 const int = (n: number) => Number.isInteger(n);
@@ -65,6 +70,53 @@ export function numberKnob(env: Readonly<Record<string, string | undefined>>, er
     }
     return n;
   };
+}
+
+/**
+ * How the Route53 stand-in in front of moto behaves (pure): `<PREFIX>_ROUTE53_INSYNC`, the seconds
+ * a change stays PENDING ("30-60" for a random time in that range, as AWS takes, or one number),
+ * and `<PREFIX>_ROUTE53_RATE`, the account's requests per second (AWS: 5). Unset: as moto, every
+ * change INSYNC at once and no limit.
+ */
+export function route53Knobs(
+  env: Readonly<Record<string, string | undefined>>,
+  prefix: string,
+  errors: string[],
+): Partial<Route53AwsBehaviour> {
+  const behaviour: Partial<Route53AwsBehaviour> = {};
+  const insyncName = `${prefix}_ROUTE53_INSYNC`;
+  const insync = env[insyncName];
+  if (insync) {
+    const m = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(insync.trim());
+    const min = Number(m?.[1]);
+    const max = Number(m?.[2] ?? m?.[1]);
+    if (!m || max < min || max > 600)
+      errors.push(`${insyncName} must be seconds, one number or a range like 30-60 (at most 600), not "${insync}"`);
+    else behaviour.insyncDelayMs = { min: min * 1000, max: max * 1000 };
+  }
+  const rate = numberKnob(env, errors)(
+    `${prefix}_ROUTE53_RATE`,
+    0,
+    (n) => n > 0 && n <= 1000,
+    'requests per second, more than 0 and at most 1000',
+  );
+  if (rate > 0) behaviour.requestsPerSecond = rate;
+  return behaviour;
+}
+
+/** The Route53 stand-in's behaviour in words, for a summary. */
+export function describeRoute53(b: Partial<Route53AwsBehaviour>): string {
+  const d = b.insyncDelayMs;
+  const seconds = (ms: number) => `${Math.round(ms / 100) / 10}s`;
+  const insync =
+    !d || d.max === 0
+      ? 'changes INSYNC at once'
+      : `changes PENDING for ${d.min === d.max ? seconds(d.max) : `${seconds(d.min)}-${seconds(d.max)}`}`;
+  const rate =
+    b.requestsPerSecond === undefined || !Number.isFinite(b.requestsPerSecond)
+      ? 'no rate limit'
+      : `${b.requestsPerSecond} requests/s for the account`;
+  return `${insync}, ${rate}`;
 }
 
 export function simSettings(env: Readonly<Record<string, string | undefined>>): SimSettings {
@@ -106,6 +158,7 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
     tolerance: number('SIM_TOLERANCE', DEFAULTS.tolerance, (n) => n >= 0 && n <= 100, 'points from 0 to 100'),
     drainTtls: number('SIM_DRAIN_TTLS', DEFAULTS.drainTtls, (n) => int(n) && n >= 1 && n <= 100, 'a whole number of TTLs from 1 to 100'),
     connectionClose: close === '' ? DEFAULTS.connectionClose : close === '1',
+    route53: route53Knobs(env, 'SIM', errors),
   };
   if (settings.manualPauses && settings.pauseSeconds === 0)
     errors.push('SIM_MANUAL_PAUSE=1 needs SIM_PAUSE > 0: how long to hold before promoting');

@@ -11,6 +11,7 @@ import {
   envFile,
   freePort,
   kubeBinDir,
+  type Route53AwsBehaviour,
   repoRoot,
   selectedComponents,
   startServer,
@@ -18,7 +19,7 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { numberKnob } from '../cutover-sim/settings.ts';
+import { describeRoute53, numberKnob, route53Knobs } from '../cutover-sim/settings.ts';
 import { loadCounters, MAX_RATE, startLoadControl } from './load-control.ts';
 import { NAMESPACE, RECORD_NAME, RESERVATION, STACKS, startTwoClusterPlatform, type TwoClusterPlatform } from './two-clusters.ts';
 import { stopOnCtrlC } from './until-ctrl-c.ts';
@@ -34,9 +35,18 @@ export interface PlaygroundSettings {
   loadPort: number;
   /** The console's port, 0 for a free one (PLAYGROUND_CONSOLE_PORT; default the dashboard's own, 3100). */
   consolePort: number;
+  /** How Route53 behaves (PLAYGROUND_ROUTE53_INSYNC, PLAYGROUND_ROUTE53_RATE): see route53Knobs. */
+  route53: Partial<Route53AwsBehaviour>;
 }
 
-export const PLAYGROUND_DEFAULTS: PlaygroundSettings = { ttlSeconds: 5, rate: 50, clients: 200, loadPort: 0, consolePort: 3100 };
+export const PLAYGROUND_DEFAULTS: PlaygroundSettings = {
+  ttlSeconds: 5,
+  rate: 50,
+  clients: 200,
+  loadPort: 0,
+  consolePort: 3100,
+  route53: {},
+};
 
 /** The playground's knobs, from the environment (pure): a bad value is refused naming its variable. */
 export function playgroundSettings(env: Readonly<Record<string, string | undefined>>): PlaygroundSettings {
@@ -55,6 +65,7 @@ export function playgroundSettings(env: Readonly<Record<string, string | undefin
       (n) => int(n) && n >= 0 && n <= 65_535,
       'a port number (0 for a free one)',
     ),
+    route53: route53Knobs(env, 'PLAYGROUND', errors),
   };
   if (errors.length > 0) throw new Error(errors.join('; '));
   return settings;
@@ -94,6 +105,8 @@ export interface SummaryFacts {
   rate: number;
   clients: number;
   prometheusUrl?: string;
+  /** How the Route53 stand-in behaves, in words (describeRoute53). */
+  route53: string;
   /** The web console's URL, served by `kubectl reservation dashboard`. */
   consoleUrl: string;
   clusters: { stack: string; apiServer: string; operator: string; services: { name: string; api: string; admin: string }[] }[];
@@ -103,7 +116,7 @@ export interface SummaryFacts {
 
 /** What runs where and the commands to try (pure): what `npm start` prints once everything answers. */
 export function playgroundSummary(f: SummaryFacts): string {
-  const pad = (s: string) => s.padEnd(18);
+  const pad = (s: string) => s.padEnd(20);
   const clusterLines = f.clusters.flatMap((c) => [
     `  ${pad(c.stack)}API server ${c.apiServer}, operator metrics ${c.operator}/metrics`,
     ...c.services.map((s) => `  ${pad('')}${s.name.padEnd(16)} ${s.api}  (admin ${s.admin}/metrics)`),
@@ -115,7 +128,8 @@ ${clusterLines.join('\n')}
   ${pad('shared')}${Object.entries(f.shared)
     .map(([k, v]) => `${k} ${v}`)
     .join(`\n  ${pad('')}`)}
-  ${pad('DNS (stand-in)')}udp 127.0.0.1:${f.dnsPort}: ${RECORD_NAME} by Route53's weighted rule from moto's records, TTL ${f.ttlSeconds}s
+  ${pad('Route53 (stand-in)')}AWS's behaviour in front of moto: ${f.route53} (PLAYGROUND_ROUTE53_INSYNC, PLAYGROUND_ROUTE53_RATE)
+  ${pad('DNS (stand-in)')}udp 127.0.0.1:${f.dnsPort}: ${RECORD_NAME} by Route53's weighted rule from the records it serves, TTL ${f.ttlSeconds}s
   ${pad('load')}${f.clients} clients, ${f.rate} req/s, resolving through that DNS: ${f.loadUrl}/load${f.prometheusUrl ? `\n  ${pad('prometheus')}${f.prometheusUrl}  (both clusters' services and operators, label cluster="blue|green")` : ''}
   ${pad('logs')}${f.logs}
 
@@ -147,7 +161,13 @@ Ctrl-C stops everything.
 export async function runPlayground(startedAt: number, progress: (message: string) => void): Promise<void> {
   const settings = playgroundSettings(process.env);
   const components: Component[] = selectedComponents();
-  const platform = startTwoClusterPlatform({ ttlSeconds: settings.ttlSeconds, components, progress, logLevel: 'info' });
+  const platform = startTwoClusterPlatform({
+    ttlSeconds: settings.ttlSeconds,
+    components,
+    progress,
+    logLevel: 'info',
+    route53: settings.route53,
+  });
   const stops: (() => Promise<void> | void)[] = [() => platform.stop()];
   // From the start: Ctrl-C while it starts stops what has started.
   const ctrlC = stopOnCtrlC(async () => {
@@ -231,6 +251,7 @@ export PATH='${kubeBinDir()}:${pluginDir}':"$PATH"
       loadUrl: control.url,
       rate: settings.rate,
       clients: settings.clients,
+      route53: describeRoute53(settings.route53),
       consoleUrl,
       ...(env.PROMETHEUS_URL ? { prometheusUrl: env.PROMETHEUS_URL } : {}),
       clusters: STACKS.map((stack) => {

@@ -25,11 +25,13 @@ import {
   createZone,
   type Harness,
   installHarness,
-  listRecords,
+  type Route53AwsBehaviour,
+  type Route53AwsStandIn,
   repoRoot,
   type ServiceProcess,
   startHarness,
   startKubeControlPlane,
+  startRoute53AwsStandIn,
   startServiceProcess,
   stopServers,
   waitUntil,
@@ -85,6 +87,8 @@ export interface PlatformOptions {
   progress: (message: string) => void;
   /** Services' log level (default warn). */
   logLevel?: string;
+  /** How Route53 behaves for the operators (the stand-in in front of moto): default as moto, at once and unlimited. */
+  route53?: Partial<Route53AwsBehaviour>;
 }
 
 export interface TwoClusterPlatform {
@@ -96,6 +100,8 @@ export interface TwoClusterPlatform {
   clusters: Record<Stack, Cluster>;
   zone: { id: string; name: string };
   route53: Route53Client;
+  /** The Route53 stand-in the operators call: its `calls` are theirs, `served` what DNS answers. */
+  route53Front: Route53AwsStandIn;
   dns: DnsServer;
   /** Resources to book, made on blue's reservation-api (the database is shared). */
   resources: string[];
@@ -167,8 +173,13 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
     );
     return { blue, green } as Record<Stack, Awaited<ReturnType<typeof startStack>>>;
   })();
-  const blueOperator = startClusterOperator('blue', need('KUBECONFIG'), harness, onStop);
-  const greenOperator = planeStarting.then((plane) => startClusterOperator('green', plane.env.KUBECONFIG, harness, onStop));
+  // The operators call Route53 through the stand-in of AWS's behaviour (PENDING, the account's rate) the options ask for.
+  const route53Front = await startRoute53AwsStandIn(options.route53);
+  onStop(() => route53Front.close());
+  const blueOperator = startClusterOperator('blue', need('KUBECONFIG'), harness, route53Front.url, onStop);
+  const greenOperator = planeStarting.then((plane) =>
+    startClusterOperator('green', plane.env.KUBECONFIG, harness, route53Front.url, onStop),
+  );
   const [stacks, blueOp, greenOp] = await Promise.all([stacksStarting, blueOperator, greenOperator]);
   progress('both control planes, operators and stacks are up');
 
@@ -208,9 +219,9 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
     );
   }
 
-  // Read from moto through the real API at most once a second: every query asking moto would measure moto.
+  // What Route53's DNS serves (changes still PENDING not yet in), read at most once a second: every query asking moto would measure moto.
   const records = cachedRecordSource(async () => {
-    const all = await listRecords(route53, zone.id);
+    const all = await route53Front.served(zone.id);
     return all.flatMap((r): WeightedRecord[] =>
       r.name === RECORD_NAME && r.type === 'CNAME' && r.setIdentifier !== undefined
         ? [{ setIdentifier: r.setIdentifier, weight: r.weight ?? 0, value: r.values[0] ?? '', ttlSeconds: r.ttl ?? options.ttlSeconds }]
@@ -270,6 +281,7 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
     clusters,
     zone,
     route53,
+    route53Front,
     dns,
     resources,
     token,
@@ -327,7 +339,13 @@ async function startStack(
 }
 
 /** A cluster's CRDs, the `reservations` namespace and an operator (a real process) watching it. */
-async function startClusterOperator(stack: Stack, kubeconfig: string, harness: Harness, onStop: (cleanup: () => Promise<void>) => void) {
+async function startClusterOperator(
+  stack: Stack,
+  kubeconfig: string,
+  harness: Harness,
+  route53Url: string,
+  onStop: (cleanup: () => Promise<void>) => void,
+) {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   await installCrds(kc);
@@ -339,7 +357,13 @@ async function startClusterOperator(stack: Stack, kubeconfig: string, harness: H
       if ((err as { code?: number }).code !== 409) throw err; // an existing cluster (HARNESS_KUBECONFIG) may have it already
     });
   const aws = Object.fromEntries(Object.entries(harness.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
-  const operator = await startOperator({ ...aws, KUBECONFIG: kubeconfig, WATCH_NAMESPACE: NAMESPACE, LEADER_ELECT: 'false' });
+  const operator = await startOperator({
+    ...aws,
+    AWS_ENDPOINT_URL_ROUTE_53: route53Url,
+    KUBECONFIG: kubeconfig,
+    WATCH_NAMESPACE: NAMESPACE,
+    LEADER_ELECT: 'false',
+  });
   onStop(async () => {
     operator.kill('SIGTERM');
     await Promise.race([operator.exited, sleep(10_000)]);

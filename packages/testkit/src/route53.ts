@@ -124,6 +124,8 @@ export interface Route53AwsBehaviour {
 }
 
 export interface Route53Call {
+  /** When it arrived (ms since the epoch). */
+  at: number;
   method: string;
   path: string;
   body: string;
@@ -170,7 +172,7 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const path = req.url ?? '';
-    const call: Route53Call = { method: req.method ?? '', path, body, throttled: false };
+    const call: Route53Call = { at: Date.now(), method: req.method ?? '', path, body, throttled: false };
     calls.push(call);
     const refuse = (status: number, code: string, message: string) => {
       call.refused = code;

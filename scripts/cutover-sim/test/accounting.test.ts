@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatTable, type RequestRecord, type Stack, shareByStep, verdict } from '../accounting.ts';
+import { describeRoute53Calls, formatTable, type RequestRecord, type Stack, shareByStep, verdict } from '../accounting.ts';
 
 const request = (at: number, stack: Stack, status?: number): RequestRecord => ({
   at,
@@ -91,5 +91,20 @@ describe('formatTable', () => {
       { step: 2, share: 25, from: 0, to: 30_000, requests: 3000, green: 780, failures: 0, observed: 26, difference: 1 },
     ]);
     expect(table.split('\n')[1]?.trim().split(/\s+/)).toEqual(['3', '25%', '26.0%', '+1.0', '30s', '3000', '0']);
+  });
+});
+
+describe('describeRoute53Calls', () => {
+  it('counts the calls in the window, per second, and what Route53 refused', () => {
+    const calls = [
+      { at: 500 },
+      { at: 1000 },
+      { at: 2000, refused: 'Throttling' },
+      { at: 3000, refused: 'Throttling' },
+      { at: 4000, refused: 'PriorRequestNotComplete' },
+      { at: 11_000 },
+    ];
+    expect(describeRoute53Calls(calls, 1000, 11_000)).toBe('4 calls in 10s, 0.40/s; refused: 2 Throttling, 1 PriorRequestNotComplete');
+    expect(describeRoute53Calls([], 0, 500)).toBe('0 calls in 1s, 0.00/s');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { cutoverSteps, DEFAULTS, simSettings } from '../settings.ts';
+import { cutoverSteps, DEFAULTS, describeRoute53, simSettings } from '../settings.ts';
 
 describe('simSettings', () => {
   it('defaults without any SIM_ variable', () => {
@@ -16,6 +16,8 @@ describe('simSettings', () => {
       SIM_BLUE_STOP: 'succeeded',
       SIM_DRAIN_TTLS: '4',
       SIM_CONNECTION_CLOSE: '0',
+      SIM_ROUTE53_INSYNC: '1.5-3',
+      SIM_ROUTE53_RATE: '5',
     });
     expect(s).toMatchObject({
       ttlSeconds: 2,
@@ -26,6 +28,7 @@ describe('simSettings', () => {
       blueStop: 'succeeded',
       drainTtls: 4,
       connectionClose: false,
+      route53: { insyncDelayMs: { min: 1500, max: 3000 }, requestsPerSecond: 5 },
     });
   });
 
@@ -36,6 +39,10 @@ describe('simSettings', () => {
     );
     expect(() => simSettings({ SIM_STEPS: '50,25,100' })).toThrow('SIM_STEPS must rise step by step');
     expect(() => simSettings({ SIM_STEPS: '10,abc,100' })).toThrow('SIM_STEPS must be comma-separated shares');
+    expect(() => simSettings({ SIM_ROUTE53_INSYNC: 'slow', SIM_ROUTE53_RATE: '0' })).toThrow(
+      'SIM_ROUTE53_INSYNC must be seconds, one number or a range like 30-60 (at most 600), not "slow"; ' +
+        'SIM_ROUTE53_RATE must be requests per second, more than 0 and at most 1000, not "0"',
+    );
     expect(() => simSettings({ SIM_BLUE_STOP: 'never' })).toThrow('SIM_BLUE_STOP must be idle or succeeded, not "never"');
     expect(() => simSettings({ SIM_CONNECTION_CLOSE: 'yes', SIM_DRAIN_TTLS: '0' })).toThrow(
       'SIM_CONNECTION_CLOSE must be 0 or 1, not "yes"; SIM_DRAIN_TTLS must be a whole number of TTLs from 1 to 100, not "0"',
@@ -52,5 +59,15 @@ describe('cutoverSteps', () => {
     ]);
     expect(cutoverSteps({ shares: [25, 100], pauseSeconds: 30, manualPauses: true })[1]).toEqual({ pause: {} });
     expect(cutoverSteps({ shares: [25, 100], pauseSeconds: 0, manualPauses: false })).toEqual([{ setShare: 25 }, { setShare: 100 }]);
+  });
+});
+
+describe('describeRoute53', () => {
+  it('says how the stand-in behaves: as moto by default, or as AWS with its delay and rate', () => {
+    expect(describeRoute53({})).toBe('changes INSYNC at once, no rate limit');
+    expect(describeRoute53({ insyncDelayMs: { min: 30_000, max: 60_000 }, requestsPerSecond: 5 })).toBe(
+      'changes PENDING for 30s-60s, 5 requests/s for the account',
+    );
+    expect(describeRoute53({ insyncDelayMs: { min: 2500, max: 2500 } })).toBe('changes PENDING for 2.5s, no rate limit');
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
+import { describeRoute53 } from '../../cutover-sim/settings.ts';
 import { PLAYGROUND_DEFAULTS, playgroundSettings, playgroundSummary, SAMPLE_CUTOVER } from '../playground.ts';
 import { mergedKubeconfig } from '../two-clusters.ts';
 
@@ -20,6 +21,8 @@ describe('playgroundSettings', () => {
         PLAYGROUND_CLIENTS: '50',
         PLAYGROUND_LOAD_PORT: '8089',
         PLAYGROUND_CONSOLE_PORT: '0',
+        PLAYGROUND_ROUTE53_INSYNC: '30-60',
+        PLAYGROUND_ROUTE53_RATE: '5',
       }),
     ).toEqual({
       rate: 120,
@@ -27,7 +30,9 @@ describe('playgroundSettings', () => {
       clients: 50,
       loadPort: 8089,
       consolePort: 0,
+      route53: { insyncDelayMs: { min: 30_000, max: 60_000 }, requestsPerSecond: 5 },
     });
+    expect(playgroundSettings({ PLAYGROUND_ROUTE53_INSYNC: '2' }).route53).toEqual({ insyncDelayMs: { min: 2000, max: 2000 } });
     expect(() =>
       playgroundSettings({
         PLAYGROUND_RATE: '0',
@@ -35,9 +40,11 @@ describe('playgroundSettings', () => {
         PLAYGROUND_CLIENTS: 'many',
         PLAYGROUND_LOAD_PORT: '70000',
         PLAYGROUND_CONSOLE_PORT: 'web',
+        PLAYGROUND_ROUTE53_INSYNC: '60-30',
+        PLAYGROUND_ROUTE53_RATE: '-1',
       }),
     ).toThrow(
-      /PLAYGROUND_TTL must be .*; PLAYGROUND_RATE must be .*; PLAYGROUND_CLIENTS must be .*; PLAYGROUND_LOAD_PORT must be .*; PLAYGROUND_CONSOLE_PORT must be/,
+      /PLAYGROUND_TTL must be .*; PLAYGROUND_RATE must be .*; PLAYGROUND_CLIENTS must be .*; PLAYGROUND_LOAD_PORT must be .*; PLAYGROUND_CONSOLE_PORT must be .*; PLAYGROUND_ROUTE53_INSYNC must be seconds, one number or a range like 30-60 \(at most 600\), not "60-30"; PLAYGROUND_ROUTE53_RATE must be requests per second/,
     );
   });
 });
@@ -52,6 +59,7 @@ describe('playgroundSummary', () => {
     loadUrl: 'http://127.0.0.1:7000',
     rate: 50,
     clients: 200,
+    route53: describeRoute53({ insyncDelayMs: { min: 30_000, max: 60_000 }, requestsPerSecond: 5 }),
     prometheusUrl: 'http://127.0.0.1:9090',
     consoleUrl: 'http://127.0.0.1:3100/',
     clusters: ['blue', 'green'].map((stack, i) => ({
@@ -69,6 +77,9 @@ describe('playgroundSummary', () => {
     expect(text).toMatch(/blue\s+API server https:\/\/127\.0\.0\.1:6440, operator metrics http:\/\/127\.0\.0\.1:8100\/metrics/);
     expect(text).toMatch(/reservation-api\s+http:\/\/127\.0\.0\.1:3001/);
     expect(text).toMatch(/DNS \(stand-in\)\s+udp 127\.0\.0\.1:5353: api\.reservations\.example\.com/);
+    expect(text).toMatch(
+      /Route53 \(stand-in\)\s+AWS's behaviour in front of moto: changes PENDING for 30s-60s, 5 requests\/s for the account/,
+    );
     expect(text).toContain('label cluster="blue|green"');
   });
 
