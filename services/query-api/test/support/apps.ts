@@ -1,4 +1,10 @@
-import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG, testApp as writerApp } from '@reservations/reservation-api/testing';
+import {
+  BOOKING_SIGNING_KEYS,
+  freshDatabase,
+  JWT_CONFIG,
+  RATE_LIMIT_CONFIG,
+  testApp as writerApp,
+} from '@reservations/reservation-api/testing';
 import { harnessEnv } from '@reservations/testkit';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
@@ -14,6 +20,8 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...JWT_CONFIG,
       ...RATE_LIMIT_CONFIG,
+      BOOKING_SIGNING_KEYS,
+      CONSISTENCY_TOKEN_CLOCK_SKEW_SECONDS: 30,
       CACHE_TTL_SECONDS: 300,
       NEAR_CACHE_ENTRIES: 10_000,
       NEAR_CACHE_MAX_AGE_SECONDS: 30,
