@@ -96,6 +96,7 @@ export async function runSingleCluster(): Promise<void> {
       ['mysql-replica', 'url', env.MYSQL_REPLICA_URL],
       ['redis', 'url', env.REDIS_URL],
       ['jwt', 'key', JWT_SECRET],
+      ['booking-signing', 'keys', BOOKING_SIGNING_KEYS],
     ];
     for (const [name, key, value] of secrets) {
       await kubectl('create', 'secret', 'generic', name, '-n', 'reservations', `--from-literal=${key}=${value ?? 'unset'}`);
