@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { book, createResource } from '@reservations/reservation-api/testing';
+import { book, createResource, expectProblem } from '@reservations/reservation-api/testing';
 import type { FastifyInstance } from 'fastify';
 import { bearer, bothApps } from './support/apps.ts';
 
@@ -150,15 +150,6 @@ describe('bad input on the read side is a problem+json naming the field, never a
       url: fill(url),
       headers: Object.fromEntries(Object.entries({ ...customer, ...headers }).map(([k, v]) => [k, fill(v)])),
     });
-    expect(response.statusCode).toBe(status);
-    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-    const problem = response.json();
-    expect(problem).toMatchObject({
-      type: `https://reservations.dev/problems/${type}`,
-      status,
-      title: expect.any(String),
-      detail: expect.any(String),
-    });
-    if (fields) expect([...new Set(problem.errors.map((e: { field: string }) => e.field))].sort()).toEqual([...fields].sort());
+    expectProblem(response, { status, type, ...(fields ? { fields } : {}) });
   });
 });

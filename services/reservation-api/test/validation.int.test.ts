@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import { bearer, freshDatabase, testApp } from './support/app.ts';
-import { ADMIN, createResource, tableCounts } from './support/fixtures.ts';
+import { ADMIN, createResource, expectProblem, tableCounts } from './support/fixtures.ts';
 
 let app: FastifyInstance;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -347,16 +347,7 @@ describe('bad input is refused with problem+json and writes nothing', () => {
           ? { headers: { ...customer, 'content-type': 'application/json', ...headers } }
           : {}),
       });
-      expect(response.statusCode).toBe(status);
-      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-      const problem = response.json();
-      expect(problem).toMatchObject({
-        type: `https://reservations.dev/problems/${type}`,
-        status,
-        title: expect.any(String),
-        detail: expect.any(String),
-      });
-      if (fields) expect([...new Set(problem.errors.map((e: { field: string }) => e.field))].sort()).toEqual([...fields].sort());
+      expectProblem(response, { status, type, ...(fields ? { fields } : {}) });
       expect(await tableCounts(db.primaryUrl)).toEqual(before);
     },
   );
