@@ -71,13 +71,14 @@ export function createVersionedCache<F extends string>(
   /** One HMGET; an entry missing any field (expired between writes, or foreign) is a miss, and so is one whose MAC fails. */
   async function read(id: string, k: string): Promise<Versioned<F> | undefined> {
     const [version, body, ...values] = await redis.hmget(k, 'version', 'body', ...stored);
-    if (version == null || body == null || values.some((v) => v == null)) return undefined;
+    const own = values.slice(0, fields.length);
+    if (version == null || body == null || own.some((v) => v == null)) return undefined;
     const named = {} as Record<F, string>;
-    for (let i = 0; i < fields.length; i++) named[fields[i] as F] = values[i] as string;
+    for (let i = 0; i < fields.length; i++) named[fields[i] as F] = own[i] as string;
     if (signing) {
-      const mac = values[fields.length] as string;
-      const own = values.slice(0, fields.length) as string[];
-      if (!signing.keys.verify('cache-entry', signed(k, version, body, own), mac)) {
+      // No MAC at all (written by hand, or by a build that did not sign) is refused like a wrong one.
+      const mac = values[fields.length] ?? '';
+      if (!signing.keys.verify('cache-entry', signed(k, version, body, own as string[]), mac)) {
         signing.onRejected?.(id);
         // Its version may be forged far ahead: left there, it would refuse every fill (setIfNewer).
         await redis.del(k);

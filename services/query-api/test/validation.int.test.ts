@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { book, createResource, expectProblem } from '@reservations/reservation-api/testing';
 import type { FastifyInstance } from 'fastify';
 import { bearer, bothApps } from './support/apps.ts';
