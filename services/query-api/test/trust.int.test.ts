@@ -116,6 +116,29 @@ describe('consistency tokens and cache entries', () => {
     expect(hers.json()).toMatchObject({ customerId: 'alice', version: 1 });
   });
 
+  it('an entry with no MAC (written by hand, or by a build that did not sign) grants nothing and is replaced by a signed one', async () => {
+    const key = `${BOOKING_CACHE_PREFIX}${aliceBooking.id}`;
+    const body = (await read(aliceBooking.id, alice)).body;
+    await reader.redis.del(key);
+    await reader.redis.hset(key, {
+      version: '5000',
+      body: body.replace('"alice"', '"mallory"'),
+      customerId: 'mallory',
+      providerId: 'provider-1',
+    });
+    await waitUntil('the unsigned entry is refused', async () => {
+      const response = await read(aliceBooking.id, mallory);
+      if (response.statusCode !== 404) throw new Error(`mallory got ${response.statusCode}: ${response.body}`);
+      return true;
+    });
+    await waitUntil('a signed entry replaces it', async () => {
+      await read(aliceBooking.id, alice);
+      const entry = await reader.redis.hgetall(key);
+      if (entry.version !== '1' || !entry.mac) throw new Error(`the entry is ${JSON.stringify(entry)}`);
+      return true;
+    });
+  });
+
   it("a genuine entry moved under another reservation's key is refused too (the MAC names the key)", async () => {
     const own = await book(writer, resourceId, '2030-07-02T10:00:00Z', '2030-07-02T11:00:00Z', { customer: 'mallory' });
     const malloryId = own.json().id as string;
