@@ -22,6 +22,7 @@ const MINIMAL = {
   'backends.mysql.replica.existingSecret': 'mysql-replica',
   'backends.redis.existingSecret': 'redis',
   'backends.jwt.existingSecret': 'jwt',
+  'backends.signing.existingSecret': 'booking-signing',
 };
 
 let namespace: string;
@@ -102,7 +103,12 @@ describe('charts/reservation-platform', () => {
       issuer: 'https://idp.example.com/',
       jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
     });
-    expect([...new Set(secretRefs(cr))].sort()).toEqual(['booking-mysql/primary-url', 'booking-mysql/replica-url', 'booking-redis/url']);
+    expect([...new Set(secretRefs(cr))].sort()).toEqual([
+      'booking-mysql/primary-url',
+      'booking-mysql/replica-url',
+      'booking-redis/url',
+      'booking-signing/keys',
+    ]);
   });
 
   it('creates a Secret for each credential given by value, holding exactly what the pods read', async () => {
@@ -110,7 +116,13 @@ describe('charts/reservation-platform', () => {
     const applied = await dryRunApply(yaml, namespace);
     expect(applied).toMatchObject({ code: 0, error: '' });
     const cr = find(applied.objects, 'Reservation') as unknown as Reservation;
-    expect(secretKeys(objects).sort()).toEqual(['dev-jwt/key', 'dev-mysql-primary/url', 'dev-mysql-replica/url', 'dev-redis/url']);
+    expect(secretKeys(objects).sort()).toEqual([
+      'dev-jwt/key',
+      'dev-mysql-primary/url',
+      'dev-mysql-replica/url',
+      'dev-redis/url',
+      'dev-signing/keys',
+    ]);
     expect([...new Set(secretRefs(cr))].sort()).toEqual(secretKeys(objects).sort());
     const redis = find(objects, 'Secret', 'dev-redis') as unknown as { data: { url: string } };
     expect(Buffer.from(redis.data.url, 'base64').toString()).toBe('redis://host.docker.internal:6379');

@@ -26,7 +26,7 @@ export class DataStack extends Stack {
   /** The groups a cluster's nodes must be let into (the cluster stacks add the rules). */
   readonly databaseClients: ec2.SecurityGroup;
   readonly redisClients: ec2.SecurityGroup;
-  /** `primary-url`, `replica-url` and `redis-url`: what the services' Kubernetes Secrets carry. */
+  /** `primary-url`, `replica-url`, `redis-url` and `booking-signing-keys`: what the services' Kubernetes Secrets carry. */
   readonly backends: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, config: InfraConfig, vpc: ec2.IVpc, props: StackProps) {
@@ -176,13 +176,21 @@ export class DataStack extends Stack {
       redis.attrPrimaryEndPointAddress,
       `:${REDIS_PORT}`,
     ]);
+    // The key reservation-api signs consistency tokens and cache entries with and query-api checks
+    // them with: one for both clusters (a client may write on one and read on the other).
+    const signingKey = new secretsmanager.Secret(this, 'BookingSigningKey', {
+      description: 'The key the reservation services sign consistency tokens and cache entries with (BOOKING_SIGNING_KEYS)',
+      encryptionKey: this.key,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
     this.backends = new secretsmanager.Secret(this, 'Backends', {
-      description: 'The reservation services backend URLs (MySQL primary and replica through RDS Proxy, Redis)',
+      description: 'The reservation services backend URLs (MySQL primary and replica through RDS Proxy, Redis) and signing key',
       encryptionKey: this.key,
       secretObjectValue: {
         'primary-url': SecretValue.unsafePlainText(mysqlUrl(proxy.endpoint)),
         'replica-url': SecretValue.unsafePlainText(mysqlUrl(readerEndpoint.endpoint)),
         'redis-url': SecretValue.unsafePlainText(redisUrl),
+        'booking-signing-keys': SecretValue.unsafePlainText(signingKey.secretValue.unsafeUnwrap()),
       },
     });
 

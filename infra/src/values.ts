@@ -41,6 +41,7 @@ export function platformValues(config: InfraConfig, cluster: ClusterConfig, outp
         replica: { existingSecret: BACKENDS_SECRET, key: 'replica-url' },
       },
       redis: { existingSecret: BACKENDS_SECRET, key: 'redis-url' },
+      signing: { existingSecret: BACKENDS_SECRET, key: 'booking-signing-keys' },
       sqs: { queueUrl: outputs.queueUrl, deadLetterQueueUrl: outputs.deadLetterQueueUrl },
       jwt: {
         issuer: config.auth.issuer,

@@ -192,6 +192,7 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
           replica: { existingSecret: 'booking-backends', key: 'replica-url' },
         },
         redis: { existingSecret: 'booking-backends', key: 'redis-url' },
+        signing: { existingSecret: 'booking-backends', key: 'booking-signing-keys' },
         sqs: { queueUrl: url(synth.platform.data.queue), deadLetterQueueUrl: url(synth.platform.data.deadLetterQueue) },
         jwt: { issuer: 'https://idp.example.com/', audience: 'reservations', jwksUrl: 'https://idp.example.com/.well-known/jwks.json' },
       },
@@ -318,6 +319,7 @@ describe('the data stack', () => {
       'primary-url': `mysql://booking:${resolve(credentials, 'password')}@<${proxy}.Endpoint>:3306/reservations${tls}`,
       'replica-url': `mysql://booking:${resolve(credentials, 'password')}@<${reader}.Endpoint>:3306/reservations${tls}`,
       'redis-url': `rediss://:${resolve(logicalId(synth.platform.data.node.findChild('RedisAuth')), '')}@<${redis}.PrimaryEndPoint.Address>:6379`,
+      'booking-signing-keys': resolve(logicalId(synth.platform.data.node.findChild('BookingSigningKey')), ''),
     });
   });
 });

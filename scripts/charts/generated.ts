@@ -88,7 +88,7 @@ export function platformValuesSchema(): JsonObject {
       backends: {
         type: 'object',
         additionalProperties: false,
-        required: ['mysql', 'redis', 'sqs', 'jwt'],
+        required: ['mysql', 'redis', 'sqs', 'jwt', 'signing'],
         properties: {
           mysql: {
             type: 'object',
@@ -96,6 +96,7 @@ export function platformValuesSchema(): JsonObject {
             properties: { primary: credential('the MySQL primary URL', 'url'), replica: credential('the MySQL replica URL', 'url') },
           },
           redis: credential('the Redis URL', 'url'),
+          signing: credential('the keys consistency tokens and cache entries are signed with (BOOKING_SIGNING_KEYS)', 'keys'),
           sqs,
           // issuer and audience are required by the template instead, whose message says what each is.
           jwt: credential('the JWT verification key (or jwksUrl instead)', 'key', {

@@ -35,7 +35,7 @@ export interface LoadOptions {
   retainMs?: number;
 }
 
-const BOOKING_EPOCH = Date.UTC(2040, 0, 1);
+const DAY_MS = 86_400_000;
 
 /**
  * Virtual clients at a steady total rate. Each resolves the record name through its own caching
@@ -47,6 +47,8 @@ const BOOKING_EPOCH = Date.UTC(2040, 0, 1);
  * draining service sends) or a request fails, and resolves again for the next one.
  */
 export function startLoad(options: LoadOptions) {
+  // From the start of the day after tomorrow (UTC): inside the services' booking horizon, never past.
+  const bookingEpoch = (Math.floor(Date.now() / DAY_MS) + 2) * DAY_MS;
   const records: RequestRecord[] = [];
   const timeoutMs = options.timeoutMs ?? 10_000;
   let rate = options.rate;
@@ -108,7 +110,7 @@ export function startLoad(options: LoadOptions) {
           });
         } else {
           const n = slot++;
-          const start = BOOKING_EPOCH + Math.floor(n / options.resources.length) * 60_000;
+          const start = bookingEpoch + Math.floor(n / options.resources.length) * 60_000;
           response = await fetch(`${endpoints.reservationApi}/v1/reservations`, {
             method: 'POST',
             headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': randomUUID() },

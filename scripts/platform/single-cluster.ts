@@ -23,7 +23,7 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET } from './two-clusters.ts';
+import { BOOKING_SIGNING_KEYS, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET } from './two-clusters.ts';
 import { stopOnCtrlC } from './until-ctrl-c.ts';
 
 export async function runSingleCluster(): Promise<void> {
@@ -63,6 +63,7 @@ export async function runSingleCluster(): Promise<void> {
           JWT_SECRET,
           JWT_ISSUER,
           JWT_AUDIENCE,
+          BOOKING_SIGNING_KEYS,
           SHUTDOWN_DELAY_MS: '0',
           ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
         },
@@ -95,6 +96,7 @@ export async function runSingleCluster(): Promise<void> {
       ['mysql-replica', 'url', env.MYSQL_REPLICA_URL],
       ['redis', 'url', env.REDIS_URL],
       ['jwt', 'key', JWT_SECRET],
+      ['booking-signing', 'keys', BOOKING_SIGNING_KEYS],
     ];
     for (const [name, key, value] of secrets) {
       await kubectl('create', 'secret', 'generic', name, '-n', 'reservations', `--from-literal=${key}=${value ?? 'unset'}`);

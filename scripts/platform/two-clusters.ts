@@ -58,6 +58,8 @@ export const JWT_SECRET = 'local-development-only-secret-0123456789';
 /** The identity provider the local services trust (tokens must name it and the audience). */
 export const JWT_ISSUER = 'https://local.idp.test/';
 export const JWT_AUDIENCE = 'reservations';
+/** Local only: both stacks' reservation-api and query-api sign and check consistency tokens and cache entries with it (one key: a client may write on one cluster and read on the other). */
+export const BOOKING_SIGNING_KEYS = 'local-development-only-booking-signing-key';
 /** The harness components the platform needs; sqs (the event pipeline) and prometheus are optional. */
 export const REQUIRED_COMPONENTS: readonly Component[] = ['mysql', 'redis', 'aws', 'kube'];
 
@@ -313,6 +315,7 @@ async function startStack(
     JWT_SECRET,
     JWT_ISSUER,
     JWT_AUDIENCE,
+    BOOKING_SIGNING_KEYS,
     LOG_LEVEL: logLevel,
     // The machine is shared with other work: load shedding would measure its CPU, not the cutover.
     MAX_EVENT_LOOP_DELAY_MS: '0',

@@ -28,6 +28,7 @@ export const OPERATOR_OWNED_ENV = [
   'JWT_JWKS_URL',
   'JWT_ISSUER',
   'JWT_AUDIENCE',
+  'BOOKING_SIGNING_KEYS',
 ] as const;
 
 /**

@@ -11,12 +11,12 @@ export const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
 /** Each service's name in Kubernetes and in images, and what it needs from the backends. */
 export const SERVICES: Record<ServiceName, { component: string; needs: readonly Backend[] }> = {
   // reservation-api runs the outbox relay, which sends to the queue (SQS_QUEUE_URL, from the ConfigMap).
-  reservationApi: { component: 'reservation-api', needs: ['mysqlPrimary', 'redis', 'jwt', 'sqs'] },
-  queryApi: { component: 'query-api', needs: ['mysqlReplica', 'mysqlPrimary', 'redis', 'jwt'] },
+  reservationApi: { component: 'reservation-api', needs: ['mysqlPrimary', 'redis', 'jwt', 'sqs', 'signing'] },
+  queryApi: { component: 'query-api', needs: ['mysqlReplica', 'mysqlPrimary', 'redis', 'jwt', 'signing'] },
   // The notifier rings its SSE streams across replicas through Redis pub/sub.
   notifier: { component: 'notifier', needs: ['mysqlPrimary', 'redis', 'sqs', 'jwt'] },
 };
-export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt';
+export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt' | 'signing';
 
 export const API_PORT = 3000;
 export const ADMIN_PORT = 9090;

@@ -14,6 +14,7 @@ export function minimalSpec(): Record<string, unknown> {
         deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/reservation-events-dlq.fifo',
       },
       jwt: { issuer: 'https://idp.example.com/', audience: 'reservations', secretRef: { name: 'jwt' } },
+      signing: { secretRef: { name: 'booking-signing' } },
     },
   };
 }

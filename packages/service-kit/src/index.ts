@@ -29,6 +29,12 @@ export {
   secret,
   serviceConfig,
 } from './config.ts';
+export {
+  type ConsistencyTokenCheck,
+  checkConsistencyToken,
+  MAX_CONSISTENCY_TOKEN_LENGTH,
+  signConsistencyToken,
+} from './consistency-token.ts';
 export { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
 export {
   loggerOptions,
@@ -66,6 +72,7 @@ export {
   windowAt,
 } from './rate-limit.ts';
 export { runService, StartupError, startService } from './service-runner.ts';
+export { SigningKeys, type SigningPurpose, signingConfigProperties } from './signing.ts';
 export {
   ER_DUP_ENTRY,
   ER_LOCK_DEADLOCK,

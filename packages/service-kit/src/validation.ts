@@ -22,13 +22,21 @@ const rfc3339 = (() => {
   return (value: string) => validate(value) === true;
 })();
 
+/** The instants the databases can hold: MySQL's DATETIME range, in UTC. */
+export const EARLIEST_INSTANT = Date.UTC(1000, 0, 1);
+export const LATEST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /**
- * `date-time` is RFC 3339 and also an instant JavaScript can hold: RFC 3339 allows a leap second
- * (`23:59:60`), which `Date` cannot represent, so it would pass the schema and fail later as an
- * invalid date. Here it is a 400 naming the field, like any other bad instant.
+ * `date-time` is RFC 3339 and also an instant JavaScript and the database can hold: RFC 3339
+ * allows a leap second (`23:59:60`), which `Date` cannot represent, and any four-digit year with
+ * any offset, so `0000-01-01T00:00:00Z` or `9999-12-31T23:59:59-01:00` (the year 10000 in UTC)
+ * would pass the schema and fail later as an invalid date or a value MySQL's DATETIME refuses.
+ * Here each is a 400 naming the field, like any other bad instant.
  */
 export function isInstant(value: string): boolean {
-  return rfc3339(value) && Number.isFinite(Date.parse(value));
+  if (!rfc3339(value)) return false;
+  const t = Date.parse(value);
+  return t >= EARLIEST_INSTANT && t <= LATEST_INSTANT;
 }
 
 function withFormats(ajv: Ajv): Ajv {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { NearCache } from './near-cache.ts';
+import type { SigningKeys } from './signing.ts';
 
 /**
  * Writes the entry (a Redis hash) unless the key already holds that version or a newer one,
@@ -40,6 +41,13 @@ export interface VersionedCacheOptions<F extends string> {
    * (`trackInvalidations` on this same client): a hit costs no round trip.
    */
   near?: NearCache<Versioned<F>>;
+  /**
+   * Each entry carries a MAC (field `mac`) over its key, version, body and fields, made with these
+   * keys and checked on every read from Redis: whoever can write to Redis cannot make a reader
+   * trust an entry (say, one naming themselves as the customer) that the services did not write.
+   * An entry that fails the check is a miss and is deleted, so the reader's fill replaces it.
+   */
+  signing?: { keys: SigningKeys; onRejected?: (id: string) => void };
 }
 
 /** A TTL with up to `jitter` (a fraction) added at random. */
@@ -51,21 +59,31 @@ type WithSetIfNewer = Redis & { [SET_IF_NEWER_COMMAND](key: string, ...args: (st
 
 export function createVersionedCache<F extends string>(
   redis: Redis,
-  { prefix, ttlMs, fields, jitter = 0.2, random = Math.random, near }: VersionedCacheOptions<F>,
+  { prefix, ttlMs, fields, jitter = 0.2, random = Math.random, near, signing }: VersionedCacheOptions<F>,
 ) {
   if (!(SET_IF_NEWER_COMMAND in redis)) redis.defineCommand(SET_IF_NEWER_COMMAND, { numberOfKeys: 1, lua: SET_IF_NEWER });
   const client = redis as WithSetIfNewer;
   const key = (id: string) => `${prefix}${id}`;
+  const stored = signing ? [...fields, 'mac'] : fields;
+  // JSON: one unambiguous string whatever the values hold.
+  const signed = (k: string, version: string, body: string, values: readonly string[]) => JSON.stringify([k, version, body, ...values]);
 
-  /** One HMGET; an entry missing any field (expired between writes, or foreign) is a miss. */
-  async function read(k: string): Promise<Versioned<F> | undefined> {
-    const [version, body, ...values] = await redis.hmget(k, 'version', 'body', ...fields);
-    if (version == null || body == null) return undefined;
+  /** One HMGET; an entry missing any field (expired between writes, or foreign) is a miss, and so is one whose MAC fails. */
+  async function read(id: string, k: string): Promise<Versioned<F> | undefined> {
+    const [version, body, ...values] = await redis.hmget(k, 'version', 'body', ...stored);
+    const own = values.slice(0, fields.length);
+    if (version == null || body == null || own.some((v) => v == null)) return undefined;
     const named = {} as Record<F, string>;
-    for (let i = 0; i < fields.length; i++) {
-      const value = values[i];
-      if (value == null) return undefined;
-      named[fields[i] as F] = value;
+    for (let i = 0; i < fields.length; i++) named[fields[i] as F] = own[i] as string;
+    if (signing) {
+      // No MAC at all (written by hand, or by a build that did not sign) is refused like a wrong one.
+      const mac = values[fields.length] ?? '';
+      if (!signing.keys.verify('cache-entry', signed(k, version, body, own as string[]), mac)) {
+        signing.onRejected?.(id);
+        // Its version may be forged far ahead: left there, it would refuse every fill (setIfNewer).
+        await redis.del(k);
+        return undefined;
+      }
     }
     return { version: Number(version), body, fields: named };
   }
@@ -74,13 +92,13 @@ export function createVersionedCache<F extends string>(
     /** From the near cache when it holds the entry, else one HMGET (whose result the near cache may keep). */
     async get(id: string): Promise<Versioned<F> | undefined> {
       const k = key(id);
-      if (!near) return read(k);
+      if (!near) return read(id, k);
       const held = near.get(k);
       if (held) return held;
       const tracked = near.begin(k);
       let entry: Versioned<F> | undefined;
       try {
-        entry = await read(k);
+        entry = await read(id, k);
         return entry;
       } finally {
         if (tracked) near.finish(tracked, entry);
@@ -88,10 +106,29 @@ export function createVersionedCache<F extends string>(
     },
     /** True when written, false when the cache already had this version or a newer one. */
     async setIfNewer(id: string, entry: Versioned<F>): Promise<boolean> {
-      const pairs: string[] = ['version', String(entry.version), 'body', entry.body];
+      const version = String(entry.version);
+      const pairs: string[] = ['version', version, 'body', entry.body];
       for (const name of fields) pairs.push(name, entry.fields[name]);
+      if (signing) {
+        pairs.push(
+          'mac',
+          signing.keys.sign(
+            'cache-entry',
+            signed(
+              key(id),
+              version,
+              entry.body,
+              fields.map((name) => entry.fields[name]),
+            ),
+          ),
+        );
+      }
       const written = await client[SET_IF_NEWER_COMMAND](key(id), entry.version, jitteredTtl(ttlMs, jitter, random), ...pairs);
       return written === 1;
+    },
+    /** Drops the entry: the next read misses and fills from the database. */
+    async remove(id: string): Promise<void> {
+      await redis.del(key(id));
     },
   };
 }

@@ -6,6 +6,8 @@ describe('isInstant', () => {
     '2033-01-01T10:00:00Z',
     '2033-01-01T10:00:00.123+02:00',
     '2032-02-29T00:00:00-05:30', // a leap day
+    '1000-01-01T00:00:00Z', // the first instant MySQL's DATETIME holds
+    '9999-12-31T23:59:59.999Z', // its last
   ])('takes %s', (value) => {
     expect(isInstant(value)).toBe(true);
   });
@@ -17,6 +19,11 @@ describe('isInstant', () => {
     ['2033-01-01T10:00:00', 'no offset'],
     ['2033-01-01', 'a date alone'],
     ['tomorrow', 'not an instant'],
+    ['0000-01-01T00:00:00Z', 'a year before 1000'],
+    ['0999-12-31T23:59:59Z', 'the last instant before 1000'],
+    ['9999-12-31T23:59:59-01:00', 'an offset that makes it the year 10000 in UTC'],
+    ['1000-01-01T00:30:00+01:00', 'an offset that makes it 999 in UTC'],
+    ['2033-01-01T10:00:00+24:00', 'an offset of 24 hours'],
   ])('refuses %s (%s)', (value) => {
     expect(isInstant(value)).toBe(false);
   });

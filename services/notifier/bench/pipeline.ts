@@ -165,6 +165,9 @@ try {
         JWT_SECRET: SECRET,
         JWT_ISSUER: ISSUER,
         JWT_AUDIENCE: AUDIENCE,
+        BOOKING_SIGNING_KEYS: 'bench-booking-signing-key-32-characters-long',
+        // The bench books from 2045 on: a horizon that reaches it.
+        BOOKING_HORIZON_DAYS: '36500',
         // One customer books at BENCH_RATE: limits it cannot reach (the limiter's cost is still paid).
         RATE_LIMIT_READS: '1000000000',
         RATE_LIMIT_WRITES: '1000000000',

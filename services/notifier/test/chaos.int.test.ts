@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createReservationStore } from '@reservations/reservation-api/testing';
+import { createReservationStore, STORE_POLICY } from '@reservations/reservation-api/testing';
 import { freePort, harnessEnv, repoRoot, type Server, startServer, waitUntil } from '@reservations/testkit';
 import mysql from 'mysql2/promise';
 import { API_ENV, bearer, freshQueue, migratedDatabase, startReceiver } from './support/pipeline.ts';
@@ -192,7 +192,7 @@ describe('exactly once in effect under SIGKILL', () => {
 
     // Transactions that write a reservation and its outbox event, then roll back.
     const conn = await mysql.createConnection({ uri: env.MYSQL_PRIMARY_URL as string, timezone: 'Z' });
-    const store = createReservationStore({ holdTtlMs: 60_000 });
+    const store = createReservationStore({ holdTtlMs: 60_000, ...STORE_POLICY });
     const rolledBack: string[] = [];
     for (let i = 0; i < ROLLED_BACK; i++) {
       await conn.query('START TRANSACTION');

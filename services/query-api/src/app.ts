@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import { loggerOptions, OneLinePerRequest, registerApiFoundation, SigningKeys } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
@@ -13,6 +13,7 @@ export type AppConfig = Omit<QueryApiConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'S
 
 /** The query API without a listener: server.ts listens, tests inject. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
+  const signingKeys = new SigningKeys(config.BOOKING_SIGNING_KEYS);
   const app = Fastify({
     logger: logger ?? loggerOptions('query-api', config.LOG_LEVEL),
     logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
@@ -34,7 +35,9 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     waitPool: { size: config.CONSISTENCY_WAIT_POOL_SIZE, queue: config.CONSISTENCY_WAIT_QUEUE },
     registry,
   });
+  app.decorate('consistencyTokens', { keys: signingKeys, clockSkewSeconds: config.CONSISTENCY_TOKEN_CLOCK_SKEW_SECONDS });
   await app.register(reservationCache, {
+    signingKeys,
     url: config.REDIS_URL,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     near: { maxEntries: config.NEAR_CACHE_ENTRIES, maxAgeMs: config.NEAR_CACHE_MAX_AGE_SECONDS * 1000 },

@@ -1,9 +1,16 @@
-import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
+import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig, signingConfigProperties } from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 export const QueryApiConfig = serviceConfig({
   ...apiConfigProperties,
   ...requestLogConfigProperties,
+  ...signingConfigProperties,
+  CONSISTENCY_TOKEN_CLOCK_SKEW_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 300,
+    default: 30,
+    description: "how far reservation-api's clock may be from ours when checking a consistency token's expiry",
+  }),
   MYSQL_REPLICA_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL replica every read goes to first' })),
   MYSQL_PRIMARY_URL: secret(
     Type.String({ pattern: '^mysql://', description: 'the primary, for reads the replica has not caught up with' }),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ADMIN, book, createResource } from '@reservations/reservation-api/testing';
+import { ADMIN, BOOKING_SIGNING_KEYS, book, createResource } from '@reservations/reservation-api/testing';
+import { SigningKeys, signConsistencyToken } from '@reservations/service-kit';
 import { harnessEnv, waitForReplica } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import { bearer, bothApps } from './support/apps.ts';
@@ -10,6 +11,7 @@ import { bearer, bothApps } from './support/apps.ts';
 let writer: FastifyInstance;
 let reader: FastifyInstance;
 let registry: import('prom-client').Registry;
+const keys = new SigningKeys(BOOKING_SIGNING_KEYS);
 const ids = {} as { alice: string; café: string; token: string };
 
 beforeAll(async () => {
@@ -75,8 +77,10 @@ describe('exact identities', () => {
       expect(cached.statusCode).toBe(404);
       expect(cached.json().type).toMatch(/\/reservation-not-found$/);
       expect(await cacheHits()).toBeGreaterThan(hits);
-      // A consistency token skips the cache: the access decision is on the row.
-      const fromDb = await get(`/v1/reservations/${id}`, { ...bearer(role, who), 'x-consistency-token': ids.token });
+      // A consistency token (their own, for the same write) skips the cache: the access decision is on the row.
+      const [gtid] = ids.token.split('.');
+      const token = signConsistencyToken(keys, { gtid: gtid as string, principal: { id: who, role }, ttlSeconds: 600 });
+      const fromDb = await get(`/v1/reservations/${id}`, { ...bearer(role, who), 'x-consistency-token': token });
       expect(fromDb.statusCode).toBe(404);
       expect((await get(`/v1/reservations/${id}/events`, bearer(role, who))).statusCode).toBe(404);
     },

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { API_ENV, JWT_ENV, JWT_SECRET, mintToken, token } from '@reservations/reservation-api/testing';
+import { API_ENV, BOOKING_SIGNING_KEYS, JWT_ENV, JWT_SECRET, mintToken, token } from '@reservations/reservation-api/testing';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import { freePort, harnessEnv, REFUSALS, sigtermUnderLoad, startServiceProcess } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
@@ -41,7 +41,22 @@ describe('query-api process', () => {
     MYSQL_PRIMARY_URL: 'mysql://a@127.0.0.1:1/x',
     MYSQL_REPLICA_URL: 'mysql://a@127.0.0.1:1/x',
     REDIS_URL: 'redis://127.0.0.1:1',
+    BOOKING_SIGNING_KEYS,
   };
+
+  it('refuses to start without the keys that sign consistency tokens and cache entries, or with a short one, naming the variable and hiding its value', async () => {
+    const { BOOKING_SIGNING_KEYS: _, ...withoutKeys } = backends;
+    const missing = await runServer({ ...withoutKeys, ...JWT_ENV });
+    expect(missing.code).toBe(1);
+    expect(missing.out).toMatch(
+      /^query-api: invalid configuration: BOOKING_SIGNING_KEYS is required \(keys reservation-api and query-api share/,
+    );
+    const short = await runServer({ ...backends, ...JWT_ENV, BOOKING_SIGNING_KEYS: `${BOOKING_SIGNING_KEYS},too-short-a-key` });
+    expect(short).toEqual({
+      code: 1,
+      out: 'query-api: BOOKING_SIGNING_KEYS (value hidden) must be comma-separated keys of at least 32 characters each\n',
+    });
+  });
 
   it('refuses to start without the issuer and audience tokens must name, naming both variables', async () => {
     const result = await runServer({ ...backends, JWT_SECRET });

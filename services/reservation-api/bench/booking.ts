@@ -81,7 +81,12 @@ interface RawLoop {
  */
 async function rawLoop({ primaryUrl, poolSize, resources, keyed }: RawLoop): Promise<Figures> {
   const pool = primaryPool(primaryUrl, poolSize);
-  const store = createReservationStore({ holdTtlMs: 600_000 });
+  // The service's policy, with the horizon the bench's far-ahead windows need (as its env sets).
+  const store = createReservationStore({
+    holdTtlMs: 600_000,
+    policy: { maxDurationMinutes: 1440, horizonDays: 36_500, clockSkewSeconds: 60 },
+    maxActiveHolds: 5,
+  });
   const latencies: number[] = [];
   const until = Date.now() + DURATION_S * 1000;
   const worker = async (w: number) => {
@@ -156,6 +161,9 @@ async function drive() {
     JWT_SECRET: SECRET,
     JWT_ISSUER: ISSUER,
     JWT_AUDIENCE: AUDIENCE,
+    BOOKING_SIGNING_KEYS: 'bench-booking-signing-key-32-characters-long',
+    // The bench books from 2040 on, one minute apart: a horizon that reaches it.
+    BOOKING_HORIZON_DAYS: '36500',
     // One principal makes every request: limits it cannot reach, so the run measures the
     // limiter's cost (its Redis call per request), not its refusals.
     RATE_LIMIT_READS: '1000000000',

@@ -1,5 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ConfigError, createSqsClient, loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import {
+  ConfigError,
+  createSqsClient,
+  loggerOptions,
+  OneLinePerRequest,
+  registerApiFoundation,
+  SigningKeys,
+} from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
@@ -35,6 +42,12 @@ export type AppConfig = Pick<
   | 'RATE_LIMIT_SYNC_MS'
   | 'RATE_LIMIT_FALLBACK_MS'
   | 'HOLD_TTL_SECONDS'
+  | 'BOOKING_SIGNING_KEYS'
+  | 'CONSISTENCY_TOKEN_TTL_SECONDS'
+  | 'BOOKING_MAX_DURATION_MINUTES'
+  | 'BOOKING_HORIZON_DAYS'
+  | 'BOOKING_CLOCK_SKEW_SECONDS'
+  | 'MAX_ACTIVE_HOLDS_PER_CUSTOMER'
   | 'IDEMPOTENCY_TTL_HOURS'
   | 'BODY_LIMIT_BYTES'
   | 'MYSQL_POOL_SIZE'
@@ -62,6 +75,7 @@ const CACHE_TTL_MS = 5 * 60_000;
 /** The reservation API without a listener: server.ts listens, tests inject. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
   const relayQueue = relayQueueUrl(config);
+  const signingKeys = new SigningKeys(config.BOOKING_SIGNING_KEYS);
   const app = Fastify({
     logger: logger ?? loggerOptions('reservation-api', config.LOG_LEVEL),
     logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
@@ -82,16 +96,27 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   });
 
   await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
-  await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS });
+  await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS, signingKeys });
   await app.register(bookingMetrics, { registry });
-  await app.register(reservationStore, { holdTtlMs: config.HOLD_TTL_SECONDS * 1000 });
+  await app.register(reservationStore, {
+    holdTtlMs: config.HOLD_TTL_SECONDS * 1000,
+    policy: {
+      maxDurationMinutes: config.BOOKING_MAX_DURATION_MINUTES,
+      horizonDays: config.BOOKING_HORIZON_DAYS,
+      clockSkewSeconds: config.BOOKING_CLOCK_SKEW_SECONDS,
+    },
+    maxActiveHolds: config.MAX_ACTIVE_HOLDS_PER_CUSTOMER,
+  });
   await app.register(outboxRelay, {
     sqs: relayQueue ? createSqsClient(sqsTimeouts(config)) : undefined,
     queueUrl: relayQueue ?? '',
     registry,
     ...relayOptions(config),
   });
-  await app.register(commands, { idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000 });
+  await app.register(commands, {
+    idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    consistencyTokens: { keys: signingKeys, ttlSeconds: config.CONSISTENCY_TOKEN_TTL_SECONDS },
+  });
   await app.register(idempotencySweeper, { intervalMs: 60_000 });
 
   // routeOptions.url includes the prefix: metric labels and Idempotency-Key scopes still name the full /v1 path.

@@ -3,6 +3,7 @@ import {
   requestLogConfigProperties,
   secret,
   serviceConfig,
+  signingConfigProperties,
   sqsClientConfigProperties,
 } from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
@@ -44,9 +45,45 @@ export const outboxRelayConfigProperties = {
 
 export type OutboxRelayConfig = Static<ReturnType<typeof Type.Object<typeof outboxRelayConfigProperties>>>;
 
+/** The booking policy's defaults; a resource may set its own maximum duration and horizon. */
+export const bookingPolicyConfigProperties = {
+  BOOKING_MAX_DURATION_MINUTES: Type.Integer({
+    minimum: 1,
+    maximum: 525_600,
+    default: 1440,
+    description: 'the longest window a booking may take, for resources that do not set their own (maxDurationMinutes)',
+  }),
+  BOOKING_HORIZON_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 36_500,
+    default: 365,
+    description: 'how far ahead a booking may end, for resources that do not set their own (bookingHorizonDays)',
+  }),
+  BOOKING_CLOCK_SKEW_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 3600,
+    default: 60,
+    description: "how far in the past a new start may be (the client's clock and the network's delay), before it is refused as past",
+  }),
+  MAX_ACTIVE_HOLDS_PER_CUSTOMER: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 5,
+    description: 'holds a customer may have unconfirmed and unexpired at once, across all resources',
+  }),
+};
+
 export const ReservationApiConfig = serviceConfig({
   ...apiConfigProperties,
   ...requestLogConfigProperties,
+  ...signingConfigProperties,
+  ...bookingPolicyConfigProperties,
+  CONSISTENCY_TOKEN_TTL_SECONDS: Type.Integer({
+    minimum: 10,
+    maximum: 86_400,
+    default: 600,
+    description: 'how long a consistency token this API returns stays valid for read-your-writes in query-api',
+  }),
   MYSQL_PRIMARY_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL primary (read-write)' })),
   REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'Redis, where each change publishes the new version for readers' }),
   HOLD_TTL_SECONDS: Type.Number({ exclusiveMinimum: 0, default: 600, description: 'how long a hold keeps its time unless confirmed' }),

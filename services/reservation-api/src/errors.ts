@@ -11,6 +11,7 @@ export const problems = defineProblems(KIT_PROBLEM_BASE, {
   'slot-unavailable': { status: 409, title: 'The time is already taken' },
   'hold-expired': { status: 409, title: 'The hold expired before it was confirmed' },
   'reservation-cancelled': { status: 409, title: 'The reservation is cancelled' },
+  'hold-limit-reached': { status: 409, title: 'The customer already has as many holds as allowed' },
   'idempotency-in-progress': { status: 409, title: 'A request with this Idempotency-Key is still running' },
   'idempotency-key-reused': { status: 422, title: 'This Idempotency-Key was used with a different request' },
   'version-mismatch': { status: 412, title: 'The version in If-Match is not the current one' },

@@ -203,6 +203,15 @@ export const ReservationSpec = Type.Object(
           { description: 'MySQL: writes to the primary, reads from the replica' },
         ),
         redis: Type.Object({ secretRef: SecretKeyRef('the Redis URL (redis://...)', 'url') }, { description: 'Redis, the read cache' }),
+        signing: Type.Object(
+          {
+            secretRef: SecretKeyRef(
+              "the keys reservation-api and query-api sign consistency tokens and cache entries with (the services' BOOKING_SIGNING_KEYS: comma-separated, 32+ characters each, the first signs); the same in both clusters of a migration",
+              'keys',
+            ),
+          },
+          { description: 'what reservation-api signs and query-api checks: consistency tokens and cache entries' },
+        ),
         sqs: Type.Object(
           {
             queueUrl: Type.String({

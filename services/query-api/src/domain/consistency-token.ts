@@ -1,11 +1,3 @@
-/** A GTID list as MariaDB prints it: `domain-server-sequence[,…]`. */
-const GTID = /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/;
-
-/** Whether a header value is a consistency token: a GTID list of bounded length. */
-export function isConsistencyToken(value: string): boolean {
-  return GTID.test(value) && value.length <= 512;
-}
-
 /** A GTID list as `domain → sequence` (the server id does not order writes; the sequence does, per domain). */
 function sequences(gtids: string): Map<string, bigint> {
   const byDomain = new Map<string, bigint>();

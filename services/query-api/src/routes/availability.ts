@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CONSISTENCY_HEADER } from '@reservations/contracts';
 import { Problem } from '@reservations/service-kit';
 import { Type } from 'typebox';
 import { freeWindows } from '../domain/free-windows.ts';
@@ -45,7 +44,7 @@ const availabilityRoutes: FastifyPluginAsyncTypebox = async (app) => {
           extensions: { errors: [{ field: 'querystring/to', message }] },
         });
       }
-      const pool = await app.dbs.poolFor(consistencyToken(request.headers[CONSISTENCY_HEADER]));
+      const pool = await app.dbs.poolFor(consistencyToken(app, request));
       const resource = await app.reader.resource(pool, request.params.id);
       if (!resource) throw new Problem(problems, 'resource-not-found', `resource ${request.params.id} does not exist`);
       const free = freeWindows(await app.reader.taken(pool, resource.id, window), window, resource.capacity);

@@ -7,10 +7,9 @@ import {
   mayAccessBooking,
   NotificationSchema,
 } from '@reservations/contracts';
-import { type Principal, Problem } from '@reservations/service-kit';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { checkConsistencyToken, type Principal, Problem, type SigningKeys } from '@reservations/service-kit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { isConsistencyToken } from '../domain/consistency-token.ts';
 import { decodeCursor, encodeCursor } from '../domain/cursor.ts';
 import { problems } from '../errors.ts';
 import { ConsistencyHeaders, commonProblems, IdParams, security } from '../schemas/common.ts';
@@ -34,11 +33,26 @@ function invalid(field: string, message: string): Problem {
   return new Problem(problems, 'validation-failed', `${field} ${message}`, { extensions: { errors: [{ field, message }] } });
 }
 
-export function consistencyToken(header: string | string[] | undefined): string | undefined {
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** What checks the consistency tokens reservation-api signs. */
+    consistencyTokens: { keys: SigningKeys; clockSkewSeconds: number };
+  }
+}
+
+/**
+ * The GTID of the request's consistency token, if it sent one: a 400 naming the header unless
+ * reservation-api signed it for this same principal and it has not expired.
+ */
+export function consistencyToken(app: FastifyInstance, request: FastifyRequest): string | undefined {
+  const header = request.headers[CONSISTENCY_HEADER];
   if (header === undefined) return undefined;
-  if (typeof header !== 'string' || !isConsistencyToken(header))
-    throw invalid(`headers/${CONSISTENCY_HEADER}`, 'is not a consistency token');
-  return header;
+  const field = `headers/${CONSISTENCY_HEADER}`;
+  if (typeof header !== 'string') throw invalid(field, 'is not a consistency token');
+  const { keys, clockSkewSeconds } = app.consistencyTokens;
+  const check = checkConsistencyToken(keys, header, { principal: request.principal, clockSkewSeconds });
+  if (!check.ok) throw invalid(field, check.message);
+  return check.gtid;
 }
 
 /**
@@ -79,7 +93,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const entry = await readReservation(app, request.principal, request.params.id, consistencyToken(request.headers[CONSISTENCY_HEADER]));
+      const entry = await readReservation(app, request.principal, request.params.id, consistencyToken(app, request));
       return sendEntry(reply, entry);
     },
   );
@@ -109,7 +123,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const from = query.from ? new Date(query.from) : undefined;
       const to = query.to ? new Date(query.to) : undefined;
       if (from && to && to <= from) throw invalid('querystring/to', 'must be after from');
-      const pool = await app.dbs.poolFor(consistencyToken(request.headers[CONSISTENCY_HEADER]));
+      const pool = await app.dbs.poolFor(consistencyToken(app, request));
       const page = await app.reader.list(pool, {
         limit: query.limit,
         ...(query.resourceId ? { resourceId: query.resourceId } : {}),
@@ -138,7 +152,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const token = consistencyToken(request.headers[CONSISTENCY_HEADER]);
+      const token = consistencyToken(app, request);
       await readReservation(app, request.principal, request.params.id, token);
       return { items: await app.reader.events(await app.dbs.poolFor(token), request.params.id) };
     },

@@ -15,7 +15,11 @@ export const commonProblems = {
 
 export const ConsistencyHeaders = Type.Object({
   [CONSISTENCY_HEADER]: Type.Optional(
-    Type.String({ maxLength: 512, description: 'the token a write returned: the read then reflects that write (read-your-writes)' }),
+    Type.String({
+      maxLength: 512,
+      description:
+        'the token a write returned to the same principal, before it expires: the read then reflects that write (read-your-writes); any other value is a 400',
+    }),
   ),
 });
 

@@ -1,5 +1,12 @@
 import { BOOKING_CACHE_FIELDS, BOOKING_CACHE_PREFIX, type CachedBooking } from '@reservations/contracts';
-import { createRedis, createSingleFlight, createVersionedCache, NearCache, trackInvalidations } from '@reservations/service-kit';
+import {
+  createRedis,
+  createSingleFlight,
+  createVersionedCache,
+  NearCache,
+  type SigningKeys,
+  trackInvalidations,
+} from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -24,6 +31,8 @@ export interface ReservationCacheOptions {
   ttlMs: number;
   /** The process-local tier; `maxEntries: 0` leaves it out. */
   near: { maxEntries: number; maxAgeMs: number };
+  /** Every entry read from Redis must carry their MAC (reservation-api signs what it publishes). */
+  signingKeys: SigningKeys;
   registry: Registry;
 }
 
@@ -67,7 +76,7 @@ function registerNearCacheMetrics(near: NearCache<CachedBooking>, registry: Regi
 }
 
 export const reservationCache = fp<ReservationCacheOptions>(
-  async (app: FastifyInstance, { url, ttlMs, near: nearOptions, registry }) => {
+  async (app: FastifyInstance, { url, ttlMs, near: nearOptions, signingKeys, registry }) => {
     // Concurrent reads' HMGETs (and fills) go out as one pipeline per event-loop turn: one write
     // and one read for many requests, for Node and for Redis.
     const redis = createRedis(url, { enableAutoPipelining: true });
@@ -82,11 +91,25 @@ export const reservationCache = fp<ReservationCacheOptions>(
       stopTracking?.();
       redis.disconnect();
     });
+    const rejected = new Counter({
+      name: 'cache_entries_rejected_total',
+      help: 'reservation cache entries whose MAC did not verify (written by someone without the keys, or signed with a retired key): deleted and read from the database',
+      registers: [registry],
+    });
+    // Access is decided from the entry's ids, so an entry is trusted only with the services' MAC:
+    // write access to Redis must not be read access to every reservation.
     const cache = createVersionedCache(redis, {
       prefix: BOOKING_CACHE_PREFIX,
       fields: BOOKING_CACHE_FIELDS,
       ttlMs,
       ...(near && { near }),
+      signing: {
+        keys: signingKeys,
+        onRejected: (id) => {
+          rejected.inc();
+          app.log.warn({ reservationId: id }, 'cache entry with a bad MAC: deleted, read from the database');
+        },
+      },
     });
     const singleFlight = createSingleFlight<CachedBooking | undefined>();
     const lookups = new Counter({

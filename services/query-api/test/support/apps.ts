@@ -1,4 +1,10 @@
-import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG, testApp as writerApp } from '@reservations/reservation-api/testing';
+import {
+  BOOKING_SIGNING_KEYS,
+  freshDatabase,
+  JWT_CONFIG,
+  RATE_LIMIT_CONFIG,
+  testApp as writerApp,
+} from '@reservations/reservation-api/testing';
 import { harnessEnv } from '@reservations/testkit';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
@@ -14,6 +20,8 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...JWT_CONFIG,
       ...RATE_LIMIT_CONFIG,
+      BOOKING_SIGNING_KEYS,
+      CONSISTENCY_TOKEN_CLOCK_SKEW_SECONDS: 30,
       CACHE_TTL_SECONDS: 300,
       NEAR_CACHE_ENTRIES: 10_000,
       NEAR_CACHE_MAX_AGE_SECONDS: 30,
@@ -33,13 +41,13 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
   return { app, registry };
 }
 
-/** The real write side (reservation-api) and the read side on one database of their own. */
-export async function bothApps(prefix: string, urls?: { primary: string; replica: string; redis: string }) {
+/** The real write side (reservation-api) and the read side on one database of their own (and, given its URL, a Redis of their own). */
+export async function bothApps(prefix: string, urls?: { primary: string; replica: string; redis: string }, redisUrl?: string) {
   const db = urls ? undefined : await freshDatabase(prefix);
   if (db) await db.migrate();
   const primary = urls?.primary ?? (db?.primaryUrl as string);
   const replica = urls?.replica ?? (db?.replicaUrl as string);
-  const redis = urls?.redis ?? harnessEnv('REDIS_URL');
+  const redis = urls?.redis ?? redisUrl ?? harnessEnv('REDIS_URL');
   const writer = await writerApp({ MYSQL_PRIMARY_URL: primary, REDIS_URL: redis });
   const reader = await queryApp({ MYSQL_PRIMARY_URL: primary, MYSQL_REPLICA_URL: replica, REDIS_URL: redis });
   return { writer: writer.app, reader: reader.app, registry: reader.registry, primary, replica };

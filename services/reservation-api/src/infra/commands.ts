@@ -1,5 +1,5 @@
 import { CONSISTENCY_HEADER } from '@reservations/contracts';
-import { PROBLEM_CONTENT_TYPE, Problem, withTransaction } from '@reservations/service-kit';
+import { PROBLEM_CONTENT_TYPE, Problem, type SigningKeys, signConsistencyToken, withTransaction } from '@reservations/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
@@ -55,7 +55,13 @@ export function keyStatements(scope: KeyScope, hash: string, ttlMs: number) {
  * START TRANSACTION's round trip and the stored response in COMMIT's, so the key costs the
  * transaction no round trip of its own.
  */
-export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: { idempotencyTtlMs: number }) {
+export interface CommandOptions {
+  idempotencyTtlMs: number;
+  /** The X-Consistency-Token each commit returns is signed with these, for its principal, valid `ttlSeconds`. */
+  consistencyTokens: { keys: SigningKeys; ttlSeconds: number };
+}
+
+export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, consistencyTokens }: CommandOptions) {
   return {
     async run(
       request: FastifyRequest,
@@ -85,7 +91,8 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
               body: reply.serialize(outcome.body) as string,
             };
           } catch (err) {
-            if (!(scope && err instanceof Problem && err.status < 500)) throw err;
+            // A refusal is stored for the key's retries, but not bad input (400): nothing is written for it.
+            if (!(scope && err instanceof Problem && err.status < 500 && err.status !== 400)) throw err;
             app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
             return {
               status: err.status,
@@ -127,7 +134,10 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
           .afterCommit?.()
           .catch((err: unknown) => request.log.warn({ err }, 'after-commit step failed; readers fall back to the database'));
       }
-      if (gtid) reply.header(CONSISTENCY_HEADER, gtid);
+      if (gtid) {
+        const { keys, ttlSeconds } = consistencyTokens;
+        reply.header(CONSISTENCY_HEADER, signConsistencyToken(keys, { gtid, principal: request.principal, ttlSeconds }));
+      }
       if (response.replayed) reply.header('idempotent-replayed', 'true');
       for (const [name, value] of Object.entries(response.headers)) reply.header(name, value);
       return reply.code(response.status).send(response.body);
@@ -135,7 +145,7 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs }: 
   };
 }
 
-export const commands = fp<{ idempotencyTtlMs: number }>(
+export const commands = fp<CommandOptions>(
   async (app: FastifyInstance, options) => {
     app.decorate('commands', createCommandRunner(app, options));
   },

@@ -5,8 +5,8 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 
-/** The schema version (highest migration number) this build reads and writes: 3 made ids and Idempotency-Keys exact. */
-export const REQUIRED_SCHEMA_VERSION = 4;
+/** The schema version (highest migration number) this build reads and writes: 5 gave resources a booking policy of their own. */
+export const REQUIRED_SCHEMA_VERSION = 5;
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -44,7 +44,9 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
           201: BookingSchema,
           ...commonProblems,
           404: problem('no such resource'),
-          409: problem('the window is taken (`conflict` names it), or the Idempotency-Key is in use'),
+          409: problem(
+            'the window is taken (`conflict` names it), the customer already has as many active holds as allowed (`hold-limit-reached`, `limit` names it), or the Idempotency-Key is in use',
+          ),
           422: changeResponses[422],
         },
       },

@@ -4,6 +4,7 @@ import { type Principal, Problem } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { type BookingPolicy, policyFor, windowViolations } from '../domain/booking-policy.ts';
 import type { Interval } from '../domain/interval.ts';
 import { problems } from '../errors.ts';
 import { appendEvent, type EventType } from './outbox.ts';
@@ -33,7 +34,15 @@ const PEAK_OVERLAP = `(
 
 export interface StoreOptions {
   holdTtlMs: number;
+  /** The service's defaults; a resource may set its own duration and horizon. */
+  policy: BookingPolicy;
+  /** Unconfirmed, unexpired holds one customer may have at once. */
+  maxActiveHolds: number;
+  now?: () => Date;
 }
+
+/** Active holds of `:customer`, any resource. */
+const ACTIVE_HOLDS = `(SELECT COUNT(*) FROM reservations h WHERE h.customer_id = :customer AND h.status = 'held' AND h.expires_at > NOW(3))`;
 
 export interface Change {
   reservation: Booking;
@@ -42,7 +51,17 @@ export interface Change {
   changed: boolean;
 }
 
-export function createReservationStore({ holdTtlMs }: StoreOptions) {
+export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now = () => new Date() }: StoreOptions) {
+  /** A 400 naming each field of the window the resource's policy refuses. */
+  function checkPolicy(window: Interval, resource: Resource, options?: { startChanged: boolean }) {
+    const errors = windowViolations(window, policyFor(resource, policy), now(), options);
+    if (errors.length > 0) {
+      throw new Problem(problems, 'validation-failed', errors.map((e) => `${e.field} ${e.message}`).join('; '), {
+        extensions: { errors },
+      });
+    }
+  }
+
   async function readRow(conn: PoolConnection, id: string, lock: boolean): Promise<ReservationRow | undefined> {
     const [[row]] = await conn.query<ReservationRow[]>(`SELECT * FROM reservations WHERE id = ?${lock ? ' FOR UPDATE' : ''}`, [id]);
     return row;
@@ -57,6 +76,12 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
     const row = await readRow(conn, id, true);
     if (!row || !mayAccessBooking(principal, toBooking(row), resource)) throw notFound;
     return { row, resource };
+  }
+
+  /** Only on a refused hold: the cap's check travels inside the INSERT. */
+  async function activeHolds(conn: PoolConnection, customer: string): Promise<number> {
+    const [[row]] = await conn.query<RowDataPacket[]>({ sql: `SELECT ${ACTIVE_HOLDS} AS n`, namedPlaceholders: true }, { customer });
+    return Number(row?.n);
   }
 
   /** The first active reservation in the way, for the 409's `conflict` member. */
@@ -107,13 +132,14 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
       input: { resourceId: string; customerId: string; window: Interval; hold: boolean; notes: string | null },
     ): Promise<Change> {
       const resource = await lockResource(conn, input.resourceId);
+      checkPolicy(input.window, resource);
       const id = randomUUID();
       const [result] = await conn.query<ResultSetHeader>(
         {
           sql: `INSERT INTO reservations (id, resource_id, customer_id, starts_at, ends_at, status, expires_at, notes)
                 SELECT :id, :resource, :customer, :start, :end, :status,
                        IF(:hold, NOW(3) + INTERVAL :holdMs * 1000 MICROSECOND, NULL), :notes
-                FROM DUAL WHERE ${PEAK_OVERLAP} < :capacity`,
+                FROM DUAL WHERE ${PEAK_OVERLAP} < :capacity AND (NOT :hold OR ${ACTIVE_HOLDS} < :maxHolds)`,
           namedPlaceholders: true,
         },
         {
@@ -128,9 +154,22 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
           holdMs: holdTtlMs,
           notes: input.notes,
           capacity: resource.capacity,
+          maxHolds: maxActiveHolds,
         },
       );
-      if (result.affectedRows === 0) throw await conflictFor(conn, resource.id, id, input.window);
+      if (result.affectedRows === 0) {
+        if (input.hold && (await activeHolds(conn, input.customerId)) >= maxActiveHolds) {
+          throw new Problem(
+            problems,
+            'hold-limit-reached',
+            `${input.customerId} already holds ${maxActiveHolds} reservations unconfirmed`,
+            {
+              extensions: { limit: maxActiveHolds },
+            },
+          );
+        }
+        throw await conflictFor(conn, resource.id, id, input.window);
+      }
       return finish(conn, id, resource, 'reservation.created');
     },
 
@@ -179,6 +218,9 @@ export function createReservationStore({ holdTtlMs }: StoreOptions) {
         throw new Problem(problems, 'validation-failed', 'endsAt must be after startsAt', {
           extensions: { errors: [{ field: 'body/endsAt', message: 'must be after startsAt' }] },
         });
+      }
+      if (change.start !== undefined || change.end !== undefined) {
+        checkPolicy(window, resource, { startChanged: change.start !== undefined && change.start.getTime() !== row.starts_at.getTime() });
       }
       const [result] = await conn.query<ResultSetHeader>(
         {

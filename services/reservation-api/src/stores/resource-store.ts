@@ -14,6 +14,8 @@ interface ResourceRow extends RowDataPacket {
   provider_id: string;
   time_zone: string;
   capacity: number;
+  max_duration_minutes: number | null;
+  booking_horizon_days: number | null;
   version: number;
   created_at: Date;
   updated_at: Date;
@@ -26,6 +28,8 @@ export function toResource(row: ResourceRow): Resource {
     providerId: row.provider_id,
     timeZone: row.time_zone,
     capacity: Number(row.capacity),
+    maxDurationMinutes: row.max_duration_minutes === null ? null : Number(row.max_duration_minutes),
+    bookingHorizonDays: row.booking_horizon_days === null ? null : Number(row.booking_horizon_days),
     version: Number(row.version),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -44,25 +48,36 @@ export async function lockResource(conn: PoolConnection, id: string): Promise<Re
 
 export async function createResource(conn: PoolConnection, body: Static<typeof CreateResourceBody>): Promise<Resource> {
   const id = randomUUID();
-  await conn.query('INSERT INTO resources (id, name, provider_id, time_zone, capacity) VALUES (?, ?, ?, ?, ?)', [
-    id,
-    body.name,
-    body.providerId,
-    body.timeZone,
-    body.capacity ?? 1,
-  ]);
+  await conn.query(
+    `INSERT INTO resources (id, name, provider_id, time_zone, capacity, max_duration_minutes, booking_horizon_days)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    [id, body.name, body.providerId, body.timeZone, body.capacity ?? 1, body.maxDurationMinutes ?? null, body.bookingHorizonDays ?? null],
+  );
   const resource = await lockResource(conn, id);
   await appendEvent(conn, { aggregateType: 'resource', aggregateId: id, type: 'resource.created', version: 1, payload: resource });
   return resource;
 }
 
-/** Lowering the capacity leaves existing reservations alone; it only limits new ones. */
+/**
+ * Lowering the capacity, the maximum duration or the horizon leaves existing reservations alone;
+ * it only limits new ones. A policy setting sent as null goes back to the service's default.
+ */
 export async function updateResource(conn: PoolConnection, id: string, body: Static<typeof UpdateResourceBody>): Promise<Resource> {
   await lockResource(conn, id);
   await conn.query(
     `UPDATE resources SET name = COALESCE(?, name), time_zone = COALESCE(?, time_zone), capacity = COALESCE(?, capacity),
+       max_duration_minutes = IF(?, ?, max_duration_minutes), booking_horizon_days = IF(?, ?, booking_horizon_days),
        version = version + 1, updated_at = NOW(3) WHERE id = ?`,
-    [body.name ?? null, body.timeZone ?? null, body.capacity ?? null, id],
+    [
+      body.name ?? null,
+      body.timeZone ?? null,
+      body.capacity ?? null,
+      body.maxDurationMinutes !== undefined,
+      body.maxDurationMinutes ?? null,
+      body.bookingHorizonDays !== undefined,
+      body.bookingHorizonDays ?? null,
+      id,
+    ],
   );
   const resource = await lockResource(conn, id);
   await appendEvent(conn, {

@@ -24,6 +24,31 @@ export const JWT_CONFIG: JwtConfig = {
   JWT_JWKS_MAX_AGE_MS: 600_000,
 };
 
+/** The keys reservation-api and query-api share to sign consistency tokens and cache entries. */
+export const BOOKING_SIGNING_KEYS = 'test-booking-signing-key-that-is-32-bytes-or-more';
+
+/**
+ * The booking policy the functional tests book under: they book years ahead (2030 to 2050) and
+ * a few windows of days, so the horizon and the longest window are wide; the policy's own tests
+ * set theirs.
+ */
+export const POLICY_CONFIG = {
+  BOOKING_MAX_DURATION_MINUTES: 525_600,
+  BOOKING_HORIZON_DAYS: 36_500,
+  BOOKING_CLOCK_SKEW_SECONDS: 60,
+  MAX_ACTIVE_HOLDS_PER_CUSTOMER: 10_000,
+};
+
+/** The same policy, as createReservationStore takes it (for tests that drive the store directly). */
+export const STORE_POLICY = {
+  policy: {
+    maxDurationMinutes: POLICY_CONFIG.BOOKING_MAX_DURATION_MINUTES,
+    horizonDays: POLICY_CONFIG.BOOKING_HORIZON_DAYS,
+    clockSkewSeconds: POLICY_CONFIG.BOOKING_CLOCK_SKEW_SECONDS,
+  },
+  maxActiveHolds: POLICY_CONFIG.MAX_ACTIVE_HOLDS_PER_CUSTOMER,
+};
+
 /** Rate limits no functional test reaches (the rate limit tests set their own), as an app's configuration… */
 export const RATE_LIMIT_CONFIG = {
   RATE_LIMIT_WINDOW_SECONDS: 60,
@@ -37,7 +62,8 @@ export const RATE_LIMIT_CONFIG = {
 /** …and, with the identity provider, as a process's environment. */
 export const API_ENV = {
   ...JWT_ENV,
-  ...Object.fromEntries(Object.entries(RATE_LIMIT_CONFIG).map(([name, value]) => [name, String(value)])),
+  BOOKING_SIGNING_KEYS,
+  ...Object.fromEntries(Object.entries({ ...RATE_LIMIT_CONFIG, ...POLICY_CONFIG }).map(([name, value]) => [name, String(value)])),
 };
 
 /** Mints a token of that identity provider; claims given override its `iss`, `aud`, `iat`, `exp` (undefined leaves one out). */
@@ -72,6 +98,9 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     REDIS_URL: harnessEnv('REDIS_URL'),
     ...JWT_CONFIG,
     ...RATE_LIMIT_CONFIG,
+    ...POLICY_CONFIG,
+    BOOKING_SIGNING_KEYS,
+    CONSISTENCY_TOKEN_TTL_SECONDS: 600,
     HOLD_TTL_SECONDS: 600,
     IDEMPOTENCY_TTL_HOURS: 24,
     BODY_LIMIT_BYTES: 16384,

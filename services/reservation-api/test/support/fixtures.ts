@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { expect } from '@jest/globals';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import mysql from 'mysql2/promise';
 import { bearer } from './app.ts';
 
@@ -53,4 +54,25 @@ export async function sql<T = Record<string, unknown>>(url: string, query: strin
   } finally {
     await conn.end();
   }
+}
+
+/**
+ * What a client sees of a refusal: the status, an RFC 9457 problem of that `type` (code) with a
+ * title and a detail, and, given `fields`, exactly those fields named in `errors`.
+ */
+export function expectProblem(
+  response: LightMyRequestResponse,
+  { status, type, fields }: { status: number; type: string; fields?: string[] },
+) {
+  expect(response.statusCode).toBe(status);
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const problem = response.json();
+  expect(problem).toMatchObject({
+    type: `https://reservations.dev/problems/${type}`,
+    status,
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
+  if (fields) expect([...new Set(problem.errors.map((e: { field: string }) => e.field))].sort()).toEqual([...fields].sort());
+  return problem;
 }
