@@ -1,5 +1,5 @@
 import { SERVICES } from '../desired/metadata.ts';
-import type { PlanPreview, StepPreview } from '../traffic/plan-preview.ts';
+import { formatPreviewEta, type PlanPreview, type StepPreview } from '../traffic/plan-preview.ts';
 import { formatElapsed, wrap } from './render.ts';
 
 /**
@@ -49,8 +49,7 @@ export function renderPlanPreview(preview: PlanPreview, name: string, width = 10
   wrapped('drain         ', `${formatElapsed(drain.dwellSeconds * 1000)} more (${drain.note})`);
   wrapped(
     'ETA           ',
-    `${preview.etaIsLowerBound ? 'at least ' : ''}${formatElapsed(preview.etaSeconds * 1000)} from start to Succeeded` +
-      (preview.etaIsLowerBound ? ' (pauses until promoted count as 0)' : ''),
+    `${formatPreviewEta(preview)} from start to Succeeded` + (preview.etaIsLowerBound ? ' (pauses until promoted count as 0)' : ''),
   );
   wrapped(
     'Route53       ',

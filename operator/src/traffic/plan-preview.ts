@@ -3,7 +3,7 @@ import { SERVICES } from '../desired/metadata.ts';
 import { judgePeer } from './analysis/peer-judge.ts';
 import { analysisIntervalMs } from './analysis/run.ts';
 import { firstStep } from './cutover.ts';
-import { buildPlan, type Cutover, describeStep, type PlanStep } from './plan.ts';
+import { buildPlan, type Cutover, describeStep, formatDuration, type PlanStep } from './plan.ts';
 import { PRESCALED, type PrescaledService, prescaleFloors } from './prescale.ts';
 
 /**
@@ -118,7 +118,6 @@ export type FindingCode =
   | 'manual-pause'
   | 'analysis-inconclusive'
   | 'take-back-short'
-  | 'route53-peak'
   | 'no-rates';
 
 export interface Finding {
@@ -301,6 +300,11 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
   };
   preview.findings = findings(cutover, plan.steps, preview, facts);
   return preview;
+}
+
+/** `2m35s`, or `at least 2m35s` when a pause waits for a promote. */
+export function formatPreviewEta(preview: Pick<PlanPreview, 'etaSeconds' | 'etaIsLowerBound'>): string {
+  return `${preview.etaIsLowerBound ? 'at least ' : ''}${formatDuration(Math.round(preview.etaSeconds) * 1000) ?? '0s'}`;
 }
 
 /** When the executor sees a batch INSYNC: one second after the write, then every PENDING poll. */
@@ -559,13 +563,6 @@ function findings(cutover: Cutover, planSteps: PlanStep[], preview: PlanPreview,
         message: `${preview.from} could not take the traffic back at once if the cutover aborted here: ${listed}`,
       });
     }
-  }
-  if (preview.route53.peakPerSecond > preview.route53.limitPerSecond) {
-    out.push({
-      code: 'route53-peak',
-      severity: 'warning',
-      message: `up to ${preview.route53.peakPerSecond} Route53 calls in one second, above the account's ${preview.route53.limitPerSecond}/s`,
-    });
   }
   return out;
 }
