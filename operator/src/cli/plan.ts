@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { API_VERSION, KIND, type Reservation, ReservationSpec, type ServiceName } from '../api/v1alpha1/reservation.ts';
 import { Traffic } from '../api/v1alpha1/traffic.ts';
 import { instantQuery, vectorQuery } from '../traffic/analysis/prometheus-source.ts';
+import { POD_SELECTOR, renderQuery } from '../traffic/analysis/promql.ts';
 import type { Cutover } from '../traffic/plan.ts';
 import { type PlanPreview, type PreviewFacts, previewPlan, seesBothClusters } from '../traffic/plan-preview.ts';
 import { PRESCALED, prescaleRates } from '../traffic/prescale.ts';
@@ -15,11 +16,20 @@ import { shareOf } from '../traffic/weights.ts';
  * with a timeout each, handed to the pure previewPlan (traffic/plan-preview.ts).
  */
 
-/** The load query of spec.traffic.cutover.prescale, used when the plan has no prescale of its own. */
-export const DEFAULT_RATE_QUERY = 'sum(rate(http_request_duration_seconds_count{service="{{service}}"}[2m]))';
-const ERROR_RATE_QUERY =
-  'sum(rate(http_request_duration_seconds_count{status_code=~"5.."}[2m])) / sum(rate(http_request_duration_seconds_count[2m]))';
-const CLUSTERS_QUERY = 'count by (cluster) (http_request_duration_seconds_count)';
+/**
+ * Without a prescale of its own, the load of each of the Reservation's services (both clusters:
+ * no cluster label), picked by the labels the analyses use (promql.ts); `{{service}}` is left for
+ * prescaleRates.
+ */
+const rateQuery = (cr: Reservation) =>
+  `sum(rate(http_request_duration_seconds_count{namespace="${cr.metadata.namespace}",pod=~"${cr.metadata.name}-{{service}}-[a-z0-9]+-[a-z0-9]+"}[2m]))`;
+const errorRateQuery = (cr: Reservation) => {
+  const selector = renderQuery(POD_SELECTOR, { namespace: cr.metadata.namespace, name: cr.metadata.name, interval: '2m' });
+  return `(sum(rate(http_request_duration_seconds_count{${selector},status_code=~"5.."}[2m])) or vector(0)) / sum(rate(http_request_duration_seconds_count{${selector}}[2m]))`;
+};
+/** Which clusters' series of the Reservation's pods Prometheus has, by the label the peer analysis reads. */
+const clustersQuery = (cr: Reservation, label: string) =>
+  `count by (${label}) (http_request_duration_seconds_count{${renderQuery(POD_SELECTOR, { namespace: cr.metadata.namespace, name: cr.metadata.name, interval: '2m' })}})`;
 export const PREVIEW_QUERY_TIMEOUT_MS = 5000;
 
 export interface PreviewOptions {
@@ -131,23 +141,24 @@ async function gatherFacts(
       if (v === undefined || !Number.isFinite(v)) throw new Error(`no data from ${promql}`);
       return v;
     });
+  const peerTemplate = cutover.analysis?.find((a) => a.peer)?.peer;
+  const label = peerTemplate?.label ?? 'cluster';
   const settings = cutover.prescale ?? {
-    prometheus: { url, query: DEFAULT_RATE_QUERY },
+    prometheus: { url, query: rateQuery(cr) },
     requestsPerPod: { reservationApi: 1, queryApi: 1 },
     headroomPercent: 0,
   };
   const [rates, errorRate, clusters] = await Promise.allSettled([
     prescaleRates(settings, query),
-    instantQuery(url, ERROR_RATE_QUERY, { timeoutMs }),
-    vectorQuery(url, CLUSTERS_QUERY, { timeoutMs }),
+    instantQuery(url, errorRateQuery(cr), { timeoutMs }),
+    vectorQuery(url, clustersQuery(cr, label), { timeoutMs }),
   ]);
   if (rates.status === 'fulfilled') facts.rates = rates.value;
   else facts.prometheusProblem = (rates.reason as Error).message;
   if (errorRate.status === 'fulfilled' && errorRate.value !== undefined && Number.isFinite(errorRate.value))
     facts.errorRate = errorRate.value;
   if (clusters.status === 'fulfilled') {
-    const values = clusters.value.map((s) => s.labels.cluster ?? '').filter(Boolean);
-    const peerTemplate = cutover.analysis?.find((a) => a.peer)?.peer;
+    const values = clusters.value.map((s) => s.labels[label] ?? '').filter(Boolean);
     const selfNames = [traffic.cluster, peerTemplate?.thisCluster, ...(options.selfNames ?? [])].filter((n): n is string => !!n);
     const peerNames = [cutover.from, peerTemplate?.peerCluster, ...(options.peerNames ?? [])].filter((n): n is string => !!n);
     facts.prometheusSeesBoth = seesBothClusters(values, selfNames, peerNames);
