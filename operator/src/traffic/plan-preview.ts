@@ -548,21 +548,23 @@ function findings(cutover: Cutover, planSteps: PlanStep[], preview: PlanPreview,
         message: `analysis ${s.analysis.template} is predicted Inconclusive: ${s.analysis.reason}; the cutover will ${template?.inconclusive === 'Abort' ? 'abort' : 'pause'} there`,
       });
     }
-    const short = s.takeBack?.filter((t) => t.verdict === 'short' || t.verdict === 'scales') ?? [];
-    if (short.length > 0) {
-      const listed = short
-        .map(
-          (t) =>
-            `${SERVICES[t.service].component} needs ${t.needed} pods, has ${t.ready} ready${t.verdict === 'short' ? `, more than its max ${t.max}` : ''}`,
-        )
-        .join('; ');
-      out.push({
-        code: 'take-back-short',
-        severity: 'warning',
-        step: s.number,
-        message: `${preview.from} could not take the traffic back at once if the cutover aborted here: ${listed}`,
-      });
-    }
+  }
+  // The peer gets the same load back at every step (all of it, to the starting share): said once, at the first step it applies to.
+  const shortAt = preview.steps.find((s) => s.takeBack?.some((t) => t.verdict === 'short' || t.verdict === 'scales'));
+  if (shortAt?.takeBack) {
+    const listed = shortAt.takeBack
+      .filter((t) => t.verdict === 'short' || t.verdict === 'scales')
+      .map(
+        (t) =>
+          `${SERVICES[t.service].component} needs ${t.needed} pods, has ${t.ready} ready${t.verdict === 'short' ? `, more than its max ${t.max}` : ''}`,
+      )
+      .join('; ');
+    out.push({
+      code: 'take-back-short',
+      severity: 'warning',
+      step: shortAt.number,
+      message: `${preview.from} could not take the traffic back at once if the cutover aborted from here on: ${listed}`,
+    });
   }
   return out;
 }
