@@ -34,7 +34,17 @@ export type Invocation =
       route53SyncSeconds: number;
       podStartSeconds: number;
     }
-  | { kind: 'dashboard'; name?: string; contexts: string[]; connection: Connection; address: string; port: number; prometheus?: string }
+  | {
+      kind: 'dashboard';
+      name?: string;
+      contexts: string[];
+      connection: Connection;
+      address: string;
+      port: number;
+      prometheus?: string;
+      route53SyncSeconds: number;
+      podStartSeconds: number;
+    }
   | { kind: 'help'; text: string }
   | { kind: 'usage'; error: string; text: string };
 
@@ -101,7 +111,7 @@ on with the next; with --full, to skip every remaining step and set the plan's l
   abort: `Usage: kubectl reservation abort NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to walk this cluster's share back to where the cutover started.`,
-  dashboard: `Usage: kubectl reservation dashboard [NAME] [--context A [--context B]] [-n NAMESPACE] [--port P] [--prometheus URL]
+  dashboard: `Usage: kubectl reservation dashboard [NAME] [--context A [--context B]] [-n NAMESPACE] [--port P] [--prometheus URL] [--route53-sync D]
 
 Serves a web console on http://127.0.0.1:3100/ for the Reservation NAME on two clusters side by
 side: phases, plans, weights asked for and served (INSYNC), the share of requests each cluster
@@ -114,7 +124,8 @@ Options:
       --context NAME     a kubeconfig context; give it twice for both clusters (default: the current one)
       --port P           the port to listen on (default 3100; 0 picks a free one)
       --address ADDR     the address to bind (default 127.0.0.1: only this machine)
-      --prometheus URL   the Prometheus HTTP API that scrapes both clusters with a \`cluster\` label`,
+      --prometheus URL   the Prometheus HTTP API that scrapes both clusters with a \`cluster\` label
+      --route53-sync DURATION, --pod-start DURATION  the plan preview's timing, as for plan`,
   retry: `Usage: kubectl reservation retry NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to start an Aborted cutover again, or to try a Degraded one's step again.`,
@@ -244,18 +255,8 @@ function planInvocation(
   if (!isOutputFormat(output)) return usage(`--output must be one of ${OUTPUT_FORMATS.join(', ')}, not "${output}"`, 'plan');
   const prometheus = values.prometheus === undefined ? undefined : httpUrl(values.prometheus);
   if (prometheus === null) return usage(`--prometheus must be an http(s) URL, not "${values.prometheus}"`, 'plan');
-  const seconds = (flag: 'route53-sync' | 'pod-start', fallback: number) => {
-    const text = values[flag];
-    if (text === undefined) return fallback;
-    const ms = /^\d+$/.test(text) ? Number(text) * 1000 : text === '0s' ? 0 : parseDuration(text);
-    return ms === undefined ? undefined : ms / 1000;
-  };
-  const route53SyncSeconds = seconds('route53-sync', DEFAULT_ROUTE53_SYNC_SECONDS);
-  if (route53SyncSeconds === undefined)
-    return usage(`--route53-sync must be a duration like 60s, 2m or 0 (seconds), not "${values['route53-sync']}"`, 'plan');
-  const podStartSeconds = seconds('pod-start', DEFAULT_POD_START_SECONDS);
-  if (podStartSeconds === undefined)
-    return usage(`--pod-start must be a duration like 30s, 2m or 0 (seconds), not "${values['pod-start']}"`, 'plan');
+  const timing = timingFlags(values);
+  if (typeof timing === 'string') return usage(timing, 'plan');
   return {
     kind: 'plan',
     ...(name ? { name } : {}),
@@ -264,9 +265,24 @@ function planInvocation(
     connection: { namespace: values.namespace, context: contexts[0], kubeconfig: values.kubeconfig },
     ...(values['peer-context'] ? { peerContext: values['peer-context'] } : {}),
     ...(prometheus ? { prometheus } : {}),
-    route53SyncSeconds,
-    podStartSeconds,
+    ...timing,
   };
+}
+
+/** --route53-sync and --pod-start in seconds (the plan preview's timing), or the usage error. */
+function timingFlags(values: ReturnType<typeof parse>['values']): { route53SyncSeconds: number; podStartSeconds: number } | string {
+  const seconds = (flag: 'route53-sync' | 'pod-start', fallback: number) => {
+    const text = values[flag];
+    if (text === undefined) return fallback;
+    const ms = /^\d+$/.test(text) ? Number(text) * 1000 : text === '0s' ? 0 : parseDuration(text);
+    return ms === undefined ? undefined : ms / 1000;
+  };
+  const route53SyncSeconds = seconds('route53-sync', DEFAULT_ROUTE53_SYNC_SECONDS);
+  if (route53SyncSeconds === undefined)
+    return `--route53-sync must be a duration like 60s, 2m or 0 (seconds), not "${values['route53-sync']}"`;
+  const podStartSeconds = seconds('pod-start', DEFAULT_POD_START_SECONDS);
+  if (podStartSeconds === undefined) return `--pod-start must be a duration like 30s, 2m or 0 (seconds), not "${values['pod-start']}"`;
+  return { route53SyncSeconds, podStartSeconds };
 }
 
 /** An http(s) URL as given, or null. */
@@ -281,7 +297,7 @@ function dashboardInvocation(
   contexts: string[],
   usage: (error: string, command: Command) => Invocation,
 ): Invocation {
-  for (const flag of ['no-wait', 'timeout', 'full', 'watch', 'output', 'filename', 'peer-context', 'route53-sync', 'pod-start'] as const) {
+  for (const flag of ['no-wait', 'timeout', 'full', 'watch', 'output', 'filename', 'peer-context'] as const) {
     if (values[flag] !== undefined) return usage(`--${flag} is not a dashboard option`, 'dashboard');
   }
   if (contexts.length > 2) return usage('--context at most twice: the dashboard shows two clusters', 'dashboard');
@@ -294,8 +310,11 @@ function dashboardInvocation(
     if (url === null) return usage(`--prometheus must be an http(s) URL, not "${values.prometheus}"`, 'dashboard');
     prometheus = url;
   }
+  const timing = timingFlags(values);
+  if (typeof timing === 'string') return usage(timing, 'dashboard');
   return {
     kind: 'dashboard',
+    ...timing,
     name,
     contexts,
     connection: { namespace: values.namespace, kubeconfig: values.kubeconfig },

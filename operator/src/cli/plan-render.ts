@@ -49,7 +49,7 @@ export function renderPlanPreview(preview: PlanPreview, name: string, width = 10
   wrapped('drain         ', `${formatElapsed(drain.dwellSeconds * 1000)} more (${drain.note})`);
   wrapped(
     'ETA           ',
-    `${formatPreviewEta(preview)} from start to Succeeded` + (preview.etaIsLowerBound ? ' (pauses until promoted count as 0)' : ''),
+    `${formatPreviewEta(preview)} from start to Succeeded${preview.etaIsLowerBound ? ' (pauses until promoted count as 0)' : ''}`,
   );
   wrapped(
     'Route53       ',

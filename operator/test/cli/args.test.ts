@@ -99,7 +99,10 @@ describe('parseCommandLine', () => {
       address: '127.0.0.1',
       port: 3100,
       prometheus: 'http://127.0.0.1:9090/',
+      route53SyncSeconds: 60,
+      podStartSeconds: 30,
     });
+    expect(parseCommandLine(['dashboard', '--route53-sync', '0'])).toMatchObject({ route53SyncSeconds: 0 });
     expect(parseCommandLine(['dashboard', '--port', '0'])).toMatchObject({ kind: 'dashboard', name: undefined, contexts: [], port: 0 });
     expect(parseCommandLine(['dashboard', '--help'])).toMatchObject({ kind: 'help', text: expect.stringContaining('--prometheus URL') });
   });
@@ -152,6 +155,7 @@ describe('parseCommandLine', () => {
     [['plan', 'booking', '--prometheus', 'p:9090'], '--prometheus must be an http(s) URL, not "p:9090"'],
     [['status', 'booking', '-f', 'plan.yaml'], '--filename is for plan'],
     [['dashboard', '--peer-context', 'blue'], '--peer-context is not a dashboard option'],
+    [['dashboard', '--pod-start', 'soon'], '--pod-start must be a duration like 30s, 2m or 0 (seconds), not "soon"'],
   ])('refuses %j: %s', (argv, error) => {
     expect(parseCommandLine(argv)).toMatchObject({ kind: 'usage', error });
   });

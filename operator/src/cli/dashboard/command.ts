@@ -36,6 +36,8 @@ export async function runDashboard(
     name,
     clusters: targets,
     prometheusUrl: invocation.prometheus,
+    route53SyncSeconds: invocation.route53SyncSeconds,
+    podStartSeconds: invocation.podStartSeconds,
     host: invocation.address,
     port: invocation.port,
     staticDir,
