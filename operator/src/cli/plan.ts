@@ -48,8 +48,8 @@ export interface PreviewOptions {
 export class PlanFileError extends Error {}
 
 /**
- * The Reservation with the plan of `text` (YAML or JSON): a whole Reservation manifest, or only
- * spec.traffic.cutover (then on `live`'s spec.traffic). Checked against the CRD's schema, with
+ * The Reservation with the plan of `text` (YAML or JSON): a whole Reservation manifest, a merge
+ * patch of spec.traffic.cutover, or only spec.traffic.cutover (both on `live`'s spec.traffic). Checked against the CRD's schema, with
  * its defaults filled in; throws a PlanFileError naming the first bad field.
  */
 export function planFromText(text: string, file: string, live: Reservation | undefined): Reservation {
@@ -78,12 +78,15 @@ export function planFromText(text: string, file: string, live: Reservation | und
       ...(live?.status ? { status: live.status } : {}),
     };
   }
+  // A merge patch of spec.traffic.cutover (what `kubectl patch --patch-file` takes) is its cutover.
+  const patched = (record.spec as { traffic?: { cutover?: unknown } } | undefined)?.traffic?.cutover;
+  const cutover = patched && typeof patched === 'object' ? patched : record;
   if (!live?.spec.traffic) {
     throw new PlanFileError(`${file}: a bare spec.traffic.cutover needs a live Reservation with spec.traffic to go with (give NAME)`);
   }
   const traffic = Value.Default(Traffic, {
     ...structuredClone(live.spec.traffic),
-    cutover: structuredClone(record),
+    cutover: structuredClone(cutover),
   }) as ReservationSpec['traffic'];
   const [first] = Value.Errors(Traffic, traffic);
   if (first) throw new PlanFileError(`${file}: ${fieldOf('spec.traffic', first.instancePath)} ${first.message}`);

@@ -1,10 +1,14 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { harnessEnv, waitUntil, writePrometheusTargets } from '@reservations/testkit';
+import { harnessEnv, installChromium, waitUntil, writePrometheusTargets } from '@reservations/testkit';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { API_VERSION, KIND, type Reservation, type ReservationStatus } from '../../src/api/v1alpha1/reservation.ts';
+import { type Dashboard, startDashboard } from '../../src/cli/dashboard/server.ts';
 import { createKubeClient } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { instantQuery } from '../../src/traffic/analysis/prometheus-source.ts';
@@ -22,6 +26,7 @@ import { kubectl, pluginEnv } from './plugin.ts';
  * the traffic back. Test exporters scraped by Prometheus as the Reservation's pods of each
  * cluster stand for the services' request counters; the test sets those counters, and the plan's
  * prescale query reads them as the load, so every figure of the preview is known in advance.
+ * The console's preview is the same, in Debian's Chromium driven by playwright-core.
  */
 
 const prometheusUrl = harnessEnv('PROMETHEUS_URL');
@@ -98,7 +103,7 @@ async function exporters(namespace: string, counts: Record<string, Record<'reser
       if (seen !== total) throw new Error(`Prometheus has ${seen} of ${total} requests so far`);
       return true;
     },
-    { timeoutMs: 60_000, intervalMs: 250 },
+    { timeoutMs: 180_000, intervalMs: 500 },
   );
 }
 
@@ -125,7 +130,7 @@ beforeAll(async () => {
   const kubeconfig = join(scratch, 'kubeconfig');
   writeFileSync(kubeconfig, kc.exportConfig());
   env = pluginEnv({ KUBECONFIG: kubeconfig });
-}, 120_000);
+}, 300_000);
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
@@ -241,5 +246,87 @@ describe('kubectl reservation plan', () => {
     const usage = await plan('--context', 'green');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('plan needs the name of a Reservation, or -f with a plan file');
+  }, 60_000);
+});
+
+describe('the plan preview in the console', () => {
+  let dashboard: Dashboard;
+  let browser: Browser;
+  let page: Page;
+  const section = () => page.locator('section[data-context="green"]');
+
+  beforeAll(async () => {
+    const [chromiumPath] = await Promise.all([
+      installChromium(),
+      // The page as the plugin serves it, built from the sources of this checkout.
+      promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(scratch, 'page')]),
+    ]);
+    const target = (context: string, namespace: string) => ({ kc, client: createKubeClient(kc), namespace, context });
+    dashboard = await startDashboard({
+      name: 'booking',
+      clusters: [target('green', green), target('blue', blue)],
+      prometheusUrl,
+      route53SyncSeconds: 0,
+      port: 0,
+      staticDir: join(scratch, 'page'),
+    });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    await page.goto(dashboard.url);
+    await section()
+      .locator('details.start')
+      .evaluate((details) => details.setAttribute('open', ''));
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await dashboard?.stop();
+  });
+
+  /** Waits until `testid` in green's panel shows text matching `expected`; the timeout says what it showed. */
+  const shows = (testid: string, expected: RegExp) =>
+    waitUntil(
+      `green's panel showing ${testid} ${expected}`,
+      async () => {
+        const text = (await section().getByTestId(testid).first().textContent({ timeout: 1000 })) ?? '';
+        if (expected.test(text)) return true;
+        throw new Error(`it shows "${text}"`);
+      },
+      { timeoutMs: 30_000 },
+    );
+
+  it('previews the plan in the box: the steps, the ETA and the findings, as the plugin computes them', async () => {
+    await section()
+      .getByTestId('plan')
+      .fill(JSON.stringify(PLAN(green)));
+    await section().getByTestId('preview-plan').click();
+    await shows('preview-eta', /^ETA 3m28s from start to Succeeded \(drain 10s\); Route53: \d+ calls/);
+    expect(await section().getByTestId('preview-step').count()).toBe(5);
+    expect(await section().getByTestId('preview-step').nth(3).textContent()).toMatch(
+      /setShare 50%.*queryApi 2→3.*reservationApi 1\/2 scales/,
+    );
+    expect(
+      await section()
+        .getByTestId('preview-finding')
+        .evaluateAll((items) => items.map((i) => i.getAttribute('data-code'))),
+    ).toEqual(['take-back-short']);
+    // Nothing was started: the preview only reads.
+    expect((await read(green, 'booking')).spec.traffic?.cutover?.steps).toEqual(PLAN(green).steps);
+  }, 60_000);
+
+  it('names the field of a plan the CRD refuses, instead of a preview', async () => {
+    await section()
+      .getByTestId('plan')
+      .fill(JSON.stringify({ from: 'eks-blue', steps: [{ setShare: 'ten' }] }));
+    await section().getByTestId('preview-plan').click();
+    await shows('preview-error', /plan: spec\.traffic\.cutover\.steps\[0\]\.setShare must be integer/);
+  }, 60_000);
+
+  it("serves the live plan's preview as JSON, as kubectl reservation plan -o json prints it", async () => {
+    const response = await fetch(`${dashboard.url}api/clusters/green/plan-preview`, { headers: { 'x-dashboard-token': dashboard.token } });
+    expect(response.status).toBe(200);
+    const preview = (await response.json()) as PlanPreview;
+    expect(preview).toMatchObject({ from: 'eks-blue', self: 'eks-green', rates: LOAD, etaSeconds: 208 });
+    const refused = await fetch(`${dashboard.url}api/clusters/green/plan-preview`);
+    expect(refused.status).toBe(403);
   }, 60_000);
 });
