@@ -355,91 +355,52 @@ function previewAnalysis(
   if (template.peer) {
     const longest = (template.count - 1) * interval;
     const floor = template.peer.minRequests;
-    if (total === undefined) {
-      return {
-        dwellSeconds: longest,
-        analysis: {
-          template: template.name,
-          kind: 'peer',
-          floor,
-          inconclusive: false,
-          reason: `no request rate: up to ${template.count} looks, ${longest}s`,
-        },
-      };
-    }
+    const peerResult = (dwellSeconds: number, inconclusive: boolean, reason: string, seen?: { self: number; peer: number }) => ({
+      dwellSeconds,
+      analysis: {
+        template: template.name,
+        kind: 'peer' as const,
+        ...(seen ? { requests: round(seen.self), peerRequests: round(seen.peer) } : {}),
+        floor,
+        inconclusive,
+        reason,
+      },
+    });
+    if (total === undefined) return peerResult(longest, false, `no request rate: up to ${template.count} looks, ${longest}s`);
     // Each look counts from one interval before the run began (analysis/index.ts): look k sees k intervals.
-    const counts = (k: number) => {
-      const window = k * interval;
-      const self = (total * share * window) / 100;
-      const peer = (total * (100 - share) * window) / 100;
-      return { self, peer };
-    };
+    const counts = (k: number) => ({ self: (total * share * k * interval) / 100, peer: (total * (100 - share) * k * interval) / 100 });
     const last = counts(template.count);
     if (last.self < floor || last.peer < floor) {
       const who = last.self < floor ? `${facts.self} ${Math.floor(last.self)}` : `${from} ${Math.floor(last.peer)}`;
-      return {
-        dwellSeconds: longest,
-        analysis: {
-          template: template.name,
-          kind: 'peer',
-          requests: round(last.self),
-          peerRequests: round(last.peer),
-          floor,
-          inconclusive: true,
-          reason: `at ${share}% even ${template.count} looks see too few requests (${who}; peer.minRequests ${floor} each)`,
-        },
-      };
+      return peerResult(
+        longest,
+        true,
+        `at ${share}% even ${template.count} looks see too few requests (${who}; peer.minRequests ${floor} each)`,
+        last,
+      );
     }
-    if (template.peer.errorRate && !template.peer.latency) {
-      const rate = facts.errorRate ?? 0;
-      for (let k = 1; k <= template.count; k++) {
-        const { self, peer } = counts(k);
-        const verdict = judgePeer(
-          { confidence: template.peer.confidence, minRequests: floor, errorRate: template.peer.errorRate },
-          { cluster: facts.self, requests: Math.floor(self), errors: Math.round(self * rate), buckets: [] },
-          { cluster: from, requests: Math.floor(peer), errors: Math.round(peer * rate), buckets: [] },
-        ).verdict;
-        if (verdict === 'ok') {
-          const dwell = (k - 1) * interval;
-          return {
-            dwellSeconds: dwell,
-            analysis: {
-              template: template.name,
-              kind: 'peer',
-              requests: round(self),
-              peerRequests: round(peer),
-              floor,
-              inconclusive: false,
-              reason: `passes at look ${k} (${dwell}s) if ${facts.self} errs as the clusters do now`,
-            },
-          };
-        }
-      }
-      return {
-        dwellSeconds: longest,
-        analysis: {
-          template: template.name,
-          kind: 'peer',
-          requests: round(last.self),
-          peerRequests: round(last.peer),
-          floor,
-          inconclusive: true,
-          reason: `no verdict within ${template.count} looks even if ${facts.self} errs as the clusters do now: too little traffic for the allowance`,
-        },
-      };
+    if (!template.peer.errorRate || template.peer.latency) {
+      return peerResult(longest, false, `ends at its first verdict, at most ${template.count} looks (${longest}s)`, last);
     }
-    return {
-      dwellSeconds: longest,
-      analysis: {
-        template: template.name,
-        kind: 'peer',
-        requests: round(last.self),
-        peerRequests: round(last.peer),
-        floor,
-        inconclusive: false,
-        reason: `ends at its first verdict, at most ${template.count} looks (${longest}s)`,
-      },
-    };
+    const rate = facts.errorRate ?? 0;
+    const settings = { confidence: template.peer.confidence, minRequests: floor, errorRate: template.peer.errorRate };
+    for (let k = 1; k <= template.count; k++) {
+      const seen = counts(k);
+      const { verdict } = judgePeer(
+        settings,
+        { cluster: facts.self, requests: Math.floor(seen.self), errors: Math.round(seen.self * rate), buckets: [] },
+        { cluster: from, requests: Math.floor(seen.peer), errors: Math.round(seen.peer * rate), buckets: [] },
+      );
+      const dwell = (k - 1) * interval;
+      if (verdict === 'ok')
+        return peerResult(dwell, false, `passes at look ${k} (${dwell}s) if ${facts.self} errs as the clusters do now`, seen);
+    }
+    return peerResult(
+      longest,
+      true,
+      `no verdict within ${template.count} looks even if ${facts.self} errs as the clusters do now: too little traffic for the allowance`,
+      last,
+    );
   }
   // A threshold analysis: the first measurement at once from Prometheus; the metrics source takes a baseline first.
   const dwell = (template.metrics ? template.count : template.count - 1) * interval;
