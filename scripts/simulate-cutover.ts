@@ -8,6 +8,7 @@
 // ±SIM_TOLERANCE points), 1 otherwise. Knobs: scripts/cutover-sim/settings.ts, docs/benchmarks.md.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUTOVER_REQUEST_ANNOTATION } from '@reservations/operator/api';
+import { formatPreviewEta, type PlanPreview, previewPlan } from '@reservations/operator/plan-preview';
 import { elapsed, quantile, waitUntil } from '@reservations/testkit';
 import {
   describeFailures,
@@ -92,10 +93,12 @@ async function simulate(): Promise<boolean> {
   progress(`cutover: ${steps.map((s) => (s.setShare !== undefined ? `${s.setShare}%` : 'pause')).join(' → ')}`);
   const drain = { ttls: settings.drainTtls, connectionClose: settings.connectionClose };
   await green.patch({ spec: { traffic: { cutover: { from: CLUSTER_NAMES.blue, steps, drain } } } });
+  const cutoverStarted = Date.now();
+  const preview = await simPreview(green.reservation);
+  progress(`plan preview: ETA ${formatPreviewEta(preview)} (Route53: ${describeRoute53(settings.route53)})`);
   const tracker = stepWindowTracker(settings.shares, settings.ttlSeconds);
   const insyncMs = settings.route53.insyncDelayMs?.max ?? 0;
   const budgetMs = 180_000 + settings.shares.length * (settings.pauseSeconds * 1000 + 4 * TTL_MS + 15_000 + 2 * insyncMs);
-  const cutoverStarted = Date.now();
   let succeededAt: number | undefined;
   let lastLine = '';
   let lastTick = 0;
@@ -151,20 +154,24 @@ async function simulate(): Promise<boolean> {
   await load.stop();
   if (loadError) throw loadError;
 
+  const real = (succeededAt - cutoverStarted) / 1000;
+  const etaLine =
+    `plan preview ETA      ${preview.etaSeconds}s; real patch → Succeeded ${real.toFixed(1)}s ` +
+    `(ETA / real = ${(preview.etaSeconds / real).toFixed(3)}, ${(((preview.etaSeconds - real) / real) * 100).toFixed(1)}%)`;
   const route53 = describeRoute53Calls(p.route53Front.calls, cutoverStarted, succeededAt);
-  return report(load.records, tracker.windows(), {
-    succeededAt,
-    blueStoppedAt,
-    blueExitedAt,
-    drainOnAt: p.clusters.blue.drainOnAt(),
-    route53,
-  });
+  return report(
+    load.records,
+    tracker.windows(),
+    { succeededAt, blueStoppedAt, blueExitedAt, drainOnAt: p.clusters.blue.drainOnAt(), route53 },
+    etaLine,
+  );
 }
 
 function report(
   all: readonly RequestRecord[],
   windows: ReturnType<ReturnType<typeof stepWindowTracker>['windows']>,
   at: { succeededAt: number; blueStoppedAt: number; blueExitedAt: number; drainOnAt: number | undefined; route53: string },
+  etaLine: string,
 ): boolean {
   const steps = shareByStep(all, windows);
   const failures = all.filter(isFailure);
@@ -204,11 +211,31 @@ function report(
       }`,
       `blue stopped          SIGTERM ${sinceSucceeded(at.blueStoppedAt)}, exited ${sinceSucceeded(at.blueExitedAt)}; ` +
         `after it exited: ${afterExit.length} requests, ${afterExit.filter((r) => r.stack === 'blue').length} to blue, ${afterExit.filter(isFailure).length} failed`,
+      etaLine,
       result.ok ? 'targets met' : `targets missed: ${result.reasons.join('; ')}`,
       '',
     ].join('\n'),
   );
   return result.ok;
+}
+
+/**
+ * The operator's preview of the plan as green's API server holds it (the CRD's defaults filled
+ * in), from the simulation's own facts: green at 0 %, the Route53 stand-in's mean INSYNC delay, the load's rates.
+ */
+async function simPreview(reservation: () => Promise<Json>): Promise<PlanPreview> {
+  const cr = await reservation();
+  const traffic = cr.spec.traffic;
+  const reads = settings.rate * settings.readShare;
+  return previewPlan(traffic.cutover, {
+    self: traffic.cluster,
+    ttlSeconds: traffic.dns.ttl,
+    startShare: 0,
+    route53SyncSeconds: ((settings.route53.insyncDelayMs?.min ?? 0) + (settings.route53.insyncDelayMs?.max ?? 0)) / 2000,
+    podStartSeconds: 0,
+    rates: { queryApi: reads, reservationApi: settings.rate - reads },
+    services: cr.spec.services,
+  });
 }
 
 /** Green's share of the requests sent in the last TTL, and their failures: the progress line's tail. */

@@ -4,7 +4,7 @@ import { parseDuration } from '../traffic/plan.ts';
 
 /** The command line of `kubectl reservation` (pure): what to do, or the usage error / help to print. */
 
-export const COMMANDS = ['status', 'promote', 'pause', 'resume', 'abort', 'retry', 'take-back', 'dashboard'] as const;
+export const COMMANDS = ['status', 'plan', 'promote', 'pause', 'resume', 'abort', 'retry', 'take-back', 'dashboard'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Connection {
@@ -21,11 +21,37 @@ export type Invocation =
   | { kind: 'status'; name: string; watch: boolean; output: OutputFormat; connection: Connection }
   | { kind: 'verb'; verb: CutoverVerb; name: string; wait: boolean; timeoutMs: number; connection: Connection }
   | { kind: 'take-back'; name: string; wait: boolean; timeoutMs: number; connection: Connection }
-  | { kind: 'dashboard'; name?: string; contexts: string[]; connection: Connection; address: string; port: number; prometheus?: string }
+  | {
+      kind: 'plan';
+      /** Without it, the Reservation named in the file's metadata. */
+      name?: string;
+      /** A plan not yet applied: a Reservation manifest or a spec.traffic.cutover, YAML or JSON; `-` for stdin. */
+      file?: string;
+      output: OutputFormat;
+      connection: Connection;
+      peerContext?: string;
+      prometheus?: string;
+      route53SyncSeconds: number;
+      podStartSeconds: number;
+    }
+  | {
+      kind: 'dashboard';
+      name?: string;
+      contexts: string[];
+      connection: Connection;
+      address: string;
+      port: number;
+      prometheus?: string;
+      route53SyncSeconds: number;
+      podStartSeconds: number;
+    }
   | { kind: 'help'; text: string }
   | { kind: 'usage'; error: string; text: string };
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Route53: "changes generally propagate to all Route 53 name servers within 60 seconds" (ChangeResourceRecordSets). */
+export const DEFAULT_ROUTE53_SYNC_SECONDS = 60;
+export const DEFAULT_POD_START_SECONDS = 30;
 export const DEFAULT_DASHBOARD_PORT = 3100;
 
 const CONNECTION_HELP = `
@@ -51,6 +77,24 @@ Options:
   -w, --watch            show it again on every change, until Ctrl-C
   -o, --output FORMAT    text (the default) or json: the same facts as data, one JSON document;
                          with -w, one document per change, each on one line (JSON Lines)`,
+  plan: `Usage: kubectl reservation plan NAME [-f FILE] [-o json] [-n NAMESPACE] [--peer-context NAME] [--prometheus URL]
+
+Previews the Reservation's cutover plan before it runs: for each step its predicted start, dwell
+and end, the replicas pre-scaling will ask for, whether the peer cluster could take the traffic
+back at that step, the analyses that will be inconclusive for want of traffic; the ETA to
+Succeeded, the Route53 calls, and the findings a reviewer wants before approving the plan. From
+live facts: Prometheus's request rates (the plan's prescale query), both clusters' replicas, the
+record's TTL and the weights Route53 serves.
+
+Options:
+  -f, --filename FILE    a plan not yet applied: a Reservation manifest, or only its
+                         spec.traffic.cutover (then NAME's live spec.traffic); YAML or JSON, - for stdin
+  -o, --output FORMAT    text (the default) or json: the preview as data
+      --peer-context NAME  the kubeconfig context of the peer cluster (default: the context whose
+                         Reservation NAME has the peer's set identifier, if any)
+      --prometheus URL   the Prometheus that sees both clusters (default: the plan's prescale or analysis URL)
+      --route53-sync DURATION  how long Route53 takes to report a change INSYNC (default 60s)
+      --pod-start DURATION     how long a pre-scaled pod takes to be available (default 30s)`,
   pause: `Usage: kubectl reservation pause NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to hold the cutover at its current step (Progressing or Analyzing) until
@@ -67,7 +111,7 @@ on with the next; with --full, to skip every remaining step and set the plan's l
   abort: `Usage: kubectl reservation abort NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to walk this cluster's share back to where the cutover started.`,
-  dashboard: `Usage: kubectl reservation dashboard [NAME] [--context A [--context B]] [-n NAMESPACE] [--port P] [--prometheus URL]
+  dashboard: `Usage: kubectl reservation dashboard [NAME] [--context A [--context B]] [-n NAMESPACE] [--port P] [--prometheus URL] [--route53-sync D]
 
 Serves a web console on http://127.0.0.1:3100/ for the Reservation NAME on two clusters side by
 side: phases, plans, weights asked for and served (INSYNC), the share of requests each cluster
@@ -80,7 +124,8 @@ Options:
       --context NAME     a kubeconfig context; give it twice for both clusters (default: the current one)
       --port P           the port to listen on (default 3100; 0 picks a free one)
       --address ADDR     the address to bind (default 127.0.0.1: only this machine)
-      --prometheus URL   the Prometheus HTTP API that scrapes both clusters with a \`cluster\` label`,
+      --prometheus URL   the Prometheus HTTP API that scrapes both clusters with a \`cluster\` label
+      --route53-sync DURATION, --pod-start DURATION  the plan preview's timing, as for plan`,
   retry: `Usage: kubectl reservation retry NAME [-n NAMESPACE] [--no-wait] [--timeout DURATION]
 
 Asks the operator to start an Aborted cutover again, or to try a Degraded one's step again.`,
@@ -100,6 +145,8 @@ Follows and steers the Route53 traffic cutover of a Reservation (platform.reserv
 Commands:
   status NAME [-w]       the cutover as an SRE reads it, without logs; -w follows it,
                          -o json prints it as data
+  plan NAME [-f FILE]    a plan's preview before it runs: per step times, pre-scaling,
+                         take-back capacity, the ETA and the findings
   pause NAME             hold the cutover at its current step
   resume NAME            go on with a paused cutover
   promote NAME [--full]  end the current step now (--full: skip to the plan's last share)
@@ -114,7 +161,7 @@ Exit codes: 0 done, 1 failed or refused, 2 usage.
 ${CONNECTION_HELP}`;
 
 export function helpFor(command: Command): string {
-  return `${ABOUT[command]}\n${command === 'status' || command === 'dashboard' ? '' : `${VERB_OPTIONS}\n`}${CONNECTION_HELP}\n`;
+  return `${ABOUT[command]}\n${command === 'status' || command === 'dashboard' || command === 'plan' ? '' : `${VERB_OPTIONS}\n`}${CONNECTION_HELP}\n`;
 }
 
 const isCommand = (word: string | undefined): word is Command => (COMMANDS as readonly string[]).includes(word ?? '');
@@ -142,12 +189,26 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const command = first;
   if (values.help) return { kind: 'help', text: helpFor(command) };
   if (extra.length > 0) return usage(`unexpected argument "${extra[0]}"`, command);
-  for (const flag of ['namespace', 'kubeconfig', 'port', 'address', 'prometheus'] as const) {
+  for (const flag of [
+    'namespace',
+    'kubeconfig',
+    'port',
+    'address',
+    'prometheus',
+    'filename',
+    'peer-context',
+    'route53-sync',
+    'pod-start',
+  ] as const) {
     if (values[flag] === '') return usage(`--${flag} needs a value`, command);
   }
   const contexts = values.context ?? [];
   if (contexts.some((c) => c === '')) return usage('--context needs a value', command);
   if (command === 'dashboard') return dashboardInvocation(values, name, contexts, usage);
+  if (command === 'plan') return planInvocation(values, name, contexts, usage);
+  for (const flag of ['filename', 'peer-context', 'route53-sync', 'pod-start'] as const) {
+    if (values[flag] !== undefined) return usage(`--${flag} is for plan`, command);
+  }
   for (const flag of ['port', 'address', 'prometheus'] as const) {
     if (values[flag] !== undefined) return usage(`--${flag} is for dashboard`, command);
   }
@@ -179,13 +240,64 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   return { kind: 'verb', verb, name, wait: !values['no-wait'], timeoutMs, connection };
 }
 
+function planInvocation(
+  values: ReturnType<typeof parse>['values'],
+  name: string | undefined,
+  contexts: string[],
+  usage: (error: string, command: Command) => Invocation,
+): Invocation {
+  for (const flag of ['no-wait', 'timeout', 'full', 'watch', 'port', 'address'] as const) {
+    if (values[flag] !== undefined) return usage(`--${flag} is not a plan option`, 'plan');
+  }
+  if (!name && !values.filename) return usage('plan needs the name of a Reservation, or -f with a plan file', 'plan');
+  if (contexts.length > 1) return usage('--context once: the plan runs on one cluster (--peer-context names the peer)', 'plan');
+  const output = values.output ?? 'text';
+  if (!isOutputFormat(output)) return usage(`--output must be one of ${OUTPUT_FORMATS.join(', ')}, not "${output}"`, 'plan');
+  const prometheus = values.prometheus === undefined ? undefined : httpUrl(values.prometheus);
+  if (prometheus === null) return usage(`--prometheus must be an http(s) URL, not "${values.prometheus}"`, 'plan');
+  const timing = timingFlags(values);
+  if (typeof timing === 'string') return usage(timing, 'plan');
+  return {
+    kind: 'plan',
+    ...(name ? { name } : {}),
+    ...(values.filename ? { file: values.filename } : {}),
+    output,
+    connection: { namespace: values.namespace, context: contexts[0], kubeconfig: values.kubeconfig },
+    ...(values['peer-context'] ? { peerContext: values['peer-context'] } : {}),
+    ...(prometheus ? { prometheus } : {}),
+    ...timing,
+  };
+}
+
+/** --route53-sync and --pod-start in seconds (the plan preview's timing), or the usage error. */
+function timingFlags(values: ReturnType<typeof parse>['values']): { route53SyncSeconds: number; podStartSeconds: number } | string {
+  const seconds = (flag: 'route53-sync' | 'pod-start', fallback: number) => {
+    const text = values[flag];
+    if (text === undefined) return fallback;
+    const ms = /^\d+$/.test(text) ? Number(text) * 1000 : text === '0s' ? 0 : parseDuration(text);
+    return ms === undefined ? undefined : ms / 1000;
+  };
+  const route53SyncSeconds = seconds('route53-sync', DEFAULT_ROUTE53_SYNC_SECONDS);
+  if (route53SyncSeconds === undefined)
+    return `--route53-sync must be a duration like 60s, 2m or 0 (seconds), not "${values['route53-sync']}"`;
+  const podStartSeconds = seconds('pod-start', DEFAULT_POD_START_SECONDS);
+  if (podStartSeconds === undefined) return `--pod-start must be a duration like 30s, 2m or 0 (seconds), not "${values['pod-start']}"`;
+  return { route53SyncSeconds, podStartSeconds };
+}
+
+/** An http(s) URL as given, or null. */
+function httpUrl(text: string): string | null {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  return url && (url.protocol === 'http:' || url.protocol === 'https:') ? url.toString() : null;
+}
+
 function dashboardInvocation(
   values: ReturnType<typeof parse>['values'],
   name: string | undefined,
   contexts: string[],
   usage: (error: string, command: Command) => Invocation,
 ): Invocation {
-  for (const flag of ['no-wait', 'timeout', 'full', 'watch', 'output'] as const) {
+  for (const flag of ['no-wait', 'timeout', 'full', 'watch', 'output', 'filename', 'peer-context'] as const) {
     if (values[flag] !== undefined) return usage(`--${flag} is not a dashboard option`, 'dashboard');
   }
   if (contexts.length > 2) return usage('--context at most twice: the dashboard shows two clusters', 'dashboard');
@@ -194,14 +306,15 @@ function dashboardInvocation(
   if (!(port >= 0 && port <= 65535)) return usage(`--port must be a port number (0-65535), not "${values.port}"`, 'dashboard');
   let prometheus: string | undefined;
   if (values.prometheus !== undefined) {
-    const url = URL.canParse(values.prometheus) ? new URL(values.prometheus) : undefined;
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      return usage(`--prometheus must be an http(s) URL, not "${values.prometheus}"`, 'dashboard');
-    }
-    prometheus = url.toString();
+    const url = httpUrl(values.prometheus);
+    if (url === null) return usage(`--prometheus must be an http(s) URL, not "${values.prometheus}"`, 'dashboard');
+    prometheus = url;
   }
+  const timing = timingFlags(values);
+  if (typeof timing === 'string') return usage(timing, 'dashboard');
   return {
     kind: 'dashboard',
+    ...timing,
     name,
     contexts,
     connection: { namespace: values.namespace, kubeconfig: values.kubeconfig },
@@ -229,6 +342,10 @@ function parse(argv: readonly string[]) {
       port: { type: 'string' },
       address: { type: 'string' },
       prometheus: { type: 'string' },
+      filename: { type: 'string', short: 'f' },
+      'peer-context': { type: 'string' },
+      'route53-sync': { type: 'string' },
+      'pod-start': { type: 'string' },
     },
   });
 }

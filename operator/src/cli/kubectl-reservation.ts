@@ -6,8 +6,10 @@ import { RESOURCE_TYPES } from '../kube/resources.ts';
 import { iso } from '../kube/time.ts';
 import { type Invocation, type OutputFormat, parseCommandLine } from './args.ts';
 import { cutoverView } from './cutover-view.ts';
-import { runDashboard } from './dashboard/command.ts';
+import { discoverPeer, runDashboard } from './dashboard/command.ts';
 import { ConnectError, connect, type Target } from './kubeconfig.ts';
+import { PlanFileError, planFromText, previewReservation, readPlanText } from './plan.ts';
+import { renderPlanPreview } from './plan-render.ts';
 import { renderStatus, verbEffect } from './render.ts';
 import { type ReservationRef, readReservation, requestTakeBack, requestVerb, SteerError } from './steer.ts';
 
@@ -43,6 +45,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     const target = connect(invocation.connection);
     if (invocation.kind === 'status') return await status(target, invocation, io);
+    if (invocation.kind === 'plan') return await plan(target, invocation, io);
     if (invocation.kind === 'take-back') return await takeBack(target, invocation, io);
     return await askVerb(target, invocation, io);
   } catch (err) {
@@ -74,6 +77,69 @@ async function status(target: Target, invocation: Extract<Invocation, { kind: 's
     return EXIT.ok;
   }
   return watchStatus(target, invocation.name, invocation.output, cr, io);
+}
+
+/**
+ * `plan`: the preview of the live Reservation's plan, or of a plan file's (on the live
+ * Reservation's status when it exists); the peer's replicas from --peer-context or the context
+ * that has the peer's Reservation.
+ */
+async function plan(target: Target, invocation: Extract<Invocation, { kind: 'plan' }>, io: Io): Promise<number> {
+  const file = invocation.file && { name: invocation.file, text: readPlanText(invocation.file) };
+  const name = invocation.name ?? (file ? fileReservationName(file.text, file.name) : undefined);
+  let live: Reservation | undefined;
+  if (name) {
+    try {
+      live = await readReservation(refOf(target, name));
+    } catch (err) {
+      // A plan file may be for a Reservation not created yet; without a file the Reservation must exist.
+      if (!(file && err instanceof SteerError && err.kind === 'not-found')) throw err;
+    }
+  }
+  const cr = file ? planFromText(file.text, file.name, live) : (live as Reservation);
+  if (!cr.spec.traffic?.cutover) {
+    io.stderr.write(`error: ${target.namespace}/${cr.metadata.name} has no spec.traffic.cutover: no plan to preview (-f gives one)\n`);
+    return EXIT.failed;
+  }
+  let peer: Reservation | undefined;
+  let peerContext = invocation.peerContext;
+  if (peerContext) {
+    const other = connect({ ...invocation.connection, context: peerContext });
+    peer = await readReservation(refOf(other, cr.metadata.name));
+  } else if (live) {
+    const found = await discoverPeer(target, cr.metadata.name, invocation.connection);
+    if (found) {
+      peer = await readReservation(refOf(found, cr.metadata.name)).catch(() => undefined);
+      peerContext = found.context;
+    }
+  }
+  if (!peer)
+    io.stderr.write(`warning: the peer's Reservation was not read (--peer-context names its context): its take-back capacity is unknown\n`);
+  const preview = await previewReservation(cr, peer, {
+    route53SyncSeconds: invocation.route53SyncSeconds,
+    podStartSeconds: invocation.podStartSeconds,
+    ...(invocation.prometheus ? { prometheusUrl: invocation.prometheus } : {}),
+    selfNames: [target.context],
+    peerNames: peerContext ? [peerContext] : [],
+  });
+  io.stdout.write(
+    invocation.output === 'json'
+      ? `${JSON.stringify(preview, null, 2)}\n`
+      : renderPlanPreview(preview, `${target.namespace}/${cr.metadata.name}`, renderOptions(io).width),
+  );
+  return preview.errors.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** The name in a plan file's metadata (a Reservation manifest); a bare cutover names none. */
+function fileReservationName(text: string, file: string): string | undefined {
+  try {
+    return planFromText(text, file, undefined).metadata.name;
+  } catch (err) {
+    if (err instanceof PlanFileError && /bare spec.traffic.cutover/.test(err.message)) {
+      throw new PlanFileError(`${file} holds only a spec.traffic.cutover: give the Reservation's NAME too`);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -242,7 +308,8 @@ async function waitFor(
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof ConnectError || err instanceof SteerError || err instanceof KubeApiError) return err.message;
+  if (err instanceof ConnectError || err instanceof SteerError || err instanceof KubeApiError || err instanceof PlanFileError)
+    return err.message;
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
     return `${err.message}${cause}`;

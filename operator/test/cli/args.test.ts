@@ -26,6 +26,33 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['status', 'booking', '-o', 'text'])).toMatchObject({ output: 'text' });
   });
 
+  it('reads plan with a file, the output, the peer context and the timing facts', () => {
+    expect(parseCommandLine(['plan', 'booking', '--context', 'green', '--peer-context', 'blue', '-o', 'json'])).toEqual({
+      kind: 'plan',
+      name: 'booking',
+      output: 'json',
+      connection: { namespace: undefined, context: 'green', kubeconfig: undefined },
+      peerContext: 'blue',
+      route53SyncSeconds: 60,
+      podStartSeconds: 30,
+    });
+    expect(
+      parseCommandLine(['plan', '-f', 'plan.yaml', '--route53-sync', '0', '--pod-start', '2m', '--prometheus', 'http://p:9090']),
+    ).toEqual({
+      kind: 'plan',
+      file: 'plan.yaml',
+      output: 'text',
+      connection: { namespace: undefined, context: undefined, kubeconfig: undefined },
+      prometheus: 'http://p:9090/',
+      route53SyncSeconds: 0,
+      podStartSeconds: 120,
+    });
+    expect(parseCommandLine(['plan', 'booking', '--filename=-', '--route53-sync', '90'])).toMatchObject({
+      file: '-',
+      route53SyncSeconds: 90,
+    });
+  });
+
   it('reads a verb with its wait and timeout; promote --full is promote-full', () => {
     expect(parseCommandLine(['abort', 'booking'])).toMatchObject({
       kind: 'verb',
@@ -72,7 +99,10 @@ describe('parseCommandLine', () => {
       address: '127.0.0.1',
       port: 3100,
       prometheus: 'http://127.0.0.1:9090/',
+      route53SyncSeconds: 60,
+      podStartSeconds: 30,
     });
+    expect(parseCommandLine(['dashboard', '--route53-sync', '0'])).toMatchObject({ route53SyncSeconds: 0 });
     expect(parseCommandLine(['dashboard', '--port', '0'])).toMatchObject({ kind: 'dashboard', name: undefined, contexts: [], port: 0 });
     expect(parseCommandLine(['dashboard', '--help'])).toMatchObject({ kind: 'help', text: expect.stringContaining('--prometheus URL') });
   });
@@ -90,7 +120,7 @@ describe('parseCommandLine', () => {
   it.each([
     [
       ['frobnicate', 'booking'],
-      'unknown command "frobnicate"; the commands are status, promote, pause, resume, abort, retry, take-back, dashboard',
+      'unknown command "frobnicate"; the commands are status, plan, promote, pause, resume, abort, retry, take-back, dashboard',
     ],
     [['status'], 'status needs the name of a Reservation'],
     [['status', 'a', 'b'], 'unexpected argument "b"'],
@@ -113,6 +143,19 @@ describe('parseCommandLine', () => {
     [['dashboard', '--prometheus', 'ftp://p.example/'], '--prometheus must be an http(s) URL, not "ftp://p.example/"'],
     [['dashboard', 'booking', '-w'], '--watch is not a dashboard option'],
     [['dashboard', '--context='], '--context needs a value'],
+    [['plan'], 'plan needs the name of a Reservation, or -f with a plan file'],
+    [['plan', 'booking', '-w'], '--watch is not a plan option'],
+    [
+      ['plan', 'booking', '--context', 'a', '--context', 'b'],
+      '--context once: the plan runs on one cluster (--peer-context names the peer)',
+    ],
+    [['plan', 'booking', '-o', 'yaml'], '--output must be one of text, json, not "yaml"'],
+    [['plan', 'booking', '--route53-sync', 'soon'], '--route53-sync must be a duration like 60s, 2m or 0 (seconds), not "soon"'],
+    [['plan', 'booking', '--pod-start', 'later'], '--pod-start must be a duration like 30s, 2m or 0 (seconds), not "later"'],
+    [['plan', 'booking', '--prometheus', 'p:9090'], '--prometheus must be an http(s) URL, not "p:9090"'],
+    [['status', 'booking', '-f', 'plan.yaml'], '--filename is for plan'],
+    [['dashboard', '--peer-context', 'blue'], '--peer-context is not a dashboard option'],
+    [['dashboard', '--pod-start', 'soon'], '--pod-start must be a duration like 30s, 2m or 0 (seconds), not "soon"'],
   ])('refuses %j: %s', (argv, error) => {
     expect(parseCommandLine(argv)).toMatchObject({ kind: 'usage', error });
   });

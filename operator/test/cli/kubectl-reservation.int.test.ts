@@ -1,7 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -20,6 +20,7 @@ import { requestVerb, startCutover } from '../../src/cli/steer.ts';
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
+import { kubectl, pluginEnv } from './plugin.ts';
 import { states } from './states.ts';
 
 /**
@@ -30,37 +31,12 @@ import { states } from './states.ts';
 
 const kc = testKubeConfig();
 const kube = createKubeClient(kc);
-const binDir = join(import.meta.dirname, '..', '..', 'bin');
 let namespace: string;
 const live: Server[] = [];
 
 const path = (name?: string) => resourcePath(RESOURCE_TYPES.Reservation, namespace, name);
 const read = (name: string) => kube.request<Reservation>('GET', path(name));
 const annotation = async (name: string) => (await read(name)).metadata.annotations?.[CUTOVER_REQUEST_ANNOTATION];
-
-/** The environment kubectl runs the plugin in: the harness's cluster, operator/bin on PATH. */
-function pluginEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH}`, KUBECONFIG: harnessEnv('KUBECONFIG') };
-  delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not the plugin's
-  return { ...env, ...extra };
-}
-
-/** Runs `kubectl ARGS` to completion; never throws on a non-zero exit. */
-function kubectl(args: string[], env = pluginEnv()): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(kubeBinary('kubectl'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function create(name: string, state: Reservation): Promise<void> {
   await kube.request('POST', path(), { body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: state.spec } });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Reservation } from '../../api/v1alpha1/reservation.ts';
 import { createKubeClient } from '../../kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../kube/resources.ts';
-import type { Invocation } from '../args.ts';
+import type { Connection, Invocation } from '../args.ts';
 import { ConnectError, connect, type Target } from '../kubeconfig.ts';
 import { readReservation } from '../steer.ts';
 import { startDashboard } from './server.ts';
@@ -36,6 +36,8 @@ export async function runDashboard(
     name,
     clusters: targets,
     prometheusUrl: invocation.prometheus,
+    route53SyncSeconds: invocation.route53SyncSeconds,
+    podStartSeconds: invocation.podStartSeconds,
     host: invocation.address,
     port: invocation.port,
     staticDir,
@@ -68,7 +70,7 @@ async function onlyTrafficReservation(target: Target): Promise<string> {
  * is this one's spec.traffic.cutover.from, or its cutover comes from this one. Each context is
  * asked once, with a short timeout; contexts that do not answer are skipped.
  */
-async function discoverPeer(self: Target, name: string, connection: Extract<Invocation, { kind: 'dashboard' }>['connection']) {
+export async function discoverPeer(self: Target, name: string, connection: Connection) {
   const own = await readReservation({ client: self.client, namespace: self.namespace, name });
   const ownId = own.spec.traffic?.cluster;
   const wanted = own.spec.traffic?.cutover?.from;

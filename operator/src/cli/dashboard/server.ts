@@ -10,8 +10,10 @@ import { createKubeClient, KubeApiError } from '../../kube/client.ts';
 import { RESOURCE_TYPES } from '../../kube/resources.ts';
 import { iso } from '../../kube/time.ts';
 import { isCutoverVerb } from '../../traffic/verbs.ts';
+import { DEFAULT_POD_START_SECONDS, DEFAULT_ROUTE53_SYNC_SECONDS } from '../args.ts';
 import { cutoverView } from '../cutover-view.ts';
 import type { Target } from '../kubeconfig.ts';
+import { PlanFileError, planFromText, previewReservation } from '../plan.ts';
 import { verbEffect } from '../render.ts';
 import { readReservation, requestVerb, SteerError, startCutover } from '../steer.ts';
 import {
@@ -52,6 +54,9 @@ export interface DashboardOptions {
   pollMs?: number;
   /** The timeout of each read of a cluster. */
   readTimeoutMs?: number;
+  /** The plan preview's timing facts (`kubectl reservation plan`'s --route53-sync and --pod-start). */
+  route53SyncSeconds?: number;
+  podStartSeconds?: number;
   warn?: (message: string) => void;
 }
 
@@ -250,10 +255,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       publish();
       return;
     }
+    const previewPath = /^\/api\/clusters\/([^/]+)\/plan-preview$/.exec(url.pathname);
+    if (req.method === 'GET' && previewPath) return planPreview(res, decodeURIComponent(previewPath[1] ?? ''), undefined);
     if (req.method !== 'POST') return problem(res, 405, 'method not allowed', `${req.method} ${url.pathname}`);
     const origin = req.headers.origin;
     if (origin !== undefined && !origins.has(origin)) {
       return problem(res, 403, 'wrong origin', `a request from ${origin} cannot steer this dashboard`);
+    }
+    if (previewPath) {
+      const body = await readJson(req);
+      if (!body.ok) return problem(res, 400, 'bad plan', body.error);
+      return planPreview(res, decodeURIComponent(previewPath[1] ?? ''), body.value);
     }
     const match = /^\/api\/clusters\/([^/]+)\/(verbs\/([^/]+)|cutover)$/.exec(url.pathname);
     const w = match && watches.find((x) => x.target.context === decodeURIComponent(match[1] ?? ''));
@@ -284,6 +296,34 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       if (err instanceof KubeApiError && err.status >= 400 && err.status < 500) return problem(res, err.status, err.reason, err.message);
       throw err;
     }
+  }
+
+  /**
+   * The preview of a cluster's plan: its spec's, or `plan` (a spec.traffic.cutover not applied
+   * yet) on its spec.traffic; the other cluster's Reservation is the peer. What
+   * `kubectl reservation plan -o json` prints.
+   */
+  async function planPreview(res: ServerResponse, context: string, plan: unknown): Promise<void> {
+    const w = watches.find((x) => x.target.context === context);
+    if (!w) return problem(res, 404, 'not found', `no cluster "${context}" in this dashboard`);
+    if (!w.cr) return problem(res, 404, 'not found', `${context}: Reservation "${name}" not read yet`);
+    const other = watches.find((x) => x !== w);
+    let subject = w.cr;
+    try {
+      if (plan !== undefined) subject = planFromText(JSON.stringify(plan), 'plan', w.cr);
+    } catch (err) {
+      if (err instanceof PlanFileError) return problem(res, 400, 'bad plan', err.message);
+      throw err;
+    }
+    if (!subject.spec.traffic?.cutover) return problem(res, 404, 'no plan', `${context}: ${name} has no spec.traffic.cutover to preview`);
+    const preview = await previewReservation(subject, other?.cr, {
+      route53SyncSeconds: options.route53SyncSeconds ?? DEFAULT_ROUTE53_SYNC_SECONDS,
+      podStartSeconds: options.podStartSeconds ?? DEFAULT_POD_START_SECONDS,
+      ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
+      selfNames: [context],
+      peerNames: other ? [other.target.context] : [],
+    });
+    return json(res, 200, preview);
   }
 
   server.listen(options.port ?? 0, host);

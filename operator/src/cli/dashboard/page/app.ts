@@ -1,4 +1,5 @@
 import uPlot from 'uplot';
+import type { PlanPreview } from '../../../traffic/plan-preview.ts';
 import type { CutoverView } from '../../cutover-view.ts';
 import {
   type ChartMark,
@@ -60,6 +61,7 @@ interface Panel {
   notice: HTMLElement;
   plan: HTMLTextAreaElement;
   start: HTMLElement;
+  preview: HTMLElement;
   marks: ChartMark[];
 }
 
@@ -68,7 +70,17 @@ function panelFor(context: string): Panel {
   if (existing) return existing;
   const plan = h('textarea', { 'data-testid': 'plan', spellcheck: 'false' });
   const startButton = h('button', { 'data-testid': 'start' }, 'Start cutover');
-  const start = h('details', { class: 'start' }, h('summary', {}, 'Start a cutover (spec.traffic.cutover)'), plan, startButton);
+  const previewButton = h('button', { 'data-testid': 'preview-plan', type: 'button' }, 'Preview');
+  const preview = h('div', { class: 'preview', 'data-testid': 'preview' });
+  const start = h(
+    'details',
+    { class: 'start' },
+    h('summary', {}, 'Start a cutover (spec.traffic.cutover)'),
+    plan,
+    previewButton,
+    startButton,
+    preview,
+  );
   const panel: Panel = {
     section: h('section', { class: 'cluster', 'data-context': context }),
     heading: h('h2'),
@@ -80,6 +92,7 @@ function panelFor(context: string): Panel {
     notice: h('div', { class: 'notice', 'data-testid': 'notice', role: 'status' }),
     plan,
     start,
+    preview,
     marks: [],
   };
   for (const verb of VERBS) {
@@ -88,6 +101,7 @@ function panelFor(context: string): Panel {
     panel.actions.append(button);
   }
   startButton.addEventListener('click', () => void startCutover(panel, context));
+  previewButton.addEventListener('click', () => void previewPlan(panel, context));
   panel.section.append(
     panel.heading,
     panel.banner,
@@ -345,6 +359,86 @@ async function startCutover(panel: Panel, context: string): Promise<void> {
   if (!(await confirmed(`Start this cutover on ${context}? Traffic moves as soon as the operator sees it.`))) return;
   const { ok, detail } = await post(`/api/clusters/${encodeURIComponent(context)}/cutover`, plan);
   notify(panel, ok, ok ? 'cutover asked for: the operator starts it' : detail);
+}
+
+/** The plan in the box, previewed by the server (kubectl reservation plan's figures): a table per step, the ETA, the findings. */
+async function previewPlan(panel: Panel, context: string): Promise<void> {
+  let plan: unknown;
+  try {
+    plan = JSON.parse(panel.plan.value);
+  } catch (err) {
+    panel.preview.replaceChildren(h('p', { class: 'notice error' }, `plan: not JSON: ${(err as Error).message}`));
+    return;
+  }
+  panel.preview.replaceChildren(h('p', {}, 'previewing…'));
+  try {
+    const response = await fetch(`/api/clusters/${encodeURIComponent(context)}/plan-preview`, {
+      method: 'POST',
+      headers: { 'x-dashboard-token': token, 'content-type': 'application/json' },
+      body: JSON.stringify(plan),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const answer = (await response.json()) as PlanPreview & { detail?: string };
+    if (!response.ok) {
+      panel.preview.replaceChildren(
+        h('p', { class: 'notice error', 'data-testid': 'preview-error' }, answer.detail ?? String(response.status)),
+      );
+      return;
+    }
+    panel.preview.replaceChildren(...previewNodes(answer));
+  } catch (err) {
+    panel.preview.replaceChildren(h('p', { class: 'notice error' }, `the dashboard did not answer: ${(err as Error).message}`));
+  }
+}
+
+const seconds = (s: number) => {
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  return m > 0 ? `${m}m${whole % 60 ? `${whole % 60}s` : ''}` : `${whole}s`;
+};
+
+function previewNodes(p: PlanPreview): Node[] {
+  if (p.errors.length > 0) return [h('p', { class: 'notice error', 'data-testid': 'preview-error' }, p.errors.join('; '))];
+  const rows = p.steps.map((s) =>
+    h(
+      'tr',
+      { 'data-testid': 'preview-step', class: s.skipped ? 'skipped' : '' },
+      h('td', {}, s.number),
+      h('td', {}, s.description),
+      h('td', {}, `${s.share}%`),
+      h('td', {}, s.skipped ? '—' : `+${seconds(s.startSeconds)}`),
+      h('td', {}, s.skipped ? '—' : s.dwellKnown ? seconds(s.dwellSeconds) : 'promote'),
+      h(
+        'td',
+        {},
+        s.prescale
+          ? Object.entries(s.prescale)
+              .map(([k, v]) => `${k} ${v?.ready ?? '?'}→${v?.floor}`)
+              .join(', ')
+          : '',
+      ),
+      h('td', {}, s.takeBack ? s.takeBack.map((t) => `${t.service} ${t.ready ?? '?'}/${t.needed} ${t.verdict}`).join(', ') : ''),
+      h('td', {}, s.analysis ? `${s.analysis.inconclusive ? 'Inconclusive: ' : ''}${s.analysis.reason}` : ''),
+    ),
+  );
+  const head = ['#', 'step', 'share', 'start', 'dwell', 'pre-scale', `take-back (${p.from})`, 'analysis'];
+  const findings = p.findings.map((f) =>
+    h(
+      'li',
+      { 'data-testid': 'preview-finding', 'data-code': f.code, class: f.severity },
+      `${f.step !== undefined ? `step ${f.step}: ` : ''}${f.message}`,
+    ),
+  );
+  return [
+    h(
+      'p',
+      { 'data-testid': 'preview-eta' },
+      `ETA ${p.etaIsLowerBound ? 'at least ' : ''}${seconds(p.etaSeconds)} from start to Succeeded (drain ${seconds(p.drain.dwellSeconds)}); ` +
+        `Route53: ${p.route53.calls} calls, at most ${p.route53.peakPerSecond}/s of the account's ${p.route53.limitPerSecond}/s`,
+    ),
+    h('table', { class: 'preview-steps' }, h('tr', {}, ...head.map((x) => h('th', {}, x))), ...rows),
+    findings.length ? h('ul', { class: 'findings' }, ...findings) : h('p', {}, 'no findings'),
+  ];
 }
 
 function confirmed(question: string): Promise<boolean> {
