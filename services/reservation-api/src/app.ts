@@ -1,5 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ConfigError, createSqsClient, loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import {
+  apiServerOptions,
+  ConfigError,
+  createSqsClient,
+  loggerOptions,
+  OneLinePerRequest,
+  registerApiFoundation,
+} from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
@@ -63,6 +70,7 @@ const CACHE_TTL_MS = 5 * 60_000;
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
   const relayQueue = relayQueueUrl(config);
   const app = Fastify({
+    ...apiServerOptions,
     logger: logger ?? loggerOptions('reservation-api', config.LOG_LEVEL),
     logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
     bodyLimit: config.BODY_LIMIT_BYTES,
