@@ -106,7 +106,8 @@ export class RouteMethods {
     let entry = this.paths.get(url);
     if (!entry) {
       // Path parameters (`:id`) match one segment, as in Fastify's router.
-      const pattern = new RegExp(`^${url.split(/:[^/]+/).map(escapeRegExp).join('[^/]+')}$`);
+      const literals = url.split(/:[^/]+/).map(escapeRegExp);
+      const pattern = new RegExp(`^${literals.join('[^/]+')}$`);
       entry = { pattern, methods: new Set() };
       this.paths.set(url, entry);
     }
