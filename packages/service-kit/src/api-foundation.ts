@@ -3,9 +3,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { type DocumentedRoute, placeLinks, plumbingResponses, RouteMethods } from './api-document.ts';
 import { auth, authSettings, type JwtConfig } from './auth.ts';
 import { httpMetrics } from './metrics.ts';
-import { problemHandler } from './problem.ts';
+import { kitProblems, Problem, problemHandler } from './problem.ts';
 import { rateLimit } from './rate-limit.ts';
 import { createValidatorCompiler } from './validation.ts';
 
@@ -35,7 +36,7 @@ export interface RateLimitConfig {
 
 /**
  * What every API of the platform registers before its own plugins, in this order: strict
- * validation, problem+json errors, RED metrics, load shedding, the OpenAPI document with its UI
+ * validation, problem+json errors (documented on every route as the plumbing may answer them), RED metrics, load shedding, the OpenAPI document with its UI
  * at /docs, bearer-token auth on everything but /docs, and per-principal rate limits after it.
  */
 export async function registerApiFoundation(app: FastifyInstance, options: ApiFoundationOptions): Promise<void> {
@@ -45,11 +46,29 @@ export async function registerApiFoundation(app: FastifyInstance, options: ApiFo
   if (options.maxEventLoopDelayMs > 0) {
     await app.register(underPressure, { maxEventLoopDelay: options.maxEventLoopDelayMs, retryAfter: 1, exposeStatusRoute: false });
   }
+  // Before the OpenAPI plugin's own hook reads the route: the document lists every status the
+  // plumbing may answer, not only those the route's handler raises.
+  const routeMethods = new RouteMethods();
+  app.addHook('onRoute', (route) => {
+    routeMethods.add(route.method, route.url);
+    const added = plumbingResponses(route as DocumentedRoute);
+    if (Object.keys(added).length > 0 && route.schema) route.schema.response = { ...added, ...(route.schema.response as object) };
+  });
+  // On the way to the 404 handler, before Fastify reads a body it would refuse for another reason.
+  app.addHook('onRequest', async (request) => {
+    if (!request.is404) return;
+    const allowed = routeMethods.allowed(request.url.split('?', 1)[0] ?? '').join(', ');
+    if (allowed === '') return;
+    throw new Problem(kitProblems, 'method-not-allowed', `${request.method} is not allowed here; allowed: ${allowed}`, {
+      headers: { allow: allowed },
+    });
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: options.title, version: '1', description: options.description },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
+    transformObject: (document) => ('openapiObject' in document ? placeLinks(document.openapiObject) : document.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { ...authSettings(options.jwt), publicPrefixes: ['/docs'] });

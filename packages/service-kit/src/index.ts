@@ -1,4 +1,5 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
+export { apiServerOptions, MAX_PARAM_LENGTH, type OpenApiLink, placeLinks, plumbingResponses, type RouteLinks } from './api-document.ts';
 export { type ApiFoundationOptions, type RateLimitConfig, registerApiFoundation } from './api-foundation.ts';
 export {
   type AuthOptions,
@@ -51,14 +52,17 @@ export {
   defineProblems,
   type FieldError,
   fieldErrors,
+  frameworkErrors,
   KIT_PROBLEM_BASE,
   kitProblems,
   PROBLEM_CONTENT_TYPE,
+  PROBLEM_MEDIA_TYPE,
   Problem,
   type ProblemRegistry,
   type ProblemSpec,
   problemHandler,
   problemResponse,
+  problemSchema,
   sendProblem,
 } from './problem.ts';
 export {

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type TProperties, Type } from 'typebox';
 
@@ -58,7 +58,9 @@ export class Problem extends Error {
   }
 }
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+/** The media type of every error (RFC 9457 §3), as the OpenAPI documents declare it. */
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+export const PROBLEM_CONTENT_TYPE = `${PROBLEM_MEDIA_TYPE}; charset=utf-8`;
 
 /** The problems the plumbing itself raises; a service's own registry adds its domain codes. */
 export const KIT_PROBLEM_BASE = 'https://reservations.dev/problems/';
@@ -72,6 +74,8 @@ export const kitProblems = defineProblems(KIT_PROBLEM_BASE, {
   forbidden: { status: 403, title: 'Your role may not do this' },
   'rate-limited': { status: 429, title: 'Too many requests; retry after the time given' },
   'not-found': { status: 404, title: 'No such resource' },
+  'malformed-url': { status: 400, title: 'The URL is not valid (a malformed percent-encoding)' },
+  'uri-too-long': { status: 414, title: 'A path segment is longer than this API reads' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   overloaded: { status: 503, title: 'The service is overloaded; retry later' },
   'token-keys-unavailable': { status: 503, title: "The token issuer's keys cannot be fetched; retry later" },
@@ -147,11 +151,8 @@ export const problemHandler = fp(
   { name: 'problem-handler', fastify: '5.x' },
 );
 
-/**
- * A problem response for a route's schema (and so the OpenAPI document): RFC 9457 fields,
- * `errors` listing offending fields, and whatever `extra` members a service adds.
- */
-export function problemResponse(description: string, extra: TProperties = {}) {
+/** The RFC 9457 body of every problem, with whatever `extra` members a service adds. */
+export function problemSchema(extra: TProperties = {}) {
   return Type.Object(
     {
       type: Type.String({ format: 'uri' }),
@@ -161,6 +162,31 @@ export function problemResponse(description: string, extra: TProperties = {}) {
       errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
       ...extra,
     },
-    { additionalProperties: true, description },
+    { additionalProperties: true },
   );
+}
+
+/**
+ * A problem response for a route's schema (and so the OpenAPI document): served as
+ * `application/problem+json`, RFC 9457 fields, `errors` listing offending fields, and whatever
+ * `extra` members a service adds.
+ */
+export function problemResponse(description: string, extra: TProperties = {}) {
+  return { description, content: { [PROBLEM_MEDIA_TYPE]: { schema: problemSchema(extra) } } };
+}
+
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any route or error handler runs
+ * (a malformed percent-encoding, a path segment past `maxParamLength`), as problems too, not in
+ * Fastify's own JSON shape.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const path = (error.message.match(/^'([^']*)'/)?.[1] ?? '').slice(0, 200);
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    sendProblem(reply, new Problem(kitProblems, 'uri-too-long', `a path segment of ${path}… is longer than this API reads`));
+  } else if (error.code === 'FST_ERR_BAD_URL') {
+    sendProblem(reply, new Problem(kitProblems, 'malformed-url', `${path} is not a valid URL path (a malformed percent-encoding)`));
+  } else {
+    sendProblem(reply, new Problem(kitProblems, 'internal', 'The server failed to handle this request'));
+  }
 }

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import { apiServerOptions, loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { NotifierConfig } from './config.ts';
@@ -15,6 +15,7 @@ export type AppConfig = Omit<NotifierConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'S
 /** The notifier without a listener: server.ts listens, tests inject. Consuming starts when the app is ready. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
   const app = Fastify({
+    ...apiServerOptions,
     logger: logger ?? loggerOptions('notifier', config.LOG_LEVEL),
     logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
   }).withTypeProvider<TypeBoxTypeProvider>();

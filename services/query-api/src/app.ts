@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, OneLinePerRequest, registerApiFoundation, SigningKeys } from '@reservations/service-kit';
+import { apiServerOptions, loggerOptions, OneLinePerRequest, registerApiFoundation, SigningKeys } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
@@ -15,6 +15,7 @@ export type AppConfig = Omit<QueryApiConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'S
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
   const signingKeys = new SigningKeys(config.BOOKING_SIGNING_KEYS);
   const app = Fastify({
+    ...apiServerOptions,
     logger: logger ?? loggerOptions('query-api', config.LOG_LEVEL),
     logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
+  apiServerOptions,
   ConfigError,
   createSqsClient,
   loggerOptions,
@@ -77,6 +78,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   const relayQueue = relayQueueUrl(config);
   const signingKeys = new SigningKeys(config.BOOKING_SIGNING_KEYS);
   const app = Fastify({
+    ...apiServerOptions,
     logger: logger ?? loggerOptions('reservation-api', config.LOG_LEVEL),
     logController: new OneLinePerRequest({ mode: config.LOG_REQUESTS, slowMs: config.LOG_SLOW_REQUEST_MS }),
     bodyLimit: config.BODY_LIMIT_BYTES,

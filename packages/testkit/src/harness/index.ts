@@ -12,6 +12,7 @@ import { type Server, stopServers } from './proc.ts';
 import { installPrometheus, type PrometheusEnv, startPrometheus } from './prometheus.ts';
 import { installRedis, type RedisEnv, startRedis } from './redis.ts';
 import { removeRunDir, runDir } from './run-dirs.ts';
+import { installSchemathesis } from './schemathesis.ts';
 
 /**
  * The local harness: real servers on loopback for tests and the playground.
@@ -72,11 +73,12 @@ export async function installHarness(
     await gatewayApiCrds();
   }
   if (helm) {
-    // What the chart, skaffold.yaml and infra tests use besides the servers.
+    // What the chart, skaffold.yaml, infra and API contract tests use besides the servers.
     await installHelm();
     await prometheusOperatorCrds();
     await installSkaffold();
     await installCfnLint();
+    await installSchemathesis();
   }
   step('setup', `everything installed (${elapsed(started)})`);
 }

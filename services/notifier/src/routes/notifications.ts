@@ -55,6 +55,7 @@ const notificationRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app,
     '/providers/:id/notifications',
     {
       schema: {
+        operationId: 'streamNotifications',
         summary: 'Live notifications of this provider (text/event-stream), resumable with Last-Event-ID',
         tags: ['notifications'],
         security,

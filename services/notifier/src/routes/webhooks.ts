@@ -15,6 +15,13 @@ const Endpoint = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 
+/** After setting the endpoint: read it back, or remove it (OpenAPI links). */
+const sameProvider = { 'path.id': '$request.path.id' };
+const webhookLinks = {
+  Read: { operationId: 'getWebhook', parameters: sameProvider },
+  Remove: { operationId: 'deleteWebhook', parameters: sameProvider },
+};
+
 type EndpointRow = RowDataPacket & { url: string; secret: string; created_at: Date; updated_at: Date };
 
 export interface WebhookRouteOptions {
@@ -43,7 +50,9 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     '/providers/:id/webhook',
     {
       schema: {
+        operationId: 'setWebhook',
         summary: 'Set where this provider’s notifications are POSTed (signed); the secret comes back when created or rotated',
+        description: 'The URL must be reachable on the internet (no private or loopback address): otherwise a 400 naming `body/url`.',
         tags: ['webhooks'],
         security,
         params: ProviderParams,
@@ -55,6 +64,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
           { additionalProperties: false },
         ),
         response: { 200: Endpoint, 201: Endpoint, ...commonProblems },
+        'x-links': { 200: webhookLinks, 201: webhookLinks },
       },
     },
     async (request, reply) => {
@@ -83,6 +93,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     '/providers/:id/webhook',
     {
       schema: {
+        operationId: 'getWebhook',
         summary: 'This provider’s webhook endpoint (without its secret)',
         tags: ['webhooks'],
         security,
@@ -102,6 +113,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
     '/providers/:id/webhook',
     {
       schema: {
+        operationId: 'deleteWebhook',
         summary: 'Stop webhooks for this provider (pending deliveries are given up)',
         tags: ['webhooks'],
         security,

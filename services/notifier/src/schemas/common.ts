@@ -3,14 +3,9 @@ import { Type } from 'typebox';
 
 export const security = [{ bearer: [] }];
 
+/** What every route may answer beyond the plumbing's (400, 401, 414, 415, 429 and 503, added by service-kit). */
 export const commonProblems = {
-  400: problemResponse('invalid request: every offending field is listed in `errors`'),
-  401: problemResponse('missing, malformed or expired bearer token'),
   403: problemResponse('a provider may only see and change its own notifications'),
-  429: problemResponse(
-    'rate limited: more requests of this class than the principal may make in the window; retry after the Retry-After delay',
-  ),
-  503: problemResponse('overloaded: retry after the Retry-After delay'),
 };
 
 export const ProviderParams = Type.Object(

@@ -20,7 +20,9 @@ const availabilityRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/resources/:id/availability',
     {
       schema: {
+        operationId: 'getAvailability',
         summary: 'Free windows of a resource between two instants, in its time zone',
+        description: '`to` must be after `from` and at most 31 days after it: otherwise a 400 naming `querystring/to`.',
         tags: ['resources'],
         security,
         params: IdParams,

@@ -84,12 +84,19 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/reservations/:id',
     {
       schema: {
+        operationId: 'getReservation',
         summary: 'One reservation (cached; send the write’s consistency token to read your own write)',
         tags: ['reservations'],
         security,
         params: IdParams,
         headers: ConsistencyHeaders,
         response: { 200: BookingSchema, ...commonProblems },
+        'x-links': {
+          200: {
+            History: { operationId: 'getReservationEvents', parameters: { 'path.id': '$response.body#/id' } },
+            Availability: { operationId: 'getAvailability', parameters: { 'path.id': '$response.body#/resourceId' } },
+          },
+        },
       },
     },
     async (request, reply) => {
@@ -102,7 +109,9 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/reservations',
     {
       schema: {
+        operationId: 'listReservations',
         summary: 'Reservations by resource, customer, status and time, oldest start first, cursor-paginated',
+        description: '`to` must be after `from`, and `cursor` one this API handed out: otherwise a 400 naming the field.',
         tags: ['reservations'],
         security,
         querystring: ListQuery,
@@ -110,6 +119,12 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Object({ items: Type.Array(BookingSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
           ...commonProblems,
+        },
+        'x-links': {
+          200: {
+            First: { operationId: 'getReservation', parameters: { 'path.id': '$response.body#/items/0/id' } },
+            NextPage: { operationId: 'listReservations', parameters: { 'query.cursor': '$response.body#/nextCursor' } },
+          },
         },
       },
     },
@@ -143,6 +158,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/reservations/:id/events',
     {
       schema: {
+        operationId: 'getReservationEvents',
         summary: 'The history of a reservation: every event its changes emitted, in order, once the notifier has recorded it',
         tags: ['reservations'],
         security,

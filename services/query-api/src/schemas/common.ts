@@ -4,13 +4,10 @@ import { Type } from 'typebox';
 
 const problem = (description: string) => problemResponse(description);
 
+/** What every read may answer beyond the plumbing's (400, 401, 414, 429 and 503, added by service-kit). */
 export const commonProblems = {
-  400: problem('invalid request: every offending field is listed in `errors`'),
-  401: problem('missing, malformed or expired bearer token'),
   403: problem('the token’s role may not ask for this'),
   404: problem('no such reservation or resource, or not one you may see'),
-  429: problem('rate limited: more requests of this class than the principal may make in the window; retry after the Retry-After delay'),
-  503: problem('overloaded: retry after the Retry-After delay'),
 };
 
 export const ConsistencyHeaders = Type.Object({

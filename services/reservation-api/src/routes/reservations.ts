@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { BookingSchema } from '@reservations/contracts';
-import { Problem, requireRole } from '@reservations/service-kit';
+import { Problem, type RouteLinks, requireRole } from '@reservations/service-kit';
 import { etag, ifMatchVersion } from '../domain/etag.ts';
 import { parseWindow } from '../domain/window.ts';
 import { problems } from '../errors.ts';
 import { commonProblems, IdempotencyHeaders, IdParams, problem } from '../schemas/common.ts';
-import { CreateReservationBody, IfMatchHeaders, RescheduleBody } from '../schemas/reservation.ts';
+import { CreateReservationBody, IfMatchHeaders, OptionalIfMatchHeaders, RescheduleBody } from '../schemas/reservation.ts';
 import type { Change } from '../stores/reservation-store.ts';
 
 const security = [{ bearer: [] }];
@@ -16,6 +16,18 @@ const changeResponses = {
   409: problem('the reservation cannot change this way (cancelled, hold expired, time taken)'),
   412: problem('If-Match names another version'),
   422: problem('the Idempotency-Key was used with another request'),
+};
+
+/** What a client does next with the reservation a response carries (OpenAPI links): its id and ETag. */
+const nextChanges = (status: 200 | 201): RouteLinks => {
+  const parameters = { 'path.id': '$response.body#/id', 'header.if-match': '$response.header.ETag' };
+  return {
+    [status]: {
+      Confirm: { operationId: 'confirmReservation', parameters },
+      Cancel: { operationId: 'cancelReservation', parameters },
+      Reschedule: { operationId: 'rescheduleReservation', parameters },
+    },
+  };
 };
 
 const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -35,7 +47,10 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Each booking claims capacity: its own, tighter limit than other writes.
       config: { rateLimitClass: 'holds' },
       schema: {
+        operationId: 'createReservation',
         summary: 'Book a window on a resource (or hold it until confirmed)',
+        description:
+          'The window must end after it starts: a window the schema allows but the booking rules do not is a 400 naming the field.',
         tags: ['reservations'],
         security,
         headers: IdempotencyHeaders,
@@ -49,6 +64,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ),
           422: changeResponses[422],
         },
+        'x-links': nextChanges(201),
       },
     },
     async (request, reply) => {
@@ -75,13 +91,29 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   const transitions = [
-    { verb: 'confirm', summary: 'Confirm a held reservation before its hold expires', result: 'confirmed' },
-    { verb: 'cancel', summary: 'Cancel a reservation; its time is free at once', result: 'cancelled' },
+    {
+      verb: 'confirm',
+      operationId: 'confirmReservation',
+      summary: 'Confirm a held reservation before its hold expires',
+      result: 'confirmed',
+    },
+    { verb: 'cancel', operationId: 'cancelReservation', summary: 'Cancel a reservation; its time is free at once', result: 'cancelled' },
   ] as const;
-  for (const { verb, summary, result } of transitions) {
+  for (const { verb, operationId, summary, result } of transitions) {
     app.post(
       `/reservations/:id/${verb}`,
-      { schema: { summary, tags: ['reservations'], security, params: IdParams, headers: IdempotencyHeaders, response: changeResponses } },
+      {
+        schema: {
+          operationId,
+          summary,
+          tags: ['reservations'],
+          security,
+          params: IdParams,
+          headers: OptionalIfMatchHeaders,
+          response: changeResponses,
+          'x-links': nextChanges(200),
+        },
+      },
       async (request, reply) =>
         app.commands.run(request, reply, async (conn) =>
           respond(
@@ -97,6 +129,7 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/reservations/:id',
     {
       schema: {
+        operationId: 'rescheduleReservation',
         summary: 'Reschedule (and/or change the notes); needs If-Match with the current version',
         tags: ['reservations'],
         security,
@@ -104,11 +137,17 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         headers: IfMatchHeaders,
         body: RescheduleBody,
         response: { ...changeResponses, 428: problem('If-Match is missing') },
+        'x-links': nextChanges(200),
+      },
+      // Before validation, which would call a missing If-Match a 400: RFC 6585 §3 says 428.
+      preValidation: async (request) => {
+        if (request.headers['if-match'] === undefined) {
+          throw new Problem(problems, 'precondition-required', 'send If-Match with the version you read');
+        }
       },
     },
     async (request, reply) => {
-      const expected = ifMatch(request.headers['if-match']);
-      if (expected === undefined) throw new Problem(problems, 'precondition-required', 'send If-Match with the version you read');
+      const expected = ifMatch(request.headers['if-match']) ?? null;
       const { startsAt, endsAt, notes } = request.body;
       if (startsAt && endsAt) parseWindow(startsAt, endsAt);
       return app.commands.run(request, reply, async (conn) =>

@@ -24,7 +24,9 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: requireRole('admin'),
       schema: {
+        operationId: 'createResource',
         summary: 'Create a bookable resource (admin)',
+        description: 'The time zone must be one the IANA database knows: another is a 400 naming `body/timeZone`.',
         tags: ['resources'],
         security,
         headers: IdempotencyHeaders,
@@ -34,6 +36,12 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ...commonProblems,
           409: problem('the Idempotency-Key is in use by a request still running'),
           422: problem('the Idempotency-Key was used with another request'),
+        },
+        'x-links': {
+          201: {
+            Update: { operationId: 'updateResource', parameters: { 'path.id': '$response.body#/id' } },
+            Book: { operationId: 'createReservation', requestBody: { resourceId: '$response.body#/id' } },
+          },
         },
       },
     },
@@ -55,13 +63,21 @@ const resourceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: requireRole('admin'),
       schema: {
+        operationId: 'updateResource',
         summary: 'Rename a resource, move its time zone or change its capacity (admin)',
+        description: 'The time zone must be one the IANA database knows: another is a 400 naming `body/timeZone`.',
         tags: ['resources'],
         security,
         params: IdParams,
         headers: IdempotencyHeaders,
         body: UpdateResourceBody,
-        response: { 200: ResourceSchema, ...commonProblems, 404: problem('no such resource') },
+        response: {
+          200: ResourceSchema,
+          ...commonProblems,
+          404: problem('no such resource'),
+          409: problem('the Idempotency-Key is in use by a request still running'),
+          422: problem('the Idempotency-Key was used with another request'),
+        },
       },
     },
     async (request, reply) => {

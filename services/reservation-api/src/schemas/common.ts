@@ -7,13 +7,13 @@ export const problem = (description: string) =>
     conflict: Type.Optional(Type.Object({ startsAt: Type.String({ format: 'date-time' }), endsAt: Type.String({ format: 'date-time' }) })),
   });
 
-/** The problem responses every authenticated route may give, for the OpenAPI document. */
+/**
+ * The problem responses every route of this API may give beyond the plumbing's (401, 414, 415,
+ * 429 and 503 are added to each route's document by service-kit).
+ */
 export const commonProblems = {
   400: problem('invalid request (also a body over the size limit): every offending field is listed in `errors`'),
-  401: problem('missing, malformed or expired bearer token'),
   403: problem('the token’s role may not do this'),
-  429: problem('rate limited: more requests of this class than the principal may make in the window; retry after the Retry-After delay'),
-  503: problem('overloaded: retry after the Retry-After delay'),
 };
 
 /** Idempotency-Key on every command (draft-ietf-httpapi-idempotency-key-header): the runner honours it on each route that sends one. */

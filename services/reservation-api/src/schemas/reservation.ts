@@ -26,8 +26,13 @@ export const RescheduleBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-/** PATCH: If-Match, and an Idempotency-Key like every other command. */
-export const IfMatchHeaders = Type.Object({
-  ...IdempotencyHeaders.properties,
-  'if-match': Type.Optional(Type.String({ maxLength: 64 })),
+const ifMatch = Type.String({
+  maxLength: 64,
+  description: 'the ETag of the version you read (`"3"`); another version, a list or `*` is a 412 (RFC 9110 §13.1.1)',
 });
+
+/** Confirm and cancel: an Idempotency-Key, and If-Match when the client wants the change only on the version it read. */
+export const OptionalIfMatchHeaders = Type.Object({ ...IdempotencyHeaders.properties, 'if-match': Type.Optional(ifMatch) });
+
+/** PATCH: If-Match is required (without it a 428, RFC 6585 §3), and an Idempotency-Key like every other command. */
+export const IfMatchHeaders = Type.Object({ ...IdempotencyHeaders.properties, 'if-match': ifMatch });
