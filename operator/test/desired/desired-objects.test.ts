@@ -75,7 +75,7 @@ describe('desiredObjects', () => {
     const names = (c: string) => container(find(objects, 'Deployment', `booking-${c}`)).env.map((e: { name: string }) => e.name);
     expect(names('reservation-api')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
     expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
-    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
+    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'MYSQL_REPLICA_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
     const hs256 = desiredObjects(
       sampleReservation({ backends: { ...cr.spec.backends, jwt: { ...cr.spec.backends.jwt, algorithm: 'HS256' } } }),
     );

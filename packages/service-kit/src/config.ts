@@ -105,6 +105,41 @@ export const apiConfigProperties = {
   }),
 };
 
+/**
+ * Redis as an optional dependency (services keep answering from the database without it): every
+ * command's timeout, and the circuit breaker that stops calling a Redis that fails.
+ */
+export const redisConfigProperties = {
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 10000,
+    default: 250,
+    description: 'a Redis command not answered within this fails (the service answers from the database instead)',
+  }),
+  REDIS_BREAKER_RESET_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60000,
+    default: 2000,
+    description:
+      'once Redis failed (half of at least 5 calls in 5 s timed out or errored), how long calls skip it before one trial call; a success closes the breaker',
+  }),
+};
+
+/** The bounds of every MySQL pool: how many callers may wait for a connection, and how long a statement may run. */
+export const mysqlPoolConfigProperties = {
+  MYSQL_QUEUE_LIMIT: Type.Integer({
+    minimum: 1,
+    default: 100,
+    description: 'requests that may wait for a connection of a pool; past it the request answers 503 with Retry-After at once',
+  }),
+  MYSQL_QUERY_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600000,
+    default: 10000,
+    description: 'a statement running longer is aborted by the server (max_statement_time); the request answers 503 with Retry-After',
+  }),
+};
+
 /** Which requests an API logs a line for (service-kit's `requestLogLevel`); the booking APIs read these. */
 export const requestLogConfigProperties = {
   LOG_REQUESTS: Type.Enum(['errors', 'all'], {

@@ -27,8 +27,19 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     rateLimit: config,
   });
 
-  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
-  await app.register(notificationBus, { url: config.REDIS_URL });
+  await app.register(db, {
+    url: config.MYSQL_PRIMARY_URL,
+    replicaUrl: config.MYSQL_REPLICA_URL,
+    poolSize: config.MYSQL_POOL_SIZE,
+    limits: { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS },
+    registry,
+  });
+  await app.register(notificationBus, {
+    url: config.REDIS_URL,
+    redisTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    breakerResetMs: config.REDIS_BREAKER_RESET_MS,
+    registry,
+  });
   await app.register(pipeline, { config, registry });
   await app.register(retentionSweeper, {
     processedEventsDays: config.PROCESSED_EVENTS_RETENTION_DAYS,
@@ -48,6 +59,9 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     pollIntervalMs: config.SSE_POLL_INTERVAL_MS,
+    maxStreamsPerProvider: config.SSE_MAX_STREAMS_PER_PROVIDER,
+    pageSize: config.SSE_CATCH_UP_PAGE,
+    slowReaderMs: config.SSE_SLOW_READER_TIMEOUT_MS,
   });
   return app;
 }

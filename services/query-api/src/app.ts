@@ -30,6 +30,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     replicaUrl: config.MYSQL_REPLICA_URL,
     primaryUrl: config.MYSQL_PRIMARY_URL,
     poolSize: config.MYSQL_POOL_SIZE,
+    limits: { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS },
     waitMs: config.CONSISTENCY_WAIT_MS,
     waitPool: { size: config.CONSISTENCY_WAIT_POOL_SIZE, queue: config.CONSISTENCY_WAIT_QUEUE },
     registry,
@@ -38,6 +39,8 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     url: config.REDIS_URL,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     near: { maxEntries: config.NEAR_CACHE_ENTRIES, maxAgeMs: config.NEAR_CACHE_MAX_AGE_SECONDS * 1000 },
+    redisTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    breakerResetMs: config.REDIS_BREAKER_RESET_MS,
     registry,
   });
   await app.register(reservationReader);

@@ -1,9 +1,18 @@
-import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig } from '@reservations/service-kit';
+import {
+  apiConfigProperties,
+  mysqlPoolConfigProperties,
+  redisConfigProperties,
+  requestLogConfigProperties,
+  secret,
+  serviceConfig,
+} from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 export const QueryApiConfig = serviceConfig({
   ...apiConfigProperties,
   ...requestLogConfigProperties,
+  ...redisConfigProperties,
+  ...mysqlPoolConfigProperties,
   MYSQL_REPLICA_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL replica every read goes to first' })),
   MYSQL_PRIMARY_URL: secret(
     Type.String({ pattern: '^mysql://', description: 'the primary, for reads the replica has not caught up with' }),

@@ -17,6 +17,9 @@ export type AppConfig = Pick<
   ReservationApiConfig,
   | 'MYSQL_PRIMARY_URL'
   | 'REDIS_URL'
+  | 'REDIS_COMMAND_TIMEOUT_MS'
+  | 'REDIS_BREAKER_RESET_MS'
+  | 'CACHE_REPUBLISH_BACKLOG'
   | 'JWT_SECRET'
   | 'JWT_PUBLIC_KEY'
   | 'JWT_JWKS_URL'
@@ -38,6 +41,8 @@ export type AppConfig = Pick<
   | 'IDEMPOTENCY_TTL_HOURS'
   | 'BODY_LIMIT_BYTES'
   | 'MYSQL_POOL_SIZE'
+  | 'MYSQL_QUEUE_LIMIT'
+  | 'MYSQL_QUERY_TIMEOUT_MS'
   | 'MAX_EVENT_LOOP_DELAY_MS'
   | 'LOG_LEVEL'
   | 'LOG_REQUESTS'
@@ -81,8 +86,20 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     rateLimit: config,
   });
 
-  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
-  await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS });
+  await app.register(db, {
+    url: config.MYSQL_PRIMARY_URL,
+    poolSize: config.MYSQL_POOL_SIZE,
+    limits: { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS },
+    registry,
+  });
+  await app.register(cachePublisher, {
+    url: config.REDIS_URL,
+    ttlMs: CACHE_TTL_MS,
+    redisTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    breakerResetMs: config.REDIS_BREAKER_RESET_MS,
+    backlog: config.CACHE_REPUBLISH_BACKLOG,
+    registry,
+  });
   await app.register(bookingMetrics, { registry });
   await app.register(reservationStore, { holdTtlMs: config.HOLD_TTL_SECONDS * 1000 });
   await app.register(outboxRelay, {
