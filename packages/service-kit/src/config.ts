@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import envSchema from 'env-schema';
 import { type Static, type TObject, type TProperties, type TSchema, Type } from 'typebox';
+import type { PoolLimits } from './clients/mysql.ts';
 
 /** Settings every service has; a service adds its own with `serviceConfig({...})`. */
 export const baseConfigProperties = {
@@ -125,6 +126,16 @@ export const redisConfigProperties = {
   }),
 };
 
+/** A Redis client's bounds as the services' plugins take them. */
+export interface RedisSettings {
+  commandTimeoutMs: number;
+  breakerResetMs: number;
+}
+
+export function redisSettings(config: { REDIS_COMMAND_TIMEOUT_MS: number; REDIS_BREAKER_RESET_MS: number }): RedisSettings {
+  return { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, breakerResetMs: config.REDIS_BREAKER_RESET_MS };
+}
+
 /** The bounds of every MySQL pool: how many callers may wait for a connection, and how long a statement may run. */
 export const mysqlPoolConfigProperties = {
   MYSQL_QUEUE_LIMIT: Type.Integer({
@@ -139,6 +150,10 @@ export const mysqlPoolConfigProperties = {
     description: 'a statement running longer is aborted by the server (max_statement_time); the request answers 503 with Retry-After',
   }),
 };
+
+export function poolLimits(config: { MYSQL_QUEUE_LIMIT: number; MYSQL_QUERY_TIMEOUT_MS: number }): PoolLimits {
+  return { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS };
+}
 
 /** Which requests an API logs a line for (service-kit's `requestLogLevel`); the booking APIs read these. */
 export const requestLogConfigProperties = {

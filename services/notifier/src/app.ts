@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import { loggerOptions, OneLinePerRequest, poolLimits, redisSettings, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { NotifierConfig } from './config.ts';
@@ -31,13 +31,12 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     url: config.MYSQL_PRIMARY_URL,
     replicaUrl: config.MYSQL_REPLICA_URL,
     poolSize: config.MYSQL_POOL_SIZE,
-    limits: { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS },
+    limits: poolLimits(config),
     registry,
   });
   await app.register(notificationBus, {
     url: config.REDIS_URL,
-    redisTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    breakerResetMs: config.REDIS_BREAKER_RESET_MS,
+    redis: redisSettings(config),
     registry,
   });
   await app.register(pipeline, { config, registry });

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import { loggerOptions, OneLinePerRequest, poolLimits, redisSettings, registerApiFoundation } from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
@@ -30,7 +30,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     replicaUrl: config.MYSQL_REPLICA_URL,
     primaryUrl: config.MYSQL_PRIMARY_URL,
     poolSize: config.MYSQL_POOL_SIZE,
-    limits: { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS },
+    limits: poolLimits(config),
     waitMs: config.CONSISTENCY_WAIT_MS,
     waitPool: { size: config.CONSISTENCY_WAIT_POOL_SIZE, queue: config.CONSISTENCY_WAIT_QUEUE },
     registry,
@@ -39,8 +39,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     url: config.REDIS_URL,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     near: { maxEntries: config.NEAR_CACHE_ENTRIES, maxAgeMs: config.NEAR_CACHE_MAX_AGE_SECONDS * 1000 },
-    redisTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    breakerResetMs: config.REDIS_BREAKER_RESET_MS,
+    redis: redisSettings(config),
     registry,
   });
   await app.register(reservationReader);

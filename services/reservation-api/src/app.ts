@@ -1,5 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ConfigError, createSqsClient, loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import {
+  ConfigError,
+  createSqsClient,
+  loggerOptions,
+  OneLinePerRequest,
+  poolLimits,
+  redisSettings,
+  registerApiFoundation,
+} from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReservationApiConfig } from './config.ts';
@@ -89,14 +97,13 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(db, {
     url: config.MYSQL_PRIMARY_URL,
     poolSize: config.MYSQL_POOL_SIZE,
-    limits: { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS },
+    limits: poolLimits(config),
     registry,
   });
   await app.register(cachePublisher, {
     url: config.REDIS_URL,
     ttlMs: CACHE_TTL_MS,
-    redisTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
-    breakerResetMs: config.REDIS_BREAKER_RESET_MS,
+    redis: redisSettings(config),
     backlog: config.CACHE_REPUBLISH_BACKLOG,
     registry,
   });

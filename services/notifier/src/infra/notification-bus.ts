@@ -1,4 +1,4 @@
-import { createRedis, createRedisGuard, type RedisGuard } from '@reservations/service-kit';
+import { createRedis, createRedisGuard, type RedisGuard, type RedisSettings } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -29,14 +29,14 @@ declare module 'fastify' {
 
 export interface BusOptions {
   url: string;
-  redisTimeoutMs: number;
-  breakerResetMs: number;
+  /** Each Redis command's timeout, and how long the breaker skips Redis once it failed. */
+  redis: RedisSettings;
   registry: Registry;
 }
 
 export const notificationBus = fp<BusOptions>(
-  async (app: FastifyInstance, { url, redisTimeoutMs, breakerResetMs, registry }) => {
-    const redis = createRedis(url, { commandTimeout: redisTimeoutMs });
+  async (app: FastifyInstance, { url, redis: { commandTimeoutMs, breakerResetMs }, registry }) => {
+    const redis = createRedis(url, { commandTimeout: commandTimeoutMs });
     redis.on('error', () => undefined); // the guard counts and logs failures; ioredis reconnects by itself
     const guard = createRedisGuard({ name: 'doorbell', redis, resetMs: breakerResetMs, registry, log: app.log });
     const rings = new Counter({
@@ -45,7 +45,7 @@ export const notificationBus = fp<BusOptions>(
       labelNames: ['result'] as const,
       registers: [registry],
     });
-    const subscriber = createRedis(url, { maxRetriesPerRequest: null, commandTimeout: redisTimeoutMs });
+    const subscriber = createRedis(url, { maxRetriesPerRequest: null, commandTimeout: commandTimeoutMs });
     const listeners = new Map<string, Set<() => void>>();
     subscriber.on('message', (channel: string) => {
       for (const wake of listeners.get(channel) ?? []) wake();

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Notification, NotificationSchema } from '@reservations/contracts';
 import type { HistoryEntry } from '@reservations/database';
-import { Problem } from '@reservations/service-kit';
+import { Problem, problemResponse } from '@reservations/service-kit';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { Type } from 'typebox';
@@ -94,6 +94,9 @@ const notificationRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (
             content: { 'text/event-stream': { schema: NotificationSchema } },
           },
           ...commonProblems,
+          429: problemResponse(
+            'rate limited, or `too-many-streams`: the provider already holds SSE_MAX_STREAMS_PER_PROVIDER streams on this process; retry after the Retry-After delay',
+          ),
         },
       },
     },

@@ -6,6 +6,7 @@ import {
   createVersionedCache,
   NearCache,
   type RedisGuard,
+  type RedisSettings,
   trackInvalidations,
 } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
@@ -35,8 +36,7 @@ export interface ReservationCacheOptions {
   /** The process-local tier; `maxEntries: 0` leaves it out. */
   near: { maxEntries: number; maxAgeMs: number };
   /** Each Redis command's timeout, and how long the breaker skips Redis once it failed. */
-  redisTimeoutMs: number;
-  breakerResetMs: number;
+  redis: RedisSettings;
   registry: Registry;
 }
 
@@ -80,10 +80,10 @@ function registerNearCacheMetrics(near: NearCache<CachedBooking>, registry: Regi
 }
 
 export const reservationCache = fp<ReservationCacheOptions>(
-  async (app: FastifyInstance, { url, ttlMs, near: nearOptions, redisTimeoutMs, breakerResetMs, registry }) => {
+  async (app: FastifyInstance, { url, ttlMs, near: nearOptions, redis: { commandTimeoutMs, breakerResetMs }, registry }) => {
     // Concurrent reads' HMGETs (and fills) go out as one pipeline per event-loop turn: one write
     // and one read for many requests, for Node and for Redis.
-    const redis = createRedis(url, { enableAutoPipelining: true, commandTimeout: redisTimeoutMs });
+    const redis = createRedis(url, { enableAutoPipelining: true, commandTimeout: commandTimeoutMs });
     redis.on('error', () => undefined); // the guard counts and logs failures; ioredis reconnects by itself
     const guard = createRedisGuard({ name: 'cache', redis, resetMs: breakerResetMs, registry, log: app.log });
     // Redis back after an outage may still hold versions whose publish was skipped meanwhile: for

@@ -1,5 +1,5 @@
 import { BOOKING_CACHE_FIELDS, BOOKING_CACHE_PREFIX, cachedBooking } from '@reservations/contracts';
-import { createRedis, createRedisGuard, createVersionedCache, type RedisGuard } from '@reservations/service-kit';
+import { createRedis, createRedisGuard, createVersionedCache, type RedisGuard, type RedisSettings } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
@@ -19,8 +19,7 @@ export interface CachePublisherOptions {
   url: string;
   ttlMs: number;
   /** Each Redis command's timeout, and how long the breaker skips Redis once it failed. */
-  redisTimeoutMs: number;
-  breakerResetMs: number;
+  redis: RedisSettings;
   /** Reservations whose skipped publish is kept to publish when Redis returns; past it the oldest is dropped. */
   backlog: number;
   registry: Registry;
@@ -36,9 +35,9 @@ export interface CachePublisherOptions {
  * superseded during the outage does not outlive it in Redis.
  */
 export const cachePublisher = fp<CachePublisherOptions>(
-  async (app: FastifyInstance, { url, ttlMs, redisTimeoutMs, breakerResetMs, backlog, registry }) => {
+  async (app: FastifyInstance, { url, ttlMs, redis: { commandTimeoutMs, breakerResetMs }, backlog, registry }) => {
     // Concurrent commits' publishes go out as one pipeline per event-loop turn.
-    const redis = createRedis(url, { enableAutoPipelining: true, commandTimeout: redisTimeoutMs });
+    const redis = createRedis(url, { enableAutoPipelining: true, commandTimeout: commandTimeoutMs });
     redis.on('error', () => undefined); // the guard counts and logs failures; ioredis reconnects by itself
     const guard = createRedisGuard({ name: 'publisher', redis, resetMs: breakerResetMs, registry, log: app.log });
     app.addHook('onClose', async () => {
