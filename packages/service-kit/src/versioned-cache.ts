@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisGuard } from './clients/redis.ts';
 import type { NearCache } from './near-cache.ts';
 
 /**
@@ -40,6 +41,11 @@ export interface VersionedCacheOptions<F extends string> {
    * (`trackInvalidations` on this same client): a hit costs no round trip.
    */
   near?: NearCache<Versioned<F>>;
+  /**
+   * The client's circuit breaker: every Redis call goes through it (and fails fast while it is
+   * open); a near-cache hit does not, so the hottest path pays nothing for it.
+   */
+  guard?: RedisGuard;
 }
 
 /** A TTL with up to `jitter` (a fraction) added at random. */
@@ -51,15 +57,17 @@ type WithSetIfNewer = Redis & { [SET_IF_NEWER_COMMAND](key: string, ...args: (st
 
 export function createVersionedCache<F extends string>(
   redis: Redis,
-  { prefix, ttlMs, fields, jitter = 0.2, random = Math.random, near }: VersionedCacheOptions<F>,
+  { prefix, ttlMs, fields, jitter = 0.2, random = Math.random, near, guard }: VersionedCacheOptions<F>,
 ) {
   if (!(SET_IF_NEWER_COMMAND in redis)) redis.defineCommand(SET_IF_NEWER_COMMAND, { numberOfKeys: 1, lua: SET_IF_NEWER });
   const client = redis as WithSetIfNewer;
   const key = (id: string) => `${prefix}${id}`;
 
   /** One HMGET; an entry missing any field (expired between writes, or foreign) is a miss. */
+  const call = <T>(fn: () => Promise<T>) => (guard ? guard.run(fn) : fn());
+
   async function read(k: string): Promise<Versioned<F> | undefined> {
-    const [version, body, ...values] = await redis.hmget(k, 'version', 'body', ...fields);
+    const [version, body, ...values] = await call(() => redis.hmget(k, 'version', 'body', ...fields));
     if (version == null || body == null) return undefined;
     const named = {} as Record<F, string>;
     for (let i = 0; i < fields.length; i++) {
@@ -90,7 +98,7 @@ export function createVersionedCache<F extends string>(
     async setIfNewer(id: string, entry: Versioned<F>): Promise<boolean> {
       const pairs: string[] = ['version', String(entry.version), 'body', entry.body];
       for (const name of fields) pairs.push(name, entry.fields[name]);
-      const written = await client[SET_IF_NEWER_COMMAND](key(id), entry.version, jitteredTtl(ttlMs, jitter, random), ...pairs);
+      const written = await call(() => client[SET_IF_NEWER_COMMAND](key(id), entry.version, jitteredTtl(ttlMs, jitter, random), ...pairs));
       return written === 1;
     },
   };

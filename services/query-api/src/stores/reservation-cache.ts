@@ -110,6 +110,7 @@ export const reservationCache = fp<ReservationCacheOptions>(
       fields: BOOKING_CACHE_FIELDS,
       ttlMs,
       ...(near && { near }),
+      guard,
     });
     const singleFlight = createSingleFlight<CachedBooking | undefined>();
     const lookups = new Counter({
@@ -126,14 +127,14 @@ export const reservationCache = fp<ReservationCacheOptions>(
 
     // Redis failing is a slower read, not an error: the guard counts and logs it (redis_calls_total).
     const put = async (id: string, entry: CachedBooking) => {
-      await guard.run(() => cache.setIfNewer(id, entry)).catch(() => undefined);
+      await cache.setIfNewer(id, entry).catch(() => undefined);
     };
     const recovering = () => guard.upSince > 0 && Date.now() - guard.upSince < recoveryMs;
     app.decorate('redis', redis);
     app.decorate('redisGuard', guard);
     app.decorate('reservationCache', {
       async get(id, load) {
-        const hit = recovering() ? undefined : await guard.run(() => cache.get(id)).catch(() => undefined);
+        const hit = recovering() ? undefined : await cache.get(id).catch(() => undefined);
         lookups.inc({ result: hit ? 'hit' : 'miss' });
         if (hit) return hit;
         return singleFlight(id, async () => {

@@ -44,7 +44,7 @@ export const cachePublisher = fp<CachePublisherOptions>(
       guard.close();
       redis.disconnect();
     });
-    const cache = createVersionedCache(redis, { prefix: BOOKING_CACHE_PREFIX, fields: BOOKING_CACHE_FIELDS, ttlMs });
+    const cache = createVersionedCache(redis, { prefix: BOOKING_CACHE_PREFIX, fields: BOOKING_CACHE_FIELDS, ttlMs, guard });
     const publishes = new Counter({
       name: 'cache_publishes_total',
       help: 'post-commit publishes of a new version to the read cache: written, superseded (Redis had it or a newer one), skipped (Redis failing: kept to republish), republished, dropped (the backlog was full)',
@@ -65,8 +65,7 @@ export const cachePublisher = fp<CachePublisherOptions>(
         publishes.inc({ result: 'dropped' });
       }
     };
-    const write = ({ reservation, resource }: Change) =>
-      guard.run(() => cache.setIfNewer(reservation.id, cachedBooking(reservation, resource.providerId)));
+    const write = ({ reservation, resource }: Change) => cache.setIfNewer(reservation.id, cachedBooking(reservation, resource.providerId));
 
     guard.onChange(async (up) => {
       if (!up) return;
