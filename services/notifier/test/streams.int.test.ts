@@ -102,7 +102,7 @@ describe('SSE streams are bounded', () => {
     });
     await held[1]?.close();
     expect(await metric('sse_streams_refused_total{reason="too-many"}')).toBeGreaterThanOrEqual(1);
-  });
+  }, 120_000);
 
   it('a stale Last-Event-ID catches up in pages from the replica: every later event once, in order', async () => {
     const resumed = await openStream(streamUrl(), { ...bearer('provider', PROVIDER), 'last-event-id': eventIds[0] as string });
@@ -216,5 +216,5 @@ describe('SSE streams with Redis gone', () => {
     const text = await ownMetrics.metrics();
     const skipped = Number(/^sse_doorbell_rings_total\{result="skipped"\} (\d+)/m.exec(text)?.[1] ?? 0);
     expect(skipped).toBe(appended.length);
-  });
+  }, 120_000);
 });
