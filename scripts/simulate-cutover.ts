@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUTOVER_REQUEST_ANNOTATION } from '@reservations/operator/api';
 import { elapsed, quantile, waitUntil } from '@reservations/testkit';
-import { formatTable, isFailure, type RequestRecord, shareByStep, verdict } from './cutover-sim/accounting.ts';
+import { describeFailures, formatTable, isFailure, type RequestRecord, shareByStep, verdict } from './cutover-sim/accounting.ts';
 import { cutoverSteps, simSettings } from './cutover-sim/settings.ts';
 import { type CutoverObservation, stepWindowTracker } from './cutover-sim/windows.ts';
 import { CLUSTER_NAMES, startTwoClusterPlatform } from './platform/two-clusters.ts';
@@ -159,9 +159,7 @@ function report(
     all.filter((r) => !isFailure(r)).map((r) => r.latencyMs),
     0.99,
   );
-  const errors = new Map<string, number>();
-  for (const f of failures) errors.set(f.error ?? String(f.status), (errors.get(f.error ?? String(f.status)) ?? 0) + 1);
-  const result = verdict(steps, failures.length, settings.tolerance);
+  const result = verdict(steps, failures, settings.tolerance);
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   const sinceSucceeded = (t: number) => `${seconds(t - at.succeededAt)} after Succeeded`;
   process.stdout.write(
@@ -173,7 +171,7 @@ function report(
       formatTable(steps),
       '',
       `requests              ${all.length}`,
-      `failed requests       ${failures.length}${failures.length ? ` (${[...errors].map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}` +
+      `failed requests       ${failures.length}${failures.length ? ` (${describeFailures(failures)})` : ''}` +
         `; of them after blue's SIGTERM: ${afterStop.filter(isFailure).length}`,
       `other 4xx             ${unexpected.length}`,
       `p99 latency           ${p99 ?? '-'} ms`,

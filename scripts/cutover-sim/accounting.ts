@@ -61,10 +61,23 @@ export interface Verdict {
   reasons: string[];
 }
 
+/** Failed requests by what went wrong: "blue TimeoutError: 12, green 503: 5", most frequent first. */
+export function describeFailures(failures: readonly RequestRecord[]): string {
+  const kinds = new Map<string, number>();
+  for (const f of failures) {
+    const kind = `${f.stack ?? 'unresolved'} ${f.error ?? f.status}`;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return [...kinds]
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => `${kind}: ${n}`)
+    .join(', ');
+}
+
 /** The simulation's targets: no failed request, and every step's observed share within `tolerance` points. */
-export function verdict(steps: readonly StepFigures[], failures: number, tolerance: number): Verdict {
+export function verdict(steps: readonly StepFigures[], failures: readonly RequestRecord[], tolerance: number): Verdict {
   const reasons: string[] = [];
-  if (failures > 0) reasons.push(`${failures} failed request(s), target 0`);
+  if (failures.length > 0) reasons.push(`${failures.length} failed request(s), target 0 (${describeFailures(failures)})`);
   for (const s of steps) {
     if (s.difference === undefined) reasons.push(`step ${s.step + 1} (${s.share}%): no request in its settled window`);
     else if (Math.abs(s.difference) > tolerance)

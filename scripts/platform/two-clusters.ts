@@ -203,7 +203,8 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
         const conditions = (status?.conditions ?? []).map((c: Json) => `${c.type}=${c.status} ${c.reason}: ${c.message}`);
         throw new Error(`${status?.phase ?? 'no status'}; ${conditions.join('; ')}`);
       },
-      { timeoutMs: 90_000 },
+      // The operator's first reconcile creates every object and writes the record: minutes on a loaded machine.
+      { timeoutMs: 180_000 },
     );
   }
 

@@ -13,8 +13,8 @@ import {
   runDir,
   type SeenRecordSet,
   startKubeControlPlane,
+  startRoute53AwsStandIn,
   stopServers,
-  throttlingProxyInFrontOfMoto,
   upsertRecord,
   waitUntil,
   writePrometheusTargets,
@@ -44,7 +44,7 @@ let zone: { id: string; name: string };
 let blue: { kube: KubeClient; namespace: string; manager: Awaited<ReturnType<typeof startManager>> };
 let green: { kube: KubeClient; kubeconfig: string; namespace: string; operator?: OperatorProcess };
 let plane: Awaited<ReturnType<typeof startKubeControlPlane>>;
-let proxy: Awaited<ReturnType<typeof throttlingProxyInFrontOfMoto>>;
+let proxy: Awaited<ReturnType<typeof startRoute53AwsStandIn>>;
 /** Green's operator's default owner id (its cluster's own, from kube-system's UID): the weight writer of blue's record. */
 let greenOwner: string;
 
@@ -159,7 +159,7 @@ async function twoClusters(name: string, dnsName: string) {
 
 beforeAll(async () => {
   zone = await createZone(route53);
-  proxy = await throttlingProxyInFrontOfMoto();
+  proxy = await startRoute53AwsStandIn();
   const kc = testKubeConfig();
   await installCrds(kc);
   const blueNamespace = await createTestNamespace(kc, 'cutover-blue');
@@ -486,8 +486,9 @@ describe('a cutover from blue to green', () => {
       });
 
       // Healthy: the first analysis passes and the share goes to 60 %, green pre-scaled for it first.
+      // Pre-scaling waits for kwok to report the new pods available: slow on a loaded machine.
       await untilCutover('60% written', 'slo', (c) => c.verifiedWeights?.self === 60, {
-        timeoutMs: 90_000,
+        timeoutMs: 150_000,
         intervalMs: 500,
       });
       const at60 = await get(green, 'slo');
@@ -505,7 +506,7 @@ describe('a cutover from blue to green', () => {
       // Green starts failing: the second analysis fails, and the cutover walks back to blue.
       failing = true;
       await untilCutover('aborted and back', 'slo', (c) => c.finishedAt !== undefined, {
-        timeoutMs: 90_000,
+        timeoutMs: 120_000,
         intervalMs: 500,
       });
       const aborted = await cutoverOf('slo');
@@ -530,7 +531,7 @@ describe('a cutover from blue to green', () => {
       await Promise.all(pods.map((p) => p.close()));
     }
     // Two analysis windows, pre-scaling and an abort: its waits allow 90 s each, jest's default 60 s would cut them short.
-  }, 240_000);
+  }, 360_000);
 
   it('refuses a cutover from a peer that has no record, writes nothing, and says why', async () => {
     const dns = { hostedZoneId: zone.id, name: `lonely.${zone.name}`, ttl: TTL };

@@ -9,7 +9,7 @@ import {
   listRecords,
   putWeighted,
   type SeenRecordSet,
-  throttlingProxyInFrontOfMoto,
+  startRoute53AwsStandIn,
   upsertRecord,
   waitUntil,
 } from '@reservations/testkit';
@@ -29,7 +29,7 @@ import { createTestNamespace, installCrds, testKubeConfig } from '../support/kub
 const kc = testKubeConfig();
 const kube = createKubeClient(kc);
 const route53 = new Route53Client({}); // straight to moto, through AWS_ENDPOINT_URL_ROUTE_53
-let proxy: Awaited<ReturnType<typeof throttlingProxyInFrontOfMoto>>;
+let proxy: Awaited<ReturnType<typeof startRoute53AwsStandIn>>;
 let namespace: string;
 let manager: Awaited<ReturnType<typeof startManager>>;
 let zone: { id: string; name: string };
@@ -114,7 +114,7 @@ beforeAll(async () => {
   namespace = await createTestNamespace(kc, 'traffic');
   const kubeSystem = await kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Namespace, undefined, 'kube-system'));
   greenOwner = defaultOwnerId('eks-green', kubeSystem.metadata.uid);
-  proxy = await throttlingProxyInFrontOfMoto();
+  proxy = await startRoute53AwsStandIn();
   zone = await createZone(route53);
   api = `api.${zone.name}`;
   // The peer cluster's record, as its own operator wrote it: the name is never all-zero.

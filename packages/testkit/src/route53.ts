@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
   ListResourceRecordSetsCommand,
-  type Route53Client,
+  Route53Client,
 } from '@aws-sdk/client-route-53';
 import { harnessEnv } from './env.ts';
+import { accountRateLimit, batchLimitError, parseChangeBatch, pendingChanges, recordKeyId } from './route53-aws-behaviour.ts';
 
 /**
  * A hosted zone of its own for a test (or `zoneName`, for a moto of its own). moto makes up ids
@@ -107,45 +108,155 @@ export async function putWeighted(
   );
 }
 
-/** Route53's own answer when a caller goes over its request rate (HTTP 400, code Throttling). */
-const THROTTLING_XML = (requestId: string) =>
+/** Route53's error document (HTTP 400, as AWS answers a Sender error). */
+const errorXml = (code: string, message: string) =>
   '<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type>' +
-  `<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+  `<Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+
+export interface Route53AwsBehaviour {
+  /** How long a change stays PENDING: a random time in [min, max] ms (AWS: typically under 60 s). Default 0: INSYNC at once, as moto. */
+  insyncDelayMs: { min: number; max: number };
+  /** The account's request rate, shared by every client of the front (AWS: 5). Default: no limit. */
+  requestsPerSecond: number;
+  burst?: number;
+  /** PriorRequestNotComplete for a change to a record set whose previous change is still PENDING. Default true. */
+  priorRequestNotComplete: boolean;
+}
+
+export interface Route53Call {
+  method: string;
+  path: string;
+  body: string;
+  /** What the front answered instead of moto, if anything: Throttling, PriorRequestNotComplete, InvalidChangeBatch, a 5xx. */
+  refused?: string;
+  /** Kept for the tests that count throttled calls. */
+  throttled: boolean;
+}
+
+const DEFAULT_BEHAVIOUR: Route53AwsBehaviour = {
+  insyncDelayMs: { min: 0, max: 0 },
+  requestsPerSecond: Number.POSITIVE_INFINITY,
+  priorRequestNotComplete: true,
+};
 
 /**
- * moto cannot throttle, so this proxy in front of the real moto answers the next N calls with
- * Route53's real Throttling error, and forwards everything else. It also records each call, so
- * a test can count the change batches.
+ * A stand-in for how AWS's Route53 behaves, as an HTTP front on moto (which applies every change
+ * at once and never refuses a caller): changes stay PENDING for a while and DNS (`served`) keeps
+ * answering the old records until they are INSYNC; an account-wide request rate answered with
+ * Route53's real Throttling error; PriorRequestNotComplete for a record set whose change is still
+ * PENDING; the batch limits (InvalidChangeBatch); and, on demand, the next calls throttled, failed
+ * with a 5xx or answered late. Every call is recorded, so a test can count them.
  */
-export async function throttlingProxyInFrontOfMoto() {
+export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehaviour> = {}) {
   const moto = harnessEnv('AWS_ENDPOINT_URL_ROUTE_53');
+  const direct = new Route53Client({ endpoint: moto, maxAttempts: 1 });
+  let settings = { ...DEFAULT_BEHAVIOUR, ...behaviour };
+  let rate = accountRateLimit(settings.requestsPerSecond, settings.burst ?? Math.max(1, settings.requestsPerSecond));
+  const pending = pendingChanges<SeenRecordSet>();
+  const calls: Route53Call[] = [];
   let throttleNext = 0;
-  const calls: { method: string; path: string; body: string; throttled: boolean }[] = [];
-  const server: Server = createServer(async (req, res) => {
+  let failNext: { count: number; status: number } = { count: 0, status: 500 };
+  let slowNext: { count: number; ms: number } = { count: 0, ms: 0 };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      // moto gone (the test is over) or the caller gave up: answer what AWS would, a 5xx.
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/xml' }).end(errorXml('InternalFailure', err.message));
+      else res.destroy();
+    });
+  });
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
-    const throttled = throttleNext > 0;
-    calls.push({ method: req.method ?? '', path: req.url ?? '', body, throttled });
-    if (throttled) {
-      throttleNext -= 1;
-      res.writeHead(400, { 'content-type': 'text/xml' }).end(THROTTLING_XML(randomUUID()));
+    const path = req.url ?? '';
+    const call: Route53Call = { method: req.method ?? '', path, body, throttled: false };
+    calls.push(call);
+    const refuse = (status: number, code: string, message: string) => {
+      call.refused = code;
+      call.throttled = code === 'Throttling';
+      res.writeHead(status, { 'content-type': 'text/xml' }).end(errorXml(code, message));
+    };
+    if (slowNext.count > 0) {
+      slowNext.count -= 1;
+      await new Promise((resolve) => setTimeout(resolve, slowNext.ms));
+    }
+    if (throttleNext > 0 || !rate.take()) {
+      throttleNext = Math.max(0, throttleNext - 1);
+      return refuse(400, 'Throttling', 'Rate exceeded');
+    }
+    if (failNext.count > 0) {
+      failNext.count -= 1;
+      const code = failNext.status === 503 ? 'ServiceUnavailable' : 'InternalFailure';
+      call.refused = code;
+      res.writeHead(failNext.status, { 'content-type': 'text/xml' }).end(errorXml(code, 'stand-in failure on request'));
       return;
     }
+
+    const change = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/.exec(path);
+    let accepted: { zoneId: string; keys: string[]; before: SeenRecordSet[] } | undefined;
+    if (req.method === 'POST' && change) {
+      const zoneId = decodeURIComponent(change[1] ?? '');
+      const batch = parseChangeBatch(body);
+      const tooBig = batchLimitError(batch);
+      if (tooBig) return refuse(400, 'InvalidChangeBatch', tooBig);
+      const keys = batch.map((c) => recordKeyId(c.key));
+      if (settings.priorRequestNotComplete && pending.conflict(zoneId, keys)) {
+        return refuse(400, 'PriorRequestNotComplete', 'The request was rejected because Route 53 was still processing a prior request.');
+      }
+      const before = (await listRecords(direct, zoneId)).filter((r) => keys.includes(recordKeyId(r)));
+      accepted = { zoneId, keys, before };
+    }
+
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-    const answer = await fetch(`${moto}${req.url}`, { method: req.method, headers, ...(body ? { body } : {}) });
-    res
-      .writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/xml' })
-      .end(Buffer.from(await answer.arrayBuffer()));
-  });
+    const answer = await fetch(`${moto}${path}`, { method: req.method, headers, ...(body ? { body } : {}) });
+    let text = await answer.text();
+    const { min, max } = settings.insyncDelayMs;
+    if (accepted && answer.ok && max > 0) {
+      const id = /<Id>\/change\/([^<]+)<\/Id>/.exec(text)?.[1];
+      if (id) {
+        pending.add({ id, ...accepted, insyncAt: Date.now() + min + Math.random() * (max - min) });
+        text = text.replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
+      }
+    }
+    const asked = /^\/2013-04-01\/change\/([^/?]+)/.exec(path)?.[1];
+    if (asked && answer.ok && pending.status(decodeURIComponent(asked)) === 'PENDING') {
+      text = text.replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
+    }
+    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/xml' }).end(text);
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
+    /** Changes the behaviour from now on (the rate's bucket starts full again). */
+    set(changes: Partial<Route53AwsBehaviour>) {
+      settings = { ...settings, ...changes };
+      rate = accountRateLimit(settings.requestsPerSecond, settings.burst ?? Math.max(1, settings.requestsPerSecond));
+    },
+    /** The next `n` calls are answered Throttling, whatever the rate. */
     throttle(n: number) {
       throttleNext = n;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    /** The next `n` calls are answered with a 5xx (500 InternalFailure or 503 ServiceUnavailable). */
+    fail(n: number, status: 500 | 503 = 500) {
+      failNext = { count: n, status };
+    },
+    /** The next `n` calls are answered `ms` late. */
+    slow(n: number, ms: number) {
+      slowNext = { count: n, ms };
+    },
+    /** The zone's CNAME and TXT record sets as Route53's DNS serves them: changes still PENDING not yet in. */
+    async served(zoneId: string): Promise<SeenRecordSet[]> {
+      return pending.served(zoneId, await listRecords(direct, zoneId));
+    },
+    close: async () => {
+      direct.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
+
+export type Route53AwsStandIn = Awaited<ReturnType<typeof startRoute53AwsStandIn>>;

@@ -65,14 +65,20 @@ describe('verdict', () => {
   });
 
   it('meets the targets with no failure and every step within the tolerance, either side', () => {
-    expect(verdict([step(25, 30), step(50, 45)], 0, 5)).toEqual({ ok: true, reasons: [] });
+    expect(verdict([step(25, 30), step(50, 45)], [], 5)).toEqual({ ok: true, reasons: [] });
   });
 
   it('misses them on any failed request, a step off by more than the tolerance, or a step without requests', () => {
-    const result = verdict([step(25, 30.1), step(50)], 2, 5);
+    const failed = [
+      { at: 1, stack: 'blue' as const, client: 0, error: 'TimeoutError', latencyMs: 10_000 },
+      { at: 2, stack: 'green' as const, client: 1, status: 503, latencyMs: 3 },
+      { at: 3, stack: 'blue' as const, client: 2, error: 'TimeoutError', latencyMs: 10_000 },
+      { at: 4, client: 3, error: 'resolve: no answer', latencyMs: 3000 },
+    ];
+    const result = verdict([step(25, 30.1), step(50)], failed, 5);
     expect(result.ok).toBe(false);
     expect(result.reasons).toEqual([
-      '2 failed request(s), target 0',
+      '4 failed request(s), target 0 (blue TimeoutError: 2, green 503: 1, unresolved resolve: no answer: 1)',
       expect.stringContaining('step 1 (25%): observed 30.1%'),
       'step 1 (50%): no request in its settled window',
     ]);
