@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createMysqlEventHistory } from '@reservations/database';
-import { harnessEnv, runDir, startRedis, waitForReplica, waitUntil } from '@reservations/testkit';
+import { harnessEnv, waitForReplica, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
@@ -16,8 +15,6 @@ let notifier: FastifyInstance;
 let registry: Registry;
 let base: string;
 let eventIds: string[];
-let primary: string;
-let queue: { queueUrl: string; dlqUrl: string };
 
 /**
  * A provider's history of `count` events, each carrying a few kilobytes (a long `notes`), written
@@ -53,11 +50,9 @@ const streamUrl = (provider = PROVIDER) => `${base}/v1/providers/${provider}/not
 
 beforeAll(async () => {
   const db = await migratedDatabase('ntf_streams');
-  primary = db.primaryUrl;
-  queue = await freshQueue('streams');
   registry = new Registry();
   notifier = await buildApp(
-    notifierConfig(db.primaryUrl, queue, {
+    notifierConfig(db.primaryUrl, await freshQueue('streams'), {
       MYSQL_REPLICA_URL: db.replicaUrl,
       SSE_MAX_STREAMS_PER_PROVIDER: MAX_STREAMS,
       SSE_CATCH_UP_PAGE: 50,
@@ -153,68 +148,5 @@ describe('SSE streams are bounded', () => {
       if (open !== 0) throw new Error(`${open} streams open`);
       return true;
     });
-  }, 120_000);
-});
-
-describe('SSE streams with Redis gone', () => {
-  // Redis of its own: stopping the harness's would fail every other test file running now.
-  const dir = runDir('reservations-notifier-redis-');
-  let redis: Awaited<ReturnType<typeof startRedis>>;
-  let own: FastifyInstance;
-  const ownMetrics = new Registry();
-  afterAll(async () => {
-    await own?.close();
-    for (const server of redis?.servers ?? []) await server.stop();
-  });
-
-  it('killed: the doorbell is skipped and counted, never thrown, and streams still get every event at their poll', async () => {
-    const provider = 'prov-streams-redis';
-    redis = await startRedis(dir);
-    own = await buildApp(
-      notifierConfig(primary, queue, {
-        REDIS_URL: redis.env.REDIS_URL,
-        REDIS_COMMAND_TIMEOUT_MS: 200,
-        REDIS_BREAKER_RESET_MS: 500,
-        SSE_POLL_INTERVAL_MS: 500,
-      }),
-      { registry: ownMetrics, logger: false },
-    );
-    await own.listen({ host: '127.0.0.1', port: 0 });
-    const url = `http://127.0.0.1:${(own.server.address() as { port: number }).port}/v1/providers/${provider}/notifications`;
-    const stream = await openStream(url, bearer('provider', provider));
-    expect(stream.status).toBe(200);
-
-    await redis.servers[0]?.stop();
-    const history = createMysqlEventHistory();
-    const conn = await mysql.createConnection({ uri: primary, timezone: 'Z' });
-    const appended: string[] = [];
-    try {
-      for (let i = 0; i < 3; i++) {
-        const eventId = randomUUID();
-        await conn.query('START TRANSACTION');
-        await history.append(conn as never, {
-          eventId,
-          providerId: provider,
-          type: 'reservation.created',
-          version: 1,
-          occurredAt: new Date().toISOString(),
-          reservation: { id: randomUUID() } as never,
-        });
-        await conn.query('COMMIT');
-        appended.push(eventId);
-        own.bus.ring(provider); // what the event processor does after its commit
-      }
-    } finally {
-      await conn.end();
-    }
-    await waitUntil('the events reach the stream without the doorbell', () => {
-      if (stream.events.length < appended.length) throw new Error(`${stream.events.length} of ${appended.length} events`);
-      return true;
-    });
-    await stream.close();
-    expect(stream.events.map((e) => e.id)).toEqual(appended);
-    const text = await ownMetrics.metrics();
-    const skipped = Number(/^sse_doorbell_rings_total\{result="skipped"\} (\d+)/m.exec(text)?.[1] ?? 0);
-    expect(skipped).toBe(appended.length);
   }, 120_000);
 });
