@@ -13,8 +13,8 @@ export const SERVICES: Record<ServiceName, { component: string; needs: readonly 
   // reservation-api runs the outbox relay, which sends to the queue (SQS_QUEUE_URL, from the ConfigMap).
   reservationApi: { component: 'reservation-api', needs: ['mysqlPrimary', 'redis', 'jwt', 'sqs', 'signing'] },
   queryApi: { component: 'query-api', needs: ['mysqlReplica', 'mysqlPrimary', 'redis', 'jwt', 'signing'] },
-  // The notifier rings its SSE streams across replicas through Redis pub/sub.
-  notifier: { component: 'notifier', needs: ['mysqlPrimary', 'redis', 'sqs', 'jwt'] },
+  // The notifier rings its SSE streams across replicas through Redis pub/sub, and reads a far-behind stream's pages from the replica.
+  notifier: { component: 'notifier', needs: ['mysqlPrimary', 'mysqlReplica', 'redis', 'sqs', 'jwt'] },
 };
 export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt' | 'signing';
 

@@ -76,7 +76,7 @@ describe('desiredObjects', () => {
     expect(names('reservation-api')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY', 'BOOKING_SIGNING_KEYS']);
     expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY', 'BOOKING_SIGNING_KEYS']);
     // The notifier neither signs nor checks consistency tokens or cache entries: it gets no key.
-    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
+    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'MYSQL_REPLICA_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
     expect(container(find(objects, 'Deployment', 'booking-query-api')).env.at(-1)).toEqual({
       name: 'BOOKING_SIGNING_KEYS',
       valueFrom: { secretKeyRef: { name: 'booking-signing', key: 'keys' } },

@@ -5,6 +5,11 @@ import type { Registry } from 'prom-client';
 export interface ReadinessCheck {
   name: string;
   check: () => Promise<void>;
+  /**
+   * Reported in /readyz's body but not part of its status: a dependency the pod serves without
+   * (Redis), whose loss must not take every pod out of every endpoint at once.
+   */
+  optional?: boolean;
 }
 
 export interface AdminServer {
@@ -22,8 +27,8 @@ export interface AdminOptions {
 
 /**
  * The admin port, apart from the API so probes and scrapes never queue behind traffic:
- * `/healthz` (the process is alive), `/readyz` (every dependency answers and no shutdown
- * has begun) and `/metrics` (Prometheus).
+ * `/healthz` (the process is alive), `/readyz` (every dependency the pod cannot serve without
+ * answers and no shutdown has begun; optional ones are listed, not counted) and `/metrics` (Prometheus).
  */
 export function createAdminServer({ registry, checks, logger, checkTimeoutMs = 1000 }: AdminOptions): AdminServer {
   // Probes and scrapes every few seconds would drown the request log.
@@ -38,17 +43,21 @@ export function createAdminServer({ registry, checks, logger, checkTimeoutMs = 1
   app.get('/readyz', async (_request, reply) => {
     if (shuttingDown) return reply.code(503).send({ status: 'shutting-down' });
     const results = await Promise.all(
-      checks.map(async ({ name, check }) => {
+      checks.map(async ({ name, check, optional = false }) => {
         try {
           await withTimeout(check(), checkTimeoutMs);
-          return [name, 'ok'] as const;
+          return [name, 'ok', optional] as const;
         } catch (err) {
-          return [name, err instanceof Error ? err.message : String(err)] as const;
+          return [name, err instanceof Error ? err.message : String(err), optional] as const;
         }
       }),
     );
-    const ready = results.every(([, result]) => result === 'ok');
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
+    const ready = results.every(([, result, optional]) => optional || result === 'ok');
+    const degraded = results.some(([, result]) => result !== 'ok');
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? (degraded ? 'degraded' : 'ok') : 'unavailable',
+      checks: Object.fromEntries(results.map(([n, r]) => [n, r])),
+    });
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import envSchema from 'env-schema';
 import { type Static, type TObject, type TProperties, type TSchema, Type } from 'typebox';
+import type { PoolLimits } from './clients/mysql.ts';
 
 /** Settings every service has; a service adds its own with `serviceConfig({...})`. */
 export const baseConfigProperties = {
@@ -104,6 +105,55 @@ export const apiConfigProperties = {
     description: 'after a Redis failure, how long a process counts rate limits on its own before trying Redis again',
   }),
 };
+
+/**
+ * Redis as an optional dependency (services keep answering from the database without it): every
+ * command's timeout, and the circuit breaker that stops calling a Redis that fails.
+ */
+export const redisConfigProperties = {
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 10000,
+    default: 250,
+    description: 'a Redis command not answered within this fails (the service answers from the database instead)',
+  }),
+  REDIS_BREAKER_RESET_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60000,
+    default: 2000,
+    description:
+      'once Redis failed (half of at least 5 calls in 5 s timed out or errored), how long calls skip it before one trial call; a success closes the breaker',
+  }),
+};
+
+/** A Redis client's bounds as the services' plugins take them. */
+export interface RedisSettings {
+  commandTimeoutMs: number;
+  breakerResetMs: number;
+}
+
+export function redisSettings(config: { REDIS_COMMAND_TIMEOUT_MS: number; REDIS_BREAKER_RESET_MS: number }): RedisSettings {
+  return { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, breakerResetMs: config.REDIS_BREAKER_RESET_MS };
+}
+
+/** The bounds of every MySQL pool: how many callers may wait for a connection, and how long a statement may run. */
+export const mysqlPoolConfigProperties = {
+  MYSQL_QUEUE_LIMIT: Type.Integer({
+    minimum: 1,
+    default: 100,
+    description: 'requests that may wait for a connection of a pool; past it the request answers 503 with Retry-After at once',
+  }),
+  MYSQL_QUERY_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600000,
+    default: 10000,
+    description: 'a statement running longer is aborted by the server (max_statement_time); the request answers 503 with Retry-After',
+  }),
+};
+
+export function poolLimits(config: { MYSQL_QUEUE_LIMIT: number; MYSQL_QUERY_TIMEOUT_MS: number }): PoolLimits {
+  return { queueLimit: config.MYSQL_QUEUE_LIMIT, queryTimeoutMs: config.MYSQL_QUERY_TIMEOUT_MS };
+}
 
 /** Which requests an API logs a line for (service-kit's `requestLogLevel`); the booking APIs read these. */
 export const requestLogConfigProperties = {

@@ -16,8 +16,8 @@ export {
 export { backoffDelay, cappedBackoffDelay } from './backoff.ts';
 export { deleteInBatches } from './batched-delete.ts';
 export { type AwsHttpTimeouts, awsHttpHandler } from './clients/aws-http.ts';
-export { createMysqlPool, mysqlCheck } from './clients/mysql.ts';
-export { createRedis, redisCheck } from './clients/redis.ts';
+export { createMysqlPool, ER_STATEMENT_TIMEOUT, mysqlCheck, mysqlOverload, type PoolLimits } from './clients/mysql.ts';
+export { createRedis, createRedisGuard, type RedisGuard, RedisUnavailable, redisCheck } from './clients/redis.ts';
 export { createSqsClient, DEFAULT_SQS_TIMEOUTS, sqsCheck, sqsClientConfigProperties } from './clients/sqs.ts';
 export {
   apiConfigProperties,
@@ -26,6 +26,11 @@ export {
   ConfigError,
   loadConfig,
   loadConfigOrExit,
+  mysqlPoolConfigProperties,
+  poolLimits,
+  type RedisSettings,
+  redisConfigProperties,
+  redisSettings,
   requestLogConfigProperties,
   secret,
   serviceConfig,

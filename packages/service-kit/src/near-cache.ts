@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createLRU } from 'lru.min';
+import type { RedisGuard } from './clients/redis.ts';
 
 /** Where Redis publishes client-side caching invalidations for a REDIRECT client (RESP2). */
 export const INVALIDATION_CHANNEL = '__redis__:invalidate';
@@ -142,6 +143,13 @@ export class NearCache<V> {
 export interface TrackingOptions {
   /** Told when switching tracking on fails; the near cache stays off until the next (re)connect. */
   onError: (err: unknown) => void;
+  /**
+   * The breaker of the data connection: while it is open, Redis is failing without a disconnect
+   * (a Redis that hangs keeps its connections), so invalidations may be held up as well and the
+   * near cache is flushed and off; when it closes, tracking is switched on again before entries
+   * are kept.
+   */
+  guard?: RedisGuard;
 }
 
 /**
@@ -150,7 +158,7 @@ export interface TrackingOptions {
  * reconnects of either: each reconnect flushes the near cache and turns tracking on again (the
  * subscriber's client id changes with it). Returns a function that closes the subscriber.
  */
-export function trackInvalidations<V>(redis: Redis, near: NearCache<V>, { onError }: TrackingOptions): () => void {
+export function trackInvalidations<V>(redis: Redis, near: NearCache<V>, { onError, guard }: TrackingOptions): () => void {
   // RESP2 on purpose: Redis sends a RESP2 redirect target the invalidations as Pub/Sub messages
   // on INVALIDATION_CHANNEL, a RESP3 one as `invalidate` pushes, which ioredis drops. The
   // subscriber asks for its id before it subscribes (a subscribed RESP2 connection takes no other
@@ -200,6 +208,10 @@ export function trackInvalidations<V>(redis: Redis, near: NearCache<V>, { onErro
   redis.on('close', () => near.lose());
   redis.on('ready', () => void switchOn());
   if (redis.status === 'ready') void switchOn();
+  guard?.onChange((up) => {
+    if (up) void switchOn();
+    else near.lose();
+  });
 
   return () => {
     subscriber.disconnect();

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type TProperties, Type } from 'typebox';
+import { mysqlOverload } from './clients/mysql.ts';
 
 /** One entry of a package's error registry: the HTTP status and the title every instance shares. */
 export interface ProblemSpec {
@@ -130,6 +131,11 @@ export const problemHandler = fp(
         }
         case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
           return sendProblem(reply, new Problem(kitProblems, 'unsupported-media-type', error.message));
+      }
+      const overload = mysqlOverload(error);
+      if (overload) {
+        request.log.warn({ err: error }, overload);
+        return sendProblem(reply, new Problem(kitProblems, 'overloaded', `${overload}; retry later`, { headers: { 'retry-after': '1' } }));
       }
       if (error.statusCode === 503) {
         return sendProblem(reply, new Problem(kitProblems, 'overloaded', error.message, { headers: { 'retry-after': '1' } }));

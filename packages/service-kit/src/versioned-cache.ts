@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisGuard } from './clients/redis.ts';
 import type { NearCache } from './near-cache.ts';
 import type { SigningKeys } from './signing.ts';
 
@@ -48,6 +49,11 @@ export interface VersionedCacheOptions<F extends string> {
    * An entry that fails the check is a miss and is deleted, so the reader's fill replaces it.
    */
   signing?: { keys: SigningKeys; onRejected?: (id: string) => void };
+  /**
+   * The client's circuit breaker: every Redis call goes through it (and fails fast while it is
+   * open); a near-cache hit does not, so the hottest path pays nothing for it.
+   */
+  guard?: RedisGuard;
 }
 
 /** A TTL with up to `jitter` (a fraction) added at random. */
@@ -59,7 +65,7 @@ type WithSetIfNewer = Redis & { [SET_IF_NEWER_COMMAND](key: string, ...args: (st
 
 export function createVersionedCache<F extends string>(
   redis: Redis,
-  { prefix, ttlMs, fields, jitter = 0.2, random = Math.random, near, signing }: VersionedCacheOptions<F>,
+  { prefix, ttlMs, fields, jitter = 0.2, random = Math.random, near, signing, guard }: VersionedCacheOptions<F>,
 ) {
   if (!(SET_IF_NEWER_COMMAND in redis)) redis.defineCommand(SET_IF_NEWER_COMMAND, { numberOfKeys: 1, lua: SET_IF_NEWER });
   const client = redis as WithSetIfNewer;
@@ -68,9 +74,11 @@ export function createVersionedCache<F extends string>(
   // JSON: one unambiguous string whatever the values hold.
   const signed = (k: string, version: string, body: string, values: readonly string[]) => JSON.stringify([k, version, body, ...values]);
 
+  const call = <T>(fn: () => Promise<T>) => (guard ? guard.run(fn) : fn());
+
   /** One HMGET; an entry missing any field (expired between writes, or foreign) is a miss, and so is one whose MAC fails. */
   async function read(id: string, k: string): Promise<Versioned<F> | undefined> {
-    const [version, body, ...values] = await redis.hmget(k, 'version', 'body', ...stored);
+    const [version, body, ...values] = await call(() => redis.hmget(k, 'version', 'body', ...stored));
     const own = values.slice(0, fields.length);
     if (version == null || body == null || own.some((v) => v == null)) return undefined;
     const named = {} as Record<F, string>;
@@ -81,7 +89,7 @@ export function createVersionedCache<F extends string>(
       if (!signing.keys.verify('cache-entry', signed(k, version, body, own as string[]), mac)) {
         signing.onRejected?.(id);
         // Its version may be forged far ahead: left there, it would refuse every fill (setIfNewer).
-        await redis.del(k);
+        await call(() => redis.del(k));
         return undefined;
       }
     }
@@ -123,12 +131,12 @@ export function createVersionedCache<F extends string>(
           ),
         );
       }
-      const written = await client[SET_IF_NEWER_COMMAND](key(id), entry.version, jitteredTtl(ttlMs, jitter, random), ...pairs);
+      const written = await call(() => client[SET_IF_NEWER_COMMAND](key(id), entry.version, jitteredTtl(ttlMs, jitter, random), ...pairs));
       return written === 1;
     },
     /** Drops the entry: the next read misses and fills from the database. */
     async remove(id: string): Promise<void> {
-      await redis.del(key(id));
+      await call(() => redis.del(key(id)));
     },
   };
 }

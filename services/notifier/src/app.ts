@@ -1,5 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { apiServerOptions, loggerOptions, OneLinePerRequest, registerApiFoundation } from '@reservations/service-kit';
+import {
+  apiServerOptions,
+  loggerOptions,
+  OneLinePerRequest,
+  poolLimits,
+  redisSettings,
+  registerApiFoundation,
+} from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { NotifierConfig } from './config.ts';
@@ -28,8 +35,18 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     rateLimit: config,
   });
 
-  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
-  await app.register(notificationBus, { url: config.REDIS_URL });
+  await app.register(db, {
+    url: config.MYSQL_PRIMARY_URL,
+    replicaUrl: config.MYSQL_REPLICA_URL,
+    poolSize: config.MYSQL_POOL_SIZE,
+    limits: poolLimits(config),
+    registry,
+  });
+  await app.register(notificationBus, {
+    url: config.REDIS_URL,
+    redis: redisSettings(config),
+    registry,
+  });
   await app.register(pipeline, { config, registry });
   await app.register(retentionSweeper, {
     processedEventsDays: config.PROCESSED_EVENTS_RETENTION_DAYS,
@@ -49,6 +66,9 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     registry,
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     pollIntervalMs: config.SSE_POLL_INTERVAL_MS,
+    maxStreamsPerProvider: config.SSE_MAX_STREAMS_PER_PROVIDER,
+    pageSize: config.SSE_CATCH_UP_PAGE,
+    slowReaderMs: config.SSE_SLOW_READER_TIMEOUT_MS,
   });
   return app;
 }

@@ -1,5 +1,7 @@
 import {
   apiConfigProperties,
+  mysqlPoolConfigProperties,
+  redisConfigProperties,
   requestLogConfigProperties,
   secret,
   serviceConfig,
@@ -13,8 +15,19 @@ export const NotifierConfig = serviceConfig({
   MYSQL_PRIMARY_URL: secret(
     Type.String({ pattern: '^mysql://', description: 'the MySQL primary: dedupe, event history, webhook endpoints and deliveries' }),
   ),
+  MYSQL_REPLICA_URL: Type.Optional(
+    secret(
+      Type.String({
+        pattern: '^mysql://',
+        description:
+          'the MySQL replica, where an SSE stream far behind (a stale Last-Event-ID) reads its catch-up pages; without it, the primary',
+      }),
+    ),
+  ),
   REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'Redis, whose pub/sub wakes the SSE streams of every replica' }),
-  MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to the primary' }),
+  ...redisConfigProperties,
+  MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to the primary (and to the replica)' }),
+  ...mysqlPoolConfigProperties,
   SQS_QUEUE_URL: Type.String({ pattern: '^https?://', description: 'the FIFO queue the outbox relay fills' }),
   SQS_DLQ_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'its dead-letter queue, for the depth metric' })),
   SQS_CONSUMERS: Type.Integer({
@@ -78,6 +91,23 @@ export const NotifierConfig = serviceConfig({
       'accept webhook endpoints on this host or private networks (local development and tests); otherwise a webhook is never sent to a loopback, private, link-local or reserved address',
   }),
   SSE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 15_000, description: 'comment line sent on an idle SSE stream' }),
+  SSE_MAX_STREAMS_PER_PROVIDER: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description: 'SSE streams one provider may hold open on one process; past it, 429 with Retry-After',
+  }),
+  SSE_CATCH_UP_PAGE: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 100,
+    description: 'events an SSE stream reads from the history at once; the next page waits until the reader has taken this one',
+  }),
+  SSE_SLOW_READER_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 30_000,
+    description:
+      'an SSE reader that has not taken what was written within this is disconnected (it resumes with Last-Event-ID), so nothing piles up for it',
+  }),
   SSE_POLL_INTERVAL_MS: Type.Integer({
     minimum: 100,
     default: 5000,

@@ -6,5 +6,5 @@ await startService(
   'notifier',
   NotifierConfig,
   (config, registry) => buildApp(config, { registry }),
-  (api) => [mysqlCheck(api.db, 'mysql-primary'), redisCheck(api.bus.redis), api.queueCheck],
+  (api) => [mysqlCheck(api.db, 'mysql-primary'), redisCheck(api.bus.guard), api.queueCheck],
 );

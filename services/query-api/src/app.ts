@@ -1,5 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { apiServerOptions, loggerOptions, OneLinePerRequest, registerApiFoundation, SigningKeys } from '@reservations/service-kit';
+import {
+  apiServerOptions,
+  loggerOptions,
+  OneLinePerRequest,
+  poolLimits,
+  redisSettings,
+  registerApiFoundation,
+  SigningKeys,
+} from '@reservations/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { QueryApiConfig } from './config.ts';
@@ -32,6 +40,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     replicaUrl: config.MYSQL_REPLICA_URL,
     primaryUrl: config.MYSQL_PRIMARY_URL,
     poolSize: config.MYSQL_POOL_SIZE,
+    limits: poolLimits(config),
     waitMs: config.CONSISTENCY_WAIT_MS,
     waitPool: { size: config.CONSISTENCY_WAIT_POOL_SIZE, queue: config.CONSISTENCY_WAIT_QUEUE },
     registry,
@@ -42,6 +51,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     url: config.REDIS_URL,
     ttlMs: config.CACHE_TTL_SECONDS * 1000,
     near: { maxEntries: config.NEAR_CACHE_ENTRIES, maxAgeMs: config.NEAR_CACHE_MAX_AGE_SECONDS * 1000 },
+    redis: redisSettings(config),
     registry,
   });
   await app.register(reservationReader);

@@ -1,4 +1,12 @@
-import { apiConfigProperties, requestLogConfigProperties, secret, serviceConfig, signingConfigProperties } from '@reservations/service-kit';
+import {
+  apiConfigProperties,
+  mysqlPoolConfigProperties,
+  redisConfigProperties,
+  requestLogConfigProperties,
+  secret,
+  serviceConfig,
+  signingConfigProperties,
+} from '@reservations/service-kit';
 import { type Static, Type } from 'typebox';
 
 export const QueryApiConfig = serviceConfig({
@@ -11,6 +19,8 @@ export const QueryApiConfig = serviceConfig({
     default: 30,
     description: "how far reservation-api's clock may be from ours when checking a consistency token's expiry",
   }),
+  ...redisConfigProperties,
+  ...mysqlPoolConfigProperties,
   MYSQL_REPLICA_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL replica every read goes to first' })),
   MYSQL_PRIMARY_URL: secret(
     Type.String({ pattern: '^mysql://', description: 'the primary, for reads the replica has not caught up with' }),

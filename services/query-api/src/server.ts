@@ -6,5 +6,5 @@ await startService(
   'query-api',
   QueryApiConfig,
   (config, registry) => buildApp(config, { registry }),
-  (api) => [mysqlCheck(api.dbs.replica, 'mysql-replica'), mysqlCheck(api.dbs.primary, 'mysql-primary'), redisCheck(api.redis)],
+  (api) => [mysqlCheck(api.dbs.replica, 'mysql-replica'), mysqlCheck(api.dbs.primary, 'mysql-primary'), redisCheck(api.redisGuard)],
 );

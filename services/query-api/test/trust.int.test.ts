@@ -168,7 +168,7 @@ describe('a publish that fails after the commit', () => {
 
   it('deletes the key, so readers go to the database instead of serving the old version until its TTL', async () => {
     redis = await startRedis(dir); // its own: this one is made to refuse writes
-    ({ writer, reader } = await bothApps('qry_publish', undefined, redis.env.REDIS_URL));
+    ({ writer, reader } = await bothApps('qry_publish', { redis: redis.env.REDIS_URL }));
     const resource = await createResource(writer);
     const created = await book(writer, resource, '2030-07-03T10:00:00Z', '2030-07-03T11:00:00Z', { customer: 'alice' });
     const id = created.json().id as string;

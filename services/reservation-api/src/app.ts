@@ -5,6 +5,8 @@ import {
   createSqsClient,
   loggerOptions,
   OneLinePerRequest,
+  poolLimits,
+  redisSettings,
   registerApiFoundation,
   SigningKeys,
 } from '@reservations/service-kit';
@@ -25,6 +27,9 @@ export type AppConfig = Pick<
   ReservationApiConfig,
   | 'MYSQL_PRIMARY_URL'
   | 'REDIS_URL'
+  | 'REDIS_COMMAND_TIMEOUT_MS'
+  | 'REDIS_BREAKER_RESET_MS'
+  | 'CACHE_REPUBLISH_BACKLOG'
   | 'JWT_SECRET'
   | 'JWT_PUBLIC_KEY'
   | 'JWT_JWKS_URL'
@@ -52,6 +57,8 @@ export type AppConfig = Pick<
   | 'IDEMPOTENCY_TTL_HOURS'
   | 'BODY_LIMIT_BYTES'
   | 'MYSQL_POOL_SIZE'
+  | 'MYSQL_QUEUE_LIMIT'
+  | 'MYSQL_QUERY_TIMEOUT_MS'
   | 'MAX_EVENT_LOOP_DELAY_MS'
   | 'LOG_LEVEL'
   | 'LOG_REQUESTS'
@@ -97,8 +104,20 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     rateLimit: config,
   });
 
-  await app.register(db, { url: config.MYSQL_PRIMARY_URL, poolSize: config.MYSQL_POOL_SIZE, registry });
-  await app.register(cachePublisher, { url: config.REDIS_URL, ttlMs: CACHE_TTL_MS, signingKeys });
+  await app.register(db, {
+    url: config.MYSQL_PRIMARY_URL,
+    poolSize: config.MYSQL_POOL_SIZE,
+    limits: poolLimits(config),
+    registry,
+  });
+  await app.register(cachePublisher, {
+    url: config.REDIS_URL,
+    ttlMs: CACHE_TTL_MS,
+    redis: redisSettings(config),
+    backlog: config.CACHE_REPUBLISH_BACKLOG,
+    signingKeys,
+    registry,
+  });
   await app.register(bookingMetrics, { registry });
   await app.register(reservationStore, {
     holdTtlMs: config.HOLD_TTL_SECONDS * 1000,

@@ -1,5 +1,7 @@
 import {
   apiConfigProperties,
+  mysqlPoolConfigProperties,
+  redisConfigProperties,
   requestLogConfigProperties,
   secret,
   serviceConfig,
@@ -86,10 +88,18 @@ export const ReservationApiConfig = serviceConfig({
   }),
   MYSQL_PRIMARY_URL: secret(Type.String({ pattern: '^mysql://', description: 'the MySQL primary (read-write)' })),
   REDIS_URL: Type.String({ pattern: '^rediss?://', description: 'Redis, where each change publishes the new version for readers' }),
+  ...redisConfigProperties,
+  CACHE_REPUBLISH_BACKLOG: Type.Integer({
+    minimum: 0,
+    default: 10000,
+    description:
+      'reservations whose publish was skipped while Redis failed, kept to publish when it answers again (past it the oldest is dropped and Redis may serve its old version until the cache TTL)',
+  }),
   HOLD_TTL_SECONDS: Type.Number({ exclusiveMinimum: 0, default: 600, description: 'how long a hold keeps its time unless confirmed' }),
   IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24, description: 'how long an Idempotency-Key is remembered' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 16384, description: 'largest request body accepted' }),
   MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to the primary' }),
+  ...mysqlPoolConfigProperties,
   ...outboxRelayConfigProperties,
 });
 export type ReservationApiConfig = Static<typeof ReservationApiConfig>;

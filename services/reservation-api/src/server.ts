@@ -6,5 +6,5 @@ await startService(
   'reservation-api',
   ReservationApiConfig,
   (config, registry) => buildApp(config, { registry }),
-  (api) => [mysqlCheck(api.db, 'mysql-primary'), redisCheck(api.redis)],
+  (api) => [mysqlCheck(api.db, 'mysql-primary'), redisCheck(api.redisGuard)],
 );

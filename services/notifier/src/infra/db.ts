@@ -1,5 +1,5 @@
 import { createMysqlEventHistory, type EventHistory, requireSchemaVersion } from '@reservations/database';
-import { createMysqlPool, registerPoolMetrics } from '@reservations/service-kit';
+import { createMysqlPool, type PoolLimits, registerPoolMetrics } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
@@ -11,6 +11,8 @@ export const REQUIRED_SCHEMA_VERSION = 4;
 declare module 'fastify' {
   interface FastifyInstance {
     db: Pool;
+    /** The replica, for an SSE stream's catch-up pages (the primary when no replica is configured). */
+    replica: Pool;
     history: EventHistory;
   }
 }
@@ -19,16 +21,28 @@ declare module 'fastify' {
  * The primary's pool, READ COMMITTED: a delivery claim must see the rows other notifiers
  * committed a moment ago, and no gap locks on the claim queries.
  */
-export const db = fp<{ url: string; poolSize: number; registry: Registry }>(
-  async (app: FastifyInstance, { url, poolSize, registry }) => {
-    const pool = createMysqlPool(url, { connectionLimit: poolSize });
+export interface DbOptions {
+  url: string;
+  replicaUrl: string | undefined;
+  poolSize: number;
+  limits: PoolLimits;
+  registry: Registry;
+}
+
+export const db = fp<DbOptions>(
+  async (app: FastifyInstance, { url, replicaUrl, poolSize, limits, registry }) => {
+    const pool = createMysqlPool(url, { connectionLimit: poolSize }, limits);
     pool.on('connection', (conn) => {
       conn.query("SET SESSION tx_isolation = 'READ-COMMITTED'");
     });
-    app.addHook('onClose', async () => pool.end());
+    const replica = replicaUrl ? createMysqlPool(replicaUrl, { connectionLimit: poolSize }, limits) : pool;
+    app.addHook('onClose', async () => {
+      await Promise.all([pool.end(), replica === pool ? undefined : replica.end()]);
+    });
     await requireSchemaVersion(pool, REQUIRED_SCHEMA_VERSION, 'the primary');
-    registerPoolMetrics(registry, { primary: pool });
+    registerPoolMetrics(registry, replica === pool ? { primary: pool } : { primary: pool, replica });
     app.decorate('db', pool);
+    app.decorate('replica', replica);
     app.decorate('history', createMysqlEventHistory());
   },
   { name: 'db' },

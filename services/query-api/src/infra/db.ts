@@ -1,6 +1,6 @@
 import { CONSISTENCY_HEADER } from '@reservations/contracts';
 import { requireSchemaVersion } from '@reservations/database';
-import { createMysqlPool, kitProblems, Problem, registerPoolMetrics } from '@reservations/service-kit';
+import { createMysqlPool, kitProblems, type PoolLimits, Problem, registerPoolMetrics } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
@@ -36,6 +36,8 @@ export interface DbOptions {
   replicaUrl: string;
   primaryUrl: string;
   poolSize: number;
+  /** The queue limit and statement timeout of the replica and primary pools. */
+  limits: PoolLimits;
   waitMs: number;
   /** The consistency waits' own pool: its connections and how many waits may queue for them. */
   waitPool: { size: number; queue: number };
@@ -43,10 +45,10 @@ export interface DbOptions {
 }
 
 export const db = fp<DbOptions>(
-  async (app: FastifyInstance, { replicaUrl, primaryUrl, poolSize, waitMs, waitPool, registry }) => {
-    const replica = createMysqlPool(replicaUrl, { connectionLimit: poolSize });
-    const primary = createMysqlPool(primaryUrl, { connectionLimit: poolSize });
-    const waits = createMysqlPool(replicaUrl, { connectionLimit: waitPool.size, queueLimit: waitPool.queue });
+  async (app: FastifyInstance, { replicaUrl, primaryUrl, poolSize, limits, waitMs, waitPool, registry }) => {
+    const replica = createMysqlPool(replicaUrl, { connectionLimit: poolSize }, limits);
+    const primary = createMysqlPool(primaryUrl, { connectionLimit: poolSize }, limits);
+    const waits = createMysqlPool(replicaUrl, { connectionLimit: waitPool.size, queueLimit: waitPool.queue }, limits);
     app.addHook('onClose', async () => {
       await Promise.all([replica.end(), primary.end(), waits.end()]);
     });

@@ -1,9 +1,12 @@
 import { BOOKING_CACHE_FIELDS, BOOKING_CACHE_PREFIX, type CachedBooking } from '@reservations/contracts';
 import {
   createRedis,
+  createRedisGuard,
   createSingleFlight,
   createVersionedCache,
   NearCache,
+  type RedisGuard,
+  type RedisSettings,
   type SigningKeys,
   trackInvalidations,
 } from '@reservations/service-kit';
@@ -22,6 +25,8 @@ export interface ReservationCache {
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
+    /** Redis's circuit breaker: the cache is skipped while it is open (readiness reports it). */
+    redisGuard: RedisGuard;
     reservationCache: ReservationCache;
   }
 }
@@ -33,6 +38,8 @@ export interface ReservationCacheOptions {
   near: { maxEntries: number; maxAgeMs: number };
   /** Every entry read from Redis must carry their MAC (reservation-api signs what it publishes). */
   signingKeys: SigningKeys;
+  /** Each Redis command's timeout, and how long the breaker skips Redis once it failed. */
+  redis: RedisSettings;
   registry: Registry;
 }
 
@@ -76,19 +83,29 @@ function registerNearCacheMetrics(near: NearCache<CachedBooking>, registry: Regi
 }
 
 export const reservationCache = fp<ReservationCacheOptions>(
-  async (app: FastifyInstance, { url, ttlMs, near: nearOptions, signingKeys, registry }) => {
+  async (app: FastifyInstance, { url, ttlMs, near: nearOptions, signingKeys, redis: { commandTimeoutMs, breakerResetMs }, registry }) => {
     // Concurrent reads' HMGETs (and fills) go out as one pipeline per event-loop turn: one write
     // and one read for many requests, for Node and for Redis.
-    const redis = createRedis(url, { enableAutoPipelining: true });
+    const redis = createRedis(url, { enableAutoPipelining: true, commandTimeout: commandTimeoutMs });
+    redis.on('error', () => undefined); // the guard counts and logs failures; ioredis reconnects by itself
+    const guard = createRedisGuard({ name: 'cache', redis, resetMs: breakerResetMs, registry, log: app.log });
+    // Redis back after an outage may still hold versions whose publish was skipped meanwhile: for
+    // this long reads go to the database and refresh Redis (version-checked) while the writers
+    // republish what they skipped (docs/booking.md, Redis down or hanging).
+    const recoveryMs = 2 * breakerResetMs;
     // A hit from process memory costs no round trip at all; Redis's client-side caching tells
     // this process when a key it read changes (see near-cache.ts and docs/booking.md).
     const near = nearOptions.maxEntries > 0 ? new NearCache<CachedBooking>(nearOptions) : undefined;
     const stopTracking = near
-      ? trackInvalidations(redis, near, { onError: (err) => app.log.warn({ err }, 'near cache off: CLIENT TRACKING failed') })
+      ? trackInvalidations(redis, near, {
+          onError: (err) => app.log.warn({ err }, 'near cache off: CLIENT TRACKING failed'),
+          guard,
+        })
       : undefined;
     if (near) registerNearCacheMetrics(near, registry);
     app.addHook('onClose', async () => {
       stopTracking?.();
+      guard.close();
       redis.disconnect();
     });
     const rejected = new Counter({
@@ -110,6 +127,7 @@ export const reservationCache = fp<ReservationCacheOptions>(
           app.log.warn({ reservationId: id }, 'cache entry with a bad MAC: deleted, read from the database');
         },
       },
+      guard,
     });
     const singleFlight = createSingleFlight<CachedBooking | undefined>();
     const lookups = new Counter({
@@ -124,19 +142,16 @@ export const reservationCache = fp<ReservationCacheOptions>(
       registers: [registry],
     });
 
+    // Redis failing is a slower read, not an error: the guard counts and logs it (redis_calls_total).
     const put = async (id: string, entry: CachedBooking) => {
-      await cache.setIfNewer(id, entry).catch((err: unknown) => {
-        app.log.warn({ err }, 'cache write failed');
-      });
+      await cache.setIfNewer(id, entry).catch(() => undefined);
     };
+    const recovering = () => guard.upSince > 0 && Date.now() - guard.upSince < recoveryMs;
     app.decorate('redis', redis);
+    app.decorate('redisGuard', guard);
     app.decorate('reservationCache', {
       async get(id, load) {
-        // Redis down is a slower read, not an error.
-        const hit = await cache.get(id).catch((err: unknown) => {
-          app.log.warn({ err }, 'cache read failed');
-          return undefined;
-        });
+        const hit = recovering() ? undefined : await cache.get(id).catch(() => undefined);
         lookups.inc({ result: hit ? 'hit' : 'miss' });
         if (hit) return hit;
         return singleFlight(id, async () => {

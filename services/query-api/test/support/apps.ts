@@ -18,6 +18,10 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
       MYSQL_REPLICA_URL: harnessEnv('MYSQL_REPLICA_URL'),
       MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
       REDIS_URL: harnessEnv('REDIS_URL'),
+      REDIS_COMMAND_TIMEOUT_MS: 250,
+      REDIS_BREAKER_RESET_MS: 2000,
+      MYSQL_QUEUE_LIMIT: 100,
+      MYSQL_QUERY_TIMEOUT_MS: 10000,
       ...JWT_CONFIG,
       ...RATE_LIMIT_CONFIG,
       BOOKING_SIGNING_KEYS,
@@ -41,14 +45,23 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
   return { app, registry };
 }
 
-/** The real write side (reservation-api) and the read side on one database of their own (and, given its URL, a Redis of their own). */
-export async function bothApps(prefix: string, urls?: { primary: string; replica: string; redis: string }, redisUrl?: string) {
-  const db = urls ? undefined : await freshDatabase(prefix);
+type WriterConfig = NonNullable<Parameters<typeof writerApp>[0]>;
+
+/**
+ * The real write side (reservation-api) and the read side on one database of their own (or the
+ * MariaDB pair `urls` names), with the harness's Redis or `urls.redis`; `overrides` per side.
+ */
+export async function bothApps(
+  prefix: string,
+  urls: { primary?: string; replica?: string; redis?: string } = {},
+  overrides: { writer?: WriterConfig; reader?: Partial<AppConfig> } = {},
+) {
+  const db = urls.primary ? undefined : await freshDatabase(prefix);
   if (db) await db.migrate();
-  const primary = urls?.primary ?? (db?.primaryUrl as string);
-  const replica = urls?.replica ?? (db?.replicaUrl as string);
-  const redis = urls?.redis ?? redisUrl ?? harnessEnv('REDIS_URL');
-  const writer = await writerApp({ MYSQL_PRIMARY_URL: primary, REDIS_URL: redis });
-  const reader = await queryApp({ MYSQL_PRIMARY_URL: primary, MYSQL_REPLICA_URL: replica, REDIS_URL: redis });
-  return { writer: writer.app, reader: reader.app, registry: reader.registry, primary, replica };
+  const primary = urls.primary ?? (db?.primaryUrl as string);
+  const replica = urls.replica ?? (db?.replicaUrl as string);
+  const redis = urls.redis ?? harnessEnv('REDIS_URL');
+  const writer = await writerApp({ MYSQL_PRIMARY_URL: primary, REDIS_URL: redis, ...overrides.writer });
+  const reader = await queryApp({ MYSQL_PRIMARY_URL: primary, MYSQL_REPLICA_URL: replica, REDIS_URL: redis, ...overrides.reader });
+  return { writer: writer.app, reader: reader.app, registry: reader.registry, writerRegistry: writer.registry, primary, replica };
 }

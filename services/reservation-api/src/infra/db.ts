@@ -1,5 +1,5 @@
 import { requireSchemaVersion } from '@reservations/database';
-import { createMysqlPool, registerPoolMetrics } from '@reservations/service-kit';
+import { createMysqlPool, type PoolLimits, registerPoolMetrics } from '@reservations/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
@@ -23,17 +23,17 @@ declare module 'fastify' {
  * its stored response with COMMIT (commands.ts); every value still goes through placeholders,
  * never into the SQL text, so a value cannot smuggle in a statement of its own.
  */
-export function primaryPool(url: string, poolSize: number): Pool {
-  const pool = createMysqlPool(url, { connectionLimit: poolSize, multipleStatements: true });
+export function primaryPool(url: string, poolSize: number, limits?: PoolLimits): Pool {
+  const pool = createMysqlPool(url, { connectionLimit: poolSize, multipleStatements: true }, limits);
   pool.on('connection', (conn) => {
     conn.query("SET SESSION tx_isolation = 'READ-COMMITTED', session_track_system_variables = 'last_gtid'");
   });
   return pool;
 }
 
-export const db = fp<{ url: string; poolSize: number; registry: Registry }>(
-  async (app: FastifyInstance, { url, poolSize, registry }) => {
-    const pool = primaryPool(url, poolSize);
+export const db = fp<{ url: string; poolSize: number; limits: PoolLimits; registry: Registry }>(
+  async (app: FastifyInstance, { url, poolSize, limits, registry }) => {
+    const pool = primaryPool(url, poolSize, limits);
     app.addHook('onClose', async () => pool.end());
     await requireSchemaVersion(pool, REQUIRED_SCHEMA_VERSION, 'the primary');
     registerPoolMetrics(registry, { primary: pool });

@@ -96,6 +96,9 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
   return {
     MYSQL_PRIMARY_URL: harnessEnv('MYSQL_PRIMARY_URL'),
     REDIS_URL: harnessEnv('REDIS_URL'),
+    REDIS_COMMAND_TIMEOUT_MS: 250,
+    REDIS_BREAKER_RESET_MS: 2000,
+    CACHE_REPUBLISH_BACKLOG: 10000,
     ...JWT_CONFIG,
     ...RATE_LIMIT_CONFIG,
     ...POLICY_CONFIG,
@@ -105,6 +108,8 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     IDEMPOTENCY_TTL_HOURS: 24,
     BODY_LIMIT_BYTES: 16384,
     MYSQL_POOL_SIZE: 20,
+    MYSQL_QUEUE_LIMIT: 100,
+    MYSQL_QUERY_TIMEOUT_MS: 10000,
     MAX_EVENT_LOOP_DELAY_MS: 0,
     LOG_LEVEL: 'silent' as never,
     LOG_REQUESTS: 'errors',
