@@ -305,7 +305,7 @@ describe('the data stack', () => {
 
   it('keeps every secret under the data key, and no password in the template', () => {
     const secrets = resourcesOf(data, 'AWS::SecretsManager::Secret');
-    expect(secrets).toHaveLength(3);
+    expect(secrets).toHaveLength(4); // the database's credentials, Redis's AUTH token, the booking signing key, the backends
     for (const [, s] of secrets) expect(s.Properties.KmsKeyId).toEqual(keyRef());
     const backends = secrets.find(([id]) => id === logicalId(synth.platform.data.backends));
     const urls = JSON.parse(render(backends?.[1].Properties.SecretString)) as Record<string, string>;
