@@ -317,8 +317,11 @@ async function startStack(
     JWT_AUDIENCE,
     BOOKING_SIGNING_KEYS,
     LOG_LEVEL: logLevel,
-    // The machine is shared with other work: load shedding would measure its CPU, not the cutover.
+    // The machine is shared with other work: load shedding would measure its CPU, not the cutover;
+    // so would a 503 from a full queue while the one local replica lags behind a busy CPU.
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    CONSISTENCY_WAIT_QUEUE: '1000',
+    MYSQL_QUEUE_LIMIT: '1000',
     ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
   };
   const start = async (service: string) => {
