@@ -206,8 +206,11 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
       if (settings.priorRequestNotComplete && pending.conflict(zoneId, keys)) {
         return refuse(400, 'PriorRequestNotComplete', 'The request was rejected because Route 53 was still processing a prior request.');
       }
-      const before = (await listRecords(direct, zoneId)).filter((r) => keys.includes(recordKeyId(r)));
-      accepted = { zoneId, keys, before };
+      // What DNS keeps serving while the change is PENDING: only needed when changes are not INSYNC at once.
+      if (settings.insyncDelayMs.max > 0) {
+        const before = (await listRecords(direct, zoneId)).filter((r) => keys.includes(recordKeyId(r)));
+        accepted = { zoneId, keys, before };
+      }
     }
 
     const headers: Record<string, string> = {};
@@ -215,7 +218,7 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     const answer = await fetch(`${moto}${path}`, { method: req.method, headers, ...(body ? { body } : {}) });
     let text = await answer.text();
     const { min, max } = settings.insyncDelayMs;
-    if (accepted && answer.ok && max > 0) {
+    if (accepted && answer.ok) {
       const id = /<Id>\/change\/([^<]+)<\/Id>/.exec(text)?.[1];
       if (id) {
         pending.add({ id, ...accepted, insyncAt: Date.now() + min + Math.random() * (max - min) });
