@@ -5,11 +5,14 @@ import { bearer } from './app.ts';
 
 export const ADMIN = bearer('admin', 'admin-1');
 
-export async function createResource(app: FastifyInstance, { capacity = 1, providerId = 'provider-1', timeZone = 'Europe/Paris' } = {}) {
+export async function createResource(
+  app: FastifyInstance,
+  { capacity = 1, providerId = 'provider-1', timeZone = 'Europe/Paris', admin = ADMIN } = {},
+) {
   const response = await app.inject({
     method: 'POST',
     url: '/v1/resources',
-    headers: ADMIN,
+    headers: admin,
     payload: { name: 'Room 1', providerId, timeZone, capacity },
   });
   if (response.statusCode !== 201) throw new Error(`resource not created: ${response.body}`);
