@@ -215,7 +215,13 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
 
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-    const answer = await fetch(`${moto}${path}`, { method: req.method, headers, ...(body ? { body } : {}) });
+    // moto frozen or gone: the caller gets a 5xx in bounded time (handle's catch), as from AWS.
+    const answer = await fetch(`${moto}${path}`, {
+      method: req.method,
+      headers,
+      ...(body ? { body } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
     let text = await answer.text();
     const { min, max } = settings.insyncDelayMs;
     if (accepted && answer.ok) {
