@@ -151,7 +151,8 @@ const DEFAULT_BEHAVIOUR: Route53AwsBehaviour = {
  */
 export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehaviour> = {}) {
   const moto = harnessEnv('AWS_ENDPOINT_URL_ROUTE_53');
-  const direct = new Route53Client({ endpoint: moto, maxAttempts: 1 });
+  // Straight to moto (what DNS serves is no API call): bounded like every outbound call.
+  const direct = new Route53Client({ endpoint: moto, maxAttempts: 1, requestHandler: { requestTimeout: 10_000, connectionTimeout: 5000 } });
   let settings = { ...DEFAULT_BEHAVIOUR, ...behaviour };
   let rate = accountRateLimit(settings.requestsPerSecond, settings.burst ?? Math.max(1, settings.requestsPerSecond));
   const pending = pendingChanges<SeenRecordSet>();
