@@ -136,8 +136,8 @@ export function changeBatchErrors(batch: readonly BatchChange[], zone: readonly 
 /** The InvalidChangeBatch message for those errors: Route53 lists them all, in brackets. */
 export const changeBatchMessage = (errors: readonly string[]) => `[${errors.join(', ')}]`;
 
-/** One change of the batch sent to moto: the caller's change `index` sent as `action`, or a record set of the zone put back. */
-export type MotoChange<R> = { index: number; action: 'UPSERT' | 'DELETE' } | { restore: R };
+/** One change of the batch sent to moto: the caller's change `index`, or a record set as moto holds it, sent as `action`. */
+export type MotoChange<R> = ({ index: number } | { record: R }) & { action: 'UPSERT' | 'DELETE' };
 
 /** Which record sets moto 5.2.5's DELETE takes (route53/models.py, delete_rrset_by_id and delete_rrset). */
 const motoDeleteTakes = (deleted: RecordKey, other: RecordKey) =>
@@ -147,28 +147,35 @@ const motoDeleteTakes = (deleted: RecordKey, other: RecordKey) =>
 
 /**
  * The batch to send moto so that, for a batch `changeBatchErrors` takes, moto's zone ends as
- * Route53's would. moto 5.2.5 deviates from Route53 in two ways:
+ * Route53's would. moto 5.2.5 (route53/models.py, change_resource_record_sets) deviates:
  * - a DELETE with a set identifier deletes every record set of the zone with that set identifier,
  *   whatever its name and type (one without: every record set of that name and type), so each
  *   record set it takes beside its own is put back right after it, as it stands at that point of
- *   the batch (moto applies changes in order: an earlier UPSERT of the batch is put back as itself);
+ *   the batch (moto applies changes in order: one an earlier change of the batch wrote is put back
+ *   as that change);
  * - a CREATE identical to one in the zone's journal is refused "already exists" when any record
  *   set sorts at or after its name, even once it was deleted since, so a CREATE is sent as an
- *   UPSERT (the same change, the record set not existing).
+ *   UPSERT (the same change, the record set not existing);
+ * - a DELETE must match a CREATE or UPSERT of its journal, name in the same case and values in the
+ *   same order, so it is sent as the record set moto holds (whose TTL, weight and values the caller's
+ *   match). Its journal is checked before the batch: a DELETE of a record set an earlier change of
+ *   the same batch wrote is still refused by moto (InvalidInput).
  */
 export function motoChanges<R extends RecordSetValues>(batch: readonly BatchChange[], zone: readonly R[]): MotoChange<R>[] {
-  const held = new Map<string, { key: RecordKey; put: MotoChange<R> }>(zone.map((r) => [recordKeyId(r), { key: r, put: { restore: r } }]));
+  const held = new Map<string, { key: RecordKey; from: { index: number } | { record: R } }>(
+    zone.map((r) => [recordKeyId(r), { key: r, from: { record: r } }]),
+  );
   const sent: MotoChange<R>[] = [];
   batch.forEach((c, index) => {
     const id = recordKeyId(c.key);
     if (c.action !== 'DELETE') {
       sent.push({ index, action: 'UPSERT' });
-      held.set(id, { key: c.key, put: { index, action: 'UPSERT' } });
+      held.set(id, { key: c.key, from: { index } });
       return;
     }
-    sent.push({ index, action: 'DELETE' });
+    sent.push({ ...(held.get(id)?.from ?? { index }), action: 'DELETE' });
     held.delete(id);
-    for (const { key, put } of held.values()) if (motoDeleteTakes(c.key, key)) sent.push(put);
+    for (const { key, from } of held.values()) if (motoDeleteTakes(c.key, key)) sent.push({ ...from, action: 'UPSERT' });
   });
   return sent;
 }
@@ -185,16 +192,18 @@ export function recordSetXml(set: ResourceRecordSet): string {
 
 /**
  * The caller's ChangeResourceRecordSets body with its changes replaced by `sent`: the caller's
- * own Change elements (action rewritten) and `restoreXml`'s record sets as UPSERTs; the rest of
- * the body (its comment) as the caller wrote it.
+ * own Change elements (action rewritten, name in lower case, as Route53 stores names) and
+ * `recordXml`'s record sets; the rest of the body (its comment) as the caller wrote it.
  */
-export function motoChangeBody<R>(body: string, sent: readonly MotoChange<R>[], restoreXml: (r: R) => string): string {
+export function motoChangeBody<R>(body: string, sent: readonly MotoChange<R>[], recordXml: (r: R) => string): string {
   // A Change holds no element of its own name and values are escaped, so the first close ends it.
   const own = [...body.matchAll(/<Change>[\s\S]*?<\/Change>/g)].map((m) => m[0]);
   const changes = sent.map((c) =>
-    'restore' in c
-      ? `<Change><Action>UPSERT</Action>${restoreXml(c.restore)}</Change>`
-      : (own[c.index] ?? '').replace(/<Action>\w+<\/Action>/, `<Action>${c.action}</Action>`),
+    'record' in c
+      ? `<Change><Action>${c.action}</Action>${recordXml(c.record)}</Change>`
+      : (own[c.index] ?? '')
+          .replace(/<Action>\w+<\/Action>/, `<Action>${c.action}</Action>`)
+          .replace(/<Name>([^<]*)<\/Name>/, (_, name: string) => `<Name>${name.toLowerCase()}</Name>`),
   );
   return body.replace(/<Changes>[\s\S]*<\/Changes>/, () => `<Changes>${changes.join('')}</Changes>`);
 }

@@ -217,12 +217,15 @@ describe('motoChanges', () => {
     ]);
   });
 
-  it('puts back after a DELETE every other record set with its set identifier, which moto takes with it', () => {
-    expect(motoChanges([act('DELETE', apiBlue)], ZONE)).toEqual([{ index: 0, action: 'DELETE' }, { restore: webBlue }]);
+  it('sends a DELETE as the record set moto holds, and puts back after it every other record set with its set identifier', () => {
+    expect(motoChanges([act('DELETE', apiBlue)], ZONE)).toEqual([
+      { record: apiBlue, action: 'DELETE' },
+      { record: webBlue, action: 'UPSERT' },
+    ]);
     // ExternalDNS's rewrite of one name: the other name's record set is put back after the DELETE, the CREATE stands.
     expect(motoChanges([act('DELETE', apiBlue), act('CREATE', { ...apiBlue, weight: 60 })], ZONE)).toEqual([
-      { index: 0, action: 'DELETE' },
-      { restore: webBlue },
+      { record: apiBlue, action: 'DELETE' },
+      { record: webBlue, action: 'UPSERT' },
       { index: 1, action: 'UPSERT' },
     ]);
   });
@@ -231,23 +234,32 @@ describe('motoChanges', () => {
     const webMoved = rs('web', 'eks-blue', 30, 'web-blue.elb');
     expect(motoChanges([act('UPSERT', webMoved), act('DELETE', apiBlue)], ZONE)).toEqual([
       { index: 0, action: 'UPSERT' },
-      { index: 1, action: 'DELETE' },
+      { record: apiBlue, action: 'DELETE' },
       { index: 0, action: 'UPSERT' },
+    ]);
+    // Deleted after the batch wrote it: the batch's own change, now a DELETE.
+    expect(motoChanges([act('UPSERT', webMoved), act('DELETE', webMoved)], ZONE)).toEqual([
+      { index: 0, action: 'UPSERT' },
+      { index: 0, action: 'DELETE' },
+      { record: apiBlue, action: 'UPSERT' },
     ]);
   });
 
-  it('puts back nothing that the batch deleted itself, nor anything when the set identifier is the record set’s own', () => {
+  it('puts back nothing that the batch deleted itself, nor anything when no other record set has the set identifier', () => {
     expect(motoChanges([act('DELETE', apiBlue), act('DELETE', webBlue)], ZONE)).toEqual([
-      { index: 0, action: 'DELETE' },
-      { restore: webBlue },
-      { index: 1, action: 'DELETE' },
+      { record: apiBlue, action: 'DELETE' },
+      { record: webBlue, action: 'UPSERT' },
+      { record: webBlue, action: 'DELETE' },
     ]);
-    expect(motoChanges([act('DELETE', apiGreen)], ZONE)).toEqual([{ index: 0, action: 'DELETE' }]);
+    expect(motoChanges([act('DELETE', apiGreen)], ZONE)).toEqual([{ record: apiGreen, action: 'DELETE' }]);
   });
 
   it('without a set identifier, puts back the record sets of that name and type that moto takes with it', () => {
     const plain = rs('api', undefined, undefined, 'plain.elb');
-    expect(motoChanges([act('DELETE', plain)], [plain, apiBlue, webBlue])).toEqual([{ index: 0, action: 'DELETE' }, { restore: apiBlue }]);
+    expect(motoChanges([act('DELETE', plain)], [plain, apiBlue, webBlue])).toEqual([
+      { record: plain, action: 'DELETE' },
+      { record: apiBlue, action: 'UPSERT' },
+    ]);
   });
 });
 
@@ -283,14 +295,20 @@ describe('the body sent to moto', () => {
     );
   });
 
-  it("keeps the caller's changes and comment, rewrites their actions and adds the record sets put back", () => {
+  it("keeps the caller's changes and comment, rewrites their actions, names them in lower case and adds the zone's record sets", () => {
     const body = BODY.replace('<ChangeBatch>', '<ChangeBatch><Comment>weights</Comment>');
     const sent = motoChangeBody<string>(
       body,
-      [{ index: 1, action: 'DELETE' }, { restore: 'WEB' }, { index: 0, action: 'UPSERT' }],
-      (r) => `<ResourceRecordSet><Name>${r.toLowerCase()}.example.com.</Name><Type>CNAME</Type></ResourceRecordSet>`,
+      [
+        { index: 1, action: 'DELETE' },
+        { record: 'WEB', action: 'UPSERT' },
+        { index: 0, action: 'UPSERT' },
+      ],
+      (r) => `<ResourceRecordSet><Name>${r}.example.com.</Name><Type>CNAME</Type></ResourceRecordSet>`,
     );
     expect(sent).toContain('<Comment>weights</Comment>');
+    expect(sent).toContain('<Name>api.example.com.</Name>');
+    expect(sent).toContain('<Name>WEB.example.com.</Name>');
     expect(parseChangeBatch(sent).map((c) => `${c.action} ${c.key.name} ${c.key.type}`)).toEqual([
       'DELETE cname-api.example.com TXT',
       'UPSERT web.example.com CNAME',

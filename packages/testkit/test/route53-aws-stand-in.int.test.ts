@@ -211,6 +211,23 @@ describe("the Route53 stand-in applies Route53's record-set semantics over moto"
     expect(await listed()).toEqual(['web CNAME - - web.elb.example.com', 'www CNAME - - www.elb.example.com']);
   });
 
+  it('takes a DELETE that names the record set in other letter case and gives its values in another order, as Route53 does', async () => {
+    await changeOwn({
+      Action: 'CREATE',
+      ResourceRecordSet: { Name: `Mixed.${own.name}.`, Type: 'TXT', TTL: 60, ResourceRecords: [{ Value: '"a"' }, { Value: '"b"' }] },
+    });
+    expect(await listed()).toEqual(['mixed TXT - - "a","b"']);
+    expect(
+      await failure(
+        changeOwn({
+          Action: 'DELETE',
+          ResourceRecordSet: { Name: `mixed.${own.name}.`, Type: 'TXT', TTL: 60, ResourceRecords: [{ Value: '"b"' }, { Value: '"a"' }] },
+        }),
+      ),
+    ).toBe('');
+    expect(await listed()).toEqual([]);
+  });
+
   it("refuses a DELETE whose weight is not the current one with Route53's message, and writes nothing of the batch", async () => {
     await changeOwn(set('CREATE', 'api', 'eks-blue', 'blue.elb.example.com', { weight: 100 }));
     const before = await listed();
