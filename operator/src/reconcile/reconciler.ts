@@ -5,12 +5,13 @@ import type { ReconcileResult } from '../controller/controller.ts';
 import type { Informer } from '../controller/informer.ts';
 import { desiredObjects } from '../desired/index.ts';
 import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
-import { isNotFound, type KubeClient } from '../kube/client.ts';
+import { isNotFound, type KubeClient, PATCH } from '../kube/client.ts';
 import { type KubeObject, resourcePath, resourceTypeOf } from '../kube/resources.ts';
 import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { budgetCondition, connectionBudgets } from './connection-budget.ts';
 import { hasAllFields } from './drift.ts';
+import { EDGE_FINALIZER, EDGE_KINDS, edgeFinalizers, edgeHeld } from './edge-hold.ts';
 import type { EventRecorder } from './events.ts';
 import { computeStatus, type ObservedDeployment } from './status.ts';
 
@@ -124,6 +125,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         if (await client.remove(live, { signal })) pruned.push(`${live.kind}/${live.metadata.name}`);
       }
     }
+    await holdEdge(cr, { wanted, recordsGone: false }, signal);
 
     const deployments: Partial<Record<ServiceName, ObservedDeployment>> = {};
     for (const service of SERVICE_NAMES) {
@@ -264,7 +266,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         events.warning(cr, 'CleanupReleased', `${step.name}: ${result.released}`);
       }
       if (!result.done) {
-        const message = `${step.name}: ${result.reason}`;
+        const kept = heldEdges(cr);
+        const message = `${step.name}: ${result.reason}${kept.length > 0 ? `; ${kept.join(', ')} kept until then` : ''}`;
         logger.info({ reservation: cr.metadata.name, cleanup: step.name, reason: result.reason }, 'deletion held');
         const before = cr.status?.conditions?.find((c) => c.type === CONDITION.DeletionHeld);
         if (before?.message !== message) events.warning(cr, 'DeletionHeld', message);
@@ -286,8 +289,44 @@ export function createReconciler(deps: ReconcilerDeps) {
         return { requeueAfterMs: Math.min(result.retryAfterMs ?? HOLD_RETRY_MS, trafficOutcome?.requeueAfterMs ?? HOLD_RETRY_MS) };
       }
     }
+    await holdEdge(cr, { wanted: new Set(), recordsGone: true }, signal);
     await setFinalizer(cr, false, signal);
     return {};
+  }
+
+  /** The edge objects this Reservation's hold keeps, as `Kind name`. */
+  function heldEdges(cr: Reservation): string[] {
+    const namespace = cr.metadata.namespace as string;
+    return EDGE_KINDS.flatMap((kind) =>
+      (owned.get(kind)?.list(namespace) ?? [])
+        .filter((o) => controllerUid(o) === cr.metadata.uid && o.metadata.finalizers?.includes(EDGE_FINALIZER))
+        .map((o) => `${kind} ${o.metadata.name}`),
+    );
+  }
+
+  /**
+   * Sets or removes the edge's hold (edge-hold.ts): a merge patch with the resourceVersion read,
+   * so a conflicting write fails the reconcile and it is retried on what is there then.
+   */
+  async function holdEdge(cr: Reservation, state: { wanted: ReadonlySet<string>; recordsGone: boolean }, signal: AbortSignal) {
+    const namespace = cr.metadata.namespace as string;
+    for (const kind of EDGE_KINDS) {
+      for (const live of owned.get(kind)?.list(namespace) ?? []) {
+        if (controllerUid(live) !== cr.metadata.uid) continue;
+        const desired = state.wanted.has(`${kind}/${live.metadata.name}`);
+        const finalizers = edgeFinalizers(live, edgeHeld(cr, live, { desired, recordsGone: state.recordsGone, now: now() }));
+        if (!finalizers) continue;
+        try {
+          await client.request('PATCH', resourcePath(resourceTypeOf(live), namespace, live.metadata.name), {
+            body: { metadata: { finalizers, resourceVersion: live.metadata.resourceVersion } },
+            contentType: PATCH.merge,
+            signal,
+          });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+    }
   }
 
   /** Server-side apply of just our finalizer: other owners' finalizers stay as they are. */
