@@ -181,9 +181,10 @@ const DEFAULT_BEHAVIOUR: Route53AwsBehaviour = {
  * once the record set was deleted. The stand-in reads the zone, refuses with Route53's
  * InvalidChangeBatch what Route53 refuses (a CREATE of a record set that exists, a DELETE of one
  * that does not or with other values, TTL or weight), the whole batch, writing nothing; otherwise it
- * sends moto the batch rewritten so that moto ends where Route53 would (`motoChanges`). Batches to
- * one zone go through it one at a time; a writer that goes straight to moto can still slip
- * between the stand-in's read of the zone and its write.
+ * sends moto the batch rewritten so that moto ends where Route53 would (`motoChanges`: names in
+ * lower case as Route53 stores them, a DELETE as the record set moto holds). Batches to
+ * one zone go through it one at a time; a writer that goes straight to moto meets moto's
+ * behaviour, and can still slip between the stand-in's read of the zone and its write.
  */
 export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehaviour> = {}) {
   const moto = harnessEnv('AWS_ENDPOINT_URL_ROUTE_53');
