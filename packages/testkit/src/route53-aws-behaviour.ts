@@ -39,6 +39,7 @@ export interface BatchChange {
 export interface RecordSetValues extends RecordKey {
   ttl?: number;
   weight?: number;
+  /** Values as Route53 stores them (a TXT string with its quotes). */
   values: string[];
 }
 

@@ -19,6 +19,7 @@ import {
   oneAtATime,
   parseChangeBatch,
   pendingChanges,
+  type RecordSetValues,
   recordKeyId,
   recordSetXml,
 } from './route53-aws-behaviour.ts';
@@ -37,18 +38,8 @@ export async function createZone(route53: Route53Client, zoneName?: string): Pro
   }
 }
 
-/** A record set as the test reads it straight from Route53: the operator's own shape. */
 /** A record set as Route53 lists it (the operator's DnsProvider reads the same shape). */
-export interface SeenRecordSet {
-  /** Fully qualified, without the trailing dot, lower case. */
-  name: string;
-  type: string;
-  setIdentifier?: string;
-  weight?: number;
-  ttl?: number;
-  /** Values as Route53 stores them (a TXT string with its quotes). */
-  values: string[];
-}
+export type SeenRecordSet = RecordSetValues;
 
 /** Every record set of the zone, of every type, as the SDK reads them. */
 async function zoneRecordSets(route53: Route53Client, zoneId: string): Promise<ResourceRecordSet[]> {
