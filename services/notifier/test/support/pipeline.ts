@@ -2,12 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG } from '@reservations/reservation-api/testing';
+import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG, API_ENV as RESERVATION_API_ENV } from '@reservations/reservation-api/testing';
 import { createQueueWithDlq, harnessEnv, testSqs } from '@reservations/testkit';
 import type { AppConfig } from '../../src/app.ts';
 import { verificationFailure } from '../../src/domain/signature.ts';
 
-export { API_ENV, bearer, freshDatabase, testApp as reservationApp } from '@reservations/reservation-api/testing';
+export { bearer, freshDatabase, testApp as reservationApp } from '@reservations/reservation-api/testing';
+
+/** The key-encryption keys of the tests' notifiers (test only): `kek-1` seals. */
+export const WEBHOOK_SECRET_KEYS = `kek-1:${Buffer.alloc(32, 1).toString('base64')}`;
+
+/** The environment a notifier process needs besides its backends (the booking APIs ignore what is not theirs). */
+export const API_ENV = { ...RESERVATION_API_ENV, WEBHOOK_SECRET_KEYS };
 
 /** A FIFO queue with its own DLQ for one test file, so tests never read each other's messages. */
 export async function freshQueue(prefix: string, options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) {
@@ -45,6 +51,8 @@ export function notifierConfig(
     SQS_REQUEST_TIMEOUT_MS: 5000,
     SQS_VISIBILITY_TIMEOUT_SECONDS: 5,
     SQS_RETRY_BASE_SECONDS: 0,
+    WEBHOOK_SECRET_KEYS,
+    WEBHOOK_SECRET_OVERLAP_SECONDS: 86_400,
     WEBHOOK_TIMEOUT_MS: 2000,
     WEBHOOK_RETRY_BASE_MS: 50,
     WEBHOOK_RETRY_MAX_MS: 500,
