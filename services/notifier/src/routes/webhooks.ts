@@ -155,7 +155,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
         operationId: 'rotateWebhookSecret',
         summary: 'Issue a new signing secret; the old one keeps signing beside it for an overlap window',
         description:
-          'The new secret comes back once. Until `previousSecretExpiresAt` every delivery’s `webhook-signature` carries two signatures (`v1,<new> v1,<old>`), so a receiver verifies with whichever secret it has; after it, only the new one. `overlapSeconds: 0` stops the old secret at once (a leaked secret). A rotation during an overlap ends that overlap: only the secret just replaced keeps signing.',
+          'The new secret comes back once (`{}` asks for the default overlap). Until `previousSecretExpiresAt` every delivery’s `webhook-signature` carries two signatures (`v1,<new> v1,<old>`), so a receiver verifies with whichever secret it has; after it, only the new one. `overlapSeconds: 0` stops the old secret at once (a leaked secret). A rotation during an overlap ends that overlap: only the secret just replaced keeps signing.',
         tags: ['webhooks'],
         security,
         params: ProviderParams,
