@@ -53,7 +53,7 @@ describe('notifier process', () => {
     ['an entry without an id', Buffer.alloc(32, 1).toString('base64'), /entry 1 must be id:base64key/],
     [
       'a second entry without its key',
-      `kek-1:${Buffer.alloc(32, 1).toString('base64')},kek-0`,
+      `kek-1:${Buffer.alloc(32, 1).toString('base64')},kek-0:`,
       /entry 2 \(key id kek-0\) must be 32 bytes/,
     ],
     [
