@@ -6,7 +6,17 @@ import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
-import { bearer, freshQueue, migratedDatabase, notifierConfig, openStream, reservationApp, startReceiver } from './support/pipeline.ts';
+import { open, parseKeyRing } from '../src/domain/secret-box.ts';
+import {
+  bearer,
+  freshQueue,
+  migratedDatabase,
+  notifierConfig,
+  openStream,
+  reservationApp,
+  startReceiver,
+  WEBHOOK_SECRET_KEYS,
+} from './support/pipeline.ts';
 
 // Providers are JWT `sub` strings, compared exactly: `ACME` passes the access check for
 // /v1/providers/ACME/… and must find only ACME's rows there, never acme's.
@@ -41,7 +51,14 @@ const webhookOf = (provider: string, method: 'GET' | 'PUT' | 'DELETE', payload?:
   });
 
 const endpoints = async () =>
-  (await notifier.db.query<RowDataPacket[]>('SELECT provider_id, url, secret FROM webhook_endpoints ORDER BY provider_id'))[0];
+  (
+    await notifier.db.query<RowDataPacket[]>(
+      'SELECT provider_id, url, secret_key_id, secret_sealed FROM webhook_endpoints ORDER BY provider_id',
+    )
+  )[0];
+/** The secret a row holds, opened with the tests' KEKs for the provider it names (sealed for that provider alone). */
+const secretOf = (row: RowDataPacket | undefined) =>
+  open(parseKeyRing(WEBHOOK_SECRET_KEYS), { keyId: row?.secret_key_id, box: row?.secret_sealed }, row?.provider_id);
 
 beforeAll(async () => {
   const db = await migratedDatabase('ntf_identities');
@@ -85,11 +102,13 @@ describe('exact provider identities', () => {
     const [before] = await endpoints();
     const put = await webhookOf('ACME', 'PUT', { url: `${receiver.url}?for=ACME`, rotateSecret: true });
     expect(put.statusCode).toBe(201);
-    expect(put.json().secret).not.toBe(before?.secret);
-    expect(await endpoints()).toEqual([
-      { provider_id: 'ACME', url: `${receiver.url}?for=ACME`, secret: put.json().secret },
-      { provider_id: PROVIDER, url: acmeUrl, secret: before?.secret },
+    expect(put.json().secret).not.toBe(secretOf(before));
+    const after = await endpoints();
+    expect(after).toEqual([
+      { provider_id: 'ACME', url: `${receiver.url}?for=ACME`, secret_key_id: 'kek-1', secret_sealed: expect.any(Buffer) },
+      { provider_id: PROVIDER, url: acmeUrl, secret_key_id: 'kek-1', secret_sealed: before?.secret_sealed },
     ]);
+    expect(secretOf(after[0])).toBe(put.json().secret);
     expect((await webhookOf(PROVIDER, 'GET')).json()).toMatchObject({ url: acmeUrl });
     expect((await webhookOf('ACME', 'DELETE')).statusCode).toBe(204);
     expect((await endpoints()).map((r) => r.provider_id)).toEqual([PROVIDER]);
