@@ -9,11 +9,12 @@ import { buildApp } from '../src/app.ts';
 import { open, parseKeyRing } from '../src/domain/secret-box.ts';
 import {
   bearer,
+  bookHour,
   freshQueue,
   migratedDatabase,
   notifierConfig,
   openStream,
-  reservationApp,
+  relayingWriter,
   startReceiver,
   WEBHOOK_SECRET_KEYS,
 } from './support/pipeline.ts';
@@ -30,17 +31,7 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let acmeUrl: string;
 let slot = 0;
 
-async function book() {
-  const start = new Date(Date.UTC(2033, 0, 1) + slot++ * 3_600_000);
-  const response = await writer.inject({
-    method: 'POST',
-    url: '/v1/reservations',
-    headers: bearer('customer', 'erin'),
-    payload: { resourceId, startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 3_600_000).toISOString() },
-  });
-  expect(response.statusCode).toBe(201);
-  return response.json<{ id: string }>().id;
-}
+const book = () => bookHour(writer, resourceId, new Date(Date.UTC(2033, 0, 1) + slot++ * 3_600_000), 'erin');
 
 const webhookOf = (provider: string, method: 'GET' | 'PUT' | 'DELETE', payload?: object) =>
   notifier.inject({
@@ -65,12 +56,7 @@ beforeAll(async () => {
   const queue = await freshQueue('identities');
   receiver = await startReceiver(() => undefined);
   acmeUrl = `${receiver.url}?for=acme`;
-  ({ app: writer } = await reservationApp({
-    MYSQL_PRIMARY_URL: db.primaryUrl,
-    OUTBOX_RELAY: 'in-process',
-    SQS_QUEUE_URL: queue.queueUrl,
-    OUTBOX_POLL_INTERVAL_MS: 200,
-  }));
+  writer = await relayingWriter(db.primaryUrl, queue.queueUrl);
   notifier = await buildApp(notifierConfig(db.primaryUrl, queue, { SSE_POLL_INTERVAL_MS: 100 }), {
     registry: new Registry(),
     logger: false,

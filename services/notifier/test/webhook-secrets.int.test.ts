@@ -9,10 +9,11 @@ import { Webhook } from 'standardwebhooks';
 import { buildApp } from '../src/app.ts';
 import {
   bearer,
+  bookHour,
   freshQueue,
   migratedDatabase,
   notifierConfig,
-  reservationApp,
+  relayingWriter,
   startReceiver,
   WEBHOOK_SECRET_KEYS,
 } from './support/pipeline.ts';
@@ -39,17 +40,7 @@ const startNotifier = (keys = WEBHOOK_SECRET_KEYS) =>
 /** The notifier running now (one at a time: a KEK rotation replaces it). */
 const running = () => notifier as FastifyInstance;
 
-async function book() {
-  const start = new Date(Date.UTC(2032, 0, 1) + slot++ * 3_600_000);
-  const response = await writer.inject({
-    method: 'POST',
-    url: '/v1/reservations',
-    headers: bearer('customer', 'carol'),
-    payload: { resourceId, startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 3_600_000).toISOString() },
-  });
-  expect(response.statusCode).toBe(201);
-  return response.json<{ id: string }>().id;
-}
+const book = () => bookHour(writer, resourceId, new Date(Date.UTC(2032, 0, 1) + slot++ * 3_600_000), 'carol');
 
 /** The webhook of `reservationId`'s booking, once it has arrived and verified with the receiver's secret. */
 async function delivered(reservationId: string) {
@@ -93,6 +84,9 @@ function holdsPlaintext(row: RowDataPacket | undefined, key: string): boolean {
   });
 }
 
+const putWebhook = (payload: object) =>
+  running().inject({ method: 'PUT', url: `/v1/providers/${PROVIDER}/webhook`, headers: bearer('provider', PROVIDER), payload });
+
 const rotate = (payload?: unknown, provider = PROVIDER, as = bearer('provider', provider)) =>
   running().inject({
     method: 'POST',
@@ -106,12 +100,7 @@ beforeAll(async () => {
   primaryUrl = db.primaryUrl;
   queue = await freshQueue('secrets');
   receiver = await startReceiver(() => secret);
-  ({ app: writer } = await reservationApp({
-    MYSQL_PRIMARY_URL: primaryUrl,
-    OUTBOX_RELAY: 'in-process',
-    SQS_QUEUE_URL: queue.queueUrl,
-    OUTBOX_POLL_INTERVAL_MS: 200,
-  }));
+  writer = await relayingWriter(primaryUrl, queue.queueUrl);
   notifier = await startNotifier();
   await notifier.ready();
   resourceId = await createResource(writer, { providerId: PROVIDER });
@@ -124,12 +113,7 @@ afterAll(async () => {
 
 describe('webhook secrets at rest', () => {
   it('the row holds the secret sealed under the first KEK, never in plaintext; the API never shows it again', async () => {
-    const put = await running().inject({
-      method: 'PUT',
-      url: `/v1/providers/${PROVIDER}/webhook`,
-      headers: bearer('provider', PROVIDER),
-      payload: { url: receiver.url },
-    });
+    const put = await putWebhook({ url: receiver.url });
     expect(put.statusCode).toBe(201);
     secret = put.json().secret as string;
     expect(secret).toMatch(/^whsec_/);
@@ -137,12 +121,7 @@ describe('webhook secrets at rest', () => {
     expect(row).toMatchObject({ secret: null, secret_key_id: 'kek-1', previous_secret_sealed: null });
     expect(holdsPlaintext(row, secret)).toBe(false);
 
-    const again = await running().inject({
-      method: 'PUT',
-      url: `/v1/providers/${PROVIDER}/webhook`,
-      headers: bearer('provider', PROVIDER),
-      payload: { url: receiver.url },
-    });
+    const again = await putWebhook({ url: receiver.url });
     expect(again.statusCode).toBe(200);
     expect(again.json().secret).toBeUndefined();
     const got = await running().inject({ method: 'GET', url: `/v1/providers/${PROVIDER}/webhook`, headers: bearer('provider', PROVIDER) });
@@ -167,17 +146,10 @@ describe('webhook secrets at rest', () => {
       await other.close();
     }
     const legacyResource = await createResource(writer, { providerId: legacy });
-    const start = new Date(Date.UTC(2033, 0, 1));
-    const booked = await writer.inject({
-      method: 'POST',
-      url: '/v1/reservations',
-      headers: bearer('customer', 'carol'),
-      payload: { resourceId: legacyResource, startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 3_600_000).toISOString() },
-    });
-    expect(booked.statusCode).toBe(201);
+    const booked = await bookHour(writer, legacyResource, new Date(Date.UTC(2033, 0, 1)), 'carol');
     let hook: (typeof receiver.receipts)[number] | undefined;
     await waitUntil('the legacy provider’s webhook arrives', () => {
-      hook = receiver.receipts.find((r) => JSON.parse(r.body).reservation.id === booked.json().id);
+      hook = receiver.receipts.find((r) => JSON.parse(r.body).reservation.id === booked);
       return hook !== undefined;
     });
     expect(verifies(key, hook as NonNullable<typeof hook>)).toBe(true);
@@ -253,12 +225,7 @@ describe('rotating an endpoint’s signing secret', () => {
 
   it('PUT with rotateSecret rotates with the default overlap too', async () => {
     const old = secret as string;
-    const put = await running().inject({
-      method: 'PUT',
-      url: `/v1/providers/${PROVIDER}/webhook`,
-      headers: bearer('provider', PROVIDER),
-      payload: { url: receiver.url, rotateSecret: true },
-    });
+    const put = await putWebhook({ url: receiver.url, rotateSecret: true });
     expect(put.statusCode).toBe(200);
     expect(Date.parse(put.json().previousSecretExpiresAt) - Date.parse(put.json().updatedAt)).toBe(86_400_000);
     secret = put.json().secret;

@@ -2,8 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG, API_ENV as RESERVATION_API_ENV } from '@reservations/reservation-api/testing';
+import {
+  bearer,
+  freshDatabase,
+  JWT_CONFIG,
+  RATE_LIMIT_CONFIG,
+  API_ENV as RESERVATION_API_ENV,
+  testApp as reservationApp,
+} from '@reservations/reservation-api/testing';
 import { createQueueWithDlq, harnessEnv, testSqs } from '@reservations/testkit';
+import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../../src/app.ts';
 import { verificationFailure } from '../../src/domain/signature.ts';
 
@@ -169,6 +177,29 @@ export async function startReceiver(secretOf: () => string | undefined) {
       server.close();
     },
   };
+}
+
+/** A reservation-api whose outbox relay sends to `queueUrl` in its own process, polling often: events reach the notifier soon. */
+export async function relayingWriter(primaryUrl: string, queueUrl: string): Promise<FastifyInstance> {
+  const { app } = await reservationApp({
+    MYSQL_PRIMARY_URL: primaryUrl,
+    OUTBOX_RELAY: 'in-process',
+    SQS_QUEUE_URL: queueUrl,
+    OUTBOX_POLL_INTERVAL_MS: 200,
+  });
+  return app;
+}
+
+/** Books `resourceId` for the hour starting at `start` as `customer`; the new reservation's id. */
+export async function bookHour(writer: FastifyInstance, resourceId: string, start: Date, customer: string): Promise<string> {
+  const response = await writer.inject({
+    method: 'POST',
+    url: '/v1/reservations',
+    headers: bearer('customer', customer),
+    payload: { resourceId, startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 3_600_000).toISOString() },
+  });
+  if (response.statusCode !== 201) throw new Error(`booking answered ${response.statusCode}: ${response.body}`);
+  return response.json<{ id: string }>().id;
 }
 
 /** A freshly migrated database of its own. */
