@@ -148,8 +148,14 @@ export const secretStore = fp<SecretStoreOptions>(
       labelNames: ['key_id'] as const,
       registers: [registry],
       async collect() {
-        this.reset();
-        for (const [keyId, n] of await secretsByKey(pool)) this.set({ key_id: keyId }, n);
+        // A database that fails the read leaves the last figures rather than failing the scrape.
+        try {
+          const counts = await secretsByKey(pool);
+          this.reset();
+          for (const [keyId, n] of counts) this.set({ key_id: keyId }, n);
+        } catch (err) {
+          app.log.debug({ err }, 'counting the stored webhook secrets failed');
+        }
       },
     });
     const sweep = async () => {
