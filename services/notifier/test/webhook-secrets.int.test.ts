@@ -1,15 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loadMigrations, MIGRATIONS_DIR, migrate } from '@reservations/database';
 import { createResource } from '@reservations/reservation-api/testing';
 import { ConfigError } from '@reservations/service-kit';
 import { waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
+import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
 import { buildApp } from '../src/app.ts';
+import { open, parseKeyRing } from '../src/domain/secret-box.ts';
 import {
   bearer,
   bookHour,
+  freshDatabase,
   freshQueue,
   migratedDatabase,
   notifierConfig,
@@ -153,6 +157,39 @@ describe('webhook secrets at rest', () => {
       return hook !== undefined;
     });
     expect(verifies(key, hook as NonNullable<typeof hook>)).toBe(true);
+  });
+});
+
+describe('upgrading a database whose secrets are in plaintext', () => {
+  it('migration 6 keeps the row as it was; the first notifier to start seals it, and the sealed box opens to the same secret', async () => {
+    const db = await freshDatabase('ntf_secrets_upgrade');
+    expect(await migrate(db.primaryUrl, loadMigrations(MIGRATIONS_DIR).slice(0, 5))).toEqual({ applied: [1, 2, 3, 4, 5], version: 5 });
+    const key = `whsec_${Buffer.alloc(32, 3).toString('base64')}`;
+    const conn = await mysql.createConnection(db.primaryUrl);
+    try {
+      await conn.query('INSERT INTO webhook_endpoints (provider_id, url, secret) VALUES (?, ?, ?)', [
+        'acme',
+        'https://hooks.example.com/a',
+        key,
+      ]);
+      expect(await db.migrate()).toEqual({ applied: [6], version: 6 });
+      const read = async () => (await conn.query<RowDataPacket[]>('SELECT * FROM webhook_endpoints'))[0];
+      expect(await read()).toEqual([
+        expect.objectContaining({ provider_id: 'acme', secret: key, secret_key_id: null, secret_sealed: null }),
+      ]);
+
+      const upgraded = await buildApp(notifierConfig(db.primaryUrl, await freshQueue('secrets-upgrade')), {
+        registry: new Registry(),
+        logger: false,
+      });
+      await upgraded.close();
+      const [row] = await read();
+      expect(row).toMatchObject({ provider_id: 'acme', url: 'https://hooks.example.com/a', secret: null, secret_key_id: 'kek-1' });
+      expect(holdsPlaintext(row, key)).toBe(false);
+      expect(open(parseKeyRing(WEBHOOK_SECRET_KEYS), { keyId: row?.secret_key_id, box: row?.secret_sealed }, 'acme')).toBe(key);
+    } finally {
+      await conn.end();
+    }
   });
 });
 

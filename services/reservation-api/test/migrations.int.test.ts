@@ -167,7 +167,7 @@ describe('migrations', () => {
       `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES
         ('3c4d5e6f-0000-4000-8000-000000000001', 'resource', '4d5e6f70-0000-4000-8000-000000000001', 'resource.created', 1, '{"a":1}')`,
     );
-    expect(await db.migrate()).toEqual({ applied: [4, 5], version: 5 });
+    expect(await db.migrate()).toEqual({ applied: [4, 5, 6], version: 6 });
     expect(await sql(db.primaryUrl, 'SELECT event_id, payload, sent_at, attempts, last_error, parked_at FROM outbox')).toEqual([
       {
         event_id: '3c4d5e6f-0000-4000-8000-000000000001',
