@@ -5,12 +5,13 @@ import type { ReconcileResult } from '../controller/controller.ts';
 import type { Informer } from '../controller/informer.ts';
 import { desiredObjects } from '../desired/index.ts';
 import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
-import { isNotFound, type KubeClient } from '../kube/client.ts';
+import { isNotFound, type KubeClient, PATCH } from '../kube/client.ts';
 import { type KubeObject, resourcePath, resourceTypeOf } from '../kube/resources.ts';
 import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { budgetCondition, connectionBudgets } from './connection-budget.ts';
 import { hasAllFields } from './drift.ts';
+import { EDGE_FINALIZER, EDGE_KINDS, edgeFinalizers, edgeHeld } from './edge-hold.ts';
 import type { EventRecorder } from './events.ts';
 import { computeStatus, type ObservedDeployment } from './status.ts';
 
@@ -84,7 +85,12 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
     const cr = reservations.get(namespace, name);
-    if (!cr) return {}; // gone: the garbage collector removes what it owned
+    if (!cr) {
+      // Gone (its finalizer removed by hand?): the garbage collector removes what it owned, and
+      // an edge it still held would wait for us for ever.
+      await releaseOrphanedEdges(namespace, name, signal);
+      return {};
+    }
     if (cr.metadata.deletionTimestamp) return finalize(cr, signal);
     // Before the traffic step: what it makes outside exists only under the finalizer.
     if (needsFinalizer(cr) && !cr.metadata.finalizers?.includes(FINALIZER)) await setFinalizer(cr, true, signal);
@@ -117,6 +123,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     );
 
     const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
+    // Before the prune: an edge the spec no longer wants loses its hold first, then goes at once.
+    await holdEdge(cr, { wanted, recordsGone: !traffic }, signal);
     const pruned: string[] = [];
     for (const cache of owned.values()) {
       for (const live of cache.list(namespace)) {
@@ -264,7 +272,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         events.warning(cr, 'CleanupReleased', `${step.name}: ${result.released}`);
       }
       if (!result.done) {
-        const message = `${step.name}: ${result.reason}`;
+        const kept = heldEdges(cr);
+        const message = `${step.name}: ${result.reason}${kept.length > 0 ? `; ${kept.join(', ')} kept until then` : ''}`;
         logger.info({ reservation: cr.metadata.name, cleanup: step.name, reason: result.reason }, 'deletion held');
         const before = cr.status?.conditions?.find((c) => c.type === CONDITION.DeletionHeld);
         if (before?.message !== message) events.warning(cr, 'DeletionHeld', message);
@@ -286,8 +295,54 @@ export function createReconciler(deps: ReconcilerDeps) {
         return { requeueAfterMs: Math.min(result.retryAfterMs ?? HOLD_RETRY_MS, trafficOutcome?.requeueAfterMs ?? HOLD_RETRY_MS) };
       }
     }
+    await holdEdge(cr, { wanted: new Set(), recordsGone: true }, signal);
     await setFinalizer(cr, false, signal);
     return {};
+  }
+
+  async function releaseOrphanedEdges(namespace: string, name: string, signal: AbortSignal) {
+    for (const kind of EDGE_KINDS) {
+      for (const live of owned.get(kind)?.list(namespace) ?? []) {
+        if (ownerKey(live) === `${namespace}/${name}`) await writeFinalizers(live, edgeFinalizers(live, false), signal);
+      }
+    }
+  }
+
+  /** The edge objects this Reservation's hold keeps, as `Kind name`. */
+  function heldEdges(cr: Reservation): string[] {
+    const namespace = cr.metadata.namespace as string;
+    return EDGE_KINDS.flatMap((kind) =>
+      (owned.get(kind)?.list(namespace) ?? [])
+        .filter((o) => controllerUid(o) === cr.metadata.uid && o.metadata.finalizers?.includes(EDGE_FINALIZER))
+        .map((o) => `${kind} ${o.metadata.name}`),
+    );
+  }
+
+  /** Sets or removes the hold on each edge this Reservation controls (edge-hold.ts). */
+  async function holdEdge(cr: Reservation, state: { wanted: ReadonlySet<string>; recordsGone: boolean }, signal: AbortSignal) {
+    const namespace = cr.metadata.namespace as string;
+    for (const kind of EDGE_KINDS) {
+      for (const live of owned.get(kind)?.list(namespace) ?? []) {
+        if (controllerUid(live) !== cr.metadata.uid) continue;
+        const desired = state.wanted.has(`${kind}/${live.metadata.name}`);
+        const held = edgeHeld(cr, live, { desired, recordsGone: state.recordsGone, now: now() });
+        await writeFinalizers(live, edgeFinalizers(live, held), signal);
+      }
+    }
+  }
+
+  /** A merge patch with the resourceVersion read: a conflicting write fails the reconcile, retried on what is there then. */
+  async function writeFinalizers(live: KubeObject, finalizers: string[] | undefined, signal: AbortSignal) {
+    if (!finalizers) return;
+    try {
+      await client.request('PATCH', resourcePath(resourceTypeOf(live), live.metadata.namespace, live.metadata.name), {
+        body: { metadata: { finalizers, resourceVersion: live.metadata.resourceVersion } },
+        contentType: PATCH.merge,
+        signal,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /** Server-side apply of just our finalizer: other owners' finalizers stay as they are. */

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   createZone,
@@ -157,8 +157,14 @@ async function twoClusters(name: string, dnsName: string) {
   return dns;
 }
 
-beforeAll(async () => {
+// A zone per test: moto deletes every record of the zone that has the DELETE's set identifier
+// (Route53 deletes the one record set named), so Reservations sharing a zone and a cluster name
+// would delete each other's records.
+beforeEach(async () => {
   zone = await createZone(route53);
+});
+
+beforeAll(async () => {
   proxy = await startRoute53AwsStandIn();
   const kc = testKubeConfig();
   await installCrds(kc);

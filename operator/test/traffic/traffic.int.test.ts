@@ -19,6 +19,7 @@ import { API_VERSION, KIND, RELEASE_RECORDS_ANNOTATION, type Reservation } from 
 import { createKubeClient, isNotFound, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
+import { EDGE_FINALIZER } from '../../src/reconcile/edge-hold.ts';
 import { FINALIZER } from '../../src/reconcile/reconciler.ts';
 import type { DnsProvider } from '../../src/traffic/dns-provider.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
@@ -80,15 +81,17 @@ function pendingInjectingProvider(real: DnsProvider): DnsProvider {
 type Json = any;
 const path = (name?: string) => resourcePath(RESOURCE_TYPES.Reservation, namespace, name);
 const reservation = (name: string) => kube.request<Reservation & Json>('GET', path(name));
-const gone = async (name: string) => {
+/** Whether `read` finds the object gone (404). */
+const absent = async (read: () => Promise<unknown>) => {
   try {
-    await reservation(name);
+    await read();
     return false;
   } catch (err) {
     if (isNotFound(err)) return true;
     throw err;
   }
 };
+const gone = (name: string) => absent(() => reservation(name));
 const condition = async (name: string, type: string) => (await reservation(name)).status?.conditions?.find((c: Json) => c.type === type);
 const patchSpec = (name: string, traffic: Record<string, unknown>) =>
   kube.request('PATCH', path(name), { body: { spec: { traffic } }, contentType: PATCH.merge });
@@ -570,4 +573,121 @@ describe('a record set changed by hand in Route53', () => {
     });
     expect((await rsv('booking')).status.traffic).toMatchObject({ verifiedWeight: 10, lastChange: { status: 'INSYNC', weight: 10 } });
   });
+});
+
+describe('a namespace deleted while its record carries weight', () => {
+  let doomed: Awaited<ReturnType<typeof startManager>>;
+  let doomedNamespace: string;
+  // A zone of its own: moto deletes every record set of a zone with the DELETE's set identifier.
+  let own: { id: string; name: string };
+  const name = () => `doomed.${own.name}`;
+  const rsvPath = (n?: string) => resourcePath(RESOURCE_TYPES.Reservation, doomedNamespace, n);
+  const rsv = (n = 'booking') => kube.request<Reservation & Json>('GET', rsvPath(n));
+  const ingress = (n = 'booking') => kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Ingress, doomedNamespace, n));
+  const mine = async () => (await listRecords(route53, own.id)).filter((r) => r.name.endsWith(name()) && r.setIdentifier === 'eks-green');
+
+  /** A Reservation `n` with an Ingress edge and weight 30 at `recordName`, once the weight is verified and the Ingress held. */
+  async function weightedWithEdge(n: string, recordName: string) {
+    await kube.request('POST', rsvPath(), {
+      body: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: n },
+        spec: sampleSpec({
+          edge: { kind: 'Ingress', host: `${n}.green.example.com` },
+          traffic: {
+            cluster: 'eks-green',
+            dns: { hostedZoneId: own.id, name: recordName, ttl: 2 },
+            weight: 30,
+            target: 'green.elb.example.com',
+          },
+        }),
+      },
+    });
+    await waitUntil('weight 30 verified', async () => {
+      const status = (await rsv(n)).status;
+      if (status?.traffic?.verifiedWeight === 30) return true;
+      throw new Error(`conditions: ${JSON.stringify(status?.conditions)}`);
+    });
+    await waitUntil('the Ingress held', async () => {
+      const finalizers = (await ingress(n)).metadata.finalizers ?? [];
+      if (!finalizers.includes(EDGE_FINALIZER)) throw new Error(`Ingress finalizers: ${JSON.stringify(finalizers)}`);
+      return true;
+    });
+  }
+  const deletionHeld = async (n = 'booking') => (await rsv(n)).status?.conditions?.find((c: Json) => c.type === 'DeletionHeld');
+
+  beforeAll(async () => {
+    own = await createZone(route53);
+    doomedNamespace = await createTestNamespace(kc, 'doomed');
+    await putWeighted(route53, own.id, {
+      name: name(),
+      setIdentifier: 'eks-blue',
+      weight: 70,
+      target: 'blue.elb.example.com',
+      owner: 'reservation-operator-eks-blue',
+    });
+    doomed = await startManager({
+      kc,
+      namespace: doomedNamespace,
+      workers: 1,
+      resyncMs: 60_000,
+      identity: 'doomed',
+      logger: pino({ level: 'warn' }),
+      registry: new Registry(),
+      traffic: { pendingPollMs: 200 },
+    });
+  });
+  afterAll(() => doomed?.stop());
+
+  it("lets the Ingress go when its Reservation went without the operator's cleanup (its finalizer removed by hand)", async () => {
+    await weightedWithEdge('orphan', `orphan.${own.name}`);
+    // Deletion held (weight 30), then an SRE removes the finalizer by hand.
+    await kube.request('DELETE', rsvPath('orphan'));
+    await waitUntil('DeletionHeld', async () => (await deletionHeld('orphan'))?.status === 'True');
+    await kube.request('PATCH', rsvPath('orphan'), { body: { metadata: { finalizers: null } }, contentType: PATCH.merge });
+    await waitUntil(
+      'the Reservation and its Ingress gone',
+      async () => (await absent(() => rsv('orphan'))) && (await absent(() => ingress('orphan'))),
+      {
+        timeoutMs: 120_000,
+      },
+    );
+  });
+
+  it('keeps the Reservation and its Ingress until the weight is 0, then the namespace goes with the records', async () => {
+    await weightedWithEdge('booking', name());
+
+    await kube.request('DELETE', resourcePath(RESOURCE_TYPES.Namespace, undefined, doomedNamespace));
+    // The namespace controller deletes everything in it; the Ingress stays while clients are sent here.
+    await waitUntil(
+      'the Ingress deleted but kept, and the deletion held saying why',
+      async () => {
+        const held = await ingress();
+        const message = (await deletionHeld())?.message ?? '';
+        if (!held.metadata.deletionTimestamp || !message.includes('Ingress booking kept until then')) {
+          throw new Error(`Ingress deletionTimestamp ${held.metadata.deletionTimestamp}; DeletionHeld: ${message}`);
+        }
+        return true;
+      },
+      { timeoutMs: 120_000 },
+    );
+    expect((await deletionHeld())?.message).toBe(
+      `route53-records: ${name()} (eks-green) still has weight 30 in Route53, so clients are sent here; set spec.traffic.weight to 0 ` +
+        '(or cut over to the peer) and deletion continues once weight 0 is verified INSYNC and one TTL has passed; Ingress booking kept until then',
+    );
+    expect((await mine()).map((r) => `${r.type} ${r.weight}`).sort()).toEqual(['CNAME 30', 'TXT 30']);
+
+    // The SRE drains this cluster: weight 0, verified, one TTL; then the records, the Ingress and the namespace go.
+    await kube.request('PATCH', rsvPath('booking'), { body: { spec: { traffic: { weight: 0 } } }, contentType: PATCH.merge });
+    await waitUntil('the Reservation and its Ingress gone', async () => (await absent(() => rsv())) && (await absent(() => ingress())), {
+      timeoutMs: 120_000,
+    });
+    expect(await mine()).toEqual([]);
+    await waitUntil(
+      'the namespace gone',
+      () => absent(() => kube.request('GET', resourcePath(RESOURCE_TYPES.Namespace, undefined, doomedNamespace))),
+      { timeoutMs: 240_000 },
+    );
+  }, 480_000);
 });
