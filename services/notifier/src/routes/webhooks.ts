@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Problem, problemResponse, withTransaction } from '@reservations/service-kit';
-import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { Type } from 'typebox';
 import { currentSealed, inOverlap, SECRET_COLUMN_NAMES, type SecretColumns, sealedColumns } from '../domain/endpoint-secrets.ts';
 import { privateHostReason } from '../domain/public-address.ts';
@@ -137,13 +137,15 @@ const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = async (app
       // A new endpoint gets a secret; an existing one keeps its own (the insert's values are not used).
       const secret = newSecret();
       const sealed = sealedColumns(app.secretKeys, id, secret);
-      const [written] = await app.db.query<ResultSetHeader>(
+      await app.db.query(
         `INSERT INTO webhook_endpoints (provider_id, url, secret_key_id, secret_sealed) VALUES (?, ?, ?, ?)
          ON DUPLICATE KEY UPDATE url = VALUES(url), updated_at = NOW(3)`,
         [id, request.body.url, sealed.secret_key_id, sealed.secret_sealed],
       );
-      const created = written.affectedRows === 1;
       const row = (await read(id)) as EndpointRow;
+      // Ours if the row holds our box (random, so no other write's); affectedRows cannot tell an
+      // insert from an update that changed nothing (mysql2 counts found rows).
+      const created = row.secret_sealed?.equals(sealed.secret_sealed) === true;
       return reply.code(created ? 201 : 200).send(render(row, created ? secret : undefined));
     },
   );
