@@ -23,6 +23,7 @@ const MINIMAL = {
   'backends.redis.existingSecret': 'redis',
   'backends.jwt.existingSecret': 'jwt',
   'backends.signing.existingSecret': 'booking-signing',
+  'backends.webhookSecrets.existingSecret': 'booking-webhook-secrets',
 };
 
 let namespace: string;
@@ -108,6 +109,7 @@ describe('charts/reservation-platform', () => {
       'booking-mysql/replica-url',
       'booking-redis/url',
       'booking-signing/keys',
+      'booking-webhook-secrets/keys',
     ]);
   });
 
@@ -122,6 +124,7 @@ describe('charts/reservation-platform', () => {
       'dev-mysql-replica/url',
       'dev-redis/url',
       'dev-signing/keys',
+      'dev-webhook-secrets/keys',
     ]);
     expect([...new Set(secretRefs(cr))].sort()).toEqual(secretKeys(objects).sort());
     const redis = find(objects, 'Secret', 'dev-redis') as unknown as { data: { url: string } };

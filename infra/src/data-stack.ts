@@ -26,7 +26,7 @@ export class DataStack extends Stack {
   /** The groups a cluster's nodes must be let into (the cluster stacks add the rules). */
   readonly databaseClients: ec2.SecurityGroup;
   readonly redisClients: ec2.SecurityGroup;
-  /** `primary-url`, `replica-url`, `redis-url` and `booking-signing-keys`: what the services' Kubernetes Secrets carry. */
+  /** `primary-url`, `replica-url`, `redis-url`, `booking-signing-keys` and `webhook-secret-keys`: what the services' Kubernetes Secrets carry. */
   readonly backends: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, config: InfraConfig, vpc: ec2.IVpc, props: StackProps) {
@@ -183,14 +183,23 @@ export class DataStack extends Stack {
       encryptionKey: this.key,
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
+    // The key-encryption key the notifiers seal webhook secrets with (one for both clusters: they
+    // share the database). 43 letters and digits and a `=` read as 32 bytes of base64 (256 bits of
+    // entropy), the length WEBHOOK_SECRET_KEYS asks for; its id `kek-1` names it in each sealed row.
+    const webhookSecretKey = new secretsmanager.Secret(this, 'WebhookSecretKey', {
+      description: 'The key the notifier seals webhook signing secrets with (WEBHOOK_SECRET_KEYS)',
+      encryptionKey: this.key,
+      generateSecretString: { passwordLength: 43, excludePunctuation: true },
+    });
     this.backends = new secretsmanager.Secret(this, 'Backends', {
-      description: 'The reservation services backend URLs (MySQL primary and replica through RDS Proxy, Redis) and signing key',
+      description: 'The reservation services backend URLs (MySQL primary and replica through RDS Proxy, Redis) and keys',
       encryptionKey: this.key,
       secretObjectValue: {
         'primary-url': SecretValue.unsafePlainText(mysqlUrl(proxy.endpoint)),
         'replica-url': SecretValue.unsafePlainText(mysqlUrl(readerEndpoint.endpoint)),
         'redis-url': SecretValue.unsafePlainText(redisUrl),
         'booking-signing-keys': SecretValue.unsafePlainText(signingKey.secretValue.unsafeUnwrap()),
+        'webhook-secret-keys': SecretValue.unsafePlainText(`kek-1:${webhookSecretKey.secretValue.unsafeUnwrap()}=`),
       },
     });
 

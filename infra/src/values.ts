@@ -42,6 +42,7 @@ export function platformValues(config: InfraConfig, cluster: ClusterConfig, outp
       },
       redis: { existingSecret: BACKENDS_SECRET, key: 'redis-url' },
       signing: { existingSecret: BACKENDS_SECRET, key: 'booking-signing-keys' },
+      webhookSecrets: { existingSecret: BACKENDS_SECRET, key: 'webhook-secret-keys' },
       sqs: { queueUrl: outputs.queueUrl, deadLetterQueueUrl: outputs.deadLetterQueueUrl },
       jwt: {
         issuer: config.auth.issuer,

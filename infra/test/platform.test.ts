@@ -202,6 +202,7 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
         },
         redis: { existingSecret: 'booking-backends', key: 'redis-url' },
         signing: { existingSecret: 'booking-backends', key: 'booking-signing-keys' },
+        webhookSecrets: { existingSecret: 'booking-backends', key: 'webhook-secret-keys' },
         sqs: { queueUrl: url(synth.platform.data.queue), deadLetterQueueUrl: url(synth.platform.data.deadLetterQueue) },
         jwt: { issuer: 'https://idp.example.com/', audience: 'reservations', jwksUrl: 'https://idp.example.com/.well-known/jwks.json' },
       },
@@ -314,7 +315,7 @@ describe('the data stack', () => {
 
   it('keeps every secret under the data key, and no password in the template', () => {
     const secrets = resourcesOf(data, 'AWS::SecretsManager::Secret');
-    expect(secrets).toHaveLength(4); // the database's credentials, Redis's AUTH token, the booking signing key, the backends
+    expect(secrets).toHaveLength(5); // the database's credentials, Redis's AUTH token, the booking signing key, the webhook secrets' KEK, the backends
     for (const [, s] of secrets) expect(s.Properties.KmsKeyId).toEqual(keyRef());
     const backends = secrets.find(([id]) => id === logicalId(synth.platform.data.backends));
     const urls = JSON.parse(render(backends?.[1].Properties.SecretString)) as Record<string, string>;
@@ -329,6 +330,7 @@ describe('the data stack', () => {
       'replica-url': `mysql://booking:${resolve(credentials, 'password')}@<${reader}.Endpoint>:3306/reservations${tls}`,
       'redis-url': `rediss://:${resolve(logicalId(synth.platform.data.node.findChild('RedisAuth')), '')}@<${redis}.PrimaryEndPoint.Address>:6379`,
       'booking-signing-keys': resolve(logicalId(synth.platform.data.node.findChild('BookingSigningKey')), ''),
+      'webhook-secret-keys': `kek-1:${resolve(logicalId(synth.platform.data.node.findChild('WebhookSecretKey')), '')}=`,
     });
   });
 });

@@ -88,7 +88,7 @@ export function platformValuesSchema(): JsonObject {
       backends: {
         type: 'object',
         additionalProperties: false,
-        required: ['mysql', 'redis', 'sqs', 'jwt', 'signing'],
+        required: ['mysql', 'redis', 'sqs', 'jwt', 'signing', 'webhookSecrets'],
         properties: {
           mysql: {
             type: 'object',
@@ -97,6 +97,7 @@ export function platformValuesSchema(): JsonObject {
           },
           redis: credential('the Redis URL', 'url'),
           signing: credential('the keys consistency tokens and cache entries are signed with (BOOKING_SIGNING_KEYS)', 'keys'),
+          webhookSecrets: credential('the keys that seal webhook secrets at rest (WEBHOOK_SECRET_KEYS)', 'keys'),
           sqs,
           // issuer and audience are required by the template instead, whose message says what each is.
           jwt: credential('the JWT verification key (or jwksUrl instead)', 'key', {

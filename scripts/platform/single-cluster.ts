@@ -23,7 +23,7 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { BOOKING_SIGNING_KEYS, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET } from './two-clusters.ts';
+import { BOOKING_SIGNING_KEYS, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, WEBHOOK_SECRET_KEYS } from './two-clusters.ts';
 import { stopOnCtrlC } from './until-ctrl-c.ts';
 
 export async function runSingleCluster(): Promise<void> {
@@ -64,6 +64,7 @@ export async function runSingleCluster(): Promise<void> {
           JWT_ISSUER,
           JWT_AUDIENCE,
           BOOKING_SIGNING_KEYS,
+          WEBHOOK_SECRET_KEYS,
           SHUTDOWN_DELAY_MS: '0',
           ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
         },
@@ -97,6 +98,7 @@ export async function runSingleCluster(): Promise<void> {
       ['redis', 'url', env.REDIS_URL],
       ['jwt', 'key', JWT_SECRET],
       ['booking-signing', 'keys', BOOKING_SIGNING_KEYS],
+      ['booking-webhook-secrets', 'keys', WEBHOOK_SECRET_KEYS],
     ];
     for (const [name, key, value] of secrets) {
       await kubectl('create', 'secret', 'generic', name, '-n', 'reservations', `--from-literal=${key}=${value ?? 'unset'}`);

@@ -60,6 +60,8 @@ export const JWT_ISSUER = 'https://local.idp.test/';
 export const JWT_AUDIENCE = 'reservations';
 /** Local only: both stacks' reservation-api and query-api sign and check consistency tokens and cache entries with it (one key: a client may write on one cluster and read on the other). */
 export const BOOKING_SIGNING_KEYS = 'local-development-only-booking-signing-key';
+/** Local only: the key both stacks' notifiers seal webhook secrets with (they share the database). */
+export const WEBHOOK_SECRET_KEYS = `local-1:${Buffer.from('local-development-only-32-bytes!').toString('base64')}`;
 /** The harness components the platform needs; sqs (the event pipeline) and prometheus are optional. */
 export const REQUIRED_COMPONENTS: readonly Component[] = ['mysql', 'redis', 'aws', 'kube'];
 
@@ -316,6 +318,7 @@ async function startStack(
     JWT_ISSUER,
     JWT_AUDIENCE,
     BOOKING_SIGNING_KEYS,
+    WEBHOOK_SECRET_KEYS,
     LOG_LEVEL: logLevel,
     // The machine is shared with other work: load shedding would measure its CPU, not the cutover;
     // so would a 503 from a full queue while the one local replica lags behind a busy CPU.

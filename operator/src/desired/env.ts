@@ -29,6 +29,7 @@ export const OPERATOR_OWNED_ENV = [
   'JWT_ISSUER',
   'JWT_AUDIENCE',
   'BOOKING_SIGNING_KEYS',
+  'WEBHOOK_SECRET_KEYS',
 ] as const;
 
 /**

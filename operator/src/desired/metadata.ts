@@ -14,9 +14,10 @@ export const SERVICES: Record<ServiceName, { component: string; needs: readonly 
   reservationApi: { component: 'reservation-api', needs: ['mysqlPrimary', 'redis', 'jwt', 'sqs', 'signing'] },
   queryApi: { component: 'query-api', needs: ['mysqlReplica', 'mysqlPrimary', 'redis', 'jwt', 'signing'] },
   // The notifier rings its SSE streams across replicas through Redis pub/sub, and reads a far-behind stream's pages from the replica.
-  notifier: { component: 'notifier', needs: ['mysqlPrimary', 'mysqlReplica', 'redis', 'sqs', 'jwt'] },
+  // It alone holds the keys that open the webhook secrets it keeps in MySQL.
+  notifier: { component: 'notifier', needs: ['mysqlPrimary', 'mysqlReplica', 'redis', 'sqs', 'jwt', 'webhookSecrets'] },
 };
-export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt' | 'signing';
+export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt' | 'signing' | 'webhookSecrets';
 
 export const API_PORT = 3000;
 export const ADMIN_PORT = 9090;

@@ -92,6 +92,7 @@ function secretEnv(cr: Reservation, backend: Backend) {
     redis: ['REDIS_URL', b.redis.secretRef],
     jwt: [b.jwt.algorithm === 'HS256' ? 'JWT_SECRET' : 'JWT_PUBLIC_KEY', b.jwt.secretRef],
     signing: ['BOOKING_SIGNING_KEYS', b.signing.secretRef],
+    webhookSecrets: ['WEBHOOK_SECRET_KEYS', b.webhookSecrets.secretRef],
   };
   if (backend === 'sqs') return []; // URLs come from the ConfigMap, access from IRSA
   const [name, ref] = refs[backend];

@@ -75,11 +75,16 @@ describe('desiredObjects', () => {
     const names = (c: string) => container(find(objects, 'Deployment', `booking-${c}`)).env.map((e: { name: string }) => e.name);
     expect(names('reservation-api')).toEqual(['MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY', 'BOOKING_SIGNING_KEYS']);
     expect(names('query-api')).toEqual(['MYSQL_REPLICA_URL', 'MYSQL_PRIMARY_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY', 'BOOKING_SIGNING_KEYS']);
-    // The notifier neither signs nor checks consistency tokens or cache entries: it gets no key.
-    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'MYSQL_REPLICA_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY']);
+    // The notifier neither signs nor checks consistency tokens or cache entries: it gets no signing
+    // key; it alone gets the keys that open the webhook secrets.
+    expect(names('notifier')).toEqual(['MYSQL_PRIMARY_URL', 'MYSQL_REPLICA_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY', 'WEBHOOK_SECRET_KEYS']);
     expect(container(find(objects, 'Deployment', 'booking-query-api')).env.at(-1)).toEqual({
       name: 'BOOKING_SIGNING_KEYS',
       valueFrom: { secretKeyRef: { name: 'booking-signing', key: 'keys' } },
+    });
+    expect(container(find(objects, 'Deployment', 'booking-notifier')).env.at(-1)).toEqual({
+      name: 'WEBHOOK_SECRET_KEYS',
+      valueFrom: { secretKeyRef: { name: 'booking-webhook-secrets', key: 'keys' } },
     });
     const hs256 = desiredObjects(
       sampleReservation({ backends: { ...cr.spec.backends, jwt: { ...cr.spec.backends.jwt, algorithm: 'HS256' } } }),

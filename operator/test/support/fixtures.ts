@@ -15,6 +15,7 @@ export function minimalSpec(): Record<string, unknown> {
       },
       jwt: { issuer: 'https://idp.example.com/', audience: 'reservations', secretRef: { name: 'jwt' } },
       signing: { secretRef: { name: 'booking-signing' } },
+      webhookSecrets: { secretRef: { name: 'booking-webhook-secrets' } },
     },
   };
 }

@@ -184,6 +184,7 @@ try {
   };
   const api = await start('reservation-api', 'services/reservation-api/src/server.ts', {});
   const consumer = await start('notifier', 'services/notifier/src/server.ts', {
+    WEBHOOK_SECRET_KEYS: `bench-1:${Buffer.alloc(32, 7).toString('base64')}`,
     WEBHOOK_ALLOW_HTTP: 'true',
     WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
   });

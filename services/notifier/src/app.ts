@@ -12,10 +12,14 @@ import type { Registry } from 'prom-client';
 import type { NotifierConfig } from './config.ts';
 import { db } from './infra/db.ts';
 import { notificationBus } from './infra/notification-bus.ts';
+import { secretStore } from './infra/secret-store.ts';
 import notificationRoutes from './routes/notifications.ts';
 import webhookRoutes from './routes/webhooks.ts';
 import { pipeline } from './workers/pipeline.ts';
 import { retentionSweeper } from './workers/retention-sweeper.ts';
+
+/** How often plaintext secrets left by an older notifier are sealed, and data keys of an old KEK re-wrapped (also once at start). */
+const SECRET_SWEEP_INTERVAL_MS = 5 * 60_000;
 
 export type AppConfig = Omit<NotifierConfig, 'HOST' | 'PORT' | 'ADMIN_PORT' | 'SHUTDOWN_DELAY_MS' | 'DRAIN_FILE'>;
 
@@ -42,6 +46,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     limits: poolLimits(config),
     registry,
   });
+  await app.register(secretStore, { keys: config.WEBHOOK_SECRET_KEYS, sweepIntervalMs: SECRET_SWEEP_INTERVAL_MS, registry });
   await app.register(notificationBus, {
     url: config.REDIS_URL,
     redis: redisSettings(config),
@@ -60,6 +65,7 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     prefix: '/v1',
     allowHttp: config.WEBHOOK_ALLOW_HTTP,
     allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
+    overlapSeconds: config.WEBHOOK_SECRET_OVERLAP_SECONDS,
   });
   await app.register(notificationRoutes, {
     prefix: '/v1',

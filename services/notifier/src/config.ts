@@ -50,6 +50,20 @@ export const NotifierConfig = serviceConfig({
     default: 2,
     description: 'a failed message is hidden for this, doubled per receive, before it is retried',
   }),
+  WEBHOOK_SECRET_KEYS: secret(
+    Type.String({
+      minLength: 1,
+      description:
+        'the keys that seal webhook signing secrets at rest (AES-256-GCM, envelope): comma-separated `id:base64key`, each key 32 bytes (openssl rand -base64 32); the first seals, all open (a rotation lists the new key first and keeps the old one until the notifiers have re-wrapped)',
+    }),
+  ),
+  WEBHOOK_SECRET_OVERLAP_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 604_800,
+    default: 86_400,
+    description:
+      'after a signing-secret rotation, how long the old secret still signs beside the new one (a rotation request may ask for another window)',
+  }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'how long one webhook POST may take' }),
   WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 1000, description: 'backoff base of webhook retries (full jitter)' }),
   WEBHOOK_RETRY_MAX_MS: Type.Integer({ minimum: 1, default: 600_000, description: 'longest wait between two webhook attempts' }),

@@ -6,7 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
-import { bearer, freshQueue, migratedDatabase, notifierConfig, openStream, reservationApp, startReceiver } from './support/pipeline.ts';
+import { open, parseKeyRing } from '../src/domain/secret-box.ts';
+import {
+  bearer,
+  bookHour,
+  freshQueue,
+  migratedDatabase,
+  notifierConfig,
+  openStream,
+  relayingWriter,
+  startReceiver,
+  WEBHOOK_SECRET_KEYS,
+} from './support/pipeline.ts';
 
 // Providers are JWT `sub` strings, compared exactly: `ACME` passes the access check for
 // /v1/providers/ACME/… and must find only ACME's rows there, never acme's.
@@ -20,17 +31,7 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let acmeUrl: string;
 let slot = 0;
 
-async function book() {
-  const start = new Date(Date.UTC(2033, 0, 1) + slot++ * 3_600_000);
-  const response = await writer.inject({
-    method: 'POST',
-    url: '/v1/reservations',
-    headers: bearer('customer', 'erin'),
-    payload: { resourceId, startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 3_600_000).toISOString() },
-  });
-  expect(response.statusCode).toBe(201);
-  return response.json<{ id: string }>().id;
-}
+const book = () => bookHour(writer, resourceId, new Date(Date.UTC(2033, 0, 1) + slot++ * 3_600_000), 'erin');
 
 const webhookOf = (provider: string, method: 'GET' | 'PUT' | 'DELETE', payload?: object) =>
   notifier.inject({
@@ -41,19 +42,21 @@ const webhookOf = (provider: string, method: 'GET' | 'PUT' | 'DELETE', payload?:
   });
 
 const endpoints = async () =>
-  (await notifier.db.query<RowDataPacket[]>('SELECT provider_id, url, secret FROM webhook_endpoints ORDER BY provider_id'))[0];
+  (
+    await notifier.db.query<RowDataPacket[]>(
+      'SELECT provider_id, url, secret_key_id, secret_sealed FROM webhook_endpoints ORDER BY provider_id',
+    )
+  )[0];
+/** The secret a row holds, opened with the tests' KEKs for the provider it names (sealed for that provider alone). */
+const secretOf = (row: RowDataPacket | undefined) =>
+  open(parseKeyRing(WEBHOOK_SECRET_KEYS), { keyId: row?.secret_key_id, box: row?.secret_sealed }, row?.provider_id);
 
 beforeAll(async () => {
   const db = await migratedDatabase('ntf_identities');
   const queue = await freshQueue('identities');
   receiver = await startReceiver(() => undefined);
   acmeUrl = `${receiver.url}?for=acme`;
-  ({ app: writer } = await reservationApp({
-    MYSQL_PRIMARY_URL: db.primaryUrl,
-    OUTBOX_RELAY: 'in-process',
-    SQS_QUEUE_URL: queue.queueUrl,
-    OUTBOX_POLL_INTERVAL_MS: 200,
-  }));
+  writer = await relayingWriter(db.primaryUrl, queue.queueUrl);
   notifier = await buildApp(notifierConfig(db.primaryUrl, queue, { SSE_POLL_INTERVAL_MS: 100 }), {
     registry: new Registry(),
     logger: false,
@@ -85,11 +88,13 @@ describe('exact provider identities', () => {
     const [before] = await endpoints();
     const put = await webhookOf('ACME', 'PUT', { url: `${receiver.url}?for=ACME`, rotateSecret: true });
     expect(put.statusCode).toBe(201);
-    expect(put.json().secret).not.toBe(before?.secret);
-    expect(await endpoints()).toEqual([
-      { provider_id: 'ACME', url: `${receiver.url}?for=ACME`, secret: put.json().secret },
-      { provider_id: PROVIDER, url: acmeUrl, secret: before?.secret },
+    expect(put.json().secret).not.toBe(secretOf(before));
+    const after = await endpoints();
+    expect(after).toEqual([
+      { provider_id: 'ACME', url: `${receiver.url}?for=ACME`, secret_key_id: 'kek-1', secret_sealed: expect.any(Buffer) },
+      { provider_id: PROVIDER, url: acmeUrl, secret_key_id: 'kek-1', secret_sealed: before?.secret_sealed },
     ]);
+    expect(secretOf(after[0])).toBe(put.json().secret);
     expect((await webhookOf(PROVIDER, 'GET')).json()).toMatchObject({ url: acmeUrl });
     expect((await webhookOf('ACME', 'DELETE')).statusCode).toBe(204);
     expect((await endpoints()).map((r) => r.provider_id)).toEqual([PROVIDER]);

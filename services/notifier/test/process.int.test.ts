@@ -47,6 +47,40 @@ describe('notifier process', () => {
     });
   });
 
+  it.each([
+    ['a key too short', `kek-1:${Buffer.alloc(16, 1).toString('base64')}`, /entry 1 \(key id kek-1\) must be 32 bytes in base64/],
+    ['a key that is not base64', `kek-1:${'%'.repeat(44)}`, /entry 1 \(key id kek-1\) must be 32 bytes in base64/],
+    ['an entry without an id', Buffer.alloc(32, 1).toString('base64'), /entry 1 must be id:base64key/],
+    [
+      'a second entry without its key',
+      `kek-1:${Buffer.alloc(32, 1).toString('base64')},kek-0:`,
+      /entry 2 \(key id kek-0\) must be 32 bytes/,
+    ],
+    [
+      'an id listed twice',
+      `a:${Buffer.alloc(32, 1).toString('base64')},a:${Buffer.alloc(32, 2).toString('base64')}`,
+      /key id a is listed twice/,
+    ],
+  ])('refuses WEBHOOK_SECRET_KEYS with %s, naming the variable and never a key', async (_what, keys, message) => {
+    const db = await freshDatabase('ntf_bad_kek');
+    await db.migrate();
+    const { exited } = runServer({
+      ...aws(),
+      MYSQL_PRIMARY_URL: db.primaryUrl,
+      REDIS_URL: harnessEnv('REDIS_URL'),
+      ...API_ENV,
+      WEBHOOK_SECRET_KEYS: keys,
+      SQS_QUEUE_URL: 'http://127.0.0.1:1/q.fifo',
+      PORT: String(await freePort()),
+      ADMIN_PORT: String(await freePort()),
+    });
+    const { code, out } = await exited;
+    expect(code).toBe(1);
+    expect(out).toMatch(/^notifier: WEBHOOK_SECRET_KEYS \(value hidden\): /);
+    expect(out).toMatch(message);
+    expect(out).not.toContain(Buffer.alloc(32, 1).toString('base64'));
+  });
+
   it('refuses to start on a schema without its tables, saying what to run', async () => {
     const db = await freshDatabase('ntf_old_schema');
     const { exited } = runServer({
@@ -59,7 +93,7 @@ describe('notifier process', () => {
     });
     expect(await exited).toEqual({
       code: 1,
-      out: 'notifier: schema version 0 in the primary is older than the 4 this build needs: run `npm run migrate -w @reservations/database`\n',
+      out: 'notifier: schema version 0 in the primary is older than the 6 this build needs: run `npm run migrate -w @reservations/database`\n',
     });
   });
 

@@ -30,11 +30,11 @@ function runMigrate(url: string): Promise<{ code: number | null; out: string }> 
 describe('migrations', () => {
   it('the migrate command applies every file once; running it again, even twice at once, changes nothing', async () => {
     const db = await freshDatabase('rsv_migrate');
-    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 5 (applied 1, 2, 3, 4, 5)\n' });
+    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 6 (applied 1, 2, 3, 4, 5, 6)\n' });
     const [a, b] = await Promise.all([runMigrate(db.primaryUrl), runMigrate(db.primaryUrl)]);
     expect([a, b]).toEqual([
-      { code: 0, out: 'schema already at version 5\n' },
-      { code: 0, out: 'schema already at version 5\n' },
+      { code: 0, out: 'schema already at version 6\n' },
+      { code: 0, out: 'schema already at version 6\n' },
     ]);
     expect(await sql(db.primaryUrl, 'SELECT version, name FROM schema_migrations')).toEqual([
       { version: 1, name: 'booking_core' },
@@ -42,6 +42,7 @@ describe('migrations', () => {
       { version: 3, name: 'exact_identities' },
       { version: 4, name: 'outbox_parking' },
       { version: 5, name: 'booking_policy' },
+      { version: 6, name: 'sealed_webhook_secrets' },
     ]);
   });
 
@@ -166,7 +167,7 @@ describe('migrations', () => {
       `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES
         ('3c4d5e6f-0000-4000-8000-000000000001', 'resource', '4d5e6f70-0000-4000-8000-000000000001', 'resource.created', 1, '{"a":1}')`,
     );
-    expect(await db.migrate()).toEqual({ applied: [4, 5], version: 5 });
+    expect(await db.migrate()).toEqual({ applied: [4, 5, 6], version: 6 });
     expect(await sql(db.primaryUrl, 'SELECT event_id, payload, sent_at, attempts, last_error, parked_at FROM outbox')).toEqual([
       {
         event_id: '3c4d5e6f-0000-4000-8000-000000000001',

@@ -226,6 +226,15 @@ export const ReservationSpec = Type.Object(
           },
           { description: 'what reservation-api signs and query-api checks: consistency tokens and cache entries' },
         ),
+        webhookSecrets: Type.Object(
+          {
+            secretRef: SecretKeyRef(
+              "the keys that seal webhook signing secrets at rest (the notifier's WEBHOOK_SECRET_KEYS: comma-separated id:base64key, each key 32 bytes, the first seals, all open); the same in both clusters of a migration",
+              'keys',
+            ),
+          },
+          { description: 'the key-encryption keys of the webhook secrets the notifier keeps in MySQL' },
+        ),
         sqs: Type.Object(
           {
             queueUrl: Type.String({

@@ -28,9 +28,16 @@ export function signature(secret: string, id: string, timestampSeconds: number, 
   return `v1,${createHmac('sha256', key(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
 }
 
-export function signedHeaders(secret: string, id: string, body: string, now: Date = new Date()): SignedHeaders {
+/**
+ * The headers of one delivery, signed with each of `secrets` (space-separated, as Standard
+ * Webhooks allows): during a rotation's overlap both the new and the old secret sign, so a
+ * receiver verifies with whichever it has.
+ */
+export function signedHeaders(secrets: readonly string[], id: string, body: string, now: Date = new Date()): SignedHeaders {
+  if (secrets.length === 0) throw new Error('a delivery needs at least one secret to sign with');
   const timestamp = Math.floor(now.getTime() / 1000);
-  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signature(secret, id, timestamp, body) };
+  const signatures = secrets.map((secret) => signature(secret, id, timestamp, body)).join(' ');
+  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signatures };
 }
 
 /**

@@ -5,8 +5,8 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 
-/** The notifier's tables came with migration 2 (processed_events, event_history, webhooks); 3 made their ids exact, which the access checks rely on. */
-export const REQUIRED_SCHEMA_VERSION = 4;
+/** The notifier's tables came with migration 2 (processed_events, event_history, webhooks); 3 made their ids exact, which the access checks rely on; 6 sealed webhook secrets. */
+export const REQUIRED_SCHEMA_VERSION = 6;
 
 declare module 'fastify' {
   interface FastifyInstance {

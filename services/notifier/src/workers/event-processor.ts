@@ -5,6 +5,7 @@ import { ER_DUP_ENTRY, isMysqlError, withTransaction } from '@reservations/servi
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { Value } from 'typebox/value';
 import { MalformedEventError } from '../domain/envelope.ts';
+import { secretColumnsOf, secretColumnsSql } from '../infra/secret-store.ts';
 import type { Delivery } from './webhook-deliverer.ts';
 
 /** What processing one event did. */
@@ -84,7 +85,7 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
     // The provider's webhook, if any, and whether an earlier event of the reservation still waits
     // for its delivery, in one round trip.
     const [[row]] = await conn.query<RowDataPacket[]>(
-      `SELECT w.url, w.secret,
+      `SELECT w.url, ${secretColumnsSql('w')},
          EXISTS (SELECT 1 FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending' AND version < ?) AS earlier
        FROM (SELECT 1) AS one LEFT JOIN webhook_endpoints w ON w.provider_id = ?`,
       [reservation.id, event.version, providerId],
@@ -101,7 +102,7 @@ export function createEventProcessor({ pool, history, leaseMs }: { pool: Pool; h
           reservationId: reservation.id,
           attempts: 0,
           url: row.url as string,
-          secret: row.secret as string,
+          secrets: secretColumnsOf(row),
           notification: { eventId, type, version, occurredAt, reservation },
         };
       }

@@ -55,6 +55,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       pool: app.db,
       registry,
       log: app.log.child({ component: 'webhook-deliverer' }),
+      secretKeys: app.secretKeys,
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
       allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
       retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
@@ -100,5 +101,5 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       sqs.destroy();
     });
   },
-  { name: 'pipeline', dependencies: ['db', 'notification-bus'] },
+  { name: 'pipeline', dependencies: ['db', 'notification-bus', 'secret-store'] },
 );

@@ -6,14 +6,19 @@ import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Agent, fetch } from 'undici';
 import { type Admission, CircuitBreaker, type Transition } from '../domain/circuit-breaker.ts';
+import { type SecretColumns, signingSecrets } from '../domain/endpoint-secrets.ts';
 import { PrivateAddressError, privateHostReason, publicOnlyLookup } from '../domain/public-address.ts';
 import { retryDelay } from '../domain/retries.ts';
+import type { KeyRing } from '../domain/secret-box.ts';
 import { signedHeaders } from '../domain/signature.ts';
+import { secretColumnsOf, secretColumnsSql } from '../infra/secret-store.ts';
 
 export interface DelivererOptions {
   pool: Pool;
   registry: Registry;
   log: FastifyBaseLogger;
+  /** The KEKs that open the endpoints' sealed secrets. */
+  secretKeys: KeyRing;
   timeoutMs: number;
   /** Send to loopback and private addresses too (local development and tests); never otherwise. */
   allowPrivateAddresses: boolean;
@@ -40,7 +45,6 @@ type DeliveryRow = RowDataPacket & {
   reservation_id: string;
   attempts: number;
   url: string | null;
-  secret: string | null;
   type: string;
   version: number;
   occurred_at: Date;
@@ -65,7 +69,8 @@ export interface Delivery {
   /** Attempts made so far. */
   attempts: number;
   url: string | null;
-  secret: string | null;
+  /** The endpoint's secrets as stored (sealed): opened when the POST is signed, so an overlap that ended meanwhile is honoured. */
+  secrets: SecretColumns | null;
   notification: Notification;
 }
 
@@ -86,6 +91,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   const {
     pool,
     log,
+    secretKeys,
     timeoutMs,
     allowPrivateAddresses,
     retryBaseMs,
@@ -200,7 +206,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
 
   async function load(eventId: string): Promise<Delivery | undefined> {
     const [[row]] = await pool.query<DeliveryRow[]>(
-      `SELECT d.event_id, d.provider_id, d.reservation_id, d.attempts, w.url, w.secret, h.type, h.version, h.occurred_at, h.payload
+      `SELECT d.event_id, d.provider_id, d.reservation_id, d.attempts, w.url, ${secretColumnsSql('w')}, h.type, h.version, h.occurred_at, h.payload
        FROM webhook_deliveries d JOIN event_history h ON h.event_id = d.event_id
        LEFT JOIN webhook_endpoints w ON w.provider_id = d.provider_id
        WHERE d.event_id = ? AND d.state = 'pending'`,
@@ -213,7 +219,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       reservationId: row.reservation_id,
       attempts: Number(row.attempts),
       url: row.url,
-      secret: row.secret,
+      secrets: secretColumnsOf(row),
       notification: {
         eventId: row.event_id,
         type: row.type,
@@ -231,10 +237,21 @@ export function createWebhookDeliverer(options: DelivererOptions) {
   async function attempt(eventId: string, known: Delivery | undefined, verdict: Verdict): Promise<boolean> {
     const delivery = known ?? (await load(eventId));
     if (!delivery) return false;
-    const { url, secret, notification } = delivery;
+    const { url, notification } = delivery;
     const attempts = delivery.attempts + 1;
-    if (!url || !secret) {
+    if (!url || !delivery.secrets) {
       return finish(delivery, attempts, 'failed', null, 'the provider has no webhook endpoint any more');
+    }
+    let secrets: string[];
+    try {
+      secrets = signingSecrets(secretKeys, delivery.providerId, delivery.secrets, new Date(now()));
+    } catch (err) {
+      // Not sent unsigned: a KEK missing from the configuration is a mistake an SRE can undo in time.
+      const error = `the endpoint's secret does not open: ${(err as Error).message}`;
+      log.error({ eventId, providerId: delivery.providerId, error }, 'webhook delivery cannot be signed');
+      if (attempts >= maxAttempts) return finish(delivery, attempts, 'failed', null, error);
+      await reschedule(eventId, attempts, null, error);
+      return false;
     }
     const body = JSON.stringify(notification);
     const started = performance.now();
@@ -246,7 +263,11 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       const response = await fetch(url, {
         dispatcher,
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'reservations-notifier', ...signedHeaders(secret, eventId, body) },
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'reservations-notifier',
+          ...signedHeaders(secrets, eventId, body, new Date(now())),
+        },
         body,
         redirect: 'manual',
         signal: AbortSignal.timeout(timeoutMs),

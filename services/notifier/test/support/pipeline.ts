@@ -2,12 +2,26 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { freshDatabase, JWT_CONFIG, RATE_LIMIT_CONFIG } from '@reservations/reservation-api/testing';
+import {
+  bearer,
+  freshDatabase,
+  JWT_CONFIG,
+  RATE_LIMIT_CONFIG,
+  API_ENV as RESERVATION_API_ENV,
+  testApp as reservationApp,
+} from '@reservations/reservation-api/testing';
 import { createQueueWithDlq, harnessEnv, testSqs } from '@reservations/testkit';
+import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../../src/app.ts';
 import { verificationFailure } from '../../src/domain/signature.ts';
 
-export { API_ENV, bearer, freshDatabase, testApp as reservationApp } from '@reservations/reservation-api/testing';
+export { bearer, freshDatabase, testApp as reservationApp } from '@reservations/reservation-api/testing';
+
+/** The key-encryption keys of the tests' notifiers (test only): `kek-1` seals. */
+export const WEBHOOK_SECRET_KEYS = `kek-1:${Buffer.alloc(32, 1).toString('base64')}`;
+
+/** The environment a notifier process needs besides its backends (the booking APIs ignore what is not theirs). */
+export const API_ENV = { ...RESERVATION_API_ENV, WEBHOOK_SECRET_KEYS };
 
 /** A FIFO queue with its own DLQ for one test file, so tests never read each other's messages. */
 export async function freshQueue(prefix: string, options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) {
@@ -45,6 +59,8 @@ export function notifierConfig(
     SQS_REQUEST_TIMEOUT_MS: 5000,
     SQS_VISIBILITY_TIMEOUT_SECONDS: 5,
     SQS_RETRY_BASE_SECONDS: 0,
+    WEBHOOK_SECRET_KEYS,
+    WEBHOOK_SECRET_OVERLAP_SECONDS: 86_400,
     WEBHOOK_TIMEOUT_MS: 2000,
     WEBHOOK_RETRY_BASE_MS: 50,
     WEBHOOK_RETRY_MAX_MS: 500,
@@ -161,6 +177,29 @@ export async function startReceiver(secretOf: () => string | undefined) {
       server.close();
     },
   };
+}
+
+/** A reservation-api whose outbox relay sends to `queueUrl` in its own process, polling often: events reach the notifier soon. */
+export async function relayingWriter(primaryUrl: string, queueUrl: string): Promise<FastifyInstance> {
+  const { app } = await reservationApp({
+    MYSQL_PRIMARY_URL: primaryUrl,
+    OUTBOX_RELAY: 'in-process',
+    SQS_QUEUE_URL: queueUrl,
+    OUTBOX_POLL_INTERVAL_MS: 200,
+  });
+  return app;
+}
+
+/** Books `resourceId` for the hour starting at `start` as `customer`; the new reservation's id. */
+export async function bookHour(writer: FastifyInstance, resourceId: string, start: Date, customer: string): Promise<string> {
+  const response = await writer.inject({
+    method: 'POST',
+    url: '/v1/reservations',
+    headers: bearer('customer', customer),
+    payload: { resourceId, startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 3_600_000).toISOString() },
+  });
+  if (response.statusCode !== 201) throw new Error(`booking answered ${response.statusCode}: ${response.body}`);
+  return response.json<{ id: string }>().id;
 }
 
 /** A freshly migrated database of its own. */
