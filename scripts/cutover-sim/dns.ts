@@ -38,22 +38,36 @@ export function route53WeightedAnswerStandIn(records: readonly WeightedRecord[],
 /**
  * The records the stand-in chooses from, read through `list` at most once every `maxAgeMs`
  * (every client asking moto for every resolution would measure moto, not the cutover); callers
- * that ask while a read is under way share it.
+ * that ask while a read is under way share it. Records due for a read are still given at once
+ * while the read runs (a name server answers from what it holds while it syncs), so a slow moto
+ * on a loaded machine delays what DNS serves, not the answers; past `staleLimitMs` callers wait
+ * for the read, and its failure is theirs.
  */
-export function cachedRecordSource(list: () => Promise<WeightedRecord[]>, maxAgeMs: number, now: () => number = Date.now) {
+export function cachedRecordSource(
+  list: () => Promise<WeightedRecord[]>,
+  maxAgeMs: number,
+  now: () => number = Date.now,
+  staleLimitMs = 10 * maxAgeMs,
+) {
   let cached: { at: number; records: WeightedRecord[] } | undefined;
   let inFlight: Promise<WeightedRecord[]> | undefined;
-  return async function records(): Promise<WeightedRecord[]> {
-    if (cached && now() - cached.at < maxAgeMs) return cached.records;
-    inFlight ??= list()
+  const read = () =>
+    (inFlight ??= list()
       .then((records) => {
         cached = { at: now(), records };
         return records;
       })
       .finally(() => {
         inFlight = undefined;
-      });
-    return inFlight;
+      }));
+  return async function records(): Promise<WeightedRecord[]> {
+    const age = cached ? now() - cached.at : Number.POSITIVE_INFINITY;
+    if (cached && age < maxAgeMs) return cached.records;
+    if (cached && age < staleLimitMs) {
+      read().catch(() => {}); // a failed read leaves the records as they were, until the stale limit
+      return cached.records;
+    }
+    return read();
   };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { waitUntil } from '@reservations/testkit';
 import { cachedRecordSource, cachingResolver, clientConnection, route53WeightedAnswerStandIn, type WeightedRecord } from '../dns.ts';
 
 const record = (setIdentifier: string, weight: number, ttlSeconds = 5): WeightedRecord => ({
@@ -129,9 +130,50 @@ describe('cachedRecordSource', () => {
     expect(reads).toBe(1);
     now = 999;
     expect((await source())[0]?.weight).toBe(1);
+    expect(reads).toBe(1);
+  });
+
+  it('gives the records it has at once while a due read runs, and the read’s once it is back', async () => {
+    let now = 0;
+    let reads = 0;
+    let finish: () => void = () => {};
+    const source = cachedRecordSource(
+      async () => {
+        reads += 1;
+        if (reads > 1) await new Promise<void>((resolve) => (finish = resolve));
+        return [record('blue', reads)];
+      },
+      1000,
+      () => now,
+    );
+    await source();
     now = 1000;
-    expect((await source())[0]?.weight).toBe(2);
+    expect((await source())[0]?.weight).toBe(1); // due: the read starts, the answer does not wait for it
+    expect((await source())[0]?.weight).toBe(1); // the same read, not another
     expect(reads).toBe(2);
+    finish();
+    await waitUntil('the read is back', async () => (await source())[0]?.weight === 2);
+    expect(reads).toBe(2);
+  });
+
+  it('past the stale limit callers wait for the read, and a failed read is theirs', async () => {
+    let now = 0;
+    let fail = false;
+    const source = cachedRecordSource(
+      async () => {
+        if (fail) throw new Error('moto is down');
+        return [record('blue', 100)];
+      },
+      1000,
+      () => now,
+      5000,
+    );
+    await source();
+    fail = true;
+    now = 2000;
+    expect(await source()).toHaveLength(1); // stale, given while the (failing) read runs
+    now = 5000;
+    await expect(source()).rejects.toThrow('moto is down');
   });
 
   it('a failed read is not cached: the next call reads again', async () => {
