@@ -252,7 +252,7 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
     expect(changeBatches(from)).toEqual([]);
   }, 180_000);
 
-  it("completes the operator's weight change, once, while a busy ExternalDNS spends the account's 5 requests/s", async () => {
+  it("completes each of the operator's weight changes, once, while a busy ExternalDNS spends the account's 5 requests/s", async () => {
     const api = `api.${zone.name}`;
     const cart = `cart.${zone.name}`;
     await createLoadBalancerService('cart', { 'external-dns.kubernetes.io/hostname': cart }, 'cart-lb.example.net');
@@ -262,9 +262,9 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
       weight: 10,
       target: 'green.elb.example.com',
     });
-    // Busy: a sync every 500 ms, each listing every hosted zone of the account (moto holds many) and this
-    // zone's records, asks for more than 5 requests/s, so the bucket is empty whenever the operator calls.
-    const edns = await startBlueExternalDns('external-dns', 500);
+    // Busy: a sync every 250 ms, each listing every hosted zone of the account (moto holds many) and this
+    // zone's records, asks for more than the 5 requests/s; the SDK's retries back it off in turn.
+    const edns = await startBlueExternalDns('external-dns', 250);
     await waitUntil('weight 10 verified', async () => (await reservation('shared')).status?.traffic?.verifiedWeight === 10, {
       timeoutMs: 60_000,
     });
@@ -274,39 +274,46 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
       { timeoutMs: 60_000, server: edns.server },
     );
 
-    const from = proxy.calls.length;
-    const started = Date.now();
-    await kube.request('PATCH', path('shared'), { body: { spec: { traffic: { weight: 60 } } }, contentType: PATCH.merge });
-    await waitUntil(
-      'weight 60 verified',
-      async () => {
-        const traffic = (await reservation('shared')).status?.traffic;
-        if (traffic?.verifiedWeight === 60) return true;
-        throw new Error(`verified weight ${traffic?.verifiedWeight}, last change ${JSON.stringify(traffic?.lastChange)}`);
-      },
-      { timeoutMs: 120_000 },
-    );
-    const seconds = (Date.now() - started) / 1000;
-    const calls = proxy.calls.slice(from);
-    // The operator's calls: its reads name a record (ExternalDNS lists whole zones), its batch writes api, and GetChange.
-    const operatorCalls = calls.filter(
-      (c) => c.path.includes('rrset?name=') || c.path.startsWith('/2013-04-01/change/') || (c.method === 'POST' && c.body.includes(api)),
-    );
-    const throttled = (list: typeof calls) => list.filter((c) => c.throttled).length;
-    console.log(
-      `weight 10 -> 60 verified in ${seconds.toFixed(1)} s with a busy ExternalDNS on the shared 5 requests/s: ` +
-        `${calls.length} Route53 calls in all, ${throttled(calls)} throttled; the operator's ${operatorCalls.length}, ` +
-        `${throttled(operatorCalls)} throttled`,
-    );
-    expect(throttled(calls)).toBeGreaterThan(0); // the budget was spent while the change was made
-    expect(changeBatches(from).filter((c) => c.body.includes(api))).toHaveLength(1); // applied once
-    // The operator kept to its own gate (2/s after a burst of 5), retries of throttled calls included.
-    expect(operatorCalls.length).toBeLessThanOrEqual(5 + Math.ceil(2 * seconds));
-    const records = (await zoneRecords()).filter((r) => r.setIdentifier === 'eks-green');
-    expect(records.map((r) => [r.type, r.weight])).toEqual([
-      ['CNAME', 60],
-      ['TXT', 60],
-    ]);
+    // Weight changes until Route53 has pushed back on the operator at least once (whether a given
+    // call finds the bucket empty depends on ExternalDNS's timing; the operator's own gate, burst 5
+    // at 2/s, never empties a 5/s bucket alone); each must complete, applied once.
+    const throttled = (list: typeof proxy.calls) => list.filter((c) => c.throttled).length;
+    let operatorThrottled = 0;
+    for (const weight of [60, 20, 70, 30, 80, 40, 90, 50]) {
+      const from = proxy.calls.length;
+      const started = Date.now();
+      await kube.request('PATCH', path('shared'), { body: { spec: { traffic: { weight } } }, contentType: PATCH.merge });
+      await waitUntil(
+        `weight ${weight} verified`,
+        async () => {
+          const traffic = (await reservation('shared')).status?.traffic;
+          if (traffic?.verifiedWeight === weight) return true;
+          throw new Error(`verified weight ${traffic?.verifiedWeight}, last change ${JSON.stringify(traffic?.lastChange)}`);
+        },
+        { timeoutMs: 120_000 },
+      );
+      const seconds = (Date.now() - started) / 1000;
+      const calls = proxy.calls.slice(from);
+      // The operator's calls: its reads name a record (ExternalDNS lists whole zones), its batch writes api, and GetChange.
+      const operatorCalls = calls.filter(
+        (c) => c.path.includes('rrset?name=') || c.path.startsWith('/2013-04-01/change/') || (c.method === 'POST' && c.body.includes(api)),
+      );
+      console.log(
+        `weight -> ${weight} verified in ${seconds.toFixed(1)} s: ${calls.length} Route53 calls in all, ${throttled(calls)} throttled; ` +
+          `the operator's ${operatorCalls.length}, ${throttled(operatorCalls)} throttled`,
+      );
+      expect(changeBatches(from).filter((c) => c.body.includes(api))).toHaveLength(1); // applied once
+      // The operator kept to its own gate (2/s after a burst of 5), retries of throttled calls included.
+      expect(operatorCalls.length).toBeLessThanOrEqual(5 + Math.ceil(2 * seconds));
+      const records = (await zoneRecords()).filter((r) => r.setIdentifier === 'eks-green');
+      expect(records.map((r) => [r.type, r.weight])).toEqual([
+        ['CNAME', weight],
+        ['TXT', weight],
+      ]);
+      operatorThrottled += throttled(operatorCalls);
+      if (operatorThrottled > 0) break;
+    }
+    expect(operatorThrottled).toBeGreaterThan(0);
     expect((await zoneRecords()).find((r) => r.name === cart)?.values).toEqual(['cart-lb.example.net']);
-  }, 180_000);
+  }, 300_000);
 });
