@@ -25,14 +25,14 @@ const kc = testKubeConfig();
 const kube = createKubeClient(kc);
 const route53 = new Route53Client({}); // straight to moto, for the test's own reads
 const dir = runDir();
-const registry = new Registry();
 let proxy: Awaited<ReturnType<typeof startRoute53AwsStandIn>>;
 let namespace: string;
 let manager: Awaited<ReturnType<typeof startManager>>;
 /** The operator's default owner id in this cluster. */
 let operatorOwner: string;
 let zone: { id: string; name: string };
-let externalDns: ExternalDns | undefined;
+/** The ExternalDNS processes a test started, stopped after it. */
+let running: ExternalDns[] = [];
 
 // biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
 type Json = any;
@@ -51,8 +51,8 @@ async function createReservation(name: string, traffic: Record<string, unknown>)
 }
 
 /** Another app's Service of type LoadBalancer, with the load balancer's hostname set as its controller would (there is none here). */
-async function createLoadBalancerService(name: string, annotations: Record<string, string>, lbHostname: string) {
-  const services = resourcePath(RESOURCE_TYPES.Service, namespace);
+async function createLoadBalancerService(name: string, annotations: Record<string, string>, lbHostname: string, ns = namespace) {
+  const services = resourcePath(RESOURCE_TYPES.Service, ns);
   await kube.request('POST', services, {
     body: {
       apiVersion: 'v1',
@@ -61,9 +61,9 @@ async function createLoadBalancerService(name: string, annotations: Record<strin
       spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
     },
   });
-  await kube.request('PUT', `${resourcePath(RESOURCE_TYPES.Service, namespace, name)}/status`, {
+  await kube.request('PUT', `${resourcePath(RESOURCE_TYPES.Service, ns, name)}/status`, {
     body: {
-      ...(await kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Service, namespace, name))),
+      ...(await kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Service, ns, name))),
       status: { loadBalancer: { ingress: [{ hostname: lbHostname }] } },
     },
   });
@@ -73,20 +73,32 @@ async function createLoadBalancerService(name: string, annotations: Record<strin
 const serviceOwnership = (service: string) =>
   `"heritage=external-dns,external-dns/owner=${EXTERNAL_DNS_OWNER},external-dns/resource=service/${namespace}/${service}"`;
 
-async function startBlueExternalDns(logName = 'external-dns', intervalMs = 1000) {
-  externalDns = await startExternalDns(
-    {
-      dir,
-      kubeconfig: harnessEnv('KUBECONFIG'),
-      route53: proxy.url,
-      zone,
-      ownerId: EXTERNAL_DNS_OWNER,
-      namespace,
-      intervalMs,
-    },
+/** ExternalDNS for this test's zone: by default blue's, for the Services of the test's namespace, a sync a second. */
+async function startZoneExternalDns(logName = 'external-dns', { intervalMs = 1000, ownerId = EXTERNAL_DNS_OWNER, ns = namespace } = {}) {
+  const edns = await startExternalDns(
+    { dir, kubeconfig: harnessEnv('KUBECONFIG'), route53: proxy.url, zone, ownerId, namespace: ns, intervalMs },
     logName,
   );
-  return externalDns;
+  running.push(edns);
+  return edns;
+}
+
+/** The operator, in this process, against the stand-in; a metrics registry of its own, so it can be started again. */
+function startOperatorHere() {
+  return startManager({
+    kc,
+    namespace,
+    workers: 2,
+    resyncMs: 60_000,
+    identity: 'test',
+    logger: pino({ level: 'warn' }),
+    registry: new Registry(),
+    traffic: {
+      // The operator's own gate as it ships (2 requests/s, burst 5, backoff with jitter on Throttling).
+      provider: (gate) => createRoute53Provider({ client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1 }), gate }),
+      pendingPollMs: 200,
+    },
+  });
 }
 
 /** Waits until ExternalDNS has finished `n` more syncs that found nothing to change. */
@@ -110,20 +122,7 @@ beforeAll(async () => {
   operatorOwner = defaultOwnerId('eks-green', kubeSystem.metadata.uid);
   // AWS's account-wide budget, which the operator and ExternalDNS share as in a real account.
   proxy = await startRoute53AwsStandIn({ requestsPerSecond: 5 });
-  manager = await startManager({
-    kc,
-    namespace,
-    workers: 2,
-    resyncMs: 60_000,
-    identity: 'test',
-    logger: pino({ level: 'warn' }),
-    registry,
-    traffic: {
-      // The operator's own gate as it ships (2 requests/s, burst 5, backoff with jitter on Throttling).
-      provider: (gate) => createRoute53Provider({ client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1 }), gate }),
-      pendingPollMs: 200,
-    },
-  });
+  manager = await startOperatorHere();
 }, 60_000);
 
 // A zone per test: moto 5.2.5 deletes every record set of a zone with a DELETE's set identifier.
@@ -132,8 +131,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await externalDns?.stop();
-  externalDns = undefined;
+  await Promise.all(running.map((edns) => edns.stop()));
+  running = [];
 });
 
 afterAll(async () => {
@@ -144,7 +143,7 @@ afterAll(async () => {
 });
 
 describe('ExternalDNS on the same hosted zone as the operator', () => {
-  it("neither changes nor deletes the other's records over many sync-policy syncs and an ExternalDNS restart", async () => {
+  it("neither changes nor deletes the other's records over many sync-policy syncs and a restart of each", async () => {
     const api = `api.${zone.name}`;
     const shop = `shop.${zone.name}`;
     await createLoadBalancerService('shop', { 'external-dns.kubernetes.io/hostname': shop }, 'shop-lb.example.net');
@@ -154,7 +153,7 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
       weight: 10,
       target: 'green.elb.example.com',
     });
-    const edns = await startBlueExternalDns();
+    const edns = await startZoneExternalDns();
 
     await waitUntil(
       "the operator's weighted record and ExternalDNS's record for the Service",
@@ -183,12 +182,22 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
       ]),
     );
 
-    // Many syncs under --policy=sync (which deletes what it owns and no longer wants), then a restart.
+    // Many syncs under --policy=sync (which deletes what it owns and no longer wants), a restart of
+    // each side, and more syncs.
     const from = proxy.calls.length;
     await noOpSyncs(edns, 5);
     await edns.stop();
-    const restarted = await startBlueExternalDns('external-dns-restarted');
-    await noOpSyncs(restarted, 5);
+    const restarted = await startZoneExternalDns('external-dns-restarted');
+    await noOpSyncs(restarted, 3);
+    await manager.stop();
+    const restartedAt = proxy.calls.length;
+    manager = await startOperatorHere();
+    await waitUntil(
+      'the restarted operator has read its record set',
+      () => proxy.calls.slice(restartedAt).some((c) => c.path.includes(`rrset?name=cname-${api}`) && !c.throttled),
+      { timeoutMs: 30_000 },
+    );
+    await noOpSyncs(restarted, 3);
     expect(await zoneRecords()).toEqual(both);
     expect(changeBatches(from)).toEqual([]);
     // Its TXT registry read the operator's ownership TXT as someone else's: the weighted record is not its to delete.
@@ -210,7 +219,7 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
       },
       'checkout-lb.example.net',
     );
-    const edns = await startBlueExternalDns();
+    const edns = await startZoneExternalDns();
     await waitUntil(
       "ExternalDNS's weighted record and its TXT",
       async () => {
@@ -252,9 +261,10 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
     expect(changeBatches(from)).toEqual([]);
   }, 180_000);
 
-  it("completes each of the operator's weight changes, once, while a busy ExternalDNS spends the account's 5 requests/s", async () => {
+  it("completes each of the operator's weight changes, once, while two busy ExternalDNS spend the account's 5 requests/s", async () => {
     const api = `api.${zone.name}`;
     const cart = `cart.${zone.name}`;
+    const greenCart = `cart-green.${zone.name}`;
     await createLoadBalancerService('cart', { 'external-dns.kubernetes.io/hostname': cart }, 'cart-lb.example.net');
     await createReservation('shared', {
       cluster: 'eks-green',
@@ -262,24 +272,43 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
       weight: 10,
       target: 'green.elb.example.com',
     });
-    // Busy: a sync every 250 ms, each listing every hosted zone of the account (moto holds many) and this
-    // zone's records, asks for more than the 5 requests/s; the SDK's retries back it off in turn.
-    const edns = await startBlueExternalDns('external-dns', 250);
+    // Busy: two ExternalDNS (one per cluster, as in the issue's setup: blue's and green's, each with
+    // its own Services and owner id) syncing every 250 ms, each sync listing every hosted zone of
+    // the account (moto holds many) and this zone's records: far more than 5 requests/s, so they
+    // meet Throttling and their SDK's retries back them off in turn.
+    const greenNamespace = await createTestNamespace(kc, 'external-dns-green');
+    await createLoadBalancerService(
+      'cart',
+      { 'external-dns.kubernetes.io/hostname': greenCart },
+      'cart-green-lb.example.net',
+      greenNamespace,
+    );
+    const edns = await startZoneExternalDns('external-dns', { intervalMs: 250 });
+    const greenEdns = await startZoneExternalDns('external-dns-green', {
+      intervalMs: 250,
+      ownerId: 'external-dns-green',
+      ns: greenNamespace,
+    });
     await waitUntil('weight 10 verified', async () => (await reservation('shared')).status?.traffic?.verifiedWeight === 10, {
       timeoutMs: 60_000,
     });
-    await waitUntil(
-      'ExternalDNS has made its record',
-      async () => (await zoneRecords()).some((r) => r.name === cart && r.values[0] === 'cart-lb.example.net'),
-      { timeoutMs: 60_000, server: edns.server },
-    );
+    for (const [name, lb, side] of [
+      [cart, 'cart-lb.example.net', edns],
+      [greenCart, 'cart-green-lb.example.net', greenEdns],
+    ] as const) {
+      await waitUntil(
+        `${side.server.name} has made ${name}`,
+        async () => (await zoneRecords()).some((r) => r.name === name && r.values[0] === lb),
+        { timeoutMs: 60_000, server: side.server },
+      );
+    }
 
     // Weight changes until Route53 has pushed back on the operator at least once (whether a given
     // call finds the bucket empty depends on ExternalDNS's timing; the operator's own gate, burst 5
     // at 2/s, never empties a 5/s bucket alone); each must complete, applied once.
     const throttled = (list: typeof proxy.calls) => list.filter((c) => c.throttled).length;
     let operatorThrottled = 0;
-    for (const weight of [60, 20, 70, 30, 80, 40, 90, 50]) {
+    for (const weight of [60, 20, 70, 30, 80, 40, 90, 50, 65, 25, 75, 35, 85, 45, 95, 55]) {
       const from = proxy.calls.length;
       const started = Date.now();
       await kube.request('PATCH', path('shared'), { body: { spec: { traffic: { weight } } }, contentType: PATCH.merge });
@@ -315,5 +344,6 @@ describe('ExternalDNS on the same hosted zone as the operator', () => {
     }
     expect(operatorThrottled).toBeGreaterThan(0);
     expect((await zoneRecords()).find((r) => r.name === cart)?.values).toEqual(['cart-lb.example.net']);
+    expect((await zoneRecords()).find((r) => r.name === greenCart)?.values).toEqual(['cart-green-lb.example.net']);
   }, 300_000);
 });
