@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { operatorRbac, type PolicyRule } from '@reservations/operator/rbac';
@@ -166,6 +168,22 @@ describe('charts/reservation-operator', () => {
       expect(env).toContain('{"name":"DB_MAX_CONNECTIONS","value":"2000"}');
       expect(JSON.stringify(find((await render(OPERATOR_CHART, { namespace })).objects, 'Deployment'))).not.toContain(
         'PROMETHEUS_ALLOWED_HOSTS',
+      );
+    });
+
+    it("passes the operator's share of the account's Route53 rate, and refuses one above the account's 5 per second", async () => {
+      const defaults = JSON.stringify(find((await render(OPERATOR_CHART, { namespace })).objects, 'Deployment'));
+      expect(defaults).toContain('{"name":"ROUTE53_REQUESTS_PER_SECOND","value":"2"}');
+      expect(defaults).toContain('{"name":"ROUTE53_BURST","value":"5"}');
+      // A values file: helm's --set makes 0.5 a string.
+      const dir = mkdtempSync(join(tmpdir(), 'operator-chart-'));
+      const values = join(dir, 'rate.yaml');
+      writeFileSync(values, 'traffic:\n  route53:\n    requestsPerSecond: 0.5\n');
+      const { objects } = await render(OPERATOR_CHART, { namespace, valuesFiles: [values] });
+      rmSync(dir, { recursive: true, force: true });
+      expect(JSON.stringify(find(objects, 'Deployment'))).toContain('{"name":"ROUTE53_REQUESTS_PER_SECOND","value":"0.5"}');
+      await expect(render(OPERATOR_CHART, { namespace, set: { 'traffic.route53.requestsPerSecond': '6' } })).rejects.toThrow(
+        /traffic.route53.requestsPerSecond/,
       );
     });
 

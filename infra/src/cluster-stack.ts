@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
+import { objectName } from '@reservations/operator/desired';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -11,7 +12,7 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { Construct } from 'constructs';
 import { type ClusterConfig, edgeHost, type InfraConfig, recordFqdn } from './config.ts';
 import type { DataStack } from './data-stack.ts';
-import { operatorRoute53Statements, queueKeyStatement, servicesSqsStatements } from './policies.ts';
+import { notifierSqsStatements, operatorRoute53Statements, queueKeyStatement, relaySqsStatements } from './policies.ts';
 import { operatorValues, platformValues } from './values.ts';
 
 /**
@@ -51,13 +52,16 @@ function podIdentityRole(
 
 /**
  * One EKS cluster (CDK allows one per stack) with its managed node group, the AWS Load Balancer
- * Controller, the Pod Identity agent, the operator's and the services' roles, and the two charts:
+ * Controller, the Pod Identity agent, the operator's role and a role per service that calls AWS, and the two charts:
  * the operator, then the platform's Reservation at this cluster's starting weight.
  */
 export class ClusterStack extends Stack {
   readonly cluster: eks.Cluster;
   readonly operatorRole: iam.Role;
-  readonly servicesRole: iam.Role;
+  /** reservation-api's (its outbox relay sends to the events queue). */
+  readonly reservationApiRole: iam.Role;
+  /** The notifier's (it consumes the events queue). */
+  readonly notifierRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: ClusterStackProps) {
     super(scope, id, props);
@@ -121,17 +125,27 @@ export class ClusterStack extends Stack {
       `The reservation operator on ${props.cluster.name}: its weighted record in the hosted zone`,
     );
     for (const s of operatorRoute53Statements(zone.hostedZoneArn, recordFqdn(config))) this.operatorRole.addToPolicy(s);
-    this.servicesRole = podIdentityRole(
+    // Each service runs as its own ServiceAccount (named by the operator's naming), with only its own calls.
+    const queues = { queue: data.queue.queueArn, deadLetterQueue: data.deadLetterQueue.queueArn };
+    const reservation = { metadata: { name: config.reservation.name } };
+    this.reservationApiRole = podIdentityRole(
       this,
-      'ServicesRole',
+      'ReservationApiRole',
       this.cluster,
-      { namespace: config.reservation.namespace, name: config.reservation.name },
-      `The reservation services on ${props.cluster.name}: the events queue`,
+      { namespace: config.reservation.namespace, name: objectName(reservation, 'reservationApi') },
+      `reservation-api on ${props.cluster.name}: its outbox relay sends to the events queue`,
     );
-    for (const s of servicesSqsStatements({ queue: data.queue.queueArn, deadLetterQueue: data.deadLetterQueue.queueArn })) {
-      this.servicesRole.addToPolicy(s);
-    }
-    this.servicesRole.addToPolicy(queueKeyStatement(data.key.keyArn));
+    for (const s of relaySqsStatements(queues)) this.reservationApiRole.addToPolicy(s);
+    this.reservationApiRole.addToPolicy(queueKeyStatement(data.key.keyArn, 'send'));
+    this.notifierRole = podIdentityRole(
+      this,
+      'NotifierRole',
+      this.cluster,
+      { namespace: config.reservation.namespace, name: objectName(reservation, 'notifier') },
+      `The notifier on ${props.cluster.name}: it consumes the events queue`,
+    );
+    for (const s of notifierSqsStatements(queues)) this.notifierRole.addToPolicy(s);
+    this.notifierRole.addToPolicy(queueKeyStatement(data.key.keyArn, 'receive'));
 
     const certificate = new acm.Certificate(this, 'EdgeCertificate', {
       domainName: edgeHost(config, props.cluster),
@@ -166,7 +180,8 @@ export class ClusterStack extends Stack {
 
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'OperatorRoleArn', { value: this.operatorRole.roleArn });
-    new CfnOutput(this, 'ServicesRoleArn', { value: this.servicesRole.roleArn });
+    new CfnOutput(this, 'ReservationApiRoleArn', { value: this.reservationApiRole.roleArn });
+    new CfnOutput(this, 'NotifierRoleArn', { value: this.notifierRole.roleArn });
     new CfnOutput(this, 'EdgeHost', { value: edgeHost(config, props.cluster) });
   }
 }

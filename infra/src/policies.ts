@@ -41,14 +41,17 @@ export interface QueueArns {
 }
 
 /**
- * The services' SQS statements. The operator gives the three services of a Reservation one
- * ServiceAccount, so one role carries them all, one statement per caller: reservation-api's
- * outbox relay sends; the notifier receives, deletes, hands back (visibility) and reads the
- * redrive policy and the depth of both queues for its metrics. query-api calls nothing.
+ * The SQS statements of each service's role (each service runs as its own ServiceAccount):
+ * reservation-api's outbox relay sends; the notifier receives, deletes, hands back (visibility)
+ * and reads the redrive policy and the depth of both queues for its metrics. query-api calls
+ * nothing, so it has no role.
  */
-export function servicesSqsStatements(arns: QueueArns): iam.PolicyStatement[] {
+export function relaySqsStatements(arns: QueueArns): iam.PolicyStatement[] {
+  return [new iam.PolicyStatement({ sid: 'RelaySends', actions: ['sqs:SendMessage'], resources: [arns.queue] })];
+}
+
+export function notifierSqsStatements(arns: QueueArns): iam.PolicyStatement[] {
   return [
-    new iam.PolicyStatement({ sid: 'RelaySends', actions: ['sqs:SendMessage'], resources: [arns.queue] }),
     new iam.PolicyStatement({
       sid: 'NotifierConsumes',
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
@@ -62,7 +65,11 @@ export function servicesSqsStatements(arns: QueueArns): iam.PolicyStatement[] {
   ];
 }
 
-/** The KMS use that sending to and receiving from a customer-key-encrypted queue takes. */
-export function queueKeyStatement(keyArn: string): iam.PolicyStatement {
-  return new iam.PolicyStatement({ sid: 'QueueKey', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [keyArn] });
+/**
+ * The KMS use of a customer-key-encrypted queue: sending takes a data key (GenerateDataKey, and
+ * Decrypt to reuse a cached one), receiving only Decrypt.
+ */
+export function queueKeyStatement(keyArn: string, use: 'send' | 'receive'): iam.PolicyStatement {
+  const actions = use === 'send' ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt'];
+  return new iam.PolicyStatement({ sid: 'QueueKey', actions, resources: [keyArn] });
 }

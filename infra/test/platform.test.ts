@@ -99,17 +99,22 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
     ]);
   });
 
-  it('gives the services the SQS calls their code makes, on the two queues only, and the queue key', () => {
+  it('gives each service that calls AWS a role of its own with the SQS calls its code makes, on the two queues only, and the queue key', () => {
     const data = synth.template('data');
     const arn = (construct: IConstruct) => `<import:${exportOf(data, { 'Fn::GetAtt': [logicalId(construct), 'Arn'] })}>`;
     const queue = arn(synth.platform.data.queue);
     const dlq = arn(synth.platform.data.deadLetterQueue);
-    const statements = policyOf(template, logicalId(stack.servicesRole)).map((s) => ({
-      ...s,
-      Resource: Array.isArray(s.Resource) ? s.Resource.map(render) : render(s.Resource),
-    }));
-    expect(statements).toEqual([
+    const key = arn(synth.platform.data.key);
+    const statementsOf = (role: IConstruct) =>
+      policyOf(template, logicalId(role)).map((s) => ({
+        ...s,
+        Resource: Array.isArray(s.Resource) ? s.Resource.map(render) : render(s.Resource),
+      }));
+    expect(statementsOf(stack.reservationApiRole)).toEqual([
       { Sid: 'RelaySends', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: queue },
+      { Sid: 'QueueKey', Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: key },
+    ]);
+    expect(statementsOf(stack.notifierRole)).toEqual([
       {
         Sid: 'NotifierConsumes',
         Effect: 'Allow',
@@ -117,14 +122,18 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
         Resource: queue,
       },
       { Sid: 'NotifierReadsDepth', Effect: 'Allow', Action: 'sqs:GetQueueAttributes', Resource: [queue, dlq] },
-      { Sid: 'QueueKey', Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: arn(synth.platform.data.key) },
+      { Sid: 'QueueKey', Effect: 'Allow', Action: 'kms:Decrypt', Resource: key },
     ]);
+    // query-api calls no AWS API: no association names its ServiceAccount.
+    const associations = resourcesOf(template, 'AWS::EKS::PodIdentityAssociation').map(([, a]) => a.Properties.ServiceAccount);
+    expect(associations.sort()).toEqual(['booking-notifier', 'booking-reservation-api', 'reservation-operator']);
   });
 
   it('hands each role to its ServiceAccount through EKS Pod Identity, and nothing else may assume it', () => {
     for (const [role, namespace, serviceAccount] of [
       [stack.operatorRole, 'reservation-system', 'reservation-operator'],
-      [stack.servicesRole, 'reservations', 'booking'],
+      [stack.reservationApiRole, 'reservations', 'booking-reservation-api'],
+      [stack.notifierRole, 'reservations', 'booking-notifier'],
     ] as const) {
       template.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
         Namespace: namespace,
@@ -146,7 +155,7 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
         expect([s.Action].flat()).not.toContain('*');
       }
     }
-    for (const role of [stack.operatorRole, stack.servicesRole]) {
+    for (const role of [stack.operatorRole, stack.reservationApiRole, stack.notifierRole]) {
       for (const s of policyOf(template, logicalId(role))) expect([s.Resource].flat()).not.toContain('*');
     }
   });

@@ -11,6 +11,7 @@ import { createLeaderElector, LEASE_NAME } from './leader-election.ts';
 import { startManager } from './manager.ts';
 import { DEFAULT_MAX_CONNECTIONS } from './reconcile/connection-budget.ts';
 import { DEFAULT_ROUTE53_TIMEOUTS } from './traffic/route53/provider.ts';
+import { DEFAULT_ROUTE53_RATE } from './traffic/route53/throttle.ts';
 
 const config = loadConfigOrExit(
   'reservation-operator',
@@ -63,6 +64,19 @@ const config = loadConfigOrExit(
       minimum: 100,
       default: DEFAULT_ROUTE53_TIMEOUTS.requestTimeoutMs,
       description: 'longest a Route53 request may take, answer included',
+    }),
+    // Route53 allows 5 requests/s per AWS account, shared by every tool of the account.
+    ROUTE53_REQUESTS_PER_SECOND: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 5,
+      default: DEFAULT_ROUTE53_RATE.qps,
+      description: "this operator's sustained Route53 calls per second: its share of the account's 5",
+    }),
+    ROUTE53_BURST: Type.Integer({
+      minimum: 1,
+      maximum: 20,
+      default: DEFAULT_ROUTE53_RATE.burst,
+      description: 'Route53 calls this operator may make at once before the rate applies',
     }),
   }),
 );
@@ -120,6 +134,7 @@ async function lead() {
       ...(config.TXT_OWNER_ID ? { ownerId: config.TXT_OWNER_ID } : {}),
       affix: { prefix: config.TXT_PREFIX, suffix: config.TXT_SUFFIX },
       route53Timeouts: { connectionTimeoutMs: config.ROUTE53_CONNECTION_TIMEOUT_MS, requestTimeoutMs: config.ROUTE53_REQUEST_TIMEOUT_MS },
+      route53Rate: { qps: config.ROUTE53_REQUESTS_PER_SECOND, burst: config.ROUTE53_BURST },
     },
   });
   manager.metrics.leader.set({ name: 'reservation-operator' }, 1);

@@ -51,6 +51,8 @@ export interface ManagerOptions {
     provider?: (gate: GateOptions) => DnsProvider;
     /** The default Route53 client's connection and request timeouts. */
     route53Timeouts?: AwsHttpTimeouts;
+    /** This operator's Route53 call rate (its share of the account's 5/s); the call gate's defaults when absent. */
+    route53Rate?: Pick<GateOptions, 'qps' | 'burst'>;
   };
   /** The only hosts a spec's Prometheus URL may name (PROMETHEUS_ALLOWED_HOSTS); any when undefined. */
   prometheusAllowedHosts?: readonly string[];
@@ -104,6 +106,7 @@ export async function startManager(options: ManagerOptions) {
 
   const events = createEventRecorder(client, { instance: identity, logger });
   const gate: GateOptions = {
+    ...options.traffic?.route53Rate,
     onRetry: (info) => logger.warn(info, 'route53 asked us to slow down; backing off'),
     onAttempt: metrics.route53Observer,
   };

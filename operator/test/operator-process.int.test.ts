@@ -80,6 +80,9 @@ describe('the operator process on the shared cluster', () => {
     const op = await operator({ KUBECONFIG: harnessEnv('KUBECONFIG'), WORKERS: '0' });
     expect(await op.exited).toBe(1);
     expect(op.log()).toBe('reservation-operator: invalid configuration: WORKERS="0" must be >= 1\n');
+    const greedy = await operator({ KUBECONFIG: harnessEnv('KUBECONFIG'), ROUTE53_REQUESTS_PER_SECOND: '8' });
+    expect(await greedy.exited).toBe(1);
+    expect(greedy.log()).toBe('reservation-operator: invalid configuration: ROUTE53_REQUESTS_PER_SECOND="8" must be <= 5\n');
   });
 
   it('starts with no AWS configuration; a Reservation with spec.traffic then fails with a condition that says so', async () => {

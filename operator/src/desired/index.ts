@@ -7,5 +7,5 @@ import { workloads } from './workloads.ts';
 export function desiredObjects(cr: Reservation): KubeObject[] {
   return [...workloads(cr), ...edge(cr)];
 }
-export { ADMIN_PORT, API_PORT, SERVICES } from './metadata.ts';
+export { ADMIN_PORT, API_PORT, objectName, SERVICES } from './metadata.ts';
 export { configMap, deployment } from './workloads.ts';

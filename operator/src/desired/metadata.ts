@@ -31,7 +31,7 @@ export const DNS_LABEL_MAX = 63;
  */
 export const MAX_NAME_LENGTH = DNS_LABEL_MAX - Math.max(...Object.values(SERVICES).map((s) => `-${s.component}`.length));
 
-export function objectName(cr: Reservation, service?: ServiceName): string {
+export function objectName(cr: { metadata: Pick<Reservation['metadata'], 'name'> }, service?: ServiceName): string {
   return service ? `${cr.metadata.name}-${SERVICES[service].component}` : cr.metadata.name;
 }
 

@@ -65,14 +65,22 @@ export function configMap(cr: Reservation): KubeObject {
   };
 }
 
-export function serviceAccount(cr: Reservation): KubeObject {
-  const metadata = ownedMetadata(cr, objectName(cr));
-  // A map in the schema (additionalProperties: string), which TypeBox types as a bare object.
-  const annotations = cr.spec.serviceAccount?.annotations as Record<string, string> | undefined;
+/**
+ * Each service's own ServiceAccount, so each gets only its own cloud role (IRSA annotation or an
+ * EKS Pod Identity association by name): the relay sends, the notifier receives, query-api calls
+ * nothing. The annotations every service shares, then the service's own.
+ */
+export function serviceAccount(cr: Reservation, service: ServiceName): KubeObject {
+  const metadata = ownedMetadata(cr, objectName(cr, service), service);
+  // Maps in the schema (additionalProperties: string), which TypeBox types as bare objects.
+  const annotations = {
+    ...(cr.spec.serviceAccount?.annotations as Record<string, string> | undefined),
+    ...(cr.spec.services[service].serviceAccount?.annotations as Record<string, string> | undefined),
+  };
   return {
     apiVersion: 'v1',
     kind: 'ServiceAccount',
-    metadata: annotations && Object.keys(annotations).length > 0 ? { ...metadata, annotations } : metadata,
+    metadata: Object.keys(annotations).length > 0 ? { ...metadata, annotations } : metadata,
   };
 }
 
@@ -114,7 +122,7 @@ export function deployment(cr: Reservation, service: ServiceName, config: KubeOb
           annotations: { 'platform.reservations.dev/config-hash': contentHash(config.data) },
         },
         spec: {
-          serviceAccountName: objectName(cr),
+          serviceAccountName: objectName(cr, service),
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: terminationGraceSeconds(),
           securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
@@ -248,10 +256,10 @@ export function podDisruptionBudget(cr: Reservation, name: ServiceName): KubeObj
 export function workloads(cr: Reservation): KubeObject[] {
   const config = configMap(cr);
   return [
-    serviceAccount(cr),
     config,
     drainConfigMap(cr),
     ...SERVICE_NAMES.flatMap((s) => [
+      serviceAccount(cr, s),
       deployment(cr, s, config),
       service(cr, s),
       horizontalPodAutoscaler(cr, s),

@@ -85,7 +85,12 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
     const cr = reservations.get(namespace, name);
-    if (!cr) return {}; // gone: the garbage collector removes what it owned
+    if (!cr) {
+      // Gone (its finalizer removed by hand?): the garbage collector removes what it owned, and
+      // an edge it still held would wait for us for ever.
+      await releaseOrphanedEdges(namespace, name, signal);
+      return {};
+    }
     if (cr.metadata.deletionTimestamp) return finalize(cr, signal);
     // Before the traffic step: what it makes outside exists only under the finalizer.
     if (needsFinalizer(cr) && !cr.metadata.finalizers?.includes(FINALIZER)) await setFinalizer(cr, true, signal);
@@ -118,6 +123,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     );
 
     const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
+    // Before the prune: an edge the spec no longer wants loses its hold first, then goes at once.
+    await holdEdge(cr, { wanted, recordsGone: !traffic }, signal);
     const pruned: string[] = [];
     for (const cache of owned.values()) {
       for (const live of cache.list(namespace)) {
@@ -125,7 +132,6 @@ export function createReconciler(deps: ReconcilerDeps) {
         if (await client.remove(live, { signal })) pruned.push(`${live.kind}/${live.metadata.name}`);
       }
     }
-    await holdEdge(cr, { wanted, recordsGone: false }, signal);
 
     const deployments: Partial<Record<ServiceName, ObservedDeployment>> = {};
     for (const service of SERVICE_NAMES) {
@@ -294,6 +300,14 @@ export function createReconciler(deps: ReconcilerDeps) {
     return {};
   }
 
+  async function releaseOrphanedEdges(namespace: string, name: string, signal: AbortSignal) {
+    for (const kind of EDGE_KINDS) {
+      for (const live of owned.get(kind)?.list(namespace) ?? []) {
+        if (ownerKey(live) === `${namespace}/${name}`) await writeFinalizers(live, edgeFinalizers(live, false), signal);
+      }
+    }
+  }
+
   /** The edge objects this Reservation's hold keeps, as `Kind name`. */
   function heldEdges(cr: Reservation): string[] {
     const namespace = cr.metadata.namespace as string;
@@ -304,28 +318,30 @@ export function createReconciler(deps: ReconcilerDeps) {
     );
   }
 
-  /**
-   * Sets or removes the edge's hold (edge-hold.ts): a merge patch with the resourceVersion read,
-   * so a conflicting write fails the reconcile and it is retried on what is there then.
-   */
+  /** Sets or removes the hold on each edge this Reservation controls (edge-hold.ts). */
   async function holdEdge(cr: Reservation, state: { wanted: ReadonlySet<string>; recordsGone: boolean }, signal: AbortSignal) {
     const namespace = cr.metadata.namespace as string;
     for (const kind of EDGE_KINDS) {
       for (const live of owned.get(kind)?.list(namespace) ?? []) {
         if (controllerUid(live) !== cr.metadata.uid) continue;
         const desired = state.wanted.has(`${kind}/${live.metadata.name}`);
-        const finalizers = edgeFinalizers(live, edgeHeld(cr, live, { desired, recordsGone: state.recordsGone, now: now() }));
-        if (!finalizers) continue;
-        try {
-          await client.request('PATCH', resourcePath(resourceTypeOf(live), namespace, live.metadata.name), {
-            body: { metadata: { finalizers, resourceVersion: live.metadata.resourceVersion } },
-            contentType: PATCH.merge,
-            signal,
-          });
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
+        const held = edgeHeld(cr, live, { desired, recordsGone: state.recordsGone, now: now() });
+        await writeFinalizers(live, edgeFinalizers(live, held), signal);
       }
+    }
+  }
+
+  /** A merge patch with the resourceVersion read: a conflicting write fails the reconcile, retried on what is there then. */
+  async function writeFinalizers(live: KubeObject, finalizers: string[] | undefined, signal: AbortSignal) {
+    if (!finalizers) return;
+    try {
+      await client.request('PATCH', resourcePath(resourceTypeOf(live), live.metadata.namespace, live.metadata.name), {
+        body: { metadata: { finalizers, resourceVersion: live.metadata.resourceVersion } },
+        contentType: PATCH.merge,
+        signal,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
     }
   }
 

@@ -18,14 +18,14 @@ describe('desiredObjects', () => {
   const cr = sampleReservation({ edge: { host: 'api.green.example.com', kind: 'HTTPRoute', parentRef: { name: 'public' } } });
   const objects = desiredObjects(cr);
 
-  it('makes a Deployment, Service, HPA and PDB per service, plus the shared ServiceAccount, ConfigMaps and edge', () => {
+  it('makes a ServiceAccount, Deployment, Service, HPA and PDB per service, plus the shared ConfigMaps and edge', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
       [
         'ConfigMap/booking-config',
         'ConfigMap/booking-drain',
         'HTTPRoute/booking',
-        'ServiceAccount/booking',
         ...['reservation-api', 'query-api', 'notifier'].flatMap((c) => [
+          `ServiceAccount/booking-${c}`,
           `Deployment/booking-${c}`,
           `Service/booking-${c}`,
           `HorizontalPodAutoscaler/booking-${c}`,
@@ -227,11 +227,33 @@ describe('desiredObjects', () => {
     ]);
   });
 
-  it("annotates the services' ServiceAccount as spec.serviceAccount says (IRSA), and only then", () => {
-    const role = { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/booking-sqs' };
-    const annotated = find(desiredObjects(sampleReservation({ serviceAccount: { annotations: role } })), 'ServiceAccount', 'booking');
-    expect(annotated.metadata.annotations).toEqual(role);
-    expect(find(objects, 'ServiceAccount', 'booking').metadata.annotations).toBeUndefined();
+  it('runs each service as its own ServiceAccount, annotated with what all share and then its own (IRSA), and only then', () => {
+    const role = (name: string) => ({ 'eks.amazonaws.com/role-arn': `arn:aws:iam::123456789012:role/${name}` });
+    const annotated = desiredObjects(
+      sampleReservation({
+        serviceAccount: { annotations: { ...role('shared'), 'example.com/team': 'booking' } },
+        services: {
+          reservationApi: { serviceAccount: { annotations: role('relay') } },
+          notifier: { serviceAccount: { annotations: role('notifier') } },
+        },
+      }),
+    );
+    expect(find(annotated, 'ServiceAccount', 'booking-reservation-api').metadata.annotations).toEqual({
+      ...role('relay'),
+      'example.com/team': 'booking',
+    });
+    expect(find(annotated, 'ServiceAccount', 'booking-notifier').metadata.annotations).toEqual({
+      ...role('notifier'),
+      'example.com/team': 'booking',
+    });
+    expect(find(annotated, 'ServiceAccount', 'booking-query-api').metadata.annotations).toEqual({
+      ...role('shared'),
+      'example.com/team': 'booking',
+    });
+    for (const c of ['reservation-api', 'query-api', 'notifier']) {
+      expect(find(objects, 'ServiceAccount', `booking-${c}`).metadata.annotations).toBeUndefined();
+      expect((find(objects, 'Deployment', `booking-${c}`) as Json).spec.template.spec.serviceAccountName).toBe(`booking-${c}`);
+    }
   });
 
   it('makes no edge object without spec.edge', () => {

@@ -112,7 +112,7 @@ describe('the Reservation controller against a real API server', () => {
       ['HorizontalPodAutoscaler', 'booking-reservation-api'],
       ['PodDisruptionBudget', 'booking-query-api'],
       ['ConfigMap', 'booking-config'],
-      ['ServiceAccount', 'booking'],
+      ['ServiceAccount', 'booking-notifier'],
       ['Ingress', 'booking'],
     ] as const) {
       await waitUntil(`${kind} ${name}`, () => exists(kind, name));
@@ -263,31 +263,36 @@ describe('the Reservation controller against a real API server', () => {
     expect(await exists('Deployment', 'booking-reservation-api')).toBe(true);
   });
 
-  it("takes over nothing it did not make: a Reservation named `default` is refused the namespace's default ServiceAccount, and applies nothing", async () => {
-    await waitUntil('the default ServiceAccount exists', () => exists('ServiceAccount', 'default'));
-    const sa = await get('ServiceAccount', 'default');
+  it("takes over nothing it did not make: a Reservation whose ServiceAccount name someone else's already has is refused, and applies nothing", async () => {
+    // The notifier's ServiceAccount of a Reservation `shop`, made by someone else with their own role.
+    const theirs = { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/theirs' };
+    await raw.request('POST', resourcePath(RESOURCE_TYPES.ServiceAccount, namespace), {
+      body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'shop-notifier', annotations: theirs } },
+    });
+    const sa = await get('ServiceAccount', 'shop-notifier');
     await raw.request('POST', resourcePath(RESOURCE_TYPES.Reservation, namespace), {
       body: {
         apiVersion: API_VERSION,
         kind: KIND,
-        metadata: { name: 'default' },
-        spec: sampleSpec({ serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/booking' } } }),
+        metadata: { name: 'shop' },
+        spec: sampleSpec({ serviceAccount: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/shop' } } }),
       },
     });
-    const degraded = async () => (await get<Reservation>('Reservation', 'default')).status?.conditions?.find((c) => c.type === 'Degraded');
+    const degraded = async () => (await get<Reservation>('Reservation', 'shop')).status?.conditions?.find((c) => c.type === 'Degraded');
     await waitUntil('refused', async () => (await degraded())?.reason === 'ObjectOwnedByOther');
     expect((await degraded())?.message).toBe(
-      "ServiceAccount default already exists and is not this Reservation's (no controller reference to this Reservation): the operator " +
+      "ServiceAccount shop-notifier already exists and is not this Reservation's (no controller reference to this Reservation): the operator " +
         'applies nothing rather than take it over; rename the Reservation, or remove or rename it',
     );
-    const after = await get('ServiceAccount', 'default');
+    const after = await get('ServiceAccount', 'shop-notifier');
     expect(after.metadata.ownerReferences).toBeUndefined();
-    expect(after.metadata.annotations?.['eks.amazonaws.com/role-arn']).toBeUndefined();
+    expect(after.metadata.annotations).toEqual(theirs);
     expect(after.metadata.resourceVersion).toBe(sa.metadata.resourceVersion);
-    for (const c of components) expect(await exists('Deployment', `default-${c}`)).toBe(false);
-    expect(await exists('ConfigMap', 'default-config')).toBe(false);
-    await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'default', namespace } });
-    await waitUntil('the refused Reservation is gone', async () => !(await exists('Reservation', 'default')));
+    for (const c of components) expect(await exists('Deployment', `shop-${c}`)).toBe(false);
+    expect(await exists('ServiceAccount', 'shop-reservation-api')).toBe(false);
+    expect(await exists('ConfigMap', 'shop-config')).toBe(false);
+    await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'shop', namespace } });
+    await waitUntil('the refused Reservation is gone', async () => !(await exists('Reservation', 'shop')));
   });
 
   it('holds deletion while the external cleanup says no, then lets the garbage collector take the rest', async () => {

@@ -581,9 +581,41 @@ describe('a namespace deleted while its record carries weight', () => {
   // A zone of its own: moto deletes every record set of a zone with the DELETE's set identifier.
   let own: { id: string; name: string };
   const name = () => `doomed.${own.name}`;
-  const rsv = () => kube.request<Reservation & Json>('GET', resourcePath(RESOURCE_TYPES.Reservation, doomedNamespace, 'booking'));
-  const ingress = () => kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Ingress, doomedNamespace, 'booking'));
+  const rsvPath = (n?: string) => resourcePath(RESOURCE_TYPES.Reservation, doomedNamespace, n);
+  const rsv = (n = 'booking') => kube.request<Reservation & Json>('GET', rsvPath(n));
+  const ingress = (n = 'booking') => kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Ingress, doomedNamespace, n));
   const mine = async () => (await listRecords(route53, own.id)).filter((r) => r.name.endsWith(name()) && r.setIdentifier === 'eks-green');
+
+  /** A Reservation `n` with an Ingress edge and weight 30 at `recordName`, once the weight is verified and the Ingress held. */
+  async function weightedWithEdge(n: string, recordName: string) {
+    await kube.request('POST', rsvPath(), {
+      body: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: n },
+        spec: sampleSpec({
+          edge: { kind: 'Ingress', host: `${n}.green.example.com` },
+          traffic: {
+            cluster: 'eks-green',
+            dns: { hostedZoneId: own.id, name: recordName, ttl: 2 },
+            weight: 30,
+            target: 'green.elb.example.com',
+          },
+        }),
+      },
+    });
+    await waitUntil('weight 30 verified', async () => {
+      const status = (await rsv(n)).status;
+      if (status?.traffic?.verifiedWeight === 30) return true;
+      throw new Error(`conditions: ${JSON.stringify(status?.conditions)}`);
+    });
+    await waitUntil('the Ingress held', async () => {
+      const finalizers = (await ingress(n)).metadata.finalizers ?? [];
+      if (!finalizers.includes(EDGE_FINALIZER)) throw new Error(`Ingress finalizers: ${JSON.stringify(finalizers)}`);
+      return true;
+    });
+  }
+  const deletionHeld = async (n = 'booking') => (await rsv(n)).status?.conditions?.find((c: Json) => c.type === 'DeletionHeld');
 
   beforeAll(async () => {
     own = await createZone(route53);
@@ -608,29 +640,23 @@ describe('a namespace deleted while its record carries weight', () => {
   });
   afterAll(() => doomed?.stop());
 
-  it('keeps the Reservation and its Ingress until the weight is 0, then the namespace goes with the records', async () => {
-    await kube.request('POST', resourcePath(RESOURCE_TYPES.Reservation, doomedNamespace), {
-      body: {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        metadata: { name: 'booking' },
-        spec: sampleSpec({
-          edge: { kind: 'Ingress', host: 'api.green.example.com' },
-          traffic: {
-            cluster: 'eks-green',
-            dns: { hostedZoneId: own.id, name: name(), ttl: 2 },
-            weight: 30,
-            target: 'green.elb.example.com',
-          },
-        }),
+  it("lets the Ingress go when its Reservation went without the operator's cleanup (its finalizer removed by hand)", async () => {
+    await weightedWithEdge('orphan', `orphan.${own.name}`);
+    // Deletion held (weight 30), then an SRE removes the finalizer by hand.
+    await kube.request('DELETE', rsvPath('orphan'));
+    await waitUntil('DeletionHeld', async () => (await deletionHeld('orphan'))?.status === 'True');
+    await kube.request('PATCH', rsvPath('orphan'), { body: { metadata: { finalizers: null } }, contentType: PATCH.merge });
+    await waitUntil(
+      'the Reservation and its Ingress gone',
+      async () => (await absent(() => rsv('orphan'))) && (await absent(() => ingress('orphan'))),
+      {
+        timeoutMs: 120_000,
       },
-    });
-    await waitUntil('weight 30 verified', async () => (await rsv()).status?.traffic?.verifiedWeight === 30);
-    await waitUntil('the Ingress held', async () => {
-      const finalizers = (await ingress()).metadata.finalizers ?? [];
-      if (!finalizers.includes(EDGE_FINALIZER)) throw new Error(`Ingress finalizers: ${JSON.stringify(finalizers)}`);
-      return true;
-    });
+    );
+  });
+
+  it('keeps the Reservation and its Ingress until the weight is 0, then the namespace goes with the records', async () => {
+    await weightedWithEdge('booking', name());
 
     await kube.request('DELETE', resourcePath(RESOURCE_TYPES.Namespace, undefined, doomedNamespace));
     // The namespace controller deletes everything in it; the Ingress stays while clients are sent here.
@@ -638,7 +664,7 @@ describe('a namespace deleted while its record carries weight', () => {
       'the Ingress deleted but kept, and the deletion held saying why',
       async () => {
         const held = await ingress();
-        const message = (await rsv()).status?.conditions?.find((c: Json) => c.type === 'DeletionHeld')?.message ?? '';
+        const message = (await deletionHeld())?.message ?? '';
         if (!held.metadata.deletionTimestamp || !message.includes('Ingress booking kept until then')) {
           throw new Error(`Ingress deletionTimestamp ${held.metadata.deletionTimestamp}; DeletionHeld: ${message}`);
         }
@@ -646,18 +672,15 @@ describe('a namespace deleted while its record carries weight', () => {
       },
       { timeoutMs: 120_000 },
     );
-    expect((await rsv()).status?.conditions?.find((c: Json) => c.type === 'DeletionHeld')?.message).toBe(
+    expect((await deletionHeld())?.message).toBe(
       `route53-records: ${name()} (eks-green) still has weight 30 in Route53, so clients are sent here; set spec.traffic.weight to 0 ` +
         '(or cut over to the peer) and deletion continues once weight 0 is verified INSYNC and one TTL has passed; Ingress booking kept until then',
     );
     expect((await mine()).map((r) => `${r.type} ${r.weight}`).sort()).toEqual(['CNAME 30', 'TXT 30']);
 
     // The SRE drains this cluster: weight 0, verified, one TTL; then the records, the Ingress and the namespace go.
-    await kube.request('PATCH', resourcePath(RESOURCE_TYPES.Reservation, doomedNamespace, 'booking'), {
-      body: { spec: { traffic: { weight: 0 } } },
-      contentType: PATCH.merge,
-    });
-    await waitUntil('the Reservation and its Ingress gone', async () => (await absent(rsv)) && (await absent(ingress)), {
+    await kube.request('PATCH', rsvPath('booking'), { body: { spec: { traffic: { weight: 0 } } }, contentType: PATCH.merge });
+    await waitUntil('the Reservation and its Ingress gone', async () => (await absent(() => rsv())) && (await absent(() => ingress())), {
       timeoutMs: 120_000,
     });
     expect(await mine()).toEqual([]);

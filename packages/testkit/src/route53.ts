@@ -5,10 +5,24 @@ import {
   ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
   ListResourceRecordSetsCommand,
+  type ResourceRecordSet,
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { harnessEnv } from './env.ts';
-import { accountRateLimit, batchLimitError, parseChangeBatch, pendingChanges, recordKeyId } from './route53-aws-behaviour.ts';
+import {
+  accountRateLimit,
+  batchLimitError,
+  changeBatchErrors,
+  changeBatchMessage,
+  motoChangeBody,
+  motoChanges,
+  oneAtATime,
+  parseChangeBatch,
+  pendingChanges,
+  type RecordSetValues,
+  recordKeyId,
+  recordSetXml,
+} from './route53-aws-behaviour.ts';
 
 /**
  * A hosted zone of its own for a test (or `zoneName`, for a moto of its own). moto makes up ids
@@ -24,29 +38,29 @@ export async function createZone(route53: Route53Client, zoneName?: string): Pro
   }
 }
 
-/** A record set as the test reads it straight from Route53: the operator's own shape. */
 /** A record set as Route53 lists it (the operator's DnsProvider reads the same shape). */
-export interface SeenRecordSet {
-  /** Fully qualified, without the trailing dot, lower case. */
-  name: string;
-  type: string;
-  setIdentifier?: string;
-  weight?: number;
-  ttl?: number;
-  /** Values as Route53 stores them (a TXT string with its quotes). */
-  values: string[];
+export type SeenRecordSet = RecordSetValues;
+
+/** Every record set of the zone, of every type, as the SDK reads them. */
+async function zoneRecordSets(route53: Route53Client, zoneId: string): Promise<ResourceRecordSet[]> {
+  // One page: moto pages without StartRecordIdentifier (a weighted name could be cut in two) and takes any MaxItems.
+  const page = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, MaxItems: 10_000 }));
+  if (page.IsTruncated) throw new Error(`hosted zone ${zoneId} holds more than 10,000 record sets: more than the stand-in reads`);
+  return page.ResourceRecordSets ?? [];
 }
 
+const seen = (r: ResourceRecordSet): SeenRecordSet => ({
+  name: (r.Name ?? '').toLowerCase().replace(/\.$/, ''),
+  type: r.Type ?? '',
+  ...(r.SetIdentifier !== undefined ? { setIdentifier: r.SetIdentifier } : {}),
+  ...(r.Weight !== undefined ? { weight: r.Weight } : {}),
+  ...(r.TTL !== undefined ? { ttl: r.TTL } : {}),
+  values: (r.ResourceRecords ?? []).map((v) => v.Value ?? ''),
+});
+const cnameOrTxt = (r: { type: string }) => r.type === 'CNAME' || r.type === 'TXT';
+
 export async function listRecords(route53: Route53Client, zoneId: string): Promise<SeenRecordSet[]> {
-  const { ResourceRecordSets = [] } = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
-  return ResourceRecordSets.filter((r) => r.Type === 'CNAME' || r.Type === 'TXT').map((r) => ({
-    name: (r.Name ?? '').replace(/\.$/, ''),
-    type: r.Type ?? '',
-    ...(r.SetIdentifier !== undefined ? { setIdentifier: r.SetIdentifier } : {}),
-    ...(r.Weight !== undefined ? { weight: r.Weight } : {}),
-    ...(r.TTL !== undefined ? { ttl: r.TTL } : {}),
-    values: (r.ResourceRecords ?? []).map((v) => v.Value ?? ''),
-  }));
+  return (await zoneRecordSets(route53, zoneId)).map(seen).filter(cnameOrTxt);
 }
 
 /** Changes a record by hand (UPSERT), as someone outside the operators would. */
@@ -111,7 +125,9 @@ export async function putWeighted(
 /** Route53's error document (HTTP 400, as AWS answers a Sender error). */
 const errorXml = (code: string, message: string) =>
   '<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type>' +
-  `<Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+  `<Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+// A message may quote the caller's record names.
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export interface Route53AwsBehaviour {
   /** How long a change stays PENDING: a random time in [min, max] ms (AWS: typically under 60 s). Default 0: INSYNC at once, as moto. */
@@ -147,7 +163,19 @@ const DEFAULT_BEHAVIOUR: Route53AwsBehaviour = {
  * answering the old records until they are INSYNC; an account-wide request rate answered with
  * Route53's real Throttling error; PriorRequestNotComplete for a record set whose change is still
  * PENDING; the batch limits (InvalidChangeBatch); and, on demand, the next calls throttled, failed
- * with a 5xx or answered late. Every call is recorded, so a test can count them.
+ * with a 5xx or answered late. Every call is recorded (the caller's body), so a test can count them.
+ *
+ * It also corrects two deviations of moto 5.2.5 from Route53's record-set semantics, so that
+ * several Reservations can share a hosted zone and cluster names (set identifiers): a DELETE with
+ * a set identifier deletes, in moto, every record set with that set identifier whatever its name
+ * and type, and a CREATE identical to an earlier one of the zone is refused "already exists" even
+ * once the record set was deleted. The stand-in reads the zone, refuses with Route53's
+ * InvalidChangeBatch what Route53 refuses (a CREATE of a record set that exists, a DELETE of one
+ * that does not or with other values, TTL or weight), the whole batch, writing nothing; otherwise it
+ * sends moto the batch rewritten so that moto ends where Route53 would (`motoChanges`: names in
+ * lower case as Route53 stores them, a DELETE as the record set moto holds). Batches to
+ * one zone go through it one at a time; a writer that goes straight to moto meets moto's
+ * behaviour, and can still slip between the stand-in's read of the zone and its write.
  */
 export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehaviour> = {}) {
   const moto = harnessEnv('AWS_ENDPOINT_URL_ROUTE_53');
@@ -160,6 +188,7 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
   let throttleNext = 0;
   let failNext: { count: number; status: number } = { count: 0, status: 500 };
   let slowNext: { count: number; ms: number } = { count: 0, ms: 0 };
+  const perZone = oneAtATime();
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
@@ -197,23 +226,43 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     }
 
     const change = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/.exec(path);
-    let accepted: { zoneId: string; keys: string[]; before: SeenRecordSet[] } | undefined;
-    if (req.method === 'POST' && change) {
-      const zoneId = decodeURIComponent(change[1] ?? '');
-      const batch = parseChangeBatch(body);
-      const tooBig = batchLimitError(batch);
-      if (tooBig) return refuse(400, 'InvalidChangeBatch', tooBig);
-      const keys = batch.map((c) => recordKeyId(c.key));
+    if (req.method !== 'POST' || !change) return forward(req, res, body);
+    const zoneId = decodeURIComponent(change[1] ?? '');
+    const batch = parseChangeBatch(body);
+    const tooBig = batchLimitError(batch);
+    if (tooBig) return refuse(400, 'InvalidChangeBatch', tooBig);
+    const keys = batch.map((c) => recordKeyId(c.key));
+    // Route53 checks and applies a batch as one step: here a read of the zone, then a write.
+    await perZone(zoneId, async () => {
       if (settings.priorRequestNotComplete && pending.conflict(zoneId, keys)) {
         return refuse(400, 'PriorRequestNotComplete', 'The request was rejected because Route 53 was still processing a prior request.');
       }
+      const zone = await zoneRecordSets(direct, zoneId).then(
+        (sets) => sets.map((raw) => ({ ...seen(raw), raw })),
+        (err: Error) => {
+          // No such zone: moto answers the caller that, as Route53 would.
+          if (err.name === 'NoSuchHostedZone') return undefined;
+          throw err;
+        },
+      );
+      if (!zone) return forward(req, res, body);
+      const errors = changeBatchErrors(batch, zone);
+      if (errors.length > 0) return refuse(400, 'InvalidChangeBatch', changeBatchMessage(errors));
+      const sent = motoChangeBody(body, motoChanges(batch, zone), (r) => recordSetXml(r.raw));
       // What DNS keeps serving while the change is PENDING: only needed when changes are not INSYNC at once.
-      if (settings.insyncDelayMs.max > 0) {
-        const before = (await listRecords(direct, zoneId)).filter((r) => keys.includes(recordKeyId(r)));
-        accepted = { zoneId, keys, before };
-      }
-    }
+      const before = zone.filter((r) => cnameOrTxt(r) && keys.includes(recordKeyId(r))).map((r) => seen(r.raw));
+      return forward(req, res, sent, settings.insyncDelayMs.max > 0 ? { zoneId, keys, before } : undefined);
+    });
+  }
 
+  /** Sends the call on to moto and answers its answer, a change `accepted` PENDING for its delay. */
+  async function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: string,
+    accepted?: { zoneId: string; keys: string[]; before: SeenRecordSet[] },
+  ): Promise<void> {
+    const path = req.url ?? '';
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
     // moto frozen or gone: the caller gets a 5xx in bounded time (handle's catch), as from AWS.

@@ -5,9 +5,10 @@ import {
   ListHostedZonesCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { waitUntil } from '../src/poll.ts';
-import { createZone, listRecords, type Route53AwsStandIn, startRoute53AwsStandIn } from '../src/route53.ts';
+import { createZone, listRecords, type Route53AwsStandIn, type SeenRecordSet, startRoute53AwsStandIn } from '../src/route53.ts';
+import { parseChangeBatch } from '../src/route53-aws-behaviour.ts';
 
 /**
  * The Route53 stand-in (AWS's behaviour as a front on the harness's moto), through the real AWS
@@ -137,5 +138,128 @@ describe('the Route53 stand-in in front of moto', () => {
       /^(AbortError|TimeoutError)/,
     );
     expect(await failure(sdk.send(new ListHostedZonesCommand({})))).toBe('');
+  });
+});
+
+describe("the Route53 stand-in applies Route53's record-set semantics over moto", () => {
+  // A zone per test: each starts from records it wrote itself.
+  let own: { id: string; name: string };
+  beforeEach(async () => {
+    own = await createZone(sdk);
+  });
+
+  const set = (
+    action: Change['Action'],
+    name: string,
+    setIdentifier: string | undefined,
+    value: string,
+    more: { weight?: number; type?: 'CNAME' | 'TXT' } = {},
+  ): Change => ({
+    Action: action,
+    ResourceRecordSet: {
+      Name: `${name}.${own.name}.`,
+      Type: more.type ?? 'CNAME',
+      ...(setIdentifier !== undefined ? { SetIdentifier: setIdentifier, Weight: more.weight ?? 100 } : {}),
+      TTL: 60,
+      ResourceRecords: [{ Value: value }],
+    },
+  });
+  const changeOwn = (...changes: Change[]) =>
+    sdk.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: own.id, ChangeBatch: { Changes: changes } }));
+  /** The zone's record sets as `name type set-identifier weight value`, sorted: what a user listing it sees. */
+  const listed = async () =>
+    (await listRecords(sdk, own.id))
+      .map(
+        (r: SeenRecordSet) =>
+          `${r.name.replace(`.${own.name}`, '')} ${r.type} ${r.setIdentifier ?? '-'} ${r.weight ?? '-'} ${r.values.join(',')}`,
+      )
+      .sort();
+
+  it('deletes only the record set named by name, type and set identifier: another name with the same set identifier stays', async () => {
+    await changeOwn(
+      set('CREATE', 'api', 'eks-blue', 'blue.elb.example.com'),
+      set('CREATE', 'cname-api', 'eks-blue', '"owner=blue"', { type: 'TXT' }),
+      set('CREATE', 'web', 'eks-blue', 'web-blue.elb.example.com'),
+    );
+    const at = front.calls.length;
+    await changeOwn(set('DELETE', 'api', 'eks-blue', 'blue.elb.example.com'));
+    expect(await listed()).toEqual(['cname-api TXT eks-blue 100 "owner=blue"', 'web CNAME eks-blue 100 web-blue.elb.example.com']);
+    // What the stand-in records is the caller's batch, not what it sent moto.
+    expect(parseChangeBatch(front.calls[at]?.body ?? '').map((c) => `${c.action} ${c.key.name}`)).toEqual([`DELETE api.${own.name}`]);
+  });
+
+  it('rewrites one name as DELETE then CREATE, and a change before a DELETE to another name with its set identifier stands', async () => {
+    await changeOwn(set('CREATE', 'api', 'eks-blue', 'old.elb.example.com'), set('CREATE', 'web', 'eks-blue', 'web-old.elb.example.com'));
+    await changeOwn(
+      set('DELETE', 'api', 'eks-blue', 'old.elb.example.com'),
+      set('CREATE', 'api', 'eks-blue', 'new.elb.example.com', { weight: 40 }),
+    );
+    expect(await listed()).toEqual(['api CNAME eks-blue 40 new.elb.example.com', 'web CNAME eks-blue 100 web-old.elb.example.com']);
+
+    // moto would apply the UPSERT, then take it with the DELETE of another name: Route53 keeps it.
+    await changeOwn(
+      set('UPSERT', 'web', 'eks-blue', 'web-new.elb.example.com'),
+      set('DELETE', 'api', 'eks-blue', 'new.elb.example.com', { weight: 40 }),
+    );
+    expect(await listed()).toEqual(['web CNAME eks-blue 100 web-new.elb.example.com']);
+  });
+
+  it('creates again a record set identical to one deleted since, whatever sorts after it', async () => {
+    await changeOwn(set('CREATE', 'web', undefined, 'web.elb.example.com'), set('CREATE', 'www', undefined, 'www.elb.example.com'));
+    await changeOwn(set('DELETE', 'web', undefined, 'web.elb.example.com'));
+    expect(await failure(changeOwn(set('CREATE', 'web', undefined, 'web.elb.example.com')))).toBe('');
+    expect(await listed()).toEqual(['web CNAME - - web.elb.example.com', 'www CNAME - - www.elb.example.com']);
+  });
+
+  it('takes a DELETE that names the record set in other letter case and gives its values in another order, as Route53 does', async () => {
+    await changeOwn({
+      Action: 'CREATE',
+      ResourceRecordSet: { Name: `Mixed.${own.name}.`, Type: 'TXT', TTL: 60, ResourceRecords: [{ Value: '"a"' }, { Value: '"b"' }] },
+    });
+    expect(await listed()).toEqual(['mixed TXT - - "a","b"']);
+    expect(
+      await failure(
+        changeOwn({
+          Action: 'DELETE',
+          ResourceRecordSet: { Name: `mixed.${own.name}.`, Type: 'TXT', TTL: 60, ResourceRecords: [{ Value: '"b"' }, { Value: '"a"' }] },
+        }),
+      ),
+    ).toBe('');
+    expect(await listed()).toEqual([]);
+  });
+
+  it("refuses a DELETE whose weight is not the current one with Route53's message, and writes nothing of the batch", async () => {
+    await changeOwn(set('CREATE', 'api', 'eks-blue', 'blue.elb.example.com', { weight: 100 }));
+    const before = await listed();
+    expect(
+      await failure(
+        changeOwn(
+          set('CREATE', 'api', 'eks-green', 'green.elb.example.com', { weight: 0 }),
+          set('DELETE', 'api', 'eks-blue', 'blue.elb.example.com', { weight: 50 }),
+        ),
+      ),
+    ).toBe(
+      `InvalidChangeBatch: [Tried to delete resource record set [name='api.${own.name}.', type='CNAME', set-identifier='eks-blue'] but the values provided do not match the current values]`,
+    );
+    expect(front.calls.at(-1)?.refused).toBe('InvalidChangeBatch');
+    expect(await listed()).toEqual(before);
+  });
+
+  it('refuses a CREATE of a record set that exists and a DELETE of one that does not, naming both, and writes nothing', async () => {
+    await changeOwn(set('CREATE', 'api', 'eks-blue', 'blue.elb.example.com'));
+    const before = await listed();
+    expect(
+      await failure(
+        changeOwn(
+          set('UPSERT', 'web', 'eks-blue', 'web.elb.example.com'),
+          set('CREATE', 'api', 'eks-blue', 'blue.elb.example.com'),
+          set('DELETE', 'api', 'eks-green', 'green.elb.example.com'),
+        ),
+      ),
+    ).toBe(
+      `InvalidChangeBatch: [Tried to create resource record set [name='api.${own.name}.', type='CNAME', set-identifier='eks-blue'] but it already exists, ` +
+        `Tried to delete resource record set [name='api.${own.name}.', type='CNAME', set-identifier='eks-green'] but it was not found]`,
+    );
+    expect(await listed()).toEqual(before);
   });
 });

@@ -65,6 +65,10 @@ const envRules = (service: ServiceName) =>
     },
   );
 
+/** ServiceAccount annotations: a map in the schema (additionalProperties: string). */
+const serviceAccountAnnotations = (description: string) =>
+  Type.Optional(Type.Object({}, { additionalProperties: Type.String({ maxLength: 4096 }), maxProperties: 64, description }));
+
 const serviceProperties = (service: ServiceName, defaults: { min: number; max: number }) => ({
   image: Type.Optional(
     Type.String({
@@ -98,6 +102,16 @@ const serviceProperties = (service: ServiceName, defaults: { min: number; max: n
     'x-kubernetes-list-map-keys': ['name'],
     ...envRules(service),
   }),
+  serviceAccount: Type.Optional(
+    Type.Object(
+      {
+        annotations: serviceAccountAnnotations(
+          "annotations of this service's own ServiceAccount, over spec.serviceAccount.annotations, e.g. eks.amazonaws.com/role-arn: this service's IAM role (IRSA)",
+        ),
+      },
+      { description: `the ServiceAccount ${service} runs as: <name>-<service>, its own, so each service gets only its own cloud role` },
+    ),
+  ),
 });
 
 const ApiService = (service: ServiceName, what: string, defaults: { min: number; max: number }) =>
@@ -285,19 +299,11 @@ export const ReservationSpec = Type.Object(
     serviceAccount: Type.Optional(
       Type.Object(
         {
-          annotations: Type.Optional(
-            Type.Object(
-              {},
-              {
-                additionalProperties: Type.String({ maxLength: 4096 }),
-                maxProperties: 64,
-                description:
-                  "annotations of the services' ServiceAccount, e.g. eks.amazonaws.com/role-arn: the IAM role (IRSA) that reaches the SQS queues",
-              },
-            ),
+          annotations: serviceAccountAnnotations(
+            "annotations of every service's ServiceAccount (a service's own spec.services.<service>.serviceAccount.annotations win)",
           ),
         },
-        { description: 'the ServiceAccount the three services run as (named after the Reservation)' },
+        { description: 'what the three services’ ServiceAccounts share (each service runs as its own: <name>-<service>)' },
       ),
     ),
     edge: Type.Optional(Edge),

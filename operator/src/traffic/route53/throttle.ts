@@ -38,8 +38,17 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 
 export const errorName = (err: unknown): string => (err instanceof Error ? err.name : typeof err === 'string' ? err : 'Error');
 
+/** 2 calls/s sustained, well under the account's 5, which others share; 5 at once. */
+export const DEFAULT_ROUTE53_RATE = { qps: 2, burst: 5 } as const;
+
 export function createCallGate(options: GateOptions = {}): CallGate {
-  const { qps = 2, burst = 5, maxAttempts = 6, baseDelayMs = 250, maxDelayMs = 10_000 } = options;
+  const {
+    qps = DEFAULT_ROUTE53_RATE.qps,
+    burst = DEFAULT_ROUTE53_RATE.burst,
+    maxAttempts = 6,
+    baseDelayMs = 250,
+    maxDelayMs = 10_000,
+  } = options;
   const { clock = realClock, sleep = realSleep, random = Math.random, onRetry, onAttempt } = options;
   const bucket = bucketRateLimiter(qps, burst, clock);
   return async (operation, call) => {
