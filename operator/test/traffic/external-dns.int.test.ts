@@ -125,7 +125,7 @@ beforeAll(async () => {
   manager = await startOperatorHere();
 }, 60_000);
 
-// A zone per test: moto 5.2.5 deletes every record set of a zone with a DELETE's set identifier.
+// A zone per test: each test's ExternalDNS (confined to the zone) sees its own records and no earlier test's.
 beforeEach(async () => {
   zone = await createZone(route53);
 });
