@@ -168,15 +168,28 @@ beforeAll(async () => {
     output += d;
   });
   let envPath = '';
-  await waitUntil(
-    'npm start says the playground is up',
-    () => {
-      if (exited()) throw new Error(`npm start exited:\n${output.slice(-3000)}`);
-      envPath = /source (\S+playground\.env)/.exec(output)?.[1] ?? '';
-      return envPath !== '';
-    },
-    { timeoutMs: 8 * MINUTE, intervalMs: 500 },
-  );
+  // An npm start that exits fails the wait at once, not after its timeout.
+  let stopWaiting = () => {};
+  const exitedEarly = new Promise<never>((_, reject) => {
+    const onExit = () => reject(new Error(`npm start exited before it was up:\n${output.slice(-3000)}`));
+    playground?.once('exit', onExit);
+    stopWaiting = () => playground?.off('exit', onExit);
+  });
+  try {
+    await Promise.race([
+      exitedEarly,
+      waitUntil(
+        'npm start says the playground is up',
+        () => {
+          envPath = /source (\S+playground\.env)/.exec(output)?.[1] ?? '';
+          return envPath !== '';
+        },
+        { timeoutMs: 8 * MINUTE, intervalMs: 500 },
+      ),
+    ]);
+  } finally {
+    stopWaiting();
+  }
   env = readEnvFile(envPath);
   runDir = join(envPath, '..');
   browser = await chromium.launch({ executablePath: await chromiumPath, args: ['--no-sandbox'] });

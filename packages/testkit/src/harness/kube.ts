@@ -260,13 +260,16 @@ export async function startKubeControlPlane(dir: string, name = 'harness') {
     kc.loadFromFile(kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNode({ body: fakeNode(KWOK_NODE) });
+    const kwok = servers.at(-1);
+    // Generous: on a loaded machine kwok's first status update has taken over a minute.
     await waitUntil(
       `node ${KWOK_NODE} Ready (kwok)`,
       async () => {
         const node = await core.readNode({ name: KWOK_NODE });
-        return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+        if (node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return true;
+        throw new Error(`its conditions: ${JSON.stringify(node.status?.conditions?.map((c) => `${c.type}=${c.status}`) ?? [])}`);
       },
-      { timeoutMs: 60_000, intervalMs: 250 },
+      { timeoutMs: 180_000, intervalMs: 250, ...(kwok ? { server: kwok } : {}) },
     );
     // Pods need their namespace's default ServiceAccount, which the controller manager makes.
     await waitUntil(
