@@ -213,7 +213,7 @@ export async function installExternalDns(): Promise<void> {
   const src = join(cachePath('external-dns', EXTERNAL_DNS_VERSION), '.src');
   rmSync(src, { recursive: true, force: true });
   // The module cache is read-only: the copy is writable, so it can be trimmed (and removed).
-  cpSync((JSON.parse(stdout) as { Dir: string }).Dir, src, { recursive: true, mode: 0 });
+  cpSync((JSON.parse(stdout) as { Dir: string }).Dir, src, { recursive: true });
   await run('chmod', ['-R', 'u+w', src]);
   for (const { file, remove } of EXTERNAL_DNS_TRIM) {
     writeFileSync(join(src, file), trimSource(file, readFileSync(join(src, file), 'utf8'), remove));
