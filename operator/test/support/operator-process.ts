@@ -82,9 +82,13 @@ export async function startOperator(env: Record<string, string>): Promise<Operat
   };
 }
 
-/** The value of the series `name` with (at least) `labels`, from the admin port's /metrics. */
-export async function metric(op: OperatorProcess, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const text = await (await fetch(`${op.admin}/metrics`)).text();
+/** The value of the series `name` with (at least) `labels`, from the admin port's /metrics (the operator's, or ExternalDNS's). */
+export async function metric(
+  op: Pick<OperatorProcess, 'admin'>,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
+  const text = await (await fetch(`${op.admin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   for (const line of text.split('\n')) {
     const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match?.[1] !== name) continue;

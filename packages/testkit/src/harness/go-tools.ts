@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elapsed, step } from './log.ts';
 import { cachePath } from './paths.ts';
@@ -136,6 +136,98 @@ export async function installHelm(): Promise<void> {
   // helm reports its version from a variable its release build stamps.
   const stamp = `-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`;
   await goInstall(ensureGo('helm'), 'helm', 'helm.sh/helm/v3/cmd/helm', HELM_VERSION, cachePath('helm', HELM_VERSION), stamp);
+}
+
+export const EXTERNAL_DNS_VERSION = 'v0.23.0';
+/** The Go release ExternalDNS's go.mod asks for, newer than the machine's: only its build uses it. */
+const EXTERNAL_DNS_TOOLCHAIN = 'go1.27.3';
+
+export function externalDnsBinary(): string {
+  return process.env.HARNESS_EXTERNAL_DNS || join(cachePath('external-dns', EXTERNAL_DNS_VERSION), 'external-dns');
+}
+
+/**
+ * What the build leaves out of ExternalDNS: the module proxy refuses the sources of the modules
+ * behind two providers (github.com/civo/civogo, github.com/exoscale/egoscale/v3) and the OpenShift
+ * Route source (github.com/openshift/api), none of which the tests use. Each edit removes text
+ * that must be there: a version bump that moved it fails the build here, by name.
+ */
+export const EXTERNAL_DNS_TRIM: { file: string; remove: (string | RegExp)[] }[] = [
+  {
+    file: 'provider/factory/provider.go',
+    remove: [
+      '\t"sigs.k8s.io/external-dns/provider/civo"\n',
+      '\t"sigs.k8s.io/external-dns/provider/exoscale"\n',
+      /\t\texternaldns\.ProviderCivo: +civo\.New,\n/,
+      /\t\texternaldns\.ProviderExoscale: +exoscale\.New,\n/,
+    ],
+  },
+  {
+    file: 'source/store.go',
+    remove: [
+      '\topenshift "github.com/openshift/client-go/route/clientset/versioned"\n',
+      '\tOpenShiftClient() (openshift.Interface, error)\n',
+      /\topenshiftClient +openshift\.Interface\n/,
+      /\topenshiftClientErr +error\n/,
+      /\topenshiftOnce +sync\.Once\n/,
+      /\/\/ OpenShiftClient generates[\s\S]*?\n}\n/,
+      '\tcase types.OpenShiftRoute:\n\t\treturn buildOpenShiftRouteSource(ctx, p, cfg)\n',
+      /func buildOpenShiftRouteSource\([\s\S]*?\n}\n/,
+    ],
+  },
+];
+const EXTERNAL_DNS_TRIM_FILES = ['source/openshift_route.go'];
+
+/** `text` without each of `remove`; throws naming the first one it does not find. */
+export function trimSource(file: string, text: string, remove: readonly (string | RegExp)[]): string {
+  let out = text;
+  for (const r of remove) {
+    const found = typeof r === 'string' ? out.includes(r) : r.test(out);
+    if (!found) throw new Error(`external-dns: ${file} no longer has ${JSON.stringify(String(r))}: update EXTERNAL_DNS_TRIM`);
+    out = out.replace(r, '');
+  }
+  return out;
+}
+
+/**
+ * ExternalDNS, for the tests where it writes the same hosted zone as the operator. Built in a
+ * copy of its module (trimmed as EXTERNAL_DNS_TRIM says, so `go install` cannot do it). Its
+ * go.mod needs Go 1.27: GOTOOLCHAIN in this one build's environment has the go command fetch
+ * that toolchain from the module proxy; every other build stays on the machine's Go.
+ */
+export async function installExternalDns(): Promise<void> {
+  const binary = externalDnsBinary();
+  if (existsSync(binary)) return;
+  if (process.env.HARNESS_EXTERNAL_DNS) {
+    throw new Error(`external-dns: HARNESS_EXTERNAL_DNS=${process.env.HARNESS_EXTERNAL_DNS} does not exist`);
+  }
+  const go = ensureGo('external-dns');
+  const env = { ...process.env, GOTOOLCHAIN: EXTERNAL_DNS_TOOLCHAIN, CGO_ENABLED: '0' };
+  const started = Date.now();
+  const module = 'sigs.k8s.io/external-dns';
+  step(
+    'external-dns',
+    `go build ${module}@${EXTERNAL_DNS_VERSION} with ${EXTERNAL_DNS_TOOLCHAIN} (cold: 11 min of CPU, ~7 min alone on 2 cores, 30 min on a busy machine)`,
+  );
+  const { stdout } = await run(go, ['mod', 'download', '-json', `${module}@${EXTERNAL_DNS_VERSION}`], { env });
+  const src = join(cachePath('external-dns', EXTERNAL_DNS_VERSION), '.src');
+  rmSync(src, { recursive: true, force: true });
+  // The module cache is read-only: the copy is writable, so it can be trimmed (and removed).
+  cpSync((JSON.parse(stdout) as { Dir: string }).Dir, src, { recursive: true });
+  await run('chmod', ['-R', 'u+w', src]);
+  for (const { file, remove } of EXTERNAL_DNS_TRIM) {
+    writeFileSync(join(src, file), trimSource(file, readFileSync(join(src, file), 'utf8'), remove));
+  }
+  for (const file of EXTERNAL_DNS_TRIM_FILES) rmSync(join(src, file));
+  // ExternalDNS's release build stamps its version here (its Makefile's LDFLAGS).
+  const stamp = `-X ${module}/pkg/apis/externaldns.Version=${EXTERNAL_DNS_VERSION}`;
+  await run(go, ['build', '-trimpath', '-ldflags', `-s -w ${stamp}`, '-o', binary, '.'], {
+    cwd: src,
+    env,
+    progress: { component: 'external-dns', what: 'building external-dns' },
+  });
+  rmSync(src, { recursive: true, force: true });
+  step('external-dns', `built in ${elapsed(started)}`);
 }
 
 /** Files shipped inside a Go module, copied once into the cache (`go mod download`, no build). */

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { installCfnLint } from './cfn-lint.ts';
 import { installChromium } from './chromium.ts';
 import { installElasticMq, type SqsEnv, startElasticMq } from './elasticmq.ts';
-import { gatewayApiCrds, installHelm, installKubeBinaries, installSkaffold, prometheusOperatorCrds } from './go-tools.ts';
+import {
+  gatewayApiCrds,
+  installExternalDns,
+  installHelm,
+  installKubeBinaries,
+  installSkaffold,
+  prometheusOperatorCrds,
+} from './go-tools.ts';
 import { installOpenssl, type KubeEnv, startKubeControlPlane } from './kube.ts';
 import { elapsed, step } from './log.ts';
 import { installMariaDb, type MariaDbEnv, startMariaDbPair } from './mariadb.ts';
@@ -73,8 +80,9 @@ export async function installHarness(
     await gatewayApiCrds();
   }
   if (helm) {
-    // What the chart, skaffold.yaml, infra and API contract tests use besides the servers.
+    // What the chart, skaffold.yaml, infra, API contract and ExternalDNS tests use besides the servers.
     await installHelm();
+    await installExternalDns();
     await prometheusOperatorCrds();
     await installSkaffold();
     await installCfnLint();
