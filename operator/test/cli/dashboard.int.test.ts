@@ -20,13 +20,14 @@ import {
   writePrometheusTargets,
 } from '@reservations/testkit';
 import { pino } from 'pino';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { type Dashboard, startDashboard } from '../../src/cli/dashboard/server.ts';
 import type { Target } from '../../src/cli/kubeconfig.ts';
 import { createInformer } from '../../src/controller/informer.ts';
 import { createKubeClient } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
+import { dashboardPage } from '../support/dashboard-page.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { type OperatorProcess, startOperator } from '../support/operator-process.ts';
@@ -59,8 +60,7 @@ let page: Page;
 const awsEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
 const path = (t: Target, name?: string) => resourcePath(RESOURCE_TYPES.Reservation, t.namespace, name);
 const read = (t: Target) => t.client.request<Reservation>('GET', path(t, NAME));
-const cluster = (context: string): Locator => page.locator(`section[data-context="${context}"]`);
-const phaseIn = (context: string) => cluster(context).getByTestId('phase');
+const { cluster, phaseIn, shows, click, confirm, startCutoverFromPage, observedShown } = dashboardPage(() => page);
 
 async function createReservation(t: Target, traffic: Record<string, unknown>) {
   await t.client.request('POST', path(t), {
@@ -110,37 +110,6 @@ function startLoadByWeightsStandIn(dnsName: string, targets: Record<string, Serv
   };
 }
 
-/** Waits until `locator` shows `expected` (the whole text, or a match); the timeout's message says what it showed. */
-async function shows(what: string, locator: Locator, expected: string | RegExp, timeoutMs = 15_000): Promise<void> {
-  await waitUntil(
-    what,
-    async () => {
-      const text = (await locator.textContent({ timeout: 1000 })) ?? '';
-      if (typeof expected === 'string' ? text === expected : expected.test(text)) return true;
-      throw new Error(`it shows "${text}"`);
-    },
-    { timeoutMs },
-  );
-}
-
-async function click(context: string, verb: string) {
-  await cluster(context).locator(`button[data-verb="${verb}"]`).click();
-}
-
-async function confirm() {
-  await page.locator('#confirm-yes').click();
-}
-
-async function startCutoverFromPage(context: string, plan: unknown) {
-  const section = cluster(context);
-  // Opened, not toggled: a second cutover finds it open already.
-  await section.locator('details.start').evaluate((details) => details.setAttribute('open', ''));
-  await section.getByTestId('plan').fill(JSON.stringify(plan));
-  await section.getByTestId('start').click();
-  await confirm();
-  await shows(`${context}'s notice`, section.getByTestId('notice'), 'cutover asked for: the operator starts it');
-}
-
 /** Waits until green's cutover `holds`; the timeout's message says where it is instead. */
 async function greenCutover(
   what: string,
@@ -160,11 +129,6 @@ async function greenCutover(
     },
     { timeoutMs },
   );
-}
-
-/** The observed share the page shows for a cluster, as a number (NaN while there is none). */
-async function observedShown(context: string): Promise<number> {
-  return Number.parseFloat((await cluster(context).getByTestId('observed').locator('b').textContent()) ?? '');
 }
 
 beforeAll(async () => {

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { delimiter, join } from 'node:path';
-import { harnessEnv, kubeBinary } from '@reservations/testkit';
+import { harnessEnv, kubeBinary, run } from '@reservations/testkit';
 
 /** Running the plugin as an SRE does: `kubectl reservation ...` through the harness's kubectl, operator/bin on PATH. */
 
@@ -14,18 +13,4 @@ export function pluginEnv(extra: Record<string, string | undefined> = {}): NodeJ
 }
 
 /** Runs `kubectl ARGS` to completion; never throws on a non-zero exit. */
-export function kubectl(args: string[], env = pluginEnv()): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(kubeBinary('kubectl'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+export const kubectl = (args: string[], env = pluginEnv()) => run(kubeBinary('kubectl'), args, { env, check: false });

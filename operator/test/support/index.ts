@@ -3,6 +3,7 @@
 // operator as a process.
 
 export * from './analysis-simulation.ts';
+export * from './dashboard-page.ts';
 export * from './fixtures.ts';
 export * from './kube.ts';
 export * from './operator-process.ts';

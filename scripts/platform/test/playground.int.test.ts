@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { dashboardPage } from '@reservations/operator/testing';
 import { installChromium, kubeBinary, repoRoot, run, waitUntil } from '@reservations/testkit';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { describeFailures, isFailure, type RequestRecord, shareByStep, verdict } from '../../cutover-sim/accounting.ts';
 import { type CutoverObservation, stepWindowTracker } from '../../cutover-sim/windows.ts';
 import type { LoadCounts } from '../load-control.ts';
@@ -105,40 +106,9 @@ function killAll(what: string, fragment: string): void {
 }
 
 // The console in the browser.
-const cluster = (context: string): Locator => page.locator(`section[data-context="${context}"]`);
-const phaseIn = (context: string) => cluster(context).getByTestId('phase');
-const notice = (context: string) => cluster(context).getByTestId('notice');
-
-/** Waits until `locator` shows `expected` (the whole text, or a match); the timeout's message says what it showed. */
-async function shows(what: string, locator: Locator, expected: string | RegExp, timeoutMs = 30_000): Promise<void> {
-  await waitUntil(
-    what,
-    async () => {
-      const text = (await locator.textContent({ timeout: 1000 })) ?? '';
-      if (typeof expected === 'string' ? text === expected : expected.test(text)) return true;
-      throw new Error(`it shows "${text}"`);
-    },
-    { timeoutMs },
-  );
-}
-
-const click = (context: string, verb: string) => cluster(context).locator(`button[data-verb="${verb}"]`).click();
-const confirm = () => page.locator('#confirm-yes').click();
-
-async function startCutoverFromPage(context: string, plan: unknown) {
-  const section = cluster(context);
-  // Opened, not toggled: a second cutover finds it open already.
-  await section.locator('details.start').evaluate((details) => details.setAttribute('open', ''));
-  await section.getByTestId('plan').fill(JSON.stringify(plan));
-  await section.getByTestId('start').click();
-  await confirm();
-  await shows(`${context}'s notice`, notice(context), 'cutover asked for: the operator starts it');
-}
-
-/** The observed share the page shows for a cluster, as a number (NaN while there is none). */
-async function observedShown(context: string): Promise<number> {
-  return Number.parseFloat((await cluster(context).getByTestId('observed').locator('b').textContent()) ?? '');
-}
+const { cluster, phaseIn, notice, shows, click, confirm, startCutoverFromPage, observedShown } = dashboardPage(() => page, {
+  showTimeoutMs: 30_000,
+});
 
 /** When each cutover phase of `context`'s Reservation first reached the test, through a watch of its own. */
 async function watchPhases(context: string): Promise<{ seen: Map<string, number>; stop(): void }> {

@@ -100,18 +100,21 @@ export function logTail(file: string, lines = 25): string {
 }
 
 export interface RunResult {
+  /** The exit code (0 unless `check: false`), or the signal or error that ended the command. */
+  code: number | string;
   stdout: string;
   stderr: string;
 }
 
 /**
  * Runs a command to completion and returns its output; a non-zero exit throws with the
- * command line and the tail of its output. `progress` prints a heartbeat for long runs.
+ * command line and the tail of its output, unless `check` is false (then the caller reads
+ * `code`). `progress` prints a heartbeat for long runs.
  */
 export async function run(
   command: string,
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; progress?: { component: string; what: string } } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; progress?: { component: string; what: string }; check?: boolean } = {},
 ): Promise<RunResult> {
   const started = Date.now();
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,11 +137,11 @@ export async function run(
     child.once('error', (err) => resolve(err.message));
   });
   clearInterval(heartbeat);
-  if (code !== 0) {
+  if (code !== 0 && options.check !== false) {
     const tail = `${stdout}\n${stderr}`.trim().split('\n').slice(-30).join('\n');
     throw new Error(`\`${command} ${args.join(' ')}\` failed (${code}):\n${tail}`);
   }
-  return { stdout, stderr };
+  return { code, stdout, stderr };
 }
 
 /**
