@@ -1,4 +1,15 @@
 export { createMysqlEventHistory, type EventHistory, type HistoryEntry } from './event-history.ts';
+export { type GrantReport, grantServiceUsers, MissingAccountError, type ServiceAccount } from './grant-users.ts';
+export {
+  type Account,
+  DB_SERVICES,
+  type DbService,
+  grantedTables,
+  grantStatements,
+  parseAccount,
+  revokeStatements,
+  SERVICE_GRANTS,
+} from './grants.ts';
 export {
   loadMigrations,
   MIGRATE_COMMAND,
