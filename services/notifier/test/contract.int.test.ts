@@ -14,7 +14,7 @@ let baseUrl: string;
 beforeAll(async () => {
   const db = await migratedDatabase('ntf_contract');
   const queue = await freshQueue('contract');
-  notifier = await buildApp(notifierConfig(db.primaryUrl, queue), { registry: new Registry(), logger: false });
+  notifier = await buildApp(notifierConfig(db.as.notifier.primaryUrl, queue), { registry: new Registry(), logger: false });
   baseUrl = await notifier.listen({ port: 0, host: '127.0.0.1' });
   // One provider with an endpoint, one without: reads that find something and reads that do not.
   const set = await fetch(`${baseUrl}/v1/providers/acme/webhook`, {

@@ -68,7 +68,7 @@ beforeAll(async () => {
   }));
   registry = new Registry();
   notifier = await buildApp(
-    notifierConfig(db.primaryUrl, queue, {
+    notifierConfig(db.as.notifier.primaryUrl, queue, {
       // Few slots, so A's hanging POSTs would take them all without the per-provider cap; a
       // timeout far longer than the test, so none of them ends (and frees a slot) on its own.
       WEBHOOK_CONCURRENCY: 4,

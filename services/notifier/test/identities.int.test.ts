@@ -57,7 +57,7 @@ beforeAll(async () => {
   receiver = await startReceiver(() => undefined);
   acmeUrl = `${receiver.url}?for=acme`;
   writer = await relayingWriter(db.primaryUrl, queue.queueUrl);
-  notifier = await buildApp(notifierConfig(db.primaryUrl, queue, { SSE_POLL_INTERVAL_MS: 100 }), {
+  notifier = await buildApp(notifierConfig(db.as.notifier.primaryUrl, queue, { SSE_POLL_INTERVAL_MS: 100 }), {
     registry: new Registry(),
     logger: false,
   });

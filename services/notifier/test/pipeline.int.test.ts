@@ -18,6 +18,8 @@ let resourceId: string;
 let secret: string | undefined;
 let queue: { queueUrl: string; dlqUrl: string };
 let primaryUrl: string;
+/** The database as each service's own account (the test's own SQL uses primaryUrl). */
+let as: Awaited<ReturnType<typeof migratedDatabase>>['as'];
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let slot = 0;
 
@@ -41,16 +43,17 @@ const effectsFor = (reservationId: string) =>
 beforeAll(async () => {
   const db = await migratedDatabase('ntf_pipeline');
   primaryUrl = db.primaryUrl;
+  as = db.as;
   queue = await freshQueue('pipeline', { maxReceiveCount: 3, visibilityTimeoutSeconds: 5 });
   receiver = await startReceiver(() => secret);
   ({ app: writer } = await reservationApp({
-    MYSQL_PRIMARY_URL: primaryUrl,
+    MYSQL_PRIMARY_URL: as.reservationApi.primaryUrl,
     OUTBOX_RELAY: 'in-process',
     SQS_QUEUE_URL: queue.queueUrl,
     OUTBOX_POLL_INTERVAL_MS: 200,
   }));
   registry = new Registry();
-  notifier = await buildApp(notifierConfig(primaryUrl, queue), { registry, logger: false });
+  notifier = await buildApp(notifierConfig(as.notifier.primaryUrl, queue), { registry, logger: false });
   await notifier.listen({ host: '127.0.0.1', port: 0 });
   const { port } = notifier.server.address() as { port: number };
   base = `http://127.0.0.1:${port}`;
@@ -110,7 +113,7 @@ describe('a booking reaches the provider', () => {
     // Replica B reads an empty queue of its own, so the event is processed by replica A.
     const registryB = new Registry();
     const otherQueue = await freshQueue('pipeline-b');
-    const replicaB = await buildApp(notifierConfig(primaryUrl, otherQueue, { SSE_POLL_INTERVAL_MS: 600_000 }), {
+    const replicaB = await buildApp(notifierConfig(as.notifier.primaryUrl, otherQueue, { SSE_POLL_INTERVAL_MS: 600_000 }), {
       registry: registryB,
       logger: false,
     });

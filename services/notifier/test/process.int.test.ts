@@ -107,7 +107,7 @@ describe('notifier process', () => {
       HOST: '127.0.0.1',
       PORT: String(await freePort()),
       ADMIN_PORT: String(adminPort),
-      MYSQL_PRIMARY_URL: db.primaryUrl,
+      MYSQL_PRIMARY_URL: db.as.notifier.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...API_ENV,
       SQS_QUEUE_URL: queue.queueUrl,

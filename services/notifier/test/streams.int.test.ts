@@ -52,8 +52,8 @@ beforeAll(async () => {
   const db = await migratedDatabase('ntf_streams');
   registry = new Registry();
   notifier = await buildApp(
-    notifierConfig(db.primaryUrl, await freshQueue('streams'), {
-      MYSQL_REPLICA_URL: db.replicaUrl,
+    notifierConfig(db.as.notifier.primaryUrl, await freshQueue('streams'), {
+      MYSQL_REPLICA_URL: db.as.notifier.replicaUrl,
       SSE_MAX_STREAMS_PER_PROVIDER: MAX_STREAMS,
       SSE_CATCH_UP_PAGE: 50,
       SSE_SLOW_READER_TIMEOUT_MS: 1000,

@@ -27,7 +27,7 @@ beforeAll(async () => {
     SQS_QUEUE_URL: queue.queueUrl,
     OUTBOX_POLL_INTERVAL_MS: 200,
   }));
-  notifier = await buildApp(notifierConfig(db.primaryUrl, queue, { WEBHOOK_ALLOW_PRIVATE_ADDRESSES: false }), {
+  notifier = await buildApp(notifierConfig(db.as.notifier.primaryUrl, queue, { WEBHOOK_ALLOW_PRIVATE_ADDRESSES: false }), {
     registry: new Registry(),
     logger: false,
   });

@@ -178,7 +178,7 @@ describe('upgrading a database whose secrets are in plaintext', () => {
         expect.objectContaining({ provider_id: 'acme', secret: key, secret_key_id: null, secret_sealed: null }),
       ]);
 
-      const upgraded = await buildApp(notifierConfig(db.primaryUrl, await freshQueue('secrets-upgrade')), {
+      const upgraded = await buildApp(notifierConfig(db.as.notifier.primaryUrl, await freshQueue('secrets-upgrade')), {
         registry: new Registry(),
         logger: false,
       });

@@ -83,7 +83,7 @@ describe('query-api process', () => {
 
 describe('query-api on SIGTERM', () => {
   it('under load: readiness 503, every read it accepted is answered, then it exits 0', async () => {
-    const { writer, reader, primary, replica } = await bothApps('qry_shutdown');
+    const { writer, reader, readerUrls } = await bothApps('qry_shutdown');
     const admin = { authorization: `Bearer ${token('admin', 'admin-1')}` };
     const resource = (
       await writer.inject({
@@ -102,9 +102,10 @@ describe('query-api on SIGTERM', () => {
       })
     ).json<{ id: string }>();
     await Promise.all([writer.close(), reader.close()]);
+    // As query-api's own database account, read-only.
     const service = await startServiceProcess(join(import.meta.dirname, '..', 'src', 'server.ts'), {
-      MYSQL_PRIMARY_URL: primary,
-      MYSQL_REPLICA_URL: replica,
+      MYSQL_PRIMARY_URL: readerUrls.primary,
+      MYSQL_REPLICA_URL: readerUrls.replica,
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...API_ENV,
       // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a
@@ -136,8 +137,8 @@ describe('RS256 tokens', () => {
     const db = await freshDatabase('qry_rs256');
     await db.migrate();
     ({ app } = await queryApp({
-      MYSQL_PRIMARY_URL: db.primaryUrl,
-      MYSQL_REPLICA_URL: db.primaryUrl,
+      MYSQL_PRIMARY_URL: db.as.queryApi.primaryUrl,
+      MYSQL_REPLICA_URL: db.as.queryApi.replicaUrl,
       JWT_SECRET: undefined,
       JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     }));

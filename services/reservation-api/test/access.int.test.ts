@@ -13,7 +13,7 @@ beforeAll(async () => {
   const db = await freshDatabase('rsv_access');
   await db.migrate();
   primary = await mysql.createConnection(db.primaryUrl);
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl }));
   resourceId = await createResource(app, { providerId: 'prov-a', capacity: 100 });
 });
 afterAll(async () => {

@@ -12,7 +12,7 @@ beforeAll(async () => {
   await db.migrate();
   // 200 creates at once queue for the pool's connections: this file is about no double booking, so
   // none is turned away (the queue's bound has its own test, pool-bounds.int.test.ts).
-  ({ app, registry } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, HOLD_TTL_SECONDS: 2, MYSQL_QUEUE_LIMIT: 1000 }));
+  ({ app, registry } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl, HOLD_TTL_SECONDS: 2, MYSQL_QUEUE_LIMIT: 1000 }));
 });
 afterAll(async () => {
   await app?.close();

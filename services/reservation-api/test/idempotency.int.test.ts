@@ -13,7 +13,7 @@ let resource: string;
 beforeAll(async () => {
   db = await freshDatabase('rsv_idempotency');
   await db.migrate();
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl }));
   resource = await createResource(app);
 });
 afterAll(async () => {

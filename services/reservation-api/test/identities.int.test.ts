@@ -13,7 +13,7 @@ let acmeResource: string;
 beforeAll(async () => {
   db = await freshDatabase('rsv_identities');
   await db.migrate();
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl }));
   acmeResource = await createResource(app, { providerId: 'acme', capacity: 10 });
 });
 afterAll(async () => {

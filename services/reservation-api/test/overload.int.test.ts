@@ -9,7 +9,7 @@ beforeAll(async () => {
   const db = await freshDatabase('rsv_overload');
   await db.migrate();
   // Any measurable event loop delay counts as overload here.
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, MAX_EVENT_LOOP_DELAY_MS: 1 }));
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl, MAX_EVENT_LOOP_DELAY_MS: 1 }));
 });
 afterAll(async () => {
   await app?.close();

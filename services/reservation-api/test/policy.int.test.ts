@@ -16,7 +16,7 @@ beforeAll(async () => {
   db = await freshDatabase('rsv_policy');
   await db.migrate();
   ({ app } = await testApp({
-    MYSQL_PRIMARY_URL: db.primaryUrl,
+    MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl,
     BOOKING_MAX_DURATION_MINUTES: 1440,
     BOOKING_HORIZON_DAYS: 365,
     BOOKING_CLOCK_SKEW_SECONDS: 60,

@@ -7,18 +7,20 @@ import { freshDatabase, testApp } from './support/app.ts';
 import { book, createResource, tableCounts } from './support/fixtures.ts';
 
 let primaryUrl: string;
+let serviceUrl: string;
 const apps: FastifyInstance[] = [];
 beforeAll(async () => {
   const db = await freshDatabase('rsv_pool_bounds');
   await db.migrate();
   primaryUrl = db.primaryUrl;
+  serviceUrl = db.as.reservationApi.primaryUrl;
 });
 afterAll(async () => {
   await Promise.all(apps.map((app) => app.close()));
 });
 
 async function app(overrides: Parameters<typeof testApp>[0]) {
-  const built = await testApp({ MYSQL_PRIMARY_URL: primaryUrl, ...overrides });
+  const built = await testApp({ MYSQL_PRIMARY_URL: serviceUrl, ...overrides });
   apps.push(built.app);
   return built;
 }

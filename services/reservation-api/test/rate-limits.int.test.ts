@@ -12,7 +12,7 @@ beforeAll(async () => {
   const db = await freshDatabase('rsv_limits');
   await db.migrate();
   primaryUrl = db.primaryUrl;
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, RATE_LIMIT_HOLDS: 2, RATE_LIMIT_WRITES: 100 }));
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl, RATE_LIMIT_HOLDS: 2, RATE_LIMIT_WRITES: 100 }));
   // An admin of its own: the limits count per principal in the shared Redis, and the test files before
   // this one may have spent the shared admin's 100 writes of this minute.
   resourceId = await createResource(app, { capacity: 100, admin: bearer('admin', `admin-${randomUUID()}`) });

@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 function newRelay(options: Partial<Parameters<typeof createOutboxRelay>[0]> & { queueUrl: string }) {
-  const pool = primaryPool(ctx.primaryUrl, 4);
+  const pool = primaryPool(ctx.serviceUrl, 4);
   pools.push(pool);
   const registry = new Registry();
   const { lines, log } = recordingLog();

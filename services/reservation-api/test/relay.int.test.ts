@@ -26,7 +26,7 @@ async function freshQueue(name: string) {
 const drainQueue = (queueUrl: string) => drainSqs(sqs, queueUrl);
 const makeEvents = (count: number) => makeAppEvents(ctx.app, count);
 
-function relay(queueUrl: string, batchSize: number, pool = primaryPool(ctx.primaryUrl, 4)) {
+function relay(queueUrl: string, batchSize: number, pool = primaryPool(ctx.serviceUrl, 4)) {
   pools.push(pool);
   const registry = new Registry();
   return { relay: createOutboxRelay({ pool, sqs, queueUrl, registry, log: silent, batchSize }), registry };
@@ -54,7 +54,7 @@ describe('the outbox relay', () => {
   it('a pass that fails after sending leaves its rows unsent; the next pass sends them again and SQS drops the repeat', async () => {
     await makeEvents(2); // a resource, and 3 events for each of 2 reservations
     const { queueUrl } = await freshQueue('relay-crash');
-    const pool = primaryPool(ctx.primaryUrl, 2);
+    const pool = primaryPool(ctx.serviceUrl, 2);
     // The mark fails, as if the process died between SendMessageBatch and COMMIT.
     const crashing = new Proxy(pool, {
       get(target, prop, receiver) {
@@ -115,7 +115,7 @@ describe('the relay on its own (src/relay.ts)', () => {
     return {
       HOST: '127.0.0.1',
       ADMIN_PORT: String(adminPort),
-      MYSQL_PRIMARY_URL: ctx.primaryUrl,
+      MYSQL_PRIMARY_URL: ctx.serviceUrl,
       SQS_QUEUE_URL: queueUrl,
       AWS_ENDPOINT_URL_SQS: harnessEnv('AWS_ENDPOINT_URL_SQS'),
       AWS_REGION: harnessEnv('AWS_REGION'),

@@ -9,7 +9,7 @@ let db: Awaited<ReturnType<typeof freshDatabase>>;
 beforeAll(async () => {
   db = await freshDatabase('rsv_reschedule');
   await db.migrate();
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl }));
 });
 afterAll(async () => {
   await app?.close();

@@ -13,7 +13,7 @@ let resource: string;
 beforeAll(async () => {
   db = await freshDatabase('rsv_route_urls');
   await db.migrate();
-  ({ app, registry } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
+  ({ app, registry } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl }));
   resource = await createResource(app);
 });
 afterAll(async () => {

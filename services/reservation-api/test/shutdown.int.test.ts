@@ -22,7 +22,7 @@ describe('reservation-api process', () => {
     const db = await freshDatabase('rsv_shutdown');
     await db.migrate();
     service = await startServiceProcess(join(import.meta.dirname, '..', 'src', 'server.ts'), {
-      MYSQL_PRIMARY_URL: db.primaryUrl,
+      MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...API_ENV,
       // Readiness is 503 only from SIGTERM until the process exits: a window wide enough for a

@@ -10,7 +10,7 @@ let resourceId: string;
 beforeAll(async () => {
   db = await freshDatabase('rsv_validation');
   await db.migrate();
-  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl, BODY_LIMIT_BYTES: 2048 }));
+  ({ app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl, BODY_LIMIT_BYTES: 2048 }));
   resourceId = await createResource(app);
 });
 afterAll(async () => {

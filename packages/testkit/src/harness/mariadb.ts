@@ -28,6 +28,21 @@ export interface MariaDbEnv {
   MYSQL_REPLICA_ADMIN_URL: string;
 }
 
+/**
+ * Each service's own account, as a DBA creates them before the grants command runs: the password
+ * is the name, and they hold nothing until `@reservations/database`'s grants give them their
+ * tables in a database (the tests' `freshDatabase` does, per database).
+ */
+export const SERVICE_DB_ACCOUNTS = { 'reservation-api': 'reservation_api', 'query-api': 'query_api', notifier: 'notifier' } as const;
+
+/** `url` with `user` (and its harness password) instead of the account it names. */
+export function asDbAccount(url: string, user: string): string {
+  const u = new URL(url);
+  u.username = user;
+  u.password = user;
+  return u.toString();
+}
+
 interface Instance {
   server: Server;
   port: number;
@@ -54,11 +69,14 @@ export async function startMariaDbPair(dir: string, { replicaDelaySeconds = 0 } 
     CREATE USER 'harness'@'%' IDENTIFIED BY 'harness';
     GRANT ALL ON *.* TO 'harness'@'%' WITH GRANT OPTION;
     CREATE USER 'repl'@'%' IDENTIFIED BY 'repl';
-    GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';`);
+    GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';
+    ${Object.values(SERVICE_DB_ACCOUNTS)
+      .map((user) => `CREATE USER '${user}'@'%' IDENTIFIED BY '${user}';`)
+      .join('\n')}`);
   await p.end();
 
   // The replica replays the primary's binlog from its first GTID, so the database and
-  // the accounts above arrive there by replication too.
+  // the accounts above arrive there by replication too (and so do later grants).
   const r = await asRoot(replica);
   await r.query(`
     CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port},

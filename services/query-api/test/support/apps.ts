@@ -48,8 +48,10 @@ export async function queryApp(overrides: Partial<AppConfig> = {}) {
 type WriterConfig = NonNullable<Parameters<typeof writerApp>[0]>;
 
 /**
- * The real write side (reservation-api) and the read side on one database of their own (or the
- * MariaDB pair `urls` names), with the harness's Redis or `urls.redis`; `overrides` per side.
+ * The real write side (reservation-api) and the read side on one database of their own, each as
+ * its own database account with its grants (or both as the account of the MariaDB pair `urls`
+ * names), with the harness's Redis or `urls.redis`; `overrides` per side. `primary` and
+ * `replica` are the app account's URLs, for the test's own SQL; `readerUrls` the reader's.
  */
 export async function bothApps(
   prefix: string,
@@ -61,7 +63,21 @@ export async function bothApps(
   const primary = urls.primary ?? (db?.primaryUrl as string);
   const replica = urls.replica ?? (db?.replicaUrl as string);
   const redis = urls.redis ?? harnessEnv('REDIS_URL');
-  const writer = await writerApp({ MYSQL_PRIMARY_URL: primary, REDIS_URL: redis, ...overrides.writer });
-  const reader = await queryApp({ MYSQL_PRIMARY_URL: primary, MYSQL_REPLICA_URL: replica, REDIS_URL: redis, ...overrides.reader });
-  return { writer: writer.app, reader: reader.app, registry: reader.registry, writerRegistry: writer.registry, primary, replica };
+  const writer = await writerApp({ MYSQL_PRIMARY_URL: db?.as.reservationApi.primaryUrl ?? primary, REDIS_URL: redis, ...overrides.writer });
+  const readerUrls = { primary: db?.as.queryApi.primaryUrl ?? primary, replica: db?.as.queryApi.replicaUrl ?? replica };
+  const reader = await queryApp({
+    MYSQL_PRIMARY_URL: readerUrls.primary,
+    MYSQL_REPLICA_URL: readerUrls.replica,
+    REDIS_URL: redis,
+    ...overrides.reader,
+  });
+  return {
+    writer: writer.app,
+    reader: reader.app,
+    registry: reader.registry,
+    writerRegistry: writer.registry,
+    primary,
+    replica,
+    readerUrls,
+  };
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { migrateToLatest } from '@reservations/database';
+import { DB_SERVICES, type DbService, grantServiceUsers, migrateToLatest } from '@reservations/database';
 import type { JwtConfig } from '@reservations/service-kit';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
-import { harnessEnv } from '@reservations/testkit';
+import { asDbAccount, harnessEnv, SERVICE_DB_ACCOUNTS, waitForReplica } from '@reservations/testkit';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
@@ -75,7 +75,12 @@ export function token(role: 'customer' | 'provider' | 'admin', sub: string): str
 
 export const bearer = (role: 'customer' | 'provider' | 'admin', sub: string) => ({ authorization: `Bearer ${token(role, sub)}` });
 
-/** A database of its own on the primary (it replicates to the replica), migrated; the URLs for the app account. */
+/**
+ * A database of its own on the primary (it replicates to the replica); the URLs for the app
+ * account (fixtures, tests that reach under the services) and, in `as`, for each service's own
+ * account. `migrate` brings it to the newest schema, then gives each service's account its grants
+ * there (the grant command's work) and waits until the replica has them too.
+ */
 export async function freshDatabase(prefix: string) {
   const name = `${prefix}_${randomUUID().slice(0, 8)}`;
   const admin = await mysql.createConnection(harnessEnv('MYSQL_PRIMARY_ADMIN_URL'));
@@ -84,11 +89,28 @@ export async function freshDatabase(prefix: string) {
   await admin.end();
   const withDb = (url: string) => url.replace(/\/[^/]*$/, `/${name}`);
   const primaryUrl = withDb(harnessEnv('MYSQL_PRIMARY_URL'));
+  const replicaUrl = withDb(harnessEnv('MYSQL_REPLICA_URL'));
+  const account = (service: DbService) => ({
+    primaryUrl: asDbAccount(primaryUrl, SERVICE_DB_ACCOUNTS[service]),
+    replicaUrl: asDbAccount(replicaUrl, SERVICE_DB_ACCOUNTS[service]),
+  });
   return {
     name,
     primaryUrl,
-    replicaUrl: withDb(harnessEnv('MYSQL_REPLICA_URL')),
-    migrate: () => migrateToLatest(primaryUrl),
+    replicaUrl,
+    as: { reservationApi: account('reservation-api'), queryApi: account('query-api'), notifier: account('notifier') },
+    migrate: async () => {
+      const migrated = await migrateToLatest(primaryUrl);
+      await grantServiceUsers(
+        withDb(harnessEnv('MYSQL_PRIMARY_ADMIN_URL')),
+        DB_SERVICES.map((service) => ({ service, user: SERVICE_DB_ACCOUNTS[service], host: '%' })),
+      );
+      await waitForReplica({
+        MYSQL_PRIMARY_ADMIN_URL: harnessEnv('MYSQL_PRIMARY_ADMIN_URL'),
+        MYSQL_REPLICA_ADMIN_URL: harnessEnv('MYSQL_REPLICA_ADMIN_URL'),
+      });
+      return migrated;
+    },
   };
 }
 

@@ -82,14 +82,18 @@ export function recordingLog() {
   return { lines, log: log as never };
 }
 
-/** The API (relay off) on a database of the test file's own, for the hooks of a relay test file. */
-export function appOnFreshDatabase(prefix: string): { app: FastifyInstance; primaryUrl: string } {
-  const context = {} as { app: FastifyInstance; primaryUrl: string };
+/**
+ * The API (relay off) on a database of the test file's own, for the hooks of a relay test file:
+ * `primaryUrl` for the test's own SQL, `serviceUrl` (reservation-api's account) for relays.
+ */
+export function appOnFreshDatabase(prefix: string): { app: FastifyInstance; primaryUrl: string; serviceUrl: string } {
+  const context = {} as { app: FastifyInstance; primaryUrl: string; serviceUrl: string };
   beforeAll(async () => {
     const db = await freshDatabase(prefix);
     await db.migrate();
     context.primaryUrl = db.primaryUrl;
-    ({ app: context.app } = await testApp({ MYSQL_PRIMARY_URL: db.primaryUrl }));
+    context.serviceUrl = db.as.reservationApi.primaryUrl;
+    ({ app: context.app } = await testApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl }));
   });
   afterAll(async () => {
     await context.app?.close();
