@@ -84,11 +84,23 @@ export function serviceAccount(cr: Reservation, service: ServiceName): KubeObjec
   };
 }
 
-function secretEnv(cr: Reservation, backend: Backend) {
+type SecretRef = { name: string; key: string };
+
+/** A service's MySQL account: its own (spec.services.<service>.mysql) or the shared spec.backends.mysql. */
+function mysqlRefs(cr: Reservation, service: ServiceName): { primarySecretRef: SecretRef; replicaSecretRef?: SecretRef } {
+  const own: { primarySecretRef?: SecretRef; replicaSecretRef?: SecretRef } | undefined = cr.spec.services[service].mysql;
+  // The schema requires both refs of a service that reads the replica, so an own primary means an own account.
+  return own?.primarySecretRef
+    ? { primarySecretRef: own.primarySecretRef, replicaSecretRef: own.replicaSecretRef }
+    : cr.spec.backends.mysql;
+}
+
+function secretEnv(cr: Reservation, service: ServiceName, backend: Backend) {
   const b = cr.spec.backends;
-  const refs: Record<Exclude<Backend, 'sqs'>, [string, { name: string; key: string } | undefined]> = {
-    mysqlPrimary: ['MYSQL_PRIMARY_URL', b.mysql.primarySecretRef],
-    mysqlReplica: ['MYSQL_REPLICA_URL', b.mysql.replicaSecretRef],
+  const mysql = mysqlRefs(cr, service);
+  const refs: Record<Exclude<Backend, 'sqs'>, [string, SecretRef | undefined]> = {
+    mysqlPrimary: ['MYSQL_PRIMARY_URL', mysql.primarySecretRef],
+    mysqlReplica: ['MYSQL_REPLICA_URL', mysql.replicaSecretRef],
     redis: ['REDIS_URL', b.redis.secretRef],
     jwt: [b.jwt.algorithm === 'HS256' ? 'JWT_SECRET' : 'JWT_PUBLIC_KEY', b.jwt.secretRef],
     signing: ['BOOKING_SIGNING_KEYS', b.signing.secretRef],
@@ -145,7 +157,7 @@ export function deployment(cr: Reservation, service: ServiceName, config: KubeOb
                 { name: 'admin', containerPort: ADMIN_PORT, protocol: 'TCP' },
               ],
               envFrom: [{ configMapRef: { name: config.metadata.name } }],
-              env: [...needs.flatMap((b) => secretEnv(cr, b)), ...spec.env],
+              env: [...needs.flatMap((b) => secretEnv(cr, service, b)), ...spec.env],
               resources: spec.resources,
               startupProbe: { ...httpGet('/healthz'), periodSeconds: 2, failureThreshold: 30 },
               readinessProbe: { ...httpGet('/readyz'), periodSeconds: 5, failureThreshold: 2 },

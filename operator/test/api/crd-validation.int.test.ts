@@ -67,6 +67,24 @@ describe('the Reservation CRD on the API server', () => {
     expect(created.spec.image).toEqual({ repository: 'registry.example.com/reservations', pullPolicy: 'IfNotPresent' });
   });
 
+  it("accepts each service's own MySQL account, defaulting the Secrets' key", async () => {
+    const created = (await create({
+      ...validSpec(),
+      services: {
+        reservationApi: { mysql: { primarySecretRef: { name: 'mysql-reservation-api' } } },
+        notifier: {
+          mysql: { primarySecretRef: { name: 'mysql-notifier' }, replicaSecretRef: { name: 'mysql-notifier-replica', key: 'dsn' } },
+        },
+      },
+    })) as { spec: { services: Record<string, { mysql?: unknown }> } };
+    expect(created.spec.services.reservationApi?.mysql).toEqual({ primarySecretRef: { name: 'mysql-reservation-api', key: 'url' } });
+    expect(created.spec.services.notifier?.mysql).toEqual({
+      primarySecretRef: { name: 'mysql-notifier', key: 'url' },
+      replicaSecretRef: { name: 'mysql-notifier-replica', key: 'dsn' },
+    });
+    expect(created.spec.services.queryApi?.mysql).toBeUndefined();
+  });
+
   it('accepts a full cutover plan', async () => {
     const spec = {
       ...validSpec(),
@@ -286,6 +304,26 @@ describe('the Reservation CRD on the API server', () => {
       'an env entry letting webhooks reach private addresses',
       { services: { notifier: { env: [{ name: 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', value: 'true' }] } } },
       `spec.services.notifier.env may not set ${UNSAFE_ENV.join(', ')}: they switch off protections (private addresses and plain HTTP for webhooks, TLS verification) and are for local development and tests only`,
+    ],
+    [
+      "query-api's own MySQL account on the primary only",
+      { services: { queryApi: { mysql: { primarySecretRef: { name: 'mysql-query-api' } } } } },
+      'spec.services.queryApi.mysql needs both primarySecretRef and replicaSecretRef: query-api reads both servers as its one account (leave out spec.services.queryApi.mysql to use spec.backends.mysql for both)',
+    ],
+    [
+      "the notifier's own MySQL account on the replica only",
+      { services: { notifier: { mysql: { replicaSecretRef: { name: 'mysql-notifier-replica' } } } } },
+      'spec.services.notifier.mysql needs both primarySecretRef and replicaSecretRef',
+    ],
+    [
+      "reservation-api's own MySQL account without its Secret's name",
+      { services: { reservationApi: { mysql: { primarySecretRef: { key: 'url' } } } } },
+      'spec.services.reservationApi.mysql.primarySecretRef.name: Required value',
+    ],
+    [
+      "a replica for reservation-api's own MySQL account, which never reads one",
+      { services: { reservationApi: { mysql: { primarySecretRef: { name: 'a' }, replicaSecretRef: { name: 'b' } } } } },
+      'unknown field "spec.services.reservationApi.mysql.replicaSecretRef"',
     ],
     [
       'a version of 64 characters',

@@ -96,6 +96,28 @@ describe('desiredObjects', () => {
     });
   });
 
+  it("gives a service its own MySQL account's Secrets when the spec names them, the shared spec.backends.mysql otherwise", () => {
+    const ref = (name: string) => ({ name, key: 'url' });
+    const own = desiredObjects(
+      sampleReservation({
+        services: {
+          reservationApi: { mysql: { primarySecretRef: ref('mysql-reservation-api') } },
+          queryApi: { mysql: { primarySecretRef: ref('mysql-query-api-primary'), replicaSecretRef: ref('mysql-query-api-replica') } },
+        },
+      } as never),
+    );
+    const mysqlEnv = (c: string) =>
+      Object.fromEntries(
+        container(find(own, 'Deployment', `booking-${c}`))
+          .env.filter((e: { name: string }) => e.name.startsWith('MYSQL_'))
+          .map((e: { name: string; valueFrom: { secretKeyRef: { name: string } } }) => [e.name, e.valueFrom.secretKeyRef.name]),
+      );
+    expect(mysqlEnv('reservation-api')).toEqual({ MYSQL_PRIMARY_URL: 'mysql-reservation-api' });
+    expect(mysqlEnv('query-api')).toEqual({ MYSQL_PRIMARY_URL: 'mysql-query-api-primary', MYSQL_REPLICA_URL: 'mysql-query-api-replica' });
+    // The notifier names none: the shared account, as before.
+    expect(mysqlEnv('notifier')).toEqual({ MYSQL_PRIMARY_URL: 'mysql-primary', MYSQL_REPLICA_URL: 'mysql-replica' });
+  });
+
   it('tells the services the token issuer and audience, and with a JWKS URL references no key Secret', () => {
     expect(find(objects, 'ConfigMap', 'booking-config').data).toMatchObject({
       JWT_ISSUER: 'https://idp.example.com/',

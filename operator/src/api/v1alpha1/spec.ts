@@ -114,12 +114,44 @@ const serviceProperties = (service: ServiceName, defaults: { min: number; max: n
   ),
 });
 
+const SERVICE_COMPONENTS: Record<ServiceName, string> = { reservationApi: 'reservation-api', queryApi: 'query-api', notifier: 'notifier' };
+
+/**
+ * The service's own MySQL account (least privilege: each service is granted only its tables,
+ * docs/install.md#database-users), as URLs in Secrets; without it, spec.backends.mysql. Only the
+ * servers the service connects to: reservation-api writes the primary; query-api and the notifier
+ * read the replica as well, with the same account, so both come together.
+ */
+const serviceMysql = (service: ServiceName) => {
+  const owner = `${SERVICE_COMPONENTS[service]}'s own MySQL account`;
+  const primarySecretRef = SecretKeyRef(`the MySQL primary URL with ${owner} (mysql://user:password@host:port/db)`, 'url');
+  const description = `${owner}, instead of spec.backends.mysql's shared one`;
+  if (service === 'reservationApi') return Type.Optional(Type.Object({ primarySecretRef }, { description }));
+  const field = `spec.services.${service}.mysql`;
+  return Type.Optional(
+    Type.Object(
+      {
+        primarySecretRef: Type.Optional(primarySecretRef),
+        replicaSecretRef: Type.Optional(SecretKeyRef(`the MySQL read replica URL with ${owner}`, 'url')),
+      },
+      {
+        description,
+        ...rules({
+          rule: 'has(self.primarySecretRef) && has(self.replicaSecretRef)',
+          message: `${field} needs both primarySecretRef and replicaSecretRef: ${SERVICE_COMPONENTS[service]} reads both servers as its one account (leave out ${field} to use spec.backends.mysql for both)`,
+        }),
+      },
+    ),
+  );
+};
+
 const ApiService = (service: ServiceName, what: string, defaults: { min: number; max: number }) =>
-  Type.Object(serviceProperties(service, defaults), { default: {}, description: what });
+  Type.Object({ ...serviceProperties(service, defaults), mysql: serviceMysql(service) }, { default: {}, description: what });
 
 const NotifierService = Type.Object(
   {
     ...serviceProperties('notifier', { min: 1, max: 10 }),
+    mysql: serviceMysql('notifier'),
     targetQueueDepthPerReplica: Type.Integer({
       minimum: 1,
       default: 100,
@@ -214,7 +246,10 @@ export const ReservationSpec = Type.Object(
             primarySecretRef: SecretKeyRef('the MySQL primary URL (mysql://user:password@host:port/db)', 'url'),
             replicaSecretRef: SecretKeyRef('the MySQL read replica URL', 'url'),
           },
-          { description: 'MySQL: writes to the primary, reads from the replica' },
+          {
+            description:
+              'MySQL: writes to the primary, reads from the replica; the account of every service that has no spec.services.<service>.mysql of its own',
+          },
         ),
         redis: Type.Object({ secretRef: SecretKeyRef('the Redis URL (redis://...)', 'url') }, { description: 'Redis, the read cache' }),
         signing: Type.Object(
