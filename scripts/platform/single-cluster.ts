@@ -6,7 +6,6 @@
 // keeps everything up until Ctrl-C. Settings are printed and written as a file a shell can source.
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { migrateToLatest } from '@reservations/database';
 import { installCrds } from '@reservations/operator/testing';
 import {
   freePort,
@@ -23,6 +22,7 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
+import { prepareDatabase } from './database.ts';
 import { BOOKING_SIGNING_KEYS, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, WEBHOOK_SECRET_KEYS } from './two-clusters.ts';
 import { stopOnCtrlC } from './until-ctrl-c.ts';
 
@@ -47,17 +47,18 @@ export async function runSingleCluster(): Promise<void> {
   const services: string[] = [];
   const scraped: PrometheusTarget[] = [];
   if (env.MYSQL_PRIMARY_URL && env.MYSQL_REPLICA_URL && env.REDIS_URL) {
-    step('up', 'migrating the database');
-    await migrateToLatest(env.MYSQL_PRIMARY_URL);
+    step('up', "migrating the database and granting each service's account its tables");
+    const dbUrls = await prepareDatabase(env);
     // The event pipeline needs the queue: without the sqs component the relay is off and no notifier runs.
     const pipeline = Boolean(env.SQS_QUEUE_URL);
-    for (const name of ['reservation-api', 'query-api', ...(pipeline ? ['notifier'] : [])]) {
+    for (const name of ['reservation-api', 'query-api', ...(pipeline ? ['notifier' as const] : [])] as const) {
       const [port, adminPort] = [await freePort(), await freePort()];
       step('up', `starting ${name}`);
       await startNode(
         name,
         `services/${name}/src/server.ts`,
         {
+          ...dbUrls(name),
           PORT: String(port),
           ADMIN_PORT: String(adminPort),
           JWT_SECRET,

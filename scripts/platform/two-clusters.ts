@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { migrateToLatest } from '@reservations/database';
 import { API_VERSION, KIND } from '@reservations/operator/api';
 import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
 import { installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
@@ -40,6 +39,7 @@ import {
 import type { Stack } from '../cutover-sim/accounting.ts';
 import { cachedRecordSource, type WeightedRecord } from '../cutover-sim/dns.ts';
 import { type LoadOptions, type StackEndpoints, startLoad } from '../cutover-sim/load.ts';
+import { prepareDatabase, type ServiceDbUrls } from './database.ts';
 import { type DnsServer, resolveCname, startRoute53DnsStandIn } from './dns-server.ts';
 
 export const STACKS: readonly Stack[] = ['blue', 'green'];
@@ -171,9 +171,9 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
     return plane;
   });
   const stacksStarting = (async () => {
-    await migrateToLatest(need('MYSQL_PRIMARY_URL'));
+    const dbUrls = await prepareDatabase(harness.env);
     const [blue, green] = await Promise.all(
-      STACKS.map((stack) => startStack(stack, harness, pipeline, options.logLevel ?? 'warn', onStop)),
+      STACKS.map((stack) => startStack(stack, harness, dbUrls, pipeline, options.logLevel ?? 'warn', onStop)),
     );
     return { blue, green } as Record<Stack, Awaited<ReturnType<typeof startStack>>>;
   })();
@@ -305,6 +305,7 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
 async function startStack(
   stack: Stack,
   harness: Harness,
+  dbUrls: ServiceDbUrls,
   pipeline: boolean,
   logLevel: string,
   onStop: (cleanup: () => Promise<void>) => void,
@@ -327,17 +328,21 @@ async function startStack(
     MYSQL_QUEUE_LIMIT: '1000',
     ...(pipeline ? { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' } : { OUTBOX_RELAY: 'off' }),
   };
-  const start = async (service: string) => {
-    const started = await startServiceProcess(join(repoRoot, 'services', service, 'src', 'server.ts'), env, {
-      logDir: harness.dir,
-      logName: `${stack}-${service}`,
-    });
+  const start = async (service: 'reservation-api' | 'query-api' | 'notifier') => {
+    const started = await startServiceProcess(
+      join(repoRoot, 'services', service, 'src', 'server.ts'),
+      { ...env, ...dbUrls(service) },
+      {
+        logDir: harness.dir,
+        logName: `${stack}-${service}`,
+      },
+    );
     // On the way out nothing is listening any more: no need for the services' graceful drain.
     onStop(() => started.server.stop(1000));
     return started;
   };
   const [reservationApi, queryApi, ...rest] = await Promise.all(
-    ['reservation-api', 'query-api', ...(pipeline ? ['notifier'] : [])].map((service) => start(service)),
+    (['reservation-api', 'query-api', ...(pipeline ? ['notifier' as const] : [])] as const).map((service) => start(service)),
   );
   if (!reservationApi || !queryApi) throw new Error('unreachable: both services were asked for');
   return {

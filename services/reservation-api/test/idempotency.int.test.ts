@@ -25,10 +25,11 @@ const at = (h: number) => new Date(Date.UTC(2031, 5, 1, h)).toISOString();
 /**
  * Holds the resource's row from a connection of the test's own, so a booking on it stops inside
  * its transaction (key claimed); `waiting()` is the id of the service's connection once it is
- * waiting there.
+ * waiting there. A superuser's connection: the service runs as its own account, whose threads
+ * another account neither sees in the process list nor may kill.
  */
 async function holdResource() {
-  const blocker = await mysql.createConnection(db.primaryUrl);
+  const blocker = await mysql.createConnection(db.adminUrl);
   await blocker.query('START TRANSACTION');
   await blocker.query('SELECT id FROM resources WHERE id = ? FOR UPDATE', [resource]);
   const waiting = async (): Promise<number> => {

@@ -35,6 +35,15 @@ export interface MariaDbEnv {
  */
 export const SERVICE_DB_ACCOUNTS = { 'reservation-api': 'reservation_api', 'query-api': 'query_api', notifier: 'notifier' } as const;
 
+/** The accounts as the grant command takes them (`grantServiceUsers` in @reservations/database). */
+export function serviceDbAccounts() {
+  return Object.entries(SERVICE_DB_ACCOUNTS).map(([service, user]) => ({
+    service: service as keyof typeof SERVICE_DB_ACCOUNTS,
+    user,
+    host: '%',
+  }));
+}
+
 /** `url` with `user` (and its harness password) instead of the account it names. */
 export function asDbAccount(url: string, user: string): string {
   const u = new URL(url);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { DB_SERVICES, type DbService, grantServiceUsers, migrateToLatest } from '@reservations/database';
+import { type DbService, grantServiceUsers, migrateToLatest } from '@reservations/database';
 import type { JwtConfig } from '@reservations/service-kit';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
-import { asDbAccount, harnessEnv, SERVICE_DB_ACCOUNTS, waitForReplica } from '@reservations/testkit';
+import { asDbAccount, harnessEnv, SERVICE_DB_ACCOUNTS, serviceDbAccounts, waitForReplica } from '@reservations/testkit';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { type AppConfig, buildApp } from '../../src/app.ts';
@@ -94,17 +94,17 @@ export async function freshDatabase(prefix: string) {
     primaryUrl: asDbAccount(primaryUrl, SERVICE_DB_ACCOUNTS[service]),
     replicaUrl: asDbAccount(replicaUrl, SERVICE_DB_ACCOUNTS[service]),
   });
+  const adminUrl = withDb(harnessEnv('MYSQL_PRIMARY_ADMIN_URL'));
   return {
     name,
     primaryUrl,
     replicaUrl,
+    /** A superuser's, for a test that sees or kills the services' connections (theirs are other accounts). */
+    adminUrl,
     as: { reservationApi: account('reservation-api'), queryApi: account('query-api'), notifier: account('notifier') },
     migrate: async () => {
       const migrated = await migrateToLatest(primaryUrl);
-      await grantServiceUsers(
-        withDb(harnessEnv('MYSQL_PRIMARY_ADMIN_URL')),
-        DB_SERVICES.map((service) => ({ service, user: SERVICE_DB_ACCOUNTS[service], host: '%' })),
-      );
+      await grantServiceUsers(adminUrl, serviceDbAccounts());
       await waitForReplica({
         MYSQL_PRIMARY_ADMIN_URL: harnessEnv('MYSQL_PRIMARY_ADMIN_URL'),
         MYSQL_REPLICA_ADMIN_URL: harnessEnv('MYSQL_REPLICA_ADMIN_URL'),
