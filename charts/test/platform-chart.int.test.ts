@@ -104,9 +104,13 @@ describe('charts/reservation-platform', () => {
       issuer: 'https://idp.example.com/',
       jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
     });
+    // Each service as its own database account: none reads the shared booking-mysql.
     expect([...new Set(secretRefs(cr))].sort()).toEqual([
-      'booking-mysql/primary-url',
-      'booking-mysql/replica-url',
+      'booking-mysql-notifier/primary-url',
+      'booking-mysql-notifier/replica-url',
+      'booking-mysql-query-api/primary-url',
+      'booking-mysql-query-api/replica-url',
+      'booking-mysql-reservation-api/primary-url',
       'booking-redis/url',
       'booking-signing/keys',
       'booking-webhook-secrets/keys',
