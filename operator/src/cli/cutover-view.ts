@@ -134,10 +134,22 @@ export interface CutoverRunView {
   share: { startPercent: number; desiredPercent: number; verifiedPercent?: number };
   weights: { self: ClusterWeightView; peer: ClusterWeightView };
   lastAnalysis?: AnalysisRunView;
+  /** With pacing, at a setShare step held for its requests: what it has served and its burn rates. */
+  pacing?: PacingView;
   /** The last annotation value the operator acted on. */
   handledRequest?: string;
   /** Up to the 20 the status keeps, newest last. */
   history: { at: string; stepNumber: number; event: string; message: string }[];
+}
+
+export interface PacingView {
+  stepNumber: number;
+  requests: number;
+  requestsNeeded: number;
+  /** Multiples of the budget's even spend over 5 min, 1 h, 30 min and 6 h; absent where nothing was served. */
+  burnRates: NonNullable<CutoverStatus['pacing']>['burnRates'];
+  measuredAt: string;
+  measuredAgoSeconds: number;
 }
 
 export interface ClusterWeightView {
@@ -343,13 +355,24 @@ function cutoverRunView(
         templates?.find((t) => t.name === run.template),
         secondsSince,
       ),
+    pacing:
+      cutover.pacing && cutover.pacing.step === cutover.step
+        ? {
+            stepNumber: cutover.pacing.step + 1,
+            requests: cutover.pacing.requests,
+            requestsNeeded: cutover.pacing.requestsNeeded,
+            burnRates: cutover.pacing.burnRates,
+            measuredAt: cutover.pacing.measuredAt,
+            measuredAgoSeconds: secondsSince(cutover.pacing.measuredAt),
+          }
+        : undefined,
     handledRequest: cutover.handledRequest,
     history: cutover.history.map(({ at, step, event, message }) => ({ at, stepNumber: step + 1, event, message })),
   };
 }
 
 /** The events the executor records when it holds a cutover, and when it starts an abort. */
-const PAUSE_EVENTS = ['Paused', 'AnalysisInconclusive'];
+const PAUSE_EVENTS = ['Paused', 'AnalysisInconclusive', 'SlowBurn'];
 const ABORT_EVENTS = ['CutoverAborted'];
 
 /**
