@@ -10,6 +10,7 @@ import {
 } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import { CONDITION } from '../reconcile/conditions.ts';
+import { formatCount } from '../traffic/analysis/judge.ts';
 import { buildPlan, describeStep, type PlanStep } from '../traffic/plan.ts';
 import { verbError } from '../traffic/verbs.ts';
 import { shareOf } from '../traffic/weights.ts';
@@ -150,6 +151,8 @@ export interface PacingView {
   burnRates: NonNullable<CutoverStatus['pacing']>['burnRates'];
   measuredAt: string;
   measuredAgoSeconds: number;
+  /** `step 3: 1,840 of 2,000 requests; burn 0.4× 5m, 0.35× 1h, 0.3× 30m, – 6h` */
+  summary: string;
 }
 
 export interface ClusterWeightView {
@@ -355,19 +358,28 @@ function cutoverRunView(
         templates?.find((t) => t.name === run.template),
         secondsSince,
       ),
-    pacing:
-      cutover.pacing && cutover.pacing.step === cutover.step
-        ? {
-            stepNumber: cutover.pacing.step + 1,
-            requests: cutover.pacing.requests,
-            requestsNeeded: cutover.pacing.requestsNeeded,
-            burnRates: cutover.pacing.burnRates,
-            measuredAt: cutover.pacing.measuredAt,
-            measuredAgoSeconds: secondsSince(cutover.pacing.measuredAt),
-          }
-        : undefined,
+    pacing: cutover.pacing && cutover.pacing.step === cutover.step ? pacingView(cutover.pacing, secondsSince) : undefined,
     handledRequest: cutover.handledRequest,
     history: cutover.history.map(({ at, step, event, message }) => ({ at, stepNumber: step + 1, event, message })),
+  };
+}
+
+function pacingView(p: NonNullable<CutoverStatus['pacing']>, secondsSince: (at: string) => number): PacingView {
+  const windows = [
+    ['5m', p.burnRates.fastShort],
+    ['1h', p.burnRates.fastLong],
+    ['30m', p.burnRates.slowShort],
+    ['6h', p.burnRates.slowLong],
+  ] as const;
+  const burn = windows.map(([window, rate]) => `${rate === undefined ? '–' : `${rate}×`} ${window}`).join(', ');
+  return {
+    stepNumber: p.step + 1,
+    requests: p.requests,
+    requestsNeeded: p.requestsNeeded,
+    burnRates: p.burnRates,
+    measuredAt: p.measuredAt,
+    measuredAgoSeconds: secondsSince(p.measuredAt),
+    summary: `step ${p.step + 1}: ${formatCount(p.requests)} of ${formatCount(p.requestsNeeded)} requests; burn ${burn}`,
   };
 }
 

@@ -201,19 +201,9 @@ function currentNote(step: PlanStepView, cutover: CutoverRunView | undefined): s
   return '← now';
 }
 
-/** A paced step's requests and burn rates, each window named (the SRE Workbook's four). */
+/** A paced step's requests and burn rates, and when Prometheus was asked. */
 function renderPacing(out: Output, pacing: PacingView, now: Date): void {
-  const windows = [
-    ['5m', pacing.burnRates.fastShort],
-    ['1h', pacing.burnRates.fastLong],
-    ['30m', pacing.burnRates.slowShort],
-    ['6h', pacing.burnRates.slowLong],
-  ] as const;
-  const burn = windows.map(([window, rate]) => `${rate === undefined ? '–' : `${rate}×`} ${window}`).join(', ');
-  out.field(
-    'pacing',
-    `step ${pacing.stepNumber}: ${formatCount(pacing.requests)} of ${formatCount(pacing.requestsNeeded)} requests; burn ${burn} (measured ${clock(pacing.measuredAt, now)}, ${ago(pacing.measuredAgoSeconds)})`,
-  );
+  out.field('pacing', `${pacing.summary} (measured ${clock(pacing.measuredAt, now)}, ${ago(pacing.measuredAgoSeconds)})`);
 }
 
 /** `pause|promote [--full]|abort`, or the one verb as is. */
