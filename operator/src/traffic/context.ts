@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { AnalysisRun, AnalysisTemplate, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
-import { oneNumber, type SeriesValue } from './analysis/prometheus-source.ts';
 import type { CutoverObserver } from '../metrics.ts';
+import { oneNumber, type SeriesValue } from './analysis/prometheus-source.ts';
 import type { DnsProvider, DnsRecord } from './dns-provider.ts';
 import { outcomeOf, type TrafficCondition, type TrafficEvent, type TrafficOutcome, type TrafficSpec } from './outcome.ts';
 import { TRAFFIC_REASON } from './reasons.ts';

@@ -306,7 +306,13 @@ async function measurePacedStep(
   const sinceMs = ctx.now().getTime() - Date.parse(asked.since);
   try {
     const counts = await measurePacing((q) => ctx.prometheusSeries(spec.prometheus.url, q), target, clusters, sinceMs, settings.objective);
-    return { ...asked, requests: counts.requests, totalRatePerSecond: counts.totalRatePerSecond, burn: counts.burn, missing: counts.missing };
+    return {
+      ...asked,
+      requests: counts.requests,
+      totalRatePerSecond: counts.totalRatePerSecond,
+      burn: counts.burn,
+      missing: counts.missing,
+    };
   } catch (err) {
     if (ctx.signal?.aborted) throw ctx.signal.reason;
     return err as Error;

@@ -321,7 +321,11 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
 /** A paced step's dwell after its TTL, at `total` requests/s both clusters (unknown: up to maxDwell). */
 function pacedDwell(s: PacingSettings, total: number | undefined, share: number) {
   if (total === undefined) {
-    return { seconds: s.maxDwellMs / 1000, note: `paced: no request rates, up to maxDwell ${formatDuration(s.maxDwellMs)}`, shortOfRequests: false };
+    return {
+      seconds: s.maxDwellMs / 1000,
+      note: `paced: no request rates, up to maxDwell ${formatDuration(s.maxDwellMs)}`,
+      shortOfRequests: false,
+    };
   }
   const seconds = expectedDwellMs(s, total, share) / 1000;
   const needed = requestsNeeded(s, total);

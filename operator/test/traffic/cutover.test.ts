@@ -407,7 +407,10 @@ describe('a cutover paced by the error budget', () => {
 
     const unknown = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 50 }] }));
     const nan = { fastShort: Number.NaN, fastLong: Number.NaN, slowShort: Number.NaN, slowLong: Number.NaN };
-    unknown.pacing = { settings: { ...settings, maxDwellMs: 300_000 }, answer: (asked, now) => ({ ...traffic(nan)(asked, now), requests: 0 }) };
+    unknown.pacing = {
+      settings: { ...settings, maxDwellMs: 300_000 },
+      answer: (asked, now) => ({ ...traffic(nan)(asked, now), requests: 0 }),
+    };
     const held = unknown.run(20);
     expect(held).toMatchObject({ phase: 'Paused', held: true, step: 0, pacing: { burnRates: {} } });
     expect(held.message).toContain('maxDwell 5m over and the burn not shown below 6× on both slow windows');

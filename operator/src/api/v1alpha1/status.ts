@@ -73,7 +73,9 @@ const CutoverStatus = Type.Object(
               slowShort: Type.Optional(Type.Number({ description: 'over 30 min' })),
               slowLong: Type.Optional(Type.Number({ description: 'over 6 h' })),
             },
-            { description: "this cluster's 5xx ratio as a multiple of the budget's even spend; absent when it served nothing in the window" },
+            {
+              description: "this cluster's 5xx ratio as a multiple of the budget's even spend; absent when it served nothing in the window",
+            },
           ),
           measuredAt: Type.String({ format: 'date-time', description: 'when Prometheus was asked' }),
         },

@@ -143,7 +143,12 @@ const Pacing = Type.Object(
       description:
         'the share of the error budget one step may put at risk: a step lasts until this cluster has served that many requests at its share (had they all failed, that much of the budget would be spent)',
     }),
-    minDwell: Type.String({ pattern: DURATION, maxLength: 32, default: '1m', description: 'the shortest a step lasts, however busy the traffic' }),
+    minDwell: Type.String({
+      pattern: DURATION,
+      maxLength: 32,
+      default: '1m',
+      description: 'the shortest a step lasts, however busy the traffic',
+    }),
     maxDwell: Type.String({
       pattern: DURATION,
       maxLength: 32,
