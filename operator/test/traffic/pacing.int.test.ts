@@ -18,6 +18,7 @@ import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
 import { instantQuery } from '../../src/traffic/analysis/prometheus-source.ts';
 import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
+import { untilCutoverStatus } from '../support/cutover-wait.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { startTestExporter } from './analysis/test-exporter.ts';
@@ -48,20 +49,8 @@ const get = (name: string) => kube.request<Reservation & Json>('GET', path(name)
 const cutoverOf = async (name: string) => (await get(name)).status?.traffic?.cutover;
 
 /** Waits until the cutover `name` satisfies `holds`; a timeout says where it stood. */
-function untilCutover(what: string, name: string, holds: (cutover: Json) => boolean, timeoutMs = 60_000) {
-  return waitUntil(
-    what,
-    async () => {
-      const c = await cutoverOf(name);
-      if (c && holds(c)) return true;
-      const recent = (c?.history ?? []).slice(-3).map((h: Json) => `${h.event}: ${h.message}`);
-      throw new Error(
-        c ? `${c.phase} at step ${c.step}, share ${c.share}: ${c.message}; last: ${recent.join(' | ')}` : 'no cutover status',
-      );
-    },
-    { timeoutMs, intervalMs: 250 },
-  );
-}
+const untilCutover = (what: string, name: string, holds: (cutover: Json) => boolean, timeoutMs = 60_000) =>
+  untilCutoverStatus(what, () => cutoverOf(name), holds, { timeoutMs, intervalMs: 250 });
 
 async function weights(zoneId: string, name: string) {
   const out: Record<string, number | undefined> = {};
