@@ -1,11 +1,13 @@
-import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Prescale, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Pacing, Prescale, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
 import { iso } from '../kube/time.ts';
+import { measurePacing } from './analysis/pacing-source.ts';
 import type { TrafficContext } from './context.ts';
-import { type CutoverDecision, decide, HISTORY_KEPT, isFinished } from './cutover.ts';
+import { type CutoverDecision, type CutoverInput, decide, HISTORY_KEPT, isFinished, type PacingMeasured } from './cutover.ts';
 import { inSync, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
+import { type PacingSettings, pacingSettings } from './pacing.ts';
 import { buildPlan } from './plan.ts';
 import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates } from './prescale.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
@@ -59,6 +61,12 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
   const built = buildPlan(cutover, t.cluster);
   if (!built.ok) return degraded(TRAFFIC_REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
   const plan = built.plan;
+  let pacing: PacingSettings | undefined;
+  try {
+    pacing = cutover.pacing && pacingSettings(cutover.pacing);
+  } catch (err) {
+    return degraded(TRAFFIC_REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${(err as Error).message}`);
+  }
   const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
   const peer = currentRecordSet(peerKey, ctx.seen);
   const peerLabels = ownershipLabels(peer.txt);
@@ -75,7 +83,8 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     ttlSeconds: t.dns.ttl,
     drainTtls: cutover.drain.ttls,
     ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
-  };
+    ...(pacing ? { pacing: { settings: pacing } } : {}),
+  } satisfies Omit<CutoverInput, 'now'>;
 
   // A cutover that has ended (and is not being retried) no longer touches the peer's record,
   // which may be gone by now (the old cluster decommissioned): only our own, at its last weight.
@@ -142,6 +151,18 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
       verified: live,
       request: undefined,
       status: { ...decision.status, lastAnalysis: measured },
+      now: ctx.now(),
+    });
+    ctx.events.push(...decision.events);
+  }
+  if (decision.measurePacing && pacing && cutover.pacing) {
+    const measured = await measurePacedStep(ctx, cutover.pacing, pacing, decision.measurePacing);
+    decision = decide({
+      ...input,
+      verified: live,
+      request: undefined,
+      pacing: { settings: pacing, measured },
+      status: decision.status,
       now: ctx.now(),
     });
     ctx.events.push(...decision.events);
@@ -266,6 +287,36 @@ async function endCutover(ctx: TrafficContext): Promise<TrafficOutcome> {
   delete ctx.status.minReplicas;
   ctx.forgetRead();
   return ctx.outcome(inSync(t, weight, ctx.status.weightOverride), { requeueAfterMs: 1000 });
+}
+
+/** A paced step's requests and burn rates from Prometheus, or why there are none. */
+async function measurePacedStep(
+  ctx: TrafficContext,
+  spec: Pacing,
+  settings: PacingSettings,
+  asked: { step: number; since: string },
+): Promise<PacingMeasured | Error> {
+  const { cr, spec: t } = ctx;
+  const clusters = {
+    label: spec.prometheus.label,
+    self: spec.prometheus.thisCluster ?? t.cluster,
+    peer: spec.prometheus.peerCluster ?? (t.cutover?.from as string),
+  };
+  const target = { namespace: cr.metadata.namespace as string, name: cr.metadata.name as string };
+  const sinceMs = ctx.now().getTime() - Date.parse(asked.since);
+  try {
+    const counts = await measurePacing((q) => ctx.prometheusSeries(spec.prometheus.url, q), target, clusters, sinceMs, settings.objective);
+    return {
+      ...asked,
+      requests: counts.requests,
+      totalRatePerSecond: counts.totalRatePerSecond,
+      burn: counts.burn,
+      missing: counts.missing,
+    };
+  } catch (err) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    return err as Error;
+  }
 }
 
 async function measureAnalysis(ctx: TrafficContext, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) {

@@ -26,6 +26,7 @@ import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
+import { untilCutoverStatus } from '../support/cutover-wait.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
@@ -59,25 +60,12 @@ const ask = (name: string, request: string) => patch(green, name, { metadata: { 
 const cutoverOf = async (name: string) => (await get(green, name)).status?.traffic?.cutover;
 
 /** Waits until green's cutover `name` satisfies `holds`; a timeout says where the cutover stood and its last events. */
-function untilCutover(
+const untilCutover = (
   what: string,
   name: string,
   holds: (cutover: Json) => boolean,
   options: { timeoutMs?: number; intervalMs?: number } = {},
-) {
-  return waitUntil(
-    what,
-    async () => {
-      const c = await cutoverOf(name);
-      if (c && holds(c)) return true;
-      const recent = (c?.history ?? []).slice(-3).map((h: Json) => `${h.event}: ${h.message}`);
-      throw new Error(
-        c ? `${c.phase} at step ${c.step}, share ${c.share}: ${c.message}; last events: ${recent.join(' | ')}` : 'no cutover status',
-      );
-    },
-    options,
-  );
-}
+) => untilCutoverStatus(what, () => cutoverOf(name), holds, options);
 
 async function create(side: { kube: KubeClient; namespace: string }, name: string, traffic: Record<string, unknown>) {
   await side.kube.request('POST', path(side.namespace), {

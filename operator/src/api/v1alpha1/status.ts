@@ -60,6 +60,29 @@ const CutoverStatus = Type.Object(
       Type.Boolean({ description: 'true while held by a pause request or an inconclusive analysis; resume or promote goes on' }),
     ),
     message: Type.String({ description: 'what the cutover is doing or waiting for' }),
+    pacing: Type.Optional(
+      Type.Object(
+        {
+          step: Type.Integer({ description: 'the step measured, 0-based' }),
+          requests: Type.Number({ description: 'requests this cluster answered since the step was in sync and held for a TTL' }),
+          requestsNeeded: Type.Number({ description: 'requests the step waits for: all failing would spend budgetFraction of the budget' }),
+          burnRates: Type.Object(
+            {
+              fastShort: Type.Optional(Type.Number({ description: 'over 5 min' })),
+              fastLong: Type.Optional(Type.Number({ description: 'over 1 h' })),
+              slowShort: Type.Optional(Type.Number({ description: 'over 30 min' })),
+              slowLong: Type.Optional(Type.Number({ description: 'over 6 h' })),
+            },
+            {
+              description: "this cluster's 5xx ratio as a multiple of the budget's even spend; absent when it served nothing in the window",
+            },
+          ),
+          measuredAt: Type.String({ format: 'date-time', description: 'when Prometheus was asked' }),
+        },
+        { description: 'with spec.traffic.cutover.pacing: what the current step has served and its burn rates' },
+      ),
+    ),
+
     lastAnalysis: Type.Optional(AnalysisRun),
     handledRequest: Type.Optional(
       Type.String({ description: 'the last platform.reservations.dev/cutover-request annotation value acted on' }),
