@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { API_VERSION, KIND, type Reservation, type ServiceName } from '../api/v1alpha1/reservation.ts';
+import { API_VERSION, KIND, type Reservation, SERVICE_COMPONENTS, type ServiceName } from '../api/v1alpha1/reservation.ts';
 import type { KubeObject, OwnerReference } from '../kube/resources.ts';
 
 /** The field manager of every write the operator makes (server-side apply). */
@@ -11,11 +11,11 @@ export const MANAGED_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
 /** Each service's name in Kubernetes and in images, and what it needs from the backends. */
 export const SERVICES: Record<ServiceName, { component: string; needs: readonly Backend[] }> = {
   // reservation-api runs the outbox relay, which sends to the queue (SQS_QUEUE_URL, from the ConfigMap).
-  reservationApi: { component: 'reservation-api', needs: ['mysqlPrimary', 'redis', 'jwt', 'sqs', 'signing'] },
-  queryApi: { component: 'query-api', needs: ['mysqlReplica', 'mysqlPrimary', 'redis', 'jwt', 'signing'] },
+  reservationApi: { component: SERVICE_COMPONENTS.reservationApi, needs: ['mysqlPrimary', 'redis', 'jwt', 'sqs', 'signing'] },
+  queryApi: { component: SERVICE_COMPONENTS.queryApi, needs: ['mysqlReplica', 'mysqlPrimary', 'redis', 'jwt', 'signing'] },
   // The notifier rings its SSE streams across replicas through Redis pub/sub, and reads a far-behind stream's pages from the replica.
   // It alone holds the keys that open the webhook secrets it keeps in MySQL.
-  notifier: { component: 'notifier', needs: ['mysqlPrimary', 'mysqlReplica', 'redis', 'sqs', 'jwt', 'webhookSecrets'] },
+  notifier: { component: SERVICE_COMPONENTS.notifier, needs: ['mysqlPrimary', 'mysqlReplica', 'redis', 'sqs', 'jwt', 'webhookSecrets'] },
 };
 export type Backend = 'mysqlPrimary' | 'mysqlReplica' | 'redis' | 'sqs' | 'jwt' | 'signing' | 'webhookSecrets';
 

@@ -8,6 +8,12 @@ import { Traffic } from './traffic.ts';
 /** The services the platform runs; their keys in `spec.services` and `status.services`. */
 export const SERVICE_NAMES = ['reservationApi', 'queryApi', 'notifier'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** Each service's name in Kubernetes, in images and in messages. */
+export const SERVICE_COMPONENTS: Record<ServiceName, string> = {
+  reservationApi: 'reservation-api',
+  queryApi: 'query-api',
+  notifier: 'notifier',
+};
 
 const SecretKeyRef = (what: string, defaultKey: string) =>
   Type.Object(
@@ -113,8 +119,6 @@ const serviceProperties = (service: ServiceName, defaults: { min: number; max: n
     ),
   ),
 });
-
-const SERVICE_COMPONENTS: Record<ServiceName, string> = { reservationApi: 'reservation-api', queryApi: 'query-api', notifier: 'notifier' };
 
 /**
  * The service's own MySQL account (least privilege: each service is granted only its tables,
