@@ -68,9 +68,13 @@ const CutoverStatus = Type.Object(
               "Raising: the peer's floors are raised and the walk back waits for its pods; Ready: it has them; Short: it still lacked them after the wait, and the walk back went on; Unknown: Prometheus could not say",
           }),
           floors: Type.Optional(
-            Type.Record(Type.String(), Type.Integer(), {
-              description: 'the replicas per service the peer needs for the traffic it gets back, asked of it through its TXT',
-            }),
+            Type.Object(
+              {
+                reservationApi: Type.Optional(Type.Integer({ description: 'reservation-api pods' })),
+                queryApi: Type.Optional(Type.Integer({ description: 'query-api pods' })),
+              },
+              { description: 'the pods per service the peer needs for the traffic it gets back, asked of it through its TXT' },
+            ),
           ),
           since: Type.String({ format: 'date-time', description: 'when the abort checked' }),
           message: Type.String({ description: 'what was found' }),
