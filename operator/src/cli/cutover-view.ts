@@ -135,6 +135,8 @@ export interface CutoverRunView {
   share: { startPercent: number; desiredPercent: number; verifiedPercent?: number };
   weights: { self: ClusterWeightView; peer: ClusterWeightView };
   lastAnalysis?: AnalysisRunView;
+  /** With prescale, once an abort has checked: whether the peer had the pods to take the traffic back. */
+  takeBack?: { state: NonNullable<CutoverStatus['takeBack']>['state']; message: string };
   /** With pacing, at a setShare step held for its requests: what it has served and its burn rates. */
   pacing?: PacingView;
   /** The last annotation value the operator acted on. */
@@ -358,6 +360,7 @@ function cutoverRunView(
         templates?.find((t) => t.name === run.template),
         secondsSince,
       ),
+    takeBack: cutover.takeBack && { state: cutover.takeBack.state, message: cutover.takeBack.message },
     pacing: cutover.pacing && cutover.pacing.step === cutover.step ? pacingView(cutover.pacing, secondsSince) : undefined,
     handledRequest: cutover.handledRequest,
     history: cutover.history.map(({ at, step, event, message }) => ({ at, stepNumber: step + 1, event, message })),

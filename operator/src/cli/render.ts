@@ -112,6 +112,8 @@ function renderCutover(out: Output, view: CutoverView, cutover: CutoverRunView, 
     `from ${cutover.from}, started ${clock(cutover.startedAt, now)} (${ago(cutover.ageSeconds)})${finished}; ${position}`,
   );
   if (cutover.aborting) out.field('', out.style('red', `aborting: walking the share back to ${cutover.share.startPercent}%`));
+  if (cutover.takeBack)
+    out.field('', out.style(cutover.takeBack.state === 'Ready' ? 'green' : 'yellow', `take-back: ${cutover.takeBack.message}`));
   out.field('', cutover.message);
   out.blank();
 

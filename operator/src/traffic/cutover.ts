@@ -2,6 +2,7 @@ import type { AnalysisRun, CutoverStatus, CutoverVerb } from '../api/v1alpha1/re
 import { iso } from '../kube/time.ts';
 import { type PacingMeasurement, type PacingSettings, pace } from './pacing.ts';
 import { describeStep, type Plan, type PlanStep, parseDuration } from './plan.ts';
+import { describeFloors, type Floors, type ReadyPods, takeBackShortfall } from './prescale.ts';
 import { parseCutoverRequest, verbError } from './verbs.ts';
 import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
 
@@ -16,7 +17,10 @@ import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
  * - an abort walks back down the plan's own shares to the share the cutover started from, each
  *   one verified and held for a TTL like on the way up;
  * - with pacing, a setShare step then lasts until this cluster has served its requests at that
- *   share (pacing.ts): a fast burn aborts, a slow burn pauses.
+ *   share (pacing.ts): a fast burn aborts, a slow burn pauses;
+ * - with prescale, an abort first checks the peer can take the traffic back (its ready pods
+ *   against the load it gets back); if not, it asks the peer for those pods and waits for them
+ *   (at most TAKE_BACK_WAIT_MS) before its first step down.
  * The traffic reconciler (traffic/cutover-sync.ts) does the I/O: it writes `write`, measures `measure`, and
  * calls again.
  */
@@ -51,6 +55,12 @@ export interface CutoverInput {
    * machine asked about (`measurePacing`), or the error that kept it from answering.
    */
   pacing?: { settings: PacingSettings; measured?: PacingMeasured | Error };
+  /**
+   * With prescale: an abort checks the peer's capacity first. `measured`, at the machine's request
+   * (`measureTakeBack`): the pods each service needs for the load the peer gets back, and the
+   * peer's ready pods; or the error that kept Prometheus from saying.
+   */
+  takeBack?: { measured?: { needed: Floors; ready: ReadyPods } | Error };
   now: Date;
 }
 
@@ -72,6 +82,8 @@ export interface CutoverDecision {
   measurePeerRate?: true;
   /** Measure this step's requests since `since` and this cluster's burn rates, then decide again with them (pacing). */
   measurePacing?: { step: number; since: string };
+  /** Measure whether the peer can take the traffic back, then decide again with it (an abort's first step). */
+  measureTakeBack?: true;
   requeueAfterMs?: number;
   events: CutoverEvent[];
 }
@@ -84,6 +96,13 @@ export const PEER_RATE_POLL_MS = 15_000;
 export const PACING_POLL_MS = 5_000;
 /** After Prometheus could not answer a pacing measurement: when to ask again. */
 export const PACING_RETRY_MS = 15_000;
+/**
+ * How long an abort waits for the peer's pods before walking back anyway: the traffic leaves a
+ * cluster that is failing, and a short peer is better than none. New pods are ready in well under it.
+ */
+export const TAKE_BACK_WAIT_MS = 3 * 60_000;
+/** How often an abort waiting for the peer's pods looks again. */
+export const TAKE_BACK_POLL_MS = 5_000;
 const round = (n: number) => Math.round(n * 100) / 100;
 /** Enough passes for one reconcile to go through every instantaneous step (pauses promoted, ...). */
 const MAX_PASSES = 200;
@@ -141,6 +160,7 @@ export function decide(input: CutoverInput): CutoverDecision {
   let measure: CutoverDecision['measure'];
   let measurePeerRate = false;
   let measurePacing: CutoverDecision['measurePacing'];
+  let measureTakeBack = false;
   let requeueAfterMs: number | undefined;
 
   const note = (event: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
@@ -187,6 +207,7 @@ export function decide(input: CutoverInput): CutoverDecision {
     ...(measure ? { measure } : {}),
     ...(measurePeerRate ? { measurePeerRate: true as const } : {}),
     ...(measurePacing ? { measurePacing } : {}),
+    ...(measureTakeBack ? { measureTakeBack: true as const } : {}),
     ...(requeueAfterMs ? { requeueAfterMs } : {}),
     events,
   };
@@ -295,6 +316,7 @@ export function decide(input: CutoverInput): CutoverDecision {
     }
     s = { ...s, phase: s.aborting ? 'Aborted' : s.held ? 'Paused' : 'Progressing' };
     if (s.aborting) {
+      if (!peerCanTakeBack()) return false;
       const [next] = abortShares(plan, s.share, s.startShare);
       if (next !== undefined) {
         if (!reachShare(next)) return false;
@@ -402,6 +424,54 @@ export function decide(input: CutoverInput): CutoverDecision {
         note('StepCompleted', `${where}: ${share}% verified, held for one TTL and paced (${decision.message})`);
         return 'done';
     }
+  }
+
+  /**
+   * Before an abort's first step down (with prescale): true once the peer has the pods for the
+   * traffic it gets back, or Prometheus cannot say, or the wait for them is over; until then its
+   * floors are asked of it (status.traffic.cutover.takeBack, written to its TXT by the sync).
+   */
+  function peerCanTakeBack(): boolean {
+    if (!input.takeBack || (s.takeBack && s.takeBack.state !== 'Raising')) return true;
+    const { measured } = input.takeBack;
+    if (measured === undefined) {
+      measureTakeBack = true;
+      s = { ...s, message: `aborting: checking that ${plan.from} has the pods to take the traffic back` };
+      return false;
+    }
+    const since = s.takeBack?.since ?? iso(now);
+    if (measured instanceof Error) {
+      const message = `cannot tell whether ${plan.from} has the pods to take the traffic back (${measured.message}); walking back now`;
+      s = { ...s, takeBack: { ...s.takeBack, state: 'Unknown', since, message } };
+      note('TakeBackUnknown', message, 'Warning');
+      return true;
+    }
+    const short = takeBackShortfall(measured.needed, measured.ready);
+    const floors = describeFloors(measured.needed);
+    if (short.length === 0) {
+      const message = `${plan.from} has the pods to take the traffic back (needs ${floors})`;
+      if (s.takeBack) note('TakeBackReady', message);
+      s = { ...s, takeBack: { ...s.takeBack, state: 'Ready', since, message } };
+      return true;
+    }
+    if (!s.takeBack) {
+      const message = `${plan.from} cannot take the traffic back yet (${short.join(', ')}): its floors are raised to ${floors}, and the walk back waits for its pods`;
+      s = { ...s, takeBack: { state: 'Raising', floors: measured.needed, since, message } };
+      note('PeerPreScaling', message, 'Warning');
+    }
+    const due = Date.parse(since) + TAKE_BACK_WAIT_MS;
+    if (now.getTime() >= due) {
+      const message = `${plan.from} still short after ${TAKE_BACK_WAIT_MS / 60_000}m (${short.join(', ')}): walking back anyway, its floors kept raised`;
+      s = { ...s, takeBack: { ...(s.takeBack as NonNullable<CutoverStatus['takeBack']>), state: 'Short', message } };
+      note('TakeBackShort', message, 'Warning');
+      return true;
+    }
+    s = {
+      ...s,
+      message: `aborting: waiting for ${plan.from}'s pods to take the traffic back (${short.join(', ')}), at most until ${iso(new Date(due))}`,
+    };
+    wait(TAKE_BACK_POLL_MS);
+    return false;
   }
 
   function analyze(template: string): boolean {

@@ -78,6 +78,23 @@ TrafficReady  False ChangePending: weight 40 submitted (change C0123), waiting f
     expect(text).toContain('verbs         none while the abort walks back to 0% (then retry)');
   });
 
+  it('an abort waiting for the peer’s pods says so under the cutover', () => {
+    const cr = states.abortingBack();
+    const cutover = cr.status?.traffic?.cutover;
+    if (cutover) {
+      cutover.takeBack = {
+        state: 'Raising',
+        floors: { queryApi: 12 },
+        since: '2026-11-25T10:14:30Z',
+        message:
+          'eks-blue cannot take the traffic back yet (query-api 5 ready of 12): its floors are raised to query-api 12, and the walk back waits for its pods',
+      };
+    }
+    expect(renderStatus(cr, { ...plain, width: 200 })).toContain(
+      '              take-back: eks-blue cannot take the traffic back yet (query-api 5 ready of 12): its floors are raised to query-api 12, and the walk back waits for its pods\n',
+    );
+  });
+
   it('succeeded: every step done, the full share, no verbs', () => {
     const text = render('succeeded');
     expect(planLines(text).every((l) => l.startsWith('  ✓'))).toBe(true);

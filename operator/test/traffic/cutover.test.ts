@@ -1,8 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AnalysisRun, CutoverStatus } from '../../src/api/v1alpha1/reservation.ts';
-import { abortShares, type CutoverDecision, type CutoverInput, decide, firstStep, type PacingMeasured } from '../../src/traffic/cutover.ts';
+import {
+  abortShares,
+  type CutoverDecision,
+  type CutoverInput,
+  decide,
+  firstStep,
+  type PacingMeasured,
+  TAKE_BACK_WAIT_MS,
+} from '../../src/traffic/cutover.ts';
 import type { PacingMeasurement, PacingSettings } from '../../src/traffic/pacing.ts';
 import { buildPlan, type Plan, type PlanSpec } from '../../src/traffic/plan.ts';
+import type { Floors, ReadyPods } from '../../src/traffic/prescale.ts';
 import { verbError } from '../../src/traffic/verbs.ts';
 import type { ShareWeights } from '../../src/traffic/weights.ts';
 
@@ -33,6 +42,10 @@ class Drive {
   pacing?: { settings: PacingSettings; answer: (asked: { step: number; since: string }, now: Date) => PacingMeasurement | Error };
   /** The pacing measurements asked for. */
   asked: { step: number; since: string }[] = [];
+  /** With prescale: what Prometheus says of the peer's capacity when an abort asks. */
+  takeBack?: (now: Date) => { needed: Floors; ready: ReadyPods } | Error;
+  /** The take-back measurements asked for. */
+  takeBackAsked = 0;
 
   constructor(plan: Plan, start: ShareWeights = { self: 0, peer: 100 }, fingerprint = 'plan-1') {
     this.plan = plan;
@@ -55,6 +68,7 @@ class Drive {
       ttlSeconds: TTL,
       drainTtls: 2,
       ...(this.pacing ? { pacing: { settings: this.pacing.settings } } : {}),
+      ...(this.takeBack ? { takeBack: {} } : {}),
       now: this.now,
     };
     this.last = decide(input);
@@ -65,6 +79,12 @@ class Drive {
       const answer = this.pacing.answer(asked, this.now);
       const measured: PacingMeasured | Error = answer instanceof Error ? answer : { ...asked, ...answer };
       this.last = decide({ ...input, request: undefined, status: this.last.status, pacing: { settings: this.pacing.settings, measured } });
+      this.events.push(...this.last.events.map((e) => e.reason));
+    }
+    if (this.last.measureTakeBack && this.takeBack) {
+      this.takeBackAsked += 1;
+      const measured = this.takeBack(this.now);
+      this.last = decide({ ...input, request: undefined, status: this.last.status, takeBack: { measured } });
       this.events.push(...this.last.events.map((e) => e.reason));
     }
     this.status = this.last.status;
@@ -443,6 +463,79 @@ describe('a cutover paced by the error budget', () => {
       },
     };
     expect(decide(input)).toMatchObject({ status: { step: 0 }, measurePacing: { step: 0 } });
+  });
+});
+
+describe('an abort that lands on capacity (with prescale)', () => {
+  const needed = { reservationApi: 4, queryApi: 12 };
+  /** A cutover at 50 %, paused, then asked to abort. */
+  const abortAt50 = (takeBack: Drive['takeBack']) => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 20 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] }));
+    drive.takeBack = takeBack;
+    expect(drive.run(10)).toMatchObject({ phase: 'Paused', share: 50 });
+    drive.request = 'abort/1';
+    drive.decide();
+    return drive;
+  };
+
+  it('walks back in the same decision when the peer has the pods for the traffic it gets back', () => {
+    const drive = abortAt50(() => ({ needed, ready: { reservationApi: 4, queryApi: 15 } }));
+    expect(drive.takeBackAsked).toBe(1);
+    expect(drive.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(drive.status?.takeBack).toMatchObject({
+      state: 'Ready',
+      message: 'eks-blue has the pods to take the traffic back (needs reservation-api 4, query-api 12)',
+    });
+    expect(drive.events).not.toContain('PeerPreScaling');
+    // Checked once: the rest of the walk does not ask again.
+    expect(drive.run(20)).toMatchObject({ phase: 'Aborted', share: 0 });
+    expect(drive.takeBackAsked).toBe(1);
+  });
+
+  it('raises the peer’s floors and holds the first step down until its pods are ready', () => {
+    let ready: ReadyPods = { reservationApi: 4, queryApi: 5 };
+    const drive = abortAt50(() => ({ needed, ready }));
+    expect(drive.last.weights).toEqual({ self: 50, peer: 50 });
+    expect(drive.status).toMatchObject({
+      phase: 'Aborted',
+      aborting: true,
+      takeBack: { state: 'Raising', floors: needed },
+    });
+    expect(drive.status?.history.at(-1)).toMatchObject({
+      event: 'PeerPreScaling',
+      message:
+        'eks-blue cannot take the traffic back yet (query-api 5 ready of 12): its floors are raised to reservation-api 4, query-api 12, and the walk back waits for its pods',
+    });
+    expect(drive.status?.message).toMatch(
+      /^aborting: waiting for eks-blue's pods to take the traffic back \(query-api 5 ready of 12\), at most until /,
+    );
+    expect(drive.last.requeueAfterMs).toBe(5000);
+    drive.run(3);
+    expect(drive.written.at(-1)).toEqual({ self: 50, peer: 50 });
+
+    ready = { reservationApi: 4, queryApi: 12 };
+    drive.decide();
+    expect(drive.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(drive.events).toContain('TakeBackReady');
+    // The floors stay asked for until the cutover ends: the peer keeps the pods it takes the traffic back on.
+    expect(drive.run(20)).toMatchObject({ phase: 'Aborted', share: 0, takeBack: { state: 'Ready', floors: needed } });
+  });
+
+  it('walks back anyway once the wait is over, and at once when Prometheus cannot say', () => {
+    const short = abortAt50(() => ({ needed, ready: { reservationApi: 1, queryApi: 2 } }));
+    short.now = new Date(Date.parse(short.status?.takeBack?.since as string) + TAKE_BACK_WAIT_MS);
+    short.decide();
+    expect(short.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(short.status?.takeBack).toMatchObject({ state: 'Short', floors: needed });
+    expect(short.status?.history.find((h) => h.event === 'TakeBackShort')?.message).toBe(
+      'eks-blue still short after 3m (reservation-api 1 ready of 4, query-api 2 ready of 12): walking back anyway, its floors kept raised',
+    );
+
+    const unknown = abortAt50(() => new Error('Prometheus at http://prom:9090: timed out after 10 s'));
+    expect(unknown.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(unknown.status?.takeBack).toMatchObject({ state: 'Unknown' });
+    expect(unknown.status?.takeBack?.floors).toBeUndefined();
+    expect(unknown.events).toContain('TakeBackUnknown');
   });
 });
 

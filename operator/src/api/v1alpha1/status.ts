@@ -60,6 +60,28 @@ const CutoverStatus = Type.Object(
       Type.Boolean({ description: 'true while held by a pause request or an inconclusive analysis; resume or promote goes on' }),
     ),
     message: Type.String({ description: 'what the cutover is doing or waiting for' }),
+    takeBack: Type.Optional(
+      Type.Object(
+        {
+          state: Enum(['Raising', 'Ready', 'Short', 'Unknown'] as const, {
+            description:
+              "Raising: the peer's floors are raised and the walk back waits for its pods; Ready: it has them; Short: it still lacked them after the wait, and the walk back went on; Unknown: Prometheus could not say",
+          }),
+          floors: Type.Optional(
+            Type.Object(
+              {
+                reservationApi: Type.Optional(Type.Integer({ description: 'reservation-api pods' })),
+                queryApi: Type.Optional(Type.Integer({ description: 'query-api pods' })),
+              },
+              { description: 'the pods per service the peer needs for the traffic it gets back, asked of it through its TXT' },
+            ),
+          ),
+          since: Type.String({ format: 'date-time', description: 'when the abort checked' }),
+          message: Type.String({ description: 'what was found' }),
+        },
+        { description: "with prescale: whether the peer can take the traffic back, checked before an abort's first step down" },
+      ),
+    ),
     pacing: Type.Optional(
       Type.Object(
         {

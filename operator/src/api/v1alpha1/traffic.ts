@@ -44,6 +44,13 @@ const Prescale = Type.Object(
           description:
             "PromQL giving one number: a service's total request rate, both clusters together, per second; {{service}} is the service's name (reservation-api, query-api)",
         }),
+        peerReady: Type.String({
+          minLength: 1,
+          default:
+            'sum(kube_deployment_status_replicas_available{cluster="{{peer}}",namespace="{{namespace}}",deployment="{{deployment}}"})',
+          description:
+            "PromQL giving one number: the peer's ready pods of a service (kube-state-metrics by default), read before an abort's first step down to check the peer can take the traffic back; {{peer}} is the peer's set identifier, {{namespace}} this Reservation's, {{deployment}} <name>-<service>, {{service}} the service's name",
+        }),
       },
       { description: 'where the current load comes from' },
     ),

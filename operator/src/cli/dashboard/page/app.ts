@@ -220,6 +220,7 @@ function details(view: CutoverView): Node[] {
     if (c.pacing) rows.push(['pacing', c.pacing.summary]);
     if (c.pauseReason) rows.push(['paused', c.pauseReason]);
     if (c.abortReason) rows.push(['aborted', c.abortReason]);
+    if (c.takeBack) rows.push(['take-back', c.takeBack.message]);
     if (c.lastAnalysis) {
       const a = c.lastAnalysis;
       rows.push([
