@@ -10,7 +10,7 @@ import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
 import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
-import { type ExternalDns, startExternalDns } from '../support/external-dns.ts';
+import { createLoadBalancerService as createLoadBalancerServiceIn, type ExternalDns, startExternalDns } from '../support/external-dns.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 
@@ -50,24 +50,9 @@ async function createReservation(name: string, traffic: Record<string, unknown>)
   await kube.request('POST', path(), { body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: sampleSpec({ traffic }) } });
 }
 
-/** Another app's Service of type LoadBalancer, with the load balancer's hostname set as its controller would (there is none here). */
-async function createLoadBalancerService(name: string, annotations: Record<string, string>, lbHostname: string, ns = namespace) {
-  const services = resourcePath(RESOURCE_TYPES.Service, ns);
-  await kube.request('POST', services, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, annotations },
-      spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
-    },
-  });
-  await kube.request('PUT', `${resourcePath(RESOURCE_TYPES.Service, ns, name)}/status`, {
-    body: {
-      ...(await kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Service, ns, name))),
-      status: { loadBalancer: { ingress: [{ hostname: lbHostname }] } },
-    },
-  });
-}
+/** Another app's Service of type LoadBalancer (in the test's namespace unless `ns`). */
+const createLoadBalancerService = (name: string, annotations: Record<string, string>, lbHostname: string, ns = namespace) =>
+  createLoadBalancerServiceIn(kube, ns, name, annotations, lbHostname);
 
 /** ExternalDNS's ownership TXT value for a Service of this namespace. */
 const serviceOwnership = (service: string) =>

@@ -50,6 +50,8 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: true,
+  // Character references too: Go's encoding/xml (ExternalDNS's aws-sdk-go-v2) writes a TXT value's quotes as &#34;.
+  htmlEntities: true,
   isArray: (name) => name === 'Change' || name === 'ResourceRecord',
 });
 

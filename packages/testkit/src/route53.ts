@@ -24,6 +24,8 @@ import {
   recordSetXml,
 } from './route53-aws-behaviour.ts';
 
+export { type BatchChange, parseChangeBatch } from './route53-aws-behaviour.ts';
+
 /**
  * A hosted zone of its own for a test (or `zoneName`, for a moto of its own). moto makes up ids
  * from any letters and digits, real Route53's start with Z (and spec.traffic.dns.hostedZoneId
@@ -149,7 +151,17 @@ export interface Route53Call {
   refused?: string;
   /** Kept for the tests that count throttled calls. */
   throttled: boolean;
+  /**
+   * Who called: the AWS SDK's user agent (its `user-agent` and `x-amz-user-agent` headers). Each
+   * SDK adds `app/<id>` from `AWS_SDK_UA_APP_ID` (or the JS client's `userAgentAppId`), so a test
+   * sharing the front between several clients tells their calls apart (`calledBy`).
+   */
+  userAgent: string;
 }
+
+/** Whether `call` came from the client whose SDK runs with the app id `appId` (`AWS_SDK_UA_APP_ID`). */
+export const calledBy = (call: Pick<Route53Call, 'userAgent'>, appId: string): boolean =>
+  call.userAgent.split(/\s+/).includes(`app/${appId}`);
 
 const DEFAULT_BEHAVIOUR: Route53AwsBehaviour = {
   insyncDelayMs: { min: 0, max: 0 },
@@ -202,7 +214,8 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const path = req.url ?? '';
-    const call: Route53Call = { at: Date.now(), method: req.method ?? '', path, body, throttled: false };
+    const userAgent = [req.headers['user-agent'], req.headers['x-amz-user-agent']].filter(Boolean).join(' ');
+    const call: Route53Call = { at: Date.now(), method: req.method ?? '', path, body, throttled: false, userAgent };
     calls.push(call);
     const refuse = (status: number, code: string, message: string) => {
       call.refused = code;
@@ -307,6 +320,14 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     /** The next `n` calls are answered `ms` late. */
     slow(n: number, ms: number) {
       slowNext = { count: n, ms };
+    },
+    /**
+     * The zone's CNAME and TXT record sets between two of the stand-in's batches: moto applies a
+     * batch change by change (and the stand-in's rewrite may delete and put back), so a read
+     * straight from moto can see one half-applied; this one waits for the zone's batch in flight.
+     */
+    records(zoneId: string): Promise<SeenRecordSet[]> {
+      return perZone(zoneId, () => listRecords(direct, zoneId));
     },
     /** The zone's CNAME and TXT record sets as Route53's DNS serves them: changes still PENDING not yet in. */
     async served(zoneId: string): Promise<SeenRecordSet[]> {

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { waitUntil } from '../src/poll.ts';
-import { createZone, listRecords, type Route53AwsStandIn, type SeenRecordSet, startRoute53AwsStandIn } from '../src/route53.ts';
+import { calledBy, createZone, listRecords, type Route53AwsStandIn, type SeenRecordSet, startRoute53AwsStandIn } from '../src/route53.ts';
 import { parseChangeBatch } from '../src/route53-aws-behaviour.ts';
 
 /**
@@ -101,6 +101,33 @@ describe('the Route53 stand-in in front of moto', () => {
     } finally {
       other.destroy();
       front.set({ requestsPerSecond: Number.POSITIVE_INFINITY });
+    }
+  });
+
+  it("tells its callers apart by their SDK's app id, and reads a zone between batches", async () => {
+    const blue = new Route53Client({ endpoint: front.url, maxAttempts: 1, userAgentAppId: 'blue-operator' });
+    try {
+      const before = front.calls.length;
+      await blue.send(new ListHostedZonesCommand({}));
+      await sdk.send(new ListHostedZonesCommand({}));
+      const [fromBlue, fromOther] = front.calls.slice(before);
+      expect(fromBlue && calledBy(fromBlue, 'blue-operator')).toBe(true);
+      expect(fromOther && calledBy(fromOther, 'blue-operator')).toBe(false);
+      expect(fromOther?.userAgent).toMatch(/aws-sdk-js/);
+      // A read asked once a batch has reached the stand-in sees the zone after it, whole (moto may not have applied it yet).
+      const sent = front.calls.length;
+      // Its own name: the other tests' weights on api stay as they left them.
+      const who = (w: Change) => ({ ...w, ResourceRecordSet: { ...w.ResourceRecordSet, Name: `who.${zone.name}.` } }) as Change;
+      const changed = change(blue, who(weighted('eks-blue', 70)), who(weighted('eks-green', 30)));
+      await waitUntil('the batch reached the stand-in', () => front.calls.slice(sent).some((c) => c.method === 'POST'), { intervalMs: 5 });
+      const records = await front.records(zone.id);
+      await changed;
+      expect(records.filter((r) => r.name === `who.${zone.name}`).map((r) => [r.setIdentifier, r.weight])).toEqual([
+        ['eks-blue', 70],
+        ['eks-green', 30],
+      ]);
+    } finally {
+      blue.destroy();
     }
   });
 
