@@ -33,6 +33,14 @@ export interface SimSettings {
   route53: Partial<Route53AwsBehaviour>;
   /** Blue's services answer Connection: close while it drains (SIM_CONNECTION_CLOSE=1, spec drain.connectionClose). */
   connectionClose: boolean;
+  /**
+   * A busy ExternalDNS per cluster on the zone, sharing the stand-in's budget (SIM_EXTERNAL_DNS=1):
+   * a sync every intervalMs (SIM_EXTERNAL_DNS_INTERVAL, seconds), other apps' Services made and
+   * deleted every churnMs (SIM_EXTERNAL_DNS_CHURN, seconds). Undefined: none.
+   */
+  externalDns?: { intervalMs: number; churnMs: number };
+  /** Largest accepted average of the operators' own Route53 calls per second over the cutover, when the account has a rate (SIM_ROUTE53_MAX_CALLS). */
+  maxOperatorCallsPerSecond: number;
 }
 
 export const DEFAULTS: SimSettings = {
@@ -51,6 +59,7 @@ export const DEFAULTS: SimSettings = {
   drainTtls: 2,
   connectionClose: true,
   route53: {},
+  maxOperatorCallsPerSecond: 1,
 };
 
 const int = (n: number) => Number.isInteger(n);
@@ -142,6 +151,10 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
   if (!['', '0', '1'].includes(manual)) errors.push(`SIM_MANUAL_PAUSE must be 0 or 1, not "${manual}"`);
   const close = env.SIM_CONNECTION_CLOSE ?? '';
   if (!['', '0', '1'].includes(close)) errors.push(`SIM_CONNECTION_CLOSE must be 0 or 1, not "${close}"`);
+  const externalDns = env.SIM_EXTERNAL_DNS ?? '';
+  if (!['', '0', '1'].includes(externalDns)) errors.push(`SIM_EXTERNAL_DNS must be 0 or 1, not "${externalDns}"`);
+  const ednsInterval = number('SIM_EXTERNAL_DNS_INTERVAL', 1, (n) => n >= 0.1 && n <= 600, 'seconds from 0.1 to 600');
+  const ednsChurn = number('SIM_EXTERNAL_DNS_CHURN', 5, (n) => n >= 1 && n <= 600, 'seconds from 1 to 600');
 
   const settings: SimSettings = {
     ttlSeconds: number('SIM_TTL', DEFAULTS.ttlSeconds, (n) => int(n) && n >= 1 && n <= 3600, 'a whole number of seconds from 1 to 3600'),
@@ -159,6 +172,13 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
     drainTtls: number('SIM_DRAIN_TTLS', DEFAULTS.drainTtls, (n) => int(n) && n >= 1 && n <= 100, 'a whole number of TTLs from 1 to 100'),
     connectionClose: close === '' ? DEFAULTS.connectionClose : close === '1',
     route53: route53Knobs(env, 'SIM', errors),
+    ...(externalDns === '1' ? { externalDns: { intervalMs: ednsInterval * 1000, churnMs: ednsChurn * 1000 } } : {}),
+    maxOperatorCallsPerSecond: number(
+      'SIM_ROUTE53_MAX_CALLS',
+      DEFAULTS.maxOperatorCallsPerSecond,
+      (n) => n > 0 && n <= 1000,
+      'requests per second, more than 0 and at most 1000',
+    ),
   };
   if (settings.manualPauses && settings.pauseSeconds === 0)
     errors.push('SIM_MANUAL_PAUSE=1 needs SIM_PAUSE > 0: how long to hold before promoting');
