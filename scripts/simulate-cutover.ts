@@ -20,7 +20,7 @@ import {
   shareByStep,
   verdict,
 } from './cutover-sim/accounting.ts';
-import { cutoverSteps, describeRoute53, simSettings } from './cutover-sim/settings.ts';
+import { cutoverSteps, describeExternalDns, describeRoute53, simSettings } from './cutover-sim/settings.ts';
 import { type CutoverObservation, stepWindowTracker } from './cutover-sim/windows.ts';
 import { CLUSTER_NAMES, OPERATOR_APP_IDS, startTwoClusterPlatform } from './platform/two-clusters.ts';
 
@@ -69,9 +69,7 @@ async function simulate(): Promise<boolean> {
     `settings: TTL ${settings.ttlSeconds}s, steps ${settings.shares.join(', ')}% with ${settings.pauseSeconds}s ${settings.manualPauses ? 'manual ' : ''}pauses, ` +
       `${settings.clients} clients at ${settings.rate} req/s (${Math.round(settings.readShare * 100)}% reads), ` +
       `${Math.round(settings.keepAliveShare * 100)}% of clients keep their connection ${settings.keepAliveTtls}×TTL, blue stops when ${settings.blueStop}` +
-      (settings.externalDns
-        ? `; a busy ExternalDNS per cluster (a sync every ${settings.externalDns.intervalMs / 1000}s, a Service made and deleted every ${settings.externalDns.churnMs / 1000}s)`
-        : ''),
+      (settings.externalDns ? `; ${describeExternalDns(settings.externalDns)}` : ''),
   );
   const p = await platform.ready;
   const green = {

@@ -113,6 +113,33 @@ export function route53Knobs(
   return behaviour;
 }
 
+/**
+ * A busy ExternalDNS per cluster on the zone (pure): `<PREFIX>_EXTERNAL_DNS=1` turns it on,
+ * `<PREFIX>_EXTERNAL_DNS_INTERVAL` is its --interval (seconds, default 1),
+ * `<PREFIX>_EXTERNAL_DNS_CHURN` the seconds between making another app's Service and deleting it
+ * (default 5). Undefined when off.
+ */
+export function externalDnsKnobs(
+  env: Readonly<Record<string, string | undefined>>,
+  prefix: string,
+  errors: string[],
+): { intervalMs: number; churnMs: number } | undefined {
+  const name = `${prefix}_EXTERNAL_DNS`;
+  const on = env[name] ?? '';
+  if (!['', '0', '1'].includes(on)) errors.push(`${name} must be 0 or 1, not "${on}"`);
+  const number = numberKnob(env, errors);
+  const interval = number(`${name}_INTERVAL`, 1, (n) => n >= 0.1 && n <= 600, 'seconds from 0.1 to 600');
+  const churn = number(`${name}_CHURN`, 5, (n) => n >= 1 && n <= 600, 'seconds from 1 to 600');
+  return on === '1' ? { intervalMs: interval * 1000, churnMs: churn * 1000 } : undefined;
+}
+
+/** The busy ExternalDNS in words, for a summary. */
+export function describeExternalDns(e: { intervalMs: number; churnMs: number } | undefined): string {
+  return e
+    ? `a busy ExternalDNS per cluster on the zone (a sync every ${e.intervalMs / 1000}s, a Service made and deleted every ${e.churnMs / 1000}s)`
+    : 'no ExternalDNS';
+}
+
 /** The Route53 stand-in's behaviour in words, for a summary. */
 export function describeRoute53(b: Partial<Route53AwsBehaviour>): string {
   const d = b.insyncDelayMs;
@@ -151,10 +178,7 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
   if (!['', '0', '1'].includes(manual)) errors.push(`SIM_MANUAL_PAUSE must be 0 or 1, not "${manual}"`);
   const close = env.SIM_CONNECTION_CLOSE ?? '';
   if (!['', '0', '1'].includes(close)) errors.push(`SIM_CONNECTION_CLOSE must be 0 or 1, not "${close}"`);
-  const externalDns = env.SIM_EXTERNAL_DNS ?? '';
-  if (!['', '0', '1'].includes(externalDns)) errors.push(`SIM_EXTERNAL_DNS must be 0 or 1, not "${externalDns}"`);
-  const ednsInterval = number('SIM_EXTERNAL_DNS_INTERVAL', 1, (n) => n >= 0.1 && n <= 600, 'seconds from 0.1 to 600');
-  const ednsChurn = number('SIM_EXTERNAL_DNS_CHURN', 5, (n) => n >= 1 && n <= 600, 'seconds from 1 to 600');
+  const externalDns = externalDnsKnobs(env, 'SIM', errors);
 
   const settings: SimSettings = {
     ttlSeconds: number('SIM_TTL', DEFAULTS.ttlSeconds, (n) => int(n) && n >= 1 && n <= 3600, 'a whole number of seconds from 1 to 3600'),
@@ -172,7 +196,7 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
     drainTtls: number('SIM_DRAIN_TTLS', DEFAULTS.drainTtls, (n) => int(n) && n >= 1 && n <= 100, 'a whole number of TTLs from 1 to 100'),
     connectionClose: close === '' ? DEFAULTS.connectionClose : close === '1',
     route53: route53Knobs(env, 'SIM', errors),
-    ...(externalDns === '1' ? { externalDns: { intervalMs: ednsInterval * 1000, churnMs: ednsChurn * 1000 } } : {}),
+    ...(externalDns ? { externalDns } : {}),
     maxOperatorCallsPerSecond: number(
       'SIM_ROUTE53_MAX_CALLS',
       DEFAULTS.maxOperatorCallsPerSecond,
