@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 
@@ -288,3 +289,11 @@ export function pendingChanges<R extends RecordKey>(now: () => number = Date.now
     },
   };
 }
+
+/** A change id as Route53 makes them: C and 13 letters and digits. */
+export const newChangeId = () => `C${[...randomBytes(13)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[b % 36]).join('')}`;
+
+/** Route53's GetChange answer for a change. */
+export const getChangeXml = (id: string, status: 'PENDING' | 'INSYNC', submittedAt: string) =>
+  '<?xml version="1.0" encoding="UTF-8"?>\n<GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">' +
+  `<ChangeInfo><Id>/change/${id}</Id><Status>${status}</Status><SubmittedAt>${submittedAt}</SubmittedAt></ChangeInfo></GetChangeResponse>`;

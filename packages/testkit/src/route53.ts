@@ -14,8 +14,10 @@ import {
   batchLimitError,
   changeBatchErrors,
   changeBatchMessage,
+  getChangeXml,
   motoChangeBody,
   motoChanges,
+  newChangeId,
   oneAtATime,
   parseChangeBatch,
   pendingChanges,
@@ -196,8 +198,10 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
   let settings = { ...DEFAULT_BEHAVIOUR, ...behaviour };
   let rate = accountRateLimit(settings.requestsPerSecond, settings.burst ?? Math.max(1, settings.requestsPerSecond));
   const pending = pendingChanges<SeenRecordSet>();
+  /** Every change accepted PENDING, by the id given to its caller: when it turns INSYNC. */
+  const changes = new Map<string, { insyncAt: number; submittedAt: string }>();
   const calls: Route53Call[] = [];
-  let throttleNext = 0;
+  let throttleNext = { count: 0, appId: undefined as string | undefined };
   let failNext: { count: number; status: number } = { count: 0, status: 500 };
   let slowNext: { count: number; ms: number } = { count: 0, ms: 0 };
   const perZone = oneAtATime();
@@ -226,8 +230,9 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
       slowNext.count -= 1;
       await new Promise((resolve) => setTimeout(resolve, slowNext.ms));
     }
-    if (throttleNext > 0 || !rate.take()) {
-      throttleNext = Math.max(0, throttleNext - 1);
+    const forced = throttleNext.count > 0 && (throttleNext.appId === undefined || calledBy(call, throttleNext.appId));
+    if (forced || !rate.take()) {
+      if (forced) throttleNext.count -= 1;
       return refuse(400, 'Throttling', 'Rate exceeded');
     }
     if (failNext.count > 0) {
@@ -238,6 +243,14 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
       return;
     }
 
+    // GetChange of a change this stand-in accepted: its own answer (moto knows only its one id).
+    const asked = /^\/2013-04-01\/change\/([^/?]+)/.exec(path)?.[1];
+    const known = asked === undefined ? undefined : changes.get(decodeURIComponent(asked));
+    if (req.method === 'GET' && asked && known) {
+      const status = Date.now() >= known.insyncAt ? 'INSYNC' : 'PENDING';
+      res.writeHead(200, { 'content-type': 'text/xml' }).end(getChangeXml(decodeURIComponent(asked), status, known.submittedAt));
+      return;
+    }
     const change = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/.exec(path);
     if (req.method !== 'POST' || !change) return forward(req, res, body);
     const zoneId = decodeURIComponent(change[1] ?? '');
@@ -288,15 +301,15 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     let text = await answer.text();
     const { min, max } = settings.insyncDelayMs;
     if (accepted && answer.ok) {
-      const id = /<Id>\/change\/([^<]+)<\/Id>/.exec(text)?.[1];
-      if (id) {
-        pending.add({ id, ...accepted, insyncAt: Date.now() + min + Math.random() * (max - min) });
-        text = text.replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
-      }
-    }
-    const asked = /^\/2013-04-01\/change\/([^/?]+)/.exec(path)?.[1];
-    if (asked && answer.ok && pending.status(decodeURIComponent(asked)) === 'PENDING') {
-      text = text.replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
+      // moto answers every change with one and the same id: each accepted change gets its own, as
+      // from Route53, so that one caller's GetChange is not answered with another's change.
+      const id = newChangeId();
+      const insyncAt = Date.now() + min + Math.random() * (max - min);
+      pending.add({ id, ...accepted, insyncAt });
+      changes.set(id, { insyncAt, submittedAt: new Date().toISOString() });
+      text = text
+        .replace(/<Id>\/change\/[^<]*<\/Id>/, `<Id>/change/${id}</Id>`)
+        .replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
     }
     res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/xml' }).end(text);
   }
@@ -309,9 +322,9 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
       settings = { ...settings, ...changes };
       rate = accountRateLimit(settings.requestsPerSecond, settings.burst ?? Math.max(1, settings.requestsPerSecond));
     },
-    /** The next `n` calls are answered Throttling, whatever the rate. */
-    throttle(n: number) {
-      throttleNext = n;
+    /** The next `n` calls (of the client with the SDK app id `appId`, when given) are answered Throttling, whatever the rate. */
+    throttle(n: number, appId?: string) {
+      throttleNext = { count: n, appId };
     },
     /** The next `n` calls are answered with a 5xx (500 InternalFailure or 503 ServiceUnavailable). */
     fail(n: number, status: 500 | 503 = 500) {

@@ -74,6 +74,24 @@ describe('the Route53 stand-in in front of moto', () => {
     }
   });
 
+  it("gives every change its own id (moto gives all one), so one caller's change does not answer for another's", async () => {
+    const own = (name: string, w: Change) =>
+      ({ ...w, ResourceRecordSet: { ...w.ResourceRecordSet, Name: `${name}.${zone.name}.` } }) as Change;
+    try {
+      front.set({ insyncDelayMs: { min: 500, max: 500 } });
+      const quick = await change(sdk, own('quick', weighted('eks-blue', 1)));
+      front.set({ insyncDelayMs: { min: 60_000, max: 60_000 } });
+      const slow = await change(sdk, own('slow', weighted('eks-blue', 1)));
+      expect(quick.ChangeInfo?.Id).toMatch(/^\/change\/C[A-Z0-9]{13}$/);
+      expect(slow.ChangeInfo?.Id).not.toBe(quick.ChangeInfo?.Id);
+      const status = async (id?: string) => (await sdk.send(new GetChangeCommand({ Id: id }))).ChangeInfo?.Status;
+      await waitUntil('the quick change INSYNC', async () => (await status(quick.ChangeInfo?.Id)) === 'INSYNC');
+      expect(await status(slow.ChangeInfo?.Id)).toBe('PENDING');
+    } finally {
+      front.set({ insyncDelayMs: { min: 0, max: 0 } });
+    }
+  });
+
   it('refuses a change to a record set whose change is still PENDING with PriorRequestNotComplete, and takes one to another', async () => {
     front.set({ insyncDelayMs: { min: 60_000, max: 60_000 } });
     try {
