@@ -18,7 +18,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { migrateToLatest } from '@reservations/database';
 import { API_VERSION, KIND } from '@reservations/operator/api';
 import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
-import { installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
+import { installCrds, type OperatorProcess, sampleSpec, startClusterOperatorProcess } from '@reservations/operator/testing';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import {
   type Component,
@@ -405,14 +405,12 @@ async function startClusterOperator(
     .catch((err: unknown) => {
       if ((err as { code?: number }).code !== 409) throw err; // an existing cluster (HARNESS_KUBECONFIG) may have it already
     });
-  const aws = Object.fromEntries(Object.entries(harness.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
-  const operator = await startOperator({
-    ...aws,
-    AWS_ENDPOINT_URL_ROUTE_53: route53Url,
-    AWS_SDK_UA_APP_ID: OPERATOR_APP_IDS[stack],
-    KUBECONFIG: kubeconfig,
-    WATCH_NAMESPACE: NAMESPACE,
-    LEADER_ELECT: 'false',
+  const operator = await startClusterOperatorProcess({
+    kubeconfig,
+    namespace: NAMESPACE,
+    route53: route53Url,
+    appId: OPERATOR_APP_IDS[stack],
+    env: harness.env,
   });
   onStop(async () => {
     operator.kill('SIGTERM');

@@ -27,7 +27,7 @@ import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { createLoadBalancerService, type ExternalDns, startExternalDns } from '../support/external-dns.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
-import { type OperatorProcess, startOperator } from '../support/operator-process.ts';
+import { type OperatorProcess, startClusterOperatorProcess } from '../support/operator-process.ts';
 
 /**
  * A whole cutover between two clusters, each running its own operator and its own ExternalDNS
@@ -98,14 +98,11 @@ function startBlueOperator() {
 }
 
 async function startGreenOperator() {
-  const aws = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
-  green.operator = await startOperator({
-    ...aws,
-    AWS_ENDPOINT_URL_ROUTE_53: proxy.url,
-    AWS_SDK_UA_APP_ID: APP.greenOperator,
-    KUBECONFIG: green.kubeconfig,
-    WATCH_NAMESPACE: green.namespace,
-    LEADER_ELECT: 'false',
+  green.operator = await startClusterOperatorProcess({
+    kubeconfig: green.kubeconfig,
+    namespace: green.namespace,
+    route53: proxy.url,
+    appId: APP.greenOperator,
   });
 }
 
