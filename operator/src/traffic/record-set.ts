@@ -131,16 +131,23 @@ export function weightWriter(txt: DnsRecord | undefined): string | undefined {
  * and resolve the name again.
  */
 export const DRAIN_LABEL = 'drain';
+/** On the peer's TXT while an abort needs it to take the traffic back: the replicas it needs (prescale.ts encodeFloors). */
+export const FLOORS_LABEL = 'min-replicas';
 export const DRAIN_CONNECTION_CLOSE = 'connection-close';
 
 /**
- * The ownership TXT value with the weight writer set (and the drain request when `drain`), or
- * both removed when `writer` is undefined.
+ * The ownership TXT value with the weight writer set (and the drain request when `drain`, the
+ * floors asked of the peer when `floors`), or all of them removed when `writer` is undefined.
  */
-export function withWeightWriter(labels: Labels, writer: string | undefined, drain = false): string {
-  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [HANDED_BACK_LABEL]: _back, ...rest } = labels;
+export function withWeightWriter(labels: Labels, writer: string | undefined, drain = false, floors?: string): string {
+  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [HANDED_BACK_LABEL]: _back, [FLOORS_LABEL]: _floors, ...rest } = labels;
   if (!writer) return ownershipValue(rest);
-  return ownershipValue({ ...rest, [WEIGHT_WRITER_LABEL]: writer, ...(drain ? { [DRAIN_LABEL]: DRAIN_CONNECTION_CLOSE } : {}) });
+  return ownershipValue({
+    ...rest,
+    [WEIGHT_WRITER_LABEL]: writer,
+    ...(drain ? { [DRAIN_LABEL]: DRAIN_CONNECTION_CLOSE } : {}),
+    ...(floors ? { [FLOORS_LABEL]: floors } : {}),
+  });
 }
 
 /**
@@ -153,13 +160,18 @@ export const HANDED_BACK_LABEL = 'handed-back-by';
 
 /** The ownership TXT value of a record set handed back by `by`'s cutover (pure). */
 export function handedBackValue(labels: Labels, by: string): string {
-  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, ...rest } = labels;
+  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [FLOORS_LABEL]: _floors, ...rest } = labels;
   return ownershipValue({ ...rest, [HANDED_BACK_LABEL]: by });
 }
 
 /** Whose finished cutover handed this record set's weight back, if its TXT says so. */
 export function handedBackBy(txt: DnsRecord | undefined): string | undefined {
   return ownershipLabels(txt)?.[HANDED_BACK_LABEL];
+}
+
+/** The replicas a peer's aborting cutover asks this record set's services to hold, if any. */
+export function floorsRequested(txt: DnsRecord | undefined): string | undefined {
+  return ownershipLabels(txt)?.[FLOORS_LABEL];
 }
 
 /** Whether a peer's cutover asks this record set's services to close keep-alive connections. */

@@ -49,7 +49,7 @@ export async function measurePeer(
   return { self: counts(clusters.self), peer: counts(clusters.peer), missing };
 }
 
-function valueFor(series: readonly SeriesValue[], label: string, cluster: string): number {
+export function valueFor(series: readonly SeriesValue[], label: string, cluster: string): number {
   const value = series.find((s) => s.labels[label] === cluster)?.value;
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
 }
