@@ -19,17 +19,15 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
-import { startManager } from '../../src/manager.ts';
+import type { startManager } from '../../src/manager.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
-import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { untilCutoverStatus } from '../support/cutover-wait.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
+import { startOperatorInProcess } from '../support/operator-in-process.ts';
 import { metric, type OperatorProcess, startClusterOperatorProcess } from '../support/operator-process.ts';
 import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
 
@@ -202,19 +200,7 @@ beforeAll(async () => {
   blue = {
     kube: createKubeClient(kc),
     namespace: blueNamespace,
-    manager: await startManager({
-      kc,
-      namespace: blueNamespace,
-      workers: 2,
-      resyncMs: 60_000,
-      identity: 'blue',
-      logger: pino({ level: 'warn' }),
-      registry: new Registry(),
-      traffic: {
-        driftCheckMs: 2_000,
-        provider: (gate) => createRoute53Provider({ client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1 }), gate }),
-      },
-    }),
+    manager: await startOperatorInProcess({ kc, namespace: blueNamespace, identity: 'blue', route53: proxy.url, driftCheckMs: 2_000 }),
   };
   plane = await startKubeControlPlane(join(dir, 'green'), 'green');
   const greenKc = new KubeConfig();

@@ -16,17 +16,14 @@ import {
   stopServers,
   waitUntil,
 } from '@reservations/testkit';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
-import { startManager } from '../../src/manager.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
-import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
 import { createLoadBalancerService, type ExternalDns, startExternalDns } from '../support/external-dns.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
+import { startOperatorInProcess } from '../support/operator-in-process.ts';
 import { type OperatorProcess, startClusterOperatorProcess } from '../support/operator-process.ts';
 
 /**
@@ -68,7 +65,7 @@ interface Side {
   operatorOwner: string;
   edns?: ExternalDns;
 }
-let blue: Side & { manager?: Awaited<ReturnType<typeof startManager>>; kc: KubeConfig };
+let blue: Side & { manager?: Awaited<ReturnType<typeof startOperatorInProcess>>; kc: KubeConfig };
 let green: Side & { operator?: OperatorProcess };
 const running: ExternalDns[] = [];
 
@@ -76,26 +73,15 @@ const path = (side: Side, name?: string) => resourcePath(RESOURCE_TYPES.Reservat
 const get = (side: Side, name: string) => side.kube.request<Reservation & Json>('GET', path(side, name));
 const cutoverOf = async (name: string) => (await get(green, name)).status?.traffic?.cutover;
 
-function startBlueOperator() {
-  return startManager({
+const startBlueOperator = () =>
+  startOperatorInProcess({
     kc: blue.kc,
     namespace: blue.namespace,
-    workers: 2,
-    resyncMs: 60_000,
     identity: 'blue',
-    logger: pino({ level: 'warn' }),
-    registry: new Registry(),
-    traffic: {
-      // As it ships (its own gate: 2 requests/s, burst 5), with an app id so the stand-in's log names it.
-      provider: (gate) =>
-        createRoute53Provider({
-          client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1, userAgentAppId: APP.blueOperator }),
-          gate,
-        }),
-      driftCheckMs: 2_000,
-    },
+    route53: proxy.url,
+    appId: APP.blueOperator,
+    driftCheckMs: 2_000,
   });
-}
 
 async function startGreenOperator() {
   green.operator = await startClusterOperatorProcess({
