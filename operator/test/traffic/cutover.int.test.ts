@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   createZone,
@@ -42,8 +42,9 @@ import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
 
 const TTL = 1;
 const SHORT_INSYNC = { min: 1000, max: 2000 };
-/** A test of several steps: each waits for its change INSYNC and green's next GetChange poll (5 s), beyond jest's 60 s default on a loaded machine. */
-const STEPPED_TEST_MS = 180_000;
+// A test of several steps: each waits for its change INSYNC and green's next GetChange poll (5 s),
+// beyond jest's 60 s default on a loaded machine. Tests that need more say so.
+jest.setTimeout(180_000);
 /** Green's operator's AWS SDK app id: the stand-in throttles its calls, not blue's. */
 const GREEN_APP = 'green-operator';
 const route53 = new Route53Client({});
@@ -226,304 +227,292 @@ afterAll(async () => {
 });
 
 describe('a cutover from blue to green', () => {
-  it(
-    'moves the traffic step by step with one writer, survives a SIGKILL of the operator, and hands blue its record back',
-    async () => {
-      const api = `api.${zone.name}`;
-      await twoClusters('booking', api);
-      // Blue's autoscaler has query-api at 4 pods (its minimum is 2): the load it carries now.
-      const blueHpa = async () =>
-        (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, blue.namespace, 'booking-query-api')))
-          .spec.minReplicas;
-      await blue.kube.request('PATCH', `${resourcePath(RESOURCE_TYPES.Deployment, blue.namespace, 'booking-query-api')}/scale`, {
-        body: { spec: { replicas: 4 } },
-        contentType: PATCH.merge,
-      });
-      await waitUntil(
-        'blue sees 4 query-api pods wanted',
-        async () => (await get(blue, 'booking')).status?.services?.queryApi?.desired === 4,
-      );
-      expect(await blueHpa()).toBe(2);
-      await patch(green, 'booking', {
-        spec: {
-          traffic: {
-            cutover: {
-              from: 'eks-blue',
-              steps: [{ setShare: 25 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }],
-              // Blue still "serves" 3 requests/s (a PromQL constant on the real Prometheus) until the test says otherwise.
-              drain: {
-                ttls: 2,
-                connectionClose: true,
-                peerRate: { prometheus: { url: harnessEnv('PROMETHEUS_URL'), query: 'vector(3)' }, below: 1 },
-              },
+  it('moves the traffic step by step with one writer, survives a SIGKILL of the operator, and hands blue its record back', async () => {
+    const api = `api.${zone.name}`;
+    await twoClusters('booking', api);
+    // Blue's autoscaler has query-api at 4 pods (its minimum is 2): the load it carries now.
+    const blueHpa = async () =>
+      (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, blue.namespace, 'booking-query-api'))).spec
+        .minReplicas;
+    await blue.kube.request('PATCH', `${resourcePath(RESOURCE_TYPES.Deployment, blue.namespace, 'booking-query-api')}/scale`, {
+      body: { spec: { replicas: 4 } },
+      contentType: PATCH.merge,
+    });
+    await waitUntil(
+      'blue sees 4 query-api pods wanted',
+      async () => (await get(blue, 'booking')).status?.services?.queryApi?.desired === 4,
+    );
+    expect(await blueHpa()).toBe(2);
+    await patch(green, 'booking', {
+      spec: {
+        traffic: {
+          cutover: {
+            from: 'eks-blue',
+            steps: [{ setShare: 25 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }],
+            // Blue still "serves" 3 requests/s (a PromQL constant on the real Prometheus) until the test says otherwise.
+            drain: {
+              ttls: 2,
+              connectionClose: true,
+              peerRate: { prometheus: { url: harnessEnv('PROMETHEUS_URL'), query: 'vector(3)' }, below: 1 },
             },
           },
         },
-      });
+      },
+    });
 
-      // Step 2 of 4 (index 2) waits for a promote at 50 %.
-      await untilCutover('paused at 50%', 'booking', (c) => c.phase === 'Paused', { timeoutMs: 90_000 });
-      const paused = await cutoverOf('booking');
-      expect(paused).toMatchObject({ from: 'eks-blue', step: 2, steps: 4, startShare: 0, share: 50, weights: { self: 50, peer: 50 } });
-      expect(paused.verifiedWeights).toEqual({ self: 50, peer: 50 });
-      expect(paused.history.map((h: Json) => h.event)).toEqual(
-        expect.arrayContaining(['CutoverStarted', 'WeightsChanging', 'WeightsVerified', 'StepCompleted']),
-      );
-      expect((await get(green, 'booking')).status.phase).toBe('Paused');
-      // What `kubectl get rsv -o wide` tells the story with.
-      const { stdout: wide } = await promisify(execFile)(
-        kubeBinary('kubectl'),
-        ['get', 'rsv', 'booking', '-o', 'wide', '-n', green.namespace],
-        {
-          env: { ...process.env, KUBECONFIG: green.kubeconfig },
-        },
-      );
-      expect(wide.split('\n')[0]?.split(/\s+/)).toEqual(['NAME', 'READY', 'REPLICAS', 'WEIGHT', 'PHASE', 'REASON', 'SHARE', 'STEP', 'AGE']);
-      expect(wide.split('\n')[1]?.split(/\s+/).slice(3, 5)).toEqual(['50', 'Paused']);
-      expect(wide.split('\n')[1]?.split(/\s+/).slice(-3, -1)).toEqual(['50', '2']);
+    // Step 2 of 4 (index 2) waits for a promote at 50 %.
+    await untilCutover('paused at 50%', 'booking', (c) => c.phase === 'Paused', { timeoutMs: 90_000 });
+    const paused = await cutoverOf('booking');
+    expect(paused).toMatchObject({ from: 'eks-blue', step: 2, steps: 4, startShare: 0, share: 50, weights: { self: 50, peer: 50 } });
+    expect(paused.verifiedWeights).toEqual({ self: 50, peer: 50 });
+    expect(paused.history.map((h: Json) => h.event)).toEqual(
+      expect.arrayContaining(['CutoverStarted', 'WeightsChanging', 'WeightsVerified', 'StepCompleted']),
+    );
+    expect((await get(green, 'booking')).status.phase).toBe('Paused');
+    // What `kubectl get rsv -o wide` tells the story with.
+    const { stdout: wide } = await promisify(execFile)(
+      kubeBinary('kubectl'),
+      ['get', 'rsv', 'booking', '-o', 'wide', '-n', green.namespace],
+      {
+        env: { ...process.env, KUBECONFIG: green.kubeconfig },
+      },
+    );
+    expect(wide.split('\n')[0]?.split(/\s+/)).toEqual(['NAME', 'READY', 'REPLICAS', 'WEIGHT', 'PHASE', 'REASON', 'SHARE', 'STEP', 'AGE']);
+    expect(wide.split('\n')[1]?.split(/\s+/).slice(3, 5)).toEqual(['50', 'Paused']);
+    expect(wide.split('\n')[1]?.split(/\s+/).slice(-3, -1)).toEqual(['50', '2']);
 
-      // Route53: both records at 50, and blue's ownership TXT names green's operator as the weight writer.
-      const mid = await route53State(api);
-      expect(mid.weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
-      expect(mid.txt['eks-blue']).toContain('external-dns/owner=reservation-operator-eks-blue');
-      expect(mid.txt['eks-blue']).toContain(`external-dns/weight-writer=${greenOwner}`);
-      expect(mid.txt['eks-green']).not.toContain('weight-writer');
+    // Route53: both records at 50, and blue's ownership TXT names green's operator as the weight writer.
+    const mid = await route53State(api);
+    expect(mid.weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
+    expect(mid.txt['eks-blue']).toContain('external-dns/owner=reservation-operator-eks-blue');
+    expect(mid.txt['eks-blue']).toContain(`external-dns/weight-writer=${greenOwner}`);
+    expect(mid.txt['eks-green']).not.toContain('weight-writer');
 
-      // Blue's operator sees the handover and leaves its weight alone (it would write 100 otherwise).
-      // Blue may first see it at 25 % and look again a TTL later: wait for the weight of the pause.
-      await waitUntil('blue sees the handover at 50', async () => (await get(blue, 'booking')).status?.traffic?.handover?.weight === 50, {
-        timeoutMs: 30_000,
-      });
-      const blueSide = (await get(blue, 'booking')).status;
-      expect(blueSide.traffic.handover).toMatchObject({ by: greenOwner, weight: 50 });
-      expect(blueSide.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({
-        status: 'True',
-        reason: 'WeightsHandedOver',
-      });
-      // ... and stays warm: its autoscaler may not go below the 4 pods it had, so an abort can shift traffic back.
-      expect(blueSide.traffic.minReplicas).toMatchObject({ queryApi: 4 });
-      await waitUntil('blue HPA floor at 4', async () => (await blueHpa()) === 4);
+    // Blue's operator sees the handover and leaves its weight alone (it would write 100 otherwise).
+    // Blue may first see it at 25 % and look again a TTL later: wait for the weight of the pause.
+    await waitUntil('blue sees the handover at 50', async () => (await get(blue, 'booking')).status?.traffic?.handover?.weight === 50, {
+      timeoutMs: 30_000,
+    });
+    const blueSide = (await get(blue, 'booking')).status;
+    expect(blueSide.traffic.handover).toMatchObject({ by: greenOwner, weight: 50 });
+    expect(blueSide.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({
+      status: 'True',
+      reason: 'WeightsHandedOver',
+    });
+    // ... and stays warm: its autoscaler may not go below the 4 pods it had, so an abort can shift traffic back.
+    expect(blueSide.traffic.minReplicas).toMatchObject({ queryApi: 4 });
+    await waitUntil('blue HPA floor at 4', async () => (await blueHpa()) === 4);
 
-      // Metrics for dashboards: the share and the phase.
-      const green0 = green.operator as OperatorProcess;
-      const ref = { namespace: green.namespace, reservation: 'booking' };
-      expect(await metric(green0, 'reservation_cutover_share_percent', { ...ref, kind: 'verified' })).toBe(50);
-      expect(await metric(green0, 'reservation_cutover_phase', { ...ref, phase: 'Paused' })).toBe(1);
-      expect(await metric(green0, 'reservation_cutover_step', ref)).toBe(3);
+    // Metrics for dashboards: the share and the phase.
+    const green0 = green.operator as OperatorProcess;
+    const ref = { namespace: green.namespace, reservation: 'booking' };
+    expect(await metric(green0, 'reservation_cutover_share_percent', { ...ref, kind: 'verified' })).toBe(50);
+    expect(await metric(green0, 'reservation_cutover_phase', { ...ref, phase: 'Paused' })).toBe(1);
+    expect(await metric(green0, 'reservation_cutover_step', ref)).toBe(3);
 
-      // Events on green, one per step.
-      expect(await greenEventsArrived('CutoverStarted')).toHaveLength(1);
-      await greenEventsArrived('WeightsVerified', 'Route53 serves 50% here, 50% at eks-blue');
+    // Events on green, one per step.
+    expect(await greenEventsArrived('CutoverStarted')).toHaveLength(1);
+    await greenEventsArrived('WeightsVerified', 'Route53 serves 50% here, 50% at eks-blue');
 
-      // SIGKILL green's operator while paused, and start a new one: it picks up at the same step.
-      green.operator?.kill('SIGKILL');
-      await green.operator?.exited;
-      await startGreenOperator();
-      const reconciled = async () => {
-        const count = (result: string) => metric(green.operator as OperatorProcess, 'controller_runtime_reconcile_total', { result });
-        return ((await count('success')) ?? 0) + ((await count('requeue_after')) ?? 0);
-      };
-      await waitUntil('the new operator reconciled', async () => (await reconciled()) >= 2, { timeoutMs: 30_000 }).catch((err: Error) => {
-        throw new Error(`${err.message}\noperator log:\n${green.operator?.log().slice(-3000)}`);
-      });
-      await new Promise((resolve) => setTimeout(resolve, 3 * TTL * 1000));
-      expect(await cutoverOf('booking')).toMatchObject({ phase: 'Paused', step: 2, share: 50, startedAt: paused.startedAt });
-      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
+    // SIGKILL green's operator while paused, and start a new one: it picks up at the same step.
+    green.operator?.kill('SIGKILL');
+    await green.operator?.exited;
+    await startGreenOperator();
+    const reconciled = async () => {
+      const count = (result: string) => metric(green.operator as OperatorProcess, 'controller_runtime_reconcile_total', { result });
+      return ((await count('success')) ?? 0) + ((await count('requeue_after')) ?? 0);
+    };
+    await waitUntil('the new operator reconciled', async () => (await reconciled()) >= 2, { timeoutMs: 30_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}\noperator log:\n${green.operator?.log().slice(-3000)}`);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3 * TTL * 1000));
+    expect(await cutoverOf('booking')).toMatchObject({ phase: 'Paused', step: 2, share: 50, startedAt: paused.startedAt });
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
 
-      // Promote with the kubectl plugin, as an SRE would: on to 100 %, then the drain.
-      const promoted = await kubectlReservation('promote', 'booking');
-      expect(promoted).toContain('done:');
-      await untilCutover('draining', 'booking', (c) => c.message.includes('it still serves 3 requests/s'), {
-        timeoutMs: 60_000,
-      });
-      expect(await cutoverOf('booking')).toMatchObject({ phase: 'Progressing', step: 4, weights: { self: 100, peer: 0 } });
-      // While draining, blue's services are asked for Connection: close, through its drain switch.
-      expect((await route53State(api)).txt['eks-blue']).toContain('external-dns/drain=connection-close');
-      const drainSwitch = async () =>
-        (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.ConfigMap, blue.namespace, 'booking-drain'))).data[
-          'connection-close'
-        ];
-      await waitUntil('blue closes keep-alive connections', async () => (await drainSwitch()) === 'true', { timeoutMs: 30_000 });
-      expect((await get(blue, 'booking')).status.traffic.handover).toMatchObject({ weight: 0, connectionClose: true });
-      // Blue's rate falls below the threshold: Succeeded.
-      await patch(green, 'booking', { spec: { traffic: { cutover: { drain: { peerRate: { prometheus: { query: 'vector(0.2)' } } } } } } });
-      await untilCutover('succeeded', 'booking', (c) => c.phase === 'Succeeded', { timeoutMs: 30_000 });
-      const done = await cutoverOf('booking');
-      expect(done).toMatchObject({ step: 4, share: 100, weights: { self: 100, peer: 0 } });
-      expect(done.handledRequest).toMatch(/^promote\//);
-      const shown = await kubectlReservation('status', 'booking');
-      expect(shown).toContain('Succeeded');
-      expect(shown).toContain('eks-blue (peer)');
-      expect(Date.parse(done.finishedAt) - Date.parse(done.syncedAt)).toBeGreaterThanOrEqual(2 * TTL * 1000);
-      const end = await route53State(api);
-      expect(end.weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
-      expect(end.txt['eks-blue']).not.toContain('weight-writer'); // handed back
-      expect(await greenEventsArrived('CutoverSucceeded')).toHaveLength(1);
+    // Promote with the kubectl plugin, as an SRE would: on to 100 %, then the drain.
+    const promoted = await kubectlReservation('promote', 'booking');
+    expect(promoted).toContain('done:');
+    await untilCutover('draining', 'booking', (c) => c.message.includes('it still serves 3 requests/s'), {
+      timeoutMs: 60_000,
+    });
+    expect(await cutoverOf('booking')).toMatchObject({ phase: 'Progressing', step: 4, weights: { self: 100, peer: 0 } });
+    // While draining, blue's services are asked for Connection: close, through its drain switch.
+    expect((await route53State(api)).txt['eks-blue']).toContain('external-dns/drain=connection-close');
+    const drainSwitch = async () =>
+      (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.ConfigMap, blue.namespace, 'booking-drain'))).data[
+        'connection-close'
+      ];
+    await waitUntil('blue closes keep-alive connections', async () => (await drainSwitch()) === 'true', { timeoutMs: 30_000 });
+    expect((await get(blue, 'booking')).status.traffic.handover).toMatchObject({ weight: 0, connectionClose: true });
+    // Blue's rate falls below the threshold: Succeeded.
+    await patch(green, 'booking', { spec: { traffic: { cutover: { drain: { peerRate: { prometheus: { query: 'vector(0.2)' } } } } } } });
+    await untilCutover('succeeded', 'booking', (c) => c.phase === 'Succeeded', { timeoutMs: 30_000 });
+    const done = await cutoverOf('booking');
+    expect(done).toMatchObject({ step: 4, share: 100, weights: { self: 100, peer: 0 } });
+    expect(done.handledRequest).toMatch(/^promote\//);
+    const shown = await kubectlReservation('status', 'booking');
+    expect(shown).toContain('Succeeded');
+    expect(shown).toContain('eks-blue (peer)');
+    expect(Date.parse(done.finishedAt) - Date.parse(done.syncedAt)).toBeGreaterThanOrEqual(2 * TTL * 1000);
+    const end = await route53State(api);
+    expect(end.weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
+    expect(end.txt['eks-blue']).not.toContain('weight-writer'); // handed back
+    expect(await greenEventsArrived('CutoverSucceeded')).toHaveLength(1);
 
-      // Blue's operator takes its record back at the weight the cutover left, not its spec's 100.
-      await waitUntil('blue handed back', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride !== undefined, {
-        timeoutMs: 30_000,
-      });
-      const back = (await get(blue, 'booking')).status.traffic;
-      expect(back).toMatchObject({ desiredWeight: 0, verifiedWeight: 0, weightOverride: { weight: 0, specWeight: 100 } });
-      expect(back.handover).toBeUndefined();
-      expect(back.minReplicas).toBeUndefined();
-      await waitUntil('drain switch off again', async () => (await drainSwitch()) === 'false', { timeoutMs: 30_000 });
-      await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2);
-      await new Promise((resolve) => setTimeout(resolve, 3_000)); // past blue's 2 s drift check
-      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
+    // Blue's operator takes its record back at the weight the cutover left, not its spec's 100.
+    await waitUntil('blue handed back', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride !== undefined, {
+      timeoutMs: 30_000,
+    });
+    const back = (await get(blue, 'booking')).status.traffic;
+    expect(back).toMatchObject({ desiredWeight: 0, verifiedWeight: 0, weightOverride: { weight: 0, specWeight: 100 } });
+    expect(back.handover).toBeUndefined();
+    expect(back.minReplicas).toBeUndefined();
+    await waitUntil('drain switch off again', async () => (await drainSwitch()) === 'false', { timeoutMs: 30_000 });
+    await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2);
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // past blue's 2 s drift check
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
 
-      // Changing blue's spec weight ends the override: the SRE's word counts again.
-      await patch(blue, 'booking', { spec: { traffic: { weight: 0 } } });
-      await waitUntil('override gone', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride === undefined);
+    // Changing blue's spec weight ends the override: the SRE's word counts again.
+    await patch(blue, 'booking', { spec: { traffic: { weight: 0 } } });
+    await waitUntil('override gone', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride === undefined);
 
-      // Decommission blue (the runbook's last step): its finalizer removes its records, weight 0 being verified for a TTL.
-      await blue.kube.request('DELETE', path(blue.namespace, 'booking'));
-      await waitUntil('blue records gone', async () => (await route53State(api)).weights['eks-blue'] === undefined, { timeoutMs: 30_000 });
-      // Green, whose cutover has ended, does not need the peer's record any more.
-      await patch(green, 'booking', { spec: { traffic: { weight: 100 } } });
-      await waitUntil('green re-read Route53', async () => {
-        const cr = await get(green, 'booking');
-        return cr.status?.observedGeneration === cr.metadata.generation;
-      });
-      await new Promise((resolve) => setTimeout(resolve, 2 * TTL * 1000));
-      const after = (await get(green, 'booking')).status;
-      expect(after.phase).toBe('Succeeded');
-      expect(after.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({ status: 'True', reason: 'RecordInSync' });
-      expect((await route53State(api)).weights).toEqual({ 'eks-green': 100 });
-    },
-    STEPPED_TEST_MS,
-  );
+    // Decommission blue (the runbook's last step): its finalizer removes its records, weight 0 being verified for a TTL.
+    await blue.kube.request('DELETE', path(blue.namespace, 'booking'));
+    await waitUntil('blue records gone', async () => (await route53State(api)).weights['eks-blue'] === undefined, { timeoutMs: 30_000 });
+    // Green, whose cutover has ended, does not need the peer's record any more.
+    await patch(green, 'booking', { spec: { traffic: { weight: 100 } } });
+    await waitUntil('green re-read Route53', async () => {
+      const cr = await get(green, 'booking');
+      return cr.status?.observedGeneration === cr.metadata.generation;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2 * TTL * 1000));
+    const after = (await get(green, 'booking')).status;
+    expect(after.phase).toBe('Succeeded');
+    expect(after.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({ status: 'True', reason: 'RecordInSync' });
+    expect((await route53State(api)).weights).toEqual({ 'eks-green': 100 });
+  });
 
-  it(
-    'abort walks back to blue step by step; deleting blue meanwhile is held; an invalid request is refused',
-    async () => {
-      const api = `abort.${zone.name}`;
-      await twoClusters('abort', api);
-      await patch(green, 'abort', {
-        spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 20 }, { setShare: 40 }, { pause: {} }, { setShare: 100 }] } } },
-      });
-      await untilCutover('paused at 40%', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 90_000 });
+  it('abort walks back to blue step by step; deleting blue meanwhile is held; an invalid request is refused', async () => {
+    const api = `abort.${zone.name}`;
+    await twoClusters('abort', api);
+    await patch(green, 'abort', {
+      spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 20 }, { setShare: 40 }, { pause: {} }, { setShare: 100 }] } } },
+    });
+    await untilCutover('paused at 40%', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 90_000 });
 
-      // Deleting blue's Reservation while green's cutover writes its weight: held, and why.
-      await blue.kube.request('DELETE', path(blue.namespace, 'abort'));
-      await waitUntil(
-        'deletion held',
-        async () => (await get(blue, 'abort')).status?.conditions?.some((c: Json) => c.type === 'DeletionHeld' && c.status === 'True'),
-        { timeoutMs: 30_000 },
-      );
-      expect((await get(blue, 'abort')).status.conditions.find((c: Json) => c.type === 'DeletionHeld').message).toContain(
-        `${greenOwner}'s cutover writes its weight`,
-      );
+    // Deleting blue's Reservation while green's cutover writes its weight: held, and why.
+    await blue.kube.request('DELETE', path(blue.namespace, 'abort'));
+    await waitUntil(
+      'deletion held',
+      async () => (await get(blue, 'abort')).status?.conditions?.some((c: Json) => c.type === 'DeletionHeld' && c.status === 'True'),
+      { timeoutMs: 30_000 },
+    );
+    expect((await get(blue, 'abort')).status.conditions.find((c: Json) => c.type === 'DeletionHeld').message).toContain(
+      `${greenOwner}'s cutover writes its weight`,
+    );
 
-      await ask('abort', 'retry/1'); // not after a finished abort: refused, nothing changes
-      await untilCutover('refused', 'abort', (c) => c.handledRequest === 'retry/1');
-      expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
-      await greenEventsArrived('RequestRefused', 'retry/1: the cutover is paused (step 3/4, share 40%), not failed');
+    await ask('abort', 'retry/1'); // not after a finished abort: refused, nothing changes
+    await untilCutover('refused', 'abort', (c) => c.handledRequest === 'retry/1');
+    expect((await cutoverOf('abort')).history.at(-1)).toMatchObject({ event: 'RequestRefused' });
+    await greenEventsArrived('RequestRefused', 'retry/1: the cutover is paused (step 3/4, share 40%), not failed');
 
-      // Someone else's cutover claims blue's weight by hand: green stops (Degraded), says why, and
-      // answers a request meanwhile instead of leaving it unanswered; put back, it goes on.
-      const setBlueWriter = async (writer: string) => {
-        const txt = (await listRecords(route53, zone.id)).find((r) => r.name === `cname-${api}` && r.setIdentifier === 'eks-blue');
-        const value = (txt?.values[0] ?? '').replace(/weight-writer=[^,"]+/, `weight-writer=${writer}`);
-        await upsertRecord(route53, zone.id, { ...(txt as SeenRecordSet), values: [value] });
-        // A spec change that keeps the plan makes green read Route53 now rather than at its next read-back.
-        await patch(green, 'abort', { spec: { traffic: { cutover: { drain: { ttls: writer === 'someone-else' ? 3 : 2 } } } } });
-      };
-      await setBlueWriter('someone-else');
-      await untilCutover('degraded', 'abort', (c) => c.phase === 'Degraded', { timeoutMs: 30_000 });
-      expect((await cutoverOf('abort')).message).toContain('another cutover (someone-else) writes its weight; one writer at a time');
-      await ask('abort', 'abort/0');
-      await untilCutover('answered', 'abort', (c) => c.handledRequest === 'abort/0');
-      expect((await cutoverOf('abort')).history.at(-1).message).toContain('abort/0: the cutover cannot act now');
-      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 60, 'eks-green': 40 }); // nothing written
-      await setBlueWriter(greenOwner);
-      await untilCutover('paused again', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 30_000 });
+    // Someone else's cutover claims blue's weight by hand: green stops (Degraded), says why, and
+    // answers a request meanwhile instead of leaving it unanswered; put back, it goes on.
+    const setBlueWriter = async (writer: string) => {
+      const txt = (await listRecords(route53, zone.id)).find((r) => r.name === `cname-${api}` && r.setIdentifier === 'eks-blue');
+      const value = (txt?.values[0] ?? '').replace(/weight-writer=[^,"]+/, `weight-writer=${writer}`);
+      await upsertRecord(route53, zone.id, { ...(txt as SeenRecordSet), values: [value] });
+      // A spec change that keeps the plan makes green read Route53 now rather than at its next read-back.
+      await patch(green, 'abort', { spec: { traffic: { cutover: { drain: { ttls: writer === 'someone-else' ? 3 : 2 } } } } });
+    };
+    await setBlueWriter('someone-else');
+    await untilCutover('degraded', 'abort', (c) => c.phase === 'Degraded', { timeoutMs: 30_000 });
+    expect((await cutoverOf('abort')).message).toContain('another cutover (someone-else) writes its weight; one writer at a time');
+    await ask('abort', 'abort/0');
+    await untilCutover('answered', 'abort', (c) => c.handledRequest === 'abort/0');
+    expect((await cutoverOf('abort')).history.at(-1).message).toContain('abort/0: the cutover cannot act now');
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 60, 'eks-green': 40 }); // nothing written
+    await setBlueWriter(greenOwner);
+    await untilCutover('paused again', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 30_000 });
 
-      // Route53 pushes back (its real Throttling error) on the next calls: green backs off and goes on.
-      const throttledBefore = proxy.calls.filter((c) => c.throttled).length;
-      proxy.throttle(4, GREEN_APP);
-      await ask('abort', 'abort/1');
-      await untilCutover('aborted and back', 'abort', (c) => c.finishedAt !== undefined, { timeoutMs: 60_000 });
-      expect(proxy.calls.filter((c) => c.throttled).length - throttledBefore).toBe(4);
-      expect(green.operator?.log()).toContain('route53 asked us to slow down; backing off');
-      const aborted = await cutoverOf('abort');
-      expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, weights: { self: 0, peer: 100 } });
-      const walk = aborted.history.filter((h: Json) => h.event === 'WeightsChanging').map((h: Json) => h.message);
-      expect(walk.slice(-2)).toEqual([
-        '40% → 20%: writing weights 20 (here) / 80 (eks-blue)',
-        '20% → 0%: writing weights 0 (here) / 100 (eks-blue)',
-      ]);
-      const end = await route53State(api);
-      expect(end.weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
-      expect(end.txt['eks-blue']).not.toContain('weight-writer');
-      expect((await get(green, 'abort')).status.phase).toBe('Aborted');
+    // Route53 pushes back (its real Throttling error) on the next calls: green backs off and goes on.
+    const throttledBefore = proxy.calls.filter((c) => c.throttled).length;
+    proxy.throttle(4, GREEN_APP);
+    await ask('abort', 'abort/1');
+    await untilCutover('aborted and back', 'abort', (c) => c.finishedAt !== undefined, { timeoutMs: 60_000 });
+    expect(proxy.calls.filter((c) => c.throttled).length - throttledBefore).toBe(4);
+    expect(green.operator?.log()).toContain('route53 asked us to slow down; backing off');
+    const aborted = await cutoverOf('abort');
+    expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, weights: { self: 0, peer: 100 } });
+    const walk = aborted.history.filter((h: Json) => h.event === 'WeightsChanging').map((h: Json) => h.message);
+    expect(walk.slice(-2)).toEqual([
+      '40% → 20%: writing weights 20 (here) / 80 (eks-blue)',
+      '20% → 0%: writing weights 0 (here) / 100 (eks-blue)',
+    ]);
+    const end = await route53State(api);
+    expect(end.weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
+    expect(end.txt['eks-blue']).not.toContain('weight-writer');
+    expect((await get(green, 'abort')).status.phase).toBe('Aborted');
 
-      // Blue got its record back at 100: its deletion now holds for the plain reason, live traffic.
-      await waitUntil(
-        'held for weight 100',
-        async () =>
-          (await get(blue, 'abort')).status?.conditions
-            ?.find((c: Json) => c.type === 'DeletionHeld')
-            ?.message.includes('still has weight 100'),
-        { timeoutMs: 30_000 },
-      );
-    },
-    STEPPED_TEST_MS,
-  );
+    // Blue got its record back at 100: its deletion now holds for the plain reason, live traffic.
+    await waitUntil(
+      'held for weight 100',
+      async () =>
+        (await get(blue, 'abort')).status?.conditions
+          ?.find((c: Json) => c.type === 'DeletionHeld')
+          ?.message.includes('still has weight 100'),
+      { timeoutMs: 30_000 },
+    );
+  });
 
-  it(
-    'an abort first asks blue for the pods to take the traffic back, and walks back once Prometheus counts them ready',
-    async () => {
-      const api = `takeback.${zone.name}`;
-      await twoClusters('takeback', api);
-      const blueHpa = async () =>
-        (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, blue.namespace, 'takeback-query-api')))
-          .spec.minReplicas;
-      // The load and blue's ready pods are PromQL constants on the real Prometheus, changed by the test.
-      const prescale = (load: number, blueReady: number) => ({
-        prometheus: { url: harnessEnv('PROMETHEUS_URL'), query: `vector(${load})`, peerReady: `vector(${blueReady})` },
-        requestsPerPod: { reservationApi: 5, queryApi: 5 },
-      });
-      await patch(green, 'takeback', {
-        spec: {
-          traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }, { setShare: 100 }], prescale: prescale(1, 2) } },
-        },
-      });
-      await untilCutover('paused at 50%', 'takeback', (c) => c.phase === 'Paused', { timeoutMs: 60_000 });
+  it('an abort first asks blue for the pods to take the traffic back, and walks back once Prometheus counts them ready', async () => {
+    const api = `takeback.${zone.name}`;
+    await twoClusters('takeback', api);
+    const blueHpa = async () =>
+      (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, blue.namespace, 'takeback-query-api')))
+        .spec.minReplicas;
+    // The load and blue's ready pods are PromQL constants on the real Prometheus, changed by the test.
+    const prescale = (load: number, blueReady: number) => ({
+      prometheus: { url: harnessEnv('PROMETHEUS_URL'), query: `vector(${load})`, peerReady: `vector(${blueReady})` },
+      requestsPerPod: { reservationApi: 5, queryApi: 5 },
+    });
+    await patch(green, 'takeback', {
+      spec: {
+        traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }, { setShare: 100 }], prescale: prescale(1, 2) } },
+      },
+    });
+    await untilCutover('paused at 50%', 'takeback', (c) => c.phase === 'Paused', { timeoutMs: 60_000 });
 
-      // The load has grown to 40 requests/s per service: blue needs 8 pods of each to take it all back, and has 2.
-      await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 2) } } } });
-      await ask('takeback', 'abort/1');
-      await untilCutover('raising blue first', 'takeback', (c) => c.takeBack?.state === 'Raising');
-      const raising = await cutoverOf('takeback');
-      expect(raising).toMatchObject({ aborting: true, share: 50, takeBack: { floors: { reservationApi: 8, queryApi: 8 } } });
-      expect(raising.message).toMatch(
-        /^aborting: waiting for eks-blue's pods to take the traffic back \(reservation-api 2 ready of 8, query-api 2 ready of 8\)/,
-      );
-      await greenEventsArrived('PeerPreScaling', 'its floors are raised to reservation-api 8, query-api 8');
-      // Asked through blue's TXT; blue's operator holds its HPAs at 8 while the traffic still waits at 50 %.
-      await waitUntil('asked in blue’s TXT', async () =>
-        Boolean((await route53State(api)).txt['eks-blue']?.includes('external-dns/min-replicas=reservation-api:8;query-api:8')),
-      );
-      await waitUntil('blue HPA floor at 8', async () => (await blueHpa()) === 8, { timeoutMs: 15_000 });
-      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
+    // The load has grown to 40 requests/s per service: blue needs 8 pods of each to take it all back, and has 2.
+    await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 2) } } } });
+    await ask('takeback', 'abort/1');
+    await untilCutover('raising blue first', 'takeback', (c) => c.takeBack?.state === 'Raising');
+    const raising = await cutoverOf('takeback');
+    expect(raising).toMatchObject({ aborting: true, share: 50, takeBack: { floors: { reservationApi: 8, queryApi: 8 } } });
+    expect(raising.message).toMatch(
+      /^aborting: waiting for eks-blue's pods to take the traffic back \(reservation-api 2 ready of 8, query-api 2 ready of 8\)/,
+    );
+    await greenEventsArrived('PeerPreScaling', 'its floors are raised to reservation-api 8, query-api 8');
+    // Asked through blue's TXT; blue's operator holds its HPAs at 8 while the traffic still waits at 50 %.
+    await waitUntil('asked in blue’s TXT', async () =>
+      Boolean((await route53State(api)).txt['eks-blue']?.includes('external-dns/min-replicas=reservation-api:8;query-api:8')),
+    );
+    await waitUntil('blue HPA floor at 8', async () => (await blueHpa()) === 8, { timeoutMs: 15_000 });
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
 
-      // Blue's pods are ready: the walk back goes on, and ends with blue's record plain again.
-      await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 8) } } } });
-      await untilCutover('aborted and back', 'takeback', (c) => c.finishedAt !== undefined, { timeoutMs: 60_000 });
-      const aborted = await cutoverOf('takeback');
-      expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, takeBack: { state: 'Ready' } });
-      expect(aborted.history.map((h: Json) => h.event)).toEqual(
-        expect.arrayContaining(['PeerPreScaling', 'TakeBackReady', 'AbortCompleted']),
-      );
-      const end = await route53State(api);
-      expect(end.weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
-      expect(end.txt['eks-blue']).not.toContain('min-replicas');
-      await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2, { timeoutMs: 15_000 });
-    },
-    STEPPED_TEST_MS,
-  );
+    // Blue's pods are ready: the walk back goes on, and ends with blue's record plain again.
+    await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 8) } } } });
+    await untilCutover('aborted and back', 'takeback', (c) => c.finishedAt !== undefined, { timeoutMs: 60_000 });
+    const aborted = await cutoverOf('takeback');
+    expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, takeBack: { state: 'Ready' } });
+    expect(aborted.history.map((h: Json) => h.event)).toEqual(
+      expect.arrayContaining(['PeerPreScaling', 'TakeBackReady', 'AbortCompleted']),
+    );
+    const end = await route53State(api);
+    expect(end.weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
+    expect(end.txt['eks-blue']).not.toContain('min-replicas');
+    await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2, { timeoutMs: 15_000 });
+  });
 
   it("aborts when green's services start failing the analysis, after pre-scaling green for each share it raised", async () => {
     const api = `slo.${zone.name}`;
