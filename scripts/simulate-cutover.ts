@@ -9,19 +9,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CUTOVER_REQUEST_ANNOTATION } from '@reservations/operator/api';
 import { formatPreviewEta, type PlanPreview, previewPlan } from '@reservations/operator/plan-preview';
-import { elapsed, quantile, waitUntil } from '@reservations/testkit';
+import { calledBy, elapsed, quantile, type Route53Call, waitUntil } from '@reservations/testkit';
 import {
   describeFailures,
   describeRoute53Calls,
   formatTable,
   isFailure,
   type RequestRecord,
+  route53CallsPerSecond,
   shareByStep,
   verdict,
 } from './cutover-sim/accounting.ts';
-import { cutoverSteps, describeRoute53, simSettings } from './cutover-sim/settings.ts';
+import { cutoverSteps, describeExternalDns, describeRoute53, simSettings } from './cutover-sim/settings.ts';
 import { type CutoverObservation, stepWindowTracker } from './cutover-sim/windows.ts';
-import { CLUSTER_NAMES, startTwoClusterPlatform } from './platform/two-clusters.ts';
+import { CLUSTER_NAMES, OPERATOR_APP_IDS, startTwoClusterPlatform } from './platform/two-clusters.ts';
 
 const settings = simSettings(process.env);
 const TTL_MS = settings.ttlSeconds * 1000;
@@ -37,6 +38,7 @@ const platform = startTwoClusterPlatform({
   components: ['mysql', 'redis', 'aws', 'kube'],
   progress,
   route53: settings.route53,
+  ...(settings.externalDns ? { externalDns: settings.externalDns } : {}),
 });
 // Everything started, stopped in reverse on the way out (also on Ctrl-C).
 const cleanups: (() => Promise<void> | void)[] = [() => platform.stop()];
@@ -66,7 +68,8 @@ async function simulate(): Promise<boolean> {
   progress(
     `settings: TTL ${settings.ttlSeconds}s, steps ${settings.shares.join(', ')}% with ${settings.pauseSeconds}s ${settings.manualPauses ? 'manual ' : ''}pauses, ` +
       `${settings.clients} clients at ${settings.rate} req/s (${Math.round(settings.readShare * 100)}% reads), ` +
-      `${Math.round(settings.keepAliveShare * 100)}% of clients keep their connection ${settings.keepAliveTtls}×TTL, blue stops when ${settings.blueStop}`,
+      `${Math.round(settings.keepAliveShare * 100)}% of clients keep their connection ${settings.keepAliveTtls}×TTL, blue stops when ${settings.blueStop}` +
+      (settings.externalDns ? `; ${describeExternalDns(settings.externalDns)}` : ''),
   );
   const p = await platform.ready;
   const green = {
@@ -158,7 +161,17 @@ async function simulate(): Promise<boolean> {
   const etaLine =
     `plan preview ETA      ${preview.etaSeconds}s; real patch → Succeeded ${real.toFixed(1)}s ` +
     `(ETA / real = ${(preview.etaSeconds / real).toFixed(3)}, ${(((preview.etaSeconds - real) / real) * 100).toFixed(1)}%)`;
-  const route53 = describeRoute53Calls(p.route53Front.calls, cutoverStarted, succeededAt);
+  // The operators' calls apart from ExternalDNS', by their SDK's app id.
+  const by = (appIds: readonly string[]) => (calls: readonly Route53Call[]) => calls.filter((c) => appIds.some((id) => calledBy(c, id)));
+  const operatorCalls = by(Object.values(OPERATOR_APP_IDS))(p.route53Front.calls);
+  const route53 = {
+    operators: describeRoute53Calls(operatorCalls, cutoverStarted, succeededAt),
+    perSecond: route53CallsPerSecond(operatorCalls, cutoverStarted, succeededAt),
+    neighbours: p.neighbours.map(
+      (n) =>
+        `${n.appId} ${describeRoute53Calls(by([n.appId])(p.route53Front.calls), cutoverStarted, succeededAt)}; ${n.servicesMade()} Services made and deleted in all`,
+    ),
+  };
   return report(
     load.records,
     tracker.windows(),
@@ -170,7 +183,13 @@ async function simulate(): Promise<boolean> {
 function report(
   all: readonly RequestRecord[],
   windows: ReturnType<ReturnType<typeof stepWindowTracker>['windows']>,
-  at: { succeededAt: number; blueStoppedAt: number; blueExitedAt: number; drainOnAt: number | undefined; route53: string },
+  at: {
+    succeededAt: number;
+    blueStoppedAt: number;
+    blueExitedAt: number;
+    drainOnAt: number | undefined;
+    route53: { operators: string; perSecond: number; neighbours: string[] };
+  },
   etaLine: string,
 ): boolean {
   const steps = shareByStep(all, windows);
@@ -183,7 +202,14 @@ function report(
     all.filter((r) => !isFailure(r)).map((r) => r.latencyMs),
     0.99,
   );
-  const result = verdict(steps, failures, settings.tolerance);
+  // The operators' budget matters on an account with a rate (AWS's 5/s, shared with ExternalDNS and the rest).
+  const limited = settings.route53.requestsPerSecond !== undefined;
+  const result = verdict(
+    steps,
+    failures,
+    settings.tolerance,
+    limited ? { perSecond: at.route53.perSecond, max: settings.maxOperatorCallsPerSecond } : undefined,
+  );
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   const sinceSucceeded = (t: number) => `${seconds(t - at.succeededAt)} after Succeeded`;
   process.stdout.write(
@@ -198,7 +224,8 @@ function report(
       `failed requests       ${failures.length}${failures.length ? ` (${describeFailures(failures)})` : ''}` +
         `; of them after blue's SIGTERM: ${afterStop.filter(isFailure).length}`,
       `other 4xx             ${unexpected.length}`,
-      `Route53 (operators)   ${at.route53}, from the start to Succeeded; Route53: ${describeRoute53(settings.route53)}`,
+      `Route53 (operators)   ${at.route53.operators}, from the start to Succeeded; Route53: ${describeRoute53(settings.route53)}`,
+      ...at.route53.neighbours.map((line) => `Route53 (ExternalDNS) ${line}`),
       `p99 latency           ${p99 ?? '-'} ms`,
       `blue after Succeeded  ${blueLate.length} request(s) from ${new Set(blueLate.map((r) => r.client)).size} client(s)` +
         (blueLate.length ? `, the last ${sinceSucceeded(blueLate.at(-1)?.at ?? 0)}` : ''),

@@ -74,9 +74,21 @@ export function describeFailures(failures: readonly RequestRecord[]): string {
     .join(', ');
 }
 
-/** The simulation's targets: no failed request, and every step's observed share within `tolerance` points. */
-export function verdict(steps: readonly StepFigures[], failures: readonly RequestRecord[], tolerance: number): Verdict {
+/**
+ * The simulation's targets: no failed request, every step's observed share within `tolerance`
+ * points, and, when given, the operators' own Route53 calls per second over the cutover at most
+ * `route53.max` (on an account with a rate: its budget is shared with ExternalDNS and the rest).
+ */
+export function verdict(
+  steps: readonly StepFigures[],
+  failures: readonly RequestRecord[],
+  tolerance: number,
+  route53?: { perSecond: number; max: number },
+): Verdict {
   const reasons: string[] = [];
+  if (route53 && route53.perSecond > route53.max) {
+    reasons.push(`the operators' Route53 calls ${route53.perSecond.toFixed(2)}/s over the cutover, target at most ${route53.max}/s`);
+  }
   if (failures.length > 0) reasons.push(`${failures.length} failed request(s), target 0 (${describeFailures(failures)})`);
   for (const s of steps) {
     if (s.difference === undefined) reasons.push(`step ${s.step + 1} (${s.share}%): no request in its settled window`);
@@ -103,7 +115,12 @@ export function formatTable(steps: readonly StepFigures[]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** The operators' Route53 calls between `from` and `to`, in a line: how many, per second, and what was refused. */
+/** Route53 calls per second between `from` and `to` (a window under a second counts as one). */
+export function route53CallsPerSecond(calls: readonly { at: number }[], from: number, to: number): number {
+  return calls.filter((c) => c.at >= from && c.at < to).length / Math.max(1, (to - from) / 1000);
+}
+
+/** Route53 calls between `from` and `to`, in a line: how many, per second, and what was refused. */
 export function describeRoute53Calls(calls: readonly { at: number; refused?: string }[], from: number, to: number): string {
   const within = calls.filter((c) => c.at >= from && c.at < to);
   const seconds = Math.max(1, (to - from) / 1000);

@@ -33,6 +33,14 @@ export interface SimSettings {
   route53: Partial<Route53AwsBehaviour>;
   /** Blue's services answer Connection: close while it drains (SIM_CONNECTION_CLOSE=1, spec drain.connectionClose). */
   connectionClose: boolean;
+  /**
+   * A busy ExternalDNS per cluster on the zone, sharing the stand-in's budget (SIM_EXTERNAL_DNS=1):
+   * a sync every intervalMs (SIM_EXTERNAL_DNS_INTERVAL, seconds), other apps' Services made and
+   * deleted every churnMs (SIM_EXTERNAL_DNS_CHURN, seconds). Undefined: none.
+   */
+  externalDns?: { intervalMs: number; churnMs: number };
+  /** Largest accepted average of the operators' own Route53 calls per second over the cutover, when the account has a rate (SIM_ROUTE53_MAX_CALLS). */
+  maxOperatorCallsPerSecond: number;
 }
 
 export const DEFAULTS: SimSettings = {
@@ -51,6 +59,7 @@ export const DEFAULTS: SimSettings = {
   drainTtls: 2,
   connectionClose: true,
   route53: {},
+  maxOperatorCallsPerSecond: 1,
 };
 
 const int = (n: number) => Number.isInteger(n);
@@ -104,6 +113,33 @@ export function route53Knobs(
   return behaviour;
 }
 
+/**
+ * A busy ExternalDNS per cluster on the zone (pure): `<PREFIX>_EXTERNAL_DNS=1` turns it on,
+ * `<PREFIX>_EXTERNAL_DNS_INTERVAL` is its --interval (seconds, default 1),
+ * `<PREFIX>_EXTERNAL_DNS_CHURN` the seconds between making another app's Service and deleting it
+ * (default 5). Undefined when off.
+ */
+export function externalDnsKnobs(
+  env: Readonly<Record<string, string | undefined>>,
+  prefix: string,
+  errors: string[],
+): { intervalMs: number; churnMs: number } | undefined {
+  const name = `${prefix}_EXTERNAL_DNS`;
+  const on = env[name] ?? '';
+  if (!['', '0', '1'].includes(on)) errors.push(`${name} must be 0 or 1, not "${on}"`);
+  const number = numberKnob(env, errors);
+  const interval = number(`${name}_INTERVAL`, 1, (n) => n >= 0.1 && n <= 600, 'seconds from 0.1 to 600');
+  const churn = number(`${name}_CHURN`, 5, (n) => n >= 1 && n <= 600, 'seconds from 1 to 600');
+  return on === '1' ? { intervalMs: interval * 1000, churnMs: churn * 1000 } : undefined;
+}
+
+/** The busy ExternalDNS in words, for a summary. */
+export function describeExternalDns(e: { intervalMs: number; churnMs: number } | undefined): string {
+  return e
+    ? `a busy ExternalDNS per cluster on the zone (a sync every ${e.intervalMs / 1000}s, a Service made and deleted every ${e.churnMs / 1000}s)`
+    : 'no ExternalDNS';
+}
+
 /** The Route53 stand-in's behaviour in words, for a summary. */
 export function describeRoute53(b: Partial<Route53AwsBehaviour>): string {
   const d = b.insyncDelayMs;
@@ -142,6 +178,7 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
   if (!['', '0', '1'].includes(manual)) errors.push(`SIM_MANUAL_PAUSE must be 0 or 1, not "${manual}"`);
   const close = env.SIM_CONNECTION_CLOSE ?? '';
   if (!['', '0', '1'].includes(close)) errors.push(`SIM_CONNECTION_CLOSE must be 0 or 1, not "${close}"`);
+  const externalDns = externalDnsKnobs(env, 'SIM', errors);
 
   const settings: SimSettings = {
     ttlSeconds: number('SIM_TTL', DEFAULTS.ttlSeconds, (n) => int(n) && n >= 1 && n <= 3600, 'a whole number of seconds from 1 to 3600'),
@@ -159,6 +196,13 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
     drainTtls: number('SIM_DRAIN_TTLS', DEFAULTS.drainTtls, (n) => int(n) && n >= 1 && n <= 100, 'a whole number of TTLs from 1 to 100'),
     connectionClose: close === '' ? DEFAULTS.connectionClose : close === '1',
     route53: route53Knobs(env, 'SIM', errors),
+    ...(externalDns ? { externalDns } : {}),
+    maxOperatorCallsPerSecond: number(
+      'SIM_ROUTE53_MAX_CALLS',
+      DEFAULTS.maxOperatorCallsPerSecond,
+      (n) => n > 0 && n <= 1000,
+      'requests per second, more than 0 and at most 1000',
+    ),
   };
   if (settings.manualPauses && settings.pauseSeconds === 0)
     errors.push('SIM_MANUAL_PAUSE=1 needs SIM_PAUSE > 0: how long to hold before promoting');

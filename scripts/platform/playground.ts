@@ -19,7 +19,7 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { describeRoute53, numberKnob, route53Knobs } from '../cutover-sim/settings.ts';
+import { describeExternalDns, describeRoute53, externalDnsKnobs, numberKnob, route53Knobs } from '../cutover-sim/settings.ts';
 import { loadCounters, MAX_RATE, startLoadControl } from './load-control.ts';
 import { NAMESPACE, RECORD_NAME, RESERVATION, STACKS, startTwoClusterPlatform, type TwoClusterPlatform } from './two-clusters.ts';
 import { stopOnCtrlC } from './until-ctrl-c.ts';
@@ -35,8 +35,10 @@ export interface PlaygroundSettings {
   loadPort: number;
   /** The console's port, 0 for a free one (PLAYGROUND_CONSOLE_PORT; default the dashboard's own, 3100). */
   consolePort: number;
-  /** How Route53 behaves (PLAYGROUND_ROUTE53_INSYNC, PLAYGROUND_ROUTE53_RATE): see route53Knobs. */
+  /** How Route53 behaves (PLAYGROUND_ROUTE53_INSYNC, PLAYGROUND_ROUTE53_RATE, PLAYGROUND_EXTERNAL_DNS): see route53Knobs. */
   route53: Partial<Route53AwsBehaviour>;
+  /** A busy ExternalDNS per cluster on the zone (PLAYGROUND_EXTERNAL_DNS=1, _INTERVAL, _CHURN): see externalDnsKnobs. */
+  externalDns?: { intervalMs: number; churnMs: number };
 }
 
 export const PLAYGROUND_DEFAULTS: PlaygroundSettings = {
@@ -67,6 +69,8 @@ export function playgroundSettings(env: Readonly<Record<string, string | undefin
     ),
     route53: route53Knobs(env, 'PLAYGROUND', errors),
   };
+  const externalDns = externalDnsKnobs(env, 'PLAYGROUND', errors);
+  if (externalDns) settings.externalDns = externalDns;
   if (errors.length > 0) throw new Error(errors.join('; '));
   return settings;
 }
@@ -105,7 +109,7 @@ export interface SummaryFacts {
   rate: number;
   clients: number;
   prometheusUrl?: string;
-  /** How the Route53 stand-in behaves, in words (describeRoute53). */
+  /** How the Route53 stand-in behaves, in words (describeRoute53), with the ExternalDNS on the zone (describeExternalDns). */
   route53: string;
   /** The web console's URL, served by `kubectl reservation dashboard`. */
   consoleUrl: string;
@@ -167,6 +171,7 @@ export async function runPlayground(startedAt: number, progress: (message: strin
     progress,
     logLevel: 'info',
     route53: settings.route53,
+    ...(settings.externalDns ? { externalDns: settings.externalDns } : {}),
   });
   const stops: (() => Promise<void> | void)[] = [() => platform.stop()];
   // From the start: Ctrl-C while it starts stops what has started.
@@ -251,7 +256,7 @@ export PATH='${kubeBinDir()}:${pluginDir}':"$PATH"
       loadUrl: control.url,
       rate: settings.rate,
       clients: settings.clients,
-      route53: describeRoute53(settings.route53),
+      route53: `${describeRoute53(settings.route53)}; ${describeExternalDns(settings.externalDns)}`,
       consoleUrl,
       ...(env.PROMETHEUS_URL ? { prometheusUrl: env.PROMETHEUS_URL } : {}),
       clusters: STACKS.map((stack) => {

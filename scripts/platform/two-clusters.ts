@@ -17,12 +17,13 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '@reservations/operator/api';
 import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
-import { installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
+import { installCrds, type OperatorProcess, sampleSpec, startClusterOperatorProcess } from '@reservations/operator/testing';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import {
   type Component,
   createZone,
   type Harness,
+  installExternalDns,
   installHarness,
   type Route53AwsBehaviour,
   type Route53AwsStandIn,
@@ -41,6 +42,7 @@ import { cachedRecordSource, type WeightedRecord } from '../cutover-sim/dns.ts';
 import { type LoadOptions, type StackEndpoints, startLoad } from '../cutover-sim/load.ts';
 import { prepareDatabase, type ServiceDbUrls } from './database.ts';
 import { type DnsServer, resolveCname, startRoute53DnsStandIn } from './dns-server.ts';
+import { APPS_NAMESPACE, type Neighbour, startExternalDnsNeighbour } from './external-dns-neighbour.ts';
 
 export const STACKS: readonly Stack[] = ['blue', 'green'];
 /** Where each cluster's Reservation lives, and its name. */
@@ -93,7 +95,16 @@ export interface PlatformOptions {
   logLevel?: string;
   /** How Route53 behaves for the operators (the stand-in in front of moto): default as moto, at once and unlimited. */
   route53?: Partial<Route53AwsBehaviour>;
+  /**
+   * A busy ExternalDNS per cluster on the same zone, through the same stand-in (its requests
+   * spend the account's budget with the operators'): a sync every `intervalMs`, other apps'
+   * Services made and deleted every `churnMs`. Default: none.
+   */
+  externalDns?: { intervalMs: number; churnMs: number };
 }
+
+/** Each operator's AWS SDK app id (AWS_SDK_UA_APP_ID): the stand-in's `calledBy` tells its calls from ExternalDNS'. */
+export const OPERATOR_APP_IDS: Record<Stack, string> = { blue: 'reservation-operator-blue', green: 'reservation-operator-green' };
 
 export interface TwoClusterPlatform {
   harness: Harness;
@@ -104,8 +115,10 @@ export interface TwoClusterPlatform {
   clusters: Record<Stack, Cluster>;
   zone: { id: string; name: string };
   route53: Route53Client;
-  /** The Route53 stand-in the operators call: its `calls` are theirs, `served` what DNS answers. */
+  /** The Route53 stand-in the operators (and the ExternalDNS neighbours) call: its `calls`, `served` what DNS answers. */
   route53Front: Route53AwsStandIn;
+  /** The busy ExternalDNS per cluster, when asked for (`externalDns`). */
+  neighbours: Neighbour[];
   dns: DnsServer;
   /** Resources to book, made on blue's reservation-api (the database is shared). */
   resources: string[];
@@ -153,6 +166,7 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
   const missing = REQUIRED_COMPONENTS.filter((c) => !components.includes(c));
   if (missing.length > 0) throw new Error(`HARNESS_COMPONENTS: the two-cluster platform needs ${missing.join(', ')} as well`);
   await installHarness(components, { helm: false });
+  if (options.externalDns) await installExternalDns();
   const harness = await startHarness(components);
   onStop(() => harness.stop());
   Object.assign(process.env, harness.env); // the AWS SDK and the operator's test support read their settings from here
@@ -236,6 +250,31 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
   onStop(() => dns.stop());
   progress(`DNS (Route53 stand-in) on 127.0.0.1:${dns.port} udp`);
 
+  const neighbours: Neighbour[] = [];
+  if (options.externalDns) {
+    const { intervalMs, churnMs } = options.externalDns;
+    for (const stack of STACKS) {
+      const op = ops[stack];
+      const neighbour = await startExternalDnsNeighbour({
+        stack,
+        kc: op.kc,
+        kube: op.kube,
+        kubeconfig: op.kubeconfig,
+        dir: harness.dir,
+        zone,
+        route53: route53Front.url,
+        intervalMs,
+        churnMs,
+        progress,
+      });
+      onStop(() => neighbour.stop());
+      neighbours.push(neighbour);
+    }
+    progress(
+      `ExternalDNS on both clusters: owner ids ${neighbours.map((n) => n.appId).join(', ')}, a sync every ${intervalMs / 1000}s, Services of namespace ${APPS_NAMESPACE} made and deleted every ${churnMs / 1000}s`,
+    );
+  }
+
   const clusters = Object.fromEntries(
     STACKS.map((stack): [Stack, Cluster] => {
       const { services, endpoints, drainFile } = stacks[stack];
@@ -286,6 +325,7 @@ async function start(options: PlatformOptions, onStop: (cleanup: () => Promise<v
     zone,
     route53,
     route53Front,
+    neighbours,
     dns,
     resources,
     token,
@@ -370,13 +410,12 @@ async function startClusterOperator(
     .catch((err: unknown) => {
       if ((err as { code?: number }).code !== 409) throw err; // an existing cluster (HARNESS_KUBECONFIG) may have it already
     });
-  const aws = Object.fromEntries(Object.entries(harness.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
-  const operator = await startOperator({
-    ...aws,
-    AWS_ENDPOINT_URL_ROUTE_53: route53Url,
-    KUBECONFIG: kubeconfig,
-    WATCH_NAMESPACE: NAMESPACE,
-    LEADER_ELECT: 'false',
+  const operator = await startClusterOperatorProcess({
+    kubeconfig,
+    namespace: NAMESPACE,
+    route53: route53Url,
+    appId: OPERATOR_APP_IDS[stack],
+    env: harness.env,
   });
   onStop(async () => {
     operator.kill('SIGTERM');
@@ -385,7 +424,7 @@ async function startClusterOperator(
     writeFileSync(join(harness.dir, `${stack}-operator.log`), operator.log()); // kept with HARNESS_KEEP_DIR=1
   });
   await waitUntil(`${stack} operator ready`, async () => (await fetch(`${operator.admin}/readyz`)).ok, { timeoutMs: 90_000 });
-  return { kube, kubeconfig, operator, apiServer: kc.getCurrentCluster()?.server ?? '' };
+  return { kc, kube, kubeconfig, operator, apiServer: kc.getCurrentCluster()?.server ?? '' };
 }
 
 /**

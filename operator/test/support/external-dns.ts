@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { externalDnsBinary, freePort, logTail, type Server, startServer, waitUntil } from '@reservations/testkit';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { metric } from './operator-process.ts';
 
 export interface ExternalDnsOptions {
@@ -15,6 +17,8 @@ export interface ExternalDnsOptions {
   namespace: string;
   /** --interval, in ms. */
   intervalMs: number;
+  /** Its AWS SDK's app id (AWS_SDK_UA_APP_ID, in its user agent): the stand-in's `calledBy` tells its calls from others'. */
+  appId?: string;
 }
 
 export interface ExternalDns {
@@ -57,7 +61,13 @@ export async function startExternalDns(options: ExternalDnsOptions, logName = 'e
     // Nothing from ~/.aws: the harness's keys and region, and the stand-in's endpoint (aws-sdk-go-v2 reads it).
     {
       logFile,
-      env: { PATH: process.env.PATH, HOME: options.dir, ...aws, AWS_ENDPOINT_URL_ROUTE_53: options.route53 },
+      env: {
+        PATH: process.env.PATH,
+        HOME: options.dir,
+        ...aws,
+        AWS_ENDPOINT_URL_ROUTE_53: options.route53,
+        ...(options.appId ? { AWS_SDK_UA_APP_ID: options.appId } : {}),
+      },
     },
   );
   const noOpRuns = async () => (await metric({ admin }, 'external_dns_controller_no_op_runs_total')) ?? 0;
@@ -71,4 +81,28 @@ export async function startExternalDns(options: ExternalDnsOptions, logName = 'e
     { timeoutMs: 30_000 },
   );
   return { server, admin, noOpRuns, log: () => logTail(logFile, 200), stop: () => server.stop() };
+}
+
+/**
+ * Another app's Service of type LoadBalancer, which ExternalDNS turns into records, with the load
+ * balancer's hostname set in its status as its controller would (none runs here).
+ */
+export async function createLoadBalancerService(
+  kube: KubeClient,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string>,
+  lbHostname: string,
+): Promise<void> {
+  const path = resourcePath(RESOURCE_TYPES.Service, namespace, name);
+  await kube.request('POST', resourcePath(RESOURCE_TYPES.Service, namespace), {
+    body: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, annotations },
+      spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
+    },
+  });
+  const live = await kube.request<Record<string, unknown>>('GET', path);
+  await kube.request('PUT', `${path}/status`, { body: { ...live, status: { loadBalancer: { ingress: [{ hostname: lbHostname }] } } } });
 }

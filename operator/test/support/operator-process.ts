@@ -82,6 +82,32 @@ export async function startOperator(env: Record<string, string>): Promise<Operat
   };
 }
 
+/**
+ * The operator process of one cluster, as the tests and the two-cluster platform run it: watching
+ * `namespace` through `kubeconfig` (no leader election), with the AWS settings of `env` (default
+ * this process's) and Route53 at `route53` (the stand-in), its SDK's app id `appId` in its user
+ * agent so the stand-in's log tells its calls apart.
+ */
+export function startClusterOperatorProcess(o: {
+  kubeconfig: string;
+  namespace: string;
+  route53: string;
+  appId: string;
+  env?: Readonly<Record<string, string | undefined>>;
+}): Promise<OperatorProcess> {
+  const aws = Object.fromEntries(
+    Object.entries(o.env ?? process.env).filter((e): e is [string, string] => e[0].startsWith('AWS_') && e[1] !== undefined),
+  );
+  return startOperator({
+    ...aws,
+    AWS_ENDPOINT_URL_ROUTE_53: o.route53,
+    AWS_SDK_UA_APP_ID: o.appId,
+    KUBECONFIG: o.kubeconfig,
+    WATCH_NAMESPACE: o.namespace,
+    LEADER_ELECT: 'false',
+  });
+}
+
 /** The value of the series `name` with (at least) `labels`, from the admin port's /metrics (the operator's, or ExternalDNS's). */
 export async function metric(
   op: Pick<OperatorProcess, 'admin'>,

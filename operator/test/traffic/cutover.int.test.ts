@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   createZone,
@@ -19,26 +19,34 @@ import {
   waitUntil,
   writePrometheusTargets,
 } from '@reservations/testkit';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { API_VERSION, CUTOVER_REQUEST_ANNOTATION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
-import { startManager } from '../../src/manager.ts';
+import type { startManager } from '../../src/manager.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
 import { untilCutoverStatus } from '../support/cutover-wait.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
-import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
+import { startOperatorInProcess } from '../support/operator-in-process.ts';
+import { metric, type OperatorProcess, startClusterOperatorProcess } from '../support/operator-process.ts';
 import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
 
 /**
  * Two clusters, each with its own operator, moving the weighted record between them: blue is the
  * harness's control plane with the operator in this process; green is a second real control
- * plane with the operator as a real process (so it can be SIGKILLed mid-cutover). Route53 is moto.
+ * plane with the operator as a real process (so it can be SIGKILLed mid-cutover). Route53 is moto
+ * behind the stand-in of AWS's behaviour, which both operators call: a change stays PENDING for
+ * 1-2 s here (so every step waits for INSYNC), 30-60 s (AWS's) in the test of a whole cutover at
+ * AWS's pace.
  */
 
 const TTL = 1;
+const SHORT_INSYNC = { min: 1000, max: 2000 };
+// A test of several steps: each waits for its change INSYNC and green's next GetChange poll (5 s),
+// beyond jest's 60 s default on a loaded machine. Tests that need more say so.
+jest.setTimeout(180_000);
+/** Green's operator's AWS SDK app id: the stand-in throttles its calls, not blue's. */
+const GREEN_APP = 'green-operator';
 const route53 = new Route53Client({});
 const dir = runDir();
 let zone: { id: string; name: string };
@@ -75,7 +83,8 @@ async function create(side: { kube: KubeClient; namespace: string }, name: strin
 
 /** The weights and the ownership TXT values of the name, by set identifier. */
 async function route53State(name: string) {
-  const records = await listRecords(route53, zone.id);
+  // Between the stand-in's batches: moto applies one change by change.
+  const records = await proxy.records(zone.id);
   const weights: Record<string, number | undefined> = {};
   const txt: Record<string, string | undefined> = {};
   for (const r of records) {
@@ -123,23 +132,55 @@ async function kubectlReservation(...args: string[]): Promise<string> {
   return stdout;
 }
 
+/**
+ * Green's pods as Prometheus sees them: real service-kit apps labelled with green's namespace and
+ * pod names of the Reservation `name`, each answering a request every 20 ms; 20 % of them 5xx
+ * while `failing`.
+ */
+async function greenPodsUnderLoad(name: string) {
+  const pods: ServicePod[] = [
+    await startServicePod(`${name}-query-api-5d8f7c9b4-x7k2p`),
+    await startServicePod(`${name}-reservation-api-6c9d8b7f5-q9z4w`, 'reservation-api'),
+  ];
+  const removeTargets = writePrometheusTargets(
+    harnessEnv('PROMETHEUS_TARGETS_DIR'),
+    `cutover-${green.namespace}-${name}`,
+    pods.map((p) => ({ url: p.metricsUrl, labels: { namespace: green.namespace, pod: p.pod } })),
+  );
+  let stopped = false;
+  const state = {
+    failing: false,
+    async stop() {
+      stopped = true;
+      await Promise.allSettled(load);
+      removeTargets();
+      await Promise.all(pods.map((p) => p.close()));
+    },
+  };
+  const load = pods.map(async (pod) => {
+    for (let n = 0; !stopped; n++) {
+      const fail = state.failing && n % 5 === 0;
+      await pod.send(fail ? '/fail' : '/ok', 1, fail ? 500 : 200);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+  return state;
+}
+
 async function startGreenOperator() {
-  const aws = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
-  green.operator = await startOperator({
-    ...aws,
-    // Green reaches moto through a proxy that can answer with Route53's Throttling error.
-    AWS_ENDPOINT_URL_ROUTE_53: proxy.url,
-    KUBECONFIG: green.kubeconfig,
-    WATCH_NAMESPACE: green.namespace,
-    LEADER_ELECT: 'false',
+  green.operator = await startClusterOperatorProcess({
+    kubeconfig: green.kubeconfig,
+    namespace: green.namespace,
+    route53: proxy.url,
+    appId: GREEN_APP,
   });
 }
 
 /** Both clusters' Reservations for `name`: blue with all the traffic, green with none. */
-async function twoClusters(name: string, dnsName: string) {
-  const dns = { hostedZoneId: zone.id, name: dnsName, ttl: TTL };
+async function twoClusters(name: string, dnsName: string, ttl = TTL) {
+  const dns = { hostedZoneId: zone.id, name: dnsName, ttl };
   await create(blue, name, { cluster: 'eks-blue', dns, weight: 100, target: 'blue.elb.example.com' });
-  await waitUntil('blue at 100', async () => (await get(blue, name)).status?.traffic?.verifiedWeight === 100);
+  await waitUntil('blue at 100', async () => (await get(blue, name)).status?.traffic?.verifiedWeight === 100, { timeoutMs: 30_000 });
   await create(green, name, { cluster: 'eks-green', dns, weight: 0, target: 'green.elb.example.com' });
   await waitUntil('green at 0', async () => (await get(green, name)).status?.traffic?.verifiedWeight === 0, { timeoutMs: 30_000 });
   return dns;
@@ -153,23 +194,14 @@ beforeEach(async () => {
 });
 
 beforeAll(async () => {
-  proxy = await startRoute53AwsStandIn();
+  proxy = await startRoute53AwsStandIn({ insyncDelayMs: SHORT_INSYNC });
   const kc = testKubeConfig();
   await installCrds(kc);
   const blueNamespace = await createTestNamespace(kc, 'cutover-blue');
   blue = {
     kube: createKubeClient(kc),
     namespace: blueNamespace,
-    manager: await startManager({
-      kc,
-      namespace: blueNamespace,
-      workers: 2,
-      resyncMs: 60_000,
-      identity: 'blue',
-      logger: pino({ level: 'warn' }),
-      registry: new Registry(),
-      traffic: { driftCheckMs: 2_000 },
-    }),
+    manager: await startOperatorInProcess({ kc, namespace: blueNamespace, identity: 'blue', route53: proxy.url, driftCheckMs: 2_000 }),
   };
   plane = await startKubeControlPlane(join(dir, 'green'), 'green');
   const greenKc = new KubeConfig();
@@ -229,7 +261,7 @@ describe('a cutover from blue to green', () => {
     });
 
     // Step 2 of 4 (index 2) waits for a promote at 50 %.
-    await untilCutover('paused at 50%', 'booking', (c) => c.phase === 'Paused', { timeoutMs: 30_000 });
+    await untilCutover('paused at 50%', 'booking', (c) => c.phase === 'Paused', { timeoutMs: 90_000 });
     const paused = await cutoverOf('booking');
     expect(paused).toMatchObject({ from: 'eks-blue', step: 2, steps: 4, startShare: 0, share: 50, weights: { self: 50, peer: 50 } });
     expect(paused.verifiedWeights).toEqual({ self: 50, peer: 50 });
@@ -259,11 +291,14 @@ describe('a cutover from blue to green', () => {
     // Blue's operator sees the handover and leaves its weight alone (it would write 100 otherwise).
     // Blue may first see it at 25 % and look again a TTL later: wait for the weight of the pause.
     await waitUntil('blue sees the handover at 50', async () => (await get(blue, 'booking')).status?.traffic?.handover?.weight === 50, {
-      timeoutMs: 15_000,
+      timeoutMs: 30_000,
     });
     const blueSide = (await get(blue, 'booking')).status;
     expect(blueSide.traffic.handover).toMatchObject({ by: greenOwner, weight: 50 });
-    expect(blueSide.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({ status: 'True', reason: 'WeightsHandedOver' });
+    expect(blueSide.conditions.find((c: Json) => c.type === 'TrafficReady')).toMatchObject({
+      status: 'True',
+      reason: 'WeightsHandedOver',
+    });
     // ... and stays warm: its autoscaler may not go below the 4 pods it had, so an abort can shift traffic back.
     expect(blueSide.traffic.minReplicas).toMatchObject({ queryApi: 4 });
     await waitUntil('blue HPA floor at 4', async () => (await blueHpa()) === 4);
@@ -298,7 +333,7 @@ describe('a cutover from blue to green', () => {
     const promoted = await kubectlReservation('promote', 'booking');
     expect(promoted).toContain('done:');
     await untilCutover('draining', 'booking', (c) => c.message.includes('it still serves 3 requests/s'), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
     });
     expect(await cutoverOf('booking')).toMatchObject({ phase: 'Progressing', step: 4, weights: { self: 100, peer: 0 } });
     // While draining, blue's services are asked for Connection: close, through its drain switch.
@@ -307,7 +342,7 @@ describe('a cutover from blue to green', () => {
       (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.ConfigMap, blue.namespace, 'booking-drain'))).data[
         'connection-close'
       ];
-    await waitUntil('blue closes keep-alive connections', async () => (await drainSwitch()) === 'true', { timeoutMs: 15_000 });
+    await waitUntil('blue closes keep-alive connections', async () => (await drainSwitch()) === 'true', { timeoutMs: 30_000 });
     expect((await get(blue, 'booking')).status.traffic.handover).toMatchObject({ weight: 0, connectionClose: true });
     // Blue's rate falls below the threshold: Succeeded.
     await patch(green, 'booking', { spec: { traffic: { cutover: { drain: { peerRate: { prometheus: { query: 'vector(0.2)' } } } } } } });
@@ -326,13 +361,13 @@ describe('a cutover from blue to green', () => {
 
     // Blue's operator takes its record back at the weight the cutover left, not its spec's 100.
     await waitUntil('blue handed back', async () => (await get(blue, 'booking')).status?.traffic?.weightOverride !== undefined, {
-      timeoutMs: 15_000,
+      timeoutMs: 30_000,
     });
     const back = (await get(blue, 'booking')).status.traffic;
     expect(back).toMatchObject({ desiredWeight: 0, verifiedWeight: 0, weightOverride: { weight: 0, specWeight: 100 } });
     expect(back.handover).toBeUndefined();
     expect(back.minReplicas).toBeUndefined();
-    await waitUntil('drain switch off again', async () => (await drainSwitch()) === 'false', { timeoutMs: 15_000 });
+    await waitUntil('drain switch off again', async () => (await drainSwitch()) === 'false', { timeoutMs: 30_000 });
     await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2);
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // past blue's 2 s drift check
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
@@ -363,14 +398,14 @@ describe('a cutover from blue to green', () => {
     await patch(green, 'abort', {
       spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 20 }, { setShare: 40 }, { pause: {} }, { setShare: 100 }] } } },
     });
-    await untilCutover('paused at 40%', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 30_000 });
+    await untilCutover('paused at 40%', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 90_000 });
 
     // Deleting blue's Reservation while green's cutover writes its weight: held, and why.
     await blue.kube.request('DELETE', path(blue.namespace, 'abort'));
     await waitUntil(
       'deletion held',
       async () => (await get(blue, 'abort')).status?.conditions?.some((c: Json) => c.type === 'DeletionHeld' && c.status === 'True'),
-      { timeoutMs: 15_000 },
+      { timeoutMs: 30_000 },
     );
     expect((await get(blue, 'abort')).status.conditions.find((c: Json) => c.type === 'DeletionHeld').message).toContain(
       `${greenOwner}'s cutover writes its weight`,
@@ -391,18 +426,18 @@ describe('a cutover from blue to green', () => {
       await patch(green, 'abort', { spec: { traffic: { cutover: { drain: { ttls: writer === 'someone-else' ? 3 : 2 } } } } });
     };
     await setBlueWriter('someone-else');
-    await untilCutover('degraded', 'abort', (c) => c.phase === 'Degraded', { timeoutMs: 15_000 });
+    await untilCutover('degraded', 'abort', (c) => c.phase === 'Degraded', { timeoutMs: 30_000 });
     expect((await cutoverOf('abort')).message).toContain('another cutover (someone-else) writes its weight; one writer at a time');
     await ask('abort', 'abort/0');
     await untilCutover('answered', 'abort', (c) => c.handledRequest === 'abort/0');
     expect((await cutoverOf('abort')).history.at(-1).message).toContain('abort/0: the cutover cannot act now');
     expect((await route53State(api)).weights).toEqual({ 'eks-blue': 60, 'eks-green': 40 }); // nothing written
     await setBlueWriter(greenOwner);
-    await untilCutover('paused again', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 15_000 });
+    await untilCutover('paused again', 'abort', (c) => c.phase === 'Paused', { timeoutMs: 30_000 });
 
     // Route53 pushes back (its real Throttling error) on the next calls: green backs off and goes on.
     const throttledBefore = proxy.calls.filter((c) => c.throttled).length;
-    proxy.throttle(4);
+    proxy.throttle(4, GREEN_APP);
     await ask('abort', 'abort/1');
     await untilCutover('aborted and back', 'abort', (c) => c.finishedAt !== undefined, { timeoutMs: 60_000 });
     expect(proxy.calls.filter((c) => c.throttled).length - throttledBefore).toBe(4);
@@ -426,7 +461,7 @@ describe('a cutover from blue to green', () => {
         (await get(blue, 'abort')).status?.conditions
           ?.find((c: Json) => c.type === 'DeletionHeld')
           ?.message.includes('still has weight 100'),
-      { timeoutMs: 15_000 },
+      { timeoutMs: 30_000 },
     );
   });
 
@@ -483,24 +518,7 @@ describe('a cutover from blue to green', () => {
     const api = `slo.${zone.name}`;
     await twoClusters('slo', api);
     // Green's pods, as Prometheus sees them: real service-kit apps labelled with green's namespace and pod names.
-    const pods: ServicePod[] = [
-      await startServicePod('slo-query-api-5d8f7c9b4-x7k2p'),
-      await startServicePod('slo-reservation-api-6c9d8b7f5-q9z4w', 'reservation-api'),
-    ];
-    const removeTargets = writePrometheusTargets(
-      harnessEnv('PROMETHEUS_TARGETS_DIR'),
-      `cutover-${green.namespace}`,
-      pods.map((p) => ({ url: p.metricsUrl, labels: { namespace: green.namespace, pod: p.pod } })),
-    );
-    let failing = false;
-    let stopped = false;
-    const load = pods.map(async (pod) => {
-      for (let n = 0; !stopped; n++) {
-        const fail = failing && n % 5 === 0; // 20 % 5xx once failing
-        await pod.send(fail ? '/fail' : '/ok', 1, fail ? 500 : 200);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    });
+    const pods = await greenPodsUnderLoad('slo');
     try {
       const prometheus = harnessEnv('PROMETHEUS_URL');
       await patch(green, 'slo', {
@@ -547,7 +565,7 @@ describe('a cutover from blue to green', () => {
       expect((await get(blue, 'slo')).status.traffic.minReplicas).toBeDefined();
 
       // Green starts failing: the second analysis fails, and the cutover walks back to blue.
-      failing = true;
+      pods.failing = true;
       await untilCutover('aborted and back', 'slo', (c) => c.finishedAt !== undefined, {
         timeoutMs: 120_000,
         intervalMs: 500,
@@ -568,13 +586,88 @@ describe('a cutover from blue to green', () => {
       expect((await route53State(api)).weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
       expect((await get(green, 'slo')).status.traffic.minReplicas).toBeUndefined();
     } finally {
-      stopped = true;
-      await Promise.allSettled(load);
-      removeTargets();
-      await Promise.all(pods.map((p) => p.close()));
+      await pods.stop();
     }
     // Two analysis windows, pre-scaling and an abort: its waits allow 90 s each, jest's default 60 s would cut them short.
   }, 360_000);
+
+  // AWS's pace: every change PENDING for 30-60 s, as Route53 reports it. A plan of two steps and a
+  // TTL of 5 s keep the four changes it makes (50 %, the abort back to 0, 50 % again, 100 %) to
+  // about 2-4 minutes of PENDING, so the test stays under 8 minutes.
+  it("runs a whole cutover at AWS's pace: a failed analysis aborts it, a retry completes it, no step counted before INSYNC and a TTL", async () => {
+    const api = `aws.${zone.name}`;
+    const ttl = 5;
+    await twoClusters('aws', api, ttl); // at the file's short PENDING: the cutover is what runs at AWS's
+    const pods = await greenPodsUnderLoad('aws');
+    pods.failing = true; // the first run's analysis fails
+    proxy.set({ insyncDelayMs: { min: 30_000, max: 60_000 } });
+    // All along: the status never claims a weight Route53's DNS does not serve yet.
+    let watching = true;
+    const claims: string[] = [];
+    const watch = (async () => {
+      while (watching) {
+        const c = await cutoverOf('aws');
+        const served = (await proxy.served(zone.id)).find((r) => r.name === api && r.type === 'CNAME' && r.setIdentifier === 'eks-green');
+        // DNS may be ahead of the status (INSYNC before the operator's next poll), never behind it.
+        if (c?.verifiedWeights && served?.weight !== c.verifiedWeights.self && served?.weight !== c.weights.self) {
+          claims.push(`status verified ${c.verifiedWeights.self} while DNS serves ${served?.weight}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    })();
+    try {
+      const prometheus = harnessEnv('PROMETHEUS_URL');
+      await patch(green, 'aws', {
+        spec: {
+          traffic: {
+            cutover: {
+              from: 'eks-blue',
+              steps: [{ setShare: 50 }, { analysis: { template: 'slo' } }, { setShare: 100 }],
+              analysis: [{ name: 'slo', prometheus: { url: prometheus }, interval: '3s', count: 2, minRequests: 5 }],
+              drain: { ttls: 2 },
+            },
+          },
+        },
+      });
+      const events = async () => ((await cutoverOf('aws'))?.history ?? []) as { at: string; event: string; message: string }[];
+      await untilCutover('aborted and back at 0', 'aws', (c) => c.phase === 'Aborted' && c.finishedAt !== undefined, {
+        timeoutMs: 240_000,
+        intervalMs: 1000,
+      });
+      const aborted = await cutoverOf('aws');
+      expect(aborted).toMatchObject({ share: 0, weights: { self: 0, peer: 100 }, verifiedWeights: { self: 0, peer: 100 } });
+      expect(aborted.lastAnalysis).toMatchObject({ template: 'slo', result: 'Failed' });
+      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
+      // Counted only after INSYNC and a TTL: each write verified no sooner than Route53's 30 s, the
+      // analysis begun no sooner than a TTL after 50 % was verified.
+      const firstRun = await events();
+      const at = (event: string, text: string) => Date.parse(firstRun.find((h) => h.event === event && h.message.includes(text))?.at ?? '');
+      const writtenAt = at('WeightsChanging', '0% → 50%');
+      const verifiedAt = at('WeightsVerified', 'Route53 serves 50%');
+      expect(verifiedAt - writtenAt).toBeGreaterThanOrEqual(29_000); // status times are to the second
+      expect(Date.parse(aborted.lastAnalysis.startedAt) - verifiedAt).toBeGreaterThanOrEqual((ttl - 1) * 1000);
+      expect(at('WeightsVerified', 'Route53 serves 0%') - at('WeightsChanging', '50% → 0%')).toBeGreaterThanOrEqual(29_000);
+
+      // Fixed: retry runs the plan again, through the analysis, to 100 % and the drain.
+      pods.failing = false;
+      await ask('aws', 'retry/1');
+      await untilCutover('succeeded', 'aws', (c) => c.phase === 'Succeeded', { timeoutMs: 300_000, intervalMs: 1000 });
+      const done = await cutoverOf('aws');
+      expect(done).toMatchObject({ share: 100, weights: { self: 100, peer: 0 }, verifiedWeights: { self: 100, peer: 0 } });
+      expect(done.handledRequest).toBe('retry/1');
+      expect(done.lastAnalysis).toMatchObject({ template: 'slo', result: 'Successful' });
+      expect((await events()).map((h) => h.event)).toEqual(expect.arrayContaining(['AnalysisSuccessful', 'CutoverSucceeded']));
+      // The drain: Succeeded no sooner than two TTLs after 100 % was verified.
+      expect(Date.parse(done.finishedAt) - Date.parse(done.syncedAt)).toBeGreaterThanOrEqual(2 * ttl * 1000);
+      expect((await route53State(api)).weights).toEqual({ 'eks-blue': 0, 'eks-green': 100 });
+      expect(claims).toEqual([]);
+    } finally {
+      watching = false;
+      await watch;
+      proxy.set({ insyncDelayMs: SHORT_INSYNC });
+      await pods.stop();
+    }
+  }, 600_000);
 
   it('refuses a cutover from a peer that has no record, writes nothing, and says why', async () => {
     const dns = { hostedZoneId: zone.id, name: `lonely.${zone.name}`, ttl: TTL };

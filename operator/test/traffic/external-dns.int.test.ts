@@ -2,17 +2,14 @@ import { rmSync } from 'node:fs';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { createZone, harnessEnv, listRecords, runDir, type SeenRecordSet, startRoute53AwsStandIn, waitUntil } from '@reservations/testkit';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/reservation.ts';
 import { createKubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
-import { startManager } from '../../src/manager.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
-import { createRoute53Provider } from '../../src/traffic/route53/provider.ts';
-import { type ExternalDns, startExternalDns } from '../support/external-dns.ts';
+import { createLoadBalancerService as createLoadBalancerServiceIn, type ExternalDns, startExternalDns } from '../support/external-dns.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
+import { startOperatorInProcess } from '../support/operator-in-process.ts';
 
 /**
  * The real ExternalDNS (sync policy, TXT registry, owner id external-dns-blue) writing the same
@@ -27,7 +24,7 @@ const route53 = new Route53Client({}); // straight to moto, for the test's own r
 const dir = runDir();
 let proxy: Awaited<ReturnType<typeof startRoute53AwsStandIn>>;
 let namespace: string;
-let manager: Awaited<ReturnType<typeof startManager>>;
+let manager: Awaited<ReturnType<typeof startOperatorInProcess>>;
 /** The operator's default owner id in this cluster. */
 let operatorOwner: string;
 let zone: { id: string; name: string };
@@ -50,24 +47,9 @@ async function createReservation(name: string, traffic: Record<string, unknown>)
   await kube.request('POST', path(), { body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec: sampleSpec({ traffic }) } });
 }
 
-/** Another app's Service of type LoadBalancer, with the load balancer's hostname set as its controller would (there is none here). */
-async function createLoadBalancerService(name: string, annotations: Record<string, string>, lbHostname: string, ns = namespace) {
-  const services = resourcePath(RESOURCE_TYPES.Service, ns);
-  await kube.request('POST', services, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, annotations },
-      spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
-    },
-  });
-  await kube.request('PUT', `${resourcePath(RESOURCE_TYPES.Service, ns, name)}/status`, {
-    body: {
-      ...(await kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.Service, ns, name))),
-      status: { loadBalancer: { ingress: [{ hostname: lbHostname }] } },
-    },
-  });
-}
+/** Another app's Service of type LoadBalancer (in the test's namespace unless `ns`). */
+const createLoadBalancerService = (name: string, annotations: Record<string, string>, lbHostname: string, ns = namespace) =>
+  createLoadBalancerServiceIn(kube, ns, name, annotations, lbHostname);
 
 /** ExternalDNS's ownership TXT value for a Service of this namespace. */
 const serviceOwnership = (service: string) =>
@@ -83,23 +65,8 @@ async function startZoneExternalDns(logName = 'external-dns', { intervalMs = 100
   return edns;
 }
 
-/** The operator, in this process, against the stand-in; a metrics registry of its own, so it can be started again. */
-function startOperatorHere() {
-  return startManager({
-    kc,
-    namespace,
-    workers: 2,
-    resyncMs: 60_000,
-    identity: 'test',
-    logger: pino({ level: 'warn' }),
-    registry: new Registry(),
-    traffic: {
-      // The operator's own gate as it ships (2 requests/s, burst 5, backoff with jitter on Throttling).
-      provider: (gate) => createRoute53Provider({ client: new Route53Client({ endpoint: proxy.url, maxAttempts: 1 }), gate }),
-      pendingPollMs: 200,
-    },
-  });
-}
+/** The operator, in this process, against the stand-in. */
+const startOperatorHere = () => startOperatorInProcess({ kc, namespace, identity: 'test', route53: proxy.url, pendingPollMs: 200 });
 
 /** Waits until ExternalDNS has finished `n` more syncs that found nothing to change. */
 async function noOpSyncs(edns: ExternalDns, n: number) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 
@@ -50,6 +51,8 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: true,
+  // Character references too: Go's encoding/xml (ExternalDNS's aws-sdk-go-v2) writes a TXT value's quotes as &#34;.
+  htmlEntities: true,
   isArray: (name) => name === 'Change' || name === 'ResourceRecord',
 });
 
@@ -286,3 +289,11 @@ export function pendingChanges<R extends RecordKey>(now: () => number = Date.now
     },
   };
 }
+
+/** A change id as Route53 makes them: C and 13 letters and digits. */
+export const newChangeId = () => `C${[...randomBytes(13)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[b % 36]).join('')}`;
+
+/** Route53's GetChange answer for a change. */
+export const getChangeXml = (id: string, status: 'PENDING' | 'INSYNC', submittedAt: string) =>
+  '<?xml version="1.0" encoding="UTF-8"?>\n<GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">' +
+  `<ChangeInfo><Id>/change/${id}</Id><Status>${status}</Status><SubmittedAt>${submittedAt}</SubmittedAt></ChangeInfo></GetChangeResponse>`;

@@ -14,8 +14,10 @@ import {
   batchLimitError,
   changeBatchErrors,
   changeBatchMessage,
+  getChangeXml,
   motoChangeBody,
   motoChanges,
+  newChangeId,
   oneAtATime,
   parseChangeBatch,
   pendingChanges,
@@ -23,6 +25,8 @@ import {
   recordKeyId,
   recordSetXml,
 } from './route53-aws-behaviour.ts';
+
+export { type BatchChange, parseChangeBatch } from './route53-aws-behaviour.ts';
 
 /**
  * A hosted zone of its own for a test (or `zoneName`, for a moto of its own). moto makes up ids
@@ -149,7 +153,17 @@ export interface Route53Call {
   refused?: string;
   /** Kept for the tests that count throttled calls. */
   throttled: boolean;
+  /**
+   * Who called: the AWS SDK's user agent (its `user-agent` and `x-amz-user-agent` headers). Each
+   * SDK adds `app/<id>` from `AWS_SDK_UA_APP_ID` (or the JS client's `userAgentAppId`), so a test
+   * sharing the front between several clients tells their calls apart (`calledBy`).
+   */
+  userAgent: string;
 }
+
+/** Whether `call` came from the client whose SDK runs with the app id `appId` (`AWS_SDK_UA_APP_ID`). */
+export const calledBy = (call: Pick<Route53Call, 'userAgent'>, appId: string): boolean =>
+  call.userAgent.split(/\s+/).includes(`app/${appId}`);
 
 const DEFAULT_BEHAVIOUR: Route53AwsBehaviour = {
   insyncDelayMs: { min: 0, max: 0 },
@@ -184,8 +198,10 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
   let settings = { ...DEFAULT_BEHAVIOUR, ...behaviour };
   let rate = accountRateLimit(settings.requestsPerSecond, settings.burst ?? Math.max(1, settings.requestsPerSecond));
   const pending = pendingChanges<SeenRecordSet>();
+  /** Every change accepted PENDING, by the id given to its caller: when it turns INSYNC. */
+  const changes = new Map<string, { insyncAt: number; submittedAt: string }>();
   const calls: Route53Call[] = [];
-  let throttleNext = 0;
+  let throttleNext = { count: 0, appId: undefined as string | undefined };
   let failNext: { count: number; status: number } = { count: 0, status: 500 };
   let slowNext: { count: number; ms: number } = { count: 0, ms: 0 };
   const perZone = oneAtATime();
@@ -202,7 +218,8 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const path = req.url ?? '';
-    const call: Route53Call = { at: Date.now(), method: req.method ?? '', path, body, throttled: false };
+    const userAgent = [req.headers['user-agent'], req.headers['x-amz-user-agent']].filter(Boolean).join(' ');
+    const call: Route53Call = { at: Date.now(), method: req.method ?? '', path, body, throttled: false, userAgent };
     calls.push(call);
     const refuse = (status: number, code: string, message: string) => {
       call.refused = code;
@@ -213,8 +230,9 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
       slowNext.count -= 1;
       await new Promise((resolve) => setTimeout(resolve, slowNext.ms));
     }
-    if (throttleNext > 0 || !rate.take()) {
-      throttleNext = Math.max(0, throttleNext - 1);
+    const forced = throttleNext.count > 0 && (throttleNext.appId === undefined || calledBy(call, throttleNext.appId));
+    if (forced || !rate.take()) {
+      if (forced) throttleNext.count -= 1;
       return refuse(400, 'Throttling', 'Rate exceeded');
     }
     if (failNext.count > 0) {
@@ -225,6 +243,14 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
       return;
     }
 
+    // GetChange of a change this stand-in accepted: its own answer (moto knows only its one id).
+    const asked = /^\/2013-04-01\/change\/([^/?]+)/.exec(path)?.[1];
+    const known = asked === undefined ? undefined : changes.get(decodeURIComponent(asked));
+    if (req.method === 'GET' && asked && known) {
+      const status = Date.now() >= known.insyncAt ? 'INSYNC' : 'PENDING';
+      res.writeHead(200, { 'content-type': 'text/xml' }).end(getChangeXml(decodeURIComponent(asked), status, known.submittedAt));
+      return;
+    }
     const change = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/.exec(path);
     if (req.method !== 'POST' || !change) return forward(req, res, body);
     const zoneId = decodeURIComponent(change[1] ?? '');
@@ -275,15 +301,15 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     let text = await answer.text();
     const { min, max } = settings.insyncDelayMs;
     if (accepted && answer.ok) {
-      const id = /<Id>\/change\/([^<]+)<\/Id>/.exec(text)?.[1];
-      if (id) {
-        pending.add({ id, ...accepted, insyncAt: Date.now() + min + Math.random() * (max - min) });
-        text = text.replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
-      }
-    }
-    const asked = /^\/2013-04-01\/change\/([^/?]+)/.exec(path)?.[1];
-    if (asked && answer.ok && pending.status(decodeURIComponent(asked)) === 'PENDING') {
-      text = text.replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
+      // moto answers every change with one and the same id: each accepted change gets its own, as
+      // from Route53, so that one caller's GetChange is not answered with another's change.
+      const id = newChangeId();
+      const insyncAt = Date.now() + min + Math.random() * (max - min);
+      pending.add({ id, ...accepted, insyncAt });
+      changes.set(id, { insyncAt, submittedAt: new Date().toISOString() });
+      text = text
+        .replace(/<Id>\/change\/[^<]*<\/Id>/, `<Id>/change/${id}</Id>`)
+        .replace(/<Status>\w+<\/Status>/, '<Status>PENDING</Status>');
     }
     res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/xml' }).end(text);
   }
@@ -296,9 +322,9 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
       settings = { ...settings, ...changes };
       rate = accountRateLimit(settings.requestsPerSecond, settings.burst ?? Math.max(1, settings.requestsPerSecond));
     },
-    /** The next `n` calls are answered Throttling, whatever the rate. */
-    throttle(n: number) {
-      throttleNext = n;
+    /** The next `n` calls (of the client with the SDK app id `appId`, when given) are answered Throttling, whatever the rate. */
+    throttle(n: number, appId?: string) {
+      throttleNext = { count: n, appId };
     },
     /** The next `n` calls are answered with a 5xx (500 InternalFailure or 503 ServiceUnavailable). */
     fail(n: number, status: 500 | 503 = 500) {
@@ -307,6 +333,14 @@ export async function startRoute53AwsStandIn(behaviour: Partial<Route53AwsBehavi
     /** The next `n` calls are answered `ms` late. */
     slow(n: number, ms: number) {
       slowNext = { count: n, ms };
+    },
+    /**
+     * The zone's CNAME and TXT record sets between two of the stand-in's batches: moto applies a
+     * batch change by change (and the stand-in's rewrite may delete and put back), so a read
+     * straight from moto can see one half-applied; this one waits for the zone's batch in flight.
+     */
+    records(zoneId: string): Promise<SeenRecordSet[]> {
+      return perZone(zoneId, () => listRecords(direct, zoneId));
     },
     /** The zone's CNAME and TXT record sets as Route53's DNS serves them: changes still PENDING not yet in. */
     async served(zoneId: string): Promise<SeenRecordSet[]> {

@@ -49,6 +49,15 @@ describe('parseChangeBatch', () => {
     ]);
   });
 
+  it("reads character references as the characters they stand for: ExternalDNS's Go SDK writes a TXT value's quotes as &#34;", () => {
+    // A DELETE as ExternalDNS sends it: its values must match the zone's to be taken.
+    const fromGo = BODY.replace('"heritage=external-dns"', '&#34;heritage=external-dns&#34;').replaceAll('UPSERT', 'DELETE');
+    const [, deleted] = parseChangeBatch(fromGo);
+    expect(deleted?.values).toEqual(['"heritage=external-dns"']);
+    const zone = parseChangeBatch(BODY).map((c): RecordSetValues => ({ ...c.key, ttl: c.ttl, weight: c.weight, values: c.values }));
+    expect(changeBatchErrors(parseChangeBatch(fromGo), zone)).toEqual([]);
+  });
+
   it('reads a batch of one change, and a body that is no batch as none', () => {
     const one = BODY.replace(/<Change><Action>UPSERT<\/Action><ResourceRecordSet><Name>cname-.*?<\/Change>/s, '');
     expect(parseChangeBatch(one)).toHaveLength(1);

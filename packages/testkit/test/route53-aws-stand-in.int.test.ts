@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { waitUntil } from '../src/poll.ts';
-import { createZone, listRecords, type Route53AwsStandIn, type SeenRecordSet, startRoute53AwsStandIn } from '../src/route53.ts';
+import { calledBy, createZone, listRecords, type Route53AwsStandIn, type SeenRecordSet, startRoute53AwsStandIn } from '../src/route53.ts';
 import { parseChangeBatch } from '../src/route53-aws-behaviour.ts';
 
 /**
@@ -74,6 +74,24 @@ describe('the Route53 stand-in in front of moto', () => {
     }
   });
 
+  it("gives every change its own id (moto gives all one), so one caller's change does not answer for another's", async () => {
+    const own = (name: string, w: Change) =>
+      ({ ...w, ResourceRecordSet: { ...w.ResourceRecordSet, Name: `${name}.${zone.name}.` } }) as Change;
+    try {
+      front.set({ insyncDelayMs: { min: 500, max: 500 } });
+      const quick = await change(sdk, own('quick', weighted('eks-blue', 1)));
+      front.set({ insyncDelayMs: { min: 60_000, max: 60_000 } });
+      const slow = await change(sdk, own('slow', weighted('eks-blue', 1)));
+      expect(quick.ChangeInfo?.Id).toMatch(/^\/change\/C[A-Z0-9]{13}$/);
+      expect(slow.ChangeInfo?.Id).not.toBe(quick.ChangeInfo?.Id);
+      const status = async (id?: string) => (await sdk.send(new GetChangeCommand({ Id: id }))).ChangeInfo?.Status;
+      await waitUntil('the quick change INSYNC', async () => (await status(quick.ChangeInfo?.Id)) === 'INSYNC');
+      expect(await status(slow.ChangeInfo?.Id)).toBe('PENDING');
+    } finally {
+      front.set({ insyncDelayMs: { min: 0, max: 0 } });
+    }
+  });
+
   it('refuses a change to a record set whose change is still PENDING with PriorRequestNotComplete, and takes one to another', async () => {
     front.set({ insyncDelayMs: { min: 60_000, max: 60_000 } });
     try {
@@ -101,6 +119,33 @@ describe('the Route53 stand-in in front of moto', () => {
     } finally {
       other.destroy();
       front.set({ requestsPerSecond: Number.POSITIVE_INFINITY });
+    }
+  });
+
+  it("tells its callers apart by their SDK's app id, and reads a zone between batches", async () => {
+    const blue = new Route53Client({ endpoint: front.url, maxAttempts: 1, userAgentAppId: 'blue-operator' });
+    try {
+      const before = front.calls.length;
+      await blue.send(new ListHostedZonesCommand({}));
+      await sdk.send(new ListHostedZonesCommand({}));
+      const [fromBlue, fromOther] = front.calls.slice(before);
+      expect(fromBlue && calledBy(fromBlue, 'blue-operator')).toBe(true);
+      expect(fromOther && calledBy(fromOther, 'blue-operator')).toBe(false);
+      expect(fromOther?.userAgent).toMatch(/aws-sdk-js/);
+      // A read asked once a batch has reached the stand-in sees the zone after it, whole (moto may not have applied it yet).
+      const sent = front.calls.length;
+      // Its own name: the other tests' weights on api stay as they left them.
+      const who = (w: Change) => ({ ...w, ResourceRecordSet: { ...w.ResourceRecordSet, Name: `who.${zone.name}.` } }) as Change;
+      const changed = change(blue, who(weighted('eks-blue', 70)), who(weighted('eks-green', 30)));
+      await waitUntil('the batch reached the stand-in', () => front.calls.slice(sent).some((c) => c.method === 'POST'), { intervalMs: 5 });
+      const records = await front.records(zone.id);
+      await changed;
+      expect(records.filter((r) => r.name === `who.${zone.name}`).map((r) => [r.setIdentifier, r.weight])).toEqual([
+        ['eks-blue', 70],
+        ['eks-green', 30],
+      ]);
+    } finally {
+      blue.destroy();
     }
   });
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { describeRoute53Calls, formatTable, type RequestRecord, type Stack, shareByStep, verdict } from '../accounting.ts';
+import {
+  describeRoute53Calls,
+  formatTable,
+  type RequestRecord,
+  route53CallsPerSecond,
+  type Stack,
+  shareByStep,
+  verdict,
+} from '../accounting.ts';
 
 const request = (at: number, stack: Stack, status?: number): RequestRecord => ({
   at,
@@ -85,6 +93,18 @@ describe('verdict', () => {
   });
 });
 
+describe("verdict on the operators' Route53 calls", () => {
+  const settled = { step: 0, share: 25, from: 0, to: 1, requests: 1, green: 1, failures: 0, observed: 25, difference: 0 };
+
+  it('meets the target at the limit and misses it above, naming both figures', () => {
+    expect(verdict([settled], [], 5, { perSecond: 1, max: 1 })).toEqual({ ok: true, reasons: [] });
+    expect(verdict([settled], [], 5, { perSecond: 1.234, max: 1 })).toEqual({
+      ok: false,
+      reasons: ["the operators' Route53 calls 1.23/s over the cutover, target at most 1/s"],
+    });
+  });
+});
+
 describe('formatTable', () => {
   it('prints a row per step with the signed difference', () => {
     const table = formatTable([
@@ -106,5 +126,7 @@ describe('describeRoute53Calls', () => {
     ];
     expect(describeRoute53Calls(calls, 1000, 11_000)).toBe('4 calls in 10s, 0.40/s; refused: 2 Throttling, 1 PriorRequestNotComplete');
     expect(describeRoute53Calls([], 0, 500)).toBe('0 calls in 1s, 0.00/s');
+    expect(route53CallsPerSecond(calls, 1000, 11_000)).toBe(0.4);
+    expect(route53CallsPerSecond(calls, 0, 600)).toBe(1); // a window under a second counts as one
   });
 });

@@ -18,6 +18,10 @@ describe('simSettings', () => {
       SIM_CONNECTION_CLOSE: '0',
       SIM_ROUTE53_INSYNC: '1.5-3',
       SIM_ROUTE53_RATE: '5',
+      SIM_ROUTE53_MAX_CALLS: '0.5',
+      SIM_EXTERNAL_DNS: '1',
+      SIM_EXTERNAL_DNS_INTERVAL: '0.5',
+      SIM_EXTERNAL_DNS_CHURN: '3',
     });
     expect(s).toMatchObject({
       ttlSeconds: 2,
@@ -29,7 +33,11 @@ describe('simSettings', () => {
       drainTtls: 4,
       connectionClose: false,
       route53: { insyncDelayMs: { min: 1500, max: 3000 }, requestsPerSecond: 5 },
+      maxOperatorCallsPerSecond: 0.5,
+      externalDns: { intervalMs: 500, churnMs: 3000 },
     });
+    // Its interval and churn only count with ExternalDNS on.
+    expect(simSettings({ SIM_EXTERNAL_DNS_INTERVAL: '2' }).externalDns).toBeUndefined();
   });
 
   it('names every bad variable in one error', () => {
@@ -42,6 +50,13 @@ describe('simSettings', () => {
     expect(() => simSettings({ SIM_ROUTE53_INSYNC: 'slow', SIM_ROUTE53_RATE: '0' })).toThrow(
       'SIM_ROUTE53_INSYNC must be seconds, one number or a range like 30-60 (at most 600), not "slow"; ' +
         'SIM_ROUTE53_RATE must be requests per second, more than 0 and at most 1000, not "0"',
+    );
+    expect(() => simSettings({ SIM_EXTERNAL_DNS: 'yes', SIM_EXTERNAL_DNS_INTERVAL: '0', SIM_EXTERNAL_DNS_CHURN: 'x' })).toThrow(
+      'SIM_EXTERNAL_DNS must be 0 or 1, not "yes"; SIM_EXTERNAL_DNS_INTERVAL must be seconds from 0.1 to 600, not "0"; ' +
+        'SIM_EXTERNAL_DNS_CHURN must be seconds from 1 to 600, not "x"',
+    );
+    expect(() => simSettings({ SIM_ROUTE53_MAX_CALLS: '-1' })).toThrow(
+      'SIM_ROUTE53_MAX_CALLS must be requests per second, more than 0 and at most 1000, not "-1"',
     );
     expect(() => simSettings({ SIM_BLUE_STOP: 'never' })).toThrow('SIM_BLUE_STOP must be idle or succeeded, not "never"');
     expect(() => simSettings({ SIM_CONNECTION_CLOSE: 'yes', SIM_DRAIN_TTLS: '0' })).toThrow(

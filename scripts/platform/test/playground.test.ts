@@ -33,6 +33,12 @@ describe('playgroundSettings', () => {
       route53: { insyncDelayMs: { min: 30_000, max: 60_000 }, requestsPerSecond: 5 },
     });
     expect(playgroundSettings({ PLAYGROUND_ROUTE53_INSYNC: '2' }).route53).toEqual({ insyncDelayMs: { min: 2000, max: 2000 } });
+    expect(playgroundSettings({ PLAYGROUND_EXTERNAL_DNS: '1', PLAYGROUND_EXTERNAL_DNS_INTERVAL: '2' }).externalDns).toEqual({
+      intervalMs: 2000,
+      churnMs: 5000,
+    });
+    expect(playgroundSettings({}).externalDns).toBeUndefined();
+    expect(() => playgroundSettings({ PLAYGROUND_EXTERNAL_DNS: 'on' })).toThrow('PLAYGROUND_EXTERNAL_DNS must be 0 or 1, not "on"');
     expect(() =>
       playgroundSettings({
         PLAYGROUND_RATE: '0',
