@@ -9,12 +9,14 @@ import { ownershipLabels } from './ownership.ts';
 import { buildPlan } from './plan.ts';
 import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates } from './prescale.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
+import { rebalanceLabel } from './rebalance.ts';
 import {
   currentRecordSet,
   desiredRecordSet,
   handedBackValue,
   type RecordSetKey,
   type RecordSetPair,
+  rebalanceRequested,
   resourceLabel,
   withWeightWriter,
 } from './record-set.ts';
@@ -181,7 +183,10 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
       values: [
         finished
           ? handedBackValue(peerLabels, ctx.owner)
-          : withWeightWriter(peerLabels, ctx.owner, draining && cutover.drain.connectionClose),
+          : withWeightWriter(peerLabels, ctx.owner, {
+              drain: draining && cutover.drain.connectionClose,
+              ...(cutover.drain.connectionClose ? { rebalance: rebalanceLabel(live, decision.weights, rebalanceRequested(peer.txt)) } : {}),
+            }),
       ],
     },
   };

@@ -5,6 +5,7 @@ import type { DnsRecord } from './dns-provider.ts';
 import { inSync, type TrafficEvent, type TrafficOutcome, type TrafficSpec } from './outcome.ts';
 import { warmFloors } from './prescale.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
+import { nextRebalance } from './rebalance.ts';
 import {
   type DesiredRecordSet,
   desiredRecordSet,
@@ -13,6 +14,7 @@ import {
   liveWeightsAfter,
   type RecordSet,
   type RecordSetKey,
+  rebalanceRequested,
   recordSetChanges,
   resourceLabel,
   weightWriter,
@@ -96,6 +98,14 @@ export function decideIdle(input: IdleInput): IdleDecision {
         message: `${writer} runs a cutover and writes the weight of ${where} until it ends; this cluster leaves it alone`,
       });
     }
+    const rebalance = nextRebalance(status.handover?.rebalance, rebalanceRequested(current.txt), iso(now));
+    if (rebalance && rebalance !== status.handover?.rebalance) {
+      events.push({
+        type: 'Normal',
+        reason: 'ConnectionsRebalancing',
+        message: `${writer}'s cutover moved ${where} from ${rebalance.fromShare}% to ${rebalance.toShare}%: its services close ${Math.round(rebalance.fraction * 1000) / 10}% of their keep-alive connections over one TTL, so those clients resolve again`,
+      });
+    }
     status = {
       ...status,
       handover: {
@@ -103,6 +113,7 @@ export function decideIdle(input: IdleInput): IdleDecision {
         since: status.handover?.since ?? iso(now),
         weight,
         ...(drainRequested(current.txt) ? { connectionClose: true } : {}),
+        ...(rebalance ? { rebalance } : {}),
       },
       // Keep warm: the replicas of when the handover began, so an abort can shift traffic back here.
       minReplicas: status.handover && status.minReplicas ? status.minReplicas : warmFloors(input.services),

@@ -122,7 +122,7 @@ describe('a cutover batch over two record sets', () => {
     );
     expect(weightWriter({ ...txt, values: ['"v=spf1 -all"'] })).toBeUndefined();
     // Draining: the drain request rides along with the writer, and goes with it.
-    const draining = withWeightWriter(labels, 'reservation-operator-eks-green', true);
+    const draining = withWeightWriter(labels, 'reservation-operator-eks-green', { drain: true });
     expect(draining).toContain('external-dns/drain=connection-close');
     expect(drainRequested({ ...txt, values: [draining] })).toBe(true);
     expect(drainRequested(txt)).toBe(false);

@@ -90,6 +90,23 @@ const Handover = Type.Object(
     connectionClose: Type.Optional(
       Type.Boolean({ description: "true while the peer's cutover drains this cluster and asks its services for Connection: close" }),
     ),
+    rebalance: Type.Optional(
+      Type.Object(
+        {
+          fromShare: Type.Integer({ description: "this cluster's share before the step, percent" }),
+          toShare: Type.Integer({ description: "this cluster's share after the step, percent" }),
+          fraction: Type.Number({ description: 'the share of keep-alive connections opened before `since` that are closed, 0-1' }),
+          since: Type.String({
+            format: 'date-time',
+            description: 'when this operator saw the step; the closes are spread over one TTL from then',
+          }),
+        },
+        {
+          description:
+            "the last step of the peer's cutover that lowered this cluster's share (with drain.connectionClose): the services close that share of their keep-alive connections, so those clients resolve again and follow the weights",
+        },
+      ),
+    ),
   },
   { description: "a peer's cutover writes this cluster's weight; this operator leaves the weight alone and keeps its capacity" },
 );
