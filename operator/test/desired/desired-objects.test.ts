@@ -156,9 +156,10 @@ describe('desiredObjects', () => {
     const rebalance = { fromShare: 100, toShare: 75, fraction: 0.25, since: '2026-11-25T10:00:00Z' };
     const moving = desiredObjects({
       ...cr,
-      status: { traffic: { handover: { ...handover, weight: 75, connectionClose: undefined, rebalance } } },
+      status: { traffic: { handover: { by: handover.by, since: handover.since, weight: 75, rebalance } } },
     } as typeof cr);
-    expect(JSON.parse(find(moving, 'ConfigMap', 'booking-drain').data['connection-close'])).toEqual({
+    const { data } = find(moving, 'ConfigMap', 'booking-drain') as { data: Record<string, string> };
+    expect(JSON.parse(data['connection-close'] ?? '')).toEqual({
       fraction: 0.25,
       since: '2026-11-25T10:00:00Z',
       spreadSeconds: cr.spec.traffic?.dns.ttl ?? 60,
