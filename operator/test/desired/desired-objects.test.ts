@@ -158,7 +158,7 @@ describe('desiredObjects', () => {
       ...cr,
       status: { traffic: { handover: { by: handover.by, since: handover.since, weight: 75, rebalance } } },
     } as typeof cr);
-    const { data } = find(moving, 'ConfigMap', 'booking-drain') as { data: Record<string, string> };
+    const { data } = find(moving, 'ConfigMap', 'booking-drain') as unknown as { data: Record<string, string> };
     expect(JSON.parse(data['connection-close'] ?? '')).toEqual({
       fraction: 0.25,
       since: '2026-11-25T10:00:00Z',
