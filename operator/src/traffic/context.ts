@@ -25,6 +25,15 @@ export type AnalysisHook = (
   signal?: AbortSignal,
 ) => Promise<AnalysisRun>;
 
+/** Both clusters' requests over `windowMs` from the Prometheus at `url`, by `clusters.label` (analysis/peer-source.ts). */
+export type RequestsByCluster = (
+  url: string,
+  target: { namespace: string; name: string },
+  clusters: { label: string; self: string; peer: string },
+  windowMs: number,
+  signal?: AbortSignal,
+) => Promise<{ self: number; peer: number; missing: string[] }>;
+
 /**
  * When a Reservation's record set was last read and found settled, for which generation (a spec
  * change re-reads) and target, and the condition it gave.
@@ -49,6 +58,8 @@ export interface TrafficRuntime {
   /** Per Reservation (by uid): its last settled read. */
   lastRead: Map<string, LastRead>;
   prometheusQuery?: (url: string, promql: string, signal?: AbortSignal) => Promise<number | undefined>;
+  /** Both clusters' requests over a window, told apart by a label (the settle rule's observed share). */
+  requestsByCluster?: RequestsByCluster;
   analysis?: AnalysisHook;
   cutoverObserver?: CutoverObserver;
 }

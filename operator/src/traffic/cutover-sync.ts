@@ -4,6 +4,7 @@ import { contentHash } from '../desired/metadata.ts';
 import { iso } from '../kube/time.ts';
 import type { TrafficContext } from './context.ts';
 import { type CutoverDecision, decide, HISTORY_KEPT, isFinished } from './cutover.ts';
+import { measureShare, settleSettings } from './observed-share.ts';
 import { inSync, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
 import { buildPlan } from './plan.ts';
@@ -77,6 +78,7 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     ttlSeconds: t.dns.ttl,
     drainTtls: cutover.drain.ttls,
     ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
+    settle: settleSettings(cutover),
   };
 
   // A cutover that has ended (and is not being retried) no longer touches the peer's record,
@@ -134,6 +136,12 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
   const live = { self: ctx.current.record?.weight ?? 0, peer: peer.record.weight ?? 0 };
   let decision: CutoverDecision = decide({ ...input, verified: live, status: ctx.status.cutover, now: ctx.now() });
   ctx.events.push(...decision.events);
+  // The observed share a setShare step waits for, then the machine again with it.
+  if (decision.measureShare) {
+    const measuredShare = await measureShare(ctx, cutover, decision.measureShare.windowMs);
+    decision = decide({ ...input, verified: live, request: undefined, measuredShare, status: decision.status, now: ctx.now() });
+    ctx.events.push(...decision.events);
+  }
   // An analysis measurement, then the machine again with its result.
   for (let i = 0; decision.measure && i < 2; i++) {
     const { template, run } = decision.measure;
@@ -292,6 +300,10 @@ function cutoverCondition(decision: CutoverDecision): TrafficOutcome['condition'
   const c = decision.status;
   const synced = c.verifiedWeights && c.verifiedWeights.self === c.weights.self && c.verifiedWeights.peer === c.weights.peer;
   const summary = `cutover ${c.phase}, step ${Math.min(c.step + 1, c.steps)}/${c.steps}: ${c.message}`;
+  // The step the weights are at went on without its traffic (settle.maxWait): say so until the next one settles.
+  const behind = c.observed?.settled === 'Bound' && c.observed.configuredShare === c.share;
+  if (synced && behind)
+    return { status: 'True', reason: TRAFFIC_REASON.ObservedShareBehind, message: `${summary} (${c.observed?.message})` };
   return synced
     ? { status: 'True', reason: TRAFFIC_REASON.RecordInSync, message: summary }
     : { status: 'False', reason: TRAFFIC_REASON.ChangePending, message: summary };

@@ -1,6 +1,7 @@
 import type { AnalysisRun, CutoverStatus, CutoverVerb } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import { describeStep, type Plan, type PlanStep, parseDuration } from './plan.ts';
+import { type SettleSettings, type ShareMeasurement, settleStep } from './settle.ts';
 import { parseCutoverRequest, verbError } from './verbs.ts';
 import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
 
@@ -43,6 +44,10 @@ export interface CutoverInput {
    * the machine's request (`measurePeerRate`), or the error that kept it from being measured.
    */
   peerRate?: { below: number; measured?: number | Error };
+  /** spec.traffic.cutover.settle: a setShare step also waits for the observed share (settle.ts). Absent: it does not. */
+  settle?: SettleSettings;
+  /** Both clusters' requests, measured at the machine's request (`measureShare`). */
+  measuredShare?: ShareMeasurement;
   now: Date;
 }
 
@@ -54,6 +59,8 @@ export interface CutoverDecision {
   measure?: { template: string; run?: AnalysisRun };
   /** Measure the peer's request rate now and decide again with it (draining). */
   measurePeerRate?: true;
+  /** Measure both clusters' requests over this window now and decide again with them (settle.ts). */
+  measureShare?: { windowMs: number };
   requeueAfterMs?: number;
   events: CutoverEvent[];
 }
@@ -115,6 +122,7 @@ export function decide(input: CutoverInput): CutoverDecision {
   let s: CutoverStatus;
   let measure: CutoverDecision['measure'];
   let measurePeerRate = false;
+  let measureShare: CutoverDecision['measureShare'];
   let requeueAfterMs: number | undefined;
 
   const note = (event: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
@@ -159,6 +167,7 @@ export function decide(input: CutoverInput): CutoverDecision {
     weights: s.weights,
     ...(measure ? { measure } : {}),
     ...(measurePeerRate ? { measurePeerRate: true as const } : {}),
+    ...(measureShare ? { measureShare } : {}),
     ...(requeueAfterMs ? { requeueAfterMs } : {}),
     events,
   };
@@ -283,7 +292,7 @@ export function decide(input: CutoverInput): CutoverDecision {
     if (!step) return drain();
     switch (step.kind) {
       case 'setShare':
-        if (!reachShare(step.share)) return false;
+        if (!reachShare(step.share) || !trafficFollowed(step.share)) return false;
         note('StepCompleted', `step ${s.step + 1} of ${s.steps}: ${step.share}% verified and held for one TTL`);
         enterStep(s.step + 1);
         return true;
@@ -305,6 +314,34 @@ export function decide(input: CutoverInput): CutoverDecision {
       }
       case 'analysis':
         return analyze(step.template);
+    }
+  }
+
+  /** Whether the traffic has followed the step (settle.ts): measured, waited for, or bounded with a Warning. */
+  function trafficFollowed(share: number): boolean {
+    if (!input.settle) return true;
+    const settled = settleStep({
+      share,
+      syncedAt: new Date(s.syncedAt ?? iso(now)),
+      ttlMs,
+      settings: input.settle,
+      ...(s.observed ? { last: s.observed } : {}),
+      ...(input.measuredShare ? { measured: input.measuredShare } : {}),
+      now,
+    });
+    if (settled.observed) s = { ...s, observed: settled.observed };
+    switch (settled.kind) {
+      case 'settled':
+        if (settled.how === 'Bound') note('ObservedShareBehind', `step ${s.step + 1} of ${s.steps}: ${settled.message}`, 'Warning');
+        return true;
+      case 'measure':
+        measureShare = { windowMs: settled.windowMs };
+        s = { ...s, message: settled.message };
+        return false;
+      case 'wait':
+        s = { ...s, message: settled.message };
+        wait(settled.ms);
+        return false;
     }
   }
 

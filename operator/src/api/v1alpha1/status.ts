@@ -60,6 +60,39 @@ const CutoverStatus = Type.Object(
       Type.Boolean({ description: 'true while held by a pause request or an inconclusive analysis; resume or promote goes on' }),
     ),
     message: Type.String({ description: 'what the cutover is doing or waiting for' }),
+    observed: Type.Optional(
+      Type.Object(
+        {
+          configuredShare: Type.Integer({ description: 'the share of the step this observation was taken for, percent' }),
+          share: Type.Optional(
+            Type.Number({
+              description: "this cluster's share of both clusters' requests over the window, percent; absent without requests",
+            }),
+          ),
+          requests: Type.Optional(
+            Type.Object(
+              {
+                self: Type.Number({ description: "this cluster's requests in the window" }),
+                peer: Type.Number({ description: "the peer's requests in the window" }),
+              },
+              { description: 'what the share was computed from' },
+            ),
+          ),
+          windowSeconds: Type.Optional(Type.Integer({ description: 'the window the requests were counted over' })),
+          at: Type.Optional(Type.String({ format: 'date-time', description: 'when it was measured' })),
+          settled: Type.Optional(
+            Enum(['Observed', 'Bound'] as const, {
+              description: 'how the step settled: Observed (within the tolerance) or Bound (settle.maxWait passed without it)',
+            }),
+          ),
+          message: Type.String({ description: 'the observation in words, or why there is none' }),
+        },
+        {
+          description:
+            "the share of requests this cluster really receives (spec.traffic.cutover.settle), beside the configured share: the last setShare step's",
+        },
+      ),
+    ),
     lastAnalysis: Type.Optional(AnalysisRun),
     handledRequest: Type.Optional(
       Type.String({ description: 'the last platform.reservations.dev/cutover-request annotation value acted on' }),

@@ -49,6 +49,23 @@ export async function measurePeer(
   return { self: counts(clusters.self), peer: counts(clusters.peer), missing };
 }
 
+/**
+ * Only the request counts of both clusters over the window (the settle rule's observed share):
+ * the same query as a peer comparison's, by the same label.
+ */
+export async function measureRequests(
+  url: string,
+  target: ReservationRef,
+  clusters: PeerClusters,
+  windowMs: number,
+  { timeoutMs = QUERY_TIMEOUT_MS, signal, allowedHosts }: QueryOptions = {},
+): Promise<{ self: number; peer: number; missing: string[] }> {
+  const queries = peerQueries(clusters.label, target, `${Math.max(1, Math.ceil(windowMs / 1000))}s`);
+  const requests = await vectorQuery(url, queries.requests, { timeoutMs, signal, allowedHosts });
+  const missing = [clusters.self, clusters.peer].filter((c) => !requests.some((s) => s.labels[clusters.label] === c));
+  return { self: valueFor(requests, clusters.label, clusters.self), peer: valueFor(requests, clusters.label, clusters.peer), missing };
+}
+
 function valueFor(series: readonly SeriesValue[], label: string, cluster: string): number {
   const value = series.find((s) => s.labels[label] === cluster)?.value;
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
