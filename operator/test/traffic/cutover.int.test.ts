@@ -684,7 +684,8 @@ describe('a step settled by the traffic it receives (settle), against the real P
     try {
       observed.traffic.greenShare = 0.2;
       await patch(green, 'bound', {
-        spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }], settle: settle('5s') } } },
+        // Long enough for measurements with data (every 5 s, over a window that grows from the TTL).
+        spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }], settle: settle('15s') } } },
       });
       await untilCutover('past the bound, paused', 'bound', (c) => c.phase === 'Paused' && c.observed?.settled === 'Bound', {
         timeoutMs: 60_000,
@@ -692,9 +693,9 @@ describe('a step settled by the traffic it receives (settle), against the real P
       const held = await cutoverOf('bound');
       expect(held).toMatchObject({ step: 1, share: 50, observed: { configuredShare: 50, settled: 'Bound' } });
       expect(held.observed.share).toBeLessThan(47);
-      const [warning] = await greenEventsArrived('ObservedShareBehind', 'after 5s (settle.maxWait): going on');
+      const [warning] = await greenEventsArrived('ObservedShareBehind', 'after 15s (settle.maxWait): going on');
       expect(warning).toMatch(
-        /^step 1 of 2: 50% in sync, but observed \d+(\.\d)?%, outside ±3 points after 5s \(settle\.maxWait\): going on$/,
+        /^step 1 of 2: 50% in sync, but observed \d+(\.\d)?%, outside ±3 points after 15s \(settle\.maxWait\): going on$/,
       );
       await waitUntil(
         'TrafficReady says the observed share is behind',
