@@ -98,6 +98,8 @@ async function simulate(): Promise<boolean> {
     ? {
         settle: {
           prometheus: { url: p.harness.env.PROMETHEUS_URL, label: 'cluster', thisCluster: 'green', peerCluster: 'blue' },
+          // Prometheus scrapes every second here: a 10 s window follows a step within seconds.
+          window: '10s',
           maxWait: `${settings.settleMaxWaitSeconds}s`,
         },
       }

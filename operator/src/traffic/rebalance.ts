@@ -4,16 +4,23 @@ import type { TrafficStatus } from '../api/v1alpha1/reservation.ts';
  * The rebalance of long-lived connections (pure). A weight change moves new resolutions, but a
  * client that keeps its connection stays where it is: with 60 % of clients holding connections
  * for 10 TTLs, a step to 50 % showed 42 % observed. So when a cutover step lowers the peer's
- * share from `from` to `to`, the peer's services close (from − to) / from of their keep-alive
- * connections, spread over a TTL (service-kit's drain switch), and those clients resolve again:
- * the peer keeps `to` of its old connections, plus its share of the fresh resolutions. Lowered
- * to 0, the fraction is 1: the drain.
+ * share from `from` to `to`, the peer's services close a fraction of their keep-alive connections
+ * (spread over a TTL by service-kit's drain switch) and those clients resolve again. A client
+ * that resolves again lands by the new weights, so `to` of them come back: closing a fraction f
+ * of the connections leaves the peer from × (1 − f) + from × f × to of them, which is `to` when
+ *
+ *   f = (from − to) / (from × (1 − to))        (shares as fractions)
+ *
+ * e.g. 75 % → 50 %: 2/3 of the connections; 100 % → 95 %: all of them (only 5 % of those that
+ * resolve again leave); to 0: all of them, the drain.
  */
 
 /** The share of this cluster's connections to close when its share falls from `from` to `to` percent. */
 export function rebalanceFraction(from: number, to: number): number {
   if (!(from > 0) || !(to < from)) return 0;
-  return Math.min(1, (from - Math.max(0, to)) / from);
+  const f = from / 100;
+  const t = Math.max(0, to) / 100;
+  return Math.min(1, (f - t) / (f * (1 - t)));
 }
 
 export type Rebalance = NonNullable<NonNullable<TrafficStatus['handover']>['rebalance']>;

@@ -191,11 +191,11 @@ describe('cutoverView', () => {
     });
     const peer = states.peerHandover();
     const handover = peer.status?.traffic?.handover as NonNullable<NonNullable<NonNullable<typeof peer.status>['traffic']>['handover']>;
-    handover.rebalance = { fromShare: 90, toShare: 60, fraction: 0.3333, since: '2026-11-25T10:14:00Z' };
+    handover.rebalance = { fromShare: 90, toShare: 60, fraction: 0.8333, since: '2026-11-25T10:14:00Z' };
     expect(cutoverView(peer, undefined, NOW).handover?.rebalance).toEqual({
       fromPercent: 90,
       toPercent: 60,
-      fraction: 0.3333,
+      fraction: 0.8333,
       since: '2026-11-25T10:14:00Z',
     });
   });

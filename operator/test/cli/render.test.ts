@@ -128,9 +128,9 @@ TrafficReady  False ChangePending: weight 40 submitted (change C0123), waiting f
     expect(renderStatus(paused, wide)).toContain('observed      no Prometheus configured (spec.traffic.cutover.settle.prometheus)');
     const peer = states.peerHandover();
     const handover = peer.status?.traffic?.handover as NonNullable<NonNullable<NonNullable<typeof peer.status>['traffic']>['handover']>;
-    handover.rebalance = { fromShare: 90, toShare: 60, fraction: 0.3333, since: '2026-11-25T10:14:00Z' };
+    handover.rebalance = { fromShare: 90, toShare: 60, fraction: 0.8333, since: '2026-11-25T10:14:00Z' };
     expect(renderStatus(peer, wide)).toContain(
-      'rebalance     90% → 60% at 10:14:00Z: the services close 33.3% of their older keep-alive connections over one TTL, so those clients resolve again\n',
+      'rebalance     90% → 60% at 10:14:00Z: the services close 83.3% of their older keep-alive connections over one TTL, so those clients resolve again\n',
     );
   });
 

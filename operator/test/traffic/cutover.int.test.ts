@@ -603,14 +603,15 @@ describe('a step settled by the traffic it receives (settle), against the real P
     await twoClusters('settle', api);
     const observed = await observedTraffic('settle');
     try {
-      // Long-lived connections keep most requests on blue: green sees 30 % of them whatever the weights.
-      observed.traffic.greenShare = 0.3;
+      // Green gets 25 % of the requests: the first step (25 %) settles at once; at the second (50 %)
+      // long-lived connections keep the rest on blue, whatever the weights.
+      observed.traffic.greenShare = 0.25;
       await patch(green, 'settle', {
         spec: {
           traffic: {
             cutover: {
               from: 'eks-blue',
-              steps: [{ setShare: 50 }, { setShare: 100 }],
+              steps: [{ setShare: 25 }, { setShare: 50 }, { setShare: 100 }],
               drain: { ttls: 1, connectionClose: true },
               settle: settle('10m'),
             },
@@ -621,7 +622,7 @@ describe('a step settled by the traffic it receives (settle), against the real P
         'waiting at 50% for the observed share',
         'settle',
         (c) =>
-          c.step === 0 &&
+          c.step === 1 &&
           c.observed?.configuredShare === 50 &&
           c.observed.share !== undefined &&
           c.message.includes('waiting for the traffic to follow'),
@@ -629,43 +630,41 @@ describe('a step settled by the traffic it receives (settle), against the real P
       );
       const waiting = await cutoverOf('settle');
       expect(waiting).toMatchObject({ share: 50, verifiedWeights: { self: 50, peer: 50 }, observed: { configuredShare: 50 } });
-      // increase() extrapolates both clusters' counts alike: the share stays near the 30 % the exporters give.
-      expect(Math.abs(waiting.observed.share - 30)).toBeLessThan(5);
+      // increase() extrapolates both clusters' counts alike: the share stays near the 25 % the exporters give.
+      expect(Math.abs(waiting.observed.share - 25)).toBeLessThan(5);
       expect(waiting.observed.settled).toBeUndefined();
       expect(waiting.observed.message).toMatch(/^observed \d+(\.\d)?% for 50% configured \(\d+ here, \d+ at the peer over \d+s\)$/);
       const shown = await kubectlReservation('status', 'settle');
       expect(shown).toMatch(/observed {6}\d+(\.\d)?% of requests for 50% configured/);
 
-      // Blue's side: the step took half of its share, so its services close half of their older connections.
+      // Blue's side: 75 % → 50 %. Its services close 2/3 of their older connections: of the clients
+      // that resolve again, half come back by the new weights, leaving blue with 50 %.
       await waitUntil(
-        'blue rebalancing half of its connections',
+        'blue rebalancing two thirds of its connections',
         async () => {
           const handover = (await get(blue, 'settle')).status?.traffic?.handover;
-          if (handover?.rebalance?.fraction === 0.5) return true;
+          if (handover?.rebalance?.fraction === 0.6667) return true;
           throw new Error(`blue's handover: ${JSON.stringify(handover)}`);
         },
         { timeoutMs: 15_000 },
       );
-      expect((await get(blue, 'settle')).status.traffic.handover.rebalance).toMatchObject({ fromShare: 100, toShare: 50 });
+      expect((await get(blue, 'settle')).status.traffic.handover.rebalance).toMatchObject({ fromShare: 75, toShare: 50 });
       const blueSwitch = async () =>
         (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.ConfigMap, blue.namespace, 'settle-drain'))).data[
           'connection-close'
         ];
-      await waitUntil('blue drain switch holding the rebalance', async () => (await blueSwitch()).startsWith('{'), { timeoutMs: 15_000 });
-      expect(JSON.parse(await blueSwitch())).toMatchObject({ fraction: 0.5, spreadSeconds: TTL });
+      await waitUntil('blue drain switch holding the rebalance', async () => (await blueSwitch()).includes('"fraction":0.6667'), {
+        timeoutMs: 15_000,
+      });
+      expect(JSON.parse(await blueSwitch())).toMatchObject({ fraction: 0.6667, spreadSeconds: TTL });
 
       // The clients that reconnect follow the weights: green's share arrives, and the step counts.
       observed.traffic.greenShare = 0.5;
-      await untilCutover(
-        '50% settled by its traffic',
-        'settle',
-        (c) => c.step >= 1 && c.history.some((h: Json) => h.event === 'StepCompleted'),
-        {
-          timeoutMs: 60_000,
-        },
-      );
-      const completed = (await cutoverOf('settle')).history.find((h: Json) => h.event === 'StepCompleted');
-      expect(completed.message).toBe('step 1 of 2: 50% verified and held for one TTL');
+      await untilCutover('50% settled by its traffic', 'settle', (c) => c.step >= 2, {
+        timeoutMs: 60_000,
+      });
+      const completed = (await cutoverOf('settle')).history.find((h: Json) => h.event === 'StepCompleted' && h.message.includes('50%'));
+      expect(completed.message).toBe('step 2 of 3: 50% verified and held for one TTL');
       observed.traffic.greenShare = 1;
       await untilCutover('succeeded', 'settle', (c) => c.phase === 'Succeeded', { timeoutMs: 60_000 });
       const done = await cutoverOf('settle');

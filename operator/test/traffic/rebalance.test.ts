@@ -4,24 +4,35 @@ import { drainSwitchValue, nextRebalance, rebalanceFraction, rebalanceLabel } fr
 const SINCE = '2026-11-25T10:00:00.000Z';
 
 describe('the rebalance of keep-alive connections', () => {
-  it("closes the share of this cluster's connections that the step moved away, all of them at 0, none when it rises", () => {
-    expect(rebalanceFraction(100, 90)).toBe(0.1);
-    expect(rebalanceFraction(75, 50)).toBeCloseTo(1 / 3, 10);
+  it("closes enough of this cluster's connections that, once they resolve again by the new weights, it keeps its new share", () => {
+    expect(rebalanceFraction(75, 50)).toBeCloseTo(2 / 3, 10);
+    expect(rebalanceFraction(95, 75)).toBeCloseTo(0.2 / (0.95 * 0.25), 10);
+    // From all the traffic, only the new peer's share of those that resolve again leaves: every one must.
+    expect(rebalanceFraction(100, 95)).toBe(1);
     expect(rebalanceFraction(50, 0)).toBe(1);
     expect(rebalanceFraction(50, 50)).toBe(0);
     expect(rebalanceFraction(50, 75)).toBe(0);
     expect(rebalanceFraction(0, 0)).toBe(0);
+    // What the fraction is for: kept + came back = the new share.
+    for (const [from, to] of [
+      [95, 75],
+      [75, 50],
+      [60, 10],
+    ] as const) {
+      const f = rebalanceFraction(from, to);
+      expect((from / 100) * (1 - f) + (from / 100) * f * (to / 100)).toBeCloseTo(to / 100, 10);
+    }
   });
 
   it('starts a new rebalance for a new step, keeps the one under way for the same step, and ignores a rise', () => {
     const first = nextRebalance(undefined, { from: 100, to: 75 }, SINCE);
-    expect(first).toEqual({ fromShare: 100, toShare: 75, fraction: 0.25, since: SINCE });
+    expect(first).toEqual({ fromShare: 100, toShare: 75, fraction: 1, since: SINCE });
     expect(nextRebalance(first, { from: 100, to: 75 }, '2026-11-25T10:00:30.000Z')).toBe(first);
     expect(nextRebalance(first, undefined, '2026-11-25T10:00:30.000Z')).toBe(first);
     expect(nextRebalance(first, { from: 75, to: 50 }, '2026-11-25T10:01:00.000Z')).toEqual({
       fromShare: 75,
       toShare: 50,
-      fraction: 0.3333,
+      fraction: 0.6667,
       since: '2026-11-25T10:01:00.000Z',
     });
     expect(nextRebalance(first, { from: 50, to: 75 }, '2026-11-25T10:01:00.000Z')).toBe(first);
