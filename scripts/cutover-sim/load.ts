@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONSISTENCY_HEADER } from '@reservations/contracts';
+// undici's own fetch: Node's bundled one takes no dispatcher of this undici's version.
+import { Agent, fetch, type Response } from 'undici';
 import type { RequestRecord, Stack } from './accounting.ts';
 import { cachingResolver, clientConnection, type WeightedRecord } from './dns.ts';
 
@@ -44,7 +46,10 @@ const DAY_MS = 86_400_000;
  * window no other request books), a read of the client's last booking on query-api with
  * the booking's consistency token, or (`cancelShare`) a cancellation of that booking. Every request is recorded with the stack that got it. A
  * keep-alive client drops its connection when a response says `Connection: close` (what a
- * draining service sends) or a request fails, and resolves again for the next one.
+ * draining service sends) or a request fails, and resolves again for the next one. Each of its
+ * connections is its own socket (an undici Agent of one connection per service), as a real
+ * client's is: a service that closes a socket closes that one client's connection, not a shared
+ * pool's socket that many clients take turns on.
  */
 export function startLoad(options: LoadOptions) {
   // From the start of the day after tomorrow (UTC): inside the services' booking horizon, never past.
@@ -72,7 +77,9 @@ export function startLoad(options: LoadOptions) {
   async function client(index: number): Promise<void> {
     const customer = `sim-client-${index}`;
     const auth = { authorization: `Bearer ${options.token(customer)}` };
-    const connection = clientConnection(cachingResolver(options.answer), index < keepAliveClients ? options.keepAliveHoldMs : undefined);
+    const keepsAlive = index < keepAliveClients;
+    const connection = clientConnection(cachingResolver(options.answer), keepsAlive ? options.keepAliveHoldMs : undefined);
+    let socket: { agent: Agent; opened: number } | undefined;
     let last: { id: string; token: string; cancelled?: boolean } | undefined;
     let next = Date.now() + Math.random() * intervalMs;
     while (!stopping) {
@@ -90,6 +97,11 @@ export function startLoad(options: LoadOptions) {
       }
       const endpoints = options.stacks[hostname];
       if (!endpoints) throw new Error(`the record points at ${hostname}, which is not a stack of this simulation`);
+      if (keepsAlive && socket?.opened !== connection.opened) {
+        void socket?.agent.close();
+        socket = { agent: new Agent({ connections: 1 }), opened: connection.opened };
+      }
+      const dispatcher = socket ? { dispatcher: socket.agent } : {};
       const dice = Math.random();
       const cancelShare = options.cancelShare ?? 0;
       const cancel = last !== undefined && !last.cancelled && dice < cancelShare;
@@ -101,12 +113,14 @@ export function startLoad(options: LoadOptions) {
             method: 'POST',
             headers: { ...auth, 'idempotency-key': randomUUID() },
             signal: AbortSignal.timeout(timeoutMs),
+            ...dispatcher,
           });
           if (response.status === 200) last = { ...last, cancelled: true, token: response.headers.get(CONSISTENCY_HEADER) ?? last.token };
         } else if (read && last) {
           response = await fetch(`${endpoints.queryApi}/v1/reservations/${last.id}`, {
             headers: { ...auth, ...(last.token ? { [CONSISTENCY_HEADER]: last.token } : {}) },
             signal: AbortSignal.timeout(timeoutMs),
+            ...dispatcher,
           });
         } else {
           const n = slot++;
@@ -120,6 +134,7 @@ export function startLoad(options: LoadOptions) {
               endsAt: new Date(start + 60_000).toISOString(),
             }),
             signal: AbortSignal.timeout(timeoutMs),
+            ...dispatcher,
           });
         }
         const body = (await response.json().catch(() => undefined)) as { id?: string } | undefined;
@@ -134,6 +149,7 @@ export function startLoad(options: LoadOptions) {
         connection.drop();
       }
     }
+    await socket?.agent.close();
   }
 
   const running = Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));
