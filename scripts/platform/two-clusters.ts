@@ -19,7 +19,6 @@ import { migrateToLatest } from '@reservations/database';
 import { API_VERSION, KIND } from '@reservations/operator/api';
 import { createKubeClient, type KubeClient, PATCH, RESOURCE_TYPES, resourcePath } from '@reservations/operator/kube';
 import { installCrds, type OperatorProcess, sampleSpec, startOperator } from '@reservations/operator/testing';
-import { parseDrainSwitch } from '@reservations/service-kit';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import {
   type Component,
@@ -79,7 +78,7 @@ export interface Cluster {
   operator: OperatorProcess;
   services: ServiceProcess[];
   endpoints: StackEndpoints;
-  /** When the operator's drain switch first closed every connection (the drain, or a step to 0; ms since the epoch). */
+  /** When the operator's drain switch first said `connection-close: true`: the drain (ms since the epoch). */
   drainOnAt(): number | undefined;
 }
 
@@ -397,8 +396,7 @@ function mirrorDrainSwitch(kube: KubeClient, file: string) {
       'connection-close'
     ];
     writeFileSync(file, value ?? 'false');
-    // The drain: `true`, or a rebalance of every connection (a step that took blue to 0).
-    if (parseDrainSwitch(value).kind === 'all') onAt ??= Date.now();
+    if (value === 'true') onAt ??= Date.now();
   };
   const timer = setInterval(() => void copy(), 1000);
   return { onAt: () => onAt, stop: () => clearInterval(timer) };

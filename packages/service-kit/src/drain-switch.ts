@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
  * - a rebalance, `{"fraction":0.25,"since":"<ISO time>","spreadSeconds":5}`: a cutover step moved
  *   that fraction of this cluster's traffic away, so that fraction of the keep-alive connections
  *   opened before `since` is closed, spread over `spreadSeconds` (one TTL), and their clients
- *   resolve the name again and follow the new weights. The drain is the case fraction 1;
+ *   resolve the name again and follow the new weights;
  * - anything else (`false`, a missing or unreadable file): off.
  */
 export type DrainSwitchState =
@@ -33,9 +33,9 @@ export function parseDrainSwitch(text: string | undefined): DrainSwitchState {
   const { fraction, since, spreadSeconds } = value;
   const sinceMs = typeof since === 'string' ? Date.parse(since) : Number.NaN;
   if (typeof fraction !== 'number' || !(fraction > 0) || Number.isNaN(sinceMs)) return OFF;
-  if (fraction >= 1) return { kind: 'all' };
   const spreadMs = typeof spreadSeconds === 'number' && spreadSeconds > 0 ? spreadSeconds * 1000 : 0;
-  return { kind: 'rebalance', fraction, sinceMs, spreadMs };
+  // Fraction 1 closes every older connection once; only the drain (`true`) closes new ones too.
+  return { kind: 'rebalance', fraction: Math.min(1, fraction), sinceMs, spreadMs };
 }
 
 /** A kept-alive connection as the rebalance sees it: when it was opened, and its draw for the current rebalance. */

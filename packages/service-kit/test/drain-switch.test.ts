@@ -23,8 +23,13 @@ describe('the drain switch file', () => {
       sinceMs,
       spreadMs: 5000,
     });
-    // The drain is the rebalance of fraction 1.
-    expect(parseDrainSwitch(JSON.stringify({ fraction: 1, since: SINCE, spreadSeconds: 5 }))).toEqual({ kind: 'all' });
+    // Fraction 1 closes every connection opened before it, once; only the drain closes the new ones too.
+    expect(parseDrainSwitch(JSON.stringify({ fraction: 1, since: SINCE, spreadSeconds: 5 }))).toEqual({
+      kind: 'rebalance',
+      fraction: 1,
+      sinceMs,
+      spreadMs: 5000,
+    });
     for (const text of [
       undefined,
       '',
