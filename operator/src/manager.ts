@@ -13,8 +13,7 @@ import { createControllerMetrics } from './metrics.ts';
 import { createEventRecorder } from './reconcile/events.ts';
 import { createReconciler, type ExternalCleanup, ownerKey } from './reconcile/reconciler.ts';
 import { analysisStep, createAnalysisMetrics, createAnalysisSources } from './traffic/analysis/index.ts';
-import { measureRequests } from './traffic/analysis/peer-source.ts';
-import { instantQuery } from './traffic/analysis/prometheus-source.ts';
+import { vectorQuery } from './traffic/analysis/prometheus-source.ts';
 import type { DnsProvider } from './traffic/dns-provider.ts';
 import { CLUSTER_IDENTITY_NAMESPACE } from './traffic/ownership.ts';
 import { createTrafficReconciler, type TrafficReconciler, type TrafficReconcilerOptions } from './traffic/reconciler.ts';
@@ -126,9 +125,7 @@ export async function startManager(options: ManagerOptions) {
     provider: () => makeProvider(gate),
     logger,
     analysis: analysisStep(analysis),
-    prometheusQuery: (url, promql, signal) => instantQuery(url, promql, { signal, ...(allowedHosts ? { allowedHosts } : {}) }),
-    requestsByCluster: (url, target, clusters, windowMs, signal) =>
-      measureRequests(url, target, clusters, windowMs, { signal, ...(allowedHosts ? { allowedHosts } : {}) }),
+    prometheusQuery: (url, promql, signal) => vectorQuery(url, promql, { signal, ...(allowedHosts ? { allowedHosts } : {}) }),
     cutoverObserver: metrics.cutoverObserver,
   });
   const reconciler = createReconciler({

@@ -10,6 +10,7 @@ import {
 } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import { CONDITION } from '../reconcile/conditions.ts';
+import { formatCount } from '../traffic/analysis/judge.ts';
 import { buildPlan, describeStep, type PlanStep } from '../traffic/plan.ts';
 import { verbError } from '../traffic/verbs.ts';
 import { shareOf } from '../traffic/weights.ts';
@@ -136,6 +137,10 @@ export interface CutoverRunView {
   observed?: ObservedShareView;
   weights: { self: ClusterWeightView; peer: ClusterWeightView };
   lastAnalysis?: AnalysisRunView;
+  /** With prescale, once an abort has checked: whether the peer had the pods to take the traffic back. */
+  takeBack?: { state: NonNullable<CutoverStatus['takeBack']>['state']; message: string };
+  /** With pacing, at a setShare step held for its requests: what it has served and its burn rates. */
+  pacing?: PacingView;
   /** The last annotation value the operator acted on. */
   handledRequest?: string;
   /** Up to the 20 the status keeps, newest last. */
@@ -154,6 +159,18 @@ export interface ObservedShareView {
   /** How the step settled: Observed (within the tolerance) or Bound (settle.maxWait passed without). */
   settled?: 'Observed' | 'Bound';
   message: string;
+}
+
+export interface PacingView {
+  stepNumber: number;
+  requests: number;
+  requestsNeeded: number;
+  /** Multiples of the budget's even spend over 5 min, 1 h, 30 min and 6 h; absent where nothing was served. */
+  burnRates: NonNullable<CutoverStatus['pacing']>['burnRates'];
+  measuredAt: string;
+  measuredAgoSeconds: number;
+  /** `step 3: 1,840 of 2,000 requests; burn 0.4× 5m, 0.35× 1h, 0.3× 30m, – 6h` */
+  summary: string;
 }
 
 export interface ClusterWeightView {
@@ -381,13 +398,34 @@ function cutoverRunView(
         templates?.find((t) => t.name === run.template),
         secondsSince,
       ),
+    takeBack: cutover.takeBack && { state: cutover.takeBack.state, message: cutover.takeBack.message },
+    pacing: cutover.pacing && cutover.pacing.step === cutover.step ? pacingView(cutover.pacing, secondsSince) : undefined,
     handledRequest: cutover.handledRequest,
     history: cutover.history.map(({ at, step, event, message }) => ({ at, stepNumber: step + 1, event, message })),
   };
 }
 
+function pacingView(p: NonNullable<CutoverStatus['pacing']>, secondsSince: (at: string) => number): PacingView {
+  const windows = [
+    ['5m', p.burnRates.fastShort],
+    ['1h', p.burnRates.fastLong],
+    ['30m', p.burnRates.slowShort],
+    ['6h', p.burnRates.slowLong],
+  ] as const;
+  const burn = windows.map(([window, rate]) => `${rate === undefined ? '–' : `${rate}×`} ${window}`).join(', ');
+  return {
+    stepNumber: p.step + 1,
+    requests: p.requests,
+    requestsNeeded: p.requestsNeeded,
+    burnRates: p.burnRates,
+    measuredAt: p.measuredAt,
+    measuredAgoSeconds: secondsSince(p.measuredAt),
+    summary: `step ${p.step + 1}: ${formatCount(p.requests)} of ${formatCount(p.requestsNeeded)} requests; burn ${burn}`,
+  };
+}
+
 /** The events the executor records when it holds a cutover, and when it starts an abort. */
-const PAUSE_EVENTS = ['Paused', 'AnalysisInconclusive'];
+const PAUSE_EVENTS = ['Paused', 'AnalysisInconclusive', 'SlowBurn'];
 const ABORT_EVENTS = ['CutoverAborted'];
 
 /**

@@ -1,6 +1,7 @@
 import { styleText } from 'node:util';
 import type { CutoverVerb, Reservation } from '../api/v1alpha1/reservation.ts';
 import { CONDITION } from '../reconcile/conditions.ts';
+import { formatCount } from '../traffic/analysis/judge.ts';
 import { buildPlan, describeStep, formatDuration } from '../traffic/plan.ts';
 import {
   type AnalysisRunView,
@@ -9,6 +10,7 @@ import {
   type CutoverView,
   cutoverView,
   type ObservedShareView,
+  type PacingView,
   type PlanStepView,
   type RecordView,
 } from './cutover-view.ts';
@@ -117,6 +119,8 @@ function renderCutover(out: Output, view: CutoverView, cutover: CutoverRunView, 
     `from ${cutover.from}, started ${clock(cutover.startedAt, now)} (${ago(cutover.ageSeconds)})${finished}; ${position}`,
   );
   if (cutover.aborting) out.field('', out.style('red', `aborting: walking the share back to ${cutover.share.startPercent}%`));
+  if (cutover.takeBack)
+    out.field('', out.style(cutover.takeBack.state === 'Ready' ? 'green' : 'yellow', `take-back: ${cutover.takeBack.message}`));
   out.field('', cutover.message);
   out.blank();
 
@@ -127,6 +131,7 @@ function renderCutover(out: Output, view: CutoverView, cutover: CutoverRunView, 
   if (cutover.observed) out.field('observed', observedText(out, cutover.observed, now));
   renderWeights(out, cutover.weights);
 
+  if (cutover.pacing) renderPacing(out, cutover.pacing, now);
   if (cutover.lastAnalysis) renderAnalysis(out, cutover.lastAnalysis);
 
   if (cutover.history.length > 0) {
@@ -195,12 +200,20 @@ function currentNote(step: PlanStepView, cutover: CutoverRunView | undefined): s
   if (step.kind === 'pause' && step.durationSeconds !== undefined) {
     return `← ${elapsed(cutover.currentStep?.elapsedSeconds ?? 0)} of ${elapsed(step.durationSeconds)}`;
   }
+  if (step.kind === 'setShare' && cutover.pacing?.stepNumber === step.number) {
+    return `← paced: ${formatCount(cutover.pacing.requests)} of ${formatCount(cutover.pacing.requestsNeeded)} requests`;
+  }
   if (step.kind === 'analysis') {
     const run = cutover.lastAnalysis?.stepNumber === step.number ? cutover.lastAnalysis : undefined;
     const count = step.measurementsPlanned;
     return run ? `← ${run.result}, ${run.measurements}${count ? `/${count}` : ''} measurements` : '← starting';
   }
   return '← now';
+}
+
+/** A paced step's requests and burn rates, and when Prometheus was asked. */
+function renderPacing(out: Output, pacing: PacingView, now: Date): void {
+  out.field('pacing', `${pacing.summary} (measured ${clock(pacing.measuredAt, now)}, ${ago(pacing.measuredAgoSeconds)})`);
 }
 
 /** `pause|promote [--full]|abort`, or the one verb as is. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AnalysisRun, AnalysisTemplate, Reservation, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
 import type { CutoverObserver } from '../metrics.ts';
+import { oneNumber, type SeriesValue } from './analysis/prometheus-source.ts';
 import type { DnsProvider, DnsRecord } from './dns-provider.ts';
 import { outcomeOf, type TrafficCondition, type TrafficEvent, type TrafficOutcome, type TrafficSpec } from './outcome.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
@@ -24,15 +25,6 @@ export type AnalysisHook = (
   step: number,
   signal?: AbortSignal,
 ) => Promise<AnalysisRun>;
-
-/** Both clusters' requests over `windowMs` from the Prometheus at `url`, by `clusters.label` (analysis/peer-source.ts). */
-export type RequestsByCluster = (
-  url: string,
-  target: { namespace: string; name: string },
-  clusters: { label: string; self: string; peer: string },
-  windowMs: number,
-  signal?: AbortSignal,
-) => Promise<{ self: number; peer: number; missing: string[] }>;
 
 /**
  * When a Reservation's record set was last read and found settled, for which generation (a spec
@@ -57,9 +49,8 @@ export interface TrafficRuntime {
   pendingPollMs: number;
   /** Per Reservation (by uid): its last settled read. */
   lastRead: Map<string, LastRead>;
-  prometheusQuery?: (url: string, promql: string, signal?: AbortSignal) => Promise<number | undefined>;
-  /** Both clusters' requests over a window, told apart by a label (the settle rule's observed share). */
-  requestsByCluster?: RequestsByCluster;
+  /** An instant query's series (prometheus-source's vectorQuery, with the operator's allowed hosts). */
+  prometheusQuery?: (url: string, promql: string, signal?: AbortSignal) => Promise<SeriesValue[]>;
   analysis?: AnalysisHook;
   cutoverObserver?: CutoverObserver;
 }
@@ -166,11 +157,16 @@ export class TrafficContext {
 
   /** One number from a Prometheus instant query; throws when there is none. A field: it is passed on as a function. */
   readonly prometheus = async (url: string, promql: string): Promise<number> => {
-    const query = this.runtime.prometheusQuery;
-    if (!query) throw new Error('this operator has no Prometheus client');
-    const value = await query(url, promql, this.signal);
+    const value = oneNumber(url, promql, await this.prometheusSeries(url, promql));
     if (value === undefined || !Number.isFinite(value)) throw new Error(`no data from ${promql}`);
     return value;
+  };
+
+  /** Every series of a Prometheus instant query. A field: it is passed on as a function. */
+  readonly prometheusSeries = async (url: string, promql: string): Promise<SeriesValue[]> => {
+    const query = this.runtime.prometheusQuery;
+    if (!query) throw new Error('this operator has no Prometheus client');
+    return query(url, promql, this.signal);
   };
 
   /**

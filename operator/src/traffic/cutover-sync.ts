@@ -1,14 +1,27 @@
-import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Prescale, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Pacing, Prescale, TrafficStatus } from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
 import { iso } from '../kube/time.ts';
+import { measurePacing } from './analysis/pacing-source.ts';
 import type { TrafficContext } from './context.ts';
-import { type CutoverDecision, decide, HISTORY_KEPT, isFinished } from './cutover.ts';
+import { type CutoverDecision, type CutoverInput, decide, HISTORY_KEPT, isFinished, type PacingMeasured } from './cutover.ts';
 import { measureShare, settleSettings } from './observed-share.ts';
 import { inSync, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
+import { type PacingSettings, pacingSettings } from './pacing.ts';
 import { buildPlan } from './plan.ts';
-import { capacityShortfall, maxFloors, prescaleFloors, prescaleRates } from './prescale.ts';
+import {
+  capacityShortfall,
+  describeFloors,
+  encodeFloors,
+  type Floors,
+  maxFloors,
+  PRESCALED,
+  peerReadyQuery,
+  prescaleFloors,
+  prescaleRates,
+  type ReadyPods,
+} from './prescale.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
 import { rebalanceLabel } from './rebalance.ts';
 import {
@@ -62,6 +75,12 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
   const built = buildPlan(cutover, t.cluster);
   if (!built.ok) return degraded(TRAFFIC_REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${built.errors.join('; ')}`);
   const plan = built.plan;
+  let pacing: PacingSettings | undefined;
+  try {
+    pacing = cutover.pacing && pacingSettings(cutover.pacing);
+  } catch (err) {
+    return degraded(TRAFFIC_REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${(err as Error).message}`);
+  }
   const peerKey: RecordSetKey = { ...ctx.key, setIdentifier: plan.from };
   const peer = currentRecordSet(peerKey, ctx.seen);
   const peerLabels = ownershipLabels(peer.txt);
@@ -79,7 +98,9 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     drainTtls: cutover.drain.ttls,
     ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
     settle: settleSettings(cutover),
-  };
+    ...(pacing ? { pacing: { settings: pacing } } : {}),
+    ...(cutover.prescale ? { takeBack: {} } : {}),
+  } satisfies Omit<CutoverInput, 'now'>;
 
   // A cutover that has ended (and is not being retried) no longer touches the peer's record,
   // which may be gone by now (the old cluster decommissioned): only our own, at its last weight.
@@ -156,6 +177,23 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     });
     ctx.events.push(...decision.events);
   }
+  if (decision.measurePacing && pacing && cutover.pacing) {
+    const measured = await measurePacedStep(ctx, cutover.pacing, pacing, decision.measurePacing);
+    decision = decide({
+      ...input,
+      verified: live,
+      request: undefined,
+      pacing: { settings: pacing, measured },
+      status: decision.status,
+      now: ctx.now(),
+    });
+    ctx.events.push(...decision.events);
+  }
+  if (decision.measureTakeBack && cutover.prescale) {
+    const measured = await measureTakeBack(ctx, cutover.prescale, plan.from, decision.status.startShare);
+    decision = decide({ ...input, verified: live, request: undefined, takeBack: { measured }, status: decision.status, now: ctx.now() });
+    ctx.events.push(...decision.events);
+  }
   if (decision.measurePeerRate && cutover.drain.peerRate) {
     const { url, query } = cutover.drain.peerRate.prometheus;
     const measured = await ctx.prometheus(url, query.replaceAll('{{peer}}', plan.from)).catch((err: Error) => err);
@@ -193,6 +231,7 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
           ? handedBackValue(peerLabels, ctx.owner)
           : withWeightWriter(peerLabels, ctx.owner, {
               drain: draining && cutover.drain.connectionClose,
+              ...(decision.status.takeBack?.floors ? { floors: encodeFloors(decision.status.takeBack.floors) } : {}),
               ...(cutover.drain.connectionClose ? { rebalance: rebalanceLabel(live, decision.weights, rebalanceRequested(peer.txt)) } : {}),
             }),
       ],
@@ -240,10 +279,11 @@ async function prescale(ctx: TrafficContext, settings: Prescale, share: number):
   }
   const floors = maxFloors(ctx.status.minReplicas, prescaleFloors(cr.spec.services, settings, rates, share));
   if (JSON.stringify(floors) !== JSON.stringify(ctx.status.minReplicas ?? {})) {
-    const listed = Object.entries(floors)
-      .map(([name, n]) => `${name} ${n}`)
-      .join(', ');
-    ctx.events.push({ type: 'Normal', reason: 'PreScaling', message: `before raising the share to ${share}%: minReplicas ${listed}` });
+    ctx.events.push({
+      type: 'Normal',
+      reason: 'PreScaling',
+      message: `before raising the share to ${share}%: minReplicas ${describeFloors(floors)}`,
+    });
   }
   ctx.status = { ...ctx.status, minReplicas: floors };
   const short = capacityShortfall(floors, cr.status?.services);
@@ -279,6 +319,64 @@ async function endCutover(ctx: TrafficContext): Promise<TrafficOutcome> {
   delete ctx.status.minReplicas;
   ctx.forgetRead();
   return ctx.outcome(inSync(t, weight, ctx.status.weightOverride), { requeueAfterMs: 1000 });
+}
+
+/**
+ * Whether the peer can take the traffic back if the cutover aborts now: the pods each HTTP
+ * service needs for the load it gets back (everything above the starting share, at
+ * requestsPerPod, within this cluster's replica bounds: the same images), and its ready pods.
+ */
+async function measureTakeBack(
+  ctx: TrafficContext,
+  prescale: Prescale,
+  peer: string,
+  startShare: number,
+): Promise<{ needed: Floors; ready: ReadyPods } | Error> {
+  const { cr } = ctx;
+  try {
+    const rates = await prescaleRates(prescale, ctx.prometheus);
+    const needed = prescaleFloors(cr.spec.services, { ...prescale, headroomPercent: 0 }, rates, 100 - startShare);
+    const vars = { peer, namespace: cr.metadata.namespace as string, name: cr.metadata.name as string };
+    const counts = await Promise.all(
+      PRESCALED.map((service) =>
+        ctx.prometheus(prescale.prometheus.url, peerReadyQuery(prescale.prometheus.peerReady, { ...vars, service })),
+      ),
+    );
+    return { needed, ready: Object.fromEntries(PRESCALED.map((service, i) => [service, counts[i]])) };
+  } catch (err) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    return err as Error;
+  }
+}
+
+/** A paced step's requests and burn rates from Prometheus, or why there are none. */
+async function measurePacedStep(
+  ctx: TrafficContext,
+  spec: Pacing,
+  settings: PacingSettings,
+  asked: { step: number; since: string },
+): Promise<PacingMeasured | Error> {
+  const { cr, spec: t } = ctx;
+  const clusters = {
+    label: spec.prometheus.label,
+    self: spec.prometheus.thisCluster ?? t.cluster,
+    peer: spec.prometheus.peerCluster ?? (t.cutover?.from as string),
+  };
+  const target = { namespace: cr.metadata.namespace as string, name: cr.metadata.name as string };
+  const sinceMs = ctx.now().getTime() - Date.parse(asked.since);
+  try {
+    const counts = await measurePacing((q) => ctx.prometheusSeries(spec.prometheus.url, q), target, clusters, sinceMs, settings.objective);
+    return {
+      ...asked,
+      requests: counts.requests,
+      totalRatePerSecond: counts.totalRatePerSecond,
+      burn: counts.burn,
+      missing: counts.missing,
+    };
+  } catch (err) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+    return err as Error;
+  }
 }
 
 async function measureAnalysis(ctx: TrafficContext, template: AnalysisTemplate, run: AnalysisRun | undefined, step: number) {

@@ -1,6 +1,8 @@
 import type { AnalysisRun, CutoverStatus, CutoverVerb } from '../api/v1alpha1/reservation.ts';
 import { iso } from '../kube/time.ts';
+import { type PacingMeasurement, type PacingSettings, pace } from './pacing.ts';
 import { describeStep, type Plan, type PlanStep, parseDuration } from './plan.ts';
+import { describeFloors, type Floors, type ReadyPods, takeBackShortfall } from './prescale.ts';
 import { type SettleSettings, type ShareMeasurement, settleStep } from './settle.ts';
 import { parseCutoverRequest, verbError } from './verbs.ts';
 import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
@@ -14,7 +16,12 @@ import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
  *   one TTL has passed since, so resolvers' cached answers have caught up;
  * - a step is never skipped by a restart: everything needed to go on is in the status;
  * - an abort walks back down the plan's own shares to the share the cutover started from, each
- *   one verified and held for a TTL like on the way up.
+ *   one verified and held for a TTL like on the way up;
+ * - with pacing, a setShare step then lasts until this cluster has served its requests at that
+ *   share (pacing.ts): a fast burn aborts, a slow burn pauses;
+ * - with prescale, an abort first checks the peer can take the traffic back (its ready pods
+ *   against the load it gets back); if not, it asks the peer for those pods and waits for them
+ *   (at most TAKE_BACK_WAIT_MS) before its first step down.
  * The traffic reconciler (traffic/cutover-sync.ts) does the I/O: it writes `write`, measures `measure`, and
  * calls again.
  */
@@ -48,7 +55,26 @@ export interface CutoverInput {
   settle?: SettleSettings;
   /** Both clusters' requests, measured at the machine's request (`measureShare`). */
   measuredShare?: ShareMeasurement;
+  /**
+   * With spec.traffic.cutover.pacing: its settings, and what Prometheus said for the step the
+   * machine asked about (`measurePacing`), or the error that kept it from answering.
+   */
+  pacing?: { settings: PacingSettings; measured?: PacingMeasured | Error };
+  /**
+   * With prescale: an abort checks the peer's capacity first. `measured`, at the machine's request
+   * (`measureTakeBack`): the pods each service needs for the load the peer gets back, and the
+   * peer's ready pods; or the error that kept Prometheus from saying.
+   */
+  takeBack?: { measured?: { needed: Floors; ready: ReadyPods } | Error };
   now: Date;
+}
+
+/** A pacing measurement of one step, counted from `since` (the step in sync and held for a TTL). */
+export interface PacingMeasured extends PacingMeasurement {
+  step: number;
+  since: string;
+  /** Cluster label values Prometheus had no request series for (a wrong value looks like no traffic). */
+  missing?: string[];
 }
 
 export interface CutoverDecision {
@@ -61,6 +87,10 @@ export interface CutoverDecision {
   measurePeerRate?: true;
   /** Measure both clusters' requests over this window now and decide again with them (settle.ts). */
   measureShare?: { windowMs: number };
+  /** Measure this step's requests since `since` and this cluster's burn rates, then decide again with them (pacing). */
+  measurePacing?: { step: number; since: string };
+  /** Measure whether the peer can take the traffic back, then decide again with it (an abort's first step). */
+  measureTakeBack?: true;
   requeueAfterMs?: number;
   events: CutoverEvent[];
 }
@@ -69,9 +99,23 @@ export interface CutoverDecision {
 export const HISTORY_KEPT = 20;
 /** How often a draining peer's request rate is measured again. */
 export const PEER_RATE_POLL_MS = 15_000;
+/** The shortest wait between two pacing measurements: Prometheus scrapes every 15-30 s. */
+export const PACING_POLL_MS = 5_000;
+/** After Prometheus could not answer a pacing measurement: when to ask again. */
+export const PACING_RETRY_MS = 15_000;
+/**
+ * How long an abort waits for the peer's pods before walking back anyway: the traffic leaves a
+ * cluster that is failing, and a short peer is better than none. New pods are ready in well under it.
+ */
+export const TAKE_BACK_WAIT_MS = 3 * 60_000;
+/** How often an abort waiting for the peer's pods looks again. */
+export const TAKE_BACK_POLL_MS = 5_000;
 const round = (n: number) => Math.round(n * 100) / 100;
 /** Enough passes for one reconcile to go through every instantaneous step (pauses promoted, ...). */
 const MAX_PASSES = 200;
+
+/** The history events that hold a cutover until resumed or promoted. */
+const HELD_BY = new Set(['Paused', 'SlowBurn', 'AnalysisInconclusive']);
 
 const sameWeights = (a: ShareWeights | undefined, b: ShareWeights | undefined) => !!a && !!b && a.self === b.self && a.peer === b.peer;
 /** This cluster's share of Route53's answers for these weights (Route53's rule, 0/0 an even split). */
@@ -123,6 +167,8 @@ export function decide(input: CutoverInput): CutoverDecision {
   let measure: CutoverDecision['measure'];
   let measurePeerRate = false;
   let measureShare: CutoverDecision['measureShare'];
+  let measurePacing: CutoverDecision['measurePacing'];
+  let measureTakeBack = false;
   let requeueAfterMs: number | undefined;
 
   const note = (event: string, message: string, type: 'Normal' | 'Warning' = 'Normal') => {
@@ -135,6 +181,7 @@ export function decide(input: CutoverInput): CutoverDecision {
   const enterStep = (step: number) => {
     s = { ...s, step, stepStartedAt: iso(now) };
     delete s.held;
+    delete s.pacing;
   };
 
   if (!input.status || input.status.plan !== input.fingerprint || input.status.from !== plan.from) {
@@ -168,6 +215,8 @@ export function decide(input: CutoverInput): CutoverDecision {
     ...(measure ? { measure } : {}),
     ...(measurePeerRate ? { measurePeerRate: true as const } : {}),
     ...(measureShare ? { measureShare } : {}),
+    ...(measurePacing ? { measurePacing } : {}),
+    ...(measureTakeBack ? { measureTakeBack: true as const } : {}),
     ...(requeueAfterMs ? { requeueAfterMs } : {}),
     events,
   };
@@ -228,6 +277,7 @@ export function decide(input: CutoverInput): CutoverDecision {
   function startAbort(why: string) {
     s = { ...s, aborting: true };
     delete s.held;
+    delete s.pacing;
     note('CutoverAborted', `${why}; returning traffic to ${plan.from} step by step, back to ${s.startShare}%`, 'Warning');
   }
 
@@ -275,6 +325,7 @@ export function decide(input: CutoverInput): CutoverDecision {
     }
     s = { ...s, phase: s.aborting ? 'Aborted' : s.held ? 'Paused' : 'Progressing' };
     if (s.aborting) {
+      if (!peerCanTakeBack()) return false;
       const [next] = abortShares(plan, s.share, s.startShare);
       if (next !== undefined) {
         if (!reachShare(next)) return false;
@@ -285,17 +336,26 @@ export function decide(input: CutoverInput): CutoverDecision {
       return finishAbort();
     }
     if (s.held) {
-      s = { ...s, message: `paused at step ${s.step + 1} of ${s.steps}: resume, promote or abort` };
+      // Why it is held stays in view: a pause request, a slow burn or an inconclusive analysis.
+      const why = s.history.findLast((h) => h.step === s.step && HELD_BY.has(h.event));
+      const reason = why && why.event !== 'Paused' ? ` (${why.message})` : '';
+      s = { ...s, message: `paused at step ${s.step + 1} of ${s.steps}${reason}: resume, promote or abort` };
       return false;
     }
     const step = plan.steps[s.step];
     if (!step) return drain();
     switch (step.kind) {
-      case 'setShare':
+      case 'setShare': {
         if (!reachShare(step.share) || !trafficFollowed(step.share)) return false;
-        note('StepCompleted', `step ${s.step + 1} of ${s.steps}: ${step.share}% verified and held for one TTL`);
-        enterStep(s.step + 1);
-        return true;
+        if (!input.pacing) {
+          note('StepCompleted', `step ${s.step + 1} of ${s.steps}: ${step.share}% verified and held for one TTL`);
+          enterStep(s.step + 1);
+          return true;
+        }
+        const paced = pacedStep(step.share, input.pacing);
+        if (paced === 'done') enterStep(s.step + 1);
+        return paced !== 'waiting';
+      }
       case 'pause': {
         s = { ...s, phase: 'Paused' };
         if (step.durationMs === undefined) {
@@ -332,7 +392,8 @@ export function decide(input: CutoverInput): CutoverDecision {
     if (settled.observed) s = { ...s, observed: settled.observed };
     switch (settled.kind) {
       case 'settled':
-        if (settled.how === 'Bound') note('ObservedShareBehind', `step ${s.step + 1} of ${s.steps}: ${settled.message}`, 'Warning');
+        if (settled.how === 'Bound' && !settled.again)
+          note('ObservedShareBehind', `step ${s.step + 1} of ${s.steps}: ${settled.message}`, 'Warning');
         return true;
       case 'measure':
         measureShare = { windowMs: settled.windowMs };
@@ -343,6 +404,112 @@ export function decide(input: CutoverInput): CutoverDecision {
         wait(settled.ms);
         return false;
     }
+  }
+
+  /**
+   * A setShare step in sync and held for a TTL, with pacing: done once enough requests are in (or
+   * maxDwell is over) and the burn is calm; a fast burn aborts, a slow burn pauses.
+   */
+  function pacedStep(share: number, pacing: NonNullable<CutoverInput['pacing']>): 'done' | 'waiting' | 'aborting' {
+    const since = iso(new Date(Date.parse(s.syncedAt as string) + ttlMs));
+    const { measured } = pacing;
+    const where = `step ${s.step + 1} of ${s.steps}`;
+    // A measurement answers the step and the start it was asked for; any other is a new question.
+    if (measured === undefined || (!(measured instanceof Error) && (measured.step !== s.step || measured.since !== since))) {
+      measurePacing = { step: s.step, since };
+      s = { ...s, message: `${where}: ${share}% in sync; asking Prometheus for its requests and burn rates (pacing)` };
+      return 'waiting';
+    }
+    if (measured instanceof Error) {
+      s = { ...s, message: `${where}: pacing has no measurement (${measured.message}); asking again in ${PACING_RETRY_MS / 1000}s` };
+      wait(PACING_RETRY_MS);
+      return 'waiting';
+    }
+    const decision = pace(pacing.settings, {
+      step: s.step + 1,
+      sharePercent: share,
+      elapsedMs: now.getTime() - Date.parse(since),
+      requests: measured.requests,
+      totalRatePerSecond: measured.totalRatePerSecond,
+      burn: measured.burn,
+    });
+    const unseen = measured.missing?.length
+      ? `; Prometheus has no request series for ${measured.missing.join(' or ')} (check pacing.prometheus's label and values)`
+      : '';
+    const known = (n: number) => (Number.isFinite(n) ? n : undefined);
+    const burnRates = Object.fromEntries(
+      Object.entries(measured.burn).flatMap(([window, rate]) => (known(rate) === undefined ? [] : [[window, round(rate)]])),
+    );
+    s = {
+      ...s,
+      pacing: { step: s.step, requests: measured.requests, requestsNeeded: decision.requestsNeeded, burnRates, measuredAt: iso(now) },
+    };
+    switch (decision.action) {
+      case 'abort':
+        note('FastBurn', decision.message, 'Warning');
+        startAbort(`${where}: fast burn`);
+        return 'aborting';
+      case 'pause':
+        s = { ...s, held: true, phase: 'Paused', message: `${decision.message}; paused: resume measures again, promote skips the step` };
+        note('SlowBurn', decision.message, 'Warning');
+        return 'waiting';
+      case 'wait':
+        s = { ...s, message: `${decision.message}${unseen}` };
+        wait(Math.max(PACING_POLL_MS, decision.waitMs ?? PACING_POLL_MS));
+        return 'waiting';
+      case 'advance':
+        if (decision.shortOfRequests) note('PacingShortOfRequests', decision.message, 'Warning');
+        note('StepCompleted', `${where}: ${share}% verified, held for one TTL and paced (${decision.message})`);
+        return 'done';
+    }
+  }
+
+  /**
+   * Before an abort's first step down (with prescale): true once the peer has the pods for the
+   * traffic it gets back, or Prometheus cannot say, or the wait for them is over; until then its
+   * floors are asked of it (status.traffic.cutover.takeBack, written to its TXT by the sync).
+   */
+  function peerCanTakeBack(): boolean {
+    if (!input.takeBack || (s.takeBack && s.takeBack.state !== 'Raising')) return true;
+    const { measured } = input.takeBack;
+    if (measured === undefined) {
+      measureTakeBack = true;
+      s = { ...s, message: `aborting: checking that ${plan.from} has the pods to take the traffic back` };
+      return false;
+    }
+    const since = s.takeBack?.since ?? iso(now);
+    if (measured instanceof Error) {
+      const message = `cannot tell whether ${plan.from} has the pods to take the traffic back (${measured.message}); walking back now`;
+      s = { ...s, takeBack: { ...s.takeBack, state: 'Unknown', since, message } };
+      note('TakeBackUnknown', message, 'Warning');
+      return true;
+    }
+    const short = takeBackShortfall(measured.needed, measured.ready);
+    const floors = describeFloors(measured.needed);
+    if (short.length === 0) {
+      const message = `${plan.from} has the pods to take the traffic back (needs ${floors})`;
+      if (s.takeBack) note('TakeBackReady', message);
+      s = { ...s, takeBack: { ...s.takeBack, state: 'Ready', since, message } };
+      return true;
+    }
+    if (!s.takeBack) {
+      const message = `${plan.from} cannot take the traffic back yet (${short.join(', ')}): its floors are raised to ${floors}, and the walk back waits for its pods`;
+      s = { ...s, takeBack: { state: 'Raising', floors: measured.needed, since, message } };
+      note('PeerPreScaling', message, 'Warning');
+    }
+    const due = Date.parse(since) + TAKE_BACK_WAIT_MS;
+    if (now.getTime() >= due) {
+      const message = `${plan.from} still short after ${TAKE_BACK_WAIT_MS / 60_000}m (${short.join(', ')}): walking back anyway, its floors kept raised`;
+      s = { ...s, takeBack: { ...(s.takeBack as NonNullable<CutoverStatus['takeBack']>), state: 'Short', message } };
+      note('TakeBackShort', message, 'Warning');
+      return true;
+    }
+    s = {
+      ...s,
+      message: `aborting: waiting for ${plan.from}'s pods to take the traffic back (${short.join(', ')}), at most until ${iso(new Date(due))}`,
+    };
+    wait(TAKE_BACK_POLL_MS);
+    return false;
   }
 
   function analyze(template: string): boolean {

@@ -3,13 +3,14 @@ import { iso } from '../kube/time.ts';
 import type { TrafficContext } from './context.ts';
 import type { DnsRecord } from './dns-provider.ts';
 import { inSync, type TrafficEvent, type TrafficOutcome, type TrafficSpec } from './outcome.ts';
-import { warmFloors } from './prescale.ts';
+import { decodeFloors, describeFloors, maxFloors, warmFloors } from './prescale.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
 import { nextRebalance } from './rebalance.ts';
 import {
   type DesiredRecordSet,
   desiredRecordSet,
   drainRequested,
+  floorsRequested,
   handedBackBy,
   liveWeightsAfter,
   type RecordSet,
@@ -106,6 +107,18 @@ export function decideIdle(input: IdleInput): IdleDecision {
         message: `${writer}'s cutover moved ${where} from ${rebalance.fromShare}% to ${rebalance.toShare}%: its services close ${Math.round(rebalance.fraction * 1000) / 10}% of their keep-alive connections over one TTL, so those clients resolve again`,
       });
     }
+    // Keep warm: the replicas of when the handover began, so an abort can shift traffic back here;
+    // and, when the writer's abort finds too few of them for the traffic it gives back, the ones it asks for.
+    const held = status.handover && status.minReplicas ? status.minReplicas : warmFloors(input.services);
+    const asked = decodeFloors(floorsRequested(current.txt));
+    const floors = maxFloors(held, asked);
+    if (JSON.stringify(floors) !== JSON.stringify(held)) {
+      events.push({
+        type: 'Normal',
+        reason: 'TakeBackPreScaling',
+        message: `${writer}'s cutover is aborting and asks for ${describeFloors(asked)} to take the traffic back: minReplicas raised`,
+      });
+    }
     status = {
       ...status,
       handover: {
@@ -115,8 +128,7 @@ export function decideIdle(input: IdleInput): IdleDecision {
         ...(drainRequested(current.txt) ? { connectionClose: true } : {}),
         ...(rebalance ? { rebalance } : {}),
       },
-      // Keep warm: the replicas of when the handover began, so an abort can shift traffic back here.
-      minReplicas: status.handover && status.minReplicas ? status.minReplicas : warmFloors(input.services),
+      minReplicas: floors,
       desiredWeight: weight,
       verifiedWeight: weight,
       verifiedAt: status.verifiedWeight === weight && status.verifiedAt ? status.verifiedAt : iso(now),

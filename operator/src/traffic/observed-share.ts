@@ -1,4 +1,5 @@
 import type { Reservation } from '../api/v1alpha1/reservation.ts';
+import { measureRequests } from './analysis/peer-source.ts';
 import type { TrafficContext } from './context.ts';
 import { parseDuration } from './plan.ts';
 import type { SettleSettings, ShareMeasurement } from './settle.ts';
@@ -27,22 +28,15 @@ export function settleSettings(cutover: Cutover): SettleSettings {
 export async function measureShare(ctx: TrafficContext, cutover: Cutover, windowMs: number): Promise<ShareMeasurement> {
   const at = ctx.now();
   const prometheus = cutover.settle?.prometheus;
-  const query = ctx.runtime.requestsByCluster;
   if (!prometheus) return { at, windowMs, error: 'no Prometheus configured (spec.traffic.cutover.settle.prometheus)' };
-  if (!query) return { at, windowMs, error: 'this operator has no Prometheus client' };
   const clusters = {
     label: prometheus.label ?? 'cluster',
     self: prometheus.thisCluster ?? ctx.spec.cluster,
     peer: prometheus.peerCluster ?? cutover.from,
   };
   try {
-    const counts = await query(
-      prometheus.url,
-      { namespace: ctx.cr.metadata.namespace, name: ctx.cr.metadata.name },
-      clusters,
-      windowMs,
-      ctx.signal,
-    );
+    const target = { namespace: ctx.cr.metadata.namespace, name: ctx.cr.metadata.name };
+    const counts = await measureRequests((promql) => ctx.prometheusSeries(prometheus.url, promql), target, clusters, windowMs);
     if (counts.self + counts.peer === 0 && counts.missing.length > 0) {
       // A wrong label value looks exactly like no traffic: say which series are missing.
       const none = counts.missing.map((c) => `${clusters.label}="${c}"`).join(' or ');

@@ -1,5 +1,6 @@
+import type { Pacing } from '../api/v1alpha1/reservation.ts';
 import { formatCount } from './analysis/judge.ts';
-import { formatDuration } from './plan.ts';
+import { formatDuration, parseDuration } from './plan.ts';
 
 /**
  * Steps paced by the error budget (pure): instead of a fixed dwell, a step lasts until this
@@ -51,6 +52,37 @@ export interface PacingInput {
   /** Both clusters' request rate now, per second: the budget's size. */
   totalRatePerSecond: number;
   burn: BurnRates;
+}
+
+/** What Prometheus says for a pacing decision: PacingInput's measured part. */
+export type PacingMeasurement = Pick<PacingInput, 'requests' | 'totalRatePerSecond' | 'burn'>;
+
+/** spec.traffic.cutover.pacing as the decisions read it; throws naming the first setting that cannot pace a step. */
+export function pacingSettings(spec: Pacing): PacingSettings {
+  const duration = (field: 'minDwell' | 'maxDwell') => {
+    const ms = parseDuration(spec[field]);
+    if (ms === undefined) throw new RangeError(`pacing.${field} must be like 30s, 5m or 1h30m, not "${spec[field]}"`);
+    return ms;
+  };
+  return checkPacing({
+    objective: spec.objective,
+    windowDays: spec.windowDays,
+    budgetFraction: spec.budgetFraction,
+    minDwellMs: duration('minDwell'),
+    maxDwellMs: duration('maxDwell'),
+    fastBurn: spec.fastBurn,
+    slowBurn: spec.slowBurn,
+  });
+}
+
+/**
+ * How long a step at `sharePercent` is expected to dwell when the traffic stays at
+ * `totalRatePerSecond` and nothing burns: its requests at its share, within minDwell and maxDwell.
+ */
+export function expectedDwellMs(s: PacingSettings, totalRatePerSecond: number, sharePercent: number): number {
+  const rate = (Math.max(0, totalRatePerSecond) * sharePercent) / 100;
+  const ms = rate > 0 ? (requestsNeeded(s, totalRatePerSecond) / rate) * 1000 : Number.POSITIVE_INFINITY;
+  return Math.min(s.maxDwellMs, Math.max(s.minDwellMs, ms));
 }
 
 export type PacingAction = 'abort' | 'pause' | 'wait' | 'advance';

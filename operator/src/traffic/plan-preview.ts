@@ -3,7 +3,10 @@ import { SERVICES } from '../desired/metadata.ts';
 import { judgePeer } from './analysis/peer-judge.ts';
 import { analysisIntervalMs } from './analysis/run.ts';
 import { firstStep } from './cutover.ts';
+
+import { expectedDwellMs, type PacingSettings, pacingSettings, requestsNeeded } from './pacing.ts';
 import { buildPlan, type Cutover, describeStep, formatDuration, type PlanStep, parseDuration } from './plan.ts';
+
 import { PRESCALED, type PrescaledService, prescaleFloors } from './prescale.ts';
 
 /**
@@ -22,7 +25,9 @@ import { PRESCALED, type PrescaledService, prescaleFloors } from './prescale.ts'
  * analysis takes `count` measurements one interval apart (the first at once from Prometheus,
  * after one interval when it scrapes the services itself); a peer analysis ends at its first
  * verdict, predicted here by judging the counts each look would see if this cluster behaved as
- * the clusters do now; the drain holds `drain.ttls` TTLs from the last step's INSYNC.
+ * the clusters do now; with pacing, a setShare step then dwells until this cluster has served
+ * the requests pacing.ts asks for at the rates read now (within minDwell and maxDwell); the drain
+ * holds `drain.ttls` TTLs from the last step's INSYNC.
  */
 
 /** What the preview is computed from, besides the plan: read live by the caller. */
@@ -101,6 +106,8 @@ export interface StepPreview {
   dwellNote: string;
   /** Floors pre-scaling asks for before this share (setShare steps that raise it, with prescale and rates). */
   prescale?: Partial<Record<PrescaledService, { floor: number; ready?: number }>>;
+  /** With pacing: maxDwell ends the step before its requests are in, at the rates read now. */
+  pacedShortOfRequests?: boolean;
   /** Whether the peer could take the traffic back at this step (setShare steps). */
   takeBack?: TakeBackService[];
   /** Route53 calls this step makes (setShare steps: the batch, its INSYNC polls, the reads around it). */
@@ -118,6 +125,7 @@ export type FindingCode =
   | 'manual-pause'
   | 'analysis-inconclusive'
   | 'take-back-short'
+  | 'pacing-short-of-requests'
   | 'no-rates';
 
 export interface Finding {
@@ -160,16 +168,23 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
     ...(facts.rates ? { rates: facts.rates } : {}),
   };
   const built = buildPlan(cutover, facts.self);
-  if (!built.ok) {
+  let pacing: PacingSettings | undefined;
+  const errors = built.ok ? [] : [...built.errors];
+  try {
+    pacing = cutover.pacing && pacingSettings(cutover.pacing);
+  } catch (err) {
+    errors.push((err as Error).message);
+  }
+  if (!built.ok || errors.length > 0) {
     return {
       ...base,
-      errors: built.errors,
+      errors,
       steps: [],
       drain: { startSeconds: 0, dwellSeconds: 0, endSeconds: 0, note: '' },
       etaSeconds: 0,
       etaIsLowerBound: false,
       route53: { calls: 0, peakPerSecond: 0, limitPerSecond: ROUTE53_LIMIT_PER_SECOND },
-      findings: built.errors.map((message) => ({ code: 'plan-invalid', severity: 'warning', message })),
+      findings: errors.map((message) => ({ code: 'plan-invalid', severity: 'warning', message })),
     };
   }
   const { plan } = built;
@@ -220,17 +235,20 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
         }
         const moves = step.share !== share;
         const seen = moves ? insyncSeenSeconds(facts.route53SyncSeconds) : 0;
+        const paced = pacing ? pacedDwell(pacing, total, step.share) : undefined;
         const settle = moves ? settleSeconds(cutover) : 0;
-        dwell = prescaleWait + seen + ttl + settle;
+        dwell = prescaleWait + seen + ttl + settle + (paced?.seconds ?? 0);
         lastSyncedAt = at + prescaleWait + seen;
         note = [
           prescaleWait ? `${prescaleWait}s for pre-scaled pods` : '',
           moves ? `${seen}s until INSYNC is seen` : 'already served',
           `one TTL (${ttl}s) held`,
           settle ? `about ${settle}s for the observed share (one settle window; the clients decide)` : '',
+          paced?.note ?? '',
         ]
           .filter(Boolean)
           .join(' + ');
+        if (paced?.shortOfRequests) extra.pacedShortOfRequests = true;
         // The read before the batch, the batch, GetChange until INSYNC, the read after it.
         route53Calls = moves ? 3 + getChangeCalls(facts.route53SyncSeconds) : 0;
         share = step.share;
@@ -302,6 +320,27 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
   };
   preview.findings = findings(cutover, plan.steps, preview, facts);
   return preview;
+}
+
+/** A paced step's dwell after its TTL, at `total` requests/s both clusters (unknown: up to maxDwell). */
+function pacedDwell(s: PacingSettings, total: number | undefined, share: number) {
+  if (total === undefined) {
+    return {
+      seconds: s.maxDwellMs / 1000,
+      note: `paced: no request rates, up to maxDwell ${formatDuration(s.maxDwellMs)}`,
+      shortOfRequests: false,
+    };
+  }
+  const seconds = expectedDwellMs(s, total, share) / 1000;
+  const needed = requestsNeeded(s, total);
+  const rate = (total * share) / 100;
+  const shortOfRequests = rate <= 0 || needed / rate > s.maxDwellMs / 1000;
+  const why = shortOfRequests
+    ? `maxDwell before its ${needed} requests are in`
+    : seconds === s.minDwellMs / 1000
+      ? `minDwell (its ${needed} requests take less)`
+      : `${needed} requests at ${Number(rate.toFixed(1))}/s`;
+  return { seconds, note: `paced ${formatDuration(seconds * 1000)}: ${why}`, shortOfRequests };
 }
 
 /** `2m35s`, or `at least 2m35s` when a pause waits for a promote. */
@@ -511,6 +550,14 @@ function findings(cutover: Cutover, planSteps: PlanStep[], preview: PlanPreview,
         severity: 'info',
         step: s.number,
         message: 'this pause waits for a promote: the ETA counts it as 0',
+      });
+    }
+    if (s.pacedShortOfRequests) {
+      out.push({
+        code: 'pacing-short-of-requests',
+        severity: 'warning',
+        step: s.number,
+        message: `at ${s.share}% this cluster would not serve the requests pacing asks for before maxDwell (${cutover.pacing?.maxDwell}) at the rates read now: the step will go on short of them, with a warning`,
       });
     }
     if (s.analysis?.inconclusive) {

@@ -63,7 +63,7 @@ export function warmFloors(services: ReservationStatus['services']): Floors {
  * pre-scale for a load it cannot see.
  */
 export async function prescaleRates(
-  settings: Prescale,
+  settings: { prometheus: Pick<Prescale['prometheus'], 'url' | 'query'> },
   query: (url: string, promql: string) => Promise<number>,
 ): Promise<Record<PrescaledService, number>> {
   const entries = await Promise.all(
@@ -76,4 +76,55 @@ export async function prescaleRates(
     ),
   );
   return Object.fromEntries(entries) as Record<PrescaledService, number>;
+}
+
+/** The peer's ready-pods query for one service, its placeholders filled in. */
+export function peerReadyQuery(query: string, vars: { peer: string; namespace: string; name: string; service: PrescaledService }): string {
+  const component = SERVICES[vars.service].component;
+  return query
+    .replaceAll('{{peer}}', vars.peer)
+    .replaceAll('{{namespace}}', vars.namespace)
+    .replaceAll('{{deployment}}', `${vars.name}-${component}`)
+    .replaceAll('{{service}}', component);
+}
+
+/** The ready pods each HTTP service of the peer has, as Prometheus counts them. */
+export type ReadyPods = Partial<Record<PrescaledService, number>>;
+
+/** The services whose ready pods are below what they need, e.g. `query-api 4 ready of 12`. */
+export function takeBackShortfall(needed: Floors, ready: ReadyPods): string[] {
+  return PRESCALED.filter((name) => (ready[name] ?? 0) < (needed[name] ?? 0)).map(
+    (name) => `${SERVICES[name].component} ${ready[name] ?? 0} ready of ${needed[name]}`,
+  );
+}
+
+/**
+ * Floors asked of the peer through its ownership TXT (a label value of ExternalDNS's format: no
+ * comma, no equals sign): `reservation-api:6;query-api:12`.
+ */
+export function encodeFloors(floors: Floors): string {
+  return (Object.entries(floors) as [ServiceName, number][])
+    .filter(([name]) => SERVICES[name])
+    .map(([name, n]) => `${SERVICES[name].component}:${n}`)
+    .join(';');
+}
+
+/** Floors as people read them: `reservation-api 6, query-api 12`. */
+export function describeFloors(floors: Floors): string {
+  return (Object.entries(floors) as [ServiceName, number][]).map(([name, n]) => `${SERVICES[name].component} ${n}`).join(', ');
+}
+
+/** The most replicas a TXT label may ask of a service: the peer clamps to its own replicas.max anyway. */
+const MAX_ASKED = 1000;
+
+/** The floors a TXT label asks for; anything else in it (another writer's, a hand edit) is ignored. */
+export function decodeFloors(value: string | undefined): Floors {
+  const floors: Floors = {};
+  for (const part of (value ?? '').split(';')) {
+    const [component, count] = part.split(':');
+    const name = (Object.keys(SERVICES) as ServiceName[]).find((n) => SERVICES[n].component === component);
+    const n = Number(count);
+    if (name && /^\d{1,4}$/.test(count ?? '') && n >= 1) floors[name] = Math.min(n, MAX_ASKED);
+  }
+  return floors;
 }

@@ -47,8 +47,6 @@ export interface TrafficReconcilerOptions {
    * pre-scaling and a draining peer's request rate.
    */
   prometheusQuery?: TrafficRuntime['prometheusQuery'];
-  /** Both clusters' requests by a label: the settle rule's observed share. */
-  requestsByCluster?: TrafficRuntime['requestsByCluster'];
   /** Cutover metrics (share, step, phase, aborts). */
   cutoverObserver?: CutoverObserver;
   /** Takes one measurement of an analysis step (a new run when `run` is undefined). */
@@ -78,7 +76,6 @@ export function createTrafficReconciler(options: TrafficReconcilerOptions) {
     pendingPollMs: options.pendingPollMs ?? 5_000,
     lastRead: new Map(),
     ...(options.prometheusQuery ? { prometheusQuery: options.prometheusQuery } : {}),
-    ...(options.requestsByCluster ? { requestsByCluster: options.requestsByCluster } : {}),
     ...(options.analysis ? { analysis: options.analysis } : {}),
     ...(options.cutoverObserver ? { cutoverObserver: options.cutoverObserver } : {}),
   };

@@ -131,6 +131,8 @@ export function weightWriter(txt: DnsRecord | undefined): string | undefined {
  * and resolve the name again.
  */
 export const DRAIN_LABEL = 'drain';
+/** On the peer's TXT while an abort needs it to take the traffic back: the replicas it needs (prescale.ts encodeFloors). */
+export const FLOORS_LABEL = 'min-replicas';
 export const DRAIN_CONNECTION_CLOSE = 'connection-close';
 
 /**
@@ -142,19 +144,28 @@ export const REBALANCE_LABEL = 'rebalance';
 
 /**
  * The ownership TXT value with the weight writer set (with the drain request when `drain`, the
- * rebalance request when `rebalance`), or all of them removed when `writer` is undefined.
+ * floors asked of the peer when `floors`, the rebalance request when `rebalance`), or all of them
+ * removed when `writer` is undefined.
  */
 export function withWeightWriter(
   labels: Labels,
   writer: string | undefined,
-  { drain = false, rebalance }: { drain?: boolean; rebalance?: { from: number; to: number } } = {},
+  { drain = false, floors, rebalance }: { drain?: boolean; floors?: string; rebalance?: { from: number; to: number } } = {},
 ): string {
-  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [HANDED_BACK_LABEL]: _back, [REBALANCE_LABEL]: _re, ...rest } = labels;
+  const {
+    [WEIGHT_WRITER_LABEL]: _writer,
+    [DRAIN_LABEL]: _drain,
+    [HANDED_BACK_LABEL]: _back,
+    [FLOORS_LABEL]: _floors,
+    [REBALANCE_LABEL]: _re,
+    ...rest
+  } = labels;
   if (!writer) return ownershipValue(rest);
   return ownershipValue({
     ...rest,
     [WEIGHT_WRITER_LABEL]: writer,
     ...(drain ? { [DRAIN_LABEL]: DRAIN_CONNECTION_CLOSE } : {}),
+    ...(floors ? { [FLOORS_LABEL]: floors } : {}),
     ...(rebalance ? { [REBALANCE_LABEL]: `${rebalance.from}-${rebalance.to}` } : {}),
   });
 }
@@ -178,13 +189,18 @@ export const HANDED_BACK_LABEL = 'handed-back-by';
 
 /** The ownership TXT value of a record set handed back by `by`'s cutover (pure). */
 export function handedBackValue(labels: Labels, by: string): string {
-  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [REBALANCE_LABEL]: _re, ...rest } = labels;
+  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [FLOORS_LABEL]: _floors, [REBALANCE_LABEL]: _re, ...rest } = labels;
   return ownershipValue({ ...rest, [HANDED_BACK_LABEL]: by });
 }
 
 /** Whose finished cutover handed this record set's weight back, if its TXT says so. */
 export function handedBackBy(txt: DnsRecord | undefined): string | undefined {
   return ownershipLabels(txt)?.[HANDED_BACK_LABEL];
+}
+
+/** The replicas a peer's aborting cutover asks this record set's services to hold, if any. */
+export function floorsRequested(txt: DnsRecord | undefined): string | undefined {
+  return ownershipLabels(txt)?.[FLOORS_LABEL];
 }
 
 /** Whether a peer's cutover asks this record set's services to close keep-alive connections. */

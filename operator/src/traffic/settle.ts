@@ -48,7 +48,8 @@ export interface SettleInput {
 }
 
 export type SettleDecision =
-  | { kind: 'settled'; how: 'Observed' | 'Bound' | 'Unobserved'; observed: ObservedShare; message: string }
+  /** `again`: the step had settled at an earlier decision (its event was sent then). */
+  | { kind: 'settled'; how: 'Observed' | 'Bound' | 'Unobserved'; observed: ObservedShare; message: string; again?: true }
   /** Measure both clusters' requests over `windowMs` and decide again with it. */
   | { kind: 'measure'; windowMs: number; observed?: ObservedShare; message: string }
   | { kind: 'wait'; ms: number; observed: ObservedShare; message: string };
@@ -85,7 +86,9 @@ export function settleStep(input: SettleInput): SettleDecision {
   // Only an observation of this step, taken once its TTL had passed, says anything about it.
   const ofThisStep = (o: ObservedShare | undefined) =>
     o?.configuredShare === share && o.at !== undefined && Date.parse(o.at) >= settledFrom ? o : undefined;
-  const last = input.measured ? observationOf(share, input.measured) : ofThisStep(input.last);
+  const prior = ofThisStep(input.last);
+  if (prior?.settled) return { kind: 'settled', how: prior.settled, observed: prior, message: prior.message, again: true };
+  const last = input.measured ? observationOf(share, input.measured) : prior;
   const within = (o: ObservedShare | undefined) => o?.share !== undefined && Math.abs(o.share - share) <= settings.tolerancePoints;
   const tolerance = `±${settings.tolerancePoints} points`;
 
@@ -101,7 +104,8 @@ export function settleStep(input: SettleInput): SettleDecision {
   if (now.getTime() >= boundAt) {
     const seen = last?.share !== undefined ? `observed ${last.share}%` : (last?.message ?? 'no observation');
     const message = `${share}% in sync, but ${seen}, outside ${tolerance} after ${Math.round(settings.maxWaitMs / 1000)}s (settle.maxWait): going on`;
-    const observed: ObservedShare = { ...(last ?? { configuredShare: share, message }), settled: 'Bound' };
+    // Stamped when it was not measured, so later decisions know this step has settled.
+    const observed: ObservedShare = { ...(last ?? { configuredShare: share, message, at: iso(now) }), settled: 'Bound' };
     return { kind: 'settled', how: 'Bound', observed, message };
   }
   const due = last?.at ? Date.parse(last.at) + OBSERVE_POLL_MS : now.getTime();

@@ -401,6 +401,26 @@ describe('the Reservation CRD on the API server', () => {
       },
       'drain.peerRate.below must be above 0: no request rate is below 0, so the drain would never end',
     ],
+    ...(
+      [
+        [{ objective: 1 }, 'pacing.objective must be between 0 and 1, e.g. 0.999'],
+        [{ budgetFraction: 0 }, 'pacing.budgetFraction must be above 0 and at most 1, e.g. 0.01 (1% of the error budget per step)'],
+        [{ fastBurn: 6, slowBurn: 6 }, 'pacing.fastBurn must be above pacing.slowBurn, and both above 0 (the SRE Workbook: 14.4 and 6)'],
+        [{ minDwell: '10m', maxDwell: '5m' }, 'pacing.maxDwell must not be shorter than pacing.minDwell'],
+        [
+          { prometheus: { url: 'http://p:9090', thisCluster: 'x', peerCluster: 'x' } },
+          'pacing.prometheus.thisCluster and peerCluster are the same label value: pacing needs the two clusters told apart',
+        ],
+      ] as const
+    ).map(([pacing, message]): [string, Record<string, unknown>, string] => [
+      `pacing with ${JSON.stringify(pacing)}`,
+      {
+        traffic: traffic({
+          cutover: { from: 'eks-blue', stepPercent: 50, pacing: { prometheus: { url: 'http://p:9090' }, objective: 0.999, ...pacing } },
+        }),
+      },
+      message,
+    ]),
     [
       'an Ingress with a Gateway',
       { edge: { host: 'api.example.com', kind: 'Ingress', parentRef: { name: 'public' } } },
@@ -465,6 +485,18 @@ describe('the Reservation CRD on the API server', () => {
             from: 'eks-blue',
             stepPercent: 50,
             drain: { peerRate: { prometheus: { url: 'http://p:9090', query: 'x' }, below: 0.5 } },
+          },
+        }),
+      },
+    ],
+    [
+      'pacing by a 99.9% SLO, its other settings left to their defaults, or given in other units',
+      {
+        traffic: traffic({
+          cutover: {
+            from: 'eks-blue',
+            stepPercent: 50,
+            pacing: { prometheus: { url: 'http://p:9090' }, objective: 0.999, minDwell: '1m30s', maxDwell: '2h' },
           },
         }),
       },

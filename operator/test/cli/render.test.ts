@@ -78,6 +78,23 @@ TrafficReady  False ChangePending: weight 40 submitted (change C0123), waiting f
     expect(text).toContain('verbs         none while the abort walks back to 0% (then retry)');
   });
 
+  it('an abort waiting for the peer’s pods says so under the cutover', () => {
+    const cr = states.abortingBack();
+    const cutover = cr.status?.traffic?.cutover;
+    if (cutover) {
+      cutover.takeBack = {
+        state: 'Raising',
+        floors: { queryApi: 12 },
+        since: '2026-11-25T10:14:30Z',
+        message:
+          'eks-blue cannot take the traffic back yet (query-api 5 ready of 12): its floors are raised to query-api 12, and the walk back waits for its pods',
+      };
+    }
+    expect(renderStatus(cr, { ...plain, width: 200 })).toContain(
+      '              take-back: eks-blue cannot take the traffic back yet (query-api 5 ready of 12): its floors are raised to query-api 12, and the walk back waits for its pods\n',
+    );
+  });
+
   it('succeeded: every step done, the full share, no verbs', () => {
     const text = render('succeeded');
     expect(planLines(text).every((l) => l.startsWith('  ✓'))).toBe(true);
@@ -171,6 +188,32 @@ TrafficReady  True RecordInSync: api.reservations.example.com (eks-green) weight
     const cutover = cr.status?.traffic?.cutover;
     if (cutover) Object.assign(cutover, { step: 1, stepStartedAt: '2026-11-25T10:13:00Z' });
     expect(planLines(renderStatus(cr, plain))[1]).toBe('  ▶  2. pause 5m   ← 2m of 5m');
+  });
+
+  it('a paced step shows its requests on the plan, and the four burn rates with when they were measured', () => {
+    const cr = states.progressing();
+    const cutover = cr.status?.traffic?.cutover;
+    if (cutover) {
+      Object.assign(cutover, {
+        verifiedWeights: { self: 40, peer: 60 },
+        message: 'step 3: 1,840 of 2,000 requests at 40 %, burn 0.4×',
+        pacing: {
+          step: 2,
+          requests: 1840,
+          requestsNeeded: 2000,
+          burnRates: { fastShort: 0.4, fastLong: 0.35, slowShort: 0.3 },
+          measuredAt: '2026-11-25T10:14:30Z',
+        },
+      });
+    }
+    const text = renderStatus(cr, { ...plain, width: 140 });
+    expect(planLines(text)[2]).toBe('  ▶  3. setShare 40%   ← paced: 1,840 of 2,000 requests');
+    expect(text).toContain(
+      'pacing        step 3: 1,840 of 2,000 requests; burn 0.4× 5m, 0.35× 1h, 0.3× 30m, – 6h (measured 10:14:30Z, 30s ago)\n',
+    );
+    // A measurement of an earlier step is not this one's.
+    if (cutover?.pacing) cutover.pacing.step = 0;
+    expect(renderStatus(cr, plain)).not.toContain('pacing ');
   });
 
   it('a Reservation without spec.traffic has nothing to cut over', () => {

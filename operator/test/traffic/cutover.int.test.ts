@@ -26,6 +26,7 @@ import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { startManager } from '../../src/manager.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
+import { untilCutoverStatus } from '../support/cutover-wait.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
 import { metric, type OperatorProcess, startOperator } from '../support/operator-process.ts';
@@ -60,25 +61,12 @@ const ask = (name: string, request: string) => patch(green, name, { metadata: { 
 const cutoverOf = async (name: string) => (await get(green, name)).status?.traffic?.cutover;
 
 /** Waits until green's cutover `name` satisfies `holds`; a timeout says where the cutover stood and its last events. */
-function untilCutover(
+const untilCutover = (
   what: string,
   name: string,
   holds: (cutover: Json) => boolean,
   options: { timeoutMs?: number; intervalMs?: number } = {},
-) {
-  return waitUntil(
-    what,
-    async () => {
-      const c = await cutoverOf(name);
-      if (c && holds(c)) return true;
-      const recent = (c?.history ?? []).slice(-3).map((h: Json) => `${h.event}: ${h.message}`);
-      throw new Error(
-        c ? `${c.phase} at step ${c.step}, share ${c.share}: ${c.message}; last events: ${recent.join(' | ')}` : 'no cutover status',
-      );
-    },
-    options,
-  );
-}
+) => untilCutoverStatus(what, () => cutoverOf(name), holds, options);
 
 async function create(side: { kube: KubeClient; namespace: string }, name: string, traffic: Record<string, unknown>) {
   await side.kube.request('POST', path(side.namespace), {
@@ -441,6 +429,55 @@ describe('a cutover from blue to green', () => {
           ?.message.includes('still has weight 100'),
       { timeoutMs: 15_000 },
     );
+  });
+
+  it('an abort first asks blue for the pods to take the traffic back, and walks back once Prometheus counts them ready', async () => {
+    const api = `takeback.${zone.name}`;
+    await twoClusters('takeback', api);
+    const blueHpa = async () =>
+      (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, blue.namespace, 'takeback-query-api')))
+        .spec.minReplicas;
+    // The load and blue's ready pods are PromQL constants on the real Prometheus, changed by the test.
+    const prescale = (load: number, blueReady: number) => ({
+      prometheus: { url: harnessEnv('PROMETHEUS_URL'), query: `vector(${load})`, peerReady: `vector(${blueReady})` },
+      requestsPerPod: { reservationApi: 5, queryApi: 5 },
+    });
+    await patch(green, 'takeback', {
+      spec: {
+        traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }, { setShare: 100 }], prescale: prescale(1, 2) } },
+      },
+    });
+    await untilCutover('paused at 50%', 'takeback', (c) => c.phase === 'Paused', { timeoutMs: 60_000 });
+
+    // The load has grown to 40 requests/s per service: blue needs 8 pods of each to take it all back, and has 2.
+    await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 2) } } } });
+    await ask('takeback', 'abort/1');
+    await untilCutover('raising blue first', 'takeback', (c) => c.takeBack?.state === 'Raising');
+    const raising = await cutoverOf('takeback');
+    expect(raising).toMatchObject({ aborting: true, share: 50, takeBack: { floors: { reservationApi: 8, queryApi: 8 } } });
+    expect(raising.message).toMatch(
+      /^aborting: waiting for eks-blue's pods to take the traffic back \(reservation-api 2 ready of 8, query-api 2 ready of 8\)/,
+    );
+    await greenEventsArrived('PeerPreScaling', 'its floors are raised to reservation-api 8, query-api 8');
+    // Asked through blue's TXT; blue's operator holds its HPAs at 8 while the traffic still waits at 50 %.
+    await waitUntil('asked in blue’s TXT', async () =>
+      Boolean((await route53State(api)).txt['eks-blue']?.includes('external-dns/min-replicas=reservation-api:8;query-api:8')),
+    );
+    await waitUntil('blue HPA floor at 8', async () => (await blueHpa()) === 8, { timeoutMs: 15_000 });
+    expect((await route53State(api)).weights).toEqual({ 'eks-blue': 50, 'eks-green': 50 });
+
+    // Blue's pods are ready: the walk back goes on, and ends with blue's record plain again.
+    await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 8) } } } });
+    await untilCutover('aborted and back', 'takeback', (c) => c.finishedAt !== undefined, { timeoutMs: 60_000 });
+    const aborted = await cutoverOf('takeback');
+    expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, takeBack: { state: 'Ready' } });
+    expect(aborted.history.map((h: Json) => h.event)).toEqual(
+      expect.arrayContaining(['PeerPreScaling', 'TakeBackReady', 'AbortCompleted']),
+    );
+    const end = await route53State(api);
+    expect(end.weights).toEqual({ 'eks-blue': 100, 'eks-green': 0 });
+    expect(end.txt['eks-blue']).not.toContain('min-replicas');
+    await waitUntil('blue HPA floor back to its minimum', async () => (await blueHpa()) === 2, { timeoutMs: 15_000 });
   });
 
   it("aborts when green's services start failing the analysis, after pre-scaling green for each share it raised", async () => {

@@ -1,7 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AnalysisRun, CutoverStatus } from '../../src/api/v1alpha1/reservation.ts';
-import { abortShares, type CutoverDecision, decide, firstStep } from '../../src/traffic/cutover.ts';
+import {
+  abortShares,
+  type CutoverDecision,
+  type CutoverInput,
+  decide,
+  firstStep,
+  type PacingMeasured,
+  TAKE_BACK_WAIT_MS,
+} from '../../src/traffic/cutover.ts';
+import type { PacingMeasurement, PacingSettings } from '../../src/traffic/pacing.ts';
 import { buildPlan, type Plan, type PlanSpec } from '../../src/traffic/plan.ts';
+import type { Floors, ReadyPods } from '../../src/traffic/prescale.ts';
 import type { SettleSettings } from '../../src/traffic/settle.ts';
 import { verbError } from '../../src/traffic/verbs.ts';
 import type { ShareWeights } from '../../src/traffic/weights.ts';
@@ -32,6 +42,14 @@ class Drive {
 
   readonly plan: Plan;
   readonly fingerprint: string;
+  /** With pacing: its settings, and what Prometheus answers for a step when asked (as cutover-sync does). */
+  pacing?: { settings: PacingSettings; answer: (asked: { step: number; since: string }, now: Date) => PacingMeasurement | Error };
+  /** The pacing measurements asked for. */
+  asked: { step: number; since: string }[] = [];
+  /** With prescale: what Prometheus says of the peer's capacity when an abort asks. */
+  takeBack?: (now: Date) => { needed: Floors; ready: ReadyPods } | Error;
+  /** The take-back measurements asked for. */
+  takeBackAsked = 0;
 
   constructor(plan: Plan, start: ShareWeights = { self: 0, peer: 100 }, fingerprint = 'plan-1') {
     this.plan = plan;
@@ -44,7 +62,7 @@ class Drive {
       this.served = this.pending;
       this.pending = undefined;
     }
-    const input = {
+    const input: CutoverInput = {
       plan: this.plan,
       fingerprint: this.fingerprint,
       status: this.status,
@@ -54,6 +72,8 @@ class Drive {
       ttlSeconds: TTL,
       drainTtls: 2,
       ...(this.settle ? { settle: this.settle } : {}),
+      ...(this.pacing ? { pacing: { settings: this.pacing.settings } } : {}),
+      ...(this.takeBack ? { takeBack: {} } : {}),
       now: this.now,
     };
     this.last = decide(input);
@@ -63,8 +83,22 @@ class Drive {
       const measuredShare = { at: this.now, windowMs: this.last.measureShare.windowMs, requests: this.traffic(this.served) };
       this.last = decide({ ...input, request: undefined, status: this.last.status, measuredShare });
     }
-    this.status = this.last.status;
     this.events.push(...this.last.events.map((e) => e.reason));
+    const asked = this.last.measurePacing;
+    if (asked && this.pacing) {
+      this.asked.push(asked);
+      const answer = this.pacing.answer(asked, this.now);
+      const measured: PacingMeasured | Error = answer instanceof Error ? answer : { ...asked, ...answer };
+      this.last = decide({ ...input, request: undefined, status: this.last.status, pacing: { settings: this.pacing.settings, measured } });
+      this.events.push(...this.last.events.map((e) => e.reason));
+    }
+    if (this.last.measureTakeBack && this.takeBack) {
+      this.takeBackAsked += 1;
+      const measured = this.takeBack(this.now);
+      this.last = decide({ ...input, request: undefined, status: this.last.status, takeBack: { measured } });
+      this.events.push(...this.last.events.map((e) => e.reason));
+    }
+    this.status = this.last.status;
     const { weights } = this.last;
     if (weights.self !== this.served.self || weights.peer !== this.served.peer) {
       this.pending = weights;
@@ -365,6 +399,203 @@ describe('a step settled by the observed share', () => {
     drive.run(4);
     expect(drive.status).toMatchObject({ step: 1, share: 100 });
     expect(drive.status?.observed?.message).toMatch(/^no Prometheus configured \(spec.traffic.cutover.settle.prometheus\)/);
+  });
+});
+
+describe('a cutover paced by the error budget', () => {
+  // 99.9 % over 30 days at 10 requests/s: a budget of 25,920 failed requests; 1 % of it is 260.
+  const settings: PacingSettings = {
+    objective: 0.999,
+    windowDays: 30,
+    budgetFraction: 0.01,
+    minDwellMs: 60_000,
+    maxDwellMs: 30 * 60_000,
+    fastBurn: 14.4,
+    slowBurn: 6,
+  };
+  const calm = { fastShort: 0.2, fastLong: 0.3, slowShort: 0.4, slowLong: 0.4 };
+  /** This cluster answers `share` % of 10 requests/s from the moment the step began (no earlier), burning `burn`. */
+  const traffic =
+    (burn = calm) =>
+    (asked: { step: number; since: string }, now: Date, share = 10): PacingMeasurement => ({
+      requests: Math.max(0, Math.floor(((now.getTime() - Date.parse(asked.since)) / 1000) * share * 0.1 * 10) / 10),
+      totalRatePerSecond: 10,
+      burn,
+    });
+
+  it('holds each step until this cluster has served its requests at that share, then goes on', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 100 }] }));
+    drive.pacing = { settings, answer: traffic() };
+    drive.run(2); // 10 % written, verified, and the clock a TTL on
+    drive.decide();
+    // One TTL after INSYNC the step's count begins: at 1 request/s, 260 requests take 260 s.
+    const since = Date.parse(drive.status?.syncedAt as string) + TTL * 1000;
+    expect(drive.asked.at(-1)).toEqual({ step: 0, since: new Date(since).toISOString().replace('.000', '') });
+    expect(drive.status).toMatchObject({ phase: 'Progressing', step: 0, pacing: { step: 0, requests: 0, requestsNeeded: 260 } });
+    expect(drive.status?.message).toBe('step 1: 0 of 260 requests at 10 %, burn 0.2×; minDwell 1m not over');
+    expect(drive.last.requeueAfterMs).toBe(60_000);
+
+    drive.now = new Date(since + 120_000);
+    drive.decide();
+    expect(drive.status?.message).toBe('step 1: 120 of 260 requests at 10 %, burn 0.2×');
+    expect(drive.status?.pacing?.burnRates).toEqual(calm);
+    // It looks again when the rest should be in: 140 requests at 1/s.
+    expect(drive.last.requeueAfterMs).toBe(140_000);
+
+    drive.now = new Date(since + 260_000);
+    drive.decide();
+    expect(drive.status).toMatchObject({ step: 1, share: 100 });
+    expect(drive.status?.pacing).toBeUndefined();
+    expect(drive.status?.history.find((h) => h.event === 'StepCompleted')?.message).toBe(
+      'step 1 of 2: 10% verified, held for one TTL and paced (step 1: 260 of 260 requests at 10 %, burn 0.2×: enough requests, burn below 6×)',
+    );
+  });
+
+  it('aborts on a fast burn and pauses on a slow one, with the burn in status and the history', () => {
+    const fast = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 50 }] }));
+    fast.pacing = { settings, answer: traffic({ fastShort: 20, fastLong: 15, slowShort: 9, slowLong: 7 }) };
+    const aborted = fast.run(10);
+    expect(aborted).toMatchObject({ phase: 'Aborted', share: 0, weights: { self: 0, peer: 100 } });
+    expect(fast.events).toContain('FastBurn');
+    expect(aborted.history.find((h) => h.event === 'FastBurn')?.message).toBe(
+      'step 1: 0 of 260 requests at 10 %, burn 20×: fast burn, 20× over the short window and 15× over the long one (abort at 14.4× on both)',
+    );
+    expect(aborted.history.find((h) => h.event === 'CutoverAborted')?.message).toMatch(/^step 1 of 2: fast burn; returning traffic/);
+
+    const slow = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 50 }] }));
+    slow.pacing = { settings, answer: traffic({ fastShort: 8, fastLong: 7, slowShort: 7, slowLong: 6.5 }) };
+    const paused = slow.run(10);
+    expect(paused).toMatchObject({ phase: 'Paused', held: true, step: 0, share: 10 });
+    expect(paused.message).toBe(
+      'paused at step 1 of 2 (step 1: 0 of 260 requests at 10 %, burn 8×: slow burn, 7× over the short window and 6.5× over the long one (pause at 6× on both)): resume, promote or abort',
+    );
+    expect(slow.events.filter((e) => e === 'SlowBurn')).toHaveLength(1);
+    // Resume measures again: calm now, so the step goes on once its requests are in.
+    slow.pacing = { settings, answer: (asked, now) => traffic()(asked, now, 50) };
+    slow.request = 'resume/1';
+    slow.run(1);
+    slow.request = undefined;
+    expect(slow.status).toMatchObject({ phase: 'Progressing', step: 0 });
+    expect(slow.run(20)).toMatchObject({ phase: 'Succeeded', share: 50 });
+  });
+
+  it('goes on after maxDwell without its requests (a warning), but never while the burn is not shown calm', () => {
+    const quiet = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 50 }] }));
+    quiet.pacing = { settings: { ...settings, maxDwellMs: 300_000 }, answer: (asked, now) => ({ ...traffic()(asked, now), requests: 5 }) };
+    expect(quiet.run(20)).toMatchObject({ phase: 'Succeeded', share: 50 });
+    expect(quiet.events.filter((e) => e === 'PacingShortOfRequests')).toHaveLength(2);
+
+    const unknown = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 50 }] }));
+    const nan = { fastShort: Number.NaN, fastLong: Number.NaN, slowShort: Number.NaN, slowLong: Number.NaN };
+    unknown.pacing = {
+      settings: { ...settings, maxDwellMs: 300_000 },
+      answer: (asked, now) => ({ ...traffic(nan)(asked, now), requests: 0 }),
+    };
+    const held = unknown.run(20);
+    expect(held).toMatchObject({ phase: 'Paused', held: true, step: 0, pacing: { burnRates: {} } });
+    expect(held.message).toContain('maxDwell 5m over and the burn not shown below 6× on both slow windows');
+  });
+
+  it('holds the step while Prometheus cannot answer, asking again, and never counts a measurement of another step', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 10 }, { setShare: 50 }] }));
+    drive.pacing = { settings, answer: () => new Error('Prometheus at http://prom:9090: timed out after 10 s') };
+    const held = drive.run(30);
+    expect(held).toMatchObject({ phase: 'Progressing', step: 0, share: 10 });
+    expect(held.message).toBe(
+      'step 1 of 2: pacing has no measurement (Prometheus at http://prom:9090: timed out after 10 s); asking again in 15s',
+    );
+    expect(drive.last.requeueAfterMs).toBe(15_000);
+
+    // A measurement taken for another step (or another start) is not this step's: it asks again.
+    const status = held;
+    const input: CutoverInput = {
+      plan: drive.plan,
+      fingerprint: 'plan-1',
+      status,
+      verified: { self: 10, peer: 90 },
+      analysis: {},
+      ttlSeconds: TTL,
+      drainTtls: 2,
+      now: drive.now,
+      pacing: {
+        settings,
+        measured: { step: 1, since: status.syncedAt as string, requests: 1e6, totalRatePerSecond: 10, burn: calm },
+      },
+    };
+    expect(decide(input)).toMatchObject({ status: { step: 0 }, measurePacing: { step: 0 } });
+  });
+});
+
+describe('an abort that lands on capacity (with prescale)', () => {
+  const needed = { reservationApi: 4, queryApi: 12 };
+  /** A cutover at 50 %, paused, then asked to abort. */
+  const abortAt50 = (takeBack: Drive['takeBack']) => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 20 }, { setShare: 50 }, { pause: {} }, { setShare: 100 }] }));
+    drive.takeBack = takeBack;
+    expect(drive.run(10)).toMatchObject({ phase: 'Paused', share: 50 });
+    drive.request = 'abort/1';
+    drive.decide();
+    return drive;
+  };
+
+  it('walks back in the same decision when the peer has the pods for the traffic it gets back', () => {
+    const drive = abortAt50(() => ({ needed, ready: { reservationApi: 4, queryApi: 15 } }));
+    expect(drive.takeBackAsked).toBe(1);
+    expect(drive.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(drive.status?.takeBack).toMatchObject({
+      state: 'Ready',
+      message: 'eks-blue has the pods to take the traffic back (needs reservation-api 4, query-api 12)',
+    });
+    expect(drive.events).not.toContain('PeerPreScaling');
+    // Checked once: the rest of the walk does not ask again.
+    expect(drive.run(20)).toMatchObject({ phase: 'Aborted', share: 0 });
+    expect(drive.takeBackAsked).toBe(1);
+  });
+
+  it('raises the peer’s floors and holds the first step down until its pods are ready', () => {
+    let ready: ReadyPods = { reservationApi: 4, queryApi: 5 };
+    const drive = abortAt50(() => ({ needed, ready }));
+    expect(drive.last.weights).toEqual({ self: 50, peer: 50 });
+    expect(drive.status).toMatchObject({
+      phase: 'Aborted',
+      aborting: true,
+      takeBack: { state: 'Raising', floors: needed },
+    });
+    expect(drive.status?.history.at(-1)).toMatchObject({
+      event: 'PeerPreScaling',
+      message:
+        'eks-blue cannot take the traffic back yet (query-api 5 ready of 12): its floors are raised to reservation-api 4, query-api 12, and the walk back waits for its pods',
+    });
+    expect(drive.status?.message).toMatch(
+      /^aborting: waiting for eks-blue's pods to take the traffic back \(query-api 5 ready of 12\), at most until /,
+    );
+    expect(drive.last.requeueAfterMs).toBe(5000);
+    drive.run(3);
+    expect(drive.written.at(-1)).toEqual({ self: 50, peer: 50 });
+
+    ready = { reservationApi: 4, queryApi: 12 };
+    drive.decide();
+    expect(drive.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(drive.events).toContain('TakeBackReady');
+    // The floors stay asked for until the cutover ends: the peer keeps the pods it takes the traffic back on.
+    expect(drive.run(20)).toMatchObject({ phase: 'Aborted', share: 0, takeBack: { state: 'Ready', floors: needed } });
+  });
+
+  it('walks back anyway once the wait is over, and at once when Prometheus cannot say', () => {
+    const short = abortAt50(() => ({ needed, ready: { reservationApi: 1, queryApi: 2 } }));
+    short.now = new Date(Date.parse(short.status?.takeBack?.since as string) + TAKE_BACK_WAIT_MS);
+    short.decide();
+    expect(short.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(short.status?.takeBack).toMatchObject({ state: 'Short', floors: needed });
+    expect(short.status?.history.find((h) => h.event === 'TakeBackShort')?.message).toBe(
+      'eks-blue still short after 3m (reservation-api 1 ready of 4, query-api 2 ready of 12): walking back anyway, its floors kept raised',
+    );
+
+    const unknown = abortAt50(() => new Error('Prometheus at http://prom:9090: timed out after 10 s'));
+    expect(unknown.last.weights).toEqual({ self: 20, peer: 80 });
+    expect(unknown.status?.takeBack).toMatchObject({ state: 'Unknown' });
+    expect(unknown.status?.takeBack?.floors).toBeUndefined();
+    expect(unknown.events).toContain('TakeBackUnknown');
   });
 });
 

@@ -116,6 +116,29 @@ describe('the idle record', () => {
     expect(again.status).toMatchObject({ handover: { since: iso(NOW), weight: 60 }, minReplicas: { queryApi: 4 } });
   });
 
+  it("raises the replicas held to what the writer's aborting cutover asks for through the TXT, never lowering them", () => {
+    const set = desiredRecordSet(key, { ...record, weight: 50 });
+    const asking = (floors: string) => [
+      set.record,
+      { ...set.txt, values: [withWeightWriter(ownershipLabels(set.txt) ?? {}, PEER, { floors })] },
+      peer(50),
+    ];
+    const held = decideIdle(input(10, [...ours(50, PEER), peer(50)])).status;
+    const raised = decideIdle(input(10, asking('query-api:12;reservation-api:3'), { status: held, services: {} }));
+    expect(raised.status.minReplicas).toEqual({ queryApi: 12, reservationApi: 3 });
+    expect(raised.events).toEqual([
+      {
+        type: 'Normal',
+        reason: 'TakeBackPreScaling',
+        message: `${PEER}'s cutover is aborting and asks for query-api 12, reservation-api 3 to take the traffic back: minReplicas raised`,
+      },
+    ]);
+    // Asked again, or asked for less: nothing new, nothing lowered.
+    const again = decideIdle(input(10, asking('query-api:2'), { status: raised.status, services: {} }));
+    expect(again.status.minReplicas).toEqual({ queryApi: 12, reservationApi: 3 });
+    expect(again.events).toEqual([]);
+  });
+
   it("keeps the peer's weight as an override once the peer hands the record back", () => {
     const handedOver = baseStatus({
       handover: { by: PEER, since: iso(NOW), weight: 0 },

@@ -123,6 +123,35 @@ describe('the plan preview: its timing', () => {
     expect(preview.steps[1]?.dwellSeconds).toBe(30 + 6);
   });
 
+  it('dwells paced steps for their requests at the rates read now, within minDwell and maxDwell, and says when maxDwell comes first', () => {
+    // 99.9 % over 30 days at 100 requests/s: a budget of 259,200 failed requests; 0.1 % of it is 260.
+    const pacing = { prometheus: { url: PROM }, objective: 0.999, budgetFraction: 0.001, minDwell: '30s', maxDwell: '1m' };
+    const rates = { reservationApi: 20, queryApi: 80 };
+    const preview = previewPlan(cutover({ steps: [{ setShare: 1 }, { setShare: 10 }, { setShare: 100 }], pacing }), facts({ rates }));
+    // 1 %: 1 request/s, 260 s > maxDwell; 10 %: 26 s < minDwell; 100 %: 2.6 s < minDwell. Each after 1 s to INSYNC + a 5 s TTL.
+    expect(preview.steps.map((s) => s.dwellSeconds)).toEqual([66, 36, 36]);
+    expect(preview.steps.map((s) => s.dwellNote)).toEqual([
+      '1s until INSYNC is seen + one TTL (5s) held + paced 1m: maxDwell before its 260 requests are in',
+      '1s until INSYNC is seen + one TTL (5s) held + paced 30s: minDwell (its 260 requests take less)',
+      '1s until INSYNC is seen + one TTL (5s) held + paced 30s: minDwell (its 260 requests take less)',
+    ]);
+    expect(preview.findings.filter((f) => f.code === 'pacing-short-of-requests')).toEqual([
+      {
+        code: 'pacing-short-of-requests',
+        severity: 'warning',
+        step: 1,
+        message:
+          'at 1% this cluster would not serve the requests pacing asks for before maxDwell (1m) at the rates read now: the step will go on short of them, with a warning',
+      },
+    ]);
+    const between = previewPlan(cutover({ steps: [{ setShare: 5 }], pacing: { ...pacing, maxDwell: '10m' } }), facts({ rates }));
+    expect(between.steps[0]?.dwellNote).toBe('1s until INSYNC is seen + one TTL (5s) held + paced 52s: 260 requests at 5/s');
+    const unknown = previewPlan(cutover({ steps: [{ setShare: 5 }], pacing }), facts());
+    expect(unknown.steps[0]?.dwellNote).toBe('1s until INSYNC is seen + one TTL (5s) held + paced: no request rates, up to maxDwell 1m');
+    const refused = previewPlan(cutover({ stepPercent: 50, pacing: { ...pacing, maxDwell: '1d' } }), facts({ rates }));
+    expect(refused.errors).toEqual(['pacing.maxDwell must be like 30s, 5m or 1h30m, not "1d"']);
+  });
+
   it('gives the plan’s errors instead of steps for a plan the operator would refuse', () => {
     const preview = previewPlan(cutover({ steps: [{ pause: { duration: '30s' } }] }), facts());
     expect(preview.steps).toEqual([]);

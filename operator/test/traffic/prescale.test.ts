@@ -1,5 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { capacityShortfall, maxFloors, prescaleFloors, warmFloors } from '../../src/traffic/prescale.ts';
+import {
+  capacityShortfall,
+  decodeFloors,
+  describeFloors,
+  encodeFloors,
+  maxFloors,
+  peerReadyQuery,
+  prescaleFloors,
+  takeBackShortfall,
+  warmFloors,
+} from '../../src/traffic/prescale.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 
 const services = sampleSpec().services;
@@ -42,5 +52,38 @@ describe('pre-scaling before a share rises', () => {
   it('keeps a peer warm at the replicas its autoscalers ask for now', () => {
     expect(warmFloors({ queryApi: { desired: 7, ready: 7, available: 6, updated: 7 } })).toEqual({ queryApi: 7 });
     expect(warmFloors(undefined)).toEqual({});
+  });
+});
+
+describe('the peer taking the traffic back', () => {
+  it('names the services whose ready pods are below what the traffic needs', () => {
+    expect(takeBackShortfall({ reservationApi: 4, queryApi: 12 }, { reservationApi: 4, queryApi: 5 })).toEqual(['query-api 5 ready of 12']);
+    expect(takeBackShortfall({ reservationApi: 4, queryApi: 12 }, {})).toEqual(['reservation-api 0 ready of 4', 'query-api 0 ready of 12']);
+    expect(takeBackShortfall({ reservationApi: 4, queryApi: 12 }, { reservationApi: 9, queryApi: 12 })).toEqual([]);
+  });
+
+  it('asks through a TXT label ExternalDNS can carry (no comma, no equals sign), read back exactly', () => {
+    const floors = { reservationApi: 4, queryApi: 12 };
+    expect(encodeFloors(floors)).toBe('reservation-api:4;query-api:12');
+    expect(decodeFloors(encodeFloors(floors))).toEqual(floors);
+    expect(describeFloors(floors)).toBe('reservation-api 4, query-api 12');
+  });
+
+  it('ignores whatever else a label holds: unknown services, non-numbers, zero, and caps what is asked', () => {
+    expect(decodeFloors(undefined)).toEqual({});
+    expect(decodeFloors('query-api:-3;reservation-api:1e9;notifier:0;admin:5;query-api:x')).toEqual({});
+    expect(decodeFloors('query-api:99999;reservation-api:2.5')).toEqual({});
+    expect(decodeFloors('query-api:9999;reservation-api:7;;junk')).toEqual({ queryApi: 1000, reservationApi: 7 });
+  });
+
+  it("fills in the peer's ready-pods query for each service", () => {
+    const query =
+      'sum(kube_deployment_status_replicas_available{cluster="{{peer}}",namespace="{{namespace}}",deployment="{{deployment}}"})';
+    expect(peerReadyQuery(query, { peer: 'eks-blue', namespace: 'reservations', name: 'booking', service: 'queryApi' })).toBe(
+      'sum(kube_deployment_status_replicas_available{cluster="eks-blue",namespace="reservations",deployment="booking-query-api"})',
+    );
+    expect(peerReadyQuery('up{service="{{service}}"}', { peer: 'b', namespace: 'n', name: 'x', service: 'reservationApi' })).toBe(
+      'up{service="reservation-api"}',
+    );
   });
 });

@@ -6,6 +6,8 @@ import {
   currentRecordSet,
   desiredRecordSet,
   drainRequested,
+  floorsRequested,
+  handedBackValue,
   liveWeightsAfter,
   namesToRead,
   recordSetChanges,
@@ -121,6 +123,11 @@ describe('a cutover batch over two record sets', () => {
       '"heritage=external-dns,external-dns/owner=reservation-operator-eks-blue,external-dns/resource=ingress/default/api"',
     );
     expect(weightWriter({ ...txt, values: ['"v=spf1 -all"'] })).toBeUndefined();
+    // An aborting cutover's floors ride along with the writer too, and go with it and with the hand-back.
+    const asking = withWeightWriter(labels, 'reservation-operator-eks-green', { floors: 'query-api:12' });
+    expect(floorsRequested({ ...txt, values: [asking] })).toBe('query-api:12');
+    expect(withWeightWriter(parseOwnership(asking) ?? {}, undefined)).not.toContain('min-replicas');
+    expect(handedBackValue(parseOwnership(asking) ?? {}, 'reservation-operator-eks-green')).not.toContain('min-replicas');
     // Draining: the drain request rides along with the writer, and goes with it.
     const draining = withWeightWriter(labels, 'reservation-operator-eks-green', { drain: true });
     expect(draining).toContain('external-dns/drain=connection-close');

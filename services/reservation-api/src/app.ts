@@ -17,6 +17,7 @@ import { bookingMetrics } from './infra/booking-metrics.ts';
 import { cachePublisher } from './infra/cache-publisher.ts';
 import { commands } from './infra/commands.ts';
 import { db } from './infra/db.ts';
+import { idempotencyLeases } from './infra/idempotency-leases.ts';
 import reservationRoutes from './routes/reservations.ts';
 import resourceRoutes from './routes/resources.ts';
 import { reservationStore } from './stores/reservation-store.ts';
@@ -55,6 +56,7 @@ export type AppConfig = Pick<
   | 'BOOKING_CLOCK_SKEW_SECONDS'
   | 'MAX_ACTIVE_HOLDS_PER_CUSTOMER'
   | 'IDEMPOTENCY_TTL_HOURS'
+  | 'IDEMPOTENCY_LEASE_SECONDS'
   | 'BODY_LIMIT_BYTES'
   | 'MYSQL_POOL_SIZE'
   | 'MYSQL_QUEUE_LIMIT'
@@ -79,6 +81,8 @@ export type AppConfig = Pick<
 
 /** The read side keeps a published version this long (it is also refreshed on every read miss). */
 const CACHE_TTL_MS = 5 * 60_000;
+/** How long a duplicate of an answered request reads its stored response at once, rather than run and be rolled back. */
+const DONE_MARKER_MS = 10 * 60_000;
 
 /** The reservation API without a listener: server.ts listens, tests inject. */
 export async function buildApp(config: AppConfig, { registry, logger }: { registry: Registry; logger?: FastifyServerOptions['logger'] }) {
@@ -133,6 +137,11 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
     queueUrl: relayQueue ?? '',
     registry,
     ...relayOptions(config),
+  });
+  await app.register(idempotencyLeases, {
+    leaseMs: config.IDEMPOTENCY_LEASE_SECONDS * 1000,
+    doneMs: Math.min(DONE_MARKER_MS, config.IDEMPOTENCY_TTL_HOURS * 3_600_000),
+    registry,
   });
   await app.register(commands, {
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000,

@@ -97,6 +97,13 @@ export const ReservationApiConfig = serviceConfig({
   }),
   HOLD_TTL_SECONDS: Type.Number({ exclusiveMinimum: 0, default: 600, description: 'how long a hold keeps its time unless confirmed' }),
   IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24, description: 'how long an Idempotency-Key is remembered' }),
+  IDEMPOTENCY_LEASE_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 600,
+    default: 35,
+    description:
+      "how long a request's Redis lease on its Idempotency-Key lasts (duplicates meanwhile get 409): a little above the 30 s a request may take, so a crashed request frees its key that long after",
+  }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 16384, description: 'largest request body accepted' }),
   MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to the primary' }),
   ...mysqlPoolConfigProperties,

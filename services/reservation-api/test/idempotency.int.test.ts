@@ -24,8 +24,8 @@ const at = (h: number) => new Date(Date.UTC(2031, 5, 1, h)).toISOString();
 
 /**
  * Holds the resource's row from a connection of the test's own, so a booking on it stops inside
- * its transaction (key claimed); `waiting()` is the id of the service's connection once it is
- * waiting there.
+ * its transaction (its key's lease taken); `waiting()` is the id of the service's connection once
+ * it is waiting there.
  */
 async function holdResource() {
   const blocker = await mysql.createConnection(db.primaryUrl);
@@ -53,7 +53,7 @@ describe('Idempotency-Key', () => {
   it('50 concurrent requests with one key make one reservation; every answer is the first one, byte for byte', async () => {
     const responses = await Promise.all(Array.from({ length: 50 }, () => book(app, resource, at(9), at(10), { key: 'k-concurrent' })));
     const created = responses.filter((r) => r.statusCode === 201);
-    // A duplicate that waits longer than a second on the first one's key row gets 409 in-progress; none may do anything else.
+    // A duplicate while the first holds the key's lease gets 409 in-progress; none may do anything else.
     for (const r of responses.filter((r) => r.statusCode !== 201)) expect(r.json().type).toMatch(/\/idempotency-in-progress$/);
     expect(created.length).toBeGreaterThanOrEqual(1);
     expect(new Set(created.map((r) => r.body)).size).toBe(1);

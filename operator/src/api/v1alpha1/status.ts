@@ -93,6 +93,51 @@ const CutoverStatus = Type.Object(
         },
       ),
     ),
+    takeBack: Type.Optional(
+      Type.Object(
+        {
+          state: Enum(['Raising', 'Ready', 'Short', 'Unknown'] as const, {
+            description:
+              "Raising: the peer's floors are raised and the walk back waits for its pods; Ready: it has them; Short: it still lacked them after the wait, and the walk back went on; Unknown: Prometheus could not say",
+          }),
+          floors: Type.Optional(
+            Type.Object(
+              {
+                reservationApi: Type.Optional(Type.Integer({ description: 'reservation-api pods' })),
+                queryApi: Type.Optional(Type.Integer({ description: 'query-api pods' })),
+              },
+              { description: 'the pods per service the peer needs for the traffic it gets back, asked of it through its TXT' },
+            ),
+          ),
+          since: Type.String({ format: 'date-time', description: 'when the abort checked' }),
+          message: Type.String({ description: 'what was found' }),
+        },
+        { description: "with prescale: whether the peer can take the traffic back, checked before an abort's first step down" },
+      ),
+    ),
+    pacing: Type.Optional(
+      Type.Object(
+        {
+          step: Type.Integer({ description: 'the step measured, 0-based' }),
+          requests: Type.Number({ description: 'requests this cluster answered since the step was in sync and held for a TTL' }),
+          requestsNeeded: Type.Number({ description: 'requests the step waits for: all failing would spend budgetFraction of the budget' }),
+          burnRates: Type.Object(
+            {
+              fastShort: Type.Optional(Type.Number({ description: 'over 5 min' })),
+              fastLong: Type.Optional(Type.Number({ description: 'over 1 h' })),
+              slowShort: Type.Optional(Type.Number({ description: 'over 30 min' })),
+              slowLong: Type.Optional(Type.Number({ description: 'over 6 h' })),
+            },
+            {
+              description: "this cluster's 5xx ratio as a multiple of the budget's even spend; absent when it served nothing in the window",
+            },
+          ),
+          measuredAt: Type.String({ format: 'date-time', description: 'when Prometheus was asked' }),
+        },
+        { description: 'with spec.traffic.cutover.pacing: what the current step has served and its burn rates' },
+      ),
+    ),
+
     lastAnalysis: Type.Optional(AnalysisRun),
     handledRequest: Type.Optional(
       Type.String({ description: 'the last platform.reservations.dev/cutover-request annotation value acted on' }),

@@ -44,6 +44,13 @@ const Prescale = Type.Object(
           description:
             "PromQL giving one number: a service's total request rate, both clusters together, per second; {{service}} is the service's name (reservation-api, query-api)",
         }),
+        peerReady: Type.String({
+          minLength: 1,
+          default:
+            'sum(kube_deployment_status_replicas_available{cluster="{{peer}}",namespace="{{namespace}}",deployment="{{deployment}}"})',
+          description:
+            "PromQL giving one number: the peer's ready pods of a service (kube-state-metrics by default), read before an abort's first step down to check the peer can take the traffic back; {{peer}} is the peer's set identifier, {{namespace}} this Reservation's, {{deployment}} <name>-<service>, {{service}} the service's name",
+        }),
       },
       { description: 'where the current load comes from' },
     ),
@@ -163,6 +170,77 @@ const Settle = Type.Object(
   },
 );
 
+const Pacing = Type.Object(
+  {
+    prometheus: Type.Object(
+      {
+        url: Type.String({ pattern: '^https?://', description: 'base URL of the Prometheus HTTP API that sees both clusters' }),
+        label: Type.String({
+          pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$',
+          maxLength: 128,
+          default: 'cluster',
+          description: 'the series label whose value tells the two clusters apart',
+        }),
+        thisCluster: Type.Optional(
+          Type.String({ minLength: 1, maxLength: 128, description: "this cluster's value of the label; default: spec.traffic.cluster" }),
+        ),
+        peerCluster: Type.Optional(
+          Type.String({ minLength: 1, maxLength: 128, description: "the peer's value of the label; default: spec.traffic.cutover.from" }),
+        ),
+      },
+      { description: "where both clusters' request and 5xx counts come from (the services' http_request_duration_seconds_count)" },
+    ),
+    // Bounds as CEL rules: the API server prints a fractional bound as 0 in its own message.
+    objective: Type.Number({ description: 'the SLO: the share of requests answered without a 5xx, e.g. 0.999' }),
+    windowDays: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: "the SLO's window, days: the error budget's period" }),
+    budgetFraction: Type.Number({
+      default: 0.01,
+      description:
+        'the share of the error budget one step may put at risk: a step lasts until this cluster has served that many requests at its share (had they all failed, that much of the budget would be spent)',
+    }),
+    minDwell: Type.String({
+      pattern: DURATION,
+      maxLength: 32,
+      default: '1m',
+      description: 'the shortest a step lasts, however busy the traffic',
+    }),
+    maxDwell: Type.String({
+      pattern: DURATION,
+      maxLength: 32,
+      default: '30m',
+      description: 'the longest a step waits for its requests; then it goes on with a warning (if the burn is below slowBurn)',
+    }),
+    fastBurn: Type.Number({
+      default: 14.4,
+      description: "abort when this cluster's burn rate is at least this over both 5 min and 1 h (the SRE Workbook's 14.4)",
+    }),
+    slowBurn: Type.Number({
+      default: 6,
+      description: "pause when this cluster's burn rate is at least this over both 30 min and 6 h (the SRE Workbook's 6)",
+    }),
+  },
+  {
+    description:
+      'steps paced by the error budget instead of fixed pauses: each setShare step, once in sync and held for a TTL, lasts until this cluster has served enough requests at its share; a fast burn aborts, a slow burn pauses',
+    ...rules(
+      { rule: 'self.objective > 0.0 && self.objective < 1.0', message: 'pacing.objective must be between 0 and 1, e.g. 0.999' },
+      {
+        rule: 'self.budgetFraction > 0.0 && self.budgetFraction <= 1.0',
+        message: 'pacing.budgetFraction must be above 0 and at most 1, e.g. 0.01 (1% of the error budget per step)',
+      },
+      {
+        rule: 'self.slowBurn > 0.0 && self.fastBurn > self.slowBurn',
+        message: 'pacing.fastBurn must be above pacing.slowBurn, and both above 0 (the SRE Workbook: 14.4 and 6)',
+      },
+      { rule: 'duration(self.maxDwell) >= duration(self.minDwell)', message: 'pacing.maxDwell must not be shorter than pacing.minDwell' },
+      {
+        rule: '!has(self.prometheus.thisCluster) || !has(self.prometheus.peerCluster) || self.prometheus.thisCluster != self.prometheus.peerCluster',
+        message: 'pacing.prometheus.thisCluster and peerCluster are the same label value: pacing needs the two clusters told apart',
+      },
+    ),
+  },
+);
+
 const Cutover = Type.Object(
   {
     from: Type.String({ pattern: DNS_LABEL, maxLength: 128, description: 'set identifier of the peer cluster whose traffic moves here' }),
@@ -174,6 +252,7 @@ const Cutover = Type.Object(
     prescale: Type.Optional(Prescale),
     drain: Drain,
     settle: Type.Optional(Settle),
+    pacing: Type.Optional(Pacing),
     analysis: Type.Optional(
       Type.Array(AnalysisTemplate, {
         maxItems: 16,
@@ -259,3 +338,4 @@ export const Traffic = Type.Object(
 export type Prescale = Static<typeof Prescale>;
 export type Drain = Static<typeof Drain>;
 export type Settle = Static<typeof Settle>;
+export type Pacing = Static<typeof Pacing>;

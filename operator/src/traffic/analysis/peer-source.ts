@@ -54,19 +54,17 @@ export async function measurePeer(
  * the same query as a peer comparison's, by the same label.
  */
 export async function measureRequests(
-  url: string,
+  query: (promql: string) => Promise<SeriesValue[]>,
   target: ReservationRef,
   clusters: PeerClusters,
   windowMs: number,
-  { timeoutMs = QUERY_TIMEOUT_MS, signal, allowedHosts }: QueryOptions = {},
 ): Promise<{ self: number; peer: number; missing: string[] }> {
-  const queries = peerQueries(clusters.label, target, `${Math.max(1, Math.ceil(windowMs / 1000))}s`);
-  const requests = await vectorQuery(url, queries.requests, { timeoutMs, signal, allowedHosts });
+  const requests = await query(peerQueries(clusters.label, target, `${Math.max(1, Math.ceil(windowMs / 1000))}s`).requests);
   const missing = [clusters.self, clusters.peer].filter((c) => !requests.some((s) => s.labels[clusters.label] === c));
   return { self: valueFor(requests, clusters.label, clusters.self), peer: valueFor(requests, clusters.label, clusters.peer), missing };
 }
 
-function valueFor(series: readonly SeriesValue[], label: string, cluster: string): number {
+export function valueFor(series: readonly SeriesValue[], label: string, cluster: string): number {
   const value = series.find((s) => s.labels[label] === cluster)?.value;
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
 }

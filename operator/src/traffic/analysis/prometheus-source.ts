@@ -45,7 +45,11 @@ export interface SeriesValue {
  * its number, NaN as Prometheus gives it, `undefined` when the vector is empty (no series matched).
  */
 export async function instantQuery(baseUrl: string, query: string, options: QueryOptions = {}): Promise<number | undefined> {
-  const series = await vectorQuery(baseUrl, query, options);
+  return oneNumber(baseUrl, query, await vectorQuery(baseUrl, query, options));
+}
+
+/** The one number of a query's answer, `undefined` when it had no series; throws when it had several. */
+export function oneNumber(baseUrl: string, query: string, series: readonly SeriesValue[]): number | undefined {
   if (series.length > 1) {
     throw new Error(
       `Prometheus at ${baseUrl}: the query gave ${series.length} series, not one number (aggregate it, e.g. with sum()): ${query}`,

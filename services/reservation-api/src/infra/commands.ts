@@ -1,10 +1,19 @@
 import { CONSISTENCY_HEADER } from '@reservations/contracts';
-import { PROBLEM_CONTENT_TYPE, Problem, type SigningKeys, signConsistencyToken, withTransaction } from '@reservations/service-kit';
+import {
+  ER_DUP_ENTRY,
+  isMysqlError,
+  PROBLEM_CONTENT_TYPE,
+  Problem,
+  type SigningKeys,
+  signConsistencyToken,
+  withTransaction,
+} from '@reservations/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { PoolConnection } from 'mysql2/promise';
 import { requestHash } from '../domain/request-hash.ts';
-import { type Claim, claimKey, type KeyScope, type StoredResponse, storeResponse } from '../stores/idempotency-store.ts';
+import { problems } from '../errors.ts';
+import { deleteExpiredKey, insertKey, type KeyScope, readKey, type StoredResponse } from '../stores/idempotency-store.ts';
 import type { CommandResult } from './booking-metrics.ts';
 
 /** What a command hands back: the status, the body (serialised by the route's response schema) and headers. */
@@ -26,34 +35,40 @@ declare module 'fastify' {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Where a domain refusal rolls the change back to, keeping the key row to store the refusal on. */
+/** Where a domain refusal rolls the change back to, keeping the key's row to store the refusal on. */
 const SAVEPOINT = 'command';
 
 type Answer = StoredResponse & { replayed?: boolean; refused?: boolean };
 
 /**
- * An Idempotency-Key's statements in a command's transaction: the claim (and the savepoint a
- * refusal rolls back to) in START TRANSACTION's round trip, the response in COMMIT's. The
- * benchmark's keyed baseline runs these too, so it measures the same transaction.
+ * An Idempotency-Key's statements in a command's transaction: the savepoint a refusal rolls back
+ * to in START TRANSACTION's round trip, and the key's row with the response in COMMIT's, so the
+ * key costs the transaction one statement and no round trip of its own. The benchmark's keyed
+ * baseline runs these too, so it measures the same transaction.
  */
 export function keyStatements(scope: KeyScope, hash: string, ttlMs: number) {
   return {
-    begin: (conn: PoolConnection) => claimKey(conn, scope, hash, { ttlMs, before: 'START TRANSACTION', after: `SAVEPOINT ${SAVEPOINT}` }),
-    /** The stored response; a refusal first undoes the change, keeping the key row. */
+    begin: async (conn: PoolConnection) => {
+      await conn.query(`START TRANSACTION; SAVEPOINT ${SAVEPOINT}`);
+    },
+    /** The key's row with its response; a refusal first undoes the change. */
     store: (response: StoredResponse, { refused = false } = {}) => {
-      const statement = storeResponse(scope, response);
+      const statement = insertKey(scope, hash, response, ttlMs);
       return refused ? { ...statement, sql: `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; ${statement.sql}` } : statement;
     },
   };
 }
 
 /**
- * Runs every state-changing request the same way: one transaction holding the Idempotency-Key
- * row, the change and its outbox event. A domain refusal (4xx) with a key is stored too (the
- * change is rolled back to a savepoint, the key row kept), so a retry gets the same answer; a
- * 5xx or a crash stores nothing and the key can be retried. With a key, the claim travels in
- * START TRANSACTION's round trip and the stored response in COMMIT's, so the key costs the
- * transaction no round trip of its own.
+ * Runs every state-changing request the same way: one transaction holding the change, its outbox
+ * event and, with an Idempotency-Key, the key's row with the response, written at COMMIT. A domain
+ * refusal (4xx) with a key is stored too (the change rolled back to a savepoint), so a retry gets
+ * the same answer; a 5xx or a crash stores nothing and the key can be retried.
+ *
+ * While the first request with a key runs, a Redis lease on the key answers its duplicates 409
+ * with Retry-After at once, and once it has answered a done marker sends them straight to the
+ * stored response. Without Redis the lease is skipped: a duplicate then runs, and the unique key
+ * rolls it back at its COMMIT, to answer with the first request's response.
  */
 export interface CommandOptions {
   idempotencyTtlMs: number;
@@ -62,26 +77,28 @@ export interface CommandOptions {
 }
 
 export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, consistencyTokens }: CommandOptions) {
-  return {
-    async run(
-      request: FastifyRequest,
-      reply: FastifyReply,
-      work: (conn: PoolConnection) => Promise<CommandOutcome>,
-    ): Promise<FastifyReply> {
-      const header = request.headers['idempotency-key'];
-      const scope: KeyScope | undefined =
-        typeof header === 'string'
-          ? { caller: request.principal.id, route: `${request.method} ${request.routeOptions.url}`, key: header }
-          : undefined;
-      const hash = scope ? requestHash(request) : '';
-      const key = scope && keyStatements(scope, hash, idempotencyTtlMs);
-      let gtid = '';
-      let outcome: CommandOutcome | undefined;
-      const response = await withTransaction<Answer, Claim | undefined>(
+  const inProgress = () =>
+    new Problem(problems, 'idempotency-in-progress', 'a request with this Idempotency-Key is still running; retry later', {
+      headers: { 'retry-after': '1' },
+    });
+
+  /** The command in its transaction; `duplicate` when the key's row was committed first by another request. */
+  async function execute(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    work: (conn: PoolConnection) => Promise<CommandOutcome>,
+    scope: KeyScope | undefined,
+    hash: string,
+  ): Promise<{ answer: Answer; outcome?: CommandOutcome; gtid: string } | 'duplicate'> {
+    const key = scope && keyStatements(scope, hash, idempotencyTtlMs);
+    let gtid = '';
+    let outcome: CommandOutcome | undefined;
+    let committing = false;
+    try {
+      const answer = await withTransaction<Answer>(
         app.db,
-        async (conn, claim): Promise<Answer> => {
+        async (conn): Promise<Answer> => {
           outcome = undefined;
-          if (claim?.kind === 'replay') return { ...claim.response, replayed: true };
           try {
             outcome = await work(conn);
             reply.code(outcome.status);
@@ -105,28 +122,69 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, co
         {
           ...(key && {
             begin: key.begin,
-            commitWith: ({ replayed, refused, status, headers, body }) =>
-              replayed ? undefined : key.store({ status, headers, body }, { refused }),
+            commitWith: ({ refused, status, headers, body }) => {
+              committing = true;
+              return key.store({ status, headers, body }, { refused });
+            },
           }),
-          afterCommit: async (conn, commit) => {
-            const tracked = (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables
-              ?.last_gtid;
-            if (tracked !== undefined) {
-              gtid = tracked;
-              return;
-            }
-            // Nothing was logged (a replay): the current binlog position includes the original write.
-            const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS gtid');
-            gtid = String(row?.gtid ?? '');
+          afterCommit: async (_conn, commit) => {
+            gtid =
+              (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables?.last_gtid ?? '';
           },
         },
-      ).catch((err: unknown) => {
-        if (err instanceof Problem) app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
-        throw err;
-      });
+      );
+      return { answer, outcome, gtid };
+    } catch (err) {
+      if (committing && isMysqlError(err, ER_DUP_ENTRY)) return 'duplicate';
+      throw err;
+    }
+  }
 
-      if (response.replayed) app.bookingMetrics.count('replayed');
-      else if (outcome) {
+  return {
+    async run(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      work: (conn: PoolConnection) => Promise<CommandOutcome>,
+    ): Promise<FastifyReply> {
+      const header = request.headers['idempotency-key'];
+      const scope: KeyScope | undefined =
+        typeof header === 'string'
+          ? { caller: request.principal.id, route: `${request.method} ${request.routeOptions.url}`, key: header }
+          : undefined;
+      const hash = scope ? requestHash(request) : '';
+      const leases = app.idempotencyLeases;
+      const lease = scope ? await leases.acquire(scope, hash) : undefined;
+      if (lease === 'running') throw inProgress();
+
+      let result: Exclude<Awaited<ReturnType<typeof execute>>, 'duplicate'> | undefined;
+      let replay: { response: StoredResponse; gtid: string } | undefined;
+      try {
+        // Answered before (the done marker, or the unique key at COMMIT): its row decides, the
+        // key's expiry and the request's hash included. An expired row is deleted and the key run again.
+        for (let attempt = 0; attempt < 3 && !result && !replay; attempt++) {
+          if (scope && (lease === 'done' || attempt > 0)) {
+            const state = await readKey(app.db, scope, hash);
+            if (state.kind === 'replay') replay = state;
+            else if (state.kind === 'expired') await deleteExpiredKey(app.db, scope);
+            if (replay) break;
+          }
+          const ran = await execute(request, reply, work, scope, hash);
+          if (ran !== 'duplicate') result = ran;
+        }
+        if (!result && !replay) throw inProgress();
+      } catch (err) {
+        if (err instanceof Problem) app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
+        // Nothing stored (a 5xx, a crash of the transaction): the key is free for a retry at once.
+        if (scope && lease === 'acquired' && !(err instanceof Problem && err.status < 500)) await leases.release(scope);
+        throw err;
+      }
+      if (scope && lease !== 'skipped') await leases.done(scope);
+
+      const answer: Answer = replay ? { ...replay.response, replayed: true } : (result as { answer: Answer }).answer;
+      const gtid = replay?.gtid ?? result?.gtid ?? '';
+      if (replay) app.bookingMetrics.count('replayed');
+      else if (result?.outcome) {
+        const { outcome } = result;
         // The change's outbox event committed with it: send it now rather than at the next poll.
         app.outboxRelay.wake();
         if (outcome.result) app.bookingMetrics.count(outcome.result);
@@ -138,9 +196,9 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, co
         const { keys, ttlSeconds } = consistencyTokens;
         reply.header(CONSISTENCY_HEADER, signConsistencyToken(keys, { gtid, principal: request.principal, ttlSeconds }));
       }
-      if (response.replayed) reply.header('idempotent-replayed', 'true');
-      for (const [name, value] of Object.entries(response.headers)) reply.header(name, value);
-      return reply.code(response.status).send(response.body);
+      if (answer.replayed) reply.header('idempotent-replayed', 'true');
+      for (const [name, value] of Object.entries(answer.headers)) reply.header(name, value);
+      return reply.code(answer.status).send(answer.body);
     },
   };
 }
@@ -149,5 +207,5 @@ export const commands = fp<CommandOptions>(
   async (app: FastifyInstance, options) => {
     app.decorate('commands', createCommandRunner(app, options));
   },
-  { name: 'commands', dependencies: ['db', 'booking-metrics', 'outbox-relay'] },
+  { name: 'commands', dependencies: ['db', 'booking-metrics', 'outbox-relay', 'idempotency-leases'] },
 );

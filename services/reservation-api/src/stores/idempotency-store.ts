@@ -1,5 +1,5 @@
-import { ER_DUP_ENTRY, ER_LOCK_WAIT_TIMEOUT, isMysqlError, Problem, type Statement } from '@reservations/service-kit';
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { Problem, type Statement } from '@reservations/service-kit';
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { problems } from '../errors.ts';
 
 /** A response as it went out the first time, replayed as is for the same key and request. */
@@ -15,18 +15,12 @@ export interface KeyScope {
   key: string;
 }
 
-export type Claim = { kind: 'claimed' } | { kind: 'replay'; response: StoredResponse };
-
 /**
- * Statements that share the claim's round trip (the pool allows multipleStatements): `before`
- * runs first whatever the claim finds (START TRANSACTION), `after` only once the key is claimed
- * (the command's savepoint).
+ * What the key's row says of a request: nothing yet (run it), its stored response (replay it),
+ * or a Problem (another request used the key). An expired row counts as nothing: past its
+ * retention (IDEMPOTENCY_TTL_HOURS, 24 h) the key is new again.
  */
-export interface ClaimOptions {
-  ttlMs: number;
-  before?: string;
-  after?: string;
-}
+export type KeyState = { kind: 'new' } | { kind: 'expired' } | { kind: 'replay'; response: StoredResponse; gtid: string };
 
 interface KeyRow extends RowDataPacket {
   request_hash: string;
@@ -34,74 +28,55 @@ interface KeyRow extends RowDataPacket {
   response_headers: Record<string, string> | string | null;
   response_body: string | null;
   expired: number;
+  gtid: string;
 }
 
 /**
- * Claims an Idempotency-Key inside the command's transaction by inserting its row first.
- * A duplicate whose first request is still running blocks on that uncommitted row; waiting at
- * most a second (MariaDB's SET STATEMENT) turns it into a fast 409 instead of a pile of waiting
- * connections. When the first request commits, the waiter sees a duplicate key and replays it;
- * when it rolls back (a 5xx), the waiter's insert succeeds and it runs the command itself.
+ * The key's row, read outside any transaction, with the binlog position that includes it (the
+ * replay's consistency token). Only a committed row exists: it is written once, with its
+ * response, in the command's COMMIT round trip.
  */
-export async function claimKey(
-  conn: PoolConnection,
-  scope: KeyScope,
-  hash: string,
-  { ttlMs, before, after }: ClaimOptions,
-): Promise<Claim> {
-  let first = before ? `${before}; ` : '';
-  const then = after ? `; ${after}` : '';
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await conn.query(
-        `${first}SET STATEMENT innodb_lock_wait_timeout = 1 FOR
-         INSERT INTO idempotency_keys (caller, route, idempotency_key, request_hash, expires_at)
-         VALUES (?, ?, ?, ?, NOW(3) + INTERVAL ? MICROSECOND)${then}`,
-        [scope.caller, scope.route, scope.key, hash, ttlMs * 1000],
-      );
-      return { kind: 'claimed' };
-    } catch (err) {
-      // `before` ran even though the insert failed (statements run in order, up to the first error).
-      first = '';
-      if (isMysqlError(err, ER_LOCK_WAIT_TIMEOUT)) {
-        throw new Problem(problems, 'idempotency-in-progress', 'a request with this Idempotency-Key is still running; retry later', {
-          headers: { 'retry-after': '1' },
-        });
-      }
-      if (!isMysqlError(err, ER_DUP_ENTRY)) throw err;
-    }
-    const [[row]] = await conn.query<KeyRow[]>(
-      `SELECT request_hash, response_status, response_headers, response_body, expires_at <= NOW(3) AS expired
-       FROM idempotency_keys WHERE caller = ? AND route = ? AND idempotency_key = ?`,
-      [scope.caller, scope.route, scope.key],
-    );
-    if (!row) continue; // deleted between the insert and the read: claim again
-    if (Number(row.expired) === 1) {
-      // Past its retention (IDEMPOTENCY_TTL_HOURS, 24 h) the key is new again.
-      await conn.query('DELETE FROM idempotency_keys WHERE caller = ? AND route = ? AND idempotency_key = ? AND expires_at <= NOW(3)', [
-        scope.caller,
-        scope.route,
-        scope.key,
-      ]);
-      continue;
-    }
-    if (row.request_hash !== hash) {
-      throw new Problem(problems, 'idempotency-key-reused', `Idempotency-Key ${scope.key} was first used with a different request`);
-    }
-    if (row.response_status === null || row.response_body === null) {
-      throw new Problem(problems, 'idempotency-in-progress', 'a request with this Idempotency-Key is still running; retry later');
-    }
-    const headers = typeof row.response_headers === 'string' ? JSON.parse(row.response_headers) : (row.response_headers ?? {});
-    return { kind: 'replay', response: { status: row.response_status, headers, body: row.response_body } };
+export async function readKey(db: Pool | PoolConnection, scope: KeyScope, hash: string): Promise<KeyState> {
+  const [[row]] = await db.query<KeyRow[]>(
+    `SELECT request_hash, response_status, response_headers, response_body, expires_at <= NOW(3) AS expired, @@gtid_binlog_pos AS gtid
+     FROM idempotency_keys WHERE caller = ? AND route = ? AND idempotency_key = ?`,
+    [scope.caller, scope.route, scope.key],
+  );
+  if (!row) return { kind: 'new' };
+  if (Number(row.expired) === 1) return { kind: 'expired' };
+  if (row.request_hash !== hash) {
+    throw new Problem(problems, 'idempotency-key-reused', `Idempotency-Key ${scope.key} was first used with a different request`);
   }
-  throw new Problem(problems, 'idempotency-in-progress', 'the Idempotency-Key changed hands while claiming it; retry');
+  if (row.response_status === null || row.response_body === null) {
+    // A row of the former claim-first protocol, written by a request still running on an older pod.
+    throw new Problem(problems, 'idempotency-in-progress', 'a request with this Idempotency-Key is still running; retry later', {
+      headers: { 'retry-after': '1' },
+    });
+  }
+  const headers = typeof row.response_headers === 'string' ? JSON.parse(row.response_headers) : (row.response_headers ?? {});
+  return { kind: 'replay', response: { status: row.response_status, headers, body: row.response_body }, gtid: String(row.gtid ?? '') };
 }
 
-/** Stores the response on the claimed key row; the caller sends it with the COMMIT (one round trip). */
-export function storeResponse(scope: KeyScope, response: StoredResponse): Statement {
+/** Deletes the key's row if it has expired, so the next insert can take the key. */
+export async function deleteExpiredKey(db: Pool | PoolConnection, scope: KeyScope): Promise<void> {
+  await db.query('DELETE FROM idempotency_keys WHERE caller = ? AND route = ? AND idempotency_key = ? AND expires_at <= NOW(3)', [
+    scope.caller,
+    scope.route,
+    scope.key,
+  ]);
+}
+
+/**
+ * The key's row with the response, sent with the COMMIT (one round trip): the unique key makes it
+ * the final guarantee. A duplicate that ran anyway (its lease skipped, Redis down) fails here with
+ * a duplicate-key error, which stops the statements before the COMMIT: its change is rolled back
+ * and it answers with the first request's stored response.
+ */
+export function insertKey(scope: KeyScope, hash: string, response: StoredResponse, ttlMs: number): Statement {
   return {
-    sql: `UPDATE idempotency_keys SET response_status = ?, response_headers = ?, response_body = ?
-          WHERE caller = ? AND route = ? AND idempotency_key = ?`,
-    values: [response.status, JSON.stringify(response.headers), response.body, scope.caller, scope.route, scope.key],
+    sql: `INSERT INTO idempotency_keys
+            (caller, route, idempotency_key, request_hash, expires_at, response_status, response_headers, response_body)
+          VALUES (?, ?, ?, ?, NOW(3) + INTERVAL ? MICROSECOND, ?, ?, ?)`,
+    values: [scope.caller, scope.route, scope.key, hash, ttlMs * 1000, response.status, JSON.stringify(response.headers), response.body],
   };
 }

@@ -6,7 +6,7 @@ import type { Pool } from 'mysql2/promise';
 /**
  * Deletes expired Idempotency-Key rows in small batches, so the table holds about a day of keys
  * and no delete holds locks for long. A key past its expiry is already treated as new by
- * claimKey; this only reclaims space. Every replica of the service runs it; the deletes are
+ * the command runner; this only reclaims space. Every replica of the service runs it; the deletes are
  * idempotent, so they need no coordination.
  */
 export function sweepExpiredKeys(pool: Pool, batch = 1000): Promise<number> {

@@ -106,6 +106,7 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     CONSISTENCY_TOKEN_TTL_SECONDS: 600,
     HOLD_TTL_SECONDS: 600,
     IDEMPOTENCY_TTL_HOURS: 24,
+    IDEMPOTENCY_LEASE_SECONDS: 35,
     BODY_LIMIT_BYTES: 16384,
     MYSQL_POOL_SIZE: 20,
     MYSQL_QUEUE_LIMIT: 100,

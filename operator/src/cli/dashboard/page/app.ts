@@ -229,8 +229,10 @@ function details(view: CutoverView): Node[] {
         ? `${c.currentStep.number}/${c.stepCount}, for ${Math.round(c.currentStep.elapsedSeconds)}s`
         : `all ${c.stepCount} done`,
     ]);
+    if (c.pacing) rows.push(['pacing', c.pacing.summary]);
     if (c.pauseReason) rows.push(['paused', c.pauseReason]);
     if (c.abortReason) rows.push(['aborted', c.abortReason]);
+    if (c.takeBack) rows.push(['take-back', c.takeBack.message]);
     if (c.lastAnalysis) {
       const a = c.lastAnalysis;
       rows.push([
