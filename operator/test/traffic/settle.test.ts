@@ -81,6 +81,24 @@ describe('settling a step', () => {
     expect(never.message).toContain('but no observation, outside');
   });
 
+  it('stays settled once it has, without measuring again or a second Warning', () => {
+    const bound = settleStep({ ...base, now: at(TTL_MS + 60_000) });
+    const again = settleStep({ ...base, last: bound.observed, now: at(TTL_MS + 90_000) });
+    expect(again).toMatchObject({ kind: 'settled', how: 'Bound', again: true });
+    const observed = {
+      configuredShare: 50,
+      share: 49,
+      at: at(TTL_MS).toISOString(),
+      settled: 'Observed' as const,
+      message: 'observed 49%',
+    };
+    expect(settleStep({ ...base, last: observed, now: at(TTL_MS + 30_000) })).toMatchObject({
+      kind: 'settled',
+      how: 'Observed',
+      again: true,
+    });
+  });
+
   it('without a Prometheus, settles at once (in sync for a TTL, as before) and says so', () => {
     const d = settleStep({ ...base, settings: { ...settings, observed: false }, now: at(TTL_MS) });
     expect(d).toMatchObject({ kind: 'settled', how: 'Unobserved' });
