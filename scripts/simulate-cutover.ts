@@ -1,7 +1,7 @@
 // `npm run simulate:cutover`: a full Route53 weighted cutover from blue to green under steady
 // load. Not a test: the figures depend on the machine. It starts the two-cluster platform
-// (scripts/platform/two-clusters.ts, as `npm start` does, without Prometheus and the event
-// pipeline: reservation-api + query-api per cluster) and virtual clients that resolve the weighted
+// (scripts/platform/two-clusters.ts, as `npm start` does, without the event pipeline:
+// reservation-api + query-api per cluster; with Prometheus for the settle rule, SIM_SETTLE) and virtual clients that resolve the weighted
 // name through its DNS stand-in like caching resolvers. It runs the cutover, prints per
 // step the configured vs observed share and the failed requests, stops blue and keeps the load on
 // a little. Exits 0 when the targets are met (no failed request; each settled step within
@@ -32,10 +32,11 @@ const progress = (message: string) => process.stderr.write(`[sim ${elapsed(start
 // biome-ignore lint/suspicious/noExplicitAny: the script reads deep into the Reservation's status JSON
 type Json = any;
 
-// The platform without Prometheus and the event pipeline (no sqs: no relay, no notifier): nothing here reads them.
+// The platform without the event pipeline (no sqs: no relay, no notifier): nothing here reads
+// it; Prometheus only for the settle rule, which reads both clusters' request rates.
 const platform = startTwoClusterPlatform({
   ttlSeconds: settings.ttlSeconds,
-  components: ['mysql', 'redis', 'aws', 'kube'],
+  components: ['mysql', 'redis', 'aws', 'kube', ...(settings.settle ? (['prometheus'] as const) : [])],
   progress,
   route53: settings.route53,
   ...(settings.externalDns ? { externalDns: settings.externalDns } : {}),
@@ -95,13 +96,30 @@ async function simulate(): Promise<boolean> {
   const steps = cutoverSteps(settings);
   progress(`cutover: ${steps.map((s) => (s.setShare !== undefined ? `${s.setShare}%` : 'pause')).join(' → ')}`);
   const drain = { ttls: settings.drainTtls, connectionClose: settings.connectionClose };
-  await green.patch({ spec: { traffic: { cutover: { from: CLUSTER_NAMES.blue, steps, drain } } } });
+  // The platform's Prometheus labels each stack's pods cluster="blue" / "green".
+  const settle = settings.settle
+    ? {
+        settle: {
+          prometheus: { url: p.harness.env.PROMETHEUS_URL, label: 'cluster', thisCluster: 'green', peerCluster: 'blue' },
+          // Prometheus scrapes every second here: a 10 s window follows a step within seconds.
+          window: '10s',
+          maxWait: `${settings.settleMaxWaitSeconds}s`,
+        },
+      }
+    : {};
+  progress(
+    settings.settle
+      ? `settle: a step counts once green's observed share (Prometheus) is within ±3 points, at most ${settings.settleMaxWaitSeconds}s after its TTL`
+      : 'settle: off (SIM_SETTLE=0): steps count once in sync for a TTL',
+  );
+  await green.patch({ spec: { traffic: { cutover: { from: CLUSTER_NAMES.blue, steps, drain, ...settle } } } });
   const cutoverStarted = Date.now();
   const preview = await simPreview(green.reservation);
   progress(`plan preview: ETA ${formatPreviewEta(preview)} (Route53: ${describeRoute53(settings.route53)})`);
-  const tracker = stepWindowTracker(settings.shares, settings.ttlSeconds);
+  const tracker = stepWindowTracker(settings.shares, settings.ttlSeconds, settings.settle ? 'traffic' : 'ttl');
   const insyncMs = settings.route53.insyncDelayMs?.max ?? 0;
-  const budgetMs = 180_000 + settings.shares.length * (settings.pauseSeconds * 1000 + 4 * TTL_MS + 15_000 + 2 * insyncMs);
+  const settleMs = settings.settle ? settings.settleMaxWaitSeconds * 1000 : 0;
+  const budgetMs = 180_000 + settings.shares.length * (settings.pauseSeconds * 1000 + 4 * TTL_MS + 15_000 + 2 * insyncMs + settleMs);
   let succeededAt: number | undefined;
   let lastLine = '';
   let lastTick = 0;
@@ -217,7 +235,9 @@ function report(
       '',
       `Cutover blue → green, TTL ${settings.ttlSeconds}s, ${settings.clients} clients at ${settings.rate} req/s, ` +
         `${Math.round(settings.keepAliveShare * 100)}% of them keep their connection ${settings.keepAliveTtls}×TTL.`,
-      'observed = green’s share of the requests sent from one TTL after the step was INSYNC until the next step’s weights were written',
+      settings.settle
+        ? 'observed = green’s share of the requests sent from when the operator settled the step (its observed share within ±3 points, or settle.maxWait) until the next step’s weights were written; operator = the observed share it settled on (Prometheus)'
+        : 'observed = green’s share of the requests sent from one TTL after the step was INSYNC until the next step’s weights were written',
       formatTable(steps),
       '',
       `requests              ${all.length}`,

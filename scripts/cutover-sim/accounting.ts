@@ -23,6 +23,8 @@ export interface StepWindow {
   share: number;
   from: number;
   to: number;
+  /** The operator's observed share when it settled the step (spec settle, from Prometheus), percent. */
+  operatorObserved?: number;
 }
 
 export interface StepFigures extends StepWindow {
@@ -100,12 +102,13 @@ export function verdict(
 
 /** The table the simulation prints. */
 export function formatTable(steps: readonly StepFigures[]): string {
-  const header = ['step', 'configured', 'observed', 'difference', 'window', 'requests', 'failures'];
+  const header = ['step', 'configured', 'observed', 'difference', 'operator', 'window', 'requests', 'failures'];
   const rows = steps.map((s) => [
     String(s.step + 1),
     `${s.share}%`,
     s.observed === undefined ? '-' : `${s.observed.toFixed(1)}%`,
     s.difference === undefined ? '-' : `${s.difference > 0 ? '+' : ''}${s.difference.toFixed(1)}`,
+    s.operatorObserved === undefined ? '-' : `${s.operatorObserved.toFixed(1)}%`,
     `${Math.round((s.to - s.from) / 1000)}s`,
     String(s.requests),
     String(s.failures),

@@ -100,7 +100,8 @@ export function cachingResolver(
  * DNS says (an HTTP client with a long-lived pooled connection), then resolves again; its first
  * connection is kept for a random part of `holdMs`, so that connections do not all turn over
  * together. A failed request, or a response with `Connection: close`, drops the connection
- * (`drop`), so the next request resolves again, like a real client reconnecting.
+ * (`drop`), so the next request resolves again, like a real client reconnecting. `opened` counts
+ * the connections a keep-alive client has opened, so the caller can give each its own socket.
  */
 export function clientConnection(
   resolve: () => Promise<string>,
@@ -110,13 +111,18 @@ export function clientConnection(
 ) {
   let open: { hostname: string; closesAt: number } | undefined;
   let first = true;
+  let opened = 0;
   return {
+    get opened() {
+      return opened;
+    },
     async hostname(): Promise<string> {
       if (holdMs === undefined) return resolve();
       if (open && now() < open.closesAt) return open.hostname;
       const hostname = await resolve();
       open = { hostname, closesAt: now() + (first ? random() * holdMs : holdMs) };
       first = false;
+      opened += 1;
       return hostname;
     },
     drop(): void {

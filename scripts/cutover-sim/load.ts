@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONSISTENCY_HEADER } from '@reservations/contracts';
+// undici's own fetch: Node's bundled one takes no dispatcher of this undici's version.
+import { Agent, fetch, type Response } from 'undici';
 import type { RequestRecord, Stack } from './accounting.ts';
 import { cachingResolver, clientConnection, type WeightedRecord } from './dns.ts';
 
@@ -44,7 +46,11 @@ const DAY_MS = 86_400_000;
  * window no other request books), a read of the client's last booking on query-api with
  * the booking's consistency token, or (`cancelShare`) a cancellation of that booking. Every request is recorded with the stack that got it. A
  * keep-alive client drops its connection when a response says `Connection: close` (what a
- * draining service sends) or a request fails, and resolves again for the next one.
+ * draining service sends) or a request fails, and resolves again for the next one. It keeps a
+ * connection per service (the two services stand for one load balancer on two ports here), each
+ * its own socket (an undici Agent of one connection), as a real client's is: a service that
+ * closes a socket closes that one connection, not a shared pool's socket that many clients take
+ * turns on.
  */
 export function startLoad(options: LoadOptions) {
   // From the start of the day after tomorrow (UTC): inside the services' booking horizon, never past.
@@ -72,7 +78,13 @@ export function startLoad(options: LoadOptions) {
   async function client(index: number): Promise<void> {
     const customer = `sim-client-${index}`;
     const auth = { authorization: `Bearer ${options.token(customer)}` };
-    const connection = clientConnection(cachingResolver(options.answer), index < keepAliveClients ? options.keepAliveHoldMs : undefined);
+    const keepsAlive = index < keepAliveClients;
+    // One connection per service, each its own socket: a service closing it moves that
+    // connection only, as a socket is what the service sees and closes.
+    const resolver = cachingResolver(options.answer);
+    const hold = keepsAlive ? options.keepAliveHoldMs : undefined;
+    const connections = { reservationApi: clientConnection(resolver, hold), queryApi: clientConnection(resolver, hold) };
+    const sockets: Partial<Record<keyof typeof connections, { agent: Agent; opened: number }>> = {};
     let last: { id: string; token: string; cancelled?: boolean } | undefined;
     let next = Date.now() + Math.random() * intervalMs;
     while (!stopping) {
@@ -80,6 +92,12 @@ export function startLoad(options: LoadOptions) {
       if (stopping) return;
       next = Math.max(Date.now(), next + intervalMs);
       const at = Date.now();
+      const dice = Math.random();
+      const cancelShare = options.cancelShare ?? 0;
+      const cancel = last !== undefined && !last.cancelled && dice < cancelShare;
+      const read = !cancel && last !== undefined && dice < cancelShare + options.readShare;
+      const service = read ? 'queryApi' : 'reservationApi';
+      const connection = connections[service];
       let hostname: string;
       try {
         hostname = await connection.hostname();
@@ -90,10 +108,12 @@ export function startLoad(options: LoadOptions) {
       }
       const endpoints = options.stacks[hostname];
       if (!endpoints) throw new Error(`the record points at ${hostname}, which is not a stack of this simulation`);
-      const dice = Math.random();
-      const cancelShare = options.cancelShare ?? 0;
-      const cancel = last !== undefined && !last.cancelled && dice < cancelShare;
-      const read = !cancel && last !== undefined && dice < cancelShare + options.readShare;
+      if (keepsAlive && sockets[service]?.opened !== connection.opened) {
+        void sockets[service]?.agent.close();
+        sockets[service] = { agent: new Agent({ connections: 1 }), opened: connection.opened };
+      }
+      const socket = sockets[service];
+      const dispatcher = socket ? { dispatcher: socket.agent } : {};
       try {
         let response: Response;
         if (cancel && last) {
@@ -101,12 +121,14 @@ export function startLoad(options: LoadOptions) {
             method: 'POST',
             headers: { ...auth, 'idempotency-key': randomUUID() },
             signal: AbortSignal.timeout(timeoutMs),
+            ...dispatcher,
           });
           if (response.status === 200) last = { ...last, cancelled: true, token: response.headers.get(CONSISTENCY_HEADER) ?? last.token };
         } else if (read && last) {
           response = await fetch(`${endpoints.queryApi}/v1/reservations/${last.id}`, {
             headers: { ...auth, ...(last.token ? { [CONSISTENCY_HEADER]: last.token } : {}) },
             signal: AbortSignal.timeout(timeoutMs),
+            ...dispatcher,
           });
         } else {
           const n = slot++;
@@ -120,6 +142,7 @@ export function startLoad(options: LoadOptions) {
               endsAt: new Date(start + 60_000).toISOString(),
             }),
             signal: AbortSignal.timeout(timeoutMs),
+            ...dispatcher,
           });
         }
         const body = (await response.json().catch(() => undefined)) as { id?: string } | undefined;
@@ -134,6 +157,7 @@ export function startLoad(options: LoadOptions) {
         connection.drop();
       }
     }
+    await Promise.all(Object.values(sockets).map((socket) => socket.agent.close()));
   }
 
   const running = Promise.all(Array.from({ length: options.clients }, (_, i) => client(i)));

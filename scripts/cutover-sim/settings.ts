@@ -31,8 +31,16 @@ export interface SimSettings {
   drainTtls: number;
   /** How the Route53 stand-in behaves (SIM_ROUTE53_INSYNC, SIM_ROUTE53_RATE): see route53Knobs. */
   route53: Partial<Route53AwsBehaviour>;
-  /** Blue's services answer Connection: close while it drains (SIM_CONNECTION_CLOSE=1, spec drain.connectionClose). */
+  /** Blue's services close keep-alive connections as traffic leaves: each step's share, all while it drains (SIM_CONNECTION_CLOSE=1, spec drain.connectionClose). */
   connectionClose: boolean;
+  /**
+   * A step settles by the traffic green is observed to get (SIM_SETTLE=1, spec settle, with the
+   * platform's Prometheus); its window then opens when the step settled. 0: no Prometheus, steps
+   * count once in sync for a TTL.
+   */
+  settle: boolean;
+  /** settle.maxWait, seconds (SIM_SETTLE_MAX_WAIT). */
+  settleMaxWaitSeconds: number;
   /**
    * A busy ExternalDNS per cluster on the zone, sharing the stand-in's budget (SIM_EXTERNAL_DNS=1):
    * a sync every intervalMs (SIM_EXTERNAL_DNS_INTERVAL, seconds), other apps' Services made and
@@ -58,6 +66,8 @@ export const DEFAULTS: SimSettings = {
   tolerance: 5,
   drainTtls: 2,
   connectionClose: true,
+  settle: true,
+  settleMaxWaitSeconds: 120,
   route53: {},
   maxOperatorCallsPerSecond: 1,
 };
@@ -178,6 +188,8 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
   if (!['', '0', '1'].includes(manual)) errors.push(`SIM_MANUAL_PAUSE must be 0 or 1, not "${manual}"`);
   const close = env.SIM_CONNECTION_CLOSE ?? '';
   if (!['', '0', '1'].includes(close)) errors.push(`SIM_CONNECTION_CLOSE must be 0 or 1, not "${close}"`);
+  const settle = env.SIM_SETTLE ?? '';
+  if (!['', '0', '1'].includes(settle)) errors.push(`SIM_SETTLE must be 0 or 1, not "${settle}"`);
   const externalDns = externalDnsKnobs(env, 'SIM', errors);
 
   const settings: SimSettings = {
@@ -195,6 +207,13 @@ export function simSettings(env: Readonly<Record<string, string | undefined>>): 
     tolerance: number('SIM_TOLERANCE', DEFAULTS.tolerance, (n) => n >= 0 && n <= 100, 'points from 0 to 100'),
     drainTtls: number('SIM_DRAIN_TTLS', DEFAULTS.drainTtls, (n) => int(n) && n >= 1 && n <= 100, 'a whole number of TTLs from 1 to 100'),
     connectionClose: close === '' ? DEFAULTS.connectionClose : close === '1',
+    settle: settle === '' ? DEFAULTS.settle : settle === '1',
+    settleMaxWaitSeconds: number(
+      'SIM_SETTLE_MAX_WAIT',
+      DEFAULTS.settleMaxWaitSeconds,
+      (n) => int(n) && n >= 1 && n <= 3600,
+      'a whole number of seconds from 1 to 3600',
+    ),
     route53: route53Knobs(env, 'SIM', errors),
     ...(externalDns ? { externalDns } : {}),
     maxOperatorCallsPerSecond: number(

@@ -80,7 +80,7 @@ export interface Cluster {
   operator: OperatorProcess;
   services: ServiceProcess[];
   endpoints: StackEndpoints;
-  /** When the operator's drain switch first said `connection-close: true` (ms since the epoch). */
+  /** When the operator's drain switch first said `connection-close: true`: the drain (ms since the epoch). */
   drainOnAt(): number | undefined;
 }
 

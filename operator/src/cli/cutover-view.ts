@@ -133,6 +133,8 @@ export interface CutoverRunView {
   abortReason?: string;
   /** This cluster's share of Route53's answers, in percent. */
   share: { startPercent: number; desiredPercent: number; verifiedPercent?: number };
+  /** The share of requests this cluster really receives, from Prometheus (spec.traffic.cutover.settle), beside the configured one. */
+  observed?: ObservedShareView;
   weights: { self: ClusterWeightView; peer: ClusterWeightView };
   lastAnalysis?: AnalysisRunView;
   /** With prescale, once an abort has checked: whether the peer had the pods to take the traffic back. */
@@ -143,6 +145,20 @@ export interface CutoverRunView {
   handledRequest?: string;
   /** Up to the 20 the status keeps, newest last. */
   history: { at: string; stepNumber: number; event: string; message: string }[];
+}
+
+export interface ObservedShareView {
+  /** The share of the step the observation was taken for, percent. */
+  configuredPercent: number;
+  /** This cluster's share of both clusters' requests over the window; absent without requests or a Prometheus. */
+  observedPercent?: number;
+  requests?: { self: number; peer: number };
+  windowSeconds?: number;
+  measuredAt?: string;
+  measuredAgoSeconds?: number;
+  /** How the step settled: Observed (within the tolerance) or Bound (settle.maxWait passed without). */
+  settled?: 'Observed' | 'Bound';
+  message: string;
 }
 
 export interface PacingView {
@@ -197,6 +213,8 @@ export interface HandoverView {
   /** This cluster's weight as that cutover last set it. */
   weight: number;
   connectionClose: boolean;
+  /** The last step that lowered this cluster's share: its services close that fraction of their keep-alive connections. */
+  rebalance?: { fromPercent: number; toPercent: number; fraction: number; since: string };
 }
 
 export interface ConditionView {
@@ -249,6 +267,16 @@ export function cutoverView(reservation: Reservation, peer: Reservation | undefi
       ageSeconds: secondsSince(handover.since),
       weight: handover.weight,
       connectionClose: handover.connectionClose ?? false,
+      ...(handover.rebalance
+        ? {
+            rebalance: {
+              fromPercent: handover.rebalance.fromShare,
+              toPercent: handover.rebalance.toShare,
+              fraction: handover.rebalance.fraction,
+              since: handover.rebalance.since,
+            },
+          }
+        : {}),
     },
     weightOverride: override && { weight: override.weight, specWeight: override.specWeight, by: override.by },
     trafficReady: ready && {
@@ -345,6 +373,16 @@ function cutoverRunView(
     pauseReason: cutover.phase === 'Paused' ? reasonFrom(cutover, PAUSE_EVENTS) : undefined,
     abortReason: cutover.phase === 'Aborted' ? reasonFrom(cutover, ABORT_EVENTS) : undefined,
     share: { startPercent: cutover.startShare, desiredPercent: cutover.share, verifiedPercent: verifiedShareOf(cutover) },
+    observed: cutover.observed && {
+      configuredPercent: cutover.observed.configuredShare,
+      observedPercent: cutover.observed.share,
+      requests: cutover.observed.requests,
+      windowSeconds: cutover.observed.windowSeconds,
+      measuredAt: cutover.observed.at,
+      measuredAgoSeconds: cutover.observed.at === undefined ? undefined : secondsSince(cutover.observed.at),
+      settled: cutover.observed.settled,
+      message: cutover.observed.message,
+    },
     weights: {
       self: {
         setIdentifier: self,

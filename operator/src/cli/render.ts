@@ -9,6 +9,7 @@ import {
   type CutoverRunView,
   type CutoverView,
   cutoverView,
+  type ObservedShareView,
   type PacingView,
   type PlanStepView,
   type RecordView,
@@ -60,6 +61,12 @@ function formatStatus(view: CutoverView, options: RenderOptions): string {
       `weights written by ${by}'s cutover since ${clock(since, now)} (${ago(ageSeconds)}); it last set this cluster's weight to ${weight}, ` +
         'and this operator leaves the weight alone while it runs',
     );
+    const r = view.handover.rebalance;
+    if (r)
+      out.field(
+        'rebalance',
+        `${r.fromPercent}% → ${r.toPercent}% at ${clock(r.since, now)}: the services close ${percent(r.fraction * 100)} of their older keep-alive connections over one TTL, so those clients resolve again`,
+      );
   }
   if (view.weightOverride) {
     const { weight, specWeight, by } = view.weightOverride;
@@ -121,6 +128,7 @@ function renderCutover(out: Output, view: CutoverView, cutover: CutoverRunView, 
   out.blank();
 
   out.field('share', shareBar(out, cutover.share, options.width));
+  if (cutover.observed) out.field('observed', observedText(out, cutover.observed, now));
   renderWeights(out, cutover.weights);
 
   if (cutover.pacing) renderPacing(out, cutover.pacing, now);
@@ -237,6 +245,22 @@ function shareBar(out: Output, share: CutoverRunView['share'], width: number): s
         ? percent(target)
         : `${percent(verified)} → ${percent(target)}`;
   return `[${bar}] ${numbers}`;
+}
+
+/** `47.2% of requests for 50% configured, settled (470 here, 530 at the peer over 30s, 4s ago)`, or why there is no figure. */
+function observedText(out: Output, o: ObservedShareView, now: Date): string {
+  if (o.observedPercent === undefined) return o.message;
+  const settled =
+    o.settled === 'Bound'
+      ? out.style('red', ', went on without it (settle.maxWait)')
+      : o.settled === 'Observed'
+        ? out.style('green', ', settled')
+        : '';
+  const counted = o.requests
+    ? `${Math.round(o.requests.self)} here, ${Math.round(o.requests.peer)} at the peer over ${o.windowSeconds}s`
+    : '';
+  const when = o.measuredAt ? `${counted ? ', ' : ''}${clock(o.measuredAt, now)}` : '';
+  return `${percent(o.observedPercent)} of requests for ${percent(o.configuredPercent, 0)} configured${settled} (${counted}${when})`;
 }
 
 function renderWeights(out: Output, weights: CutoverRunView['weights']): void {

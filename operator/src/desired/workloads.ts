@@ -1,5 +1,6 @@
 import { type Reservation, SERVICE_NAMES, type ServiceName } from '../api/v1alpha1/reservation.ts';
 import type { KubeObject } from '../kube/resources.ts';
+import { drainSwitchValue } from '../traffic/rebalance.ts';
 import {
   ADMIN_PORT,
   API_PORT,
@@ -33,14 +34,16 @@ const drainConfigMapName = (cr: Reservation) => `${objectName(cr)}-drain`;
 /**
  * The drain switch: `connection-close` is "true" while a peer's cutover drains this cluster and
  * asks for it, and the services then answer every request with `Connection: close`, so
- * keep-alive clients reconnect and resolve the name again (service-kit's connection drain).
+ * keep-alive clients reconnect and resolve the name again (service-kit's connection drain); at a
+ * step that lowered this cluster's share, the rebalance: that share of the connections closes
+ * over one TTL (traffic/rebalance.ts).
  */
 export function drainConfigMap(cr: Reservation): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: ownedMetadata(cr, drainConfigMapName(cr)),
-    data: { 'connection-close': String(cr.status?.traffic?.handover?.connectionClose === true) },
+    data: { 'connection-close': drainSwitchValue(cr.status?.traffic?.handover, cr.spec.traffic?.dns.ttl ?? 60) },
   };
 }
 

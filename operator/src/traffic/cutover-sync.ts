@@ -5,6 +5,7 @@ import { iso } from '../kube/time.ts';
 import { measurePacing } from './analysis/pacing-source.ts';
 import type { TrafficContext } from './context.ts';
 import { type CutoverDecision, type CutoverInput, decide, HISTORY_KEPT, isFinished, type PacingMeasured } from './cutover.ts';
+import { measureShare, settleSettings } from './observed-share.ts';
 import { inSync, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
 import { type PacingSettings, pacingSettings } from './pacing.ts';
@@ -22,12 +23,14 @@ import {
   type ReadyPods,
 } from './prescale.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
+import { rebalanceLabel } from './rebalance.ts';
 import {
   currentRecordSet,
   desiredRecordSet,
   handedBackValue,
   type RecordSetKey,
   type RecordSetPair,
+  rebalanceRequested,
   resourceLabel,
   withWeightWriter,
 } from './record-set.ts';
@@ -94,6 +97,7 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     ttlSeconds: t.dns.ttl,
     drainTtls: cutover.drain.ttls,
     ...(cutover.drain.peerRate ? { peerRate: { below: cutover.drain.peerRate.below } } : {}),
+    settle: settleSettings(cutover),
     ...(pacing ? { pacing: { settings: pacing } } : {}),
     ...(cutover.prescale ? { takeBack: {} } : {}),
   } satisfies Omit<CutoverInput, 'now'>;
@@ -153,6 +157,12 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
   const live = { self: ctx.current.record?.weight ?? 0, peer: peer.record.weight ?? 0 };
   let decision: CutoverDecision = decide({ ...input, verified: live, status: ctx.status.cutover, now: ctx.now() });
   ctx.events.push(...decision.events);
+  // The observed share a setShare step waits for, then the machine again with it.
+  if (decision.measureShare) {
+    const measuredShare = await measureShare(ctx, cutover, decision.measureShare.windowMs);
+    decision = decide({ ...input, verified: live, request: undefined, measuredShare, status: decision.status, now: ctx.now() });
+    ctx.events.push(...decision.events);
+  }
   // An analysis measurement, then the machine again with its result.
   for (let i = 0; decision.measure && i < 2; i++) {
     const { template, run } = decision.measure;
@@ -219,12 +229,11 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
       values: [
         finished
           ? handedBackValue(peerLabels, ctx.owner)
-          : withWeightWriter(
-              peerLabels,
-              ctx.owner,
-              draining && cutover.drain.connectionClose,
-              decision.status.takeBack?.floors && encodeFloors(decision.status.takeBack.floors),
-            ),
+          : withWeightWriter(peerLabels, ctx.owner, {
+              drain: draining && cutover.drain.connectionClose,
+              ...(decision.status.takeBack?.floors ? { floors: encodeFloors(decision.status.takeBack.floors) } : {}),
+              ...(cutover.drain.connectionClose ? { rebalance: rebalanceLabel(live, decision.weights, rebalanceRequested(peer.txt)) } : {}),
+            }),
       ],
     },
   };
@@ -389,6 +398,10 @@ function cutoverCondition(decision: CutoverDecision): TrafficOutcome['condition'
   const c = decision.status;
   const synced = c.verifiedWeights && c.verifiedWeights.self === c.weights.self && c.verifiedWeights.peer === c.weights.peer;
   const summary = `cutover ${c.phase}, step ${Math.min(c.step + 1, c.steps)}/${c.steps}: ${c.message}`;
+  // The step the weights are at went on without its traffic (settle.maxWait): say so until the next one settles.
+  const behind = c.observed?.settled === 'Bound' && c.observed.configuredShare === c.share;
+  if (synced && behind)
+    return { status: 'True', reason: TRAFFIC_REASON.ObservedShareBehind, message: `${summary} (${c.observed?.message})` };
   return synced
     ? { status: 'True', reason: TRAFFIC_REASON.RecordInSync, message: summary }
     : { status: 'False', reason: TRAFFIC_REASON.ChangePending, message: summary };

@@ -3,6 +3,7 @@ import { iso } from '../kube/time.ts';
 import { type PacingMeasurement, type PacingSettings, pace } from './pacing.ts';
 import { describeStep, type Plan, type PlanStep, parseDuration } from './plan.ts';
 import { describeFloors, type Floors, type ReadyPods, takeBackShortfall } from './prescale.ts';
+import { type SettleSettings, type ShareMeasurement, settleStep } from './settle.ts';
 import { parseCutoverRequest, verbError } from './verbs.ts';
 import { type ShareWeights, shareOf, weightsForShare } from './weights.ts';
 
@@ -50,6 +51,10 @@ export interface CutoverInput {
    * the machine's request (`measurePeerRate`), or the error that kept it from being measured.
    */
   peerRate?: { below: number; measured?: number | Error };
+  /** spec.traffic.cutover.settle: a setShare step also waits for the observed share (settle.ts). Absent: it does not. */
+  settle?: SettleSettings;
+  /** Both clusters' requests, measured at the machine's request (`measureShare`). */
+  measuredShare?: ShareMeasurement;
   /**
    * With spec.traffic.cutover.pacing: its settings, and what Prometheus said for the step the
    * machine asked about (`measurePacing`), or the error that kept it from answering.
@@ -80,6 +85,8 @@ export interface CutoverDecision {
   measure?: { template: string; run?: AnalysisRun };
   /** Measure the peer's request rate now and decide again with it (draining). */
   measurePeerRate?: true;
+  /** Measure both clusters' requests over this window now and decide again with them (settle.ts). */
+  measureShare?: { windowMs: number };
   /** Measure this step's requests since `since` and this cluster's burn rates, then decide again with them (pacing). */
   measurePacing?: { step: number; since: string };
   /** Measure whether the peer can take the traffic back, then decide again with it (an abort's first step). */
@@ -159,6 +166,7 @@ export function decide(input: CutoverInput): CutoverDecision {
   let s: CutoverStatus;
   let measure: CutoverDecision['measure'];
   let measurePeerRate = false;
+  let measureShare: CutoverDecision['measureShare'];
   let measurePacing: CutoverDecision['measurePacing'];
   let measureTakeBack = false;
   let requeueAfterMs: number | undefined;
@@ -206,6 +214,7 @@ export function decide(input: CutoverInput): CutoverDecision {
     weights: s.weights,
     ...(measure ? { measure } : {}),
     ...(measurePeerRate ? { measurePeerRate: true as const } : {}),
+    ...(measureShare ? { measureShare } : {}),
     ...(measurePacing ? { measurePacing } : {}),
     ...(measureTakeBack ? { measureTakeBack: true as const } : {}),
     ...(requeueAfterMs ? { requeueAfterMs } : {}),
@@ -337,7 +346,7 @@ export function decide(input: CutoverInput): CutoverDecision {
     if (!step) return drain();
     switch (step.kind) {
       case 'setShare': {
-        if (!reachShare(step.share)) return false;
+        if (!reachShare(step.share) || !trafficFollowed(step.share)) return false;
         if (!input.pacing) {
           note('StepCompleted', `step ${s.step + 1} of ${s.steps}: ${step.share}% verified and held for one TTL`);
           enterStep(s.step + 1);
@@ -365,6 +374,35 @@ export function decide(input: CutoverInput): CutoverDecision {
       }
       case 'analysis':
         return analyze(step.template);
+    }
+  }
+
+  /** Whether the traffic has followed the step (settle.ts): measured, waited for, or bounded with a Warning. */
+  function trafficFollowed(share: number): boolean {
+    if (!input.settle) return true;
+    const settled = settleStep({
+      share,
+      syncedAt: new Date(s.syncedAt ?? iso(now)),
+      ttlMs,
+      settings: input.settle,
+      ...(s.observed ? { last: s.observed } : {}),
+      ...(input.measuredShare ? { measured: input.measuredShare } : {}),
+      now,
+    });
+    if (settled.observed) s = { ...s, observed: settled.observed };
+    switch (settled.kind) {
+      case 'settled':
+        if (settled.how === 'Bound' && !settled.again)
+          note('ObservedShareBehind', `step ${s.step + 1} of ${s.steps}: ${settled.message}`, 'Warning');
+        return true;
+      case 'measure':
+        measureShare = { windowMs: settled.windowMs };
+        s = { ...s, message: settled.message };
+        return false;
+      case 'wait':
+        s = { ...s, message: settled.message };
+        wait(settled.ms);
+        return false;
     }
   }
 

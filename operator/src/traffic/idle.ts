@@ -5,6 +5,7 @@ import type { DnsRecord } from './dns-provider.ts';
 import { inSync, type TrafficEvent, type TrafficOutcome, type TrafficSpec } from './outcome.ts';
 import { decodeFloors, describeFloors, maxFloors, warmFloors } from './prescale.ts';
 import { TRAFFIC_REASON } from './reasons.ts';
+import { nextRebalance } from './rebalance.ts';
 import {
   type DesiredRecordSet,
   desiredRecordSet,
@@ -14,6 +15,7 @@ import {
   liveWeightsAfter,
   type RecordSet,
   type RecordSetKey,
+  rebalanceRequested,
   recordSetChanges,
   resourceLabel,
   weightWriter,
@@ -97,6 +99,14 @@ export function decideIdle(input: IdleInput): IdleDecision {
         message: `${writer} runs a cutover and writes the weight of ${where} until it ends; this cluster leaves it alone`,
       });
     }
+    const rebalance = nextRebalance(status.handover?.rebalance, rebalanceRequested(current.txt), iso(now));
+    if (rebalance && rebalance !== status.handover?.rebalance) {
+      events.push({
+        type: 'Normal',
+        reason: 'ConnectionsRebalancing',
+        message: `${writer}'s cutover moved ${where} from ${rebalance.fromShare}% to ${rebalance.toShare}%: its services close ${Math.round(rebalance.fraction * 1000) / 10}% of their keep-alive connections over one TTL, so those clients resolve again`,
+      });
+    }
     // Keep warm: the replicas of when the handover began, so an abort can shift traffic back here;
     // and, when the writer's abort finds too few of them for the traffic it gives back, the ones it asks for.
     const held = status.handover && status.minReplicas ? status.minReplicas : warmFloors(input.services);
@@ -116,6 +126,7 @@ export function decideIdle(input: IdleInput): IdleDecision {
         since: status.handover?.since ?? iso(now),
         weight,
         ...(drainRequested(current.txt) ? { connectionClose: true } : {}),
+        ...(rebalance ? { rebalance } : {}),
       },
       minReplicas: floors,
       desiredWeight: weight,

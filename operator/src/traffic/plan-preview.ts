@@ -3,8 +3,10 @@ import { SERVICES } from '../desired/metadata.ts';
 import { judgePeer } from './analysis/peer-judge.ts';
 import { analysisIntervalMs } from './analysis/run.ts';
 import { firstStep } from './cutover.ts';
+
 import { expectedDwellMs, type PacingSettings, pacingSettings, requestsNeeded } from './pacing.ts';
-import { buildPlan, type Cutover, describeStep, formatDuration, type PlanStep } from './plan.ts';
+import { buildPlan, type Cutover, describeStep, formatDuration, type PlanStep, parseDuration } from './plan.ts';
+
 import { PRESCALED, type PrescaledService, prescaleFloors } from './prescale.ts';
 
 /**
@@ -234,12 +236,14 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
         const moves = step.share !== share;
         const seen = moves ? insyncSeenSeconds(facts.route53SyncSeconds) : 0;
         const paced = pacing ? pacedDwell(pacing, total, step.share) : undefined;
-        dwell = prescaleWait + seen + ttl + (paced?.seconds ?? 0);
+        const settle = moves ? settleSeconds(cutover) : 0;
+        dwell = prescaleWait + seen + ttl + settle + (paced?.seconds ?? 0);
         lastSyncedAt = at + prescaleWait + seen;
         note = [
           prescaleWait ? `${prescaleWait}s for pre-scaled pods` : '',
           moves ? `${seen}s until INSYNC is seen` : 'already served',
           `one TTL (${ttl}s) held`,
+          settle ? `about ${settle}s for the observed share (one settle window; the clients decide)` : '',
           paced?.note ?? '',
         ]
           .filter(Boolean)
@@ -352,6 +356,17 @@ export function insyncSeenSeconds(syncSeconds: number): number {
 
 function getChangeCalls(syncSeconds: number): number {
   return syncSeconds <= 1 ? 0 : Math.ceil((syncSeconds - 1) / PENDING_POLL_SECONDS);
+}
+
+/**
+ * What settle adds to a step that moves the share, as an estimate: the observed share is
+ * measured over settle.window, and with the peer's connections rebalanced over a TTL the window
+ * mostly holds traffic that has followed once it is that long; never more than settle.maxWait.
+ */
+function settleSeconds(cutover: Cutover): number {
+  const s = cutover.settle;
+  if (!s?.prometheus) return 0;
+  return Math.min(parseDuration(s.window ?? '30s') ?? 30_000, parseDuration(s.maxWait ?? '5m') ?? 300_000) / 1000;
 }
 
 /**

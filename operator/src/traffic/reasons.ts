@@ -20,4 +20,6 @@ export const TRAFFIC_REASON = {
   PreScaling: 'PreScaling',
   PeerRecordMissing: 'PeerRecordMissing',
   PeerRecordOwnedByOther: 'PeerRecordOwnedByOther',
+  /** The last step went on after settle.maxWait with the observed share still outside the tolerance. */
+  ObservedShareBehind: 'ObservedShareBehind',
 } as const;

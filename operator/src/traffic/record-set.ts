@@ -136,18 +136,47 @@ export const FLOORS_LABEL = 'min-replicas';
 export const DRAIN_CONNECTION_CLOSE = 'connection-close';
 
 /**
- * The ownership TXT value with the weight writer set (and the drain request when `drain`, the
- * floors asked of the peer when `floors`), or all of them removed when `writer` is undefined.
+ * At each step that lowers the peer's share, this label asks the peer's operator to close that
+ * share of its services' keep-alive connections (rebalance.ts): `<from>-<to>`, the peer's share
+ * before and after the step, percent.
  */
-export function withWeightWriter(labels: Labels, writer: string | undefined, drain = false, floors?: string): string {
-  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [HANDED_BACK_LABEL]: _back, [FLOORS_LABEL]: _floors, ...rest } = labels;
+export const REBALANCE_LABEL = 'rebalance';
+
+/**
+ * The ownership TXT value with the weight writer set (with the drain request when `drain`, the
+ * floors asked of the peer when `floors`, the rebalance request when `rebalance`), or all of them
+ * removed when `writer` is undefined.
+ */
+export function withWeightWriter(
+  labels: Labels,
+  writer: string | undefined,
+  { drain = false, floors, rebalance }: { drain?: boolean; floors?: string; rebalance?: { from: number; to: number } } = {},
+): string {
+  const {
+    [WEIGHT_WRITER_LABEL]: _writer,
+    [DRAIN_LABEL]: _drain,
+    [HANDED_BACK_LABEL]: _back,
+    [FLOORS_LABEL]: _floors,
+    [REBALANCE_LABEL]: _re,
+    ...rest
+  } = labels;
   if (!writer) return ownershipValue(rest);
   return ownershipValue({
     ...rest,
     [WEIGHT_WRITER_LABEL]: writer,
     ...(drain ? { [DRAIN_LABEL]: DRAIN_CONNECTION_CLOSE } : {}),
     ...(floors ? { [FLOORS_LABEL]: floors } : {}),
+    ...(rebalance ? { [REBALANCE_LABEL]: `${rebalance.from}-${rebalance.to}` } : {}),
   });
+}
+
+/** The rebalance a peer's cutover asks of this record set's services, if its TXT carries one. */
+export function rebalanceRequested(txt: DnsRecord | undefined): { from: number; to: number } | undefined {
+  const m = /^(\d{1,3})-(\d{1,3})$/.exec(ownershipLabels(txt)?.[REBALANCE_LABEL] ?? '');
+  if (!m) return undefined;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  return from <= 100 && to < from ? { from, to } : undefined;
 }
 
 /**
@@ -160,7 +189,7 @@ export const HANDED_BACK_LABEL = 'handed-back-by';
 
 /** The ownership TXT value of a record set handed back by `by`'s cutover (pure). */
 export function handedBackValue(labels: Labels, by: string): string {
-  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [FLOORS_LABEL]: _floors, ...rest } = labels;
+  const { [WEIGHT_WRITER_LABEL]: _writer, [DRAIN_LABEL]: _drain, [FLOORS_LABEL]: _floors, [REBALANCE_LABEL]: _re, ...rest } = labels;
   return ownershipValue({ ...rest, [HANDED_BACK_LABEL]: by });
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import type { CutoverStatus } from '../../src/api/v1alpha1/reservation.ts';
 import { cutoverView } from '../../src/cli/cutover-view.ts';
 import { NOW, states, TRAFFIC } from './states.ts';
 
@@ -164,6 +165,39 @@ describe('cutoverView', () => {
     });
     expect(v.plan).toBeUndefined();
     expect(v.cutover).toBeUndefined();
+  });
+
+  it('the observed share beside the configured one, and on the peer the rebalance of its connections', () => {
+    const paused = states.pausedForPromote();
+    const observed = {
+      configuredShare: 40,
+      share: 38.2,
+      requests: { self: 382, peer: 618 },
+      windowSeconds: 30,
+      at: '2026-11-25T10:14:50Z',
+      settled: 'Observed' as const,
+      message: 'observed 38.2% for 40% configured (382 here, 618 at the peer over 30s)',
+    };
+    (paused.status?.traffic?.cutover as CutoverStatus).observed = observed;
+    expect(cutoverView(paused, undefined, NOW).cutover?.observed).toEqual({
+      configuredPercent: 40,
+      observedPercent: 38.2,
+      requests: { self: 382, peer: 618 },
+      windowSeconds: 30,
+      measuredAt: '2026-11-25T10:14:50Z',
+      measuredAgoSeconds: 10,
+      settled: 'Observed',
+      message: observed.message,
+    });
+    const peer = states.peerHandover();
+    const handover = peer.status?.traffic?.handover as NonNullable<NonNullable<NonNullable<typeof peer.status>['traffic']>['handover']>;
+    handover.rebalance = { fromShare: 90, toShare: 60, fraction: 0.8333, since: '2026-11-25T10:14:00Z' };
+    expect(cutoverView(peer, undefined, NOW).handover?.rebalance).toEqual({
+      fromPercent: 90,
+      toPercent: 60,
+      fraction: 0.8333,
+      since: '2026-11-25T10:14:00Z',
+    });
   });
 
   it('no cutover: the record and its weight only', () => {

@@ -120,6 +120,37 @@ TrafficReady  False ChangePending: weight 40 submitted (change C0123), waiting f
     expect(text).toContain("it last set this cluster's weight to 60");
   });
 
+  it("the observed share under the share bar, and a handover's rebalance", () => {
+    // Wide enough that no line wraps.
+    const wide = { ...plain, width: 200 };
+    const paused = states.pausedForPromote();
+    const cutover = paused.status?.traffic?.cutover as NonNullable<NonNullable<NonNullable<typeof paused.status>['traffic']>['cutover']>;
+    cutover.observed = {
+      configuredShare: 40,
+      share: 36.4,
+      requests: { self: 364, peer: 636 },
+      windowSeconds: 30,
+      at: '2026-11-25T10:14:50Z',
+      settled: 'Bound',
+      message: 'observed 36.4% for 40% configured (364 here, 636 at the peer over 30s)',
+    };
+    expect(renderStatus(paused, wide)).toContain(
+      'observed      36.4% of requests for 40% configured, went on without it (settle.maxWait) (364 here, 636 at the peer over 30s, 10:14:50Z)\n',
+    );
+    cutover.observed = {
+      configuredShare: 40,
+      message:
+        'no Prometheus configured (spec.traffic.cutover.settle.prometheus): 40% counts once in sync for a TTL, not by observed traffic',
+    };
+    expect(renderStatus(paused, wide)).toContain('observed      no Prometheus configured (spec.traffic.cutover.settle.prometheus)');
+    const peer = states.peerHandover();
+    const handover = peer.status?.traffic?.handover as NonNullable<NonNullable<NonNullable<typeof peer.status>['traffic']>['handover']>;
+    handover.rebalance = { fromShare: 90, toShare: 60, fraction: 0.8333, since: '2026-11-25T10:14:00Z' };
+    expect(renderStatus(peer, wide)).toContain(
+      'rebalance     90% → 60% at 10:14:00Z: the services close 83.3% of their older keep-alive connections over one TTL, so those clients resolve again\n',
+    );
+  });
+
   it('no cutover: the record, its weight and "no cutover"', () => {
     expect(render('noCutover')).toBe(
       `reservations/booking  Idle

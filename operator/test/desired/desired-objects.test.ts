@@ -174,6 +174,18 @@ describe('desiredObjects', () => {
     const handover = { by: 'reservation-operator-eks-green', since: '2026-11-25T10:00:00Z', weight: 0, connectionClose: true };
     const draining = desiredObjects({ ...cr, status: { traffic: { handover } } } as typeof cr);
     expect(find(draining, 'ConfigMap', 'booking-drain').data).toEqual({ 'connection-close': 'true' });
+    // A step that lowered this cluster's share: the rebalance, spread over the record's TTL.
+    const rebalance = { fromShare: 100, toShare: 75, fraction: 0.25, since: '2026-11-25T10:00:00Z' };
+    const moving = desiredObjects({
+      ...cr,
+      status: { traffic: { handover: { by: handover.by, since: handover.since, weight: 75, rebalance } } },
+    } as typeof cr);
+    const { data } = find(moving, 'ConfigMap', 'booking-drain') as unknown as { data: Record<string, string> };
+    expect(JSON.parse(data['connection-close'] ?? '')).toEqual({
+      fraction: 0.25,
+      since: '2026-11-25T10:00:00Z',
+      spreadSeconds: cr.spec.traffic?.dns.ttl ?? 60,
+    });
     // Not part of the config hash: flipping it must not restart the pods it drains.
     expect(find(draining, 'Deployment', 'booking-query-api').spec.template.metadata.annotations).toEqual(
       deployment.spec.template.metadata.annotations,

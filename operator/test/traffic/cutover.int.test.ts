@@ -30,6 +30,7 @@ import { createTestNamespace, installCrds, testKubeConfig } from '../support/kub
 import { startOperatorInProcess } from '../support/operator-in-process.ts';
 import { metric, type OperatorProcess, startClusterOperatorProcess } from '../support/operator-process.ts';
 import { type ServicePod, startServicePod } from './analysis/service-pods.ts';
+import { startTestExporter } from './analysis/test-exporter.ts';
 
 /**
  * Two clusters, each with its own operator, moving the weighted record between them: blue is the
@@ -684,5 +685,162 @@ describe('a cutover from blue to green', () => {
     expect(status.traffic.cutover).toBeUndefined();
     await greenEventsArrived('PeerRecordMissing');
     expect((await route53State(dns.name)).weights).toEqual({ 'eks-green': 10 }); // nothing written
+  });
+});
+
+/**
+ * Both clusters' request counts as Prometheus scrapes them (`cluster="eks-blue"` and
+ * `"eks-green"`, with the namespace and pod labels of the Reservation's pods): two test exporters
+ * whose counters the test drives, `rate` requests per second split by `greenShare`, so the test
+ * decides the share of traffic green is observed to get.
+ */
+async function observedTraffic(name: string) {
+  const exporters = { blue: await startTestExporter(), green: await startTestExporter() };
+  const pod = (cluster: string) => `${name}-query-api-5d8f7c9b4-${cluster.slice(0, 5)}`;
+  const removeTargets = writePrometheusTargets(harnessEnv('PROMETHEUS_TARGETS_DIR'), `settle-${green.namespace}-${name}`, [
+    { url: exporters.blue.metricsUrl, labels: { namespace: green.namespace, pod: pod('blue1'), cluster: 'eks-blue' } },
+    { url: exporters.green.metricsUrl, labels: { namespace: green.namespace, pod: pod('green'), cluster: 'eks-green' } },
+  ]);
+  const traffic = { greenShare: 0, perTick: 50 };
+  let carry = { blue: 0, green: 0 };
+  const timer = setInterval(() => {
+    carry = { blue: carry.blue + traffic.perTick * (1 - traffic.greenShare), green: carry.green + traffic.perTick * traffic.greenShare };
+    const whole = { blue: Math.floor(carry.blue), green: Math.floor(carry.green) };
+    exporters.blue.observe(whole.blue, 200, 0.01);
+    exporters.green.observe(whole.green, 200, 0.01);
+    carry = { blue: carry.blue - whole.blue, green: carry.green - whole.green };
+  }, 100);
+  return {
+    traffic,
+    async stop() {
+      clearInterval(timer);
+      removeTargets();
+      await Promise.all([exporters.blue.close(), exporters.green.close()]);
+    },
+  };
+}
+
+describe('a step settled by the traffic it receives (settle), against the real Prometheus', () => {
+  const settle = (maxWait: string) => ({
+    prometheus: { url: harnessEnv('PROMETHEUS_URL'), label: 'cluster' },
+    tolerancePoints: 3,
+    window: '5s',
+    maxWait,
+  });
+
+  it("waits at a step until green's observed share arrives, while blue closes its share of keep-alive connections", async () => {
+    const api = `settle.${zone.name}`;
+    await twoClusters('settle', api);
+    const observed = await observedTraffic('settle');
+    try {
+      // Green gets 25 % of the requests: the first step (25 %) settles at once; at the second (50 %)
+      // long-lived connections keep the rest on blue, whatever the weights.
+      observed.traffic.greenShare = 0.25;
+      await patch(green, 'settle', {
+        spec: {
+          traffic: {
+            cutover: {
+              from: 'eks-blue',
+              steps: [{ setShare: 25 }, { setShare: 50 }, { setShare: 100 }],
+              drain: { ttls: 1, connectionClose: true },
+              settle: settle('10m'),
+            },
+          },
+        },
+      });
+      await untilCutover(
+        'waiting at 50% for the observed share',
+        'settle',
+        (c) =>
+          c.step === 1 &&
+          c.observed?.configuredShare === 50 &&
+          c.observed.share !== undefined &&
+          c.message.includes('waiting for the traffic to follow'),
+        { timeoutMs: 60_000 },
+      );
+      const waiting = await cutoverOf('settle');
+      expect(waiting).toMatchObject({ share: 50, verifiedWeights: { self: 50, peer: 50 }, observed: { configuredShare: 50 } });
+      // increase() extrapolates both clusters' counts alike: the share stays near the 25 % the exporters give.
+      expect(Math.abs(waiting.observed.share - 25)).toBeLessThan(5);
+      expect(waiting.observed.settled).toBeUndefined();
+      expect(waiting.observed.message).toMatch(/^observed \d+(\.\d)?% for 50% configured \(\d+ here, \d+ at the peer over \d+s\)$/);
+      const shown = await kubectlReservation('status', 'settle');
+      expect(shown).toMatch(/observed {6}\d+(\.\d)?% of requests for 50% configured/);
+
+      // Blue's side: 75 % → 50 %. Its services close 2/3 of their older connections: of the clients
+      // that resolve again, half come back by the new weights, leaving blue with 50 %.
+      await waitUntil(
+        'blue rebalancing two thirds of its connections',
+        async () => {
+          const handover = (await get(blue, 'settle')).status?.traffic?.handover;
+          if (handover?.rebalance?.fraction === 0.6667) return true;
+          throw new Error(`blue's handover: ${JSON.stringify(handover)}`);
+        },
+        { timeoutMs: 15_000 },
+      );
+      expect((await get(blue, 'settle')).status.traffic.handover.rebalance).toMatchObject({ fromShare: 75, toShare: 50 });
+      const blueSwitch = async () =>
+        (await blue.kube.request<Json>('GET', resourcePath(RESOURCE_TYPES.ConfigMap, blue.namespace, 'settle-drain'))).data[
+          'connection-close'
+        ];
+      await waitUntil('blue drain switch holding the rebalance', async () => (await blueSwitch()).includes('"fraction":0.6667'), {
+        timeoutMs: 15_000,
+      });
+      expect(JSON.parse(await blueSwitch())).toMatchObject({ fraction: 0.6667, spreadSeconds: TTL });
+
+      // The clients that reconnect follow the weights: green's share arrives, and the step counts.
+      observed.traffic.greenShare = 0.5;
+      await untilCutover('50% settled by its traffic', 'settle', (c) => c.step >= 2, {
+        timeoutMs: 60_000,
+      });
+      const completed = (await cutoverOf('settle')).history.find((h: Json) => h.event === 'StepCompleted' && h.message.includes('50%'));
+      expect(completed.message).toBe('step 2 of 3: 50% verified and held for one TTL');
+      observed.traffic.greenShare = 1;
+      await untilCutover('succeeded', 'settle', (c) => c.phase === 'Succeeded', { timeoutMs: 60_000 });
+      const done = await cutoverOf('settle');
+      expect(done.observed).toMatchObject({ configuredShare: 100, settled: 'Observed' });
+      expect(done.observed.share).toBeGreaterThanOrEqual(97);
+      expect(await greenEvents('ObservedShareBehind')).toEqual([]);
+    } finally {
+      await observed.stop();
+    }
+  });
+
+  it('goes on after settle.maxWait when the traffic never follows, with a Warning event and the condition reason', async () => {
+    const api = `bound.${zone.name}`;
+    await twoClusters('bound', api);
+    const observed = await observedTraffic('bound');
+    try {
+      observed.traffic.greenShare = 0.2;
+      await patch(green, 'bound', {
+        // Long enough for measurements with data (every 5 s, over a window that grows from the TTL).
+        spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }], settle: settle('15s') } } },
+      });
+      await untilCutover('past the bound, paused', 'bound', (c) => c.phase === 'Paused' && c.observed?.settled === 'Bound', {
+        timeoutMs: 60_000,
+      });
+      const held = await cutoverOf('bound');
+      expect(held).toMatchObject({ step: 1, share: 50, observed: { configuredShare: 50, settled: 'Bound' } });
+      expect(held.observed.share).toBeLessThan(47);
+      // The cutover's event; the condition's reason may bring one of its own, saying the condition.
+      const warnings = await greenEventsArrived('ObservedShareBehind', 'after 15s (settle.maxWait): going on');
+      expect(warnings.find((m) => m.startsWith('step 1 of 2:'))).toMatch(
+        /^step 1 of 2: 50% in sync, but observed \d+(\.\d)?%, outside ±3 points after 15s \(settle\.maxWait\): going on$/,
+      );
+      await waitUntil(
+        'TrafficReady says the observed share is behind',
+        async () => {
+          const ready = (await get(green, 'bound')).status?.conditions?.find((c: Json) => c.type === 'TrafficReady');
+          if (ready?.reason === 'ObservedShareBehind') return true;
+          throw new Error(`TrafficReady: ${JSON.stringify(ready)}`);
+        },
+        { timeoutMs: 15_000 },
+      );
+      const ready = (await get(green, 'bound')).status.conditions.find((c: Json) => c.type === 'TrafficReady');
+      expect(ready).toMatchObject({ status: 'True', reason: 'ObservedShareBehind' });
+      expect(ready.message).toMatch(/observed \d+(\.\d)?% for 50% configured/);
+    } finally {
+      await observed.stop();
+    }
   });
 });

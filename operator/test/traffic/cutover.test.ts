@@ -12,6 +12,7 @@ import {
 import type { PacingMeasurement, PacingSettings } from '../../src/traffic/pacing.ts';
 import { buildPlan, type Plan, type PlanSpec } from '../../src/traffic/plan.ts';
 import type { Floors, ReadyPods } from '../../src/traffic/prescale.ts';
+import type { SettleSettings } from '../../src/traffic/settle.ts';
 import { verbError } from '../../src/traffic/verbs.ts';
 import type { ShareWeights } from '../../src/traffic/weights.ts';
 
@@ -35,6 +36,9 @@ class Drive {
   last!: CutoverDecision;
   written: ShareWeights[] = [];
   events: string[] = [];
+  /** The settle rule, and both clusters' requests its measurements see (by the served weights). */
+  settle?: SettleSettings;
+  traffic?: (served: ShareWeights) => { self: number; peer: number };
 
   readonly plan: Plan;
   readonly fingerprint: string;
@@ -64,14 +68,21 @@ class Drive {
       status: this.status,
       verified: this.pending ? undefined : this.served,
       request: this.request,
-      analysis: { slo: { interval: '30s', inconclusive: 'Pause' }, strict: { interval: '30s', inconclusive: 'Abort' } },
+      analysis: { slo: { interval: '30s', inconclusive: 'Pause' as const }, strict: { interval: '30s', inconclusive: 'Abort' as const } },
       ttlSeconds: TTL,
       drainTtls: 2,
+      ...(this.settle ? { settle: this.settle } : {}),
       ...(this.pacing ? { pacing: { settings: this.pacing.settings } } : {}),
       ...(this.takeBack ? { takeBack: {} } : {}),
       now: this.now,
     };
     this.last = decide(input);
+    // As the controller does: the measurement asked for, then the machine again with it.
+    if (this.last.measureShare && this.traffic) {
+      this.events.push(...this.last.events.map((e) => e.reason));
+      const measuredShare = { at: this.now, windowMs: this.last.measureShare.windowMs, requests: this.traffic(this.served) };
+      this.last = decide({ ...input, request: undefined, status: this.last.status, measuredShare });
+    }
     this.events.push(...this.last.events.map((e) => e.reason));
     const asked = this.last.measurePacing;
     if (asked && this.pacing) {
@@ -339,6 +350,55 @@ describe('a cutover run', () => {
     next.now = drive.now;
     expect(next.run(1)).toMatchObject({ plan: 'plan-2', phase: 'Progressing', share: 50, handledRequest: 'abort/1' });
     expect(next.events).toEqual(['CutoverStarted', 'PlanChanged', 'WeightsChanging']);
+  });
+});
+
+describe('a step settled by the observed share', () => {
+  const settle: SettleSettings = { observed: true, tolerancePoints: 3, windowMs: 30_000, maxWaitMs: 120_000 };
+
+  it('waits after the TTL until the share of requests this cluster receives is within the tolerance, then goes on', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 50 }, { setShare: 100 }] }));
+    drive.settle = settle;
+    // Long-lived connections lag the weights: 40 % observed at first, 48 % once the peer has closed its share of them.
+    let lagging = true;
+    drive.traffic = () => (lagging ? { self: 400, peer: 600 } : { self: 480, peer: 520 });
+    drive.run(4);
+    expect(drive.status).toMatchObject({
+      step: 0,
+      share: 50,
+      observed: { configuredShare: 50, share: 40, requests: { self: 400, peer: 600 } },
+    });
+    expect(drive.status?.message).toContain('waiting for the traffic to follow: observed 40% for 50% configured');
+    expect(drive.events).not.toContain('StepCompleted');
+    lagging = false;
+    drive.run(2);
+    expect(drive.status).toMatchObject({ step: 1, share: 100, observed: { configuredShare: 50, share: 48, settled: 'Observed' } });
+    expect(drive.events).toContain('StepCompleted');
+    expect(drive.events).not.toContain('ObservedShareBehind');
+  });
+
+  it('goes on after settle.maxWait when the traffic never follows, with a Warning', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 50 }, { setShare: 100 }] }));
+    drive.settle = settle;
+    drive.traffic = () => ({ self: 300, peer: 700 });
+    const started = drive.now.getTime();
+    drive.run(60);
+    expect(drive.status).toMatchObject({ share: 100, observed: { configuredShare: 100, share: 30 } });
+    expect(drive.events.filter((e) => e === 'ObservedShareBehind')).toHaveLength(2);
+    const behind = drive.status?.history.find((h) => h.event === 'ObservedShareBehind');
+    expect(behind?.message).toMatch(
+      /^step 1 of 2: 50% in sync, but observed 30%, outside ±3 points after 120s \(settle.maxWait\): going on$/,
+    );
+    // The bound counts from the TTL after INSYNC: the step took at least the TTL and maxWait.
+    expect(Date.parse(behind?.at ?? '') - started).toBeGreaterThanOrEqual(TTL * 1000 + settle.maxWaitMs);
+  });
+
+  it('without a Prometheus, counts the step once in sync for a TTL, as before, and says so', () => {
+    const drive = new Drive(planOf({ steps: [{ setShare: 50 }, { setShare: 100 }] }));
+    drive.settle = { ...settle, observed: false };
+    drive.run(4);
+    expect(drive.status).toMatchObject({ step: 1, share: 100 });
+    expect(drive.status?.observed?.message).toMatch(/^no Prometheus configured \(spec.traffic.cutover.settle.prometheus\)/);
   });
 });
 

@@ -75,6 +75,29 @@ describe('the idle record', () => {
     expect(changed.status).toEqual(baseStatus({ desiredWeight: 40 }));
   });
 
+  it("rebalances this cluster's keep-alive connections once per step the peer's cutover lowers its share, with an event", () => {
+    const asking = (weight: number, from: number, to: number): DnsRecord[] => {
+      const set = desiredRecordSet(key, { ...record, weight });
+      const labels = ownershipLabels(set.txt) ?? {};
+      return [set.record, { ...set.txt, values: [withWeightWriter(labels, PEER, { rebalance: { from, to } })] }, peer(100 - weight)];
+    };
+    const first = decideIdle(input(10, asking(75, 90, 75)));
+    const rebalance = { fromShare: 90, toShare: 75, fraction: 0.6667, since: iso(NOW) };
+    expect(first.status.handover).toMatchObject({ by: PEER, weight: 75, rebalance });
+    expect(first.events.map((e) => e.reason)).toEqual(['WeightsHandedOver', 'ConnectionsRebalancing']);
+    expect(first.events[1]?.message).toContain('close 66.7% of their keep-alive connections');
+    // The same step looked at again: the rebalance under way stays as it began.
+    const later = new Date(NOW.getTime() + 30_000);
+    const again = decideIdle(input(10, asking(75, 90, 75), { status: first.status, now: later }));
+    expect(again.status.handover?.rebalance).toEqual(rebalance);
+    expect(again.events).toEqual([]);
+    // The next step: a new one from when it was seen.
+    const next = decideIdle(input(10, asking(50, 75, 50), { status: again.status, now: later }));
+    expect(next.status.handover?.rebalance).toEqual({ fromShare: 75, toShare: 50, fraction: 0.6667, since: iso(later) });
+    // Without the label (the cutover's drain.connectionClose off): nothing closes.
+    expect(decideIdle(input(10, [...ours(75, PEER), peer(25)])).status.handover?.rebalance).toBeUndefined();
+  });
+
   it('leaves the weight to a peer that writes it (a handover), holding the replicas warm', () => {
     const seen = [...ours(30, PEER), peer(70)];
     const first = decideIdle(input(10, seen));
@@ -97,7 +120,7 @@ describe('the idle record', () => {
     const set = desiredRecordSet(key, { ...record, weight: 50 });
     const asking = (floors: string) => [
       set.record,
-      { ...set.txt, values: [withWeightWriter(ownershipLabels(set.txt) ?? {}, PEER, false, floors)] },
+      { ...set.txt, values: [withWeightWriter(ownershipLabels(set.txt) ?? {}, PEER, { floors })] },
       peer(50),
     ];
     const held = decideIdle(input(10, [...ours(50, PEER), peer(50)])).status;

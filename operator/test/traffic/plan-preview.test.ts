@@ -58,6 +58,25 @@ describe('the plan preview: its timing', () => {
     expect(preview.etaIsLowerBound).toBe(false);
   });
 
+  it('with settle, gives each step that moves the share one settle window more for its observed share', () => {
+    const settle = { prometheus: { url: PROM }, window: '10s', maxWait: '2m' };
+    const preview = previewPlan(cutover({ steps: [{ setShare: 50 }, { pause: { duration: '30s' } }, { setShare: 100 }], settle }), facts());
+    // 1 s to INSYNC + 5 s TTL + 10 s for the observed share; the drain's 2 TTLs from INSYNC have passed by then.
+    expect(preview.steps.map((s) => [s.startSeconds, s.dwellSeconds])).toEqual([
+      [0, 16],
+      [16, 30],
+      [46, 16],
+    ]);
+    expect(preview.steps[0]?.dwellNote).toBe(
+      '1s until INSYNC is seen + one TTL (5s) held + about 10s for the observed share (one settle window; the clients decide)',
+    );
+    expect(preview.etaSeconds).toBe(62);
+    // Never more than maxWait; nothing without a Prometheus to observe with.
+    const bounded = previewPlan(cutover({ steps: [{ setShare: 100 }], settle: { ...settle, maxWait: '3s' } }), facts());
+    expect(bounded.steps[0]?.dwellSeconds).toBe(1 + 5 + 3);
+    expect(previewPlan(cutover({ steps: [{ setShare: 100 }], settle: { tolerancePoints: 3 } }), facts()).steps[0]?.dwellSeconds).toBe(6);
+  });
+
   it('waits for Route53 as the executor polls it: a second after the write, then every 5 s', () => {
     expect([0, 1, 2, 6, 7, 60].map(insyncSeenSeconds)).toEqual([1, 1, 6, 6, 11, 61]);
     const preview = previewPlan(cutover({ steps: [{ setShare: 100 }] }), facts({ route53SyncSeconds: 60 }));

@@ -124,12 +124,12 @@ describe('a cutover batch over two record sets', () => {
     );
     expect(weightWriter({ ...txt, values: ['"v=spf1 -all"'] })).toBeUndefined();
     // An aborting cutover's floors ride along with the writer too, and go with it and with the hand-back.
-    const asking = withWeightWriter(labels, 'reservation-operator-eks-green', false, 'query-api:12');
+    const asking = withWeightWriter(labels, 'reservation-operator-eks-green', { floors: 'query-api:12' });
     expect(floorsRequested({ ...txt, values: [asking] })).toBe('query-api:12');
     expect(withWeightWriter(parseOwnership(asking) ?? {}, undefined)).not.toContain('min-replicas');
     expect(handedBackValue(parseOwnership(asking) ?? {}, 'reservation-operator-eks-green')).not.toContain('min-replicas');
     // Draining: the drain request rides along with the writer, and goes with it.
-    const draining = withWeightWriter(labels, 'reservation-operator-eks-green', true);
+    const draining = withWeightWriter(labels, 'reservation-operator-eks-green', { drain: true });
     expect(draining).toContain('external-dns/drain=connection-close');
     expect(drainRequested({ ...txt, values: [draining] })).toBe(true);
     expect(drainRequested(txt)).toBe(false);

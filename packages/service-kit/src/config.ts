@@ -21,7 +21,8 @@ export const baseConfigProperties = {
   DRAIN_FILE: Type.String({
     minLength: 1,
     default: '/etc/reservation/drain/connection-close',
-    description: "the operator's drain switch: while this file says true, every response carries Connection: close",
+    description:
+      "the operator's drain switch: while this file says true, every response carries Connection: close; while it holds a rebalance (a fraction, since, spreadSeconds), that fraction of the older keep-alive connections is closed over the spread",
   }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({
     minimum: 1000,

@@ -41,7 +41,13 @@ export {
   MAX_CONSISTENCY_TOKEN_LENGTH,
   signConsistencyToken,
 } from './consistency-token.ts';
-export { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
+export {
+  closeConnectionsBy,
+  closesConnection,
+  type DrainSwitchState,
+  parseDrainSwitch,
+  watchDrainSwitch,
+} from './drain-switch.ts';
 export {
   loggerOptions,
   OneLinePerRequest,

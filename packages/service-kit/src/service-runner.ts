@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Static, TObject } from 'typebox';
 import { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 import { type BaseConfig, ConfigError, loadConfigOrExit } from './config.ts';
-import { closeConnectionsWhile, watchDrainSwitch } from './drain-switch.ts';
+import { closeConnectionsBy, watchDrainSwitch } from './drain-switch.ts';
 import { createRegistry } from './metrics.ts';
 
 /**
@@ -27,9 +27,10 @@ export async function runService({ config, api, admin }: { config: BaseConfig; a
   let draining = false;
   // Responses sent once draining has begun tell keep-alive clients to reconnect, so each
   // connection closes after its in-flight request instead of idling until the keep-alive
-  // timeout and holding the shutdown up. The same while a cutover drains this cluster.
+  // timeout and holding the shutdown up. The same while a cutover drains this cluster, and for
+  // the share of connections a cutover step moves away from it (the rebalance).
   const drainSwitch = watchDrainSwitch(config.DRAIN_FILE);
-  closeConnectionsWhile(api, () => draining || drainSwitch.on);
+  closeConnectionsBy(api, () => (draining ? { kind: 'all' } : drainSwitch.state));
   api.addHook('onClose', async () => drainSwitch.stop());
   await api.listen({ host: config.HOST, port: config.PORT });
   await admin.app.listen({ host: config.HOST, port: config.ADMIN_PORT });

@@ -106,11 +106,34 @@ describe("verdict on the operators' Route53 calls", () => {
 });
 
 describe('formatTable', () => {
-  it('prints a row per step with the signed difference', () => {
+  it("prints a row per step with the signed difference, and the operator's observed share when it had one", () => {
     const table = formatTable([
       { step: 2, share: 25, from: 0, to: 30_000, requests: 3000, green: 780, failures: 0, observed: 26, difference: 1 },
+      {
+        step: 4,
+        share: 50,
+        from: 0,
+        to: 20_000,
+        requests: 2000,
+        green: 980,
+        failures: 0,
+        observed: 49,
+        difference: -1,
+        operatorObserved: 48.4,
+      },
     ]);
-    expect(table.split('\n')[1]?.trim().split(/\s+/)).toEqual(['3', '25%', '26.0%', '+1.0', '30s', '3000', '0']);
+    expect(table.split('\n')[0]?.trim().split(/\s+/)).toEqual([
+      'step',
+      'configured',
+      'observed',
+      'difference',
+      'operator',
+      'window',
+      'requests',
+      'failures',
+    ]);
+    expect(table.split('\n')[1]?.trim().split(/\s+/)).toEqual(['3', '25%', '26.0%', '+1.0', '-', '30s', '3000', '0']);
+    expect(table.split('\n')[2]?.trim().split(/\s+/)).toEqual(['5', '50%', '49.0%', '-1.0', '48.4%', '20s', '2000', '0']);
   });
 });
 

@@ -100,6 +100,7 @@ describe('clientConnection', () => {
       () => 0.2,
     );
     expect(await connection.hostname()).toBe('blue');
+    expect(connection.opened).toBe(1);
     answer = 'green';
     now = 2999; // the first connection: a random part (0.2) of the hold
     expect(await connection.hostname()).toBe('blue');
@@ -108,8 +109,10 @@ describe('clientConnection', () => {
     answer = 'blue';
     now = 17_999; // then the whole hold
     expect(await connection.hostname()).toBe('green');
+    expect(connection.opened).toBe(2);
     connection.drop();
     expect(await connection.hostname()).toBe('blue');
+    expect(connection.opened).toBe(3);
   });
 });
 

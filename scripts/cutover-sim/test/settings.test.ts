@@ -16,6 +16,8 @@ describe('simSettings', () => {
       SIM_BLUE_STOP: 'succeeded',
       SIM_DRAIN_TTLS: '4',
       SIM_CONNECTION_CLOSE: '0',
+      SIM_SETTLE: '0',
+      SIM_SETTLE_MAX_WAIT: '30',
       SIM_ROUTE53_INSYNC: '1.5-3',
       SIM_ROUTE53_RATE: '5',
       SIM_ROUTE53_MAX_CALLS: '0.5',
@@ -32,6 +34,8 @@ describe('simSettings', () => {
       blueStop: 'succeeded',
       drainTtls: 4,
       connectionClose: false,
+      settle: false,
+      settleMaxWaitSeconds: 30,
       route53: { insyncDelayMs: { min: 1500, max: 3000 }, requestsPerSecond: 5 },
       maxOperatorCallsPerSecond: 0.5,
       externalDns: { intervalMs: 500, churnMs: 3000 },
@@ -59,6 +63,7 @@ describe('simSettings', () => {
       'SIM_ROUTE53_MAX_CALLS must be requests per second, more than 0 and at most 1000, not "-1"',
     );
     expect(() => simSettings({ SIM_BLUE_STOP: 'never' })).toThrow('SIM_BLUE_STOP must be idle or succeeded, not "never"');
+    expect(() => simSettings({ SIM_SETTLE: 'on' })).toThrow('SIM_SETTLE must be 0 or 1, not "on"');
     expect(() => simSettings({ SIM_CONNECTION_CLOSE: 'yes', SIM_DRAIN_TTLS: '0' })).toThrow(
       'SIM_CONNECTION_CLOSE must be 0 or 1, not "yes"; SIM_DRAIN_TTLS must be a whole number of TTLs from 1 to 100, not "0"',
     );

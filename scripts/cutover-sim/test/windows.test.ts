@@ -31,6 +31,27 @@ describe('stepWindowTracker', () => {
     ]);
   });
 
+  it("with the settle rule, opens a step's window when the operator counted it, and keeps the operator's observed share", () => {
+    const tracker = stepWindowTracker([50, 100], 5, 'traffic');
+    tracker.observe({ phase: 'Progressing', step: 0, share: 50, syncedAt: iso(6) }, t(7));
+    // In sync for a TTL, but waiting for the traffic: no window yet.
+    tracker.observe({ phase: 'Progressing', step: 0, share: 50, syncedAt: iso(6), observed: { configuredShare: 50, share: 41 } }, t(12));
+    expect(tracker.windows(t(12))).toEqual([]);
+    tracker.observe(
+      {
+        phase: 'Progressing',
+        step: 1,
+        share: 50,
+        syncedAt: iso(6),
+        observed: { configuredShare: 50, share: 48.5, settled: 'Observed' },
+        history: [{ at: iso(19), event: 'StepCompleted', message: 'step 1 of 2: 50% verified and held for one TTL' }],
+      },
+      t(20),
+    );
+    tracker.close(t(40));
+    expect(tracker.windows()).toEqual([{ step: 0, share: 50, from: t(19), to: t(40), operatorObserved: 48.5 }]);
+  });
+
   it('a step that never settled has no window', () => {
     const tracker = stepWindowTracker([50, 100], 5);
     tracker.observe({ phase: 'Progressing', step: 0, share: 50 }, t(0));

@@ -60,6 +60,39 @@ const CutoverStatus = Type.Object(
       Type.Boolean({ description: 'true while held by a pause request or an inconclusive analysis; resume or promote goes on' }),
     ),
     message: Type.String({ description: 'what the cutover is doing or waiting for' }),
+    observed: Type.Optional(
+      Type.Object(
+        {
+          configuredShare: Type.Integer({ description: 'the share of the step this observation was taken for, percent' }),
+          share: Type.Optional(
+            Type.Number({
+              description: "this cluster's share of both clusters' requests over the window, percent; absent without requests",
+            }),
+          ),
+          requests: Type.Optional(
+            Type.Object(
+              {
+                self: Type.Number({ description: "this cluster's requests in the window" }),
+                peer: Type.Number({ description: "the peer's requests in the window" }),
+              },
+              { description: 'what the share was computed from' },
+            ),
+          ),
+          windowSeconds: Type.Optional(Type.Integer({ description: 'the window the requests were counted over' })),
+          at: Type.Optional(Type.String({ format: 'date-time', description: 'when it was measured' })),
+          settled: Type.Optional(
+            Enum(['Observed', 'Bound'] as const, {
+              description: 'how the step settled: Observed (within the tolerance) or Bound (settle.maxWait passed without it)',
+            }),
+          ),
+          message: Type.String({ description: 'the observation in words, or why there is none' }),
+        },
+        {
+          description:
+            "the share of requests this cluster really receives (spec.traffic.cutover.settle), beside the configured share: the last setShare step's",
+        },
+      ),
+    ),
     takeBack: Type.Optional(
       Type.Object(
         {
@@ -134,6 +167,23 @@ const Handover = Type.Object(
     weight: Type.Integer({ description: "this cluster's weight as the peer's cutover last set it" }),
     connectionClose: Type.Optional(
       Type.Boolean({ description: "true while the peer's cutover drains this cluster and asks its services for Connection: close" }),
+    ),
+    rebalance: Type.Optional(
+      Type.Object(
+        {
+          fromShare: Type.Integer({ description: "this cluster's share before the step, percent" }),
+          toShare: Type.Integer({ description: "this cluster's share after the step, percent" }),
+          fraction: Type.Number({ description: 'the share of keep-alive connections opened before `since` that are closed, 0-1' }),
+          since: Type.String({
+            format: 'date-time',
+            description: 'when this operator saw the step; the closes are spread over one TTL from then',
+          }),
+        },
+        {
+          description:
+            "the last step of the peer's cutover that lowered this cluster's share (with drain.connectionClose): the services close that share of their keep-alive connections, so those clients resolve again and follow the weights",
+        },
+      ),
     ),
   },
   { description: "a peer's cutover writes this cluster's weight; this operator leaves the weight alone and keeps its capacity" },

@@ -116,10 +116,58 @@ const Drain = Type.Object(
     connectionClose: Type.Boolean({
       default: false,
       description:
-        "while draining, the peer's services answer with Connection: close, so keep-alive clients reconnect and resolve the name again",
+        "the peer's services close keep-alive connections as traffic leaves them, so those clients reconnect and resolve the name again: at each step that lowers the peer's share, that share of its connections over one TTL; while draining, every response (Connection: close)",
     }),
   },
   { default: {}, description: 'after the peer reaches weight 0: how long to keep it before the cutover counts as done' },
+);
+
+const Settle = Type.Object(
+  {
+    prometheus: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^https?://', description: 'base URL of a Prometheus HTTP API that scrapes both clusters' }),
+          label: Type.String({
+            minLength: 1,
+            default: 'cluster',
+            description: 'the series label whose value tells the two clusters apart (as for a peer analysis)',
+          }),
+          thisCluster: Type.Optional(
+            Type.String({ minLength: 1, description: "this cluster's value of the label; default: spec.traffic.cluster" }),
+          ),
+          peerCluster: Type.Optional(
+            Type.String({ minLength: 1, description: "the peer cluster's value of the label; default: spec.traffic.cutover.from" }),
+          ),
+        },
+        {
+          description:
+            "where both clusters' request rates come from (the services' http_request_duration_seconds_count, the Reservation's pods); without it steps count once in sync for a TTL, as the weights say, not as the traffic does",
+        },
+      ),
+    ),
+    tolerancePoints: Type.Integer({
+      minimum: 1,
+      maximum: 50,
+      default: 3,
+      description: "a step is settled once this cluster's observed share of the requests is within this many points of the step's share",
+    }),
+    window: Type.String({
+      pattern: DURATION,
+      default: '30s',
+      description: 'the observed share is the requests of the last window (never reaching back before the step was in sync)',
+    }),
+    maxWait: Type.String({
+      pattern: DURATION,
+      default: '5m',
+      description:
+        'the bound: a step whose observed share is still outside the tolerance this long after its TTL goes on anyway, with a Warning event and the condition reason ObservedShareBehind',
+    }),
+  },
+  {
+    description:
+      "a setShare step counts once the traffic has moved, not only the weights: this cluster's share of both clusters' requests, from Prometheus, within a tolerance of the step's share (or a bound)",
+  },
 );
 
 const Pacing = Type.Object(
@@ -203,6 +251,7 @@ const Cutover = Type.Object(
     maxPercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: stop at this share (default 100)' })),
     prescale: Type.Optional(Prescale),
     drain: Drain,
+    settle: Type.Optional(Settle),
     pacing: Type.Optional(Pacing),
     analysis: Type.Optional(
       Type.Array(AnalysisTemplate, {
@@ -288,4 +337,5 @@ export const Traffic = Type.Object(
 
 export type Prescale = Static<typeof Prescale>;
 export type Drain = Static<typeof Drain>;
+export type Settle = Static<typeof Settle>;
 export type Pacing = Static<typeof Pacing>;

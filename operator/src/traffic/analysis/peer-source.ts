@@ -49,6 +49,21 @@ export async function measurePeer(
   return { self: counts(clusters.self), peer: counts(clusters.peer), missing };
 }
 
+/**
+ * Only the request counts of both clusters over the window (the settle rule's observed share):
+ * the same query as a peer comparison's, by the same label.
+ */
+export async function measureRequests(
+  query: (promql: string) => Promise<SeriesValue[]>,
+  target: ReservationRef,
+  clusters: PeerClusters,
+  windowMs: number,
+): Promise<{ self: number; peer: number; missing: string[] }> {
+  const requests = await query(peerQueries(clusters.label, target, `${Math.max(1, Math.ceil(windowMs / 1000))}s`).requests);
+  const missing = [clusters.self, clusters.peer].filter((c) => !requests.some((s) => s.labels[clusters.label] === c));
+  return { self: valueFor(requests, clusters.label, clusters.self), peer: valueFor(requests, clusters.label, clusters.peer), missing };
+}
+
 export function valueFor(series: readonly SeriesValue[], label: string, cluster: string): number {
   const value = series.find((s) => s.labels[label] === cluster)?.value;
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;

@@ -206,6 +206,18 @@ function details(view: CutoverView): Node[] {
   if (c) {
     rows.push(['cutover', `from ${c.from}: ${c.message}`]);
     rows.push(['share', `asked ${c.share.desiredPercent}%, served ${pct(c.share.verifiedPercent)} (started at ${c.share.startPercent}%)`]);
+    if (c.observed) {
+      const o = c.observed;
+      const how = o.settled === 'Bound' ? ' — went on without it (settle.maxWait)' : o.settled === 'Observed' ? ' — settled' : '';
+      rows.push([
+        'observed (operator)',
+        h(
+          'span',
+          { 'data-testid': 'operator-observed' },
+          o.observedPercent === undefined ? o.message : `${o.observedPercent}% for ${o.configuredPercent}% configured${how}`,
+        ),
+      ]);
+    }
     rows.push([
       'weights',
       `${c.weights.self.setIdentifier} ${c.weights.self.desiredWeight} (INSYNC ${c.weights.self.verifiedWeight ?? '—'}), ` +
@@ -249,7 +261,9 @@ function details(view: CutoverView): Node[] {
     ? `draining the peer: ${view.drain.message ?? ''}`
     : view.drain.connectionClose
       ? "drained by the peer's cutover: services answer Connection: close"
-      : 'not draining';
+      : view.handover?.rebalance
+        ? `rebalancing: ${view.handover.rebalance.fromPercent}% → ${view.handover.rebalance.toPercent}%, services close ${Math.round(view.handover.rebalance.fraction * 1000) / 10}% of their older keep-alive connections`
+        : 'not draining';
   rows.push(['drain', drain]);
   if (view.handover)
     rows.push([
