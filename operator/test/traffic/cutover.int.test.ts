@@ -487,7 +487,12 @@ describe('a cutover from blue to green', () => {
     // The load has grown to 40 requests/s per service: blue needs 8 pods of each to take it all back, and has 2.
     await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 2) } } } });
     await ask('takeback', 'abort/1');
-    await untilCutover('raising blue first', 'takeback', (c) => c.takeBack?.state === 'Raising');
+    // The batch that asks blue (its TXT) is PENDING a moment first; then the cutover says what it waits for.
+    await untilCutover(
+      'raising blue first',
+      'takeback',
+      (c) => c.takeBack?.state === 'Raising' && c.message.startsWith('aborting: waiting for'),
+    );
     const raising = await cutoverOf('takeback');
     expect(raising).toMatchObject({ aborting: true, share: 50, takeBack: { floors: { reservationApi: 8, queryApi: 8 } } });
     expect(raising.message).toMatch(
