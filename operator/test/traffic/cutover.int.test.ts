@@ -487,13 +487,13 @@ describe('a cutover from blue to green', () => {
     // The load has grown to 40 requests/s per service: blue needs 8 pods of each to take it all back, and has 2.
     await patch(green, 'takeback', { spec: { traffic: { cutover: { prescale: prescale(40, 2) } } } });
     await ask('takeback', 'abort/1');
-    // The batch that asks blue (its TXT) is PENDING a moment first; then the cutover says what it waits for.
-    await untilCutover(
-      'raising blue first',
-      'takeback',
-      (c) => c.takeBack?.state === 'Raising' && c.message.startsWith('aborting: waiting for'),
-    );
-    const raising = await cutoverOf('takeback');
+    // The batch that asks blue (its TXT) is PENDING a moment first, and polls again later: the
+    // status that says what the walk back waits for is kept as it was seen, not read again.
+    let raising: Json;
+    await untilCutover('raising blue first', 'takeback', (c) => {
+      raising = c;
+      return c.takeBack?.state === 'Raising' && c.message.startsWith('aborting: waiting for');
+    });
     expect(raising).toMatchObject({ aborting: true, share: 50, takeBack: { floors: { reservationApi: 8, queryApi: 8 } } });
     expect(raising.message).toMatch(
       /^aborting: waiting for eks-blue's pods to take the traffic back \(reservation-api 2 ready of 8, query-api 2 ready of 8\)/,

@@ -1,5 +1,5 @@
 import { burnRate, type PacingMeasurement } from '../pacing.ts';
-import { type PeerClusters, valueFor } from './peer-source.ts';
+import { measureRequests, type PeerClusters, valueFor } from './peer-source.ts';
 import type { ReservationRef } from './pods.ts';
 import type { SeriesValue } from './prometheus-source.ts';
 import { peerQueries } from './promql.ts';
@@ -29,17 +29,15 @@ export async function measurePacing(
   sinceMs: number,
   objective: number,
 ): Promise<PacingCounts> {
-  const seconds = (ms: number) => `${Math.max(1, Math.ceil(ms / 1000))}s`;
-  const requests = (window: string) => query(peerQueries(clusters.label, target, window).requests);
   const errors = (window: string) => query(peerQueries(clusters.label, target, window).errors);
+  const requests = (window: string) => query(peerQueries(clusters.label, target, window).requests);
   const windows = Object.entries(BURN_WINDOWS) as [keyof typeof BURN_WINDOWS, string][];
   const [step, recent, ...perWindow] = await Promise.all([
-    requests(seconds(sinceMs)),
-    requests(`${TOTAL_RATE_WINDOW_SECONDS}s`),
+    measureRequests(query, target, clusters, sinceMs),
+    measureRequests(query, target, clusters, TOTAL_RATE_WINDOW_SECONDS * 1000),
     ...windows.flatMap(([, window]) => [requests(window), errors(window)]),
   ]);
   const self = (series: SeriesValue[]) => valueFor(series, clusters.label, clusters.self);
-  const peer = (series: SeriesValue[]) => valueFor(series, clusters.label, clusters.peer);
   const burn = {} as PacingMeasurement['burn'];
   windows.forEach(([name], i) => {
     const answered = self(perWindow[2 * i] as SeriesValue[]);
@@ -48,11 +46,9 @@ export async function measurePacing(
     burn[name] = answered > 0 ? burnRate(failed / answered, objective) : Number.NaN;
   });
   return {
-    requests: self(step as SeriesValue[]),
-    totalRatePerSecond: (self(recent as SeriesValue[]) + peer(recent as SeriesValue[])) / TOTAL_RATE_WINDOW_SECONDS,
+    requests: step.self,
+    totalRatePerSecond: (recent.self + recent.peer) / TOTAL_RATE_WINDOW_SECONDS,
     burn,
-    missing: [clusters.self, clusters.peer]
-      .filter((c) => !(recent as SeriesValue[]).some((s) => s.labels[clusters.label] === c))
-      .map((c) => `${clusters.label}="${c}"`),
+    missing: recent.missing.map((c) => `${clusters.label}="${c}"`),
   };
 }
