@@ -6,7 +6,7 @@
 // No CA bundle: Node verifies TLS with the Mozilla roots compiled into it, not the system's.
 // Time zones come from the ICU data compiled into it too (Intl), not /usr/share/zoneinfo.
 //
-// The Dockerfiles run it in their build stage (`node images/rootfs.ts /rootfs`, with the base
+// The Dockerfiles run it in their build stage (`node images/rootfs.ts rootfs`, with the base
 // image's node, the version package.json pins) and copy the result into a `FROM scratch` stage;
 // images/measure.ts runs it on this machine with the repo's pinned node to measure and run the
 // same tree.
