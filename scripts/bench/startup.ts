@@ -24,16 +24,21 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
-import { API_ENV, freshDatabase } from '@reservations/reservation-api/testing';
+import { grantServiceUsers, migrateToLatest } from '@reservations/database';
 import {
+  asDbAccount,
   bundled,
   createQueueWithDlq,
   freePort,
+  harnessEnv,
   quantile,
   repoRoot,
+  SERVICE_DB_ACCOUNTS,
+  serviceDbAccounts,
   startHarness,
   startServer,
   testSqs,
+  waitForReplica,
   waitUntil,
 } from '@reservations/testkit';
 import { buildImageTree, type ImageTree } from '../../charts/test/support/image-tree.ts';
@@ -53,27 +58,33 @@ const harness = await startHarness(['mysql', 'redis', 'sqs']);
 Object.assign(process.env, harness.env);
 const scratch = mkdtempSync(join(tmpdir(), 'bench-startup-'));
 try {
-  const db = await freshDatabase('startup');
-  await db.migrate();
+  // The harness's database, migrated, each service's own account granted its tables (as in production).
+  const [MYSQL_PRIMARY_URL, MYSQL_REPLICA_URL, MYSQL_PRIMARY_ADMIN_URL, MYSQL_REPLICA_ADMIN_URL] = [
+    'MYSQL_PRIMARY_URL',
+    'MYSQL_REPLICA_URL',
+    'MYSQL_PRIMARY_ADMIN_URL',
+    'MYSQL_REPLICA_ADMIN_URL',
+  ].map(harnessEnv) as [string, string, string, string];
+  await migrateToLatest(MYSQL_PRIMARY_URL);
+  await grantServiceUsers(MYSQL_PRIMARY_ADMIN_URL.replace(/\/[^/]*$/, new URL(MYSQL_PRIMARY_URL).pathname), serviceDbAccounts());
+  await waitForReplica({ MYSQL_PRIMARY_ADMIN_URL, MYSQL_REPLICA_ADMIN_URL });
+  const as = (service: Service, url: string) => asDbAccount(url, SERVICE_DB_ACCOUNTS[service]);
   const queue = await createQueueWithDlq(testSqs(), `startup-${Date.now()}.fifo`);
-  const aws = {
-    AWS_ENDPOINT_URL_SQS: harness.env.AWS_ENDPOINT_URL_SQS,
-    AWS_REGION: harness.env.AWS_REGION,
-    AWS_ACCESS_KEY_ID: harness.env.AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: harness.env.AWS_SECRET_ACCESS_KEY,
-  } as Record<string, string>;
+  const aws = Object.fromEntries(
+    ['AWS_ENDPOINT_URL_SQS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].map((name) => [name, harnessEnv(name)]),
+  );
   // Each service's settings as the operator gives them (its own database account, the defaults otherwise).
   const envOf: Record<Service, Record<string, string>> = {
     'reservation-api': {
       ...aws,
-      MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl,
+      MYSQL_PRIMARY_URL: as('reservation-api', MYSQL_PRIMARY_URL),
       OUTBOX_RELAY: 'in-process',
       SQS_QUEUE_URL: queue.queueUrl,
     },
-    'query-api': { MYSQL_PRIMARY_URL: db.as.queryApi.primaryUrl, MYSQL_REPLICA_URL: db.as.queryApi.replicaUrl },
+    'query-api': { MYSQL_PRIMARY_URL: as('query-api', MYSQL_PRIMARY_URL), MYSQL_REPLICA_URL: as('query-api', MYSQL_REPLICA_URL) },
     notifier: {
       ...aws,
-      MYSQL_PRIMARY_URL: db.as.notifier.primaryUrl,
+      MYSQL_PRIMARY_URL: as('notifier', MYSQL_PRIMARY_URL),
       SQS_QUEUE_URL: queue.queueUrl,
       SQS_DLQ_URL: queue.dlqUrl,
       WEBHOOK_SECRET_KEYS: `kek-1:${Buffer.alloc(32, 1).toString('base64')}`,
@@ -99,8 +110,13 @@ try {
       HOST: '127.0.0.1',
       PORT: String(port),
       ADMIN_PORT: String(adminPort),
-      REDIS_URL: harness.env.REDIS_URL,
-      ...API_ENV,
+      REDIS_URL: harnessEnv('REDIS_URL'),
+      JWT_SECRET: 'bench-secret-that-is-at-least-32-bytes-long',
+      JWT_ISSUER: 'https://bench.idp.test/',
+      JWT_AUDIENCE: 'reservations',
+      BOOKING_SIGNING_KEYS: 'bench-booking-signing-key-32-characters-long',
+      // What the operator's ConfigMap sets.
+      LOG_LEVEL: 'info',
       ...envOf[service],
       ...(mode === 'image' ? (images.get(service) as ImageTree).env : { NODE_ENV: 'production' }),
       // The host's, to find node or unshare; the image's node is found on the image's own PATH.
