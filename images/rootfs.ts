@@ -8,8 +8,8 @@
 //
 // The Dockerfiles run it in their build stage (`node images/rootfs.ts rootfs`, with the base
 // image's node, the version package.json pins) and copy the result into a `FROM scratch` stage;
-// images/measure.ts runs it on this machine with the repo's pinned node to measure and run the
-// same tree.
+// `npm run bench:startup` and the images test (charts/test) build the same tree from the Dockerfile
+// on this machine, with the repo's pinned node, to measure it and run it.
 //
 // `node images/rootfs.ts <dir> [node-binary]` (node-binary: the running node by default).
 import { execFileSync } from 'node:child_process';
