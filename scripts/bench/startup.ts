@@ -173,7 +173,7 @@ try {
             .toFixed(0)
             .padStart(5)} ms`,
           `(${(ready / p50(baseline, 'readyMs')).toFixed(2)}x)`,
-          `RSS idle p50 ${rss.toFixed(0).padStart(4)} MB`,
+          `RSS idle p50 ${rss.toFixed(0).padStart(4)} MiB`,
           `(${(rss / p50(baseline, 'rssMb')).toFixed(2)}x)`,
         ].join('  '),
       );
@@ -182,8 +182,8 @@ try {
     const image = images.get(service) as ImageTree;
     const size = await treeSize(image.root);
     rows.push(
-      `${service.padEnd(16)}  bundle ${mb(statSync(dist).size)} MB (server.mjs), image ${mb(size.files)} MB of files, ${mb(size.gzip)} MB gzip` +
-        ` (node ${mb(statSync(join(image.root, 'usr/local/bin/node')).size)} MB)`,
+      `${service.padEnd(16)}  bundle ${mb(statSync(dist).size)} MiB (server.mjs), image ${mb(size.files)} MiB of files, ${mb(size.gzip)} MiB gzip` +
+        ` (node ${mb(statSync(join(image.root, 'usr/local/bin/node')).size)} MiB)`,
     );
     process.stdout.write(`${rows.slice(-modes.length - 1).join('\n')}\n`);
   }
