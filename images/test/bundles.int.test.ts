@@ -32,11 +32,16 @@ type Service = (typeof SERVICES)[number];
 
 const started: Partial<Record<Service, ServiceProcess>> = {};
 let migrateOutput = '';
+let reservationApiBundle: Record<string, string> = {};
+let database: Awaited<ReturnType<typeof freshDatabase>>;
+let queueUrl = '';
 const service = (name: Service) => started[name] as ServiceProcess;
 
 beforeAll(async () => {
   const [api, query, notifier] = await Promise.all(SERVICES.map((s) => bundled(s)));
   const db = await freshDatabase('bundles');
+  reservationApiBundle = api ?? {};
+  database = db;
   // The bundled migrate command on the owner's account, then the grants (the grant command's work) for each service's own.
   migrateOutput = (
     await promisify(execFile)(process.execPath, [api?.['migrate.mjs'] as string], {
@@ -45,6 +50,7 @@ beforeAll(async () => {
   ).stdout;
   await db.migrate();
   const queue = await createQueueWithDlq(testSqs(), `bundles-${randomUUID().slice(0, 8)}.fifo`);
+  queueUrl = queue.queueUrl;
   const common = { REDIS_URL: harnessEnv('REDIS_URL'), ...API_ENV, LOG_LEVEL: 'info' };
   const [a, q, n] = await Promise.all([
     startServiceProcess(api?.['server.mjs'] as string, {
@@ -79,6 +85,26 @@ afterAll(async () => {
 describe('the services run from their bundles', () => {
   it('the bundled migrate command applies every migration, read from beside it', () => {
     expect(migrateOutput).toMatch(/^migrated to version \d+ \(applied 1, 2, 3, /);
+  });
+
+  it('the reservation-api image’s other commands run from their bundles: the grants (a dry run) and the relay alone', async () => {
+    const grant = await promisify(execFile)(process.execPath, [reservationApiBundle['grant.mjs'] as string, '--dry-run'], {
+      env: { PATH: process.env.PATH, MYSQL_PRIMARY_URL: database.adminUrl, DB_USER_QUERY_API: 'query_api' },
+    });
+    expect(grant.stdout).toMatch(/^query-api: 'query_api'@'%'/);
+    expect(grant.stdout).toContain(`GRANT SELECT ON \`${database.name}\`.\`reservations\` TO 'query_api'@'%'`);
+    expect(grant.stdout).toMatch(/dry run: nothing was changed\n$/);
+
+    const relay = await startServiceProcess(reservationApiBundle['relay.mjs'] as string, {
+      ...aws(),
+      MYSQL_PRIMARY_URL: database.as.reservationApi.primaryUrl,
+      SQS_QUEUE_URL: queueUrl,
+    });
+    try {
+      expect(relay.log()).toContain('outbox relay running');
+    } finally {
+      await relay.server.stop();
+    }
   });
 
   it('a booking goes through all three: reservation-api writes it, query-api reads it, the notifier records its event', async () => {
