@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './harness/paths.ts';
 
@@ -50,6 +50,3 @@ async function build(program: BundledProgram): Promise<Record<string, string>> {
     if (existsSync(scratch)) rmSync(scratch, { recursive: true, force: true });
   }
 }
-
-/** The folder a program's bundle sits in (its entry points and assets). */
-export const bundleDir = (entries: Record<string, string>) => dirname(Object.values(entries)[0] as string);
