@@ -8,7 +8,15 @@ const common = {
   transform,
   extensionsToTreatAsEsm: ['.ts'],
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages', '<rootDir>/scripts', '<rootDir>/services', '<rootDir>/operator', '<rootDir>/charts', '<rootDir>/infra'],
+  roots: [
+    '<rootDir>/packages',
+    '<rootDir>/scripts',
+    '<rootDir>/services',
+    '<rootDir>/operator',
+    '<rootDir>/charts',
+    '<rootDir>/infra',
+    '<rootDir>/images',
+  ],
 };
 
 /** @type {import('jest').Config} */

@@ -6,7 +6,8 @@ import { SERVICE_NAMES } from '@reservations/operator/api';
 import { ADMIN_PORT, API_PORT, configMap, deployment, SERVICES } from '@reservations/operator/desired';
 import { sampleReservation } from '@reservations/operator/testing';
 import { repoRoot } from '@reservations/testkit';
-import { find, OPERATOR_CHART, render } from './support/charts.ts';
+import { NODE_PATH } from '../../images/rootfs.ts';
+import { exec, find, OPERATOR_CHART, render } from './support/charts.ts';
 import { buildImageTree, finalStage, type Instruction, parseDockerfile } from './support/image-tree.ts';
 
 /**
@@ -38,12 +39,12 @@ const dockerignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
 interface Expected {
   dockerfile: string;
   workspace: string;
-  /** What the image runs. */
+  /** What images/bundle.ts calls the program. */
+  program: string;
+  /** What the image runs: the program's bundle (images/bundle.ts), which carries its dependencies. */
   entry: string;
-  /** The source file it comes from: the entry itself, or what the bundle is built from. */
+  /** The source file the bundle is built from. */
   source: string;
-  /** A bundle (operator/build.ts) carries its dependencies: the image has no node_modules and no npm install of its own. */
-  bundled: boolean;
   user: { runAsUser: number; runAsGroup: number };
   ports: number[];
 }
@@ -58,9 +59,9 @@ async function expectations(): Promise<Expected[]> {
     return {
       dockerfile: `services/${component}/Dockerfile`,
       workspace: `@reservations/${component}`,
-      entry: `services/${component}/src/server.ts`,
+      program: component,
+      entry: `services/${component}/dist/server.mjs`,
       source: `services/${component}/src/server.ts`,
-      bundled: false,
       user: pod.template.spec.securityContext,
       ports: pod.template.spec.containers[0]?.ports.map((p) => p.containerPort) ?? [],
     };
@@ -75,9 +76,9 @@ async function expectations(): Promise<Expected[]> {
     {
       dockerfile: 'operator/Dockerfile',
       workspace: '@reservations/operator',
+      program: 'operator',
       entry: 'operator/dist/main.mjs',
       source: 'operator/src/main.ts',
-      bundled: true,
       user: operatorPod.securityContext,
       ports: operatorPod.containers[0]?.ports.map((p) => p.containerPort) ?? [],
     },
@@ -97,22 +98,24 @@ describe('the Dockerfiles', () => {
   });
 
   it.each(['operator/Dockerfile', 'services/reservation-api/Dockerfile', 'services/query-api/Dockerfile', 'services/notifier/Dockerfile'])(
-    '%s: pinned Node LTS base in every stage, production dependencies only, no HEALTHCHECK, the pod’s user, entry point and ports',
+    '%s: built on the pinned Node LTS, the image only node, its libraries and the bundle, no HEALTHCHECK, the pod’s user, entry point and ports',
     async (file) => {
       const e = (await expectations()).find((x) => x.dockerfile === file) as Expected;
       const d = dockerfileAt(join(repoRoot, file));
-      expect(d.stages.length).toBeGreaterThanOrEqual(2);
-      for (const stage of d.stages) expect(stage.split(' ')[0]).toBe(`node:${nodeVersion}-bookworm-slim`);
+      // The bundle and the base filesystem are built with the pinned Node; the image starts from nothing.
+      expect(d.stages).toEqual([`node:${nodeVersion}-bookworm-slim AS build`, 'scratch']);
       expect(d.instructions.some((i) => i.op === 'HEALTHCHECK')).toBe(false);
       const install = d.instructions.find((i) => i.op === 'RUN' && i.args.includes('npm install'));
       expect(install?.args).toContain(`--workspace ${e.workspace}`);
-      if (e.bundled) {
-        // Built in an earlier stage; the image takes the bundle alone.
-        expect(finalStage(d.instructions).filter((i) => i.op === 'RUN')).toEqual([]);
-        expect(final(d, 'COPY').map((i) => i.args)).toEqual([`--from=build /app/${e.entry} ${dirname(e.entry)}/`]);
-      } else {
-        expect(install?.args).toContain('--omit=dev');
-      }
+      expect(d.instructions.filter((i) => i.op === 'RUN').map((i) => i.args)).toContain(
+        `node images/bundle.ts ${e.program} && node images/rootfs.ts rootfs`,
+      );
+      // Built in the first stage; the image takes the base filesystem and the bundle's folder alone, and runs nothing.
+      expect(finalStage(d.instructions).filter((i) => i.op === 'RUN')).toEqual([]);
+      const dist = dirname(e.entry);
+      expect(final(d, 'COPY').map((i) => i.args)).toEqual(['--from=build /app/rootfs/ /', `--from=build /app/${dist}/ ${dist}/`]);
+      // Where images/rootfs.ts puts node.
+      expect(final(d, 'ENV').map((i) => i.args)).toContain(`PATH=${dirname(NODE_PATH)}`);
 
       // Numeric uid:gid, so the kubelet can enforce runAsNonRoot; the same as the pod's.
       expect(final(d, 'USER').map((i) => i.args)).toEqual([`${e.user.runAsUser}:${e.user.runAsGroup}`]);
@@ -120,35 +123,42 @@ describe('the Dockerfiles', () => {
       expect(final(d, 'ENTRYPOINT').map((i) => JSON.parse(i.args))).toEqual([['node', e.entry]]);
       expect(final(d, 'EXPOSE').flatMap((i) => i.args.split(' ').map(Number))).toEqual(e.ports);
 
-      // What the image runs (or is built from) is copied into it, and the build context does not drop it.
+      // What the bundle is built from is copied into the build, and the build context does not drop it.
       const copied = d.instructions
         .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
         .map((i) => i.args.split(' ')[0] as string);
       expect(copied.some((src) => e.source.startsWith(`${src}/`))).toBe(true);
+      expect(copied).toContain('images');
       for (const src of copied) expect(dockerignore.filter((pattern) => matchesGlob(src, pattern))).toEqual([]);
     },
   );
 
   // No engine: each instruction done by hand on the host (support/image-tree.ts), then the entry
   // point started with one bad setting, so it stops at its configuration check having loaded
-  // everything it imports: production dependencies alone are enough (the operator's bundle alone,
-  // without any node_modules).
+  // everything it imports: the bundle alone is enough, without any node_modules. Then again inside
+  // the image's own tree (namespaces and a chroot: the tests run as root), on its own node and
+  // libraries, as its user, with the tree read-only: the tree alone suffices.
   it.each([
     ['operator/Dockerfile', { WORKERS: '0' }, 'reservation-operator: invalid configuration: WORKERS="0" must be >= 1\n'],
     ['services/reservation-api/Dockerfile', {}, /^reservation-api: invalid configuration: .*MYSQL_PRIMARY_URL is required/],
     ['services/query-api/Dockerfile', {}, /^query-api: invalid configuration: .*MYSQL_REPLICA_URL is required/],
+    ['services/notifier/Dockerfile', {}, /^notifier: invalid configuration: .*SQS_QUEUE_URL is required/],
   ])(
-    '%s: the image it builds starts on production dependencies only',
+    '%s: the image it builds starts from its bundle alone, on its own node',
     async (file, env, message) => {
       const dir = mkdtempSync(join(tmpdir(), 'image-'));
       try {
         const image = await buildImageTree(file, dir);
-        const devOnly = ['jest', 'typescript', '@biomejs/biome', '@swc/core'];
-        expect(devOnly.filter((p) => existsSync(join(image.root, image.workdir, 'node_modules', p)))).toEqual([]);
-        if (file === 'operator/Dockerfile') expect(existsSync(join(image.root, image.workdir, 'node_modules'))).toBe(false);
+        expect(existsSync(join(image.root, image.workdir, 'node_modules'))).toBe(false);
+        expect(existsSync(join(image.root, NODE_PATH))).toBe(true);
         const r = await image.run(env);
         expect(r.code).toBe(1);
         expect(`${r.stdout}${r.stderr}`).toMatch(message);
+        const [command = '', ...args] = image.contained();
+        // The host's PATH finds unshare and mount; inside, the entry point is found on the image's.
+        const contained = await exec(command, args, { env: { ...image.env, ...env, PATH: process.env.PATH } });
+        expect(contained.code).toBe(1);
+        expect(`${contained.stdout}${contained.stderr}`).toMatch(message);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -156,15 +166,12 @@ describe('the Dockerfiles', () => {
     180_000,
   );
 
-  it.each(['operator/src/main.ts', 'services/reservation-api/src/server.ts', 'services/query-api/src/server.ts'])(
-    'entry point %s exists',
-    (entry) => {
-      expect(existsSync(join(repoRoot, entry))).toBe(true);
-    },
-  );
-
-  // The notifier is being written on its own branch; its Dockerfile already names its entry point.
-  (existsSync(join(repoRoot, 'services/notifier/src')) ? it : it.skip)('entry point services/notifier/src/server.ts exists', () => {
-    expect(existsSync(join(repoRoot, 'services/notifier/src/server.ts'))).toBe(true);
+  it.each([
+    'operator/src/main.ts',
+    'services/reservation-api/src/server.ts',
+    'services/query-api/src/server.ts',
+    'services/notifier/src/server.ts',
+  ])('the source of entry point %s exists', (entry) => {
+    expect(existsSync(join(repoRoot, entry))).toBe(true);
   });
 });

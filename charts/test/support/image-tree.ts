@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { repoRoot } from '@reservations/testkit';
 import { type CommandResult, exec } from './charts.ts';
@@ -31,13 +31,21 @@ export function finalStage(instructions: readonly Instruction[]): Instruction[] 
 }
 
 export interface ImageTree {
-  /** The image's filesystem root (only what the Dockerfile put there; the base image's files are the host's). */
+  /** The image's filesystem root: what the Dockerfile put there (a `FROM scratch` image's whole filesystem). */
   root: string;
   workdir: string;
   env: Record<string, string>;
   entrypoint: string[];
-  /** Runs the entry point in the image's working directory, with the image's ENV plus `env`. */
+  /** USER, as `uid:gid`. */
+  user: string;
+  /** Runs the entry point in the image's working directory with the repo's pinned Node, with the image's ENV plus `env`. */
   run(env?: Record<string, string>): Promise<CommandResult>;
+  /**
+   * The command that runs the entry point inside the image's own filesystem, as its pod does (root
+   * only: namespaces and a chroot): that tree as a read-only root, a fresh /tmp and /proc, the
+   * working directory and user the Dockerfile names, and its own node.
+   */
+  contained(): string[];
 }
 
 /**
@@ -54,6 +62,7 @@ export async function buildImageTree(dockerfile: string, dir: string): Promise<I
   let workdir = '/';
   let env: Record<string, string> = {};
   let entrypoint: string[] = [];
+  let user = '0:0';
   const inRoot = (path: string) => join(root, path.startsWith('/') ? path : join(workdir, path));
   for (const { op, args } of parseDockerfile(join(repoRoot, dockerfile))) {
     if (op === 'FROM') {
@@ -91,16 +100,62 @@ export async function buildImageTree(dockerfile: string, dir: string): Promise<I
       if (r.code !== 0) throw new Error(`${dockerfile}: RUN ${command} failed:\n${r.stderr}`);
     } else if (op === 'ENTRYPOINT') {
       entrypoint = JSON.parse(args) as string[];
+    } else if (op === 'USER') {
+      user = args;
     }
   }
-  const image = { root, workdir, env, entrypoint };
+  const image = { root, workdir, env, entrypoint, user };
   return {
     ...image,
     run: (extra = {}) => {
       const [command = '', ...rest] = image.entrypoint;
-      return exec('sh', ['-c', `cd ${inRoot(workdir)} && exec "$0" "$@"`, command === 'node' ? join(node, 'node') : command, ...rest], {
-        env: { PATH: '/usr/bin:/bin', ...image.env, ...extra },
-      });
+      return exec(
+        '/bin/sh',
+        ['-c', `cd ${inRoot(workdir)} && exec "$0" "$@"`, command === 'node' ? join(node, 'node') : command, ...rest],
+        {
+          env: { PATH: '/usr/bin:/bin', ...image.env, ...extra },
+        },
+      );
     },
+    contained: () => containedCommand(image),
   };
+}
+
+/**
+ * unshare(1): a mount and PID namespace of its own (killed with its parent), where the tree is
+ * bound read-only over itself with a tmpfs on /tmp and a /proc of the namespace, then the entry
+ * point runs with that tree as its root, as the image's user. Its program is looked up on the
+ * image's PATH inside the tree, as a container runtime does.
+ */
+function containedCommand(image: Pick<ImageTree, 'root' | 'workdir' | 'env' | 'entrypoint' | 'user'>): string[] {
+  const [program = '', ...args] = image.entrypoint;
+  const found = program.includes('/')
+    ? program
+    : (image.env.PATH ?? '').split(':').find((dir) => dir && existsSync(join(image.root, dir, program)));
+  if (found === undefined) throw new Error(`${program} is on no directory of the image's PATH (${image.env.PATH})`);
+  const executable = program.includes('/') ? program : join(found, program);
+  const [uid = '0', gid = uid] = image.user.split(':');
+  const root = image.root;
+  const setup = [
+    `mount --bind ${root} ${root}`,
+    `mount -o remount,bind,ro ${root}`,
+    `mount -t tmpfs -o mode=1777 tmpfs ${root}/tmp`,
+    `mount -t proc proc ${root}/proc`,
+    `exec unshare --root=${root} --wd=${image.workdir} --setuid ${uid} --setgid ${gid} "$@"`,
+  ].join(' && ');
+  return [
+    'unshare',
+    '--mount',
+    '--pid',
+    '--fork',
+    '--kill-child',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    setup,
+    'sh',
+    executable,
+    ...args,
+  ];
 }

@@ -1,10 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePort } from '@reservations/testkit';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundled, freePort } from '@reservations/testkit';
 import { parse } from 'yaml';
 
 export interface OperatorProcess {
@@ -22,35 +19,11 @@ export const CHART_NODE_OPTIONS: string = (
   }
 ).nodeOptions;
 
-// Built once per test process by a child process (esbuild's API refuses to run inside Jest's
-// module sandbox), then kept under the name of its content: parallel test processes share one
-// copy, and a new copy appears only when the sources change.
-let bundle: Promise<string> | undefined;
-const operatorBundle = () => {
-  bundle ??= (async () => {
-    const scratch = mkdtempSync(join(tmpdir(), 'reservation-operator-build-'));
-    try {
-      const { stdout } = await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build.ts'), scratch]);
-      const built = stdout.trim();
-      const dir = join(
-        tmpdir(),
-        'reservation-operator-bundles',
-        createHash('sha256').update(readFileSync(built)).digest('hex').slice(0, 16),
-      );
-      mkdirSync(dir, { recursive: true });
-      const main = join(dir, basename(built));
-      renameSync(built, main); // atomic: another process sees the whole file or none
-      return main;
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
-  })();
-  return bundle;
-};
+const operatorBundle = async () => (await bundled('operator'))['main.mjs'] as string;
 
 /**
  * Runs the operator as a real process, as its Deployment does: the production bundle
- * (operator/build.ts, what operator/Dockerfile runs) with the chart's NODE_OPTIONS unless `env`
+ * (images/bundle.ts, what operator/Dockerfile runs) with the chart's NODE_OPTIONS unless `env`
  * sets its own.
  */
 export async function startOperator(env: Record<string, string>): Promise<OperatorProcess> {

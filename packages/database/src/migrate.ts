@@ -1,4 +1,4 @@
-// The migrate command: `node packages/database/src/migrate.ts` (in the reservation-api image too),
+// The migrate command: `node packages/database/src/migrate.ts` (`dist/migrate.mjs` in the reservation-api image),
 // or `npm run migrate -w @reservations/database`. Applies the numbered files in ../migrations.
 import { loadConfigOrExit, secret } from '@reservations/service-kit';
 import { Type } from 'typebox';

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StartupError } from '@reservations/service-kit';
+import { assetDir, StartupError } from '@reservations/service-kit';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 
 /** A numbered SQL file: `003_add_notes.sql` is version 3. */
@@ -28,8 +28,8 @@ export function loadMigrations(dir: string): Migration[] {
   return migrations;
 }
 
-/** The platform's schema: every service's tables, one numbered file per change. */
-export const MIGRATIONS_DIR = join(import.meta.dirname, '..', 'migrations');
+/** The platform's schema: every service's tables, one numbered file per change (beside the bundle in an image). */
+export const MIGRATIONS_DIR = assetDir(import.meta.dirname, 'migrations', () => join(import.meta.dirname, '..', 'migrations'));
 
 /** The migrate command's file, for running it as a process (`node <MIGRATE_COMMAND>`, as the image's Job does). */
 export const MIGRATE_COMMAND = join(import.meta.dirname, 'migrate.ts');

@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { type DocumentedRoute, placeLinks, plumbingResponses, RouteMethods } from './api-document.ts';
+import { assetDir } from './assets.ts';
 import { auth, authSettings, type JwtConfig } from './auth.ts';
 import { httpMetrics } from './metrics.ts';
 import { kitProblems, Problem, problemHandler } from './problem.ts';
@@ -32,6 +36,13 @@ export interface RateLimitConfig {
   RATE_LIMIT_REDIS_TIMEOUT_MS: number;
   RATE_LIMIT_SYNC_MS: number;
   RATE_LIMIT_FALLBACK_MS: number;
+}
+
+/** swagger-ui's static files: beside the bundle (images/bundle.ts copies them), or the installed package's. */
+function swaggerUiDir(): string {
+  return assetDir(import.meta.dirname, 'swagger-ui', () =>
+    join(dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json')), 'static'),
+  );
 }
 
 /**
@@ -70,7 +81,13 @@ export async function registerApiFoundation(app: FastifyInstance, options: ApiFo
     },
     transformObject: (document) => ('openapiObject' in document ? placeLinks(document.openapiObject) : document.swaggerObject),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Its page, scripts and styles are files on disk, found by path (beside the bundle in an image).
+  const ui = swaggerUiDir();
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    baseDir: ui,
+    logo: { type: 'image/svg+xml', content: readFileSync(join(ui, 'logo.svg')) },
+  });
   await app.register(auth, { ...authSettings(options.jwt), publicPrefixes: ['/docs'] });
   const limits = options.rateLimit;
   await app.register(rateLimit, {

@@ -1,6 +1,7 @@
 export { type AdminServer, createAdminServer, type ReadinessCheck } from './admin-server.ts';
 export { apiServerOptions, MAX_PARAM_LENGTH, type OpenApiLink, placeLinks, plumbingResponses, type RouteLinks } from './api-document.ts';
 export { type ApiFoundationOptions, type RateLimitConfig, registerApiFoundation } from './api-foundation.ts';
+export { assetDir } from './assets.ts';
 export {
   type AuthOptions,
   type AuthSettings,

@@ -2,6 +2,7 @@
 // loopback) and the helpers that sit on it. `@reservations/testkit/error-registry` is separate:
 // it declares jest tests, so only a test file may load it.
 export * from './aws.ts';
+export * from './bundles.ts';
 export * from './env.ts';
 export * from './harness/cfn-lint.ts';
 export * from './harness/chromium.ts';

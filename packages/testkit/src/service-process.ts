@@ -14,19 +14,22 @@ export interface ServiceProcess {
 }
 
 /**
- * Runs a service's `server.ts` as a real process on free loopback ports; resolves once /readyz
- * says 200. Its log goes to `<logDir>/<logName>.log` (default: a new temporary directory, the
- * service's name).
+ * Runs a service's entry point (its `src/server.ts`, or its bundle's `dist/server.mjs`) as a real
+ * process on free loopback ports; resolves once /readyz says 200. Its log goes to
+ * `<logDir>/<logName>.log` (default: a new temporary directory, the service's name). `node` is
+ * what runs the entry: this process's Node, or the command that runs an image's own (its
+ * filesystem tree in a chroot).
  */
 export async function startServiceProcess(
   entry: string,
   env: Record<string, string>,
-  { logDir, logName }: { logDir?: string; logName?: string } = {},
+  { logDir, logName, node = [process.execPath] }: { logDir?: string; logName?: string; node?: string[] } = {},
 ): Promise<ServiceProcess> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const name = basename(dirname(dirname(entry)));
   const logFile = join(logDir ?? mkdtempSync(join(tmpdir(), `${name}-`)), `${logName ?? name}.log`);
-  const server = startServer(name, process.execPath, [entry], {
+  const [command = process.execPath, ...args] = node;
+  const server = startServer(name, command, [...args, entry], {
     logFile,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ADMIN_PORT: String(adminPort), ...env },
   });
