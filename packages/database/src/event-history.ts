@@ -17,8 +17,11 @@ export interface HistoryEntry extends Notification {
  * or primary) so query-api keeps its read-your-writes routing.
  */
 export interface EventHistory {
-  /** Records `entry` inside the caller's transaction; returns its stream position. Caller deduplicates. */
-  append(tx: PoolConnection, entry: Omit<HistoryEntry, 'providerSeq'>): Promise<number>;
+  /**
+   * Records `entries` inside the caller's transaction, each provider's in the order given; returns
+   * their stream positions in that order. Caller deduplicates.
+   */
+  appendAll(tx: PoolConnection, entries: Omit<HistoryEntry, 'providerSeq'>[]): Promise<number[]>;
   /** A reservation's events, oldest first. */
   forReservation(from: Pool, reservationId: string): Promise<Notification[]>;
   /** A provider's stream after `afterSeq`, oldest first, at most `limit`. */
@@ -47,32 +50,78 @@ function toNotification(r: Row): Notification {
   };
 }
 
+/**
+ * The stream positions of entries of `providers` (in order), given each provider's last number
+ * after the batch took its numbers: a provider with n entries gets last − n + 1 … last, in order.
+ */
+export function streamPositions(providers: string[], last: ReadonlyMap<string, number>): number[] {
+  const next = new Map<string, number>();
+  for (const p of providers) next.set(p, (next.get(p) ?? 0) + 1);
+  for (const [p, n] of next) {
+    const top = last.get(p);
+    if (top === undefined) throw new Error(`provider ${p}: no stream position was taken`);
+    next.set(p, top - n + 1);
+  }
+  return providers.map((p) => {
+    const seq = next.get(p) as number;
+    next.set(p, seq + 1);
+    return seq;
+  });
+}
+
 export function createMysqlEventHistory(): EventHistory {
   return {
-    async append(tx, entry) {
-      // The upsert locks the provider's row until commit, which keeps its numbers committing in order.
-      // LAST_INSERT_ID(expr) hands the new number back in the statement's OK packet (insertId):
-      // no second round trip while the row is locked.
-      const [upsert] = await tx.query<ResultSetHeader>(
-        'INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1)',
-        [entry.providerId],
+    async appendAll(tx, entries) {
+      if (entries.length === 0) return [];
+      // How many numbers each provider takes, in a sorted order: concurrent batches then lock the
+      // providers' rows in the same order and never deadlock on them.
+      const counts = new Map<string, number>();
+      for (const e of entries) counts.set(e.providerId, (counts.get(e.providerId) ?? 0) + 1);
+      const providers = [...counts.keys()].sort();
+      // The upsert locks each provider's row until commit, which keeps its numbers committing in
+      // order. One provider (the usual small batch): LAST_INSERT_ID(expr) hands its last number
+      // back in the statement's OK packet; several: read back inside the transaction (our own
+      // rows, locked by us).
+      const last = new Map<string, number>();
+      if (providers.length === 1) {
+        const [provider] = providers as [string];
+        const n = counts.get(provider) as number;
+        const [upsert] = await tx.query<ResultSetHeader>(
+          'INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, LAST_INSERT_ID(?)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)',
+          [provider, n, n],
+        );
+        last.set(provider, Number(upsert.insertId));
+      } else {
+        await tx.query(
+          `INSERT INTO provider_streams (provider_id, last_seq) VALUES ${providers.map(() => '(?, ?)').join(', ')}
+           ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)`,
+          providers.flatMap((p) => [p, counts.get(p)]),
+        );
+        const [rows] = await tx.query<RowDataPacket[]>(
+          `SELECT provider_id, last_seq FROM provider_streams WHERE provider_id IN (${providers.map(() => '?').join(', ')})`,
+          providers,
+        );
+        for (const r of rows) last.set(r.provider_id as string, Number(r.last_seq));
+      }
+      const seqs = streamPositions(
+        entries.map((e) => e.providerId),
+        last,
       );
-      const seq = Number(upsert.insertId);
       await tx.query(
         `INSERT INTO event_history (event_id, reservation_id, provider_id, provider_seq, type, version, occurred_at, payload)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
+         VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        entries.flatMap((entry, i) => [
           entry.eventId,
           entry.reservation.id,
           entry.providerId,
-          seq,
+          seqs[i],
           entry.type,
           entry.version,
           new Date(entry.occurredAt),
           JSON.stringify(entry.reservation),
-        ],
+        ]),
       );
-      return seq;
+      return seqs;
     },
 
     async forReservation(from, reservationId) {
