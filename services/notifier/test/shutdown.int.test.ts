@@ -21,6 +21,7 @@ const VISIBILITY_TIMEOUT_SECONDS = 120;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 let primaryUrl: string;
+let replicaUrl: string;
 let database: string;
 let writer: FastifyInstance;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -31,6 +32,7 @@ let slot = 0;
 beforeAll(async () => {
   const db = await migratedDatabase('ntf_shutdown');
   primaryUrl = db.primaryUrl;
+  replicaUrl = db.replicaUrl;
   database = db.name;
   receiver = await startReceiver(() => secret);
 }, 60_000);
@@ -56,6 +58,7 @@ async function startNotifier(name: string, queue: { queueUrl: string; dlqUrl: st
       ADMIN_PORT: String(adminPort),
       LOG_LEVEL: 'info',
       MYSQL_PRIMARY_URL: primaryUrl,
+      MYSQL_REPLICA_URL: replicaUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...API_ENV,
       SQS_QUEUE_URL: queue.queueUrl,

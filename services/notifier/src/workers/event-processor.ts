@@ -68,11 +68,15 @@ export function createEventProcessor({
     for (const row of rows) providers.set(row.id as string, row.provider_id as string);
   }
 
-  /** The provider of every resource the events name, from the cache, else the replica, else the primary. */
+  /**
+   * The provider of every resource the events name, from the cache, else the replica, else the
+   * primary (a resource the replica has not got yet, or a replica that fails: it only saves the
+   * primary work, it must never stop the pipeline).
+   */
   async function providersOf(resourceIds: string[]): Promise<Map<string, string>> {
     const unknown = () => [...new Set(resourceIds.filter((id) => !providers.has(id)))];
-    await lookUp(replica, unknown());
-    if (replica !== pool) await lookUp(pool, unknown());
+    if (replica !== pool) await lookUp(replica, unknown()).catch(() => undefined);
+    await lookUp(pool, unknown());
     const missing = unknown();
     if (missing.length > 0) throw new MalformedEventError(`resource ${missing.join(', ')} does not exist`);
     return new Map(resourceIds.map((id) => [id, providers.get(id) as string]));
