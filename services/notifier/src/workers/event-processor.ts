@@ -124,19 +124,16 @@ export function createEventProcessor({
     });
   }
 
-  /** Records the event ids that are new, leaving out those already processed; returns which are new. */
+  /**
+   * Records the event ids that are new and says which those are. The insert goes first: a repeat
+   * is rare, and only then are the ids already processed read (the failed statement alone was
+   * undone, the transaction goes on), so a batch without one costs a single statement.
+   */
   async function claimEventIds(conn: PoolConnection, events: EventEnvelope[]): Promise<boolean[]> {
-    const ids = [...new Set(events.map((e) => e.eventId))];
-    const [rows] = await conn.query<RowDataPacket[]>(
-      `SELECT event_id FROM processed_events WHERE event_id IN (${placeholders(ids.length)})`,
-      ids,
-    );
-    const processed = new Set(rows.map((r) => r.event_id as string));
-    for (;;) {
-      const fresh = firstOccurrences(
-        events.map((e) => e.eventId),
-        processed,
-      );
+    const ids = events.map((e) => e.eventId);
+    let processed = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      const fresh = firstOccurrences(ids, processed);
       const inserts = events.filter((_, i) => fresh[i]);
       if (inserts.length === 0) return fresh;
       try {
@@ -146,12 +143,16 @@ export function createEventProcessor({
         );
         return fresh;
       } catch (err) {
-        if (!isMysqlError(err, ER_DUP_ENTRY)) throw err;
-        // Another notifier committed one of these ids meanwhile (the insert waited on its row
-        // lock, then found it): the statement alone was undone; leave that id out and go again.
-        const duplicate = /Duplicate entry '([^']+)'/.exec((err as Error).message)?.[1];
-        if (!duplicate || processed.has(duplicate) || !ids.includes(duplicate)) throw err;
-        processed.add(duplicate);
+        // A repeat: an id processed before, or one another notifier committed meanwhile (the
+        // insert waited on its row lock, then found it). Twice is enough: after the first read,
+        // only a concurrent commit can add one, and the next read sees it.
+        if (!isMysqlError(err, ER_DUP_ENTRY) || attempt >= 2) throw err;
+        const unique = [...new Set(ids)];
+        const [rows] = await conn.query<RowDataPacket[]>(
+          `SELECT event_id FROM processed_events WHERE event_id IN (${placeholders(unique.length)})`,
+          unique,
+        );
+        processed = new Set(rows.map((r) => r.event_id as string));
       }
     }
   }
@@ -177,11 +178,14 @@ export function createEventProcessor({
       providerIds,
     );
     const endpoints = new Map(endpointRows.map((r) => [r.provider_id as string, r]));
-    const [pendingRows] = await conn.query<RowDataPacket[]>(
-      `SELECT reservation_id, MIN(version) AS version FROM webhook_deliveries
-       WHERE reservation_id IN (${placeholders(reservationIds.length)}) AND state = 'pending' GROUP BY reservation_id`,
-      reservationIds,
-    );
+    // A reservation's first event (version 1, a booking) has no earlier delivery to wait for.
+    const [pendingRows] = effects.some((e) => e.event.version > 1)
+      ? await conn.query<RowDataPacket[]>(
+          `SELECT reservation_id, MIN(version) AS version FROM webhook_deliveries
+           WHERE reservation_id IN (${placeholders(reservationIds.length)}) AND state = 'pending' GROUP BY reservation_id`,
+          reservationIds,
+        )
+      : [[] as RowDataPacket[]];
     const plan = deliveryPlan(
       effects.map((e) => ({ providerId: e.providerId, reservationId: e.reservation.id, version: e.event.version })),
       new Set(endpoints.keys()),

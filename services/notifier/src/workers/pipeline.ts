@@ -14,6 +14,7 @@ export type PipelineConfig = Pick<
   | 'SQS_CONSUMERS'
   | 'SQS_BATCH_SIZE'
   | 'SQS_WAIT_TIME_SECONDS'
+  | 'SQS_RECEIVE_GAP_MS'
   | 'SQS_CONNECTION_TIMEOUT_MS'
   | 'SQS_REQUEST_TIMEOUT_MS'
   | 'SQS_VISIBILITY_TIMEOUT_SECONDS'
@@ -80,6 +81,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       consumers: config.SQS_CONSUMERS,
       batchSize: config.SQS_BATCH_SIZE,
       waitTimeSeconds: config.SQS_WAIT_TIME_SECONDS,
+      receiveGapMs: config.SQS_RECEIVE_GAP_MS,
       visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT_SECONDS,
       retryBaseSeconds: config.SQS_RETRY_BASE_SECONDS,
       onProcessed: (outcomes) => {

@@ -29,6 +29,8 @@ export interface IntakeOptions {
   consumers: number;
   batchSize: number;
   waitTimeSeconds: number;
+  /** Pause of a consumer between its receives: the next batch gathers what arrived meanwhile. */
+  receiveGapMs: number;
   visibilityTimeoutSeconds: number;
   retryBaseSeconds: number;
   /** Called with the outcomes of a transaction that committed (SSE doorbell, webhook fast path). */
@@ -221,6 +223,7 @@ export function createSqsIntake(options: IntakeOptions) {
       sqs: options.pollingSqs,
       batchSize: options.batchSize,
       waitTimeSeconds: options.waitTimeSeconds,
+      pollingWaitTimeMs: options.receiveGapMs,
       visibilityTimeout: options.visibilityTimeoutSeconds,
       // Keeps a slow batch hidden while it is worked on (each beat extends it by visibilityTimeout).
       heartbeatInterval: Math.max(1, Math.floor(options.visibilityTimeoutSeconds / 3)),
