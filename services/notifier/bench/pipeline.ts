@@ -313,7 +313,13 @@ try {
   // Bookings, each on its own hour of one of the resources, so none conflicts.
   const customer = { ...json, authorization: `Bearer ${sign({ sub: 'bench', role: 'customer' })}` };
   let booked = 0;
-  let failed = 0;
+  /** Refused bookings by status, since the last `refusals()`. */
+  let failed = new Map<number, number>();
+  const refusals = () => {
+    const text = [...failed].map(([status, n]) => `${n} × ${status}`).join(', ') || 'none';
+    failed = new Map();
+    return text;
+  };
   /** One booking; `onCreated` gets its 201 with the id, when it came and its latency. */
   async function bookOne(onCreated: (id: string, at: number, latency: number) => void): Promise<void> {
     const slot = booked++;
@@ -330,7 +336,7 @@ try {
     });
     const at = performance.now();
     const body = (await response.json()) as { id?: string };
-    if (response.status !== 201 || !body.id) failed++;
+    if (response.status !== 201 || !body.id) failed.set(response.status, (failed.get(response.status) ?? 0) + 1);
     else onCreated(body.id, at, at - sentAt);
   }
   /** `count` bookings at `rate`/s, open loop; resolves with the rate achieved. */
@@ -376,6 +382,7 @@ try {
   // 1. The POST-only capacity: relay off, no notifier.
   console.log(`\nload average at the start: ${uptime()}`);
   await bookFlatOut(WARMUP_SECONDS);
+  refusals();
   const capBefore = await snapshot([api]);
   const capCreated = await bookFlatOut(SECONDS);
   const capAfter = await snapshot([api]);
@@ -383,7 +390,7 @@ try {
   const capCost = perBooking(capBefore, capAfter, capCreated);
   console.log(
     `POST-only capacity: ${capacity.toFixed(0)} bookings/s (${CONCURRENCY} clients, ${capCreated} in ${seconds(capBefore, capAfter).toFixed(1)} s; ` +
-      `primary ${capCost.primaryCpuMs.toFixed(2)} ms CPU and ${capCost.statements.toFixed(1)} statements per booking; other processes ${(others(capBefore, capAfter) * 100).toFixed(0)}% of a core)`,
+      `refused: ${refusals()}; primary ${capCost.primaryCpuMs.toFixed(2)} ms CPU and ${capCost.statements.toFixed(1)} statements per booking; other processes ${(others(capBefore, capAfter) * 100).toFixed(0)}% of a core)`,
   );
   await dropUnsent();
 
@@ -401,6 +408,7 @@ try {
     post: ReturnType<typeof p>;
     cost: ReturnType<typeof perBooking>;
     meets: boolean;
+    refused: string;
     before: Snapshot;
     after: Snapshot;
   }
@@ -412,6 +420,7 @@ try {
     const [firstOutboxId] = (await db.query('SELECT COALESCE(MAX(id), 0) AS id FROM outbox')) as unknown as [{ id: string }[]];
     const created = new Map<string, number>();
     const postLatency: number[] = [];
+    refusals();
     const before = await snapshot([api, consumer]);
     const achieved = await bookAtRate(rate, Math.ceil(rate * SECONDS), (id, at, latency) => {
       created.set(id, at);
@@ -427,6 +436,8 @@ try {
       [firstOutboxId[0]?.id ?? 0],
     )) as unknown as [{ lag: string }[]];
     const hook = p(toWebhook);
+    // A step whose bookings were refused (a 503 from a full pool, say) does not pass either.
+    const refused = refusals();
     const result: Step = {
       rate,
       achieved,
@@ -436,9 +447,10 @@ try {
       lag: p(rows.map((r) => Number(r.lag))),
       post: p(postLatency),
       cost: perBooking(before, after, created.size),
-      meets: hook.p99 < TARGETS.webhookP99Ms && created.size > 0,
+      meets: hook.p99 < TARGETS.webhookP99Ms && created.size > 0 && refused === 'none',
       before,
       after,
+      refused,
     };
     const transactions = mean(before, after, 'notifier_transaction_events');
     const passes = mean(before, after, 'outbox_batch_size');
@@ -447,7 +459,7 @@ try {
         `${result.meets ? `< ${TARGETS.webhookP99Ms}` : `MISSES < ${TARGETS.webhookP99Ms}`}; outbox lag p99 ${ms(result.lag.p99)}; ` +
         `POST p99 ${ms(result.post.p99)}; primary ${result.cost.primaryCpuMs.toFixed(2)} ms CPU, ${result.cost.statements.toFixed(1)} statements per booking; ` +
         `${transactions.mean.toFixed(1)} events per notifier transaction, ${passes.mean.toFixed(1)} per relay pass; ` +
-        `${result.missing} webhooks missing; other processes ${(others(before, after) * 100).toFixed(0)}% of a core`,
+        `${result.missing} webhooks missing, refused: ${result.refused}; other processes ${(others(before, after) * 100).toFixed(0)}% of a core`,
     );
     return result;
   }
@@ -509,7 +521,7 @@ event pipeline on ${SQS_SERVER}, ${SECONDS} s per phase, load average at the end
   statements per booking (MariaDB Questions): ${withPipeline.statements.toFixed(1)} with, ${without.statements.toFixed(1)} without: the pipeline ${(withPipeline.statements - without.statements).toFixed(1)} per event
     of which reads ${(withPipeline.reads - without.reads).toFixed(1)}, writes ${(withPipeline.writes - without.writes).toFixed(1)}, commits ${(withPipeline.commits - without.commits).toFixed(1)}
 
-  at ${best.rate}/s with the pipeline (${best.created} bookings, ${failed} failed in the whole run, ${best.missing} webhooks missing, ${invalid} bad signatures)
+  at ${best.rate}/s with the pipeline (${best.created} bookings, refused: ${best.refused}, ${best.missing} webhooks missing, ${invalid} bad signatures)
                                   p50        p99        max
 ${row('POST /v1/reservations → 201', best.post)}
 ${row('201 → webhook received', best.hook)}
