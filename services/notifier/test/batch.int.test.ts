@@ -12,7 +12,7 @@ import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
 import { createEventProcessor, type EventProcessor } from '../src/workers/event-processor.ts';
-import { bearer, freshQueue, migratedDatabase, notifierConfig, reservationApp, startReceiver } from './support/pipeline.ts';
+import { bearer, bookHour, freshQueue, migratedDatabase, notifierConfig, reservationApp, startReceiver } from './support/pipeline.ts';
 
 // The batch path: a received batch takes effect in one transaction. Against the real MariaDB
 // (as the notifier's own account) and ElasticMQ: duplicates inside and across batches, a batch
@@ -34,15 +34,7 @@ let slot = 0;
 async function bookings(count: number, { cancel = false } = {}): Promise<{ ids: string[]; events: EventEnvelope[] }> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const start = new Date(Date.UTC(2032, 0, 1) + slot++ * 3_600_000);
-    const response = await writer.inject({
-      method: 'POST',
-      url: '/v1/reservations',
-      headers: bearer('customer', 'dora'),
-      payload: { resourceId, startsAt: start.toISOString(), endsAt: new Date(start.getTime() + 3_600_000).toISOString() },
-    });
-    expect(response.statusCode).toBe(201);
-    const id = response.json<{ id: string }>().id;
+    const id = await bookHour(writer, resourceId, new Date(Date.UTC(2032, 0, 1) + slot++ * 3_600_000), 'dora');
     if (cancel) {
       const cancelled = await writer.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: bearer('customer', 'dora') });
       expect(cancelled.statusCode).toBe(200);
