@@ -1,4 +1,5 @@
 import type { Notification } from '@reservations/contracts';
+import type { Statement } from '@reservations/service-kit';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 
 /** A notification as the history keeps it: with the provider's stream position. */
@@ -18,10 +19,17 @@ export interface HistoryEntry extends Notification {
  */
 export interface EventHistory {
   /**
-   * Records `entries` inside the caller's transaction, each provider's in the order given; returns
-   * their stream positions in that order. Caller deduplicates.
+   * Takes the stream positions of `entries` inside the caller's transaction, each provider's in
+   * the order given, and returns them with the statement that records the entries, which the
+   * caller sends with its COMMIT (one round trip, so the providers' stream rows stay locked the
+   * shortest time). `before` goes in the same round trip ahead of the positions (the caller's own
+   * writes of the transaction). On a pool with `multipleStatements`. Caller deduplicates.
    */
-  appendAll(tx: PoolConnection, entries: Omit<HistoryEntry, 'providerSeq'>[]): Promise<number[]>;
+  append(
+    tx: PoolConnection,
+    entries: Omit<HistoryEntry, 'providerSeq'>[],
+    options?: { before?: Statement | undefined },
+  ): Promise<{ seqs: number[]; record: Statement }>;
   /** A reservation's events, oldest first. */
   forReservation(from: Pool, reservationId: string): Promise<Notification[]>;
   /** A provider's stream after `afterSeq`, oldest first, at most `limit`. */
@@ -71,46 +79,52 @@ export function streamPositions(providers: string[], last: ReadonlyMap<string, n
 
 export function createMysqlEventHistory(): EventHistory {
   return {
-    async appendAll(tx, entries) {
-      if (entries.length === 0) return [];
+    async append(tx, entries, { before } = {}) {
+      if (entries.length === 0) throw new Error('append: no entries');
       // How many numbers each provider takes, in a sorted order: concurrent batches then lock the
       // providers' rows in the same order and never deadlock on them.
       const counts = new Map<string, number>();
       for (const e of entries) counts.set(e.providerId, (counts.get(e.providerId) ?? 0) + 1);
       const providers = [...counts.keys()].sort();
       // The upsert locks each provider's row until commit, which keeps its numbers committing in
-      // order. One provider (the usual small batch): LAST_INSERT_ID(expr) hands its last number
-      // back in the statement's OK packet; several: read back inside the transaction (our own
-      // rows, locked by us).
-      const last = new Map<string, number>();
+      // order. One provider (the usual case): LAST_INSERT_ID(expr) hands its last number back in
+      // the statement's OK packet; several: read back in the same round trip (our own rows).
+      const statements: Statement[] = before ? [before] : [];
       if (providers.length === 1) {
-        const [provider] = providers as [string];
-        const n = counts.get(provider) as number;
-        const [upsert] = await tx.query<ResultSetHeader>(
-          'INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, LAST_INSERT_ID(?)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)',
-          [provider, n, n],
-        );
-        last.set(provider, Number(upsert.insertId));
+        const n = counts.get(providers[0] as string) as number;
+        statements.push({
+          sql: 'INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, LAST_INSERT_ID(?)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)',
+          values: [providers[0], n, n],
+        });
       } else {
-        await tx.query(
-          `INSERT INTO provider_streams (provider_id, last_seq) VALUES ${providers.map(() => '(?, ?)').join(', ')}
-           ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)`,
-          providers.flatMap((p) => [p, counts.get(p)]),
+        statements.push(
+          {
+            sql: `INSERT INTO provider_streams (provider_id, last_seq) VALUES ${providers.map(() => '(?, ?)').join(', ')}
+                  ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)`,
+            values: providers.flatMap((p) => [p, counts.get(p)]),
+          },
+          {
+            sql: `SELECT provider_id, last_seq FROM provider_streams WHERE provider_id IN (${providers.map(() => '?').join(', ')})`,
+            values: providers,
+          },
         );
-        const [rows] = await tx.query<RowDataPacket[]>(
-          `SELECT provider_id, last_seq FROM provider_streams WHERE provider_id IN (${providers.map(() => '?').join(', ')})`,
-          providers,
-        );
-        for (const r of rows) last.set(r.provider_id as string, Number(r.last_seq));
       }
+      const [results] = (await tx.query(
+        statements.map((st) => st.sql).join('; '),
+        statements.flatMap((st) => st.values ?? []),
+      )) as unknown as [unknown];
+      const answers = statements.length === 1 ? [results] : (results as unknown[]);
+      const last = new Map<string, number>();
+      if (providers.length === 1) last.set(providers[0] as string, Number((answers.at(-1) as ResultSetHeader).insertId));
+      else for (const r of answers.at(-1) as RowDataPacket[]) last.set(r.provider_id as string, Number(r.last_seq));
       const seqs = streamPositions(
         entries.map((e) => e.providerId),
         last,
       );
-      await tx.query(
-        `INSERT INTO event_history (event_id, reservation_id, provider_id, provider_seq, type, version, occurred_at, payload)
-         VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        entries.flatMap((entry, i) => [
+      const record: Statement = {
+        sql: `INSERT INTO event_history (event_id, reservation_id, provider_id, provider_seq, type, version, occurred_at, payload)
+              VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        values: entries.flatMap((entry, i) => [
           entry.eventId,
           entry.reservation.id,
           entry.providerId,
@@ -120,8 +134,8 @@ export function createMysqlEventHistory(): EventHistory {
           new Date(entry.occurredAt),
           JSON.stringify(entry.reservation),
         ]),
-      );
-      return seqs;
+      };
+      return { seqs, record };
     },
 
     async forReservation(from, reservationId) {

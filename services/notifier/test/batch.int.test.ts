@@ -11,6 +11,7 @@ import type { Pool } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
+import { primaryPool } from '../src/infra/db.ts';
 import { createEventProcessor, type EventProcessor } from '../src/workers/event-processor.ts';
 import { bearer, bookHour, freshQueue, migratedDatabase, notifierConfig, reservationApp, startReceiver } from './support/pipeline.ts';
 
@@ -86,10 +87,7 @@ beforeAll(async () => {
   expect(put.statusCode).toBe(201);
   secret = put.json().secret;
   await setup.close();
-  pool = createMysqlPool(db.as.notifier.primaryUrl, { connectionLimit: 4 });
-  pool.on('connection', (conn) => {
-    conn.query("SET SESSION tx_isolation = 'READ-COMMITTED'");
-  });
+  pool = primaryPool(db.as.notifier.primaryUrl, 4);
   replica = createMysqlPool(db.as.notifier.replicaUrl, { connectionLimit: 2 });
   processor = createEventProcessor({ pool, replica, history: createMysqlEventHistory(), leaseMs: 60_000 });
 });
@@ -164,7 +162,7 @@ describe('one transaction per batch', () => {
       'the batch waits on the stream row',
       async () => {
         const [rows] = (await admin.query(
-          `SELECT id, state FROM information_schema.processlist WHERE user = 'notifier' AND db = ? AND info LIKE 'INSERT INTO provider_streams%'`,
+          `SELECT id, state FROM information_schema.processlist WHERE user = 'notifier' AND db = ? AND info LIKE '%INSERT INTO provider_streams%'`,
           [db.name],
         )) as unknown as [{ id: number; state: string }[]];
         victim = rows[0]?.id;

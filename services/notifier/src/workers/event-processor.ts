@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { type Booking, BookingSchema, type EventEnvelope } from '@reservations/contracts';
 import type { EventHistory } from '@reservations/database';
-import { ER_DUP_ENTRY, isMysqlError, withTransaction } from '@reservations/service-kit';
+import { ER_DUP_ENTRY, isMysqlError, type Statement, withTransaction } from '@reservations/service-kit';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { Value } from 'typebox/value';
 import { MalformedEventError } from '../domain/envelope.ts';
@@ -100,9 +100,11 @@ export function createEventProcessor({
     });
     const resourceIds = bookings.flatMap((b) => (b ? [b.resourceId] : []));
     const providerOf = resourceIds.length > 0 ? await providersOf(resourceIds) : new Map<string, string>();
-    return withTransaction(pool, async (conn) => {
-      signal?.throwIfAborted();
-      let killed: Promise<unknown> | undefined;
+    let killed: Promise<unknown> | undefined;
+    let detach = () => {};
+    /** `signal` cuts `conn`'s transaction from now on (each attempt has its own connection). */
+    const watch = (conn: PoolConnection) => {
+      detach();
       const cut = () => {
         // The socket goes at once: mysql2 then fails the pending query and drops the connection
         // from the pool (its destroy() would half-close and leave the query pending forever); the KILL has the server roll the transaction back now rather than when it
@@ -112,16 +114,31 @@ export function createEventProcessor({
         killed = pool.query('KILL ?', [threadId]).catch(() => undefined);
       };
       signal?.addEventListener('abort', cut, { once: true });
-      try {
-        return await effect(conn, events, (i) => {
-          const booking = bookings[i];
-          return booking && { reservation: booking, providerId: providerOf.get(booking.resourceId) as string };
-        });
-      } finally {
-        signal?.removeEventListener('abort', cut);
-        await killed;
-      }
-    });
+      detach = () => signal?.removeEventListener('abort', cut);
+    };
+    try {
+      const { outcomes } = await withTransaction<{ outcomes: Outcome[]; record?: Statement }, boolean[]>(
+        pool,
+        (conn, fresh) =>
+          effect(conn, events, fresh, (i) => {
+            const booking = bookings[i];
+            return booking && { reservation: booking, providerId: providerOf.get(booking.resourceId) as string };
+          }),
+        {
+          // START TRANSACTION goes with the dedupe rows' insert, the history rows' with COMMIT.
+          begin: async (conn) => {
+            watch(conn);
+            signal?.throwIfAborted();
+            return claimEventIds(conn, events);
+          },
+          commitWith: (result) => result.record,
+        },
+      );
+      return outcomes;
+    } finally {
+      detach();
+      await killed;
+    }
   }
 
   /**
@@ -132,13 +149,21 @@ export function createEventProcessor({
   async function claimEventIds(conn: PoolConnection, events: EventEnvelope[]): Promise<boolean[]> {
     const ids = events.map((e) => e.eventId);
     let processed = new Set<string>();
+    // The first insert starts the transaction in its round trip; START TRANSACTION has taken
+    // effect even when the insert then fails.
+    let start = 'START TRANSACTION; ';
     for (let attempt = 0; ; attempt++) {
       const fresh = firstOccurrences(ids, processed);
       const inserts = events.filter((_, i) => fresh[i]);
-      if (inserts.length === 0) return fresh;
+      if (inserts.length === 0) {
+        if (start) await conn.query('START TRANSACTION');
+        return fresh;
+      }
       try {
+        const sql = `${start}INSERT INTO processed_events (event_id, type) VALUES ${placeholders(inserts.length, '(?, ?)')}`;
+        start = '';
         await conn.query(
-          `INSERT INTO processed_events (event_id, type) VALUES ${placeholders(inserts.length, '(?, ?)')}`,
+          sql,
           inserts.flatMap((e) => [e.eventId, e.type]),
         );
         return fresh;
@@ -157,51 +182,70 @@ export function createEventProcessor({
     }
   }
 
+  /** The rest of the batch's effect, after its new event ids were recorded (`fresh`). */
   async function effect(
     conn: PoolConnection,
     events: EventEnvelope[],
+    fresh: boolean[],
     reservationOf: (i: number) => { reservation: Booking; providerId: string } | undefined,
-  ): Promise<Outcome[]> {
-    const fresh = await claimEventIds(conn, events);
+  ): Promise<{ outcomes: Outcome[]; record?: Statement }> {
     const outcomes: Outcome[] = events.map((_, i) => (fresh[i] ? { kind: 'ignored' } : { kind: 'deduplicated' }));
     const effects: ReservationEvent[] = events.flatMap((event, index) => {
       const found = fresh[index] ? reservationOf(index) : undefined;
       return found ? [{ index, event, ...found }] : [];
     });
-    if (effects.length === 0) return outcomes;
+    if (effects.length === 0) return { outcomes };
+    // The providers' streams take the batch's events in the order they happened: SQS keeps each
+    // reservation's in order (and they happened in that order), not the order across reservations.
+    effects.sort((a, b) => Date.parse(a.event.occurredAt) - Date.parse(b.event.occurredAt));
 
     // The providers' webhooks, and each reservation's earliest delivery still waiting.
     const providerIds = [...new Set(effects.map((e) => e.providerId))];
     const reservationIds = [...new Set(effects.map((e) => e.reservation.id))];
-    const [endpointRows] = await conn.query<RowDataPacket[]>(
-      `SELECT w.provider_id, w.url, ${secretColumnsSql('w')} FROM webhook_endpoints w WHERE w.provider_id IN (${placeholders(providerIds.length)})`,
-      providerIds,
-    );
-    const endpoints = new Map(endpointRows.map((r) => [r.provider_id as string, r]));
     // A reservation's first event (version 1, a booking) has no earlier delivery to wait for.
-    const [pendingRows] = effects.some((e) => e.event.version > 1)
-      ? await conn.query<RowDataPacket[]>(
-          `SELECT reservation_id, MIN(version) AS version FROM webhook_deliveries
-           WHERE reservation_id IN (${placeholders(reservationIds.length)}) AND state = 'pending' GROUP BY reservation_id`,
-          reservationIds,
-        )
-      : [[] as RowDataPacket[]];
+    const reads: Statement[] = [
+      {
+        sql: `SELECT w.provider_id, w.url, ${secretColumnsSql('w')} FROM webhook_endpoints w WHERE w.provider_id IN (${placeholders(providerIds.length)})`,
+        values: providerIds,
+      },
+    ];
+    if (effects.some((e) => e.event.version > 1)) {
+      reads.push({
+        sql: `SELECT reservation_id, MIN(version) AS version FROM webhook_deliveries
+              WHERE reservation_id IN (${placeholders(reservationIds.length)}) AND state = 'pending' GROUP BY reservation_id`,
+        values: reservationIds,
+      });
+    }
+    const [answers] = (await conn.query(
+      reads.map((r) => r.sql).join('; '),
+      reads.flatMap((r) => r.values ?? []),
+    )) as unknown as [RowDataPacket[] | RowDataPacket[][]];
+    const [endpointRows, pendingRows = []] = (reads.length === 1 ? [answers] : answers) as RowDataPacket[][];
+    const endpoints = new Map((endpointRows ?? []).map((r) => [r.provider_id as string, r]));
     const plan = deliveryPlan(
       effects.map((e) => ({ providerId: e.providerId, reservationId: e.reservation.id, version: e.event.version })),
       new Set(endpoints.keys()),
       new Map(pendingRows.map((r) => [r.reservation_id as string, Number(r.version)])),
     );
     const deliveries = effects.flatMap((e, i) => (plan[i] === 'none' ? [] : [{ ...e, claim: plan[i] === 'claimed' }]));
-    if (deliveries.length > 0) {
-      // A claimed delivery is this process's for the lease: the fast path POSTs it after commit.
-      await conn.query(
-        `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
-         VALUES ${placeholders(deliveries.length, '(?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)')}`,
-        deliveries.flatMap((d) => [d.event.eventId, d.providerId, d.reservation.id, d.event.version, d.claim ? leaseMs * 1000 : 0]),
-      );
-    }
-    // Last, so the providers' stream rows stay locked only for these statements and the commit.
-    const seqs = await history.appendAll(
+    // A claimed delivery is this process's for the lease: the fast path POSTs it after commit.
+    const deliveryRows: Statement | undefined =
+      deliveries.length > 0
+        ? {
+            sql: `INSERT INTO webhook_deliveries (event_id, provider_id, reservation_id, version, next_attempt_at)
+                  VALUES ${placeholders(deliveries.length, '(?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)')}`,
+            values: deliveries.flatMap((d) => [
+              d.event.eventId,
+              d.providerId,
+              d.reservation.id,
+              d.event.version,
+              d.claim ? leaseMs * 1000 : 0,
+            ]),
+          }
+        : undefined;
+    // Last, with the delivery rows, so the providers' stream rows stay locked only for this round
+    // trip and the COMMIT's, which carries the history rows.
+    const { seqs, record } = await history.append(
       conn,
       effects.map(({ event, reservation, providerId }) => ({
         eventId: event.eventId,
@@ -211,6 +255,7 @@ export function createEventProcessor({
         reservation,
         providerId,
       })),
+      { before: deliveryRows },
     );
     for (const [i, { index, event, reservation, providerId }] of effects.entries()) {
       const endpoint = endpoints.get(providerId);
@@ -229,7 +274,7 @@ export function createEventProcessor({
           : undefined;
       outcomes[index] = { kind: 'processed', providerId, providerSeq: seqs[i] as number, ...(claimed ? { claimed } : {}) };
     }
-    return outcomes;
+    return { outcomes, record };
   }
 
   return { processBatch };
