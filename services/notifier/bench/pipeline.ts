@@ -214,7 +214,7 @@ try {
   /** MariaDB's statement counters on the primary (every client's, the bench's own few reads included). */
   const statementCounters = async () => {
     const [rows] = (await db.query(
-      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_commit')",
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_commit', 'Binlog_bytes_written')",
     )) as unknown as [{ Variable_name: string; Value: string }[]];
     return Object.fromEntries(rows.map((r) => [r.Variable_name.toLowerCase(), Number(r.Value)])) as Record<string, number>;
   };
@@ -268,6 +268,7 @@ try {
         0,
       ) / bookings,
     reads: ((b.statements.com_select as number) - (a.statements.com_select as number)) / bookings,
+    binlogBytes: ((b.statements.binlog_bytes_written as number) - (a.statements.binlog_bytes_written as number)) / bookings,
   });
 
   // Setup: resources and the providers' webhooks (through the notifier's API), relay off.
@@ -539,6 +540,7 @@ event pipeline on ${SQS_SERVER}, ${SECONDS} s per phase, load average at the end
   primary's CPU per booking at ${best.rate}/s: ${withPipeline.primaryCpuMs.toFixed(2)} ms with the pipeline, ${without.primaryCpuMs.toFixed(2)} ms without = ${cpuRatio.toFixed(2)}×   ${verdict(cpuRatio <= TARGETS.cpuRatio, `≤ ${TARGETS.cpuRatio}×`)}
   statements per booking (MariaDB Questions): ${withPipeline.statements.toFixed(1)} with, ${without.statements.toFixed(1)} without: the pipeline ${(withPipeline.statements - without.statements).toFixed(1)} per event
     of which reads ${(withPipeline.reads - without.reads).toFixed(1)}, writes ${(withPipeline.writes - without.writes).toFixed(1)}, commits ${(withPipeline.commits - without.commits).toFixed(1)}
+  binlog bytes per booking: ${withPipeline.binlogBytes.toFixed(0)} with, ${without.binlogBytes.toFixed(0)} without
 
   at ${best.rate}/s with the pipeline, measured again (201 → webhook p99 ${again.meets ? 'met' : 'MISSED'} this time; ${again.created} bookings, refused: ${again.refused}, ${again.missing} webhooks missing, ${invalid} bad signatures)
                                   p50        p99        max
