@@ -13,7 +13,16 @@ import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
 import { primaryPool } from '../src/infra/db.ts';
 import { createEventProcessor, type EventProcessor } from '../src/workers/event-processor.ts';
-import { bearer, bookHour, freshQueue, migratedDatabase, notifierConfig, reservationApp, startReceiver } from './support/pipeline.ts';
+import {
+  bearer,
+  bookHour,
+  freshQueue,
+  migratedDatabase,
+  notifierConfig,
+  reservationApp,
+  setWebhook,
+  startReceiver,
+} from './support/pipeline.ts';
 
 // The batch path: a received batch takes effect in one transaction. Against the real MariaDB
 // (as the notifier's own account) and ElasticMQ: duplicates inside and across batches, a batch
@@ -78,14 +87,7 @@ beforeAll(async () => {
     registry: new Registry(),
     logger: false,
   });
-  const put = await setup.inject({
-    method: 'PUT',
-    url: `/v1/providers/${PROVIDER}/webhook`,
-    headers: bearer('provider', PROVIDER),
-    payload: { url: receiver.url },
-  });
-  expect(put.statusCode).toBe(201);
-  secret = put.json().secret;
+  secret = await setWebhook(setup, PROVIDER, receiver.url);
   await setup.close();
   pool = primaryPool(db.as.notifier.primaryUrl, 4);
   replica = createMysqlPool(db.as.notifier.replicaUrl, { connectionLimit: 2 });

@@ -7,7 +7,16 @@ import type { FastifyInstance } from 'fastify';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
-import { bearer, freshQueue, migratedDatabase, notifierConfig, openStream, reservationApp, startReceiver } from './support/pipeline.ts';
+import {
+  bearer,
+  freshQueue,
+  migratedDatabase,
+  notifierConfig,
+  openStream,
+  reservationApp,
+  setWebhook,
+  startReceiver,
+} from './support/pipeline.ts';
 
 const PROVIDER = 'prov-pipeline';
 let writer: FastifyInstance;
@@ -58,14 +67,7 @@ beforeAll(async () => {
   const { port } = notifier.server.address() as { port: number };
   base = `http://127.0.0.1:${port}`;
   resourceId = await createResource(writer, { providerId: PROVIDER });
-  const put = await notifier.inject({
-    method: 'PUT',
-    url: `/v1/providers/${PROVIDER}/webhook`,
-    headers: bearer('provider', PROVIDER),
-    payload: { url: receiver.url },
-  });
-  expect(put.statusCode).toBe(201);
-  secret = put.json().secret;
+  secret = await setWebhook(notifier, PROVIDER, receiver.url);
 });
 
 afterAll(async () => {
