@@ -6,10 +6,11 @@ import type { Reservation } from './api/v1alpha1/reservation.ts';
 import { runController } from './controller/controller.ts';
 import { createInformer, type Informer } from './controller/informer.ts';
 import { WorkQueue } from './controller/workqueue.ts';
-import { MANAGED_SELECTOR } from './desired/metadata.ts';
+import { FIELD_MANAGER, MANAGED_SELECTOR } from './desired/metadata.ts';
 import { createKubeClient, isNotFound, type KubeClient } from './kube/client.ts';
 import { type KindName, type KubeObject, RESOURCE_TYPES, resourcePath } from './kube/resources.ts';
 import { createControllerMetrics } from './metrics.ts';
+import { keepWhatTheReconcilerReads } from './reconcile/cache-transform.ts';
 import { createEventRecorder } from './reconcile/events.ts';
 import { createReconciler, type ExternalCleanup, ownerKey } from './reconcile/reconciler.ts';
 import { analysisStep, createAnalysisMetrics, createAnalysisSources } from './traffic/analysis/index.ts';
@@ -62,6 +63,9 @@ export interface ManagerOptions {
   client?: KubeClient;
 }
 
+/** The owned kinds whose status the reconciler reads: a Deployment's rollout, an Ingress's address. */
+const STATUS_READ = new Set(['Deployment', 'Ingress']);
+
 /**
  * Caches, queue and reconciler wired together (controller-runtime's manager): informers
  * feed keys into the queue (an owned object wakes its owner), workers reconcile, and a
@@ -82,7 +86,12 @@ export async function startManager(options: ManagerOptions) {
       logger.warn({ kind }, 'the cluster does not serve this kind; Reservations that need it will report Degraded');
       continue;
     }
-    const informer = createInformer(kc, client, RESOURCE_TYPES[kind], { namespace, labelSelector: MANAGED_SELECTOR, logger });
+    const informer = createInformer(kc, client, RESOURCE_TYPES[kind], {
+      namespace,
+      labelSelector: MANAGED_SELECTOR,
+      logger,
+      transform: keepWhatTheReconcilerReads(FIELD_MANAGER, STATUS_READ),
+    });
     informer.onChange((obj) => {
       const key = ownerKey(obj);
       if (key) queue.add(key);

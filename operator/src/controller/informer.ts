@@ -2,6 +2,7 @@ import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kuber
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
 import { type KubeObject, type ResourceType, resourcePath } from '../kube/resources.ts';
+import { type CacheTransform, stripManagedFields } from './transform.ts';
 
 /**
  * What a cache holds: a kind's own typed shape (Reservation), or any object as JSON (KubeObject).
@@ -36,6 +37,8 @@ export interface InformerOptions {
   /** e.g. `metadata.name=booking`: one object (`kubectl reservation status -w`). */
   fieldSelector?: string;
   logger: Logger;
+  /** Applied to each object as it enters the cache; by default managedFields are dropped. */
+  transform?: CacheTransform;
   restartDelayMs?: (attempt: number) => number;
 }
 
@@ -51,6 +54,7 @@ export function createInformer<T extends CachedObject = KubeObject>(
 ): Informer<T> {
   const path = resourcePath(type, options.namespace);
   const { logger } = options;
+  const transform = options.transform ?? stripManagedFields;
   const restartDelayMs = options.restartDelayMs ?? ((attempt: number) => Math.min(30_000, 500 * 2 ** attempt));
   let synced = false;
   let markSynced: () => void = () => {};
@@ -64,7 +68,7 @@ export function createInformer<T extends CachedObject = KubeObject>(
     });
     for (const item of list.items) {
       Object.assign(item, { apiVersion: type.apiVersion, kind: type.kind });
-      stripManagedFields(item);
+      transform(item);
     }
     synced = true;
     markSynced();
@@ -76,7 +80,7 @@ export function createInformer<T extends CachedObject = KubeObject>(
   let stopped = false;
   let failures = 0;
   const emit = (obj: KubernetesObject) => {
-    stripManagedFields(obj as unknown as KubeObject); // the cached object itself: it stays lean
+    transform(obj as unknown as KubeObject); // the cached object itself: it stays lean
     for (const handler of handlers) handler(obj as unknown as T);
   };
   for (const verb of ['add', 'update', 'delete'] as const) watch.on(verb, emit);
@@ -114,13 +118,4 @@ export function createInformer<T extends CachedObject = KubeObject>(
       return synced;
     },
   };
-}
-
-/**
- * managedFields are often the biggest part of an object and the operator never reads them:
- * dropping them from the cache (controller-runtime's TransformStripManagedFields) keeps the
- * memory of thousands of cached objects down.
- */
-function stripManagedFields(obj: KubeObject): void {
-  delete obj.metadata.managedFields;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Whether the live object already has every field the operator wants, with the same values:
  * then applying would change nothing and the operator writes nothing (an idle operator makes
@@ -58,4 +59,52 @@ export function quantity(text: string): number | undefined {
   if (!match?.[1]) return undefined;
   const factor = SUFFIX[match[2] ?? ''];
   return factor === undefined ? undefined : Math.round(Number(match[1]) * factor * 1000) / 1000;
+}
+
+/**
+ * Set on a cached object by the cache's transform (cache-transform.ts): the digest of the fields
+ * the operator owns in it, which is all the cache keeps of them.
+ */
+export const APPLIED_DIGEST: unique symbol = Symbol('appliedDigest');
+
+/**
+ * Whether applying `desired` (without apiVersion and kind) would change nothing in `live`. With
+ * the cache's digest, the fields the operator owns must be exactly what it would apply now (the
+ * digests match); without one (an object read whole), `hasAllFields` judges.
+ */
+export function inSync(desired: { metadata: object; [key: string]: unknown }, live: object | undefined): boolean {
+  if (live === undefined) return false;
+  const applied = (live as { [APPLIED_DIGEST]?: string })[APPLIED_DIGEST];
+  if (applied === undefined) return hasAllFields(desired, live);
+  const { name: _n, namespace: _ns, ...metadata } = desired.metadata as Record<string, unknown>;
+  return digest({ ...desired, metadata }) === applied;
+}
+
+/**
+ * A short digest of a value's canonical form: equal for what `hasAllFields` takes as equal in
+ * both directions (keys in any order, named list items in any order, quantities by value).
+ */
+export function digest(value: unknown): string {
+  return createHash('sha1')
+    .update(JSON.stringify(canonical(value)))
+    .digest('base64');
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map(canonical);
+    if (value.length > 0 && value.every(isNamed))
+      return items.sort((a, b) => ((a as { name: string }).name < (b as { name: string }).name ? -1 : 1));
+    return items;
+  }
+  if (isObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) if (value[key] !== undefined) out[key] = canonical(value[key]);
+    return out;
+  }
+  if (typeof value === 'string') {
+    const q = quantity(value);
+    return q === undefined ? value : `quantity:${q}`;
+  }
+  return value;
 }

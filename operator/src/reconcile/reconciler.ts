@@ -10,7 +10,7 @@ import { type KubeObject, resourcePath, resourceTypeOf } from '../kube/resources
 import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { budgetCondition, connectionBudgets } from './connection-budget.ts';
-import { hasAllFields } from './drift.ts';
+import { inSync } from './drift.ts';
 import { EDGE_FINALIZER, EDGE_KINDS, edgeFinalizers, edgeHeld } from './edge-hold.ts';
 import type { EventRecorder } from './events.ts';
 import { computeStatus, type ObservedDeployment } from './status.ts';
@@ -112,7 +112,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           return;
         }
         const { apiVersion: _v, kind: _k, ...fields } = obj;
-        if (hasAllFields(fields, cache.get(namespace, obj.metadata.name))) return;
+        if (inSync(fields, cache.get(namespace, obj.metadata.name))) return;
         try {
           await client.apply(obj, FIELD_MANAGER, { signal });
           applied.push(`${obj.kind}/${obj.metadata.name}`);

@@ -1,0 +1,192 @@
+import { describe, expect, it } from '@jest/globals';
+import type { KubeObject } from '../../src/kube/resources.ts';
+import { keepWhatTheReconcilerReads } from '../../src/reconcile/cache-transform.ts';
+import { APPLIED_DIGEST, digest, inSync } from '../../src/reconcile/drift.ts';
+
+const keep = keepWhatTheReconcilerReads('reservation-operator', new Set(['Deployment']));
+
+/** What the operator applies: the fields it owns. */
+const desired = {
+  metadata: {
+    name: 'booking-notifier',
+    namespace: 'shop',
+    labels: { 'app.kubernetes.io/managed-by': 'reservation-operator' },
+    annotations: { 'platform.reservations.dev/spec-hash': 'abc' },
+  },
+  spec: {
+    selector: { matchLabels: { app: 'notifier' } },
+    template: {
+      metadata: { labels: { app: 'notifier' } },
+      spec: {
+        containers: [{ name: 'notifier', image: 'registry.example.com/notifier:1.5.0', ports: [{ containerPort: 3000 }] }],
+      },
+    },
+  },
+};
+
+/** The same Deployment as the API server sends it: defaults, other managers, status. */
+function live(imageOwner = 'reservation-operator'): KubeObject {
+  const operatorContainer = {
+    '.': {},
+    'f:name': {},
+    'f:ports': { 'k:{"containerPort":3000,"protocol":"TCP"}': { '.': {}, 'f:containerPort': {} } },
+    ...(imageOwner === 'reservation-operator' ? { 'f:image': {} } : {}),
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'booking-notifier',
+      namespace: 'shop',
+      uid: 'u-1',
+      resourceVersion: '42',
+      generation: 3,
+      creationTimestamp: '2026-12-04T00:00:00Z',
+      labels: { 'app.kubernetes.io/managed-by': 'reservation-operator', 'team.example.com/cost': 'blue' },
+      annotations: { 'platform.reservations.dev/spec-hash': 'abc', 'deployment.kubernetes.io/revision': '3' },
+      ownerReferences: [
+        { apiVersion: 'platform.reservations.dev/v1alpha1', kind: 'Reservation', name: 'booking', uid: 'r-1', controller: true },
+      ],
+      finalizers: ['platform.reservations.dev/edge'],
+      managedFields: [
+        {
+          manager: 'reservation-operator',
+          operation: 'Apply',
+          fieldsV1: {
+            'f:metadata': {
+              'f:labels': { 'f:app.kubernetes.io/managed-by': {} },
+              'f:annotations': { 'f:platform.reservations.dev/spec-hash': {} },
+            },
+            'f:spec': {
+              'f:selector': {},
+              'f:template': {
+                'f:metadata': { 'f:labels': { 'f:app': {} } },
+                'f:spec': { 'f:containers': { 'k:{"name":"notifier"}': operatorContainer } },
+              },
+            },
+          },
+        },
+        {
+          manager: 'kube-controller-manager',
+          operation: 'Update',
+          subresource: 'status',
+          fieldsV1: { 'f:status': { 'f:replicas': {} } },
+        },
+        ...(imageOwner === 'reservation-operator'
+          ? []
+          : [
+              {
+                manager: imageOwner,
+                operation: 'Update',
+                fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"notifier"}': { 'f:image': {} } } } } } },
+              },
+            ]),
+      ],
+    },
+    spec: {
+      replicas: 2,
+      revisionHistoryLimit: 10,
+      progressDeadlineSeconds: 600,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
+      selector: { matchLabels: { app: 'notifier' } },
+      template: {
+        metadata: { labels: { app: 'notifier' } },
+        spec: {
+          dnsPolicy: 'ClusterFirst',
+          restartPolicy: 'Always',
+          schedulerName: 'default-scheduler',
+          containers: [
+            {
+              name: 'notifier',
+              image: imageOwner === 'reservation-operator' ? 'registry.example.com/notifier:1.5.0' : 'evil/notifier:latest',
+              imagePullPolicy: 'IfNotPresent',
+              terminationMessagePath: '/dev/termination-log',
+              ports: [{ containerPort: 3000, protocol: 'TCP' }],
+            },
+            { name: 'istio-proxy', image: 'istio/proxyv2:1.24' },
+          ],
+        },
+      },
+    },
+    status: { observedGeneration: 3, replicas: 2, readyReplicas: 2, conditions: [{ type: 'Available', status: 'True' }] },
+  };
+}
+
+describe('keepWhatTheReconcilerReads', () => {
+  it("keeps what the reconciler reads whoever set it, status and the autoscaler's replicas, and of the applied fields only their digest", () => {
+    const obj = live();
+    keep(obj);
+    expect(obj).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'booking-notifier',
+        namespace: 'shop',
+        uid: 'u-1',
+        resourceVersion: '42',
+        generation: 3,
+        labels: { 'app.kubernetes.io/managed-by': 'reservation-operator', 'team.example.com/cost': 'blue' },
+        ownerReferences: [
+          { apiVersion: 'platform.reservations.dev/v1alpha1', kind: 'Reservation', name: 'booking', uid: 'r-1', controller: true },
+        ],
+        finalizers: ['platform.reservations.dev/edge'],
+      },
+      spec: { replicas: 2 },
+      status: { observedGeneration: 3, replicas: 2, readyReplicas: 2, conditions: [{ type: 'Available', status: 'True' }] },
+      [APPLIED_DIGEST]: expect.any(String),
+    });
+    // What the operator applied is what it wants: an idle reconcile writes nothing.
+    expect(inSync(desired, obj)).toBe(true);
+  });
+
+  it('tells a spec change, and is blind to what the server defaulted or other tools added', () => {
+    const obj = live();
+    keep(obj);
+    const changed = structuredClone(desired);
+    changed.spec.template.spec.containers[0] = {
+      ...changed.spec.template.spec.containers[0],
+      image: 'registry.example.com/notifier:1.6.0',
+    } as never;
+    expect(inSync(changed, obj)).toBe(false);
+    // Keys in another order: the same.
+    const reordered = { spec: { template: desired.spec.template, selector: desired.spec.selector }, metadata: desired.metadata };
+    expect(inSync(reordered, obj)).toBe(true);
+    // Named items in another order, a quantity in the server's spelling: the same, as hasAllFields has it.
+    expect(digest({ env: [{ name: 'a' }, { name: 'b', value: '0.5' }] })).toBe(
+      digest({ env: [{ name: 'b', value: '500m' }, { name: 'a' }] }),
+    );
+    expect(digest({ args: ['a', 'b'] })).not.toBe(digest({ args: ['b', 'a'] }));
+  });
+
+  it('sees a field another manager took over as drift, so the operator applies it back', () => {
+    const obj = live('kubectl-edit');
+    keep(obj);
+    expect(inSync(desired, obj)).toBe(false);
+  });
+
+  it('is idempotent, and leaves an object without managedFields whole, judged field by field', () => {
+    const once = live();
+    keep(once);
+    const digest = (once as { [APPLIED_DIGEST]?: string })[APPLIED_DIGEST];
+    keep(once);
+    expect((once as { [APPLIED_DIGEST]?: string })[APPLIED_DIGEST]).toBe(digest);
+    expect(once.metadata.name).toBe('booking-notifier');
+
+    const bare = live();
+    delete bare.metadata.managedFields;
+    const copy = structuredClone(bare);
+    keep(bare);
+    expect(bare).toEqual(copy);
+    expect(inSync(desired, bare)).toBe(true);
+  });
+
+  it('keeps no status of a kind whose status the reconciler does not read, and judges an object the operator never applied out of sync', () => {
+    const obj = live();
+    obj.kind = 'HorizontalPodAutoscaler';
+    obj.metadata.managedFields = [{ manager: 'helm', operation: 'Update', fieldsV1: { 'f:spec': {} } }];
+    keep(obj);
+    expect(obj.status).toBeUndefined();
+    expect(obj.metadata.ownerReferences).toHaveLength(1);
+    expect(inSync(desired, obj)).toBe(false);
+  });
+});
