@@ -1,4 +1,5 @@
 import type { Notification } from '@reservations/contracts';
+import type { Statement } from '@reservations/service-kit';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 
 /** A notification as the history keeps it: with the provider's stream position. */
@@ -17,8 +18,18 @@ export interface HistoryEntry extends Notification {
  * or primary) so query-api keeps its read-your-writes routing.
  */
 export interface EventHistory {
-  /** Records `entry` inside the caller's transaction; returns its stream position. Caller deduplicates. */
-  append(tx: PoolConnection, entry: Omit<HistoryEntry, 'providerSeq'>): Promise<number>;
+  /**
+   * Takes the stream positions of `entries` inside the caller's transaction, each provider's in
+   * the order given, and returns them with the statement that records the entries, which the
+   * caller sends with its COMMIT (one round trip, so the providers' stream rows stay locked the
+   * shortest time). `before` goes in the same round trip ahead of the positions (the caller's own
+   * writes of the transaction). On a pool with `multipleStatements`. Caller deduplicates.
+   */
+  append(
+    tx: PoolConnection,
+    entries: Omit<HistoryEntry, 'providerSeq'>[],
+    options?: { before?: Statement | undefined },
+  ): Promise<{ seqs: number[]; record: Statement }>;
   /** A reservation's events, oldest first. */
   forReservation(from: Pool, reservationId: string): Promise<Notification[]>;
   /** A provider's stream after `afterSeq`, oldest first, at most `limit`. */
@@ -47,32 +58,84 @@ function toNotification(r: Row): Notification {
   };
 }
 
+/**
+ * The stream positions of entries of `providers` (in order), given each provider's last number
+ * after the batch took its numbers: a provider with n entries gets last − n + 1 … last, in order.
+ */
+export function streamPositions(providers: string[], last: ReadonlyMap<string, number>): number[] {
+  const next = new Map<string, number>();
+  for (const p of providers) next.set(p, (next.get(p) ?? 0) + 1);
+  for (const [p, n] of next) {
+    const top = last.get(p);
+    if (top === undefined) throw new Error(`provider ${p}: no stream position was taken`);
+    next.set(p, top - n + 1);
+  }
+  return providers.map((p) => {
+    const seq = next.get(p) as number;
+    next.set(p, seq + 1);
+    return seq;
+  });
+}
+
 export function createMysqlEventHistory(): EventHistory {
   return {
-    async append(tx, entry) {
-      // The upsert locks the provider's row until commit, which keeps its numbers committing in order.
-      // LAST_INSERT_ID(expr) hands the new number back in the statement's OK packet (insertId):
-      // no second round trip while the row is locked.
-      const [upsert] = await tx.query<ResultSetHeader>(
-        'INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1)',
-        [entry.providerId],
+    async append(tx, entries, { before } = {}) {
+      if (entries.length === 0) throw new Error('append: no entries');
+      // How many numbers each provider takes, in a sorted order: concurrent batches then lock the
+      // providers' rows in the same order and never deadlock on them.
+      const counts = new Map<string, number>();
+      for (const e of entries) counts.set(e.providerId, (counts.get(e.providerId) ?? 0) + 1);
+      const providers = [...counts.keys()].sort();
+      // The upsert locks each provider's row until commit, which keeps its numbers committing in
+      // order. One provider (the usual case): LAST_INSERT_ID(expr) hands its last number back in
+      // the statement's OK packet; several: read back in the same round trip (our own rows).
+      const statements: Statement[] = before ? [before] : [];
+      if (providers.length === 1) {
+        const n = counts.get(providers[0] as string) as number;
+        statements.push({
+          sql: 'INSERT INTO provider_streams (provider_id, last_seq) VALUES (?, LAST_INSERT_ID(?)) ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + ?)',
+          values: [providers[0], n, n],
+        });
+      } else {
+        statements.push(
+          {
+            sql: `INSERT INTO provider_streams (provider_id, last_seq) VALUES ${providers.map(() => '(?, ?)').join(', ')}
+                  ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)`,
+            values: providers.flatMap((p) => [p, counts.get(p)]),
+          },
+          {
+            sql: `SELECT provider_id, last_seq FROM provider_streams WHERE provider_id IN (${providers.map(() => '?').join(', ')})`,
+            values: providers,
+          },
+        );
+      }
+      const [results] = (await tx.query(
+        statements.map((st) => st.sql).join('; '),
+        statements.flatMap((st) => st.values ?? []),
+      )) as unknown as [unknown];
+      const answers = statements.length === 1 ? [results] : (results as unknown[]);
+      const last = new Map<string, number>();
+      if (providers.length === 1) last.set(providers[0] as string, Number((answers.at(-1) as ResultSetHeader).insertId));
+      else for (const r of answers.at(-1) as RowDataPacket[]) last.set(r.provider_id as string, Number(r.last_seq));
+      const seqs = streamPositions(
+        entries.map((e) => e.providerId),
+        last,
       );
-      const seq = Number(upsert.insertId);
-      await tx.query(
-        `INSERT INTO event_history (event_id, reservation_id, provider_id, provider_seq, type, version, occurred_at, payload)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
+      const record: Statement = {
+        sql: `INSERT INTO event_history (event_id, reservation_id, provider_id, provider_seq, type, version, occurred_at, payload)
+              VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        values: entries.flatMap((entry, i) => [
           entry.eventId,
           entry.reservation.id,
           entry.providerId,
-          seq,
+          seqs[i],
           entry.type,
           entry.version,
           new Date(entry.occurredAt),
           JSON.stringify(entry.reservation),
-        ],
-      );
-      return seq;
+        ]),
+      };
+      return { seqs, record };
     },
 
     async forReservation(from, reservationId) {

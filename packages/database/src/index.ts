@@ -1,4 +1,4 @@
-export { createMysqlEventHistory, type EventHistory, type HistoryEntry } from './event-history.ts';
+export { createMysqlEventHistory, type EventHistory, type HistoryEntry, streamPositions } from './event-history.ts';
 export { type GrantReport, grantServiceUsers, MissingAccountError, type ServiceAccount } from './grant-users.ts';
 export {
   type Account,

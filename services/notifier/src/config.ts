@@ -38,6 +38,12 @@ export const NotifierConfig = serviceConfig({
   }),
   SQS_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10, default: 10, description: 'messages per ReceiveMessage' }),
   SQS_WAIT_TIME_SECONDS: Type.Integer({ minimum: 0, maximum: 20, default: 20, description: 'long-poll wait of ReceiveMessage' }),
+  SQS_RECEIVE_GAP_MS: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 50,
+    description: 'how long a consumer waits after a batch before its next receive, so the next batch gathers more events',
+  }),
   ...sqsClientConfigProperties,
   SQS_VISIBILITY_TIMEOUT_SECONDS: Type.Integer({
     minimum: 3,

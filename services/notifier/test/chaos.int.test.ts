@@ -75,6 +75,7 @@ beforeAll(async () => {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     MYSQL_PRIMARY_URL: db.primaryUrl,
+    MYSQL_REPLICA_URL: db.replicaUrl,
     ...API_ENV,
     SQS_QUEUE_URL: queue.queueUrl,
     SQS_DLQ_URL: queue.dlqUrl,

@@ -21,6 +21,7 @@ const VISIBILITY_TIMEOUT_SECONDS = 120;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 let primaryUrl: string;
+let replicaUrl: string;
 let database: string;
 let writer: FastifyInstance;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -31,6 +32,7 @@ let slot = 0;
 beforeAll(async () => {
   const db = await migratedDatabase('ntf_shutdown');
   primaryUrl = db.primaryUrl;
+  replicaUrl = db.replicaUrl;
   database = db.name;
   receiver = await startReceiver(() => secret);
 }, 60_000);
@@ -56,6 +58,7 @@ async function startNotifier(name: string, queue: { queueUrl: string; dlqUrl: st
       ADMIN_PORT: String(adminPort),
       LOG_LEVEL: 'info',
       MYSQL_PRIMARY_URL: primaryUrl,
+      MYSQL_REPLICA_URL: replicaUrl,
       REDIS_URL: harnessEnv('REDIS_URL'),
       ...API_ENV,
       SQS_QUEUE_URL: queue.queueUrl,
@@ -104,16 +107,19 @@ async function query<T>(sql: string, params: unknown[] = [], url = primaryUrl): 
   }
 }
 
-/** Transactions on this database waiting for a row lock right now (seen as the admin: it needs PROCESS). */
-async function lockWaits(): Promise<number> {
-  const [row] = await query<{ n: number }>(
-    `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t
+/**
+ * Transactions on this database open right now, and those of them waiting for a row lock (seen as
+ * the admin: it needs PROCESS). The test's own lock is one of the open ones.
+ */
+async function transactions(): Promise<{ open: number; lockWaits: number }> {
+  const [row] = await query<{ open: number; waiting: number }>(
+    `SELECT COUNT(*) AS open, COALESCE(SUM(t.trx_state = 'LOCK WAIT'), 0) AS waiting FROM information_schema.INNODB_TRX t
      JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-     WHERE p.DB = ? AND t.trx_state = 'LOCK WAIT'`,
+     WHERE p.DB = ?`,
     [database],
     harnessEnv('MYSQL_PRIMARY_ADMIN_URL'),
   );
-  return Number(row?.n);
+  return { open: Number(row?.open), lockWaits: Number(row?.waiting) };
 }
 
 /**
@@ -156,14 +162,16 @@ async function inFlight(name: string) {
     expect(response.statusCode).toBe(201);
     bookings.push(response.json<{ id: string }>().id);
   }
-  // Every event relayed; each one the notifier received (its consumers now each hold a batch) blocked on the lock.
-  let seen = { visible: 0, inFlight: 0, lockWaits: 0 };
+  // Every event relayed; the notifier received some (its consumers now each hold a batch), and
+  // every transaction but the test's is blocked on the lock: a batch's (one for all its events),
+  // or, had one gone one event at a time, that event's.
+  let seen = { visible: 0, inFlight: 0, open: 0, lockWaits: 0 };
   await waitUntil(
     'all events received by the notifier and blocked on the lock',
     async () => {
       const depth = await queueDepth(queue.queueUrl);
-      seen = { visible: depth.visible, inFlight: depth.inFlight, lockWaits: await lockWaits() };
-      return depth.visible + depth.inFlight === BOOKINGS && depth.inFlight > 0 && seen.lockWaits === depth.inFlight;
+      seen = { visible: depth.visible, inFlight: depth.inFlight, ...(await transactions()) };
+      return depth.visible + depth.inFlight === BOOKINGS && depth.inFlight > 0 && seen.lockWaits > 0 && seen.lockWaits === seen.open - 1;
     },
     { timeoutMs: 30_000 },
   ).catch((err: Error) => {
@@ -232,7 +240,7 @@ describe('notifier graceful shutdown with messages in flight', () => {
     await waitUntil(
       'the cut transactions stop waiting on the lock',
       async () => {
-        waits = await lockWaits();
+        ({ lockWaits: waits } = await transactions());
         return waits === 0;
       },
       { timeoutMs: 10_000 },

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BOOKING_CACHE_PREFIX } from '@reservations/contracts';
 import { createMysqlEventHistory } from '@reservations/database';
-import { createEventProcessor } from '@reservations/notifier/testing';
+import { createEventProcessor, primaryPool } from '@reservations/notifier/testing';
 import { ADMIN, book, createResource, toEnvelope } from '@reservations/reservation-api/testing';
-import { createMysqlPool } from '@reservations/service-kit';
 import { harnessEnv, waitForReplica, waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -184,11 +183,11 @@ describe('GET /v1/resources/:id/availability', () => {
 describe('GET /v1/reservations/:id/events', () => {
   it('lists the history the notifier recorded, in order, to those who may see it', async () => {
     await writer.inject({ method: 'POST', url: `/v1/reservations/${ids.a2}/cancel`, headers: bearer('customer', 'alice') });
-    // The notifier's processor records the outbox events, as it does for each message from SQS.
-    const pool = createMysqlPool(primary, { connectionLimit: 2 });
+    // The notifier's processor records the outbox events, as it does for a batch from SQS.
+    const pool = primaryPool(primary, 2);
     const processor = createEventProcessor({ pool, history: createMysqlEventHistory(), leaseMs: 1000 });
     const [rows] = await pool.query<RowDataPacket[]>('SELECT * FROM outbox ORDER BY id');
-    for (const row of rows) await processor.process(toEnvelope(row as Parameters<typeof toEnvelope>[0]));
+    await processor.processBatch(rows.map((row) => toEnvelope(row as Parameters<typeof toEnvelope>[0])));
     await pool.end();
     await replicated();
     const events = await get(`/v1/reservations/${ids.a2}/events`, bearer('customer', 'alice'));

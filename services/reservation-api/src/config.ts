@@ -23,6 +23,12 @@ export const outboxRelayConfigProperties = {
     default: 500,
     description: 'how often the relay looks for unsent rows without being woken by a commit',
   }),
+  OUTBOX_WAKE_DELAY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 10,
+    description: 'how long a commit’s wake-up waits for more commits, so one relay pass sends them together',
+  }),
   OUTBOX_RELAY_CONCURRENCY: Type.Integer({
     minimum: 1,
     maximum: 16,

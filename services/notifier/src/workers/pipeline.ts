@@ -14,6 +14,7 @@ export type PipelineConfig = Pick<
   | 'SQS_CONSUMERS'
   | 'SQS_BATCH_SIZE'
   | 'SQS_WAIT_TIME_SECONDS'
+  | 'SQS_RECEIVE_GAP_MS'
   | 'SQS_CONNECTION_TIMEOUT_MS'
   | 'SQS_REQUEST_TIMEOUT_MS'
   | 'SQS_VISIBILITY_TIMEOUT_SECONDS'
@@ -40,8 +41,8 @@ declare module 'fastify' {
 }
 
 /**
- * SQS → effect → provider: the intake consumes, the processor takes each event's effect in one
- * transaction, then the SSE doorbell rings and the webhook deliverer POSTs the delivery it
+ * SQS → effect → provider: the intake consumes, the processor takes each received batch's effect
+ * in one transaction, then the SSE doorbell rings and the webhook deliverer POSTs the delivery it
  * claimed in that transaction. Starts when the app is ready; on close the intake finishes its
  * batches first, then the deliverer its POSTs.
  */
@@ -74,18 +75,24 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       pollingSqs: createSqsClient({ ...timeouts, requestTimeoutMs: timeouts.requestTimeoutMs + config.SQS_WAIT_TIME_SECONDS * 1000 }),
       queueUrl: config.SQS_QUEUE_URL,
       dlqUrl: config.SQS_DLQ_URL,
-      processor: createEventProcessor({ pool: app.db, history: app.history, leaseMs }),
+      processor: createEventProcessor({ pool: app.db, replica: app.replica, history: app.history, leaseMs }),
       registry,
       log: app.log.child({ component: 'sqs-intake' }),
       consumers: config.SQS_CONSUMERS,
       batchSize: config.SQS_BATCH_SIZE,
       waitTimeSeconds: config.SQS_WAIT_TIME_SECONDS,
+      receiveGapMs: config.SQS_RECEIVE_GAP_MS,
       visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT_SECONDS,
       retryBaseSeconds: config.SQS_RETRY_BASE_SECONDS,
-      onProcessed: (outcome) => {
-        if (outcome.kind !== 'processed') return;
-        app.bus.ring(outcome.providerId);
-        if (outcome.claimed) deliverer.deliverClaimed(outcome.claimed);
+      onProcessed: (outcomes) => {
+        const providers = new Set<string>();
+        for (const outcome of outcomes) {
+          if (outcome.kind !== 'processed') continue;
+          providers.add(outcome.providerId);
+          if (outcome.claimed) deliverer.deliverClaimed(outcome.claimed);
+        }
+        // One ring per provider and transaction: a stream reads everything new at once.
+        for (const providerId of providers) app.bus.ring(providerId);
       },
     });
     app.decorate('deliverer', deliverer);

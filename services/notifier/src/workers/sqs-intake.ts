@@ -6,6 +6,7 @@ import {
   type QueueAttributeName,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { EventEnvelope } from '@reservations/contracts';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { Consumer } from 'sqs-consumer';
@@ -28,19 +29,24 @@ export interface IntakeOptions {
   consumers: number;
   batchSize: number;
   waitTimeSeconds: number;
+  /** Pause of a consumer between its receives: the next batch gathers what arrived meanwhile. */
+  receiveGapMs: number;
   visibilityTimeoutSeconds: number;
   retryBaseSeconds: number;
-  /** Called after an event's effect committed (SSE doorbell, webhook fast path). */
-  onProcessed: (outcome: Outcome) => void;
+  /** Called with the outcomes of a transaction that committed (SSE doorbell, webhook fast path). */
+  onProcessed: (outcomes: Outcome[]) => void;
 }
 
 /**
- * Reads the queue with `SQS_CONSUMERS` sqs-consumer loops. A batch is split by message group
- * (one group per aggregate): groups run side by side, a group's messages one after another in
- * order, and a group stops at its first failure, so nothing after a failed event takes effect
- * before it. Successful messages are deleted; a failed one is hidden for a backoff that doubles
- * per receive, and after the queue's `maxReceiveCount` receives SQS moves it to the DLQ. Other
- * groups never wait for it.
+ * Reads the queue with `SQS_CONSUMERS` sqs-consumer loops. A received batch takes effect in one
+ * transaction (the processor's multi-row statements), and its messages are deleted once it
+ * committed. If that transaction fails (a message that is not an event, a payload that cannot
+ * be processed, a failing statement), nothing of it committed and the batch goes again the
+ * careful way: split by message group (one group per aggregate), groups side by side, a group's
+ * messages one transaction each in order, and a group stops at its first failure, so nothing
+ * after a failed event takes effect before it. A failed message is hidden for a backoff that
+ * doubles per receive, and after the queue's `maxReceiveCount` receives SQS moves it to the DLQ;
+ * its batch-mates of other groups never wait for it.
  */
 export function createSqsIntake(options: IntakeOptions) {
   const { sqs, queueUrl, dlqUrl, processor, log, registry } = options;
@@ -52,8 +58,19 @@ export function createSqsIntake(options: IntakeOptions) {
   });
   const processing = new Histogram({
     name: 'notifier_processing_duration_seconds',
-    help: 'time to take one event’s effect (dedupe, history, delivery record)',
+    help: 'time of one transaction taking a batch’s effect (dedupe, history, delivery records), one event’s when a batch goes again one by one',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const batchEvents = new Histogram({
+    name: 'notifier_transaction_events',
+    help: 'events per transaction that committed (a received batch, or one event when a batch goes again one by one)',
+    buckets: [1, 2, 3, 5, 10],
+    registers: [registry],
+  });
+  const fallbacks = new Counter({
+    name: 'notifier_batch_fallbacks_total',
+    help: 'received batches whose one transaction failed (nothing of it committed), then taken one event per transaction',
     registers: [registry],
   });
   const dlqSends = new Counter({
@@ -115,6 +132,35 @@ export function createSqsIntake(options: IntakeOptions) {
       .catch((err: unknown) => log.warn({ err }, 'changing message visibility failed; they come back after the visibility timeout'));
   }
 
+  /** One transaction for `batch`; throws if it did not commit. */
+  async function take(batch: EventEnvelope[]): Promise<void> {
+    const startedAt = performance.now();
+    const outcomes = await processor.processBatch(batch, cancel.signal);
+    processing.observe((performance.now() - startedAt) / 1000);
+    batchEvents.observe(batch.length);
+    for (const outcome of outcomes) events.inc({ outcome: outcome.kind });
+    options.onProcessed(outcomes);
+  }
+
+  /** The whole batch in one transaction: true if it committed, false if it must go again one by one. */
+  async function takeAtOnce(messages: Message[]): Promise<boolean> {
+    let batch: EventEnvelope[];
+    try {
+      batch = messages.map((m) => parseEnvelope(m.Body));
+    } catch {
+      return false; // the careful way finds which one and fails it alone
+    }
+    try {
+      await take(batch);
+      return true;
+    } catch (err) {
+      if (cancel.signal.aborted) throw err;
+      fallbacks.inc();
+      log.info({ err, messages: messages.length }, 'the batch’s transaction failed, nothing of it committed: its events go one by one');
+      return false;
+    }
+  }
+
   async function handleGroup(messages: Message[]): Promise<Message[]> {
     const done: Message[] = [];
     for (const [index, message] of messages.entries()) {
@@ -123,13 +169,9 @@ export function createSqsIntake(options: IntakeOptions) {
         break;
       }
       const receives = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
-      const startedAt = performance.now();
       try {
-        const outcome = await processor.process(parseEnvelope(message.Body), cancel.signal);
-        processing.observe((performance.now() - startedAt) / 1000);
-        events.inc({ outcome: outcome.kind });
+        await take([parseEnvelope(message.Body)]);
         done.push(message);
-        options.onProcessed(outcome);
       } catch (err) {
         if (cancel.signal.aborted) {
           // Cut short by the shutdown: its transaction never commits; it and the rest of its group go back.
@@ -159,6 +201,13 @@ export function createSqsIntake(options: IntakeOptions) {
       await release(messages, () => 0);
       return [];
     }
+    try {
+      if (messages.length > 1 && (await takeAtOnce(messages))) return messages;
+    } catch {
+      // Cut short by the shutdown: the transaction never commits; every message goes back.
+      handedBack.push(...messages);
+      return [];
+    }
     const groups = new Map<string, Message[]>();
     for (const m of messages) {
       const group = m.Attributes?.MessageGroupId ?? m.MessageId ?? '';
@@ -174,6 +223,7 @@ export function createSqsIntake(options: IntakeOptions) {
       sqs: options.pollingSqs,
       batchSize: options.batchSize,
       waitTimeSeconds: options.waitTimeSeconds,
+      pollingWaitTimeMs: options.receiveGapMs,
       visibilityTimeout: options.visibilityTimeoutSeconds,
       // Keeps a slow batch hidden while it is worked on (each beat extends it by visibilityTimeout).
       heartbeatInterval: Math.max(1, Math.floor(options.visibilityTimeoutSeconds / 3)),

@@ -23,6 +23,18 @@ export const WEBHOOK_SECRET_KEYS = `kek-1:${Buffer.alloc(32, 1).toString('base64
 /** The environment a notifier process needs besides its backends (the booking APIs ignore what is not theirs). */
 export const API_ENV = { ...RESERVATION_API_ENV, WEBHOOK_SECRET_KEYS };
 
+/** Sets `provider`'s webhook endpoint to `url` (a new one: 201) through `notifier`, as the provider; its signing secret. */
+export async function setWebhook(notifier: FastifyInstance, provider: string, url: string): Promise<string> {
+  const put = await notifier.inject({
+    method: 'PUT',
+    url: `/v1/providers/${provider}/webhook`,
+    headers: bearer('provider', provider),
+    payload: { url },
+  });
+  if (put.statusCode !== 201) throw new Error(`setting the webhook answered ${put.statusCode}: ${put.body}`);
+  return put.json<{ secret: string }>().secret;
+}
+
 /** A FIFO queue with its own DLQ for one test file, so tests never read each other's messages. */
 export async function freshQueue(prefix: string, options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number } = {}) {
   return createQueueWithDlq(testSqs(), `${prefix}-${randomUUID().slice(0, 8)}.fifo`, options);
@@ -55,6 +67,7 @@ export function notifierConfig(
     SQS_CONSUMERS: 2,
     SQS_BATCH_SIZE: 10,
     SQS_WAIT_TIME_SECONDS: 1,
+    SQS_RECEIVE_GAP_MS: 50,
     SQS_CONNECTION_TIMEOUT_MS: 2000,
     SQS_REQUEST_TIMEOUT_MS: 5000,
     SQS_VISIBILITY_TIMEOUT_SECONDS: 5,

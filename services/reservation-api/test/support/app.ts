@@ -147,6 +147,7 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     OUTBOX_PASS_TIMEOUT_MS: 15000,
     OUTBOX_BACKOFF_BASE_MS: 500,
     OUTBOX_BACKOFF_MAX_MS: 30000,
+    OUTBOX_WAKE_DELAY_MS: 10,
     SQS_CONNECTION_TIMEOUT_MS: 2000,
     SQS_REQUEST_TIMEOUT_MS: 5000,
     ...overrides,

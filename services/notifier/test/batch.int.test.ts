@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { EventEnvelope } from '@reservations/contracts';
+import { createMysqlEventHistory } from '@reservations/database';
+import { createResource, sql, toEnvelope } from '@reservations/reservation-api/testing';
+import { createMysqlPool } from '@reservations/service-kit';
+import { testSqs, waitUntil } from '@reservations/testkit';
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from 'mysql2/promise';
+import mysql from 'mysql2/promise';
+import { Registry } from 'prom-client';
+import { buildApp } from '../src/app.ts';
+import { primaryPool } from '../src/infra/db.ts';
+import { createEventProcessor, type EventProcessor } from '../src/workers/event-processor.ts';
+import {
+  bearer,
+  bookHour,
+  freshQueue,
+  migratedDatabase,
+  notifierConfig,
+  reservationApp,
+  setWebhook,
+  startReceiver,
+} from './support/pipeline.ts';
+
+// The batch path: a received batch takes effect in one transaction. Against the real MariaDB
+// (as the notifier's own account) and ElasticMQ: duplicates inside and across batches, a batch
+// whose transaction fails halfway (a constraint, a killed connection), a poison message among
+// its batch-mates, and each provider's order.
+
+const PROVIDER = 'prov-batch';
+let db: Awaited<ReturnType<typeof migratedDatabase>>;
+let writer: FastifyInstance;
+let resourceId: string;
+let pool: Pool;
+let replica: Pool;
+let processor: EventProcessor;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let secret: string | undefined;
+let slot = 0;
+
+/** Bookings through the real reservation-api (no relay): their events, as the relay would send them. */
+async function bookings(count: number, { cancel = false } = {}): Promise<{ ids: string[]; events: EventEnvelope[] }> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = await bookHour(writer, resourceId, new Date(Date.UTC(2032, 0, 1) + slot++ * 3_600_000), 'dora');
+    if (cancel) {
+      const cancelled = await writer.inject({ method: 'POST', url: `/v1/reservations/${id}/cancel`, headers: bearer('customer', 'dora') });
+      expect(cancelled.statusCode).toBe(200);
+    }
+    ids.push(id);
+  }
+  const rows = await sql(db.primaryUrl, 'SELECT * FROM outbox WHERE aggregate_id IN (?) ORDER BY id', [ids]);
+  return { ids, events: rows.map((row) => toEnvelope(row as never)) };
+}
+
+/** What the notifier's tables hold for these events: ids processed, history rows (with stream numbers), delivery rows. */
+async function recorded(events: EventEnvelope[]) {
+  const ids = events.map((e) => e.eventId);
+  const [processed, history, deliveries] = await Promise.all([
+    sql<{ event_id: string }>(db.primaryUrl, 'SELECT event_id FROM processed_events WHERE event_id IN (?)', [ids]),
+    sql<{ event_id: string; provider_seq: number }>(
+      db.primaryUrl,
+      'SELECT event_id, provider_seq FROM event_history WHERE event_id IN (?) ORDER BY provider_seq',
+      [ids],
+    ),
+    sql<{ event_id: string }>(db.primaryUrl, 'SELECT event_id FROM webhook_deliveries WHERE event_id IN (?)', [ids]),
+  ]);
+  return {
+    processed: processed.map((r) => r.event_id).sort(),
+    history: history.map((r) => r.event_id),
+    seqs: history.map((r) => Number(r.provider_seq)),
+    deliveries: deliveries.map((r) => r.event_id).sort(),
+  };
+}
+
+const sorted = (events: EventEnvelope[]) => events.map((e) => e.eventId).sort();
+
+beforeAll(async () => {
+  db = await migratedDatabase('ntf_batch');
+  ({ app: writer } = await reservationApp({ MYSQL_PRIMARY_URL: db.as.reservationApi.primaryUrl }));
+  resourceId = await createResource(writer, { providerId: PROVIDER });
+  receiver = await startReceiver(() => secret);
+  // The endpoint, through a notifier of the test's that reads a queue nobody writes to.
+  const setup = await buildApp(notifierConfig(db.as.notifier.primaryUrl, await freshQueue('batch-setup')), {
+    registry: new Registry(),
+    logger: false,
+  });
+  secret = await setWebhook(setup, PROVIDER, receiver.url);
+  await setup.close();
+  pool = primaryPool(db.as.notifier.primaryUrl, 4);
+  replica = createMysqlPool(db.as.notifier.replicaUrl, { connectionLimit: 2 });
+  processor = createEventProcessor({ pool, replica, history: createMysqlEventHistory(), leaseMs: 60_000 });
+});
+
+afterAll(async () => {
+  await Promise.all([writer?.close(), pool?.end(), replica?.end()]);
+  await receiver?.close();
+});
+
+describe('one transaction per batch', () => {
+  it('takes a duplicate inside a batch and one across batches once, numbering the provider’s stream in order', async () => {
+    const { events } = await bookings(3, { cancel: true });
+    const [a1, a2, b1, b2, c1, c2] = events as [EventEnvelope, EventEnvelope, EventEnvelope, EventEnvelope, EventEnvelope, EventEnvelope];
+
+    const first = await processor.processBatch([a1, a2, b1, a1]);
+    expect(first.map((o) => o.kind)).toEqual(['processed', 'processed', 'processed', 'deduplicated']);
+    // a2 waits behind a1's delivery (the poll claims it once a1 is delivered); a1 and b1 are claimed.
+    expect(first.map((o) => o.kind === 'processed' && o.claimed !== undefined)).toEqual([true, false, true, false]);
+
+    const second = await processor.processBatch([b1, b2, c1, c2, a2]);
+    expect(second.map((o) => o.kind)).toEqual(['deduplicated', 'processed', 'processed', 'processed', 'deduplicated']);
+
+    const seen = await recorded(events);
+    expect(seen.processed).toEqual(sorted(events));
+    expect(seen.deliveries).toEqual(sorted(events));
+    // Each event once in the history, the provider's stream in the order the batches gave them.
+    expect(seen.history).toEqual([a1, a2, b1, b2, c1, c2].map((e) => e.eventId));
+    expect(seen.seqs).toEqual(seen.seqs.map((_, i) => (seen.seqs[0] as number) + i));
+  });
+
+  it('commits nothing of a batch that fails on a constraint; its redelivery takes each event once', async () => {
+    const { events } = await bookings(3);
+    const [d, e, f] = events as [EventEnvelope, EventEnvelope, EventEnvelope];
+    // A history row already holding f's id (as a row left from before its dedupe row was swept):
+    // the batch's history insert fails after its dedupe and delivery rows were written.
+    await sql(
+      db.primaryUrl,
+      `INSERT INTO event_history (event_id, reservation_id, provider_id, provider_seq, type, version, occurred_at, payload)
+       VALUES (?, ?, 'someone-else', 1, 'reservation.created', 1, NOW(6), '{}')`,
+      [f.eventId, randomUUID()],
+    );
+    const streamBefore = await sql(db.primaryUrl, 'SELECT last_seq FROM provider_streams WHERE provider_id = ?', [PROVIDER]);
+
+    await expect(processor.processBatch([d, e, f])).rejects.toThrow(/Duplicate entry/);
+    expect(await recorded([d, e])).toEqual({ processed: [], history: [], seqs: [], deliveries: [] });
+    expect(await sql(db.primaryUrl, 'SELECT last_seq FROM provider_streams WHERE provider_id = ?', [PROVIDER])).toEqual(streamBefore);
+
+    await sql(db.primaryUrl, 'DELETE FROM event_history WHERE event_id = ?', [f.eventId]);
+    const redelivered = await processor.processBatch([d, e, f]);
+    expect(redelivered.map((o) => o.kind)).toEqual(['processed', 'processed', 'processed']);
+    const seen = await recorded(events);
+    expect(seen.processed).toEqual(sorted(events));
+    expect(seen.history).toEqual([d, e, f].map((x) => x.eventId));
+    expect(seen.deliveries).toEqual(sorted(events));
+  });
+
+  it('commits nothing of a batch whose connection is killed halfway; its redelivery takes each event once', async () => {
+    const { events } = await bookings(4);
+    // The test holds the provider's stream row, so the batch stops at its history statements with
+    // its dedupe and delivery rows written.
+    const holder = await mysql.createConnection(db.primaryUrl);
+    await holder.query('START TRANSACTION');
+    await holder.query('SELECT last_seq FROM provider_streams WHERE provider_id = ? FOR UPDATE', [PROVIDER]);
+    const batch = processor.processBatch(events);
+    const failed = batch.then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    const admin = await mysql.createConnection(db.adminUrl);
+    let victim: number | undefined;
+    await waitUntil(
+      'the batch waits on the stream row',
+      async () => {
+        const [rows] = (await admin.query(
+          `SELECT id, state FROM information_schema.processlist WHERE user = 'notifier' AND db = ? AND info LIKE '%INSERT INTO provider_streams%'`,
+          [db.name],
+        )) as unknown as [{ id: number; state: string }[]];
+        victim = rows[0]?.id;
+        if (victim === undefined) throw new Error('no statement of the batch on provider_streams yet');
+        return true;
+      },
+      { timeoutMs: 30_000 },
+    );
+    await admin.query('KILL ?', [victim]);
+    expect(await failed).toBeInstanceOf(Error);
+    await holder.query('ROLLBACK');
+    await holder.end();
+    await admin.end();
+    expect(await recorded(events)).toEqual({ processed: [], history: [], seqs: [], deliveries: [] });
+
+    const redelivered = await processor.processBatch(events);
+    expect(redelivered.map((o) => o.kind)).toEqual(['processed', 'processed', 'processed', 'processed']);
+    const seen = await recorded(events);
+    expect(seen.processed).toEqual(sorted(events));
+    expect(seen.history).toEqual(events.map((x) => x.eventId));
+  });
+});
+
+describe('through SQS', () => {
+  /** Puts `messages` on the queue, 10 per call, in order. */
+  async function enqueue(queueUrl: string, messages: { body: string; group: string }[]) {
+    for (let i = 0; i < messages.length; i += 10) {
+      const entries = messages.slice(i, i + 10).map((m, j) => ({
+        Id: String(j),
+        MessageBody: m.body,
+        MessageGroupId: m.group,
+        MessageDeduplicationId: randomUUID(),
+      }));
+      const sent = await testSqs().send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      expect(sent.Failed ?? []).toEqual([]);
+    }
+  }
+  const message = (e: EventEnvelope) => ({ body: JSON.stringify(e), group: `reservation:${e.aggregateId}` });
+  const metric = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+
+  it('delivers every event once and in order per reservation; a poison message goes to the DLQ without holding its batch-mates', async () => {
+    const queue = await freshQueue('batch', { maxReceiveCount: 2, visibilityTimeoutSeconds: 5 });
+    const wave1 = await bookings(4, { cancel: true });
+    const wave2 = await bookings(3, { cancel: true });
+    // Wave 1 waits on the queue before a notifier starts, a repeat of its first event among it.
+    await enqueue(queue.queueUrl, [...wave1.events.map(message), message(wave1.events[0] as EventEnvelope)]);
+    const registry = new Registry();
+    const config = notifierConfig(db.as.notifier.primaryUrl, queue, { SQS_CONSUMERS: 1, MYSQL_REPLICA_URL: db.as.notifier.replicaUrl });
+    let notifier = await buildApp(config, { registry, logger: false });
+    await notifier.ready();
+    const effectsOf = (ids: string[]) =>
+      [...receiver.effects.values()].filter((r) => ids.includes(JSON.parse(r.body).reservation.id)).sort((x, y) => x.at - y.at);
+    await waitUntil('wave 1’s webhooks arrive', () => {
+      const got = effectsOf(wave1.ids).length;
+      if (got < wave1.events.length) throw new Error(`${got} of ${wave1.events.length} webhooks`);
+      return true;
+    });
+    const text = await registry.metrics();
+    // Some transaction took more than one event, and none failed.
+    expect(metric(text, /^notifier_transaction_events_count(?:\{[^}]*\})? (\d+)/m)).toBeLessThan(wave1.events.length + 1);
+    expect(metric(text, /^notifier_batch_fallbacks_total(?:\{[^}]*\})? (\d+)/m)).toBe(0);
+    await notifier.close();
+
+    // Wave 2 with a repeat of wave 1's last event (a redelivery across batches) and a poison
+    // message: an envelope whose payload is not a reservation, in a group of its own. On a queue
+    // of its own, which no closed notifier's long poll ever read, so they come as one batch.
+    const queue2 = await freshQueue('batch-2', { maxReceiveCount: 2, visibilityTimeoutSeconds: 5 });
+    const poison = {
+      ...(wave2.events[0] as EventEnvelope),
+      eventId: randomUUID(),
+      aggregateId: randomUUID(),
+      payload: { not: 'a booking' },
+    };
+    await enqueue(queue2.queueUrl, [message(poison), ...wave2.events.map(message), message(wave1.events.at(-1) as EventEnvelope)]);
+    const registry2 = new Registry();
+    notifier = await buildApp(
+      { ...config, SQS_QUEUE_URL: queue2.queueUrl, SQS_DLQ_URL: queue2.dlqUrl },
+      { registry: registry2, logger: false },
+    );
+    await notifier.ready();
+    try {
+      await waitUntil('wave 2’s webhooks arrive', () => {
+        const got = effectsOf(wave2.ids).length;
+        if (got < wave2.events.length) throw new Error(`${got} of ${wave2.events.length} webhooks`);
+        return true;
+      });
+      let dead: string | undefined;
+      await waitUntil(
+        'the poison message is in the DLQ',
+        async () => {
+          const { Messages = [] } = await testSqs().send(new ReceiveMessageCommand({ QueueUrl: queue2.dlqUrl, MaxNumberOfMessages: 10 }));
+          dead = Messages[0]?.Body;
+          if (!dead) throw new Error('the DLQ is empty');
+          return true;
+        },
+        { timeoutMs: 60_000 },
+      );
+      expect(JSON.parse(dead as string).eventId).toBe(poison.eventId);
+      const text2 = await registry2.metrics();
+      expect(metric(text2, /^notifier_batch_fallbacks_total(?:\{[^}]*\})? (\d+)/m)).toBeGreaterThanOrEqual(1);
+      expect(metric(text2, /^notifier_events_total\{outcome="deduplicated"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await notifier.close();
+    }
+
+    const all = [...wave1.events, ...wave2.events];
+    // Once each at the receiver (no second POST of a repeat), once in the history.
+    for (const e of all) expect(receiver.receipts.filter((r) => r.id === e.eventId)).toHaveLength(1);
+    const seen = await recorded(all);
+    expect(seen.history.sort()).toEqual(sorted(all));
+    // Per reservation: created before cancelled, at the receiver and in the provider's stream.
+    for (const id of [...wave1.ids, ...wave2.ids]) {
+      expect(effectsOf([id]).map((r) => JSON.parse(r.body).type)).toEqual(['reservation.created', 'reservation.cancelled']);
+      const stream = await sql<{ type: string }>(
+        db.primaryUrl,
+        'SELECT type FROM event_history WHERE reservation_id = ? ORDER BY provider_seq',
+        [id],
+      );
+      expect(stream.map((r) => r.type)).toEqual(['reservation.created', 'reservation.cancelled']);
+    }
+  });
+});
