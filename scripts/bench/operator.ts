@@ -32,6 +32,7 @@ const NAMESPACES = 10;
 // The operator's reconciles at once (its WORKERS); the convergence floor applies at the same concurrency.
 const WORKERS = 8;
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const SETTLE_SECONDS = 30;
 // `paused` stops the controller manager (SIGSTOP) for parts 1 and 2, so they measure the
 // operator and the API server rather than the cluster rolling out pods on the same two cores;
 // it resumes for part 3. `running` keeps it going throughout.
@@ -202,6 +203,11 @@ try {
     `cache: ${(((heapAfter - heapBefore) * 1024) / cached).toFixed(2)} KB of heap and ${(((rssMb - rssBefore) * 1024) / cached).toFixed(2)} KB of RSS per cached object (${cached} owned objects and ${RESERVATIONS} Reservations more)`,
   );
   say(`operator RSS by mapping: ${rssByMapping(operator.child.pid ?? 0)}`);
+  // What it holds once the burst's garbage is collected, the cluster's controllers still paused.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
+  say(
+    `operator RSS ${SETTLE_SECONDS} s later, nothing to do: ${rssOf().toFixed(0)} MB; V8 heap ${(await heapUsedMb()).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB; by mapping: ${rssByMapping(operator.child.pid ?? 0)}`,
+  );
   signalControllerManager('SIGCONT');
 
   // (BENCH_IDLE_SECONDS=0 skips it: reaching Ready takes the controller manager many minutes.)
