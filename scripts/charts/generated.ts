@@ -107,8 +107,16 @@ export function platformValuesSchema(): JsonObject {
         type: 'object',
         additionalProperties: false,
         properties: {
-          primaryHost: { type: 'string', pattern: '^[^/:@?#\\s]*$', description: 'the MySQL primary the accounts given by user connect to' },
-          replicaHost: { type: 'string', pattern: '^[^/:@?#\\s]*$', description: 'the MySQL replica the accounts given by user connect to' },
+          primaryHost: {
+            type: 'string',
+            pattern: '^[^/:@?#\\s]*$',
+            description: 'the MySQL primary the accounts given by user connect to',
+          },
+          replicaHost: {
+            type: 'string',
+            pattern: '^[^/:@?#\\s]*$',
+            description: 'the MySQL replica the accounts given by user connect to',
+          },
           port: { type: 'integer', minimum: 1, maximum: 65535 },
           name: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$', description: 'the database' },
           options: { type: 'string', pattern: '^[^\\s#]*$', description: "the URLs' query string, without the '?'" },
