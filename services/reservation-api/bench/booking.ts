@@ -7,7 +7,7 @@
 // and prints req/s, p50/p99 and the ratios, with the POST's ablation: without an Idempotency-Key
 // (no lease, no key row), and keyed against a second reservation-api whose Redis is unreachable
 // (no lease, no cache publish: the key row alone). Not a test: figures depend on the machine.
-// Both services run as the image runs them (`node src/server.ts`, the service defaults, the
+// Both services run as the image runs them (their bundle, `dist/server.mjs`, the service defaults, the
 // operator's LOG_LEVEL=info with the log written to a file), so what is measured is what is
 // deployed. The bare route and the raw loop run in a child process of their own, so the load
 // generator shares no event loop with any server.
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { migrateToLatest } from '@reservations/database';
 import { loadConfig, withTransaction } from '@reservations/service-kit';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
-import { type HarnessEnv, quantile, startHarness, startServiceProcess } from '@reservations/testkit';
+import { bundled, type HarnessEnv, quantile, startHarness, startServiceProcess } from '@reservations/testkit';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { ReservationApiConfig } from '../src/config.ts';
@@ -180,12 +180,12 @@ async function drive() {
     SHUTDOWN_DELAY_MS: '0',
     NODE_OPTIONS: SERVER_NODE_FLAGS,
   };
-  const service = (name: string) =>
-    startServiceProcess(join(import.meta.dirname, '..', '..', name, 'src', 'server.ts'), env, { logDir: harness.dir });
+  const server = async (name: 'reservation-api' | 'query-api') => (await bundled(name))['server.mjs'] as string;
+  const service = async (name: 'reservation-api' | 'query-api') => startServiceProcess(await server(name), env, { logDir: harness.dir });
   const [writer, reader] = [await service('reservation-api'), await service('query-api')];
   // The ablation's writer: Redis at a port nothing listens on, so its breaker skips the lease and the publish.
   const redisless = await startServiceProcess(
-    join(import.meta.dirname, '..', 'src', 'server.ts'),
+    await server('reservation-api'),
     { ...env, REDIS_URL: 'redis://127.0.0.1:9' },
     { logDir: mkdirSync(join(harness.dir, 'redisless'), { recursive: true }) ?? harness.dir },
   );
