@@ -8,7 +8,15 @@
 -- A row written by a build older than this schema (during a rollout) has it NULL: the backfill
 -- below, run again, fills it (docs/booking.md).
 --
--- `reservations_time`: the admin's list (no filter) in `starts_at, id` order.
+-- `reservations_time`: the admin's list (no filter) in `starts_at, id` order;
+-- `reservations_status_time`: the admin's list by status (a rare status would otherwise be
+-- looked for along the whole time index).
+--
+-- `reservations_resource_start` (resource_id, starts_at) replaces `reservations_resource_time`
+-- (resource_id, starts_at, ends_at): InnoDB appends the primary key to every index, so the new one
+-- is in `starts_at, id` order within a resource, which a resource's list pages in (the old one,
+-- ordered by `ends_at` before `id`, made MariaDB read the whole time index instead). The overlap
+-- checks read a short range of it and test `ends_at` on the rows.
 --
 -- `resources.longest_reservation_ms`: the longest window any reservation of the resource has had.
 -- A reservation covering an instant t started after t minus it, so the overlap checks (the
@@ -25,7 +33,12 @@ UPDATE reservations r JOIN resources s ON s.id = r.resource_id SET r.provider_id
 
 ALTER TABLE reservations
   ADD KEY IF NOT EXISTS reservations_provider_time (provider_id, starts_at),
-  ADD KEY IF NOT EXISTS reservations_time (starts_at);
+  ADD KEY IF NOT EXISTS reservations_time (starts_at),
+  ADD KEY IF NOT EXISTS reservations_status_time (status, starts_at),
+  ADD KEY IF NOT EXISTS reservations_resource_start (resource_id, starts_at);
+
+-- After the key above exists, so the foreign key on resource_id always has an index.
+ALTER TABLE reservations DROP KEY IF EXISTS reservations_resource_time;
 
 ALTER TABLE resources
   ADD COLUMN IF NOT EXISTS longest_reservation_ms BIGINT UNSIGNED NOT NULL DEFAULT 0;

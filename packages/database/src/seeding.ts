@@ -77,7 +77,7 @@ export async function seedDatabase(url: string, options: Partial<SeedOptions>, p
       await conn.query({
         sql: `LOAD DATA LOCAL INFILE 'reservations.tsv' INTO TABLE reservations
               FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' (${RESERVATION_COLUMNS})`,
-        infileStreamFactory: () => Readable.from([`${chunk.join('\n')}\n`]),
+        infileStreamFactory: () => Readable.from([Buffer.from(`${chunk.join('\n')}\n`)]),
       });
       progress({ phase: 'reservations', done: i + chunk.length, total: lines.length });
     }
