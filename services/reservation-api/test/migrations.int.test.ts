@@ -180,4 +180,47 @@ describe('migrations', () => {
       },
     ]);
   });
+  it('7 gives each reservation its provider and each resource its longest window, from the rows at version 6', async () => {
+    const db = await freshDatabase('rsv_scale');
+    expect(await migrate(db.primaryUrl, loadMigrations(MIGRATIONS_DIR).slice(0, 6))).toEqual({ applied: [1, 2, 3, 4, 5, 6], version: 6 });
+    const [busy, idle] = ['5e6f7081-0000-4000-8000-000000000001', '5e6f7081-0000-4000-8000-000000000002'];
+    await script(
+      db.primaryUrl,
+      `INSERT INTO resources (id, name, provider_id, time_zone) VALUES ('${busy}', 'Court', 'acme', 'UTC'), ('${idle}', 'Shed', 'zenith', 'UTC');
+       INSERT INTO reservations (id, resource_id, customer_id, starts_at, ends_at, status) VALUES
+         ('6f708192-0000-4000-8000-000000000001', '${busy}', 'alice', '2034-01-01 10:00', '2034-01-01 11:30:00.250', 'confirmed'),
+         ('6f708192-0000-4000-8000-000000000002', '${busy}', 'bob', '2034-01-01 12:00', '2034-01-01 12:30', 'cancelled');`,
+    );
+    expect(await db.migrate()).toEqual({ applied: [7], version: 7 });
+    expect(await sql(db.primaryUrl, 'SELECT id, provider_id FROM reservations ORDER BY id')).toEqual([
+      { id: '6f708192-0000-4000-8000-000000000001', provider_id: 'acme' },
+      { id: '6f708192-0000-4000-8000-000000000002', provider_id: 'acme' },
+    ]);
+    // 90 minutes and 250 ms; a resource without reservations has none.
+    expect(await sql(db.primaryUrl, 'SELECT id, longest_reservation_ms FROM resources ORDER BY id')).toEqual([
+      { id: busy, longest_reservation_ms: 5_400_250 },
+      { id: idle, longest_reservation_ms: 0 },
+    ]);
+    const indexes = await sql<{ name: string }>(
+      db.primaryUrl,
+      `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'reservations' ORDER BY 1`,
+    );
+    expect(indexes.map((i) => i.name)).toEqual([
+      'PRIMARY',
+      'reservations_customer_holds',
+      'reservations_customer_time',
+      'reservations_provider_time',
+      'reservations_resource_start',
+      'reservations_status_time',
+      'reservations_time',
+    ]);
+    // Again: nothing changes (every statement is safe to repeat).
+    const seven = loadMigrations(MIGRATIONS_DIR)[6];
+    if (!seven) throw new Error('migration 7 is missing');
+    await script(db.primaryUrl, seven.sql);
+    expect(await sql(db.primaryUrl, 'SELECT id, longest_reservation_ms FROM resources ORDER BY id')).toEqual([
+      { id: busy, longest_reservation_ms: 5_400_250 },
+      { id: idle, longest_reservation_ms: 0 },
+    ]);
+  });
 });
