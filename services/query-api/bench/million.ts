@@ -273,6 +273,13 @@ async function run(harness: Awaited<ReturnType<typeof startHarness>>) {
       log(
         `    ${slow.length} statements over ${SLOW_MS} ms; slowest ${worst.ms.toFixed(1)} ms on the ${worst.server}: ${worst.sql.replace(/\s+/g, ' ')}`,
       );
+      // Which statements they were: their first words, most frequent first.
+      const kinds = new Map<string, number>();
+      for (const slowOne of slow) {
+        const kind = `${slowOne.server}: ${slowOne.sql.replace(/\s+/g, ' ').split(' ').slice(0, 6).join(' ')}`;
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      }
+      for (const [kind, n] of [...kinds].sort((x, y) => y[1] - x[1]).slice(0, 4)) log(`      ${n} × ${kind} …`);
     }
   }
   const of = (kind: Kind) => results.filter((r) => r.phase.kind === kind);
