@@ -82,13 +82,17 @@ export function explaining<T extends Queryable>(target: T, plans: ExplainedState
   return new Proxy(target, {
     get(obj, prop, receiver) {
       if (prop !== 'query') return Reflect.get(obj, prop, receiver);
-      return async (statement: string | { sql: string }, values?: unknown) => {
+      return async (statement: string | { sql: string; namedPlaceholders?: boolean }, values?: unknown) => {
         const sql = typeof statement === 'string' ? statement : statement.sql;
-        if (EXPLAINABLE.test(sql) && !sql.includes(';')) {
-          const explain = `EXPLAIN FORMAT=JSON ${sql}`;
-          const query = obj.query.bind(obj) as (s: unknown, v?: unknown) => Promise<[Record<string, string>[], unknown]>;
+        const query = obj.query.bind(obj) as (s: unknown, v?: unknown) => Promise<[Record<string, string>[], unknown]>;
+        // Several statements in one round trip are explained one by one when their values are
+        // named (each takes its own from the same object); positional `?` cannot be split.
+        const named = typeof statement !== 'string' && statement.namedPlaceholders === true;
+        const parts = named ? sql.split(';') : sql.includes(';') ? [] : [sql];
+        for (const part of parts.filter((p) => EXPLAINABLE.test(p))) {
+          const explain = `EXPLAIN FORMAT=JSON ${part}`;
           const [[row]] = await query(typeof statement === 'string' ? explain : { ...statement, sql: explain }, values);
-          plans.push({ sql: sql.replace(/\s+/g, ' ').trim(), plan: summarizePlan(JSON.parse(Object.values(row ?? {})[0] ?? '{}')) });
+          plans.push({ sql: part.replace(/\s+/g, ' ').trim(), plan: summarizePlan(JSON.parse(Object.values(row ?? {})[0] ?? '{}')) });
         }
         return (obj.query as (s: unknown, v?: unknown) => Promise<unknown>).call(obj, statement, values);
       };

@@ -39,7 +39,8 @@ beforeAll(async () => {
     MYSQL_PRIMARY_ADMIN_URL: harnessEnv('MYSQL_PRIMARY_ADMIN_URL'),
     MYSQL_REPLICA_ADMIN_URL: harnessEnv('MYSQL_REPLICA_ADMIN_URL'),
   });
-  const pool = (uri: string) => mysql.createPool({ uri, timezone: 'Z', connectionLimit: 2 });
+  // As the services' pools: the write side sends a write and its read-back in one round trip.
+  const pool = (uri: string) => mysql.createPool({ uri, timezone: 'Z', connectionLimit: 2, multipleStatements: true });
   [primary, replica] = [pool(db.primaryUrl), pool(db.replicaUrl)];
 }, 120_000);
 
