@@ -99,12 +99,9 @@ async function simulate(): Promise<boolean> {
   // The platform's Prometheus labels each stack's pods cluster="blue" / "green".
   const settle = settings.settle
     ? {
-        settle: {
-          prometheus: { url: p.harness.env.PROMETHEUS_URL, label: 'cluster', thisCluster: 'green', peerCluster: 'blue' },
-          // Prometheus scrapes every second here: a 10 s window follows a step within seconds.
-          window: '10s',
-          maxWait: `${settings.settleMaxWaitSeconds}s`,
-        },
+        prometheus: { url: p.harness.env.PROMETHEUS_URL, label: 'cluster', thisCluster: 'green', peerCluster: 'blue' },
+        // Prometheus scrapes every second here: a 10 s window follows a step within seconds.
+        settle: { window: '10s', maxWait: `${settings.settleMaxWaitSeconds}s` },
       }
     : {};
   progress(

@@ -1,4 +1,11 @@
-import type { AnalysisRun, AnalysisTemplate, CutoverStatus, Pacing, Prescale, TrafficStatus } from '../api/v1alpha1/reservation.ts';
+import type {
+  AnalysisRun,
+  AnalysisTemplate,
+  ClusterPrometheus,
+  CutoverStatus,
+  Prescale,
+  TrafficStatus,
+} from '../api/v1alpha1/reservation.ts';
 import { CUTOVER_REQUEST_ANNOTATION } from '../api/v1alpha1/reservation.ts';
 import { contentHash } from '../desired/metadata.ts';
 import { iso } from '../kube/time.ts';
@@ -8,7 +15,7 @@ import { type CutoverDecision, type CutoverInput, decide, HISTORY_KEPT, isFinish
 import { measureShare, settleSettings } from './observed-share.ts';
 import { inSync, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
-import { type PacingSettings, pacingSettings } from './pacing.ts';
+import { PACING_NEEDS_PROMETHEUS, type PacingSettings, pacingSettings } from './pacing.ts';
 import { buildPlan } from './plan.ts';
 import {
   capacityShortfall,
@@ -78,6 +85,8 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
   let pacing: PacingSettings | undefined;
   try {
     pacing = cutover.pacing && pacingSettings(cutover.pacing);
+    // The CRD refuses this; a spec written around it still gets a reason, not a cutover paced blind.
+    if (pacing && !cutover.prometheus) throw new RangeError(PACING_NEEDS_PROMETHEUS);
   } catch (err) {
     return degraded(TRAFFIC_REASON.CutoverPlanInvalid, `the cutover plan cannot run: ${(err as Error).message}`);
   }
@@ -177,8 +186,8 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     });
     ctx.events.push(...decision.events);
   }
-  if (decision.measurePacing && pacing && cutover.pacing) {
-    const measured = await measurePacedStep(ctx, cutover.pacing, pacing, decision.measurePacing);
+  if (decision.measurePacing && pacing && cutover.prometheus) {
+    const measured = await measurePacedStep(ctx, cutover.prometheus, pacing, decision.measurePacing);
     decision = decide({
       ...input,
       verified: live,
@@ -352,20 +361,20 @@ async function measureTakeBack(
 /** A paced step's requests and burn rates from Prometheus, or why there are none. */
 async function measurePacedStep(
   ctx: TrafficContext,
-  spec: Pacing,
+  prometheus: ClusterPrometheus,
   settings: PacingSettings,
   asked: { step: number; since: string },
 ): Promise<PacingMeasured | Error> {
   const { cr, spec: t } = ctx;
   const clusters = {
-    label: spec.prometheus.label,
-    self: spec.prometheus.thisCluster ?? t.cluster,
-    peer: spec.prometheus.peerCluster ?? (t.cutover?.from as string),
+    label: prometheus.label,
+    self: prometheus.thisCluster ?? t.cluster,
+    peer: prometheus.peerCluster ?? (t.cutover?.from as string),
   };
   const target = { namespace: cr.metadata.namespace as string, name: cr.metadata.name as string };
   const sinceMs = ctx.now().getTime() - Date.parse(asked.since);
   try {
-    const counts = await measurePacing((q) => ctx.prometheusSeries(spec.prometheus.url, q), target, clusters, sinceMs, settings.objective);
+    const counts = await measurePacing((q) => ctx.prometheusSeries(prometheus.url, q), target, clusters, sinceMs, settings.objective);
     return {
       ...asked,
       requests: counts.requests,

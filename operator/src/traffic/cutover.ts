@@ -434,7 +434,7 @@ export function decide(input: CutoverInput): CutoverDecision {
       burn: measured.burn,
     });
     const unseen = measured.missing?.length
-      ? `; Prometheus has no request series for ${measured.missing.join(' or ')} (check pacing.prometheus's label and values)`
+      ? `; Prometheus has no request series for ${measured.missing.join(' or ')} (check cutover.prometheus's label and values)`
       : '';
     const known = (n: number) => (Number.isFinite(n) ? n : undefined);
     const burnRates = Object.fromEntries(

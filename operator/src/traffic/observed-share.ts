@@ -13,11 +13,11 @@ import type { SettleSettings, ShareMeasurement } from './settle.ts';
 
 type Cutover = NonNullable<NonNullable<Reservation['spec']['traffic']>['cutover']>;
 
-/** spec.traffic.cutover.settle with its defaults (the CRD fills them too); no Prometheus: not observed. */
+/** spec.traffic.cutover.settle with its defaults (the CRD fills them too); without it or cutover.prometheus: not observed. */
 export function settleSettings(cutover: Cutover): SettleSettings {
   const s = cutover.settle;
   return {
-    observed: !!s?.prometheus,
+    observed: !!s && !!cutover.prometheus,
     tolerancePoints: s?.tolerancePoints ?? 3,
     windowMs: parseDuration(s?.window ?? '30s') ?? 30_000,
     maxWaitMs: parseDuration(s?.maxWait ?? '5m') ?? 300_000,
@@ -27,8 +27,8 @@ export function settleSettings(cutover: Cutover): SettleSettings {
 /** Both clusters' requests over `windowMs`; never throws: a failure is a measurement saying why. */
 export async function measureShare(ctx: TrafficContext, cutover: Cutover, windowMs: number): Promise<ShareMeasurement> {
   const at = ctx.now();
-  const prometheus = cutover.settle?.prometheus;
-  if (!prometheus) return { at, windowMs, error: 'no Prometheus configured (spec.traffic.cutover.settle.prometheus)' };
+  const { prometheus } = cutover;
+  if (!prometheus) return { at, windowMs, error: 'no Prometheus configured (spec.traffic.cutover.prometheus)' };
   const clusters = {
     label: prometheus.label ?? 'cluster',
     self: prometheus.thisCluster ?? ctx.spec.cluster,

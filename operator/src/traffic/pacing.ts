@@ -57,6 +57,9 @@ export interface PacingInput {
 /** What Prometheus says for a pacing decision: PacingInput's measured part. */
 export type PacingMeasurement = Pick<PacingInput, 'requests' | 'totalRatePerSecond' | 'burn'>;
 
+/** Pacing reads cutover.prometheus: without it (the CRD refuses that) a plan cannot run. */
+export const PACING_NEEDS_PROMETHEUS = 'pacing needs traffic.cutover.prometheus, where it counts requests and 5xx answers';
+
 /** spec.traffic.cutover.pacing as the decisions read it; throws naming the first setting that cannot pace a step. */
 export function pacingSettings(spec: Pacing): PacingSettings {
   const duration = (field: 'minDwell' | 'maxDwell') => {

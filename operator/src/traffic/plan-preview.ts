@@ -4,7 +4,7 @@ import { judgePeer } from './analysis/peer-judge.ts';
 import { analysisIntervalMs } from './analysis/run.ts';
 import { firstStep } from './cutover.ts';
 
-import { expectedDwellMs, type PacingSettings, pacingSettings, requestsNeeded } from './pacing.ts';
+import { expectedDwellMs, PACING_NEEDS_PROMETHEUS, type PacingSettings, pacingSettings, requestsNeeded } from './pacing.ts';
 import { buildPlan, type Cutover, describeStep, formatDuration, type PlanStep, parseDuration } from './plan.ts';
 
 import { PRESCALED, type PrescaledService, prescaleFloors } from './prescale.ts';
@@ -172,6 +172,7 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
   const errors = built.ok ? [] : [...built.errors];
   try {
     pacing = cutover.pacing && pacingSettings(cutover.pacing);
+    if (pacing && !cutover.prometheus) throw new RangeError(PACING_NEEDS_PROMETHEUS);
   } catch (err) {
     errors.push((err as Error).message);
   }
@@ -237,7 +238,8 @@ export function previewPlan(cutover: Cutover, facts: PreviewFacts): PlanPreview 
         const seen = moves ? insyncSeenSeconds(facts.route53SyncSeconds) : 0;
         const paced = pacing ? pacedDwell(pacing, total, step.share) : undefined;
         const settle = moves ? settleSeconds(cutover) : 0;
-        dwell = prescaleWait + seen + ttl + settle + (paced?.seconds ?? 0);
+        // Both count from the TTL: the observed share settles within the paced dwell, or the dwell waits for it.
+        dwell = prescaleWait + seen + ttl + Math.max(settle, paced?.seconds ?? 0);
         lastSyncedAt = at + prescaleWait + seen;
         note = [
           prescaleWait ? `${prescaleWait}s for pre-scaled pods` : '',
@@ -365,7 +367,7 @@ function getChangeCalls(syncSeconds: number): number {
  */
 function settleSeconds(cutover: Cutover): number {
   const s = cutover.settle;
-  if (!s?.prometheus) return 0;
+  if (!s || !cutover.prometheus) return 0;
   return Math.min(parseDuration(s.window ?? '30s') ?? 30_000, parseDuration(s.maxWait ?? '5m') ?? 300_000) / 1000;
 }
 

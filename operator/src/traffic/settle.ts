@@ -80,7 +80,7 @@ export function settleStep(input: SettleInput): SettleDecision {
   const { share, settings, now } = input;
   const settledFrom = input.syncedAt.getTime() + input.ttlMs;
   if (!settings.observed) {
-    const message = `no Prometheus configured (spec.traffic.cutover.settle.prometheus): ${share}% counts once in sync for a TTL, not by observed traffic`;
+    const message = `no settle (spec.traffic.cutover.settle, with .prometheus): ${share}% counts once in sync for a TTL, not by observed traffic`;
     return { kind: 'settled', how: 'Unobserved', observed: { configuredShare: share, message }, message };
   }
   // Only an observation of this step, taken once its TTL had passed, says anything about it.

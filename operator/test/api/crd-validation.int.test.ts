@@ -445,20 +445,35 @@ describe('the Reservation CRD on the API server', () => {
         [{ budgetFraction: 0 }, 'pacing.budgetFraction must be above 0 and at most 1, e.g. 0.01 (1% of the error budget per step)'],
         [{ fastBurn: 6, slowBurn: 6 }, 'pacing.fastBurn must be above pacing.slowBurn, and both above 0 (the SRE Workbook: 14.4 and 6)'],
         [{ minDwell: '10m', maxDwell: '5m' }, 'pacing.maxDwell must not be shorter than pacing.minDwell'],
-        [
-          { prometheus: { url: 'http://p:9090', thisCluster: 'x', peerCluster: 'x' } },
-          'pacing.prometheus.thisCluster and peerCluster are the same label value: pacing needs the two clusters told apart',
-        ],
       ] as const
     ).map(([pacing, message]): [string, Record<string, unknown>, string] => [
       `pacing with ${JSON.stringify(pacing)}`,
       {
         traffic: traffic({
-          cutover: { from: 'eks-blue', stepPercent: 50, pacing: { prometheus: { url: 'http://p:9090' }, objective: 0.999, ...pacing } },
+          cutover: { from: 'eks-blue', stepPercent: 50, prometheus: { url: 'http://p:9090' }, pacing: { objective: 0.999, ...pacing } },
         }),
       },
       message,
     ]),
+    [
+      'pacing without the Prometheus it reads',
+      { traffic: traffic({ cutover: { from: 'eks-blue', stepPercent: 50, pacing: { objective: 0.999 } } }) },
+      'pacing needs traffic.cutover.prometheus: the Prometheus that scrapes both clusters, where it counts requests and 5xx answers',
+    ],
+    [
+      'settle without the Prometheus it reads',
+      { traffic: traffic({ cutover: { from: 'eks-blue', stepPercent: 50, settle: {} } }) },
+      "settle needs traffic.cutover.prometheus: the Prometheus that scrapes both clusters, where it counts each one's requests",
+    ],
+    [
+      'a cutover Prometheus that cannot tell the clusters apart',
+      {
+        traffic: traffic({
+          cutover: { from: 'eks-blue', stepPercent: 50, prometheus: { url: 'http://p:9090', thisCluster: 'x', peerCluster: 'x' } },
+        }),
+      },
+      'cutover.prometheus.thisCluster and peerCluster are the same label value: the two clusters must be told apart',
+    ],
     [
       'an Ingress with a Gateway',
       { edge: { host: 'api.example.com', kind: 'Ingress', parentRef: { name: 'public' } } },
@@ -534,7 +549,8 @@ describe('the Reservation CRD on the API server', () => {
           cutover: {
             from: 'eks-blue',
             stepPercent: 50,
-            pacing: { prometheus: { url: 'http://p:9090' }, objective: 0.999, minDwell: '1m30s', maxDwell: '2h' },
+            prometheus: { url: 'http://p:9090' },
+            pacing: { objective: 0.999, minDwell: '1m30s', maxDwell: '2h' },
           },
         }),
       },

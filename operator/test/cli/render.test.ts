@@ -139,10 +139,9 @@ TrafficReady  False ChangePending: weight 40 submitted (change C0123), waiting f
     );
     cutover.observed = {
       configuredShare: 40,
-      message:
-        'no Prometheus configured (spec.traffic.cutover.settle.prometheus): 40% counts once in sync for a TTL, not by observed traffic',
+      message: 'no settle (spec.traffic.cutover.settle, with .prometheus): 40% counts once in sync for a TTL, not by observed traffic',
     };
-    expect(renderStatus(paused, wide)).toContain('observed      no Prometheus configured (spec.traffic.cutover.settle.prometheus)');
+    expect(renderStatus(paused, wide)).toContain('observed      no settle (spec.traffic.cutover.settle, with .prometheus)');
     const peer = states.peerHandover();
     const handover = peer.status?.traffic?.handover as NonNullable<NonNullable<NonNullable<typeof peer.status>['traffic']>['handover']>;
     handover.rebalance = { fromShare: 90, toShare: 60, fraction: 0.8333, since: '2026-11-25T10:14:00Z' };

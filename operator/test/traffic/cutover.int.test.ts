@@ -726,11 +726,10 @@ async function observedTraffic(name: string) {
 }
 
 describe('a step settled by the traffic it receives (settle), against the real Prometheus', () => {
+  /** The Prometheus that scrapes both clusters, and the settle rule's settings. */
   const settle = (maxWait: string) => ({
     prometheus: { url: harnessEnv('PROMETHEUS_URL'), label: 'cluster' },
-    tolerancePoints: 3,
-    window: '5s',
-    maxWait,
+    settle: { tolerancePoints: 3, window: '5s', maxWait },
   });
 
   it("waits at a step until green's observed share arrives, while blue closes its share of keep-alive connections", async () => {
@@ -748,7 +747,7 @@ describe('a step settled by the traffic it receives (settle), against the real P
               from: 'eks-blue',
               steps: [{ setShare: 25 }, { setShare: 50 }, { setShare: 100 }],
               drain: { ttls: 1, connectionClose: true },
-              settle: settle('10m'),
+              ...settle('10m'),
             },
           },
         },
@@ -819,7 +818,7 @@ describe('a step settled by the traffic it receives (settle), against the real P
       observed.traffic.greenShare = 0.2;
       await patch(green, 'bound', {
         // Long enough for measurements with data (every 5 s, over a window that grows from the TTL).
-        spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }], settle: settle('15s') } } },
+        spec: { traffic: { cutover: { from: 'eks-blue', steps: [{ setShare: 50 }, { pause: {} }], ...settle('15s') } } },
       });
       await untilCutover('past the bound, paused', 'bound', (c) => c.phase === 'Paused' && c.observed?.settled === 'Bound', {
         timeoutMs: 60_000,

@@ -398,7 +398,7 @@ describe('a step settled by the observed share', () => {
     drive.settle = { ...settle, observed: false };
     drive.run(4);
     expect(drive.status).toMatchObject({ step: 1, share: 100 });
-    expect(drive.status?.observed?.message).toMatch(/^no Prometheus configured \(spec.traffic.cutover.settle.prometheus\)/);
+    expect(drive.status?.observed?.message).toMatch(/^no settle \(spec.traffic.cutover.settle, with .prometheus\)/);
   });
 });
 

@@ -123,8 +123,8 @@ async function startPacedCutover(name: string, steps: Json[], pacing: Json = {})
             from: 'eks-blue',
             steps,
             drain: { ttls: 1 },
+            prometheus: { url: prometheusUrl },
             pacing: {
-              prometheus: { url: prometheusUrl },
               objective: 0.999,
               windowDays: 1,
               budgetFraction: 0.02,

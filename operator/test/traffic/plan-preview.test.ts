@@ -59,8 +59,12 @@ describe('the plan preview: its timing', () => {
   });
 
   it('with settle, gives each step that moves the share one settle window more for its observed share', () => {
-    const settle = { prometheus: { url: PROM }, window: '10s', maxWait: '2m' };
-    const preview = previewPlan(cutover({ steps: [{ setShare: 50 }, { pause: { duration: '30s' } }, { setShare: 100 }], settle }), facts());
+    const settle = { window: '10s', maxWait: '2m' };
+    const prometheus = { url: PROM };
+    const preview = previewPlan(
+      cutover({ steps: [{ setShare: 50 }, { pause: { duration: '30s' } }, { setShare: 100 }], prometheus, settle }),
+      facts(),
+    );
     // 1 s to INSYNC + 5 s TTL + 10 s for the observed share; the drain's 2 TTLs from INSYNC have passed by then.
     expect(preview.steps.map((s) => [s.startSeconds, s.dwellSeconds])).toEqual([
       [0, 16],
@@ -72,7 +76,7 @@ describe('the plan preview: its timing', () => {
     );
     expect(preview.etaSeconds).toBe(62);
     // Never more than maxWait; nothing without a Prometheus to observe with.
-    const bounded = previewPlan(cutover({ steps: [{ setShare: 100 }], settle: { ...settle, maxWait: '3s' } }), facts());
+    const bounded = previewPlan(cutover({ steps: [{ setShare: 100 }], prometheus, settle: { ...settle, maxWait: '3s' } }), facts());
     expect(bounded.steps[0]?.dwellSeconds).toBe(1 + 5 + 3);
     expect(previewPlan(cutover({ steps: [{ setShare: 100 }], settle: { tolerancePoints: 3 } }), facts()).steps[0]?.dwellSeconds).toBe(6);
   });
@@ -125,9 +129,13 @@ describe('the plan preview: its timing', () => {
 
   it('dwells paced steps for their requests at the rates read now, within minDwell and maxDwell, and says when maxDwell comes first', () => {
     // 99.9 % over 30 days at 100 requests/s: a budget of 259,200 failed requests; 0.1 % of it is 260.
-    const pacing = { prometheus: { url: PROM }, objective: 0.999, budgetFraction: 0.001, minDwell: '30s', maxDwell: '1m' };
+    const pacing = { objective: 0.999, budgetFraction: 0.001, minDwell: '30s', maxDwell: '1m' };
+    const prometheus = { url: PROM };
     const rates = { reservationApi: 20, queryApi: 80 };
-    const preview = previewPlan(cutover({ steps: [{ setShare: 1 }, { setShare: 10 }, { setShare: 100 }], pacing }), facts({ rates }));
+    const preview = previewPlan(
+      cutover({ steps: [{ setShare: 1 }, { setShare: 10 }, { setShare: 100 }], prometheus, pacing }),
+      facts({ rates }),
+    );
     // 1 %: 1 request/s, 260 s > maxDwell; 10 %: 26 s < minDwell; 100 %: 2.6 s < minDwell. Each after 1 s to INSYNC + a 5 s TTL.
     expect(preview.steps.map((s) => s.dwellSeconds)).toEqual([66, 36, 36]);
     expect(preview.steps.map((s) => s.dwellNote)).toEqual([
@@ -144,12 +152,18 @@ describe('the plan preview: its timing', () => {
           'at 1% this cluster would not serve the requests pacing asks for before maxDwell (1m) at the rates read now: the step will go on short of them, with a warning',
       },
     ]);
-    const between = previewPlan(cutover({ steps: [{ setShare: 5 }], pacing: { ...pacing, maxDwell: '10m' } }), facts({ rates }));
+    const between = previewPlan(
+      cutover({ steps: [{ setShare: 5 }], prometheus, pacing: { ...pacing, maxDwell: '10m' } }),
+      facts({ rates }),
+    );
     expect(between.steps[0]?.dwellNote).toBe('1s until INSYNC is seen + one TTL (5s) held + paced 52s: 260 requests at 5/s');
-    const unknown = previewPlan(cutover({ steps: [{ setShare: 5 }], pacing }), facts());
+    const unknown = previewPlan(cutover({ steps: [{ setShare: 5 }], prometheus, pacing }), facts());
     expect(unknown.steps[0]?.dwellNote).toBe('1s until INSYNC is seen + one TTL (5s) held + paced: no request rates, up to maxDwell 1m');
-    const refused = previewPlan(cutover({ stepPercent: 50, pacing: { ...pacing, maxDwell: '1d' } }), facts({ rates }));
+    const refused = previewPlan(cutover({ stepPercent: 50, prometheus, pacing: { ...pacing, maxDwell: '1d' } }), facts({ rates }));
     expect(refused.errors).toEqual(['pacing.maxDwell must be like 30s, 5m or 1h30m, not "1d"']);
+    expect(previewPlan(cutover({ stepPercent: 50, pacing }), facts({ rates })).errors).toEqual([
+      'pacing needs traffic.cutover.prometheus, where it counts requests and 5xx answers',
+    ]);
   });
 
   it('gives the plan’s errors instead of steps for a plan the operator would refuse', () => {

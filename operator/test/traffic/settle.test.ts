@@ -103,7 +103,7 @@ describe('settling a step', () => {
     const d = settleStep({ ...base, settings: { ...settings, observed: false }, now: at(TTL_MS) });
     expect(d).toMatchObject({ kind: 'settled', how: 'Unobserved' });
     expect(d.observed?.message).toBe(
-      'no Prometheus configured (spec.traffic.cutover.settle.prometheus): 50% counts once in sync for a TTL, not by observed traffic',
+      'no settle (spec.traffic.cutover.settle, with .prometheus): 50% counts once in sync for a TTL, not by observed traffic',
     );
   });
 });

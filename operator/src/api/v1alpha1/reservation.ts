@@ -49,7 +49,7 @@ export type CutoverVerb = (typeof CUTOVER_VERBS)[number];
 export type { AnalysisRun, AnalysisTemplate } from './analysis.ts';
 export { ReservationSpec, SERVICE_COMPONENTS, SERVICE_NAMES, type ServiceName, type ServiceSpec } from './spec.ts';
 export { type Condition, CUTOVER_PHASES, type CutoverStatus, ReservationStatus, type ServiceStatus, type TrafficStatus } from './status.ts';
-export type { Drain, Pacing, Prescale } from './traffic.ts';
+export type { ClusterPrometheus, Drain, Pacing, Prescale, Settle } from './traffic.ts';
 
 export interface Reservation {
   apiVersion: typeof API_VERSION;

@@ -122,30 +122,35 @@ const Drain = Type.Object(
   { default: {}, description: 'after the peer reaches weight 0: how long to keep it before the cutover counts as done' },
 );
 
+/** The Prometheus that scrapes both clusters, telling them apart by a label: what settle and pacing read. */
+const ClusterPrometheus = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://', description: 'base URL of a Prometheus HTTP API that scrapes both clusters' }),
+    label: Type.String({
+      pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$',
+      maxLength: 128,
+      default: 'cluster',
+      description: 'the series label whose value tells the two clusters apart (as for a peer analysis)',
+    }),
+    thisCluster: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: "this cluster's value of the label; default: spec.traffic.cluster" }),
+    ),
+    peerCluster: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: "the peer's value of the label; default: spec.traffic.cutover.from" }),
+    ),
+  },
+  {
+    description:
+      "where both clusters' requests and 5xx answers come from (the services' http_request_duration_seconds_count, the Reservation's pods): settle and pacing read it",
+    ...rules({
+      rule: '!has(self.thisCluster) || !has(self.peerCluster) || self.thisCluster != self.peerCluster',
+      message: 'cutover.prometheus.thisCluster and peerCluster are the same label value: the two clusters must be told apart',
+    }),
+  },
+);
+
 const Settle = Type.Object(
   {
-    prometheus: Type.Optional(
-      Type.Object(
-        {
-          url: Type.String({ pattern: '^https?://', description: 'base URL of a Prometheus HTTP API that scrapes both clusters' }),
-          label: Type.String({
-            minLength: 1,
-            default: 'cluster',
-            description: 'the series label whose value tells the two clusters apart (as for a peer analysis)',
-          }),
-          thisCluster: Type.Optional(
-            Type.String({ minLength: 1, description: "this cluster's value of the label; default: spec.traffic.cluster" }),
-          ),
-          peerCluster: Type.Optional(
-            Type.String({ minLength: 1, description: "the peer cluster's value of the label; default: spec.traffic.cutover.from" }),
-          ),
-        },
-        {
-          description:
-            "where both clusters' request rates come from (the services' http_request_duration_seconds_count, the Reservation's pods); without it steps count once in sync for a TTL, as the weights say, not as the traffic does",
-        },
-      ),
-    ),
     tolerancePoints: Type.Integer({
       minimum: 1,
       maximum: 50,
@@ -166,30 +171,12 @@ const Settle = Type.Object(
   },
   {
     description:
-      "a setShare step counts once the traffic has moved, not only the weights: this cluster's share of both clusters' requests, from Prometheus, within a tolerance of the step's share (or a bound)",
+      "a setShare step counts once the traffic has moved, not only the weights: this cluster's share of both clusters' requests (from cutover.prometheus) within a tolerance of the step's share, or a bound; without settle, once in sync for a TTL",
   },
 );
 
 const Pacing = Type.Object(
   {
-    prometheus: Type.Object(
-      {
-        url: Type.String({ pattern: '^https?://', description: 'base URL of the Prometheus HTTP API that sees both clusters' }),
-        label: Type.String({
-          pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$',
-          maxLength: 128,
-          default: 'cluster',
-          description: 'the series label whose value tells the two clusters apart',
-        }),
-        thisCluster: Type.Optional(
-          Type.String({ minLength: 1, maxLength: 128, description: "this cluster's value of the label; default: spec.traffic.cluster" }),
-        ),
-        peerCluster: Type.Optional(
-          Type.String({ minLength: 1, maxLength: 128, description: "the peer's value of the label; default: spec.traffic.cutover.from" }),
-        ),
-      },
-      { description: "where both clusters' request and 5xx counts come from (the services' http_request_duration_seconds_count)" },
-    ),
     // Bounds as CEL rules: the API server prints a fractional bound as 0 in its own message.
     objective: Type.Number({ description: 'the SLO: the share of requests answered without a 5xx, e.g. 0.999' }),
     windowDays: Type.Integer({ minimum: 1, maximum: 365, default: 30, description: "the SLO's window, days: the error budget's period" }),
@@ -221,7 +208,7 @@ const Pacing = Type.Object(
   },
   {
     description:
-      'steps paced by the error budget instead of fixed pauses: each setShare step, once in sync and held for a TTL, lasts until this cluster has served enough requests at its share; a fast burn aborts, a slow burn pauses',
+      'steps paced by the error budget instead of fixed pauses (reading cutover.prometheus): each setShare step, once in sync and held for a TTL, lasts until this cluster has served enough requests at its share; a fast burn aborts, a slow burn pauses',
     ...rules(
       { rule: 'self.objective > 0.0 && self.objective < 1.0', message: 'pacing.objective must be between 0 and 1, e.g. 0.999' },
       {
@@ -233,10 +220,6 @@ const Pacing = Type.Object(
         message: 'pacing.fastBurn must be above pacing.slowBurn, and both above 0 (the SRE Workbook: 14.4 and 6)',
       },
       { rule: 'duration(self.maxDwell) >= duration(self.minDwell)', message: 'pacing.maxDwell must not be shorter than pacing.minDwell' },
-      {
-        rule: '!has(self.prometheus.thisCluster) || !has(self.prometheus.peerCluster) || self.prometheus.thisCluster != self.prometheus.peerCluster',
-        message: 'pacing.prometheus.thisCluster and peerCluster are the same label value: pacing needs the two clusters told apart',
-      },
     ),
   },
 );
@@ -251,6 +234,7 @@ const Cutover = Type.Object(
     maxPercent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'shortcut plan: stop at this share (default 100)' })),
     prescale: Type.Optional(Prescale),
     drain: Drain,
+    prometheus: Type.Optional(ClusterPrometheus),
     settle: Type.Optional(Settle),
     pacing: Type.Optional(Pacing),
     analysis: Type.Optional(
@@ -273,6 +257,15 @@ const Cutover = Type.Object(
       {
         rule: '!has(self.steps) || self.steps.all(s, !has(s.analysis) || (has(self.analysis) && self.analysis.exists(a, a.name == s.analysis.template)))',
         message: 'an analysis step names a template that is not in traffic.cutover.analysis',
+      },
+      {
+        rule: '!has(self.pacing) || has(self.prometheus)',
+        message:
+          'pacing needs traffic.cutover.prometheus: the Prometheus that scrapes both clusters, where it counts requests and 5xx answers',
+      },
+      {
+        rule: '!has(self.settle) || has(self.prometheus)',
+        message: "settle needs traffic.cutover.prometheus: the Prometheus that scrapes both clusters, where it counts each one's requests",
       },
     ),
   },
@@ -339,3 +332,4 @@ export type Prescale = Static<typeof Prescale>;
 export type Drain = Static<typeof Drain>;
 export type Settle = Static<typeof Settle>;
 export type Pacing = Static<typeof Pacing>;
+export type ClusterPrometheus = Static<typeof ClusterPrometheus>;
