@@ -64,6 +64,10 @@ const report = await seedDatabase(MYSQL_PRIMARY_URL, chosen, ({ phase, done, tot
   const text = `${phase} ${done}/${total}`;
   if (text !== last) process.stdout.write(`  ${text}\n`);
   last = text;
+}).catch((err: unknown) => {
+  // A database that is not empty, not migrated or not reachable: one line that says so.
+  process.stderr.write(`seed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
 });
 process.stdout.write(
   `seeded ${report.resources} resources and ${report.reservations} reservations in ${(report.ms / 1000).toFixed(1)} s; ` +
