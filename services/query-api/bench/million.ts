@@ -9,7 +9,6 @@
 //   POST /v1/reservations on one hot resource (50 bookings at once on one lock) and on cold ones
 // With MariaDB's slow query log on (long_query_time 5 ms) on both servers, it prints how many
 // statements took longer in each phase, and the slowest. Not a test: figures depend on the machine.
-import { join } from 'node:path';
 import { customerId, migrateToLatest, providerId, seedDatabase } from '@reservations/database';
 import {
   CONNECTIONS,
