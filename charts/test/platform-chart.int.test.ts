@@ -173,6 +173,27 @@ describe('charts/reservation-platform', () => {
       "at '/services/notifier/resources/requests/memory'",
     ],
     ['an edge without its host', { 'edge.kind': 'Ingress' }, "at '/edge': missing property 'host'"],
+    [
+      'a database user without its password',
+      { 'database.accounts.queryApi.user': 'query_api' },
+      "at '/database/accounts/queryApi': properties 'password' required, if 'user' exists",
+    ],
+    [
+      'a database password without its user',
+      { 'database.accounts.notifier.password': 'secret' },
+      "at '/database/accounts/notifier': properties 'user' required, if 'password' exists",
+    ],
+    [
+      'a misspelt service in database.accounts',
+      { 'database.accounts.queryAPI.existingSecret': 'x' },
+      "at '/database/accounts': additional properties 'queryAPI' not allowed",
+    ],
+    [
+      'a database Secret name with capitals',
+      { 'database.accounts.notifier.existingSecret': 'Notifier' },
+      "at '/database/accounts/notifier/existingSecret'",
+    ],
+    ['a database host with a path', { 'database.primaryHost': 'db.example.com/reservations' }, "at '/database/primaryHost'"],
   ])('refuses %s with a message naming the value', async (_what, set, message) => {
     const r = await helmTemplateResult(PLATFORM_CHART, { namespace, set: { ...MINIMAL, ...set } });
     expect(r.code).not.toBe(0);
@@ -185,5 +206,121 @@ describe('charts/reservation-platform', () => {
     const r = await helmTemplateResult(PLATFORM_CHART, { namespace, set: rest });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('backends: redis needs existingSecret (a Secret that exists) or value (this chart creates the Secret)');
+  });
+  describe('database.accounts: a MySQL account per service', () => {
+    /** Every service by user and password, the hosts they connect to. */
+    const BY_VALUE = {
+      ...MINIMAL,
+      'database.primaryHost': 'writer.proxy.example.com',
+      'database.replicaHost': 'reader.proxy.example.com',
+      'database.options': 'ssl=%7B%22rejectUnauthorized%22%3Atrue%7D',
+      'database.accounts.reservationApi.user': 'reservation_api',
+      'database.accounts.reservationApi.password': 'p@ss w+rd/1',
+      'database.accounts.queryApi.user': 'query_api',
+      'database.accounts.queryApi.password': 'secret-2',
+      'database.accounts.notifier.user': 'notifier',
+      'database.accounts.notifier.password': 'secret-3',
+    };
+    const decoded = (objects: KubeObject[], name: string) =>
+      Object.fromEntries(
+        Object.entries((find(objects, 'Secret', name) as unknown as { data: Record<string, string> }).data).map(([k, v]) => [
+          k,
+          Buffer.from(v, 'base64').toString(),
+        ]),
+      );
+
+    it("renders a Secret per service with its own account's URLs, which its pods read and the API server accepts", async () => {
+      const { yaml, objects } = await render(PLATFORM_CHART, { release: 'accounts', namespace, set: BY_VALUE });
+      const applied = await dryRunApply(yaml, namespace);
+      expect(applied).toMatchObject({ code: 0, error: '' });
+      const options = '?ssl=%7B%22rejectUnauthorized%22%3Atrue%7D';
+      // The password escaped for the URL's userinfo: mysql2 reads it back as it was given.
+      expect(decoded(objects, 'accounts-mysql-reservation-api')).toEqual({
+        'primary-url': `mysql://reservation_api:p%40ss%20w%2Brd%2F1@writer.proxy.example.com:3306/reservations${options}`,
+      });
+      expect(decodeURIComponent(new URL(decoded(objects, 'accounts-mysql-reservation-api')['primary-url'] as string).password)).toBe(
+        'p@ss w+rd/1',
+      );
+      expect(decoded(objects, 'accounts-mysql-query-api')).toEqual({
+        'primary-url': `mysql://query_api:secret-2@writer.proxy.example.com:3306/reservations${options}`,
+        'replica-url': `mysql://query_api:secret-2@reader.proxy.example.com:3306/reservations${options}`,
+      });
+      expect(decoded(objects, 'accounts-mysql-notifier')).toEqual({
+        'primary-url': `mysql://notifier:secret-3@writer.proxy.example.com:3306/reservations${options}`,
+        'replica-url': `mysql://notifier:secret-3@reader.proxy.example.com:3306/reservations${options}`,
+      });
+      // As the API server stores it, and what the operator runs from it: each service reads only its own Secret.
+      const cr = find(applied.objects, 'Reservation') as unknown as Reservation;
+      expect(cr.spec.services.queryApi.mysql).toEqual({
+        primarySecretRef: { name: 'accounts-mysql-query-api', key: 'primary-url' },
+        replicaSecretRef: { name: 'accounts-mysql-query-api', key: 'replica-url' },
+      });
+      // Each service reads only its own Secret: none the shared backends.mysql (`mysql`, `mysql-replica`).
+      expect([...new Set(secretRefs(cr))].filter((r) => r.includes('mysql')).sort()).toEqual([
+        'accounts-mysql-notifier/primary-url',
+        'accounts-mysql-notifier/replica-url',
+        'accounts-mysql-query-api/primary-url',
+        'accounts-mysql-query-api/replica-url',
+        'accounts-mysql-reservation-api/primary-url',
+      ]);
+    });
+
+    it('references an existing Secret without rendering one, beside the services settings', async () => {
+      const { yaml, objects } = await render(PLATFORM_CHART, {
+        release: 'existing',
+        namespace,
+        set: {
+          ...MINIMAL,
+          'database.accounts.notifier.existingSecret': 'booking-mysql-notifier',
+          'services.notifier.replicas.min': '2',
+        },
+      });
+      expect(objects.map((o) => o.kind)).toEqual(['Reservation']);
+      const applied = await dryRunApply(yaml, namespace);
+      expect(applied).toMatchObject({ code: 0, error: '' });
+      const cr = find(applied.objects, 'Reservation') as unknown as Reservation;
+      expect(cr.spec.services.notifier).toMatchObject({
+        replicas: { min: 2 },
+        mysql: {
+          primarySecretRef: { name: 'booking-mysql-notifier', key: 'primary-url' },
+          replicaSecretRef: { name: 'booking-mysql-notifier', key: 'replica-url' },
+        },
+      });
+      // The others keep the shared account.
+      expect(cr.spec.services.queryApi.mysql).toBeUndefined();
+      expect(cr.spec.services.reservationApi.mysql).toBeUndefined();
+    });
+
+    it.each([
+      [
+        'an account with neither a Secret nor a user',
+        { 'database.accounts.reservationApi.existingSecret': '' },
+        'database.accounts.reservationApi needs existingSecret (a Secret with primary-url) or user and password (this chart makes the Secret)',
+      ],
+      [
+        'an account given both ways',
+        {
+          'database.accounts.queryApi.existingSecret': 'q',
+          'database.accounts.queryApi.user': 'q',
+          'database.accounts.queryApi.password': 'p',
+        },
+        'database.accounts.queryApi: give existingSecret or user and password, not both',
+      ],
+      [
+        'a user and password without the host',
+        { 'database.accounts.notifier.user': 'notifier', 'database.accounts.notifier.password': 'p', 'database.primaryHost': '' },
+        "database.primaryHost is required: the MySQL server database.accounts.notifier's URL names (it has user and password)",
+      ],
+      [
+        'an account given here and in services',
+        { 'database.accounts.notifier.existingSecret': 'n', 'services.notifier.mysql.primarySecretRef.name': 'x' },
+        "services.notifier.mysql and database.accounts.notifier both give notifier's account: keep one",
+      ],
+    ])('refuses %s with its message, rendering nothing', async (_what, set, message) => {
+      const r = await helmTemplateResult(PLATFORM_CHART, { namespace, set: { ...MINIMAL, ...set } });
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(message);
+    });
   });
 });

@@ -7,10 +7,12 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { InfraConfig } from './config.ts';
+import { DATABASE_ACCOUNTS, type DatabaseAccount, grantVariable } from './values.ts';
 
 /** Characters a generated password leaves out so that it goes into a URL's userinfo as it is. */
 const NOT_IN_URLS = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\^,=';
 const MYSQL_PORT = 3306;
+const pascal = (key: string) => key[0]?.toUpperCase() + key.slice(1);
 const REDIS_PORT = 6379;
 
 /**
@@ -26,8 +28,14 @@ export class DataStack extends Stack {
   /** The groups a cluster's nodes must be let into (the cluster stacks add the rules). */
   readonly databaseClients: ec2.SecurityGroup;
   readonly redisClients: ec2.SecurityGroup;
-  /** `primary-url`, `replica-url`, `redis-url`, `booking-signing-keys` and `webhook-secret-keys`: what the services' Kubernetes Secrets carry. */
+  /** `redis-url`, `booking-signing-keys` and `webhook-secret-keys`: what every service's Kubernetes Secret carries. */
   readonly backends: secretsmanager.Secret;
+  /** Per service, its own account's generated credentials (`username`, `password`), which RDS Proxy lets in. */
+  readonly databaseCredentials: Record<DatabaseAccount['key'], rds.DatabaseSecret>;
+  /** Per service, its account's URLs (`primary-url`, and `replica-url` if it reads the replica): its Kubernetes Secret. */
+  readonly databaseUrls: Record<DatabaseAccount['key'], secretsmanager.Secret>;
+  /** The owner's URL and every account's user and password, as the migrate and grant commands' variables. */
+  readonly migrator: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, config: InfraConfig, vpc: ec2.IVpc, props: StackProps) {
     super(scope, id, props);
@@ -90,8 +98,23 @@ export class DataStack extends Stack {
       cloudwatchLogsExports: ['error', 'slowquery', 'audit'],
       iamAuthentication: false,
     });
+    // One account per service (docs/install.md#database-users), each with a generated password.
+    // RDS Proxy lets in only the accounts whose secrets it holds.
+    const owner = database.secret as secretsmanager.ISecret;
+    const credentials = DATABASE_ACCOUNTS.map(
+      (account) =>
+        [
+          account,
+          new rds.DatabaseSecret(this, `${pascal(account.key)}DatabaseCredentials`, {
+            username: account.user,
+            encryptionKey: this.key,
+            excludeCharacters: NOT_IN_URLS,
+          }),
+        ] as const,
+    );
+    this.databaseCredentials = Object.fromEntries(credentials.map(([a, secret]) => [a.key, secret])) as DataStack['databaseCredentials'];
     const proxy = database.addProxy('Proxy', {
-      secrets: [database.secret as secretsmanager.ISecret],
+      secrets: [owner, ...credentials.map(([, secret]) => secret)],
       vpc,
       vpcSubnets: dataSubnets,
       securityGroups: [this.databaseClients],
@@ -164,11 +187,13 @@ export class DataStack extends Stack {
 
     // The URLs the services take, assembled by CloudFormation from the generated credentials (the
     // passwords are dynamic references, resolved at deployment, never in the template).
-    const password = (database.secret as secretsmanager.ISecret).secretValueFromJson('password').unsafeUnwrap();
+    const password = (secret: secretsmanager.ISecret) => secret.secretValueFromJson('password').unsafeUnwrap();
     // mysql2 reads `ssl` as JSON: TLS, verifying RDS Proxy's certificate (a public ACM one) against Node's CAs.
     const tls = encodeURIComponent(JSON.stringify({ rejectUnauthorized: true }));
-    const mysqlUrl = (host: string) =>
-      Fn.join('', ['mysql://booking:', password, '@', host, `:${MYSQL_PORT}/${config.database.name}?ssl=${tls}`]);
+    const mysqlUrl = (user: string, secret: secretsmanager.ISecret, host: string) =>
+      SecretValue.unsafePlainText(
+        Fn.join('', [`mysql://${user}:`, password(secret), '@', host, `:${MYSQL_PORT}/${config.database.name}?ssl=${tls}`]),
+      );
     const redisUrl = Fn.join('', [
       'rediss://:',
       redisAuth.secretValue.unsafeUnwrap(),
@@ -192,14 +217,43 @@ export class DataStack extends Stack {
       generateSecretString: { passwordLength: 43, excludePunctuation: true },
     });
     this.backends = new secretsmanager.Secret(this, 'Backends', {
-      description: 'The reservation services backend URLs (MySQL primary and replica through RDS Proxy, Redis) and keys',
+      description: 'The reservation services shared Redis URL and keys (each has its own MySQL account)',
       encryptionKey: this.key,
       secretObjectValue: {
-        'primary-url': SecretValue.unsafePlainText(mysqlUrl(proxy.endpoint)),
-        'replica-url': SecretValue.unsafePlainText(mysqlUrl(readerEndpoint.endpoint)),
         'redis-url': SecretValue.unsafePlainText(redisUrl),
         'booking-signing-keys': SecretValue.unsafePlainText(signingKey.secretValue.unsafeUnwrap()),
         'webhook-secret-keys': SecretValue.unsafePlainText(`kek-1:${webhookSecretKey.secretValue.unsafeUnwrap()}=`),
+      },
+    });
+
+    // Each service's URLs, through RDS Proxy, as its own account: no service gets another's.
+    const urls = credentials.map(
+      ([account, secret]) =>
+        [
+          account,
+          new secretsmanager.Secret(this, `${pascal(account.key)}Mysql`, {
+            description: `The MySQL URLs of ${account.service}'s own account (${account.user}) through RDS Proxy`,
+            encryptionKey: this.key,
+            secretObjectValue: {
+              'primary-url': mysqlUrl(account.user, secret, proxy.endpoint),
+              ...(account.replica ? { 'replica-url': mysqlUrl(account.user, secret, readerEndpoint.endpoint) } : {}),
+            },
+          }),
+        ] as const,
+    );
+    this.databaseUrls = Object.fromEntries(urls.map(([a, secret]) => [a.key, secret])) as DataStack['databaseUrls'];
+    // The owner migrates and runs the grant step (`grant.mjs --create`), which reads these variables.
+    this.migrator = new secretsmanager.Secret(this, 'Migrator', {
+      description: 'The schema owner URL and each service account, as the migrate and grant commands variables',
+      encryptionKey: this.key,
+      secretObjectValue: {
+        MYSQL_PRIMARY_URL: mysqlUrl('booking', owner, proxy.endpoint),
+        ...Object.fromEntries(
+          credentials.flatMap(([account, secret]) => [
+            [grantVariable(account, 'USER'), SecretValue.unsafePlainText(account.user)],
+            [grantVariable(account, 'PASSWORD'), secret.secretValueFromJson('password')],
+          ]),
+        ),
       },
     });
 
@@ -209,5 +263,7 @@ export class DataStack extends Stack {
     new CfnOutput(this, 'EventsQueueUrl', { value: this.queue.queueUrl });
     new CfnOutput(this, 'EventsDeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'BackendsSecretArn', { value: this.backends.secretArn });
+    new CfnOutput(this, 'MigratorSecretArn', { value: this.migrator.secretArn });
+    for (const [account, secret] of urls) new CfnOutput(this, `${pascal(account.key)}MysqlSecretArn`, { value: secret.secretArn });
   }
 }

@@ -115,7 +115,16 @@ export function acknowledgements(platform: PlatformApp): Acknowledgement[] {
       'AwsSolutions-AEC5',
       'Port 6379: only the clusters nodes reach it (its own security group), TLS and AUTH are on; another port would hide nothing.',
     ),
-    ...['Database/Secret', 'RedisAuth', 'BookingSigningKey', 'WebhookSecretKey', 'Backends'].map((path) =>
+    ...[
+      'Database/Secret',
+      'RedisAuth',
+      'BookingSigningKey',
+      'WebhookSecretKey',
+      'Backends',
+      'Migrator',
+      ...Object.values(platform.data.databaseCredentials).map((s) => s.node.id),
+      ...Object.values(platform.data.databaseUrls).map((s) => s.node.id),
+    ].map((path) =>
       acknowledge(
         child(platform.data, path),
         'AwsSolutions-SMG4',

@@ -7,6 +7,23 @@ import { type ClusterConfig, edgeHost, type InfraConfig, recordFqdn } from './co
 
 /** The Kubernetes Secret the services read their backend URLs from (made from the Backends secret). */
 export const BACKENDS_SECRET = 'booking-backends';
+/**
+ * Each service's own MySQL account (docs/install.md#database-users): the user the grant step
+ * creates and grants, the Kubernetes Secret holding its URLs (`primary-url`, and `replica-url`
+ * when it reads the replica too), and its key in the chart's `database.accounts`.
+ */
+export const DATABASE_ACCOUNTS = [
+  { key: 'reservationApi', service: 'reservation-api', user: 'reservation_api', secret: 'booking-mysql-reservation-api', replica: false },
+  { key: 'queryApi', service: 'query-api', user: 'query_api', secret: 'booking-mysql-query-api', replica: true },
+  { key: 'notifier', service: 'notifier', user: 'notifier', secret: 'booking-mysql-notifier', replica: true },
+] as const;
+export type DatabaseAccount = (typeof DATABASE_ACCOUNTS)[number];
+/** The Kubernetes Secret of the schema's owner: what the migrate and grant Jobs read (env names as keys). */
+export const MIGRATOR_SECRET = 'booking-mysql-migrator';
+/** The grant command's variable of an account's user or password (packages/database/src/grant.ts). */
+export const grantVariable = (account: DatabaseAccount, what: 'USER' | 'PASSWORD') =>
+  `DB_${what}_${account.service.toUpperCase().replaceAll('-', '_')}`;
+
 /** The Kubernetes Secret holding the JWT issuer's public key (the issuer is not part of this app). */
 export const JWT_SECRET = 'booking-jwt';
 /** Every weighted record's TTL: short, so a cutover's weights reach clients quickly. */
@@ -31,14 +48,17 @@ export interface PlatformOutputs {
 }
 
 export function platformValues(config: InfraConfig, cluster: ClusterConfig, outputs: PlatformOutputs) {
+  const readOnly = DATABASE_ACCOUNTS[1];
   return {
     nameOverride: config.reservation.name,
     version: config.images.version,
     image: { repository: config.images.repository },
     backends: {
+      // Unused while every service has its account below; the Reservation requires it, so it names
+      // the read-only account: a service whose account is dropped gets the least, not the owner.
       mysql: {
-        primary: { existingSecret: BACKENDS_SECRET, key: 'primary-url' },
-        replica: { existingSecret: BACKENDS_SECRET, key: 'replica-url' },
+        primary: { existingSecret: readOnly.secret, key: 'primary-url' },
+        replica: { existingSecret: readOnly.secret, key: 'replica-url' },
       },
       redis: { existingSecret: BACKENDS_SECRET, key: 'redis-url' },
       signing: { existingSecret: BACKENDS_SECRET, key: 'booking-signing-keys' },
@@ -51,6 +71,8 @@ export function platformValues(config: InfraConfig, cluster: ClusterConfig, outp
         ...(config.auth.jwksUrl ? { jwksUrl: config.auth.jwksUrl } : { algorithm: 'RS256', existingSecret: JWT_SECRET, key: 'public.pem' }),
       },
     },
+    // Each service as its own account, from the Secret made from its Secrets Manager secret.
+    database: { accounts: Object.fromEntries(DATABASE_ACCOUNTS.map((a) => [a.key, { existingSecret: a.secret }])) },
     edge: { host: edgeHost(config, cluster), kind: 'Ingress', ingressClassName: 'alb', certificateArn: outputs.certificateArn },
     traffic: {
       cluster: cluster.name,

@@ -196,15 +196,23 @@ describe.each(['blue', 'green'] as const)('the %s cluster', (color) => {
       version: '1.4.2',
       image: { repository: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/reservations' },
       backends: {
+        // Only the fallback of a service without its own account: the read-only one, never the owner's.
         mysql: {
-          primary: { existingSecret: 'booking-backends', key: 'primary-url' },
-          replica: { existingSecret: 'booking-backends', key: 'replica-url' },
+          primary: { existingSecret: 'booking-mysql-query-api', key: 'primary-url' },
+          replica: { existingSecret: 'booking-mysql-query-api', key: 'replica-url' },
         },
         redis: { existingSecret: 'booking-backends', key: 'redis-url' },
         signing: { existingSecret: 'booking-backends', key: 'booking-signing-keys' },
         webhookSecrets: { existingSecret: 'booking-backends', key: 'webhook-secret-keys' },
         sqs: { queueUrl: url(synth.platform.data.queue), deadLetterQueueUrl: url(synth.platform.data.deadLetterQueue) },
         jwt: { issuer: 'https://idp.example.com/', audience: 'reservations', jwksUrl: 'https://idp.example.com/.well-known/jwks.json' },
+      },
+      database: {
+        accounts: {
+          reservationApi: { existingSecret: 'booking-mysql-reservation-api' },
+          queryApi: { existingSecret: 'booking-mysql-query-api' },
+          notifier: { existingSecret: 'booking-mysql-notifier' },
+        },
       },
       edge: { host: `api.eks-${color}.reservations.example.com`, kind: 'Ingress', ingressClassName: 'alb', certificateArn: certificate },
       traffic: {
@@ -313,24 +321,104 @@ describe('the data stack', () => {
     );
   });
 
+  /** A secret's JSON value with its references written out, by the construct that made it. */
+  const secretJson = (construct: IConstruct) => {
+    const [, secret] = resourcesOf(data, 'AWS::SecretsManager::Secret').find(([id]) => id === logicalId(construct)) ?? [];
+    return JSON.parse(render(secret?.Properties.SecretString)) as Record<string, string>;
+  };
+  const resolve = (construct: IConstruct, key: string) => `{{resolve:secretsmanager:<ref:${logicalId(construct)}>:SecretString:${key}::}}`;
+  const tls = '?ssl=%7B%22rejectUnauthorized%22%3Atrue%7D';
+
   it('keeps every secret under the data key, and no password in the template', () => {
     const secrets = resourcesOf(data, 'AWS::SecretsManager::Secret');
-    expect(secrets).toHaveLength(5); // the database's credentials, Redis's AUTH token, the booking signing key, the webhook secrets' KEK, the backends
+    // The owner's credentials, Redis's AUTH token, the booking signing key, the webhook secrets' KEK,
+    // the backends, the migrator's, and per service its account's credentials and its URLs.
+    expect(secrets).toHaveLength(12);
     for (const [, s] of secrets) expect(s.Properties.KmsKeyId).toEqual(keyRef());
-    const backends = secrets.find(([id]) => id === logicalId(synth.platform.data.backends));
-    const urls = JSON.parse(render(backends?.[1].Properties.SecretString)) as Record<string, string>;
-    const resolve = (id: string, key: string) => `{{resolve:secretsmanager:<ref:${id}>:SecretString:${key}::}}`;
-    const credentials = logicalId(child(synth.platform.data, 'Database/Secret/Attachment'));
+    const redis = onlyResource(data, 'AWS::ElastiCache::ReplicationGroup')[0];
+    const stack = synth.platform.data;
+    // No database URL: the owner's is the migrator's only, and each service has its own account.
+    expect(secretJson(stack.backends)).toEqual({
+      'redis-url': `rediss://:${resolve(stack.node.findChild('RedisAuth'), '')}@<${redis}.PrimaryEndPoint.Address>:6379`,
+      'booking-signing-keys': resolve(stack.node.findChild('BookingSigningKey'), ''),
+      'webhook-secret-keys': `kek-1:${resolve(stack.node.findChild('WebhookSecretKey'), '')}=`,
+    });
+  });
+
+  it('gives each service an account of its own, with a generated password, its URLs in a secret of its own', () => {
+    const { databaseCredentials, databaseUrls } = synth.platform.data;
     const proxy = logicalId(child(synth.platform.data, 'Database/Proxy'));
     const reader = logicalId(child(synth.platform.data, 'Database/Proxy/ReaderEndpoint'));
-    const redis = onlyResource(data, 'AWS::ElastiCache::ReplicationGroup')[0];
-    const tls = '?ssl=%7B%22rejectUnauthorized%22%3Atrue%7D';
-    expect(urls).toEqual({
-      'primary-url': `mysql://booking:${resolve(credentials, 'password')}@<${proxy}.Endpoint>:3306/reservations${tls}`,
-      'replica-url': `mysql://booking:${resolve(credentials, 'password')}@<${reader}.Endpoint>:3306/reservations${tls}`,
-      'redis-url': `rediss://:${resolve(logicalId(synth.platform.data.node.findChild('RedisAuth')), '')}@<${redis}.PrimaryEndPoint.Address>:6379`,
-      'booking-signing-keys': resolve(logicalId(synth.platform.data.node.findChild('BookingSigningKey')), ''),
-      'webhook-secret-keys': `kek-1:${resolve(logicalId(synth.platform.data.node.findChild('WebhookSecretKey')), '')}=`,
+    const accounts = [
+      ['reservationApi', 'reservation_api', false],
+      ['queryApi', 'query_api', true],
+      ['notifier', 'notifier', true],
+    ] as const;
+    for (const [key, user, replica] of accounts) {
+      const credentials = databaseCredentials[key];
+      const [, generated] = resourcesOf(data, 'AWS::SecretsManager::Secret').find(([id]) => id === logicalId(credentials)) ?? [];
+      expect(generated?.Properties.GenerateSecretString).toMatchObject({
+        SecretStringTemplate: JSON.stringify({ username: user }),
+        GenerateStringKey: 'password',
+      });
+      const password = resolve(credentials, 'password');
+      expect(secretJson(databaseUrls[key])).toEqual({
+        'primary-url': `mysql://${user}:${password}@<${proxy}.Endpoint>:3306/reservations${tls}`,
+        ...(replica ? { 'replica-url': `mysql://${user}:${password}@<${reader}.Endpoint>:3306/reservations${tls}` } : {}),
+      });
+    }
+    // No service's secret names another's account or password, or the owner's.
+    const all = Object.values(databaseUrls).map((s) => JSON.stringify(secretJson(s)));
+    const owner = logicalId(child(synth.platform.data, 'Database/Secret/Attachment'));
+    for (const [i, [key, user]] of accounts.entries()) {
+      const others = accounts.filter(([k]) => k !== key);
+      expect(all[i]).not.toContain(owner);
+      expect(all[i]).not.toContain('mysql://booking:');
+      for (const [other, otherUser] of others) {
+        expect(all[i]).not.toContain(logicalId(databaseCredentials[other]));
+        expect(all[i]).not.toContain(`mysql://${otherUser}:`);
+      }
+      expect(all[i]).toContain(`mysql://${user}:`);
+    }
+  });
+
+  it("lets every account through RDS Proxy, which holds each one's secret", () => {
+    const [, proxy] = onlyResource(data, 'AWS::RDS::DBProxy');
+    const auth = proxy.Properties.Auth as { SecretArn: { Ref: string } }[];
+    expect(auth.map((a) => a.SecretArn.Ref).sort()).toEqual(
+      [
+        logicalId(child(synth.platform.data, 'Database/Secret/Attachment')),
+        ...Object.values(synth.platform.data.databaseCredentials).map((s) => logicalId(s)),
+      ].sort(),
+    );
+  });
+
+  it("puts the owner's URL and every account's user and password in the migrator's secret, as the grant step's variables", () => {
+    const { databaseCredentials } = synth.platform.data;
+    const owner = logicalId(child(synth.platform.data, 'Database/Secret/Attachment'));
+    const proxy = logicalId(child(synth.platform.data, 'Database/Proxy'));
+    expect(secretJson(synth.platform.data.migrator)).toEqual({
+      MYSQL_PRIMARY_URL: `mysql://booking:{{resolve:secretsmanager:<ref:${owner}>:SecretString:password::}}@<${proxy}.Endpoint>:3306/reservations${tls}`,
+      DB_USER_RESERVATION_API: 'reservation_api',
+      DB_PASSWORD_RESERVATION_API: resolve(databaseCredentials.reservationApi, 'password'),
+      DB_USER_QUERY_API: 'query_api',
+      DB_PASSWORD_QUERY_API: resolve(databaseCredentials.queryApi, 'password'),
+      DB_USER_NOTIFIER: 'notifier',
+      DB_PASSWORD_NOTIFIER: resolve(databaseCredentials.notifier, 'password'),
+    });
+    // Each secret's ARN is an output: what the SRE reads to make the Kubernetes Secrets.
+    const outputs = data.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const arns = Object.fromEntries(
+      Object.entries(outputs)
+        .filter(([k]) => k.endsWith('SecretArn'))
+        .map(([k, o]) => [k, o.Value]),
+    );
+    expect(arns).toEqual({
+      BackendsSecretArn: { Ref: logicalId(synth.platform.data.backends) },
+      MigratorSecretArn: { Ref: logicalId(synth.platform.data.migrator) },
+      ReservationApiMysqlSecretArn: { Ref: logicalId(synth.platform.data.databaseUrls.reservationApi) },
+      QueryApiMysqlSecretArn: { Ref: logicalId(synth.platform.data.databaseUrls.queryApi) },
+      NotifierMysqlSecretArn: { Ref: logicalId(synth.platform.data.databaseUrls.notifier) },
     });
   });
 });

@@ -32,6 +32,7 @@ const NAMESPACES = 10;
 // The operator's reconciles at once (its WORKERS); the convergence floor applies at the same concurrency.
 const WORKERS = 8;
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const SETTLE_SECONDS = 30;
 // `paused` stops the controller manager (SIGSTOP) for parts 1 and 2, so they measure the
 // operator and the API server rather than the cluster rolling out pods on the same two cores;
 // it resumes for part 3. `running` keeps it going throughout.
@@ -58,8 +59,8 @@ const operator = await startOperator({
 });
 const controllerManager = plane.servers.find((s) => s.name.endsWith('kube-controller-manager'));
 const signalControllerManager = (signal: NodeJS.Signals) => controllerManager && process.kill(-controllerManager.pid, signal);
-// A floor is the API server alone: the operator is stopped meanwhile, so it neither reacts to the
-// floor's writes nor competes for the cores.
+// The latency floor is the API server alone: the operator is stopped meanwhile (a few seconds), so
+// it neither reacts to the floor's Reservation nor competes for the cores.
 const signalOperator = (signal: NodeJS.Signals) => process.kill(operator.child.pid ?? 0, signal);
 say(`cluster controllers ${CLUSTER_CONTROLLERS} during parts 1 and 2; operator NODE_OPTIONS '${OPERATOR_NODE_OPTIONS}'`);
 const processes = [
@@ -141,10 +142,10 @@ try {
 
   // The floor of convergence: every object of RESERVATIONS Reservations applied straight, WORKERS
   // Reservations at a time and each one's objects together, as the operator's reconciles do; in
-  // namespaces of its own, without owners and without the operator's label (its caches never see them).
-  signalOperator('SIGSTOP');
+  // namespaces of its own, without owners and without the operator's label (its caches never see
+  // them, and it stays idle: stopping it this long would time its watches out).
   let floorSeconds: number;
-  try {
+  {
     for (let i = 0; i < NAMESPACES; i++) await createNamespace(client, `floor-${i}`);
     const floorStart = performance.now();
     await inBatches(
@@ -160,8 +161,6 @@ try {
     const kinds = new Set(desiredObjects(reservationObject('floor-0', 'shop-0')).map((o) => o.kind as KindName));
     for (let i = 0; i < NAMESPACES; i++)
       for (const kind of kinds) await client.request('DELETE', resourcePath(RESOURCE_TYPES[kind], `floor-${i}`));
-  } finally {
-    signalOperator('SIGCONT');
   }
   const objectsPerReservation = desiredObjects(reservationObject('bench-0', 'shop-0')).length;
   say(
@@ -204,6 +203,11 @@ try {
     `cache: ${(((heapAfter - heapBefore) * 1024) / cached).toFixed(2)} KB of heap and ${(((rssMb - rssBefore) * 1024) / cached).toFixed(2)} KB of RSS per cached object (${cached} owned objects and ${RESERVATIONS} Reservations more)`,
   );
   say(`operator RSS by mapping: ${rssByMapping(operator.child.pid ?? 0)}`);
+  // What it holds once the burst's garbage is collected, the cluster's controllers still paused.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
+  say(
+    `operator RSS ${SETTLE_SECONDS} s later, nothing to do: ${rssOf().toFixed(0)} MB; V8 heap ${(await heapUsedMb()).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB; by mapping: ${rssByMapping(operator.child.pid ?? 0)}`,
+  );
   signalControllerManager('SIGCONT');
 
   // (BENCH_IDLE_SECONDS=0 skips it: reaching Ready takes the controller manager many minutes.)
@@ -316,23 +320,40 @@ function watchImages(config: KubeConfig, namespace: string) {
 function watchConvergence(config: KubeConfig, count: number) {
   const converged = new Set<string>();
   let request: { abort(): void } | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    void new Watch(config)
-      .watch(
-        resourcePath(RESOURCE_TYPES.Reservation),
-        {},
-        (_phase, r: Reservation) => {
-          if (r.metadata.name.startsWith('shop-') && r.status?.observedGeneration === r.metadata.generation)
-            converged.add(`${r.metadata.namespace}/${r.metadata.name}`);
-          if (converged.size === count) resolve();
-        },
-        (err) => reject(new Error(`the watch of Reservations ended before ${count} converged (${converged.size} had): ${err}`)),
-      )
-      .then((r) => {
-        request = r;
-      });
+  let finished = false;
+  const done = new Promise<void>((resolve) => {
+    // A watch may end at any time (the API server's timeout, a slow moment): a new one starts with
+    // every Reservation as it is, so nothing seen is lost and nothing missed stays missed.
+    const start = () =>
+      void new Watch(config)
+        .watch(
+          resourcePath(RESOURCE_TYPES.Reservation),
+          {},
+          (_phase, r: Reservation) => {
+            if (r.metadata.name.startsWith('shop-') && r.status?.observedGeneration === r.metadata.generation)
+              converged.add(`${r.metadata.namespace}/${r.metadata.name}`);
+            if (converged.size === count) resolve();
+          },
+          () => {
+            if (!finished) setTimeout(start, 100);
+          },
+        )
+        .then(
+          (r) => {
+            request = r;
+          },
+          () => {
+            if (!finished) setTimeout(start, 100);
+          },
+        );
+    start();
   });
-  return { done: done.finally(() => request?.abort()) };
+  return {
+    done: done.finally(() => {
+      finished = true;
+      request?.abort();
+    }),
+  };
 }
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>) {

@@ -51,6 +51,24 @@ const credential = (what: string, key: string, extra: JsonObject = {}): JsonObje
   },
 });
 
+/** A service's own MySQL account: a Secret that exists, or a user and its password (both: half of one is refused). */
+const databaseAccount = (service: string, urls: string): JsonObject => ({
+  type: 'object',
+  additionalProperties: false,
+  description: `${service}'s own MySQL account: existingSecret (a Secret with ${urls}) or user and password`,
+  properties: {
+    existingSecret: {
+      type: 'string',
+      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$',
+      maxLength: 253,
+      description: "a Secret in the release's namespace",
+    },
+    user: { type: 'string', minLength: 1, maxLength: 32, description: "the account's name (MySQL's limit is 32 characters)" },
+    password: { type: 'string', minLength: 1, description: "the account's password" },
+  },
+  dependencies: { user: ['password'], password: ['user'] },
+});
+
 export function platformValuesSchema(): JsonObject {
   const spec = toStructuralSchema(ReservationSpec);
   const props = spec.properties as Record<string, JsonObject>;
@@ -85,6 +103,34 @@ export function platformValuesSchema(): JsonObject {
         properties: { repository: image.repository as JsonObject, pullPolicy: image.pullPolicy as JsonObject },
       },
       services: strict(props.services as JsonObject),
+      database: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          primaryHost: {
+            type: 'string',
+            pattern: '^[^/:@?#\\s]*$',
+            description: 'the MySQL primary the accounts given by user connect to',
+          },
+          replicaHost: {
+            type: 'string',
+            pattern: '^[^/:@?#\\s]*$',
+            description: 'the MySQL replica the accounts given by user connect to',
+          },
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          name: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$', description: 'the database' },
+          options: { type: 'string', pattern: '^[^\\s#]*$', description: "the URLs' query string, without the '?'" },
+          accounts: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              reservationApi: databaseAccount('reservation-api', 'primary-url'),
+              queryApi: databaseAccount('query-api', 'primary-url and replica-url'),
+              notifier: databaseAccount('the notifier', 'primary-url and replica-url'),
+            },
+          },
+        },
+      },
       backends: {
         type: 'object',
         additionalProperties: false,

@@ -1,18 +1,9 @@
 import { appliedFieldSet, type CacheTransform, project } from '../controller/transform.ts';
+import type { KubeObject } from '../kube/resources.ts';
 import { APPLIED_DIGEST, digest } from './drift.ts';
 
 /** Metadata the reconciler reads whoever set it: identity, version, ownership, holds, deletion. */
-const KEPT_METADATA = [
-  'name',
-  'namespace',
-  'uid',
-  'resourceVersion',
-  'generation',
-  'labels',
-  'ownerReferences',
-  'finalizers',
-  'deletionTimestamp',
-];
+const KEPT_METADATA = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'ownerReferences', 'finalizers', 'deletionTimestamp'];
 
 /**
  * What the operator's cache keeps of an object it owns: the metadata above, `status` of the kinds
@@ -22,6 +13,9 @@ const KEPT_METADATA = [
  * objects are most of the operator's memory. The digest is of what `manager` owns as the API
  * server records it, so a field another tool has since taken over drops out of it: the digests
  * differ and the operator applies again, taking the field back.
+ *
+ * Dropped fields are set to undefined and metadata is rebuilt rather than `delete`d: V8 turns an
+ * object that loses properties into a dictionary, which would keep twice the memory.
  */
 export function keepWhatTheReconcilerReads(manager: string, statusOf: ReadonlySet<string>): CacheTransform {
   return (obj) => {
@@ -29,11 +23,12 @@ export function keepWhatTheReconcilerReads(manager: string, statusOf: ReadonlySe
     if (!owned) return; // no managedFields (already cut, or never written with them): kept whole
     const { apiVersion: _v, kind: _k, ...fields } = obj;
     const applied = project(fields, owned);
-    const metadata = obj.metadata as Record<string, unknown>;
     const replicas = (obj.spec as { replicas?: unknown } | undefined)?.replicas;
-    for (const key of Object.keys(obj)) if (key !== 'apiVersion' && key !== 'kind' && key !== 'metadata') delete obj[key];
-    for (const key of Object.keys(metadata)) if (!KEPT_METADATA.includes(key)) delete metadata[key];
-    if (statusOf.has(obj.kind) && fields.status !== undefined) obj.status = fields.status;
+    const metadata: Record<string, unknown> = {};
+    for (const key of KEPT_METADATA) if (obj.metadata[key] !== undefined) metadata[key] = obj.metadata[key];
+    for (const key of Object.keys(obj)) if (key !== 'apiVersion' && key !== 'kind') obj[key] = undefined;
+    obj.metadata = metadata as KubeObject['metadata'];
+    if (statusOf.has(obj.kind)) obj.status = fields.status;
     if (typeof replicas === 'number') obj.spec = { replicas };
     Object.assign(obj, { [APPLIED_DIGEST]: digest(applied) });
   };

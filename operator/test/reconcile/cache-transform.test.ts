@@ -125,7 +125,6 @@ describe('keepWhatTheReconcilerReads', () => {
         uid: 'u-1',
         resourceVersion: '42',
         generation: 3,
-        labels: { 'app.kubernetes.io/managed-by': 'reservation-operator', 'team.example.com/cost': 'blue' },
         ownerReferences: [
           { apiVersion: 'platform.reservations.dev/v1alpha1', kind: 'Reservation', name: 'booking', uid: 'r-1', controller: true },
         ],

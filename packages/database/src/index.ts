@@ -20,3 +20,18 @@ export {
   requireSchemaVersion,
   SchemaTooOldError,
 } from './migrations.ts';
+export {
+  allocate,
+  customerId,
+  generateSeed,
+  providerId,
+  random,
+  SEED_DEFAULTS,
+  type SeedOptions,
+  type SeedReservation,
+  type SeedResource,
+  sampler,
+  uuid,
+  zipfWeights,
+} from './seed-data.ts';
+export { type SeedProgress, type SeedReport, seedDatabase } from './seeding.ts';

@@ -20,6 +20,7 @@ export * from './harness/redis.ts';
 export * from './harness/run-dirs.ts';
 export * from './harness/schemathesis.ts';
 export * from './poll.ts';
+export * from './query-plans.ts';
 export * from './route53.ts';
 export * from './schemathesis.ts';
 export * from './service-process.ts';

@@ -1,6 +1,6 @@
 // The event pipeline's benchmark: `npm run bench -w @reservations/notifier`.
 // Starts its own MariaDB, Redis and ElasticMQ (the test harness), runs reservation-api and the
-// notifier as their own processes from their server.ts, and a webhook receiver here. In one run:
+// notifier as their own processes from their bundles (as the images run them), and a webhook receiver here. In one run:
 //   1. the POST-only capacity: bookings/s with the relay off and no notifier (closed loop,
 //      BENCH_CONCURRENCY clients), the baseline every ratio below is taken against;
 //   2. a search over rates with the pipeline on (relay in reservation-api, notifier, webhooks):
@@ -33,6 +33,7 @@ import {
 import { migrateToLatest } from '@reservations/database';
 import { createTokenMinter } from '@reservations/service-kit/token-minter';
 import {
+  bundled,
   type Component,
   cpuSeconds,
   createQueueWithDlq,
@@ -40,7 +41,6 @@ import {
   HARNESS_AWS,
   installHarness,
   quantile,
-  repoRoot,
   type Server,
   sqsClient,
   startHarness,
@@ -165,7 +165,7 @@ try {
 
   const start = async (name: string, entry: string, extra: Record<string, string>) => {
     const [port, adminPort] = [await freePort(), await freePort()];
-    const server = startServer(name, process.execPath, [join(repoRoot, entry)], {
+    const server = startServer(name, process.execPath, [entry], {
       logFile: join(harness.dir, `${name}.log`),
       env: {
         ...process.env,
@@ -199,10 +199,10 @@ try {
     await service.server.stop(5000);
     servers.splice(servers.indexOf(service.server), 1);
   };
-  const startApi = (relay: 'in-process' | 'off') =>
-    start(`reservation-api-relay-${relay}`, 'services/reservation-api/src/server.ts', { OUTBOX_RELAY: relay });
-  const startNotifier = () =>
-    start('notifier', 'services/notifier/src/server.ts', {
+  const startApi = async (relay: 'in-process' | 'off') =>
+    start(`reservation-api-relay-${relay}`, (await bundled('reservation-api'))['server.mjs'] as string, { OUTBOX_RELAY: relay });
+  const startNotifier = async () =>
+    start('notifier', (await bundled('notifier'))['server.mjs'] as string, {
       WEBHOOK_SECRET_KEYS: `bench-1:${Buffer.alloc(32, 7).toString('base64')}`,
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',

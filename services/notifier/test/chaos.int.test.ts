@@ -192,7 +192,8 @@ describe('exactly once in effect under SIGKILL', () => {
     });
 
     // Transactions that write a reservation and its outbox event, then roll back.
-    const conn = await mysql.createConnection({ uri: env.MYSQL_PRIMARY_URL as string, timezone: 'Z' });
+    // multipleStatements, as reservation-api's primary pool: the store sends a write and its read-back together.
+    const conn = await mysql.createConnection({ uri: env.MYSQL_PRIMARY_URL as string, timezone: 'Z', multipleStatements: true });
     const store = createReservationStore({ holdTtlMs: 60_000, ...STORE_POLICY });
     const rolledBack: string[] = [];
     for (let i = 0; i < ROLLED_BACK; i++) {

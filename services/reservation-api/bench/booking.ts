@@ -7,7 +7,7 @@
 // and prints req/s, p50/p99 and the ratios, with the POST's ablation: without an Idempotency-Key
 // (no lease, no key row), and keyed against a second reservation-api whose Redis is unreachable
 // (no lease, no cache publish: the key row alone). Not a test: figures depend on the machine.
-// Both services run as the image runs them (`node src/server.ts`, the service defaults, the
+// Both services run as the image runs them (their bundle, `dist/server.mjs`, the service defaults, the
 // operator's LOG_LEVEL=info with the log written to a file), so what is measured is what is
 // deployed. The bare route and the raw loop run in a child process of their own, so the load
 // generator shares no event loop with any server.
@@ -18,53 +18,30 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateToLatest } from '@reservations/database';
 import { loadConfig, withTransaction } from '@reservations/service-kit';
-import { createTokenMinter } from '@reservations/service-kit/token-minter';
-import { type HarnessEnv, quantile, startHarness, startServiceProcess } from '@reservations/testkit';
-import autocannon from 'autocannon';
+import { bundled, startHarness, startServiceProcess } from '@reservations/testkit';
+import type autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { ReservationApiConfig } from '../src/config.ts';
 import { keyStatements } from '../src/infra/commands.ts';
 import { primaryPool } from '../src/infra/db.ts';
 import { createReservationStore } from '../src/stores/reservation-store.ts';
 import { cpuPerRequest, processesMatching } from './cpu-usage.ts';
+import {
+  CONNECTIONS,
+  cannon,
+  closedLoop,
+  DURATION_S,
+  type Figures,
+  figuresRow,
+  harnessValue,
+  SERVER_NODE_FLAGS,
+  serviceEnv,
+  sign,
+} from './shared.ts';
 
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-/** Extra node flags for every server process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/x`). */
-const SERVER_NODE_FLAGS = process.env.BENCH_SERVER_NODE_FLAGS ?? '';
 const RESOURCES = 50;
-const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
 /** The keyed baseline's request hash: any fixed value (each transaction has a fresh key). */
 const KEY_HASH = '0'.repeat(64);
-const ISSUER = 'https://bench.idp.test/';
-const AUDIENCE = 'reservations';
-const sign = createTokenMinter({ issuer: ISSUER, audience: AUDIENCE, key: { secret: SECRET } });
-
-interface Figures {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  requests: number;
-}
-
-function cannon(name: string, opts: Omit<autocannon.Options, 'connections' | 'pipelining' | 'duration'>): Promise<Figures> {
-  return new Promise((resolve, reject) => {
-    autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION_S, ...opts }, (err, result) => {
-      if (err) return reject(err);
-      const errors = result.errors + result.timeouts + result.non2xx;
-      resolve({
-        name,
-        rps: result.requests.average,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        errors,
-        requests: result.requests.total,
-      });
-    });
-  });
-}
 
 /** The raw loops' next window; across both loops, so the second never meets the first's bookings. */
 let rawSlot = 1_000_000;
@@ -90,46 +67,32 @@ async function rawLoop({ primaryUrl, poolSize, resources, keyed }: RawLoop): Pro
     policy: { maxDurationMinutes: 1440, horizonDays: 36_500, clockSkewSeconds: 60 },
     maxActiveHolds: 5,
   });
-  const latencies: number[] = [];
-  const until = Date.now() + DURATION_S * 1000;
-  const worker = async (w: number) => {
-    while (Date.now() < until) {
-      const n = rawSlot++;
-      const start = new Date(Date.UTC(2050, 0, 1) + n * 60_000);
-      const key = keyed
-        ? keyStatements({ caller: `raw-${w}`, route: 'POST /v1/reservations', key: randomUUID() }, KEY_HASH, 86_400_000)
-        : undefined;
-      const t0 = performance.now();
-      await withTransaction(
-        pool,
-        (conn) =>
-          store.create(conn, {
-            resourceId: resources[n % resources.length] ?? '',
-            customerId: `raw-${w}`,
-            window: { start, end: new Date(start.getTime() + 60_000) },
-            hold: false,
-            notes: null,
-          }),
-        key && {
-          begin: key.begin,
-          commitWith: ({ reservation }) =>
-            key.store({ status: 201, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(reservation) }),
-        },
-      );
-      latencies.push(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
+  const name = keyed ? 'raw mysql2 insert transaction + key statements' : 'raw mysql2 insert transaction';
+  const figures = await closedLoop(name, async (w) => {
+    const n = rawSlot++;
+    const start = new Date(Date.UTC(2050, 0, 1) + n * 60_000);
+    const key = keyed
+      ? keyStatements({ caller: `raw-${w}`, route: 'POST /v1/reservations', key: randomUUID() }, KEY_HASH, 86_400_000)
+      : undefined;
+    await withTransaction(
+      pool,
+      (conn) =>
+        store.create(conn, {
+          resourceId: resources[n % resources.length] ?? '',
+          customerId: `raw-${w}`,
+          window: { start, end: new Date(start.getTime() + 60_000) },
+          hold: false,
+          notes: null,
+        }),
+      key && {
+        begin: key.begin,
+        commitWith: ({ reservation }) =>
+          key.store({ status: 201, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(reservation) }),
+      },
+    );
+  });
   await pool.end();
-  const at = (q: number) => Math.round((quantile(latencies, q) ?? Number.NaN) * 100) / 100;
-  return {
-    name: keyed ? 'raw mysql2 insert transaction + key statements' : 'raw mysql2 insert transaction',
-    rps: latencies.length / DURATION_S,
-    p50: at(0.5),
-    p99: at(0.99),
-    errors: 0,
-    requests: latencies.length,
-  };
+  return figures;
 }
 
 /** The baselines' child: the bare route on a real port, and the raw loop when asked. */
@@ -150,42 +113,15 @@ async function baselines() {
 /** The parent: the harness, both services as processes, the baselines' child, and autocannon. */
 async function drive() {
   const harness = await startHarness(['mysql', 'redis']);
-  const need = (name: keyof HarnessEnv): string => {
-    const value = harness.env[name];
-    if (!value) throw new Error(`the harness did not export ${name}`);
-    return value;
-  };
-  const primaryUrl = need('MYSQL_PRIMARY_URL');
+  const primaryUrl = harnessValue(harness.env, 'MYSQL_PRIMARY_URL');
   await migrateToLatest(primaryUrl);
-  const env = {
-    MYSQL_PRIMARY_URL: primaryUrl,
-    MYSQL_REPLICA_URL: need('MYSQL_REPLICA_URL'),
-    REDIS_URL: need('REDIS_URL'),
-    JWT_SECRET: SECRET,
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: AUDIENCE,
-    BOOKING_SIGNING_KEYS: 'bench-booking-signing-key-32-characters-long',
-    // The bench books from 2040 on, one minute apart: a horizon that reaches it.
-    BOOKING_HORIZON_DAYS: '36500',
-    // One principal makes every request: limits it cannot reach, so the run measures the
-    // limiter's cost (its Redis call per request), not its refusals.
-    RATE_LIMIT_READS: '1000000000',
-    RATE_LIMIT_WRITES: '1000000000',
-    RATE_LIMIT_HOLDS: '1000000000',
-    // What the operator's ConfigMap sets.
-    LOG_LEVEL: 'info',
-    // The booking core alone: the event pipeline has its own benchmark (services/notifier/bench).
-    OUTBOX_RELAY: 'off',
-    // Not a speed setting: the bench stops the servers without waiting for endpoints to update.
-    SHUTDOWN_DELAY_MS: '0',
-    NODE_OPTIONS: SERVER_NODE_FLAGS,
-  };
-  const service = (name: string) =>
-    startServiceProcess(join(import.meta.dirname, '..', '..', name, 'src', 'server.ts'), env, { logDir: harness.dir });
+  const env = serviceEnv(harness.env);
+  const server = async (name: 'reservation-api' | 'query-api') => (await bundled(name))['server.mjs'] as string;
+  const service = async (name: 'reservation-api' | 'query-api') => startServiceProcess(await server(name), env, { logDir: harness.dir });
   const [writer, reader] = [await service('reservation-api'), await service('query-api')];
   // The ablation's writer: Redis at a port nothing listens on, so its breaker skips the lease and the publish.
   const redisless = await startServiceProcess(
-    join(import.meta.dirname, '..', 'src', 'server.ts'),
+    await server('reservation-api'),
     { ...env, REDIS_URL: 'redis://127.0.0.1:9' },
     { logDir: mkdirSync(join(harness.dir, 'redisless'), { recursive: true }) ?? harness.dir },
   );
@@ -219,7 +155,7 @@ async function drive() {
       'mariadb primary': join(harness.dir, 'mysql-primary'),
       'mariadb replica': join(harness.dir, 'mysql-replica'),
       // redis-server rewrites its command line to `redis-server <host>:<port>`.
-      redis: `redis-server ${new URL(need('REDIS_URL')).host}`,
+      redis: `redis-server ${new URL(env.REDIS_URL ?? '').host}`,
     }),
     'reservation-api': writer.server.pid,
     'query-api': reader.server.pid,
@@ -276,9 +212,7 @@ async function drive() {
   await Promise.all([writer.server.stop(), reader.server.stop(), redisless.server.stop()]);
   await harness.stop();
 
-  const row = (f: Figures) =>
-    `${f.name.padEnd(58)} ${f.rps.toFixed(0).padStart(8)} req/s  p50 ${String(f.p50).padStart(6)} ms  p99 ${String(f.p99).padStart(6)} ms  errors ${f.errors}`;
-  process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each, no pipelining\n${results.map(row).join('\n')}\n`);
+  process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION_S} s each, no pipelining\n${results.map(figuresRow).join('\n')}\n`);
   process.stdout.write(`CPU per request, by process:\n${cpuLines.join('\n')}\n`);
   const [b, g, p, unkeyed, noRedis, raw, rawKeyed] = results as [Figures, Figures, Figures, Figures, Figures, Figures, Figures];
   process.stdout.write(

@@ -30,11 +30,11 @@ function runMigrate(url: string): Promise<{ code: number | null; out: string }> 
 describe('migrations', () => {
   it('the migrate command applies every file once; running it again, even twice at once, changes nothing', async () => {
     const db = await freshDatabase('rsv_migrate');
-    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 6 (applied 1, 2, 3, 4, 5, 6)\n' });
+    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 7 (applied 1, 2, 3, 4, 5, 6, 7)\n' });
     const [a, b] = await Promise.all([runMigrate(db.primaryUrl), runMigrate(db.primaryUrl)]);
     expect([a, b]).toEqual([
-      { code: 0, out: 'schema already at version 6\n' },
-      { code: 0, out: 'schema already at version 6\n' },
+      { code: 0, out: 'schema already at version 7\n' },
+      { code: 0, out: 'schema already at version 7\n' },
     ]);
     expect(await sql(db.primaryUrl, 'SELECT version, name FROM schema_migrations')).toEqual([
       { version: 1, name: 'booking_core' },
@@ -43,6 +43,7 @@ describe('migrations', () => {
       { version: 4, name: 'outbox_parking' },
       { version: 5, name: 'booking_policy' },
       { version: 6, name: 'sealed_webhook_secrets' },
+      { version: 7, name: 'read_paths_at_scale' },
     ]);
   });
 
@@ -50,7 +51,7 @@ describe('migrations', () => {
     const db = await freshDatabase('rsv_old_schema');
     const boot = testApp({ MYSQL_PRIMARY_URL: db.primaryUrl });
     await expect(boot).rejects.toThrow(SchemaTooOldError);
-    await expect(boot).rejects.toThrow(/schema version 0 in the primary is older than the 5 this build needs: run `npm run migrate/);
+    await expect(boot).rejects.toThrow(/schema version 0 in the primary is older than the 7 this build needs: run `npm run migrate/);
   });
 
   it('3 makes every identity column exact: on a database at version 2 with rows in it, the data is unchanged', async () => {
@@ -167,7 +168,7 @@ describe('migrations', () => {
       `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES
         ('3c4d5e6f-0000-4000-8000-000000000001', 'resource', '4d5e6f70-0000-4000-8000-000000000001', 'resource.created', 1, '{"a":1}')`,
     );
-    expect(await db.migrate()).toEqual({ applied: [4, 5, 6], version: 6 });
+    expect(await db.migrate()).toEqual({ applied: [4, 5, 6, 7], version: 7 });
     expect(await sql(db.primaryUrl, 'SELECT event_id, payload, sent_at, attempts, last_error, parked_at FROM outbox')).toEqual([
       {
         event_id: '3c4d5e6f-0000-4000-8000-000000000001',
@@ -177,6 +178,49 @@ describe('migrations', () => {
         last_error: null,
         parked_at: null,
       },
+    ]);
+  });
+  it('7 gives each reservation its provider and each resource its longest window, from the rows at version 6', async () => {
+    const db = await freshDatabase('rsv_scale');
+    expect(await migrate(db.primaryUrl, loadMigrations(MIGRATIONS_DIR).slice(0, 6))).toEqual({ applied: [1, 2, 3, 4, 5, 6], version: 6 });
+    const [busy, idle] = ['5e6f7081-0000-4000-8000-000000000001', '5e6f7081-0000-4000-8000-000000000002'];
+    await script(
+      db.primaryUrl,
+      `INSERT INTO resources (id, name, provider_id, time_zone) VALUES ('${busy}', 'Court', 'acme', 'UTC'), ('${idle}', 'Shed', 'zenith', 'UTC');
+       INSERT INTO reservations (id, resource_id, customer_id, starts_at, ends_at, status) VALUES
+         ('6f708192-0000-4000-8000-000000000001', '${busy}', 'alice', '2034-01-01 10:00', '2034-01-01 11:30:00.250', 'confirmed'),
+         ('6f708192-0000-4000-8000-000000000002', '${busy}', 'bob', '2034-01-01 12:00', '2034-01-01 12:30', 'cancelled');`,
+    );
+    expect(await db.migrate()).toEqual({ applied: [7], version: 7 });
+    expect(await sql(db.primaryUrl, 'SELECT id, provider_id FROM reservations ORDER BY id')).toEqual([
+      { id: '6f708192-0000-4000-8000-000000000001', provider_id: 'acme' },
+      { id: '6f708192-0000-4000-8000-000000000002', provider_id: 'acme' },
+    ]);
+    // 90 minutes and 250 ms; a resource without reservations has none.
+    expect(await sql(db.primaryUrl, 'SELECT id, longest_reservation_ms FROM resources ORDER BY id')).toEqual([
+      { id: busy, longest_reservation_ms: 5_400_250 },
+      { id: idle, longest_reservation_ms: 0 },
+    ]);
+    const indexes = await sql<{ name: string }>(
+      db.primaryUrl,
+      `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'reservations' ORDER BY 1`,
+    );
+    expect(indexes.map((i) => i.name)).toEqual([
+      'PRIMARY',
+      'reservations_customer_holds',
+      'reservations_customer_time',
+      'reservations_provider_time',
+      'reservations_resource_start',
+      'reservations_status_time',
+      'reservations_time',
+    ]);
+    // Again: nothing changes (every statement is safe to repeat).
+    const seven = loadMigrations(MIGRATIONS_DIR)[6];
+    if (!seven) throw new Error('migration 7 is missing');
+    await script(db.primaryUrl, seven.sql);
+    expect(await sql(db.primaryUrl, 'SELECT id, longest_reservation_ms FROM resources ORDER BY id')).toEqual([
+      { id: busy, longest_reservation_ms: 5_400_250 },
+      { id: idle, longest_reservation_ms: 0 },
     ]);
   });
 });

@@ -8,8 +8,8 @@ import { Counter, type Registry } from 'prom-client';
 import { isAheadOf } from '../domain/consistency-token.ts';
 import { problems } from '../errors.ts';
 
-/** The schema version (the highest migration number of @reservations/database) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them). */
-export const REQUIRED_SCHEMA_VERSION = 4;
+/** The schema version (the highest migration number of @reservations/database) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them), 7 the provider on each reservation (a provider's list) and the longest window per resource (availability). */
+export const REQUIRED_SCHEMA_VERSION = 7;
 
 export interface Databases {
   replica: Pool;

@@ -6,7 +6,7 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Cursor } from '../domain/cursor.ts';
 import type { Interval } from '../domain/free-windows.ts';
 
-type Row = BookingRow & RowDataPacket & { provider_id: string };
+type Row = BookingRow & RowDataPacket;
 
 export interface ListFilter {
   resourceId?: string;
@@ -33,11 +33,12 @@ export function createReservationReader() {
   const history = createMysqlEventHistory();
   return {
     async byId(pool: Pool, id: string): Promise<CachedBooking | undefined> {
-      const [[row]] = await pool.query<Row[]>(
-        'SELECT r.*, s.provider_id FROM reservations r JOIN resources s ON s.id = r.resource_id WHERE r.id = ?',
+      // The resource's provider: a row written before the reservation carried its own has none.
+      const [[row]] = await pool.query<(Row & { owner_id: string })[]>(
+        'SELECT r.*, s.provider_id AS owner_id FROM reservations r JOIN resources s ON s.id = r.resource_id WHERE r.id = ?',
         [id],
       );
-      return row ? cachedBooking(toBooking(row), row.provider_id) : undefined;
+      return row ? cachedBooking(toBooking(row), row.owner_id) : undefined;
     },
 
     /** Keyset pagination on (starts_at, id): stable under inserts, no OFFSET scans. */
@@ -50,13 +51,18 @@ export function createReservationReader() {
       };
       if (f.resourceId) add('r.resource_id = ?', f.resourceId);
       if (f.customerId) add('r.customer_id = ?', f.customerId);
-      if (f.providerId) add('s.provider_id = ?', f.providerId);
+      if (f.providerId) add('r.provider_id = ?', f.providerId);
       if (f.status) add('r.status = ?', f.status);
       if (f.from) add('r.ends_at > ?', f.from);
       if (f.to) add('r.starts_at < ?', f.to);
-      if (f.after) add('(r.starts_at, r.id) > (?, ?)', new Date(f.after.startsAt), f.after.id);
+      // (starts_at, id) > cursor, spelled so the index's range starts at the cursor: MariaDB does
+      // not seek on a row comparison, and would read every earlier row of the list to skip it.
+      if (f.after) {
+        const after = new Date(f.after.startsAt);
+        add('r.starts_at >= ? AND (r.starts_at > ? OR r.id > ?)', after, after, f.after.id);
+      }
       const [rows] = await pool.query<Row[]>(
-        `SELECT r.*, s.provider_id FROM reservations r JOIN resources s ON s.id = r.resource_id
+        `SELECT r.* FROM reservations r
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.starts_at, r.id LIMIT ?`,
         [...params, f.limit + 1],
       );
@@ -70,10 +76,18 @@ export function createReservationReader() {
       return row ? { id: row.id, providerId: row.provider_id, timeZone: row.time_zone, capacity: Number(row.capacity) } : undefined;
     },
 
+    /**
+     * The active reservations overlapping `window`. None is longer than the resource's
+     * `longest_reservation_ms`, so they all start in `[from − longest, to)`: the resource row is a
+     * constant of the statement (its primary key), so that is the range read on
+     * `reservations_resource_start`, in the statement's one snapshot.
+     */
     async taken(pool: Pool, resourceId: string, window: Interval): Promise<Interval[]> {
       const [rows] = await pool.query<RowDataPacket[]>(
-        `SELECT r.starts_at, r.ends_at FROM reservations r WHERE r.resource_id = ? AND ${ACTIVE} AND r.starts_at < ? AND r.ends_at > ?`,
-        [resourceId, window.end, window.start],
+        `SELECT r.starts_at, r.ends_at FROM resources s JOIN reservations r ON r.resource_id = s.id
+         WHERE s.id = ? AND r.starts_at >= ? - INTERVAL s.longest_reservation_ms * 1000 MICROSECOND AND r.starts_at < ?
+           AND ${ACTIVE} AND r.ends_at > ?`,
+        [resourceId, window.start, window.end, window.start],
       );
       return rows.map((r) => ({ start: r.starts_at as Date, end: r.ends_at as Date }));
     },

@@ -84,7 +84,6 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, co
 
   /** The command in its transaction; `duplicate` when the key's row was committed first by another request. */
   async function execute(
-    request: FastifyRequest,
     reply: FastifyReply,
     work: (conn: PoolConnection) => Promise<CommandOutcome>,
     scope: KeyScope | undefined,
@@ -168,7 +167,7 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, co
             else if (state.kind === 'expired') await deleteExpiredKey(app.db, scope);
             if (replay) break;
           }
-          const ran = await execute(request, reply, work, scope, hash);
+          const ran = await execute(reply, work, scope, hash);
           if (ran !== 'duplicate') result = ran;
         }
         if (!result && !replay) throw inProgress();

@@ -5,8 +5,8 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 
-/** The schema version (highest migration number) this build reads and writes: 5 gave resources a booking policy of their own. */
-export const REQUIRED_SCHEMA_VERSION = 5;
+/** The schema version (highest migration number) this build reads and writes: 5 gave resources a booking policy of their own, 7 the provider on each reservation and the longest window per resource (the overlap checks' reach). */
+export const REQUIRED_SCHEMA_VERSION = 7;
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -5,10 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { type BookingPolicy, policyFor, windowViolations } from '../domain/booking-policy.ts';
-import type { Interval } from '../domain/interval.ts';
+import { earliestOverlappingStart, type Interval, overlapReachMs } from '../domain/interval.ts';
 import { problems } from '../errors.ts';
 import { appendEvent, type EventType } from './outbox.ts';
-import { lockResource, type Resource } from './resource-store.ts';
+import { lockResourceForBooking, type Resource, recordLongest } from './resource-store.ts';
 
 export type { Booking };
 
@@ -20,12 +20,16 @@ const ACTIVE = (alias: string) => `(${alias}.status = 'confirmed' OR (${alias}.s
 /**
  * The most active reservations of the resource (other than `:self`) covering any one instant of
  * `[:start, :end)`. Coverage only rises where a reservation starts, so the peak is at `:start` or
- * at a start inside the window (the same reasoning as `peakOverlap`, unit-tested there).
+ * at a start inside the window (the same reasoning as `peakOverlap`, unit-tested there). Every
+ * reservation that can cover an instant of the window starts in `[:earliest, :end)`
+ * (earliestOverlappingStart): a constant range on `reservations_resource_start`, so each count reads
+ * the reservations near the window, not every one the resource had before it.
  */
 const PEAK_OVERLAP = `(
   SELECT COALESCE(MAX(covering), 0) FROM (
     SELECT (SELECT COUNT(*) FROM reservations c
-            WHERE c.resource_id = :resource AND c.id <> :self AND ${ACTIVE('c')} AND c.starts_at <= p.t AND c.ends_at > p.t) AS covering
+            WHERE c.resource_id = :resource AND c.starts_at >= :earliest AND c.starts_at < :end
+              AND c.id <> :self AND ${ACTIVE('c')} AND c.starts_at <= p.t AND c.ends_at > p.t) AS covering
     FROM (SELECT CAST(:start AS DATETIME(3)) AS t
           UNION SELECT s.starts_at FROM reservations s
           WHERE s.resource_id = :resource AND s.id <> :self AND ${ACTIVE('s')} AND s.starts_at > :start AND s.starts_at < :end) p
@@ -72,10 +76,10 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
     const unlocked = await readRow(conn, id, false);
     const notFound = new Problem(problems, 'reservation-not-found', `reservation ${id} does not exist`);
     if (!unlocked) throw notFound;
-    const resource = await lockResource(conn, unlocked.resource_id);
+    const { resource, longestMs } = await lockResourceForBooking(conn, unlocked.resource_id);
     const row = await readRow(conn, id, true);
     if (!row || !mayAccessBooking(principal, toBooking(row), resource)) throw notFound;
-    return { row, resource };
+    return { row, resource, longestMs };
   }
 
   /** Only on a refused hold: the cap's check travels inside the INSERT. */
@@ -84,13 +88,18 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
     return Number(row?.n);
   }
 
+  /** How far before a window the overlap checks on `resource` must look (earliestOverlappingStart). */
+  function earliest(window: Interval, resource: Resource, longestMs: number): Date {
+    return earliestOverlappingStart(window, overlapReachMs(longestMs, policyFor(resource, policy).maxDurationMinutes));
+  }
+
   /** The first active reservation in the way, for the 409's `conflict` member. */
-  async function conflictFor(conn: PoolConnection, resourceId: string, self: string, window: Interval) {
+  async function conflictFor(conn: PoolConnection, resourceId: string, self: string, window: Interval, from: Date) {
     const [[row]] = await conn.query<RowDataPacket[]>(
       `SELECT r.starts_at, r.ends_at FROM reservations r
-       WHERE r.resource_id = ? AND r.id <> ? AND ${ACTIVE('r')} AND r.starts_at < ? AND r.ends_at > ?
+       WHERE r.resource_id = ? AND r.starts_at >= ? AND r.starts_at < ? AND r.id <> ? AND ${ACTIVE('r')} AND r.ends_at > ?
        ORDER BY r.starts_at LIMIT 1`,
-      [resourceId, self, window.end, window.start],
+      [resourceId, from, window.end, self, window.start],
     );
     const conflict = row ? { startsAt: (row.starts_at as Date).toISOString(), endsAt: (row.ends_at as Date).toISOString() } : undefined;
     return new Problem(
@@ -103,8 +112,21 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
     );
   }
 
-  async function finish(conn: PoolConnection, id: string, resource: Resource, type: EventType): Promise<Change> {
-    const row = await readRow(conn, id, false);
+  /**
+   * A statement that writes reservation `id`, and the row read back in the same round trip (the
+   * primary pool allows multipleStatements): one round trip fewer while the resource is locked,
+   * which bounds how many bookings one resource takes per second.
+   */
+  async function writeAndRead(conn: PoolConnection, sql: string, params: Record<string, unknown>, id: string) {
+    const [[written, rows]] = (await conn.query(
+      { sql: `${sql}; SELECT * FROM reservations WHERE id = :readBack`, namedPlaceholders: true },
+      { ...params, readBack: id },
+    )) as unknown as [[ResultSetHeader, ReservationRow[]]];
+    return { affected: written.affectedRows, row: rows[0] };
+  }
+
+  async function finish(conn: PoolConnection, id: string, resource: Resource, type: EventType, readBack?: ReservationRow): Promise<Change> {
+    const row = readBack ?? (await readRow(conn, id, false));
     if (!row) throw new Error(`reservation ${id} vanished inside its own transaction`);
     const reservation = toBooking(row);
     await appendEvent(conn, { aggregateType: 'reservation', aggregateId: id, type, version: reservation.version, payload: reservation });
@@ -131,23 +153,24 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
       conn: PoolConnection,
       input: { resourceId: string; customerId: string; window: Interval; hold: boolean; notes: string | null },
     ): Promise<Change> {
-      const resource = await lockResource(conn, input.resourceId);
+      const { resource, longestMs } = await lockResourceForBooking(conn, input.resourceId);
       checkPolicy(input.window, resource);
       const id = randomUUID();
-      const [result] = await conn.query<ResultSetHeader>(
-        {
-          sql: `INSERT INTO reservations (id, resource_id, customer_id, starts_at, ends_at, status, expires_at, notes)
-                SELECT :id, :resource, :customer, :start, :end, :status,
-                       IF(:hold, NOW(3) + INTERVAL :holdMs * 1000 MICROSECOND, NULL), :notes
-                FROM DUAL WHERE ${PEAK_OVERLAP} < :capacity AND (NOT :hold OR ${ACTIVE_HOLDS} < :maxHolds)`,
-          namedPlaceholders: true,
-        },
+      const from = earliest(input.window, resource, longestMs);
+      const { affected, row } = await writeAndRead(
+        conn,
+        `INSERT INTO reservations (id, resource_id, customer_id, provider_id, starts_at, ends_at, status, expires_at, notes)
+         SELECT :id, :resource, :customer, :provider, :start, :end, :status,
+                IF(:hold, NOW(3) + INTERVAL :holdMs * 1000 MICROSECOND, NULL), :notes
+         FROM DUAL WHERE ${PEAK_OVERLAP} < :capacity AND (NOT :hold OR ${ACTIVE_HOLDS} < :maxHolds)`,
         {
           id,
           self: id,
           resource: resource.id,
           customer: input.customerId,
+          provider: resource.providerId,
           start: input.window.start,
+          earliest: from,
           end: input.window.end,
           status: input.hold ? 'held' : 'confirmed',
           hold: input.hold,
@@ -156,8 +179,9 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
           capacity: resource.capacity,
           maxHolds: maxActiveHolds,
         },
+        id,
       );
-      if (result.affectedRows === 0) {
+      if (affected === 0) {
         if (input.hold && (await activeHolds(conn, input.customerId)) >= maxActiveHolds) {
           throw new Problem(
             problems,
@@ -168,9 +192,10 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
             },
           );
         }
-        throw await conflictFor(conn, resource.id, id, input.window);
+        throw await conflictFor(conn, resource.id, id, input.window, from);
       }
-      return finish(conn, id, resource, 'reservation.created');
+      await recordLongest(conn, resource.id, longestMs, input.window);
+      return finish(conn, id, resource, 'reservation.created', row);
     },
 
     async confirm(conn: PoolConnection, principal: Principal, id: string, expectedVersion?: number | null): Promise<Change> {
@@ -210,7 +235,7 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
       expectedVersion: number | null,
       change: { start?: Date; end?: Date; notes?: string | null },
     ): Promise<Change & { window: Interval }> {
-      const { row, resource } = await lockForChange(conn, principal, id);
+      const { row, resource, longestMs } = await lockForChange(conn, principal, id);
       checkVersion(row, expectedVersion);
       if (row.status === 'cancelled') throw new Problem(problems, 'reservation-cancelled', `reservation ${id} is cancelled`);
       const window = { start: change.start ?? row.starts_at, end: change.end ?? row.ends_at };
@@ -222,28 +247,29 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
       if (change.start !== undefined || change.end !== undefined) {
         checkPolicy(window, resource, { startChanged: change.start !== undefined && change.start.getTime() !== row.starts_at.getTime() });
       }
-      const [result] = await conn.query<ResultSetHeader>(
-        {
-          sql: `UPDATE reservations SET starts_at = :start, ends_at = :end, notes = :notes, version = version + 1, updated_at = NOW(3)
-                WHERE id = :self AND ${ACTIVE('reservations')} AND ${PEAK_OVERLAP} < :capacity`,
-          namedPlaceholders: true,
-        },
+      const { affected, row: moved } = await writeAndRead(
+        conn,
+        `UPDATE reservations SET starts_at = :start, ends_at = :end, notes = :notes, version = version + 1, updated_at = NOW(3)
+         WHERE id = :self AND ${ACTIVE('reservations')} AND ${PEAK_OVERLAP} < :capacity`,
         {
           self: id,
           resource: resource.id,
           start: window.start,
           end: window.end,
+          earliest: earliest(window, resource, longestMs),
           notes: change.notes === undefined ? row.notes : change.notes,
           capacity: resource.capacity,
         },
+        id,
       );
-      if (result.affectedRows === 0) {
+      if (affected === 0) {
         if (row.status === 'held' && row.expires_at && row.expires_at <= new Date()) {
           throw new Problem(problems, 'hold-expired', `the hold on reservation ${id} has expired`);
         }
-        throw await conflictFor(conn, resource.id, id, window);
+        throw await conflictFor(conn, resource.id, id, window, earliest(window, resource, longestMs));
       }
-      return { ...(await finish(conn, id, resource, 'reservation.rescheduled')), window };
+      await recordLongest(conn, resource.id, longestMs, window);
+      return { ...(await finish(conn, id, resource, 'reservation.rescheduled', moved)), window };
     },
   };
 }

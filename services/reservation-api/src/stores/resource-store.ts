@@ -16,6 +16,7 @@ interface ResourceRow extends RowDataPacket {
   capacity: number;
   max_duration_minutes: number | null;
   booking_horizon_days: number | null;
+  longest_reservation_ms: number | string;
   version: number;
   created_at: Date;
   updated_at: Date;
@@ -41,9 +42,24 @@ export function toResource(row: ResourceRow): Resource {
  * resource goes through here first, which serialises them per resource (and only per resource).
  */
 export async function lockResource(conn: PoolConnection, id: string): Promise<Resource> {
+  return (await lockResourceForBooking(conn, id)).resource;
+}
+
+/** lockResource, with what a booking's overlap check needs besides: the longest window it has had. */
+export async function lockResourceForBooking(conn: PoolConnection, id: string): Promise<{ resource: Resource; longestMs: number }> {
   const [[row]] = await conn.query<ResourceRow[]>('SELECT * FROM resources WHERE id = ? FOR UPDATE', [id]);
   if (!row) throw new Problem(problems, 'resource-not-found', `resource ${id} does not exist`);
-  return toResource(row);
+  return { resource: toResource(row), longestMs: Number(row.longest_reservation_ms) };
+}
+
+/**
+ * Raises the resource's longest window to the one just written, if longer (the resource is
+ * locked): the overlap checks' reach (earliestOverlappingStart) must cover every reservation.
+ */
+export async function recordLongest(conn: PoolConnection, id: string, longestMs: number, window: { start: Date; end: Date }) {
+  const length = window.end.getTime() - window.start.getTime();
+  if (length <= longestMs) return;
+  await conn.query('UPDATE resources SET longest_reservation_ms = GREATEST(longest_reservation_ms, ?) WHERE id = ?', [length, id]);
 }
 
 export async function createResource(conn: PoolConnection, body: Static<typeof CreateResourceBody>): Promise<Resource> {
