@@ -10,11 +10,12 @@ import {
   createZone,
   harnessEnv,
   installChromium,
-  listRecords,
+  type Route53AwsStandIn,
   runDir,
   type Server,
   startKubeControlPlane,
   startPrometheus,
+  startRoute53AwsStandIn,
   stopServers,
   waitUntil,
   writePrometheusTargets,
@@ -30,22 +31,26 @@ import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { dashboardPage } from '../support/dashboard-page.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
-import { type OperatorProcess, startOperator } from '../support/operator-process.ts';
+import { type OperatorProcess, startClusterOperatorProcess } from '../support/operator-process.ts';
 import { type ServicePod, startServicePod } from '../traffic/analysis/service-pods.ts';
 
 /**
  * The dashboard in Debian's Chromium, driven by playwright-core, against two real clusters: blue
  * is the harness's control plane, green a second control plane, each with the operator as a
- * process; Route53 is moto. Each cluster's services are a stand-in pod
- * (service-kit's metrics) that a Prometheus of this test's own scrapes with a `cluster` label,
- * and a load loop picks a cluster per request by the weights moto holds (the stand-in for DNS).
+ * process; Route53 is moto behind the stand-in of AWS's behaviour, which both operators call (a
+ * change stays PENDING for 1-2 s, so every step waits for INSYNC). Each cluster's services are a
+ * stand-in pod (service-kit's metrics) that a Prometheus of this test's own scrapes with a
+ * `cluster` label, and a load loop picks a cluster per request by the weights Route53's DNS serves
+ * (changes INSYNC only: the stand-in for DNS).
  */
 
 const NAME = 'booking';
 // Long enough that a setShare step is Progressing for a few seconds (held one TTL), for the pause button.
 const TTL = 5;
+const SHORT_INSYNC = { min: 1000, max: 2000 };
 const dir = runDir();
 const route53 = new Route53Client({});
+let front: Route53AwsStandIn;
 let zone: { id: string; name: string };
 let blue: Target & { operator: OperatorProcess };
 let green: Target & { operator: OperatorProcess; plane: Awaited<ReturnType<typeof startKubeControlPlane>> };
@@ -56,8 +61,6 @@ let dashboard: Dashboard;
 let browser: Browser;
 let page: Page;
 
-/** The operators reach moto as the tests do. */
-const awsEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AWS_'))) as Record<string, string>;
 const path = (t: Target, name?: string) => resourcePath(RESOURCE_TYPES.Reservation, t.namespace, name);
 const read = (t: Target) => t.client.request<Reservation>('GET', path(t, NAME));
 const { cluster, phaseIn, shows, click, confirm, startCutoverFromPage, observedShown } = dashboardPage(() => page);
@@ -68,12 +71,12 @@ async function createReservation(t: Target, traffic: Record<string, unknown>) {
   });
 }
 
-/** Steady requests, each to the cluster a weighted choice among moto's records picks: what resolvers do with Route53's answers. */
+/** Steady requests, each to the cluster a weighted choice among the records DNS serves picks: what resolvers do with Route53's answers. */
 function startLoadByWeightsStandIn(dnsName: string, targets: Record<string, ServicePod>): { stop(): Promise<void> } {
   let weights: Record<string, number> = {};
   let stopped = false;
   const refresh = async () => {
-    const records = await listRecords(route53, zone.id);
+    const records = await front.served(zone.id);
     weights = Object.fromEntries(
       records.filter((r) => r.name === dnsName && r.type === 'CNAME').map((r) => [r.setIdentifier ?? '', r.weight ?? 0]),
     );
@@ -138,6 +141,7 @@ beforeAll(async () => {
     promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'build-dashboard.ts'), join(dir, 'page')]),
   ]);
   zone = await createZone(route53);
+  front = await startRoute53AwsStandIn({ insyncDelayMs: SHORT_INSYNC });
 
   const kc = testKubeConfig();
   await installCrds(kc);
@@ -147,11 +151,11 @@ beforeAll(async () => {
     client: createKubeClient(kc),
     namespace: blueNamespace,
     context: 'blue',
-    operator: await startOperator({
-      ...awsEnv(),
-      KUBECONFIG: harnessEnv('KUBECONFIG'),
-      WATCH_NAMESPACE: blueNamespace,
-      LEADER_ELECT: 'false',
+    operator: await startClusterOperatorProcess({
+      kubeconfig: harnessEnv('KUBECONFIG'),
+      namespace: blueNamespace,
+      route53: front.url,
+      appId: 'dashboard-blue-operator',
     }),
   };
   const plane = await startKubeControlPlane(join(dir, 'green'), 'green');
@@ -159,19 +163,20 @@ beforeAll(async () => {
   greenKc.loadFromFile(plane.env.KUBECONFIG);
   await installCrds(greenKc);
   const greenNamespace = await createTestNamespace(greenKc, 'dashboard-green');
-  const operator = await startOperator({
-    ...awsEnv(),
-    KUBECONFIG: plane.env.KUBECONFIG,
-    WATCH_NAMESPACE: greenNamespace,
-    LEADER_ELECT: 'false',
+  const operator = await startClusterOperatorProcess({
+    kubeconfig: plane.env.KUBECONFIG,
+    namespace: greenNamespace,
+    route53: front.url,
+    appId: 'dashboard-green-operator',
   });
   green = { kc: greenKc, client: createKubeClient(greenKc), namespace: greenNamespace, context: 'green', operator, plane };
 
   const dns = { hostedZoneId: zone.id, name: `api.${zone.name}`, ttl: TTL };
   await createReservation(blue, { cluster: 'eks-blue', dns, weight: 100, target: 'blue.elb.example.com' });
-  await waitUntil('blue at 100', async () => (await read(blue)).status?.traffic?.verifiedWeight === 100);
+  // Each write waits for its change INSYNC and the operator's next GetChange poll.
+  await waitUntil('blue at 100', async () => (await read(blue)).status?.traffic?.verifiedWeight === 100, { timeoutMs: 60_000 });
   await createReservation(green, { cluster: 'eks-green', dns, weight: 0, target: 'green.elb.example.com' });
-  await waitUntil('green at 0', async () => (await read(green)).status?.traffic?.verifiedWeight === 0);
+  await waitUntil('green at 0', async () => (await read(green)).status?.traffic?.verifiedWeight === 0, { timeoutMs: 60_000 });
 
   // A Prometheus of this file's own: the test stops it, which the harness's shared one must not be.
   const promDir = join(dir, 'prometheus');
@@ -207,6 +212,7 @@ afterAll(async () => {
   blue?.operator.kill();
   if (green) await stopServers(green.plane.servers);
   rmSync(dir, { recursive: true, force: true });
+  await front?.close();
   route53.destroy();
 }, 60_000);
 
@@ -280,7 +286,7 @@ describe('kubectl reservation dashboard in Chromium', () => {
     await click('green', 'abort');
     await shows('the confirmation', page.locator('#confirm-text'), /Abort the cutover of .*booking on green\?/);
     await confirm();
-    await greenCutover('the abort walked back to 0', (c) => c?.phase === 'Aborted' && !c.aborting && c.verifiedShare === 0, 30_000);
+    await greenCutover('the abort walked back to 0', (c) => c?.phase === 'Aborted' && !c.aborting && c.verifiedShare === 0, 90_000);
     await waitUntil('the page shows Aborted', async () => (await phaseIn('green').textContent()) === 'Aborted');
     await click('green', 'resume');
     await shows(
@@ -288,7 +294,7 @@ describe('kubectl reservation dashboard in Chromium', () => {
       cluster('green').getByTestId('notice'),
       /^refused: cannot resume .*: the cutover is aborted \(back at 0%\); retry starts it again/,
     );
-  }, 120_000);
+  }, 240_000);
 
   it('a cutover started from the page runs to Succeeded while the observed share follows the weights', async () => {
     await startCutoverFromPage('green', {
@@ -296,7 +302,7 @@ describe('kubectl reservation dashboard in Chromium', () => {
       steps: [{ setShare: 50 }, { pause: { duration: '25s' } }, { setShare: 100 }],
       drain: { ttls: 1 },
     });
-    await greenCutover('green at step 2 (50%)', (c) => c?.step === 1, 30_000);
+    await greenCutover('green at step 2 (50%)', (c) => c?.step === 1, 90_000);
     await waitUntil(
       'the observed share near 50% on both sides',
       async () => {
@@ -309,7 +315,7 @@ describe('kubectl reservation dashboard in Chromium', () => {
     const docs = join(import.meta.dirname, '..', '..', '..', 'docs', 'dashboard.png');
     await page.screenshot({ path: process.env.UPDATE_SCREENSHOTS ? docs : join(dir, 'dashboard.png'), fullPage: true });
     await waitUntil('the page shows green Succeeded', async () => (await phaseIn('green').textContent()) === 'Succeeded', {
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
     });
     expect((await read(green)).status?.traffic?.cutover?.phase).toBe('Succeeded');
     // Prometheus's rate looks 15 s back: the share shown reaches green's 100 % that much later.
@@ -330,7 +336,7 @@ describe('kubectl reservation dashboard in Chromium', () => {
     const chart = cluster('green').getByTestId('chart');
     expect(Number(await chart.getAttribute('data-marks'))).toBeGreaterThanOrEqual(6);
     expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(30);
-  }, 180_000);
+  }, 300_000);
 
   it('says "cannot reach" when Prometheus is gone, with no figures shown as current', async () => {
     await stopServers(prometheus.servers);
