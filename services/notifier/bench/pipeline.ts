@@ -31,7 +31,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { migrateToLatest } from '@reservations/database';
-import { createTokenMinter } from '@reservations/service-kit/token-minter';
+import { serviceEnv, sign } from '@reservations/reservation-api/bench';
 import {
   bundled,
   type Component,
@@ -70,10 +70,6 @@ const FIXED_RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : und
 const PROVIDERS = 20;
 const RESOURCES = 100;
 const TARGETS = { webhookP99Ms: 250, outboxLagP99Ms: 100, rateRatio: 0.7, cpuRatio: 1.5 };
-const SECRET = 'bench-secret-that-is-at-least-32-bytes-long';
-const ISSUER = 'https://bench.idp.test/';
-const AUDIENCE = 'reservations';
-const sign = createTokenMinter({ issuer: ISSUER, audience: AUDIENCE, key: { secret: SECRET } });
 
 /** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
 function machineBusySeconds(): number {
@@ -170,23 +166,14 @@ try {
       env: {
         ...process.env,
         ...env,
+        // The booking services' bench settings (identity provider, horizon, limits out of reach).
+        ...serviceEnv(harness.env),
         HOST: '127.0.0.1',
         PORT: String(port),
         ADMIN_PORT: String(adminPort),
         LOG_LEVEL: 'warn',
-        JWT_SECRET: SECRET,
-        JWT_ISSUER: ISSUER,
-        JWT_AUDIENCE: AUDIENCE,
-        BOOKING_SIGNING_KEYS: 'bench-booking-signing-key-32-characters-long',
-        // The bench books from 2045 on: a horizon that reaches it.
-        BOOKING_HORIZON_DAYS: '36500',
-        // One customer books at every rate: limits it cannot reach (the limiter's cost is still paid).
-        RATE_LIMIT_READS: '1000000000',
-        RATE_LIMIT_WRITES: '1000000000',
-        RATE_LIMIT_HOLDS: '1000000000',
         SQS_QUEUE_URL: queue.queueUrl,
         SQS_DLQ_URL: queue.dlqUrl,
-        SHUTDOWN_DELAY_MS: '0',
         ...extra,
       },
     });
