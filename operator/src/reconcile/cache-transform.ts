@@ -19,10 +19,9 @@ const KEPT_METADATA = ['name', 'namespace', 'uid', 'resourceVersion', 'generatio
  */
 export function keepWhatTheReconcilerReads(manager: string, statusOf: ReadonlySet<string>): CacheTransform {
   return (obj) => {
-    const owned = appliedFieldSet(obj, manager);
-    if (!owned) return; // no managedFields (already cut, or never written with them): kept whole
-    const { apiVersion: _v, kind: _k, ...fields } = obj;
-    const applied = project(fields, owned);
+    const applied = appliedDigest(obj, manager);
+    if (applied === undefined) return; // no managedFields (already cut, or never written with them): kept whole
+    const fields = { status: obj.status };
     const replicas = (obj.spec as { replicas?: unknown } | undefined)?.replicas;
     const metadata: Record<string, unknown> = {};
     for (const key of KEPT_METADATA) if (obj.metadata[key] !== undefined) metadata[key] = obj.metadata[key];
@@ -30,6 +29,14 @@ export function keepWhatTheReconcilerReads(manager: string, statusOf: ReadonlySe
     obj.metadata = metadata as KubeObject['metadata'];
     if (statusOf.has(obj.kind)) obj.status = fields.status;
     if (typeof replicas === 'number') obj.spec = { replicas };
-    Object.assign(obj, { [APPLIED_DIGEST]: digest(applied) });
+    Object.assign(obj, { [APPLIED_DIGEST]: applied });
   };
+}
+
+/** The digest of the fields `manager` owns in `obj`, as drift.ts `inSync` compares it; undefined without managedFields. */
+export function appliedDigest(obj: KubeObject, manager: string): string | undefined {
+  const owned = appliedFieldSet(obj, manager);
+  if (!owned) return undefined;
+  const { apiVersion: _v, kind: _k, ...fields } = obj;
+  return digest(project(fields, owned));
 }

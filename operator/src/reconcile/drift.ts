@@ -68,16 +68,37 @@ export function quantity(text: string): number | undefined {
 export const APPLIED_DIGEST: unique symbol = Symbol('appliedDigest');
 
 /**
+ * What applying a desired object was seen to leave of the operator's fields: the same digest
+ * unless the server filled in defaults inside a field the operator owns whole (a CRD's atomic
+ * list, such as an HTTPRoute's rules).
+ */
+export interface AppliedOutcome {
+  desired: string;
+  live: string;
+}
+
+/**
  * Whether applying `desired` (without apiVersion and kind) would change nothing in `live`. With
  * the cache's digest, the fields the operator owns must be exactly what it would apply now (the
- * digests match); without one (an object read whole), `hasAllFields` judges.
+ * digests match), or what applying that same desired object was seen to leave (`outcome`);
+ * without a digest (an object read whole), `hasAllFields` judges.
  */
-export function inSync(desired: { metadata: object; [key: string]: unknown }, live: object | undefined): boolean {
+export function inSync(desired: { metadata: object; [key: string]: unknown }, live: object | undefined, outcome?: AppliedOutcome): boolean {
   if (live === undefined) return false;
   const applied = (live as { [APPLIED_DIGEST]?: string })[APPLIED_DIGEST];
-  if (applied === undefined) return hasAllFields(desired, live);
+  if (applied === undefined) {
+    const { apiVersion: _v, kind: _k, ...fields } = desired;
+    return hasAllFields(fields, live);
+  }
+  const wanted = desiredDigest(desired);
+  return wanted === applied || (outcome?.desired === wanted && outcome.live === applied);
+}
+
+/** The digest of a desired object as the cache's digest of a live one is taken: without apiVersion, kind, name and namespace. */
+export function desiredDigest(desired: { metadata: object; [key: string]: unknown }): string {
+  const { apiVersion: _v, kind: _k, ...fields } = desired;
   const { name: _n, namespace: _ns, ...metadata } = desired.metadata as Record<string, unknown>;
-  return digest({ ...desired, metadata }) === applied;
+  return digest({ ...fields, metadata });
 }
 
 /**

@@ -8,9 +8,10 @@ import { FIELD_MANAGER, objectName } from '../desired/metadata.ts';
 import { isNotFound, type KubeClient, PATCH } from '../kube/client.ts';
 import { type KubeObject, resourcePath, resourceTypeOf } from '../kube/resources.ts';
 import type { TrafficOutcome, TrafficReconciler } from '../traffic/reconciler.ts';
+import { appliedDigest } from './cache-transform.ts';
 import { CONDITION, REASON, setCondition } from './conditions.ts';
 import { budgetCondition, connectionBudgets } from './connection-budget.ts';
-import { inSync } from './drift.ts';
+import { type AppliedOutcome, desiredDigest, inSync } from './drift.ts';
 import { EDGE_FINALIZER, EDGE_KINDS, edgeFinalizers, edgeHeld } from './edge-hold.ts';
 import type { EventRecorder } from './events.ts';
 import { computeStatus, type ObservedDeployment } from './status.ts';
@@ -82,6 +83,16 @@ export function createReconciler(deps: ReconcilerDeps) {
   // (and one watch event) cheaper, and its deletion is the garbage collector's alone.
   const needsFinalizer = (cr: Reservation) => cleanups.some((c) => c.appliesTo?.(cr) ?? true);
 
+  // What an apply left where it differs from what was applied (defaults a schema fills in), so the
+  // same desired object is not applied again on every reconcile. By `Kind/namespace/name`.
+  const outcomes = new Map<string, AppliedOutcome>();
+  function rememberOutcome(key: string, desired: KubeObject, live: KubeObject) {
+    const wanted = desiredDigest(desired);
+    const left = appliedDigest(live, FIELD_MANAGER);
+    if (left === undefined || left === wanted) outcomes.delete(key);
+    else outcomes.set(key, { desired: wanted, live: left });
+  }
+
   async function reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
     const cr = reservations.get(namespace, name);
@@ -111,11 +122,12 @@ export function createReconciler(deps: ReconcilerDeps) {
           failures.push(`${obj.kind} is not served by this cluster (install its CRDs, e.g. the Gateway API's)`);
           return;
         }
-        const { apiVersion: _v, kind: _k, ...fields } = obj;
-        if (inSync(fields, cache.get(namespace, obj.metadata.name))) return;
+        const key = `${obj.kind}/${namespace}/${obj.metadata.name}`;
+        if (inSync(obj, cache.get(namespace, obj.metadata.name), outcomes.get(key))) return;
         try {
-          await client.apply(obj, FIELD_MANAGER, { signal });
+          const live = await client.apply(obj, FIELD_MANAGER, { signal });
           applied.push(`${obj.kind}/${obj.metadata.name}`);
+          rememberOutcome(key, obj, live);
         } catch (err) {
           failures.push(`${obj.kind} ${obj.metadata.name}: ${err instanceof Error ? err.message : String(err)}`);
         }
@@ -130,6 +142,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       for (const live of cache.list(namespace)) {
         if (controllerUid(live) !== cr.metadata.uid || wanted.has(`${live.kind}/${live.metadata.name}`)) continue;
         if (await client.remove(live, { signal })) pruned.push(`${live.kind}/${live.metadata.name}`);
+        outcomes.delete(`${live.kind}/${namespace}/${live.metadata.name}`);
       }
     }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KubeObject } from '../../src/kube/resources.ts';
-import { keepWhatTheReconcilerReads } from '../../src/reconcile/cache-transform.ts';
-import { APPLIED_DIGEST, digest, inSync } from '../../src/reconcile/drift.ts';
+import { appliedDigest, keepWhatTheReconcilerReads } from '../../src/reconcile/cache-transform.ts';
+import { APPLIED_DIGEST, desiredDigest, digest, inSync } from '../../src/reconcile/drift.ts';
 
 const keep = keepWhatTheReconcilerReads('reservation-operator', new Set(['Deployment']));
 
@@ -155,6 +155,28 @@ describe('keepWhatTheReconcilerReads', () => {
       digest({ env: [{ name: 'b', value: '500m' }, { name: 'a' }] }),
     );
     expect(digest({ args: ['a', 'b'] })).not.toBe(digest({ args: ['b', 'a'] }));
+  });
+
+  it('takes what an apply of the same desired object was seen to leave as in sync (defaults a schema fills in), and nothing else', () => {
+    const obj = live();
+    // The server filled a default into the container the operator owns whole.
+    const fieldsV1 = (obj.metadata.managedFields as { fieldsV1: Record<string, never> }[])[0]?.fieldsV1 as Record<
+      string,
+      Record<string, unknown>
+    >;
+    ((fieldsV1['f:spec']?.['f:template'] as Record<string, Record<string, Record<string, unknown>>>)['f:spec'] as Record<string, unknown>)[
+      'f:containers'
+    ] = { 'k:{"name":"notifier"}': {} };
+    const left = appliedDigest(obj, 'reservation-operator') as string;
+    keep(obj);
+    expect(inSync(desired, obj)).toBe(false);
+    const outcome = { desired: desiredDigest(desired), live: left };
+    expect(inSync(desired, obj, outcome)).toBe(true);
+    // Another desired object, or the live fields changed since: applied again.
+    const changed = structuredClone(desired);
+    changed.metadata.annotations['platform.reservations.dev/spec-hash'] = 'def';
+    expect(inSync(changed, obj, outcome)).toBe(false);
+    expect(inSync(desired, obj, { ...outcome, live: 'other' })).toBe(false);
   });
 
   it('sees a field another manager took over as drift, so the operator applies it back', () => {
