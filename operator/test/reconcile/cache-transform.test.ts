@@ -160,13 +160,13 @@ describe('keepWhatTheReconcilerReads', () => {
   it('takes what an apply of the same desired object was seen to leave as in sync (defaults a schema fills in), and nothing else', () => {
     const obj = live();
     // The server filled a default into the container the operator owns whole.
-    const fieldsV1 = (obj.metadata.managedFields as { fieldsV1: Record<string, never> }[])[0]?.fieldsV1 as Record<
-      string,
-      Record<string, unknown>
-    >;
-    ((fieldsV1['f:spec']?.['f:template'] as Record<string, Record<string, Record<string, unknown>>>)['f:spec'] as Record<string, unknown>)[
-      'f:containers'
-    ] = { 'k:{"name":"notifier"}': {} };
+    obj.metadata.managedFields = [
+      {
+        manager: 'reservation-operator',
+        operation: 'Apply',
+        fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"notifier"}': {} } } } } },
+      },
+    ];
     const left = appliedDigest(obj, 'reservation-operator') as string;
     keep(obj);
     expect(inSync(desired, obj)).toBe(false);
