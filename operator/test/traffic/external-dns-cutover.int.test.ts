@@ -315,15 +315,19 @@ describe('a cutover beside an ExternalDNS on each cluster, on one zone at AWS-li
           { timeoutMs, intervalMs: 100 },
         );
 
-      // At 25 % served, blue's ExternalDNS restarts.
+      // At 25 % served, blue's ExternalDNS restarts; meanwhile the test watches for the next step's
+      // PENDING window (seconds long), which a restart awaited first could outlast.
       await untilCutover('25% verified', (c) => c.verifiedWeights?.self === 25);
-      await blue.edns?.stop();
-      await startSideExternalDns(blue, 'external-dns-blue-restarted');
+      const blueRestarted = (async () => {
+        await blue.edns?.stop();
+        await startSideExternalDns(blue, 'external-dns-blue-restarted');
+      })();
 
       // 60 % written and still PENDING: green's operator is SIGKILLed, and a new one takes over.
       await untilCutover('60% written, PENDING', (c) => c.weights?.self === 60 && c.verifiedWeights?.self !== 60);
       green.operator?.kill('SIGKILL');
       await green.operator?.exited;
+      await blueRestarted;
       await startGreenOperator();
 
       // And green's ExternalDNS restarts while the last step is on its way.
