@@ -20,6 +20,7 @@ import { API_VERSION, KIND, type Reservation } from '../../src/api/v1alpha1/rese
 import { createKubeClient, type KubeClient, PATCH } from '../../src/kube/client.ts';
 import { RESOURCE_TYPES, resourcePath } from '../../src/kube/resources.ts';
 import { defaultOwnerId } from '../../src/traffic/ownership.ts';
+import { HANDED_BACK_LABEL } from '../../src/traffic/record-set.ts';
 import { createLoadBalancerService, type ExternalDns, startExternalDns } from '../support/external-dns.ts';
 import { sampleSpec } from '../support/fixtures.ts';
 import { createTestNamespace, installCrds, testKubeConfig } from '../support/kube.ts';
@@ -393,7 +394,19 @@ describe('a cutover beside an ExternalDNS on each cluster, on one zone at AWS-li
     // The last share's batch, then the drain's and the hand-back's TXT changes: never the same batch twice.
     expect(new Set(summaries).size).toBe(summaries.length);
     expect(greenBatches.filter((c) => weightOf(c) === 100).length).toBeGreaterThanOrEqual(1);
-    expect(batchesOf(APP.blueOperator, from)).toEqual([]); // blue's weight is green's to write during the cutover
+    // Blue's weight is green's to write until green's batch hands it back; blue's next look may then
+    // drop the hand-back label, keeping the weight the cutover left (0) on its own set alone.
+    const handBack = proxy.calls.indexOf(greenBatches.find((c) => c.body.includes(HANDED_BACK_LABEL)) as Route53Call);
+    expect(handBack).toBeGreaterThan(from);
+    expect(batchesOf(APP.blueOperator, from).filter((c) => proxy.calls.indexOf(c) < handBack)).toEqual([]);
+    for (const c of batchesOf(APP.blueOperator, handBack)) {
+      const written = parseChangeBatch(c.body).filter((x) => x.action !== 'DELETE');
+      expect(written.map((x) => `${x.key.type} ${x.key.setIdentifier} ${x.key.type === 'CNAME' ? x.weight : ''}`).sort()).toEqual([
+        'CNAME eks-blue 0',
+        'TXT eks-blue ',
+      ]);
+      expect(c.body).not.toContain(HANDED_BACK_LABEL);
+    }
 
     // Neither ExternalDNS adopted the operators' records: their TXT registries saw someone else's.
     for (const side of [blue, green]) {
