@@ -235,6 +235,7 @@ function report(
       settings.settle
         ? 'observed = green’s share of the requests sent from when the operator settled the step (its observed share within ±3 points, or settle.maxWait) until the next step’s weights were written; operator = the observed share it settled on (Prometheus)'
         : 'observed = green’s share of the requests sent from one TTL after the step was INSYNC until the next step’s weights were written',
+      'se = the observed share’s sampling standard error, each client one cluster (it keeps its weighted answer for a TTL): a perfect operator’s window falls within 2 se of its share about 95% of the time',
       formatTable(steps),
       '',
       `requests              ${all.length}`,

@@ -35,6 +35,12 @@ export interface StepFigures extends StepWindow {
   observed?: number;
   /** observed - share, in points. */
   difference?: number;
+  /**
+   * The observed share's sampling standard error, points, one decimal: clustered by client, since a
+   * client keeps its weighted answer for a TTL, so its requests are not independent draws.
+   * Undefined below two clients.
+   */
+  standardError?: number;
 }
 
 /** A failed request: no answer at all (or the name did not resolve), or a 5xx. */
@@ -54,8 +60,35 @@ export function shareByStep(requests: readonly RequestRecord[], windows: readonl
     const figures: StepFigures = { ...w, requests: inWindow.length, green, failures: inWindow.filter(isFailure).length };
     if (sent === 0) return figures;
     const observed = round1((green * 100) / sent);
-    return { ...figures, observed, difference: round1(observed - w.share) };
+    const standardError = clusteredStandardError(inWindow.filter((r) => r.stack !== undefined));
+    return {
+      ...figures,
+      observed,
+      difference: round1(observed - w.share),
+      ...(standardError === undefined ? {} : { standardError: round1(standardError * 100) }),
+    };
   });
+}
+
+/**
+ * The standard error of green's share of `requests` (a fraction), with each client's requests as
+ * one cluster (pure): the ratio estimator's sandwich variance, sum over clients of
+ * (green_i - p * n_i)^2 / N^2, times k / (k - 1) for k clients. Undefined below two clients.
+ */
+export function clusteredStandardError(requests: readonly RequestRecord[]): number | undefined {
+  const byClient = new Map<number, { n: number; green: number }>();
+  for (const r of requests) {
+    const c = byClient.get(r.client) ?? { n: 0, green: 0 };
+    c.n += 1;
+    if (r.stack === 'green') c.green += 1;
+    byClient.set(r.client, c);
+  }
+  const k = byClient.size;
+  if (k < 2) return undefined;
+  const n = requests.length;
+  const p = [...byClient.values()].reduce((sum, c) => sum + c.green, 0) / n;
+  const squares = [...byClient.values()].reduce((sum, c) => sum + (c.green - p * c.n) ** 2, 0);
+  return Math.sqrt((squares / n ** 2) * (k / (k - 1)));
 }
 
 export interface Verdict {
@@ -95,19 +128,23 @@ export function verdict(
   for (const s of steps) {
     if (s.difference === undefined) reasons.push(`step ${s.step + 1} (${s.share}%): no request in its settled window`);
     else if (Math.abs(s.difference) > tolerance)
-      reasons.push(`step ${s.step + 1} (${s.share}%): observed ${s.observed}%, ${s.difference} points off, target ±${tolerance}`);
+      reasons.push(
+        `step ${s.step + 1} (${s.share}%): observed ${s.observed}%, ${s.difference} points off, target ±${tolerance}` +
+          (s.standardError === undefined ? '' : ` (sampling standard error ${s.standardError} points)`),
+      );
   }
   return { ok: reasons.length === 0, reasons };
 }
 
 /** The table the simulation prints. */
 export function formatTable(steps: readonly StepFigures[]): string {
-  const header = ['step', 'configured', 'observed', 'difference', 'operator', 'window', 'requests', 'failures'];
+  const header = ['step', 'configured', 'observed', 'difference', 'se', 'operator', 'window', 'requests', 'failures'];
   const rows = steps.map((s) => [
     String(s.step + 1),
     `${s.share}%`,
     s.observed === undefined ? '-' : `${s.observed.toFixed(1)}%`,
     s.difference === undefined ? '-' : `${s.difference > 0 ? '+' : ''}${s.difference.toFixed(1)}`,
+    s.standardError === undefined ? '-' : s.standardError.toFixed(1),
     s.operatorObserved === undefined ? '-' : `${s.operatorObserved.toFixed(1)}%`,
     `${Math.round((s.to - s.from) / 1000)}s`,
     String(s.requests),

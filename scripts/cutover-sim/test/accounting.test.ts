@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  clusteredStandardError,
   describeRoute53Calls,
   formatTable,
   type RequestRecord,
@@ -60,6 +61,34 @@ describe('shareByStep', () => {
   });
 });
 
+describe('clusteredStandardError', () => {
+  const clients = (count: number, perClient: number, greenClients: number): RequestRecord[] =>
+    Array.from({ length: count }, (_, client) =>
+      Array.from({ length: perClient }, (_, i) => ({ at: i, client, stack: client < greenClients ? 'green' : 'blue', latencyMs: 1 }) as const),
+    ).flat();
+
+  it('is the binomial standard error when every client sent one request', () => {
+    // sqrt(0.5 * 0.5 / 100), times sqrt(100 / 99) for the clusters' small-sample correction
+    expect(clusteredStandardError(clients(100, 1, 50))).toBeCloseTo(0.05 * Math.sqrt(100 / 99), 10);
+  });
+
+  it('counts a client that kept its answer for all its requests as one draw, not many', () => {
+    const clustered = clusteredStandardError(clients(10, 10, 5)) ?? 0;
+    expect(clustered).toBeCloseTo(Math.sqrt(0.25 / 10) * Math.sqrt(10 / 9), 10);
+    expect(clustered).toBeGreaterThan(3 * Math.sqrt(0.25 / 100)); // the naive figure over 100 requests
+  });
+
+  it('is undefined for one client, and 0 when every client got the same stack', () => {
+    expect(clusteredStandardError(clients(1, 50, 1))).toBeUndefined();
+    expect(clusteredStandardError(clients(20, 3, 20))).toBe(0);
+  });
+
+  it('is what shareByStep reports, in points, for the window’s requests that reached a stack', () => {
+    const [figures] = shareByStep(clients(100, 1, 25), [{ step: 0, share: 25, from: 0, to: 1 }]);
+    expect(figures).toMatchObject({ observed: 25, standardError: Math.round(Math.sqrt(0.25 * 0.75 * 0.01 * (100 / 99)) * 1000) / 10 });
+  });
+});
+
 describe('verdict', () => {
   const step = (share: number, observed?: number) => ({
     step: 0,
@@ -83,11 +112,11 @@ describe('verdict', () => {
       { at: 3, stack: 'blue' as const, client: 2, error: 'TimeoutError', latencyMs: 10_000 },
       { at: 4, client: 3, error: 'resolve: no answer', latencyMs: 3000 },
     ];
-    const result = verdict([step(25, 30.1), step(50)], failed, 5);
+    const result = verdict([{ ...step(25, 30.1), standardError: 2.2 }, step(50)], failed, 5);
     expect(result.ok).toBe(false);
     expect(result.reasons).toEqual([
       '4 failed request(s), target 0 (blue TimeoutError: 2, green 503: 1, unresolved resolve: no answer: 1)',
-      expect.stringContaining('step 1 (25%): observed 30.1%'),
+      expect.stringMatching(/^step 1 \(25%\): observed 30\.1%.*target ±5 \(sampling standard error 2\.2 points\)$/),
       'step 1 (50%): no request in its settled window',
     ]);
   });
@@ -119,6 +148,7 @@ describe('formatTable', () => {
         failures: 0,
         observed: 49,
         difference: -1,
+        standardError: 1.1,
         operatorObserved: 48.4,
       },
     ]);
@@ -127,13 +157,14 @@ describe('formatTable', () => {
       'configured',
       'observed',
       'difference',
+      'se',
       'operator',
       'window',
       'requests',
       'failures',
     ]);
-    expect(table.split('\n')[1]?.trim().split(/\s+/)).toEqual(['3', '25%', '26.0%', '+1.0', '-', '30s', '3000', '0']);
-    expect(table.split('\n')[2]?.trim().split(/\s+/)).toEqual(['5', '50%', '49.0%', '-1.0', '48.4%', '20s', '2000', '0']);
+    expect(table.split('\n')[1]?.trim().split(/\s+/)).toEqual(['3', '25%', '26.0%', '+1.0', '-', '-', '30s', '3000', '0']);
+    expect(table.split('\n')[2]?.trim().split(/\s+/)).toEqual(['5', '50%', '49.0%', '-1.0', '1.1', '48.4%', '20s', '2000', '0']);
   });
 });
 
