@@ -145,10 +145,12 @@ export function startLoad(options: LoadOptions) {
             ...dispatcher,
           });
         }
-        const body = (await response.json().catch(() => undefined)) as { id?: string } | undefined;
+        const body = (await response.json().catch(() => undefined)) as { id?: string; title?: string; detail?: string } | undefined;
         if (!read && !cancel && response.status === 201 && body?.id)
           last = { id: body.id, token: response.headers.get(CONSISTENCY_HEADER) ?? '' };
-        record({ at, stack: endpoints.stack, client: index, status: response.status, latencyMs: Date.now() - at });
+        // A 5xx says which call and the problem's detail, so a failed run tells what failed.
+        const failed = response.status >= 500 ? { error: `${response.status} ${service} ${body?.detail ?? body?.title ?? ''}`.trim() } : {};
+        record({ at, stack: endpoints.stack, client: index, status: response.status, latencyMs: Date.now() - at, ...failed });
         // A draining server asks keep-alive clients to reconnect (RFC 9112 §9.6): the next request resolves again.
         if (response.headers.get('connection')?.toLowerCase() === 'close') connection.drop();
       } catch (err) {
