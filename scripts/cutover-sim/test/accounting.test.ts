@@ -64,7 +64,10 @@ describe('shareByStep', () => {
 describe('clusteredStandardError', () => {
   const clients = (count: number, perClient: number, greenClients: number): RequestRecord[] =>
     Array.from({ length: count }, (_, client) =>
-      Array.from({ length: perClient }, (_, i) => ({ at: i, client, stack: client < greenClients ? 'green' : 'blue', latencyMs: 1 }) as const),
+      Array.from(
+        { length: perClient },
+        (_, i) => ({ at: i, client, stack: client < greenClients ? 'green' : 'blue', latencyMs: 1 }) as const,
+      ),
     ).flat();
 
   it('is the binomial standard error when every client sent one request', () => {
