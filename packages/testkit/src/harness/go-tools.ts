@@ -237,7 +237,7 @@ export async function installExternalDns(): Promise<void> {
   const module = 'sigs.k8s.io/external-dns';
   step(
     'external-dns',
-    `go build ${module}@${EXTERNAL_DNS_VERSION} with ${EXTERNAL_DNS_TOOLCHAIN} (cold: about 6 min of CPU, 3–4 min alone on 2 cores)`,
+    `go build ${module}@${EXTERNAL_DNS_VERSION} with ${EXTERNAL_DNS_TOOLCHAIN} (cold: about 5.5 min of CPU, 3–4 min alone on 2 cores)`,
   );
   const { stdout } = await run(go, ['mod', 'download', '-json', `${module}@${EXTERNAL_DNS_VERSION}`], { env });
   const src = join(cachePath('external-dns', EXTERNAL_DNS_BUILD), '.src');
