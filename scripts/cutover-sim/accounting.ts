@@ -77,17 +77,21 @@ export function shareByStep(requests: readonly RequestRecord[], windows: readonl
  */
 export function clusteredStandardError(requests: readonly RequestRecord[]): number | undefined {
   const byClient = new Map<number, { n: number; green: number }>();
+  let green = 0;
   for (const r of requests) {
     const c = byClient.get(r.client) ?? { n: 0, green: 0 };
-    c.n += 1;
-    if (r.stack === 'green') c.green += 1;
     byClient.set(r.client, c);
+    c.n += 1;
+    if (r.stack !== 'green') continue;
+    c.green += 1;
+    green += 1;
   }
   const k = byClient.size;
   if (k < 2) return undefined;
   const n = requests.length;
-  const p = [...byClient.values()].reduce((sum, c) => sum + c.green, 0) / n;
-  const squares = [...byClient.values()].reduce((sum, c) => sum + (c.green - p * c.n) ** 2, 0);
+  const p = green / n;
+  let squares = 0;
+  for (const c of byClient.values()) squares += (c.green - p * c.n) ** 2;
   return Math.sqrt((squares / n ** 2) * (k / (k - 1)));
 }
 
