@@ -138,9 +138,10 @@ export function decideIdle(input: IdleInput): IdleDecision {
 
   // Handed back while we looked (a handover in status), or between two looks: then only the label
   // the hand-back leaves says so, and it counts while our record is not at the weight we last
-  // verified (once we have written and verified it, a label left behind means nothing).
-  // Either way: keep the weight the peer's cutover left, not the older spec.
-  const unseenHandBack = !status.weightOverride && current.record?.weight !== status.verifiedWeight ? handedBackBy(current.txt) : undefined;
+  // verified (once we have written and verified it, a label left behind means nothing), even
+  // when an earlier hand-back's override holds: the newer cutover's weight replaces it.
+  // Either way: keep the weight the peer's cutover left, not the older spec or override.
+  const unseenHandBack = current.record?.weight !== status.verifiedWeight ? handedBackBy(current.txt) : undefined;
   const backBy = status.handover?.by ?? unseenHandBack;
   if (backBy) {
     const { handover: _ended, minReplicas: _warm, ...rest } = status;

@@ -170,6 +170,19 @@ describe('the idle record', () => {
     // A label left behind once our weight is verified means nothing: the spec's weight is written.
     const verified0 = baseStatus({ desiredWeight: 0, verifiedWeight: 0, verifiedAt: '2026-11-25T10:00:00Z' });
     expect(decideIdle(input(30, [...handedBack(0), peer(100)], { status: verified0 }))).toMatchObject({ kind: 'change', weight: 30 });
+
+    // An earlier hand-back (an aborted cutover) left us at 100 as an override; the peer's next
+    // cutover ran whole between two looks and handed us back at 0: 0 it is, not the old override.
+    const override100 = baseStatus({
+      weightOverride: { weight: 100, specWeight: 0, by: PEER },
+      desiredWeight: 100,
+      verifiedWeight: 100,
+      verifiedAt: '2026-11-25T09:00:00Z',
+    });
+    const again = decideIdle(input(0, [...handedBack(0), peer(100)], { status: override100 }));
+    expect(again).toMatchObject({ kind: 'change', weight: 0 });
+    expect(again.status.weightOverride).toEqual({ weight: 0, specWeight: 0, by: PEER });
+    expect(again.events.map((e) => e.reason)).toEqual(['WeightsHandedBack']);
   });
 
   it('ends an override when spec.traffic.weight changes, and keeps it while it does not', () => {
