@@ -12,6 +12,7 @@ import { iso } from '../kube/time.ts';
 import { measurePacing } from './analysis/pacing-source.ts';
 import type { TrafficContext } from './context.ts';
 import { type CutoverDecision, type CutoverInput, decide, HISTORY_KEPT, isFinished, type PacingMeasured } from './cutover.ts';
+import { peerCutoverFollowed, syncIdle } from './idle.ts';
 import { measureShare, settleSettings } from './observed-share.ts';
 import { inSync, type TrafficOutcome } from './outcome.ts';
 import { ownershipLabels } from './ownership.ts';
@@ -117,6 +118,21 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
     ctx.status.cutover && isFinished(ctx.status.cutover) && ctx.status.cutover.plan === input.fingerprint ? ctx.status.cutover : undefined;
   if (ended) {
     const after = decide({ ...input, verified: ended.verifiedWeights ?? ended.weights, status: ended, now: ctx.now() });
+    if (isFinished(after.status) && peerCutoverFollowed(ctx.status, ctx.current, ctx.owner)) {
+      // A later cutover of the peer's writes our weight, or has handed it back: the idle record's
+      // rules decide it from here, starting from the weight ours ended with (as an override).
+      ctx.events.push(...after.events);
+      ctx.status = {
+        ...ctx.status,
+        cutover: after.status,
+        weightOverride: ctx.status.weightOverride ?? {
+          weight: after.weights.self,
+          specWeight: t.weight,
+          by: `the cutover from ${ended.from}`,
+        },
+      };
+      return syncIdle(ctx);
+    }
     if (isFinished(after.status)) {
       ctx.events.push(...after.events);
       ctx.status = { ...ctx.status, cutover: after.status, desiredWeight: after.weights.self };

@@ -136,13 +136,9 @@ export function decideIdle(input: IdleInput): IdleDecision {
     return { kind: 'handedOver', writer, weight, status, events, ...(take?.refused ? { takeBackRefused: take.refused } : {}) };
   }
 
-  // Handed back while we looked (a handover in status), or between two looks: then only the label
-  // the hand-back leaves says so, and it counts while our record is not at the weight we last
-  // verified (once we have written and verified it, a label left behind means nothing), even
-  // when an earlier hand-back's override holds: the newer cutover's weight replaces it.
-  // Either way: keep the weight the peer's cutover left, not the older spec or override.
-  const unseenHandBack = current.record?.weight !== status.verifiedWeight ? handedBackBy(current.txt) : undefined;
-  const backBy = status.handover?.by ?? unseenHandBack;
+  // Handed back while we looked (a handover in status), or between two looks (the label the
+  // hand-back leaves): keep the weight the peer's cutover left, not the older spec or override.
+  const backBy = status.handover?.by ?? unseenHandBack(status, current);
   if (backBy) {
     const { handover: _ended, minReplicas: _warm, ...rest } = status;
     const weight = current.record?.weight ?? 0;
@@ -175,6 +171,25 @@ export function decideIdle(input: IdleInput): IdleDecision {
   const rejected = liveWeightsError(t.dns.name, liveWeightsAfter(key, input.seen, weight));
   if (rejected) return { kind: 'rejected', message: rejected, weight, status, events };
   return { kind: 'change', desired, weight, status, events };
+}
+
+/**
+ * Who handed our record back between two looks, by the label the hand-back leaves (pure). It
+ * counts while our record is not at the weight we last verified (once we have written and
+ * verified it, a label left behind means nothing), even when an earlier hand-back's override
+ * holds: the newer cutover's weight replaces it.
+ */
+function unseenHandBack(status: TrafficStatus, current: RecordSet): string | undefined {
+  return current.record?.weight !== status.verifiedWeight ? handedBackBy(current.txt) : undefined;
+}
+
+/**
+ * Whether a peer's cutover writes this cluster's weight now, or has handed it back since, so the
+ * idle record's rules decide the weight rather than this cluster's own ended cutover (pure).
+ */
+export function peerCutoverFollowed(status: TrafficStatus, current: RecordSet, owner: string): boolean {
+  const writer = weightWriter(current.txt);
+  return (!!writer && writer !== owner) || !!status.handover || !!status.weightOverride || !!unseenHandBack(status, current);
 }
 
 /** What the TAKE_BACK_ANNOTATION asks of a handover by `writer`, if anything (pure). */

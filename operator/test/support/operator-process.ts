@@ -87,7 +87,12 @@ export async function metric(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number | undefined> {
-  const text = await (await fetch(`${op.admin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const response = await fetch(`${op.admin}/metrics`, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => {
+    // undici says only "fetch failed"; the cause says why (refused, reset, ...).
+    const cause = err.cause as { code?: string; message?: string } | undefined;
+    throw new Error(`GET ${op.admin}/metrics: ${cause?.code ?? cause?.message ?? err.message}`);
+  });
+  const text = await response.text();
   for (const line of text.split('\n')) {
     const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match?.[1] !== name) continue;

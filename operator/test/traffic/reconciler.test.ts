@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import type { Reservation } from '../../src/api/v1alpha1/reservation.ts';
-import { NO_AFFIX, ownershipLabels, ownershipValue } from '../../src/traffic/ownership.ts';
+import type { DnsRecord } from '../../src/traffic/dns-provider.ts';
+import { type Labels, NO_AFFIX, ownershipLabels, ownershipValue } from '../../src/traffic/ownership.ts';
 import { createTrafficReconciler, type TrafficOutcome } from '../../src/traffic/reconciler.ts';
-import { desiredRecordSet, withWeightWriter } from '../../src/traffic/record-set.ts';
+import { desiredRecordSet, handedBackValue, withWeightWriter } from '../../src/traffic/record-set.ts';
 import { createFakeDnsProvider } from '../support/fake-dns-provider.ts';
 import { sampleReservation } from '../support/fixtures.ts';
 
@@ -52,6 +53,15 @@ function setup(weight = 10) {
       return outcome;
     },
     ours: () => dns.all(ZONE).filter((r) => r.setIdentifier === 'eks-green'),
+    /** An SRE sets spec.traffic.cutover. */
+    setCutover(cutover: NonNullable<NonNullable<Reservation['spec']['traffic']>['cutover']>) {
+      const traffic = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
+      cr = {
+        ...cr,
+        metadata: { ...cr.metadata, generation: (cr.metadata.generation ?? 1) + 1 },
+        spec: { ...cr.spec, traffic: { ...traffic, cutover } },
+      };
+    },
     /** An SRE edits spec.traffic.weight. */
     setWeight(weight: number) {
       const traffic = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
@@ -163,6 +173,50 @@ describe('the traffic reconciler, against an in-memory Route53', () => {
     expect(back.status.handover).toBeUndefined();
     expect(t.dns.batches).toHaveLength(written);
     expect(t.ours().map((r) => r.weight)).toEqual([0, 0]);
+  });
+
+  it("keeps the weight a peer's later cutover leaves once its own cutover has ended, whether it saw that cutover or only its hand-back", async () => {
+    const t = setup(0);
+    t.dns.startPending = false;
+    await t.reconcile();
+    // Our own cutover from blue, to its end: we at 100, blue handed back at 0.
+    t.setCutover({ from: 'eks-blue', steps: [{ setShare: 100 }], drain: { ttls: 1, connectionClose: false } });
+    for (let i = 0; i < 20 && (await t.reconcile()).status.cutover?.phase !== 'Succeeded'; i++) t.advance(30_000);
+    expect(t.ours().map((r) => r.weight)).toEqual([100, 100]);
+    const record = () => t.ours().find((r) => r.type === 'CNAME') as DnsRecord;
+    const txt = () => t.ours().find((r) => r.type === 'TXT') as DnsRecord;
+    const blue = t.dns.all(ZONE).filter((r) => r.setIdentifier === 'eks-blue');
+    /** What blue's cutover from us writes: our weight (with `labels` on our TXT), and the rest to blue. */
+    const blueWrites = (weight: number, labels: (l: Labels) => string) => {
+      const [r, x] = [record(), txt()];
+      t.dns.put(ZONE, { ...r, weight });
+      t.dns.put(ZONE, { ...x, weight, values: [labels(ownershipLabels(x) ?? {})] });
+      for (const b of blue) t.dns.put(ZONE, { ...b, weight: 100 - weight });
+    };
+
+    // Blue's cutover back, seen while it runs: left alone, then its end kept.
+    blueWrites(40, (l) => withWeightWriter(l, PEER));
+    t.advance(DRIFT_CHECK_MS);
+    const written = t.dns.batches.length;
+    expect((await t.reconcile()).condition).toMatchObject({ status: 'True', reason: 'WeightsHandedOver' });
+    blueWrites(0, (l) => handedBackValue(l, PEER));
+    t.advance(30_000);
+    const back = await t.reconcile();
+    expect(back.status).toMatchObject({ cutover: { phase: 'Succeeded' }, weightOverride: { weight: 0, by: PEER } });
+    // Its one batch drops the hand-back's label, at the weight blue left.
+    expect(back.events.map((e) => e.reason)).toEqual(['WeightsHandedBack', 'RecordChanged']);
+    expect(t.dns.batches.slice(written).flatMap((b) => b.changes.map((c) => c.record.weight))).not.toContain(100);
+    t.advance(DRIFT_CHECK_MS);
+    await t.reconcile();
+    expect(t.ours().map((r) => r.weight)).toEqual([0, 0]);
+
+    // Another cutover of blue's, the whole of it between two of our looks: we see only the label
+    // its hand-back leaves, and keep the 60 it left rather than the override's 0 or our cutover's 100.
+    blueWrites(60, (l) => handedBackValue(l, PEER));
+    t.advance(DRIFT_CHECK_MS);
+    const unseen = await t.reconcile();
+    expect(unseen.status.weightOverride).toMatchObject({ weight: 60, by: PEER });
+    expect(t.ours().map((r) => r.weight)).toEqual([60, 60]);
   });
 
   it('fails the whole batch when the record changed between its read and its write, and says so', async () => {

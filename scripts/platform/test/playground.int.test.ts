@@ -394,6 +394,19 @@ describe('npm start, the cutover playground', () => {
       await click('blue', 'promote');
       await confirm();
       await shows('the page shows blue Succeeded', phaseIn('blue'), 'Succeeded', 3 * MINUTE);
+      // Green keeps the 0 blue's cutover left it (once its operator looks again, within its drift
+      // check), although the aborted cutover before had left it an override of 100.
+      await waitUntil(
+        "green keeps the weight blue's cutover left",
+        async () => {
+          const traffic = (await reservation('green')).status?.traffic;
+          if (traffic?.weightOverride?.weight === 0 && traffic.verifiedWeight === 0) return true;
+          throw new Error(
+            `green's status: override ${JSON.stringify(traffic?.weightOverride)}, verified weight ${traffic?.verifiedWeight}`,
+          );
+        },
+        { timeoutMs: 2 * MINUTE, intervalMs: 1000 },
+      );
       // Prometheus's rate looks back a while: the share shown reaches blue's 100 % that much later.
       await waitUntil(
         'the observed share follows to blue',
