@@ -23,6 +23,9 @@ const common = {
 const config = {
   // A global option (projects cannot set it): generous, since integration tests wait on real servers.
   testTimeout: 60_000,
+  // Two files at a time, also on 2 cores: most integration tests wait (on Route53's PENDING, TTLs,
+  // a browser) rather than compute, so two overlap well (docs/setup-times.md has the figures).
+  maxWorkers: 2,
   projects: [
     {
       ...common,

@@ -64,30 +64,42 @@ export async function installHarness(
   { helm = true, browser }: { helm?: boolean; browser?: boolean } = {},
 ): Promise<void> {
   const started = Date.now();
-  // Debian packages first (apt holds a lock, so one at a time), then the slow Go builds.
-  if (components.includes('mysql')) await installMariaDb();
-  if (components.includes('redis')) await installRedis();
-  if (components.includes('aws')) await installMoto();
-  if (components.includes('prometheus')) await installPrometheus();
-  // The dashboard's browser test drives Debian's Chromium (playwright-core ships no browser); with
-  // the test tools, unless asked otherwise.
-  if (browser ?? helm) await installChromium();
-  // After apt (it may install java and maven); the download itself is Maven's.
-  if (components.includes('sqs')) await installElasticMq();
-  if (components.includes('kube') && !existingKubeconfig()) {
-    await installOpenssl();
-    await installKubeBinaries();
-    await gatewayApiCrds();
-  }
-  if (helm) {
-    // What the chart, skaffold.yaml, infra, API contract and ExternalDNS tests use besides the servers.
-    await installHelm();
-    await installExternalDns();
-    await prometheusOperatorCrds();
-    await installSkaffold();
-    await installCfnLint();
-    await installSchemathesis();
-  }
+  const kube = components.includes('kube') && !existingKubeconfig();
+  // Two lanes side by side: downloads and package installs (mostly waiting on the network and
+  // the disk) beside the Go builds (the CPU), so a cold setup takes about as long as its builds.
+  const packages = async () => {
+    // apt holds a lock: the Debian packages one at a time.
+    if (components.includes('mysql')) await installMariaDb();
+    if (components.includes('redis')) await installRedis();
+    if (components.includes('aws')) await installMoto();
+    if (components.includes('prometheus')) await installPrometheus();
+    // The dashboard's browser test drives Debian's Chromium (playwright-core ships no browser); with
+    // the test tools, unless asked otherwise.
+    if (browser ?? helm) await installChromium();
+    // After apt (it may install java and maven); the download itself is Maven's.
+    if (components.includes('sqs')) await installElasticMq();
+    if (kube) await installOpenssl();
+    if (helm) {
+      await installCfnLint();
+      await installSchemathesis();
+    }
+  };
+  const builds = async () => {
+    if (kube) {
+      await installKubeBinaries();
+      await gatewayApiCrds();
+    }
+    if (helm) {
+      // What the chart, skaffold.yaml, infra, API contract and ExternalDNS tests use besides the servers.
+      await installHelm();
+      await installExternalDns();
+      await prometheusOperatorCrds();
+      await installSkaffold();
+    }
+  };
+  // Both lanes run to their end (what either installs is cached for the next run), then the first failure is reported.
+  const failed = (await Promise.allSettled([packages(), builds()])).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   step('setup', `everything installed (${elapsed(started)})`);
 }
 
