@@ -90,6 +90,7 @@ export {
 export { runService, StartupError, startService } from './service-runner.ts';
 export { SigningKeys, type SigningPurpose, signingConfigProperties } from './signing.ts';
 export {
+  atCommit,
   ER_DUP_ENTRY,
   ER_LOCK_DEADLOCK,
   ER_LOCK_WAIT_TIMEOUT,

@@ -40,10 +40,30 @@ export interface RetryOptions<T = unknown, B = void> {
   afterCommit?: (conn: PoolConnection, commit: ResultSetHeader) => Promise<void>;
 }
 
+/** The statements left for COMMIT's round trip (atCommit), per connection while withTransaction holds it. */
+const leftForCommit = new WeakMap<PoolConnection, Statement[]>();
+
+/**
+ * Runs a write of the current transaction on `conn` that nothing reads back before the commit (an
+ * outbox row, say): inside withTransaction it goes in COMMIT's round trip, before the statements
+ * of `commitWith` (on a pool with `multipleStatements`), so a transaction that holds a lock holds
+ * it one round trip less; anywhere else it runs now. If it fails, COMMIT is not reached and the
+ * whole transaction rolls back.
+ */
+export async function atCommit(conn: PoolConnection, statement: Statement): Promise<void> {
+  const left = leftForCommit.get(conn);
+  if (left) left.push(statement);
+  else await conn.query(statement.sql, statement.values);
+}
+
 async function commit(conn: PoolConnection, withIt: Statement | undefined): Promise<ResultSetHeader> {
-  if (!withIt) return (await conn.query<ResultSetHeader>('COMMIT'))[0];
+  const statements = [...(leftForCommit.get(conn) ?? []), ...(withIt ? [withIt] : [])];
+  if (statements.length === 0) return (await conn.query<ResultSetHeader>('COMMIT'))[0];
   // Each statement answers with its own OK packet; COMMIT's is the last.
-  const [results] = await conn.query<ResultSetHeader[]>(`${withIt.sql}; COMMIT`, withIt.values);
+  const [results] = await conn.query<ResultSetHeader[]>(
+    `${statements.map((s) => s.sql).join('; ')}; COMMIT`,
+    statements.flatMap((s) => s.values ?? []),
+  );
   const last = results.at(-1);
   if (!last) throw new Error('COMMIT sent no answer');
   return last;
@@ -61,6 +81,7 @@ export async function withTransaction<T, B = void>(
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const conn = await pool.getConnection();
+    leftForCommit.set(conn, []);
     let reusable = true;
     try {
       let begun = undefined as B;
@@ -78,6 +99,7 @@ export async function withTransaction<T, B = void>(
       if (!isMysqlError(err, ER_LOCK_DEADLOCK) || attempt + 1 >= attempts) throw err;
       await sleep(backoffDelay(attempt, baseDelayMs, random));
     } finally {
+      leftForCommit.delete(conn);
       if (reusable) conn.release();
       else conn.destroy();
     }

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { harnessEnv } from '@reservations/testkit';
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { createMysqlPool } from '../src/clients/mysql.ts';
-import { ER_LOCK_DEADLOCK, withTransaction } from '../src/transaction.ts';
+import { atCommit, ER_LOCK_DEADLOCK, withTransaction } from '../src/transaction.ts';
 
 const pool = createMysqlPool(harnessEnv('MYSQL_PRIMARY_URL'), { connectionLimit: 4 });
 pool.on('connection', (conn) => {
@@ -94,6 +94,51 @@ describe('withTransaction (real MariaDB)', () => {
       const [after] = await pool.query<RowDataPacket[]>('SELECT id FROM tx_test WHERE id IN (4, 5)');
       expect(after).toEqual([]);
     } finally {
+      await multi.end();
+    }
+  });
+
+  it('atCommit sends its statements with COMMIT (after the work, before commitWith); one that fails rolls everything back', async () => {
+    const multi = createMysqlPool(harnessEnv('MYSQL_PRIMARY_URL'), { connectionLimit: 1, multipleStatements: true });
+    const ids = async () => (await pool.query<RowDataPacket[]>('SELECT id FROM tx_test WHERE id BETWEEN 10 AND 19 ORDER BY id'))[0];
+    try {
+      let seenBeforeCommit: unknown[] = ['not read'];
+      let attempts = 0;
+      await withTransaction(
+        multi,
+        async (conn) => {
+          attempts++;
+          await atCommit(conn, { sql: 'INSERT INTO tx_test VALUES (?, ?)', values: [10 + attempts, 1] });
+          await conn.query('INSERT INTO tx_test VALUES (15, 1)');
+          // Left for COMMIT's round trip: not in the transaction yet.
+          [seenBeforeCommit] = await conn.query<RowDataPacket[]>('SELECT id FROM tx_test WHERE id BETWEEN 10 AND 14');
+          if (attempts === 1) throw Object.assign(new Error('deadlock'), { errno: ER_LOCK_DEADLOCK });
+        },
+        { random: () => 0, commitWith: () => ({ sql: 'INSERT INTO tx_test VALUES (16, 1)' }) },
+      );
+      expect(seenBeforeCommit).toEqual([]);
+      // The first attempt's statement went with its rollback; the second's with its COMMIT.
+      expect(await ids()).toEqual([{ id: 12 }, { id: 15 }, { id: 16 }]);
+
+      // A statement left for COMMIT that fails (a duplicate key): COMMIT never runs, nothing stays.
+      await expect(
+        withTransaction(multi, async (conn) => {
+          await conn.query('INSERT INTO tx_test VALUES (17, 1)');
+          await atCommit(conn, { sql: 'INSERT INTO tx_test VALUES (12, 1)' });
+        }),
+      ).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+      expect(await ids()).toEqual([{ id: 12 }, { id: 15 }, { id: 16 }]);
+
+      // Outside withTransaction it runs at once.
+      const conn = await multi.getConnection();
+      try {
+        await atCommit(conn, { sql: 'INSERT INTO tx_test VALUES (18, 1)' });
+      } finally {
+        conn.release();
+      }
+      expect(await ids()).toEqual([{ id: 12 }, { id: 15 }, { id: 16 }, { id: 18 }]);
+    } finally {
+      await pool.query('DELETE FROM tx_test WHERE id BETWEEN 10 AND 19');
       await multi.end();
     }
   });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { atCommit } from '@reservations/service-kit';
 import type { PoolConnection } from 'mysql2/promise';
 
 /** Event types the outbox carries; the relay and consumers switch on these. */
@@ -20,16 +21,15 @@ export interface OutboxEvent {
   payload: unknown;
 }
 
-/** Appends an event in the caller's transaction, so it commits (or not) with the change it describes. */
+/**
+ * Appends an event in the caller's transaction, so it commits (or not) with the change it
+ * describes; inside withTransaction, in COMMIT's round trip (nothing reads it back before).
+ */
 export async function appendEvent(conn: PoolConnection, event: OutboxEvent): Promise<string> {
   const eventId = randomUUID();
-  await conn.query('INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES (?, ?, ?, ?, ?, ?)', [
-    eventId,
-    event.aggregateType,
-    event.aggregateId,
-    event.type,
-    event.version,
-    JSON.stringify(event.payload),
-  ]);
+  await atCommit(conn, {
+    sql: 'INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    values: [eventId, event.aggregateType, event.aggregateId, event.type, event.version, JSON.stringify(event.payload)],
+  });
   return eventId;
 }
