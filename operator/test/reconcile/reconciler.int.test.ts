@@ -18,7 +18,7 @@ const raw = createKubeClient(kc);
 let namespace: string;
 let manager: Awaited<ReturnType<typeof startManager>>;
 let writes = 0;
-/** Every object the operator applied, as `Kind/name`, in order. */
+/** Every object the operator applied, as `Kind/name` (`Kind/name/status` for a status), in order. */
 const applies: string[] = [];
 let holdDeletion = false;
 const cleanupsRun: string[] = [];
@@ -31,7 +31,7 @@ const countingClient: KubeClient = {
   },
   apply: (obj, fieldManager, options) => {
     writes += 1;
-    applies.push(`${obj.kind}/${obj.metadata.name}`);
+    applies.push(`${obj.kind}/${obj.metadata.name}${options?.subresource ? `/${options.subresource}` : ''}`);
     return raw.apply(obj, fieldManager, options);
   },
   remove: (obj, options) => {
@@ -174,10 +174,11 @@ describe('the Reservation controller against a real API server', () => {
       return cr.status?.edge?.hostname === 'k8s-public-0123.elb.eu-west-1.amazonaws.com';
     });
     // The route's schema fills in defaults inside lists the operator owns whole: still nothing
-    // applied again while nothing changes (status writes as its pods come up are another matter).
+    // applied again while nothing changes (the Reservation's status, written as its pods come up
+    // on a busy machine, is another matter).
     const before = applies.length;
     await new Promise((resolve) => setTimeout(resolve, 3000)); // six resyncs at 500 ms
-    expect(applies.slice(before)).toEqual([]);
+    expect(applies.slice(before).filter((a) => !a.endsWith('/status'))).toEqual([]);
     await raw.remove({ apiVersion: API_VERSION, kind: KIND, metadata: { name: 'gateway', namespace } });
   });
 
