@@ -97,8 +97,14 @@ export async function installHarness(
       await installSkaffold();
     }
   };
-  // Both lanes run to their end (what either installs is cached for the next run), then the first failure is reported.
-  const failed = (await Promise.allSettled([packages(), builds()])).find((r) => r.status === 'rejected');
+  // Both lanes run to their end (what either installs is cached for the next run), then the
+  // first failure is thrown; each is said at once, not after the other lane's builds.
+  const said = (lane: string) => (err: Error) => {
+    step('setup', `${lane} failed: ${err.message} (the other lane goes on, then setup stops)`);
+    throw err;
+  };
+  const results = await Promise.allSettled([packages().catch(said('packages')), builds().catch(said('builds'))]);
+  const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
   step('setup', `everything installed (${elapsed(started)})`);
 }
