@@ -181,7 +181,12 @@ describe('the traffic reconciler, against an in-memory Route53', () => {
     await t.reconcile();
     // Our own cutover from blue, to its end: we at 100, blue handed back at 0.
     t.setCutover({ from: 'eks-blue', steps: [{ setShare: 100 }], drain: { ttls: 1, connectionClose: false } });
-    for (let i = 0; i < 20 && (await t.reconcile()).status.cutover?.phase !== 'Succeeded'; i++) t.advance(30_000);
+    let phase: string | undefined;
+    for (let i = 0; i < 20 && phase !== 'Succeeded'; i++) {
+      phase = (await t.reconcile()).status.cutover?.phase;
+      t.advance(30_000);
+    }
+    expect(phase).toBe('Succeeded');
     expect(t.ours().map((r) => r.weight)).toEqual([100, 100]);
     const record = () => t.ours().find((r) => r.type === 'CNAME') as DnsRecord;
     const txt = () => t.ours().find((r) => r.type === 'TXT') as DnsRecord;
