@@ -6,6 +6,11 @@ export interface TableAccess {
   table: string;
   access: string;
   key: string | null;
+  /**
+   * The index's columns the read seeks on: a `ref` on `(resource_id)` of a `(resource_id,
+   * starts_at)` index reads every entry of the resource, whatever `rows` estimates.
+   */
+  keyParts: string[];
   rows: number;
 }
 
@@ -32,6 +37,7 @@ export function summarizePlan(explain: unknown): PlanSummary {
         table: o.table_name,
         access: o.access_type,
         key: typeof o.key === 'string' ? o.key : null,
+        keyParts: Array.isArray(o.used_key_parts) ? o.used_key_parts.map(String) : [],
         rows: Number(o.rows ?? 0),
       });
     }

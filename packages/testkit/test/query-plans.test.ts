@@ -3,7 +3,10 @@ import { planFindings, summarizePlan } from '../src/query-plans.ts';
 
 // Shapes of MariaDB 10.11's EXPLAIN FORMAT=JSON, trimmed to what the summary reads.
 const ordered = {
-  query_block: { select_id: 1, table: { table_name: 'r', access_type: 'ref', key: 'reservations_customer_time', rows: 40 } },
+  query_block: {
+    select_id: 1,
+    table: { table_name: 'r', access_type: 'ref', key: 'reservations_customer_time', used_key_parts: ['customer_id'], rows: 40 },
+  },
 };
 const sorted = {
   query_block: {
@@ -42,7 +45,7 @@ const scans = {
 describe('summarizePlan and planFindings', () => {
   it('an index read in its order: the access, no finding', () => {
     expect(summarizePlan(ordered)).toEqual({
-      accesses: [{ table: 'r', access: 'ref', key: 'reservations_customer_time', rows: 40 }],
+      accesses: [{ table: 'r', access: 'ref', key: 'reservations_customer_time', keyParts: ['customer_id'], rows: 40 }],
       filesort: false,
     });
     expect(planFindings(summarizePlan(ordered))).toEqual([]);

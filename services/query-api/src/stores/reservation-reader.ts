@@ -1,5 +1,5 @@
 import { type BookingRow, type CachedBooking, cachedBooking, toBooking } from '@reservations/contracts';
-import { createMysqlEventHistory } from '@reservations/database';
+import { activeReservation, createMysqlEventHistory, NEAR_WINDOW } from '@reservations/database';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
@@ -26,7 +26,6 @@ export interface ResourceInfo {
   capacity: number;
 }
 
-const ACTIVE = `(r.status = 'confirmed' OR (r.status = 'held' AND r.expires_at > NOW(3)))`;
 
 /** Plain reads; which pool (replica or primary) is the caller's choice. */
 export function createReservationReader() {
@@ -84,9 +83,9 @@ export function createReservationReader() {
      */
     async taken(pool: Pool, resourceId: string, window: Interval): Promise<Interval[]> {
       const [rows] = await pool.query<RowDataPacket[]>(
-        `SELECT r.starts_at, r.ends_at FROM resources s JOIN reservations r ON r.resource_id = s.id
+        `SELECT r.starts_at, r.ends_at FROM resources s JOIN reservations r ${NEAR_WINDOW} ON r.resource_id = s.id
          WHERE s.id = ? AND r.starts_at >= ? - INTERVAL s.longest_reservation_ms * 1000 MICROSECOND AND r.starts_at < ?
-           AND ${ACTIVE} AND r.ends_at > ?`,
+           AND ${activeReservation('r')} AND r.ends_at > ?`,
         [resourceId, window.start, window.end, window.start],
       );
       return rows.map((r) => ({ start: r.starts_at as Date, end: r.ends_at as Date }));
