@@ -26,7 +26,6 @@ export interface ResourceInfo {
   capacity: number;
 }
 
-
 /** Plain reads; which pool (replica or primary) is the caller's choice. */
 export function createReservationReader() {
   const history = createMysqlEventHistory();
