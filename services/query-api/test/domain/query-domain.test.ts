@@ -42,4 +42,49 @@ describe('formatInZone', () => {
     expect(formatInZone(new Date(iso), zone)).toBe(expected);
     expect(new Date(expected).toISOString()).toBe(iso);
   });
+
+  // Zones whose offsets change by an hour (north and south), by half an hour (Lord Howe), at odd
+  // offsets (St John's, Chatham), or not at all: an instant every 36 min 7.5 s across two years,
+  // and every 15 s of each hour in which the offset changes.
+  const zones = [
+    'Europe/Paris',
+    'America/New_York',
+    'America/St_Johns',
+    'Australia/Lord_Howe',
+    'Pacific/Chatham',
+    'Australia/Sydney',
+    'Asia/Kolkata',
+    'UTC',
+  ];
+  it.each(zones)('in %s: the local time Intl gives and the same instant back, across two years of offset changes', (zone) => {
+    const wallClock = new Intl.DateTimeFormat('sv-SE', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    const local = (ms: number) => wallClock.format(ms).replace(' ', 'T');
+    const wrong: string[] = [];
+    const check = (ms: number) => {
+      const formatted = formatInZone(new Date(ms), zone);
+      if (!formatted.startsWith(local(ms)) || new Date(formatted).getTime() !== ms) {
+        wrong.push(`${new Date(ms).toISOString()} → ${formatted}, Intl ${local(ms)}`);
+      }
+    };
+    const from = Date.UTC(2029, 0, 1);
+    const to = from + 2 * 365 * 86_400_000;
+    for (let ms = from; ms < to; ms += 2_167_500) check(ms);
+    const offset = (ms: number) => Date.parse(`${local(ms)}Z`) - ms;
+    let changes = 0;
+    for (let hour = from; hour < to; hour += 3_600_000) {
+      if (offset(hour) === offset(hour + 3_600_000)) continue;
+      changes++;
+      for (let ms = hour; ms <= hour + 3_600_000; ms += 15_000) check(ms);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(changes).toBe(['Asia/Kolkata', 'UTC'].includes(zone) ? 0 : 4);
+  });
 });
