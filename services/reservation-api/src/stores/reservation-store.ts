@@ -35,6 +35,21 @@ const PEAK_OVERLAP = `(
   ) peaks
 )`;
 
+/**
+ * Capacity 1, most resources: the window fits when no active reservation of the resource (other
+ * than `:self`) overlaps it, which is what `PEAK_OVERLAP < 1` says, in one range read that stops
+ * at the first reservation in the way and a statement MariaDB plans in a fraction of the time.
+ * This check runs under the resource's lock, so its cost bounds one resource's bookings per second.
+ */
+const NO_OVERLAP = `NOT EXISTS (
+  SELECT 1 FROM reservations c ${NEAR_WINDOW}
+  WHERE c.resource_id = :resource AND c.starts_at >= :earliest AND c.starts_at < :end
+    AND c.id <> :self AND ${activeReservation('c')} AND c.ends_at > :start
+)`;
+
+/** The condition under which a window fits a resource of `capacity` (named parameters as above, and `:capacity`). */
+const fits = (capacity: number) => (capacity === 1 ? NO_OVERLAP : `${PEAK_OVERLAP} < :capacity`);
+
 export interface StoreOptions {
   holdTtlMs: number;
   /** The service's defaults; a resource may set its own duration and horizon. */
@@ -161,7 +176,7 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
         `INSERT INTO reservations (id, resource_id, customer_id, provider_id, starts_at, ends_at, status, expires_at, notes)
          SELECT :id, :resource, :customer, :provider, :start, :end, :status,
                 IF(:hold, NOW(3) + INTERVAL :holdMs * 1000 MICROSECOND, NULL), :notes
-         FROM DUAL WHERE ${PEAK_OVERLAP} < :capacity AND (NOT :hold OR ${ACTIVE_HOLDS} < :maxHolds)`,
+         FROM DUAL WHERE ${fits(resource.capacity)} AND (NOT :hold OR ${ACTIVE_HOLDS} < :maxHolds)`,
         {
           id,
           self: id,
@@ -249,7 +264,7 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
       const { affected, row: moved } = await writeAndRead(
         conn,
         `UPDATE reservations SET starts_at = :start, ends_at = :end, notes = :notes, version = version + 1, updated_at = NOW(3)
-         WHERE id = :self AND ${activeReservation('reservations')} AND ${PEAK_OVERLAP} < :capacity`,
+         WHERE id = :self AND ${activeReservation('reservations')} AND ${fits(resource.capacity)}`,
         {
           self: id,
           resource: resource.id,
