@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { waitUntil } from '@reservations/testkit';
 import type { FastifyInstance } from 'fastify';
+import mysql from 'mysql2/promise';
 import { bearer, freshDatabase, testApp } from './support/app.ts';
 import { book, createResource, sql } from './support/fixtures.ts';
 
@@ -88,6 +90,39 @@ describe('no double booking', () => {
     expect((await book(app, resource, at(0), at(120))).statusCode).toBe(201);
     // …and now every instant of 10:00–12:00 has two.
     expect((await book(app, resource, at(90), at(100))).statusCode).toBe(409);
+  });
+
+  // A booking checks the resource as last committed, then locks it and inserts in one round trip:
+  // a change committed while it waited for the lock must decide it, in either direction.
+  it.each([
+    ['lowered from 2 to 1: refused, as the resource now is', 2, 1, 409],
+    ['raised from 1 to 2: admitted, as the resource now is', 1, 2, 201],
+  ])('a capacity %s, when the change commits while the booking waits for the resource’s lock', async (_, before, after, expected) => {
+    const resource = await createResource(app, { capacity: before });
+    expect((await book(app, resource, at(0), at(60), { customer: 'first' })).statusCode).toBe(201);
+    const changer = await mysql.createConnection(db.adminUrl);
+    const watcher = await mysql.createConnection(db.adminUrl);
+    try {
+      await changer.beginTransaction();
+      await changer.query('SELECT id FROM resources WHERE id = ? FOR UPDATE', [resource]);
+      await changer.query('UPDATE resources SET capacity = ?, version = version + 1 WHERE id = ?', [after, resource]);
+      const booking = book(app, resource, at(0), at(60), { customer: 'second' });
+      // InnoDB refreshes these tables at most every 100 ms: a wait is known by its row, this resource.
+      await waitUntil('the booking waiting for the resource’s lock', async () => {
+        const [[row]] = (await watcher.query(
+          `SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS w
+           JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id WHERE l.lock_table = ? AND l.lock_data = ?`,
+          [`\`${db.name}\`.\`resources\``, `'${resource}'`],
+        )) as unknown as [{ n: number }[]];
+        return Number(row?.n) === 1;
+      });
+      await changer.commit();
+      expect((await booking).statusCode).toBe(expected);
+      const rows = await sql(db.primaryUrl, 'SELECT customer_id FROM reservations WHERE resource_id = ? ORDER BY customer_id', [resource]);
+      expect(rows.map((r) => r.customer_id)).toEqual(expected === 201 ? ['first', 'second'] : ['first']);
+    } finally {
+      await Promise.all([changer.end(), watcher.end()]);
+    }
   });
 
   it('cancelling frees the window at once', async () => {

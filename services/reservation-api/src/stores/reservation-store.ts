@@ -9,7 +9,15 @@ import { type BookingPolicy, policyFor, windowViolations } from '../domain/booki
 import { earliestOverlappingStart, type Interval, overlapReachMs } from '../domain/interval.ts';
 import { problems } from '../errors.ts';
 import { appendEvent, type EventType } from './outbox.ts';
-import { lockResourceForBooking, type Resource, recordLongest } from './resource-store.ts';
+import {
+  type BookingBasis,
+  bookingBasis,
+  LOCK_RESOURCE,
+  lockResourceForBooking,
+  type Resource,
+  readResourceForBooking,
+  recordLongest,
+} from './resource-store.ts';
 
 export type { Booking };
 
@@ -61,6 +69,14 @@ export interface StoreOptions {
 
 /** Active holds of `:customer`, any resource. */
 const ACTIVE_HOLDS = `(SELECT COUNT(*) FROM reservations h WHERE h.customer_id = :customer AND h.status = 'held' AND h.expires_at > NOW(3))`;
+
+export interface NewBooking {
+  resourceId: string;
+  customerId: string;
+  window: Interval;
+  hold: boolean;
+  notes: string | null;
+}
 
 export interface Change {
   reservation: Booking;
@@ -128,15 +144,51 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
 
   /**
    * A statement that writes reservation `id`, and the row read back in the same round trip (the
-   * primary pool allows multipleStatements): one round trip fewer while the resource is locked,
-   * which bounds how many bookings one resource takes per second.
+   * primary pool allows multipleStatements), after `LOCK_RESOURCE` when `lock` is set: the fewer
+   * round trips while the resource is locked, the more bookings one resource takes per second.
    */
-  async function writeAndRead(conn: PoolConnection, sql: string, params: Record<string, unknown>, id: string) {
-    const [[written, rows]] = (await conn.query(
-      { sql: `${sql}; SELECT * FROM reservations WHERE id = :readBack`, namedPlaceholders: true },
+  async function writeAndRead(conn: PoolConnection, sql: string, params: Record<string, unknown>, id: string, lock = false) {
+    const statements = [...(lock ? [LOCK_RESOURCE] : []), sql, 'SELECT * FROM reservations WHERE id = :readBack'];
+    const [results] = (await conn.query(
+      { sql: statements.join('; '), namedPlaceholders: true },
       { ...params, readBack: id },
-    )) as unknown as [[ResultSetHeader, ReservationRow[]]];
-    return { affected: written.affectedRows, row: rows[0] };
+    )) as unknown as [unknown[]];
+    const [written, rows] = results.slice(lock ? 1 : 0) as [ResultSetHeader, ReservationRow[]];
+    return { affected: written.affectedRows, row: rows[0], locked: lock ? (results[0] as RowDataPacket[])[0] : undefined };
+  }
+
+  /**
+   * The conditional INSERT of a new reservation on the resource as `basis` describes it. It writes
+   * only while the resource row is still that one (its version and longest window): a booking
+   * checks the resource read without a lock, then locks it and inserts in one round trip.
+   */
+  function insertOne(id: string, basis: BookingBasis, input: NewBooking) {
+    const { resource, longestMs } = basis;
+    return {
+      sql: `INSERT INTO reservations (id, resource_id, customer_id, provider_id, starts_at, ends_at, status, expires_at, notes)
+         SELECT :id, :resource, :customer, :provider, :start, :end, :status,
+                IF(:hold, NOW(3) + INTERVAL :holdMs * 1000 MICROSECOND, NULL), :notes
+         FROM DUAL WHERE (SELECT version = :version AND longest_reservation_ms = :longest FROM resources WHERE id = :resource)
+           AND ${fits(resource.capacity)} AND (NOT :hold OR ${ACTIVE_HOLDS} < :maxHolds)`,
+      params: {
+        id,
+        self: id,
+        resource: resource.id,
+        version: resource.version,
+        longest: longestMs,
+        customer: input.customerId,
+        provider: resource.providerId,
+        start: input.window.start,
+        earliest: earliest(input.window, resource, longestMs),
+        end: input.window.end,
+        status: input.hold ? 'held' : 'confirmed',
+        hold: input.hold,
+        holdMs: holdTtlMs,
+        notes: input.notes,
+        capacity: resource.capacity,
+        maxHolds: maxActiveHolds,
+      },
+    };
   }
 
   async function finish(conn: PoolConnection, id: string, resource: Resource, type: EventType, readBack?: ReservationRow): Promise<Change> {
@@ -162,39 +214,26 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
      * Inserts only if, with the resource row locked, fewer than `capacity` active reservations
      * cover any instant of the window: one conditional INSERT … SELECT, so the check and the
      * write are the same statement (never a check in application code, then an insert).
+     *
+     * The policy is checked on the resource as read without a lock; the lock is taken in the
+     * INSERT's round trip, so it is held from there to COMMIT only (one round trip, not two: on a
+     * resource everyone books at once, that is its bookings per second). When the locked row is
+     * no longer the one read (the resource was changed, or a longer booking raised its reach),
+     * the INSERT has written nothing and is redone on the locked row, policy first.
      */
-    async create(
-      conn: PoolConnection,
-      input: { resourceId: string; customerId: string; window: Interval; hold: boolean; notes: string | null },
-    ): Promise<Change> {
-      const { resource, longestMs } = await lockResourceForBooking(conn, input.resourceId);
-      checkPolicy(input.window, resource);
+    async create(conn: PoolConnection, input: NewBooking): Promise<Change> {
+      const seen = await readResourceForBooking(conn, input.resourceId);
+      checkPolicy(input.window, seen.resource);
       const id = randomUUID();
-      const from = earliest(input.window, resource, longestMs);
-      const { affected, row } = await writeAndRead(
-        conn,
-        `INSERT INTO reservations (id, resource_id, customer_id, provider_id, starts_at, ends_at, status, expires_at, notes)
-         SELECT :id, :resource, :customer, :provider, :start, :end, :status,
-                IF(:hold, NOW(3) + INTERVAL :holdMs * 1000 MICROSECOND, NULL), :notes
-         FROM DUAL WHERE ${fits(resource.capacity)} AND (NOT :hold OR ${ACTIVE_HOLDS} < :maxHolds)`,
-        {
-          id,
-          self: id,
-          resource: resource.id,
-          customer: input.customerId,
-          provider: resource.providerId,
-          start: input.window.start,
-          earliest: from,
-          end: input.window.end,
-          status: input.hold ? 'held' : 'confirmed',
-          hold: input.hold,
-          holdMs: holdTtlMs,
-          notes: input.notes,
-          capacity: resource.capacity,
-          maxHolds: maxActiveHolds,
-        },
-        id,
-      );
+      const first = insertOne(id, seen, input);
+      let { affected, row, locked } = await writeAndRead(conn, first.sql, first.params, id, true);
+      const basis = bookingBasis(input.resourceId, locked);
+      if (affected === 0 && (basis.resource.version !== seen.resource.version || basis.longestMs !== seen.longestMs)) {
+        checkPolicy(input.window, basis.resource);
+        const again = insertOne(id, basis, input);
+        ({ affected, row } = await writeAndRead(conn, again.sql, again.params, id));
+      }
+      const { resource, longestMs } = basis;
       if (affected === 0) {
         if (input.hold && (await activeHolds(conn, input.customerId)) >= maxActiveHolds) {
           throw new Problem(
@@ -206,7 +245,7 @@ export function createReservationStore({ holdTtlMs, policy, maxActiveHolds, now 
             },
           );
         }
-        throw await conflictFor(conn, resource.id, id, input.window, from);
+        throw await conflictFor(conn, resource.id, id, input.window, earliest(input.window, resource, longestMs));
       }
       await recordLongest(conn, resource.id, longestMs, input.window);
       return finish(conn, id, resource, 'reservation.created', row);

@@ -45,11 +45,31 @@ export async function lockResource(conn: PoolConnection, id: string): Promise<Re
   return (await lockResourceForBooking(conn, id)).resource;
 }
 
-/** lockResource, with what a booking's overlap check needs besides: the longest window it has had. */
-export async function lockResourceForBooking(conn: PoolConnection, id: string): Promise<{ resource: Resource; longestMs: number }> {
-  const [[row]] = await conn.query<ResourceRow[]>('SELECT * FROM resources WHERE id = ? FOR UPDATE', [id]);
+/** A resource with what a booking's overlap check needs besides: the longest window it has had. */
+export interface BookingBasis {
+  resource: Resource;
+  longestMs: number;
+}
+
+/** The statement that locks resource `:resource` (a named placeholder) for the rest of the transaction. */
+export const LOCK_RESOURCE = 'SELECT * FROM resources WHERE id = :resource FOR UPDATE';
+
+/** A row of `SELECT * FROM resources` as a booking's basis; a 404 when there is none. */
+export function bookingBasis(id: string, row: RowDataPacket | undefined): BookingBasis {
   if (!row) throw new Problem(problems, 'resource-not-found', `resource ${id} does not exist`);
-  return { resource: toResource(row), longestMs: Number(row.longest_reservation_ms) };
+  return { resource: toResource(row as ResourceRow), longestMs: Number(row.longest_reservation_ms) };
+}
+
+/** lockResource, with the booking's basis. */
+export async function lockResourceForBooking(conn: PoolConnection, id: string): Promise<BookingBasis> {
+  const [[row]] = await conn.query<ResourceRow[]>({ sql: LOCK_RESOURCE, namedPlaceholders: true }, { resource: id });
+  return bookingBasis(id, row);
+}
+
+/** The booking's basis as last committed, without a lock: what a booking checks before it takes the lock. */
+export async function readResourceForBooking(conn: PoolConnection, id: string): Promise<BookingBasis> {
+  const [[row]] = await conn.query<ResourceRow[]>('SELECT * FROM resources WHERE id = ?', [id]);
+  return bookingBasis(id, row);
 }
 
 /**
