@@ -40,6 +40,7 @@ import {
   type RecordSetPair,
   rebalanceRequested,
   resourceLabel,
+  weightWriter,
   withWeightWriter,
 } from './record-set.ts';
 
@@ -160,6 +161,23 @@ export async function syncCutover(ctx: TrafficContext): Promise<TrafficOutcome> 
         },
       });
     }
+  }
+
+  // A peer's cutover writes our weight (its label on our TXT): a cutover of ours now would write
+  // the peer's record while the peer writes ours, each undoing the other. Ours waits until that
+  // one ends and hands our record back. Of two asked for at once in opposite directions, the
+  // batch Route53 applies first wins: each deletes exactly what it read (compare-and-swap), so
+  // the other fails, reads again and waits here. Meanwhile the idle record's rules keep the
+  // handover (leave the record alone, keep warm, or take it back from a writer that is gone).
+  const ourWriter = weightWriter(ctx.current.txt);
+  if (ourWriter && ourWriter !== ctx.owner) {
+    const idle = await syncIdle(ctx);
+    if (idle.condition.reason !== TRAFFIC_REASON.WeightsHandedOver) return idle; // taken back
+    return degraded(
+      TRAFFIC_REASON.PeerRecordOwnedByOther,
+      `${t.dns.name} (${t.cluster}): the cutover of ${ourWriter} writes this cluster's weight; this cutover waits until it ` +
+        'ends and hands the record back (one writer at a time; if that cluster is gone for good: kubectl reservation take-back)',
+    );
   }
 
   const where = `${t.dns.name} (${plan.from})`;

@@ -53,6 +53,17 @@ function setup(weight = 10) {
       return outcome;
     },
     ours: () => dns.all(ZONE).filter((r) => r.setIdentifier === 'eks-green'),
+    /** The peer's cutover sets our weight and marks our TXT as written by it; our TXT as it was before. */
+    peerWritesOurWeight(weight: number): DnsRecord {
+      const [record, txt] = dns
+        .all(ZONE)
+        .filter((r) => r.setIdentifier === 'eks-green')
+        .sort((a, b) => a.type.localeCompare(b.type));
+      if (!record || !txt) throw new Error('no record set of ours');
+      dns.put(ZONE, { ...record, weight });
+      dns.put(ZONE, { ...txt, weight, values: [withWeightWriter(ownershipLabels(txt) ?? {}, PEER)] });
+      return txt;
+    },
     /** An SRE sets spec.traffic.cutover. */
     setCutover(cutover: NonNullable<NonNullable<Reservation['spec']['traffic']>['cutover']>) {
       const traffic = cr.spec.traffic as NonNullable<Reservation['spec']['traffic']>;
@@ -152,10 +163,7 @@ describe('the traffic reconciler, against an in-memory Route53', () => {
     t.dns.startPending = false;
     await t.reconcile();
     // The peer's cutover takes our weight (to 0) and marks our TXT as written by it.
-    const [record, txt] = t.ours().sort((a, b) => a.type.localeCompare(b.type));
-    if (!record || !txt) throw new Error('no record set of ours');
-    t.dns.put(ZONE, { ...record, weight: 0 });
-    t.dns.put(ZONE, { ...txt, weight: 0, values: [withWeightWriter(ownershipLabels(txt) ?? {}, PEER)] });
+    const txt = t.peerWritesOurWeight(0);
     t.advance(DRIFT_CHECK_MS);
     const handedOver = await t.reconcile();
     expect(handedOver.condition).toMatchObject({ status: 'True', reason: 'WeightsHandedOver' });
@@ -222,6 +230,38 @@ describe('the traffic reconciler, against an in-memory Route53', () => {
     const unseen = await t.reconcile();
     expect(unseen.status.weightOverride).toMatchObject({ weight: 60, by: PEER });
     expect(t.ours().map((r) => r.weight)).toEqual([60, 60]);
+  });
+
+  it("does not start a cutover while a peer's cutover writes this cluster's weight, and starts it once handed back", async () => {
+    const t = setup(100);
+    t.dns.startPending = false;
+    await t.reconcile();
+    // Blue's cutover from us writes our weight and marks our TXT.
+    const txt = t.peerWritesOurWeight(40);
+    t.advance(DRIFT_CHECK_MS);
+    await t.reconcile();
+    const written = t.dns.batches.length;
+    const blueTxt = () => t.dns.all(ZONE).find((r) => r.setIdentifier === 'eks-blue' && r.type === 'TXT');
+
+    // An SRE asks for the opposite cutover meanwhile: it waits, says why, and writes nothing.
+    t.setCutover({ from: 'eks-blue', steps: [{ setShare: 100 }], drain: { ttls: 1, connectionClose: false } });
+    const waiting = await t.reconcile();
+    expect(waiting.condition).toMatchObject({ status: 'False', reason: 'PeerRecordOwnedByOther' });
+    expect(waiting.condition.message).toContain(`the cutover of ${PEER} writes this cluster's weight; this cutover waits`);
+    expect(waiting.requeueAfterMs).toBe(30_000);
+    expect(waiting.status.handover).toMatchObject({ by: PEER, weight: 40 }); // the idle record's rules keep the handover
+    expect(t.dns.batches).toHaveLength(written);
+    expect(ownershipLabels(blueTxt())?.['weight-writer']).toBeUndefined();
+    expect(t.ours().map((r) => r.weight)).toEqual([40, 40]);
+
+    // Blue's cutover ends and hands our record back: ours starts, and marks blue's TXT.
+    t.dns.put(ZONE, { ...txt, weight: 40, values: [handedBackValue(ownershipLabels(txt) ?? {}, PEER)] });
+    t.advance(30_000);
+    const started = await t.reconcile();
+    expect(started.condition.reason).not.toBe('PeerRecordOwnedByOther');
+    expect(started.status.cutover?.phase).toBe('Progressing');
+    expect(t.dns.batches.length).toBeGreaterThan(written);
+    expect(ownershipLabels(blueTxt())?.['weight-writer']).toBe(OWNER);
   });
 
   it('fails the whole batch when the record changed between its read and its write, and says so', async () => {
