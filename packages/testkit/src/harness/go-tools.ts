@@ -93,7 +93,7 @@ async function buildControlPlane(go: string, dir: string): Promise<void> {
   mkdirSync(out, { recursive: true });
   step(
     'kube',
-    `building ${CONTROL_PLANE.join(', ')} (Kubernetes ${KUBERNETES_VERSION}, etcd ${ETCD_VERSION}) with Go (cold: ~5-10 min on 2 cores)`,
+    `building ${CONTROL_PLANE.join(', ')} (Kubernetes ${KUBERNETES_VERSION}, etcd ${ETCD_VERSION}) with Go (cold: 5-8 min on 2 cores)`,
   );
   await run(
     go,
@@ -306,7 +306,7 @@ export function skaffoldBinary(): string {
  * skaffold, for the tests that render skaffold.yaml with skaffold's own parser. Built from its
  * module's directory rather than with `go install`: the proxy serves its versions only by exact
  * version, and `go install` first asks for the version list (to check for a deprecation) and
- * stops at the refusal. Cold: ~10 min on 2 cores.
+ * stops at the refusal. Cold: about 4 min on 2 cores.
  */
 export async function installSkaffold(): Promise<void> {
   const binary = skaffoldBinary();
@@ -316,7 +316,7 @@ export async function installSkaffold(): Promise<void> {
   const started = Date.now();
   mkdirSync(cachePath('skaffold', SKAFFOLD_VERSION), { recursive: true });
   const module = 'github.com/GoogleContainerTools/skaffold/v2';
-  step('skaffold', `go build ${module}/cmd/skaffold@${SKAFFOLD_VERSION} (cold: ~10 min on 2 cores)`);
+  step('skaffold', `go build ${module}/cmd/skaffold@${SKAFFOLD_VERSION} (cold: about 4 min on 2 cores)`);
   const { stdout } = await run(go, ['mod', 'download', '-json', `${module}@${SKAFFOLD_VERSION}`]);
   const stamp = `-X ${module}/pkg/skaffold/version.version=${SKAFFOLD_VERSION}`;
   await run(go, ['build', '-trimpath', '-ldflags', `-s -w ${stamp}`, '-o', binary, './cmd/skaffold'], {
