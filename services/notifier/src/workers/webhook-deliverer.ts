@@ -295,16 +295,14 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     status: number | null,
     error: string | null,
   ): Promise<boolean> {
-    await pool.query(
+    // The mark, then the reservation's next event (which waited for this one) made due now: two
+    // statements, each committed on its own as before, in one round trip.
+    const [[, next]] = (await pool.query(
       `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
-         delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?`,
-      [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId],
-    );
-    // The reservation's next event waited for this one: it is due now.
-    const [next] = await pool.query<ResultSetHeader>(
-      "UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1",
-      [reservationId],
-    );
+         delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?;
+       UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1`,
+      [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId, reservationId],
+    )) as unknown as [[ResultSetHeader, ResultSetHeader]];
     results.inc({ result: state });
     if (state === 'failed') log.warn({ eventId, attempts, status, error }, 'webhook delivery failed for good');
     // A claim now only if there is something to claim: the next event just made due, or due rows
