@@ -37,27 +37,17 @@ function exactOffset(timeZone: string, ms: number): number {
 }
 
 const HOUR = 3_600_000;
-/** Cached offsets at whole UTC hours, per zone; dropped whole past this many (years of hours). */
+/** Offsets at whole UTC hours, by `zone@hour`; dropped whole past this many (years of hours). */
 const MAX_CACHED_HOURS = 100_000;
-const hourOffsets = new Map<string, Map<number, number>>();
-let cachedHours = 0;
+const hourOffsets = new Map<string, number>();
 
 function offsetAtHour(timeZone: string, hour: number): number {
-  let zone = hourOffsets.get(timeZone);
-  if (!zone) {
-    zone = new Map();
-    hourOffsets.set(timeZone, zone);
-  }
-  let offset = zone.get(hour);
+  const key = `${timeZone}@${hour}`;
+  let offset = hourOffsets.get(key);
   if (offset === undefined) {
-    if (cachedHours >= MAX_CACHED_HOURS) {
-      hourOffsets.clear();
-      cachedHours = 0;
-      return offsetAtHour(timeZone, hour);
-    }
+    if (hourOffsets.size >= MAX_CACHED_HOURS) hourOffsets.clear();
     offset = exactOffset(timeZone, hour * HOUR);
-    zone.set(hour, offset);
-    cachedHours++;
+    hourOffsets.set(key, offset);
   }
   return offset;
 }
