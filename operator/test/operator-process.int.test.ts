@@ -213,7 +213,7 @@ describe('an operator whose API server restarts', () => {
     expect(op.log()).toContain('watch failed; relisting after a delay');
   });
 
-  it('relists after 410 Gone and catches a change made while it could not watch', async () => {
+  it('relists after 410 Gone and catches a change and a deletion made while it could not watch', async () => {
     await client.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gone' } } });
     await operator(operatorEnv(plane.env.KUBECONFIG, 'gone', { LEADER_ELECT: 'false' }));
     await createReservation(client, 'gone', 'booking');
@@ -226,11 +226,11 @@ describe('an operator whose API server restarts', () => {
     // where the operator was is answered 410 Gone: only a relist can see the change.
     const second = new KubeConfig();
     second.loadFromFile(await plane.startSecondApiServer());
+    const autoscaler = resourcePath(RESOURCE_TYPES.HorizontalPodAutoscaler, 'gone', 'booking-query-api');
     await plane.restartApiServer(async () => {
-      await createKubeClient(second).request('PATCH', `${reservations}/booking`, {
-        contentType: PATCH.merge,
-        body: { spec: { version: '9.9.9' } },
-      });
+      const other = createKubeClient(second);
+      await other.request('PATCH', `${reservations}/booking`, { contentType: PATCH.merge, body: { spec: { version: '9.9.9' } } });
+      await other.request('DELETE', autoscaler);
     });
     expect(await watchAnswer(client, reservations, metadata.resourceVersion)).toBe(410);
 
@@ -238,7 +238,12 @@ describe('an operator whose API server restarts', () => {
       timeoutMs: 60_000,
       intervalMs: 500,
     });
-  });
+    // Only the relist tells the cache that object is gone: without it, the cache still holds it in sync.
+    await waitUntil('the deleted autoscaler made again', () => exists(client, 'HorizontalPodAutoscaler', 'gone', 'booking-query-api'), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
+  }, 180_000); // a restart and two waits of up to a minute each
 
   it('reconnects a watch that went silent and catches the change it missed', async () => {
     await client.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'silent' } } });

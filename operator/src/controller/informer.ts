@@ -1,4 +1,5 @@
-import { type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
 import { type KubeObject, type ResourceType, resourcePath } from '../kube/resources.ts';
@@ -15,10 +16,14 @@ export interface CachedObject {
 export type EventHandler<T extends CachedObject = KubeObject> = (obj: T) => void;
 
 /**
- * A cache of one kind, kept current by list + watch (client-node's ListWatch, which relists
- * on 410 Gone and reconnects a watch that timed out or went silent). On any other error
- * (the API server restarting, say) it starts over after a backoff, so an event missed
- * meanwhile is caught by the relist: nothing is lost for good.
+ * A cache of one kind, kept current by list + watch (client-go's reflector): a watch resumes from
+ * the last resourceVersion it saw; 410 Gone (that version is no longer served) relists; a watch
+ * that timed out or went silent (client-node's `Watch`: 30 s without a byte) reconnects at once.
+ * On any other error (the API server restarting, say) it starts over after a backoff, relisting,
+ * so an event missed meanwhile is caught by the relist: nothing is lost for good.
+ *
+ * Written here rather than client-node's `ListWatch`, whose serializer pulls every generated
+ * model of the Kubernetes API into the bundle (about 12 MB of the operator's RSS).
  */
 export interface Informer<T extends CachedObject = KubeObject> {
   readonly type: ResourceType;
@@ -56,63 +61,147 @@ export function createInformer<T extends CachedObject = KubeObject>(
   const { logger } = options;
   const transform = options.transform ?? stripManagedFields;
   const restartDelayMs = options.restartDelayMs ?? ((attempt: number) => Math.min(30_000, 500 * 2 ** attempt));
+  const selectors = { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector };
+  const watcher = new Watch(kc);
+  /** namespace ('' for cluster-scoped) → name → object. */
+  const objects = new Map<string, Map<string, KubeObject>>();
+  const handlers: EventHandler<T>[] = [];
+  /** Where the next watch resumes; '' relists first. */
+  let resourceVersion = '';
   let synced = false;
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  const stopping = new AbortController();
   let markSynced: () => void = () => {};
   const firstList = new Promise<void>((resolve) => {
     markSynced = resolve;
   });
-  // Items of a typed list come without apiVersion and kind; the cache holds whole objects.
-  const listFn = async () => {
-    const list = await client.request<{ items: KubeObject[]; metadata: { resourceVersion?: string } }>('GET', path, {
-      query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
-    });
-    for (const item of list.items) {
-      Object.assign(item, { apiVersion: type.apiVersion, kind: type.kind });
-      transform(item);
-    }
-    synced = true;
-    markSynced();
-    return list;
-  };
-  // ListWatch's typings say Date where the JSON it really holds has strings; the cache is JSON.
-  const watch = new ListWatch<KubernetesObject>(path, new Watch(kc), listFn as never, false, options.labelSelector, options.fieldSelector);
-  const handlers: EventHandler<T>[] = [];
-  let stopped = false;
-  let failures = 0;
-  const emit = (obj: KubernetesObject) => {
-    transform(obj as unknown as KubeObject); // the cached object itself: it stays lean
+
+  const emit = (obj: KubeObject) => {
     for (const handler of handlers) handler(obj as unknown as T);
   };
-  for (const verb of ['add', 'update', 'delete'] as const) watch.on(verb, emit);
-  watch.on('connect', () => {
-    failures = 0;
-  });
-  watch.on('error', (err: unknown) => {
-    if (stopped) return;
-    const delay = restartDelayMs(failures);
-    failures += 1;
-    logger.warn(
-      { err: err instanceof Error ? err.message : err, kind: type.kind, retryInMs: delay },
-      'watch failed; relisting after a delay',
-    );
-    setTimeout(() => {
-      if (!stopped) watch.start().catch(() => {}); // a failure lands in this same handler
-    }, delay).unref();
-  });
+  const inNamespace = (obj: KubeObject) => {
+    const namespace = obj.metadata.namespace ?? '';
+    const names = objects.get(namespace) ?? new Map<string, KubeObject>();
+    objects.set(namespace, names);
+    return names;
+  };
+  /** Items of a list and objects of watch events come without (list) or with their type: the cache holds whole objects. */
+  const put = (obj: KubeObject) => {
+    Object.assign(obj, { apiVersion: type.apiVersion, kind: type.kind });
+    const names = inNamespace(obj);
+    const before = names.get(obj.metadata.name);
+    if (before && before.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    transform(obj); // before anything reads it: the cached object stays lean
+    names.set(obj.metadata.name, obj);
+    emit(obj);
+  };
+  const remove = (obj: KubeObject) => {
+    const namespace = obj.metadata.namespace ?? '';
+    const names = objects.get(namespace);
+    const cached = names?.get(obj.metadata.name);
+    if (!names || !cached) return;
+    names.delete(obj.metadata.name);
+    if (names.size === 0) objects.delete(namespace);
+    emit(cached);
+  };
+
+  /** The whole kind again: objects gone since are removed (and their owners woken), the rest put. */
+  async function relist(): Promise<void> {
+    const list = await client.request<{ items: KubeObject[]; metadata: { resourceVersion?: string } }>('GET', path, {
+      query: selectors,
+      signal: stopping.signal,
+    });
+    const listed = new Set(list.items.map((item) => `${item.metadata.namespace ?? ''}/${item.metadata.name}`));
+    for (const names of [...objects.values()])
+      for (const obj of [...names.values()]) if (!listed.has(`${obj.metadata.namespace ?? ''}/${obj.metadata.name}`)) remove(obj);
+    for (const item of list.items) put(item);
+    resourceVersion = list.metadata.resourceVersion ?? '';
+    synced = true;
+    markSynced();
+  }
+
+  /** One watch from `resourceVersion`, until it ends; true if it saw an event. Throws its error. */
+  async function watchOnce(): Promise<boolean> {
+    let saw = false;
+    let aborter: AbortController | undefined;
+    const onStop = () => aborter?.abort();
+    stopping.signal.addEventListener('abort', onStop);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onEvent = (phase: string, obj: KubeObject & { code?: number }) => {
+          saw = true;
+          if (phase === 'ERROR') {
+            if (obj.code === 410) resourceVersion = ''; // the server ends the watch next
+            return;
+          }
+          if (phase === 'ADDED' || phase === 'MODIFIED') put(obj);
+          else if (phase === 'DELETED') remove(obj);
+          resourceVersion = obj.metadata?.resourceVersion ?? resourceVersion; // BOOKMARK: only this
+        };
+        watcher
+          .watch(path, { ...selectors, resourceVersion, allowWatchBookmarks: true }, onEvent as never, (err: unknown) =>
+            err ? reject(err) : resolve(),
+          )
+          .then((controller) => {
+            aborter = controller;
+            if (stopping.signal.aborted) controller.abort();
+          }, reject);
+      });
+    } finally {
+      stopping.signal.removeEventListener('abort', onStop);
+    }
+    return saw;
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    let quietEnds = 0;
+    while (!stopped) {
+      try {
+        if (!resourceVersion) await relist();
+        const saw = await watchOnce();
+        failures = 0;
+        // A watch the server ended at once, again and again, is not reopened in a tight loop.
+        quietEnds = saw ? 0 : quietEnds + 1;
+        if (quietEnds > 1) await sleep(Math.min(30_000, 1000 * 2 ** (quietEnds - 2)), undefined, { signal: stopping.signal });
+      } catch (err) {
+        if (stopped) return;
+        const status = (err as { statusCode?: number; status?: number }).statusCode ?? (err as { status?: number }).status;
+        if (status === 410) {
+          resourceVersion = '';
+          continue;
+        }
+        if ((err as Error).name === 'TimeoutError') continue; // went silent: reconnect from where it was
+        const delay = restartDelayMs(failures);
+        failures += 1;
+        logger.warn(
+          { err: err instanceof Error ? err.message : err, kind: type.kind, retryInMs: delay },
+          'watch failed; relisting after a delay',
+        );
+        resourceVersion = '';
+        await sleep(delay, undefined, { signal: stopping.signal }).catch(() => {});
+      }
+    }
+  }
 
   return {
     type,
-    get: (namespace, name) => watch.get(name, type.namespaced ? namespace : undefined) as T | undefined,
-    list: (namespace) => watch.list(namespace) as unknown as readonly T[],
+    get: (namespace, name) => objects.get(type.namespaced ? namespace : '')?.get(name) as T | undefined,
+    list: (namespace) =>
+      (!namespace
+        ? [...objects.values()].flatMap((names) => [...names.values()])
+        : [...(objects.get(namespace)?.values() ?? [])]) as unknown as readonly T[],
     onChange: (handler) => handlers.push(handler),
     async start() {
-      // A failed first list is retried by the error handler; start() waits for a good one.
-      await watch.start();
+      // A failed first list is retried after a backoff; start() waits for a good one.
+      running ??= run().catch(() => {}); // the sleeps' abort on stop
       await firstList;
     },
     async stop() {
       stopped = true;
-      await watch.stop();
+      stopping.abort();
+      await running;
     },
     get synced() {
       return synced;
