@@ -59,6 +59,7 @@ export type AppConfig = Pick<
   | 'IDEMPOTENCY_LEASE_SECONDS'
   | 'BODY_LIMIT_BYTES'
   | 'MYSQL_POOL_SIZE'
+  | 'BOOKING_LANE_WIDTH'
   | 'MYSQL_QUEUE_LIMIT'
   | 'MYSQL_QUERY_TIMEOUT_MS'
   | 'MAX_EVENT_LOOP_DELAY_MS'
@@ -147,6 +148,8 @@ export async function buildApp(config: AppConfig, { registry, logger }: { regist
   await app.register(commands, {
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     consistencyTokens: { keys: signingKeys, ttlSeconds: config.CONSISTENCY_TOKEN_TTL_SECONDS },
+    resourceLanes: { width: config.BOOKING_LANE_WIDTH, queueLimit: config.MYSQL_QUEUE_LIMIT },
+    registry,
   });
   await app.register(idempotencySweeper, { intervalMs: 60_000 });
 

@@ -112,6 +112,12 @@ export const ReservationApiConfig = serviceConfig({
   }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 16384, description: 'largest request body accepted' }),
   MYSQL_POOL_SIZE: Type.Integer({ minimum: 1, default: 20, description: 'connections to the primary' }),
+  BOOKING_LANE_WIDTH: Type.Integer({
+    minimum: 1,
+    default: 2,
+    description:
+      "a resource's bookings in a transaction at once on this pod; the rest wait their turn without a database connection (at most MYSQL_QUEUE_LIMIT of them, past it 503), so one hot resource cannot hold the whole pool",
+  }),
   ...mysqlPoolConfigProperties,
   ...outboxRelayConfigProperties,
 });

@@ -83,3 +83,63 @@ describe('bounded MySQL pools', () => {
     expect((await book(api, resource, tomorrow(13), tomorrow(14))).statusCode).toBe(201);
   });
 });
+
+const inLane = async (registry: Registry) => Number(/^bookings_waiting_for_resource (\d+)/m.exec(await registry.metrics())?.[1] ?? 0);
+
+/** Another session holding a resource's row, which every booking of it locks first: its bookings wait. */
+async function holdResource(resource: string) {
+  const holder = await mysql.createConnection(primaryUrl);
+  await holder.query('START TRANSACTION');
+  await holder.query('SELECT id FROM resources WHERE id = ? FOR UPDATE', [resource]);
+  return {
+    release: async () => {
+      await holder.query('COMMIT');
+      await holder.end();
+    },
+  };
+}
+
+describe("a resource's lane", () => {
+  it("a hot resource's waiting bookings hold no connection: another resource books while they wait, then they all book", async () => {
+    const { app: api, registry } = await app({ MYSQL_POOL_SIZE: 4, BOOKING_LANE_WIDTH: 2 });
+    const [hot, other] = [await createResource(api), await createResource(api)];
+    const lock = await holdResource(hot);
+    const answered: number[] = [];
+    let queued: Promise<number[]> | undefined;
+    try {
+      // Ten bookings of the hot resource, more than the pool's four connections: two in a
+      // transaction waiting for the row, eight in its lane.
+      queued = Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const response = await book(api, hot, tomorrow(i), tomorrow(i + 1));
+          answered.push(response.statusCode);
+          return response.statusCode;
+        }),
+      );
+      await waitUntil('eight bookings wait in the lane', async () => (await inLane(registry)) === 8);
+      expect((await book(api, other, tomorrow(9), tomorrow(10))).statusCode).toBe(201);
+      expect(answered).toEqual([]); // the hot resource's row was held all along
+    } finally {
+      await lock.release();
+    }
+    expect(await queued).toEqual(Array(10).fill(201));
+    expect(await inLane(registry)).toBe(0);
+  }, 90_000); // without the lane, the other booking waits for the lock's 50 s timeout
+
+  it('a booking finding MYSQL_QUEUE_LIMIT others of its resource waiting is a 503 with Retry-After at once; nothing written', async () => {
+    const { app: api, registry } = await app({ BOOKING_LANE_WIDTH: 1, MYSQL_QUEUE_LIMIT: 2 });
+    const resource = await createResource(api);
+    const lock = await holdResource(resource);
+    let queued: Promise<Awaited<ReturnType<typeof book>>[]> | undefined;
+    try {
+      queued = Promise.all([14, 15, 16].map((hour) => book(api, resource, tomorrow(hour), tomorrow(hour + 1))));
+      await waitUntil('two bookings wait in the lane', async () => (await inLane(registry)) === 2);
+      const before = await tableCounts(primaryUrl);
+      expectOverloaded(await book(api, resource, tomorrow(17), tomorrow(18)), /too many bookings of this resource are waiting/);
+      expect(await tableCounts(primaryUrl)).toEqual(before);
+    } finally {
+      await lock.release();
+    }
+    expect((await queued).map((r) => r.statusCode)).toEqual([201, 201, 201]);
+  });
+});

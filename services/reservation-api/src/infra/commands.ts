@@ -11,10 +11,12 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PoolConnection } from 'mysql2/promise';
+import { Gauge, type Registry } from 'prom-client';
 import { requestHash } from '../domain/request-hash.ts';
 import { problems } from '../errors.ts';
 import { deleteExpiredKey, insertKey, type KeyScope, readKey, type StoredResponse } from '../stores/idempotency-store.ts';
 import type { CommandResult } from './booking-metrics.ts';
+import { createLanes } from './lanes.ts';
 
 /** What a command hands back: the status, the body (serialised by the route's response schema) and headers. */
 export interface CommandOutcome {
@@ -74,13 +76,38 @@ export interface CommandOptions {
   idempotencyTtlMs: number;
   /** The X-Consistency-Token each commit returns is signed with these, for its principal, valid `ttlSeconds`. */
   consistencyTokens: { keys: SigningKeys; ttlSeconds: number };
+  /**
+   * Transactions of one resource's bookings at once on this pod (`lane`), and how many more may
+   * wait for their turn: the others hold no connection, so a hot resource's queue cannot take
+   * the whole pool from every other resource's bookings.
+   */
+  resourceLanes: { width: number; queueLimit: number };
+  registry: Registry;
 }
 
-export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, consistencyTokens }: CommandOptions) {
+export function createCommandRunner(
+  app: FastifyInstance,
+  { idempotencyTtlMs, consistencyTokens, resourceLanes, registry }: CommandOptions,
+) {
   const inProgress = () =>
     new Problem(problems, 'idempotency-in-progress', 'a request with this Idempotency-Key is still running; retry later', {
       headers: { 'retry-after': '1' },
     });
+  const lanes = createLanes({
+    ...resourceLanes,
+    full: () =>
+      new Problem(problems, 'overloaded', 'too many bookings of this resource are waiting; retry later', {
+        headers: { 'retry-after': '1' },
+      }),
+  });
+  new Gauge({
+    name: 'bookings_waiting_for_resource',
+    help: "bookings waiting for their turn at their resource's lane (holding no database connection)",
+    registers: [registry],
+    collect() {
+      this.set(lanes.waiting);
+    },
+  });
 
   /** The command in its transaction; `duplicate` when the key's row was committed first by another request. */
   async function execute(
@@ -88,49 +115,53 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, co
     work: (conn: PoolConnection) => Promise<CommandOutcome>,
     scope: KeyScope | undefined,
     hash: string,
+    lane: string | undefined,
   ): Promise<{ answer: Answer; outcome?: CommandOutcome; gtid: string } | 'duplicate'> {
     const key = scope && keyStatements(scope, hash, idempotencyTtlMs);
     let gtid = '';
     let outcome: CommandOutcome | undefined;
     let committing = false;
+    const transaction = (run: () => Promise<Answer>) => (lane === undefined ? run() : lanes.run(lane, run));
     try {
-      const answer = await withTransaction<Answer>(
-        app.db,
-        async (conn): Promise<Answer> => {
-          outcome = undefined;
-          try {
-            outcome = await work(conn);
-            reply.code(outcome.status);
-            return {
-              status: outcome.status,
-              headers: { 'content-type': JSON_TYPE, ...outcome.headers },
-              body: reply.serialize(outcome.body) as string,
-            };
-          } catch (err) {
-            // A refusal is stored for the key's retries, but not bad input (400): nothing is written for it.
-            if (!(scope && err instanceof Problem && err.status < 500 && err.status !== 400)) throw err;
-            app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
-            return {
-              status: err.status,
-              headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers },
-              body: JSON.stringify(err.toJSON()),
-              refused: true,
-            };
-          }
-        },
-        {
-          ...(key && {
-            begin: key.begin,
-            commitWith: ({ refused, status, headers, body }) => {
-              committing = true;
-              return key.store({ status, headers, body }, { refused });
-            },
-          }),
-          afterCommit: async (_conn, commit) => {
-            gtid =
-              (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables?.last_gtid ?? '';
+      const answer = await transaction(() =>
+        withTransaction<Answer>(
+          app.db,
+          async (conn): Promise<Answer> => {
+            outcome = undefined;
+            try {
+              outcome = await work(conn);
+              reply.code(outcome.status);
+              return {
+                status: outcome.status,
+                headers: { 'content-type': JSON_TYPE, ...outcome.headers },
+                body: reply.serialize(outcome.body) as string,
+              };
+            } catch (err) {
+              // A refusal is stored for the key's retries, but not bad input (400): nothing is written for it.
+              if (!(scope && err instanceof Problem && err.status < 500 && err.status !== 400)) throw err;
+              app.bookingMetrics.count(err.code === 'slot-unavailable' ? 'conflict' : 'rejected');
+              return {
+                status: err.status,
+                headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...err.headers },
+                body: JSON.stringify(err.toJSON()),
+                refused: true,
+              };
+            }
           },
-        },
+          {
+            ...(key && {
+              begin: key.begin,
+              commitWith: ({ refused, status, headers, body }) => {
+                committing = true;
+                return key.store({ status, headers, body }, { refused });
+              },
+            }),
+            afterCommit: async (_conn, commit) => {
+              gtid =
+                (commit as { stateChanges?: { systemVariables?: Record<string, string> } }).stateChanges?.systemVariables?.last_gtid ?? '';
+            },
+          },
+        ),
       );
       return { answer, outcome, gtid };
     } catch (err) {
@@ -140,10 +171,12 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, co
   }
 
   return {
+    /** `lane`: the resource whose lock the transaction takes, if known before it starts (see `resourceLanes`). */
     async run(
       request: FastifyRequest,
       reply: FastifyReply,
       work: (conn: PoolConnection) => Promise<CommandOutcome>,
+      { lane }: { lane?: string } = {},
     ): Promise<FastifyReply> {
       const header = request.headers['idempotency-key'];
       const scope: KeyScope | undefined =
@@ -167,7 +200,7 @@ export function createCommandRunner(app: FastifyInstance, { idempotencyTtlMs, co
             else if (state.kind === 'expired') await deleteExpiredKey(app.db, scope);
             if (replay) break;
           }
-          const ran = await execute(reply, work, scope, hash);
+          const ran = await execute(reply, work, scope, hash, lane);
           if (ran !== 'duplicate') result = ran;
         }
         if (!result && !replay) throw inProgress();

@@ -74,18 +74,22 @@ const reservationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new Problem(problems, 'forbidden', 'only an admin may book on behalf of another customer');
       }
       const customerId = body.customerId ?? principal.id;
-      return app.commands.run(request, reply, async (conn) =>
-        respond(
-          await app.reservations.create(conn, {
-            resourceId: body.resourceId,
-            customerId,
-            window,
-            hold: body.hold ?? false,
-            notes: body.notes ?? null,
-          }),
-          201,
-          'created',
-        ),
+      return app.commands.run(
+        request,
+        reply,
+        async (conn) =>
+          respond(
+            await app.reservations.create(conn, {
+              resourceId: body.resourceId,
+              customerId,
+              window,
+              hold: body.hold ?? false,
+              notes: body.notes ?? null,
+            }),
+            201,
+            'created',
+          ),
+        { lane: body.resourceId },
       );
     },
   );

@@ -131,6 +131,7 @@ export function appConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     IDEMPOTENCY_LEASE_SECONDS: 35,
     BODY_LIMIT_BYTES: 16384,
     MYSQL_POOL_SIZE: 20,
+    BOOKING_LANE_WIDTH: 2,
     MYSQL_QUEUE_LIMIT: 100,
     MYSQL_QUERY_TIMEOUT_MS: 10000,
     MAX_EVENT_LOOP_DELAY_MS: 0,
