@@ -84,19 +84,27 @@ export function createReconciler(deps: ReconcilerDeps) {
   const needsFinalizer = (cr: Reservation) => cleanups.some((c) => c.appliesTo?.(cr) ?? true);
 
   // What an apply left where it differs from what was applied (defaults a schema fills in), so the
-  // same desired object is not applied again on every reconcile. By `Kind/namespace/name`.
-  const outcomes = new Map<string, AppliedOutcome>();
-  function rememberOutcome(key: string, desired: KubeObject, live: KubeObject) {
+  // same desired object is not applied again on every reconcile. By Reservation (`namespace/name`,
+  // dropped with it), then by `Kind/name`.
+  const outcomes = new Map<string, Map<string, AppliedOutcome>>();
+  function rememberOutcome(reservation: string, object: string, desired: KubeObject, live: KubeObject) {
     const wanted = desiredDigest(desired);
     const left = appliedDigest(live, FIELD_MANAGER);
-    if (left === undefined || left === wanted) outcomes.delete(key);
-    else outcomes.set(key, { desired: wanted, live: left });
+    if (left === undefined || left === wanted) return forgetOutcome(reservation, object);
+    const remembered = outcomes.get(reservation) ?? new Map<string, AppliedOutcome>();
+    outcomes.set(reservation, remembered.set(object, { desired: wanted, live: left }));
+  }
+  function forgetOutcome(reservation: string, object: string) {
+    const remembered = outcomes.get(reservation);
+    remembered?.delete(object);
+    if (remembered?.size === 0) outcomes.delete(reservation);
   }
 
   async function reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     const [namespace = '', name = ''] = key.split('/');
     const cr = reservations.get(namespace, name);
     if (!cr) {
+      outcomes.delete(key);
       // Gone (its finalizer removed by hand?): the garbage collector removes what it owned, and
       // an edge it still held would wait for us for ever.
       await releaseOrphanedEdges(namespace, name, signal);
@@ -122,12 +130,12 @@ export function createReconciler(deps: ReconcilerDeps) {
           failures.push(`${obj.kind} is not served by this cluster (install its CRDs, e.g. the Gateway API's)`);
           return;
         }
-        const key = `${obj.kind}/${namespace}/${obj.metadata.name}`;
-        if (inSync(obj, cache.get(namespace, obj.metadata.name), outcomes.get(key))) return;
+        const objectKey = `${obj.kind}/${obj.metadata.name}`;
+        if (inSync(obj, cache.get(namespace, obj.metadata.name), outcomes.get(key)?.get(objectKey))) return;
         try {
           const live = await client.apply(obj, FIELD_MANAGER, { signal });
-          applied.push(`${obj.kind}/${obj.metadata.name}`);
-          rememberOutcome(key, obj, live);
+          applied.push(objectKey);
+          rememberOutcome(key, objectKey, obj, live);
         } catch (err) {
           failures.push(`${obj.kind} ${obj.metadata.name}: ${err instanceof Error ? err.message : String(err)}`);
         }
@@ -142,7 +150,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       for (const live of cache.list(namespace)) {
         if (controllerUid(live) !== cr.metadata.uid || wanted.has(`${live.kind}/${live.metadata.name}`)) continue;
         if (await client.remove(live, { signal })) pruned.push(`${live.kind}/${live.metadata.name}`);
-        outcomes.delete(`${live.kind}/${namespace}/${live.metadata.name}`);
+        forgetOutcome(key, `${live.kind}/${live.metadata.name}`);
       }
     }
 
