@@ -23,7 +23,7 @@ export type EventHandler<T extends CachedObject = KubeObject> = (obj: T) => void
  * so an event missed meanwhile is caught by the relist: nothing is lost for good.
  *
  * Written here rather than client-node's `ListWatch`, whose serializer pulls every generated
- * model of the Kubernetes API into the bundle (about 12 MB of the operator's RSS).
+ * model of the Kubernetes API into the bundle (about 10 MB of the operator's RSS).
  */
 export interface Informer<T extends CachedObject = KubeObject> {
   readonly type: ResourceType;
