@@ -10,10 +10,10 @@
 //
 // `node images/bundle.ts <program> [outdir]` (program: operator, reservation-api, query-api,
 // notifier); prints each built entry point's path. outdir defaults to the program's `dist/`.
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, type Plugin, transform } from 'esbuild';
 
 const root = join(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
@@ -84,6 +84,23 @@ const sideEffectFree: Plugin = {
 };
 
 /**
+ * V8 keeps a module's source while it may still compile a function of it: one byte per character
+ * when every character is Latin-1, two bytes otherwise. esbuild escapes non-ASCII characters in
+ * code (its default ASCII charset) but leaves comments as written, and a few typographic quotes in
+ * dependencies' comments made each 5-8 MB bundle take twice that in memory. They become `?`; the
+ * code without whitespace and comments is compared before and after, so a replacement anywhere but
+ * in a comment fails the build.
+ */
+async function asciiOnly(file: string): Promise<void> {
+  const code = readFileSync(file, 'utf8');
+  const ascii = code.replace(/[^\x00-\x7f]/g, '?');
+  if (ascii === code) return;
+  const bare = async (source: string) => (await transform(source, { minifyWhitespace: true, legalComments: 'none' })).code;
+  if ((await bare(code)) !== (await bare(ascii))) throw new Error(`${file}: a non-ASCII character outside a comment`);
+  writeFileSync(file, ascii);
+}
+
+/**
  * Bundles each entry point of `name` into `outdir` (one self-contained .mjs each) and copies its
  * assets beside them; resolves with the entry points' paths, in the order `entries` lists them.
  */
@@ -110,6 +127,7 @@ export async function bundle(name: ProgramName, outdir = defaultOutdir(name)): P
       // package.json) get the bundle's folder rather than a ReferenceError.
       define: { __dirname: 'import.meta.dirname', __filename: 'import.meta.filename' },
     });
+    await asciiOnly(outfile);
     outfiles.push(outfile);
   }
   for (const asset of program.assets) {
