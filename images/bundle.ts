@@ -93,7 +93,7 @@ const sideEffectFree: Plugin = {
  */
 async function asciiOnly(file: string): Promise<void> {
   const code = readFileSync(file, 'utf8');
-  const ascii = code.replace(/[^\x00-\x7f]/g, '?');
+  const ascii = code.replace(/[\u0080-\uffff]/g, '?');
   if (ascii === code) return;
   const bare = async (source: string) => (await transform(source, { minifyWhitespace: true, legalComments: 'none' })).code;
   if ((await bare(code)) !== (await bare(ascii))) throw new Error(`${file}: a non-ASCII character outside a comment`);
