@@ -82,9 +82,11 @@ export function createInformer<T extends CachedObject = KubeObject>(
   };
   const inNamespace = (obj: KubeObject) => {
     const namespace = obj.metadata.namespace ?? '';
-    const names = objects.get(namespace) ?? new Map<string, KubeObject>();
-    objects.set(namespace, names);
-    return names;
+    const names = objects.get(namespace);
+    if (names) return names;
+    const created = new Map<string, KubeObject>();
+    objects.set(namespace, created);
+    return created;
   };
   /** Items of a list and objects of watch events come without (list) or with their type: the cache holds whole objects. */
   const put = (obj: KubeObject) => {
