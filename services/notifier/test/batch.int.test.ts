@@ -11,8 +11,10 @@ import type { Pool } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { buildApp } from '../src/app.ts';
+import { parseKeyRing } from '../src/domain/secret-box.ts';
 import { primaryPool } from '../src/infra/db.ts';
 import { createEventProcessor, type EventProcessor } from '../src/workers/event-processor.ts';
+import { createWebhookDeliverer } from '../src/workers/webhook-deliverer.ts';
 import {
   bearer,
   bookHour,
@@ -22,6 +24,7 @@ import {
   reservationApp,
   setWebhook,
   startReceiver,
+  WEBHOOK_SECRET_KEYS,
 } from './support/pipeline.ts';
 
 // The batch path: a received batch takes effect in one transaction. Against the real MariaDB
@@ -185,6 +188,105 @@ describe('one transaction per batch', () => {
     const seen = await recorded(events);
     expect(seen.processed).toEqual(sorted(events));
     expect(seen.history).toEqual(events.map((x) => x.eventId));
+  });
+});
+
+describe("a reservation's next delivery", () => {
+  it('is left to the claim that took it while its predecessor is being marked, then made due once', async () => {
+    const {
+      ids: [id],
+      events,
+    } = await bookings(1, { cancel: true });
+    const [created, cancelled] = events as [EventEnvelope, EventEnvelope];
+    const [first, second] = await processor.processBatch([created, cancelled]);
+    // The booking's delivery claimed for the fast path; the cancellation's written due, behind it.
+    const claimed = first?.kind === 'processed' ? first.claimed : undefined;
+    if (!claimed) throw new Error('the first event was not claimed for the fast path');
+    expect(second?.kind === 'processed' && second.claimed).toBeFalsy();
+
+    const warnings: unknown[] = [];
+    const log = {
+      info: () => undefined,
+      debug: () => undefined,
+      warn: (...args: unknown[]) => warnings.push(args),
+      error: (...args: unknown[]) => warnings.push(args),
+    };
+    const deliverer = createWebhookDeliverer({
+      pool,
+      registry: new Registry(),
+      log: log as never,
+      secretKeys: parseKeyRing(WEBHOOK_SECRET_KEYS),
+      timeoutMs: 5000,
+      allowPrivateAddresses: true,
+      retryBaseMs: 50,
+      retryMaxMs: 500,
+      maxAttempts: 3,
+      concurrency: 4,
+      concurrencyPerProvider: 4,
+      pollIntervalMs: 60_000,
+      breakerFailures: 5,
+      breakerCoolDownMs: 1000,
+      leaseMs: 60_000,
+    });
+    // Another deliverer's claim, in its transaction (READ COMMITTED, as the notifier's sessions):
+    // its locking read of due rows (claim()'s) has taken the cancellation's.
+    const claim = await mysql.createConnection(db.primaryUrl);
+    const admin = await mysql.createConnection(db.adminUrl);
+    try {
+      await claim.query("SET SESSION tx_isolation = 'READ-COMMITTED'");
+      await claim.query('START TRANSACTION');
+      // Its locking read takes the row's entry in the due index and the row; only the row's (a
+      // range would also lock the entry after it, the booking's, which the mark must change).
+      const [locked] = (await claim.query(
+        `SELECT event_id FROM webhook_deliveries FORCE INDEX (webhook_deliveries_due)
+         WHERE state = 'pending' AND next_attempt_at = (SELECT next_attempt_at FROM webhook_deliveries WHERE event_id = ?)
+         FOR UPDATE SKIP LOCKED`,
+        [cancelled.eventId],
+      )) as unknown as [{ event_id: string }[]];
+      expect(locked.map((r) => r.event_id)).toEqual([cancelled.eventId]);
+      const [[trx]] = (await admin.query('SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?', [
+        claim.threadId,
+      ])) as unknown as [{ trx_id: string }[]];
+      const claimTrx = trx?.trx_id;
+      expect(claimTrx).toBeDefined();
+
+      deliverer.deliverClaimed(claimed);
+      await waitUntil('the booking’s delivery, POSTed, waits on the claimed row to make it due', async () => {
+        const [waits] = (await admin.query(
+          `SELECT 1 FROM information_schema.INNODB_LOCK_WAITS w JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id
+           WHERE w.blocking_trx_id = ? AND l.lock_data LIKE ?`,
+          [claimTrx, `%${cancelled.eventId}%`],
+        )) as unknown as [unknown[]];
+        return waits.length > 0;
+      });
+      expect(receiver.receipts.filter((r) => r.id === created.eventId)).toHaveLength(1);
+      // The claim's plain read of the reservation's earliest pending delivery (as claim() reads
+      // it) still finds the booking's: the mark is not committed apart from making its successor
+      // due. So the claim leaves the cancellation blocked rather than leasing it for a POST.
+      const [[earliest]] = (await claim.query(
+        "SELECT MIN(version) AS version FROM webhook_deliveries WHERE reservation_id = ? AND state = 'pending'",
+        [id],
+      )) as unknown as [{ version: number }[]];
+      expect(Number(earliest?.version)).toBe(1);
+      await claim.query('UPDATE webhook_deliveries SET next_attempt_at = NOW(6) + INTERVAL 60 SECOND WHERE event_id = ?', [
+        cancelled.eventId,
+      ]);
+      await claim.query('COMMIT');
+
+      // Then the mark commits with the cancellation made due, and the deliverer's own claim POSTs it.
+      await waitUntil('the cancellation is delivered', async () => {
+        const rows = await sql<{ state: string }>(db.primaryUrl, 'SELECT state FROM webhook_deliveries WHERE event_id = ?', [
+          cancelled.eventId,
+        ]);
+        return rows[0]?.state === 'delivered';
+      });
+      for (const e of events) expect(receiver.receipts.filter((r) => r.id === e.eventId)).toHaveLength(1);
+      expect(warnings).toEqual([]);
+    } finally {
+      await claim.end();
+      await admin.end();
+      await deliverer.stop(0);
+    }
   });
 });
 

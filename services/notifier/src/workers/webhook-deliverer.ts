@@ -295,20 +295,29 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     status: number | null,
     error: string | null,
   ): Promise<boolean> {
-    // The mark, then the reservation's next event (which waited for this one) made due now: two
-    // statements, each committed on its own as before, in one round trip.
-    const [[, next]] = (await pool.query(
-      `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
-         delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?;
-       UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1`,
-      [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId, reservationId],
-    )) as unknown as [[ResultSetHeader, ResultSetHeader]];
+    // The mark, and the reservation's next event (which waited for this one) made due now, in one
+    // transaction: a claim that takes that next row meanwhile finds this one still pending and
+    // leaves it blocked, which this then makes due. Committed apart, a claim could lease it
+    // between the two (the mark visible) and the second statement undo that lease while its POST
+    // is in flight, so another claim POSTed it again.
+    const next = await withTransaction(pool, async (_conn, madeDue: number) => madeDue, {
+      begin: async (conn) => {
+        const [[, , madeDue]] = (await conn.query(
+          `START TRANSACTION;
+           UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
+             delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?;
+           UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1`,
+          [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId, reservationId],
+        )) as unknown as [[ResultSetHeader, ResultSetHeader, ResultSetHeader]];
+        return madeDue.affectedRows;
+      },
+    });
     results.inc({ result: state });
     if (state === 'failed') log.warn({ eventId, attempts, status, error }, 'webhook delivery failed for good');
     // A claim now only if there is something to claim: the next event just made due, or due rows
     // a claim left for lack of room. Claiming after every delivery ran a claim transaction per
     // webhook that found nothing (the fast path claims its rows itself).
-    return next.affectedRows > 0 || roomWasShort;
+    return next > 0 || roomWasShort;
   }
 
   async function reschedule(eventId: string, attempts: number, status: number | null, error: string) {
