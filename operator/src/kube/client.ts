@@ -1,4 +1,5 @@
 import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { timeoutSignal } from '@reservations/service-kit/timeout-signal';
 import { fetch } from 'undici';
 import { type KubeObject, resourcePath, resourceTypeOf } from './resources.ts';
 
@@ -84,27 +85,28 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'reservation-operator', ...ctx.getHeaders() };
     if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
     dispatcher ??= ctx.getDispatcher();
-    let response: Awaited<ReturnType<typeof fetch>>;
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const call = timeoutSignal(timeoutMs, signal);
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    let response: Awaited<ReturnType<typeof fetch>>;
+    let text: string;
     try {
       response = await fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         dispatcher,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: call.signal,
       });
+      text = await response.text();
     } catch (err) {
       observe(method, 0, seconds());
       // The caller's own abort comes out as its reason, as is.
-      if (timeout.aborted && !signal?.aborted) {
-        throw new Error(`${method} ${path}: no answer from the API server in ${timeoutMs / 1000} s`, { cause: err });
-      }
+      if (call.timedOut) throw new Error(`${method} ${path}: no answer from the API server in ${timeoutMs / 1000} s`, { cause: err });
       throw err;
+    } finally {
+      call.clear();
     }
-    const text = await response.text();
     observe(method, response.status, seconds());
     if (!response.ok) {
       let status: { reason?: string; message?: string } = {};

@@ -89,6 +89,7 @@ export {
 } from './rate-limit.ts';
 export { runService, StartupError, startService } from './service-runner.ts';
 export { SigningKeys, type SigningPurpose, signingConfigProperties } from './signing.ts';
+export { type CallSignal, timeoutSignal } from './timeout-signal.ts';
 export {
   atCommit,
   ER_DUP_ENTRY,

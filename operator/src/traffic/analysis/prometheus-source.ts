@@ -1,3 +1,4 @@
+import { timeoutSignal } from '@reservations/service-kit/timeout-signal';
 import type { AnalysisTemplate } from '../../api/v1alpha1/reservation.ts';
 import type { Measurement } from './judge.ts';
 import type { ReservationRef } from './pods.ts';
@@ -69,14 +70,14 @@ export async function vectorQuery(
   const url = `${baseUrl.replace(/\/+$/, '')}/api/v1/query`;
   let response: Response;
   let text: string;
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const call = timeoutSignal(timeoutMs, signal);
   try {
     // POST: the default queries are long, and a GET URL has limits on the way.
     response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams({ query }),
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: call.signal,
       redirect: 'manual',
     });
     if (response.status >= 300 && response.status < 400) {
@@ -87,10 +88,12 @@ export async function vectorQuery(
   } catch (err) {
     // The caller giving up (a reconcile past its deadline) is not Prometheus's failure.
     if (signal?.aborted) throw signal.reason;
-    const reason = timeout.aborted
+    const reason = call.timedOut
       ? `no answer in ${timeoutMs / 1000} s`
       : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
     throw new Error(`Prometheus at ${baseUrl}: ${reason}`, { cause: err });
+  } finally {
+    call.clear();
   }
   let answer: ApiAnswer;
   try {

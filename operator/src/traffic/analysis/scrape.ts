@@ -1,3 +1,4 @@
+import { timeoutSignal } from '@reservations/service-kit/timeout-signal';
 import { parseExposition } from './exposition.ts';
 import { type HttpTotals, httpTotals, isHttpHistogramOrStart, processStartSeconds } from './histogram.ts';
 import type { ScrapeTarget } from './pods.ts';
@@ -16,20 +17,18 @@ export interface PodScrape {
 /** GETs one `/metrics` and reads the request histogram from it; throws naming the pod when it cannot. */
 export async function scrape(target: ScrapeTarget, timeoutMs = SCRAPE_TIMEOUT_MS, signal?: AbortSignal): Promise<PodScrape> {
   let text: string;
+  const call = timeoutSignal(timeoutMs, signal);
   try {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const response = await fetch(target.url, {
-      headers: { accept: 'text/plain' },
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
+    const response = await fetch(target.url, { headers: { accept: 'text/plain' }, signal: call.signal });
     text = await response.text();
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
   } catch (err) {
-    const reason =
-      err instanceof DOMException && err.name === 'TimeoutError'
-        ? `no answer in ${timeoutMs / 1000} s`
-        : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+    const reason = call.timedOut
+      ? `no answer in ${timeoutMs / 1000} s`
+      : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
     throw new Error(`${target.pod} (${target.url}): ${reason}`, { cause: err });
+  } finally {
+    call.clear();
   }
   let samples: ReturnType<typeof parseExposition>;
   try {

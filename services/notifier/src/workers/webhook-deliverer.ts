@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Notification } from '@reservations/contracts';
-import { withTransaction } from '@reservations/service-kit';
+import { timeoutSignal, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -257,6 +257,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     const started = performance.now();
     let status: number | null = null;
     let error: string | null = null;
+    const call = timeoutSignal(timeoutMs);
     try {
       const refused = allowPrivateAddresses ? undefined : privateHostReason(new URL(url));
       if (refused) throw new PrivateAddressError(`${refused}; webhooks go to public addresses only`);
@@ -270,13 +271,15 @@ export function createWebhookDeliverer(options: DelivererOptions) {
         },
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: call.signal,
       });
       status = response.status;
       await response.body?.cancel();
       if (status < 200 || status >= 300) error = `the receiver answered ${status}`;
     } catch (err) {
       error = err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : String(err);
+    } finally {
+      call.clear();
     }
     duration.observe((performance.now() - started) / 1000);
     // An answer other than a 5xx shows the endpoint up, even when it refuses this delivery.
