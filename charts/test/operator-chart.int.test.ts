@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { operatorRbac, type PolicyRule } from '@reservations/operator/rbac';
-import { CHART_NODE_OPTIONS, createTestNamespace, testKubeConfig } from '@reservations/operator/testing';
+import { CHART_NODE_OPTIONS, CHART_PROCESS_ENV, createTestNamespace, testKubeConfig } from '@reservations/operator/testing';
 import { harnessEnv } from '@reservations/testkit';
 import { find, helm, helmTemplateResult, OPERATOR_CHART, PLATFORM_CHART, render } from './support/charts.ts';
 import { dryRunApply, installChartCrds } from './support/cluster.ts';
@@ -119,11 +119,13 @@ describe('charts/reservation-operator', () => {
         { name: 'LEADER_ELECTION_NAMESPACE', value: namespace },
         { name: 'ADMIN_PORT', value: '8081' },
         { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-        // The heap flags the operator's tests and benchmark run it with too.
+        // The heap flags and malloc arenas the operator's tests and benchmark run it with too.
         { name: 'NODE_OPTIONS', value: CHART_NODE_OPTIONS },
+        { name: 'MALLOC_ARENA_MAX', value: '2' },
       ]),
     );
     expect(CHART_NODE_OPTIONS).toMatch(/--max-old-space-size=\d+/);
+    expect(CHART_PROCESS_ENV).toEqual({ NODE_OPTIONS: CHART_NODE_OPTIONS, MALLOC_ARENA_MAX: '2' });
     expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'admin' } });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'admin' } });
     expect(find(objects, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
@@ -203,6 +205,7 @@ describe('charts/reservation-operator', () => {
     ['a watchNamespace that is not a namespace name', { watchNamespace: 'Reservations' }, "at '/watchNamespace'"],
     ['a digest without its algorithm', { 'image.digest': 'abc123' }, "at '/image/digest'"],
     ['workers out of range', { workers: '100' }, "at '/workers': maximum: got 100, want 64"],
+    ['malloc arenas out of range', { mallocArenaMax: '0' }, "at '/mallocArenaMax': minimum: got 0, want 1"],
     ['a memory limit with a typo', { 'resources.limits.memory': '256MB' }, "at '/resources/limits/memory'"],
     ['an alert duration without a unit', { 'prometheusRule.reconcileErrors.for': '15' }, "at '/prometheusRule/reconcileErrors/for'"],
     ['two replicas without leader election', { 'leaderElection.enabled': 'false' }, "at '/replicaCount': value must be 1"],

@@ -12,19 +12,25 @@ export interface OperatorProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+const chartValues = parse(
+  readFileSync(join(import.meta.dirname, '..', '..', '..', 'charts', 'reservation-operator', 'values.yaml'), 'utf8'),
+) as { nodeOptions: string; mallocArenaMax: number | null };
+
 /** The Node flags the chart gives the operator's container (NODE_OPTIONS, from its values). */
-export const CHART_NODE_OPTIONS: string = (
-  parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'charts', 'reservation-operator', 'values.yaml'), 'utf8')) as {
-    nodeOptions: string;
-  }
-).nodeOptions;
+export const CHART_NODE_OPTIONS: string = chartValues.nodeOptions;
+
+/** The process environment the chart gives the operator's container besides its configuration: Node's flags, malloc's arenas. */
+export const CHART_PROCESS_ENV: Record<string, string> = {
+  NODE_OPTIONS: CHART_NODE_OPTIONS,
+  ...(chartValues.mallocArenaMax === null ? {} : { MALLOC_ARENA_MAX: String(chartValues.mallocArenaMax) }),
+};
 
 const operatorBundle = async () => (await bundled('operator'))['main.mjs'] as string;
 
 /**
  * Runs the operator as a real process, as its Deployment does: the production bundle
- * (images/bundle.ts, what operator/Dockerfile runs) with the chart's NODE_OPTIONS unless `env`
- * sets its own.
+ * (images/bundle.ts, what operator/Dockerfile runs) with the chart's NODE_OPTIONS and
+ * MALLOC_ARENA_MAX unless `env` sets its own.
  */
 export async function startOperator(env: Record<string, string>): Promise<OperatorProcess> {
   const [port, main] = await Promise.all([freePort(), operatorBundle()]);
@@ -36,7 +42,7 @@ export async function startOperator(env: Record<string, string>): Promise<Operat
       ADMIN_HOST: '127.0.0.1',
       ADMIN_PORT: String(port),
       LOG_LEVEL: 'info',
-      NODE_OPTIONS: CHART_NODE_OPTIONS,
+      ...CHART_PROCESS_ENV,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
