@@ -94,9 +94,9 @@ export function createInformer<T extends CachedObject = KubeObject>(
     const names = inNamespace(obj);
     const before = names.get(obj.metadata.name);
     if (before && before.metadata.resourceVersion === obj.metadata.resourceVersion) return;
-    transform(obj); // before anything reads it: the cached object stays lean
-    names.set(obj.metadata.name, obj);
-    emit(obj);
+    const kept = transform(obj); // before anything reads it: the cached object stays lean
+    names.set(kept.metadata.name, kept);
+    emit(kept);
   };
   const remove = (obj: KubeObject) => {
     const namespace = obj.metadata.namespace ?? '';

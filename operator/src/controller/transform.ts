@@ -2,9 +2,10 @@ import type { KubeObject } from '../kube/resources.ts';
 
 /**
  * What an informer does to each object at the cache's door (controller-runtime's
- * `cache.Options.DefaultTransform`): it changes the object in place, before anything reads it.
+ * `cache.Options.DefaultTransform`): it takes the object as the API server sent it, before
+ * anything reads it, and returns what the cache keeps (the object itself, changed, or a new one).
  */
-export type CacheTransform = (obj: KubeObject) => void;
+export type CacheTransform = (obj: KubeObject) => KubeObject;
 
 /**
  * managedFields are often the biggest part of an object and nothing that reads a cache needs them
@@ -12,6 +13,7 @@ export type CacheTransform = (obj: KubeObject) => void;
  */
 export const stripManagedFields: CacheTransform = (obj) => {
   delete obj.metadata.managedFields;
+  return obj;
 };
 
 /** A server-side apply field set (`fieldsV1`): `f:<field>`, `k:<key JSON>`, `v:<value JSON>`, `i:<index>`, `.`. */

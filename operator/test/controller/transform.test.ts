@@ -35,7 +35,7 @@ describe('appliedFieldSet', () => {
 describe('stripManagedFields', () => {
   it('drops managedFields and nothing else', () => {
     const o = obj([{ manager: 'op' }]);
-    stripManagedFields(o);
+    expect(stripManagedFields(o)).toBe(o);
     expect(o).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { a: '1' } });
   });
 });
