@@ -148,7 +148,15 @@ export async function startManager(options: ManagerOptions) {
     traffic,
     ...(options.connectionLimit !== undefined ? { connectionLimit: options.connectionLimit } : {}),
   });
-  const controller = runController({ name: 'reservation', queue, reconcile: reconciler.reconcile, workers, logger, metrics });
+  const controller = runController({
+    name: 'reservation',
+    queue,
+    reconcile: reconciler.reconcile,
+    workers,
+    logger,
+    metrics,
+    waitingOn: (signal) => client.waitingOn(signal),
+  });
   const resync = setInterval(() => {
     for (const r of reservations.list()) queue.add(keyOf(r));
   }, resyncMs);

@@ -15,13 +15,15 @@ export interface ReconcileResult {
 
 export type Reconcile = (key: string, signal: AbortSignal) => Promise<ReconcileResult>;
 
-/** The reason a reconcile's signal aborts at its deadline. */
+/** The reason a reconcile's signal aborts at its deadline; it names what the reconcile was still waiting on, when known. */
 export class ReconcileTimeoutError extends Error {
   override name = 'ReconcileTimeoutError';
   readonly timeoutMs: number;
-  constructor(timeoutMs: number) {
-    super(`reconcile took longer than ${timeoutMs} ms`);
+  readonly waitingOn: readonly string[];
+  constructor(timeoutMs: number, waitingOn: readonly string[] = []) {
+    super(`reconcile took longer than ${timeoutMs} ms${waitingOn.length ? `; still waiting on ${waitingOn.join(', ')}` : ''}`);
     this.timeoutMs = timeoutMs;
+    this.waitingOn = waitingOn;
   }
 }
 
@@ -34,6 +36,8 @@ export interface ControllerOptions {
   metrics: ControllerMetrics;
   timeoutMs?: number;
   clock?: Clock;
+  /** What a reconcile given `signal` is waiting on (its API requests in flight): named in the error of one past its deadline. */
+  waitingOn?: (signal: AbortSignal) => readonly string[];
 }
 
 /**
@@ -43,7 +47,7 @@ export interface ControllerOptions {
  * Each reconcile logs with its own id.
  */
 export function runController(options: ControllerOptions) {
-  const { name, queue, reconcile, workers, logger, metrics, timeoutMs = 60_000, clock = realClock } = options;
+  const { name, queue, reconcile, workers, logger, metrics, timeoutMs = 60_000, clock = realClock, waitingOn } = options;
   async function worker() {
     for (;;) {
       const key = await queue.get();
@@ -56,7 +60,7 @@ export function runController(options: ControllerOptions) {
       const running = (async () => reconcile(key, abort.signal))();
       let late = false;
       try {
-        const outcome = await withDeadline(running, abort, timeoutMs, clock);
+        const outcome = await withDeadline(running, abort, timeoutMs, clock, () => waitingOn?.(abort.signal) ?? []);
         queue.forget(key);
         if (outcome.requeueAfterMs !== undefined) {
           result = 'requeue_after';
@@ -90,12 +94,21 @@ export function runController(options: ControllerOptions) {
   };
 }
 
-/** `promise`, or a ReconcileTimeoutError after `ms`, when `abort` is aborted with that same error. */
-function withDeadline<T>(promise: Promise<T>, abort: AbortController, ms: number, clock: Clock): Promise<T> {
+/**
+ * `promise`, or a ReconcileTimeoutError after `ms`, when `abort` is aborted with that same error
+ * (naming what `waitingOn` says is still pending, read before the abort ends it).
+ */
+function withDeadline<T>(
+  promise: Promise<T>,
+  abort: AbortController,
+  ms: number,
+  clock: Clock,
+  waitingOn: () => readonly string[],
+): Promise<T> {
   let handle: unknown;
   const deadline = new Promise<never>((_, reject) => {
     handle = clock.setTimeout(() => {
-      const err = new ReconcileTimeoutError(ms);
+      const err = new ReconcileTimeoutError(ms, waitingOn());
       abort.abort(err);
       reject(err);
     }, ms);

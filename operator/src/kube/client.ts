@@ -47,6 +47,8 @@ export interface KubeClient {
     fieldManager: string,
     options?: { subresource?: 'status'; signal?: AbortSignal },
   ): Promise<T>;
+  /** The requests in flight that were given `signal`, as `METHOD path (N s so far)`: what a reconcile past its deadline still waits on. */
+  waitingOn(signal: AbortSignal): string[];
   /** Deletes an object; true if it was there. */
   remove(
     obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>,
@@ -71,12 +73,23 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
   // a TLS handshake per request, and idle sockets piling up. One pool serves every request;
   // authentication still runs per request, for credentials that rotate.
   let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  /** Requests in flight with a caller's signal. */
+  const inFlight = new Set<{ method: string; path: string; signal: AbortSignal; started: number }>();
 
-  async function request<T>(
-    method: keyof typeof HttpMethod,
-    path: string,
-    { body, contentType, query, signal }: RequestOptions = {},
-  ): Promise<T> {
+  /** Sends a request, known as in flight (for `waitingOn`) from the call on, its authentication included. */
+  async function request<T>(method: keyof typeof HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
+    const { signal } = options;
+    if (!signal) return send<T>(method, path, options);
+    const pending = { method, path, signal, started: performance.now() };
+    inFlight.add(pending);
+    try {
+      return await send<T>(method, path, options);
+    } finally {
+      inFlight.delete(pending);
+    }
+  }
+
+  async function send<T>(method: keyof typeof HttpMethod, path: string, { body, contentType, query, signal }: RequestOptions): Promise<T> {
     const url = new URL(server + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
@@ -88,6 +101,7 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
     const call = timeoutSignal(timeoutMs, signal);
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+
     let response: Awaited<ReturnType<typeof fetch>>;
     let text: string;
     try {
@@ -126,6 +140,12 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
 
   return {
     request,
+    waitingOn(signal) {
+      const now = performance.now();
+      return [...inFlight]
+        .filter((r) => r.signal === signal)
+        .map((r) => `${r.method} ${r.path} (${((now - r.started) / 1000).toFixed(1)} s so far)`);
+    },
     apply<T extends KubeObject>(
       obj: KubeObject,
       fieldManager: string,

@@ -9,7 +9,10 @@ import { ManualClock } from '../support/manual-clock.ts';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-function setup(reconcile: (key: string, signal: AbortSignal) => Promise<{ requeueAfterMs?: number }>, { timeoutMs = 60_000 } = {}) {
+function setup(
+  reconcile: (key: string, signal: AbortSignal) => Promise<{ requeueAfterMs?: number }>,
+  { timeoutMs = 60_000, waitingOn }: { timeoutMs?: number; waitingOn?: (signal: AbortSignal) => readonly string[] } = {},
+) {
   const clock = new ManualClock();
   const registry = new Registry();
   const metrics = createControllerMetrics(registry, 'test');
@@ -23,6 +26,7 @@ function setup(reconcile: (key: string, signal: AbortSignal) => Promise<{ requeu
     metrics,
     timeoutMs,
     clock,
+    waitingOn,
   });
   const total = async (result: string) =>
     (await registry.getSingleMetric('controller_runtime_reconcile_total')?.get())?.values.find((v) => v.labels.result === result)?.value ??
@@ -92,6 +96,36 @@ describe('runController', () => {
     release();
     await stopped;
     expect(started).toEqual(['ns/a']);
+  });
+
+  it('names in the deadline error what the reconcile was still waiting on, as it stood before the abort ended it', async () => {
+    const pending = new Map<AbortSignal, string[]>();
+    const reasons: unknown[] = [];
+    const { clock, queue, controller } = setup(
+      async (_key, signal) => {
+        pending.set(signal, ['PATCH /apis/apps/v1/namespaces/shop/deployments/a (1.0 s so far)']);
+        // What it waits on ends the moment the signal aborts, as a request given the signal does.
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => {
+            pending.delete(signal);
+            reasons.push(signal.reason);
+            resolve();
+          }),
+        );
+        return {};
+      },
+      { timeoutMs: 1000, waitingOn: (signal) => pending.get(signal) ?? [] },
+    );
+    queue.add('ns/a');
+    await settle();
+    clock.advance(1000);
+    await waitUntil('the reconcile was aborted', () => reasons.length === 1);
+    expect(reasons[0]).toBeInstanceOf(ReconcileTimeoutError);
+    expect(reasons[0]).toMatchObject({
+      message: 'reconcile took longer than 1000 ms; still waiting on PATCH /apis/apps/v1/namespaces/shop/deployments/a (1.0 s so far)',
+      waitingOn: ['PATCH /apis/apps/v1/namespaces/shop/deployments/a (1.0 s so far)'],
+    });
+    await controller.stop();
   });
 
   it('keeps the key of a reconcile past its deadline held until the call returns, and aborts its signal at the deadline', async () => {

@@ -53,6 +53,26 @@ it("gives up a request when the caller's signal aborts, with the caller's reason
   await expect(answer).rejects.toThrow('reconcile took longer than 60000 ms');
 });
 
+it("names the requests still in flight with a caller's signal, and only those, until they end", async () => {
+  const client = createKubeClient(silentConfig(), () => {}, 30_000);
+  const mine = new AbortController();
+  const other = new AbortController();
+  const answers = [
+    client.request('GET', '/api/v1/namespaces/shop/configmaps/a', { signal: mine.signal }),
+    client.request('PATCH', '/apis/apps/v1/namespaces/shop/deployments/b', { signal: mine.signal, body: {} }),
+    client.request('GET', '/api/v1/namespaces/other', { signal: other.signal }),
+  ].map((p) => p.catch((err: Error) => err));
+  expect(client.waitingOn(mine.signal)).toEqual([
+    expect.stringMatching(/^GET \/api\/v1\/namespaces\/shop\/configmaps\/a \(\d+\.\d s so far\)$/),
+    expect.stringMatching(/^PATCH \/apis\/apps\/v1\/namespaces\/shop\/deployments\/b \(\d+\.\d s so far\)$/),
+  ]);
+  mine.abort(new Error('past its deadline'));
+  other.abort(new Error('stopped'));
+  await Promise.all(answers);
+  expect(client.waitingOn(mine.signal)).toEqual([]);
+  expect(client.waitingOn(other.signal)).toEqual([]);
+});
+
 // A token and the system's CAs: client-node makes no connection pool of its own then.
 it('also sends a request when the kubeconfig has no TLS settings of its own (client-node then makes no dispatcher)', async () => {
   const closed = createServer();

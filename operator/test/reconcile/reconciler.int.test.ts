@@ -38,6 +38,7 @@ const countingClient: KubeClient = {
     writes += 1;
     return raw.remove(obj, options);
   },
+  waitingOn: (signal) => raw.waitingOn(signal),
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the assertions read deep into plain JSON objects
