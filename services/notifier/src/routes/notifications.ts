@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Notification, NotificationSchema } from '@reservations/contracts';
 import type { HistoryEntry } from '@reservations/database';
-import { Problem, problemResponse } from '@reservations/service-kit';
+import { Problem, problemResponse, timeoutSignal } from '@reservations/service-kit';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { Type } from 'typebox';
@@ -152,11 +152,14 @@ const notificationRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (
       /** True once the reader has taken what is buffered; false if it took nothing for slowReaderMs (or left). */
       const drained = async (): Promise<boolean> => {
         if (!raw.writableNeedDrain) return true;
+        const wait = timeoutSignal(slowReaderMs, gone.signal);
         try {
-          await once(raw, 'drain', { signal: AbortSignal.any([gone.signal, AbortSignal.timeout(slowReaderMs)]) });
+          await once(raw, 'drain', { signal: wait.signal });
           return true;
         } catch {
           return false;
+        } finally {
+          wait.clear();
         }
       };
       const pump = async (): Promise<void> => {
