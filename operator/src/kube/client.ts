@@ -101,7 +101,6 @@ export function createKubeClient(kc: KubeConfig, observe: RequestObserver = () =
     const call = timeoutSignal(timeoutMs, signal);
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
-
     let response: Awaited<ReturnType<typeof fetch>>;
     let text: string;
     try {

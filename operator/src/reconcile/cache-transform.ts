@@ -13,9 +13,11 @@ import { APPLIED_DIGEST, digest } from './drift.ts';
  * differ and the operator applies again, taking the field back.
  *
  * The kept object is a new one of one shape for every kind (absent fields undefined), not the
- * parsed object cut down: V8 then shares one hidden class among them all, where each cut-down
- * object had its own (and a dictionary, had its fields been `delete`d). The owner references'
- * group and kind, the same in nearly every object, are kept as one string each.
+ * parsed object cut down: V8 then shares one hidden class among them all and stores every field
+ * in the object itself, where a cut-down object kept its parsed shape (one per kind) and an
+ * out-of-object array for the digest added to it (and became a dictionary, had its fields been
+ * `delete`d). The owner references' group and kind, the same in nearly every object, are kept as
+ * one string each.
  */
 export function keepWhatTheReconcilerReads(manager: string, statusOf: ReadonlySet<string>): CacheTransform {
   return (obj) => {
