@@ -11,7 +11,7 @@
 // `node images/bundle.ts <program> [outdir]` (program: operator, reservation-api, query-api,
 // notifier); prints each built entry point's path. outdir defaults to the program's `dist/`.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build, type Plugin, transform } from 'esbuild';
 
@@ -84,6 +84,29 @@ const sideEffectFree: Plugin = {
 };
 
 /**
+ * Node's built-ins are loaded with require(), not imported: Node makes a built-in's ES module by
+ * reading every one of its exports, which runs the lazy ones. `import http from 'node:http'` reads
+ * `http.WebSocket` and so loads Node's own copy of undici (about 14 MB of RSS in a process that
+ * never opens a WebSocket), `node:crypto` its Web Crypto, and so on. Required, a built-in is its
+ * `module.exports`, and esbuild's import of a CommonJS module reads an export only when the code
+ * does.
+ */
+const builtinsByRequire: Plugin = {
+  name: 'builtins-by-require',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z]/ }, (args) => {
+      if (!isBuiltin(args.path)) return undefined;
+      if (args.kind === 'import-statement') return { path: args.path, namespace: 'builtin' };
+      return { path: args.path, external: true };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path.startsWith('node:') ? args.path : `node:${args.path}`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * V8 keeps a module's source while it may still compile a function of it: one byte per character
  * when every character is Latin-1, two bytes otherwise. esbuild escapes non-ASCII characters in
  * code (its default ASCII charset) but leaves comments as written, and a few typographic quotes in
@@ -120,7 +143,7 @@ export async function bundle(name: ProgramName, outdir = defaultOutdir(name)): P
       // Not minified: stack traces name functions and lines as written. (No keepNames either: it
       // wraps every closure made at run time in a helper call, measurable CPU on hot paths.)
       logLevel: 'warning',
-      plugins: [sideEffectFree],
+      plugins: [builtinsByRequire, sideEffectFree],
       // CommonJS dependencies call require() for Node's built-ins; an ES module has no require.
       banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
       // Nor __dirname: the CommonJS modules that read it (ioredis's friendly stacks, @fastify/swagger's

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { API_ENV, bearer, freshDatabase } from '@reservations/reservation-api/testing';
@@ -83,6 +84,19 @@ afterAll(async () => {
 });
 
 describe('the services run from their bundles', () => {
+  it("requires Node's built-ins instead of importing them: an imported built-in runs its lazy exports (node:http's loads Node's own undici)", async () => {
+    for (const program of [...SERVICES, 'operator'] as const) {
+      for (const file of Object.values(await bundled(program))) {
+        // The one import left: the banner's createRequire, which gives the bundle its require.
+        const imports = readFileSync(file, 'utf8').match(/^import .*$/gm);
+        expect({ file, imports }).toEqual({
+          file,
+          imports: ["import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"],
+        });
+      }
+    }
+  });
+
   it('the bundled migrate command applies every migration, read from beside it', () => {
     expect(migrateOutput).toMatch(/^migrated to version \d+ \(applied 1, 2, 3, /);
   });
