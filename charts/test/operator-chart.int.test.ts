@@ -119,17 +119,34 @@ describe('charts/reservation-operator', () => {
         { name: 'LEADER_ELECTION_NAMESPACE', value: namespace },
         { name: 'ADMIN_PORT', value: '8081' },
         { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-        // The heap flags and malloc arenas the operator's tests and benchmark run it with too.
+        // The heap flags and malloc settings the operator's tests and benchmark run it with too.
         { name: 'NODE_OPTIONS', value: CHART_NODE_OPTIONS },
         { name: 'MALLOC_ARENA_MAX', value: '2' },
+        { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },
+        { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' },
       ]),
     );
     expect(CHART_NODE_OPTIONS).toMatch(/--max-old-space-size=\d+/);
-    expect(CHART_PROCESS_ENV).toEqual({ NODE_OPTIONS: CHART_NODE_OPTIONS, MALLOC_ARENA_MAX: '2' });
+    expect(CHART_PROCESS_ENV).toEqual({
+      NODE_OPTIONS: CHART_NODE_OPTIONS,
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_TRIM_THRESHOLD_: '131072',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+    });
     expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'admin' } });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'admin' } });
     expect(find(objects, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
     expect(find(objects, 'Service', 'reservation-operator-metrics').spec).toMatchObject({ ports: [{ name: 'admin', port: 8081 }] });
+  });
+
+  it("sets each of glibc malloc's variables from its value as written, 0 included, and leaves out one set to null", async () => {
+    const { objects } = await render(OPERATOR_CHART, { namespace, set: { 'malloc.arenaMax': 'null', 'malloc.mmapThreshold': '0' } });
+    const env = (find(objects, 'Deployment') as unknown as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } })
+      .spec.template.spec.containers[0]?.env;
+    expect(env?.filter((e) => e.name.startsWith('MALLOC_'))).toEqual([
+      { name: 'MALLOC_MMAP_THRESHOLD_', value: '0' },
+      { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },
+    ]);
   });
 
   describe('RBAC', () => {
@@ -205,7 +222,8 @@ describe('charts/reservation-operator', () => {
     ['a watchNamespace that is not a namespace name', { watchNamespace: 'Reservations' }, "at '/watchNamespace'"],
     ['a digest without its algorithm', { 'image.digest': 'abc123' }, "at '/image/digest'"],
     ['workers out of range', { workers: '100' }, "at '/workers': maximum: got 100, want 64"],
-    ['malloc arenas out of range', { mallocArenaMax: '0' }, "at '/mallocArenaMax': minimum: got 0, want 1"],
+    ['malloc arenas out of range', { 'malloc.arenaMax': '0' }, "at '/malloc/arenaMax': minimum: got 0, want 1"],
+    ["an mmap threshold over glibc's ceiling", { 'malloc.mmapThreshold': '67108864' }, "at '/malloc/mmapThreshold': maximum"],
     ['a memory limit with a typo', { 'resources.limits.memory': '256MB' }, "at '/resources/limits/memory'"],
     ['an alert duration without a unit', { 'prometheusRule.reconcileErrors.for': '15' }, "at '/prometheusRule/reconcileErrors/for'"],
     ['two replicas without leader election', { 'leaderElection.enabled': 'false' }, "at '/replicaCount': value must be 1"],

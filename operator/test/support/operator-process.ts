@@ -12,25 +12,37 @@ export interface OperatorProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** The chart's `malloc` values and the glibc variables its Deployment sets from them. */
+const MALLOC_VARIABLES = {
+  arenaMax: 'MALLOC_ARENA_MAX',
+  trimThreshold: 'MALLOC_TRIM_THRESHOLD_',
+  mmapThreshold: 'MALLOC_MMAP_THRESHOLD_',
+} as const;
+
 const chartValues = parse(
   readFileSync(join(import.meta.dirname, '..', '..', '..', 'charts', 'reservation-operator', 'values.yaml'), 'utf8'),
-) as { nodeOptions: string; mallocArenaMax: number | null };
+) as { nodeOptions: string; malloc: Record<keyof typeof MALLOC_VARIABLES, number | null> };
 
 /** The Node flags the chart gives the operator's container (NODE_OPTIONS, from its values). */
 export const CHART_NODE_OPTIONS: string = chartValues.nodeOptions;
 
-/** The process environment the chart gives the operator's container besides its configuration: Node's flags, malloc's arenas. */
+/** The process environment the chart gives the operator's container besides its configuration: Node's flags, glibc malloc's settings. */
 export const CHART_PROCESS_ENV: Record<string, string> = {
   NODE_OPTIONS: CHART_NODE_OPTIONS,
-  ...(chartValues.mallocArenaMax === null ? {} : { MALLOC_ARENA_MAX: String(chartValues.mallocArenaMax) }),
+  ...Object.fromEntries(
+    Object.entries(MALLOC_VARIABLES).flatMap(([key, variable]) => {
+      const value = chartValues.malloc[key as keyof typeof MALLOC_VARIABLES];
+      return value === null ? [] : [[variable, String(value)]];
+    }),
+  ),
 };
 
 const operatorBundle = async () => (await bundled('operator'))['main.mjs'] as string;
 
 /**
  * Runs the operator as a real process, as its Deployment does: the production bundle
- * (images/bundle.ts, what operator/Dockerfile runs) with the chart's NODE_OPTIONS and
- * MALLOC_ARENA_MAX unless `env` sets its own.
+ * (images/bundle.ts, what operator/Dockerfile runs) with the chart's NODE_OPTIONS and malloc
+ * settings unless `env` sets its own.
  */
 export async function startOperator(env: Record<string, string>): Promise<OperatorProcess> {
   const [port, main] = await Promise.all([freePort(), operatorBundle()]);
