@@ -1,5 +1,6 @@
 import type { Reservation, ServiceName } from '../api/v1alpha1/reservation.ts';
 import { SERVICES } from '../desired/metadata.ts';
+import { formatCount } from '../traffic/analysis/judge.ts';
 
 /**
  * The database connections a Reservation's services may open at their autoscalers' maxima
@@ -67,13 +68,13 @@ export function budgetCondition(
   limit: number,
 ): { status: 'True' | 'False'; reason: string; message: string } {
   const describe = (b: ConnectionBudget) =>
-    `${b.database} ${b.total.toLocaleString('en-US')} (${b.parts.map((p) => `${p.service} ${p.pods} pods × ${p.poolSize}`).join(', ')})`;
+    `${b.database} ${formatCount(b.total)} (${b.parts.map((p) => `${p.service} ${p.pods} pods × ${p.poolSize}`).join(', ')})`;
   const over = budgets.filter((b) => b.total > limit);
   if (over.length === 0) {
     return {
       status: 'True',
       reason: 'WithinConnectionBudget',
-      message: `at the autoscalers' maxima: ${budgets.map(describe).join('; ')}, within DB_MAX_CONNECTIONS ${limit.toLocaleString('en-US')}`,
+      message: `at the autoscalers' maxima: ${budgets.map(describe).join('; ')}, within DB_MAX_CONNECTIONS ${formatCount(limit)}`,
     };
   }
   return {
@@ -81,6 +82,6 @@ export function budgetCondition(
     reason: 'OverConnectionBudget',
     message:
       `at the autoscalers' maxima the services may open ${over.map(describe).join('; ')} connections, more than DB_MAX_CONNECTIONS ` +
-      `${limit.toLocaleString('en-US')}: lower replicas.max or MYSQL_POOL_SIZE, raise max_connections, or put RDS Proxy in front (docs/install.md)`,
+      `${formatCount(limit)}: lower replicas.max or MYSQL_POOL_SIZE, raise max_connections, or put RDS Proxy in front (docs/install.md)`,
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AnalysisTemplate } from '../../../src/api/v1alpha1/reservation.ts';
-import { formatMs, judge, type Measurement, percent } from '../../../src/traffic/analysis/judge.ts';
+import { formatCount, formatMs, judge, type Measurement, percent } from '../../../src/traffic/analysis/judge.ts';
 import { formatDuration } from '../../../src/traffic/plan.ts';
 import { template } from './templates.ts';
 
@@ -154,6 +154,16 @@ describe('formatting', () => {
     [0.98999, 0.99, '98.999%'],
     [0.99999, 1, '99.999%'],
   ])('percent(%p, %p) is %s', (share, against, text) => expect(percent(share, against)).toBe(text));
+
+  it.each([
+    [0, '0'],
+    [999, '999'],
+    [1_000, '1,000'],
+    [1_204.9, '1,204'],
+    [1_234_567, '1,234,567'],
+    [-1_234, '-1,234'],
+    [9.87, '9.8'],
+  ])('formatCount(%p) is %s', (n, text) => expect(formatCount(n)).toBe(text));
 
   it.each([
     [212.4, '212 ms'],
