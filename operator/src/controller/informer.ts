@@ -45,7 +45,18 @@ export interface InformerOptions {
   /** Applied to each object as it enters the cache; by default managedFields are dropped. */
   transform?: CacheTransform;
   restartDelayMs?: (attempt: number) => number;
+  /** Objects per page of a list (LIST_PAGE_SIZE by default). */
+  listPageSize?: number;
 }
+
+/**
+ * A list comes in pages of this many objects, as client-go's pager asks for them: each page is
+ * parsed and put into the cache (lean, through the transform) before the next is read. In one
+ * response, 3,000 Deployments are 20 MB of JSON, parsed whole while the other kinds' lists arrive
+ * too: an operator restarted with 1,000 Reservations held 185 MB afterwards, its heap grown to
+ * the lists' peak.
+ */
+export const LIST_PAGE_SIZE = 500;
 
 /**
  * `T` is what the API server sends for `type`; the cache holds that JSON as is (the type is
@@ -62,6 +73,7 @@ export function createInformer<T extends CachedObject = KubeObject>(
   const transform = options.transform ?? stripManagedFields;
   const restartDelayMs = options.restartDelayMs ?? ((attempt: number) => Math.min(30_000, 500 * 2 ** attempt));
   const selectors = { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector };
+  const listPageSize = options.listPageSize ?? LIST_PAGE_SIZE;
   const watcher = new Watch(kc);
   /** namespace ('' for cluster-scoped) → name → object. */
   const objects = new Map<string, Map<string, KubeObject>>();
@@ -108,17 +120,31 @@ export function createInformer<T extends CachedObject = KubeObject>(
     emit(cached);
   };
 
-  /** The whole kind again: objects gone since are removed (and their owners woken), the rest put. */
+  /**
+   * The whole kind again, page by page: each page's objects are put as it arrives, then objects
+   * gone since are removed (and their owners woken). The pages are one snapshot (the continue
+   * token holds the first page's resourceVersion); one that expires mid-list is a 410, and the
+   * caller lists again from the start.
+   */
   async function relist(): Promise<void> {
-    const list = await client.request<{ items: KubeObject[]; metadata: { resourceVersion?: string } }>('GET', path, {
-      query: selectors,
-      signal: stopping.signal,
-    });
-    const listed = new Set(list.items.map((item) => `${item.metadata.namespace ?? ''}/${item.metadata.name}`));
+    const listed = new Set<string>();
+    let listVersion = '';
+    let next: string | undefined;
+    do {
+      const page = await client.request<{ items: KubeObject[]; metadata: { resourceVersion?: string; continue?: string } }>('GET', path, {
+        query: { ...selectors, limit: listPageSize, continue: next },
+        signal: stopping.signal,
+      });
+      for (const item of page.items) {
+        listed.add(`${item.metadata.namespace ?? ''}/${item.metadata.name}`);
+        put(item);
+      }
+      listVersion = page.metadata.resourceVersion ?? '';
+      next = page.metadata.continue || undefined;
+    } while (next);
     for (const names of [...objects.values()])
       for (const obj of [...names.values()]) if (!listed.has(`${obj.metadata.namespace ?? ''}/${obj.metadata.name}`)) remove(obj);
-    for (const item of list.items) put(item);
-    resourceVersion = list.metadata.resourceVersion ?? '';
+    resourceVersion = listVersion;
     synced = true;
     markSynced();
   }
