@@ -6,7 +6,8 @@
 //  2. 1,000 Reservations created at once: time until the operator has applied every object and
 //     written every status, against the floor: the same objects (16 per Reservation) applied
 //     straight by the benchmark with server-side apply at the operator's concurrency (target
-//     ≤ 1.15 × the floor); the operator's RSS, heap and heap per cached object then;
+//     ≤ 1.15 × the floor); the operator's RSS, heap and heap per cached object then, and its RSS
+//     after a restart (a new process lists every kind and reconciles every Reservation once);
 //  3. an idle minute once every Reservation is Ready: API requests the operator makes (writes must be 0).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,13 +51,15 @@ const kc = new KubeConfig();
 kc.loadFromFile(plane.env.KUBECONFIG);
 const client = createKubeClient(kc);
 await installCrds(kc);
-const operator = await startOperator({
+const operatorEnv = {
   KUBECONFIG: plane.env.KUBECONFIG,
   LEADER_ELECT: 'false',
   WORKERS: String(WORKERS),
   LOG_LEVEL: 'warn',
   NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
-});
+};
+// Replaced by a new process once, in part 2 (a restart).
+let operator = await startOperator(operatorEnv);
 const controllerManager = plane.servers.find((s) => s.name.endsWith('kube-controller-manager'));
 const signalControllerManager = (signal: NodeJS.Signals) => controllerManager && process.kill(-controllerManager.pid, signal);
 // The latency floor is the API server alone: the operator is stopped meanwhile (a few seconds), so
@@ -69,6 +72,8 @@ const processes = [
   { name: 'benchmark', pid: process.pid },
 ];
 const costsNow = () => snapshot(kc, processes);
+/** The logs of operator processes already stopped, for the warnings summary at the end. */
+const logsBefore: string[] = [];
 
 try {
   for (let i = 0; i < NAMESPACES; i++) await createNamespace(client, `bench-${i}`);
@@ -208,6 +213,28 @@ try {
   say(
     `operator RSS ${SETTLE_SECONDS} s later, nothing to do: ${rssOf().toFixed(0)} MB; V8 heap ${(await heapUsedMb()).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB; by mapping: ${rssByMapping(operator.child.pid ?? 0)}`,
   );
+
+  // The same Reservations after a restart (a rollout, a leader's failover): the new process lists
+  // every kind and reconciles every Reservation once, with nothing to change.
+  const warningsBefore = operator.log();
+  operator.kill('SIGTERM');
+  await operator.exited;
+  operator = await startOperator(operatorEnv);
+  const restarted = performance.now();
+  const reconciled = async () => (await metric(operator, 'controller_runtime_reconcile_total', { result: 'success' })) ?? 0;
+  await waitUntil('the restarted operator has reconciled every Reservation', async () => (await reconciled()) >= RESERVATIONS + 1, {
+    timeoutMs: 300_000,
+    intervalMs: 250,
+  });
+  const restartSeconds = (performance.now() - restarted) / 1000;
+  const restartWrites =
+    ((await metric(operator, 'rest_client_requests_total', { method: 'PATCH', code: '200' })) ?? 0) +
+    ((await metric(operator, 'rest_client_requests_total', { method: 'POST', code: '201' })) ?? 0);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  say(
+    `after a restart: every Reservation reconciled ${restartSeconds.toFixed(1)} s after exec, ${restartWrites} writes; RSS ${rssOf().toFixed(0)} MB (target < 150 MB); V8 heap ${(await heapUsedMb()).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB; by mapping: ${rssByMapping(operator.child.pid ?? 0)}`,
+  );
+  logsBefore.push(warningsBefore);
   signalControllerManager('SIGCONT');
 
   // (BENCH_IDLE_SECONDS=0 skips it: reaching Ready takes the controller manager many minutes.)
@@ -240,7 +267,7 @@ try {
 } finally {
   // What went wrong along the way, if anything: the operator's warnings, most frequent first.
   const warnings = new Map<string, number>();
-  for (const line of operator.log().split('\n')) {
+  for (const line of [...logsBefore, operator.log()].join('\n').split('\n')) {
     const entry = /"level":(\d+).*"msg":"([^"]*)"/.exec(line);
     if (entry && Number(entry[1]) >= 40) {
       const err = /"err":"([^"]{0,160})/.exec(line)?.[1] ?? '';
