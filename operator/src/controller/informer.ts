@@ -127,6 +127,7 @@ export function createInformer<T extends CachedObject = KubeObject>(
    * caller lists again from the start.
    */
   async function relist(): Promise<void> {
+    const keyOf = (obj: KubeObject) => `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
     const listed = new Set<string>();
     let listVersion = '';
     let next: string | undefined;
@@ -136,14 +137,13 @@ export function createInformer<T extends CachedObject = KubeObject>(
         signal: stopping.signal,
       });
       for (const item of page.items) {
-        listed.add(`${item.metadata.namespace ?? ''}/${item.metadata.name}`);
+        listed.add(keyOf(item));
         put(item);
       }
       listVersion = page.metadata.resourceVersion ?? '';
       next = page.metadata.continue || undefined;
     } while (next);
-    for (const names of [...objects.values()])
-      for (const obj of [...names.values()]) if (!listed.has(`${obj.metadata.namespace ?? ''}/${obj.metadata.name}`)) remove(obj);
+    for (const names of [...objects.values()]) for (const obj of [...names.values()]) if (!listed.has(keyOf(obj))) remove(obj);
     resourceVersion = listVersion;
     synced = true;
     markSynced();
