@@ -91,6 +91,12 @@ export const NotifierConfig = serviceConfig({
     description: "how long an open breaker keeps its endpoint's deliveries waiting before one trial (plus up to half of it, at random)",
   }),
   WEBHOOK_POLL_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000, description: 'how often due retries are looked for' }),
+  WEBHOOK_MARK_DELAY_MS: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 20,
+    description: 'how long a delivery’s mark waits for others, so one transaction records them together (0: at once)',
+  }),
   WEBHOOK_ALLOW_HTTP: Type.Boolean({
     default: false,
     description: 'accept http:// webhook URLs (local development and tests); https:// only otherwise',

@@ -191,6 +191,87 @@ describe('one transaction per batch', () => {
   });
 });
 
+/** A deliverer on the notifier's pool that claims only when a mark made something due (its poll is a minute apart); the warnings it logs. */
+function testDeliverer(options: { markDelayMs?: number; registry?: Registry } = {}) {
+  const warnings: unknown[] = [];
+  const log = {
+    info: () => undefined,
+    debug: () => undefined,
+    warn: (...args: unknown[]) => warnings.push(args),
+    error: (...args: unknown[]) => warnings.push(args),
+  };
+  const deliverer = createWebhookDeliverer({
+    pool,
+    registry: options.registry ?? new Registry(),
+    log: log as never,
+    secretKeys: parseKeyRing(WEBHOOK_SECRET_KEYS),
+    timeoutMs: 5000,
+    allowPrivateAddresses: true,
+    retryBaseMs: 50,
+    retryMaxMs: 500,
+    maxAttempts: 3,
+    concurrency: 4,
+    concurrencyPerProvider: 4,
+    pollIntervalMs: 60_000,
+    breakerFailures: 5,
+    breakerCoolDownMs: 1000,
+    leaseMs: 60_000,
+    markDelayMs: options.markDelayMs,
+  });
+  return { deliverer, warnings };
+}
+
+describe('marks', () => {
+  it('of deliveries that end together commit in one transaction, which makes each reservation’s next event due', async () => {
+    const { events } = await bookings(3, { cancel: true });
+    const outcomes = await processor.processBatch(events);
+    // Each booking's delivery claimed for the fast path; each cancellation written behind it.
+    const claimed = outcomes.flatMap((o) => (o.kind === 'processed' && o.claimed ? [o.claimed] : []));
+    expect(claimed.map((d) => d.eventId)).toEqual(events.filter((e) => e.type === 'reservation.created').map((e) => e.eventId));
+    // Marks wait 3 s for others: the three POSTs to this loopback receiver end well within it.
+    const registry = new Registry();
+    const { deliverer, warnings } = testDeliverer({ markDelayMs: 3000, registry });
+    try {
+      for (const delivery of claimed) deliverer.deliverClaimed(delivery);
+      const ids = events.map((e) => e.eventId);
+      await waitUntil('every event delivered and marked', async () => {
+        const rows = await sql<{ state: string }>(db.primaryUrl, 'SELECT state FROM webhook_deliveries WHERE event_id IN (?)', [ids]);
+        return rows.length === ids.length && rows.every((r) => r.state === 'delivered');
+      });
+      // The bookings' three marks in one transaction, which made the three cancellations due: one
+      // claim took them (the poll is a minute away), and their marks went in a second transaction.
+      const metrics = await registry.metrics();
+      expect(metrics).toMatch(/^webhook_mark_batch_size_count 2$/m);
+      expect(metrics).toMatch(/^webhook_mark_batch_size_sum 6$/m);
+      for (const e of events) expect(receiver.receipts.filter((r) => r.id === e.eventId)).toHaveLength(1);
+      const order = receiver.receipts.map((r) => r.id);
+      for (const [created, cancelled] of [0, 1, 2].map((i) => [events[2 * i], events[2 * i + 1]] as const)) {
+        expect(order.indexOf(cancelled?.eventId ?? '')).toBeGreaterThan(order.indexOf(created?.eventId ?? ''));
+      }
+      expect(warnings).toEqual([]);
+    } finally {
+      await deliverer.stop(0);
+    }
+  });
+
+  it('gathered when the deliverer stops are written before it returns', async () => {
+    const { events } = await bookings(2);
+    const outcomes = await processor.processBatch(events);
+    const claimed = outcomes.flatMap((o) => (o.kind === 'processed' && o.claimed ? [o.claimed] : []));
+    expect(claimed).toHaveLength(2);
+    // Marks would wait a minute: stopping writes them at once.
+    const { deliverer, warnings } = testDeliverer({ markDelayMs: 60_000 });
+    for (const delivery of claimed) deliverer.deliverClaimed(delivery);
+    await waitUntil('both webhooks received', async () => events.every((e) => receiver.receipts.some((r) => r.id === e.eventId)));
+    await deliverer.stop(10_000);
+    const rows = await sql<{ state: string }>(db.primaryUrl, 'SELECT state FROM webhook_deliveries WHERE event_id IN (?)', [
+      events.map((e) => e.eventId),
+    ]);
+    expect(rows.map((r) => r.state)).toEqual(['delivered', 'delivered']);
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe("a reservation's next delivery", () => {
   it('is left to the claim that took it while its predecessor is being marked, then made due once', async () => {
     const {
@@ -204,30 +285,7 @@ describe("a reservation's next delivery", () => {
     if (!claimed) throw new Error('the first event was not claimed for the fast path');
     expect(second?.kind === 'processed' && second.claimed).toBeFalsy();
 
-    const warnings: unknown[] = [];
-    const log = {
-      info: () => undefined,
-      debug: () => undefined,
-      warn: (...args: unknown[]) => warnings.push(args),
-      error: (...args: unknown[]) => warnings.push(args),
-    };
-    const deliverer = createWebhookDeliverer({
-      pool,
-      registry: new Registry(),
-      log: log as never,
-      secretKeys: parseKeyRing(WEBHOOK_SECRET_KEYS),
-      timeoutMs: 5000,
-      allowPrivateAddresses: true,
-      retryBaseMs: 50,
-      retryMaxMs: 500,
-      maxAttempts: 3,
-      concurrency: 4,
-      concurrencyPerProvider: 4,
-      pollIntervalMs: 60_000,
-      breakerFailures: 5,
-      breakerCoolDownMs: 1000,
-      leaseMs: 60_000,
-    });
+    const { deliverer, warnings } = testDeliverer();
     // Another deliverer's claim, in its transaction (READ COMMITTED, as the notifier's sessions):
     // its locking read of due rows (claim()'s) has taken the cancellation's.
     const claim = await mysql.createConnection(db.primaryUrl);

@@ -29,6 +29,7 @@ export type PipelineConfig = Pick<
   | 'WEBHOOK_BREAKER_FAILURES'
   | 'WEBHOOK_BREAKER_COOLDOWN_MS'
   | 'WEBHOOK_POLL_INTERVAL_MS'
+  | 'WEBHOOK_MARK_DELAY_MS'
   | 'SHUTDOWN_TIMEOUT_MS'
 >;
 
@@ -67,6 +68,7 @@ export const pipeline = fp<{ config: PipelineConfig; registry: Registry }>(
       breakerFailures: config.WEBHOOK_BREAKER_FAILURES,
       breakerCoolDownMs: config.WEBHOOK_BREAKER_COOLDOWN_MS,
       pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
+      markDelayMs: config.WEBHOOK_MARK_DELAY_MS,
       leaseMs,
     });
     const intake = createSqsIntake({

@@ -35,6 +35,8 @@ export interface DelivererOptions {
   breakerCoolDownMs: number;
   /** How long a claim holds a delivery before another deliverer may take it (a crashed one's claims come back). */
   leaseMs: number;
+  /** How long a delivery's mark waits for others, so one transaction records them together (0: at once). */
+  markDelayMs?: number;
   random?: () => number;
   now?: () => number;
 }
@@ -50,6 +52,19 @@ type DeliveryRow = RowDataPacket & {
   occurred_at: Date;
   payload: unknown;
 };
+
+/** A delivery's outcome, waiting for the transaction that records it with others. */
+interface Mark {
+  eventId: string;
+  reservationId: string;
+  state: 'delivered' | 'failed';
+  attempts: number;
+  status: number | null;
+  error: string | null;
+}
+
+/** Marks one transaction records at most (the bound of its `IN` lists). */
+const MARKS_PER_TRANSACTION = 100;
 
 /** What an attempt told its endpoint's breaker. */
 interface Verdict {
@@ -84,8 +99,9 @@ export interface Delivery {
  * them) until one of its POSTs ends, so other providers' deliveries never wait behind a slow
  * endpoint. Each provider's endpoint has a circuit breaker (in this process): while it is open
  * its deliveries are not attempted but pushed to the end of the cool-down, attempts untouched;
- * then one trial decides. A crash after the POST and
- * before the mark repeats the POST: receivers deduplicate on `webhook-id` (the event id).
+ * then one trial decides. Marks (delivered, failed) gather for `markDelayMs` and commit together,
+ * each with its reservation's next event made due. A crash after the POST and before the mark
+ * repeats the POST: receivers deduplicate on `webhook-id` (the event id).
  */
 export function createWebhookDeliverer(options: DelivererOptions) {
   const {
@@ -103,6 +119,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     breakerFailures,
     breakerCoolDownMs,
     leaseMs,
+    markDelayMs = 0,
   } = options;
   // Every connection's addresses are checked as it is made (a provider's name could point at the
   // cluster, the VPC or the cloud's metadata service); an IP literal is checked before, since a
@@ -133,7 +150,17 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     labelNames: ['state'] as const,
     registers: [options.registry],
   });
+  const markBatches = new Histogram({
+    name: 'webhook_mark_batch_size',
+    help: 'deliveries marked (delivered or failed) per transaction',
+    buckets: [1, 2, 5, 10, 20, 50, 100],
+    registers: [options.registry],
+  });
   const inFlight = new Set<Promise<void>>();
+  /** Marks waiting for their transaction; the timer that gathers them; the transaction under way. */
+  const marks: Mark[] = [];
+  let gathering: NodeJS.Timeout | undefined;
+  let marking: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let polling: Promise<void> | undefined;
   let pollAgain = false;
@@ -232,11 +259,11 @@ export function createWebhookDeliverer(options: DelivererOptions) {
 
   /**
    * One attempt at `eventId`'s delivery: as `known` (the fast path has it at hand) or as read now.
-   * True when a claim should follow (it made something due, or a claim left due rows behind).
+   * Over when the POST is: its mark is written with the next batch.
    */
-  async function attempt(eventId: string, known: Delivery | undefined, verdict: Verdict): Promise<boolean> {
+  async function attempt(eventId: string, known: Delivery | undefined, verdict: Verdict): Promise<void> {
     const delivery = known ?? (await load(eventId));
-    if (!delivery) return false;
+    if (!delivery) return;
     const { url, notification } = delivery;
     const attempts = delivery.attempts + 1;
     if (!url || !delivery.secrets) {
@@ -250,8 +277,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       const error = `the endpoint's secret does not open: ${(err as Error).message}`;
       log.error({ eventId, providerId: delivery.providerId, error }, 'webhook delivery cannot be signed');
       if (attempts >= maxAttempts) return finish(delivery, attempts, 'failed', null, error);
-      await reschedule(eventId, attempts, null, error);
-      return false;
+      return reschedule(eventId, attempts, null, error);
     }
     const body = JSON.stringify(notification);
     const started = performance.now();
@@ -287,40 +313,94 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     verdict.judged = true;
     if (!error) return finish(delivery, attempts, 'delivered', status, null);
     if (attempts >= maxAttempts) return finish(delivery, attempts, 'failed', status, error);
-    await reschedule(eventId, attempts, status, error);
-    return false;
+    return reschedule(eventId, attempts, status, error);
   }
 
-  async function finish(
+  /** Records the outcome with the next batch of marks; the attempt is over for its slots. */
+  function finish(
     { eventId, reservationId }: Delivery,
     attempts: number,
     state: 'delivered' | 'failed',
     status: number | null,
     error: string | null,
-  ): Promise<boolean> {
-    // The mark, and the reservation's next event (which waited for this one) made due now, in one
-    // transaction: a claim that takes that next row meanwhile finds this one still pending and
-    // leaves it blocked, which this then makes due. Committed apart, a claim could lease it
-    // between the two (the mark visible) and the second statement undo that lease while its POST
-    // is in flight, so another claim POSTed it again.
-    const next = await withTransaction(pool, async (_conn, madeDue: number) => madeDue, {
+  ): void {
+    marks.push({ eventId, reservationId, state, attempts, status, error: error?.slice(0, 500) ?? null });
+    scheduleMarks();
+  }
+
+  /** The next transaction of marks: at once when stopping, unwanted or full, else after `markDelayMs`. */
+  function scheduleMarks(): void {
+    if (marking || marks.length === 0) return;
+    if (stopped || markDelayMs === 0 || marks.length >= MARKS_PER_TRANSACTION) void writeMarks();
+    else gathering ??= setTimeout(writeMarks, markDelayMs);
+  }
+
+  /**
+   * One transaction for the marks gathered so far (and another after it for any that came
+   * meanwhile). Each mark goes with its reservation's next event made due, in the same
+   * transaction: a claim that takes that next row meanwhile finds this one still pending and
+   * leaves it blocked, which this then makes due. Committed apart, a claim could lease it between
+   * the two (the mark visible) and the second statement undo that lease while its POST is in
+   * flight, so another claim POSTed it again.
+   */
+  function writeMarks(): Promise<void> {
+    clearTimeout(gathering);
+    gathering = undefined;
+    const batch = marks.splice(0, MARKS_PER_TRANSACTION);
+    // Marks that share an outcome (every success of a first attempt, say) share a statement.
+    const outcomes = new Map<string, Mark[]>();
+    for (const mark of batch) {
+      const key = JSON.stringify([mark.state, mark.attempts, mark.status, mark.error]);
+      outcomes.set(key, [...(outcomes.get(key) ?? []), mark]);
+    }
+    const reservations = [...new Set(batch.map((m) => m.reservationId))];
+    const list = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+    const sql = [
+      'START TRANSACTION',
+      ...[...outcomes.values()].map(
+        (group) =>
+          `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
+             delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id IN (${list(group.length)})`,
+      ),
+      // Each reservation's earliest pending delivery, the one that waited for these.
+      `UPDATE webhook_deliveries SET next_attempt_at = NOW(6)
+       WHERE reservation_id IN (${list(reservations.length)}) AND state = 'pending' AND (reservation_id, version) IN (
+         SELECT reservation_id, MIN(version) FROM webhook_deliveries
+         WHERE reservation_id IN (${list(reservations.length)}) AND state = 'pending' GROUP BY reservation_id)`,
+    ].join(';\n');
+    const values = [
+      ...[...outcomes.values()].flatMap((group) => {
+        const [{ state, attempts, status, error }] = group as [Mark];
+        return [state, attempts, status, error, state, ...group.map((m) => m.eventId)];
+      }),
+      ...reservations,
+      ...reservations,
+    ];
+    marking = withTransaction(pool, async (_conn, madeDue: number) => madeDue, {
       begin: async (conn) => {
-        const [[, , madeDue]] = (await conn.query(
-          `START TRANSACTION;
-           UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
-             delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id = ?;
-           UPDATE webhook_deliveries SET next_attempt_at = NOW(6) WHERE reservation_id = ? AND state = 'pending' ORDER BY version LIMIT 1`,
-          [state, attempts, status, error?.slice(0, 500) ?? null, state, eventId, reservationId],
-        )) as unknown as [[ResultSetHeader, ResultSetHeader, ResultSetHeader]];
-        return madeDue.affectedRows;
+        const [results] = (await conn.query(sql, values)) as unknown as [ResultSetHeader[]];
+        return results.at(-1)?.affectedRows ?? 0;
       },
-    });
-    results.inc({ result: state });
-    if (state === 'failed') log.warn({ eventId, attempts, status, error }, 'webhook delivery failed for good');
-    // A claim now only if there is something to claim: the next event just made due, or due rows
-    // a claim left for lack of room. Claiming after every delivery ran a claim transaction per
-    // webhook that found nothing (the fast path claims its rows itself).
-    return next > 0 || roomWasShort;
+    })
+      .then((madeDue) => {
+        markBatches.observe(batch.length);
+        for (const { state, eventId, attempts, status, error } of batch) {
+          results.inc({ result: state });
+          if (state === 'failed') log.warn({ eventId, attempts, status, error }, 'webhook delivery failed for good');
+        }
+        // A claim now only if there is something to claim: a next event just made due, or due
+        // rows a claim left for lack of room. Claiming after every delivery ran a claim
+        // transaction per webhook that found nothing (the fast path claims its rows itself).
+        if (madeDue > 0 || roomWasShort) poll();
+      })
+      .catch((err: unknown) =>
+        log.warn({ err, deliveries: batch.length }, 'webhook deliveries could not be marked; their leases bring them back'),
+      )
+      .finally(() => {
+        marking = undefined;
+        scheduleMarks();
+      });
+    return marking;
   }
 
   async function reschedule(eventId: string, attempts: number, status: number | null, error: string) {
@@ -336,12 +416,8 @@ export function createWebhookDeliverer(options: DelivererOptions) {
 
   function run(eventId: string, providerId: string, known: Delivery | undefined, trial: boolean): void {
     providerLoad.set(providerId, loadOf(providerId) + 1);
-    let wake = false;
     const verdict: Verdict = { trial, judged: false, changed: false };
     const task = attempt(eventId, known, verdict)
-      .then((claimAgain) => {
-        wake = claimAgain;
-      })
       .catch((err: unknown) => log.warn({ err, eventId }, 'webhook attempt could not be recorded; the lease brings it back'))
       .finally(() => {
         inFlight.delete(task);
@@ -353,7 +429,7 @@ export function createWebhookDeliverer(options: DelivererOptions) {
         // After the slot is given back, so the claim counts it free. A provider's rows left due
         // for want of its own room go as soon as one of its POSTs ends; a breaker that changed
         // state has rows to let go (closed) or to push back (open again).
-        if (starved.delete(providerId) || wake || verdict.changed) poll();
+        if (starved.delete(providerId) || verdict.changed) poll();
       });
     inFlight.add(task);
   }
@@ -536,12 +612,17 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       timer.unref();
       poll();
     },
-    /** Stops claiming and waits (up to `graceMs`) for POSTs in flight; unfinished claims come back after their lease. */
+    /** Stops claiming and waits (up to `graceMs`) for POSTs in flight and their marks; unfinished claims come back after their lease. */
     async stop(graceMs = timeoutMs): Promise<void> {
       stopped = true;
       clearInterval(timer);
       timer = undefined;
-      await Promise.race([Promise.all([polling, ...inFlight, ...releases]), sleep(graceMs)]);
+      scheduleMarks(); // what has gathered goes now
+      const settled = (async () => {
+        await Promise.all([polling, ...inFlight, ...releases]);
+        while (marking || marks.length > 0) await (marking ?? writeMarks());
+      })();
+      await Promise.race([settled, sleep(graceMs)]);
       // Its keep-alive sockets close once what is still in flight is done.
       dispatcher.close().catch(() => undefined);
     },
