@@ -221,6 +221,7 @@ try {
         'notifier_processing_duration_seconds',
         'notifier_transaction_events',
         'webhook_delivery_duration_seconds',
+        'webhook_mark_batch_size',
       ]) {
         const h = histogram(text, name);
         if (!Number.isNaN(h.count)) metrics[name] = h;
@@ -457,11 +458,12 @@ try {
     };
     const transactions = mean(before, after, 'notifier_transaction_events');
     const passes = mean(before, after, 'outbox_batch_size');
+    const marks = mean(before, after, 'webhook_mark_batch_size');
     console.log(
       `  ${String(rate).padStart(5)}/s (achieved ${achieved.toFixed(0)}): 201 → webhook p50 ${ms(hook.p50)}, p99 ${ms(hook.p99)} ` +
         `${result.meets ? `< ${TARGETS.webhookP99Ms}` : `MISSES < ${TARGETS.webhookP99Ms}`}; outbox lag p99 ${ms(result.lag.p99)}; ` +
         `POST p99 ${ms(result.post.p99)}; primary ${result.cost.primaryCpuMs.toFixed(2)} ms CPU, ${result.cost.statements.toFixed(1)} statements per booking; ` +
-        `${transactions.mean.toFixed(1)} events per notifier transaction, ${passes.mean.toFixed(1)} per relay pass; ` +
+        `${transactions.mean.toFixed(1)} events per notifier transaction, ${passes.mean.toFixed(1)} per relay pass, ${marks.mean.toFixed(1)} marks per transaction; ` +
         `${result.missing} webhooks missing, refused: ${result.refused}; other processes ${(others(before, after) * 100).toFixed(0)}% of a core`,
     );
     return result;
@@ -520,6 +522,7 @@ try {
   const stepPasses = mean(again.before, again.after, 'outbox_batch_size');
   const stepSends = mean(again.before, again.after, 'outbox_send_duration_seconds');
   const stepPosts = mean(again.before, again.after, 'webhook_delivery_duration_seconds');
+  const stepMarks = mean(again.before, again.after, 'webhook_mark_batch_size');
   console.log(`
 event pipeline on ${SQS_SERVER}, ${SECONDS} s per phase, load average at the end ${uptime()}
   POST-only capacity                 ${capacity.toFixed(0)} bookings/s
@@ -537,7 +540,7 @@ ${row('outbox lag (commit → sent)', again.lag)}    p99 ${verdict(again.lag.p99
 ${row('baseline: bare SQS hop', base)}
 
   where the time goes (means): relay pass ${stepPasses.mean.toFixed(1)} events (${stepPasses.count} passes), SendMessageBatch call ${ms(stepSends.mean * 1000)};
-  notifier transaction ${ms(stepProcessing.mean * 1000)} for ${stepTransactions.mean.toFixed(1)} events, webhook POST ${ms(stepPosts.mean * 1000)}
+  notifier transaction ${ms(stepProcessing.mean * 1000)} for ${stepTransactions.mean.toFixed(1)} events, webhook POST ${ms(stepPosts.mean * 1000)}, ${stepMarks.mean.toFixed(1)} marks per transaction
   CPU with the pipeline (100% = one of ${availableParallelism()} cores): ${cpuLine(again.before, again.after)}; other processes ${(others(again.before, again.after) * 100).toFixed(0)}%
   CPU without it:  ${cpuLine(baseBefore, baseAfter)}; other processes ${(others(baseBefore, baseAfter) * 100).toFixed(0)}%
 `);
