@@ -41,7 +41,7 @@ export const NotifierConfig = serviceConfig({
   SQS_RECEIVE_GAP_MS: Type.Integer({
     minimum: 0,
     maximum: 1000,
-    default: 50,
+    default: 100,
     description: 'how long a consumer waits after a batch before its next receive, so the next batch gathers more events',
   }),
   ...sqsClientConfigProperties,

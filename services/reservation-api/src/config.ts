@@ -26,7 +26,7 @@ export const outboxRelayConfigProperties = {
   OUTBOX_WAKE_DELAY_MS: Type.Integer({
     minimum: 0,
     maximum: 1000,
-    default: 10,
+    default: 25,
     description: 'how long a commit’s wake-up waits for more commits, so one relay pass sends them together',
   }),
   OUTBOX_RELAY_CONCURRENCY: Type.Integer({
