@@ -2,11 +2,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { createQueueWithDlq, freePort, harnessEnv, testSqs, waitUntil } from '@reservations/testkit';
-import type { Pool } from 'mysql2/promise';
+import { createQueueWithDlq, freePort, harnessEnv, summarizePlan, testSqs, waitUntil } from '@reservations/testkit';
+import mysql, { type Pool } from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { primaryPool } from '../src/infra/db.ts';
-import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
+import { createOutboxRelay, relayReads } from '../src/workers/outbox-relay.ts';
+import { freshDatabase } from './support/app.ts';
 import { sql } from './support/fixtures.ts';
 import { appOnFreshDatabase, drainQueue as drainSqs, expectOncePerEventInOrder, makeEvents as makeAppEvents } from './support/relay.ts';
 
@@ -189,4 +190,37 @@ describe('the relay on its own (src/relay.ts)', () => {
     const rows = await sql<{ event_id: string }>(ctx.primaryUrl, `SELECT event_id FROM outbox WHERE ${mine}`);
     expect(new Set(ids)).toEqual(new Set(rows.map((r) => r.event_id)));
   }, 300_000);
+});
+
+describe("the relay's reads", () => {
+  it('claim through the unsent index and find parked rows through the parked index, whatever statistics a backlog left', async () => {
+    // Statistics taken while 3,000 rows were unsent, kept (no automatic recalculation) after they
+    // were all sent: the plan MariaDB picks from them read the claim by the primary key, through
+    // every sent row.
+    const db = await freshDatabase('rsv_relay_plans');
+    await db.migrate();
+    const admin = await mysql.createConnection(db.adminUrl);
+    try {
+      await admin.query('ALTER TABLE outbox STATS_AUTO_RECALC = 0');
+      const rows = Array.from({ length: 3000 }, (_, i) => [`e${i}`, 'reservation', `r${i}`, 'reservation.created', 1, '{}']);
+      for (let i = 0; i < rows.length; i += 500) {
+        await admin.query('INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES ?', [
+          rows.slice(i, i + 500),
+        ]);
+      }
+      await admin.query('ANALYZE TABLE outbox');
+      await admin.query('UPDATE outbox SET sent_at = NOW(6)');
+      const planOf = async (sql: string, values: unknown[] = []) => {
+        const [[row]] = (await admin.query(`EXPLAIN FORMAT=JSON ${sql}`, values)) as unknown as [Record<string, string>[]];
+        return summarizePlan(JSON.parse(Object.values(row ?? {})[0] ?? '{}')).accesses.map((a) => `${a.table} ${a.access} ${a.key}`);
+      };
+      const claim = relayReads.claim([], 50);
+      expect(await planOf(claim.sql, claim.values)).toEqual(['outbox ref outbox_unsent']);
+      const claimPastParked = relayReads.claim([{ aggregate_type: 'reservation', aggregate_id: 'r1' }], 50);
+      expect(await planOf(claimPastParked.sql, claimPastParked.values)).toEqual(['outbox ref outbox_unsent']);
+      expect(await planOf(relayReads.parked)).toEqual(['outbox range outbox_parked']);
+    } finally {
+      await admin.end();
+    }
+  });
 });

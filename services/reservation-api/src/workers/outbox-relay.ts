@@ -90,6 +90,27 @@ interface SendOutcome {
  * A row SQS refuses (or fails `maxAttempts` times) is parked, and its aggregate's later rows wait
  * behind it while the others go on; a failing pass makes the relay back off (docs/events.md).
  */
+type Aggregate = { aggregate_type: string; aggregate_id: string };
+
+/**
+ * The aggregates with a parked row, and the claim of a pass: the next unsent rows in `id` order,
+ * those aggregates' left out. Both name their index: statistics taken during a backlog (most rows
+ * unsent) made MariaDB read the claim by the primary key in order, or intersect the unsent and
+ * parked indexes, through every row already sent (17 ms a pass at 20,000 rows, against 0.3).
+ */
+export const relayReads = {
+  parked: `SELECT DISTINCT aggregate_type, aggregate_id FROM outbox FORCE INDEX (outbox_parked)
+           WHERE parked_at IS NOT NULL AND sent_at IS NULL`,
+  claim: (parked: Aggregate[], batchSize: number) => ({
+    sql: `SELECT id, event_id, aggregate_type, aggregate_id, type, version, payload, occurred_at, attempts
+          FROM outbox FORCE INDEX (outbox_unsent)
+          WHERE sent_at IS NULL AND parked_at IS NULL${
+            parked.length > 0 ? ` AND (aggregate_type, aggregate_id) NOT IN (${parked.map(() => '(?, ?)').join(', ')})` : ''
+          } ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+    values: [...parked.flatMap((p) => [p.aggregate_type, p.aggregate_id]), batchSize],
+  }),
+};
+
 export function createOutboxRelay({
   pool,
   sqs,
@@ -228,8 +249,6 @@ export function createOutboxRelay({
   // aborts its SQS calls at passTimeoutMs, so only a relay that stopped running (frozen, cut off) gets here.
   const idleTransactionSeconds = Math.ceil(passTimeoutMs / 1000) + 1;
 
-  type Aggregate = { aggregate_type: string; aggregate_id: string };
-
   /**
    * Starts the pass's transaction, in the same round trip as the (non-locking) read of the
    * aggregates with a parked row: none of their rows is claimed until it is un-parked, so they
@@ -237,7 +256,7 @@ export function createOutboxRelay({
    */
   async function begin(conn: PoolConnection): Promise<Aggregate[]> {
     const [results] = (await conn.query(
-      `SELECT DISTINCT aggregate_type, aggregate_id FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL;
+      `${relayReads.parked};
        SET SESSION idle_transaction_timeout = ${idleTransactionSeconds}; START TRANSACTION`,
     )) as unknown as [[Aggregate[], ...unknown[]]];
     return results[0];
@@ -284,12 +303,10 @@ export function createOutboxRelay({
   }
 
   async function claimAndSend(conn: PoolConnection, parked: Aggregate[], signal: AbortSignal): Promise<PassResult> {
-    const exclude = parked.length > 0 ? `AND (aggregate_type, aggregate_id) NOT IN (${parked.map(() => '(?, ?)').join(', ')})` : '';
+    const claim = relayReads.claim(parked, batchSize);
     const [locked] = await conn.query<OutboxRow[]>(
-      `SET STATEMENT max_statement_time = ${passTimeoutMs / 1000} FOR
-       SELECT id, event_id, aggregate_type, aggregate_id, type, version, payload, occurred_at, attempts FROM outbox
-       WHERE sent_at IS NULL AND parked_at IS NULL ${exclude} ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-      [...parked.flatMap((p) => [p.aggregate_type, p.aggregate_id]), batchSize],
+      `SET STATEMENT max_statement_time = ${passTimeoutMs / 1000} FOR ${claim.sql}`,
+      claim.values,
     );
     const nothing: PassResult = { sent: [], parked: [], retried: [], full: false };
     if (locked.length === 0) return nothing;
