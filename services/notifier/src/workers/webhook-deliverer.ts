@@ -354,19 +354,19 @@ export function createWebhookDeliverer(options: DelivererOptions) {
       outcomes.set(key, [...(outcomes.get(key) ?? []), mark]);
     }
     const reservations = [...new Set(batch.map((m) => m.reservationId))];
-    const list = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+    const inReservations = reservations.map(() => '?').join(', ');
     const sql = [
       'START TRANSACTION',
       ...[...outcomes.values()].map(
         (group) =>
           `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?, last_error = ?,
-             delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id IN (${list(group.length)})`,
+             delivered_at = IF(? = 'delivered', NOW(6), NULL) WHERE event_id IN (${group.map(() => '?').join(', ')})`,
       ),
       // Each reservation's earliest pending delivery, the one that waited for these.
       `UPDATE webhook_deliveries SET next_attempt_at = NOW(6)
-       WHERE reservation_id IN (${list(reservations.length)}) AND state = 'pending' AND (reservation_id, version) IN (
+       WHERE reservation_id IN (${inReservations}) AND state = 'pending' AND (reservation_id, version) IN (
          SELECT reservation_id, MIN(version) FROM webhook_deliveries
-         WHERE reservation_id IN (${list(reservations.length)}) AND state = 'pending' GROUP BY reservation_id)`,
+         WHERE reservation_id IN (${inReservations}) AND state = 'pending' GROUP BY reservation_id)`,
     ].join(';\n');
     const values = [
       ...[...outcomes.values()].flatMap((group) => {

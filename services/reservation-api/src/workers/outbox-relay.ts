@@ -80,16 +80,6 @@ interface SendOutcome {
   callError?: unknown;
 }
 
-/**
- * The transactional outbox relay: locks the oldest unsent rows with
- * `FOR UPDATE SKIP LOCKED` (so relays in several replicas split the work and never send one row
- * in the same pass), sends them to the FIFO queue with the aggregate as message group and the
- * event id as deduplication id, stamps `sent_at`, and commits. A crash between the send and the
- * commit leaves the rows unsent: they are sent again (SQS drops the repeat within its 5-minute
- * deduplication window; the notifier deduplicates on the event id after that). Never lost.
- * A row SQS refuses (or fails `maxAttempts` times) is parked, and its aggregate's later rows wait
- * behind it while the others go on; a failing pass makes the relay back off (docs/events.md).
- */
 type Aggregate = { aggregate_type: string; aggregate_id: string };
 
 /**
@@ -111,6 +101,16 @@ export const relayReads = {
   }),
 };
 
+/**
+ * The transactional outbox relay: locks the oldest unsent rows with
+ * `FOR UPDATE SKIP LOCKED` (so relays in several replicas split the work and never send one row
+ * in the same pass), sends them to the FIFO queue with the aggregate as message group and the
+ * event id as deduplication id, stamps `sent_at`, and commits. A crash between the send and the
+ * commit leaves the rows unsent: they are sent again (SQS drops the repeat within its 5-minute
+ * deduplication window; the notifier deduplicates on the event id after that). Never lost.
+ * A row SQS refuses (or fails `maxAttempts` times) is parked, and its aggregate's later rows wait
+ * behind it while the others go on; a failing pass makes the relay back off (docs/events.md).
+ */
 export function createOutboxRelay({
   pool,
   sqs,
