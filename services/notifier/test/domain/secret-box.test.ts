@@ -76,6 +76,22 @@ describe('sealing a webhook secret (envelope, AES-256-GCM)', () => {
     );
   });
 
+  it('opens a box once per ring; its altered or moved copies still fail after it opened', () => {
+    const mine = parseKeyRing(`k1:${key(1)}`);
+    const sealed = seal(mine, SECRET, 'acme');
+    expect(open(mine, sealed, 'acme')).toBe(SECRET);
+    // Opened before: no decryption now, even without the key (a ring's keys never change in a process).
+    (mine.keys as Map<string, Buffer>).delete('k1');
+    expect(open(mine, sealed, 'acme')).toBe(SECRET);
+    // Another ring decrypts for itself.
+    expect(() => open(parseKeyRing(`k2:${key(2)}`), sealed, 'acme')).toThrow(/does not list/);
+    const tampered = Buffer.from(sealed.box);
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
+    expect(() => open(ring, sealed, 'acme')).not.toThrow();
+    expect(() => open(ring, { ...sealed, box: tampered }, 'acme')).toThrow(/does not authenticate: it was altered/);
+    expect(() => open(ring, sealed, 'globex')).toThrow(/the data key of globex does not authenticate/);
+  });
+
   it('refuses a box relabelled with another configured key id', () => {
     const both = parseKeyRing(`k2:${key(2)},k1:${key(1)}`);
     const sealed = seal(both, SECRET, 'acme');
