@@ -85,7 +85,7 @@ describe('webhooks go to public addresses only', () => {
       return (row?.last_error as string | null | undefined) ?? undefined;
     };
     await waitUntil('the delivery was attempted', async () => (await lastError()) !== undefined);
-    expect(await lastError()).toBe(`TypeError: ${name} resolves to ${address}, which is not a public address`);
+    expect(await lastError()).toBe(`PrivateAddressError: ${name} resolves to ${address}, which is not a public address`);
     expect(receiver.receipts).toHaveLength(0);
   });
 });

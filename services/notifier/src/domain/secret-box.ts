@@ -116,7 +116,10 @@ const OPENED_LIMIT = 10_000;
 /** The secret in `sealed`; a SecretBoxError when its key id is unknown or anything was altered. */
 export function open(ring: KeyRing, sealed: Sealed, context: string): string {
   let cache = opened.get(ring);
-  if (!cache) opened.set(ring, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    opened.set(ring, cache);
+  }
   const key = `${sealed.keyId}\0${context}\0${sealed.box.toString('base64')}`;
   const known = cache.get(key);
   if (known !== undefined) return known;

@@ -4,7 +4,7 @@ import { timeoutSignal, withTransaction } from '@reservations/service-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { Agent, fetch } from 'undici';
+import { Agent, request } from 'undici';
 import { type Admission, CircuitBreaker, type Transition } from '../domain/circuit-breaker.ts';
 import { type SecretColumns, signingSecrets } from '../domain/endpoint-secrets.ts';
 import { PrivateAddressError, privateHostReason, publicOnlyLookup } from '../domain/public-address.ts';
@@ -287,7 +287,9 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     try {
       const refused = allowPrivateAddresses ? undefined : privateHostReason(new URL(url));
       if (refused) throw new PrivateAddressError(`${refused}; webhooks go to public addresses only`);
-      const response = await fetch(url, {
+      // undici's request, not fetch: the same connection pool without WHATWG streams and
+      // Response objects, which were a sixth of the notifier's CPU. It follows no redirect.
+      const response = await request(url, {
         dispatcher,
         method: 'POST',
         headers: {
@@ -296,11 +298,10 @@ export function createWebhookDeliverer(options: DelivererOptions) {
           ...signedHeaders(secrets, eventId, body, new Date(now())),
         },
         body,
-        redirect: 'manual',
         signal: call.signal,
       });
-      status = response.status;
-      await response.body?.cancel();
+      status = response.statusCode;
+      await response.body.dump(); // read to its end (or dropped past undici's limit) within the call's signal, like the headers
       if (status < 200 || status >= 300) error = `the receiver answered ${status}`;
     } catch (err) {
       error = err instanceof Error ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}` : String(err);
