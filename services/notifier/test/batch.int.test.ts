@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { EventEnvelope } from '@reservations/contracts';
@@ -269,6 +272,48 @@ describe('marks', () => {
     ]);
     expect(rows.map((r) => r.state)).toEqual(['delivered', 'delivered']);
     expect(warnings).toEqual([]);
+  });
+});
+
+describe('a redirect', () => {
+  it('is not followed: a 3xx is a failed attempt, recorded, and its Location receives nothing', async () => {
+    const provider = 'prov-redirect';
+    const target = await startReceiver(() => undefined);
+    const bouncer = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(307, { location: target.url }).end());
+    });
+    bouncer.listen(0, '127.0.0.1');
+    await once(bouncer, 'listening');
+    const deliverer = testDeliverer().deliverer;
+    try {
+      const setup = await buildApp(notifierConfig(db.as.notifier.primaryUrl, await freshQueue('batch-redirect')), {
+        registry: new Registry(),
+        logger: false,
+      });
+      await setWebhook(setup, provider, `http://127.0.0.1:${(bouncer.address() as AddressInfo).port}/hook`);
+      await setup.close();
+      const resource = await createResource(writer, { providerId: provider });
+      const id = await bookHour(writer, resource, new Date(Date.UTC(2033, 0, 1)), 'dora');
+      const rows = await sql(db.primaryUrl, 'SELECT * FROM outbox WHERE aggregate_id = ?', [id]);
+      const [outcome] = await processor.processBatch(rows.map((row) => toEnvelope(row as never)));
+      const claimed = outcome?.kind === 'processed' ? outcome.claimed : undefined;
+      if (!claimed) throw new Error('the booking was not claimed for the fast path');
+      deliverer.deliverClaimed(claimed);
+      await waitUntil('the attempt is recorded', async () => {
+        const [row] = await sql<{ last_error: string | null }>(
+          db.primaryUrl,
+          'SELECT last_error FROM webhook_deliveries WHERE event_id = ?',
+          [claimed.eventId],
+        );
+        return row?.last_error === 'the receiver answered 307';
+      });
+      expect(target.receipts).toEqual([]);
+    } finally {
+      await deliverer.stop(0);
+      bouncer.close();
+      await target.close();
+    }
   });
 });
 
