@@ -76,7 +76,7 @@ describe('sealing a webhook secret (envelope, AES-256-GCM)', () => {
     );
   });
 
-  it('opens a box once per ring; its altered or moved copies still fail after it opened', () => {
+  it('opens a box once per ring', () => {
     const mine = parseKeyRing(`k1:${key(1)}`);
     const sealed = seal(mine, SECRET, 'acme');
     expect(open(mine, sealed, 'acme')).toBe(SECRET);
@@ -85,11 +85,16 @@ describe('sealing a webhook secret (envelope, AES-256-GCM)', () => {
     expect(open(mine, sealed, 'acme')).toBe(SECRET);
     // Another ring decrypts for itself.
     expect(() => open(parseKeyRing(`k2:${key(2)}`), sealed, 'acme')).toThrow(/does not list/);
+  });
+
+  it('still refuses, after opening a box, its altered copy and its move to another row', () => {
+    const mine = parseKeyRing(`k1:${key(1)}`);
+    const sealed = seal(mine, SECRET, 'acme');
+    expect(open(mine, sealed, 'acme')).toBe(SECRET);
     const tampered = Buffer.from(sealed.box);
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
-    expect(() => open(ring, sealed, 'acme')).not.toThrow();
-    expect(() => open(ring, { ...sealed, box: tampered }, 'acme')).toThrow(/does not authenticate: it was altered/);
-    expect(() => open(ring, sealed, 'globex')).toThrow(/the data key of globex does not authenticate/);
+    expect(() => open(mine, { ...sealed, box: tampered }, 'acme')).toThrow(/does not authenticate: it was altered/);
+    expect(() => open(mine, sealed, 'globex')).toThrow(/the data key of globex does not authenticate/);
   });
 
   it('refuses a box relabelled with another configured key id', () => {
