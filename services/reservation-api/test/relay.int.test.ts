@@ -210,8 +210,8 @@ describe("the relay's reads", () => {
       }
       await admin.query('ANALYZE TABLE outbox');
       await admin.query('UPDATE outbox SET sent_at = NOW(6)');
-      const planOf = async (sql: string, values: unknown[] = []) => {
-        const [[row]] = (await admin.query(`EXPLAIN FORMAT=JSON ${sql}`, values)) as unknown as [Record<string, string>[]];
+      const planOf = async (statement: string, values: unknown[] = []) => {
+        const [[row]] = (await admin.query(`EXPLAIN FORMAT=JSON ${statement}`, values)) as unknown as [Record<string, string>[]];
         return summarizePlan(JSON.parse(Object.values(row ?? {})[0] ?? '{}')).accesses.map((a) => `${a.table} ${a.access} ${a.key}`);
       };
       const claim = relayReads.claim([], 50);
