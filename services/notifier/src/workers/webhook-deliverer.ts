@@ -352,7 +352,9 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     const outcomes = new Map<string, Mark[]>();
     for (const mark of batch) {
       const key = JSON.stringify([mark.state, mark.attempts, mark.status, mark.error]);
-      outcomes.set(key, [...(outcomes.get(key) ?? []), mark]);
+      const group = outcomes.get(key);
+      if (group) group.push(mark);
+      else outcomes.set(key, [mark]);
     }
     const reservations = [...new Set(batch.map((m) => m.reservationId))];
     const inReservations = reservations.map(() => '?').join(', ');
@@ -379,8 +381,9 @@ export function createWebhookDeliverer(options: DelivererOptions) {
     ];
     marking = withTransaction(pool, async (_conn, madeDue: number) => madeDue, {
       begin: async (conn) => {
-        const [results] = (await conn.query(sql, values)) as unknown as [ResultSetHeader[]];
-        return results.at(-1)?.affectedRows ?? 0;
+        // One answer per statement; the last is the one that made next events due.
+        const [answers] = (await conn.query(sql, values)) as unknown as [ResultSetHeader[]];
+        return answers.at(-1)?.affectedRows ?? 0;
       },
     })
       .then((madeDue) => {
