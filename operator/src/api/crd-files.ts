@@ -8,4 +8,4 @@ export function crdFiles(): { file: string; yaml: string }[] {
   const crd = reservationCrd();
   return [{ file: `${crd.spec.group}_${crd.spec.names.plural}.yaml`, yaml: HEADER + stringify(crd, { lineWidth: 0 }) }];
 }
-export { toStructuralSchema } from './crd.ts';
+export { reservationCrd, toStructuralSchema } from './crd.ts';
