@@ -35,8 +35,8 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /**
  * The responses the shared plumbing may give on this route whatever its handler does, for its
  * OpenAPI document: validation (400), the bearer token (401) and the rate limit (429) on secured
- * routes, a path segment past the router's limit (414), a body in another media type (415: Fastify
- * refuses it before validation), load shedding and an unreachable token issuer (503). A route's
+ * routes, a path segment past the router's limit (414), a body over the service's limit (413) or
+ * in another media type (415: Fastify refuses both before validation), load shedding and an unreachable token issuer (503). A route's
  * own description of a status wins; this only fills in what it left out.
  */
 export function plumbingResponses(route: DocumentedRoute): Record<string, ReturnType<typeof problemResponse>> {
@@ -50,7 +50,10 @@ export function plumbingResponses(route: DocumentedRoute): Record<string, Return
   }
   if (secured) responses[401] = problemResponse('missing, malformed or expired bearer token');
   if (route.url.includes(':')) responses[414] = problemResponse(`a path segment longer than ${MAX_PARAM_LENGTH} characters`);
-  if (methods.some((m) => BODY_METHODS.has(m))) responses[415] = problemResponse('a body that is not application/json');
+  if (methods.some((m) => BODY_METHODS.has(m))) {
+    responses[413] = problemResponse('a body larger than the service accepts (`limitBytes` says how large)');
+    responses[415] = problemResponse('a body that is not application/json');
+  }
   if (secured) {
     responses[429] = problemResponse(
       'rate limited: more requests of this class than the principal may make in the window; retry after the Retry-After delay',

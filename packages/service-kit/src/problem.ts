@@ -69,7 +69,7 @@ export const kitProblems = defineProblems(KIT_PROBLEM_BASE, {
   'validation-failed': { status: 400, title: 'The request is not valid' },
   'malformed-json': { status: 400, title: 'The body is not valid JSON' },
   // Issue 3 lists oversized bodies among the bad input that is a 400 (not RFC 9110's 413).
-  'body-too-large': { status: 400, title: 'The body is larger than this API accepts' },
+  'body-too-large': { status: 413, title: 'The body is larger than this API accepts' },
   'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
   unauthorized: { status: 401, title: 'A valid bearer token is required' },
   forbidden: { status: 403, title: 'Your role may not do this' },

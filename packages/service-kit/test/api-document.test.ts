@@ -6,7 +6,7 @@ const security = [{ bearer: [] }];
 describe('plumbingResponses', () => {
   it('a secured command with a path parameter and a body may get every status the plumbing gives', () => {
     const added = plumbingResponses({ method: 'PATCH', url: '/v1/things/:id', schema: { security, params: {}, body: {} } });
-    expect(Object.keys(added)).toEqual(['400', '401', '414', '415', '429', '503']);
+    expect(Object.keys(added)).toEqual(['400', '401', '413', '414', '415', '429', '503']);
     expect(added[414]?.description).toContain(String(MAX_PARAM_LENGTH));
     for (const response of Object.values(added)) expect(Object.keys(response.content)).toEqual(['application/problem+json']);
   });

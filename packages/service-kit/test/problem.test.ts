@@ -69,14 +69,14 @@ describe('problem+json', () => {
     expect(missing.json().type).toBe('https://reservations.dev/problems/not-found');
   });
 
-  it('a body over the limit is a 400 naming the limit', async () => {
+  it('a body over the limit is a 413 naming the limit', async () => {
     const response = await (await app()).inject({ method: 'POST', url: '/things', payload: { n: 1, s: 'x'.repeat(2000) } });
-    expect(response.statusCode).toBe(400);
+    expect(response.statusCode).toBe(413);
     expect(response.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     expect(response.json()).toEqual({
       type: 'https://reservations.dev/problems/body-too-large',
       title: 'The body is larger than this API accepts',
-      status: 400,
+      status: 413,
       detail: 'the body is larger than the 1024 bytes this API accepts',
       limitBytes: 1024,
       errors: [{ field: 'body', message: 'must be at most 1024 bytes' }],

@@ -94,7 +94,7 @@ const cases: Case[] = [
   {
     name: 'body over the limit',
     payload: { ...valid(), notes: 'x'.repeat(4000) },
-    status: 400,
+    status: 413,
     type: 'body-too-large',
     fields: ['body'],
   },
