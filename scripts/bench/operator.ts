@@ -12,6 +12,7 @@
 //  3. an idle minute once every Reservation is Ready: API requests the operator makes (writes must be 0).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpMethod, KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, type Reservation, VERSION } from '@reservations/operator/api';
 import { reservationCrd } from '@reservations/operator/crd';
@@ -25,7 +26,7 @@ import {
   RESOURCE_TYPES,
   resourcePath,
 } from '@reservations/operator/kube';
-import { CHART_NODE_OPTIONS, installCrds, metric, sampleSpec, startOperator } from '@reservations/operator/testing';
+import { applyCrds, CHART_NODE_OPTIONS, installCrds, metric, sampleSpec, startOperator } from '@reservations/operator/testing';
 import { cpuSeconds, installHarness, quantile, runDir, startKubeControlPlane, stopServers, waitUntil } from '@reservations/testkit';
 import { fetch } from 'undici';
 
@@ -49,7 +50,6 @@ const OPERATOR_NODE_OPTIONS = process.env.BENCH_OPERATOR_NODE_OPTIONS ?? CHART_N
 
 const percentile = (values: number[], p: number) => quantile(values, p / 100) ?? Number.NaN;
 const ms = (n: number) => `${n.toFixed(1)} ms`;
-const sleep = (msToWait: number) => new Promise((resolve) => setTimeout(resolve, msToWait));
 const say = (line: string) => console.log(line);
 
 await installHarness(['kube'], { helm: false });
@@ -265,7 +265,7 @@ try {
   );
   say(`operator RSS by mapping: ${rssByMapping(operator.child.pid ?? 0)}`);
   // What it holds once the burst's garbage is collected, the cluster's controllers still paused.
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
+  await sleep(SETTLE_SECONDS * 1000);
   say(
     `operator RSS ${SETTLE_SECONDS} s later, nothing to do: ${rssOf().toFixed(0)} MB; V8 heap ${(await heapUsedMb()).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB; by mapping: ${rssByMapping(operator.child.pid ?? 0)}`,
   );
@@ -286,7 +286,7 @@ try {
   const restartWrites =
     ((await metric(operator, 'rest_client_requests_total', { method: 'PATCH', code: '200' })) ?? 0) +
     ((await metric(operator, 'rest_client_requests_total', { method: 'POST', code: '201' })) ?? 0);
-  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  await sleep(5_000);
   say(
     `after a restart: every Reservation reconciled ${restartSeconds.toFixed(1)} s after exec, ${restartWrites} writes; RSS ${rssOf().toFixed(0)} MB (target < 150 MB); V8 heap ${(await heapUsedMb()).toFixed(0)} MB in use of ${(await mb('nodejs_heap_size_total_bytes')).toFixed(0)} MB; by mapping: ${rssByMapping(operator.child.pid ?? 0)}`,
   );
@@ -310,10 +310,10 @@ try {
       { timeoutMs: 30 * 60_000, intervalMs: 1000 },
     );
     say(`every Reservation Ready (all pods available on the kwok node) after ${((performance.now() - start) / 1000).toFixed(1)} s`);
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    await sleep(5_000);
     const count = async (method: string) => (await metric(operator, 'rest_client_requests_total', { method, code: '200' })) ?? 0;
     const before = { get: await count('GET'), patch: await count('PATCH'), post: await count('POST'), del: await count('DELETE') };
-    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+    await sleep(IDLE_SECONDS * 1000);
     const after = { get: await count('GET'), patch: await count('PATCH'), post: await count('POST'), del: await count('DELETE') };
     const writes = after.patch - before.patch + after.post - before.post + after.del - before.del;
     say(
@@ -366,18 +366,7 @@ function twinPath(namespace: string) {
 async function installTwinCrd() {
   const crd = reservationCrd();
   const { shortNames: _s, categories: _c, ...names } = crd.spec.names;
-  await client.apply(
-    { ...crd, metadata: { name: `${names.plural}.${FLOOR_GROUP}` }, spec: { ...crd.spec, group: FLOOR_GROUP, names } },
-    'bench',
-  );
-  await waitUntil('the twin CRD served', async () => {
-    try {
-      await client.request('GET', twinPath('floor-0'));
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  await applyCrds(kc, [{ ...crd, metadata: { name: `${names.plural}.${FLOOR_GROUP}` }, spec: { ...crd.spec, group: FLOOR_GROUP, names } }]);
 }
 
 /** Objects as the operator would apply them, for nothing to own and none of its caches to hold. */

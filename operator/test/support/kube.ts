@@ -37,9 +37,16 @@ export async function installCrds(kc: KubeConfig, { gatewayApi = false } = {}): 
 
 /** Applies CRD files (server-side: big CRDs overflow client-side apply's annotation) and waits until each is served. */
 export async function applyCrdFiles(kc: KubeConfig, files: readonly string[]): Promise<void> {
+  await applyCrds(
+    kc,
+    files.map((file) => parse(readFileSync(file, 'utf8')) as KubeObject),
+  );
+}
+
+/** Applies CRDs server-side and waits until each is established. */
+export async function applyCrds(kc: KubeConfig, crds: readonly KubeObject[]): Promise<void> {
   const client = createKubeClient(kc);
-  for (const file of files) {
-    const crd = parse(readFileSync(file, 'utf8')) as KubeObject;
+  for (const crd of crds) {
     await client.apply(crd, 'reservation-tests');
     const path = resourcePath(RESOURCE_TYPES.CustomResourceDefinition, undefined, crd.metadata.name);
     await waitUntil(`CRD ${crd.metadata.name} established`, async () => {

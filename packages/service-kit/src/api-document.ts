@@ -36,8 +36,9 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * The responses the shared plumbing may give on this route whatever its handler does, for its
  * OpenAPI document: validation (400), the bearer token (401) and the rate limit (429) on secured
  * routes, a path segment past the router's limit (414), a body over the service's limit (413) or
- * in another media type (415: Fastify refuses both before validation), load shedding and an unreachable token issuer (503). A route's
- * own description of a status wins; this only fills in what it left out.
+ * in another media type (415: Fastify refuses both before validation), load shedding and an
+ * unreachable token issuer (503). A route's own description of a status wins; this only fills in
+ * what it left out.
  */
 export function plumbingResponses(route: DocumentedRoute): Record<string, ReturnType<typeof problemResponse>> {
   const schema = route.schema;
