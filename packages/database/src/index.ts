@@ -35,4 +35,4 @@ export {
   zipfWeights,
 } from './seed-data.ts';
 export { type SeedProgress, type SeedReport, seedDatabase } from './seeding.ts';
-export { activeReservation, NEAR_WINDOW } from './sql.ts';
+export { activeReservation, NEAR_WINDOW, RESOURCE_LIST } from './sql.ts';

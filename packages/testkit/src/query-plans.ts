@@ -12,6 +12,8 @@ export interface TableAccess {
    */
   keyParts: string[];
   rows: number;
+  /** Read from the index alone (MariaDB's `using_index`): no lookup of each entry's row. */
+  indexOnly: boolean;
 }
 
 export interface PlanSummary {
@@ -39,6 +41,7 @@ export function summarizePlan(explain: unknown): PlanSummary {
         key: typeof o.key === 'string' ? o.key : null,
         keyParts: Array.isArray(o.used_key_parts) ? o.used_key_parts.map(String) : [],
         rows: Number(o.rows ?? 0),
+        indexOnly: o.using_index === true,
       });
     }
     for (const [k, v] of Object.entries(o)) walk(v, k);

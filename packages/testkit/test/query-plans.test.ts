@@ -45,10 +45,35 @@ const scans = {
 describe('summarizePlan and planFindings', () => {
   it('an index read in its order: the access, no finding', () => {
     expect(summarizePlan(ordered)).toEqual({
-      accesses: [{ table: 'r', access: 'ref', key: 'reservations_customer_time', keyParts: ['customer_id'], rows: 40 }],
+      accesses: [{ table: 'r', access: 'ref', key: 'reservations_customer_time', keyParts: ['customer_id'], rows: 40, indexOnly: false }],
       filesort: false,
     });
     expect(planFindings(summarizePlan(ordered))).toEqual([]);
+  });
+
+  it('a read from the index alone says so', () => {
+    const covered = {
+      query_block: {
+        table: {
+          table_name: 'r',
+          access_type: 'range',
+          key: 'reservations_resource_window',
+          used_key_parts: ['resource_id', 'starts_at'],
+          rows: 70,
+          using_index: true,
+        },
+      },
+    };
+    expect(summarizePlan(covered).accesses).toEqual([
+      {
+        table: 'r',
+        access: 'range',
+        key: 'reservations_resource_window',
+        keyParts: ['resource_id', 'starts_at'],
+        rows: 70,
+        indexOnly: true,
+      },
+    ]);
   });
 
   it('a join sorted afterwards is a filesort, with each table of the nested loop', () => {

@@ -172,7 +172,7 @@ describe('upgrading a database whose secrets are in plaintext', () => {
         'https://hooks.example.com/a',
         key,
       ]);
-      expect(await db.migrate()).toEqual({ applied: [6, 7], version: 7 });
+      expect(await db.migrate()).toEqual({ applied: [6, 7, 8], version: 8 });
       const read = async () => (await conn.query<RowDataPacket[]>('SELECT * FROM webhook_endpoints'))[0];
       expect(await read()).toEqual([
         expect.objectContaining({ provider_id: 'acme', secret: key, secret_key_id: null, secret_sealed: null }),

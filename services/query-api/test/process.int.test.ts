@@ -33,7 +33,7 @@ describe('query-api process', () => {
     });
     expect(result).toEqual({
       code: 1,
-      out: 'query-api: schema version 0 in the replica is older than the 7 this build needs: run `npm run migrate -w @reservations/database`\n',
+      out: 'query-api: schema version 0 in the replica is older than the 8 this build needs: run `npm run migrate -w @reservations/database`\n',
     });
   });
 

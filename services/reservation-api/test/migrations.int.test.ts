@@ -30,11 +30,11 @@ function runMigrate(url: string): Promise<{ code: number | null; out: string }> 
 describe('migrations', () => {
   it('the migrate command applies every file once; running it again, even twice at once, changes nothing', async () => {
     const db = await freshDatabase('rsv_migrate');
-    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 7 (applied 1, 2, 3, 4, 5, 6, 7)\n' });
+    expect(await runMigrate(db.primaryUrl)).toEqual({ code: 0, out: 'migrated to version 8 (applied 1, 2, 3, 4, 5, 6, 7, 8)\n' });
     const [a, b] = await Promise.all([runMigrate(db.primaryUrl), runMigrate(db.primaryUrl)]);
     expect([a, b]).toEqual([
-      { code: 0, out: 'schema already at version 7\n' },
-      { code: 0, out: 'schema already at version 7\n' },
+      { code: 0, out: 'schema already at version 8\n' },
+      { code: 0, out: 'schema already at version 8\n' },
     ]);
     expect(await sql(db.primaryUrl, 'SELECT version, name FROM schema_migrations')).toEqual([
       { version: 1, name: 'booking_core' },
@@ -44,6 +44,7 @@ describe('migrations', () => {
       { version: 5, name: 'booking_policy' },
       { version: 6, name: 'sealed_webhook_secrets' },
       { version: 7, name: 'read_paths_at_scale' },
+      { version: 8, name: 'overlap_reads_covered' },
     ]);
   });
 
@@ -51,7 +52,7 @@ describe('migrations', () => {
     const db = await freshDatabase('rsv_old_schema');
     const boot = testApp({ MYSQL_PRIMARY_URL: db.primaryUrl });
     await expect(boot).rejects.toThrow(SchemaTooOldError);
-    await expect(boot).rejects.toThrow(/schema version 0 in the primary is older than the 7 this build needs: run `npm run migrate/);
+    await expect(boot).rejects.toThrow(/schema version 0 in the primary is older than the 8 this build needs: run `npm run migrate/);
   });
 
   it('3 makes every identity column exact: on a database at version 2 with rows in it, the data is unchanged', async () => {
@@ -168,7 +169,7 @@ describe('migrations', () => {
       `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, type, version, payload) VALUES
         ('3c4d5e6f-0000-4000-8000-000000000001', 'resource', '4d5e6f70-0000-4000-8000-000000000001', 'resource.created', 1, '{"a":1}')`,
     );
-    expect(await db.migrate()).toEqual({ applied: [4, 5, 6, 7], version: 7 });
+    expect(await db.migrate()).toEqual({ applied: [4, 5, 6, 7, 8], version: 8 });
     expect(await sql(db.primaryUrl, 'SELECT event_id, payload, sent_at, attempts, last_error, parked_at FROM outbox')).toEqual([
       {
         event_id: '3c4d5e6f-0000-4000-8000-000000000001',
@@ -191,7 +192,7 @@ describe('migrations', () => {
          ('6f708192-0000-4000-8000-000000000001', '${busy}', 'alice', '2034-01-01 10:00', '2034-01-01 11:30:00.250', 'confirmed'),
          ('6f708192-0000-4000-8000-000000000002', '${busy}', 'bob', '2034-01-01 12:00', '2034-01-01 12:30', 'cancelled');`,
     );
-    expect(await db.migrate()).toEqual({ applied: [7], version: 7 });
+    expect(await db.migrate()).toEqual({ applied: [7, 8], version: 8 });
     expect(await sql(db.primaryUrl, 'SELECT id, provider_id FROM reservations ORDER BY id')).toEqual([
       { id: '6f708192-0000-4000-8000-000000000001', provider_id: 'acme' },
       { id: '6f708192-0000-4000-8000-000000000002', provider_id: 'acme' },
@@ -211,6 +212,7 @@ describe('migrations', () => {
       'reservations_customer_time',
       'reservations_provider_time',
       'reservations_resource_start',
+      'reservations_resource_window',
       'reservations_status_time',
       'reservations_time',
     ]);
@@ -222,5 +224,27 @@ describe('migrations', () => {
       { id: busy, longest_reservation_ms: 5_400_250 },
       { id: idle, longest_reservation_ms: 0 },
     ]);
+  });
+  it('8 adds the index the overlap reads are served from, with every column they test; running it again changes nothing', async () => {
+    const db = await freshDatabase('rsv_window');
+    expect(await migrate(db.primaryUrl, loadMigrations(MIGRATIONS_DIR).slice(0, 7))).toEqual({
+      applied: [1, 2, 3, 4, 5, 6, 7],
+      version: 7,
+    });
+    expect(await db.migrate()).toEqual({ applied: [8], version: 8 });
+    const columns = async () =>
+      (
+        await sql<{ name: string }>(
+          db.primaryUrl,
+          `SELECT COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
+             AND TABLE_NAME = 'reservations' AND INDEX_NAME = 'reservations_resource_window' ORDER BY SEQ_IN_INDEX`,
+        )
+      ).map((c) => c.name);
+    const expected = ['resource_id', 'starts_at', 'ends_at', 'status', 'expires_at'];
+    expect(await columns()).toEqual(expected);
+    const eight = loadMigrations(MIGRATIONS_DIR)[7];
+    if (!eight) throw new Error('migration 8 is missing');
+    await script(db.primaryUrl, eight.sql);
+    expect(await columns()).toEqual(expected);
   });
 });

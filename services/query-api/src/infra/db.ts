@@ -9,7 +9,7 @@ import { isAheadOf } from '../domain/consistency-token.ts';
 import { problems } from '../errors.ts';
 
 /** The schema version (the highest migration number of @reservations/database) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them), 7 the provider on each reservation (a provider's list) and the longest window per resource (availability). */
-export const REQUIRED_SCHEMA_VERSION = 7;
+export const REQUIRED_SCHEMA_VERSION = 8;
 
 export interface Databases {
   replica: Pool;

@@ -1,5 +1,5 @@
 import { type BookingRow, type CachedBooking, cachedBooking, toBooking } from '@reservations/contracts';
-import { activeReservation, createMysqlEventHistory, NEAR_WINDOW } from '@reservations/database';
+import { activeReservation, createMysqlEventHistory, NEAR_WINDOW, RESOURCE_LIST } from '@reservations/database';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
@@ -60,7 +60,7 @@ export function createReservationReader() {
         add('r.starts_at >= ? AND (r.starts_at > ? OR r.id > ?)', after, after, f.after.id);
       }
       const [rows] = await pool.query<Row[]>(
-        `SELECT r.* FROM reservations r
+        `SELECT r.* FROM reservations r ${f.resourceId ? RESOURCE_LIST : ''}
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.starts_at, r.id LIMIT ?`,
         [...params, f.limit + 1],
       );
@@ -78,7 +78,7 @@ export function createReservationReader() {
      * The active reservations overlapping `window`. None is longer than the resource's
      * `longest_reservation_ms`, so they all start in `[from − longest, to)`: the resource row is a
      * constant of the statement (its primary key), so that is the range read on
-     * `reservations_resource_start`, in the statement's one snapshot.
+     * `reservations_resource_window`, in the statement's one snapshot, from the index alone.
      */
     async taken(pool: Pool, resourceId: string, window: Interval): Promise<Interval[]> {
       const [rows] = await pool.query<RowDataPacket[]>(

@@ -6,7 +6,7 @@ import type { Pool } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 
 /** The schema version (highest migration number) this build reads and writes: 5 gave resources a booking policy of their own, 7 the provider on each reservation and the longest window per resource (the overlap checks' reach). */
-export const REQUIRED_SCHEMA_VERSION = 7;
+export const REQUIRED_SCHEMA_VERSION = 8;
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -28,7 +28,7 @@ type ReservationRow = Row & RowDataPacket;
  * `[:start, :end)`. Coverage only rises where a reservation starts, so the peak is at `:start` or
  * at a start inside the window (the same reasoning as `peakOverlap`, unit-tested there). Every
  * reservation that can cover an instant of the window starts in `[:earliest, :end)`
- * (earliestOverlappingStart): a constant range on `reservations_resource_start`, so each count reads
+ * (earliestOverlappingStart): a constant range on `reservations_resource_window`, so each count reads
  * the reservations near the window, not every one the resource had before it (NEAR_WINDOW names
  * the index: left to itself, MariaDB reads a hot resource's by `resource_id` alone).
  */
