@@ -37,17 +37,21 @@ function exactOffset(timeZone: string, ms: number): number {
 }
 
 const HOUR = 3_600_000;
-/** Offsets at whole UTC hours, by `zone@hour`; dropped whole past this many (years of hours). */
+/** Offsets at whole UTC hours, per zone; a zone's dropped whole past this many (years of hours). */
 const MAX_CACHED_HOURS = 100_000;
-const hourOffsets = new Map<string, number>();
+const hourOffsets = new Map<string, Map<number, number>>();
 
 function offsetAtHour(timeZone: string, hour: number): number {
-  const key = `${timeZone}@${hour}`;
-  let offset = hourOffsets.get(key);
+  let zone = hourOffsets.get(timeZone);
+  if (!zone) {
+    zone = new Map();
+    hourOffsets.set(timeZone, zone);
+  }
+  let offset = zone.get(hour);
   if (offset === undefined) {
-    if (hourOffsets.size >= MAX_CACHED_HOURS) hourOffsets.clear();
+    if (zone.size >= MAX_CACHED_HOURS) zone.clear();
     offset = exactOffset(timeZone, hour * HOUR);
-    hourOffsets.set(key, offset);
+    zone.set(hour, offset);
   }
   return offset;
 }
@@ -72,11 +76,44 @@ function offsetAt(timeZone: string, ms: number): number {
 export function formatInZone(instant: Date, timeZone: string): string {
   const ms = instant.getTime();
   const offset = offsetAt(timeZone, ms);
-  const offsetMinutes = Math.round(offset / 60_000);
-  const abs = Math.abs(offsetMinutes);
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  const hh = String(Math.floor(abs / 60)).padStart(2, '0');
-  const mm = String(abs % 60).padStart(2, '0');
   // The local wall time is the instant moved by the offset, read as if it were UTC.
-  return `${new Date(ms + offset).toISOString().slice(0, 23)}${sign}${hh}:${mm}`;
+  return `${utcWallTime(ms + offset)}${offsetSuffix(offset)}`;
+}
+
+const DAY = 24 * HOUR;
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+/** The last day's `YYYY-MM-DDT`: a month's instants come in order, most on the day before them. */
+let lastDay = Number.NaN;
+let lastDate = '';
+
+/** `ms` as `toISOString()` writes it, without the `Z`: the date from Date once per day, the time by arithmetic. */
+function utcWallTime(ms: number): string {
+  const day = Math.floor(ms / DAY);
+  if (day !== lastDay) {
+    lastDate = new Date(day * DAY).toISOString().slice(0, 11);
+    lastDay = day;
+  }
+  let rest = ms - day * DAY;
+  const h = Math.floor(rest / HOUR);
+  rest -= h * HOUR;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const s = Math.floor(rest / 1000);
+  const milli = rest - s * 1000;
+  return `${lastDate}${TWO_DIGITS[h]}:${TWO_DIGITS[m]}:${TWO_DIGITS[s]}.${milli === 0 ? '000' : String(milli).padStart(3, '0')}`;
+}
+
+/** `+02:00` for an offset of two hours: a handful per zone, so each is built once. */
+const suffixes = new Map<number, string>();
+function offsetSuffix(offset: number): string {
+  let suffix = suffixes.get(offset);
+  if (suffix === undefined) {
+    const offsetMinutes = Math.round(offset / 60_000);
+    const abs = Math.abs(offsetMinutes);
+    const hh = String(Math.floor(abs / 60)).padStart(2, '0');
+    const mm = String(abs % 60).padStart(2, '0');
+    suffix = `${offsetMinutes < 0 ? '-' : '+'}${hh}:${mm}`;
+    suffixes.set(offset, suffix);
+  }
+  return suffix;
 }

@@ -38,6 +38,10 @@ describe('formatInZone', () => {
     ['2030-01-01T10:00:00.250Z', 'America/St_Johns', '2030-01-01T06:30:00.250-03:30'],
     ['2030-01-01T23:30:00.000Z', 'Asia/Kolkata', '2030-01-02T05:00:00.000+05:30'],
     ['2030-01-01T10:00:00.000Z', 'UTC', '2030-01-01T10:00:00.000+00:00'],
+    // Milliseconds, and instants before 1970 and far ahead: the wall time is built by arithmetic.
+    ['1969-12-31T23:59:59.999Z', 'UTC', '1969-12-31T23:59:59.999+00:00'],
+    ['1960-03-01T00:00:00.042Z', 'Asia/Kolkata', '1960-03-01T05:30:00.042+05:30'],
+    ['2150-12-31T23:30:00.007Z', 'Europe/Paris', '2151-01-01T00:30:00.007+01:00'],
   ])('%s in %s → %s', (iso, zone, expected) => {
     expect(formatInZone(new Date(iso), zone)).toBe(expected);
     expect(new Date(expected).toISOString()).toBe(iso);
