@@ -82,7 +82,7 @@ export function formatInZone(instant: Date, timeZone: string): string {
 
 const DAY = 24 * HOUR;
 const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
-/** The last day's `YYYY-MM-DDT`: a month's instants come in order, most on the day before them. */
+/** The last day's `YYYY-MM-DDT`: a month's instants come in order, most on the same day as the one before. */
 let lastDay = Number.NaN;
 let lastDate = '';
 

@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import { isAheadOf } from '../domain/consistency-token.ts';
 import { problems } from '../errors.ts';
 
-/** The schema version (the highest migration number of @reservations/database) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them), 7 the provider on each reservation (a provider's list) and the longest window per resource (availability). */
+/** The schema version (the highest migration number of @reservations/database) this build reads: 2 brought event_history, 3 exact ids (a customer's list filters on them), 7 the provider on each reservation (a provider's list) and the longest window per resource (availability), 8 the index availability names (`NEAR_WINDOW`). */
 export const REQUIRED_SCHEMA_VERSION = 8;
 
 export interface Databases {

@@ -5,7 +5,7 @@ import fp from 'fastify-plugin';
 import type { Pool } from 'mysql2/promise';
 import type { Registry } from 'prom-client';
 
-/** The schema version (highest migration number) this build reads and writes: 5 gave resources a booking policy of their own, 7 the provider on each reservation and the longest window per resource (the overlap checks' reach). */
+/** The schema version (highest migration number) this build reads and writes: 5 gave resources a booking policy of their own, 7 the provider on each reservation and the longest window per resource (the overlap checks' reach), 8 the index the overlap checks name (`NEAR_WINDOW`). */
 export const REQUIRED_SCHEMA_VERSION = 8;
 
 declare module 'fastify' {
