@@ -21,6 +21,7 @@ export const NEAR_WINDOW = 'FORCE INDEX (reservations_resource_window)';
  * The index hint of a resource's list (`WHERE r.resource_id = ? … ORDER BY r.starts_at, r.id`):
  * `(resource_id, starts_at)` pages in that order. Beside `reservations_resource_window` (the same
  * first column, in another order), MariaDB's estimate walks the time index in order instead and
- * tests each entry's resource, which on a cold resource reads the whole index.
+ * tests each entry's resource, which on a cold resource reads the whole index. Not for a
+ * customer's list of one resource: the customer's index is the narrower one there.
  */
 export const RESOURCE_LIST = 'FORCE INDEX (reservations_resource_start)';

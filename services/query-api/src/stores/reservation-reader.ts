@@ -60,7 +60,8 @@ export function createReservationReader() {
         add('r.starts_at >= ? AND (r.starts_at > ? OR r.id > ?)', after, after, f.after.id);
       }
       const [rows] = await pool.query<Row[]>(
-        `SELECT r.* FROM reservations r ${f.resourceId ? RESOURCE_LIST : ''}
+        // A customer's rows are fewer than a hot resource's: with both, MariaDB chooses.
+        `SELECT r.* FROM reservations r ${f.resourceId && !f.customerId ? RESOURCE_LIST : ''}
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.starts_at, r.id LIMIT ?`,
         [...params, f.limit + 1],
       );
