@@ -158,6 +158,7 @@ async function drive() {
       redis: `redis-server ${new URL(env.REDIS_URL ?? '').host}`,
     }),
     'reservation-api': writer.server.pid,
+    'reservation-api without Redis': redisless.server.pid,
     'query-api': reader.server.pid,
     baselines: child.pid ?? 0,
     autocannon: process.pid,
