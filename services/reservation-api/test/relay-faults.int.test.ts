@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { createSqsClient } from '@reservations/service-kit';
 import {
   createQueueWithDlq,
@@ -15,7 +15,7 @@ import type { Pool } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { primaryPool } from '../src/infra/db.ts';
-import { createOutboxRelay } from '../src/workers/outbox-relay.ts';
+import { createOutboxRelay, type OutboxRelay } from '../src/workers/outbox-relay.ts';
 import { bearer } from './support/app.ts';
 import { book, createResource, sql } from './support/fixtures.ts';
 import { appOnFreshDatabase, drainQueue, expectOncePerEventInOrder, makeEvents, recordingLog } from './support/relay.ts';
@@ -36,12 +36,20 @@ afterAll(async () => {
   }
 });
 
+const relays: OutboxRelay[] = [];
+// A relay whose pass failed retries on its own after a backoff: left running, it would claim the
+// next test's rows (SKIP LOCKED hides them from that test's relay) or send them to its own queue.
+afterEach(async () => {
+  await Promise.all(relays.splice(0).map((r) => r.stop()));
+});
+
 function newRelay(options: Partial<Parameters<typeof createOutboxRelay>[0]> & { queueUrl: string }) {
   const pool = primaryPool(ctx.serviceUrl, 4);
   pools.push(pool);
   const registry = new Registry();
   const { lines, log } = recordingLog();
   const relay = createOutboxRelay({ pool, sqs, registry, log, batchSize: 50, ...options });
+  relays.push(relay);
   return { relay, registry, lines };
 }
 
